@@ -1,0 +1,1 @@
+"""The .nn textual syntax: textX grammar, parser to the pivot and registration."""

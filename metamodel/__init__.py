@@ -1,0 +1,60 @@
+"""The pivot metamodel: ``nn.ecore`` loaded with pyecore.
+
+The Ecore file is the one source of the concepts; the Python classes are the
+dynamic EClasses pyecore builds from it (no generated code, so there is one
+identity per EClass in a process).
+"""
+from pathlib import Path
+
+from pyecore.ecore import EClass, EEnum, EPackage
+from pyecore.resources import URI, ResourceSet
+
+ECORE_PATH = Path(__file__).with_name("nn.ecore")
+
+
+def _load_package() -> EPackage:
+    rset = ResourceSet()
+    resource = rset.get_resource(URI(str(ECORE_PATH)))
+    return resource.contents[0]
+
+
+nn: EPackage = _load_package()
+NS_URI: str = nn.nsURI
+
+
+def eclass(name: str) -> EClass:
+    """The EClass called ``name``; KeyError when the metamodel has none."""
+    classifier = nn.getEClassifier(name)
+    if not isinstance(classifier, EClass):
+        raise KeyError(name)
+    return classifier
+
+
+def eenum(name: str) -> EEnum:
+    return nn.getEClassifier(name)
+
+
+def concrete_node_classes() -> list[EClass]:
+    node = eclass("Node")
+    return [c for c in nn.eClassifiers
+            if isinstance(c, EClass) and not c.abstract and node in c.eAllSuperTypes()]
+
+
+def is_kind(obj, name: str) -> bool:
+    """True when ``obj`` is an instance of the EClass ``name`` or a subclass."""
+    return eclass(name).isinstance(obj) if obj is not None else False
+
+
+Model = eclass("Model")
+Block = eclass("Block")
+Node = eclass("Node")
+Input = eclass("Input")
+Select = eclass("Select")
+BlockCall = eclass("BlockCall")
+TrainingConfig = eclass("TrainingConfig")
+Optimizer = eclass("Optimizer")
+Parameter = eclass("Parameter")
+
+__all__ = ["nn", "NS_URI", "ECORE_PATH", "eclass", "eenum", "concrete_node_classes", "is_kind",
+           "Model", "Block", "Node", "Input", "Select", "BlockCall", "TrainingConfig", "Optimizer",
+           "Parameter"]

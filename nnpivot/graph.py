@@ -1,0 +1,68 @@
+"""Graph helpers over pivot models: node lookup, ordering, output counts, building."""
+from __future__ import annotations
+
+from nnpivot.metamodel import eclass, is_kind
+from nnpivot.metamodel.registry import kind_of, camel
+
+
+def topological_order(graph) -> list:
+    """The graph's nodes so that every node comes after its inputs.
+
+    Raises ValueError naming a node on a cycle. Nodes keep their definition
+    order where the dependencies allow it, so generated code follows the source.
+    """
+    nodes = list(graph.nodes)
+    position = {node: i for i, node in enumerate(nodes)}
+    state: dict = {}
+    order: list = []
+    for root in nodes:
+        if root in state:
+            continue
+        stack = [(root, iter(root.inputs))]
+        state[root] = "open"
+        while stack:
+            node, pending = stack[-1]
+            for dep in pending:
+                if dep not in position:
+                    continue  # a reference outside this graph: reported by the validator
+                if state.get(dep) == "open":
+                    raise ValueError(dep.name)
+                if dep not in state:
+                    state[dep] = "open"
+                    stack.append((dep, iter(dep.inputs)))
+                    break
+            else:
+                stack.pop()
+                state[node] = "done"
+                order.append(node)
+    return order
+
+
+def output_count(node) -> int:
+    """How many outputs a node has (a block call has its block's outputs)."""
+    if is_kind(node, "BlockCall"):
+        return max(len(node.block.outputs), 1) if node.block is not None else 1
+    kind = kind_of(node)
+    return kind.outputs(node) if kind else 1
+
+
+def graph_inputs(graph) -> list:
+    return [n for n in graph.nodes if is_kind(n, "Input")]
+
+
+def new_node(eclass_name: str, name: str, inputs=(), **attributes):
+    """Create a node; attribute names may be given in DSL (snake_case) or metamodel spelling."""
+    node = eclass(eclass_name)(name=name)
+    node.inputs.extend(inputs)
+    for key, value in attributes.items():
+        key = camel(key)
+        feature = node.eClass.findEStructuralFeature(key)
+        if feature is None:
+            raise KeyError(f"{eclass_name} has no attribute {key}")
+        if feature.many:
+            getattr(node, key).extend(value if isinstance(value, (list, tuple)) else [value])
+        elif hasattr(feature.eType, "getEEnumLiteral"):
+            setattr(node, key, feature.eType.getEEnumLiteral(str(value)))
+        else:
+            setattr(node, key, value)
+    return node
