@@ -42,7 +42,8 @@ def concrete_node_classes() -> list[EClass]:
 
 def is_kind(obj, name: str) -> bool:
     """True when ``obj`` is an instance of the EClass ``name`` or a subclass."""
-    return eclass(name).isinstance(obj) if obj is not None else False
+    return obj is not None and hasattr(obj, "eClass") and (obj.eClass.name == name or any(
+        s.name == name for s in obj.eClass.eAllSuperTypes()))
 
 
 Model = eclass("Model")

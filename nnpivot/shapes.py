@@ -63,7 +63,7 @@ def _run_graph(graph, given: list | None, table: ShapeTable, diagnostics: list[D
         shape = table.of(node)
         if shape is not None:
             node.inferredShape.clear()
-            node.inferredShape.extend(-1 if d is None else d for d in shape)
+            node.inferredShape.extend([-1 if d is None else d for d in shape])  # pyecore ignores generators
 
 
 def _node_shapes(node, operands, table, diagnostics, visited_blocks):
