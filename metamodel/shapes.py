@@ -15,6 +15,14 @@ Shape = tuple
 class ShapeError(ValueError):
     """An input shape the node cannot take."""
 
+    code = "shape-mismatch"  # the diagnostic code shape inference reports it with
+
+
+class AxisError(ShapeError):
+    """An axis-valued attribute outside the rank of the tensor it applies to."""
+
+    code = "out-of-range"
+
 
 def fmt(shape: Shape) -> str:
     return "(" + ", ".join("N" if i == 0 and d is None else ("?" if d is None else str(d))
@@ -24,7 +32,7 @@ def fmt(shape: Shape) -> str:
 def axis_index(axis: int, rank: int, what: str = "axis") -> int:
     """A pivot axis (negative counts from the end) as a non-negative index."""
     if not -rank <= axis < rank:
-        raise ShapeError(f"{what} {axis} is out of range for a tensor of rank {rank}")
+        raise AxisError(f"{what} {axis} is out of range for a tensor of rank {rank}")
     return axis % rank
 
 

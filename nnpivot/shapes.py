@@ -14,6 +14,12 @@ from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.registry import kind_of
 from nnpivot.metamodel.shapes import ShapeError, fmt
 
+
+class BlockShapeConflict(ShapeError):
+    """A block called with input shapes other than those of its first call."""
+
+    code = "block-shape-conflict"
+
 __all__ = ["infer_shapes", "ShapeTable", "fmt", "input_shape"]
 
 
@@ -34,7 +40,8 @@ def input_shape(node) -> tuple:
     return (None, *(None if d < 0 else d for d in node.shape))
 
 
-def _run_graph(graph, given: list | None, table: ShapeTable, diagnostics: list[Diagnostic], visited_blocks: set):
+def _run_graph(graph, given: list | None, table: ShapeTable, diagnostics: list[Diagnostic], visited_blocks: set,
+               skip=frozenset()):
     try:
         order = topological_order(graph)
     except ValueError:
@@ -50,12 +57,12 @@ def _run_graph(graph, given: list | None, table: ShapeTable, diagnostics: list[D
         if is_kind(node, "Input"):
             continue
         operands = [table.operand(dep) for dep in node.inputs]
-        if any(s is None for s in operands):
+        if node in skip or any(s is None for s in operands):
             continue
         try:
-            table[node] = _node_shapes(node, operands, table, diagnostics, visited_blocks)
+            table[node] = _node_shapes(node, operands, table, diagnostics, visited_blocks, skip)
         except ShapeError as exc:
-            diagnostics.append(error("shape-mismatch", f"{_describe(node)}: {exc}", location_of(node)))
+            diagnostics.append(error(exc.code, f"{_describe(node)}: {exc}", location_of(node)))
         except (ValueError, TypeError, ZeroDivisionError, IndexError) as exc:
             diagnostics.append(error("shape-mismatch", f"{_describe(node)}: cannot infer its shape ({exc})",
                                      location_of(node)))
@@ -66,7 +73,7 @@ def _run_graph(graph, given: list | None, table: ShapeTable, diagnostics: list[D
             node.inferredShape.extend([-1 if d is None else d for d in shape])  # pyecore ignores generators
 
 
-def _node_shapes(node, operands, table, diagnostics, visited_blocks):
+def _node_shapes(node, operands, table, diagnostics, visited_blocks, skip):
     if is_kind(node, "Select"):
         producer = node.inputs[0]
         shapes = table.get(producer)
@@ -77,11 +84,11 @@ def _node_shapes(node, operands, table, diagnostics, visited_blocks):
         block = node.block
         if block not in visited_blocks:
             visited_blocks.add(block)
-            _run_graph(block, operands, table, diagnostics, visited_blocks)
+            _run_graph(block, operands, table, diagnostics, visited_blocks, skip)
         else:
             expected = [table.of(n) for n in graph_inputs(block)]
             if expected != operands:
-                raise ShapeError(f"block {block.name} was first called with "
+                raise BlockShapeConflict(f"block {block.name} was first called with "
                                  f"{', '.join(fmt(s) for s in expected if s)} but here with "
                                  f"{', '.join(fmt(s) for s in operands)}; a block has one set of weights shapes")
         outs = [table.operand(o) for o in block.outputs]
@@ -101,8 +108,12 @@ def _describe(node) -> str:
     return f"{kind.keyword if kind else node.eClass.name.lower()} '{node.name}'"
 
 
-def infer_shapes(model) -> tuple[ShapeTable, list[Diagnostic]]:
-    """Shapes of every node of ``model`` and the mismatches found; annotates ``inferredShape``."""
+def infer_shapes(model, skip=frozenset()) -> tuple[ShapeTable, list[Diagnostic]]:
+    """Shapes of every node of ``model`` and the mismatches found; annotates ``inferredShape``.
+
+    Nodes in ``skip`` (already reported broken, e.g. by the validators) are left
+    without a shape, so their mistake is not reported a second time.
+    """
     table, diagnostics = ShapeTable(), []
-    _run_graph(model, None, table, diagnostics, set())
+    _run_graph(model, None, table, diagnostics, set(), skip)
     return table, diagnostics
