@@ -1,1 +1,65 @@
-"""The .nn textual syntax: textX grammar, parser to the pivot and registration."""
+"""The .nn textual syntax: the textX grammar, the parser entry points and the
+textX language/generator registrations (``textx check``, ``textx generate``)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from textx import generator, language, metamodel_from_file
+
+GRAMMAR_PATH = Path(__file__).with_name("nn.tx")
+
+
+@lru_cache(maxsize=1)
+def metamodel():
+    """The textX metamodel of the grammar (keywords match whole words only)."""
+    return metamodel_from_file(str(GRAMMAR_PATH), autokwd=True)
+
+
+def parse_text(text: str, filename: str = "<string>"):
+    from nnpivot.importers.nn_text import parse_text as parse
+    return parse(text, filename)
+
+
+def parse_file(path):
+    from nnpivot.importers.nn_text import parse_file as parse
+    return parse(path)
+
+
+def _check_semantics(tx_model, tx_metamodel):
+    """textX model processor: run the pivot conversion so `textx check` reports registry errors too."""
+    from textx.exceptions import TextXSemanticError
+
+    from nnpivot.importers.nn_text import _Builder
+
+    builder = _Builder(getattr(tx_model, "_tx_filename", None) or "<string>")
+    builder.model(tx_model)
+    problems = [d for d in builder.diagnostics if d.is_error]
+    if problems:
+        first = problems[0]
+        raise TextXSemanticError("; ".join(str(d) for d in problems), line=first.location.line,
+                                 col=first.location.col, filename=first.location.file)
+
+
+@language("nn", "*.nn")
+def nn_language():
+    """nnpivot neural network models (.nn)."""
+    mm = metamodel_from_file(str(GRAMMAR_PATH), autokwd=True)
+    mm.register_model_processor(_check_semantics)
+    return mm
+
+
+def _pivot_from_file(tx_model):
+    return parse_file(tx_model._tx_filename)
+
+
+@generator("nn", "xmi")
+def xmi_generator(metamodel, model, output_path, overwrite, debug, **custom_args):
+    """Save the model as XMI (Eclipse EMF) beside the .nn file or at output_path."""
+    from nnpivot.generators.xmi import save_xmi
+
+    source = Path(model._tx_filename)
+    target = Path(output_path) if output_path else source.with_suffix(".xmi")
+    if target.is_dir():
+        target = target / source.with_suffix(".xmi").name
+    save_xmi(_pivot_from_file(model), target, force=overwrite)

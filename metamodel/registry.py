@@ -20,6 +20,15 @@ from . import shapes as S
 
 MANY = None  # no upper bound on the number of inputs
 
+# Per-spatial-axis attributes. Canonical form: one value when every axis agrees
+# (kernel_size [3, 3] is stored as [3]); an empty list means the documented default.
+PER_AXIS = frozenset({"kernelSize", "stride", "dilation", "outputPadding", "outputSize"})
+
+
+def canonical_per_axis(values: list) -> list:
+    values = list(values)
+    return values[:1] if len(values) > 1 and len(set(values)) == 1 else values
+
 
 @dataclass(frozen=True)
 class Example:

@@ -1,0 +1,152 @@
+"""Generator from the pivot model to canonical `.nn` text.
+
+Canonical means: parse -> print -> parse gives an equal model and printing
+twice gives the same text. Arguments are written positionally in registry
+order while they are given, then as key=value in metamodel order; values
+equal to their default are left out (unsettable ones are written when set).
+"""
+from __future__ import annotations
+
+import json
+
+from nnpivot.graph import topological_order
+from nnpivot.metamodel import is_kind
+from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, is_enum, kind_of, snake
+
+INDENT = "    "
+
+
+def _number(value: float) -> str:
+    text = repr(float(value))
+    return text if any(c in text for c in ".en") else text + ".0"
+
+
+def _value(feature, value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if is_enum(feature):
+        return value.name
+    if feature.eType.name == "EDouble":
+        return _number(value)
+    if feature.eType.name == "EString":
+        return json.dumps(value)
+    return str(value)
+
+
+def _list(feature, values) -> str:
+    values = list(values)
+    if len(values) == 1 and feature.name in PER_AXIS:
+        return _value(feature, values[0])
+    return "[" + ", ".join(_value(feature, v) for v in values) + "]"
+
+
+def _is_given(node, feature) -> bool:
+    if feature.many:
+        return len(getattr(node, feature.name)) > 0
+    if feature.unsettable:
+        return node.eIsSet(feature.name)
+    return getattr(node, feature.name) != feature.get_default_value()
+
+
+def _padding_text(node) -> str:
+    pads = list(node.pads)
+    pairs = [pads[i:i + 2] for i in range(0, len(pads), 2)]
+    if all(b == e for b, e in pairs):
+        singles = [b for b, _ in pairs]
+        return str(singles[0]) if len(set(singles)) == 1 else "[" + ", ".join(map(str, singles)) + "]"
+    return "[" + ", ".join(f"[{b}, {e}]" for b, e in pairs) + "]"
+
+
+def _arguments(node, kind: Kind) -> list[str]:
+    args = []
+    features = {f.name: f for f in kind.attributes()}
+    given = {name for name, f in features.items() if _is_given(node, f) or name in kind.required}
+    positional_done = False
+    written = set()
+    for name in kind.positional:
+        if positional_done or name not in given:
+            positional_done = True
+            continue
+        feature = features[name]
+        value = getattr(node, name)
+        args.append(_list(feature, value) if feature.many else _value(feature, value))
+        written.add(name)
+    for name, feature in features.items():
+        if name in written or name not in given or name == "pads":
+            continue
+        if name == "padding" and "pads" in features and str(node.padding) == "explicit":
+            args.append(f"padding={_padding_text(node)}")
+            continue
+        value = getattr(node, name)
+        text = _list(feature, value) if feature.many else _value(feature, value)
+        args.append(f"{snake(name)}={text}")
+    return args
+
+
+def _node_line(node, names) -> str:
+    refs = [names(dep) for dep in node.inputs]
+    if is_kind(node, "Select"):
+        return f"{node.name} = {refs[0]}[{node.index}]"
+    if is_kind(node, "BlockCall"):
+        return f"{node.name} = {node.block.name}({', '.join(refs)})"
+    kind = kind_of(node)
+    return f"{node.name} = {kind.keyword}({', '.join(refs + _arguments(node, kind))})"
+
+
+def _input_line(node) -> str:
+    if not list(node.shape) and str(node.dtype) == "float32" and is_kind(node.eContainer(), "Block"):
+        return f"input {node.name}"
+    dims = ", ".join("?" if d < 0 else str(d) for d in node.shape)
+    return f"input {node.name}: {node.dtype.name}[{dims}]"
+
+
+def _graph_lines(graph, indent: str) -> list[str]:
+    try:
+        order = topological_order(graph)
+    except ValueError:
+        order = list(graph.nodes)  # a cyclic model is still printed, in definition order
+    lines = [indent + (_input_line(n) if is_kind(n, "Input") else _node_line(n, lambda d: d.name))
+             for n in order]
+    if len(graph.outputs):
+        lines.append(f"{indent}output {', '.join(o.name for o in graph.outputs)}")
+    return lines
+
+
+def _training_lines(training, indent: str) -> list[str]:
+    inner = indent + INDENT
+    lines = [f"{indent}training {{"]
+    opt = training.optimizer
+    if opt is not None:
+        params = [f"learning_rate={_number(opt.learningRate)}"]
+        params += [f"{p.key}={_number(p.value)}" for p in opt.parameters]
+        lines.append(f"{inner}optimizer {opt.kind}({', '.join(params)})")
+    if training.loss:
+        lines.append(f"{inner}loss {training.loss}")
+    lines.append(f"{inner}epochs {training.epochs}")
+    lines.append(f"{inner}batch_size {training.batchSize}")
+    if len(training.metrics):
+        lines.append(f"{inner}metrics {', '.join(training.metrics)}")
+    lines.append(f"{indent}}}")
+    return lines
+
+
+def to_text(model) -> str:
+    """The canonical `.nn` text of a pivot model."""
+    head = f"model {model.name}"
+    if model.description:
+        head += " " + json.dumps(model.description)
+    lines = [head + " {"]
+    lines += _graph_lines(model, INDENT)
+    for block in model.blocks:
+        lines.append("")
+        lines.append(f"{INDENT}block {block.name} {{")
+        lines += _graph_lines(block, INDENT * 2)
+        lines.append(f"{INDENT}}}")
+    if model.training is not None:
+        lines.append("")
+        lines += _training_lines(model.training, INDENT)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["to_text", "KINDS"]

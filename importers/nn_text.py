@@ -1,0 +1,387 @@
+"""Importer from `.nn` text to the pivot model.
+
+textX parses the text with the generic grammar in ``grammars/nn.tx``; this
+module checks every call against the layer registry and builds the pyecore
+model, collecting all problems (unknown keyword, unknown or duplicate
+argument, wrong value type, unknown reference, ...) as located diagnostics.
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from textx import TextXSyntaxError, get_location
+from textx.exceptions import TextXError
+
+from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location
+from nnpivot.metamodel import BlockCall, Input, Model, Optimizer, Parameter, Select, TrainingConfig, eclass, eenum
+from nnpivot.metamodel import Block
+from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
+
+TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics"}
+PADDING_ALIASES = {"pads"}  # written through `padding=` in the DSL, see _padding_value
+
+
+def _meta():
+    from nnpivot.grammars import metamodel
+    return metamodel()
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class _Builder:
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- helpers -------------------------------------------------------------
+    def loc(self, tx_obj) -> Location:
+        where = get_location(tx_obj)
+        return Location(self.filename, where["line"], where["col"])
+
+    def fail(self, code: str, message: str, tx_obj) -> None:
+        self.diagnostics.append(error(code, message, self.loc(tx_obj)))
+
+    # -- model ---------------------------------------------------------------
+    def model(self, tx_model):
+        decl = tx_model.model
+        model = Model(name=decl.name)
+        set_location(model, self.loc(decl))
+        if decl.description:
+            model.description = decl.description
+        blocks = [e for e in decl.elements if e.__class__.__name__ == "BlockDecl"]
+        block_objs = {}
+        for b in blocks:
+            if b.name in block_objs or b.name in KINDS:
+                what = "a block" if b.name in block_objs else "a layer keyword"
+                self.fail("duplicate-name", f"block name '{b.name}' is already {what}", b)
+                continue
+            block = Block(name=b.name)
+            set_location(block, self.loc(b))
+            block_objs[b.name] = block
+            model.blocks.append(block)
+        self.blocks = block_objs
+        for b in blocks:
+            if block_objs.get(b.name) is not None and b.name in block_objs:
+                self.graph(block_objs[b.name], b.elements)
+        self.graph(model, [e for e in decl.elements if e.__class__.__name__ != "BlockDecl"])
+        trainings = [e for e in decl.elements if e.__class__.__name__ == "TrainingDecl"]
+        for extra in trainings[1:]:
+            self.fail("duplicate-training", "the model has more than one training section", extra)
+        if trainings:
+            model.training = self.training(trainings[0])
+        return model
+
+    def graph(self, graph, elements) -> None:
+        scope: dict[str, object] = {}
+        pending = []  # (node, tx call or selection) resolved once every name is known
+        for element in elements:
+            kind_name = element.__class__.__name__
+            if kind_name == "TrainingDecl" or kind_name == "OutputDecl":
+                continue
+            if element.name in scope:
+                self.fail("duplicate-name", f"'{element.name}' is defined twice in {graph.name}", element)
+                continue
+            node = self.input(element) if kind_name == "InputDecl" else self.node_head(element)
+            if node is None:
+                scope[element.name] = None  # already reported: uses of it stay quiet
+                continue
+            set_location(node, self.loc(element))
+            scope[element.name] = node
+            graph.nodes.append(node)
+            if kind_name == "NodeDecl":
+                pending.append((node, element))
+        for node, element in pending:
+            self.node_body(node, element, scope)
+        outputs = [e for e in elements if e.__class__.__name__ == "OutputDecl"]
+        for decl in outputs:
+            for ref in decl.refs:
+                target = self.resolve(ref, scope)
+                if target is not None:
+                    graph.outputs.append(target)
+
+    def resolve(self, ref, scope):
+        target = scope.get(ref.name)
+        if target is None and ref.name not in scope:
+            self.fail("unknown-reference", f"'{ref.name}' is not defined here{_suggest(ref.name, scope)}", ref)
+        return target
+
+    def input(self, decl):
+        node = Input(name=decl.name)
+        if decl.dtype:
+            literal = eenum("DType").getEEnumLiteral(decl.dtype)
+            if literal is None:
+                names = [lit.name for lit in eenum("DType").eLiterals]
+                self.fail("unknown-dtype", f"unknown dtype '{decl.dtype}'{_suggest(decl.dtype, names)}", decl)
+            else:
+                node.dtype = literal
+            node.shape.extend([-1 if d.unknown else d.size for d in decl.dims])
+        return node
+
+    def node_head(self, decl):
+        """Create the node of a declaration; arguments are filled in by node_body."""
+        if decl.selection is not None:
+            return Select(name=decl.name, index=decl.selection.index)
+        op = decl.call.op
+        if op in KINDS:
+            return KINDS[op].eclass(name=decl.name)
+        if op in self.blocks:
+            return BlockCall(name=decl.name, block=self.blocks[op])
+        self.fail("unknown-kind", f"unknown layer or block '{op}'{_suggest(op, [*KINDS, *self.blocks])}",
+                  decl.call)
+        return None
+
+    def node_body(self, node, decl, scope) -> None:
+        if decl.selection is not None:
+            source = self.resolve(decl.selection.source, scope)
+            if source is not None:
+                node.inputs.append(source)
+            return
+        kind = KINDS.get(decl.call.op)
+        positional_values = []
+        seen: set[str] = set()
+        for arg in decl.call.args:
+            value = arg.value
+            if not arg.key and not positional_values and value.__class__.__name__ == "NameValue":
+                target = self.resolve(_Ref(value), scope)
+                if target is not None:
+                    node.inputs.append(target)
+            elif not arg.key:
+                positional_values.append(arg)
+            else:
+                self.keyword_arg(node, kind, arg, seen)
+        if kind is None:  # block call: inputs only
+            for arg in positional_values:
+                self.fail("unknown-argument", f"block call '{node.name}' takes only inputs", arg)
+            return
+        if len(positional_values) > len(kind.positional):
+            extra = positional_values[len(kind.positional)]
+            self.fail("too-many-arguments", f"{kind.keyword} takes {len(kind.positional)} positional "
+                      f"value(s) ({', '.join(snake(p) for p in kind.positional) or 'none'})", extra)
+        for name, arg in zip(kind.positional, positional_values):
+            if name in seen:
+                self.fail("duplicate-argument", f"{snake(name)} is given twice", arg)
+            seen.add(name)
+            self.assign(node, kind, name, arg.value)
+
+    def keyword_arg(self, node, kind: Kind | None, arg, seen: set[str]) -> None:
+        if kind is None:
+            self.fail("unknown-argument", f"block call '{node.name}' takes no argument '{arg.key}'", arg)
+            return
+        names = {snake(a.name): a.name for a in kind.attributes() if a.name not in PADDING_ALIASES}
+        feature = names.get(arg.key)
+        if feature is None:
+            self.fail("unknown-argument", f"{kind.keyword} has no argument '{arg.key}'{_suggest(arg.key, names)}",
+                      arg)
+            return
+        if feature in seen:
+            self.fail("duplicate-argument", f"{arg.key} is given twice", arg)
+            return
+        seen.add(feature)
+        self.assign(node, kind, feature, arg.value)
+
+    # -- values --------------------------------------------------------------
+    def assign(self, node, kind: Kind, feature_name: str, tx_value) -> None:
+        feature = kind.attribute(feature_name)
+        value = _plain(tx_value)
+        if feature_name == "padding" and kind.attribute("pads") is not None:
+            self.padding(node, value, tx_value)
+            return
+        converted = _convert(feature, value)
+        if converted is _INVALID:
+            self.fail("bad-value", f"{kind.keyword} argument {snake(feature_name)} expects "
+                      f"{_describe_type(feature)}, got {_show(value)}", tx_value)
+            return
+        if feature.many:
+            if feature_name in PER_AXIS:
+                converted = canonical_per_axis(converted)
+            getattr(node, feature_name).extend(converted)
+        else:
+            setattr(node, feature_name, converted)
+
+    def padding(self, node, value, tx_value) -> None:
+        """`padding=same|valid`, an int, one int per axis, or [begin, end] pairs per axis."""
+        literal = eenum("Padding")
+        if isinstance(value, str) and value in ("same", "valid"):
+            node.padding = literal.getEEnumLiteral(value)
+            return
+        if _is_int(value):
+            pairs = [[value, value]]
+        elif isinstance(value, list) and all(_is_int(v) for v in value):
+            pairs = [[v, v] for v in value]
+        elif isinstance(value, list) and all(isinstance(v, list) and len(v) == 2 and all(map(_is_int, v))
+                                             for v in value):
+            pairs = value
+        else:
+            self.fail("bad-value", f"padding expects valid, same, an int, a list of ints or [begin, end] "
+                      f"pairs, got {_show(value)}", tx_value)
+            return
+        flat = [p for pair in pairs for p in pair]
+        if any(p < 0 for p in flat):
+            self.fail("bad-value", "padding cannot be negative", tx_value)
+            return
+        if any(flat):
+            node.padding = literal.getEEnumLiteral("explicit")
+            node.pads.extend(flat)
+        else:
+            node.padding = literal.getEEnumLiteral("valid")
+
+    # -- training ------------------------------------------------------------
+    def training(self, decl):
+        config = TrainingConfig()
+        set_location(config, self.loc(decl))
+        for setting in decl.settings:
+            key = setting.key
+            if key not in TRAINING_SETTINGS:
+                self.fail("unknown-setting", f"unknown training setting '{key}'{_suggest(key, TRAINING_SETTINGS)}",
+                          setting)
+                continue
+            if key == "optimizer":
+                config.optimizer = self.optimizer(setting)
+                continue
+            values = [_plain(v) for v in setting.values]
+            if key == "metrics":
+                if not all(isinstance(v, str) for v in values):
+                    self.fail("bad-value", "metrics expects names", setting)
+                    continue
+                config.metrics.extend(values)
+            elif key == "loss":
+                if len(values) != 1 or not isinstance(values[0], str):
+                    self.fail("bad-value", "loss expects one name, e.g. cross_entropy", setting)
+                    continue
+                config.loss = values[0]
+            else:
+                if len(values) != 1 or not _is_int(values[0]):
+                    self.fail("bad-value", f"{key} expects one integer", setting)
+                    continue
+                setattr(config, "batchSize" if key == "batch_size" else key, values[0])
+        return config
+
+    def optimizer(self, setting):
+        call = setting.call
+        if call is None:
+            values = [_plain(v) for v in setting.values]
+            if len(values) != 1 or not isinstance(values[0], str):
+                self.fail("bad-value", "optimizer expects a name, e.g. adam(learning_rate=0.001)", setting)
+                return None
+            return Optimizer(kind=values[0])
+        optimizer = Optimizer(kind=call.op)
+        for arg in call.args:
+            value = _plain(arg.value)
+            if not arg.key or isinstance(value, (bool, str, list)):
+                self.fail("bad-value", "optimizer parameters are written key=number", arg)
+            elif arg.key == "learning_rate":
+                optimizer.learningRate = float(value)
+            else:
+                optimizer.parameters.append(Parameter(key=arg.key, value=float(value)))
+        return optimizer
+
+
+class _Ref:
+    """A NameValue seen as a reference (same name and location)."""
+
+    def __init__(self, value):
+        self.name = value.value
+        self._tx_position = value._tx_position
+        self._tx_position_end = value._tx_position_end
+        self._tx_model = value  # get_location walks up to the root from here
+
+    def __getattr__(self, item):
+        return getattr(self._tx_model, item)
+
+
+_INVALID = object()
+
+
+def _plain(tx_value):
+    """A textX value as Python data: bool, int, float, str (names and strings) or lists."""
+    cls = tx_value.__class__.__name__
+    if cls == "ListValue":
+        return [_plain(v) for v in tx_value.items]
+    if cls == "BoolValue":
+        return tx_value.value == "true"
+    return tx_value.value
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _convert_scalar(feature, value):
+    type_name = feature.eType.name
+    if is_enum(feature):
+        literal = feature.eType.getEEnumLiteral(value) if isinstance(value, str) else None
+        return literal if literal is not None else _INVALID
+    if type_name == "EInt":
+        return value if _is_int(value) else _INVALID
+    if type_name == "EDouble":
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _INVALID
+    if type_name == "EBoolean":
+        return value if isinstance(value, bool) else _INVALID
+    return value if isinstance(value, str) else _INVALID
+
+
+def _convert(feature, value):
+    if feature.many:
+        items = value if isinstance(value, list) else [value]
+        converted = [_convert_scalar(feature, v) for v in items]
+        return _INVALID if any(c is _INVALID for c in converted) else converted
+    return _convert_scalar(feature, value)
+
+
+def _describe_type(feature) -> str:
+    if is_enum(feature):
+        base = "one of " + ", ".join(lit.name for lit in feature.eType.eLiterals)
+    else:
+        base = {"EInt": "an integer", "EDouble": "a number", "EBoolean": "true or false"}.get(
+            feature.eType.name, "a name")
+    return f"{base} or a list of them" if feature.many else base
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def parse_text(text: str, filename: str = "<string>"):
+    """Parse `.nn` text into a pivot Model; raises NNPivotError with every problem found."""
+    try:
+        tx_model = _meta().model_from_str(text, file_name=filename)
+    except TextXSyntaxError as exc:
+        raise NNPivotError([error("syntax-error", _syntax_message(exc),
+                                  Location(filename, exc.line or 0, exc.col or 0))]) from None
+    except TextXError as exc:
+        raise NNPivotError([error("syntax-error", str(exc.message if hasattr(exc, "message") else exc),
+                                  Location(filename, getattr(exc, "line", 0) or 0, getattr(exc, "col", 0) or 0))]
+                           ) from None
+    builder = _Builder(filename)
+    model = builder.model(tx_model)
+    if has_errors(builder.diagnostics):
+        raise NNPivotError(builder.diagnostics)
+    return model
+
+
+def _syntax_message(exc: TextXSyntaxError) -> str:
+    expected = getattr(exc, "expected_rules", None) or []
+    names = sorted({getattr(r, "to_match", None) or getattr(r, "rule_name", "") for r in expected} - {""})
+    found = (exc.context or "").split("*")[-1][:12].split("\n")[0] if exc.context else ""
+    shown = ", ".join(repr(n) if len(n) < 20 else n for n in names[:6])
+    message = f"expected {shown}" if shown else "syntax error"
+    return message + (f" before '{found.strip()}'" if found.strip() else "")
+
+
+def parse_file(path) -> object:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NNPivotError([error("file-not-found", f"no such file: {path}", Location(str(path)))]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc}", Location(str(path)))]) from None
+    return parse_text(text, str(path))
