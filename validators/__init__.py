@@ -1,1 +1,77 @@
+"""Validation of pivot models: every problem of a model, as diagnostics.
 
+Like EMF's Diagnostician, validation collects all problems instead of stopping
+at the first. It never changes the model, except that the shape pass it runs
+last annotates the transient ``inferredShape`` of every node. Nodes already
+found broken by a structural check are left out of the shape pass, so one
+mistake gives one message.
+
+The diagnostic codes are stable; ``CODES`` documents each one (the tests
+trigger every code listed there).
+"""
+from __future__ import annotations
+
+from nnpivot.diagnostics import Diagnostic
+from nnpivot.shapes import infer_shapes
+
+from .checks import GRAPH_CHECKS, IDENTIFIER, NODE_CHECKS, Findings
+from .training import check_training
+
+CODES: dict[str, str] = {
+    "invalid-name": "a node or block name is not an identifier (names become variables in generated code)",
+    "duplicate-name": "two nodes of one graph, or two blocks of the model, share a name",
+    "dangling-reference": "an input, output or block call refers to something outside the graph or model",
+    "cycle": "nodes depend on themselves; the message lists the cycle",
+    "missing-argument": "a required attribute of a kind (from the registry) is not set",
+    "out-of-range": "an attribute value outside its legal range (sizes, rates, eps, momentum, axes, ...)",
+    "wrong-input-count": "a node has fewer or more inputs than its kind (or block) takes",
+    "bad-selection": "a select reads an output number the producing node does not have",
+    "no-output": "the model or a block declares no output",
+    "no-input": "the model declares no input",
+    "unused-node": "(warning) a node that no output depends on",
+    "shape-mismatch": "static shape inference found inputs a node cannot take",
+    "block-shape-conflict": "a block called with input shapes other than those of its first call",
+    "unknown-optimizer": "the training configuration names an optimizer nnpivot does not know",
+    "unknown-argument": "an optimizer parameter the optimizer does not accept",
+    "unknown-loss": "the training configuration names a loss nnpivot does not know",
+    "unknown-metric": "(warning) a metric nnpivot does not know; generated code leaves it out",
+}
+
+
+def _check_blocks(model, found: Findings) -> None:
+    seen = set()
+    for block in model.blocks:
+        if not IDENTIFIER.match(block.name or ""):
+            found.error("invalid-name", f"block '{block.name}': not a valid identifier", block)
+        elif block.name in seen:
+            found.error("duplicate-name", f"model {model.name} defines block '{block.name}' twice", block)
+        seen.add(block.name)
+
+
+def _graphs(model):
+    yield model
+    yield from model.blocks
+
+
+def _by_location(diagnostic: Diagnostic):
+    where = diagnostic.location
+    return (where is None, where.file if where else "", where.line if where else 0, where.col if where else 0)
+
+
+def validate(model) -> list[Diagnostic]:
+    """All problems of ``model``, errors and warnings, in source order where located."""
+    found = Findings()
+    _check_blocks(model, found)
+    for graph in _graphs(model):
+        for check in GRAPH_CHECKS:
+            check(graph, found)
+        for node in graph.nodes:
+            for check in NODE_CHECKS:
+                check(node, graph, model, found)
+    found.diagnostics.extend(check_training(model))
+    _, shape_diagnostics = infer_shapes(model, skip=frozenset(found.broken))
+    found.diagnostics.extend(shape_diagnostics)
+    return sorted(found.diagnostics, key=_by_location)
+
+
+__all__ = ["validate", "CODES"]

@@ -1,0 +1,70 @@
+"""Writing output files safely: atomically, and never over an existing file unasked."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from nnpivot.diagnostics import Location, NNPivotError, error
+
+
+def refuse_existing(path, force: bool = False) -> None:
+    """Raise ``output-exists`` when ``path`` exists and ``force`` is not given."""
+    if not force and os.path.lexists(path):
+        raise NNPivotError([error("output-exists", f"{path} already exists; use --force to overwrite it",
+                                  Location(str(path)))])
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _link_without_overwrite(temporary: str, path: Path) -> None:
+    """Publish ``temporary`` as ``path`` unless something exists there, checked atomically by link()."""
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        refuse_existing(path)
+    except OSError:  # a file system without hard links: check, then replace
+        refuse_existing(path)
+        os.replace(temporary, path)
+
+
+def write_atomic(path, content: str | bytes, force: bool = False) -> Path:
+    """Write ``content`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    Readers never see a half-written file and a failure leaves nothing behind:
+    neither a partial output nor the temporary file. Text is written as UTF-8
+    with ``\\n`` line ends. Raises NNPivotError (``output-exists``) when the file
+    exists and ``force`` is false, (``output-unwritable``) when the folder
+    cannot be written.
+    """
+    path = Path(path)
+    refuse_existing(path, force)
+    data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise NNPivotError([error("output-unwritable", f"cannot write {path}: {exc.strerror}",
+                                  Location(str(path)))]) from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())
+        if force:
+            os.replace(temporary, path)
+        else:
+            _link_without_overwrite(temporary, path)
+    except OSError as exc:
+        raise NNPivotError([error("output-unwritable", f"cannot write {path}: {exc.strerror or exc}",
+                                  Location(str(path)))]) from None
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+    return path
+
+
+__all__ = ["write_atomic", "refuse_existing"]
