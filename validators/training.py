@@ -20,8 +20,10 @@ OPTIMIZERS: dict[str, frozenset[str]] = {
     "adagrad": frozenset({"epsilon", "weight_decay", "initial_accumulator_value"}),
 }
 
-# cross_entropy takes class indices as targets (PyTorch CrossEntropyLoss, Keras sparse categorical)
-LOSSES: frozenset[str] = frozenset({"cross_entropy", "binary_cross_entropy", "nll", "mse", "mae", "huber"})
+# cross_entropy takes class indices as targets (PyTorch CrossEntropyLoss, Keras sparse categorical
+# cross-entropy); categorical_cross_entropy takes one-hot or soft targets (Keras CategoricalCrossentropy)
+LOSSES: frozenset[str] = frozenset({"cross_entropy", "categorical_cross_entropy", "binary_cross_entropy", "nll",
+                                    "mse", "mae", "huber"})
 
 METRICS: frozenset[str] = frozenset({"accuracy", "mse", "mae", "precision", "recall", "auc"})
 

@@ -1,0 +1,241 @@
+"""The ``nnpivot`` command line.
+
+Subcommands are rows of ``COMMANDS``: a name, a help line, a function adding
+its arguments and the function running it (``"module:function"``, imported only
+when that subcommand runs, so ``nnpivot check`` never loads torch). Adding a
+subcommand (``migrate``, ``verify``, ``weights``) means adding a row.
+
+Exit status: 0 success, 1 when an input has errors, 2 on usage errors
+(argparse's own, an unknown format or target). Problems are printed gcc-style
+on stderr; results and summaries on stdout. No user mistake ends in a traceback
+(``--traceback`` shows one for internal errors, which are bugs).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from nnpivot import __version__
+from nnpivot.diagnostics import Diagnostic, NNPivotError, has_errors
+
+OK, FAILED, USAGE = 0, 1, 2
+
+LAYERS_START, LAYERS_END = "<!-- layers:start -->", "<!-- layers:end -->"
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: str  # "module:function" taking the parsed arguments, returning the exit status
+
+
+def _check_arguments(parser):
+    parser.add_argument("files", nargs="+", metavar="FILE", help="model files (.nn, .xmi)")
+    parser.add_argument("--from", dest="source", metavar="FORMAT", help="read the files as this format")
+
+
+def _convert_arguments(parser):
+    parser.add_argument("source", metavar="SRC", help="model file to read (.nn, .xmi)")
+    parser.add_argument("-o", "--output", required=True, metavar="DST", help="file to write; its extension "
+                                                                           "chooses the format unless --to")
+    parser.add_argument("--to", dest="target", metavar="TARGET", help="output format: nn, xmi, pytorch, keras")
+    parser.add_argument("--force", action="store_true", help="overwrite DST if it exists")
+
+
+def _layers_arguments(parser):
+    parser.add_argument("--markdown", action="store_true", help="print the README's table of layers")
+    parser.add_argument("--update-readme", metavar="README", nargs="?", const="README.md",
+                        help="rewrite the table between the layers markers of README (default README.md)")
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("check", "validate model files and print their problems", _check_arguments, "nnpivot.cli:run_check"),
+    Command("convert", "convert a model between formats (.nn, .xmi, pytorch, keras)", _convert_arguments,
+            "nnpivot.cli:run_convert"),
+    Command("layers", "list the supported layer kinds", _layers_arguments, "nnpivot.cli:run_layers"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nnpivot", description="Migrate neural networks between PyTorch and "
+                                                                 "Keras through an Ecore pivot model.")
+    parser.add_argument("--version", action="version", version=f"nnpivot {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="show Python tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        command.arguments(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def report(diagnostics: list[Diagnostic]) -> None:
+    """Diagnostics on stderr, gcc-style; those without a location are prefixed with the program name."""
+    for diagnostic in diagnostics:
+        prefix = "" if diagnostic.location else "nnpivot: "
+        print(f"{prefix}{diagnostic}", file=sys.stderr)
+
+
+def _count(diagnostics: list[Diagnostic]) -> str:
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = sum(d.severity == "warning" for d in diagnostics)
+    parts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in ((errors, "error"), (warnings, "warning")) if n]
+    return ", ".join(parts)
+
+
+# --- check -----------------------------------------------------------------------------
+
+def run_check(args) -> int:
+    from nnpivot import api
+    from nnpivot.pipeline import UsageError
+
+    status = OK
+    for name in args.files:
+        try:
+            diagnostics = api.check(name, args.source)
+        except UsageError as exc:
+            report(exc.diagnostics)
+            status = max(status, USAGE)
+            continue
+        report(diagnostics)
+        if has_errors(diagnostics):
+            print(f"{name}: {_count(diagnostics)}")
+            status = max(status, FAILED)
+        else:
+            warnings = _count(diagnostics)
+            print(f"{name}: ok" + (f" ({warnings})" if warnings else ""))
+    return status
+
+
+# --- convert ---------------------------------------------------------------------------
+
+def run_convert(args) -> int:
+    from nnpivot import api
+    from nnpivot.pipeline import format_for
+
+    source_format = format_for(args.source, purpose="load")  # usage errors (exit 2) before any work
+    target_format = format_for(args.output, args.target, purpose="save")
+    result = api.convert(args.source, args.output, args.target, args.force)
+    report(result.diagnostics)
+    if not result.ok:
+        return FAILED
+    print(f"{args.output}: written ({source_format.name} -> {target_format.name})")
+    return OK
+
+
+# --- layers ----------------------------------------------------------------------------
+
+def _arity(kind) -> str:
+    low, high = kind.arity
+    return str(low) if low == high else f"{low}+" if high is None else f"{low}-{high}"
+
+
+def _arguments(kind) -> list[str]:
+    """The kind's DSL arguments: positional ones first, required ones bold, defaults shown."""
+    from nnpivot.metamodel.registry import snake
+
+    attributes = kind.attributes()
+    order = {name: i for i, name in enumerate(kind.positional)}
+    attributes.sort(key=lambda a: order.get(a.name, len(order)))
+    shown = []
+    for attribute in attributes:
+        name = snake(attribute.name)
+        if attribute.name in kind.required:
+            shown.append(f"**{name}**")
+        elif attribute.defaultValueLiteral is not None:
+            shown.append(f"{name}={attribute.defaultValueLiteral}")
+        else:
+            shown.append(name)
+    return shown
+
+
+def layers_markdown() -> str:
+    """The README's table of supported kinds, generated from the registry."""
+    from nnpivot.metamodel.registry import KINDS
+
+    rows = ["| Keyword | EClass | Category | Inputs | Arguments (**required**, positional first) | Summary |",
+            "|---|---|---|---|---|---|"]
+    for kind in KINDS.values():
+        arguments = ", ".join(_arguments(kind)) or "-"
+        rows.append(f"| `{kind.keyword}` | {kind.eclass_name} | {kind.category} | {_arity(kind)} | {arguments} "
+                    f"| {kind.summary} |")
+    return "\n".join(rows) + "\n"
+
+
+def layers_text() -> str:
+    from nnpivot.metamodel.registry import KINDS
+
+    width = max(len(k) for k in KINDS)
+    eclass_width = max(len(k.eclass_name) for k in KINDS.values())
+    lines = [f"{len(KINDS)} kinds (bold: required)"]
+    for kind in KINDS.values():
+        lines.append(f"{kind.keyword:<{width}}  {kind.eclass_name:<{eclass_width}}  {kind.category:<10}  "
+                     f"inputs {_arity(kind):<3}  {kind.summary}")
+        arguments = ", ".join(a.replace("**", "*") for a in _arguments(kind))
+        if arguments:
+            lines.append(f"{'':<{width}}  arguments: {arguments}")
+    return "\n".join(lines) + "\n"
+
+
+def replace_layers_section(readme_text: str, table: str) -> str:
+    """``readme_text`` with the generated table between the layers markers (added at the end if absent)."""
+    section = f"{LAYERS_START}\n{table}{LAYERS_END}"
+    start, end = readme_text.find(LAYERS_START), readme_text.find(LAYERS_END)
+    if start < 0 or end < start:
+        return readme_text.rstrip("\n") + ("\n\n" if readme_text.strip() else "") + section + "\n"
+    return readme_text[:start] + section + readme_text[end + len(LAYERS_END):]
+
+
+def run_layers(args) -> int:
+    if args.update_readme:
+        from nnpivot.fileio import write_atomic
+
+        path = Path(args.update_readme)
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        updated = replace_layers_section(current, layers_markdown())
+        if updated != current:
+            write_atomic(path, updated, force=True)
+        print(f"{path}: layer table {'updated' if updated != current else 'already up to date'}")
+        return OK
+    sys.stdout.write(layers_markdown() if args.markdown else layers_text())
+    return OK
+
+
+# --- entry point -----------------------------------------------------------------------
+
+def _resolve(spec: str) -> Callable:
+    module_name, _, function_name = spec.partition(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) and usage errors (2) end here
+        return int(exc.code or 0)
+    from nnpivot.pipeline import UsageError
+
+    try:
+        return _resolve(args.run)(args)
+    except UsageError as exc:
+        report(exc.diagnostics)
+        return USAGE
+    except NNPivotError as exc:
+        report(exc.diagnostics)
+        return FAILED if has_errors(exc.diagnostics) else OK
+    except KeyboardInterrupt:
+        print("nnpivot: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not a user mistake: say so briefly
+        if args.traceback:
+            raise
+        print(f"nnpivot: internal error in '{args.command}': {type(exc).__name__}: {exc} "
+              f"(run with --traceback and report it)", file=sys.stderr)
+        return 70
