@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import keyword
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import jinja2
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.registry import is_enum, kind_of, snake
 
-from nnpivot import __version__
-from nnpivot.diagnostics import NNPivotError, error
+from nnpivot import __version__, fileio
 from nnpivot.graph import output_count
 
 LINE_WIDTH = 88  # ruff format's default
@@ -195,20 +192,5 @@ def environment(target: str) -> jinja2.Environment:
 
 # --- output -----------------------------------------------------------------------------
 
-def write_atomic(path: str | os.PathLike, text: str, force: bool = False) -> None:
-    """Write ``text`` to ``path`` through a temporary file; an existing file needs ``force``.
-
-    Raises NNPivotError with an ``output-exists`` diagnostic instead of overwriting.
-    """
-    path = Path(path)
-    if path.exists() and not force:
-        raise NNPivotError([error("output-exists", f"{path} already exists (use --force to overwrite it)")])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+# One atomic writer for every output file (refuses an existing file with ``output-exists``).
+write_atomic = fileio.write_atomic
