@@ -1,0 +1,102 @@
+"""Pivot models built in Python, for tests that must not depend on the DSL parser.
+
+They cover what a file format has to carry: lists with repeated values
+(kernel_size [3, 3]), unsettable attributes set to their default
+(padding_idx=0, scalar=0.0), strings with spaces, enum literals, a node used
+twice as the same input, Select of a multi-output node, blocks called twice,
+an input from a block, several inputs and outputs, and a training config.
+"""
+from __future__ import annotations
+
+from nnpivot.graph import new_node
+from nnpivot.metamodel import Block, Model, Optimizer, Parameter, TrainingConfig
+
+
+def _graph(graph, *nodes):
+    graph.nodes.extend(nodes)
+    return nodes[-1]
+
+
+def lenet() -> Model:
+    model = Model(name="LeNet5", description="LeNet-5 (LeCun et al. 1998), tanh variant")
+    x = new_node("Input", "x", shape=[1, 32, 32])
+    c1 = new_node("Conv2d", "c1", [x], filters=6, kernel_size=[5, 5], padding="same")
+    t1 = new_node("Tanh", "t1", [c1])
+    s2 = new_node("AvgPool2d", "s2", [t1], kernel_size=[2, 2], stride=[2, 2], count_include_pad=False)
+    c3 = new_node("Conv2d", "c3", [s2], filters=16, kernel_size=[5, 5], padding="explicit", pads=[1, 0, 2, 1],
+                  bias=False)
+    f = new_node("Flatten", "f", [c3])
+    d1 = new_node("Dense", "d1", [f], units=120)
+    d2 = new_node("Dense", "d2", [d1], units=10)
+    out = new_node("Softmax", "out", [d2], axis=-1)
+    _graph(model, x, c1, t1, s2, c3, f, d1, d2, out)
+    model.outputs.append(out)
+    optimizer = Optimizer(kind="adam", learningRate=0.001)
+    optimizer.parameters.extend([Parameter(key="beta_1", value=0.9), Parameter(key="beta_2", value=0.999)])
+    model.training = TrainingConfig(loss="cross_entropy", epochs=10, batchSize=32, optimizer=optimizer)
+    model.training.metrics.extend(["accuracy", "top 5 accuracy"])
+    return model
+
+
+def text_classifier() -> Model:
+    model = Model(name="TextClassifier", description="Embedding, BiLSTM, LSTM, Dense (Daoudi et al.)")
+    x = new_node("Input", "tokens", shape=[100], dtype="int64")
+    emb = new_node("Embedding", "emb", [x], num_embeddings=10000, embedding_dim=326, padding_idx=0)
+    bi = new_node("LSTM", "bi", [emb], hidden_size=40, num_layers=2, bidirectional=True, dropout=0.25)
+    states = new_node("Select", "states", [bi], index=1)
+    drop = new_node("Dropout", "drop", [bi], rate=0.5)
+    last = new_node("LSTM", "last", [drop], hidden_size=40, return_sequences=False)
+    shifted = new_node("Add", "shifted", [last], scalar=0.0)
+    dense = new_node("Dense", "dense", [shifted], units=40)
+    act = new_node("ReLU", "act", [dense])
+    logits = new_node("Dense", "logits", [act], units=2)
+    probs = new_node("Softmax", "probs", [logits])
+    _graph(model, x, emb, bi, states, drop, last, shifted, dense, act, logits, probs)
+    model.outputs.extend([probs, states])
+    return model
+
+
+def small_resnet() -> Model:
+    model = Model(name="SmallResNet")
+    block = Block(name="Residual")
+    bx = new_node("Input", "x")
+    conv = new_node("Conv2d", "conv", [bx], filters=8, kernel_size=[3, 3], padding="same", dilation=[1, 1])
+    norm = new_node("BatchNorm2d", "norm", [conv], eps=0.001, momentum=0.01)
+    act = new_node("ReLU", "act", [norm])
+    total = new_node("Add", "total", [act, bx])
+    _graph(block, bx, conv, norm, act, total)
+    block.outputs.append(total)
+    model.blocks.append(block)
+
+    x = new_node("Input", "x", shape=[3, 16, 16])
+    stem = new_node("Conv2d", "stem", [x], filters=8, kernel_size=[3, 3], padding="same")
+    r1 = new_node("BlockCall", "r1", [stem], block=block)
+    r2 = new_node("BlockCall", "r2", [r1], block=block)
+    both = new_node("Concat", "both", [r2, r2], axis=1)
+    pool = new_node("GlobalAvgPool", "pool", [both])
+    head = new_node("Dense", "head", [pool], units=10)
+    _graph(model, x, stem, r1, r2, both, pool, head)
+    model.outputs.append(head)
+    return model
+
+
+def two_inputs() -> Model:
+    model = Model(name="TwoInputs", description="several inputs & outputs <with> \"markup\" characters")
+    q = new_node("Input", "q", shape=[5, 12])
+    kv = new_node("Input", "kv", shape=[-1, 12], dtype="float64")
+    attn = new_node("MultiHeadAttention", "attn", [q, kv, kv], embed_dim=12, num_heads=3, bias=False)
+    weights = new_node("Select", "weights", [attn], index=1)
+    parts = new_node("Split", "parts", [attn], sizes=[4, 4, 4], axis=2)
+    first = new_node("Select", "first", [parts], index=0)
+    third = new_node("Select", "third", [parts], index=2)
+    gelu = new_node("GELU", "gelu", [third], approximate="tanh")
+    up = new_node("Upsample", "up", [first], scale_factor=[2.0, 0.5], mode="bilinear", align_corners=True)
+    _graph(model, q, kv, attn, weights, parts, first, third, gelu, up)
+    model.outputs.extend([gelu, weights, up])
+    return model
+
+
+PROGRAMMATIC_MODELS = {"lenet": lenet, "text_classifier": text_classifier, "small_resnet": small_resnet,
+                       "two_inputs": two_inputs}
+
+__all__ = ["PROGRAMMATIC_MODELS", "lenet", "text_classifier", "small_resnet", "two_inputs"]
