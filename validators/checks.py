@@ -38,7 +38,7 @@ class Findings:
 def describe(node, graph=None) -> str:
     """How messages name a node: its DSL keyword and name, and its block."""
     kind = kind_of(node)
-    what = kind.keyword if kind else snake(node.eClass.name)
+    what = kind.keyword if kind else "block call" if is_kind(node, "BlockCall") else snake(node.eClass.name)
     where = f" in block {graph.name}" if graph is not None and is_kind(graph, "Block") else ""
     return f"{what} '{node.name}'{where}"
 
@@ -81,7 +81,8 @@ def check_references(graph, found: Findings) -> None:
 
 def check_cycles(graph, found: Findings) -> None:
     """No node depends on itself; each cycle is reported once, naming its nodes in order."""
-    members = set(graph.nodes)
+    order = {node: i for i, node in enumerate(graph.nodes)}
+    members = set(order)
     state: dict = {}  # node -> "open" while on the path, "done" after
     for root in graph.nodes:
         if root in state:
@@ -93,9 +94,13 @@ def check_cycles(graph, found: Findings) -> None:
                 if operand not in members:
                     continue
                 if state.get(operand) == "open":
-                    cycle = path[path.index(operand):]
-                    names = " -> ".join(n.name for n in [*reversed(cycle), cycle[-1]])
-                    found.error("cycle", f"{graph_label(graph)} has a cycle: {names}", cycle[-1])
+                    # the path follows inputs backwards: reverse it to dataflow order and start the
+                    # cycle at its first node in definition order
+                    cycle = list(reversed(path[path.index(operand):]))
+                    start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+                    cycle = cycle[start:] + cycle[:start]
+                    names = " -> ".join(n.name for n in [*cycle, cycle[0]])
+                    found.error("cycle", f"{graph_label(graph)} has a cycle: {names}", cycle[0])
                     found.broken.update(cycle)
                 elif operand not in state:
                     state[operand] = "open"
