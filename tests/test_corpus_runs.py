@@ -105,7 +105,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "global-pool": r"Global\w*Pool|AdaptiveAvgPool\dd\(1\)|AdaptiveAvgPool\dd\(\(1, 1\)\)",
     "upsample": r"Upsample|UpSampling|interpolate",
     "group-norm": r"GroupNorm|GroupNormalization",
-    "activation-layers": r"nn\.(ReLU|Tanh|Sigmoid|GELU|SiLU|ELU|LeakyReLU|Hardswish|Mish|PReLU|ReLU6|SELU|Softplus)\(|layers\.(ReLU|LeakyReLU|PReLU|ELU|Activation|Softmax)\(",
+    "activation-layers": r"\b(ReLU|Tanh|Sigmoid|GELU|SiLU|ELU|LeakyReLU|Hardswish|Hardsigmoid|Mish|PReLU|ReLU6|SELU|Softplus|Activation)\(",
     # Keras
     "keras-sequential-list": r"Sequential\(\s*\[",
     "keras-sequential-add": r"\.add\(",
