@@ -136,33 +136,31 @@ def _arity(kind) -> str:
     return str(low) if low == high else f"{low}+" if high is None else f"{low}-{high}"
 
 
-def _arguments(kind) -> list[str]:
-    """The kind's DSL arguments: positional ones first, required ones bold, defaults shown."""
+def _arguments(kind) -> list[tuple[str, bool, str | None]]:
+    """(DSL name, required, default literal) of a kind's arguments: positional first, then required ones."""
     from nnpivot.metamodel.registry import snake
 
-    attributes = kind.attributes()
-    order = {name: i for i, name in enumerate(kind.positional)}
-    attributes.sort(key=lambda a: order.get(a.name, len(order)))
-    shown = []
-    for attribute in attributes:
-        name = snake(attribute.name)
-        if attribute.name in kind.required:
-            shown.append(f"**{name}**")
-        elif attribute.defaultValueLiteral is not None:
-            shown.append(f"{name}={attribute.defaultValueLiteral}")
-        else:
-            shown.append(name)
-    return shown
+    positional = {name: i for i, name in enumerate(kind.positional)}
+    ranked = sorted(kind.attributes(), key=lambda a: (positional.get(a.name, len(positional)),
+                                                      a.name not in kind.required))
+    return [(snake(a.name), a.name in kind.required, a.defaultValueLiteral) for a in ranked]
+
+
+def _argument_text(name: str, default: str | None) -> str:
+    return name if default is None else f"{name}={default}"
 
 
 def layers_markdown() -> str:
     """The README's table of supported kinds, generated from the registry."""
     from nnpivot.metamodel.registry import KINDS
 
-    rows = ["| Keyword | EClass | Category | Inputs | Arguments (**required**, positional first) | Summary |",
+    rows = [f"{len(KINDS)} kinds. Arguments: positional ones first, **required** ones in bold, defaults after `=`.",
+            "",
+            "| Keyword | EClass | Category | Inputs | Arguments | Summary |",
             "|---|---|---|---|---|---|"]
     for kind in KINDS.values():
-        arguments = ", ".join(_arguments(kind)) or "-"
+        arguments = ", ".join(f"**{name}**" if required else _argument_text(name, default)
+                              for name, required, default in _arguments(kind)) or "-"
         rows.append(f"| `{kind.keyword}` | {kind.eclass_name} | {kind.category} | {_arity(kind)} | {arguments} "
                     f"| {kind.summary} |")
     return "\n".join(rows) + "\n"
@@ -173,13 +171,16 @@ def layers_text() -> str:
 
     width = max(len(k) for k in KINDS)
     eclass_width = max(len(k.eclass_name) for k in KINDS.values())
-    lines = [f"{len(KINDS)} kinds (bold: required)"]
+    lines = [f"{len(KINDS)} kinds"]
     for kind in KINDS.values():
         lines.append(f"{kind.keyword:<{width}}  {kind.eclass_name:<{eclass_width}}  {kind.category:<10}  "
                      f"inputs {_arity(kind):<3}  {kind.summary}")
-        arguments = ", ".join(a.replace("**", "*") for a in _arguments(kind))
-        if arguments:
-            lines.append(f"{'':<{width}}  arguments: {arguments}")
+        arguments = _arguments(kind)
+        required = [name for name, is_required, _ in arguments if is_required]
+        optional = [_argument_text(name, default) for name, is_required, default in arguments if not is_required]
+        for label, names in (("required", required), ("optional", optional)):
+            if names:
+                lines.append(f"{'':<{width}}  {label}: {', '.join(names)}")
     return "\n".join(lines) + "\n"
 
 
