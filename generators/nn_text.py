@@ -29,7 +29,7 @@ def _value(feature, value) -> str:
     if feature.eType.name == "EDouble":
         return _number(value)
     if feature.eType.name == "EString":
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
@@ -133,8 +133,8 @@ def _training_lines(training, indent: str) -> list[str]:
 def to_text(model) -> str:
     """The canonical `.nn` text of a pivot model."""
     head = f"model {model.name}"
-    if model.description:
-        head += " " + json.dumps(model.description)
+    if model.description is not None:
+        head += " " + json.dumps(model.description, ensure_ascii=False)
     lines = [head + " {"]
     lines += _graph_lines(model, INDENT)
     for block in model.blocks:

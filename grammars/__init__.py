@@ -37,7 +37,7 @@ def _check_semantics(tx_model, tx_metamodel):
     problems = [d for d in builder.diagnostics if d.is_error]
     if problems:
         first = problems[0]
-        raise TextXSemanticError("; ".join(str(d) for d in problems), line=first.location.line,
+        raise TextXSemanticError("; ".join(f"{d.severity}[{d.code}]: {d.message}" for d in problems), line=first.location.line,
                                  col=first.location.col, filename=first.location.file)
 
 

@@ -8,6 +8,7 @@ argument, wrong value type, unknown reference, ...) as located diagnostics.
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 
 from textx import TextXSyntaxError, get_location
@@ -51,7 +52,7 @@ class _Builder:
         model = Model(name=decl.name)
         set_location(model, self.loc(decl))
         if decl.description:
-            model.description = decl.description
+            model.description = _decode(decl.description)
         blocks = [e for e in decl.elements if e.__class__.__name__ == "BlockDecl"]
         block_objs = {}
         for b in blocks:
@@ -141,31 +142,26 @@ class _Builder:
                 node.inputs.append(source)
             return
         kind = KINDS.get(decl.call.op)
-        positional_values = []
+        positional_count = 0
         seen: set[str] = set()
         for arg in decl.call.args:
             value = arg.value
-            if not arg.key and not positional_values and value.__class__.__name__ == "NameValue":
+            if not arg.key and not positional_count and value.__class__.__name__ == "NameValue":
                 target = self.resolve(_Ref(value), scope)
                 if target is not None:
                     node.inputs.append(target)
-            elif not arg.key:
-                positional_values.append(arg)
-            else:
+            elif arg.key:
                 self.keyword_arg(node, kind, arg, seen)
-        if kind is None:  # block call: inputs only
-            for arg in positional_values:
+            elif kind is None:
                 self.fail("unknown-argument", f"block call '{node.name}' takes only inputs", arg)
-            return
-        if len(positional_values) > len(kind.positional):
-            extra = positional_values[len(kind.positional)]
-            self.fail("too-many-arguments", f"{kind.keyword} takes {len(kind.positional)} positional "
-                      f"value(s) ({', '.join(snake(p) for p in kind.positional) or 'none'})", extra)
-        for name, arg in zip(kind.positional, positional_values):
-            if name in seen:
-                self.fail("duplicate-argument", f"{snake(name)} is given twice", arg)
-            seen.add(name)
-            self.assign(node, kind, name, arg.value)
+            elif positional_count >= len(kind.positional):
+                self.fail("too-many-arguments", f"{kind.keyword} takes {len(kind.positional)} positional "
+                          f"value(s) ({', '.join(snake(p) for p in kind.positional) or 'none'})", arg)
+            else:
+                name = kind.positional[positional_count]
+                positional_count += 1
+                seen.add(name)
+                self.assign(node, kind, name, value)
 
     def keyword_arg(self, node, kind: Kind | None, arg, seen: set[str]) -> None:
         if kind is None:
@@ -188,7 +184,7 @@ class _Builder:
         feature = kind.attribute(feature_name)
         value = _plain(tx_value)
         if feature_name == "padding" and kind.attribute("pads") is not None:
-            self.padding(node, value, tx_value)
+            self.padding(node, kind.spatial_dims, value, tx_value)
             return
         converted = _convert(feature, value)
         if converted is _INVALID:
@@ -202,21 +198,23 @@ class _Builder:
         else:
             setattr(node, feature_name, converted)
 
-    def padding(self, node, value, tx_value) -> None:
-        """`padding=same|valid`, an int, one int per axis, or [begin, end] pairs per axis."""
+    def padding(self, node, dims: int, value, tx_value) -> None:
+        """`padding=same|valid`, an int, one int per axis, or [begin, end] pairs per axis.
+
+        Stored as the pivot's explicit begin/end pads for every spatial axis."""
         literal = eenum("Padding")
         if isinstance(value, str) and value in ("same", "valid"):
             node.padding = literal.getEEnumLiteral(value)
             return
         if _is_int(value):
-            pairs = [[value, value]]
-        elif isinstance(value, list) and all(_is_int(v) for v in value):
+            pairs = [[value, value]] * dims
+        elif isinstance(value, list) and len(value) == dims and all(_is_int(v) for v in value):
             pairs = [[v, v] for v in value]
-        elif isinstance(value, list) and all(isinstance(v, list) and len(v) == 2 and all(map(_is_int, v))
-                                             for v in value):
+        elif isinstance(value, list) and len(value) == dims and all(
+                isinstance(v, list) and len(v) == 2 and all(map(_is_int, v)) for v in value):
             pairs = value
         else:
-            self.fail("bad-value", f"padding expects valid, same, an int, a list of ints or [begin, end] "
+            self.fail("bad-value", f"padding expects valid, same, an int, {dims} ints or {dims} [begin, end] "
                       f"pairs, got {_show(value)}", tx_value)
             return
         flat = [p for pair in pairs for p in pair]
@@ -303,7 +301,17 @@ def _plain(tx_value):
         return [_plain(v) for v in tx_value.items]
     if cls == "BoolValue":
         return tx_value.value == "true"
+    if cls == "StringValue":
+        return _decode(tx_value.value)
     return tx_value.value
+
+
+def _decode(text: str) -> str:
+    """A Text match (JSON string syntax) as its value; invalid escapes are kept as written."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text[1:-1]
 
 
 def _is_int(value) -> bool:

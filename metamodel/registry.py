@@ -63,6 +63,12 @@ class Kind:
     def attribute(self, name: str) -> EAttribute | None:
         return next((a for a in self.attributes() if a.name == name), None)
 
+    @property
+    def spatial_dims(self) -> int | None:
+        """Number of spatial axes of a 1d/2d/3d kind (conv2d -> 2); None for the others."""
+        match = re.search(r"(\d)d$", self.eclass_name)
+        return int(match.group(1)) if match else None
+
     def outputs(self, node) -> int:
         """How many outputs a node of this kind has."""
         if self.eclass_name == "Split":
