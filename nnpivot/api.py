@@ -95,4 +95,4 @@ def formats() -> tuple:
     return FORMATS
 
 
-__all__ = ["load", "save", "check", "convert", "formats", "NNPivotError", "UsageError"]
+__all__ = ["NNPivotError", "UsageError", "check", "convert", "formats", "load", "save"]

@@ -17,7 +17,7 @@ import importlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from nnpivot import __version__
 from nnpivot.diagnostics import Diagnostic, NNPivotError, has_errors

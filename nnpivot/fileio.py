@@ -67,4 +67,4 @@ def write_atomic(path, content: str | bytes, force: bool = False) -> Path:
     return path
 
 
-__all__ = ["write_atomic", "refuse_existing"]
+__all__ = ["refuse_existing", "write_atomic"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors
 

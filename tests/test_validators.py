@@ -1,6 +1,6 @@
 """Validators: every documented code is triggered, located, and reported once per mistake."""
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -43,7 +43,7 @@ def duplicate_names():
 
 
 def dangling_reference():
-    model, x = built("M")
+    model, _x = built("M")
     block = Block(name="B")
     stray = new_node("Input", "z")
     block.nodes.append(stray)

@@ -74,4 +74,4 @@ def validate(model) -> list[Diagnostic]:
     return sorted(found.diagnostics, key=_by_location)
 
 
-__all__ = ["validate", "CODES"]
+__all__ = ["CODES", "validate"]

@@ -8,7 +8,7 @@ the shape pass knows (it reports them as ``out-of-range`` too).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 
 @dataclass(frozen=True)
