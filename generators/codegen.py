@@ -108,18 +108,23 @@ def changed_attributes(node) -> dict:
 class OutputNames:
     """Which variable holds each output of each node of one graph.
 
-    Output 0 of a node is held by the node's own name; output ``i > 0`` by the
-    first Select node that reads it (an output nobody reads is ``_``). Select
-    nodes whose output already has a variable under another name are aliases,
-    reported by :meth:`alias_of` so the generator can write ``name = other``.
+    Output 0 of a node is held by the node's own name, unless only Select
+    nodes read it (then by the first such Select's name); output ``i > 0`` by
+    the first Select node that reads it (an output nobody reads is ``_``).
+    Other Select nodes of an output that already has a variable read that
+    variable: :meth:`of` gives it, so no alias statement is needed.
     """
 
     def __init__(self, graph, rename=identifier):
         self._rename = rename
         self._outputs: dict = {}
         self._aliases: dict = {}
+        direct = {dep for node in graph.nodes if not is_kind(node, "Select") for dep in node.inputs}
+        direct.update(graph.outputs)
         for node in graph.nodes:
             self._outputs[node] = [rename(node.name)] + ["_"] * (output_count(node) - 1)
+            if output_count(node) > 1 and node not in direct:
+                self._outputs[node][0] = "_"
         for node in graph.nodes:
             if is_kind(node, "Select") and node.inputs:
                 producer, index = node.inputs[0], node.index
@@ -139,10 +144,6 @@ class OutputNames:
         if is_kind(node, "Select"):
             return self._aliases.get(node, self._rename(node.name))
         return self._outputs[node][0]
-
-    def alias_of(self, select) -> str | None:
-        """The variable a Select node repeats, or None when the Select names its output itself."""
-        return self._aliases.get(select)
 
     def used(self, node, index: int) -> bool:
         return self._outputs[node][index] != "_"

@@ -778,10 +778,7 @@ class _Generation:
             if is_kind(node, "Input"):
                 continue
             if is_kind(node, "Select"):
-                alias = names.alias_of(node)
-                if alias is not None:
-                    forward.append(f"{indent}{py_name(node.name)} = {alias}")
-                continue
+                continue  # its variable is bound where its producer is unpacked
             shapes = [self.table.operand(dep) for dep in node.inputs]
             inputs = [names.of(dep) for dep in node.inputs]
             outputs = names.outputs(node)
@@ -866,7 +863,8 @@ LOSSES: dict[str, str] = {
 # metric -> what one batch adds to its running sum (divided by the samples seen at the end)
 METRICS: dict[str, str] = {
     "accuracy": "(outputs.argmax(dim=1) == targets).sum().item()",
-    "binary_accuracy": "((outputs > 0.5).float() == targets).float().mean().item() * len(targets)",
+    "binary_accuracy": "((outputs > 0.5).float() == targets).sum().item()",
+    "categorical_accuracy": "(outputs.argmax(1) == targets.argmax(1)).sum().item()",
     "mse": "((outputs - targets) ** 2).mean().item() * len(targets)",
     "mae": "(outputs - targets).abs().mean().item() * len(targets)",
 }
@@ -904,19 +902,27 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
     outputs = list(model.outputs)
     binary = loss == "binary_cross_entropy" or (
         len(outputs) == 1 and (shape := table.operand(outputs[0])) is not None and shape[-1] == 1)
+    accuracy = ("binary_accuracy" if binary else
+                "categorical_accuracy" if loss == "categorical_cross_entropy" else "accuracy")
     for metric in config.metrics:
-        name = "binary_accuracy" if metric == "accuracy" and binary else metric
+        name = accuracy if metric == "accuracy" else metric
         if name not in METRICS:
             diagnostics.append(warning("unknown-metric", f"metric '{metric}' is left out of the PyTorch training"
                                        " function", where))
             continue
-        metrics.append({"name": metric, "var": identifier(metric) + "_sum", "update": METRICS[name]})
+        metrics.append({"name": metric, "var": identifier(metric) + "_sum", "increment": METRICS[name]})
     several = len(graph_inputs(model)) > 1
+    # A model that ends in softmax outputs probabilities; CrossEntropyLoss of their logarithm is
+    # the cross-entropy Keras computes on probabilities, for class-index and one-hot targets alike.
+    probabilities = loss in ("cross_entropy", "categorical_cross_entropy") and len(outputs) == 1 and (
+        is_kind(outputs[0], "Softmax"))
+    parameters = ["model", "dataset", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
+                  f"learning_rate={literal(optimizer.learningRate if optimizer is not None else 0.001)}"]
     return {
+        "signature": wrap_call("def train(", parameters, "", "):"),
         "optimizer": wrap_call(f"optimizer = {cls}(", ["model.parameters()", *options], INDENT),
+        "loss_input": "torch.log(outputs)" if probabilities else "outputs", "probabilities": probabilities,
         "loss": LOSSES[loss], "loss_name": loss, "optimizer_name": kind,
-        "epochs": config.epochs, "batch_size": config.batchSize,
-        "learning_rate": literal(optimizer.learningRate if optimizer is not None else 0.001),
         "metrics": metrics, "batch": "*inputs, targets" if several else "inputs, targets",
         "call": "model(*inputs)" if several else "model(inputs)",
     }
