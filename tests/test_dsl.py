@@ -1,4 +1,6 @@
 """The .nn DSL: parse -> print -> parse round trips, golden text, diagnostics."""
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -148,8 +150,7 @@ def random_models(draw):
         for decl in example.inputs:
             name = decl.split(":")[0]
             lines.append(f"    input {name}{n}:{decl.split(':', 1)[1]}")
-            call = call.replace(f"({name},", f"({name}{n},").replace(f"({name})", f"({name}{n})") \
-                       .replace(f", {name},", f", {name}{n},").replace(f", {name})", f", {name}{n})")
+            call = re.sub(rf"\b{name}\b(?!\s*=)", f"{name}{n}", call)
         lines.append(f"    node{n} = {call}")
         outputs.append(f"node{n}")
     units = draw(st.integers(1, 512))
@@ -157,7 +158,6 @@ def random_models(draw):
     rate = draw(st.floats(0, 0.99, allow_nan=False))
     lines.append(f"    drop = dropout(extra, {rate!r})")
     description = draw(st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20))
-    import json
     return f"model R {json.dumps(description)} {{\n" + "\n".join(lines) + \
         f"\n    output {', '.join(outputs + ['drop'])}\n}}\n"
 
