@@ -17,8 +17,6 @@ default. References are EMF's default URI fragments (``//@nodes.3``,
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from lxml.etree import Element, QName, SubElement, tostring
@@ -26,7 +24,8 @@ from pyecore.ecore import EAttribute
 from pyecore.resources import URI
 from pyecore.resources.xmi import XMI, XMI_URL, XSI, XSI_URL, XMIResource
 
-from nnpivot.diagnostics import Location, NNPivotError, error
+from nnpivot.diagnostics import NNPivotError, error
+from nnpivot.fileio import refuse_existing, write_atomic
 
 
 class _StreamURI(URI):
@@ -155,47 +154,29 @@ class CanonicalXMIResource(XMIResource):
                 SubElement(node, feature.name).text = text
 
 
-def _write(model, stream, name: str) -> None:
+def _xmi_bytes(model, name: str) -> bytes:
+    buffer = io.BytesIO()
     resource = CanonicalXMIResource(URI(name))
-    previous_resource = model._eresource
+    previous_resource = model._eresource  # saving must not move the model out of its resource
     resource.append(model)
     try:
-        resource.save(output=_StreamURI(stream, name))
+        resource.save(output=_StreamURI(buffer, name))
     finally:
         resource.contents.remove(model)
         model._eresource = previous_resource
+    return buffer.getvalue()
 
 
 def to_xmi_string(model) -> str:
     """The XMI text of ``model``."""
-    buffer = io.BytesIO()
-    _write(model, buffer, "model.xmi")
-    return buffer.getvalue().decode("utf-8")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return _xmi_bytes(model, "model.xmi").decode("utf-8")
 
 
 def save_xmi(model, path, force: bool = False) -> Path:
-    """Write ``model`` as XMI to ``path`` atomically; never over an existing file unless ``force``."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise NNPivotError([error("output-exists", f"{path} exists (use --force to overwrite it)",
-                                  Location(str(path)))])
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise NNPivotError([error("output-folder", f"folder {folder} does not exist", Location(str(path)))])
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            _write(model, stream, str(path))
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes the file private; a saved model is not
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return path
+    """Write ``model`` as XMI to ``path`` atomically; never over an existing file unless ``force``.
+
+    The whole file is built in memory first, so a model that cannot be saved
+    (a reference outside the model) leaves no file behind.
+    """
+    refuse_existing(path, force)
+    return write_atomic(path, _xmi_bytes(model, str(path)), force=force)

@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from lxml import etree
-from pyecore.ecore import EAttribute, EBoolean, EClass, EEnum
+from nnpivot.metamodel import NS_URI, Model, nn
+from pyecore.ecore import EAttribute, EClass, EEnum
 from pyecore.resources import URI, ResourceSet
 
 from nnpivot.diagnostics import Location, NNPivotError, error, set_location
-from nnpivot.metamodel import NS_URI, nn
 
 XSI_URL = "http://www.w3.org/2001/XMLSchema-instance"
 XMI_URL = "http://www.omg.org/XMI"
@@ -31,7 +31,7 @@ XMI_ID = f"{{{XMI_URL}}}id"
 ROOT_CLASS = "Model"
 
 
-def load_xmi(path) -> "Model":  # noqa: F821 - the dynamic EClass Model
+def load_xmi(path) -> Model:
     """Load a pivot model from an XMI file; raises NNPivotError with diagnostics."""
     path = Path(path)
     if not path.is_file():
@@ -50,7 +50,8 @@ def load_xmi(path) -> "Model":  # noqa: F821 - the dynamic EClass Model
     resources.metamodel_registry[NS_URI] = nn
     try:
         resource = resources.get_resource(URI(str(path)))
-    except Exception as exc:  # the checker accepted what pyecore refuses: still a user file problem
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        # the checker accepted what pyecore refuses: still a problem of the file, not a crash
         raise NNPivotError([error("xmi-metamodel", f"pyecore could not load the model: {exc}",
                                   Location(str(path)))]) from None
     model = resource.contents[0]
@@ -67,7 +68,7 @@ def _parse_value(etype, text: str):
             names = ", ".join(lit.name for lit in etype.eLiterals)
             raise ValueError(f"'{text}' is not a {etype.name} (one of {names})")
         return literal
-    if etype is EBoolean:
+    if etype.name == "EBoolean":  # the metamodel's data types are proxies to Ecore's: compare names
         if text not in ("true", "false"):
             raise ValueError(f"'{text}' is not a boolean (true or false)")
         return text == "true"

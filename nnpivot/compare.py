@@ -67,8 +67,12 @@ def _attribute(obj, feature):
     return _plain(value)
 
 
+class _Literal(str):
+    """An enum literal's name: shown bare, unlike a string value."""
+
+
 def _plain(value):
-    return value.name if isinstance(value, EEnumLiteral) else value
+    return _Literal(value.name) if isinstance(value, EEnumLiteral) else value
 
 
 def _same(left, right) -> bool:
@@ -86,6 +90,8 @@ def _same(left, right) -> bool:
 def _show(value) -> str:
     if value is _UNSET:
         return "unset"
+    if isinstance(value, _Literal):
+        return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     if isinstance(value, str):

@@ -8,8 +8,9 @@ an input from a block, several inputs and outputs, and a training config.
 """
 from __future__ import annotations
 
-from nnpivot.graph import new_node
 from nnpivot.metamodel import Block, Model, Optimizer, Parameter, TrainingConfig
+
+from nnpivot.graph import new_node
 
 
 def _graph(graph, *nodes):
@@ -99,4 +100,4 @@ def two_inputs() -> Model:
 PROGRAMMATIC_MODELS = {"lenet": lenet, "text_classifier": text_classifier, "small_resnet": small_resnet,
                        "two_inputs": two_inputs}
 
-__all__ = ["PROGRAMMATIC_MODELS", "lenet", "text_classifier", "small_resnet", "two_inputs"]
+__all__ = ["PROGRAMMATIC_MODELS", "lenet", "small_resnet", "text_classifier", "two_inputs"]

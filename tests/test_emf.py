@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from nnpivot.compare import differences
 from nnpivot.generators.xmi import save_xmi
 from nnpivot.importers.xmi import load_xmi
 from nnpivot.metamodel import ECORE_PATH
 from pivot_models import PROGRAMMATIC_MODELS
+
+from nnpivot.compare import differences
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKER_SOURCE = Path(__file__).with_name("emf") / "NNCheck.java"
@@ -51,11 +51,11 @@ class Checker:
     folder: Path
     classpath: str
 
-    def run(self, ecore: Path, pairs: list[tuple[Path, Path]]) -> "Report":
+    def run(self, ecore: Path, pairs: list[tuple[Path, Path]]) -> Report:
         manifest = self.folder / f"manifest-{len(list(self.folder.glob('manifest-*')))}.txt"
         manifest.write_text("".join(f"{a}\t{b}\n" for a, b in pairs))
         done = subprocess.run(["java", "-cp", self.classpath, "NNCheck", str(ecore), str(manifest)],
-                              capture_output=True, text=True, timeout=300)
+                              check=False, capture_output=True, text=True, timeout=300)
         return Report.parse(done.returncode, done.stdout, done.stderr)
 
 
@@ -67,7 +67,7 @@ class Report:
     stderr: str = ""
 
     @classmethod
-    def parse(cls, returncode: int, stdout: str, stderr: str) -> "Report":
+    def parse(cls, returncode: int, stdout: str, stderr: str) -> Report:
         report = cls(returncode, stderr=stderr)
         for line in stdout.splitlines():
             if line.startswith("OK "):
@@ -92,7 +92,7 @@ def emf_checker(tmp_path_factory) -> Checker:
     folder = tmp_path_factory.mktemp("emf")
     jars = ":".join(str(JAR_FOLDER / jar) for jar in JARS)
     compiled = subprocess.run(["javac", "-d", str(folder), "-cp", jars, str(CHECKER_SOURCE)],
-                              capture_output=True, text=True, timeout=300)
+                              check=False, capture_output=True, text=True, timeout=300)
     assert compiled.returncode == 0, f"NNCheck.java does not compile:\n{compiled.stderr}"
     return Checker(folder, f"{jars}:{folder}")
 
