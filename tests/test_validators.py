@@ -222,3 +222,14 @@ def test_validation_is_deterministic_on_independent_runs():
     first = validate(parse_text(text, "d.nn"))
     assert first == validate(parse_text(text, "d.nn"))
     assert [d.severity for d in first] == ["error", "warning"]
+
+
+def test_required_zero_values_survive_xmi(tmp_path):
+    """axis=0 / index=0 are legal required values: an XMI round trip must not make them 'missing'."""
+    from nnpivot.generators.xmi import save_xmi
+    from nnpivot.importers.xmi import load_xmi
+
+    model = parse_text("model M {\n  input x: float32[4, 5]\n  i = index(x, axis=1, index=0)\n"
+                       "  u = unsqueeze(i, 0)\n  output u\n}\n", "zero.nn")
+    save_xmi(model, tmp_path / "zero.xmi")
+    assert validate(model) == [] and validate(load_xmi(tmp_path / "zero.xmi")) == []
