@@ -105,7 +105,8 @@ def _node_shapes(node, operands, table, diagnostics, visited_blocks, skip):
 
 def _describe(node) -> str:
     kind = kind_of(node)
-    return f"{kind.keyword if kind else node.eClass.name.lower()} '{node.name}'"
+    what = kind.keyword if kind else "block call" if is_kind(node, "BlockCall") else node.eClass.name.lower()
+    return f"{what} '{node.name}'"
 
 
 def infer_shapes(model, skip=frozenset()) -> tuple[ShapeTable, list[Diagnostic]]:

@@ -138,7 +138,7 @@ CASES = [
                            "  c = concat(x, y)\n  output c\n}\n", "4:3", "cannot concatenate (N, 4, 8, 8) and"),
     Case("block-shape-conflict", "model M {\n  input x: float32[4]\n  input y: float32[5]\n  a = B(x)\n  b = B(y)\n"
                                  "  output a, b\n  block B {\n    input z\n    r = relu(z)\n    output r\n  }\n}\n",
-         "5:3", "block B was first called with (N, 4) but here with (N, 5)"),
+         "5:3", "block call 'b': block B was first called with (N, 4) but here with (N, 5)"),
     Case("unknown-optimizer", model_text("  a = relu(x)\n  output a\n",
                                          training="  training {\n    optimizer adamm(learning_rate=0.1)\n  }\n"),
          "5:3", "unknown optimizer 'adamm' (did you mean 'adam'?)"),
