@@ -7,7 +7,7 @@ first with a Python exception); then pyecore's ``XMIResource`` builds the
 model in a ``ResourceSet`` where the ``nn`` package is registered, and every
 element gets the location of its XML element for later diagnostics.
 
-Diagnostic codes: ``file-not-found``, ``xmi-syntax`` (not well-formed XML),
+Diagnostic codes: ``file-not-found``, ``file-unreadable``, ``xmi-syntax`` (not well-formed XML),
 ``xmi-metamodel`` (unknown namespace, root, class or feature), ``xmi-value``
 (a value that does not fit its attribute type), ``xmi-reference`` (a
 reference to nothing, to the wrong kind of element, or to another file).
@@ -34,13 +34,17 @@ ROOT_CLASS = "Model"
 def load_xmi(path) -> Model:
     """Load a pivot model from an XMI file; raises NNPivotError with diagnostics."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise NNPivotError([error("file-not-found", f"no such file: {path}", Location(str(path)))])
     try:
         tree = etree.parse(str(path), etree.XMLParser(remove_comments=True, remove_pis=True))
     except etree.XMLSyntaxError as exc:
         line, col = exc.position
         raise NNPivotError([error("xmi-syntax", exc.msg, Location(str(path), line, col))]) from None
+    except OSError as exc:  # a folder, no permission
+        reason = "it is a folder" if path.is_dir() else (exc.strerror or str(exc))
+        raise NNPivotError([error("file-unreadable", f"cannot read {path}: {reason}", Location(str(path)))]
+                           ) from None
     checker = _Checker(str(path))
     checker.check(tree.getroot())
     if checker.diagnostics:
@@ -84,7 +88,7 @@ class _Checker:
     def __init__(self, filename: str):
         self.filename = filename
         self.diagnostics: list = []
-        self.targets: dict[str, EClass] = {}    # URI fragment or xmi:id -> class of the element
+        self.targets: dict[str, EClass | None] = {}  # URI fragment or xmi:id -> class (None: unknown)
         self.references: list = []              # (element, feature, token) to resolve at the end
 
     def report(self, code: str, message: str, element=None) -> None:
@@ -139,9 +143,11 @@ class _Checker:
                 position = positions.get(tag, 0)
                 positions[tag] = position + 1
                 child_class = self.element_class(child, feature)
+                suffix = f"@{tag}.{position}" if feature.many else f"@{tag}"
                 if child_class is not None:
-                    suffix = f"@{tag}.{position}" if feature.many else f"@{tag}"
                     self.visit(child, child_class, f"{fragment}/{suffix}")
+                else:  # already reported; references to it are not dangling on top of that
+                    self.targets[f"{fragment}/{suffix}"] = None
 
     def check_value(self, element, eclass, feature, text: str) -> None:
         try:
@@ -191,7 +197,10 @@ class _Checker:
             self.references.append((element, feature, fragment))
 
     def check_reference(self, element, feature, token: str) -> None:
-        target = self.targets.get(token.removeprefix("#"))
+        token = token.removeprefix("#")
+        if token in self.targets and self.targets[token] is None:
+            return  # an element of an unknown class, reported where it is
+        target = self.targets.get(token)
         if target is None:
             self.report("xmi-reference", f"dangling reference: {feature.name} refers to '{token}', "
                         "which is no element of this file", element)

@@ -110,6 +110,13 @@ def test_missing_file(tmp_path):
     assert codes(excinfo) == ["file-not-found"]
 
 
+def test_unreadable_path(tmp_path):
+    with pytest.raises(NNPivotError) as excinfo:
+        load_xmi(tmp_path)
+    assert codes(excinfo) == ["file-unreadable"]
+    assert "folder" in str(excinfo.value)
+
+
 def test_malformed_xml_has_line_and_column(tmp_path):
     path = write(tmp_path, HEADER + '>\n  <nodes xsi:type="nn:Input" name="x">\n</nn:Model>\n')
     with pytest.raises(NNPivotError) as excinfo:
@@ -125,6 +132,8 @@ def test_malformed_xml_has_line_and_column(tmp_path):
      "not the pivot metamodel", 2),
     ('<?xml version="1.0"?>\n<nn:Block xmlns:nn="http://nnpivot.org/nn/1.0" name="M"/>\n',
      "root element is nn:Block", 2),
+    (('<?xml version="1.0"?>\n<xmi:XMI xmlns:xmi="http://www.omg.org/XMI" xmlns:nn="http://nnpivot.org/nn/1.0">\n'
+     '  <nn:Model name="A"/>\n  <nn:Model name="B"/>\n</xmi:XMI>\n'), "several root objects", 2),
     (HEADER + '>\n  <nodes xsi:type="nn:Conv9d" name="c"/>\n</nn:Model>\n', "unknown class Conv9d", 3),
     (HEADER + '>\n  <nodes xsi:type="nn:Layer" name="c"/>\n</nn:Model>\n', "class Layer is abstract", 3),
     (HEADER + '>\n  <nodes xsi:type="nn:Block" name="c"/>\n</nn:Model>\n', "a Block cannot be in nodes", 3),
@@ -187,9 +196,17 @@ def test_all_problems_are_reported_at_once(tmp_path):
     assert sorted(codes(excinfo)) == ["xmi-metamodel", "xmi-reference", "xmi-value"]
 
 
+def test_an_unknown_class_is_reported_once_not_again_by_its_users(tmp_path):
+    text = (HEADER + '>\n  <nodes xsi:type="nn:Conv9d" name="c"/>\n'
+            '  <nodes xsi:type="nn:ReLU" name="r" inputs="//@nodes.0"/>\n</nn:Model>\n')
+    with pytest.raises(NNPivotError) as excinfo:
+        load_xmi(write(tmp_path, text))
+    assert codes(excinfo) == ["xmi-metamodel"]
+
+
 def test_emf_style_file_loads(tmp_path):
-    """What EMF writes: lists as elements, same-file references, attributes in any order."""
-    text = (HEADER + ' outputs="//@nodes.1">\n  <nodes xsi:type="nn:Input" name="x">\n    <shape>3</shape>\n'
+    """What EMF writes: lists as elements, a schema location, same-file references, any attribute order."""
+    text = (HEADER + ' xsi:schemaLocation="http://nnpivot.org/nn/1.0 ../metamodel/nn.ecore" outputs="//@nodes.1">\n  <nodes xsi:type="nn:Input" name="x">\n    <shape>3</shape>\n'
             '    <shape>3</shape>\n  </nodes>\n  <nodes xsi:type="nn:MaxPool2d" inputs="//@nodes.0" name="p">\n'
             '    <kernelSize>2</kernelSize>\n    <kernelSize>2</kernelSize>\n  </nodes>\n</nn:Model>\n')
     model = load_xmi(write(tmp_path, text))
