@@ -44,7 +44,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "module-level-sequential": r"(?m)^\w+ = (nn\.|torch\.nn\.)?Sequential\(",
     "module-list": r"ModuleList\(",
     "module-dict": r"ModuleDict\(",
-    "helper-block": r"class \w+\([\w.]*Module\)(.|\n)*class \w+\([\w.]*Module\)",
+    "helper-block": None,
     "init-loop": r"for \w+ in (.|\n)*def forward",
     "init-conditional": r"def __init__(.|\n)*\n\s+if [^\n]*:\n(.|\n)*def forward",
     "sequential-builder-function": r"(?m)^def \w+\((.|\n)*return nn\.Sequential\(",
@@ -52,7 +52,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "chunk-split": r"\.chunk\(|\.split\(|torch\.chunk\(|torch\.split\(",
     "slicing": r"\[:, [^\]]*\d*:-?\d+\]",
     "matmul": r"torch\.matmul\(| @ ",
-    "forward-loop": r"def forward(.|\n)*for \w+ in ",
+    "forward-loop": r"def forward(.|\n)*for [\w, ()]+ in ",
     "functional-relu": r"\b(F|torch)\.relu\(|\.relu\(\)",
     "torch-cat": r"torch\.cat\(",
     "torch-stack": r"torch\.stack\(",
@@ -73,13 +73,13 @@ CONSTRUCTS: dict[str, str | None] = {
     "last-step-index": r"\[:, -1(, :)?\]",
     "hidden-index": r"\[-1\]",
     "residual-add": r"\+=|\w\) \+ \w|\w \+ \w|\w \+ self\.",
-    "tuple-unpack": r"(?m)^\s*[\w_]+\s*,\s*[\w_(), ]+=\s*self\.\w+\(",
+    "tuple-unpack": r"(?m)^\s*[\w_]+\s*,\s*[\w_(), ]+=\s*(self\.)?\w+\(",
     "multi-input": None,
     "multi-output": r"return \w[^\n]*, |return \{|return \(",
     "keyword-args-reordered": None,
     "helper-methods": r"def (?!forward\b|__init__\b|call\b)\w+\(self",
     "ctor-defaults": r"def __init__\(self, \w+=|def __init__\(self,(.|\n)*?=",
-    "stacked-rnn": r"num_layers=\d",
+    "stacked-rnn": r"num_layers=(?!1\b)\w+",
     "bidirectional": r"bidirectional=True|Bidirectional\(",
     "padding-idx": r"padding_idx=",
     "inplace": r"inplace=True|ReLU\(True\)",
@@ -237,6 +237,10 @@ def test_claimed_constructs_are_in_the_source(item):
         pattern = CONSTRUCTS[tag]
         if pattern is not None:
             assert re.search(pattern, source), f"{entry['path']} claims {tag!r} but does not show it"
+    if "helper-block" in entry["constructs"]:
+        # a helper class beside the model class, or any class beside a module-level model
+        module_classes = re.findall(r"class \w+\([\w.]*Module\)", source)
+        assert len(module_classes) >= (1 if entry["model_kind"] == "variable" else 2)
     if "multi-input" in entry["constructs"]:
         assert len(entry["inputs"]) >= 2
     if "channels-last" in entry["constructs"]:
