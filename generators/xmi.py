@@ -24,6 +24,7 @@ from pyecore.ecore import EAttribute
 from pyecore.resources import URI
 from pyecore.resources.xmi import XMI, XMI_URL, XSI, XSI_URL, XMIResource
 
+from nnpivot.compare import persistent_features
 from nnpivot.diagnostics import NNPivotError, error
 from nnpivot.fileio import refuse_existing, write_atomic
 
@@ -52,20 +53,6 @@ def is_set(obj, feature) -> bool:
     if isinstance(feature, EAttribute):
         return value is not None and value != feature.get_default_value()
     return value is not None
-
-
-def all_features(eclass) -> list:
-    """Every structural feature, inherited ones first as in EMF (pyecore lists its own first)."""
-    features: list = []
-    for supertype in eclass.eSuperTypes:
-        features.extend(f for f in all_features(supertype) if f not in features)
-    features.extend(eclass.eStructuralFeatures)
-    return features
-
-
-def persistent_features(eclass) -> list:
-    """Features that belong in a file, in metamodel order."""
-    return [f for f in all_features(eclass) if not (f.transient or f.derived)]
 
 
 class CanonicalXMIResource(XMIResource):

@@ -36,7 +36,7 @@ def _compare(x, y, where: str, found: list[str]) -> None:
     if x.eClass is not y.eClass:
         found.append(f"{where}: {x.eClass.name} != {y.eClass.name}")
         return
-    for feature in _features(x.eClass):
+    for feature in persistent_features(x.eClass):
         if isinstance(feature, EAttribute):
             left, right = _attribute(x, feature), _attribute(y, feature)
             if not _same(left, right):
@@ -49,11 +49,15 @@ def _compare(x, y, where: str, found: list[str]) -> None:
                 found.append(f"{where}: {feature.name} {_show(left)} != {_show(right)}")
 
 
-def _features(eclass) -> list:
-    """Persistent features, inherited ones first (pyecore lists a class's own features first)."""
+def persistent_features(eclass) -> list:
+    """The features a model keeps (not transient, not derived), inherited ones first as in EMF.
+
+    pyecore's ``eAllStructuralFeatures`` lists a class's own features first;
+    EMF's order is the one files and comparisons follow.
+    """
     features: list = []
     for supertype in eclass.eSuperTypes:
-        features.extend(f for f in _features(supertype) if f not in features)
+        features.extend(f for f in persistent_features(supertype) if f not in features)
     features.extend(f for f in eclass.eStructuralFeatures if not (f.transient or f.derived))
     return features
 
