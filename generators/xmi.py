@@ -148,6 +148,8 @@ def _xmi_bytes(model, name: str) -> bytes:
     resource.append(model)
     try:
         resource.save(output=_StreamURI(buffer, name))
+    except ValueError as exc:  # lxml refuses text XML cannot carry (control characters)
+        raise NNPivotError([error("xmi-value", f"the model cannot be written as XML: {exc}")]) from None
     finally:
         resource.contents.remove(model)
         model._eresource = previous_resource

@@ -239,6 +239,15 @@ def test_failed_save_leaves_no_file(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_text_xml_cannot_carry_is_a_diagnostic(tmp_path):
+    model = lenet()
+    model.description = "bell \x07"
+    with pytest.raises(NNPivotError) as excinfo:
+        save_xmi(model, tmp_path / "m.xmi")
+    assert codes(excinfo) == ["xmi-value"]
+    assert os.listdir(tmp_path) == []
+
+
 # --- property: random models round-trip ----------------------------------------------
 
 EXAMPLES = [(kind, example) for kind in KINDS.values() for example in kind.examples]
