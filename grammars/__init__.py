@@ -32,9 +32,13 @@ def _check_semantics(tx_model, tx_metamodel):
 
     from nnpivot.importers.nn_text import _Builder
 
+    from nnpivot.validators import validate
+
     builder = _Builder(getattr(tx_model, "_tx_filename", None) or "<string>")
-    builder.model(tx_model)
+    model = builder.model(tx_model)
     problems = [d for d in builder.diagnostics if d.is_error]
+    if not problems:
+        problems = [d for d in validate(model) if d.is_error]
     if problems:
         first = problems[0]
         raise TextXSemanticError("; ".join(f"{d.severity}[{d.code}]: {d.message}" for d in problems), line=first.location.line,

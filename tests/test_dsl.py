@@ -184,6 +184,10 @@ def test_textx_check_accepts_samples_and_locates_errors(tmp_path, sample_path):
     assert failed.returncode != 0
     assert f"{bad}:2:7" in failed.stdout + failed.stderr
     assert "unknown-kind" in failed.stdout + failed.stderr
+    mismatch = tmp_path / "mismatch.nn"
+    mismatch.write_text("model A { input x: float32[256]\n  y = dense(x, 3, in_features=400)\n  output y }")
+    failed = subprocess.run([TEXTX, "check", str(mismatch)], capture_output=True, text=True)
+    assert failed.returncode != 0 and "shape-mismatch" in failed.stdout + failed.stderr
 
 
 def test_textx_generate_xmi(tmp_path):
