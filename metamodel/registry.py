@@ -55,7 +55,7 @@ class Kind:
         return eclass(self.eclass_name)
 
     def attributes(self) -> list[EAttribute]:
-        """The kind's hyper-parameters, in metamodel order (inherited first)."""
+        """The kind's hyper-parameters in pyecore's order (DSL keyword arguments are printed in it)."""
         skip = {"name", "inferredShape"}
         return [f for f in self.eclass.eAllStructuralFeatures()
                 if isinstance(f, EAttribute) and f.name not in skip]
