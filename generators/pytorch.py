@@ -40,10 +40,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import KINDS, kind_of, snake
-from nnpivot.metamodel.shapes import explicit_pads, per_axis, spatial_geometry
-
 from nnpivot import fileio
 from nnpivot.diagnostics import (
     Diagnostic,
@@ -55,6 +51,9 @@ from nnpivot.diagnostics import (
     warning,
 )
 from nnpivot.graph import graph_inputs, topological_order
+from nnpivot.metamodel import is_kind
+from nnpivot.metamodel.registry import KINDS, kind_of, snake
+from nnpivot.metamodel.shapes import explicit_pads, per_axis, spatial_geometry
 from nnpivot.shapes import ShapeTable, infer_shapes
 
 from . import codegen
@@ -277,34 +276,41 @@ def _transpose_crops(site):
 
 
 def _transpose_forward(site):
-    slices = []
-    for begin, end, _ in _transpose_crops(site):
-        low = min(begin, end)
-        head, tail = begin - low, end - low
-        slices.append(f"{head or ''}:{-tail if tail else ''}")
-    call = f"{site.module}({site.x})"
-    while slices and slices[-1] == ":":
-        slices.pop()
-    return f"{call}[{', '.join([':', ':'] + slices)}]" if slices else call
+    crops = [(begin - min(begin, end), end - min(begin, end)) for begin, end, _ in _transpose_crops(site)]
+    return _cropped(f"{site.module}({site.x})", crops)
 
 
 # Pooling: TensorFlow 'same' puts the extra pad at the end. PyTorch pads symmetrically, but with
-# ceil_mode its last window may run past the end, which covers exactly that extra pad; max
-# pooling ignores the outside and average pooling with count_include_pad=False does not count it.
-def _pool_same_asymmetric(site) -> bool:
-    _, _, _, pads = _geometry(site)
-    return str(site.node.padding) == "same" and not _is_symmetric(pads)
+# ceil_mode its last window may run past the end, which covers exactly that extra pad when the
+# stride is 2 or more; at stride 1 the larger pad goes on both sides and the first output is
+# dropped. Max pooling ignores the outside, average pooling with count_include_pad=False does
+# not count it.
+def _pool_same_axes(site):
+    """Per axis: (torch padding, outputs to drop at the begin, needs ceil_mode)."""
+    _, stride, _, pads = _geometry(site)
+    axes = []
+    for (begin, end), step in zip(pads, stride):
+        if begin == end:
+            axes.append((begin, 0, False))
+        elif step == 1:
+            axes.append((end, 1, False))
+        else:
+            axes.append((begin, 0, True))
+    return axes
 
 
 def _pool_padding(site):
     _, _, _, pads = _geometry(site)
+    if str(site.node.padding) == "same":
+        return compact(pad for pad, _, _ in _pool_same_axes(site))
     if str(site.node.padding) == "explicit" and not _is_symmetric(pads):
         return 0
     return compact(b for b, _ in pads)
 
 
 def _pool_ceil_mode(site):
-    return bool(site.node.ceilMode) or _pool_same_asymmetric(site)
+    same = str(site.node.padding) == "same" and any(ceil for _, _, ceil in _pool_same_axes(site))
+    return bool(site.node.ceilMode) or same
 
 
 def _count_include_pad(site):
@@ -314,6 +320,14 @@ def _count_include_pad(site):
     return bool(site.node.countIncludePad)
 
 
+def _cropped(call: str, crops) -> str:
+    """``call[:, :, a:-b, ...]`` dropping (begin, end) outputs per spatial axis; ``call`` when none."""
+    slices = [f"{head or ''}:{-tail if tail else ''}" for head, tail in crops]
+    while slices and slices[-1] == ":":
+        slices.pop()
+    return f"{call}[{', '.join([':', ':'] + slices)}]" if slices else call
+
+
 def _pool_forward(fill: str):
     def forward(site):
         _, _, _, pads = _geometry(site)
@@ -321,7 +335,10 @@ def _pool_forward(fill: str):
         if str(site.node.padding) == "explicit" and not _is_symmetric(pads):
             value = "" if fill == "0" else f", value={fill}"
             operand = f"F.pad({site.x}, {literal(_torch_pad_order(pads))}{value})"
-        return f"{site.module}({operand})"
+        call = f"{site.module}({operand})"
+        if str(site.node.padding) == "same":
+            return _cropped(call, [(drop, 0) for _, drop, _ in _pool_same_axes(site)])
+        return call
     return forward
 
 
@@ -924,7 +941,7 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
         "loss_input": "torch.log(outputs)" if probabilities else "outputs", "probabilities": probabilities,
         "loss": LOSSES[loss], "loss_name": loss, "optimizer_name": kind,
         "metrics": metrics, "batch": "*inputs, targets" if several else "inputs, targets",
-        "call": "model(*inputs)" if several else "model(inputs)",
+        "call": ("model(*inputs)" if several else "model(inputs)") + ("[0]" if len(outputs) > 1 else ""),
     }
 
 
