@@ -59,7 +59,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "flatten-call": r"torch\.flatten\(|\.flatten\(",
     "view": r"\.view\(",
     "reshape": r"\.reshape\(",
-    "permute": r"\.permute\(",
+    "permute": r"\.permute\(|Permute\(",
     "transpose": r"\.transpose\(",
     "transpose-before-conv1d": r"\.transpose\(1, 2\)|\.permute\(0, 2, 1\)|Transpose\(1, 2\)",
     "mean": r"\.mean\(|torch\.mean\(",
@@ -72,14 +72,14 @@ CONSTRUCTS: dict[str, str | None] = {
     "interpolate": r"F\.interpolate\(",
     "last-step-index": r"\[:, -1(, :)?\]",
     "hidden-index": r"\[-1\]",
-    "residual-add": r"\+=|\w\) \+ \w|\w \+ \w|\w \+ self\.",
+    "residual-add": r"\+=|\w\) \+ \w|\w \+ \w|\w \+ self\.|layers\.add\(|Add\(\)",
     "tuple-unpack": r"(?m)^\s*[\w_]+\s*,\s*[\w_(), ]+=\s*(self\.)?\w+\(",
     "multi-input": None,
-    "multi-output": r"return \w[^\n]*, |return \{|return \(",
+    "multi-output": r"return \w[^\n]*, |return \{|return \(|outputs=\[\w+, \w+",
     "keyword-args-reordered": None,
     "helper-methods": r"def (?!forward\b|__init__\b|call\b)\w+\(self",
-    "ctor-defaults": r"def __init__\(self, \w+=|def __init__\(self,(.|\n)*?=",
-    "stacked-rnn": r"num_layers=(?!1\b)\w+",
+    "ctor-defaults": None,
+    "stacked-rnn": r"num_layers=(?!1\b)\w+|return_sequences=True(.|\n)*(LSTM|GRU|SimpleRNN)\(",
     "bidirectional": r"bidirectional=True|Bidirectional\(",
     "padding-idx": r"padding_idx=",
     "inplace": r"inplace=True|ReLU\(True\)",
@@ -228,6 +228,18 @@ def test_entry_is_well_formed(item):
     assert entry["model"] in (defined if entry["model_kind"] != "variable" else assigned)
 
 
+def defaults_of_model(tree: ast.Module, entry: dict) -> list:
+    """Default values of the model class's __init__ or of the builder function."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == entry["model"]:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    return item.args.defaults + [d for d in item.args.kw_defaults if d is not None]
+        if isinstance(node, ast.FunctionDef) and node.name == entry["model"]:
+            return node.args.defaults
+    return []
+
+
 @pytest.mark.parametrize("item", ENTRIES, ids=entry_id)
 def test_claimed_constructs_are_in_the_source(item):
     _, base, entry = item
@@ -241,6 +253,8 @@ def test_claimed_constructs_are_in_the_source(item):
         # a helper class beside the model class, or any class beside a module-level model
         module_classes = re.findall(r"class \w+\([\w.]*Module\)", source)
         assert len(module_classes) >= (1 if entry["model_kind"] == "variable" else 2)
+    if "ctor-defaults" in entry["constructs"]:
+        assert defaults_of_model(ast.parse(source), entry), "the model's constructor or builder has no defaults"
     if "multi-input" in entry["constructs"]:
         assert len(entry["inputs"]) >= 2
     if "channels-last" in entry["constructs"]:
