@@ -15,11 +15,11 @@ import re
 from pathlib import Path
 
 import jinja2
-from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import is_enum, kind_of, snake
 
 from nnpivot import __version__, fileio
 from nnpivot.graph import output_count
+from nnpivot.metamodel import is_kind
+from nnpivot.metamodel.registry import is_enum, kind_of, snake
 
 LINE_WIDTH = 88  # ruff format's default
 INDENT = "    "
