@@ -1,0 +1,585 @@
+"""Running model files: load a PyTorch or Keras ``.py`` file, move pivot weights in and out, run it.
+
+This is the machinery ``nnpivot verify``, the equivalence tests and the
+benchmark share. It EXECUTES the model files it is given (that is the point:
+the code itself is compared), so only point it at code you trust.
+
+* :func:`detect_framework` reads a file's imports (``torch`` or ``keras``/
+  ``tensorflow``) without running it.
+* :func:`open_model_file` executes the file, picks the model (the class named
+  after the pivot model, else the one class or instance that is a model) and
+  returns a :class:`Runner`.
+* A runner speaks pivot terms: :meth:`Runner.native_store` reads the weights the
+  framework initialized into a pivot :class:`~nnpivot.weights.WeightStore`,
+  :meth:`Runner.load_store` writes a store in, :meth:`Runner.run` takes and
+  returns arrays in pivot layout (Keras tensors are transposed with
+  ``keras_layouts``), :meth:`Runner.run_capturing` also returns each named
+  submodule's (PyTorch forward hooks) or layer's (Keras) output, keyed by
+  normalized name, for locating the first node where two runs part ways.
+
+torch and TensorFlow are imported only when a runner of theirs is made.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import itertools
+import re
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
+from nnpivot.graph import graph_inputs, topological_order
+from nnpivot.metamodel import is_kind
+from nnpivot.weights import WeightStore
+
+PYTORCH, KERAS = "pytorch", "keras"
+FRAMEWORK_MODULES = {PYTORCH: ("torch",), KERAS: ("keras", "tensorflow", "tf_keras")}
+DYNAMIC_SIZE = 8       # what a dynamic (-1) input axis becomes in random inputs
+INTEGER_RANGE = 10     # integer inputs that feed no embedding draw from [0, 10)
+_module_counter = itertools.count()
+
+
+# --- reading a model file ----------------------------------------------------------------
+
+def _read_source(path: Path) -> str:
+    where = Location(str(path))
+    if not path.exists():
+        raise NNPivotError([error("file-not-found", f"no such file: {path}", where)])
+    if path.is_dir():
+        raise NNPivotError([error("not-a-file", f"{path} is a directory, not a model file", where)])
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc}", where)]) from None
+
+
+def detect_framework(path) -> str:
+    """``"pytorch"`` or ``"keras"`` from the file's imports (the file is parsed, not run)."""
+    path = Path(path)
+    text = _read_source(path)
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError as exc:
+        raise NNPivotError([error("source-syntax-error", f"{exc.msg}",
+                                  Location(str(path), exc.lineno or 0, exc.offset or 0))]) from None
+    imported = set()
+    for statement in ast.walk(tree):
+        if isinstance(statement, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in statement.names)
+        elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
+            imported.add(statement.module.split(".")[0])
+    found = [name for name, modules in FRAMEWORK_MODULES.items() if imported & set(modules)]
+    if len(found) != 1:
+        what = "both torch and keras/tensorflow" if found else "neither torch nor keras/tensorflow"
+        raise NNPivotError([error("framework-unknown", f"{path} imports {what}: cannot tell whether it is a "
+                                                       "PyTorch or a Keras model file", Location(str(path)))])
+    return found[0]
+
+
+def load_source_module(path):
+    """Execute the file as a fresh module (never cached in ``sys.modules``) and return it."""
+    path = Path(path).resolve()
+    _read_source(path)
+    name = f"_nnpivot_model_file_{next(_module_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look their module up while it runs
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - the file's own error, reported with its line
+        raise NNPivotError([_raised_in(path, exc, "running")]) from None
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def _raised_in(path: Path, exc: BaseException, doing: str) -> Diagnostic:
+    """A diagnostic for an exception raised by the user's file, located at the deepest frame in it."""
+    line = 0
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).resolve() == path:
+            line = frame.lineno or 0
+    return error("model-file-failed", f"{doing} {path.name} raised {type(exc).__name__}: {exc}",
+                 Location(str(path), line))
+
+
+def _model_candidates(module, base) -> tuple[list, list]:
+    """Model classes defined in the file and model objects it built at module level."""
+    classes, objects = [], []
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, base) and value.__module__ == module.__name__:
+            classes.append(value)
+        elif isinstance(value, base):
+            objects.append(value)
+    return classes, objects
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _choose(path: Path, candidates: list, wanted: str | None, what: str):
+    if wanted is not None:
+        named = [c for c in candidates if _normalized(getattr(c, "__name__", getattr(c, "name", ""))) ==
+                 _normalized(wanted)]
+        if len(named) == 1:
+            return named[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    return None
+
+
+def instantiate(path, framework: str, model_name: str | None = None):
+    """The model object of a model file: a class named like ``model_name`` (called without
+    arguments), else the file's only model class, else its only model object."""
+    path = Path(path).resolve()
+    module = load_source_module(path)
+    base = _torch_module_class() if framework == PYTORCH else _keras_model_class()
+    classes, objects = _model_candidates(module, base)
+    if framework == PYTORCH:
+        # helper blocks are classes too: prefer the classes no other class of the file uses
+        used = {c for c in classes for other in classes if other is not c and c.__name__ in _names_in(other)}
+        classes = [c for c in classes if c not in used] or classes
+    chosen = _choose(path, classes, model_name, "class") or _choose(path, objects, model_name, "object")
+    if chosen is None:
+        found = ", ".join(c.__name__ for c in classes) or "none"
+        raise NNPivotError([error("model-not-found", f"{path.name}: cannot tell which {framework} model to run "
+                                  f"(model classes: {found}; expected one named {model_name!r})",
+                                  Location(str(path)))])
+    if not isinstance(chosen, type):
+        return chosen
+    try:
+        return chosen()
+    except Exception as exc:  # noqa: BLE001 - a constructor needing arguments, or failing
+        raise NNPivotError([_raised_in(path, exc, f"constructing {chosen.__name__}()")]) from None
+
+
+def _names_in(cls) -> set[str]:
+    """Global names a class's source refers to (to find which classes are helper blocks)."""
+    import inspect
+
+    try:
+        tree = ast.parse(inspect.getsource(cls))
+    except (OSError, TypeError, SyntaxError):
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _torch_module_class():
+    from torch import nn
+    return nn.Module
+
+
+def _keras_model_class():
+    import keras
+    return keras.Model
+
+
+# --- random inputs ---------------------------------------------------------------------------
+
+def _embedding_readers(graph, node) -> list:
+    """Embedding nodes reading ``node`` directly or through block calls."""
+    found = []
+    for reader in graph.nodes:
+        for position, dep in enumerate(reader.inputs):
+            if dep is not node:
+                continue
+            if is_kind(reader, "Embedding"):
+                found.append(reader)
+            elif is_kind(reader, "BlockCall") and reader.block is not None:
+                block_inputs = graph_inputs(reader.block)
+                if position < len(block_inputs):
+                    found += _embedding_readers(reader.block, block_inputs[position])
+    return found
+
+
+def random_inputs(model, count: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` random samples per model input, batched, in pivot layout.
+
+    Floats are standard normal. Integer inputs feeding embeddings are drawn in
+    [0, num_embeddings) and a tenth of them (at least one per sample) is set to
+    the padding index when there is one; other integers are drawn in [0, 10).
+    """
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for node in graph_inputs(model):
+        shape = (count, *(DYNAMIC_SIZE if d < 0 else d for d in node.shape))
+        dtype = node.dtype.name
+        if not dtype.startswith("int"):
+            arrays.append(rng.standard_normal(shape).astype(dtype))
+            continue
+        embeddings = _embedding_readers(model, node)
+        high = min((e.numEmbeddings for e in embeddings), default=INTEGER_RANGE)
+        values = rng.integers(0, high, size=shape)
+        paddings = [e.paddingIdx % e.numEmbeddings for e in embeddings if e.eIsSet("paddingIdx")]
+        if paddings and values.size:
+            flat = values.reshape(count, -1)
+            for sample in flat:
+                spots = rng.choice(sample.size, size=max(1, sample.size // 10), replace=False)
+                sample[spots] = paddings[0]
+            values = flat.reshape(shape)
+        arrays.append(values.astype(dtype))
+    return arrays
+
+
+# --- weights -------------------------------------------------------------------------------------
+
+def enliven(store: WeightStore, seed: int = 0) -> WeightStore:
+    """A copy of ``store`` where constant arrays (fresh BatchNorm statistics, zero biases, unit
+    scales) become random, so a comparison exercises them too. Variances stay positive."""
+    rng = np.random.default_rng(seed)
+    result = WeightStore()
+    for key, array in store.items():
+        if array.size > 1 and np.issubdtype(array.dtype, np.floating) and np.all(array == array.flat[0]):
+            if key.endswith(("running_var", "moving_variance")):
+                array = rng.uniform(0.5, 1.5, array.shape)
+            else:
+                array = array + 0.1 * rng.standard_normal(array.shape)
+            array = array.astype(store[key].dtype)
+        result[key] = array
+    return result
+
+
+@dataclass(frozen=True)
+class NodeSite:
+    """A pivot node as the runners see it: its path (block calls prefixed), node and output shape."""
+    path: str
+    node: object
+    shape: tuple | None
+
+    @property
+    def key(self) -> str:
+        return _normalized(self.path)
+
+
+def node_sites(model) -> list[NodeSite]:
+    """Every node of ``model`` in dataflow order, block calls expanded in place."""
+    from nnpivot.shapes import infer_shapes
+
+    table, _ = infer_shapes(model)
+    sites: list[NodeSite] = []
+
+    def visit(graph, prefix: str):
+        for node in topological_order(graph):
+            if is_kind(node, "Input") or is_kind(node, "Select"):
+                continue
+            if is_kind(node, "BlockCall"):
+                if node.block is not None:
+                    visit(node.block, f"{prefix}{node.name}.")
+                sites.append(NodeSite(f"{prefix}{node.name}", node, _shape_of(table, node)))
+                continue
+            sites.append(NodeSite(f"{prefix}{node.name}", node, _shape_of(table, node)))
+
+    visit(model, "")
+    return sites
+
+
+def _shape_of(table, node):
+    try:
+        return tuple(table.of(node, 0))
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def shape_fits(array_shape, pivot_shape) -> bool:
+    """Whether an array's shape is the pivot shape (None or -1 axes match anything)."""
+    if pivot_shape is None or len(array_shape) != len(pivot_shape):
+        return False
+    return all(p is None or p < 0 or a == p for a, p in zip(array_shape, pivot_shape))
+
+
+# --- runners ------------------------------------------------------------------------------------
+
+class Runner:
+    """A model file's model, run in pivot terms. Subclasses speak their framework."""
+
+    framework = ""
+
+    def __init__(self, path, model, obj):
+        self.path = Path(path)
+        self.model = model
+        self.obj = obj
+        self._native: WeightStore | None = None
+        self._loaded = False
+
+    # weights
+    def native_store(self) -> WeightStore:
+        """The weights the framework initialized, in pivot form (read once, before any load)."""
+        if self._native is None:
+            if self._loaded:
+                raise RuntimeError("native weights were overwritten before they were read")
+            store, diagnostics = self._read_store()
+            if has_errors(diagnostics):
+                raise NNPivotError(diagnostics)
+            self._native = store
+        return self._native
+
+    def load_store(self, store: WeightStore) -> None:
+        diagnostics = self._write_store(store)
+        if has_errors(diagnostics):
+            raise NNPivotError(diagnostics)
+        self._loaded = True
+
+    # running
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        return self._checked_outputs(self._forward(inputs))
+
+    def run_capturing(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+        """Outputs and, per normalized submodule/layer name, that submodule's first output (native layout)."""
+        captured: dict[str, np.ndarray] = {}
+        with self._capture(captured):
+            outputs = self._forward(inputs)
+        return self._checked_outputs(outputs), captured
+
+    def pivot_candidates(self, array: np.ndarray, pivot_shape) -> list[np.ndarray]:
+        """The readings of a captured array in pivot layout that fit the node's pivot shape."""
+        return [array] if shape_fits(array.shape, pivot_shape) else []
+
+    def _checked_outputs(self, outputs: list[np.ndarray]) -> list[np.ndarray]:
+        expected = len(self.model.outputs)
+        if len(outputs) != expected:
+            raise NNPivotError([error("output-count-mismatch", f"{self.path.name} returns {len(outputs)} outputs, "
+                                      f"the model {self.model.name} has {expected}", Location(str(self.path)))])
+        return outputs
+
+    def _fail(self, exc: BaseException, doing: str) -> NNPivotError:
+        return NNPivotError([_raised_in(self.path.resolve(), exc, doing)])
+
+    # framework specifics
+    def _read_store(self) -> tuple[WeightStore, list[Diagnostic]]:
+        raise NotImplementedError
+
+    def _write_store(self, store: WeightStore) -> list[Diagnostic]:
+        raise NotImplementedError
+
+    def _forward(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _capture(self, captured: dict):
+        raise NotImplementedError
+
+
+class _Hooks:
+    """Context manager removing torch hooks on exit."""
+
+    def __init__(self, handles):
+        self.handles = handles
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self.handles:
+            handle.remove()
+
+
+class TorchRunner(Runner):
+    framework = PYTORCH
+
+    def __init__(self, path, model, obj):
+        super().__init__(path, model, obj)
+        obj.eval()
+        self._key_map: dict[str, str] | None = None  # file's state_dict key -> generated key
+
+    def _state_keys(self, state) -> dict[str, str]:
+        """How the file's state_dict keys map onto the generated model's, for hand-written files.
+
+        Generated files match exactly; otherwise keys are matched by name with
+        punctuation ignored (``features.0.weight`` ~ ``features_0.weight``), and
+        failing that by order when every shape agrees.
+        """
+        from nnpivot.generators.pytorch import parameter_slots
+
+        if self._key_map is not None:
+            return self._key_map
+        slots = parameter_slots(self.model)
+        wanted = {s.torch_key: s for s in slots}
+        keys = [k for k in state if not k.endswith("num_batches_tracked")]
+        if set(keys) == set(wanted):
+            mapping = {k: k for k in keys}
+        else:
+            by_name = {_normalized(s.torch_key): s.torch_key for s in slots}
+            mapping = {k: by_name[_normalized(k)] for k in keys if _normalized(k) in by_name}
+            if len(mapping) != len(keys) and len(keys) == len(slots) and all(
+                    tuple(state[k].shape) == s.shape for k, s in zip(keys, slots)):
+                mapping = {k: s.torch_key for k, s in zip(keys, slots)}
+        self._key_map = mapping
+        return mapping
+
+    def _read_store(self):
+        from nnpivot.generators.pytorch import store_from_state_dict
+
+        state = self.obj.state_dict()
+        mapping = self._state_keys(state)
+        return store_from_state_dict(self.model, {mapping.get(k, k): v for k, v in state.items()})
+
+    def _write_store(self, store):
+        from nnpivot.generators.pytorch import state_dict_from_store
+
+        try:
+            generated = state_dict_from_store(self.model, store)
+        except NNPivotError as exc:
+            return exc.diagnostics
+        own = self.obj.state_dict()
+        backwards = {g: k for k, g in self._state_keys(own).items()}
+        state = {backwards.get(key, key): value for key, value in generated.items()}
+        state = {k: v for k, v in state.items() if k in own}  # num_batches_tracked a file may not hold
+        try:
+            self.obj.load_state_dict(state, strict=False)
+        except RuntimeError as exc:
+            return [error("weight-shape-mismatch", f"{self.path.name}: {exc}", Location(str(self.path)))]
+        missing = sorted(k for k in own if k not in state and not k.endswith("num_batches_tracked"))
+        if missing:
+            return [error("weight-missing", f"{self.path.name}: the pivot weights give no value for "
+                                            f"{', '.join(missing)}", Location(str(self.path)))]
+        return []
+
+    def _forward(self, inputs):
+        import torch
+
+        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in inputs]
+        try:
+            with torch.no_grad():
+                result = self.obj(*tensors)
+        except Exception as exc:  # noqa: BLE001 - the model file's own error
+            raise self._fail(exc, "running the model of") from None
+        result = list(result) if isinstance(result, (tuple, list)) else [result]
+        return [r.detach().cpu().numpy() for r in result]
+
+    def _capture(self, captured):
+        handles = []
+        for name, module in self.obj.named_modules():
+            if not name:
+                continue
+
+            def hook(_module, _inputs, output, key=_normalized(name)):
+                first = output[0] if isinstance(output, (tuple, list)) else output
+                if hasattr(first, "detach"):
+                    captured[key] = first.detach().cpu().numpy()
+            handles.append(module.register_forward_hook(hook))
+        return _Hooks(handles)
+
+
+class _KerasCalls:
+    """Context manager wrapping Keras layers' ``call`` to record their outputs."""
+
+    def __init__(self, layers: dict, captured: dict):
+        self.layers, self.captured = layers, captured
+
+    def __enter__(self):
+        for key, layer in self.layers.items():
+            original = layer.call
+
+            def call(*args, _original=original, _key=key, **kwargs):
+                result = _original(*args, **kwargs)
+                first = result[0] if isinstance(result, (tuple, list)) else result
+                try:
+                    self.captured[_key] = np.asarray(first)
+                except (TypeError, ValueError):
+                    pass
+                return result
+            object.__setattr__(layer, "call", call)
+        return self
+
+    def __exit__(self, *exc):
+        for layer in self.layers.values():
+            layer.__dict__.pop("call", None)
+
+
+class KerasRunner(Runner):
+    framework = KERAS
+
+    def __init__(self, path, model, obj):
+        super().__init__(path, model, obj)
+        from nnpivot.generators.keras import keras_layouts
+
+        self.in_perms, self.out_perms = keras_layouts(model)
+        if not obj.built:  # subclassed models create their weights on the first call
+            self._forward(random_inputs(model, 1))
+
+    def _feed(self, inputs):
+        arrays = [np.ascontiguousarray(np.transpose(a, p)) for a, p in zip(inputs, self.in_perms)]
+        return arrays[0] if len(arrays) == 1 else arrays
+
+    def _read_store(self):
+        from nnpivot.generators.keras import store_from_keras
+
+        try:
+            return store_from_keras(self.obj, self.model)
+        except AttributeError as exc:
+            return WeightStore(), [self._layer_naming_error(exc)]
+
+    def _write_store(self, store):
+        from nnpivot.generators.keras import assign_store
+
+        try:
+            return assign_store(self.obj, self.model, store)
+        except AttributeError as exc:
+            return [self._layer_naming_error(exc)]
+
+    def _layer_naming_error(self, exc) -> Diagnostic:
+        return error("weight-layout-unknown", f"{self.path.name}: its layers are not laid out like the generated "
+                     f"Keras model of {self.model.name}, so pivot weights cannot be placed ({exc})",
+                     Location(str(self.path)))
+
+    def _forward(self, inputs):
+        import keras
+
+        try:
+            result = self.obj(self._feed(inputs), training=False)
+        except Exception as exc:  # noqa: BLE001 - the model file's own error
+            raise self._fail(exc, "running the model of") from None
+        result = list(result) if isinstance(result, (tuple, list)) else [result]
+        arrays = [keras.ops.convert_to_numpy(r) for r in result]
+        perms = self.out_perms if len(self.out_perms) == len(arrays) else [tuple(range(a.ndim)) for a in arrays]
+        return [np.transpose(a, np.argsort(p)) for a, p in zip(arrays, perms)]
+
+    def _named_layers(self) -> dict:
+        found: dict = {}
+
+        def walk(layer, prefix: str):
+            for child in layer._flatten_layers(include_self=False, recursive=False):
+                path = f"{prefix}{child.name}"
+                found.setdefault(_normalized(path), child)
+                walk(child, path + ".")
+        walk(self.obj, "")
+        return found
+
+    def _capture(self, captured):
+        return _KerasCalls(self._named_layers(), captured)
+
+    def pivot_candidates(self, array, pivot_shape):
+        from nnpivot.generators.layout import channels_last, identity
+
+        readings = []
+        for perm in {identity(array.ndim), channels_last(array.ndim)}:
+            reading = np.transpose(array, np.argsort(perm))
+            if shape_fits(reading.shape, pivot_shape):
+                readings.append(reading)
+        return readings
+
+
+RUNNERS = {PYTORCH: TorchRunner, KERAS: KerasRunner}
+
+
+def open_model_file(path, model, framework: str | None = None) -> Runner:
+    """Execute a PyTorch or Keras model file and wrap its model for ``model`` (the pivot)."""
+    framework = framework or detect_framework(path)
+    obj = instantiate(path, framework, model.name)
+    return RUNNERS[framework](path, model, obj)
+
+
+def runner_for_code(code: str, path, model, framework: str) -> Runner:
+    """Write generated ``code`` to ``path`` and open it (the equivalence tests' and benchmark's path)."""
+    Path(path).write_text(code, encoding="utf-8")
+    return open_model_file(path, model, framework)
+
+
+__all__ = ["KERAS", "PYTORCH", "KerasRunner", "NodeSite", "Runner", "TorchRunner", "detect_framework", "enliven",
+           "instantiate", "load_source_module", "node_sites", "open_model_file", "random_inputs", "runner_for_code",
+           "shape_fits"]

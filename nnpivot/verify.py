@@ -1,0 +1,245 @@
+"""``nnpivot verify``: are two model files the same function?
+
+Both files (each a generated or hand-written PyTorch or Keras model) are
+EXECUTED. They get the same weights, from a checkpoint or, by default, the ones
+the first file's framework initializes (read into the pivot weight store and
+written into both; constant arrays such as fresh BatchNorm statistics are made
+random first so they are compared too). Both run on the same random inputs of
+the pivot model's input shapes, transposed to each file's layout, and the
+maximum absolute difference of the outputs is compared with ``atol``.
+
+On failure the worst input is run again while every submodule (PyTorch) or
+layer (Keras) named after a pivot node records its output, and the first node
+in dataflow order whose two outputs differ is named. Nodes that are plain
+expressions in the code (``x + y``) have nothing to record; the divergence is
+then found at the next named node or at the model output.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nnpivot.diagnostics import Location, NNPivotError, error, has_errors
+from nnpivot.frameworks import Runner, enliven, node_sites, open_model_file, random_inputs
+from nnpivot.metamodel import is_kind
+from nnpivot.metamodel.registry import kind_of
+from nnpivot.weights import WeightStore
+
+RELATIVE_NODE_TOLERANCE = 1e-4  # a node diverges when it differs by more than this share of its scale
+MAX_BATCH = 20                  # inputs run per forward pass
+
+
+@dataclass
+class NodeDifference:
+    path: str
+    kind: str
+    max_abs_diff: float
+    scale: float
+
+
+@dataclass
+class VerifyResult:
+    max_abs_diff: float
+    passed: bool
+    first_divergent_node: str | None
+    atol: float
+    inputs: int
+    weights: str                                    # where the shared weights came from
+    frameworks: tuple[str, str]
+    output_diffs: list[float] = field(default_factory=list)
+    nodes: list[NodeDifference] = field(default_factory=list)   # compared nodes on failure, dataflow order
+
+    @property
+    def divergent(self) -> NodeDifference | None:
+        return next((n for n in self.nodes if n.path == self.first_divergent_node), None)
+
+
+def _max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size == 0:
+        return 0.0
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    return float(np.nanmax(diff)) if not np.isnan(diff).all() else float("inf")
+
+
+def _run_batched(runner: Runner, inputs: list[np.ndarray], batch: int) -> list[np.ndarray]:
+    count = len(inputs[0]) if inputs else 1
+    chunks = [runner.run([a[i:i + batch] for a in inputs]) for i in range(0, count, batch)]
+    return [np.concatenate(parts) for parts in zip(*chunks)]
+
+
+def _output_differences(a_outputs, b_outputs, model) -> tuple[list[float], np.ndarray]:
+    """Per output: its max abs difference; and per input sample: its worst difference."""
+    diffs, per_sample = [], None
+    for index, (x, y) in enumerate(zip(a_outputs, b_outputs)):
+        if x.shape != y.shape:
+            name = model.outputs[index].name
+            raise NNPivotError([error("output-shape-mismatch", f"output {index} ({name}) has shape {x.shape} in "
+                                      f"one file and {y.shape} in the other")])
+        diff = np.abs(x.astype(np.float64) - y.astype(np.float64)).reshape(len(x), -1)
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        sample = diff.max(axis=1) if diff.shape[1] else np.zeros(len(x))
+        per_sample = sample if per_sample is None else np.maximum(per_sample, sample)
+        diffs.append(float(sample.max()) if len(sample) else 0.0)
+    return diffs, per_sample if per_sample is not None else np.zeros(1)
+
+
+def _node_differences(a: Runner, b: Runner, model, inputs) -> list[NodeDifference]:
+    """Per pivot node recorded by both runs (and each model output): max abs difference, in dataflow order."""
+    a_outputs, a_captured = a.run_capturing(inputs)
+    b_outputs, b_captured = b.run_capturing(inputs)
+    output_of = {node: i for i, node in enumerate(model.outputs) if not is_kind(node, "Select")}
+    found = []
+    for site in node_sites(model):
+        kind = kind_of(site.node).keyword if kind_of(site.node) else site.node.eClass.name
+        if site.node in output_of and "." not in site.path:
+            index = output_of[site.node]
+            x_readings, y_readings = [a_outputs[index]], [b_outputs[index]]
+        elif site.key in a_captured and site.key in b_captured:
+            x_readings = a.pivot_candidates(a_captured[site.key], site.shape)
+            y_readings = b.pivot_candidates(b_captured[site.key], site.shape)
+        else:
+            continue
+        pairs = [(x, y) for x in x_readings for y in y_readings if x.shape == y.shape]
+        if not pairs:
+            continue
+        diff = min(_max_abs(x, y) for x, y in pairs)
+        scale = max(float(np.abs(x).max()) if x.size else 0.0 for x, _ in pairs)
+        found.append(NodeDifference(site.path, kind, diff, scale))
+    for index, node in enumerate(model.outputs):
+        if is_kind(node, "Select") and a_outputs[index].shape == b_outputs[index].shape:
+            found.append(NodeDifference(node.name, "select", _max_abs(a_outputs[index], b_outputs[index]),
+                                        float(np.abs(a_outputs[index]).max(initial=0.0))))
+    return found
+
+
+def first_divergent(nodes: list[NodeDifference], atol: float) -> NodeDifference | None:
+    """The first node differing beyond ``atol`` and beyond float noise at its scale; else the first beyond atol."""
+    for node in nodes:
+        if node.max_abs_diff > max(atol, RELATIVE_NODE_TOLERANCE * node.scale):
+            return node
+    return next((n for n in nodes if n.max_abs_diff > atol), None)
+
+
+def verify_runners(a: Runner, b: Runner, model, store: WeightStore | None = None, inputs: int = 20,
+                   atol: float = 1e-5, seed: int = 0, liven: bool = True, weights: str | None = None,
+                   batch: int = MAX_BATCH) -> VerifyResult:
+    """Give ``a`` and ``b`` the same weights, run both on ``inputs`` random inputs, compare.
+
+    Without ``store`` the weights are ``a``'s own initialization (made lively
+    unless ``liven`` is false). Both runners are loaded with the weights.
+    """
+    if store is None:
+        store = a.native_store()
+        weights = weights or f"random ({a.framework} initialization of {a.path.name})"
+        if liven:
+            store = enliven(store, seed)
+    a.load_store(store)
+    b.load_store(store)
+    samples = random_inputs(model, inputs, seed)
+    a_outputs = _run_batched(a, samples, batch)
+    b_outputs = _run_batched(b, samples, batch)
+    output_diffs, per_sample = _output_differences(a_outputs, b_outputs, model)
+    worst = max(output_diffs, default=0.0)
+    passed = bool(np.isfinite(worst) and worst <= atol)
+    result = VerifyResult(worst, passed, None, atol, inputs, weights or "given", (a.framework, b.framework),
+                          output_diffs)
+    if not passed:
+        sample = int(np.argmax(per_sample))
+        result.nodes = _node_differences(a, b, model, [s[sample:sample + 1] for s in samples])
+        divergent = first_divergent(result.nodes, atol)
+        result.first_divergent_node = divergent.path if divergent else None
+    return result
+
+
+def _pivot_model(model):
+    if isinstance(model, (str, Path)):
+        from nnpivot import api
+        from nnpivot.validators import validate
+
+        model = api.load(model)
+        problems = validate(model)
+        if has_errors(problems):
+            raise NNPivotError(problems)
+    return model
+
+
+def verify(a_path, b_path, model, store: WeightStore | None = None, inputs: int = 20, atol: float = 1e-5,
+           seed: int = 0, liven: bool = True) -> VerifyResult:
+    """Verify two model files against each other for the pivot ``model`` (a Model or a .nn/.xmi path).
+
+    Both files are executed. Raises NNPivotError with diagnostics when a file
+    cannot be loaded, run, or given the weights.
+    """
+    model = _pivot_model(model)
+    a = open_model_file(a_path, model)
+    b = open_model_file(b_path, model)
+    return verify_runners(a, b, model, store, inputs, atol, seed, liven,
+                          weights=None if store is None else "given")
+
+
+def pivot_from_source(path, framework: str):
+    """The pivot model of a source file, from the source importer of its framework (issue 4).
+
+    The importers are ``nnpivot.importers.pytorch:import_pytorch`` and
+    ``nnpivot.importers.keras:import_keras``, each ``(path) -> (Model, report)``.
+    """
+    import importlib
+
+    try:
+        module = importlib.import_module(f"nnpivot.importers.{framework}")
+        importer = getattr(module, f"import_{framework}")
+    except (ImportError, AttributeError):
+        raise NNPivotError([error("model-required", f"no pivot model for {path}: give --model M.nn (the {framework}"
+                                  " source importer is not available)", Location(str(path)))]) from None
+    result = importer(path)
+    model = result[0] if isinstance(result, tuple) else result
+    if model is None:
+        report = result[1] if isinstance(result, tuple) else None
+        raise NNPivotError(getattr(report, "diagnostics", None) or [error("model-required", f"{path} could not be "
+                                                                          "imported; give --model M.nn")])
+    return model
+
+
+def report_lines(result: VerifyResult, a_name: str, b_name: str) -> list[str]:
+    verdict = "PASS" if result.passed else "FAIL"
+    lines = [f"{a_name} ({result.frameworks[0]}) vs {b_name} ({result.frameworks[1]}): {result.inputs} random "
+             f"inputs, weights {result.weights}",
+             f"max abs difference: {result.max_abs_diff:.3g} (atol {result.atol:g}): {verdict}"]
+    if len(result.output_diffs) > 1:
+        lines.append("per output: " + ", ".join(f"{d:.3g}" for d in result.output_diffs))
+    if not result.passed:
+        divergent = result.divergent
+        if divergent is not None:
+            lines.append(f"first divergent node: {divergent.path} ({divergent.kind}), max abs difference "
+                         f"{divergent.max_abs_diff:.3g} on the worst input")
+        else:
+            lines.append("no recorded node differs beyond atol on the worst input")
+    return lines
+
+
+def run_verify(args) -> int:
+    """The ``nnpivot verify`` subcommand."""
+    from nnpivot.frameworks import detect_framework
+
+    framework_a = detect_framework(args.a)
+    detect_framework(args.b)
+    model = _pivot_model(args.model) if args.model else pivot_from_source(args.a, framework_a)
+    store = None
+    if args.weights:
+        from nnpivot.weights_cli import read_store
+
+        store, diagnostics = read_store(model, args.weights)
+        if has_errors(diagnostics):
+            raise NNPivotError(diagnostics)
+    result = verify(args.a, args.b, model, store, inputs=args.inputs, atol=args.atol, seed=args.seed)
+    if args.weights:
+        result.weights = f"from {args.weights}"
+    for line in report_lines(result, Path(args.a).name, Path(args.b).name):
+        print(line)
+    return 0 if result.passed else 1
+
+
+__all__ = ["NodeDifference", "VerifyResult", "first_divergent", "pivot_from_source", "report_lines", "run_verify",
+           "verify", "verify_runners"]
