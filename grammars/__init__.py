@@ -57,13 +57,42 @@ def _pivot_from_file(tx_model):
     return parse_file(tx_model._tx_filename)
 
 
+def _generate(tx_model, output_path, overwrite, suffix: str, write) -> None:
+    """Write one target for a .nn file; diagnostics become a textX error (no traceback)."""
+    from textx.exceptions import TextXSemanticError
+
+    from nnpivot.diagnostics import NNPivotError
+
+    source = Path(tx_model._tx_filename)
+    target = Path(output_path) if output_path else source.with_suffix("").with_name(source.stem + suffix)
+    if target.is_dir():
+        target = target / (source.stem + suffix)
+    try:
+        write(_pivot_from_file(tx_model), target, source.name, overwrite)
+    except NNPivotError as exc:
+        raise TextXSemanticError(str(exc)) from None
+
+
 @generator("nn", "xmi")
 def xmi_generator(metamodel, model, output_path, overwrite, debug, **custom_args):
     """Save the model as XMI (Eclipse EMF) beside the .nn file or at output_path."""
     from nnpivot.generators.xmi import save_xmi
 
-    source = Path(model._tx_filename)
-    target = Path(output_path) if output_path else source.with_suffix(".xmi")
-    if target.is_dir():
-        target = target / source.with_suffix(".xmi").name
-    save_xmi(_pivot_from_file(model), target, force=overwrite)
+    _generate(model, output_path, overwrite, ".xmi",
+              lambda pivot, target, source, force: save_xmi(pivot, target, force=force))
+
+
+@generator("nn", "pytorch")
+def pytorch_generator(metamodel, model, output_path, overwrite, debug, **custom_args):
+    """Generate idiomatic PyTorch code (<name>_torch.py beside the .nn file or at output_path)."""
+    from nnpivot.generators.pytorch import generate_file
+
+    _generate(model, output_path, overwrite, "_torch.py", generate_file)
+
+
+@generator("nn", "keras")
+def keras_generator(metamodel, model, output_path, overwrite, debug, **custom_args):
+    """Generate idiomatic Keras 3 code (<name>_keras.py beside the .nn file or at output_path)."""
+    from nnpivot.generators.keras import generate_file
+
+    _generate(model, output_path, overwrite, "_keras.py", generate_file)

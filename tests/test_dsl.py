@@ -197,3 +197,15 @@ def test_textx_generate_xmi(tmp_path):
     assert done.returncode == 0, done.stderr
     from nnpivot.importers.xmi import load_xmi
     assert differences(parse_file(source), load_xmi(tmp_path / "lenet5.xmi")) == []
+
+
+@pytest.mark.parametrize("target,suffix,marker", [("pytorch", "_torch.py", "import torch"),
+                                                  ("keras", "_keras.py", "import keras")])
+def test_textx_generate_code(tmp_path, target, suffix, marker):
+    source = tmp_path / "lenet5.nn"
+    source.write_text((Path(__file__).parent.parent / "samples" / "lenet5.nn").read_text())
+    done = subprocess.run([TEXTX, "generate", str(source), "--target", target], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert marker in (tmp_path / f"lenet5{suffix}").read_text()
+    again = subprocess.run([TEXTX, "generate", str(source), "--target", target], capture_output=True, text=True)
+    assert again.returncode != 0 and "output-exists" in again.stdout + again.stderr
