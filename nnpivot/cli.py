@@ -54,11 +54,41 @@ def _layers_arguments(parser):
                         help="rewrite the table between the layers markers of README (default README.md)")
 
 
+def _verify_arguments(parser):
+    parser.description = ("Run two model files (generated or hand-written PyTorch or Keras .py files) with the same "
+                          "weights on the same random inputs and compare their outputs. Both files are EXECUTED: "
+                          "only verify code you trust. Exit 0 when the outputs agree within --atol, 1 otherwise "
+                          "(naming the first pivot node whose outputs diverge).")
+    parser.add_argument("a", metavar="A", help="first model file (.py, PyTorch or Keras by its imports)")
+    parser.add_argument("b", metavar="B", help="second model file (.py)")
+    parser.add_argument("--model", metavar="M", help="the pivot model (.nn, .xmi); default: imported from A")
+    parser.add_argument("--weights", metavar="W", help="weights for both (.pt, .weights.h5, .npz, .safetensors);"
+                                                      " default: A's random initialization")
+    parser.add_argument("--inputs", type=int, default=20, metavar="N", help="random inputs to run (default 20)")
+    parser.add_argument("--atol", type=float, default=1e-5, help="largest absolute difference allowed (default 1e-5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs and weights (default 0)")
+
+
+def _weights_arguments(parser):
+    actions = parser.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
+    convert = actions.add_parser("convert", help="convert a checkpoint to another format through the pivot",
+                                 description="Read a checkpoint into the pivot weight store of a model and write it "
+                                             "in another format (.pt, .weights.h5, .npz, .safetensors).")
+    convert.add_argument("--model", required=True, metavar="M", help="the pivot model (.nn, .xmi)")
+    convert.add_argument("--from", dest="source", required=True, metavar="CKPT", help="weights to read")
+    convert.add_argument("--to", dest="destination", required=True, metavar="OUT", help="weights to write")
+    convert.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("check", "validate model files and print their problems", _check_arguments, "nnpivot.cli:run_check"),
     Command("convert", "convert a model between formats (.nn, .xmi, pytorch, keras)", _convert_arguments,
             "nnpivot.cli:run_convert"),
     Command("layers", "list the supported layer kinds", _layers_arguments, "nnpivot.cli:run_layers"),
+    Command("verify", "run two model files on the same weights and inputs and compare them (executes both)",
+            _verify_arguments, "nnpivot.verify:run_verify"),
+    Command("weights", "convert trained weights between formats (.pt, .weights.h5, .npz)", _weights_arguments,
+            "nnpivot.weights_cli:run_weights"),
 )
 
 
