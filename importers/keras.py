@@ -1,0 +1,2278 @@
+"""Keras source code to the pivot: a static importer (the code is read with ``ast``, never run).
+
+``import_keras(path)`` finds the network in a Python file (a ``keras.Model``
+subclass, a ``Sequential`` or functional model held by a variable or returned
+by a builder function), interprets its definition abstractly and builds the
+pivot model, with the training configuration of a plain ``compile``/``fit``.
+
+How Keras spellings become pivot attributes is read BACKWARDS from the Keras
+generator's mapping table (``kind.mappings["keras"]``: class names, argument
+renames, Keras defaults, conversions such as BatchNorm momentum ``1 - m``); this
+module only adds what the table cannot say: Keras positional signatures, other
+spellings of one class (``MaxPool2D``), functions of ``keras.ops``/``tf``.
+
+Layout. Keras code is channels_last; the pivot is channels-first. Every value
+of the interpreted code is a pivot node plus a permutation ``perm`` with
+``keras_tensor = transpose(pivot_tensor, perm)`` (see ``generators.layout``).
+An image input (H, W, C) becomes a pivot input (C, H, W); each layer states
+the layout it needs (the table's ``layout`` field) and a pivot ``permute`` is
+inserted only where the layout must really change (before a Flatten of
+feature maps, around a Conv1D on (T, C) sequences). Keras transposes and
+``layers.Permute`` only change ``perm``. The result computes exactly what the
+Keras code computes; the report gives each input's and output's ``perm``.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location, warning
+from nnpivot.graph import new_node
+from nnpivot.metamodel import eclass, is_kind
+from nnpivot.metamodel.registry import KINDS, PER_AXIS, canonical_per_axis, kind_of
+from nnpivot.generators import layout as L
+from nnpivot.generators.keras import MAPPINGS, RESERVED, UNSET
+
+Perm = tuple
+
+
+# =============================================================================
+# The report
+# =============================================================================
+
+@dataclass
+class ImportReport:
+    """What an importer did: which definition it migrated and how faithfully.
+
+    ``exact``/``approximate``/``not_translated`` are one line per construct
+    ("file:line: conv1 (layers.Conv2D) -> conv2d"). ``input_layouts`` and
+    ``output_layouts`` give, per model input and output, the permutation ``p``
+    with ``source_tensor = transpose(pivot_tensor, p)`` (identity when the
+    source already uses the pivot's layout).
+    """
+    source: str
+    framework: str
+    model: str | None = None
+    candidates: list[str] = field(default_factory=list)
+    exact: list[str] = field(default_factory=list)
+    approximate: list[str] = field(default_factory=list)
+    not_translated: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    input_layouts: list[tuple] = field(default_factory=list)
+    output_layouts: list[tuple] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    def render(self) -> str:
+        lines = [f"# Migration report: {self.source} ({self.framework})",
+                 f"model: {self.model or '-'}" + (f" (candidates: {', '.join(self.candidates)})"
+                                                   if len(self.candidates) > 1 else "")]
+        for title, items in (("translated exactly", self.exact), ("translated approximately", self.approximate),
+                             ("not translated", self.not_translated)):
+            lines.append(f"\n## {title} ({len(items)})")
+            lines.extend(f"- {item}" for item in items)
+        if self.diagnostics:
+            lines.append(f"\n## diagnostics ({len(self.diagnostics)})")
+            lines.extend(f"- {d}" for d in self.diagnostics)
+        return "\n".join(lines) + "\n"
+
+
+class _Abort(Exception):
+    """Stops the import after a diagnostic that leaves nothing to translate."""
+
+
+# =============================================================================
+# What the table says, read backwards
+# =============================================================================
+
+def _short(layer: str) -> str:
+    return layer.split(".", 1)[1] if layer and "." in layer else layer
+
+
+def _classes_from_table() -> dict[str, list[str]]:
+    """Keras layer class (``Conv2D``) -> pivot keywords whose mapping writes that class."""
+    found: dict[str, list[str]] = {}
+    for keyword, mapping in MAPPINGS.items():
+        if mapping.layer and mapping.layer.startswith("layers."):
+            found.setdefault(_short(mapping.layer), []).append(keyword)
+    return found
+
+
+TABLE_CLASSES = _classes_from_table()
+
+# Other spellings of the classes the table names (Keras aliases, rank variants the table writes as one entry).
+_ALIASES = [
+    (r"MaxPool(\d)D", r"MaxPooling\1D"), (r"AvgPool(\d)D", r"AveragePooling\1D"),
+    (r"GlobalMaxPool(\d)D", r"GlobalMaxPooling\1D"), (r"GlobalAvgPool(\d)D", r"GlobalAveragePooling\1D"),
+    (r"Convolution(\d)D(Transpose)?", r"Conv\1D\2"), (r"Global(Max|Average)Pooling[13]D", r"Global\1Pooling2D"),
+    (r"UpSampling[13]D", "UpSampling2D"), (r"SpatialDropout[123]D", "Dropout"),
+]
+
+# Keras positional parameters (the Keras signatures, not a pivot mapping).
+POSITIONAL: dict[str, tuple[str, ...]] = {
+    **{f"Conv{d}D": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
+    **{f"Conv{d}DTranspose": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
+    **{f"{op}Pooling{d}D": ("pool_size", "strides", "padding") for d in (1, 2, 3) for op in ("Max", "Average")},
+    **{f"ZeroPadding{d}D": ("padding",) for d in (1, 2, 3)},
+    **{f"SpatialDropout{d}D": ("rate",) for d in (1, 2, 3)},
+    "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
+    "LSTM": ("units", "activation"), "GRU": ("units", "activation"), "SimpleRNN": ("units", "activation"),
+    "Bidirectional": ("layer", "merge_mode"), "Activation": ("activation",), "Reshape": ("target_shape",),
+    "Permute": ("dims",), "Concatenate": ("axis",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
+    "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
+    "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
+    "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
+    "MultiHeadAttention": ("num_heads", "key_dim"), "InputLayer": ("shape",), "Input": ("shape",),
+}
+# Old (tf.keras 2) keyword spellings.
+RENAMED_KWARGS = {"alpha": "negative_slope", "input_shape": "input_shape", "lr": "learning_rate",
+                  "epsilon": "epsilon"}
+# Arguments that do not change what the network computes at inference.
+TRAINING_ONLY = re.compile(r".*_(initializer|regularizer|constraint)$|^(name|trainable|seed|dtype|input_length|"
+                           r"use_cudnn|unroll|autocast|noise_shape|data_format|input_shape|input_dim|"
+                           r"batch_input_shape|batch_size)$")
+# Keras arguments the table has no entry for, with the value under which the translation is exact.
+KERAS_DEFAULTS = {"recurrent_activation": "sigmoid", "go_backwards": False, "stateful": False,
+                  "merge_mode": "concat", "activation": None, "time_major": False, "recurrent_dropout": 0.0,
+                  "dropout": 0.0, "mask_zero": False, "sparse": False, "lora_rank": None}
+# Keras defaults the table does not record (it always writes these arguments).
+UNRECORDED_DEFAULTS = {"pool_size": 2}
+APPROXIMATE_KWARGS = {"dropout": "dropout inside the recurrent cell (training only)",
+                      "recurrent_dropout": "recurrent dropout (training only)"}
+
+
+def canonical_class(name: str) -> str:
+    for pattern, replacement in _ALIASES:
+        if re.fullmatch(pattern, name):
+            return re.sub(pattern, replacement, name)
+    return name
+
+
+def keras_snake(name: str) -> str:
+    """Keras' automatic layer names: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _activation_names() -> dict[str, str]:
+    """Keras activation function name -> pivot keyword (from the table's activation entries)."""
+    names = {}
+    for keyword, kind in KINDS.items():
+        if kind.category != "activation":
+            continue
+        names[keyword] = keyword
+        mapping = MAPPINGS[keyword]
+        if mapping.layer == "layers.Activation" and mapping.note:
+            names[mapping.note.split(";")[0].strip()] = keyword
+    names.update({"swish": "silu", "hard_swish": "hardswish", "hard_silu": "hardswish"})
+    return names
+
+
+ACTIVATIONS = _activation_names()
+# Keras activation functions whose parameters differ from the pivot defaults.
+ACTIVATION_DEFAULTS = {"leaky_relu": {"negativeSlope": 0.2}}
+
+
+# =============================================================================
+# Values of the interpreted code
+# =============================================================================
+
+@dataclass
+class T:
+    """A Keras tensor: output ``index`` of a pivot node, laid out as ``perm``."""
+    node: Any
+    perm: Perm
+    shape: tuple  # pivot shape, batch axis first (None where unknown)
+
+    @property
+    def rank(self) -> int:
+        return len(self.perm)
+
+
+@dataclass
+class Unknown:
+    """A value the importer cannot know statically; using it in the network is a diagnostic."""
+    why: str
+    loc: Location | None
+    code: str = "dynamic-value"
+
+
+@dataclass
+class LayerObj:
+    cls: str                       # canonical class name, "Conv2D"
+    args: list
+    kwargs: dict
+    loc: Location | None
+    name: str | None = None        # name= or attribute name
+    uses: int = 0
+    original: str = ""             # the class as written, "MaxPool2D"
+
+
+@dataclass
+class SequentialObj:
+    layers: list
+    loc: Location | None
+    name: str | None = None
+    input_shape: tuple | None = None
+    input_dtype: str | None = None
+    input_name: str | None = None
+
+
+@dataclass
+class FunctionalModel:
+    inputs: list
+    outputs: Any
+    loc: Location | None
+    name: str | None = None
+
+
+@dataclass
+class ClassDef:
+    node: ast.ClassDef
+    role: str  # "model" or "layer"
+
+
+@dataclass
+class Instance:
+    cls: ClassDef
+    attrs: dict
+    loc: Location | None
+    name: str | None = None
+    uses: int = 0
+
+
+@dataclass
+class FunctionDef:
+    node: ast.FunctionDef
+
+
+@dataclass
+class Method:
+    instance: Instance
+    name: str
+
+
+@dataclass
+class BoundMethod:
+    """``model.add``, ``layers_list.append``... on an interpreted object."""
+    target: Any
+    name: str
+
+
+@dataclass
+class Builtin:
+    name: str
+
+
+class _Return(Exception):
+    def __init__(self, value):
+        self.value = value
+
+
+# =============================================================================
+# Graph building
+# =============================================================================
+
+class GraphBuilder:
+    """Creates the pivot nodes of one graph with unique names and located diagnostics."""
+
+    def __init__(self, importer: "KerasImporter"):
+        self.importer = importer
+        self.nodes: list = []
+        self.names: set[str] = set()
+
+    def name(self, *candidates: str | None) -> str:
+        for candidate in candidates:
+            if candidate and re.fullmatch(r"[A-Za-z_]\w*", candidate) and candidate not in self.names \
+                    and candidate not in AVOIDED_NAMES:
+                self.names.add(candidate)
+                return candidate
+        base = next((c for c in candidates if c), "node")
+        base = re.sub(r"\W", "_", base).strip("_") or "node"
+        if base[0].isdigit() or base in AVOIDED_NAMES:
+            base = "n_" + base
+        number = 1
+        while f"{base}_{number}" in self.names:
+            number += 1
+        self.names.add(f"{base}_{number}")
+        return f"{base}_{number}"
+
+    def add(self, eclass_name: str, names: tuple, inputs: list, loc: Location | None, **attrs):
+        node = new_node(eclass_name, self.name(*names), [t.node if isinstance(t, T) else t for t in inputs],
+                        **attrs)
+        set_location(node, loc)
+        self.nodes.append(node)
+        return node
+
+    def shape_of(self, node, index: int = 0) -> tuple:
+        """The pivot shape of a node's output, inferred on the spot from its operands."""
+        return self.importer.shape_of(node, index)
+
+    def tensor(self, node, perm: Perm, index: int = 0) -> T:
+        return T(node, tuple(perm), self.shape_of(node, index))
+
+    def permuted(self, t: T, wanted: Perm, names: tuple, loc) -> T:
+        """``t`` with layout ``wanted``: a pivot permute making the Keras tensor unchanged."""
+        wanted = tuple(wanted)
+        if t.perm == wanted:
+            return t
+        inverse = L.inverse(wanted)
+        dims = [t.perm[inverse[k]] for k in range(t.rank)]
+        node = self.add("Permute", names, [t], loc, dims=dims)
+        self.importer.note("exact", loc, f"{node.name}: permute {dims} (channels_last layout)")
+        return self.tensor(node, wanted)
+
+
+AVOIDED_NAMES = frozenset(RESERVED | {"input", "output", "model", "block", "training", "optimizer", "loss",
+                                      "epochs", "batch_size", "metrics"})
+
+
+def channel_at(rank: int, keras_axis: int) -> Perm:
+    """The layout whose Keras axis ``keras_axis`` holds the pivot channel axis 1."""
+    keras_axis %= rank
+    others = [a for a in range(rank) if a != 1]
+    return tuple(others[:keras_axis] + [1] + others[keras_axis:])
+
+
+# =============================================================================
+# The importer
+# =============================================================================
+
+class KerasImporter:
+    def __init__(self, path: Path, text: str, input_shapes=None):
+        self.path = path
+        self.text = text
+        self.file = str(path)
+        self.input_shapes = input_shapes
+        self.report = ImportReport(source=self.file, framework="keras")
+        self.diagnostics = self.report.diagnostics
+        self.aliases: dict[str, str] = {}
+        self.module_env: dict[str, Any] = {}
+        self.compiles: list[tuple[str | None, ast.Call]] = []
+        self.fits: list[tuple[str | None, ast.Call]] = []
+        self.builds: dict[str, Any] = {}
+        self.builder: GraphBuilder | None = None
+        self.blocks: dict = {}
+        self.model = None
+        self._shapes: dict = {}
+        self.explicit_dtype: set = set()
+
+    # --- diagnostics and report --------------------------------------------------
+    def loc(self, node) -> Location | None:
+        if node is None or not hasattr(node, "lineno"):
+            return None
+        return Location(self.file, node.lineno, node.col_offset + 1)
+
+    def error(self, code: str, message: str, loc) -> None:
+        diagnostic = error(code, message, loc)
+        if diagnostic not in self.diagnostics:
+            self.diagnostics.append(diagnostic)
+            self.report.not_translated.append(f"{loc or self.file}: {message}")
+
+    def warn(self, code: str, message: str, loc) -> None:
+        diagnostic = warning(code, message, loc)
+        if diagnostic not in self.diagnostics:
+            self.diagnostics.append(diagnostic)
+            self.report.approximate.append(f"{loc or self.file}: {message}")
+
+    def note(self, how: str, loc, message: str) -> None:
+        line = f"{loc.file}:{loc.line}: {message}" if loc else message
+        (self.report.exact if how == "exact" else self.report.approximate).append(line)
+
+    # --- names ------------------------------------------------------------------------
+    def qualname(self, expr) -> str | None:
+        """A dotted name with its import aliases resolved and the Keras package prefixes removed.
+
+        ``tf.keras.layers.Conv2D``, ``layers.Conv2D`` after ``from keras import layers``, ``Conv2D``
+        after ``from keras.layers import Conv2D`` all give ``layers.Conv2D``; TensorFlow functions
+        give ``tf.<name>``.
+        """
+        parts = []
+        while isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name):
+            return None
+        head = self.aliases.get(expr.id)
+        if head is None:
+            return None
+        return normalize_path(".".join([head, *reversed(parts)]))
+
+    # --- shapes -------------------------------------------------------------------------
+    def shape_of(self, node, index: int = 0):
+        from nnpivot.metamodel.shapes import ShapeError
+        key = (node, index)
+        if key in self._shapes:
+            return self._shapes[key]
+        if is_kind(node, "Input"):
+            shapes = [(None, *(None if d < 0 else d for d in node.shape))]
+        elif is_kind(node, "Select"):
+            shapes = [self.shape_of(node.inputs[0], node.index)]
+        else:
+            operands = [self.shape_of(dep) for dep in node.inputs]
+            if any(s is None for s in operands):
+                shapes = None
+            else:
+                try:
+                    shapes = [tuple(s) for s in kind_of(node).shape(node, operands)]
+                except (ShapeError, ValueError, TypeError, IndexError, ZeroDivisionError) as exc:
+                    from nnpivot.diagnostics import location_of
+                    self.error(getattr(exc, "code", "shape-mismatch"),
+                               f"{kind_of(node).keyword} '{node.name}': {exc}", location_of(node))
+                    shapes = None
+        for i, shape in enumerate(shapes or [None]):
+            self._shapes[(node, i)] = shape
+        return self._shapes.get(key)
+
+
+def normalize_path(path: str) -> str:
+    for prefix in ("tensorflow.keras.", "tf.keras.", "keras.src.", "keras."):
+        if path.startswith(prefix):
+            path = path[len(prefix):]
+            break
+    else:
+        if path in ("keras", "tensorflow.keras"):
+            return "keras"
+        if path.startswith("tensorflow."):
+            return "tf." + path[len("tensorflow."):]
+        if path == "tensorflow":
+            return "tf"
+    path = re.sub(r"^(models|engine|engine\.training|src\.models)\.", "", path)
+    path = re.sub(r"^layers\.(core|convolutional|pooling|recurrent|normalization|merge)\.", "layers.", path)
+    return {"layers.Input": "Input", "Sequential": "Sequential", "Model": "Model",
+            "layers.InputLayer": "layers.InputLayer"}.get(path, path)
+
+
+@dataclass
+class InputSpec:
+    """``keras.Input(...)``/``InputLayer``: becomes a pivot Input node when first used."""
+    shape: tuple | None
+    dtype: str | None
+    name: str | None
+    loc: Location | None
+    tensor: T | None = None
+
+
+@dataclass
+class ModulePath:
+    """A function or class of keras/tensorflow named by its canonical path (``layers.Conv2D``)."""
+    path: str
+
+
+@dataclass
+class ConfigObj:
+    """An optimizer, loss or metric object built in the training code."""
+    path: str
+    args: list
+    kwargs: dict
+    loc: Location | None
+
+
+CONST_TYPES = (int, float, str, bool, type(None))
+BUILTINS = {"range", "len", "int", "float", "list", "tuple", "zip", "enumerate", "super", "print", "min", "max",
+            "isinstance", "str", "dict", "sum", "reversed", "abs", "round", "bool"}
+GENERIC_MODEL_NAMES = {"model", "net", "network", "m", "clf", "classifier", "keras_model", "nn"}
+BINOPS = {ast.Add: ("Add", lambda a, b: a + b), ast.Sub: ("Sub", lambda a, b: a - b),
+          ast.Mult: ("Mul", lambda a, b: a * b), ast.Div: ("Div", lambda a, b: a / b),
+          ast.FloorDiv: (None, lambda a, b: a // b), ast.Mod: (None, lambda a, b: a % b),
+          ast.Pow: (None, lambda a, b: a ** b)}
+COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+           ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+           ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b, ast.In: lambda a, b: a in b,
+           ast.NotIn: lambda a, b: a not in b}
+
+
+def is_const(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(is_const(v) for v in value)
+    return isinstance(value, CONST_TYPES)
+
+
+def camel_name(name: str) -> str:
+    if re.fullmatch(r"[A-Z]\w*", name) and "_" not in name:
+        return name
+    parts = [p for p in re.split(r"[_\W]+", name) if p]
+    text = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
+    return text if text[0].isalpha() else "M" + text
+
+
+class Interpreter(KerasImporter):
+    """The abstract interpreter: statements, expressions, layers, operations."""
+
+    # --- statements -----------------------------------------------------------------------
+    def exec_body(self, body, env: dict, strict: bool):
+        for stmt in body:
+            self.exec_stmt(stmt, env, strict)
+
+    def exec_stmt(self, stmt, env, strict):
+        if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Pass, ast.Global, ast.Nonlocal)):
+            return
+        if isinstance(stmt, ast.FunctionDef):
+            env[stmt.name] = FunctionDef(stmt)
+            return
+        if isinstance(stmt, ast.ClassDef):
+            role = self.class_role(stmt, env)
+            if role:
+                env[stmt.name] = ClassDef(stmt, role)
+            return
+        if isinstance(stmt, ast.Expr):
+            if isinstance(stmt.value, ast.Constant):
+                return  # docstring
+            self.eval(stmt.value, env, strict)
+            return
+        if isinstance(stmt, ast.Assign):
+            hint = stmt.targets[0].id if isinstance(stmt.targets[0], ast.Name) else (
+                stmt.targets[0].attr if isinstance(stmt.targets[0], ast.Attribute) else None)
+            hints = [e.id if isinstance(e, ast.Name) else None for e in stmt.targets[0].elts] \
+                if isinstance(stmt.targets[0], (ast.Tuple, ast.List)) else None
+            value = self.eval(stmt.value, env, strict, hint=hint, hints=hints)
+            for target in stmt.targets:
+                self.assign(target, value, env, strict)
+            return
+        if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self.assign(stmt.target, self.eval(stmt.value, env, strict,
+                                               hint=getattr(stmt.target, "id", None)), env, strict)
+            return
+        if isinstance(stmt, ast.AugAssign):
+            current = self.eval(stmt.target if not isinstance(stmt.target, ast.Attribute) else stmt.target,
+                                env, strict)
+            value = self.binop(stmt.op, current, self.eval(stmt.value, env, strict), stmt, strict,
+                               hint=getattr(stmt.target, "id", None))
+            self.assign(stmt.target, value, env, strict)
+            return
+        if isinstance(stmt, ast.Return):
+            raise _Return(self.eval(stmt.value, env, strict) if stmt.value is not None else None)
+        if isinstance(stmt, ast.If):
+            if not strict and self.is_main_guard(stmt.test):
+                self.exec_body(stmt.body, env, strict)
+                return
+            test = self.eval(stmt.test, env, strict)
+            if isinstance(test, Unknown) or not is_const(test) and not isinstance(test, (list, tuple)):
+                if strict:
+                    self.error("dynamic-value", "an if whose condition is known only at run time "
+                               f"({ast.unparse(stmt.test)}) cannot be translated", self.loc(stmt))
+                return
+            self.exec_body(stmt.body if test else stmt.orelse, env, strict)
+            return
+        if isinstance(stmt, ast.For):
+            iterable = self.eval(stmt.iter, env, strict)
+            if not isinstance(iterable, (list, tuple, range)):
+                if strict:
+                    self.error("dynamic-value", f"a loop over {ast.unparse(stmt.iter)}, known only at run time, "
+                               "cannot be unrolled", self.loc(stmt))
+                return
+            for item in iterable:
+                self.assign(stmt.target, item, env, strict)
+                self.exec_body(stmt.body, env, strict)
+            return
+        if isinstance(stmt, (ast.With, ast.Try)):
+            self.exec_body(stmt.body, env, strict)
+            return
+        if strict:
+            self.error("unsupported-construct", f"{type(stmt).__name__.lower()} statement "
+                       f"'{ast.unparse(stmt).splitlines()[0]}' is not translated", self.loc(stmt))
+
+    @staticmethod
+    def is_main_guard(test) -> bool:
+        return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
+
+    def assign(self, target, value, env, strict):
+        if isinstance(target, ast.Name):
+            env[target.id] = value
+            if isinstance(value, (LayerObj, SequentialObj)) and value.name is None:
+                value.name = target.id if target.id not in GENERIC_MODEL_NAMES or isinstance(value, LayerObj) \
+                    else None
+            if isinstance(value, Instance) and value.name is None:
+                value.name = target.id
+        elif isinstance(target, ast.Attribute):
+            owner = self.eval(target.value, env, strict)
+            if isinstance(owner, Instance):
+                if isinstance(value, (LayerObj, SequentialObj, Instance)) and value.name is None:
+                    value.name = target.attr
+                owner.attrs[target.attr] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, (list, tuple)) and len(value) == len(target.elts):
+                for element, item in zip(target.elts, value):
+                    self.assign(element, item, env, strict)
+            else:
+                why = Unknown(f"cannot unpack {ast.unparse(target)}", self.loc(target))
+                if strict and not isinstance(value, Unknown):
+                    self.error("unsupported-construct", f"cannot unpack into {ast.unparse(target)}: the value has "
+                               f"{len(value) if isinstance(value, (list, tuple)) else 'no'} items", self.loc(target))
+                for element in target.elts:
+                    self.assign(element, value if isinstance(value, Unknown) else why, env, strict)
+        elif isinstance(target, ast.Subscript) and strict:
+            self.error("unsupported-construct", f"assignment to {ast.unparse(target)} is not translated",
+                       self.loc(target))
+
+    def class_role(self, node: ast.ClassDef, env) -> str | None:
+        for base in node.bases:
+            path = self.qualname(base)
+            if path in ("Model", "models.Model"):
+                return "model"
+            if path in ("layers.Layer", "Layer"):
+                return "layer"
+            if isinstance(base, ast.Name) and isinstance(env.get(base.id), ClassDef):
+                return env[base.id].role
+        return None
+
+    # --- expressions -----------------------------------------------------------------------
+    def lookup(self, name, env, node):
+        if name in env:
+            return env[name]
+        if name in self.module_env:
+            return self.module_env[name]
+        if name in self.aliases:
+            return ModulePath(normalize_path(self.aliases[name]))
+        if name in BUILTINS:
+            return Builtin(name)
+        if name in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[name]
+        return Unknown(f"'{name}' is not known statically", self.loc(node))
+
+    def eval(self, expr, env, strict, hint=None, hints=None):
+        method = getattr(self, "eval_" + type(expr).__name__, None)
+        if method is None:
+            return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+        return method(expr, env, strict, hint, hints)
+
+    def eval_Constant(self, expr, env, strict, hint, hints):
+        return expr.value
+
+    def eval_Name(self, expr, env, strict, hint, hints):
+        return self.lookup(expr.id, env, expr)
+
+    def eval_Tuple(self, expr, env, strict, hint, hints):
+        return tuple(self.eval(e, env, strict) for e in expr.elts)
+
+    def eval_List(self, expr, env, strict, hint, hints):
+        return [self.eval(e, env, strict) for e in expr.elts]
+
+    def eval_JoinedStr(self, expr, env, strict, hint, hints):
+        parts = []
+        for value in expr.values:
+            item = self.eval(value.value, env, strict) if isinstance(value, ast.FormattedValue) else value.value
+            if not is_const(item):
+                return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+            parts.append(str(item))
+        return "".join(parts)
+
+    def eval_IfExp(self, expr, env, strict, hint, hints):
+        test = self.eval(expr.test, env, strict)
+        if not is_const(test):
+            return Unknown(f"'{ast.unparse(expr)}' depends on a run-time condition", self.loc(expr))
+        return self.eval(expr.body if test else expr.orelse, env, strict, hint)
+
+    def eval_Compare(self, expr, env, strict, hint, hints):
+        left = self.eval(expr.left, env, strict)
+        for op, comparator in zip(expr.ops, expr.comparators):
+            right = self.eval(comparator, env, strict)
+            if not (is_const(left) and is_const(right)):
+                return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+            if not COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+
+    def eval_BoolOp(self, expr, env, strict, hint, hints):
+        values = [self.eval(v, env, strict) for v in expr.values]
+        if not all(is_const(v) for v in values):
+            return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+        return all(values) if isinstance(expr.op, ast.And) else any(values)
+
+    def eval_UnaryOp(self, expr, env, strict, hint, hints):
+        value = self.eval(expr.operand, env, strict)
+        if isinstance(expr.op, ast.Not) and is_const(value):
+            return not value
+        if isinstance(expr.op, ast.USub):
+            if isinstance(value, (int, float)):
+                return -value
+            if isinstance(value, T):
+                return self.arithmetic("Mul", [value], hint, self.loc(expr), scalar=-1.0)
+        if isinstance(expr.op, ast.UAdd) and isinstance(value, (int, float, T)):
+            return value
+        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+
+    def eval_BinOp(self, expr, env, strict, hint, hints):
+        return self.binop(expr.op, self.eval(expr.left, env, strict), self.eval(expr.right, env, strict), expr,
+                          strict, hint)
+
+    def binop(self, op, left, right, expr, strict, hint=None):
+        kind, fn = BINOPS.get(type(op), (None, None))
+        if fn is not None and is_const(left) and is_const(right) and not isinstance(left, str):
+            try:
+                return fn(left, right)
+            except (TypeError, ZeroDivisionError):
+                pass
+        if (isinstance(left, list) and isinstance(right, list)) and isinstance(op, ast.Add):
+            return left + right
+        loc = self.loc(expr)
+        if kind and (isinstance(left, T) or isinstance(right, T)):
+            if isinstance(left, T) and isinstance(right, T):
+                return self.arithmetic(kind, [left, right], hint, loc)
+            if isinstance(left, T) and isinstance(right, (int, float)):
+                return self.arithmetic(kind, [left], hint, loc, scalar=float(right))
+            if isinstance(right, T) and isinstance(left, (int, float)):
+                return self.arithmetic(kind, [right], hint, loc, scalar=float(left), scalar_first=True)
+        if isinstance(left, T) or isinstance(right, T):
+            self.error("unsupported-construct", f"operator in '{ast.unparse(expr)}' is not translated", loc)
+        return Unknown(f"'{ast.unparse(expr)}' is not known statically", loc)
+
+    def eval_ListComp(self, expr, env, strict, hint, hints):
+        if len(expr.generators) != 1 or expr.generators[0].ifs:
+            return Unknown("comprehension with several loops or conditions", self.loc(expr))
+        generator = expr.generators[0]
+        iterable = self.eval(generator.iter, env, strict)
+        if not isinstance(iterable, (list, tuple, range)):
+            return Unknown(f"'{ast.unparse(generator.iter)}' is not known statically", self.loc(expr))
+        result, local = [], dict(env)
+        for item in iterable:
+            self.assign(generator.target, item, local, strict)
+            result.append(self.eval(expr.elt, local, strict))
+        return result
+
+    def eval_Attribute(self, expr, env, strict, hint, hints):
+        path = self.qualname(expr)
+        head = expr
+        while isinstance(head, ast.Attribute):
+            head = head.value
+        if path is not None and head.id not in env and head.id not in self.module_env:
+            return ModulePath(path)
+        owner = self.eval(expr.value, env, strict)
+        if isinstance(owner, Instance):
+            if expr.attr in owner.attrs:
+                return owner.attrs[expr.attr]
+            if self.method_of(owner.cls, expr.attr) is not None:
+                return Method(owner, expr.attr)
+            return Unknown(f"'{ast.unparse(expr)}' is not set in __init__", self.loc(expr))
+        if isinstance(owner, T) and expr.attr == "shape":
+            return tuple(owner.shape[a] for a in owner.perm)
+        if isinstance(owner, (SequentialObj, FunctionalModel, list, ClassDef, FunctionDef, LayerObj)):
+            return BoundMethod(owner, expr.attr)
+        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+
+    def eval_Subscript(self, expr, env, strict, hint, hints):
+        value = self.eval(expr.value, env, strict)
+        if isinstance(value, T):
+            return self.subscript(value, expr.slice, env, strict, hint, self.loc(expr))
+        index = self.eval(expr.slice, env, strict)
+        if isinstance(value, (list, tuple)) and isinstance(index, int) and -len(value) <= index < len(value):
+            return value[index]
+        if isinstance(value, (list, tuple)) and isinstance(index, slice):
+            return value[index]
+        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+
+    def eval_Slice(self, expr, env, strict, hint, hints):
+        parts = [None if p is None else self.eval(p, env, strict) for p in (expr.lower, expr.upper, expr.step)]
+        if all(p is None or isinstance(p, int) for p in parts):
+            return slice(*parts)
+        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+
+    def eval_Call(self, expr, env, strict, hint, hints):
+        func = self.eval(expr.func, env, strict)
+        args = []
+        for a in expr.args:
+            if isinstance(a, ast.Starred):
+                items = self.eval(a.value, env, strict)
+                args.extend(items if isinstance(items, (list, tuple)) else [items])
+            else:
+                args.append(self.eval(a, env, strict))
+        kwargs = {k.arg: self.eval(k.value, env, strict) for k in expr.keywords if k.arg}
+        return self.call(func, args, kwargs, expr, env, strict, hint, hints)
+
+    # --- calls -------------------------------------------------------------------------------
+    def call(self, func, args, kwargs, expr, env, strict, hint, hints):
+        loc = self.loc(expr)
+        if isinstance(func, ModulePath):
+            return self.call_path(func.path, args, kwargs, expr, strict, hint, hints)
+        if isinstance(func, (LayerObj, SequentialObj, Instance, FunctionalModel)):
+            return self.apply(func, args, kwargs, hint, hints, loc, strict)
+        if isinstance(func, FunctionDef):
+            value = self.call_function(func.node, None, args, kwargs, strict and self.has_tensor(args, kwargs))
+            if isinstance(value, (FunctionalModel, SequentialObj)) and not hasattr(value, "origin"):
+                value.origin = func.node.name
+            return value
+        if isinstance(func, Method):
+            method = self.method_of(func.instance.cls, func.name)
+            return self.call_function(method, func.instance, args, kwargs, strict)
+        if isinstance(func, ClassDef):
+            return self.instantiate(func, args, kwargs, loc)
+        if isinstance(func, BoundMethod):
+            return self.call_bound(func, args, kwargs, expr, strict)
+        if isinstance(func, Builtin):
+            return self.call_builtin(func.name, args, kwargs, expr, env, strict)
+        if isinstance(func, Unknown):
+            if strict and self.has_tensor(args, kwargs):
+                self.error("unsupported-construct", f"call of '{ast.unparse(expr.func)}' is not translated", loc)
+            return Unknown(f"result of '{ast.unparse(expr)}'", loc)
+        return Unknown(f"result of '{ast.unparse(expr)}'", loc)
+
+    @staticmethod
+    def has_tensor(args, kwargs=None) -> bool:
+        def walk(v):
+            return isinstance(v, (T, InputSpec)) or (isinstance(v, (list, tuple)) and any(walk(i) for i in v))
+        return any(walk(a) for a in [*args, *(kwargs or {}).values()])
+
+    def call_builtin(self, name, args, kwargs, expr, env, strict):
+        if not all(is_const(a) or isinstance(a, (list, tuple, range)) for a in args):
+            if name == "len" and len(args) == 1 and isinstance(args[0], (list, tuple)):
+                return len(args[0])
+            if name in ("list", "tuple") and len(args) == 1 and isinstance(args[0], (list, tuple)):
+                return list(args[0]) if name == "list" else tuple(args[0])
+            if name in ("zip", "enumerate", "reversed") and all(isinstance(a, (list, tuple, range)) for a in args):
+                pass
+            else:
+                return Unknown(f"result of '{ast.unparse(expr)}'", self.loc(expr))
+        functions = {"range": range, "len": len, "int": int, "float": float, "list": list, "tuple": tuple,
+                     "zip": lambda *a: list(zip(*a)), "enumerate": lambda a, start=0: list(enumerate(a, start)),
+                     "min": min, "max": max, "str": str, "sum": sum, "reversed": lambda a: list(reversed(a)),
+                     "abs": abs, "round": round, "bool": bool}
+        if name in ("super", "print", "isinstance", "dict"):
+            return Unknown(name, self.loc(expr))
+        try:
+            result = functions[name](*args, **kwargs)
+        except (TypeError, ValueError):
+            return Unknown(f"result of '{ast.unparse(expr)}'", self.loc(expr))
+        return list(result) if isinstance(result, range) and name != "range" else result
+
+    def call_bound(self, func, args, kwargs, expr, strict):
+        target, name, loc = func.target, func.name, self.loc(expr)
+        if name in ("append", "add") and isinstance(target, (list, SequentialObj)) and args:
+            (target if isinstance(target, list) else target.layers).append(args[0])
+            return None
+        if name == "extend" and isinstance(target, list) and args and isinstance(args[0], (list, tuple)):
+            target.extend(args[0])
+            return None
+        if name == "compile":
+            self.compiles.append((target, args, kwargs, loc))
+            return None
+        if name == "fit":
+            self.fits.append((target, args, kwargs, loc))
+            return Unknown("training history", loc)
+        if name == "build" and args and isinstance(args[0], (list, tuple)):
+            self.builds[id(target)] = args[0]
+            return None
+        if isinstance(target, LayerObj) and name == "__call__":
+            return self.apply(target, args, kwargs, None, None, loc, strict)
+        return Unknown(f"result of '{ast.unparse(expr)}'", loc)
+
+    def method_of(self, cls: ClassDef, name: str):
+        for stmt in cls.node.body:
+            if isinstance(stmt, ast.FunctionDef) and stmt.name == name:
+                return stmt
+        for base in cls.node.bases:
+            if isinstance(base, ast.Name) and isinstance(self.module_env.get(base.id), ClassDef):
+                found = self.method_of(self.module_env[base.id], name)
+                if found is not None:
+                    return found
+        return None
+
+    def bind(self, fn: ast.FunctionDef, self_value, args, kwargs) -> dict:
+        params = fn.args.posonlyargs + fn.args.args
+        if self_value is not None:
+            params = params[1:]
+        env: dict = {}
+        if self_value is not None:
+            env[(fn.args.posonlyargs + fn.args.args)[0].arg] = self_value
+        defaults = fn.args.defaults
+        first_default = len(params) - len(defaults)
+        for i, param in enumerate(params):
+            if i < len(args):
+                env[param.arg] = args[i]
+            elif param.arg in kwargs:
+                env[param.arg] = kwargs[param.arg]
+            elif i >= first_default:
+                env[param.arg] = self.eval(defaults[i - first_default], {}, False)
+            else:
+                env[param.arg] = Unknown(f"parameter '{param.arg}' of {fn.name} has no default", self.loc(param))
+        for param, default in zip(fn.args.kwonlyargs, fn.args.kw_defaults):
+            env[param.arg] = kwargs.get(param.arg, self.eval(default, {}, False) if default is not None else
+                                        Unknown(f"parameter '{param.arg}' has no default", self.loc(param)))
+        if fn.args.vararg:
+            env[fn.args.vararg.arg] = list(args[len(params):])
+        if fn.args.kwarg:
+            env[fn.args.kwarg.arg] = Unknown("**kwargs", self.loc(fn))
+        return env
+
+    def call_function(self, fn: ast.FunctionDef, self_value, args, kwargs, strict):
+        env = self.bind(fn, self_value, args, kwargs)
+        try:
+            self.exec_body(fn.body, env, strict)
+        except _Return as result:
+            return result.value
+        return None
+
+    def instantiate(self, cls: ClassDef, args, kwargs, loc):
+        instance = Instance(cls, {}, loc, name=kwargs.get("name") if isinstance(kwargs.get("name"), str) else None)
+        instance.ctor = (tuple(map(repr, args)), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        init = self.method_of(cls, "__init__")
+        if init is not None:
+            self.call_function(init, instance, args, kwargs, strict=False)
+        return instance
+
+    # --- values into tensors -------------------------------------------------------------------
+    def tensor(self, value, loc, what="input") -> T | None:
+        if isinstance(value, T):
+            return value
+        if isinstance(value, InputSpec):
+            return self.materialize_input(value)
+        if isinstance(value, Unknown):
+            self.error(value.code, f"{what}: {value.why}", value.loc or loc)
+        else:
+            self.error("unsupported-construct", f"{what} is not a tensor of the network", loc)
+        return None
+
+    def materialize_input(self, spec: InputSpec) -> T | None:
+        if spec.tensor is None:
+            if spec.shape is None:
+                self.error("missing-input-shape", f"input '{spec.name or 'x'}' has no shape: give shape= "
+                           "or an input shape on the command line", spec.loc)
+                return None
+            spec.tensor = self.make_input(spec.name, spec.shape, spec.dtype, spec.loc)
+        return spec.tensor
+
+    def make_input(self, name, keras_shape, dtype, loc) -> T | None:
+        shape = [(-1 if d is None else d) for d in keras_shape]
+        if not all(isinstance(d, int) for d in shape):
+            self.error("dynamic-value", f"input '{name}': shape {tuple(keras_shape)} is not known statically", loc)
+            return None
+        rank = len(shape) + 1
+        perm = L.channels_last(rank) if rank >= 4 else L.identity(rank)
+        pivot = [0] * (rank - 1)
+        for j, axis in enumerate(perm[1:], start=1):
+            pivot[axis - 1] = shape[j - 1]
+        pivot_dtype = {"float": "float32", "int": "int64", "int8": "int32", "int16": "int32", "uint8": "int32",
+                       "bool": "bool"}.get(dtype, dtype) or "float32"
+        if pivot_dtype not in {"float32", "float64", "float16", "int32", "int64", "bool"}:
+            self.warn("unsupported-construct", f"input '{name}': dtype {dtype} becomes float32", loc)
+            pivot_dtype = "float32"
+        node = self.builder.add("Input", (name, "x", "inputs_0"), [], loc, shape=pivot, dtype=pivot_dtype)
+        if dtype:
+            self.explicit_dtype.add(node)
+        self.note("exact", loc, f"input {node.name}: Keras {tuple(keras_shape)} -> pivot {tuple(pivot)}"
+                  + ("" if L.is_identity(perm) else " (channels first)"))
+        return self.builder.tensor(node, perm)
+
+    def input_spec(self, args, kwargs, loc, shape_key="shape") -> InputSpec:
+        shape = kwargs.get(shape_key, kwargs.get("input_shape", args[0] if args else None))
+        if isinstance(kwargs.get("batch_shape"), (list, tuple)):
+            shape = kwargs["batch_shape"][1:]
+        shape = tuple(shape) if isinstance(shape, (list, tuple)) else (
+            (shape,) if isinstance(shape, int) else None)
+        dtype = kwargs.get("dtype") if isinstance(kwargs.get("dtype"), str) else None
+        name = kwargs.get("name") if isinstance(kwargs.get("name"), str) else None
+        return InputSpec(shape, dtype, name, loc)
+
+    # --- applying layers, models and blocks -------------------------------------------------------
+    def apply(self, callee, args, kwargs, hint, hints, loc, strict):
+        if not self.has_tensor(args):
+            if isinstance(callee, (SequentialObj, FunctionalModel, Instance)) and args and \
+                    isinstance(args[0], (list, tuple)) and args[0] and all(isinstance(d, int) for d in args[0]):
+                self.builds.setdefault(id(callee), args[0])
+            if strict and args:
+                self.tensor(args[0], loc)
+            return Unknown("a model or layer called on data", loc)
+        for key in ("mask", "initial_state"):
+            if kwargs.get(key) is not None:
+                self.error("unsupported-construct", f"{key}= is not translated", loc)
+        if isinstance(callee, SequentialObj):
+            x = args[0]
+            for layer in callee.layers:
+                if isinstance(layer, InputSpec):
+                    continue
+                x = self.apply(layer, [x], {}, None, None, loc, strict)
+            return x
+        if isinstance(callee, Instance):
+            return self.apply_instance(callee, args, kwargs, hint, loc)
+        if isinstance(callee, FunctionalModel):
+            self.error("unsupported-construct", "a functional model used as a layer is not translated", loc)
+            return Unknown("nested functional model", loc)
+        return self.apply_layer(callee, args, kwargs, hint, hints, loc)
+
+    def apply_layer(self, layer: LayerObj, args, kwargs, hint, hints, loc):
+        handler = SPECIAL_LAYERS.get(layer.cls)
+        if handler is None and layer.cls not in TABLE_CLASSES:
+            self.error("unknown-layer", f"Keras layer {layer.original} has no pivot equivalent", layer.loc)
+            return Unknown(f"output of {layer.original}", loc)
+        names = self.layer_names(layer, hint)
+        layer.uses += 1
+        where = layer.loc or loc
+        operands = args[0] if isinstance(args[0], (list, tuple)) else args[0]
+        before = len(self.builder.nodes)
+        result = (handler or Interpreter.layer_generic)(self, layer, operands, names, where)
+        made = [n for n in self.builder.nodes[before:] if not is_kind(n, "Permute")]
+        if made:
+            self.note("exact", where, f"{layer.original} -> " + ", ".join(
+                f"{n.name} = {kind_of(n).keyword if kind_of(n) else n.eClass.name}" for n in made))
+        return result
+
+    def layer_names(self, layer: LayerObj, hint) -> tuple:
+        auto = keras_snake(layer.original)
+        if layer.uses:
+            base = layer.name or auto
+            return (f"{base}_{layer.uses}",)
+        return (layer.name, hint, auto)
+
+    # --- arguments ---------------------------------------------------------------------------------
+    def given(self, layer: LayerObj) -> dict:
+        """The layer's arguments by Keras keyword (positional ones named from the Keras signature)."""
+        names = POSITIONAL.get(layer.original, POSITIONAL.get(layer.cls, ()))
+        given = {}
+        for i, value in enumerate(layer.args):
+            if i >= len(names):
+                self.error("unsupported-construct", f"{layer.original}: positional argument {i + 1} is not "
+                           "translated (use its keyword)", layer.loc)
+                break
+            given[names[i]] = value
+        for key, value in layer.kwargs.items():
+            key = "negative_slope" if key == "alpha" and layer.cls == "LeakyReLU" else key
+            given[key] = value
+        for key, value in given.items():
+            if isinstance(value, Unknown):
+                self.error(value.code, f"{layer.original} argument {key}: {value.why}", value.loc or layer.loc)
+        return {k: v for k, v in given.items() if not isinstance(v, Unknown)}
+
+    def attributes(self, layer: LayerObj, keyword: str, given: dict, handled=()) -> dict:
+        """Pivot attributes of ``keyword`` read backwards from the Keras mapping's arguments."""
+        kind, mapping = KINDS[keyword], MAPPINGS[keyword]
+        attrs: dict = {}
+        consumed = set(handled) | {"activation"}
+        for arg in mapping.args:
+            if arg.pivot is None:
+                continue
+            if arg.keras in given and given[arg.keras] is not None:
+                value = given[arg.keras]
+            elif arg.default is not UNSET and arg.keras not in given:
+                value = arg.default
+            elif arg.keras in UNRECORDED_DEFAULTS and arg.keras not in given:
+                value = UNRECORDED_DEFAULTS[arg.keras]
+            else:
+                continue
+            consumed.add(arg.keras)
+            if arg.from_keras is not None:
+                value = arg.from_keras(value)
+            value = self.attribute_value(kind, arg.pivot, value, layer)
+            if value is UNSET:
+                continue
+            if arg.pivot in attrs and attrs[arg.pivot] != value:
+                self.error("unsupported-construct", f"{layer.original}: {arg.keras}={given.get(arg.keras)!r} "
+                           f"differs from the other argument setting {arg.pivot}; the pivot has one flag",
+                           layer.loc)
+            attrs[arg.pivot] = value
+        self.check_rest(layer, given, consumed)
+        return canonical(kind, attrs)
+
+    def check_rest(self, layer: LayerObj, given: dict, consumed) -> None:
+        for key, value in given.items():
+            if key in consumed or TRAINING_ONLY.match(key):
+                if re.search(r"_(regularizer|constraint)$", key) and value is not None:
+                    self.warn("unsupported-construct", f"{layer.original}: {key} is left out (it changes "
+                              "training only)", layer.loc)
+                continue
+            if key in KERAS_DEFAULTS and value == KERAS_DEFAULTS[key]:
+                continue
+            if key in APPROXIMATE_KWARGS:
+                self.warn("unsupported-construct", f"{layer.original}: {APPROXIMATE_KWARGS[key]} {key}={value!r} "
+                          "is left out", layer.loc)
+                continue
+            self.error("unsupported-construct", f"{layer.original}: argument {key}={value!r} is not translated",
+                       layer.loc)
+
+    def attribute_value(self, kind, name, value, layer):
+        feature = kind.eclass.findEStructuralFeature(name)
+        if feature.many:
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+            if not all(isinstance(v, (int, float)) for v in values):
+                self.error("unsupported-construct", f"{layer.original}: {name}={value!r} is not translated",
+                           layer.loc)
+                return UNSET
+            return canonical_per_axis(values) if name in PER_AXIS else values
+        if hasattr(feature.eType, "getEEnumLiteral"):
+            literal = feature.eType.getEEnumLiteral(str(value).lower()) if isinstance(value, str) else None
+            if literal is None:
+                self.error("unsupported-construct", f"{layer.original}: {value!r} is not translated", layer.loc)
+                return UNSET
+            return literal.name
+        type_name = feature.eType.name
+        try:
+            return bool(value) if type_name == "EBoolean" else float(value) if type_name == "EDouble" else (
+                int(value) if type_name == "EInt" else value)
+        except (TypeError, ValueError):
+            self.error("unsupported-construct", f"{layer.original}: {name}={value!r} is not translated", layer.loc)
+            return UNSET
+
+    # --- the generic, table-driven layer ---------------------------------------------------------------
+    def layer_generic(self, layer, x, names, loc, keyword=None, attrs=None, given=None):
+        given = self.given(layer) if given is None else given
+        keyword = keyword or self.choose(layer, x)
+        x = self.tensor(x, loc)
+        if x is None:
+            return Unknown(f"output of {layer.original}", loc)
+        attrs = self.attributes(layer, keyword, given) if attrs is None else attrs
+        wanted = self.wanted(MAPPINGS[keyword].layout, x, given, attrs)
+        x = self.builder.permuted(x, wanted, (f"{names[0] or names[-1]}_in",), loc)
+        node = self.builder.add(KINDS[keyword].eclass_name, names, [x], loc, **attrs)
+        out = self.out_tensor(node, x.perm)
+        return self.activation(given.get("activation"), out, node.name, loc)
+
+    def choose(self, layer: LayerObj, x) -> str:
+        keywords = TABLE_CLASSES[layer.cls]
+        if len(keywords) == 1:
+            return keywords[0]
+        preferred = [k for k in keywords if not k.startswith(("adaptive_", "instance_"))]
+        return (preferred or keywords)[0]
+
+    def wanted(self, rule, x: T, given: dict, attrs: dict) -> Perm:
+        rank = x.rank
+        if given.get("data_format") == "channels_first":
+            return L.identity(rank)
+        if rule == "channels_last" or (rule == "dropout" and attrs.get("spatial")):
+            return L.channels_last(rank)
+        if rule in ("pivot", "sequence", "flatten"):
+            return L.identity(rank)
+        if rule in ("last_axis", "layer_norm"):
+            return x.perm if x.perm[-1] == rank - 1 else L.identity(rank)
+        return x.perm
+
+    def out_tensor(self, node, in_perm: Perm, index: int = 0) -> T:
+        shape = self.shape_of(node, index)
+        if shape is None:
+            return T(node, tuple(in_perm), tuple([None] * len(in_perm)))
+        perm = in_perm if len(shape) == len(in_perm) else L.identity(len(shape))
+        return T(node, tuple(perm), shape)
+
+    def activation(self, name, x: T, base: str, loc, hint=None):
+        """A Keras activation (string or function) as a pivot node after ``x``."""
+        if name is None or name == "linear":
+            return x
+        if isinstance(name, ModulePath):
+            name = name.path.rsplit(".", 1)[-1]
+        if not isinstance(name, str) or name not in ACTIVATIONS:
+            self.error("unsupported-construct", f"activation {name!r} has no pivot equivalent", loc)
+            return x
+        keyword = ACTIVATIONS[name]
+        attrs = dict(ACTIVATION_DEFAULTS.get(name, {}))
+        if keyword in ("softmax", "log_softmax"):
+            attrs["axis"] = self.pivot_axis(x, -1)
+        node = self.builder.add(KINDS[keyword].eclass_name, (hint, f"{base}_{keyword}"), [x], loc, **attrs)
+        return self.out_tensor(node, x.perm)
+
+    @staticmethod
+    def pivot_axis(x: T, keras_axis: int) -> int:
+        """The pivot axis of Keras axis ``keras_axis``; -1 when it is the pivot's last axis."""
+        axis = x.perm[keras_axis % x.rank]
+        return -1 if axis == x.rank - 1 else axis
+
+    # --- calls of keras/tensorflow names ---------------------------------------------------------------
+    def call_path(self, path, args, kwargs, expr, strict, hint, hints):
+        loc = self.loc(expr)
+        if path in ("Sequential", "models.Sequential"):
+            items = args[0] if args else kwargs.get("layers", [])
+            name = kwargs.get("name") if isinstance(kwargs.get("name"), str) else None
+            return SequentialObj(list(items) if isinstance(items, (list, tuple)) else [], loc, name)
+        if path in ("Model", "models.Model"):
+            inputs = kwargs.get("inputs", args[0] if args else None)
+            outputs = kwargs.get("outputs", args[1] if len(args) > 1 else None)
+            if inputs is None or outputs is None:
+                return Unknown("keras.Model without inputs and outputs", loc)
+            name = kwargs.get("name") if isinstance(kwargs.get("name"), str) else None
+            return FunctionalModel(inputs if isinstance(inputs, (list, tuple)) else [inputs], outputs, loc, name)
+        if path in ("Input", "layers.Input"):
+            spec = self.input_spec(args, kwargs, loc)
+            spec.name = spec.name or (hint if hint not in AVOIDED_NAMES else None)
+            return spec
+        if path == "layers.InputLayer":
+            return self.input_spec(args, kwargs, loc)
+        if path.startswith("layers.") and path[7:8].isupper():
+            original = path[7:]
+            layer = LayerObj(canonical_class(original), list(args), dict(kwargs), loc, original=original)
+            if isinstance(kwargs.get("name"), str):
+                layer.name = kwargs["name"]
+            if "input_shape" in kwargs or "input_dim" in kwargs:
+                shape = kwargs.get("input_shape", (kwargs.get("input_dim"),))
+                layer.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) else None
+            return layer
+        if path.split(".")[0] in ("optimizers", "losses", "metrics"):
+            return ConfigObj(path, args, kwargs, loc)
+        handler = OPS.get(path) or OPS.get(re.sub(r"^tf\.(math|nn)\.", "tf.", path))
+        if handler is None:
+            name = path.rsplit(".", 1)[-1]
+            if path.split(".")[0] in ("ops", "activations", "tf") and name in ACTIVATIONS:
+                handler = op_activation
+        if handler is not None and self.has_tensor(args, kwargs):
+            return handler(self, path, args, kwargs, hint or None, loc)
+        if self.has_tensor(args, kwargs):
+            self.error("unsupported-construct", f"{path} is not translated", loc)
+        return Unknown(f"result of {path}", loc)
+
+    # --- operations ---------------------------------------------------------------------------------------
+    def arithmetic(self, eclass_name, operands, hint, loc, scalar=None, scalar_first=False):
+        tensors = [self.tensor(t, loc) for t in operands]
+        if any(t is None for t in tensors):
+            return Unknown("operand", loc)
+        keyword = eclass_name.lower()
+        tensors = self.match_layouts(tensors, hint or keyword, loc)
+        attrs = {} if scalar is None else {"scalar": scalar, "scalar_first": scalar_first}
+        node = self.builder.add(eclass_name, (hint, keyword), tensors, loc, **attrs)
+        return self.out_tensor(node, tensors[0].perm)
+
+    def match_layouts(self, tensors: list, base: str, loc) -> list:
+        """Operands of an elementwise or joining operation in the first operand's layout."""
+        first = tensors[0]
+        if not all(t.rank == first.rank for t in tensors):
+            return [self.builder.permuted(t, L.identity(t.rank), (f"{base}_in{i}",), loc)
+                    for i, t in enumerate(tensors)]
+        return [first] + [self.builder.permuted(t, first.perm, (f"{base}_in{i}",), loc)
+                          for i, t in enumerate(tensors[1:], start=1)]
+
+    def chain(self, eclass_name, operands, hint, loc):
+        result = operands[0]
+        for i, operand in enumerate(operands[1:], start=1):
+            name = hint if i == len(operands) - 1 else f"{hint or eclass_name.lower()}_{i}"
+            result = self.arithmetic(eclass_name, [result, operand], name, loc)
+        return result
+
+    def join(self, keyword, operands, axis, hint, loc):
+        tensors = [self.tensor(t, loc) for t in operands]
+        if any(t is None for t in tensors) or not tensors:
+            return Unknown("operand", loc)
+        tensors = self.match_layouts(tensors, hint or keyword, loc)
+        if not isinstance(axis, int):
+            self.error("dynamic-value", f"{keyword} axis {axis!r} is not known statically", loc)
+            return Unknown("axis", loc)
+        first = tensors[0]
+        if keyword == "concat":
+            node = self.builder.add("Concat", (hint, "concatenate"), tensors, loc, axis=first.perm[axis % first.rank])
+            return self.out_tensor(node, first.perm)
+        rank = first.rank + 1
+        pivot_axis = axis % rank
+        # Keras stacks along ``axis`` of its own tensors; stacking in pivot coordinates needs pivot order.
+        tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{hint or 'stack'}_in{i}",), loc)
+                   for i, t in enumerate(tensors)]
+        node = self.builder.add("Stack", (hint, "stack"), tensors, loc, axis=pivot_axis)
+        return self.out_tensor(node, L.identity(rank))
+
+    def subscript(self, x: T, index_expr, env, strict, hint, loc):
+        items = index_expr.elts if isinstance(index_expr, ast.Tuple) else [index_expr]
+        values = [self.eval(item, env, strict) for item in items]
+        if len(values) > x.rank or any(not isinstance(v, (int, slice)) for v in values):
+            self.error("unsupported-construct", f"indexing with [{ast.unparse(index_expr)}] is not translated", loc)
+            return Unknown("index", loc)
+        if values and values[0] != slice(None):
+            self.error("unsupported-construct", f"indexing the batch axis [{ast.unparse(index_expr)}] is not "
+                       "translated", loc)
+            return Unknown("index", loc)
+        axes, starts, ends, steps, picks = [], [], [], [], []
+        for keras_axis, value in enumerate(values):
+            if isinstance(value, int):
+                picks.append((keras_axis, value))
+            elif value != slice(None):
+                axes.append(x.perm[keras_axis])
+                starts.append(value.start or 0)
+                ends.append(2 ** 31 - 1 if value.stop is None else value.stop)
+                steps.append(value.step or 1)
+        result = x
+        if axes:
+            attrs = {"axes": axes, "starts": starts, "ends": ends}
+            if any(s != 1 for s in steps):
+                attrs["steps"] = steps
+            node = self.builder.add("Slice", (hint if not picks else None, "slice"), [x], loc, **attrs)
+            result = self.out_tensor(node, x.perm)
+        for count, (keras_axis, value) in enumerate(reversed(picks)):
+            pivot_axis = result.perm[keras_axis]
+            last = count == len(picks) - 1
+            node = self.builder.add("Index", (hint if last else None, "index"), [result], loc,
+                                    axis=pivot_axis, index=value)
+            result = self.out_tensor(node, L.drop_axes(result.perm, [pivot_axis]))
+        return result
+
+
+def canonical(kind, attrs: dict) -> dict:
+    """Drop per-axis values that only restate the default (stride 1, a pooling stride equal to its window)."""
+    pooling = hasattr(kind.eclass, "eAllStructuralFeatures") and kind.eclass.findEStructuralFeature("ceilMode")
+    for name, implicit in (("stride", attrs.get("kernelSize") if pooling else [1]), ("dilation", [1]),
+                           ("outputPadding", [0])):
+        if name in attrs and implicit is not None and list(attrs[name]) == list(implicit):
+            del attrs[name]
+    return attrs
+
+
+# --- special layers: what the generic path cannot read from the table ------------------------------------------
+
+def layer_activation(self, layer, x, names, loc):
+    given = self.given(layer)
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    name = given.get("activation")
+    result = self.activation(name, x, names[0] or "activation", loc, hint=names[0] or names[1])
+    self.check_rest(layer, given, {"activation"})
+    return result
+
+
+def layer_relu(self, layer, x, names, loc):
+    given = self.given(layer)
+    max_value, slope = given.get("max_value"), given.get("negative_slope", 0.0)
+    threshold = given.get("threshold", 0.0)
+    if threshold:
+        self.error("unsupported-construct", f"ReLU threshold={threshold} has no pivot equivalent", loc)
+    if max_value is None and not slope:
+        keyword, attrs = "relu", {}
+    elif max_value == 6 and not slope:
+        keyword, attrs = "relu6", {}
+    elif max_value is None:
+        keyword, attrs = "leaky_relu", {"negativeSlope": float(slope)}
+    else:
+        self.error("unsupported-construct", f"ReLU(max_value={max_value}, negative_slope={slope}) has no pivot "
+                   "equivalent", loc)
+        keyword, attrs = "relu", {}
+    self.check_rest(layer, given, {"max_value", "negative_slope", "threshold"})
+    return self.layer_generic(layer, x, names, loc, keyword=keyword, attrs=attrs, given={})
+
+
+def layer_softmax(self, layer, x, names, loc):
+    given = self.given(layer)
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    axis = given.get("axis", -1)
+    if not isinstance(axis, int):
+        self.error("unsupported-construct", f"Softmax over several axes {axis!r} is not translated", loc)
+        axis = -1
+    self.check_rest(layer, given, {"axis"})
+    return self.layer_generic(layer, x, names, loc, keyword="softmax", attrs={"axis": self.pivot_axis(x, axis)},
+                              given={})
+
+
+def layer_batch_norm(self, layer, x, names, loc):
+    given = self.given(layer)
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    axis = given.get("axis", -1)
+    if not isinstance(axis, int) or x.rank < 2:
+        self.error("unsupported-construct", f"BatchNormalization over axis {axis!r} is not translated", loc)
+        return x
+    keyword = {2: "batch_norm1d", 3: "batch_norm1d", 4: "batch_norm2d", 5: "batch_norm3d"}.get(x.rank)
+    if keyword is None:
+        self.error("unsupported-construct", f"BatchNormalization of a rank-{x.rank} tensor is not translated", loc)
+        return x
+    return self.channel_layer(layer, keyword, x, axis, given, names, loc)
+
+
+def layer_group_norm(self, layer, x, names, loc):
+    given = self.given(layer)
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    return self.channel_layer(layer, "group_norm", x, given.get("axis", -1), given, names, loc)
+
+
+def channel_layer(self, layer, keyword, x, axis, given, names, loc):
+    """A layer normalizing over the channel axis Keras names by ``axis`` (pivot axis 1)."""
+    attrs = self.attributes(layer, keyword, given, handled={"axis"})
+    x = self.builder.permuted(x, channel_at(x.rank, axis), (f"{names[0] or names[-1]}_in",), loc)
+    node = self.builder.add(KINDS[keyword].eclass_name, names, [x], loc, **attrs)
+    return self.out_tensor(node, x.perm)
+
+
+Interpreter.channel_layer = channel_layer
+
+
+def layer_layer_norm(self, layer, x, names, loc):
+    given = self.given(layer)
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    axis = given.get("axis", -1)
+    if isinstance(axis, (list, tuple)) and len(axis) == 1:
+        axis = axis[0]
+    if not isinstance(axis, int) or axis % x.rank != x.rank - 1:
+        self.error("unsupported-construct", f"LayerNormalization over axis {axis!r} is not translated "
+                   "(only the last axis)", loc)
+    attrs = self.attributes(layer, "layer_norm", given, handled={"axis"})
+    return self.layer_generic(layer, x, names, loc, keyword="layer_norm", attrs=attrs, given={})
+
+
+def layer_recurrent(self, layer, x, names, loc, bidirectional=False, outer=None):
+    given = self.given(layer)
+    keyword = TABLE_CLASSES[layer.cls][0]
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    activation = given.pop("activation", "tanh")
+    if keyword != "simple_rnn" and activation != "tanh":
+        self.error("unsupported-construct", f"{layer.original} activation={activation!r} is not translated "
+                   "(the pivot's LSTM/GRU use tanh)", loc)
+    elif keyword == "simple_rnn":
+        given["activation"] = activation
+    attrs = self.attributes(layer, keyword, given, handled={"return_state"})
+    attrs.pop("activation", None)
+    if bidirectional:
+        attrs["bidirectional"] = True
+    x = self.builder.permuted(x, L.identity(x.rank), (f"{names[0] or names[-1]}_in",), loc)
+    node = self.builder.add(KINDS[keyword].eclass_name, names, [x], loc, **attrs)
+    output = self.out_tensor(node, x.perm)
+    if not given.get("return_state"):
+        return output
+    states = ["h", "c"] if keyword == "lstm" else ["h"]
+    directions = ["", "_bw"] if bidirectional else [""]
+    result = [output]
+    selects = {}
+    for slot, letter in enumerate(states, start=1):
+        selects[letter] = self.builder.add("Select", (f"{node.name}_{letter}n",), [node], loc, index=slot)
+        self.shape_of(selects[letter])
+    for d, direction in enumerate(directions):
+        for letter in states:
+            index = self.builder.add("Index", (f"{node.name}_{letter}{direction}",), [selects[letter]], loc,
+                                     axis=0, index=d)
+            result.append(self.out_tensor(index, L.identity(2)))
+    return result
+
+
+def layer_bidirectional(self, layer, x, names, loc):
+    given = self.given(layer)
+    inner = given.get("layer")
+    if not isinstance(inner, LayerObj) or inner.cls not in ("LSTM", "GRU", "SimpleRNN"):
+        self.error("unsupported-construct", "Bidirectional of something other than LSTM, GRU or SimpleRNN is "
+                   "not translated", loc)
+        return Unknown("bidirectional", loc)
+    if given.get("merge_mode", "concat") != "concat":
+        self.error("unsupported-construct", f"Bidirectional merge_mode={given['merge_mode']!r} is not translated "
+                   "(the pivot concatenates both directions)", loc)
+    if given.get("backward_layer") is not None:
+        self.error("unsupported-construct", "Bidirectional with its own backward_layer is not translated", loc)
+    inner.uses += 1
+    return layer_recurrent(self, inner, x, names, loc, bidirectional=True)
+
+
+def layer_flatten(self, layer, x, names, loc):
+    given = self.given(layer)
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    if x.rank > 2 and not L.is_identity(x.perm):
+        self.note("exact", loc, "Flatten of channels-last maps: a permute to channels-last before it keeps "
+                  "Keras' feature order (approximately idiomatic, exact)")
+    return self.layer_generic(layer, x, names, loc, keyword="flatten", attrs={}, given=given)
+
+
+def layer_reshape(self, layer, x, names, loc):
+    given = self.given(layer)
+    target = given.get("target_shape")
+    x = self.tensor(x, loc)
+    if x is None or not isinstance(target, (list, tuple)):
+        if x is not None:
+            self.error("dynamic-value", f"Reshape target {target!r} is not known statically", loc)
+        return Unknown("reshape", loc)
+    x = self.builder.permuted(x, L.identity(x.rank), (f"{names[0] or names[-1]}_in",), loc)
+    node = self.builder.add("Reshape", names, [x], loc, shape=list(target))
+    self.check_rest(layer, given, {"target_shape"})
+    return self.out_tensor(node, L.identity(len(target) + 1))
+
+
+def layer_permute(self, layer, x, names, loc):
+    given = self.given(layer)
+    dims = given.get("dims")
+    x = self.tensor(x, loc)
+    if x is None or not isinstance(dims, (list, tuple)):
+        return Unknown("permute", loc)
+    self.check_rest(layer, given, {"dims"})
+    return transpose(self, x, (0, *dims))
+
+
+def transpose(self, x: T, axes) -> T:
+    """A Keras transpose only changes which pivot axis each Keras axis holds."""
+    return T(x.node, tuple(x.perm[a] for a in axes), x.shape)
+
+
+def layer_zero_padding(self, layer, x, names, loc):
+    given = self.given(layer)
+    dims = int(layer.cls[-2])
+    padding = given.get("padding", 1)
+    if isinstance(padding, int):
+        pads = [(padding, padding)] * dims
+    elif all(isinstance(p, int) for p in padding):
+        pads = [tuple(padding)] if dims == 1 else [(p, p) for p in padding]
+    else:
+        pads = [tuple(p) for p in padding]
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    self.check_rest(layer, given, {"padding"})
+    flat = [v for pair in pads for v in pair]
+    return self.layer_generic(layer, x, names, loc, keyword="pad", attrs={"pads": flat}, given={})
+
+
+def layer_join(self, layer, operands, names, loc):
+    given = self.given(layer)
+    if not isinstance(operands, (list, tuple)):
+        self.error("unsupported-construct", f"{layer.original} expects a list of tensors", loc)
+        return Unknown("join", loc)
+    self.check_rest(layer, given, {"axis"})
+    if layer.cls == "Concatenate":
+        return self.join("concat", list(operands), given.get("axis", -1), names[0] or names[1], loc)
+    return self.chain(JOIN_LAYERS[layer.cls], list(operands), names[0] or names[1], loc)
+
+
+def layer_upsample(self, layer, x, names, loc):
+    given = self.given(layer)
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    size = given.get("size", 2)
+    dims = x.rank - 2
+    sizes = [size] * dims if isinstance(size, int) else list(size)
+    attrs = {"scaleFactor": [float(s) for s in canonical_per_axis(sizes)],
+             "mode": given.get("interpolation", "nearest")}
+    if attrs["mode"] not in ("nearest", "bilinear"):
+        self.error("unsupported-construct", f"UpSampling interpolation={attrs['mode']!r} is not translated", loc)
+        attrs["mode"] = "nearest"
+    self.check_rest(layer, given, {"size", "interpolation"})
+    return self.layer_generic(layer, x, names, loc, keyword="upsample", attrs=attrs, given={})
+
+
+def layer_dropout(self, layer, x, names, loc):
+    given = self.given(layer)
+    attrs = self.attributes(layer, "dropout", given)
+    if layer.original.startswith("SpatialDropout"):
+        attrs["spatial"] = True
+    return self.layer_generic(layer, x, names, loc, keyword="dropout", attrs=attrs, given={})
+
+
+def layer_conv(self, layer, x, names, loc):
+    given = self.given(layer)
+    if given.get("padding") == "causal":
+        keyword = TABLE_CLASSES[layer.cls][0]
+        given = dict(given, padding="valid")
+        attrs = self.attributes(layer, keyword, given)
+        kernel = attrs["kernelSize"][0]
+        dilation = attrs.get("dilation", [1])[0]
+        attrs.update(padding="explicit", pads=[dilation * (kernel - 1), 0])
+        return self.layer_generic(layer, x, names, loc, keyword=keyword, attrs=attrs, given=given)
+    return self.layer_generic(layer, x, names, loc, given=given)
+
+
+def layer_prelu(self, layer, x, names, loc):
+    given = self.given(layer)
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    shared = given.get("shared_axes")
+    shared = sorted(a % x.rank for a in ([shared] if isinstance(shared, int) else shared or []))
+    channel = x.perm.index(1) if x.rank > 1 else None
+    if shared == list(range(1, x.rank)):
+        attrs = {"numParameters": 1}
+    elif x.rank > 2 and shared == [a for a in range(1, x.rank) if a != channel]:
+        attrs = {"numParameters": x.shape[1]}
+    elif x.rank == 2 and not shared:
+        attrs = {"numParameters": x.shape[1]}
+    else:
+        self.error("unsupported-construct", "PReLU with a slope per element is not translated (the pivot has "
+                   "one slope, or one per channel)", loc)
+        return x
+    init = given.get("alpha_initializer", "zeros")
+    if isinstance(init, ConfigObj) or init not in ("zeros", "Zeros"):
+        self.warn("unsupported-construct", "PReLU alpha_initializer is left out (initial slopes 0)", loc)
+    attrs["init"] = 0.0
+    self.check_rest(layer, given, {"shared_axes", "alpha_initializer"})
+    node = self.builder.add("PReLU", names, [x], loc, **attrs)
+    return self.out_tensor(node, x.perm)
+
+
+def layer_unsupported(self, layer, x, names, loc):
+    self.error("unsupported-construct", f"{layer.original} runs arbitrary code and is not translated", loc)
+    return Unknown(layer.original, loc)
+
+
+JOIN_LAYERS = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul"}
+SPECIAL_LAYERS: dict[str, Callable] = {
+    "Activation": layer_activation, "ReLU": layer_relu, "Softmax": layer_softmax,
+    "BatchNormalization": layer_batch_norm, "GroupNormalization": layer_group_norm,
+    "LayerNormalization": layer_layer_norm, "LSTM": layer_recurrent, "GRU": layer_recurrent,
+    "SimpleRNN": layer_recurrent, "Bidirectional": layer_bidirectional, "Flatten": layer_flatten,
+    "Reshape": layer_reshape, "Permute": layer_permute, "Concatenate": layer_join,
+    **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
+    "UpSampling2D": layer_upsample, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
+    **{f"Conv{d}D": layer_conv for d in (1, 2, 3)},
+}
+
+
+# --- functions of keras.ops / tf / keras.layers ------------------------------------------------------------
+
+def _arg(args, kwargs, index, *names, default=None):
+    for name in names:
+        if name in kwargs:
+            return kwargs[name]
+    return args[index] if len(args) > index else default
+
+
+def op_concat(self, path, args, kwargs, hint, loc):
+    default = 0 if path.startswith(("ops.", "tf.")) else -1
+    return self.join("concat", list(_arg(args, kwargs, 0, "xs", "values", "inputs") or []),
+                     _arg(args, kwargs, 1, "axis", default=default), hint, loc)
+
+
+def op_stack(self, path, args, kwargs, hint, loc):
+    return self.join("stack", list(_arg(args, kwargs, 0, "x", "values") or []), _arg(args, kwargs, 1, "axis",
+                                                                                        default=0), hint, loc)
+
+
+def op_binary(eclass_name):
+    def handler(self, path, args, kwargs, hint, loc):
+        if path.startswith("layers."):
+            return self.chain(eclass_name, list(args[0]), hint, loc)
+        left, right = _arg(args, kwargs, 0, "x1", "x"), _arg(args, kwargs, 1, "x2", "y")
+        if isinstance(right, (int, float)):
+            return self.arithmetic(eclass_name, [left], hint, loc, scalar=float(right))
+        if isinstance(left, (int, float)):
+            return self.arithmetic(eclass_name, [right], hint, loc, scalar=float(left), scalar_first=True)
+        return self.arithmetic(eclass_name, [left, right], hint, loc)
+    return handler
+
+
+def op_reshape(self, path, args, kwargs, hint, loc):
+    x = self.tensor(_arg(args, kwargs, 0, "x", "tensor"), loc)
+    shape = _arg(args, kwargs, 1, "newshape", "new_shape", "shape")
+    if x is None or not isinstance(shape, (list, tuple)) or not all(isinstance(d, int) or d is None for d in shape):
+        self.error("dynamic-value", f"{path} to a shape known only at run time", loc)
+        return Unknown("reshape", loc)
+    if shape[0] not in (-1, None):
+        self.error("unsupported-construct", f"{path} that changes the batch axis is not translated", loc)
+        return Unknown("reshape", loc)
+    x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'reshape'}_in",), loc)
+    node = self.builder.add("Reshape", (hint, "reshape"), [x], loc, shape=[-1 if d is None else d for d in shape[1:]])
+    return self.out_tensor(node, L.identity(len(shape)))
+
+
+def op_transpose(self, path, args, kwargs, hint, loc):
+    x = self.tensor(_arg(args, kwargs, 0, "x", "a"), loc)
+    axes = _arg(args, kwargs, 1, "axes", "perm")
+    if x is None:
+        return Unknown("transpose", loc)
+    axes = tuple(reversed(range(x.rank))) if axes is None else tuple(a % x.rank for a in axes)
+    if axes[0] != 0:
+        self.error("unsupported-construct", f"{path} that moves the batch axis is not translated", loc)
+        return Unknown("transpose", loc)
+    return transpose(self, x, axes)
+
+
+def op_reduce(eclass_name):
+    def handler(self, path, args, kwargs, hint, loc):
+        x = self.tensor(_arg(args, kwargs, 0, "x", "input_tensor"), loc)
+        if x is None:
+            return Unknown("reduction", loc)
+        axis = _arg(args, kwargs, 1, "axis")
+        keep = bool(_arg(args, kwargs, 2, "keepdims", "keep_dims", default=False))
+        keras_axes = list(range(1, x.rank)) if axis is None else [axis] if isinstance(axis, int) else list(axis)
+        pivot_axes = sorted(x.perm[a % x.rank] for a in keras_axes)
+        if 0 in pivot_axes:
+            self.error("unsupported-construct", f"{path} over the batch axis is not translated", loc)
+            return Unknown("reduction", loc)
+        node = self.builder.add(eclass_name, (hint, eclass_name[6:].lower()), [x], loc, axes=pivot_axes,
+                                keepdims=keep)
+        return self.out_tensor(node, x.perm if keep else L.drop_axes(x.perm, pivot_axes))
+    return handler
+
+
+def op_squeeze(self, path, args, kwargs, hint, loc):
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    axis = _arg(args, kwargs, 1, "axis")
+    if x is None or axis is None:
+        if x is not None:
+            self.error("unsupported-construct", f"{path} without an axis is not translated", loc)
+        return Unknown("squeeze", loc)
+    keras_axes = [axis] if isinstance(axis, int) else list(axis)
+    pivot_axes = sorted(x.perm[a % x.rank] for a in keras_axes)
+    node = self.builder.add("Squeeze", (hint, "squeeze"), [x], loc, axes=pivot_axes)
+    return self.out_tensor(node, L.drop_axes(x.perm, pivot_axes))
+
+
+def op_expand_dims(self, path, args, kwargs, hint, loc):
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    axis = _arg(args, kwargs, 1, "axis")
+    if x is None or not isinstance(axis, int):
+        return Unknown("expand_dims", loc)
+    x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'unsqueeze'}_in",), loc)
+    node = self.builder.add("Unsqueeze", (hint, "unsqueeze"), [x], loc, axis=axis % (x.rank + 1))
+    return self.out_tensor(node, L.identity(x.rank + 1))
+
+
+def op_matmul(self, path, args, kwargs, hint, loc):
+    tensors = [self.tensor(_arg(args, kwargs, i, name), loc) for i, name in ((0, "x1"), (1, "x2"))]
+    if any(t is None for t in tensors):
+        return Unknown("matmul", loc)
+    tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{hint or 'matmul'}_in{i}",), loc)
+               for i, t in enumerate(tensors)]
+    node = self.builder.add("MatMul", (hint, "matmul"), tensors, loc)
+    return self.out_tensor(node, L.identity(len(self.shape_of(node) or tensors[0].perm)))
+
+
+def op_pad(self, path, args, kwargs, hint, loc):
+    x = self.tensor(_arg(args, kwargs, 0, "x", "tensor"), loc)
+    widths = _arg(args, kwargs, 1, "pad_width", "paddings")
+    mode = str(_arg(args, kwargs, 2, "mode", default="constant")).lower()
+    value = _arg(args, kwargs, 3, "constant_values", default=0) or 0
+    if x is None or not isinstance(widths, (list, tuple)) or len(widths) != x.rank:
+        return Unknown("pad", loc)
+    per_pivot = {x.perm[j]: tuple(w) for j, w in enumerate(widths)}
+    if per_pivot.get(0, (0, 0)) != (0, 0):
+        self.error("unsupported-construct", f"{path} of the batch axis is not translated", loc)
+        return Unknown("pad", loc)
+    padded = [a for a in range(x.rank) if per_pivot[a] != (0, 0)] or [x.rank - 1]
+    first = min(padded)
+    pads = [v for a in range(first, x.rank) for v in per_pivot[a]]
+    node = self.builder.add("Pad", (hint, "pad"), [x], loc, pads=pads, mode=mode, value=float(value))
+    return self.out_tensor(node, x.perm)
+
+
+def op_activation(self, path, args, kwargs, hint, loc):
+    x = self.tensor(_arg(args, kwargs, 0, "x", "features", "logits"), loc)
+    if x is None:
+        return Unknown("activation", loc)
+    name = path.rsplit(".", 1)[-1]
+    keyword = ACTIVATIONS[name]
+    attrs = dict(ACTIVATION_DEFAULTS.get(name, {}))
+    axis = _arg(args, kwargs, 1, "axis", default=-1)
+    if keyword in ("softmax", "log_softmax"):
+        attrs["axis"] = self.pivot_axis(x, axis)
+    elif keyword == "leaky_relu":
+        attrs["negativeSlope"] = float(_arg(args, kwargs, 1, "negative_slope", "alpha", default=0.2))
+    elif keyword == "gelu" and _arg(args, kwargs, 1, "approximate", default=False):
+        attrs["approximate"] = "tanh"
+    node = self.builder.add(KINDS[keyword].eclass_name, (hint, keyword), [x], loc, **attrs)
+    return self.out_tensor(node, x.perm)
+
+
+def op_flatten(self, path, args, kwargs, hint, loc):
+    x = self.tensor(args[0] if args else None, loc)
+    if x is None:
+        return Unknown("flatten", loc)
+    x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'flatten'}_in",), loc)
+    node = self.builder.add("Flatten", (hint, "flatten"), [x], loc)
+    return self.out_tensor(node, L.identity(2))
+
+
+OPS: dict[str, Callable] = {
+    **{p: op_concat for p in ("ops.concatenate", "tf.concat", "layers.concatenate", "backend.concatenate")},
+    **{p: op_stack for p in ("ops.stack", "tf.stack")},
+    **{p: op_binary(cls) for cls, names in (("Add", ("ops.add", "tf.add", "layers.add")),
+                                             ("Sub", ("ops.subtract", "tf.subtract", "layers.subtract")),
+                                             ("Mul", ("ops.multiply", "tf.multiply", "layers.multiply")),
+                                             ("Div", ("ops.divide", "tf.divide", "ops.true_divide")))
+       for p in names},
+    **{p: op_reshape for p in ("ops.reshape", "tf.reshape")},
+    **{p: op_transpose for p in ("ops.transpose", "tf.transpose")},
+    **{p: op_reduce(cls) for cls, names in (("ReduceMean", ("ops.mean", "tf.reduce_mean")),
+                                             ("ReduceSum", ("ops.sum", "tf.reduce_sum")),
+                                             ("ReduceMax", ("ops.max", "tf.reduce_max")),
+                                             ("ReduceMin", ("ops.min", "tf.reduce_min"))) for p in names},
+    **{p: op_squeeze for p in ("ops.squeeze", "tf.squeeze")},
+    **{p: op_expand_dims for p in ("ops.expand_dims", "tf.expand_dims")},
+    **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
+    **{p: op_pad for p in ("ops.pad", "tf.pad")},
+    **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
+}
+
+
+# --- blocks: custom layers and nested models ------------------------------------------------------------------
+
+def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
+    call = self.method_of(instance.cls, "call")
+    if call is None:
+        self.error("unsupported-construct", f"{instance.cls.node.name} has no call method", loc)
+        return Unknown("block", loc)
+    operands = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+    tensors = [self.tensor(t, loc) for t in operands]
+    if any(t is None for t in tensors):
+        return Unknown("block", loc)
+    if instance.uses:
+        self.warn("shared-weights", f"{instance.name or instance.cls.node.name} is called again: the pivot "
+                  "gives this call weights of its own (Keras shares them)", loc)
+    instance.uses += 1
+    key = (instance.cls.node.name, instance.ctor, tuple(t.perm for t in tensors))
+    block_info = self.blocks.get(key)
+    if block_info is None:
+        block_info = self.build_block(instance, call, tensors, args, loc)
+        self.blocks[key] = block_info
+    block, in_perms, out_perms, out_shapes = block_info
+    tensors = [self.builder.permuted(t, p, (f"{instance.name or 'block'}_in{i}",), loc)
+               for i, (t, p) in enumerate(zip(tensors, in_perms))]
+    base = instance.name if instance.uses == 1 else f"{instance.name}_{instance.uses - 1}"
+    node = self.builder.add("BlockCall", (base, hint, keras_snake(instance.cls.node.name)), tensors, loc)
+    node.block = block
+    for i, shape in enumerate(out_shapes):
+        self._shapes[(node, i)] = shape
+    self.note("exact", loc, f"{node.name}: block {block.name}")
+    if len(out_perms) == 1:
+        return T(node, out_perms[0], out_shapes[0])
+    results = []
+    for i, (perm, shape) in enumerate(zip(out_perms, out_shapes)):
+        select = node if i == 0 else self.builder.add("Select", (f"{node.name}_{i}",), [node], loc, index=i)
+        self._shapes[(select, 0)] = shape
+        results.append(T(select, perm, shape))
+    return results
+
+
+def build_block(self, instance, call, tensors, args, loc):
+    outer = self.builder
+    self.builder = GraphBuilder(self)
+    params = [a.arg for a in call.args.args[1:]]
+    block = eclass("Block")(name=self.unique_block_name(instance.cls.node.name))
+    set_location(block, self.loc(instance.cls.node))
+    block_inputs = []
+    for i, t in enumerate(tensors):
+        name = params[i] if i < len(params) and len(args) == len(tensors) else f"x{i}"
+        node = self.builder.add("Input", (name, f"x{i}"), [], loc)
+        self._shapes[(node, 0)] = t.shape
+        block_inputs.append(T(node, t.perm, t.shape))
+    call_args = block_inputs if len(args) == len(tensors) else [block_inputs]
+    result = self.call_function(call, instance, call_args, {}, strict=True)
+    outputs = result if isinstance(result, (list, tuple)) else [result]
+    out_tensors = [self.tensor(o, loc, "block output") for o in outputs]
+    out_tensors = [self.finish_output(t, loc) for t in out_tensors if t is not None]
+    block.nodes.extend(reachable(self.builder.nodes, [t.node for t in out_tensors], [t.node for t in block_inputs]))
+    block.outputs.extend([t.node for t in out_tensors])
+    self.model.blocks.append(block)
+    self.builder = outer
+    return block, [t.perm for t in tensors], [t.perm for t in out_tensors], [t.shape for t in out_tensors]
+
+
+def unique_block_name(self, name):
+    taken = {b.name for b in self.model.blocks}
+    candidate, number = name, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{name}{number}"
+    return candidate
+
+
+def finish_output(self, t: T, loc) -> T:
+    """Outputs keep the pivot layout, except channels-last feature maps (reported in the layouts)."""
+    if L.is_identity(t.perm) or (t.rank >= 4 and t.perm == L.channels_last(t.rank)):
+        return t
+    return self.builder.permuted(t, L.identity(t.rank), (f"{t.node.name}_out",), loc)
+
+
+def reachable(nodes: list, outputs: list, inputs: list) -> list:
+    """``nodes`` (in creation order) that the outputs depend on, with every declared input."""
+    keep, stack = set(inputs), list(outputs)
+    while stack:
+        node = stack.pop()
+        if node in keep:
+            continue
+        keep.add(node)
+        stack.extend(node.inputs)
+    return [n for n in nodes if n in keep]
+
+
+for _fn in (apply_instance, build_block, unique_block_name, finish_output):
+    setattr(Interpreter, _fn.__name__, _fn)
+
+
+# =============================================================================
+# Finding the model, building it, training configuration
+# =============================================================================
+
+KERAS_MODULES = ("keras", "tensorflow")
+
+
+def collect_aliases(tree) -> dict[str, str]:
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in KERAS_MODULES:
+                    aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else \
+                        alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in KERAS_MODULES:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return aliases
+
+
+@dataclass
+class Candidate:
+    name: str
+    kind: str          # "class", "function" or "variable"
+    loc: Location | None
+    value: Any = None
+
+
+def find_candidates(self, tree) -> list[Candidate]:
+    found: list[Candidate] = []
+    origins = set()
+    for name, value in self.module_env.items():
+        if isinstance(value, ClassDef) and value.role == "model":
+            found.append(Candidate(name, "class", self.loc(value.node), value))
+        elif isinstance(value, FunctionDef) and self.builds_model(value.node):
+            found.append(Candidate(name, "function", self.loc(value.node), value))
+    for name, value in self.module_env.items():
+        origin = getattr(value, "origin", None)
+        if isinstance(value, Instance) and value.cls.role == "model":
+            origins.add(value.cls.node.name)
+            self.aliases_of.setdefault(value.cls.node.name, []).append(name)
+        elif origin is not None:
+            self.aliases_of.setdefault(origin, []).append(name)
+        elif isinstance(value, (SequentialObj, FunctionalModel)):
+            found.append(Candidate(name, "variable", value.loc, value))
+    return found
+
+
+def builds_model(self, fn: ast.FunctionDef) -> bool:
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call) and self.qualname(node.func) in ("Sequential", "models.Sequential", "Model",
+                                                                       "models.Model"):
+            return True
+    return False
+
+
+def used_by_others(self, candidates: list[Candidate]) -> set[str]:
+    """Candidates instantiated or called inside another candidate (sub-models, not the network)."""
+    names = {c.name for c in candidates}
+    used = set()
+    for c in candidates:
+        if c.kind in ("class", "function"):
+            for node in ast.walk(c.value.node):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names \
+                        and node.func.id != c.name:
+                    used.add(node.func.id)
+    return used
+
+
+def select(self, candidates: list[Candidate], model_name: str | None) -> Candidate:
+    self.report.candidates = [c.name for c in candidates]
+    if model_name:
+        for c in candidates:
+            if model_name == c.name or model_name in self.aliases_of.get(c.name, []):
+                return c
+        listing = ", ".join(c.name for c in candidates) or "none"
+        self.error("no-model-found", f"no model called '{model_name}' in {self.file} (found: {listing})",
+                   Location(self.file))
+        raise _Abort
+    if not candidates:
+        self.error("no-model-found", "no Keras model found: expected a keras.Model subclass, a Sequential or a "
+                   "functional keras.Model", Location(self.file))
+        raise _Abort
+    used = used_by_others(self, candidates)
+    top = [c for c in candidates if c.name not in used]
+    if len(top) > 1:
+        self.error("ambiguous-model", f"{len(top)} models in {self.file}: {', '.join(c.name for c in top)}; "
+                   "choose one by name (--model)", top[1].loc)
+        raise _Abort
+    return top[0]
+
+
+def shapes_given(self, count: int, names: list[str]):
+    shapes = self.input_shapes
+    if shapes is None:
+        return None
+    if isinstance(shapes, dict):
+        return [shapes.get(n) for n in names]
+    if shapes and isinstance(shapes[0], int):
+        shapes = [shapes]
+    return list(shapes) + [None] * (count - len(shapes))
+
+
+def materialize(self, candidate: Candidate):
+    """The network's inputs (T) and outputs (structure of T) for the chosen candidate."""
+    value = candidate.value
+    if candidate.kind == "function":
+        value = next((v for v in self.module_env.values() if getattr(v, "origin", None) == candidate.name), None)
+        if value is None:
+            value = self.call_function(candidate.value.node, None, [], {}, strict=True)
+    if candidate.kind == "class":
+        value = next((v for v in self.module_env.values() if isinstance(v, Instance) and v.cls is candidate.value),
+                     None) or self.instantiate(candidate.value, [], {}, candidate.loc)
+    self.model_value = value
+    if isinstance(value, FunctionalModel):
+        return self.functional_io(value)
+    if isinstance(value, SequentialObj):
+        return self.sequential_io(value, candidate)
+    if isinstance(value, Instance):
+        return self.subclass_io(value, candidate)
+    why = value.why if isinstance(value, Unknown) else "it does not build a Keras model"
+    self.error("no-model-found", f"{candidate.name}: {why}", candidate.loc)
+    raise _Abort
+
+
+def functional_io(self, value: FunctionalModel):
+    given = shapes_given(self, len(value.inputs), [getattr(s, "name", None) for s in value.inputs])
+    inputs = []
+    for i, spec in enumerate(value.inputs):
+        if isinstance(spec, InputSpec) and given and given[i] is not None and spec.tensor is None:
+            spec.shape = tuple(given[i])
+        tensor = self.tensor(spec, value.loc, "model input")
+        if tensor is None:
+            raise _Abort
+        inputs.append(tensor)
+    return inputs, value.outputs
+
+
+def sequential_io(self, value: SequentialObj, candidate):
+    layers = list(value.layers)
+    spec = layers[0] if layers and isinstance(layers[0], InputSpec) else None
+    first = next((l for l in layers if isinstance(l, LayerObj)), None)
+    given = shapes_given(self, 1, [None])
+    shape = (tuple(given[0]) if given and given[0] is not None else
+             spec.shape if spec else getattr(first, "input_shape", None) or (
+                 tuple(self.builds[id(value)][1:]) if id(value) in self.builds else None))
+    if shape is None:
+        self.error("missing-input-shape", f"{candidate.name}: the Sequential's input has no shape: add "
+                   "keras.Input(shape=...) or input_shape=, or give an input shape", value.loc)
+        raise _Abort
+    x = self.make_input(spec.name if spec and spec.name else "x", shape, spec.dtype if spec else None,
+                        spec.loc if spec else value.loc)
+    if x is None:
+        raise _Abort
+    return [x], self.apply(value, [x], {}, None, None, value.loc, True)
+
+
+def subclass_io(self, instance: Instance, candidate):
+    call = self.method_of(instance.cls, "call")
+    if call is None:
+        self.error("no-model-found", f"{candidate.name} has no call method", candidate.loc)
+        raise _Abort
+    params = [a for a in call.args.args[1:]]
+    required = params[:len(params) - len(call.args.defaults)] or params[:1]
+    given = shapes_given(self, len(required), [p.arg for p in required])
+    built = self.builds.get(id(instance))
+    shapes = given or ([tuple(built[1:])] if built else [None] * len(required))
+    if len(required) == 1 and shapes and len(shapes) > 1 and given:
+        names = [f"x{i}" for i in range(len(shapes))]
+        packed = True
+    else:
+        names, packed = [p.arg for p in required], False
+    inputs = []
+    for name, shape in zip(names, shapes):
+        if shape is None:
+            self.error("missing-input-shape", f"input '{name}' of {candidate.name}.call needs a shape (the code "
+                       "does not give one): pass an input shape", self.loc(call))
+            raise _Abort
+        tensor = self.make_input(name, tuple(shape), None, self.loc(call))
+        if tensor is None:
+            raise _Abort
+        inputs.append(tensor)
+    args = [inputs] if packed else inputs
+    outputs = self.call_function(call, instance, args, {}, strict=True)
+    return inputs, outputs
+
+
+def training_config(self, candidate: Candidate):
+    def matches(target):
+        return target is self.model_value or (isinstance(target, Instance) and target.cls is candidate.value) or \
+            getattr(target, "origin", None) == candidate.name
+    compiles = [c for c in self.compiles if matches(c[0])]
+    if not compiles:
+        return None
+    _, args, kwargs, loc = compiles[-1]
+    config = eclass("TrainingConfig")()
+    set_location(config, loc)
+    optimizer = _arg(args, kwargs, 0, "optimizer")
+    if optimizer is not None:
+        config.optimizer = self.optimizer(optimizer, loc)
+    loss = _arg(args, kwargs, 1, "loss")
+    if loss is not None:
+        config.loss = self.loss(loss, loc)
+    for metric in _arg(args, kwargs, 2, "metrics") or []:
+        name = self.metric(metric, loc)
+        if name:
+            config.metrics.append(name)
+    fits = [f for f in self.fits if matches(f[0])]
+    if fits:
+        _, fit_args, fit_kwargs, fit_loc = fits[-1]
+        for key, feature in (("epochs", "epochs"), ("batch_size", "batchSize")):
+            value = fit_kwargs.get(key)
+            if isinstance(value, int):
+                setattr(config, feature, value)
+            elif value is not None:
+                self.warn("dynamic-value", f"fit {key}={value!r} is not known statically; the default is kept",
+                          fit_loc)
+    self.note("exact", loc, "training configuration from compile/fit")
+    return config
+
+
+DEFAULT_LEARNING_RATES = {"sgd": 0.01}
+OPTIMIZER_KEYS = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2"}
+
+
+def optimizer(self, value, loc):
+    from nnpivot.validators.training import OPTIMIZERS as KNOWN
+    result = eclass("Optimizer")()
+    set_location(result, loc)
+    if isinstance(value, str):
+        kind, kwargs = value.lower(), {}
+    elif isinstance(value, ConfigObj):
+        kind, kwargs = value.path.rsplit(".", 1)[-1].lower(), dict(value.kwargs)
+        if value.args:
+            kwargs.setdefault("learning_rate", value.args[0])
+    else:
+        self.warn("dynamic-value", "the optimizer is not known statically; it is left out", loc)
+        return None
+    if kind not in KNOWN:
+        self.warn("unsupported-construct", f"optimizer '{kind}' is not in the pivot's vocabulary; it is left out",
+                  loc)
+        return None
+    result.kind = kind
+    result.learningRate = float(DEFAULT_LEARNING_RATES.get(kind, 0.001))
+    for key, item in kwargs.items():
+        key = OPTIMIZER_KEYS.get(key, key)
+        if key == "learning_rate" and isinstance(item, (int, float)):
+            result.learningRate = float(item)
+        elif key in KNOWN[kind] and isinstance(item, (int, float, bool)):
+            parameter = eclass("Parameter")(key=key, value=float(item))
+            result.parameters.append(parameter)
+        elif key not in ("name",):
+            self.warn("unsupported-construct", f"optimizer {kind} argument {key}={item!r} is left out", loc)
+    return result
+
+
+LOSS_NAMES = {"sparse_categorical_crossentropy": "cross_entropy", "sparsecategoricalcrossentropy": "cross_entropy",
+              "categorical_crossentropy": "categorical_cross_entropy",
+              "categoricalcrossentropy": "categorical_cross_entropy", "binary_crossentropy": "binary_cross_entropy",
+              "binarycrossentropy": "binary_cross_entropy", "mse": "mse", "mean_squared_error": "mse",
+              "meansquarederror": "mse", "mae": "mae", "mean_absolute_error": "mae", "meanabsoluteerror": "mae",
+              "huber": "huber", "huber_loss": "huber"}
+METRIC_NAMES = {"accuracy": "accuracy", "acc": "accuracy", "sparse_categorical_accuracy": "accuracy",
+                "sparsecategoricalaccuracy": "accuracy", "categorical_accuracy": "accuracy",
+                "categoricalaccuracy": "accuracy", "binary_accuracy": "accuracy", "binaryaccuracy": "accuracy",
+                "mse": "mse", "mae": "mae", "precision": "precision", "recall": "recall", "auc": "auc"}
+
+
+def loss(self, value, loc):
+    if isinstance(value, str):
+        name, logits = value.lower(), False
+    elif isinstance(value, ConfigObj):
+        name, logits = value.path.rsplit(".", 1)[-1].lower(), bool(value.kwargs.get("from_logits", False))
+    else:
+        self.warn("dynamic-value", "the loss is not known statically; it is left out", loc)
+        return None
+    pivot = LOSS_NAMES.get(name)
+    if pivot is None:
+        self.warn("unsupported-construct", f"loss '{name}' is not in the pivot's vocabulary; it is left out", loc)
+        return None
+    # The pivot's cross-entropies read the model's last activation: softmax/sigmoid outputs are probabilities.
+    ends_in = {kind_of(n).keyword for n in self.output_nodes if kind_of(n)}
+    probabilities = bool(ends_in & {"softmax", "sigmoid"})
+    if "cross_entropy" in pivot and logits == probabilities:
+        self.warn("unsupported-construct", f"loss {name} with from_logits={logits} on a model whose output is "
+                  f"{'probabilities' if probabilities else 'logits'}: the pivot loss '{pivot}' assumes the "
+                  "output's own meaning", loc)
+    return pivot
+
+
+def metric(self, value, loc):
+    name = value.lower() if isinstance(value, str) else (
+        value.path.rsplit(".", 1)[-1].lower() if isinstance(value, ConfigObj) else None)
+    if name not in METRIC_NAMES:
+        self.warn("unsupported-construct", f"metric {name or value!r} is left out", loc)
+        return None
+    return METRIC_NAMES[name]
+
+
+for _fn in (find_candidates, builds_model, select, materialize, functional_io, sequential_io, subclass_io,
+            training_config, optimizer, loss, metric):
+    setattr(Interpreter, _fn.__name__, _fn)
+
+
+def run(self, model_name):
+    try:
+        tree = ast.parse(self.text, filename=self.file)
+    except SyntaxError as exc:
+        self.error("syntax-error", f"invalid Python: {exc.msg}", Location(self.file, exc.lineno or 0,
+                                                                           exc.offset or 0))
+        raise _Abort
+    self.aliases = collect_aliases(tree)
+    self.aliases_of: dict[str, list[str]] = {}
+    self.model = eclass("Model")(name="Model")
+    self.builder = GraphBuilder(self)
+    self.exec_body(tree.body, self.module_env, strict=False)
+    candidate = self.select(self.find_candidates(tree), model_name)
+    self.report.model = candidate.name
+    inputs, outputs = self.materialize(candidate)
+    flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    tensors = [self.tensor(o, candidate.loc, "model output") for o in flat]
+    if any(t is None for t in tensors):
+        raise _Abort
+    tensors = [self.finish_output(t, candidate.loc) for t in tensors]
+    model = self.model
+    model.name = self.model_name(candidate)
+    set_location(model, candidate.loc)
+    model.nodes.extend(reachable(self.all_nodes(inputs), [t.node for t in tensors], [t.node for t in inputs]))
+    model.outputs.extend([t.node for t in tensors])
+    self.output_nodes = [t.node for t in tensors]
+    self.integer_inputs(model)
+    model.training = self.training_config(candidate)
+    self.report.input_layouts = [t.perm for t in inputs]
+    self.report.output_layouts = [t.perm for t in tensors]
+    return model
+
+
+def all_nodes(self, inputs):
+    """Every node of the model's graph made so far, in creation order (``reachable`` keeps the model's)."""
+    return list(self.builder.nodes)
+
+
+def model_name(self, candidate: Candidate) -> str:
+    value = self.model_value
+    explicit = getattr(value, "name", None) if isinstance(value, (SequentialObj, FunctionalModel)) else None
+    if candidate.kind == "class":
+        return candidate.name
+    if explicit and not isinstance(value, Instance):
+        return camel_name(explicit)
+    if candidate.kind == "function":
+        return camel_name(re.sub(r"^(build|make|create|get)_", "", candidate.name))
+    if candidate.name.lower() in GENERIC_MODEL_NAMES:
+        return camel_name(self.path.stem)
+    return camel_name(candidate.name)
+
+
+def integer_inputs(self, model):
+    """Inputs without a declared dtype that feed an Embedding hold token ids: int64."""
+    for node in model.nodes:
+        if is_kind(node, "Embedding"):
+            for dep in node.inputs:
+                if is_kind(dep, "Input") and dep not in self.explicit_dtype:
+                    dep.dtype = dep.dtype.eEnum.getEEnumLiteral("int64")
+
+
+for _fn in (run, all_nodes, model_name, integer_inputs):
+    setattr(Interpreter, _fn.__name__, _fn)
+
+
+def import_keras(path, model_name: str | None = None, input_shapes=None):
+    """Read the Keras model defined in the Python file ``path`` into a pivot model.
+
+    ``model_name`` picks a class, builder function or variable when the file
+    defines several; ``input_shapes`` (Keras layout, without the batch axis: one
+    shape, a list of shapes, or a dict by input name) is used where the code
+    gives none. Returns ``(model, report)``; raises NNPivotError with located
+    diagnostics when no model can be built (a syntax error, no model, an
+    ambiguous choice, a missing input shape). Constructs that cannot be
+    translated are error diagnostics in ``report.diagnostics``; the rest of
+    the model is still built.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NNPivotError([error("file-not-found", f"no such file: {path}", Location(str(path)))])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc}", Location(str(path)))]) from None
+    importer = Interpreter(path, text, input_shapes)
+    try:
+        model = importer.run(model_name)
+    except _Abort:
+        raise NNPivotError(importer.diagnostics) from None
+    except RecursionError:
+        raise NNPivotError(importer.diagnostics + [error("unsupported-construct", "recursion too deep",
+                                                         Location(str(path)))]) from None
+    return model, importer.report
+
+
+__all__ = ["import_keras", "ImportReport"]
