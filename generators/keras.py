@@ -1165,9 +1165,11 @@ def generate(model, source_name: str) -> str:
 
 def generate_file(model, path, source_name: str, force: bool = False) -> list[Diagnostic]:
     """Generate and write atomically; an existing file needs ``force`` (``output-exists``)."""
-    text = generate(model, source_name)
-    write_atomic(path, text, force=force)
-    return [d for d in plan(model).diagnostics if not d.is_error]
+    program = plan(model)
+    if has_errors(program.diagnostics):
+        raise NNPivotError(program.diagnostics)
+    write_atomic(path, render(program, source_name), force=force)
+    return [d for d in program.diagnostics if not d.is_error]
 
 
 def _class_view(name: str, code: GraphCode, doc: str | None) -> dict:
@@ -1338,6 +1340,7 @@ def _prelu_from_keras(node, arrays, info):
 
 
 def _rnn_cell_to_keras(node, params, suffix):
+    """One layer and direction of a recurrent node; ``suffix`` is its PyTorch suffix (``_l0_reverse``)."""
     hidden = node.hiddenSize
     w_ih, w_hh = params[f"weight_ih{suffix}"], params[f"weight_hh{suffix}"]
     kernel, recurrent = w_ih.T, w_hh.T
@@ -1419,8 +1422,9 @@ WEIGHT_CONVERTERS: dict[str, tuple[Callable, Callable]] = {
     "embedding": (_embedding_to_keras, _embedding_from_keras),
     "prelu": (_prelu_to_keras, _prelu_from_keras),
     "attention": (_attention_to_keras, _attention_from_keras),
+    # Recurrent nodes: one entry per Keras cell (layer and direction); the info is the PyTorch suffix.
+    **{name: (_rnn_cell_to_keras, _rnn_cell_from_keras) for name in ("simple_rnn", "lstm", "gru")},
 }
-RECURRENT = {"simple_rnn", "lstm", "gru"}
 
 
 def _weighted_nodes(program: KerasProgram):
@@ -1436,26 +1440,37 @@ def _weighted_nodes(program: KerasProgram):
     yield from walk(program.code, "", ())
 
 
-def _layer_info(node, code: GraphCode, keras_layer):
+def _keras_layer(owner, code: GraphCode, name: str):
+    """The Keras layer generated for ``name``: by attribute, else by layer name (hand-written models)."""
+    layer = getattr(owner, code.layer_names.get(name, name), None)
+    if layer is None and hasattr(owner, "get_layer"):
+        try:
+            layer = owner.get_layer(name)
+        except ValueError:
+            layer = None
+    if layer is None:
+        raise AttributeError(f"no Keras layer '{name}' in {getattr(owner, 'name', owner)}")
+    return layer
+
+
+def _units(owner, code: GraphCode, node) -> list[tuple[Any, Any]]:
+    """(Keras layer holding the weights, converter info) for each weight-holding part of ``node``."""
     name = kind_of(node).mappings[TARGET].weights
+    if is_kind(node, "Recurrent"):
+        units = []
+        for index in range(node.numLayers):
+            layer = _keras_layer(owner, code, node.name if node.numLayers == 1 else f"{node.name}_l{index}")
+            if node.bidirectional:
+                units += [(layer.forward_layer.cell, f"_l{index}"), (layer.backward_layer.cell, f"_l{index}_reverse")]
+            else:
+                units.append((layer.cell, f"_l{index}"))
+        return units
+    layer = _keras_layer(owner, code, node.name)
     if name == "dense":
-        return code.dense_rows.get(node.name)
+        return [(layer, code.dense_rows.get(node.name))]
     if name == "prelu":
-        return tuple(keras_layer.alpha.shape)
-    return None
-
-
-def _recurrent_layers(owner, code: GraphCode, node):
-    """[(keras RNN layer, pivot suffix)] of a recurrent node, layer-major then direction."""
-    result = []
-    for index in range(node.numLayers):
-        name = node.name if node.numLayers == 1 else f"{node.name}_l{index}"
-        layer = getattr(owner, code.layer_names[name])
-        if node.bidirectional:
-            result += [(layer.forward_layer, f"_l{index}"), (layer.backward_layer, f"_l{index}_reverse")]
-        else:
-            result.append((layer, f"_l{index}"))
-    return result
+        return [(layer, tuple(layer.alpha.shape))]
+    return [(layer, None)]
 
 
 def _owner(keras_model, path):
@@ -1465,43 +1480,35 @@ def _owner(keras_model, path):
     return owner
 
 
-def _set(layer, arrays, key, diagnostics) -> None:
-    variables = layer.weights
-    if len(variables) != len(arrays):
-        diagnostics.append(error("weight-shape-mismatch", f"{key}: Keras layer '{layer.name}' holds "
-                                 f"{len(variables)} arrays, the pivot gives {len(arrays)}"))
-        return
-    for variable, array in zip(variables, arrays):
-        if tuple(variable.shape) != tuple(array.shape):
-            diagnostics.append(error("weight-shape-mismatch", f"{key}: Keras '{variable.path}' has shape "
-                                     f"{tuple(variable.shape)} but the pivot weights give {tuple(array.shape)}"))
-            return
-    layer.set_weights([np.asarray(a, dtype=variable.dtype) for variable, a in zip(variables, arrays)])
+def _current(layer) -> list[np.ndarray]:
+    return [np.asarray(v) for v in layer.get_weights()]
 
 
 def assign_store(keras_model, model, store: WeightStore) -> list[Diagnostic]:
-    """Copy the pivot weights of ``model`` into a built Keras model generated from it."""
+    """Copy the pivot weights of ``model`` into a built Keras model generated from it.
+
+    Each parameter is checked against the shape the Keras layer implies (read back
+    through the converter), so a mismatch names the pivot parameter.
+    """
     program = plan(model)
     diagnostics: list[Diagnostic] = []
     for key, node, code, path in _weighted_nodes(program):
-        owner = _owner(keras_model, path)
+        to_keras, from_keras = WEIGHT_CONVERTERS[kind_of(node).mappings[TARGET].weights]
         params = store.for_node(key)
-        name = kind_of(node).mappings[TARGET].weights
-        try:
-            if name in RECURRENT:
-                for layer, suffix in _recurrent_layers(owner, code, node):
-                    _set(layer.cell, _rnn_cell_to_keras(node, params, suffix), f"{key}{suffix}", diagnostics)
+        for layer, info in _units(_owner(keras_model, path), code, node):
+            expected = from_keras(node, _current(layer), info)
+            problems = [error("missing-weight", f"{key}.{param}: the weight store has no such array",
+                              location_of(node)) for param in expected if param not in params]
+            problems += [error("weight-shape-mismatch", f"{key}.{param}: the Keras model needs shape "
+                               f"{tuple(array.shape)} but the weights have {tuple(np.shape(params[param]))}",
+                               location_of(node))
+                         for param, array in expected.items()
+                         if param in params and tuple(np.shape(params[param])) != tuple(array.shape)]
+            if problems:
+                diagnostics += problems
                 continue
-            layer = getattr(owner, code.layer_names[node.name])
-            arrays = WEIGHT_CONVERTERS[name][0](node, params, _layer_info(node, code, layer))
-        except KeyError as exc:
-            diagnostics.append(error("missing-weight", f"{key}: the weight store has no {exc.args[0]!r}",
-                                     location_of(node)))
-            continue
-        except ValueError as exc:
-            diagnostics.append(error("weight-shape-mismatch", f"{key}: {exc}", location_of(node)))
-            continue
-        _set(layer, arrays, key, diagnostics)
+            arrays = to_keras(node, params, info)
+            layer.set_weights([np.asarray(a, dtype=v.dtype) for v, a in zip(layer.weights, arrays)])
     return diagnostics
 
 
@@ -1510,22 +1517,16 @@ def store_from_keras(keras_model, model) -> tuple[WeightStore, list[Diagnostic]]
     program = plan(model)
     store, diagnostics = WeightStore(), []
     for key, node, code, path in _weighted_nodes(program):
-        owner = _owner(keras_model, path)
-        name = kind_of(node).mappings[TARGET].weights
-        if name in RECURRENT:
-            for layer, suffix in _recurrent_layers(owner, code, node):
-                for param, array in _rnn_cell_from_keras(node, layer.cell.get_weights(), suffix).items():
-                    store[f"{key}.{param}"] = array
-            continue
-        layer = getattr(owner, code.layer_names[node.name])
-        arrays = [np.asarray(a) for a in layer.get_weights()]
-        try:
-            params = WEIGHT_CONVERTERS[name][1](node, arrays, _layer_info(node, code, layer))
-        except (ValueError, IndexError) as exc:
-            diagnostics.append(error("weight-shape-mismatch", f"{key}: {exc}", location_of(node)))
-            continue
-        for param, array in params.items():
-            store[f"{key}.{param}"] = array
+        from_keras = WEIGHT_CONVERTERS[kind_of(node).mappings[TARGET].weights][1]
+        for layer, info in _units(_owner(keras_model, path), code, node):
+            try:
+                params = from_keras(node, _current(layer), info)
+            except (ValueError, IndexError) as exc:
+                diagnostics.append(error("weight-shape-mismatch", f"{key}: Keras layer '{layer.name}' does not "
+                                         f"hold the weights of {kind_of(node).keyword} ({exc})", location_of(node)))
+                continue
+            for param, array in params.items():
+                store[f"{key}.{param}"] = np.ascontiguousarray(array)
     return store, diagnostics
 
 

@@ -431,7 +431,7 @@ def test_every_kind_has_a_keras_mapping():
     for keyword, kind in KINDS.items():
         mapping = kind.mappings["keras"]
         assert mapping.layout in K.WANTS, keyword
-        assert mapping.weights is None or mapping.weights in K.WEIGHT_CONVERTERS or mapping.weights in K.RECURRENT
+        assert mapping.weights is None or mapping.weights in K.WEIGHT_CONVERTERS
 
 
 # =============================================================================
@@ -665,4 +665,7 @@ def test_weight_shape_mismatch_names_the_parameter(generated):
     store["result.weight"] = np.zeros((5, 21), dtype="float32")
     diagnostics = K.assign_store(keras_model, model, store)
     assert [d.code for d in diagnostics] == ["weight-shape-mismatch"]
-    assert "result" in diagnostics[0].message and "(21, 5)" in diagnostics[0].message
+    assert diagnostics[0].message.startswith("result.weight:") and "(5, 21)" in diagnostics[0].message
+    store = WeightStore({"result.weight": np.zeros((5, 20), dtype="float32")})
+    assert [str(d) for d in K.assign_store(keras_model, model, store)] == [
+        "dense-0.nn:3:5: error[missing-weight]: result.bias: the weight store has no such array"]
