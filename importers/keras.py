@@ -292,7 +292,7 @@ class GraphBuilder:
                     and candidate not in AVOIDED_NAMES:
                 self.names.add(candidate)
                 return candidate
-        base = next((c for c in candidates if c), "node")
+        base = next((c for c in reversed(candidates) if c), "node")
         base = re.sub(r"\W", "_", base).strip("_") or "node"
         if base[0].isdigit() or base in AVOIDED_NAMES:
             base = "n_" + base
@@ -302,8 +302,9 @@ class GraphBuilder:
         self.names.add(f"{base}_{number}")
         return f"{base}_{number}"
 
-    def add(self, eclass_name: str, names: tuple, inputs: list, loc: Location | None, **attrs):
-        node = new_node(eclass_name, self.name(*names), [t.node if isinstance(t, T) else t for t in inputs],
+    def add(self, eclass_name: str, names: tuple | str, inputs: list, loc: Location | None, **attrs):
+        """A new node named by the first free candidate of ``names`` (a str: a name reserved already)."""
+        node = new_node(eclass_name, names if isinstance(names, str) else self.name(*names), [t.node if isinstance(t, T) else t for t in inputs],
                         **attrs)
         set_location(node, loc)
         self.nodes.append(node)
@@ -749,6 +750,8 @@ class Interpreter(KerasImporter):
                 return owner.attrs[expr.attr]
             if self.method_of(owner.cls, expr.attr) is not None:
                 return Method(owner, expr.attr)
+            if expr.attr in ("compile", "fit", "build"):
+                return BoundMethod(owner, expr.attr)
             return Unknown(f"'{ast.unparse(expr)}' is not set in __init__", self.loc(expr))
         if isinstance(owner, T) and expr.attr == "shape":
             return tuple(owner.shape[a] for a in owner.perm)
@@ -1115,8 +1118,9 @@ class Interpreter(KerasImporter):
             return Unknown(f"output of {layer.original}", loc)
         attrs = self.attributes(layer, keyword, given) if attrs is None else attrs
         wanted = self.wanted(MAPPINGS[keyword].layout, x, given, attrs)
-        x = self.builder.permuted(x, wanted, (f"{names[0] or names[-1]}_in",), loc)
-        node = self.builder.add(KINDS[keyword].eclass_name, names, [x], loc, **attrs)
+        name = self.builder.name(*names)
+        x = self.builder.permuted(x, wanted, (f"{name}_in",), loc)
+        node = self.builder.add(KINDS[keyword].eclass_name, name, [x], loc, **attrs)
         out = self.out_tensor(node, x.perm)
         return self.activation(given.get("activation"), out, node.name, loc)
 
@@ -1376,8 +1380,9 @@ def layer_group_norm(self, layer, x, names, loc):
 def channel_layer(self, layer, keyword, x, axis, given, names, loc):
     """A layer normalizing over the channel axis Keras names by ``axis`` (pivot axis 1)."""
     attrs = self.attributes(layer, keyword, given, handled={"axis"})
-    x = self.builder.permuted(x, channel_at(x.rank, axis), (f"{names[0] or names[-1]}_in",), loc)
-    node = self.builder.add(KINDS[keyword].eclass_name, names, [x], loc, **attrs)
+    name = self.builder.name(*names)
+    x = self.builder.permuted(x, channel_at(x.rank, axis), (f"{name}_in",), loc)
+    node = self.builder.add(KINDS[keyword].eclass_name, name, [x], loc, **attrs)
     return self.out_tensor(node, x.perm)
 
 
@@ -1415,8 +1420,9 @@ def layer_recurrent(self, layer, x, names, loc, bidirectional=False, outer=None)
     attrs.pop("activation", None)
     if bidirectional:
         attrs["bidirectional"] = True
-    x = self.builder.permuted(x, L.identity(x.rank), (f"{names[0] or names[-1]}_in",), loc)
-    node = self.builder.add(KINDS[keyword].eclass_name, names, [x], loc, **attrs)
+    name = self.builder.name(*names)
+    x = self.builder.permuted(x, L.identity(x.rank), (f"{name}_in",), loc)
+    node = self.builder.add(KINDS[keyword].eclass_name, name, [x], loc, **attrs)
     output = self.out_tensor(node, x.perm)
     if not given.get("return_state"):
         return output
@@ -1470,8 +1476,9 @@ def layer_reshape(self, layer, x, names, loc):
         if x is not None:
             self.error("dynamic-value", f"Reshape target {target!r} is not known statically", loc)
         return Unknown("reshape", loc)
-    x = self.builder.permuted(x, L.identity(x.rank), (f"{names[0] or names[-1]}_in",), loc)
-    node = self.builder.add("Reshape", names, [x], loc, shape=list(target))
+    name = self.builder.name(*names)
+    x = self.builder.permuted(x, L.identity(x.rank), (f"{name}_in",), loc)
+    node = self.builder.add("Reshape", name, [x], loc, shape=list(target))
     self.check_rest(layer, given, {"target_shape"})
     return self.out_tensor(node, L.identity(len(target) + 1))
 
@@ -2069,6 +2076,9 @@ def training_config(self, candidate: Candidate):
             getattr(target, "origin", None) == candidate.name
     compiles = [c for c in self.compiles if matches(c[0])]
     if not compiles:
+        self.run_training_functions()
+        compiles = [c for c in self.compiles if matches(c[0])]
+    if not compiles:
         return None
     _, args, kwargs, loc = compiles[-1]
     config = eclass("TrainingConfig")()
@@ -2097,6 +2107,24 @@ def training_config(self, candidate: Candidate):
     return config
 
 
+def run_training_functions(self):
+    """Run ``def train(model, ...)``-style functions (never called at module level) on the model."""
+    for value in list(self.module_env.values()):
+        if not isinstance(value, FunctionDef) or not value.node.args.args:
+            continue
+        first = value.node.args.args[0].arg
+        compiles = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "compile"
+                       and isinstance(n.func.value, ast.Name) and n.func.value.id == first
+                       for n in ast.walk(value.node))
+        if compiles:
+            rest = [Unknown(a.arg, self.loc(a)) for a in value.node.args.args[1:]]
+            try:
+                self.call_function(value.node, None, [self.model_value, *rest], {}, strict=False)
+            except _Abort:
+                pass
+
+
+Interpreter.run_training_functions = run_training_functions
 DEFAULT_LEARNING_RATES = {"sgd": 0.01}
 OPTIMIZER_KEYS = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2"}
 
