@@ -575,6 +575,10 @@ def _dropout_class(site):
 # --- the table ---------------------------------------------------------------------------------
 
 _MAPPINGS: dict[str, TorchMapping] = {}
+# Further source spellings of some kinds, for the importer: tensor methods, and torch.max/min, which
+# give (values, indices) when a dim is given.
+TENSOR_METHODS = {keyword: (f"Tensor.{keyword}",) for keyword in ("relu", "sigmoid", "tanh", "softmax", "log_softmax")}
+TENSOR_METHODS |= {keyword: (f"torch.{keyword}", f"Tensor.{keyword}") for keyword in ("max", "min")}
 
 
 def _map(keyword: str, mapping: TorchMapping) -> None:
@@ -707,20 +711,23 @@ for keyword, cls, args in (
         ("softmax", "nn.Softmax", (Arg("dim", "axis"),)),
         ("log_softmax", "nn.LogSoftmax", (Arg("dim", "axis"),))):
     _map(keyword, TorchMapping(
-        cls, args, functions=(f"F.{keyword}", f"torch.{keyword}"),
+        cls, args, functions=(f"F.{keyword}", f"torch.{keyword}", *TENSOR_METHODS.get(keyword, ())),
         parameters=(lambda site: {"weight": (site.node.numParameters,)}) if keyword == "prelu" else None))
 
-_map("flatten", TorchMapping(forward=_flatten, classes=("nn.Flatten",), functions=("torch.flatten",)))
+_map("flatten", TorchMapping(forward=_flatten, classes=("nn.Flatten",), functions=("torch.flatten", "Tensor.flatten")))
 _map("reshape", TorchMapping(forward=_reshape, functions=("torch.reshape", "Tensor.reshape", "Tensor.view")))
-_map("permute", TorchMapping(forward=_permute, functions=("torch.permute", "Tensor.permute", "Tensor.transpose")))
+_map("permute", TorchMapping(forward=_permute, functions=("torch.permute", "Tensor.permute", "Tensor.transpose",
+                                                            "torch.transpose")))
 _map("concat", TorchMapping(forward="torch.cat([{inputs}], dim={axis})", functions=("torch.cat", "torch.concat")))
 _map("stack", TorchMapping(forward="torch.stack([{inputs}], dim={axis})", functions=("torch.stack",)))
-_map("split", TorchMapping(forward=_split, results="tuple", functions=("torch.split", "Tensor.split")))
+_map("split", TorchMapping(forward=_split, results="tuple", functions=("torch.split", "Tensor.split",
+                                                                              "torch.chunk", "Tensor.chunk")))
 for keyword, symbol in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")):
     _map(keyword, TorchMapping(forward=_arithmetic(symbol), functions=(f"torch.{keyword}",)))
-_map("matmul", TorchMapping(forward="{x} @ {y}", functions=("torch.matmul", "torch.bmm")))
+_map("matmul", TorchMapping(forward="{x} @ {y}", functions=("torch.matmul", "torch.bmm", "Tensor.matmul")))
 for keyword, method in (("mean", "mean"), ("sum", "sum"), ("max", "amax"), ("min", "amin")):
-    _map(keyword, TorchMapping(forward=_reduce(method), functions=(f"torch.{method}", f"Tensor.{method}")))
+    _map(keyword, TorchMapping(forward=_reduce(method), functions=(f"torch.{method}", f"Tensor.{method}",
+                                                                       *TENSOR_METHODS.get(keyword, ()))))
 _map("squeeze", TorchMapping(forward=_squeeze, functions=("torch.squeeze", "Tensor.squeeze")))
 _map("unsqueeze", TorchMapping(forward="{x}.unsqueeze({axis})", functions=("torch.unsqueeze", "Tensor.unsqueeze")))
 _map("slice", TorchMapping(forward=_slice, functions=("Tensor.__getitem__",)))
