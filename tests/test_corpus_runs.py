@@ -30,8 +30,12 @@ MANIFESTS = {"corpus": ROOT / "corpus" / "manifest.json", "paper": ROOT / "paper
 MIN_FILES = {("corpus", "pytorch"): 64, ("corpus", "keras"): 34, ("paper", "pytorch"): 10, ("paper", "keras"): 10}
 BATCH = 2
 ALLOWED_TOP_LEVEL_IMPORTS = {"torch", "keras", "tensorflow", "numpy"}
-# Keras 3 prefers Input() over input_shape=, but people still write the latter.
-pytestmark = pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning")
+# Keras 3 prefers Input() over input_shape= and single inputs over one-element
+# lists, but people still write both.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning"),
+    pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning"),
+]
 ENTRY_KEYS = {"path", "framework", "model", "model_kind", "kwargs", "inputs", "description", "constructs"}
 
 # Construct tags a manifest may use, with a pattern the file's source must
@@ -46,6 +50,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "module-dict": r"ModuleDict\(",
     "helper-block": None,
     "init-loop": r"for \w+ in (.|\n)*def forward",
+    "builder-loop": r"def \w+\((.|\n)*\n\s+for \w+ in ",
     "init-conditional": r"def __init__(.|\n)*\n\s+if [^\n]*:\n(.|\n)*def forward",
     "sequential-builder-function": r"(?m)^def \w+\((.|\n)*return nn\.Sequential\(",
     "shape-unpack": r"= \w+\.size\(\)|= \w+\.shape\b",
