@@ -1,0 +1,2438 @@
+"""PyTorch source importer: ``nn.Module`` code to a pivot model, statically.
+
+The file is parsed with :mod:`ast` and interpreted symbolically, never
+executed: Python constants are evaluated (constructor defaults, ``--model-args``,
+loops and conditions over them), layers constructed in ``__init__`` become
+symbolic modules, and running ``forward`` on symbolic tensors builds the
+dataflow graph. What a layer means comes from the PyTorch generator's mapping
+table (``kind.mappings["pytorch"]``) read backwards: its class and function
+spellings find the kind, its constructor arguments (in the constructor's order,
+with torch's defaults) give the pivot attributes. Tensor operations whose call
+signature is not a constructor's (``torch.cat``, ``x.view``, ``F.pad``...) have
+one argument reader per pivot kind in ``OPERATIONS`` below.
+
+Structure:
+
+* helper ``nn.Module`` classes that hold layers with weights and are called on
+  tensors become pivot blocks (one block per distinct structure and input
+  shape, named after the class: ``BasicBlock``, ``BasicBlock2``...) and
+  ``BlockCall`` nodes; weight-less helpers and helpers fed tuples are inlined;
+* ``nn.Sequential``/``ModuleList``/``ModuleDict`` are unrolled; their layers are
+  named after their state_dict path (``features.0`` -> ``features_0``);
+* a recurrent layer whose last step is taken (``out[:, -1, :]`` or ``h_n[-1]``,
+  unidirectional; ``cat((h_n[-2], h_n[-1]), 1)``, bidirectional) becomes the
+  pivot's ``return_sequences=false``, which is what the generators write back.
+
+Names: a layer node is named after its attribute path, an operation after the
+variable it is assigned to when that name is free, else after its kind
+(``relu``, ``relu_1``...). Generated PyTorch code uses the node names as
+attribute and variable names, so source -> pivot -> code -> pivot keeps them.
+
+Everything that cannot be translated is a located diagnostic; the rest of the
+model is still built. ``ImportReport`` tells what was translated exactly,
+approximately (and why) and not at all.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyecore.ecore import EEnum
+
+from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location, warning
+from nnpivot.generators import pytorch as torch_target
+from nnpivot.graph import new_node
+from nnpivot.metamodel import Block, BlockCall, Input, Model, Optimizer, Parameter, Select, TrainingConfig, eclass
+from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
+from nnpivot.metamodel.shapes import ShapeError
+
+from .pysource import ImportTable, Refused, describe, location, read_source
+
+SOURCE = "pytorch"
+OPEN_END = 2 ** 31 - 1          # a slice without an end
+IGNORED_ARGUMENTS = frozenset({"inplace", "device", "dtype"})
+MAX_DEPTH = 60                  # nested calls of user functions
+
+
+# --- the mapping table, read backwards ------------------------------------------------------
+
+def _canonical(qualified: str) -> str:
+    """The table's spelling of a qualified torch name: torch.nn.functional.relu -> F.relu."""
+    for prefix, short in (("torch.nn.functional.", "F."), ("torch.nn.modules.", "nn."), ("torch.nn.", "nn.")):
+        if qualified.startswith(prefix):
+            rest = qualified[len(prefix):]
+            return short + (rest.rsplit(".", 1)[-1] if short == "nn." else rest)
+    return qualified
+
+
+def _spellings() -> tuple[dict[str, Kind], dict[str, Kind]]:
+    classes, functions = {}, {}
+    for kind in KINDS.values():
+        mapping = kind.mappings.get(SOURCE)
+        if mapping is None:
+            continue
+        if isinstance(mapping.module, str):
+            classes.setdefault(mapping.module, kind)
+        for spelling in mapping.classes:
+            classes.setdefault(spelling, kind)
+        for spelling in mapping.functions:
+            functions.setdefault(spelling, kind)
+    return classes, functions
+
+
+CLASSES, FUNCTIONS = _spellings()
+CONTAINERS = ("nn.Sequential", "nn.ModuleList", "nn.ModuleDict")
+MODULE_BASE = "nn.Module"
+# Spellings that leave a tensor as it is (no node).
+PASSTHROUGH = frozenset({"Tensor.contiguous", "Tensor.detach", "Tensor.clone", "Tensor.float", "Tensor.to",
+                         "Tensor.cpu", "Tensor.cuda"})
+# torch.optim classes -> pivot optimizer names, and torch keywords -> pivot parameter keys.
+OPTIMIZERS = {cls.rsplit(".", 1)[-1]: (name, {torch_kw: key for key, torch_kw in renames.items()})
+              for name, (cls, renames) in torch_target.OPTIMIZERS.items()}
+LOSS_CLASSES = {}
+for _loss, _call in torch_target.LOSSES.items():
+    LOSS_CLASSES.setdefault(_call.split("(")[0], _loss)
+
+
+def _loss_of_function(spelling: str) -> str | None:
+    """F.nll_loss -> nll: the loss whose class has the same letters (NLLLoss)."""
+    letters = spelling[2:].replace("_", "").removesuffix("loss")
+    for cls, loss in LOSS_CLASSES.items():
+        if cls[3:].lower().removesuffix("loss") == letters:
+            return loss
+    return None
+
+
+# --- symbolic values ------------------------------------------------------------------------
+
+class Unknown:
+    """The value of code that could not be translated (already reported)."""
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    """Output ``index`` of a pivot node; ``hint`` names the variable it was unpacked into."""
+    node: Any
+    index: int = 0
+    hint: str | None = None
+
+
+class BatchSize:
+    """``x.size(0)``: the batch size, known only at run time."""
+
+
+BATCH = BatchSize()
+
+
+@dataclass(frozen=True)
+class Zeros:
+    """``torch.zeros(...)``: accepted as an RNN's initial state (the default), nothing else."""
+    where: ast.AST
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value the pivot has no counterpart for (argmax indices); an error when used."""
+    what: str
+
+
+@dataclass(frozen=True)
+class TorchRef:
+    """A torch API object named in the source: ``torch.nn.Conv2d``, ``torch.cat``..."""
+    qualified: str
+
+    @property
+    def spelling(self) -> str:
+        return _canonical(self.qualified)
+
+
+@dataclass(frozen=True)
+class TensorMethod:
+    tensor: Tensor
+    name: str
+
+
+@dataclass(frozen=True)
+class PyMethod:
+    """A method of a Python list/dict/str value (append, items, format...)."""
+    target: Any
+    name: str
+
+
+class Module:
+    """Base of the symbolic modules: owned by a container or instance under a path."""
+    owner: Module | None = None
+    path: str = ""
+
+    def adopt(self, child, key) -> None:
+        if isinstance(child, Module) and child.owner is None and child is not self:
+            child.owner, child.path = self, str(key)
+
+
+class Layer(Module):
+    """``nn.Conv2d(...)`` in ``__init__``: a kind and its pivot attributes, made a node when called."""
+
+    def __init__(self, kind: Kind, attrs: dict, torch_args: dict, where: Location, notes: list[str]):
+        self.kind, self.attrs, self.torch_args, self.where, self.notes = kind, attrs, torch_args, where, notes
+        self.calls = 0
+
+    @property
+    def label(self) -> str:
+        return self.kind.keyword
+
+
+class Container(Module):
+    """``nn.Sequential``, ``nn.ModuleList`` or ``nn.ModuleDict`` (items: list or dict)."""
+
+    def __init__(self, spelling: str, items):
+        self.spelling, self.items = spelling, items
+        for key, item in self.entries():
+            self.adopt(item, key)
+
+    def entries(self):
+        return list(self.items.items()) if isinstance(self.items, dict) else list(enumerate(self.items))
+
+    def modules(self) -> list:
+        return [item for _, item in self.entries()]
+
+    @property
+    def label(self) -> str:
+        return self.spelling.split(".")[-1].lower()
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    name: str
+    node: ast.ClassDef
+    bases: list           # ClassInfo or qualified names of imported bases
+    is_module: bool
+
+    def method(self, name: str):
+        for item in self.node.body:
+            if isinstance(item, ast.FunctionDef) and item.name == name:
+                return item, self
+        for base in self.bases:
+            if isinstance(base, ClassInfo):
+                found = base.method(name)
+                if found:
+                    return found
+        return None
+
+    def class_attribute(self, name: str):
+        for item in self.node.body:
+            if isinstance(item, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in item.targets):
+                return item.value
+        for base in self.bases:
+            if isinstance(base, ClassInfo):
+                found = base.class_attribute(name)
+                if found is not None:
+                    return found
+        return None
+
+
+class Instance(Module):
+    """An instance of a user ``nn.Module`` class: its attributes as set by ``__init__``."""
+
+    def __init__(self, cls: ClassInfo, args_text: str):
+        self.cls, self.attrs, self.args_text = cls, {}, args_text
+
+    @property
+    def label(self) -> str:
+        return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", self.cls.name).lower()
+
+    def has_weights(self) -> bool:
+        return any(_has_weights(value) for value in self.attrs.values())
+
+
+def _has_weights(value) -> bool:
+    if isinstance(value, Layer):
+        return value.kind.mappings[SOURCE].parameters is not None
+    if isinstance(value, Container):
+        return any(_has_weights(m) for m in value.modules())
+    if isinstance(value, Instance):
+        return value.has_weights()
+    return False
+
+
+@dataclass(frozen=True)
+class Function:
+    node: ast.FunctionDef
+
+
+@dataclass(frozen=True)
+class BoundMethod:
+    instance: Instance
+    node: ast.FunctionDef
+    cls: ClassInfo
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    cls: ClassInfo
+
+
+@dataclass(frozen=True)
+class Super:
+    instance: Instance
+    cls: ClassInfo
+
+
+class _Return(Exception):
+    def __init__(self, value):
+        self.value = value
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+# --- the report ------------------------------------------------------------------------------
+
+@dataclass
+class Entry:
+    graph: str
+    node: str
+    kind: str
+    location: Location | None
+    note: str = ""
+
+
+@dataclass
+class ImportReport:
+    """What the import did: the migrated class or variable, and node by node how exactly."""
+    source: str
+    model: str = ""
+    model_kind: str = ""          # "class" or "variable"
+    candidates: list[str] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    inlined: list[str] = field(default_factory=list)
+    blocks: list[str] = field(default_factory=list)
+    folded: list[str] = field(default_factory=list)
+    input_shapes: dict[str, tuple] = field(default_factory=dict)
+    guessed_shapes: bool = False
+    training: str = ""
+    source_paths: dict[str, str] = field(default_factory=dict)   # pivot node key -> state_dict prefix
+
+    @property
+    def exact(self) -> list[Entry]:
+        return [e for e in self.entries if not e.note]
+
+    @property
+    def approximate(self) -> list[Entry]:
+        return [e for e in self.entries if e.note]
+
+    @property
+    def untranslated(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    def to_text(self) -> str:
+        lines = [f"Migration report for {self.source}",
+                 f"  migrated {self.model_kind} {self.model}"
+                 + (f" (candidates: {', '.join(self.candidates)})" if len(self.candidates) > 1 else "")]
+        shapes = ", ".join(f"{k}: {list(v)}" for k, v in self.input_shapes.items())
+        if shapes:
+            lines.append(f"  input shapes{' (guessed)' if self.guessed_shapes else ''}: {shapes}")
+        if self.blocks:
+            lines.append(f"  blocks: {', '.join(self.blocks)}")
+        if self.inlined:
+            lines.append(f"  inlined: {', '.join(self.inlined)}")
+        if self.folded:
+            lines.append(f"  last step taken by the recurrent layer itself: {', '.join(self.folded)}")
+        if self.training:
+            lines.append(f"  training: {self.training}")
+        lines.append(f"translated exactly: {len(self.exact)} nodes")
+        for entry in self.exact:
+            lines.append(f"  {_entry_name(entry)} ({entry.kind}){_at(entry.location)}")
+        lines.append(f"translated approximately: {len(self.approximate)} nodes")
+        for entry in self.approximate:
+            lines.append(f"  {_entry_name(entry)} ({entry.kind}){_at(entry.location)}: {entry.note}")
+        problems = [d for d in self.diagnostics if d.is_error]
+        lines.append(f"not translated: {len(problems)}")
+        lines.extend(f"  {d}" for d in problems)
+        notes = [d for d in self.diagnostics if not d.is_error]
+        if notes:
+            lines.append("warnings:")
+            lines.extend(f"  {d}" for d in notes)
+        return "\n".join(lines) + "\n"
+
+
+def _entry_name(entry: Entry) -> str:
+    return entry.node if not entry.graph else f"{entry.graph}.{entry.node}"
+
+
+def _at(where: Location | None) -> str:
+    return f" at {where}" if where is not None and where.line else ""
+
+
+class PyTorchImportError(NNPivotError):
+    """The import found errors; ``model`` and ``report`` hold what could be built."""
+
+    def __init__(self, diagnostics, model=None, report: ImportReport | None = None):
+        super().__init__(diagnostics)
+        self.model, self.report = model, report
+
+
+# --- graphs under construction -----------------------------------------------------------------
+
+class GraphBuilder:
+    """One pivot graph (the model or a block) being built, with the shapes of its nodes."""
+
+    def __init__(self, graph, root, importer: "Importer", prefix: str = ""):
+        self.graph, self.root, self.importer, self.prefix = graph, root, importer, prefix
+        self.shapes: dict = {}
+        self.names: set[str] = set()
+        self.selects: dict = {}
+
+    def unique(self, base: str) -> str:
+        base = re.sub(r"\W", "_", base) or "node"
+        if base[0].isdigit():
+            base = f"n{base}"
+        name, n = base, 0
+        while name in self.names:
+            n += 1
+            name = f"{base}_{n}"
+        self.names.add(name)
+        return name
+
+    def free(self, name: str | None) -> bool:
+        return bool(name) and name.isidentifier() and name not in self.names
+
+    def add_input(self, name: str, shape) -> Tensor:
+        node = new_node("Input", self.unique(name))
+        if shape is not None:
+            node.shape.extend([int(d) for d in shape])
+        self.graph.nodes.append(node)
+        self.shapes[node] = [None if shape is None else (None, *(None if d < 0 else d for d in shape))]
+        return Tensor(node)
+
+    def operand(self, value: Tensor):
+        """The node a consumer references for ``value`` (a Select for outputs other than 0)."""
+        if value.index == 0:
+            return value.node
+        key = (value.node, value.index)
+        if key not in self.selects:
+            select = Select(name=self.unique(value.hint or f"{value.node.name}_{value.index}"), index=value.index)
+            select.inputs.append(value.node)
+            self.graph.nodes.append(select)
+            self.shapes[select] = [self.shape(value)]
+            self.selects[key] = select
+        return self.selects[key]
+
+    def shape(self, value: Tensor):
+        shapes = self.shapes.get(value.node)
+        return shapes[value.index] if shapes and value.index < len(shapes) else None
+
+    def add(self, kind: Kind, name: str, inputs: list[Tensor], attrs: dict, where: Location,
+            notes: list[str] = (), source_path: str | None = None):
+        node = new_node(kind.eclass_name, name)
+        for key, value in attrs.items():
+            _set_attribute(node, key, value)
+        node.inputs.extend([self.operand(v) for v in inputs])
+        set_location(node, where)
+        self.graph.nodes.append(node)
+        operands = [self.shape(v) for v in inputs]
+        self.shapes[node] = [None] * kind.outputs(node)
+        if all(s is not None for s in operands):
+            low, high = kind.arity
+            try:
+                if len(operands) < low or (high is not None and len(operands) > high):
+                    raise ShapeError(f"takes {low} to {high} inputs, got {len(operands)}")
+                self.shapes[node] = [tuple(s) for s in kind.shape(node, operands)]
+            except ShapeError as exc:
+                self.importer.problem(getattr(exc, "code", "shape-mismatch"),
+                                      f"{kind.keyword} '{name}': {exc}", where)
+            except (ValueError, TypeError, ZeroDivisionError, IndexError) as exc:
+                self.importer.problem("shape-mismatch", f"{kind.keyword} '{name}': cannot infer its shape ({exc})",
+                                      where)
+        self.importer.record(self, node, kind.keyword, where, notes, source_path)
+        return node
+
+    def tensors(self, node) -> Any:
+        """What calling a node's module returns in PyTorch: a tensor, or a tuple like (out, (h, c))."""
+        count = len(self.shapes[node])
+        if count == 1:
+            return Tensor(node)
+        outputs = [Tensor(node, i) for i in range(count)]
+        if node.eClass.name == "LSTM":
+            return (outputs[0], (outputs[1], outputs[2]))
+        return tuple(outputs)
+
+
+def _set_attribute(node, key: str, value) -> None:
+    feature = node.eClass.findEStructuralFeature(key)
+    if feature is None:
+        raise KeyError(f"{node.eClass.name} has no attribute {key}")
+    if feature.many:
+        getattr(node, key).extend(value)
+    elif isinstance(feature.eType, EEnum):
+        setattr(node, key, feature.eType.getEEnumLiteral(str(value)))
+    else:
+        setattr(node, key, value)
+
+
+# --- argument conversion -----------------------------------------------------------------------
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _pivot_value(kind: Kind, key: str, value):
+    """A torch argument value as the pivot attribute ``key`` holds it; ValueError when it cannot."""
+    feature = kind.attribute(key)
+    if feature.many:
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not all(_number(v) for v in values):
+            raise ValueError(f"expects numbers, got {value!r}")
+        if feature.eType.name == "EInt":
+            values = [int(v) for v in values]
+        else:
+            values = [float(v) for v in values]
+        return canonical_per_axis(values) if key in PER_AXIS else values
+    if isinstance(feature.eType, EEnum):
+        if feature.eType.getEEnumLiteral(str(value)) is None:
+            raise ValueError(f"{value!r} is not one of {', '.join(l.name for l in feature.eType.eLiterals)}")
+        return str(value)
+    kind_name = feature.eType.name
+    if kind_name == "EBoolean":
+        if not isinstance(value, bool):
+            raise ValueError(f"expects True or False, got {value!r}")
+        return value
+    if kind_name == "EInt":
+        if not _is_int(value):
+            raise ValueError(f"expects an int, got {value!r}")
+        return value
+    if kind_name == "EDouble":
+        if not _number(value):
+            raise ValueError(f"expects a number, got {value!r}")
+        return float(value)
+    return value
+
+
+def _pads_value(padding, dims: int) -> dict:
+    """A torch ``padding`` of a convolution or pooling layer as pivot padding + pads."""
+    if padding in ("same", "valid"):
+        return {"padding": padding}
+    values = list(padding) if isinstance(padding, (list, tuple)) else [padding] * dims
+    if len(values) != dims or not all(_is_int(v) for v in values):
+        raise ValueError(f"expects an int or {dims} ints, got {padding!r}")
+    if not any(values):
+        return {"padding": "valid"}
+    return {"padding": "explicit", "pads": [p for v in values for p in (v, v)]}
+
+
+# --- the importer ----------------------------------------------------------------------------------
+
+class Importer:
+    def __init__(self, path, text: str, tree: ast.Module, model_args: dict | None):
+        self.path, self.text, self.tree = str(path), text, tree
+        self.imports = ImportTable(tree)
+        self.model_args = dict(model_args or {})
+        self.report = ImportReport(self.path)
+        self.globals: dict[str, Any] = {}
+        self.classes: dict[str, ClassInfo] = {}
+        self.functions: dict[str, ast.FunctionDef] = {}
+        self.builder: GraphBuilder | None = None
+        self.model = None
+        self.blocks: dict[str, list] = {}          # class name -> [(signature, Block)]
+        self.depth = 0
+        self.statement_target: str | None = None
+        self.statement_value: ast.AST | None = None
+        self.building = 0
+
+    # -- diagnostics ------------------------------------------------------------------------
+    def where(self, node) -> Location:
+        return location(self.path, node)
+
+    def problem(self, code: str, message: str, where: Location | None, severity=error) -> None:
+        self.report.diagnostics.append(severity(code, message, where))
+
+    def refuse(self, code: str, message: str, node) -> Refused:
+        return Refused(error(code, message, self.where(node)))
+
+    def record(self, builder: GraphBuilder, node, keyword: str, where, notes, source_path) -> None:
+        graph = "" if builder.graph is self.model else builder.graph.name
+        self.report.entries.append(Entry(graph, node.name, keyword, where, "; ".join(notes)))
+        if source_path is not None:
+            key = node.name if builder.graph is self.model else f"{graph}:{node.name}"
+            self.report.source_paths[key] = source_path
+
+    # -- module level ---------------------------------------------------------------------------
+    def scan_module(self) -> None:
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.ClassDef):
+                bases = []
+                for base in stmt.bases:
+                    if isinstance(base, ast.Name) and base.id in self.classes:
+                        bases.append(self.classes[base.id])
+                    else:
+                        bases.append(self.imports.qualified(base) or ast.unparse(base))
+                is_module = any((isinstance(b, ClassInfo) and b.is_module) or
+                                (isinstance(b, str) and _canonical(b) == MODULE_BASE) for b in bases)
+                self.classes[stmt.name] = ClassInfo(stmt.name, stmt, bases, is_module)
+                self.globals[stmt.name] = ClassRef(self.classes[stmt.name])
+            elif isinstance(stmt, ast.FunctionDef):
+                self.functions[stmt.name] = stmt
+                self.globals[stmt.name] = Function(stmt)
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                try:
+                    value = self.eval(stmt.value, self.globals)
+                except Refused:
+                    value = UNKNOWN   # module-level code that is not the model: reported only if used
+                for target in targets:
+                    try:
+                        self.bind(target, value, self.globals)
+                    except Refused:
+                        pass
+
+    def candidates(self) -> dict[str, tuple[str, ast.AST]]:
+        """Network definitions: nn.Module classes and module-level Sequential variables."""
+        found = {name: ("class", info.node) for name, info in self.classes.items() if info.is_module}
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name) and isinstance(self.globals.get(target.id), Container) \
+                            and self.globals[target.id].spelling == "nn.Sequential":
+                        found[target.id] = ("variable", stmt)
+        return found
+
+    def pick(self, model_name: str | None) -> tuple[str, str]:
+        found = self.candidates()
+        self.report.candidates = sorted(found)
+        file_location = Location(self.path)
+        if not found:
+            raise NNPivotError([error("no-model-found", "no nn.Module subclass or module-level nn.Sequential in "
+                                                        "this file", file_location)])
+        if model_name is not None:
+            if model_name not in found:
+                raise NNPivotError([error("no-model-found", f"no network called '{model_name}' here; found: "
+                                                            f"{', '.join(sorted(found))}", file_location)])
+            return model_name, found[model_name][0]
+        used = set()
+        for name, (_, node) in found.items():
+            used |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id != name}
+            for func in self._functions_called(node):
+                used |= {n.id for n in ast.walk(func) if isinstance(n, ast.Name)}
+        top = [name for name in found if name not in used]
+        if len(top) != 1:
+            names = top or sorted(found)
+            raise NNPivotError([error("ambiguous-model", f"several networks could be the model: {', '.join(names)};"
+                                                         " choose one with --model NAME", file_location)])
+        return top[0], found[top[0]][0]
+
+    def _functions_called(self, node) -> list[ast.FunctionDef]:
+        return [self.functions[n.func.id] for n in ast.walk(node)
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in self.functions]
+
+    # -- building the model ---------------------------------------------------------------------
+    def build(self, name: str, how: str, input_shapes) -> Any:
+        self.report.model, self.report.model_kind = name, how
+        self.model = Model(name=name)
+        if how == "class":
+            info = self.classes[name]
+            self.model.description = (ast.get_docstring(info.node) or "").strip() or None
+            root = self.instantiate(info, [], dict(self.model_args), info.node)
+            forward = info.method("forward")
+            if forward is None:
+                raise NNPivotError([error("unsupported-construct", f"class {name} has no forward method",
+                                          self.where(info.node))])
+            params = self.forward_params(forward[0])
+        else:
+            root = self.globals[name]
+            params = ["x"]
+        shapes = self.shapes_for(params, input_shapes, name)
+        self.builder = GraphBuilder(self.model, root, self)
+        inputs = [self.builder.add_input(p, shapes[p]) for p in params]
+        if how == "class":
+            result = self.run_forward(root, inputs, {}, self.model.name)
+        else:
+            result = self.call_module(root, inputs, {}, None)
+        self.set_outputs(self.builder, result)
+        for block_list in self.blocks.values():
+            for _, block in block_list:
+                self.model.blocks.append(block)
+        return self.model
+
+    def forward_params(self, func: ast.FunctionDef) -> list[str]:
+        args = func.args
+        if args.vararg or args.kwarg or args.kwonlyargs:
+            raise NNPivotError([error("unsupported-construct", "forward with *args, **kwargs or keyword-only "
+                                                               "arguments", self.where(func))])
+        positional = [a.arg for a in args.posonlyargs + args.args][1:]
+        return positional[:len(positional) - len(args.defaults)] if args.defaults else positional
+
+    def shapes_for(self, params: list[str], input_shapes, name: str) -> dict:
+        given = input_shapes or {}
+        if not isinstance(given, dict):
+            given = list(given)
+            if given and _is_int(given[0]):
+                given = [given]
+            given = dict(zip(params, given))
+        missing = [p for p in params if p not in given]
+        if missing:
+            raise NNPivotError([error("missing-input-shape",
+                                      f"{name}: the input shape of forward argument{'s' if len(missing) > 1 else ''} "
+                                      f"{', '.join(repr(m) for m in missing)} is not in the code; give it with "
+                                      f"--input-shape (without the batch axis, e.g. 3,32,32)", Location(self.path))])
+        self.report.input_shapes = {p: tuple(given[p]) for p in params}
+        return {p: tuple(given[p]) for p in params}
+
+    def set_outputs(self, builder: GraphBuilder, result) -> None:
+        for value in _flatten(result):
+            if isinstance(value, Tensor):
+                builder.graph.outputs.append(builder.operand(value))
+            elif value is not UNKNOWN:
+                self.problem("unsupported-construct", f"{builder.graph.name} returns {type(value).__name__}, not a "
+                                                      "tensor", Location(self.path))
+
+    # -- user classes -----------------------------------------------------------------------------
+    def instantiate(self, info: ClassInfo, args: list, kwargs: dict, where_node) -> Instance:
+        if not info.is_module:
+            raise self.refuse("unsupported-construct", f"class {info.name} is not an nn.Module", where_node)
+        instance = Instance(info, ", ".join(map(repr, args)))
+        init = info.method("__init__")
+        if init is not None:
+            self.call_function(init[0], [instance, *args], kwargs, where_node, cls=init[1])
+        return instance
+
+    def run_forward(self, instance: Instance, args: list, kwargs: dict, label: str):
+        forward = instance.cls.method("forward")
+        if forward is None:
+            raise self.refuse("unsupported-construct", f"{instance.cls.name} has no forward method", instance.cls.node)
+        return self.call_function(forward[0], [instance, *args], kwargs, forward[0], cls=forward[1])
+
+    def call_instance(self, instance: Instance, args: list, kwargs: dict, node):
+        """A helper module called in forward: a block call when it has weights and takes tensors, else inlined."""
+        if instance.has_weights() and not kwargs and args and all(isinstance(a, Tensor) for a in args):
+            return self.block_call(instance, args, node)
+        label = f"{instance.cls.name} ({'no weights' if not instance.has_weights() else 'called with non-tensors'})"
+        if label not in self.report.inlined:
+            self.report.inlined.append(label)
+        return self.run_forward(instance, args, kwargs, instance.cls.name)
+
+    def block_call(self, instance: Instance, args: list[Tensor], node):
+        outer = self.builder
+        self.building += 1
+        block = Block(name=f"{instance.cls.name}.building{self.building}")
+        inner = GraphBuilder(block, instance, self)
+        forward = instance.cls.method("forward")[0]
+        params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
+        if len(params) < len(args):
+            raise self.refuse("unsupported-construct", f"{instance.cls.name}.forward takes {len(params)} inputs, "
+                                                       f"called with {len(args)}", node)
+        inputs = []
+        for param, arg in zip(params, args):
+            value = inner.add_input(param, None)
+            inner.shapes[value.node] = [outer.shape(arg)]
+            inputs.append(value)
+        mark = len(self.report.entries)
+        self.builder = inner
+        try:
+            result = self.run_forward(instance, inputs, {}, block.name)
+            self.set_outputs(inner, result)
+        finally:
+            self.builder = outer
+        if not block.outputs:
+            raise Refused()
+        out_shapes = [inner.shapes.get(o, [None])[0] for o in block.outputs]
+        block = self.register_block(instance.cls.name, block, [outer.shape(a) for a in args], mark)
+        name = self.layer_name(instance, outer) or outer.unique(instance.label)
+        call = BlockCall(name=name, block=block)
+        call.inputs.extend([outer.operand(a) for a in args])
+        set_location(call, self.where(node))
+        outer.graph.nodes.append(call)
+        outer.shapes[call] = out_shapes
+        self.record(outer, call, f"block {block.name}", self.where(node), [], self.source_path(instance, outer))
+        if len(block.outputs) == 1:
+            return Tensor(call)
+        return tuple(Tensor(call, i) for i in range(len(block.outputs)))
+
+    def register_block(self, class_name: str, block, shapes: list, mark: int):
+        """The block for this structure: an equal one built before, or this one under a fresh name."""
+        temporary = block.name
+        signature = (_signature(block), tuple(shapes))
+        entries = self.blocks.setdefault(class_name, [])
+        for existing_signature, existing in entries:
+            if existing_signature == signature:
+                self.rename_entries(mark, temporary, None)
+                return existing
+        taken = {b.name for blocks in self.blocks.values() for _, b in blocks} | (set(self.classes) - {class_name})
+        name, n = class_name, 1
+        while name in taken:
+            n += 1
+            name = f"{class_name}{n}"
+        self.rename_entries(mark, temporary, name)
+        block.name = name
+        entries.append((signature, block))
+        self.report.blocks.append(name)
+        return block
+
+    def rename_entries(self, mark: int, old: str, new: str | None) -> None:
+        """Report entries of a block built under a temporary name: renamed, or dropped (None) for a duplicate."""
+        kept = []
+        for entry in self.report.entries[mark:]:
+            if entry.graph == old:
+                if new is None:
+                    continue
+                entry.graph = new
+            kept.append(entry)
+        self.report.entries[mark:] = kept
+        for key in [k for k in self.report.source_paths if k.startswith(f"{old}:")]:
+            path = self.report.source_paths.pop(key)
+            if new is not None:
+                self.report.source_paths[f"{new}:{key[len(old) + 1:]}"] = path
+
+    # -- names ----------------------------------------------------------------------------------------
+    def module_path(self, module: Module, root) -> str | None:
+        parts, current = [], module
+        while current is not None and current is not root:
+            parts.append(current.path)
+            current = current.owner
+        if current is None or not parts:
+            return None
+        return ".".join(reversed(parts))
+
+    def layer_name(self, module: Module, builder: GraphBuilder) -> str | None:
+        path = self.module_path(module, builder.root)
+        if path is None:
+            return None
+        base = path.replace(".", "_")
+        if base[0].isdigit():
+            base = f"{module.label}_{base}"
+        return builder.unique(base)
+
+    def source_path(self, module: Module, builder: GraphBuilder) -> str | None:
+        return self.module_path(module, builder.root)
+
+    def op_name(self, keyword: str, node: ast.AST | None) -> str:
+        builder = self.builder
+        if node is not None and node is self.statement_value and builder.free(self.statement_target):
+            return builder.unique(self.statement_target)
+        return builder.unique(keyword)
+
+    # -- calling modules ------------------------------------------------------------------------------
+    def call_module(self, module, args: list, kwargs: dict, node):
+        if isinstance(module, Layer):
+            return self.call_layer(module, args, kwargs, node)
+        if isinstance(module, Container):
+            if module.spelling != "nn.Sequential":
+                raise self.refuse("unsupported-construct", f"an {module.spelling} is not callable", node)
+            if len(args) != 1 or kwargs:
+                raise self.refuse("unsupported-construct", "nn.Sequential takes one input", node)
+            value = args[0]
+            for item in module.modules():
+                value = self.call_module(item, [value], {}, node)
+            return value
+        if isinstance(module, Instance):
+            return self.call_instance(module, args, kwargs, node)
+        raise self.refuse("unsupported-construct", f"cannot call {describe(node) if node else module}", node)
+
+    def call_layer(self, layer: Layer, args: list, kwargs: dict, node):
+        keyword = layer.kind.keyword
+        if keyword == "identity" and len(args) == 1 and isinstance(args[0], Tensor):
+            return args[0]   # nn.Identity: no node
+        tensors = [a for a in args if not isinstance(a, Zeros)]
+        if any(isinstance(a, tuple) and all(isinstance(z, Zeros) for z in a) for a in tensors):
+            tensors = [a for a in tensors if not isinstance(a, tuple)]   # (h0, c0) zero initial states
+        for key, value in kwargs.items():
+            if key in ("need_weights",):
+                continue
+            raise self.refuse("unsupported-construct", f"{keyword} called with {key}=", node)
+        if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+            raise self.refuse("unsupported-construct", f"{keyword} called with {len(args)} argument(s) that are not "
+                                                       "all tensors", node)
+        if layer.kind.eclass_name == "MultiHeadAttention":
+            tensors = _attention_operands(tensors)
+        elif len(tensors) > 1:
+            raise self.refuse("unsupported-construct", f"{keyword} called with {len(tensors)} inputs", node)
+        layer.calls += 1
+        notes = list(layer.notes)
+        if layer.calls > 1 and layer.kind.mappings[SOURCE].parameters is not None:
+            notes.append("the source calls this layer again with the same weights; the pivot gives each call "
+                         "weights of its own")
+            self.problem("shared-weights", f"{keyword} layer called several times shares its weights in the "
+                                           "source; the pivot has one copy per call", self.where(node), warning)
+        name = self.layer_name(layer, self.builder) or self.op_name(keyword, node)
+        created = self.builder.add(layer.kind, name, tensors, layer.attrs, layer.where, notes,
+                                   self.source_path(layer, self.builder))
+        return self.builder.tensors(created)
+
+    # -- functions ------------------------------------------------------------------------------------
+    def call_function(self, func: ast.FunctionDef, args: list, kwargs: dict, node, cls: ClassInfo | None = None):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.depth -= 1
+            raise self.refuse("unsupported-construct", f"calls nested too deep in {func.name} (recursion?)", node)
+        scope = {"__class__": cls, "__self__": args[0] if cls is not None and args else None}
+        try:
+            self.bind_arguments(func, args, kwargs, scope, node)
+            self.exec_body(func.body, scope)
+        except _Return as done:
+            return done.value
+        finally:
+            self.depth -= 1
+        return None
+
+    def bind_arguments(self, func: ast.FunctionDef, args: list, kwargs: dict, scope: dict, node) -> None:
+        spec = func.args
+        params = spec.posonlyargs + spec.args
+        defaults = dict(zip([p.arg for p in params][len(params) - len(spec.defaults):], spec.defaults))
+        for param, value in zip(params, args):
+            scope[param.arg] = value
+        if len(args) > len(params):
+            if spec.vararg is None:
+                raise self.refuse("unsupported-construct", f"{func.name}() takes {len(params)} arguments, "
+                                                           f"got {len(args)}", node)
+            scope[spec.vararg.arg] = tuple(args[len(params):])
+        elif spec.vararg is not None:
+            scope[spec.vararg.arg] = ()
+        extra = {}
+        for key, value in kwargs.items():
+            if any(p.arg == key for p in params + spec.kwonlyargs):
+                scope[key] = value
+            elif spec.kwarg is not None:
+                extra[key] = value
+            elif key in self.model_args and func.name == "__init__":
+                continue   # a --model-args value the constructor does not take
+            else:
+                raise self.refuse("unsupported-construct", f"{func.name}() has no argument '{key}'", node)
+        if spec.kwarg is not None:
+            scope[spec.kwarg.arg] = extra
+        for param in params:
+            if param.arg not in scope:
+                if param.arg not in defaults:
+                    raise self.refuse("dynamic-value", f"{func.name}() needs a value for '{param.arg}' (give it "
+                                                       "with --model-args)", node)
+                scope[param.arg] = self.eval(defaults[param.arg], self.globals)
+        for param, default in zip(spec.kwonlyargs, spec.kw_defaults):
+            if param.arg not in scope:
+                if default is None:
+                    raise self.refuse("dynamic-value", f"{func.name}() needs '{param.arg}'", node)
+                scope[param.arg] = self.eval(default, self.globals)
+
+    # -- statements -------------------------------------------------------------------------------------
+    def exec_body(self, body: list[ast.stmt], scope: dict) -> None:
+        for stmt in body:
+            try:
+                self.exec(stmt, scope)
+            except Refused as refused:
+                if refused.diagnostic is not None:
+                    self.report.diagnostics.append(refused.diagnostic)
+                for target in _targets(stmt):
+                    try:
+                        self.bind(target, UNKNOWN, scope)
+                    except Refused:
+                        pass
+
+    def exec(self, stmt: ast.stmt, scope: dict) -> None:
+        if isinstance(stmt, ast.Assign):
+            single = stmt.targets[0] if len(stmt.targets) == 1 else None
+            self.statement_target = single.id if isinstance(single, ast.Name) else None
+            self.statement_value = stmt.value
+            try:
+                value = self.eval(stmt.value, scope)
+            finally:
+                self.statement_target = self.statement_value = None
+            for target in stmt.targets:
+                self.bind(target, value, scope)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self.bind(stmt.target, self.eval(stmt.value, scope), scope)
+        elif isinstance(stmt, ast.AugAssign):
+            binop = ast.BinOp(left=_load(stmt.target), op=stmt.op, right=stmt.value)
+            ast.copy_location(binop, stmt)
+            self.statement_target = stmt.target.id if isinstance(stmt.target, ast.Name) else None
+            self.statement_value = binop
+            try:
+                current = self.eval(binop.left, scope)
+                if isinstance(current, list) and isinstance(stmt.op, ast.Add):
+                    current.extend(self.iterate(self.eval(stmt.value, scope), stmt.value))
+                    return
+                if isinstance(current, Container) and isinstance(stmt.op, ast.Add):
+                    for item in self.iterate(self.eval(stmt.value, scope), stmt.value):
+                        self.container_add(current, item)
+                    return
+                value = self.eval(binop, scope)
+            finally:
+                self.statement_target = self.statement_value = None
+            self.bind(stmt.target, value, scope)
+        elif isinstance(stmt, ast.Expr):
+            if isinstance(stmt.value, ast.Constant):
+                return   # docstring
+            self.eval(stmt.value, scope)
+        elif isinstance(stmt, ast.Return):
+            raise _Return(None if stmt.value is None else self.eval(stmt.value, scope))
+        elif isinstance(stmt, ast.If):
+            test = self.eval(stmt.test, scope)
+            self.exec_body(stmt.body if self.truth(test, stmt.test) else stmt.orelse, scope)
+        elif isinstance(stmt, ast.For):
+            if stmt.orelse:
+                raise self.refuse("unsupported-construct", "for ... else", stmt)
+            for item in self.iterate(self.eval(stmt.iter, scope), stmt.iter):
+                self.bind(stmt.target, item, scope)
+                try:
+                    self.exec_body(stmt.body, scope)
+                except _Break:
+                    break
+                except _Continue:
+                    continue
+        elif isinstance(stmt, ast.Break):
+            raise _Break()
+        elif isinstance(stmt, ast.Continue):
+            raise _Continue()
+        elif isinstance(stmt, (ast.Pass, ast.Assert, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)):
+            return
+        elif isinstance(stmt, ast.FunctionDef):
+            scope[stmt.name] = Function(stmt)
+        else:
+            raise self.refuse("unsupported-construct", f"{type(stmt).__name__.lower()} statement "
+                                                       f"'{describe(stmt).splitlines()[0]}'", stmt)
+
+    def bind(self, target: ast.AST, value, scope: dict) -> None:
+        if isinstance(target, ast.Name):
+            if isinstance(value, Tensor) and value.index and value.hint is None:
+                value = Tensor(value.node, value.index, target.id)
+            scope[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if value is UNKNOWN:
+                for element in target.elts:
+                    self.bind(element, UNKNOWN, scope)
+                return
+            items = self.iterate(value, target)
+            starred = [i for i, e in enumerate(target.elts) if isinstance(e, ast.Starred)]
+            if starred:
+                i = starred[0]
+                after = len(target.elts) - i - 1
+                items = [*items[:i], list(items[i:len(items) - after]), *items[len(items) - after:]]
+            if len(items) != len(target.elts):
+                raise self.refuse("unsupported-construct", f"cannot unpack {len(items)} values into "
+                                                           f"{len(target.elts)} names", target)
+            for element, item in zip(target.elts, items):
+                self.bind(element.value if isinstance(element, ast.Starred) else element, item, scope)
+        elif isinstance(target, ast.Attribute):
+            owner = self.eval(target.value, scope)
+            if not isinstance(owner, Instance):
+                raise self.refuse("unsupported-construct", f"assignment to {describe(target)}", target)
+            owner.attrs[target.attr] = value
+            owner.adopt(value, target.attr)
+        elif isinstance(target, ast.Subscript):
+            owner = self.eval(target.value, scope)
+            key = self.eval(target.slice, scope)
+            if isinstance(owner, (list, dict)):
+                owner[key] = value
+            elif isinstance(owner, Container):
+                owner.items[key] = value
+                owner.adopt(value, key)
+            else:
+                raise self.refuse("unsupported-construct", f"assignment to {describe(target)}", target)
+        else:
+            raise self.refuse("unsupported-construct", f"assignment to {describe(target)}", target)
+
+    def truth(self, value, node) -> bool:
+        if isinstance(value, (Tensor, BatchSize, Unknown, Opaque)):
+            if value is UNKNOWN:
+                raise Refused()
+            raise self.refuse("dynamic-value", f"the condition '{describe(node)}' depends on tensor values", node)
+        if isinstance(value, Module):
+            return True
+        return bool(value)
+
+    def iterate(self, value, node) -> list:
+        if value is UNKNOWN:
+            raise Refused()
+        if isinstance(value, Container):
+            return value.modules() if not isinstance(value.items, dict) else list(value.items)
+        if isinstance(value, (list, tuple, range, str)):
+            return list(value)
+        if isinstance(value, dict):
+            return list(value)
+        if isinstance(value, (type({}.items()), type({}.keys()), type({}.values()), zip, enumerate, map,
+                              reversed)):
+            return list(value)
+        raise self.refuse("dynamic-value", f"cannot loop over '{describe(node)}' without running the code", node)
+
+    # -- expressions ------------------------------------------------------------------------------------
+    def lookup(self, name: str, scope: dict, node):
+        if name in scope:
+            return scope[name]
+        if name in self.globals:
+            return self.globals[name]
+        if name in self.imports.names:
+            return TorchRef(self.imports.names[name])
+        if name in _BUILTINS:
+            return _BUILTINS[name]
+        raise self.refuse("dynamic-value", f"'{name}' is not defined here", node)
+
+    def eval(self, node: ast.AST, scope: dict):
+        method = getattr(self, f"eval_{type(node).__name__}", None)
+        if method is None:
+            raise self.refuse("unsupported-construct", f"{type(node).__name__.lower()} expression "
+                                                       f"'{describe(node)}'", node)
+        value = method(node, scope)
+        if value is UNKNOWN and not isinstance(node, (ast.Name, ast.Attribute)):
+            raise Refused()
+        return value
+
+    def eval_Constant(self, node, scope):
+        return node.value
+
+    def eval_Name(self, node, scope):
+        value = self.lookup(node.id, scope, node)
+        if value is UNKNOWN:
+            raise Refused()
+        return value
+
+    def eval_Tuple(self, node, scope):
+        return tuple(self.eval_elements(node.elts, scope))
+
+    def eval_List(self, node, scope):
+        return self.eval_elements(node.elts, scope)
+
+    def eval_Set(self, node, scope):
+        return self.eval_elements(node.elts, scope)
+
+    def eval_elements(self, elements, scope) -> list:
+        values = []
+        for element in elements:
+            if isinstance(element, ast.Starred):
+                values.extend(self.iterate(self.eval(element.value, scope), element))
+            else:
+                values.append(self.eval(element, scope))
+        return values
+
+    def eval_Dict(self, node, scope):
+        result = {}
+        for key, value in zip(node.keys, node.values):
+            if key is None:
+                result.update(self.eval(value, scope))
+            else:
+                result[self.eval(key, scope)] = self.eval(value, scope)
+        return result
+
+    def eval_JoinedStr(self, node, scope):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts.append(str(value.value))
+            else:
+                inner = self.eval(value.value, scope)
+                if not isinstance(inner, (int, float, str)):
+                    raise self.refuse("dynamic-value", f"f-string of {describe(value.value)}", node)
+                spec = ast.unparse(value.format_spec)[2:-1] if value.format_spec else ""
+                parts.append(format(inner, spec))
+        return "".join(parts)
+
+    def eval_IfExp(self, node, scope):
+        return self.eval(node.body if self.truth(self.eval(node.test, scope), node.test) else node.orelse, scope)
+
+    def eval_BoolOp(self, node, scope):
+        value = None
+        for operand in node.values:
+            value = self.eval(operand, scope)
+            truth = self.truth(value, operand)
+            if isinstance(node.op, ast.And) and not truth or isinstance(node.op, ast.Or) and truth:
+                return value
+        return value
+
+    def eval_Compare(self, node, scope):
+        left = self.eval(node.left, scope)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = self.eval(right_node, scope)
+            if any(isinstance(v, (Tensor, BatchSize)) for v in (left, right)):
+                raise self.refuse("dynamic-value", f"the comparison '{describe(node)}' depends on tensor values",
+                                  node)
+            result = _COMPARE[type(op)](left, right)
+            if not result:
+                return False
+            left = right
+        return True
+
+    def eval_UnaryOp(self, node, scope):
+        value = self.eval(node.operand, scope)
+        if isinstance(node.op, ast.Not):
+            return not self.truth(value, node.operand)
+        if isinstance(value, Tensor):
+            if isinstance(node.op, ast.USub):
+                return self.arithmetic("mul", [value], {"scalar": -1.0}, node)
+            if isinstance(node.op, ast.UAdd):
+                return value
+        if _number(value):
+            return {ast.USub: lambda v: -v, ast.UAdd: lambda v: +v, ast.Invert: lambda v: ~v}[type(node.op)](value)
+        raise self.refuse("unsupported-construct", f"'{describe(node)}'", node)
+
+    def eval_BinOp(self, node, scope):
+        left, right = self.eval(node.left, scope), self.eval(node.right, scope)
+        return self.binary(node.op, left, right, node)
+
+    def binary(self, op, left, right, node):
+        if isinstance(left, BatchSize) or isinstance(right, BatchSize):
+            raise self.refuse("dynamic-value", f"'{describe(node)}' computes with the batch size", node)
+        tensor_left, tensor_right = isinstance(left, Tensor), isinstance(right, Tensor)
+        if not tensor_left and not tensor_right:
+            try:
+                return _BINARY[type(op)](left, right)
+            except (TypeError, KeyError, ZeroDivisionError, ValueError) as exc:
+                raise self.refuse("unsupported-construct", f"'{describe(node)}' ({exc})", node) from None
+        if isinstance(op, ast.MatMult):
+            if tensor_left and tensor_right:
+                return self.make("matmul", [left, right], {}, node)
+        keyword = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}.get(type(op))
+        if keyword is None:
+            raise self.refuse("unsupported-construct", f"the operator in '{describe(node)}' has no pivot kind", node)
+        if tensor_left and tensor_right:
+            return self.make(keyword, [left, right], {}, node)
+        constant = right if tensor_left else left
+        if not _number(constant):
+            raise self.refuse("unsupported-construct", f"'{describe(node)}' mixes a tensor with "
+                                                       f"{type(constant).__name__}", node)
+        attrs = {"scalar": float(constant)} | ({} if tensor_left else {"scalarFirst": True})
+        return self.arithmetic(keyword, [left if tensor_left else right], attrs, node)
+
+    def arithmetic(self, keyword, tensors, attrs, node):
+        return self.make(keyword, tensors, attrs, node)
+
+    def eval_ListComp(self, node, scope):
+        return self.comprehension(node, scope, list)
+
+    def eval_GeneratorExp(self, node, scope):
+        return self.comprehension(node, scope, list)
+
+    def eval_SetComp(self, node, scope):
+        return self.comprehension(node, scope, list)
+
+    def eval_DictComp(self, node, scope):
+        pairs = self.comprehension(node, scope, list, pair=True)
+        return dict(pairs)
+
+    def comprehension(self, node, scope, kind, pair=False):
+        results = []
+        inner = dict(scope)
+
+        def loop(index):
+            if index == len(node.generators):
+                if pair:
+                    results.append((self.eval(node.key, inner), self.eval(node.value, inner)))
+                else:
+                    results.append(self.eval(node.elt, inner))
+                return
+            generator = node.generators[index]
+            for item in self.iterate(self.eval(generator.iter, inner), generator.iter):
+                self.bind(generator.target, item, inner)
+                if all(self.truth(self.eval(cond, inner), cond) for cond in generator.ifs):
+                    loop(index + 1)
+
+        loop(0)
+        return kind(results)
+
+    def eval_Lambda(self, node, scope):
+        raise self.refuse("unsupported-construct", "lambda", node)
+
+    def eval_Attribute(self, node, scope):
+        owner = self.eval(node.value, scope)
+        return self.attribute(owner, node.attr, node)
+
+    def attribute(self, owner, name: str, node):
+        if isinstance(owner, TorchRef):
+            return TorchRef(f"{owner.qualified}.{name}")
+        if isinstance(owner, Instance):
+            if name in owner.attrs:
+                return owner.attrs[name]
+            found = owner.cls.method(name)
+            if found:
+                return BoundMethod(owner, found[0], found[1])
+            if name == "training":
+                return False
+            value = owner.cls.class_attribute(name)
+            if value is not None:
+                return self.eval(value, self.globals)
+            raise self.refuse("dynamic-value", f"{owner.cls.name} has no attribute '{name}' at this point", node)
+        if isinstance(owner, Tensor):
+            if name in ("shape",):
+                return self.sizes(owner, node)
+            if name == "ndim":
+                return len(self.tensor_shape(owner, node))
+            if name == "T":
+                raise self.refuse("unsupported-construct", "x.T (use permute)", node)
+            return TensorMethod(owner, name)
+        if isinstance(owner, Layer):
+            if name in owner.torch_args:
+                return owner.torch_args[name]
+            raise self.refuse("unsupported-construct", f"{owner.kind.keyword} layer attribute '{name}'", node)
+        if isinstance(owner, Super):
+            return _SuperMethod(owner, name)
+        if isinstance(owner, tuple) and name in ("values", "indices") and len(owner) == 2:
+            return owner[0 if name == "values" else 1]
+        if isinstance(owner, ClassRef):
+            value = owner.cls.class_attribute(name)
+            if value is not None:
+                return self.eval(value, self.globals)
+        if isinstance(owner, Container) and name in ("append", "extend", "add_module"):
+            return PyMethod(owner, name)
+        if isinstance(owner, (list, dict, str, tuple, int, float)) and name in _PY_METHODS:
+            return PyMethod(owner, name)
+        raise self.refuse("unsupported-construct", f"attribute '{describe(node)}'", node)
+
+    def eval_Subscript(self, node, scope):
+        owner = self.eval(node.value, scope)
+        key = self.eval(node.slice, scope)
+        if isinstance(owner, Tensor):
+            return self.tensor_index(owner, key, node)
+        if isinstance(owner, Container):
+            items = owner.items
+            if isinstance(key, slice):
+                return Container(owner.spelling, items[key])
+            try:
+                return items[key]
+            except (KeyError, IndexError, TypeError):
+                raise self.refuse("dynamic-value", f"'{describe(node)}' is not in the container", node) from None
+        if isinstance(owner, (list, tuple, dict, str, range)):
+            if isinstance(key, (Tensor, BatchSize)):
+                raise self.refuse("dynamic-value", f"'{describe(node)}' indexes with a tensor", node)
+            try:
+                return owner[key]
+            except (KeyError, IndexError, TypeError) as exc:
+                raise self.refuse("dynamic-value", f"'{describe(node)}': {exc}", node) from None
+        raise self.refuse("unsupported-construct", f"indexing '{describe(node)}'", node)
+
+    def eval_Slice(self, node, scope):
+        parts = [None if p is None else self.eval(p, scope) for p in (node.lower, node.upper, node.step)]
+        return slice(*parts)
+
+    def eval_Starred(self, node, scope):
+        raise self.refuse("unsupported-construct", f"'{describe(node)}' here", node)
+
+    # -- calls ---------------------------------------------------------------------------------------
+    def eval_Call(self, node, scope):
+        if isinstance(node.func, ast.Name) and node.func.id == "super":
+            if not isinstance(scope.get("__self__"), Instance) or scope.get("__class__") is None:
+                raise self.refuse("unsupported-construct", "super() outside a module method", node)
+            return Super(scope["__self__"], scope["__class__"])
+        func = self.eval(node.func, scope)
+        args = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                args.extend(self.iterate(self.eval(arg.value, scope), arg))
+            else:
+                args.append(self.eval(arg, scope))
+        kwargs = {}
+        for keyword in node.keywords:
+            value = self.eval(keyword.value, scope)
+            if keyword.arg is None:
+                if not isinstance(value, dict):
+                    raise self.refuse("dynamic-value", f"**{describe(keyword.value)}", keyword)
+                kwargs.update(value)
+            else:
+                kwargs[keyword.arg] = value
+        return self.call(func, args, kwargs, node)
+
+    def call(self, func, args: list, kwargs: dict, node):
+        if isinstance(func, (Layer, Container, Instance)):
+            return self.call_module(func, args, kwargs, node)
+        if isinstance(func, TorchRef):
+            return self.call_torch(func, args, kwargs, node)
+        if isinstance(func, TensorMethod):
+            return self.call_tensor_method(func, args, kwargs, node)
+        if isinstance(func, BoundMethod):
+            if func.node.name == "forward":
+                return self.call_instance(func.instance, args, kwargs, node)
+            label = f"{func.cls.name}.{func.node.name}"
+            if label not in self.report.inlined and func.node.name != "__init__":
+                self.report.inlined.append(label)
+            return self.call_function(func.node, [func.instance, *args], kwargs, node, cls=func.cls)
+        if isinstance(func, Function):
+            return self.call_function(func.node, args, kwargs, node)
+        if isinstance(func, ClassRef):
+            return self.instantiate(func.cls, args, kwargs, node)
+        if isinstance(func, _SuperMethod):
+            return func.call(self, args, kwargs, node)
+        if isinstance(func, PyMethod):
+            return self.call_py_method(func, args, kwargs, node)
+        if isinstance(func, _Builtin):
+            return func(self, args, kwargs, node)
+        raise self.refuse("unsupported-construct", f"call of '{describe(node.func)}'", node)
+
+    def call_py_method(self, method: PyMethod, args, kwargs, node):
+        target = method.target
+        if isinstance(target, Container):
+            if method.name == "append":
+                self.container_add(target, args[0])
+            elif method.name == "extend":
+                for item in self.iterate(args[0], node):
+                    self.container_add(target, item)
+            else:   # add_module(name, module)
+                target.items[args[0]] = args[1] if isinstance(target.items, dict) else None
+                target.adopt(args[1], args[0])
+            return None
+        if any(isinstance(a, (Tensor, Module)) for a in args) and not isinstance(target, list):
+            raise self.refuse("unsupported-construct", f"'{describe(node)}'", node)
+        try:
+            return getattr(target, method.name)(*args, **kwargs)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+            raise self.refuse("dynamic-value", f"'{describe(node)}': {exc}", node) from None
+
+    def container_add(self, container: Container, item) -> None:
+        if isinstance(container.items, dict):
+            raise Refused(error("unsupported-construct", "appending to an nn.ModuleDict", Location(self.path)))
+        container.items.append(item)
+        container.adopt(item, len(container.items) - 1)
+
+    def call_torch(self, ref: TorchRef, args, kwargs, node):
+        spelling = ref.spelling
+        if spelling in CONTAINERS:
+            return self.make_container(spelling, args, node)
+        if spelling in CLASSES:
+            return self.make_layer(CLASSES[spelling], spelling, args, kwargs, node)
+        if spelling == "torch.zeros" or spelling == "torch.zeros_like":
+            return Zeros(node)
+        if spelling in ("collections.OrderedDict",):
+            return dict(args[0]) if args else {}
+        if ref.qualified.startswith("math."):
+            function = getattr(math, ref.qualified[5:], None)
+            if callable(function) and all(_number(a) or isinstance(a, (list, tuple)) for a in args):
+                return function(*args, **kwargs)
+        if spelling in FUNCTIONS:
+            tensor_args = args
+            return self.functional(FUNCTIONS[spelling], spelling, tensor_args, kwargs, node)
+        if spelling.startswith("nn.") and spelling[3:4].isupper():
+            raise self.refuse("unknown-layer", f"{spelling} has no pivot kind", node)
+        raise self.refuse("unknown-function", f"{spelling}() has no pivot counterpart", node)
+
+    def call_tensor_method(self, method: TensorMethod, args, kwargs, node):
+        name, tensor = method.name, method.tensor
+        spelling = f"Tensor.{name}"
+        if spelling in PASSTHROUGH:
+            return tensor
+        if name == "size":
+            sizes = self.sizes(tensor, node)
+            return sizes if not args else sizes[args[0]]
+        if name == "dim":
+            return len(self.tensor_shape(tensor, node))
+        if name in ("new_zeros",):
+            return Zeros(node)
+        if spelling in FUNCTIONS:
+            return self.functional(FUNCTIONS[spelling], spelling, [tensor, *args], kwargs, node)
+        raise self.refuse("unknown-function", f"tensor method .{name}() has no pivot counterpart", node)
+
+    def make_container(self, spelling: str, args, node):
+        if spelling == "nn.ModuleDict":
+            items = dict(args[0]) if args else {}
+        elif spelling == "nn.Sequential" and len(args) == 1 and isinstance(args[0], dict):
+            items = dict(args[0])
+        elif spelling == "nn.ModuleList":
+            items = list(self.iterate(args[0], node)) if args else []
+        else:
+            items = list(args)
+        for item in (items.values() if isinstance(items, dict) else items):
+            if not isinstance(item, Module):
+                raise self.refuse("unsupported-construct", f"{spelling} holds {type(item).__name__}, not a module",
+                                  node)
+        return Container(spelling, items)
+
+    # -- layers --------------------------------------------------------------------------------------
+    def make_layer(self, kind: Kind, spelling: str, args, kwargs, node):
+        mapping = kind.mappings[SOURCE]
+        if mapping.module is None:
+            attrs, notes = self.operation_attributes(kind, spelling, None, args, kwargs, node)
+            return Layer(kind, attrs, dict(kwargs), self.where(node), notes)
+        bound = self.bind_layer_arguments(kind, spelling, args, kwargs, node)
+        attrs = self.layer_attributes(kind, spelling, bound, node)
+        return Layer(kind, attrs, bound, self.where(node), [])
+
+    def bind_layer_arguments(self, kind: Kind, spelling: str, args, kwargs, node) -> dict:
+        mapping = kind.mappings[SOURCE]
+        names = [a.name for a in mapping.args]
+        bound = {}
+        for i, value in enumerate(args):
+            if i < len(names):
+                bound[names[i]] = value
+            elif isinstance(value, bool) and i == len(args) - 1:
+                continue   # a trailing positional inplace flag: nn.ReLU(True), nn.LeakyReLU(0.2, True)
+            else:
+                raise self.refuse("unsupported-construct", f"{spelling}: positional argument {i + 1} has no pivot "
+                                                           "counterpart", node)
+        for key, value in kwargs.items():
+            if key in IGNORED_ARGUMENTS:
+                continue
+            if key not in names:
+                raise self.refuse("unsupported-construct", f"{spelling}: argument '{key}' has no pivot counterpart",
+                                  node)
+            bound[key] = value
+        return bound
+
+    def layer_attributes(self, kind: Kind, spelling: str, bound: dict, node) -> dict:
+        attrs = {}
+        for arg in kind.mappings[SOURCE].args:
+            key = arg.pivot or camel(arg.name)
+            given = arg.name in bound
+            value = bound.get(arg.name, arg.default)
+            if not given and (value is torch_target.REQUIRED):
+                raise self.refuse("unsupported-construct", f"{spelling} needs '{arg.name}'", node)
+            if value is None or value is torch_target.REQUIRED:
+                continue
+            if isinstance(value, (Tensor, BatchSize, Opaque, Zeros, Module)):
+                raise self.refuse("dynamic-value", f"{spelling}: '{arg.name}' must be a constant", node)
+            if arg.name == "padding" and kind.attribute("pads") is not None:
+                if not given:
+                    continue
+                dims = kind.spatial_dims
+                try:
+                    attrs.update(_pads_value(value, dims))
+                except ValueError as exc:
+                    raise self.refuse("unsupported-construct", f"{spelling}: padding {exc}", node) from None
+                continue
+            if kind.attribute(key) is None:
+                if arg.name == "batch_first" and value is not True:
+                    raise self.refuse("unsupported-construct", f"{spelling} without batch_first=True (the pivot's "
+                                                               "attention reads (N, L, E))", node)
+                continue
+            if not given and arg.derive is not None:
+                continue   # inferred from the input shape
+            if arg.from_torch is not None:
+                value = arg.from_torch(value)
+            try:
+                attrs[key] = _pivot_value(kind, key, value)
+            except ValueError as exc:
+                raise self.refuse("unsupported-construct", f"{spelling}: {arg.name} {exc}", node) from None
+        if kind.attribute("spatial") is not None and re.search(r"\dd$", spelling):
+            attrs["spatial"] = True
+        return attrs
+
+    def functional(self, kind: Kind, spelling: str, args, kwargs, node):
+        mapping = kind.mappings[SOURCE]
+        if mapping.module is None:
+            attrs, notes = self.operation_attributes(kind, spelling, args, args, kwargs, node)
+            if isinstance(attrs, _Done):
+                return attrs.value
+            inputs, pair = attrs.pop("__inputs__"), attrs.pop("__pair__", False)
+            result = self.make(kind.keyword, inputs, attrs, node, notes)
+            return (result, Opaque(f"the indices of {spelling}")) if pair else result
+        if mapping.parameters is not None:
+            raise self.refuse("unsupported-construct", f"{spelling}() takes its weights as tensors; use the "
+                                                       f"module form", node)
+        tensor, rest = (args[0], args[1:]) if args else (kwargs.pop("input", None), [])
+        if not isinstance(tensor, Tensor):
+            raise self.refuse("unsupported-construct", f"{spelling}() of a non-tensor", node)
+        notes = []
+        if "training" in kwargs or kind.keyword == "dropout":
+            training = kwargs.pop("training", True)
+            if training is not False:
+                notes.append(f"{spelling} without training=self.training drops at inference too; the pivot "
+                             "dropout is off at inference")
+        if kind.category == "activation" and kind.attribute("axis") is not None and not rest and "dim" not in kwargs:
+            rank = len(self.tensor_shape(tensor, node))
+            kwargs["dim"] = 0 if rank in (0, 1, 3) else 1
+            notes.append(f"{spelling} without dim: PyTorch's implicit dim {kwargs['dim']} was taken")
+        bound = self.bind_layer_arguments(kind, spelling, rest, kwargs, node)
+        attrs = self.layer_attributes(kind, spelling, bound, node)
+        return self.make(kind.keyword, [tensor], attrs, node, notes)
+
+    def make(self, keyword: str, tensors: list, attrs: dict, node, notes=()):
+        for t in tensors:
+            if not isinstance(t, Tensor):
+                raise self.refuse("unsupported-construct", f"{keyword} of {type(t).__name__} in '{describe(node)}'",
+                                  node)
+        kind = KINDS[keyword]
+        created = self.builder.add(kind, self.op_name(keyword, node), tensors, attrs, self.where(node), list(notes))
+        return self.builder.tensors(created)
+
+    # -- shapes seen by the code ------------------------------------------------------------------
+    def tensor_shape(self, tensor: Tensor, node) -> tuple:
+        shape = self.builder.shape(tensor)
+        if shape is None:
+            raise self.refuse("dynamic-value", f"'{describe(node)}' needs the shape of a tensor that could not be "
+                                               "inferred", node)
+        return shape
+
+    def sizes(self, tensor: Tensor, node) -> tuple:
+        shape = self.tensor_shape(tensor, node)
+        return tuple(BATCH if i == 0 else (d if d is not None else _DynamicSize(node)) for i, d in enumerate(shape))
+
+    def tensor_index(self, tensor: Tensor, key, node):
+        shape = self.tensor_shape(tensor, node)
+        keys = list(key) if isinstance(key, tuple) else [key]
+        if any(k is Ellipsis for k in keys):
+            i = keys.index(Ellipsis)
+            fill = len(shape) - (len(keys) - 1 - sum(k is None for k in keys))
+            keys = keys[:i] + [slice(None)] * fill + keys[i + 1:]
+        axes, starts, ends, steps, picks, news = [], [], [], [], [], []
+        axis = 0
+        for k in keys:
+            if k is None:
+                news.append(axis + len(news))
+                continue
+            if isinstance(k, slice):
+                start, stop, step = k.start, k.stop, k.step
+                if not all(v is None or _is_int(v) for v in (start, stop, step)) or (step or 1) <= 0:
+                    raise self.refuse("dynamic-value", f"slice in '{describe(node)}' is not constant", node)
+                if (start, stop, step) != (None, None, None):
+                    axes.append(axis)
+                    starts.append(start or 0)
+                    ends.append(OPEN_END if stop is None else stop)
+                    steps.append(step or 1)
+            elif _is_int(k):
+                picks.append((axis, k))
+            else:
+                raise self.refuse("unsupported-construct", f"index '{describe(node)}' (only constant ints, "
+                                                           "slices, None and ...)", node)
+            axis += 1
+        value = tensor
+        if axes:
+            attrs = {"axes": axes, "starts": starts, "ends": ends}
+            if any(s != 1 for s in steps):
+                attrs["steps"] = steps
+            value = self.make("slice", [value], attrs, node)
+        for offset, (axis, index) in enumerate(picks):
+            value = self.make("index", [value], {"axis": axis - offset, "index": index}, node)
+        for axis in news:
+            value = self.make("unsqueeze", [value], {"axis": axis}, node)
+        return value
+
+    # -- operations --------------------------------------------------------------------------------
+    def operation_attributes(self, kind, spelling, inputs, args, kwargs, node):
+        reader = OPERATIONS.get(kind.keyword)
+        if reader is None:
+            raise self.refuse("unsupported-construct", f"{spelling} has no argument reader", node)
+        call = _OperationCall(self, spelling, list(args or []), dict(kwargs), node, module=inputs is None)
+        try:
+            result = reader(call)
+        except (ValueError, TypeError, IndexError) as exc:
+            raise self.refuse("unsupported-construct", f"{spelling}: {exc}", node) from None
+        if isinstance(result, _Done):
+            return result, []
+        attrs = {k: v for k, v in result.items() if v is not None}
+        call.check_used()
+        if inputs is None:
+            return attrs, call.notes
+        attrs["__inputs__"] = call.tensors
+        return attrs, call.notes
+
+
+class _Done:
+    """An operation that gives an existing value (a passthrough) rather than a new node."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+class _DynamicSize:
+    def __init__(self, node):
+        self.node = node
+
+
+@dataclass(frozen=True)
+class _SuperMethod:
+    proxy: Super
+    name: str
+
+    def call(self, importer: Importer, args, kwargs, node):
+        bases = [b for b in self.proxy.cls.bases if isinstance(b, ClassInfo)]
+        for base in bases:
+            found = base.method(self.name)
+            if found:
+                return importer.call_function(found[0], [self.proxy.instance, *args], kwargs, node, cls=found[1])
+        if self.name in ("__init__",):
+            return None
+        raise importer.refuse("unsupported-construct", f"super().{self.name}()", node)
+
+
+def _targets(stmt) -> list:
+    if isinstance(stmt, ast.Assign):
+        return list(stmt.targets)
+    if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        return [stmt.target]
+    return []
+
+
+def _load(target):
+    copy = ast.parse(ast.unparse(target), mode="eval").body
+    return ast.copy_location(copy, target) if hasattr(target, "lineno") else copy
+
+
+def _flatten(value):
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _flatten(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _flatten(item)
+    elif value is not None:
+        yield value
+
+
+def _attention_operands(tensors):
+    query = tensors[0]
+    key = tensors[1] if len(tensors) > 1 else query
+    value = tensors[2] if len(tensors) > 2 else key
+    if value is key or (value.node is key.node and value.index == key.index):
+        return [query] if (key.node is query.node and key.index == query.index) else [query, key]
+    return [query, key, value]
+
+
+def _signature(graph) -> tuple:
+    """A block's structure: every node's class, name, attributes and inputs, and the outputs."""
+    rows = []
+    for node in graph.nodes:
+        kind = kind_of(node)
+        values = tuple((a.name, str(node.eGet(a)) if not a.many else tuple(node.eGet(a)))
+                       for a in (kind.attributes() if kind else []))
+        extra = node.block.name if node.eClass.name == "BlockCall" else getattr(node, "index", None)
+        rows.append((node.eClass.name, node.name, values, tuple(i.name for i in node.inputs), extra,
+                     tuple(getattr(node, "shape", ()) or ())))
+    return tuple(rows), tuple(o.name for o in graph.outputs)
+
+
+# --- operation argument readers (keyed by pivot kind) -----------------------------------------
+
+class _OperationCall:
+    """The arguments of a torch operation call, read by name or position."""
+
+    def __init__(self, importer: Importer, spelling, args, kwargs, node, module=False):
+        self.importer, self.spelling, self.node, self.module = importer, spelling, node, module
+        self.args, self.kwargs = args, kwargs
+        for key in IGNORED_ARGUMENTS:
+            self.kwargs.pop(key, None)
+        self.used: set[str] = set()
+        self.tensors: list = []
+        self.notes: list[str] = []
+        self.position = 0
+
+    @property
+    def method(self) -> bool:
+        return self.spelling.startswith("Tensor.")
+
+    def tensor(self, name="input"):
+        """The operand: the receiver of a method, the first argument of a function."""
+        value = self.param(name)
+        if not isinstance(value, Tensor):
+            raise ValueError(f"expects a tensor, got {type(value).__name__}")
+        self.tensors.append(value)
+        return value
+
+    def param(self, name, default=torch_target.REQUIRED):
+        self.used.add(name)
+        if name in self.kwargs:
+            return self.kwargs[name]
+        if self.position < len(self.args):
+            self.position += 1
+            return self.args[self.position - 1]
+        if default is torch_target.REQUIRED:
+            raise ValueError(f"needs '{name}'")
+        return default
+
+    def rest(self) -> list:
+        values = self.args[self.position:]
+        self.position = len(self.args)
+        return values
+
+    def shape(self, tensor) -> tuple:
+        return self.importer.tensor_shape(tensor, self.node)
+
+    def check_used(self) -> None:
+        extra = [k for k in self.kwargs if k not in self.used]
+        if extra:
+            raise self.importer.refuse("unsupported-construct", f"{self.spelling}: argument '{extra[0]}' has no "
+                                                                "pivot counterpart", self.node)
+        if self.position < len(self.args):
+            raise self.importer.refuse("unsupported-construct", f"{self.spelling}: too many arguments", self.node)
+
+
+def _axes(value) -> list[int]:
+    if value is None:
+        raise ValueError("reducing every axis (the batch axis too) has no pivot counterpart; give dim")
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not all(_is_int(v) for v in values):
+        raise ValueError(f"dims must be ints, got {value!r}")
+    return values
+
+
+def _sizes(call: _OperationCall) -> list:
+    values = call.rest()
+    if len(values) == 1 and isinstance(values[0], (list, tuple)):
+        values = list(values[0])
+    if "shape" in call.kwargs or "size" in call.kwargs:
+        values = list(call.param("shape" if "shape" in call.kwargs else "size"))
+    return values
+
+
+def _read_flatten(call):
+    if call.module:
+        return {"startDim": call.param("start_dim", 1), "endDim": call.param("end_dim", -1)}
+    call.tensor()
+    return {"startDim": call.param("start_dim", 0), "endDim": call.param("end_dim", -1)}
+
+
+def _read_reshape(call):
+    tensor = call.tensor()
+    sizes = _sizes(call)
+    if not sizes:
+        raise ValueError("needs a shape")
+    first, rest = sizes[0], sizes[1:]
+    if any(isinstance(s, (BatchSize, _DynamicSize)) or not _is_int(s) for s in rest):
+        raise ValueError("only the first size may be the batch size; the others must be constant")
+    if isinstance(first, BatchSize):
+        return {"shape": rest}
+    if first == -1 and -1 not in rest:
+        shape = call.shape(tensor)
+        known = shape[1:]
+        if None not in known and math.prod(known) != math.prod(rest):
+            raise ValueError(f"view(-1, {', '.join(map(str, rest))}) changes the batch size of {shape}")
+        return {"shape": rest}
+    raise ValueError("the first size must be the batch size (x.size(0)) or -1")
+
+
+def _read_permute(call):
+    tensor = call.tensor()
+    rank = len(call.shape(tensor))
+    if call.spelling.endswith("transpose"):
+        a, b = call.param("dim0"), call.param("dim1")
+        dims = list(range(rank))
+        dims[a % rank], dims[b % rank] = dims[b % rank], dims[a % rank]
+        return {"dims": dims}
+    dims = _sizes(call) if call.method else list(call.param("dims"))
+    return {"dims": [d % rank for d in dims]}
+
+
+def _tensor_list(call):
+    values = call.param("tensors")
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, Tensor) for v in values):
+        raise ValueError("expects a list of tensors")
+    call.tensors.extend(values)
+    return values
+
+
+def _read_concat(call):
+    values = _tensor_list(call)
+    axis = call.param("dim", 0)
+    if len(values) == 1:
+        return _Done(values[0])
+    return {"axis": axis}
+
+
+def _read_stack(call):
+    _tensor_list(call)
+    return {"axis": call.param("dim", 0)}
+
+
+def _read_split(call):
+    tensor = call.tensor()
+    shape = call.shape(tensor)
+    if call.spelling.endswith("chunk"):
+        chunks, axis = call.param("chunks"), call.param("dim", 0)
+        size = shape[axis]
+        if size is None:
+            raise ValueError("chunk of an axis of unknown size")
+        step = -(-size // chunks)
+        sizes = [min(step, size - i) for i in range(0, size, step)]
+    else:
+        split, axis = call.param("split_size_or_sections"), call.param("dim", 0)
+        size = shape[axis]
+        if _is_int(split):
+            if size is None:
+                raise ValueError("split of an axis of unknown size")
+            sizes = [min(split, size - i) for i in range(0, size, split)]
+        else:
+            sizes = list(split)
+    return {"sizes": sizes, "axis": axis}
+
+
+def _read_binary(call):
+    a = call.param("input")
+    b = call.param("other")
+    if "alpha" in call.kwargs:
+        raise ValueError("alpha= has no pivot counterpart")
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        call.tensors.extend([a, b])
+        return {}
+    if isinstance(a, Tensor) and _number(b):
+        call.tensors.append(a)
+        return {"scalar": float(b)}
+    raise ValueError("expects a tensor and a tensor or a number")
+
+
+def _read_matmul(call):
+    a, b = call.param("input"), call.param("other" if "bmm" not in call.spelling else "mat2")
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        raise ValueError("expects two tensors")
+    call.tensors.extend([a, b])
+    return {}
+
+
+def _read_reduction(call):
+    call.tensor()
+    dim = call.param("dim", None)
+    keep = call.param("keepdim", False)
+    return {"axes": _axes(dim), "keepdims": keep}
+
+
+def _read_extremum(call):
+    """torch.max(x, dim) gives (values, indices); amax gives the values."""
+    call.tensor()
+    dim = call.param("dim", None)
+    if isinstance(dim, Tensor):
+        raise ValueError("the elementwise maximum of two tensors has no pivot kind")
+    keep = call.param("keepdim", False)
+    attrs = {"axes": _axes(dim), "keepdims": keep}
+    if call.spelling.endswith(("amax", "amin")):
+        return attrs
+    attrs["__pair__"] = True
+    return attrs
+
+
+def _read_squeeze(call):
+    call.tensor()
+    dim = call.param("dim", None)
+    return {"axes": [] if dim is None else _axes(dim)}
+
+
+def _read_unsqueeze(call):
+    call.tensor()
+    return {"axis": call.param("dim")}
+
+
+def _read_normalize(call):
+    call.tensor()
+    return {"p": float(call.param("p", 2.0)), "axis": call.param("dim", 1), "eps": float(call.param("eps", 1e-12))}
+
+
+def _read_pad(call):
+    if call.module:
+        dims = int(call.spelling[-2])
+        padding = call.param("padding")
+        pad = [padding] * 2 * dims if _is_int(padding) else list(padding)
+        value = call.param("value", 0.0)
+        mode = "constant"
+    else:
+        call.tensor()
+        pad = list(call.param("pad"))
+        mode = call.param("mode", "constant")
+        value = call.param("value", None)
+    if len(pad) % 2 or not all(_is_int(p) for p in pad):
+        raise ValueError(f"pad must be pairs of ints, got {pad!r}")
+    pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
+    pads = [p for pair in reversed(pairs) for p in pair]
+    return {"pads": pads, "mode": mode, "value": None if value is None else float(value)}
+
+
+_LINEAR_MODES = {"linear", "bilinear", "trilinear"}
+
+
+def _read_upsample(call):
+    if not call.module:
+        call.tensor()
+    size = call.param("size", None)
+    scale = call.param("scale_factor", None)
+    mode = call.param("mode", "nearest")
+    corners = call.param("align_corners", None)
+    for ignored in ("recompute_scale_factor", "antialias"):
+        if call.kwargs.get(ignored):
+            raise ValueError(f"{ignored}=True has no pivot counterpart")
+        call.used.add(ignored)
+    if mode not in _LINEAR_MODES and mode != "nearest":
+        raise ValueError(f"mode {mode!r} has no pivot counterpart (nearest or linear)")
+    attrs = {"mode": "nearest" if mode == "nearest" else "bilinear", "alignCorners": bool(corners)}
+    if size is not None:
+        attrs["size"] = canonical_per_axis(list(size) if isinstance(size, (list, tuple)) else [size])
+    if scale is not None:
+        attrs["scaleFactor"] = canonical_per_axis(
+            [float(s) for s in (scale if isinstance(scale, (list, tuple)) else [scale])])
+    return attrs
+
+
+def _read_pixel_shuffle(call):
+    if not call.module:
+        call.tensor()
+    return {"upscaleFactor": call.param("upscale_factor")}
+
+
+def _read_identity(call):
+    call.rest()
+    call.used.update(call.kwargs)
+    return {}
+
+
+def _read_activation(keyword):
+    """Tensor methods and torch functions of activations: x.relu(), torch.softmax(x, dim=1)."""
+    def read(call):
+        call.tensor()
+        kind = KINDS[keyword]
+        attrs = {}
+        for arg in kind.mappings[SOURCE].args:
+            value = call.param(arg.name, arg.default)
+            if value is not None and value is not torch_target.REQUIRED:
+                attrs[arg.pivot] = _pivot_value(kind, arg.pivot, value)
+            elif value is torch_target.REQUIRED:
+                raise ValueError(f"needs {arg.name}")
+        return attrs
+    return read
+
+
+OPERATIONS = {
+    "flatten": _read_flatten, "reshape": _read_reshape, "permute": _read_permute, "concat": _read_concat,
+    "stack": _read_stack, "split": _read_split, "add": _read_binary, "sub": _read_binary, "mul": _read_binary,
+    "div": _read_binary, "matmul": _read_matmul, "mean": _read_reduction, "sum": _read_reduction,
+    "max": _read_extremum, "min": _read_extremum, "squeeze": _read_squeeze, "unsqueeze": _read_unsqueeze,
+    "normalize": _read_normalize, "pad": _read_pad, "upsample": _read_upsample,
+    "pixel_shuffle": _read_pixel_shuffle, "identity": _read_identity,
+}
+
+
+# --- Python builtins over constants ----------------------------------------------------------------
+
+class _Builtin:
+    def __init__(self, name, function):
+        self.name, self.function = name, function
+
+    def __call__(self, importer: Importer, args, kwargs, node):
+        if any(isinstance(a, (Tensor, BatchSize, _DynamicSize)) for a in args):
+            raise importer.refuse("dynamic-value", f"{self.name}() of a tensor value in '{describe(node)}'", node)
+        if self.name in _ITERATING:
+            args = [a.modules() if isinstance(a, Container) and not isinstance(a.items, dict) else
+                    list(a.items) if isinstance(a, Container) else a for a in args]
+        try:
+            return self.function(importer, node, *args, **kwargs)
+        except Refused:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
+            raise importer.refuse("dynamic-value", f"'{describe(node)}': {exc}", node) from None
+
+
+_ITERATING = frozenset({"zip", "enumerate", "list", "tuple", "reversed", "sorted", "any", "all"})
+
+
+def _plain(function):
+    return lambda importer, node, *args, **kwargs: function(*args, **kwargs)
+
+
+def _len(importer, node, value):
+    if isinstance(value, Container):
+        return len(value.items)
+    return len(value)
+
+
+def _getattr(importer, node, owner, name, *default):
+    try:
+        return importer.attribute(owner, name, node)
+    except Refused:
+        if default:
+            return default[0]
+        raise
+
+
+def _setattr(importer, node, owner, name, value):
+    if not isinstance(owner, Instance):
+        raise importer.refuse("unsupported-construct", "setattr on something else than self", node)
+    owner.attrs[name] = value
+    owner.adopt(value, name)
+
+
+def _isinstance(importer, node, value, classes):
+    raise importer.refuse("unsupported-construct", "isinstance() checks", node)
+
+
+def _ignore(importer, node, *args, **kwargs):
+    return None
+
+
+_BUILTINS = {name: _Builtin(name, _plain(getattr(builtins, name))) for name in (
+    "range", "int", "float", "str", "bool", "list", "tuple", "dict", "zip", "enumerate", "min", "max", "sum",
+    "abs", "round", "sorted", "reversed", "any", "all", "divmod", "pow", "set")}
+_BUILTINS |= {"len": _Builtin("len", _len), "getattr": _Builtin("getattr", _getattr),
+              "setattr": _Builtin("setattr", _setattr), "isinstance": _Builtin("isinstance", _isinstance),
+              "print": _Builtin("print", _ignore), "True": True, "False": False, "None": None}
+_PY_METHODS = frozenset({"append", "extend", "insert", "pop", "items", "keys", "values", "get", "index", "count",
+                         "format", "copy", "update", "upper", "lower", "split", "join", "startswith", "endswith",
+                         "replace", "strip", "setdefault", "is_integer"})
+_COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+            ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+            ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b, ast.In: lambda a, b: a in b,
+            ast.NotIn: lambda a, b: a not in b}
+_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+           ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
+           ast.Pow: lambda a, b: a ** b, ast.MatMult: lambda a, b: a @ b, ast.BitOr: lambda a, b: a | b,
+           ast.BitAnd: lambda a, b: a & b, ast.LShift: lambda a, b: a << b, ast.RShift: lambda a, b: a >> b}
+
+
+# --- passes over the built model ---------------------------------------------------------------------
+
+def _consumers(graph) -> dict:
+    users: dict = {}
+    for node in graph.nodes:
+        for dep in node.inputs:
+            users.setdefault(dep, []).append(node)
+    for out in graph.outputs:
+        users.setdefault(out, []).append(graph)
+    return users
+
+
+def _is_recurrent(node) -> bool:
+    kind = kind_of(node)
+    return kind is not None and kind.attribute("returnSequences") is not None
+
+
+def _index_of(node, axis: int, index: int) -> bool:
+    return node.eClass.name == "Index" and node.axis == axis and node.index == index
+
+
+def _replace(graph, old, new) -> None:
+    for node in graph.nodes:
+        for i, dep in enumerate(list(node.inputs)):
+            if dep is old:
+                node.inputs[i] = new
+    for i, out in enumerate(list(graph.outputs)):
+        if out is old:
+            graph.outputs[i] = new
+
+
+def _fold_last_steps(graph) -> list[str]:
+    """Recurrent layers whose only use is their last step take ``return_sequences=false`` (exact)."""
+    folded = []
+    changed = True
+    while changed:
+        changed = False
+        users = _consumers(graph)
+        for rnn in [n for n in graph.nodes if _is_recurrent(n) and n.returnSequences and n.batchFirst]:
+            sequence_users = users.get(rnn, [])
+            selects = [n for n in graph.nodes if n.eClass.name == "Select" and n.inputs and n.inputs[0] is rnn]
+            hidden = [s for s in selects if s.index == 1]
+            take, remove = None, []
+            if not rnn.bidirectional and len(sequence_users) == 1 and _index_of(sequence_users[0], 1, -1) \
+                    and not any(users.get(s) for s in selects if s.index == 0):
+                take, remove = sequence_users[0], [sequence_users[0]]
+            elif not sequence_users and hidden and not rnn.bidirectional:
+                picks = [u for u in users.get(hidden[0], []) if _index_of(u, 0, -1)]
+                if picks:
+                    take, remove = picks[0], picks[:1]
+            elif not sequence_users and hidden and rnn.bidirectional:
+                for cat in users.get(hidden[0], []):
+                    if cat.eClass.name != "Concat" or len(cat.inputs) != 2 or cat.axis not in (1, -1):
+                        continue
+                    first, second = cat.inputs
+                    if _index_of(first, 0, -2) and _index_of(second, 0, -1) and first.inputs[0] is hidden[0] \
+                            and second.inputs[0] is hidden[0] and len(users.get(first, [])) == 1 \
+                            and len(users.get(second, [])) == 1:
+                        take, remove = cat, [cat, first, second]
+                        break
+            if take is None:
+                continue
+            rnn.returnSequences = False
+            _replace(graph, take, rnn)
+            for node in remove:
+                graph.nodes.remove(node)
+            for select in hidden:
+                if not _consumers(graph).get(select) and select in graph.nodes:
+                    graph.nodes.remove(select)
+            folded.append(rnn.name)
+            changed = True
+            break
+    return folded
+
+
+def _integer_inputs(graph) -> None:
+    """Inputs read by an embedding hold token ids."""
+    for node in graph.nodes:
+        if node.eClass.name == "Embedding":
+            for dep in node.inputs:
+                if dep.eClass.name == "Input":
+                    _set_attribute(dep, "dtype", "int64")
+
+
+# --- training configuration ---------------------------------------------------------------------------
+
+class _TrainingReader:
+    """Plain training settings of a script: optimizer, learning rate, loss, epochs, batch size."""
+
+    def __init__(self, importer: Importer):
+        self.importer = importer
+        self.tree = importer.tree
+        self.functions = {f.name: f for f in ast.walk(self.tree) if isinstance(f, ast.FunctionDef)}
+
+    def constants(self, scope_node) -> dict:
+        """Names with constant values where ``scope_node`` runs: module constants, then its own assignments."""
+        values = {k: v for k, v in self.importer.globals.items() if isinstance(v, (int, float, str, bool))}
+        if isinstance(scope_node, ast.FunctionDef):
+            spec = scope_node.args
+            params = spec.posonlyargs + spec.args
+            for param, default in zip(params[len(params) - len(spec.defaults):], spec.defaults):
+                value = self.literal(default, values)
+                if value is not None:
+                    values[param.arg] = value
+            for call in ast.walk(self.tree):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == scope_node.name:
+                    for i, arg in enumerate(call.args):
+                        if i < len(params) and (v := self.literal(arg, values)) is not None:
+                            values[params[i].arg] = v
+                    for keyword in call.keywords:
+                        if keyword.arg and (v := self.literal(keyword.value, values)) is not None:
+                            values[keyword.arg] = v
+        for node in ast.walk(scope_node):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                value = self.literal(node.value, values)
+                if value is not None:
+                    values[node.targets[0].id] = value
+        return values
+
+    def literal(self, node, values):
+        if isinstance(node, ast.Name):
+            return values.get(node.id)
+        try:
+            return ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
+
+    def scopes(self):
+        yield self.tree
+        yield from self.functions.values()
+
+    def read(self):
+        optimizer = loss = epochs = batch = None
+        for scope in self.scopes():
+            values = None
+            for node in ast.walk(scope):
+                if not isinstance(node, (ast.Call, ast.For)):
+                    continue
+                if values is None:
+                    values = self.constants(scope)
+                if isinstance(node, ast.For):
+                    if epochs is None and self.is_epoch_loop(node):
+                        epochs = self.range_bound(node.iter, values)
+                        batch = batch or self.batch_from_loop(node, values)
+                    continue
+                name = self.importer.imports.qualified(node.func)
+                if name is None:
+                    if isinstance(node.func, ast.Name) and node.func.id == "DataLoader":
+                        name = "torch.utils.data.DataLoader"
+                    else:
+                        continue
+                spelling = _canonical(name)
+                if optimizer is None and name.startswith("torch.optim.") and name.split(".")[-1] in OPTIMIZERS:
+                    optimizer = (name.split(".")[-1], node, values)
+                elif loss is None and spelling in LOSS_CLASSES:
+                    loss = LOSS_CLASSES[spelling]
+                elif loss is None and spelling.startswith("F.") and (found := _loss_of_function(spelling)):
+                    loss = found
+                elif batch is None and name.endswith("DataLoader"):
+                    for keyword in node.keywords:
+                        if keyword.arg == "batch_size":
+                            batch = self.literal(keyword.value, values)
+        if optimizer is None and loss is None and epochs is None and batch is None:
+            return None
+        config = TrainingConfig()
+        parts = []
+        if optimizer is not None:
+            cls, call, values = optimizer
+            kind, renames = OPTIMIZERS[cls]
+            opt = Optimizer(kind=kind)
+            set_location(opt, self.importer.where(call))
+            for keyword in call.keywords:
+                value = self.literal(keyword.value, values)
+                if keyword.arg == "lr" and _number(value):
+                    opt.learningRate = float(value)
+                elif keyword.arg == "betas" and isinstance(value, (tuple, list)) and len(value) == 2:
+                    opt.parameters.extend([Parameter(key="beta_1", value=float(value[0])),
+                                           Parameter(key="beta_2", value=float(value[1]))])
+                elif keyword.arg in renames and (_number(value) or isinstance(value, bool)):
+                    opt.parameters.append(Parameter(key=renames[keyword.arg], value=float(value)))
+                else:
+                    self.importer.problem("unsupported-construct", f"optimizer argument '{keyword.arg}' is left out",
+                                          self.importer.where(keyword), warning)
+            if len(call.args) > 1 and _number(self.literal(call.args[1], values)):
+                opt.learningRate = float(self.literal(call.args[1], values))
+            config.optimizer = opt
+            parts.append(f"optimizer {kind} (lr {opt.learningRate})")
+        if loss is not None:
+            config.loss = loss
+            parts.append(f"loss {loss}")
+        if _is_int(epochs):
+            config.epochs = epochs
+            parts.append(f"{epochs} epochs")
+        if _is_int(batch):
+            config.batchSize = batch
+            parts.append(f"batch size {batch}")
+        return config, ", ".join(parts)
+
+    def is_epoch_loop(self, loop: ast.For) -> bool:
+        name = loop.target.id if isinstance(loop.target, ast.Name) else ""
+        if "epoch" in name.lower():
+            return True
+        return any(isinstance(n, ast.Attribute) and n.attr == "backward" for n in ast.walk(loop)) and \
+            any(isinstance(n, ast.For) and n is not loop for n in ast.walk(loop))
+
+    def range_bound(self, node, values):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
+            bounds = [self.literal(a, values) for a in node.args]
+            if len(bounds) == 1 and _is_int(bounds[0]):
+                return bounds[0]
+            if len(bounds) >= 2 and _is_int(bounds[0]) and _is_int(bounds[1]):
+                return bounds[1] - bounds[0]
+        return None
+
+    def batch_from_loop(self, loop, values):
+        for node in ast.walk(loop):
+            if isinstance(node, ast.For) and node is not loop and isinstance(node.iter, ast.Call) and \
+                    isinstance(node.iter.func, ast.Name) and node.iter.func.id == "range" and len(node.iter.args) == 3:
+                step = self.literal(node.iter.args[2], values)
+                if _is_int(step):
+                    return step
+        return None
+
+
+# --- public API -------------------------------------------------------------------------------------
+
+def import_pytorch(path, model_name: str | None = None, model_args: dict | None = None, input_shapes=None,
+                   partial: bool = False):
+    """Read a PyTorch source file into a pivot Model, without running it.
+
+    ``model_name`` picks the class or module-level ``nn.Sequential`` variable
+    (default: the one network no other uses); ``model_args`` are constructor
+    arguments (``--model-args``); ``input_shapes`` gives each ``forward`` input's
+    shape without the batch axis, in pivot layout (a list in argument order, a
+    dict by argument name, or one shape). Returns ``(model, report)``.
+
+    Raises NNPivotError for fatal problems (``file-not-found``, ``syntax-error``,
+    ``no-model-found``, ``ambiguous-model``, ``missing-input-shape``) and
+    :class:`PyTorchImportError` (with ``.model`` and ``.report``) when parts
+    could not be translated, unless ``partial`` is true.
+    """
+    text, tree = read_source(path)
+    importer = Importer(path, text, tree, model_args)
+    importer.scan_module()
+    name, how = importer.pick(model_name)
+    model = importer.build(name, how, input_shapes)
+    report = importer.report
+    for graph in [model, *model.blocks]:
+        report.folded += [f"{graph.name}.{n}" if graph is not model else n for n in _fold_last_steps(graph)]
+    _integer_inputs(model)
+    training = _TrainingReader(importer).read()
+    if training is not None:
+        model.training, report.training = training
+    if has_errors(report.diagnostics) and not partial:
+        raise PyTorchImportError(report.diagnostics, model, report)
+    return model, report
+
+
+# The first layer a forward input meets decides a small legal shape for it.
+_GUESS_SPATIAL = {1: (32,), 2: (32, 32), 3: (8, 16, 16)}
+
+
+def _guess_for(layer: Layer):
+    kind, args = layer.kind, layer.torch_args
+    dims = kind.spatial_dims
+    channels = args.get("in_channels", args.get("num_features"))
+    if kind.keyword == "embedding":
+        return (16,), "int64"
+    if dims and _is_int(channels) and "conv" in kind.keyword or kind.keyword.startswith("batch_norm") and dims != 1:
+        return (channels, *_GUESS_SPATIAL[dims]), "float32"
+    if _is_int(args.get("in_features")):
+        return (args["in_features"],), "float32"
+    if _is_int(args.get("input_size")):
+        return (16, args["input_size"]), "float32"
+    if _is_int(args.get("embed_dim")):
+        return (16, args["embed_dim"]), "float32"
+    normalized = args.get("normalized_shape")
+    if normalized is not None:
+        shape = tuple(normalized) if isinstance(normalized, (list, tuple)) else (normalized,)
+        return (8, *shape) if len(shape) == 1 else shape, "float32"
+    if kind.keyword == "batch_norm1d" and _is_int(channels):
+        return (channels,), "float32"
+    return None
+
+
+def _first_layer(value):
+    if isinstance(value, Layer) and value.kind.mappings[SOURCE].module is not None:
+        return value
+    if isinstance(value, Container):
+        for item in value.modules():
+            found = _first_layer(item)
+            if found is not None:
+                return found
+    if isinstance(value, Instance):
+        for item in value.attrs.values():
+            found = _first_layer(item)
+            if found is not None:
+                return found
+    return None
+
+
+def guess_input_shapes(path, model_name: str | None = None, model_args: dict | None = None) -> dict:
+    """Small legal input shapes for a file's network, from the first layer each input meets.
+
+    Returns ``{argument: shape}`` (pivot layout, without the batch axis);
+    raises NNPivotError ``missing-input-shape`` when an input cannot be guessed.
+    The guess is checked by importing the model with it.
+    """
+    text, tree = read_source(path)
+    importer = Importer(path, text, tree, model_args)
+    importer.scan_module()
+    name, how = importer.pick(model_name)
+    if how == "class":
+        info = importer.classes[name]
+        root = importer.instantiate(info, [], dict(importer.model_args), info.node)
+        forward = info.method("forward")
+        params = importer.forward_params(forward[0]) if forward else []
+        body = forward[0] if forward else info.node
+    else:
+        root, params, body = importer.globals[name], ["x"], None
+    guesses = {}
+    for param in params:
+        layer = None
+        if body is not None:
+            for node in ast.walk(body):
+                if isinstance(node, ast.Call) and any(isinstance(n, ast.Name) and n.id == param
+                                                      for arg in node.args for n in ast.walk(arg)):
+                    target = _self_attribute(importer, root, node.func)
+                    layer = _first_layer(target) if target is not None else None
+                    if layer is not None:
+                        break
+        else:
+            layer = _first_layer(root)
+        guess = _guess_for(layer) if layer is not None else None
+        if guess is None:
+            raise NNPivotError([error("missing-input-shape", f"cannot guess the shape of forward argument '{param}' "
+                                                             "of " + name + "; give it with --input-shape",
+                                      Location(str(path)))])
+        guesses[param] = guess[0]
+    try:
+        import_pytorch(path, model_name, model_args, guesses)
+    except NNPivotError as exc:
+        raise NNPivotError([error("missing-input-shape", f"the guessed input shapes "
+                                                         f"{', '.join(f'{k}: {list(v)}' for k, v in guesses.items())}"
+                                                         f" do not fit {name}; give them with --input-shape",
+                                  Location(str(path))), *exc.diagnostics]) from None
+    return guesses
+
+
+def _self_attribute(importer: Importer, root, func: ast.AST):
+    """The module ``self.a.b`` names in forward, or None."""
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not (isinstance(func, ast.Name) and func.id == "self") or not isinstance(root, Instance):
+        return None
+    value = root
+    for part in reversed(parts):
+        if isinstance(value, Instance) and part in value.attrs:
+            value = value.attrs[part]
+        else:
+            return value if isinstance(value, Module) and value is not root else None
+    return value
+
+
+__all__ = ["ImportReport", "PyTorchImportError", "guess_input_shapes", "import_pytorch"]
