@@ -212,6 +212,11 @@ class LayerObj:
     uses: int = 0
     original: str = ""             # the class as written, "MaxPool2D"
 
+    @property
+    def inner_cls(self) -> str:
+        inner = self.kwargs.get("layer", self.args[0] if self.args else None)
+        return inner.cls if isinstance(inner, LayerObj) else ""
+
 
 @dataclass
 class SequentialObj:
@@ -345,7 +350,8 @@ def channel_at(rank: int, keras_axis: int) -> Perm:
 # =============================================================================
 
 class KerasImporter:
-    def __init__(self, path: Path, text: str, input_shapes=None):
+    def __init__(self, path: Path, text: str, input_shapes=None, model_args=None):
+        self.model_args = dict(model_args or {})
         self.path = path
         self.text = text
         self.file = str(path)
@@ -1003,9 +1009,15 @@ class Interpreter(KerasImporter):
             self.error("unknown-layer", f"Keras layer {layer.original} has no pivot equivalent", layer.loc)
             return Unknown(f"output of {layer.original}", loc)
         names = self.layer_names(layer, hint)
+        keywords = TABLE_CLASSES.get(layer.cls, []) + (TABLE_CLASSES.get(layer.inner_cls, [])
+                                                        if layer.cls == "Bidirectional" else [])
+        if layer.uses and any(MAPPINGS[k].weights for k in keywords):
+            self.warn("shared-weights", f"layer '{layer.name or layer.original}' is called again: the pivot gives "
+                      "this call weights of its own (Keras shares them)", loc)
         layer.uses += 1
         where = layer.loc or loc
         operands = args[0] if isinstance(args[0], (list, tuple)) else args[0]
+        self.pending_operands, self.pending_kwargs = list(args), dict(kwargs)
         before = len(self.builder.nodes)
         result = (handler or Interpreter.layer_generic)(self, layer, operands, names, where)
         made = [n for n in self.builder.nodes[before:] if not is_kind(n, "Permute")]
@@ -1201,7 +1213,7 @@ class Interpreter(KerasImporter):
                 shape = kwargs.get("input_shape", (kwargs.get("input_dim"),))
                 layer.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) else None
             return layer
-        if path.split(".")[0] in ("optimizers", "losses", "metrics"):
+        if path.split(".")[0] in ("optimizers", "losses", "metrics", "initializers"):
             return ConfigObj(path, args, kwargs, loc)
         handler = OPS.get(path) or OPS.get(re.sub(r"^tf\.(math|nn)\.", "tf.", path))
         if handler is None:
@@ -1584,12 +1596,56 @@ def layer_prelu(self, layer, x, names, loc):
                    "one slope, or one per channel)", loc)
         return x
     init = given.get("alpha_initializer", "zeros")
-    if isinstance(init, ConfigObj) or init not in ("zeros", "Zeros"):
-        self.warn("unsupported-construct", "PReLU alpha_initializer is left out (initial slopes 0)", loc)
-    attrs["init"] = 0.0
+    if isinstance(init, ConfigObj) and init.path.endswith(("Constant", "constant")) and \
+            isinstance(_arg(init.args, init.kwargs, 0, "value"), (int, float)):
+        attrs["init"] = float(_arg(init.args, init.kwargs, 0, "value"))
+    else:
+        if init not in ("zeros", "Zeros"):
+            self.warn("unsupported-construct", "PReLU alpha_initializer is left out (initial slopes 0)", loc)
+        attrs["init"] = 0.0
     self.check_rest(layer, given, {"shared_axes", "alpha_initializer"})
     node = self.builder.add("PReLU", names, [x], loc, **attrs)
     return self.out_tensor(node, x.perm)
+
+
+def layer_attention(self, layer, x, names, loc, call_args=None):
+    given = self.given(layer)
+    operands = self.pending_operands
+    query = self.tensor(operands[0], loc)
+    value = self.tensor(operands[1], loc) if len(operands) > 1 else query
+    key = self.tensor(self.pending_kwargs["key"], loc) if self.pending_kwargs.get("key") is not None else value
+    if query is None or value is None or key is None:
+        return Unknown("attention", loc)
+    heads, key_dim = given.get("num_heads"), given.get("key_dim")
+    embed = query.shape[-1] if L.is_identity(query.perm) else query.shape[query.perm[-1]]
+    if not isinstance(heads, int) or not isinstance(key_dim, int) or heads * key_dim != embed:
+        self.error("unsupported-construct", f"MultiHeadAttention with num_heads={heads}, key_dim={key_dim} on "
+                   f"{embed} features: the pivot splits the query's features over the heads", loc)
+        return Unknown("attention", loc)
+    if given.get("value_dim") not in (None, key_dim) or given.get("output_shape") is not None:
+        self.error("unsupported-construct", "MultiHeadAttention value_dim/output_shape are not translated", loc)
+    if self.pending_kwargs.get("return_attention_scores"):
+        self.error("unsupported-construct", "return_attention_scores is not translated", loc)
+    attrs = self.attributes(layer, "multi_head_attention", given,
+                            handled={"key_dim", "value_dim", "output_shape"})
+    attrs.update(embedDim=embed, numHeads=heads)
+    name = self.builder.name(*names)
+    tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{name}_in{i}",), loc)
+               for i, t in enumerate([query, key, value])]
+    if key.node is not value.node:
+        inputs = tensors
+    elif value.node is not query.node:
+        inputs = tensors[:1] + tensors[2:]
+        inputs = [tensors[0], tensors[2], tensors[2]]
+    else:
+        inputs = tensors[:1]
+    if len(inputs) == 3:
+        if key.shape[-1] != embed:
+            attrs["kdim"] = key.shape[-1]
+        if value.shape[-1] != embed:
+            attrs["vdim"] = value.shape[-1]
+    node = self.builder.add("MultiHeadAttention", name, inputs, loc, **attrs)
+    return self.out_tensor(node, L.identity(3))
 
 
 def layer_unsupported(self, layer, x, names, loc):
@@ -1605,7 +1661,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     "SimpleRNN": layer_recurrent, "Bidirectional": layer_bidirectional, "Flatten": layer_flatten,
     "Reshape": layer_reshape, "Permute": layer_permute, "Concatenate": layer_join,
     **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
-    "UpSampling2D": layer_upsample, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
+    "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
     **{f"Conv{d}D": layer_conv for d in (1, 2, 3)},
 }
 
@@ -1990,12 +2046,14 @@ def materialize(self, candidate: Candidate):
     """The network's inputs (T) and outputs (structure of T) for the chosen candidate."""
     value = candidate.value
     if candidate.kind == "function":
-        value = next((v for v in self.module_env.values() if getattr(v, "origin", None) == candidate.name), None)
+        value = None if self.model_args else next(
+            (v for v in self.module_env.values() if getattr(v, "origin", None) == candidate.name), None)
         if value is None:
-            value = self.call_function(candidate.value.node, None, [], {}, strict=True)
+            value = self.call_function(candidate.value.node, None, [], self.model_args, strict=True)
     if candidate.kind == "class":
-        value = next((v for v in self.module_env.values() if isinstance(v, Instance) and v.cls is candidate.value),
-                     None) or self.instantiate(candidate.value, [], {}, candidate.loc)
+        existing = None if self.model_args else next(
+            (v for v in self.module_env.values() if isinstance(v, Instance) and v.cls is candidate.value), None)
+        value = existing or self.instantiate(candidate.value, [], self.model_args, candidate.loc)
     self.model_value = value
     if isinstance(value, FunctionalModel):
         return self.functional_io(value)
@@ -2051,7 +2109,7 @@ def subclass_io(self, instance: Instance, candidate):
     built = self.builds.get(id(instance))
     shapes = given or ([tuple(built[1:])] if built else [None] * len(required))
     if len(required) == 1 and shapes and len(shapes) > 1 and given:
-        names = [f"x{i}" for i in range(len(shapes))]
+        names = unpacked_names(call, required[0].arg, len(shapes))
         packed = True
     else:
         names, packed = [p.arg for p in required], False
@@ -2068,6 +2126,16 @@ def subclass_io(self, instance: Instance, candidate):
     args = [inputs] if packed else inputs
     outputs = self.call_function(call, instance, args, {}, strict=True)
     return inputs, outputs
+
+
+def unpacked_names(call: ast.FunctionDef, param: str, count: int) -> list[str]:
+    """``a, b = inputs`` in ``call`` names the inputs packed in one parameter."""
+    for stmt in ast.walk(call):
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Name) and stmt.value.id == param and \
+                isinstance(stmt.targets[0], (ast.Tuple, ast.List)) and len(stmt.targets[0].elts) == count and \
+                all(isinstance(e, ast.Name) for e in stmt.targets[0].elts):
+            return [e.id for e in stmt.targets[0].elts]
+    return [f"x{i}" for i in range(count)]
 
 
 def training_config(self, candidate: Candidate):
@@ -2231,7 +2299,9 @@ def run(self, model_name):
     model = self.model
     model.name = self.model_name(candidate)
     set_location(model, candidate.loc)
-    model.nodes.extend(reachable(self.all_nodes(inputs), [t.node for t in tensors], [t.node for t in inputs]))
+    declared = [t.node for t in inputs]
+    rest = reachable(self.all_nodes(inputs), [t.node for t in tensors], declared)
+    model.nodes.extend(declared + [n for n in rest if n not in declared])
     model.outputs.extend([t.node for t in tensors])
     self.output_nodes = [t.node for t in tensors]
     self.integer_inputs(model)
@@ -2273,7 +2343,7 @@ for _fn in (run, all_nodes, model_name, integer_inputs):
     setattr(Interpreter, _fn.__name__, _fn)
 
 
-def import_keras(path, model_name: str | None = None, input_shapes=None):
+def import_keras(path, model_name: str | None = None, input_shapes=None, model_args: dict | None = None):
     """Read the Keras model defined in the Python file ``path`` into a pivot model.
 
     ``model_name`` picks a class, builder function or variable when the file
@@ -2283,7 +2353,8 @@ def import_keras(path, model_name: str | None = None, input_shapes=None):
     diagnostics when no model can be built (a syntax error, no model, an
     ambiguous choice, a missing input shape). Constructs that cannot be
     translated are error diagnostics in ``report.diagnostics``; the rest of
-    the model is still built.
+    the model is still built. ``model_args`` are keyword arguments for the
+    model class or builder function (their defaults otherwise).
     """
     path = Path(path)
     if not path.is_file():
@@ -2292,7 +2363,7 @@ def import_keras(path, model_name: str | None = None, input_shapes=None):
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc}", Location(str(path)))]) from None
-    importer = Interpreter(path, text, input_shapes)
+    importer = Interpreter(path, text, input_shapes, model_args)
     try:
         model = importer.run(model_name)
     except _Abort:
