@@ -399,6 +399,7 @@ def emit_pool(ctx):
         keras_padding = "valid"
         full = [(b, e + more) for (b, e), more in zip(pads, extra)]
         if is_max:
+            ctx.graph.body.append("        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).")
             source = ctx.pad(x, full, value=float("-inf"))
         elif any(extra) or (not node.countIncludePad and any(b or e for b, e in pads)):
             # Windows overhang the input (ceil_mode) or padding is not counted: average the
@@ -957,9 +958,11 @@ class GraphCode:
             except ShapeError as exc:
                 self.diagnostics.append(error("unsupported-for-target", f"'{node.name}': {exc}", location_of(node)))
                 continue
+            flat = self.flat_nodes.get(node)
+            if flat is None and _carries_flat_order(node):
+                flat = operands[0].flat
             for index, (var, perm) in enumerate(produced):
-                tensors[(node, index)] = Tensor(var, perm, shapes.of(node, index),
-                                                self.flat_nodes.get(node) if index == 0 else None)
+                tensors[(node, index)] = Tensor(var, perm, shapes.of(node, index), flat if index == 0 else None)
         for node in graph.outputs:
             tensor = tensors.get((node, 0))
             if tensor is None:
@@ -983,10 +986,15 @@ class GraphCode:
         return list(zip(ctx.out_vars, perms))
 
     def _flatten_ok(self, node, consumers) -> bool:
-        """Flatten of non-pivot maps stays idiomatic when only Dense layers read it (their rows move)."""
+        """Flatten of non-pivot maps stays idiomatic when only Dense layers read it (their rows move).
+
+        Elementwise nodes between them (dropout, activations) carry the feature order on.
+        """
         readers = consumers.get(node, [])
-        in_outputs = node in list(self.graph.outputs)
-        return bool(readers) and not in_outputs and all(is_kind(r, "Dense") for r in readers)
+        if not readers or node in list(self.graph.outputs):
+            return False
+        return all(is_kind(r, "Dense") or (_carries_flat_order(r) and self._flatten_ok(r, consumers))
+                   for r in readers)
 
     def _emit_call(self, node, operands, out_vars):
         code = self.blocks.get(node.block)
@@ -1014,6 +1022,17 @@ class GraphCode:
         self.body.append(f"        # Transposed: {why}.")
         self.line(f"{name} = ops.transpose({tensor.expr}, {literal(axes)})")
         return Tensor(name, tuple(wanted), tensor.shape)
+
+
+# Elementwise kinds that keep a Flatten's feature order (and so the Dense row reorder) intact.
+FLAT_ORDER_KINDS = {"dropout", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "sigmoid",
+                    "tanh", "hardsigmoid", "hardswish", "softplus", "identity"}
+
+
+def _carries_flat_order(node) -> bool:
+    kind = kind_of(node)
+    return (kind is not None and kind.keyword in FLAT_ORDER_KINDS and len(node.inputs) == 1
+            and not (is_kind(node, "Dropout") and node.spatial))
 
 
 def _why(node) -> str:
@@ -1400,7 +1419,7 @@ def _attention_from_keras(node, arrays, info):
     step = 2 if node.bias else 1
     projections = [arrays[i * step].reshape(arrays[i * step].shape[0], embed).T for i in range(3)]
     out = {}
-    if all(p.shape == (embed, embed) for p in projections) and not (node.kdim or node.vdim):
+    if all(p.shape == (embed, embed) for p in projections):  # PyTorch packs q, k, v when all dims are E
         out["in_proj_weight"] = np.concatenate(projections)
     else:
         out.update(q_proj_weight=projections[0], k_proj_weight=projections[1], v_proj_weight=projections[2])

@@ -355,6 +355,17 @@ SCENARIOS = {
         g = global_max_pool(r)
         output g
     }""",
+    "conv-flatten-dropout-dense": """model T {
+        input x: float32[2, 6, 6]
+        c = conv2d(x, 3, kernel_size=3)
+        f = flatten(c)
+        d = dropout(f, 0.5)
+        a = relu(d)
+        h = dense(a, 4)
+        g = dense(f, 3)
+        output h
+        output g
+    }""",
     "conv-reshape": """model T {
         input x: float32[3, 6, 6]
         c = conv2d(x, 4, kernel_size=3)
@@ -570,6 +581,8 @@ def test_flatten_before_dense_stays_idiomatic(generated):
     model, code, _ = results["conv-flatten-dense"]
     assert "layers.Flatten" in code and "transpose" not in code
     assert "d" in K.plan(model).code.dense_rows
+    model, code, _ = results["conv-flatten-dropout-dense"]
+    assert "transpose" not in code and set(K.plan(model).code.dense_rows) == {"h", "g"}
 
 
 def test_reshape_of_maps_gets_an_explained_transpose(generated):
