@@ -39,7 +39,6 @@ import builtins
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pyecore.ecore import EEnum
@@ -47,7 +46,7 @@ from pyecore.ecore import EEnum
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location, warning
 from nnpivot.generators import pytorch as torch_target
 from nnpivot.graph import new_node
-from nnpivot.metamodel import Block, BlockCall, Input, Model, Optimizer, Parameter, Select, TrainingConfig, eclass
+from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig
 from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.metamodel.shapes import ShapeError
 
@@ -390,7 +389,7 @@ class PyTorchImportError(NNPivotError):
 class GraphBuilder:
     """One pivot graph (the model or a block) being built, with the shapes of its nodes."""
 
-    def __init__(self, graph, root, importer: "Importer", prefix: str = ""):
+    def __init__(self, graph, root, importer: Importer, prefix: str = ""):
         self.graph, self.root, self.importer, self.prefix = graph, root, importer, prefix
         self.shapes: dict = {}
         self.names: set[str] = set()
@@ -851,10 +850,9 @@ class Importer:
         tensors = [a for a in args if not isinstance(a, Zeros)]
         if any(isinstance(a, tuple) and all(isinstance(z, Zeros) for z in a) for a in tensors):
             tensors = [a for a in tensors if not isinstance(a, tuple)]   # (h0, c0) zero initial states
-        for key, value in kwargs.items():
-            if key in ("need_weights",):
-                continue
-            raise self.refuse("unsupported-construct", f"{keyword} called with {key}=", node)
+        for key in kwargs:
+            if key != "need_weights":
+                raise self.refuse("unsupported-construct", f"{keyword} called with {key}=", node)
         if not tensors or not all(isinstance(t, Tensor) for t in tensors):
             raise self.refuse("unsupported-construct", f"{keyword} called with {len(args)} argument(s) that are not "
                                                        "all tensors", node)
@@ -1190,9 +1188,8 @@ class Importer:
                 return _BINARY[type(op)](left, right)
             except (TypeError, KeyError, ZeroDivisionError, ValueError) as exc:
                 raise self.refuse("unsupported-construct", f"'{describe(node)}' ({exc})", node) from None
-        if isinstance(op, ast.MatMult):
-            if tensor_left and tensor_right:
-                return self.make("matmul", [left, right], {}, node)
+        if isinstance(op, ast.MatMult) and tensor_left and tensor_right:
+            return self.make("matmul", [left, right], {}, node)
         keyword = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}.get(type(op))
         if keyword is None:
             raise self.refuse("unsupported-construct", f"the operator in '{describe(node)}' has no pivot kind", node)
@@ -1343,6 +1340,8 @@ class Importer:
         return self.call(func, args, kwargs, node)
 
     def call(self, func, args: list, kwargs: dict, node):
+        if func is UNKNOWN or any(a is UNKNOWN for a in args) or any(v is UNKNOWN for v in kwargs.values()):
+            raise Refused()   # depends on code already reported
         if isinstance(func, (Layer, Container, Instance)):
             return self.call_module(func, args, kwargs, node)
         if isinstance(func, TorchRef):
@@ -1510,6 +1509,8 @@ class Importer:
                 attrs[key] = _pivot_value(kind, key, value)
             except ValueError as exc:
                 raise self.refuse("unsupported-construct", f"{spelling}: {arg.name} {exc}", node) from None
+            if key in PER_AXIS and _is_int(arg.default) and attrs[key] == [arg.default]:
+                del attrs[key]   # stride=1, dilation=1: the pivot's empty default says the same
         if kind.attribute("spatial") is not None and re.search(r"\dd$", spelling):
             attrs["spatial"] = True
         return attrs
@@ -1721,7 +1722,7 @@ class _OperationCall:
         """The operand: the receiver of a method, the first argument of a function."""
         value = self.param(name)
         if not isinstance(value, Tensor):
-            raise ValueError(f"expects a tensor, got {type(value).__name__}")
+            raise TypeError(f"expects a tensor, got {type(value).__name__}")
         self.tensors.append(value)
         return value
 
@@ -1869,7 +1870,7 @@ def _read_binary(call):
 def _read_matmul(call):
     a, b = call.param("input"), call.param("other" if "bmm" not in call.spelling else "mat2")
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
-        raise ValueError("expects two tensors")
+        raise TypeError("expects two tensors")
     call.tensors.extend([a, b])
     return {}
 
@@ -1886,7 +1887,7 @@ def _read_extremum(call):
     call.tensor()
     dim = call.param("dim", None)
     if isinstance(dim, Tensor):
-        raise ValueError("the elementwise maximum of two tensors has no pivot kind")
+        raise TypeError("the elementwise maximum of two tensors has no pivot kind")
     keep = call.param("keepdim", False)
     attrs = {"axes": _axes(dim), "keepdims": keep}
     if call.spelling.endswith(("amax", "amin")):
@@ -2108,7 +2109,8 @@ def _fold_last_steps(graph) -> list[str]:
         changed = False
         users = _consumers(graph)
         for rnn in [n for n in graph.nodes if _is_recurrent(n) and n.returnSequences and n.batchFirst]:
-            sequence_users = users.get(rnn, [])
+            sequence_users = [u for u in users.get(rnn, []) if getattr(u, "eClass", None) is None
+                              or u.eClass.name != "Select"]
             selects = [n for n in graph.nodes if n.eClass.name == "Select" and n.inputs and n.inputs[0] is rnn]
             hidden = [s for s in selects if s.index == 1]
             take, remove = None, []
@@ -2181,7 +2183,7 @@ class _TrainingReader:
                     for keyword in call.keywords:
                         if keyword.arg and (v := self.literal(keyword.value, values)) is not None:
                             values[keyword.arg] = v
-        for node in ast.walk(scope_node):
+        for node in self.walk(scope_node):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 value = self.literal(node.value, values)
                 if value is not None:
@@ -2200,11 +2202,21 @@ class _TrainingReader:
         yield self.tree
         yield from self.functions.values()
 
+    @staticmethod
+    def walk(scope):
+        """The nodes of a scope, without the bodies of the functions defined in it."""
+        pending = list(ast.iter_child_nodes(scope))
+        while pending:
+            node = pending.pop(0)
+            yield node
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                pending.extend(ast.iter_child_nodes(node))
+
     def read(self):
         optimizer = loss = epochs = batch = None
         for scope in self.scopes():
             values = None
-            for node in ast.walk(scope):
+            for node in self.walk(scope):
                 if not isinstance(node, (ast.Call, ast.For)):
                     continue
                 if values is None:
@@ -2227,6 +2239,11 @@ class _TrainingReader:
                     loss = LOSS_CLASSES[spelling]
                 elif loss is None and spelling.startswith("F.") and (found := _loss_of_function(spelling)):
                     loss = found
+                elif loss is None and spelling.startswith("nn.") and spelling.endswith("Loss"):
+                    self.importer.problem("unsupported-construct", f"the loss {spelling} has no pivot counterpart; "
+                                          "the training configuration has no loss", self.importer.where(node),
+                                          warning)
+                    loss = ""
                 elif batch is None and name.endswith("DataLoader"):
                     for keyword in node.keywords:
                         if keyword.arg == "batch_size":
@@ -2244,6 +2261,10 @@ class _TrainingReader:
                 value = self.literal(keyword.value, values)
                 if keyword.arg == "lr" and _number(value):
                     opt.learningRate = float(value)
+                elif keyword.arg == "lr":
+                    self.importer.problem("dynamic-value", f"the learning rate '{describe(keyword.value)}' is not a "
+                                          "constant; the pivot keeps its default", self.importer.where(keyword),
+                                          warning)
                 elif keyword.arg == "betas" and isinstance(value, (tuple, list)) and len(value) == 2:
                     opt.parameters.extend([Parameter(key="beta_1", value=float(value[0])),
                                            Parameter(key="beta_2", value=float(value[1]))])
@@ -2256,7 +2277,7 @@ class _TrainingReader:
                 opt.learningRate = float(self.literal(call.args[1], values))
             config.optimizer = opt
             parts.append(f"optimizer {kind} (lr {opt.learningRate})")
-        if loss is not None:
+        if loss:
             config.loss = loss
             parts.append(f"loss {loss}")
         if _is_int(epochs):
@@ -2314,7 +2335,11 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     importer = Importer(path, text, tree, model_args)
     importer.scan_module()
     name, how = importer.pick(model_name)
-    model = importer.build(name, how, input_shapes)
+    try:
+        model = importer.build(name, how, input_shapes)
+    except Refused as refused:   # the network itself cannot be set up (its constructor failed)
+        problems = [d for d in [*importer.report.diagnostics, refused.diagnostic] if d is not None]
+        raise PyTorchImportError(problems, None, importer.report) from None
     report = importer.report
     for graph in [model, *model.blocks]:
         report.folded += [f"{graph.name}.{n}" if graph is not model else n for n in _fold_last_steps(graph)]
@@ -2328,17 +2353,17 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
 
 
 # The first layer a forward input meets decides a small legal shape for it.
-_GUESS_SPATIAL = {1: (32,), 2: (32, 32), 3: (8, 16, 16)}
+_GUESS_SIZES = (32, 64, 128, 224)   # spatial sizes tried in turn until the network accepts one
 
 
-def _guess_for(layer: Layer):
+def _guess_for(layer: Layer, size: int):
     kind, args = layer.kind, layer.torch_args
     dims = kind.spatial_dims
     channels = args.get("in_channels", args.get("num_features"))
     if kind.keyword == "embedding":
         return (16,), "int64"
     if dims and _is_int(channels) and "conv" in kind.keyword or kind.keyword.startswith("batch_norm") and dims != 1:
-        return (channels, *_GUESS_SPATIAL[dims]), "float32"
+        return (channels, *[size] * dims), "float32"
     if _is_int(args.get("in_features")):
         return (args["in_features"],), "float32"
     if _is_int(args.get("input_size")):
@@ -2383,38 +2408,49 @@ def guess_input_shapes(path, model_name: str | None = None, model_args: dict | N
     name, how = importer.pick(model_name)
     if how == "class":
         info = importer.classes[name]
-        root = importer.instantiate(info, [], dict(importer.model_args), info.node)
+        try:
+            root = importer.instantiate(info, [], dict(importer.model_args), info.node)
+        except Refused as refused:
+            raise NNPivotError([refused.diagnostic or error("missing-input-shape", f"cannot build {name}",
+                                                            Location(str(path)))]) from None
         forward = info.method("forward")
         params = importer.forward_params(forward[0]) if forward else []
         body = forward[0] if forward else info.node
     else:
         root, params, body = importer.globals[name], ["x"], None
-    guesses = {}
+    layers = {}
     for param in params:
         layer = None
         if body is not None:
-            for node in ast.walk(body):
-                if isinstance(node, ast.Call) and any(isinstance(n, ast.Name) and n.id == param
-                                                      for arg in node.args for n in ast.walk(arg)):
-                    target = _self_attribute(importer, root, node.func)
-                    layer = _first_layer(target) if target is not None else None
-                    if layer is not None:
-                        break
+            for stmt in body.body:   # the first statement that reads the argument, its innermost layer call
+                if not any(isinstance(n, ast.Name) and n.id == param for n in ast.walk(stmt)):
+                    continue
+                calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)
+                         and any(isinstance(a, ast.Name) and a.id == param for a in n.args)
+                         and _self_attribute(importer, root, n.func) is not None]
+                if calls:
+                    layer = _first_layer(_self_attribute(importer, root, calls[-1].func))
+                break
         else:
             layer = _first_layer(root)
-        guess = _guess_for(layer) if layer is not None else None
-        if guess is None:
+        layers[param] = layer
+        if layer is None or _guess_for(layer, _GUESS_SIZES[0]) is None:
             raise NNPivotError([error("missing-input-shape", f"cannot guess the shape of forward argument '{param}' "
                                                              "of " + name + "; give it with --input-shape",
                                       Location(str(path)))])
-        guesses[param] = guess[0]
-    try:
-        import_pytorch(path, model_name, model_args, guesses)
-    except NNPivotError as exc:
-        raise NNPivotError([error("missing-input-shape", f"the guessed input shapes "
-                                                         f"{', '.join(f'{k}: {list(v)}' for k, v in guesses.items())}"
-                                                         f" do not fit {name}; give them with --input-shape",
-                                  Location(str(path))), *exc.diagnostics]) from None
+    problems = []
+    for size in _GUESS_SIZES:
+        guesses = {param: _guess_for(layer, size)[0] for param, layer in layers.items()}
+        try:
+            import_pytorch(path, model_name, model_args, guesses)
+            return guesses
+        except NNPivotError as exc:
+            problems = exc.diagnostics
+            if not any(l.kind.spatial_dims for l in layers.values()):
+                break
+    raise NNPivotError([error("missing-input-shape", f"no guessed input shape fits {name} (last tried "
+                                                     f"{', '.join(f'{k}: {list(v)}' for k, v in guesses.items())});"
+                                                     " give them with --input-shape", Location(str(path))), *problems])
     return guesses
 
 

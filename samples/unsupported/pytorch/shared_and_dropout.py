@@ -1,0 +1,15 @@
+# A layer called twice (shared weights) and F.dropout without training=self.training:
+# both migrate approximately.
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Shared(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x):
+        x = F.relu(self.fc(x))
+        x = F.dropout(x, 0.2)
+        return self.fc(x)
