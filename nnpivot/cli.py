@@ -66,6 +66,8 @@ def _verify_arguments(parser):
                                                       " default: A's random initialization")
     parser.add_argument("--inputs", type=int, default=20, metavar="N", help="random inputs to run (default 20)")
     parser.add_argument("--atol", type=float, default=1e-5, help="largest absolute difference allowed (default 1e-5)")
+    parser.add_argument("--rtol", type=float, default=0.0, help="also allow this share of |B| per element "
+                                                                 "(default 0: --atol bounds the absolute difference)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs and weights (default 0)")
 
 

@@ -49,6 +49,7 @@ class VerifyResult:
     weights: str                                    # where the shared weights came from
     frameworks: tuple[str, str]
     output_diffs: list[float] = field(default_factory=list)
+    rtol: float = 0.0
     nodes: list[NodeDifference] = field(default_factory=list)   # compared nodes on failure, dataflow order
 
     @property
@@ -69,9 +70,10 @@ def _run_batched(runner: Runner, inputs: list[np.ndarray], batch: int) -> list[n
     return [np.concatenate(parts) for parts in zip(*chunks)]
 
 
-def _output_differences(a_outputs, b_outputs, model) -> tuple[list[float], np.ndarray]:
-    """Per output: its max abs difference; and per input sample: its worst difference."""
-    diffs, per_sample = [], None
+def _output_differences(a_outputs, b_outputs, model, rtol: float) -> tuple[list[float], float, np.ndarray]:
+    """Per output its max abs difference; the largest excess of |a - b| over ``rtol * |b|``
+    (what ``atol`` bounds); per input sample its worst excess."""
+    diffs, excess, per_sample = [], 0.0, None
     for index, (x, y) in enumerate(zip(a_outputs, b_outputs)):
         if x.shape != y.shape:
             name = model.outputs[index].name
@@ -79,10 +81,12 @@ def _output_differences(a_outputs, b_outputs, model) -> tuple[list[float], np.nd
                                       f"one file and {y.shape} in the other")])
         diff = np.abs(x.astype(np.float64) - y.astype(np.float64)).reshape(len(x), -1)
         diff = np.where(np.isnan(diff), np.inf, diff)
-        sample = diff.max(axis=1) if diff.shape[1] else np.zeros(len(x))
+        over = diff - rtol * np.abs(y.astype(np.float64)).reshape(len(y), -1)
+        sample = over.max(axis=1) if over.shape[1] else np.zeros(len(x))
         per_sample = sample if per_sample is None else np.maximum(per_sample, sample)
-        diffs.append(float(sample.max()) if len(sample) else 0.0)
-    return diffs, per_sample if per_sample is not None else np.zeros(1)
+        diffs.append(float(diff.max()) if diff.size else 0.0)
+        excess = max(excess, float(sample.max()) if len(sample) else 0.0)
+    return diffs, excess, per_sample if per_sample is not None else np.zeros(1)
 
 
 def _node_differences(a: Runner, b: Runner, model, inputs) -> list[NodeDifference]:
@@ -124,8 +128,12 @@ def first_divergent(nodes: list[NodeDifference], atol: float) -> NodeDifference 
 
 def verify_runners(a: Runner, b: Runner, model, store: WeightStore | None = None, inputs: int = 20,
                    atol: float = 1e-5, seed: int = 0, liven: bool = True, weights: str | None = None,
-                   batch: int = MAX_BATCH) -> VerifyResult:
+                   batch: int = MAX_BATCH, rtol: float = 0.0) -> VerifyResult:
     """Give ``a`` and ``b`` the same weights, run both on ``inputs`` random inputs, compare.
+
+    They agree when every output element has ``|a - b| <= atol + rtol * |b|``
+    (numpy's ``allclose``; ``rtol`` is 0 unless given, so ``atol`` bounds the
+    maximum absolute difference).
 
     Without ``store`` the weights are ``a``'s own initialization (made lively
     unless ``liven`` is false). Both runners are loaded with the weights.
@@ -140,11 +148,11 @@ def verify_runners(a: Runner, b: Runner, model, store: WeightStore | None = None
     samples = random_inputs(model, inputs, seed)
     a_outputs = _run_batched(a, samples, batch)
     b_outputs = _run_batched(b, samples, batch)
-    output_diffs, per_sample = _output_differences(a_outputs, b_outputs, model)
+    output_diffs, excess, per_sample = _output_differences(a_outputs, b_outputs, model, rtol)
     worst = max(output_diffs, default=0.0)
-    passed = bool(np.isfinite(worst) and worst <= atol)
+    passed = bool(np.isfinite(worst) and excess <= atol)
     result = VerifyResult(worst, passed, None, atol, inputs, weights or "given", (a.framework, b.framework),
-                          output_diffs)
+                          output_diffs, rtol)
     if not passed:
         sample = int(np.argmax(per_sample))
         result.nodes = _node_differences(a, b, model, [s[sample:sample + 1] for s in samples])
@@ -166,7 +174,7 @@ def _pivot_model(model):
 
 
 def verify(a_path, b_path, model, store: WeightStore | None = None, inputs: int = 20, atol: float = 1e-5,
-           seed: int = 0, liven: bool = True) -> VerifyResult:
+           seed: int = 0, liven: bool = True, rtol: float = 0.0) -> VerifyResult:
     """Verify two model files against each other for the pivot ``model`` (a Model or a .nn/.xmi path).
 
     Both files are executed. Raises NNPivotError with diagnostics when a file
@@ -176,7 +184,7 @@ def verify(a_path, b_path, model, store: WeightStore | None = None, inputs: int 
     a = open_model_file(a_path, model)
     b = open_model_file(b_path, model)
     return verify_runners(a, b, model, store, inputs, atol, seed, liven,
-                          weights=None if store is None else "given")
+                          weights=None if store is None else "given", rtol=rtol)
 
 
 def pivot_from_source(path, framework: str):
@@ -206,7 +214,8 @@ def report_lines(result: VerifyResult, a_name: str, b_name: str) -> list[str]:
     verdict = "PASS" if result.passed else "FAIL"
     lines = [f"{a_name} ({result.frameworks[0]}) vs {b_name} ({result.frameworks[1]}): {result.inputs} random "
              f"inputs, weights {result.weights}",
-             f"max abs difference: {result.max_abs_diff:.3g} (atol {result.atol:g}): {verdict}"]
+             f"max abs difference: {result.max_abs_diff:.3g} (atol {result.atol:g}"
+             f"{f', rtol {result.rtol:g}' if result.rtol else ''}): {verdict}"]
     if len(result.output_diffs) > 1:
         lines.append("per output: " + ", ".join(f"{d:.3g}" for d in result.output_diffs))
     if not result.passed:
@@ -233,7 +242,8 @@ def run_verify(args) -> int:
         store, diagnostics = read_store(model, args.weights)
         if has_errors(diagnostics):
             raise NNPivotError(diagnostics)
-    result = verify(args.a, args.b, model, store, inputs=args.inputs, atol=args.atol, seed=args.seed)
+    result = verify(args.a, args.b, model, store, inputs=args.inputs, atol=args.atol, seed=args.seed,
+                    rtol=args.rtol)
     if args.weights:
         result.weights = f"from {args.weights}"
     for line in report_lines(result, Path(args.a).name, Path(args.b).name):
