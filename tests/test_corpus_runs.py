@@ -275,6 +275,33 @@ def test_corpus_covers_the_required_constructs(framework):
     assert not REQUIRED[framework] - seen, f"not covered: {sorted(REQUIRED[framework] - seen)}"
 
 
+def input_names_in_source(tree: ast.Module, entry: dict) -> list[str] | None:
+    """The input names the code gives: forward/call parameters of a model class,
+    variables assigned from Input(...) for functional code; None for Sequential models."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == entry["model"]:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name in ("forward", "call"):
+                    names = [a.arg for a in item.args.args[1:] if a.arg != "training"]
+                    return names if item.name == "forward" else names[:1]
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called == "Input" and isinstance(node.targets[0], ast.Name):
+                names.append(node.targets[0].id)
+    return names if len(names) == len(entry["inputs"]) else None
+
+
+@pytest.mark.parametrize("item", ENTRIES, ids=entry_id)
+def test_input_names_follow_the_code(item):
+    _, base, entry = item
+    expected = input_names_in_source(ast.parse(source_of(base, entry)), entry)
+    if expected is not None:
+        assert [spec["name"] for spec in entry["inputs"]][: len(expected)] == expected
+
+
 @pytest.mark.parametrize("item", ENTRIES, ids=entry_id)
 def test_imports_only_framework_numpy_and_stdlib(item):
     _, base, entry = item
