@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
+import subprocess
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,7 +50,17 @@ from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
 
 from . import layout as L
-from .codegen import OutputNames, class_name, environment, header, identifier, literal, wrap_call, write_atomic
+from .codegen import (
+    LINE_WIDTH,
+    OutputNames,
+    class_name,
+    environment,
+    header,
+    identifier,
+    literal,
+    wrap_call,
+    write_atomic,
+)
 
 TARGET = "keras"
 UNSET = object()
@@ -1212,7 +1225,21 @@ def render(program: KerasProgram, source_name: str) -> str:
         header=header(source_name), classes=classes, training=training, model_name=model.name)
     imports = [name for name in ("layers", "ops") if re.search(rf"\b{name}\.", text)]
     text = text.replace("@@IMPORTS@@", f"from keras import {', '.join(imports)}\n" if imports else "")
+    if any(len(line) > LINE_WIDTH for line in text.splitlines()):
+        text = _ruff_format(text)
     return text
+
+
+def _ruff_format(text: str) -> str:
+    """Very long names defeat the simple call wrapping: let ``ruff format`` lay the code out when present."""
+    command = shutil.which("ruff")
+    command = [command] if command else [sys.executable, "-m", "ruff"]
+    try:
+        result = subprocess.run([*command, "format", "--isolated", "-"], input=text, capture_output=True,
+                                text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return text
+    return result.stdout if result.returncode == 0 and result.stdout else text
 
 
 # --- training --------------------------------------------------------------------

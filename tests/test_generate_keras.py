@@ -366,6 +366,21 @@ SCENARIOS = {
         output h
         output g
     }""",
+    "long-names": """model VeryLongModelName {
+        input some_really_long_input_name: float32[7, 12]
+        input other_really_long_input_name: float32[3, 16, 16]
+        a_really_quite_long_recurrent_node_name = gru(some_really_long_input_name, 5, num_layers=2,
+                                                      bidirectional=true, bias=false, dropout=0.25)
+        hidden_states_of_the_recurrent_node = a_really_quite_long_recurrent_node_name[1]
+        a_really_quite_long_convolution_node_name = conv_transpose2d(other_really_long_input_name, 4,
+            kernel_size=[3, 2], stride=[2, 3], padding=[[1, 0], [2, 1]], output_padding=[1, 0])
+        pooled_with_a_long_name = max_pool2d(a_really_quite_long_convolution_node_name, [3, 2], stride=2,
+                                             padding=[[1, 1], [0, 0]], ceil_mode=true)
+        averaged_with_a_long_name = avg_pool2d(pooled_with_a_long_name, 3, stride=2, padding=1,
+                                               ceil_mode=true, count_include_pad=false)
+        output hidden_states_of_the_recurrent_node
+        output averaged_with_a_long_name
+    }""",
     "conv-reshape": """model T {
         input x: float32[3, 6, 6]
         c = conv2d(x, 4, kernel_size=3)
