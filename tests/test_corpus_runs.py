@@ -359,42 +359,82 @@ def flat_outputs(value):
         yield value
 
 
-def run_pytorch(model, arrays):
-    torch = pytest.importorskip("torch")
+def seed_pytorch():
+    import torch
+
     torch.manual_seed(0)
+
+
+def run_pytorch(model, arrays):
+    import torch
+
     model.eval()
     with torch.no_grad():
         result = model(*[torch.from_numpy(a) for a in arrays])
     return [t.numpy() for t in flat_outputs(result)]
 
 
-def run_keras(model, arrays):
-    keras = pytest.importorskip("keras")
+def count_pytorch(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def seed_keras():
+    import keras
+
+    keras.backend.clear_session()
     keras.utils.set_random_seed(0)
+
+
+def run_keras(model, arrays):
+    import keras
+
     result = model(arrays[0] if len(arrays) == 1 else list(arrays), training=False)
     return [keras.ops.convert_to_numpy(t) for t in flat_outputs(result)]
 
 
+def count_keras(model):
+    return model.count_params()
+
+
+SEEDERS = {"pytorch": seed_pytorch, "keras": seed_keras}
 RUNNERS = {"pytorch": run_pytorch, "keras": run_keras}
+PARAMETER_COUNTERS = {"pytorch": count_pytorch, "keras": count_keras}
+
+# Parameter counts of the paper networks, the same for both styles of a framework.
+# AlexNet and VGG16 are torchvision's published counts, the tutorial CNN the
+# TensorFlow tutorial's "Total params: 122,570". The text classifier:
+# Embedding 10000*326 + BiLSTM 2*4*(40*(326+40)+40) + LSTM 4*(40*(80+40)+40)
+# + Dense 40*40+40 + Dense 40*2+2 = 3,398,522; PyTorch LSTMs carry a second
+# bias per gate (b_ih and b_hh), 3*4*40 = 480 more. The CNN-RNN: Embedding
+# 5000*50 + Conv1D 4*50*200+200 + Conv1D 5*50*200+200 + GRU 3*(100*(200+100)+2*100)
+# + Dense 100*400+400 + Dense 401 = 471,801 in both (Keras GRUs reset after, two biases).
+PAPER_PARAMETERS = {
+    ("alexnet", "pytorch"): 61_100_840, ("alexnet", "keras"): 61_100_840,
+    ("vgg16", "pytorch"): 138_357_544, ("vgg16", "keras"): 138_357_544,
+    ("tutorial_cnn", "pytorch"): 122_570, ("tutorial_cnn", "keras"): 122_570,
+    ("text_classifier", "pytorch"): 3_399_002, ("text_classifier", "keras"): 3_398_522,
+    ("cnn_rnn", "pytorch"): 471_801, ("cnn_rnn", "keras"): 471_801,
+}
 
 
 @pytest.mark.parametrize("item", ENTRIES, ids=entry_id)
 def test_model_runs_on_a_random_batch(item):
     collection, base, entry = item
-    pytest.importorskip("torch" if entry["framework"] == "pytorch" else "keras")
+    framework = entry["framework"]
+    pytest.importorskip("torch" if framework == "pytorch" else "keras")
     rng = np.random.default_rng(0)
     module_name = "nnpivot_sample_" + re.sub(r"\W", "_", f"{collection}/{entry['path']}")
+    SEEDERS[framework]()
     try:
         module = import_file(base / entry["path"], module_name)
         model = build_model(module, entry)
-        outputs = RUNNERS[entry["framework"]](model, random_inputs(entry, rng))
+        outputs = RUNNERS[framework](model, random_inputs(entry, rng))
     finally:
         sys.modules.pop(module_name, None)
     assert outputs, "the model returned nothing"
     for output in outputs:
         assert output.shape[0] == BATCH, f"output of shape {output.shape} lost the batch axis"
         assert np.all(np.isfinite(output))
-    if entry["framework"] == "keras":
-        import keras
-
-        keras.backend.clear_session()
+    if collection == "paper":
+        network = Path(entry["path"]).stem.rsplit("_", 1)[0]
+        assert PARAMETER_COUNTERS[framework](model) == PAPER_PARAMETERS[(network, framework)]
