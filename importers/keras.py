@@ -25,16 +25,17 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location, warning
+from nnpivot.generators import layout as L
+from nnpivot.generators.keras import MAPPINGS, RESERVED, UNSET
 from nnpivot.graph import new_node
 from nnpivot.metamodel import eclass, is_kind
 from nnpivot.metamodel.registry import KINDS, PER_AXIS, canonical_per_axis, kind_of
-from nnpivot.generators import layout as L
-from nnpivot.generators.keras import MAPPINGS, RESERVED, UNSET
 
 Perm = tuple
 
@@ -286,7 +287,7 @@ class _Return(Exception):
 class GraphBuilder:
     """Creates the pivot nodes of one graph with unique names and located diagnostics."""
 
-    def __init__(self, importer: "KerasImporter"):
+    def __init__(self, importer: KerasImporter):
         self.importer = importer
         self.nodes: list = []
         self.names: set[str] = set()
@@ -546,8 +547,7 @@ class Interpreter(KerasImporter):
                                                hint=getattr(stmt.target, "id", None)), env, strict)
             return
         if isinstance(stmt, ast.AugAssign):
-            current = self.eval(stmt.target if not isinstance(stmt.target, ast.Attribute) else stmt.target,
-                                env, strict)
+            current = self.eval(stmt.target, env, strict)
             value = self.binop(stmt.op, current, self.eval(stmt.value, env, strict), stmt, strict,
                                hint=getattr(stmt.target, "id", None))
             self.assign(stmt.target, value, env, strict)
@@ -1007,7 +1007,7 @@ class Interpreter(KerasImporter):
         handler = SPECIAL_LAYERS.get(layer.cls)
         if handler is None and layer.cls not in TABLE_CLASSES:
             self.error("unknown-layer", f"Keras layer {layer.original} has no pivot equivalent", layer.loc)
-            return Unknown(f"output of {layer.original}", loc)
+            return pass_through(args)
         names = self.layer_names(layer, hint)
         keywords = TABLE_CLASSES.get(layer.cls, []) + (TABLE_CLASSES.get(layer.inner_cls, [])
                                                         if layer.cls == "Bidirectional" else [])
@@ -1016,7 +1016,7 @@ class Interpreter(KerasImporter):
                       "this call weights of its own (Keras shares them)", loc)
         layer.uses += 1
         where = layer.loc or loc
-        operands = args[0] if isinstance(args[0], (list, tuple)) else args[0]
+        operands = args[0]
         self.pending_operands, self.pending_kwargs = list(args), dict(kwargs)
         before = len(self.builder.nodes)
         result = (handler or Interpreter.layer_generic)(self, layer, operands, names, where)
@@ -1463,6 +1463,7 @@ def layer_bidirectional(self, layer, x, names, loc):
     if given.get("merge_mode", "concat") != "concat":
         self.error("unsupported-construct", f"Bidirectional merge_mode={given['merge_mode']!r} is not translated "
                    "(the pivot concatenates both directions)", loc)
+        return pass_through([x])
     if given.get("backward_layer") is not None:
         self.error("unsupported-construct", "Bidirectional with its own backward_layer is not translated", loc)
     inner.uses += 1
@@ -1587,9 +1588,7 @@ def layer_prelu(self, layer, x, names, loc):
     channel = x.perm.index(1) if x.rank > 1 else None
     if shared == list(range(1, x.rank)):
         attrs = {"numParameters": 1}
-    elif x.rank > 2 and shared == [a for a in range(1, x.rank) if a != channel]:
-        attrs = {"numParameters": x.shape[1]}
-    elif x.rank == 2 and not shared:
+    elif x.rank > 2 and shared == [a for a in range(1, x.rank) if a != channel] or x.rank == 2 and not shared:
         attrs = {"numParameters": x.shape[1]}
     else:
         self.error("unsupported-construct", "PReLU with a slope per element is not translated (the pivot has "
@@ -1650,7 +1649,13 @@ def layer_attention(self, layer, x, names, loc, call_args=None):
 
 def layer_unsupported(self, layer, x, names, loc):
     self.error("unsupported-construct", f"{layer.original} runs arbitrary code and is not translated", loc)
-    return Unknown(layer.original, loc)
+    return pass_through([x])
+
+
+def pass_through(args):
+    """What an untranslated layer hands on, so the layers after it are still checked (the model is reported
+    broken by the error already given)."""
+    return args[0] if args and isinstance(args[0], (T, InputSpec)) else Unknown("untranslated layer", None)
 
 
 JOIN_LAYERS = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul"}
@@ -2163,7 +2168,7 @@ def training_config(self, candidate: Candidate):
             config.metrics.append(name)
     fits = [f for f in self.fits if matches(f[0])]
     if fits:
-        _, fit_args, fit_kwargs, fit_loc = fits[-1]
+        _, _, fit_kwargs, fit_loc = fits[-1]
         for key, feature in (("epochs", "epochs"), ("batch_size", "batchSize")):
             value = fit_kwargs.get(key)
             if isinstance(value, int):
@@ -2374,4 +2379,4 @@ def import_keras(path, model_name: str | None = None, input_shapes=None, model_a
     return model, importer.report
 
 
-__all__ = ["import_keras", "ImportReport"]
+__all__ = ["ImportReport", "import_keras"]
