@@ -929,6 +929,7 @@ class GraphCode:
     flat_nodes: dict = field(default_factory=dict)
     calls: dict[str, Any] = field(default_factory=dict)          # block call name -> GraphCode of its block
     _names: set = field(default_factory=set)
+    transposes: list[str] = field(default_factory=list)           # why each explicit transpose was written
     _attributes: set = field(default_factory=set)
 
     def fresh(self, base: str) -> str:
@@ -1033,6 +1034,7 @@ class GraphCode:
         suffix = "cl" if tuple(wanted) == L.channels_last(len(wanted)) else "cf" if L.is_identity(wanted) else "t"
         name = self.fresh(f"{tensor.expr.split('.')[-1]}_{suffix}")
         self.body.append(f"        # Transposed: {why}.")
+        self.transposes.append(f"{self.graph.name}: {tensor.expr} -> {name} ({why})")
         self.line(f"{name} = ops.transpose({tensor.expr}, {literal(axes)})")
         return Tensor(name, tuple(wanted), tensor.shape)
 
@@ -1176,6 +1178,22 @@ def _preference(graph, node, rank, depth):
             if found is not None:
                 return found
     return None
+
+
+def explicit_transposes(model) -> list[str]:
+    """Every ``ops.transpose`` the Keras code needs and why (for migration reports)."""
+    program = plan(model)
+    codes = [*(program.blocks[b] for b in model.blocks if b in program.blocks), program.code]
+    return [entry for code in codes for entry in code.transposes]
+
+
+def keras_index() -> dict[str, list[str]]:
+    """Keras class or op -> the registry keywords written with it (the mapping table read backwards)."""
+    index: dict[str, list[str]] = {}
+    for keyword, mapping in MAPPINGS.items():
+        if mapping.layer:
+            index.setdefault(mapping.layer, []).append(keyword)
+    return index
 
 
 def keras_layouts(model) -> tuple[list[L.Perm], list[L.Perm]]:
@@ -1631,6 +1649,6 @@ def write_weights_h5(path, model, store: WeightStore, force: bool = False) -> li
     return diagnostics
 
 
-__all__ = ["MAPPINGS", "Arg", "KerasMapping", "assign_store", "build_keras_model", "generate",
-           "generate_file", "keras_layouts", "plan", "read_weights_h5", "sample_inputs", "store_from_keras",
-           "write_weights_h5"]
+__all__ = ["MAPPINGS", "Arg", "KerasMapping", "assign_store", "build_keras_model", "explicit_transposes",
+           "generate", "generate_file", "keras_index", "keras_layouts", "plan", "read_weights_h5", "sample_inputs",
+           "store_from_keras", "write_weights_h5"]

@@ -453,6 +453,14 @@ def test_every_kind_has_examples_under_test():
     assert set(EXPECTED_DIAGNOSTICS) <= {case for case, _ in EXAMPLES}
 
 
+def test_mapping_reads_backwards():
+    index = K.keras_index()
+    assert index["layers.Conv2D"] == ["conv2d"]
+    assert set(index["layers.BatchNormalization"]) == {"batch_norm1d", "batch_norm2d", "batch_norm3d"}
+    momentum = next(a for a in K.MAPPINGS["batch_norm2d"].args if a.keras == "momentum")
+    assert momentum.pivot == "momentum" and momentum.from_keras(0.99) == pytest.approx(0.01)
+
+
 def test_every_kind_has_a_keras_mapping():
     for keyword, kind in KINDS.items():
         mapping = kind.mappings["keras"]
@@ -602,9 +610,10 @@ def test_flatten_before_dense_stays_idiomatic(generated):
 
 def test_reshape_of_maps_gets_an_explained_transpose(generated):
     results, _ = generated
-    _, code, _ = results["conv-reshape"]
+    model, code, _ = results["conv-reshape"]
     assert "# Transposed: reshape depends on the pivot's axis order." in code
     assert "ops.transpose(c, (0, 3, 1, 2))" in code
+    assert K.explicit_transposes(model) == ["T: c -> c_cf (reshape depends on the pivot's axis order)"]
 
 
 def test_axes_are_translated_to_channels_last(generated):
