@@ -81,7 +81,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "tuple-unpack": r"(?m)^\s*[\w_]+\s*,\s*[\w_(), ]+=\s*(self\.)?\w+\(",
     "multi-input": None,
     "multi-output": r"return \w[^\n]*, |return \{|return \(|outputs=\[\w+, \w+",
-    "keyword-args-reordered": None,
+    "keyword-args-reordered": r"\b(out_features|hidden_size|out_channels|num_channels|bias)=[^()]*\b(in_features|input_size|in_channels|num_groups)=",
     "helper-methods": r"def (?!forward\b|__init__\b|call\b)\w+\(self",
     "ctor-defaults": None,
     "stacked-rnn": r"num_layers=(?!1\b)\w+|return_sequences=True(.|\n)*(LSTM|GRU|SimpleRNN)\(",
@@ -258,6 +258,9 @@ def test_claimed_constructs_are_in_the_source(item):
         # a helper class beside the model class, or any class beside a module-level model
         module_classes = re.findall(r"class \w+\([\w.]*Module\)", source)
         assert len(module_classes) >= (1 if entry["model_kind"] == "variable" else 2)
+    if "keras-shared-layer" in entry["constructs"]:
+        layer_names = re.findall(r"(?m)^\s*((?:self\.)?\w+) = (?:layers|keras\.layers|tf\.keras\.layers)\.\w+\(", source)
+        assert any(len(re.findall(re.escape(name) + r"\(", source)) >= 2 for name in layer_names)
     if "ctor-defaults" in entry["constructs"]:
         assert defaults_of_model(ast.parse(source), entry), "the model's constructor or builder has no defaults"
     if "multi-input" in entry["constructs"]:

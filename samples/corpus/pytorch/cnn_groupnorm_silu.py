@@ -7,7 +7,7 @@ class GNConvNet(nn.Module):
         self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
         self.gn1 = nn.GroupNorm(groups, 16)
         self.conv2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
-        self.gn2 = nn.GroupNorm(num_groups=groups, num_channels=32)
+        self.gn2 = nn.GroupNorm(num_channels=32, num_groups=groups)
         self.act = nn.SiLU()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(32, num_classes)

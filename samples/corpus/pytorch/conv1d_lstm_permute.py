@@ -8,7 +8,7 @@ class CNNLSTM(nn.Module):
     def __init__(self, n_features=6, hidden=24, n_classes=4):
         super().__init__()
         self.conv = nn.Conv1d(n_features, 16, kernel_size=3, padding=1)
-        self.lstm = nn.LSTM(input_size=16, hidden_size=hidden, batch_first=True)
+        self.lstm = nn.LSTM(batch_first=True, hidden_size=hidden, input_size=16)
         self.fc = nn.Linear(hidden, n_classes)
 
     def forward(self, x):
