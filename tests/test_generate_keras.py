@@ -195,7 +195,8 @@ REFERENCE = {
         _conv_transpose_run) for d in (1, 2, 3)},
     **{f"{op}_pool{d}d": (None, _pool_run) for d in (1, 2, 3) for op in ("max", "avg")},
     **{f"adaptive_{op}_pool{d}d": (None, _single(lambda n, x, op=op, d=d: getattr(F, f"adaptive_{op}_pool{d}d")(
-        x, list(n.outputSize) if len(n.outputSize) > 1 else n.outputSize[0]))) for d in (1, 2) for op in ("avg", "max")},
+        x, list(n.outputSize) if len(n.outputSize) > 1 else n.outputSize[0])))
+       for d in (1, 2) for op in ("avg", "max")},
     "global_avg_pool": (None, _single(lambda n, x: x.mean(dim=tuple(range(2, x.dim())), keepdim=n.keepdims))),
     "global_max_pool": (None, _single(lambda n, x: x.amax(dim=tuple(range(2, x.dim())), keepdim=n.keepdims))),
     **{f"batch_norm{d}d": (lambda n, s: getattr(nn, n.eClass.name)(
