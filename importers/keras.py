@@ -34,6 +34,7 @@ from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_e
 from nnpivot.generators import layout as L
 from nnpivot.generators.keras import MAPPINGS, RESERVED, UNSET
 from nnpivot.graph import new_node
+from nnpivot.importers.pysource import read_source
 from nnpivot.metamodel import eclass, is_kind
 from nnpivot.metamodel.registry import KINDS, PER_AXIS, canonical_per_axis, kind_of
 
@@ -2282,12 +2283,7 @@ for _fn in (find_candidates, builds_model, select, materialize, functional_io, s
 
 
 def run(self, model_name):
-    try:
-        tree = ast.parse(self.text, filename=self.file)
-    except SyntaxError as exc:
-        self.error("syntax-error", f"invalid Python: {exc.msg}", Location(self.file, exc.lineno or 0,
-                                                                           exc.offset or 0))
-        raise _Abort
+    tree = self.tree
     self.aliases = collect_aliases(tree)
     self.aliases_of: dict[str, list[str]] = {}
     self.model = eclass("Model")(name="Model")
@@ -2362,13 +2358,9 @@ def import_keras(path, model_name: str | None = None, input_shapes=None, model_a
     model class or builder function (their defaults otherwise).
     """
     path = Path(path)
-    if not path.is_file():
-        raise NNPivotError([error("file-not-found", f"no such file: {path}", Location(str(path)))])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc}", Location(str(path)))]) from None
+    text, tree = read_source(path)  # file-not-found, unreadable-file and syntax-error diagnostics
     importer = Interpreter(path, text, input_shapes, model_args)
+    importer.tree = tree
     try:
         model = importer.run(model_name)
     except _Abort:
