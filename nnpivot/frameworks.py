@@ -452,17 +452,15 @@ class TorchRunner(Runner):
         return [r.detach().cpu().numpy() for r in result]
 
     def _capture(self, captured):
-        handles = []
-        for name, module in self.obj.named_modules():
-            if not name:
-                continue
-
-            def hook(_module, _inputs, output, key=_normalized(name)):
+        def recorder(key: str):
+            def hook(_module, _inputs, output):
                 first = output[0] if isinstance(output, (tuple, list)) else output
                 if hasattr(first, "detach"):
                     captured[key] = first.detach().cpu().numpy()
-            handles.append(module.register_forward_hook(hook))
-        return _Hooks(handles)
+            return hook
+
+        return _Hooks([module.register_forward_hook(recorder(_normalized(name)))
+                       for name, module in self.obj.named_modules() if name])
 
 
 class _KerasCalls:

@@ -212,10 +212,10 @@ def pivot_from_source(path, framework: str):
 
 def report_lines(result: VerifyResult, a_name: str, b_name: str) -> list[str]:
     verdict = "PASS" if result.passed else "FAIL"
-    lines = [f"{a_name} ({result.frameworks[0]}) vs {b_name} ({result.frameworks[1]}): {result.inputs} random "
-             f"inputs, weights {result.weights}",
-             f"max abs difference: {result.max_abs_diff:.3g} (atol {result.atol:g}"
-             f"{f', rtol {result.rtol:g}' if result.rtol else ''}): {verdict}"]
+    tolerance = f"atol {result.atol:g}" + (f", rtol {result.rtol:g}" if result.rtol else "")
+    lines = [(f"{a_name} ({result.frameworks[0]}) vs {b_name} ({result.frameworks[1]}): {result.inputs} random "
+              f"inputs, weights {result.weights}"),
+             f"max abs difference: {result.max_abs_diff:.3g} ({tolerance}): {verdict}"]
     if len(result.output_diffs) > 1:
         lines.append("per output: " + ", ".join(f"{d:.3g}" for d in result.output_diffs))
     if not result.passed:

@@ -18,13 +18,13 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from nnpivot.diagnostics import NNPivotError  # noqa: E402
-from nnpivot.frameworks import enliven, runner_for_code  # noqa: E402
-from nnpivot.generators import keras as keras_generator  # noqa: E402
-from nnpivot.generators import pytorch as pytorch_generator  # noqa: E402
-from nnpivot.grammars import parse_text  # noqa: E402
-from nnpivot.metamodel.registry import KINDS  # noqa: E402
-from nnpivot.verify import verify_runners  # noqa: E402
+from nnpivot.diagnostics import NNPivotError
+from nnpivot.frameworks import enliven, runner_for_code
+from nnpivot.generators import keras as keras_generator
+from nnpivot.generators import pytorch as pytorch_generator
+from nnpivot.grammars import parse_text
+from nnpivot.metamodel.registry import KINDS
+from nnpivot.verify import verify_runners
 
 ATOL = 1e-5
 RTOL = 1e-6  # ~8 float32 ulps: 3 / x near x = 0 is ~8000, where one ulp is 5e-4

@@ -8,17 +8,17 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import torch  # noqa: E402
+import torch
+from conftest import ROOT
 
-from conftest import ROOT  # noqa: E402
-from nnpivot.cli import main  # noqa: E402
-from nnpivot.diagnostics import NNPivotError  # noqa: E402
-from nnpivot.frameworks import detect_framework, enliven, random_inputs  # noqa: E402
-from nnpivot.generators import keras as keras_generator  # noqa: E402
-from nnpivot.generators import pytorch as pytorch_generator  # noqa: E402
-from nnpivot.grammars import parse_file, parse_text  # noqa: E402
-from nnpivot.verify import verify  # noqa: E402
-from nnpivot.weights import WeightStore  # noqa: E402
+from nnpivot.cli import main
+from nnpivot.diagnostics import NNPivotError
+from nnpivot.frameworks import detect_framework, enliven, load_source_module, random_inputs
+from nnpivot.generators import keras as keras_generator
+from nnpivot.generators import pytorch as pytorch_generator
+from nnpivot.grammars import parse_file, parse_text
+from nnpivot.verify import verify
+from nnpivot.weights import WeightStore
 
 LENET = ROOT / "samples" / "lenet5.nn"
 
@@ -35,10 +35,8 @@ def files(tmp_path_factory):
     paths["keras"].write_text(keras_generator.generate(model, "lenet5.nn"))
     assert "self.t3 = nn.Tanh()" in torch_code
     paths["broken"].write_text(torch_code.replace("self.t3 = nn.Tanh()", "self.t3 = nn.ReLU()"))
-    namespace: dict = {}
-    exec(torch_code, namespace)
     torch.manual_seed(0)
-    torch.save(namespace["LeNet5"]().state_dict(), paths["ckpt"])
+    torch.save(load_source_module(paths["pt"]).LeNet5().state_dict(), paths["ckpt"])
     paths["wide"].write_text(LENET.read_text().replace("conv2d(x, 6,", "conv2d(x, 8,"))
     return paths
 
