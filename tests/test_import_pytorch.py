@@ -1,0 +1,331 @@
+"""The PyTorch source importer (issue 4): every sample migrates, means what the source means, and round-trips.
+
+For each PyTorch file of ``samples/paper`` and ``samples/corpus`` (model, arguments
+and input shapes from the manifests):
+
+* the import has no error and shape inference has nothing to say;
+* the pivot's output shapes are those of the real module run by torch (the
+  importer never executes the file; this test does, to check it);
+* the module generated from the pivot, given the source's trained weights
+  (state_dict keys mapped through ``report.source_paths``), computes the same
+  outputs as the source module;
+* source -> pivot -> generated PyTorch -> pivot gives an equal model (after one
+  documented normalisation: the model name, since a module-level
+  ``nn.Sequential`` variable becomes a class in generated code, and a loss the
+  source does not state, which the generated training function fills in).
+
+Then every diagnostic code of the importer is triggered with its location, and
+the training configuration, input-shape guessing and the report are checked.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnpivot.compare import differences
+from nnpivot.diagnostics import NNPivotError, has_errors
+from nnpivot.generators import pytorch as torch_target
+from nnpivot.generators.codegen import class_name
+from nnpivot.importers.pytorch import PyTorchImportError, guess_input_shapes, import_pytorch
+from nnpivot.shapes import infer_shapes
+
+torch = pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parent.parent / "samples"
+UNSUPPORTED = ROOT / "unsupported" / "pytorch"
+MIN_CORPUS_FILES = 60
+BATCH = 2
+
+
+def _entries():
+    found = []
+    for collection in ("paper", "corpus"):
+        base = ROOT / collection
+        for entry in json.loads((base / "manifest.json").read_text())["entries"]:
+            if entry["framework"] == "pytorch":
+                found.append((collection, base / entry["path"], entry))
+    return found
+
+
+ENTRIES = _entries()
+IDS = [f"{c}/{e['path']}" for c, _, e in ENTRIES]
+
+
+def _shapes(entry):
+    return [spec["shape"] for spec in entry["inputs"]]
+
+
+def _load_module(path: Path, tag: str):
+    name = "nnpivot_import_test_" + re.sub(r"\W", "_", tag)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+_NETWORKS: dict = {}
+
+
+def _source_network(path: Path, entry, tag: str):
+    """The real source module, built once per file (the big paper networks take seconds)."""
+    if path not in _NETWORKS:
+        module = _load_module(path, tag)
+        target = getattr(module, entry["model"])
+        network = target if entry["model_kind"] == "variable" else target(**entry["kwargs"])
+        _NETWORKS[path] = network.eval()
+    return _NETWORKS[path]
+
+
+def _inputs(entry, seed=0):
+    rng = np.random.default_rng(seed)
+    tensors = []
+    for spec in entry["inputs"]:
+        shape = (BATCH, *spec["shape"])
+        if spec["dtype"] == "int64":
+            tensors.append(torch.from_numpy(rng.integers(0, spec["vocab"], size=shape, dtype=np.int64)))
+        else:
+            tensors.append(torch.from_numpy(rng.standard_normal(shape).astype(np.float32)))
+    return tensors
+
+
+def _flat(value):
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _flat(item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _flat(item)]
+    return [value]
+
+
+@pytest.fixture(scope="module")
+def imported():
+    """Each sample imported once: (model, report)."""
+    cache = {}
+
+    def get(path, entry):
+        if path not in cache:
+            cache[path] = import_pytorch(path, entry["model"], entry["kwargs"], _shapes(entry))
+        return cache[path]
+    return get
+
+
+def _source_key(report, pivot_key: str) -> str:
+    """The source state_dict key of a pivot weight key ("call.inner.param" inside blocks)."""
+    parts = pivot_key.split(".")
+    node, rest = parts[0], parts[1:]
+    prefix = [report.source_paths[node]]
+    block = report.blocks and next((k.split(":")[0] for k in report.source_paths
+                                    if ":" in k and k.split(":", 1)[1] == rest[0]), None)
+    while len(rest) > 1 and block is not None and f"{block}:{rest[0]}" in report.source_paths:
+        prefix.append(report.source_paths[f"{block}:{rest[0]}"])
+        rest = rest[1:]
+        block = None
+    return ".".join([*prefix, *rest])
+
+
+# ---------------------------------------------------------------- every sample
+
+def test_corpus_count_guard():
+    corpus = [e for c, _, e in ENTRIES if c == "corpus"]
+    paper = [e for c, _, e in ENTRIES if c == "paper"]
+    assert len(corpus) >= MIN_CORPUS_FILES, f"only {len(corpus)} corpus PyTorch files"
+    assert len(paper) == 10
+
+
+@pytest.mark.parametrize(("collection", "path", "entry"), ENTRIES, ids=IDS)
+def test_sample_imports_with_the_shapes_torch_computes(collection, path, entry, imported):
+    model, report = imported(path, entry)
+    assert not has_errors(report.diagnostics), [str(d) for d in report.diagnostics]
+    table, problems = infer_shapes(model)
+    assert problems == []
+    assert report.model == entry["model"]
+    network = _source_network(path, entry, f"{collection}/{entry['path']}")
+    with torch.no_grad():
+        outputs = _flat(network(*_inputs(entry)))
+    expected = [tuple(t.shape[1:]) for t in outputs]
+    actual = [tuple(table.operand(o)[1:]) for o in model.outputs]
+    assert actual == expected
+
+
+@pytest.mark.parametrize(("collection", "path", "entry"), ENTRIES, ids=IDS)
+def test_generated_module_computes_what_the_source_computes(collection, path, entry, imported, tmp_path):
+    model, report = imported(path, entry)
+    source = _source_network(path, entry, f"{collection}/{entry['path']}")
+    generated_file = tmp_path / "generated.py"
+    generated_file.write_text(torch_target.generate(model, entry["path"]))
+    generated = getattr(_load_module(generated_file, f"gen/{entry['path']}"), class_name(model.name))().eval()
+    source_state = source.state_dict()
+    state = {slot.torch_key: source_state[_source_key(report, slot.pivot_key)]
+             for slot in torch_target.parameter_slots(model)}
+    missing, unexpected = generated.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
+    seeds = 1 if sum(p.numel() for p in source.parameters()) > 10_000_000 else 3
+    with torch.no_grad():
+        for seed in range(seeds):
+            inputs = _inputs(entry, seed)
+            want, got = _flat(source(*inputs)), _flat(generated(*inputs))
+            assert len(want) == len(got)
+            for a, b in zip(want, got):
+                assert float((a - b).abs().max()) < 1e-5
+
+
+@pytest.mark.parametrize(("collection", "path", "entry"), ENTRIES, ids=IDS)
+def test_round_trip_through_generated_pytorch(collection, path, entry, imported, tmp_path):
+    model, _ = imported(path, entry)
+    generated_file = tmp_path / "generated.py"
+    generated_file.write_text(torch_target.generate(model, entry["path"]))
+    again, report = import_pytorch(generated_file, class_name(model.name), None, _shapes(entry))
+    assert report.diagnostics == []
+    again.name = model.name                       # a Sequential variable became a class
+    if model.training is not None and model.training.loss is None:
+        model.training.loss = again.training.loss  # the training function needs a loss; the source gave none
+    assert differences(model, again) == []
+
+
+# ---------------------------------------------------------------- what the pivot holds
+
+def _node(model, name):
+    return next(n for n in model.nodes if n.name == name)
+
+
+def test_layer_arguments_become_pivot_attributes(imported):
+    path = ROOT / "corpus" / "pytorch" / "cnn_resnet_blocks.py"
+    entry = next(e for _, p, e in ENTRIES if p == path)
+    model, report = imported(path, entry)
+    assert [b.name for b in model.blocks] == ["BasicBlock", "BasicBlock2", "BasicBlock3"] == report.blocks
+    conv = _node(model, "conv1")
+    assert (list(conv.kernelSize), str(conv.padding), list(conv.pads), conv.bias, conv.inChannels) == \
+        ([3], "explicit", [1, 1, 1, 1], False, 3)
+    assert list(conv.stride) == []              # stride=1 is the pivot default
+    assert [n.eClass.name for n in model.nodes if n.name.startswith("layer")] == ["BlockCall"] * 3
+    assert report.source_paths["layer2"] == "layer2"
+    assert report.source_paths["BasicBlock2:shortcut_0"] == "shortcut.0"
+
+
+def test_recurrent_last_step_becomes_return_sequences_false(imported):
+    path = ROOT / "paper" / "pytorch" / "text_classifier_subclass.py"
+    entry = next(e for _, p, e in ENTRIES if p == path)
+    model, report = imported(path, entry)
+    bilstm, lstm = _node(model, "bilstm"), _node(model, "lstm")
+    assert (bilstm.bidirectional, bilstm.returnSequences, bilstm.batchFirst) == (True, True, True)
+    assert lstm.returnSequences is False and report.folded == ["lstm"]
+    assert not [n for n in model.nodes if n.eClass.name in ("Index", "Select")]
+    assert str(_node(model, "tokens").dtype) == "int64"
+
+
+def test_torch_defaults_that_differ_from_the_pivot_are_written():
+    model, _ = import_pytorch(ROOT / "corpus" / "pytorch" / "cnn_dropout2d.py", input_shapes=[[1, 16, 16]])
+    assert _node(model, "dropout1").spatial is True and _node(model, "dropout2").spatial is False
+    assert _node(model, "output").axis == 1     # F.log_softmax(x, dim=1) assigned to output
+
+
+def test_model_args_override_constructor_defaults():
+    model, report = import_pytorch(ROOT / "corpus" / "pytorch" / "mlp_basic.py", model_args={"hidden": 7},
+                                   input_shapes={"x": [20]})
+    assert _node(model, "fc1").units == 7 and _node(model, "fc2").inFeatures == 7
+    assert report.input_shapes == {"x": (20,)}
+
+
+def test_training_configuration_of_a_script():
+    model, report = import_pytorch(ROOT / "corpus" / "pytorch" / "mlp_training_script.py", input_shapes=[[12]])
+    training = model.training
+    assert (training.optimizer.kind, training.optimizer.learningRate, training.loss, training.epochs,
+            training.batchSize) == ("adam", 0.001, "cross_entropy", 5, 64)
+    assert "optimizer adam" in report.training
+    model, _ = import_pytorch(ROOT / "corpus" / "pytorch" / "cnn_training_script.py", input_shapes=[[3, 32, 32]])
+    training = model.training
+    assert (training.optimizer.kind, training.optimizer.learningRate, training.epochs, training.batchSize) == \
+        ("sgd", 0.005, 5, 64)
+    assert {p.key: p.value for p in training.optimizer.parameters} == {"momentum": 0.9}
+
+
+def test_the_file_is_never_executed():
+    model, _ = import_pytorch(UNSUPPORTED / "top_level_side_effect.py", input_shapes=[[3]])
+    assert [n.eClass.name for n in model.nodes] == ["Input", "Dense"]
+
+
+# ---------------------------------------------------------------- honest failure
+
+def _codes(diagnostics):
+    return [(d.code, d.location.line, d.location.col) for d in diagnostics if d.location is not None]
+
+
+def test_refused_constructs_are_located_and_the_rest_migrates():
+    path = UNSUPPORTED / "unsupported_constructs.py"
+    with pytest.raises(PyTorchImportError) as caught:
+        import_pytorch(path, input_shapes=[[8]])
+    assert _codes(caught.value.diagnostics) == [
+        ("unknown-layer", 11, 20), ("unknown-function", 16, 13), ("dynamic-value", 18, 12),
+        ("unsupported-construct", 20, 13)]
+    assert str(caught.value.diagnostics[0]).startswith(f"{path}:11:20: error[unknown-layer]: nn.Hardtanh")
+    model, report = import_pytorch(path, input_shapes=[[8]], partial=True)
+    assert [n.name for n in model.nodes] == ["x", "fc", "out"] and [o.name for o in model.outputs] == ["out"]
+    text = report.to_text()
+    assert "migrated class Refused" in text and "translated exactly: 2 nodes" in text and "not translated: 4" in text
+
+
+def test_approximations_are_reported():
+    model, report = import_pytorch(UNSUPPORTED / "shared_and_dropout.py", input_shapes=[[6]])
+    assert _codes(report.diagnostics) == [("shared-weights", 15, 16)]
+    notes = {e.node: e.note for e in report.approximate}
+    assert set(notes) == {"dropout", "fc_1"} and "training=self.training" in notes["dropout"]
+    assert "approximately: 2 nodes" in report.to_text()
+
+
+def test_declared_sizes_are_checked():
+    with pytest.raises(NNPivotError) as caught:
+        import_pytorch(UNSUPPORTED / "shape_mismatch.py", input_shapes=[[1, 10, 10]])
+    assert _codes(caught.value.diagnostics) == [("shape-mismatch", 7, 5)]
+    assert "400 input features but fed 256" in str(caught.value)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "code", "where", "words"), [
+    ("two_networks.py", {}, "ambiguous-model", (0, 0), "Classifier, encoder"),
+    ("two_networks.py", {"model_name": "Missing"}, "no-model-found", (0, 0), "Missing"),
+    ("no_network.py", {}, "no-model-found", (0, 0), "no nn.Module"),
+    ("not_python.py", {}, "syntax-error", (3, 24), "not valid Python"),
+    ("absent.py", {}, "file-not-found", (0, 0), "no such file"),
+    ("top_level_side_effect.py", {}, "missing-input-shape", (0, 0), "forward argument 'x'"),
+    ("needs_model_args.py", {"input_shapes": [[5]]}, "dynamic-value", (5, 1), "in_features"),
+])
+def test_fatal_problems(name, kwargs, code, where, words):
+    with pytest.raises(NNPivotError) as caught:
+        import_pytorch(UNSUPPORTED / name, **kwargs)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == code and words in diagnostic.message
+    assert (diagnostic.location.line, diagnostic.location.col) == where
+    assert diagnostic.location.file == str(UNSUPPORTED / name)
+
+
+def test_choosing_among_several_networks():
+    model, report = import_pytorch(UNSUPPORTED / "two_networks.py", model_name="encoder", input_shapes=[[4]])
+    assert (report.model, report.model_kind, report.candidates) == ("encoder", "variable", ["Classifier", "encoder"])
+    assert [n.name for n in model.nodes] == ["x", "dense_0", "relu_1"]
+
+
+# ---------------------------------------------------------------- guessed shapes
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("corpus/pytorch/cnn_lenet.py", {"x": (1, 32, 32)}),
+    ("corpus/pytorch/mlp_basic.py", {"x": (20,)}),
+    ("paper/pytorch/text_classifier_subclass.py", {"tokens": (16,)}),
+    ("paper/pytorch/alexnet_sequential.py", {"x": (3, 64, 64)}),   # 32x32 is too small for AlexNet
+])
+def test_guessed_input_shapes(path, expected):
+    assert guess_input_shapes(ROOT / path) == expected
+
+
+def test_an_unguessable_input_is_named():
+    with pytest.raises(NNPivotError) as caught:
+        guess_input_shapes(ROOT / "corpus" / "pytorch" / "mlp_two_inputs.py")
+    assert caught.value.diagnostics[0].code == "missing-input-shape"
+    assert "'wide'" in caught.value.diagnostics[0].message
