@@ -91,6 +91,7 @@ class Arg:
     from_keras: Callable[[Any], Any] | None = None
     default: Any = UNSET
     positional: bool = False
+    constant: Any = UNSET  # always written with this value (ReLU6 is ReLU(max_value=6.0))
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,9 @@ class NodeContext:
         for arg in self.mapping.args:
             if arg.keras in computed:
                 value = computed[arg.keras]
+            elif arg.constant is not UNSET:
+                out.append(f"{arg.keras}={_source(arg.constant)}")
+                continue
             elif arg.pivot is not None:
                 value = getattr(self.node, arg.pivot)
                 value = value.name if isinstance(value, EEnumLiteral) else value
@@ -813,7 +817,7 @@ MAPPINGS: dict[str, KerasMapping] = {
         Arg("num_heads", "numHeads"), Arg("key_dim"), Arg("dropout", "dropout", default=0.0),
         Arg("use_bias", "bias", default=True)), "pivot", "attention"),
     "relu": KerasMapping("layers.ReLU", emit_layer),
-    "relu6": KerasMapping("layers.ReLU", emit_layer, (Arg("max_value", default=6.0),), note="max_value=6.0"),
+    "relu6": KerasMapping("layers.ReLU", emit_layer, (Arg("max_value", constant=6.0),), note="max_value=6.0"),
     "leaky_relu": KerasMapping("layers.LeakyReLU", emit_layer, (
         Arg("negative_slope", "negativeSlope", default=0.3),)),
     "elu": KerasMapping("layers.ELU", emit_layer, (Arg("alpha", "alpha", default=1.0),)),

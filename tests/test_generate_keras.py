@@ -525,7 +525,8 @@ def _inputs(model, seed=0):
         if node.dtype.name.startswith("int"):
             arrays.append(rng.integers(0, 9, size=shape).astype(node.dtype.name))
         else:
-            arrays.append(rng.standard_normal(shape).astype("float32"))
+            # Wide enough to reach saturation regions (ReLU6 above 6, hard sigmoid beyond +-3).
+            arrays.append((3.0 * rng.standard_normal(shape)).astype("float32"))
     return arrays
 
 
