@@ -1288,6 +1288,10 @@ LOSSES = {
 INTEGER_PARAMETERS = {"nesterov", "amsgrad"}
 
 
+def _ends_in_softmax(model) -> bool:
+    return bool(len(model.outputs)) and is_kind(model.outputs[0], "Softmax")
+
+
 def _training_view(model, diagnostics) -> dict | None:
     config = model.training
     if config is None:
@@ -1309,6 +1313,9 @@ def _training_view(model, diagnostics) -> dict | None:
         compile_args.append(f"optimizer=keras.optimizers.{cls}({', '.join(args)})")
     if config.loss:
         loss = LOSSES.get(config.loss)
+        if config.loss == "cross_entropy" and _ends_in_softmax(model):
+            # The PyTorch side reads a softmax output as probabilities (log, then NLL): match it.
+            loss = "keras.losses.SparseCategoricalCrossentropy()"
         if loss is None:
             diagnostics.append(warning("unsupported-for-target", f"loss '{config.loss}' has no Keras mapping; "
                                        "it is passed to compile by name", location_of(config)))

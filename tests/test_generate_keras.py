@@ -708,3 +708,14 @@ def test_weight_shape_mismatch_names_the_parameter(generated):
     store = WeightStore({"result.weight": np.zeros((5, 20), dtype="float32")})
     assert [str(d) for d in K.assign_store(keras_model, model, store)] == [
         "dense-0.nn:3:5: error[missing-weight]: result.bias: the weight store has no such array"]
+
+
+def test_cross_entropy_on_softmax_output_reads_probabilities():
+    from nnpivot.grammars import parse_text
+
+    text = ("model C {{ input x: float32[4]\n d = dense(x, 3)\n {last}\n output {out}\n"
+            " training {{ optimizer sgd(learning_rate=0.1) loss cross_entropy epochs 1 batch_size 2 }} }}")
+    probabilities = K.generate(parse_text(text.format(last="p = softmax(d)", out="p")), "c.nn")
+    logits = K.generate(parse_text(text.format(last="", out="d")), "c.nn")
+    assert "SparseCategoricalCrossentropy()" in probabilities
+    assert "SparseCategoricalCrossentropy(from_logits=True)" in logits
