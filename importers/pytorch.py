@@ -389,8 +389,8 @@ class PyTorchImportError(NNPivotError):
 class GraphBuilder:
     """One pivot graph (the model or a block) being built, with the shapes of its nodes."""
 
-    def __init__(self, graph, root, importer: Importer, prefix: str = ""):
-        self.graph, self.root, self.importer, self.prefix = graph, root, importer, prefix
+    def __init__(self, graph, root, importer: Importer):
+        self.graph, self.root, self.importer = graph, root, importer
         self.shapes: dict = {}
         self.names: set[str] = set()
         self.selects: dict = {}
@@ -1168,7 +1168,7 @@ class Importer:
             return not self.truth(value, node.operand)
         if isinstance(value, Tensor):
             if isinstance(node.op, ast.USub):
-                return self.arithmetic("mul", [value], {"scalar": -1.0}, node)
+                return self.make("mul", [value], {"scalar": -1.0}, node)
             if isinstance(node.op, ast.UAdd):
                 return value
         if _number(value):
@@ -1200,10 +1200,7 @@ class Importer:
             raise self.refuse("unsupported-construct", f"'{describe(node)}' mixes a tensor with "
                                                        f"{type(constant).__name__}", node)
         attrs = {"scalar": float(constant)} | ({} if tensor_left else {"scalarFirst": True})
-        return self.arithmetic(keyword, [left if tensor_left else right], attrs, node)
-
-    def arithmetic(self, keyword, tensors, attrs, node):
-        return self.make(keyword, tensors, attrs, node)
+        return self.make(keyword, [left if tensor_left else right], attrs, node)
 
     def eval_ListComp(self, node, scope):
         return self.comprehension(node, scope, list)

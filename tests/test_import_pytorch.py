@@ -274,7 +274,7 @@ def test_refused_constructs_are_located_and_the_rest_migrates():
 
 
 def test_approximations_are_reported():
-    model, report = import_pytorch(UNSUPPORTED / "shared_and_dropout.py", input_shapes=[[6]])
+    _, report = import_pytorch(UNSUPPORTED / "shared_and_dropout.py", input_shapes=[[6]])
     assert _codes(report.diagnostics) == [("shared-weights", 15, 16)]
     notes = {e.node: e.note for e in report.approximate}
     assert set(notes) == {"dropout", "fc_1"} and "training=self.training" in notes["dropout"]
