@@ -65,6 +65,9 @@ class ImportReport:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     input_layouts: list[tuple] = field(default_factory=list)
     output_layouts: list[tuple] = field(default_factory=list)
+    # model node -> name of the Keras layer holding its weights when the source runs in a fresh session
+    # (its name= or Keras' automatic name, counted per class in creation order); read by nnpivot.migrate
+    source_layers: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -213,6 +216,7 @@ class LayerObj:
     name: str | None = None        # name= or attribute name
     uses: int = 0
     original: str = ""             # the class as written, "MaxPool2D"
+    runtime_name: str | None = None  # the layer's name when the source runs in a fresh Keras session
 
     @property
     def inner_cls(self) -> str:
@@ -370,6 +374,8 @@ class KerasImporter:
         self.model = None
         self._shapes: dict = {}
         self.explicit_dtype: set = set()
+        self.automatic_names: dict[str, int] = {}   # Keras' per-class counters of unnamed layers
+        self.layer_of_node: dict = {}               # pivot node -> the LayerObj that made it
 
     # --- diagnostics and report --------------------------------------------------
     def loc(self, node) -> Location | None:
@@ -1022,10 +1028,18 @@ class Interpreter(KerasImporter):
         before = len(self.builder.nodes)
         result = (handler or Interpreter.layer_generic)(self, layer, operands, names, where)
         made = [n for n in self.builder.nodes[before:] if not is_kind(n, "Permute")]
+        self.layer_of_node.update({n: layer for n in made})
         if made:
             self.note("exact", where, f"{layer.original} -> " + ", ".join(
                 f"{n.name} = {kind_of(n).keyword if kind_of(n) else n.eClass.name}" for n in made))
         return result
+
+    def automatic_name(self, cls: str) -> str:
+        """The name Keras gives the next unnamed layer of class ``cls`` (``dense``, ``dense_1``...)."""
+        counts = self.automatic_names
+        base = keras_snake(cls)
+        counts[base] = counts.get(base, 0) + 1
+        return base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
 
     def layer_names(self, layer: LayerObj, hint) -> tuple:
         auto = keras_snake(layer.original)
@@ -1210,6 +1224,7 @@ class Interpreter(KerasImporter):
             layer = LayerObj(canonical_class(original), list(args), dict(kwargs), loc, original=original)
             if isinstance(kwargs.get("name"), str):
                 layer.name = kwargs["name"]
+            layer.runtime_name = layer.name or self.automatic_name(layer.cls)
             if "input_shape" in kwargs or "input_dim" in kwargs:
                 shape = kwargs.get("input_shape", (kwargs.get("input_dim"),))
                 layer.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) else None
@@ -2308,6 +2323,8 @@ def run(self, model_name):
     self.integer_inputs(model)
     model.training = self.training_config(candidate)
     self.report.input_layouts = [t.perm for t in inputs]
+    self.report.source_layers = {n.name: self.layer_of_node[n].runtime_name for n in model.nodes
+                                 if n in self.layer_of_node and self.layer_of_node[n].runtime_name}
     self.report.output_layouts = [t.perm for t in tensors]
     return model
 

@@ -82,11 +82,18 @@ def _weights_arguments(parser):
     convert.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
 
 
+def _migrate_arguments(parser):
+    from nnpivot.migrate import add_arguments  # light: the migration imports no framework to parse arguments
+    add_arguments(parser)
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("check", "validate model files and print their problems", _check_arguments, "nnpivot.cli:run_check"),
     Command("convert", "convert a model between formats (.nn, .xmi, pytorch, keras)", _convert_arguments,
             "nnpivot.cli:run_convert"),
     Command("layers", "list the supported layer kinds", _layers_arguments, "nnpivot.cli:run_layers"),
+    Command("migrate", "migrate PyTorch or Keras source code to the other framework (or .nn, XMI), with weights",
+            _migrate_arguments, "nnpivot.migrate:run_migrate"),
     Command("verify", "run two model files on the same weights and inputs and compare them (executes both)",
             _verify_arguments, "nnpivot.verify:run_verify"),
     Command("weights", "convert trained weights between formats (.pt, .weights.h5, .npz)", _weights_arguments,
