@@ -134,12 +134,21 @@ def _choose(path: Path, candidates: list, wanted: str | None, what: str):
     return None
 
 
-def instantiate(path, framework: str, model_name: str | None = None):
-    """The model object of a model file: a class named like ``model_name`` (called without
-    arguments), else the file's only model class, else its only model object."""
+def instantiate(path, framework: str, model_name: str | None = None, model_args: dict | None = None):
+    """The model object of a model file: a class named like ``model_name`` (called with
+    ``model_args``), else the file's only model class, else its only model object; a builder
+    function when ``model_name`` names one."""
     path = Path(path).resolve()
     module = load_source_module(path)
     base = _torch_module_class() if framework == PYTORCH else _keras_model_class()
+    named = getattr(module, model_name, None) if model_name else None
+    if isinstance(named, base):
+        return named
+    if callable(named) and not isinstance(named, type) and not isinstance(named, base):
+        try:
+            return named(**(model_args or {}))
+        except Exception as exc:  # noqa: BLE001 - the builder's own error
+            raise NNPivotError([_raised_in(path, exc, f"calling {model_name}()")]) from None
     classes, objects = _model_candidates(module, base)
     if framework == PYTORCH:
         # helper blocks are classes too: prefer the classes no other class of the file uses
@@ -154,7 +163,7 @@ def instantiate(path, framework: str, model_name: str | None = None):
     if not isinstance(chosen, type):
         return chosen
     try:
-        return chosen()
+        return chosen(**(model_args or {}))
     except Exception as exc:  # noqa: BLE001 - a constructor needing arguments, or failing
         raise NNPivotError([_raised_in(path, exc, f"constructing {chosen.__name__}()")]) from None
 
@@ -497,8 +506,31 @@ class KerasRunner(Runner):
         from nnpivot.generators.keras import keras_layouts
 
         self.in_perms, self.out_perms = keras_layouts(model)
+        self._follow_declared_inputs()
         if not obj.built:  # subclassed models create their weights on the first call
             self._forward(random_inputs(model, 1))
+
+    def _follow_declared_inputs(self) -> None:
+        """A functional or Sequential model declares its input shapes: where the generated code's layout does
+        not fit them (a hand-written file reading (T, F) where the generated one reads (F, T)), use the
+        permutation of the pivot input that does."""
+        from itertools import permutations
+
+        try:
+            declared = [tuple(t.shape[1:]) for t in self.obj.inputs]
+        except (AttributeError, ValueError, TypeError):
+            return
+        pivot_shapes = [tuple(DYNAMIC_SIZE if d < 0 else d for d in node.shape) for node in graph_inputs(self.model)]
+        if len(declared) != len(pivot_shapes):
+            return
+        for index, (wanted, shape) in enumerate(zip(declared, pivot_shapes)):
+            def fits(perm, wanted=wanted, shape=(None, *shape)):
+                return all(w is None or w == shape[p] for w, p in zip(wanted, perm[1:]))
+            if len(wanted) + 1 != len(self.in_perms[index]) or fits(self.in_perms[index]):
+                continue
+            choices = [(0, *p) for p in permutations(range(1, len(shape) + 1)) if fits((0, *p))]
+            if choices:
+                self.in_perms[index] = choices[0]
 
     def _feed(self, inputs):
         arrays = [np.ascontiguousarray(np.transpose(a, p)) for a, p in zip(inputs, self.in_perms)]
@@ -509,8 +541,13 @@ class KerasRunner(Runner):
 
         try:
             return store_from_keras(self.obj, self.model)
-        except AttributeError as exc:
-            return WeightStore(), [self._layer_naming_error(exc)]
+        except AttributeError as exc:  # not laid out like the generated model: go through a generated twin
+            twin = self._twin(exc)
+            if isinstance(twin, Diagnostic):
+                return WeightStore(), [twin]
+            for target, variable in zip(twin.weights, self.obj.weights):
+                target.assign(variable)
+            return store_from_keras(twin, self.model)
 
     def _write_store(self, store):
         from nnpivot.generators.keras import assign_store
@@ -518,7 +555,24 @@ class KerasRunner(Runner):
         try:
             return assign_store(self.obj, self.model, store)
         except AttributeError as exc:
-            return [self._layer_naming_error(exc)]
+            twin = self._twin(exc)
+            if isinstance(twin, Diagnostic):
+                return [twin]
+            diagnostics = assign_store(twin, self.model, store)
+            for target, variable in zip(self.obj.weights, twin.weights):
+                target.assign(variable)
+            return diagnostics
+
+    def _twin(self, exc):
+        """The generated Keras model of the pivot, when its variables line up with the file's one by one
+        (a hand-written Sequential or functional model); else a diagnostic."""
+        from nnpivot.generators.keras import build_keras_model
+
+        twin = build_keras_model(self.model)
+        own, generated = self.obj.weights, twin.weights
+        if len(own) == len(generated) and all(tuple(a.shape) == tuple(b.shape) for a, b in zip(own, generated)):
+            return twin
+        return self._layer_naming_error(exc)
 
     def _layer_naming_error(self, exc) -> Diagnostic:
         return error("weight-layout-unknown", f"{self.path.name}: its layers are not laid out like the generated "
@@ -565,10 +619,15 @@ class KerasRunner(Runner):
 RUNNERS = {PYTORCH: TorchRunner, KERAS: KerasRunner}
 
 
-def open_model_file(path, model, framework: str | None = None) -> Runner:
-    """Execute a PyTorch or Keras model file and wrap its model for ``model`` (the pivot)."""
+def open_model_file(path, model, framework: str | None = None, model_name: str | None = None,
+                    model_args: dict | None = None) -> Runner:
+    """Execute a PyTorch or Keras model file and wrap its model for ``model`` (the pivot).
+
+    ``model_name`` names the class, builder function or variable to run (default:
+    the class named like the pivot model, or the file's only model).
+    """
     framework = framework or detect_framework(path)
-    obj = instantiate(path, framework, model.name)
+    obj = instantiate(path, framework, model_name or model.name, model_args)
     return RUNNERS[framework](path, model, obj)
 
 
