@@ -187,20 +187,24 @@ def import_source(path, framework: str, model_name=None, model_args=None, input_
 # --- weights of the original source ----------------------------------------------------------------
 
 def source_key(model, report, pivot_key: str) -> str | None:
-    """The source ``state_dict`` key of a pivot weight key (``call.inner.param`` inside blocks)."""
+    """The source ``state_dict`` key of a pivot weight key (``call.inner.param`` inside blocks; a
+    parameter name may hold dots itself, ``attn.out_proj.weight``)."""
     parts = pivot_key.split(".")
-    graph, prefix = model, []
-    for name in parts[:-1]:
+    graph, prefix, consumed = model, [], 0
+    while consumed < len(parts) - 1 and graph is not None:
+        name = parts[consumed]
         node = next((n for n in graph.nodes if n.name == name), None)
         if node is None:
-            return None
-        key = name if graph is model else f"{graph.name}:{name}"
-        path = report.source_paths.get(key)
+            break
+        path = report.source_paths.get(name if graph is model else f"{graph.name}:{name}")
         if path is None:
             return None
         prefix.append(path)
-        graph = getattr(node, "block", None) or graph
-    return ".".join([*filter(None, prefix), parts[-1]])
+        consumed += 1
+        graph = getattr(node, "block", None)
+    if not consumed:
+        return None
+    return ".".join([*filter(None, prefix), *parts[consumed:]])
 
 
 def store_from_source_state_dict(model, report, state_dict) -> tuple[WeightStore, list[Diagnostic]]:
