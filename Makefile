@@ -15,11 +15,12 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
-# Eclipse EMF (for the metamodel/XMI conformance test) and a JRE, from Debian.
+# From Debian: Eclipse EMF and a JDK (metamodel/XMI conformance test), Graphviz (diagram test).
 system-deps:
-	@if [ ! -f $(EMF_JAR) ] || ! command -v javac >/dev/null; then \
+	@if [ ! -f $(EMF_JAR) ] || ! command -v javac >/dev/null || ! command -v dot >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libeclipse-emf-ecore-xmi-java default-jdk-headless >/dev/null; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq libeclipse-emf-ecore-xmi-java default-jdk-headless graphviz >/dev/null; \
 	fi
 
 test: $(STAMP) system-deps

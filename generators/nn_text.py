@@ -83,14 +83,17 @@ def _arguments(node, kind: Kind) -> list[str]:
     return args
 
 
-def _node_line(node, names) -> str:
-    refs = [names(dep) for dep in node.inputs]
+def call_text(node) -> str:
+    """The right-hand side of a node's statement: ``conv2d(x, 6, kernel_size=5)``, ``seq[1]``."""
+    refs = [dep.name for dep in node.inputs]
+    if is_kind(node, "Input"):
+        return _input_line(node).removeprefix(f"input {node.name}").lstrip(": ") or "input"
     if is_kind(node, "Select"):
-        return f"{node.name} = {refs[0]}[{node.index}]"
+        return f"{refs[0]}[{node.index}]"
     if is_kind(node, "BlockCall"):
-        return f"{node.name} = {node.block.name}({', '.join(refs)})"
+        return f"{node.block.name}({', '.join(refs)})"
     kind = kind_of(node)
-    return f"{node.name} = {kind.keyword}({', '.join(refs + _arguments(node, kind))})"
+    return f"{kind.keyword}({', '.join(refs + _arguments(node, kind))})"
 
 
 def _input_line(node) -> str:
@@ -105,8 +108,7 @@ def _graph_lines(graph, indent: str) -> list[str]:
         order = topological_order(graph)
     except ValueError:
         order = list(graph.nodes)  # a cyclic model is still printed, in definition order
-    lines = [indent + (_input_line(n) if is_kind(n, "Input") else _node_line(n, lambda d: d.name))
-             for n in order]
+    lines = [indent + (_input_line(n) if is_kind(n, "Input") else f"{n.name} = {call_text(n)}") for n in order]
     if len(graph.outputs):
         lines.append(f"{indent}output {', '.join(o.name for o in graph.outputs)}")
     return lines

@@ -44,6 +44,8 @@ FORMATS: tuple[Format, ...] = (
            loader="nnpivot.grammars:parse_file", saver="nnpivot.generators.nn_text:to_text"),
     Format("xmi", (".xmi",), "XMI 2.0 for Eclipse EMF",
            loader="nnpivot.importers.xmi:load_xmi", saver="nnpivot.generators.xmi:save_xmi", saver_style=FILE),
+    Format("dot", (".dot", ".gv"), "Graphviz diagram",
+           saver="nnpivot.generators.dot:to_dot", saver_style=CODE),
     Format("pytorch", (".py",), "PyTorch source code",
            saver="nnpivot.generators.pytorch:generate", saver_style=CODE),
     Format("keras", (".py",), "Keras 3 source code",
