@@ -184,6 +184,26 @@ def import_source(path, framework: str, model_name=None, model_args=None, input_
     return import_keras(path, model_name, input_shapes, model_args or None)
 
 
+def source_model(path, framework: str, model_name=None, model_args=None, input_shapes=None, announce=print):
+    """``(model, report)`` of a source file for running it (``nnpivot verify``): input shapes from the code or
+    ``input_shapes``, else (PyTorch) a small legal shape guessed from the first layer, which is announced."""
+    try:
+        model, report = import_source(path, framework, model_name, model_args, input_shapes)
+    except NNPivotError as exc:
+        if framework != "pytorch" or input_shapes or not any(d.code == "missing-input-shape"
+                                                             for d in exc.diagnostics):
+            raise
+        from nnpivot.importers.pytorch import guess_input_shapes
+
+        input_shapes = guess_input_shapes(path, model_name, model_args)
+        shapes = ", ".join(f"{name}: {list(shape)}" for name, shape in input_shapes.items())
+        announce(f"{path}: the code gives no input shape; using a small legal one (batch axis left out): {shapes}")
+        model, report = import_source(path, framework, model_name, model_args, input_shapes)
+    if has_errors(report.diagnostics):
+        raise NNPivotError(report.diagnostics)
+    return model, report
+
+
 # --- weights of the original source ----------------------------------------------------------------
 
 def source_key(model, report, pivot_key: str) -> str | None:
@@ -624,5 +644,5 @@ def run_migrate(args) -> int:
 
 
 __all__ = ["MigrationResult", "add_arguments", "build_source_model", "import_source", "migrate", "parse_input_shapes",
-           "parse_model_args", "read_source_weights", "run_migrate", "source_key", "source_runner",
+           "parse_model_args", "read_source_weights", "run_migrate", "source_key", "source_model", "source_runner",
            "store_from_keras_source", "store_from_source_state_dict"]

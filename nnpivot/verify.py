@@ -234,7 +234,13 @@ def run_verify(args) -> int:
 
     framework_a = detect_framework(args.a)
     detect_framework(args.b)
-    model = _pivot_model(args.model) if args.model else pivot_from_source(args.a, framework_a)
+    source_report = None
+    if args.model:
+        model = _pivot_model(args.model)
+    else:  # A is a source file: its importer gives the pivot (and a guessed input shape when the code has none)
+        from nnpivot.migrate import source_model
+
+        model, source_report = source_model(args.a, framework_a)
     store = None
     if args.weights:
         from nnpivot.weights_cli import read_store
@@ -242,8 +248,15 @@ def run_verify(args) -> int:
         store, diagnostics = read_store(model, args.weights)
         if has_errors(diagnostics):
             raise NNPivotError(diagnostics)
-    result = verify(args.a, args.b, model, store, inputs=args.inputs, atol=args.atol, seed=args.seed,
-                    rtol=args.rtol)
+    if source_report is not None:  # run A through the importer's maps of its layers and layouts
+        from nnpivot.migrate import source_runner
+
+        a = source_runner(args.a, framework_a, model, source_report)
+        result = verify_runners(a, open_model_file(args.b, model), model, store, inputs=args.inputs, atol=args.atol,
+                                seed=args.seed, weights=None if store is None else "given", rtol=args.rtol)
+    else:
+        result = verify(args.a, args.b, model, store, inputs=args.inputs, atol=args.atol, seed=args.seed,
+                        rtol=args.rtol)
     if args.weights:
         result.weights = f"from {args.weights}"
     for line in report_lines(result, Path(args.a).name, Path(args.b).name):
