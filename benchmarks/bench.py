@@ -224,6 +224,8 @@ def main(argv=None) -> int:
             write_csv(rows, RESULTS / "migration.csv")
             write_csv(migration_summary(rows), RESULTS / "migration_summary.csv")
             print(f"written: {RESULTS / 'migration.csv'}, {RESULTS / 'migration_summary.csv'}")
+            import migration  # benchmarks/migration.py: static path without torch/TensorFlow vs with verification
+            migration.run(args.corpus_limit)
     return 0
 
 
