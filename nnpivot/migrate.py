@@ -40,6 +40,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -277,8 +278,8 @@ class _LayersByName:
 class _NoCode:
     """A stand-in for the generator's per-graph code facts: a hand-written model names its own layers and
     its Flatten -> Dense order is the source's (the importer made the permutation explicit)."""
-    layer_names: dict = {}
-    dense_rows: dict = {}
+    layer_names: ClassVar[dict] = {}
+    dense_rows: ClassVar[dict] = {}
 
 
 def _keras_weighted_nodes(model):
@@ -375,7 +376,7 @@ def _is_model_object(value, framework: str) -> bool:
         from torch import nn
         return isinstance(value, nn.Module)
     import keras
-    return isinstance(value, keras.Model) or isinstance(value, keras.layers.Layer)
+    return isinstance(value, (keras.Model, keras.layers.Layer))
 
 
 def _runner_classes():
@@ -393,6 +394,7 @@ def _runner_classes():
 
         def _write_store(self, store):
             import torch
+
             from nnpivot.generators.pytorch import parameter_slots
 
             own = self.obj.state_dict()

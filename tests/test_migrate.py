@@ -197,8 +197,8 @@ def test_cli_report_sections(tmp_path, capsys):
 def test_cli_partial_migration_is_written_reported_and_fails(tmp_path, capsys):
     source = UNSUPPORTED / "pytorch" / "unsupported_constructs.py"
     report_file = tmp_path / "report.md"
-    status, out, err = _run(capsys, source, "--to", "keras", "-o", tmp_path / "net.py", "--input-shape", "8",
-                            "--report", report_file)
+    status, _, err = _run(capsys, source, "--to", "keras", "-o", tmp_path / "net.py", "--input-shape", "8",
+                          "--report", report_file)
     assert status == 1
     assert (tmp_path / "net.py").exists()
     assert f"{source}:16:" in err and "error[" in err          # gcc-style, with the construct's line
@@ -261,3 +261,18 @@ def test_cli_keras_source_to_pytorch(tmp_path, capsys):
     status, out, err = _run(capsys, source, "--to", "pytorch", "-o", tmp_path / "net.py")
     assert status == 0, err
     assert "(keras)" in out and "import torch" in (tmp_path / "net.py").read_text()
+
+
+def test_verify_a_source_without_input_shapes_guesses_one(tmp_path, capsys):
+    source = ROOT / "samples" / "corpus" / "pytorch" / "lstm_stacked_padding_idx.py"
+    output = tmp_path / "migrated.py"
+    assert _run(capsys, source, "--to", "keras", "-o", output, "--input-shape", "text=20")[0] == 0
+    status = main(["verify", str(source), str(output), "--inputs", "4"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "the code gives no input shape; using a small legal one" in out and "text: [16]" in out
+    assert "PASS" in out
+    model, _ = import_source(source, "pytorch", input_shapes={"text": [16]})
+    embedding = next(n for n in model.nodes if n.eClass.name == "Embedding")
+    tokens = random_inputs(model, 4, seed=0)[0]
+    assert all((row == embedding.paddingIdx).any() for row in tokens)   # every input holds the padding index
