@@ -13,8 +13,9 @@ Three parts, all driven by one declarative table, ``MAPPINGS`` (registered into
   of the pivot axes (see :mod:`layout`); each kind says what it needs
   (``channels_last``: convolutions, pooling...; ``pivot``: reshapes, RNNs,
   matmul...; ``any``: activations, axis-valued operations whose axes are
-  translated). Graph inputs take the layout their consumers want, so an image
-  input (C, H, W) becomes a Keras input (H, W, C), and ``permute`` nodes never
+  translated). Image and volume inputs take the layout their consumers want, so
+  an image input (C, H, W) becomes a Keras input (H, W, C); rank-3 inputs are
+  (N, T, F) sequences in both frameworks and stay as they are. ``permute`` nodes never
   emit code: they only change which layout the tensor is known to have. Where a
   conversion is needed an ``ops.transpose`` with a comment is written. A
   Flatten of channels-last maps feeding only Dense layers stays the idiomatic
@@ -163,11 +164,28 @@ class NodeContext:
         return self.graph.attribute(self.node.name + suffix)
 
     def layer(self, cls: str, args: list[str], suffix: str = "", layer_name: str | None = None) -> str:
-        """Declare ``self.<node><suffix> = cls(args..., name=...)`` in ``__init__``; returns ``self.<attr>``."""
+        """Declare ``self.<node><suffix> = cls(args..., name=...)`` in ``__init__``; returns ``self.<attr>``.
+
+        A node sharing another's weights (``weightsOf``) gets its owner's layer object, which is
+        then called again. That layer must be declared exactly as this node needs it; where a
+        layout makes them differ, a weight-free helper (padding, cropping, dropout) gets a layer
+        of its own and a layer holding weights is an error (its one set cannot serve both).
+        """
+        declaration = (cls, tuple(args))
+        owner = self.node.weightsOf
+        if owner is not None:
+            shared = self.graph.declarations.get(owner.name + suffix)
+            if shared is not None and shared[1] == declaration:
+                return f"self.{shared[0]}"
+            if self.mapping.weights and (suffix == "" or re.fullmatch(r"_l\d+", suffix)):
+                self.fail(f"shares the weights of '{owner.name}', whose Keras layer is declared "
+                          f"{shared[1][0] + '(' + ', '.join(shared[1][1]) + ')' if shared else 'differently'}, "
+                          f"but this call needs {cls}({', '.join(args)})")
         attr = self.attr_name(suffix)
         name = layer_name or (self.node.name + suffix)
         self.graph.init.append(wrap_call(f"self.{attr} = {cls}(", [*args, f"name={literal(name)}"], "        "))
         self.graph.layer_names[name] = attr
+        self.graph.declarations[name] = (attr, declaration)
         return f"self.{attr}"
 
     def kwargs(self, **computed) -> list[str]:
@@ -336,7 +354,11 @@ def emit_dropout(ctx):
 def emit_dense(ctx):
     layer = ctx.layer(ctx.mapping.layer, ctx.kwargs())
     ctx.assign(f"{layer}({ctx.x.expr})")
-    if ctx.x.flat is not None:
+    owner = ctx.node.weightsOf
+    if owner is not None and ctx.x.flat != ctx.graph.dense_rows.get(owner.name):
+        ctx.fail(f"shares the weights of '{owner.name}', whose input features come in another order in Keras "
+                 "(a Flatten of channels-last maps on one side only)")
+    if ctx.x.flat is not None and owner is None:
         ctx.graph.dense_rows[ctx.node.name] = ctx.x.flat
     return [ctx.x.perm]
 
@@ -929,6 +951,7 @@ class GraphCode:
     output_perms: list[L.Perm] = field(default_factory=list)
     returns: list[str] = field(default_factory=list)
     layer_names: dict[str, str] = field(default_factory=dict)     # Keras layer name -> attribute
+    declarations: dict[str, tuple] = field(default_factory=dict)  # Keras layer name -> (attribute, (cls, args))
     dense_rows: dict[str, tuple] = field(default_factory=dict)    # Dense node -> (pivot shape, perm) before Flatten
     flat_nodes: dict = field(default_factory=dict)
     calls: dict[str, Any] = field(default_factory=dict)          # block call name -> GraphCode of its block
@@ -957,6 +980,8 @@ class GraphCode:
         tensors: dict = {}
         for node, perm in zip(graph_inputs(graph), self.input_perms):
             tensors[(node, 0)] = Tensor(names.of(node), perm, shapes.of(node))
+        if graph.eClass.name == "Model":
+            self._cast_inputs([(n, names.of(n)) for n in graph_inputs(graph)])
         consumers = _consumers(graph)
         for node in topological_order(graph):
             if is_kind(node, "Input"):
@@ -991,6 +1016,18 @@ class GraphCode:
             self.output_perms.append(tensor.perm)
         return self
 
+    def _cast_inputs(self, inputs) -> None:
+        """Model inputs of another dtype than float32 are cast first, as a functional model does with
+        ``keras.Input(dtype=...)``; the cast also tells a reader (and the Keras importer) the dtype.
+
+        An ``InputSpec(dtype=...)`` would say the same but rejects NumPy's default int64 ids in ``fit``.
+        """
+        casts = [(var, node.dtype.name) for node, var in inputs if node.dtype.name != "float32"]
+        if casts:
+            self.body.append("        # Inputs in the dtype the model declares (Keras reads floats as float32).")
+        for var, dtype in casts:
+            self.line(f"{var} = ops.cast({var}, {literal(dtype)})")
+
     def _emit_node(self, node, operands, out_vars, consumers):
         if is_kind(node, "BlockCall"):
             return self._emit_call(node, operands, out_vars)
@@ -1022,10 +1059,13 @@ class GraphCode:
             self.blocks[node.block] = code
         operands = [self._convert(t, p, f"block {node.block.name} was generated for this layout")
                     for t, p in zip(operands, code.input_perms)]
-        attr = self.attribute(node.name)
-        self.init.append(f"        self.{attr} = {class_name(node.block.name)}(name={literal(node.name)})")
-        self.layer_names[node.name] = attr
-        self.calls[node.name] = code
+        if node.weightsOf is not None:  # the same block instance called again
+            attr = self.layer_names[node.weightsOf.name]
+        else:
+            attr = self.attribute(node.name)
+            self.init.append(f"        self.{attr} = {class_name(node.block.name)}(name={literal(node.name)})")
+            self.layer_names[node.name] = attr
+            self.calls[node.name] = code
         args = operands[0].expr if len(operands) == 1 else "[" + ", ".join(t.expr for t in operands) + "]"
         targets = out_vars if len(out_vars) > 1 else out_vars[:1]
         self.line(f"{', '.join(targets)} = self.{attr}({args})")
@@ -1143,10 +1183,23 @@ def plan(model) -> KerasProgram:
     if has_errors(diagnostics):
         raise NNPivotError(diagnostics)
     inputs = graph_inputs(model)
-    perms = [_preferred_layout(model, node, len(shapes.of(node))) for node in inputs]
+    perms = [_input_layout(model, node, len(shapes.of(node))) for node in inputs]
     blocks: dict = {}
     code = GraphCode(model, shapes, perms, blocks, diagnostics).build()
     return KerasProgram(model, code, blocks, shapes, diagnostics)
+
+
+def _input_layout(model, node, rank: int) -> L.Perm:
+    """The Keras layout of a model input.
+
+    Images and volumes (rank >= 4) take the channels-last layout their consumers
+    want. A rank-3 input is an (N, T, F) sequence in both frameworks and stays as
+    it is, even when a conv1d reads it as (N, C, L) maps: the Keras code then
+    transposes inside ``call``. This is the reading of the Keras importer (and of
+    rank-3 outputs), so a Keras model that permutes its input for a Conv1D comes
+    back with the input it had.
+    """
+    return _preferred_layout(model, node, rank) if rank >= 4 else L.identity(rank)
 
 
 def _preferred_layout(graph, node, rank: int, depth: int = 0) -> L.Perm:
@@ -1506,6 +1559,8 @@ def _weighted_nodes(program: KerasProgram):
     """(key prefix, node, GraphCode holding it, Keras layer path) of every node with weights."""
     def walk(code: GraphCode, prefix: str, path: tuple):
         for node in code.graph.nodes:
+            if node.weightsOf is not None:
+                continue  # computes with its owner's layer: no weights of its own
             if is_kind(node, "BlockCall") and node.name in code.calls:
                 yield from walk(code.calls[node.name], f"{prefix}{node.name}.", (*path, code.layer_names[node.name]))
                 continue

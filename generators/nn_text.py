@@ -90,10 +90,11 @@ def call_text(node) -> str:
         return _input_line(node).removeprefix(f"input {node.name}").lstrip(": ") or "input"
     if is_kind(node, "Select"):
         return f"{refs[0]}[{node.index}]"
+    shares = [f"shares={node.weightsOf.name}"] if node.weightsOf is not None else []
     if is_kind(node, "BlockCall"):
-        return f"{node.block.name}({', '.join(refs)})"
+        return f"{node.block.name}({', '.join(refs + shares)})"
     kind = kind_of(node)
-    return f"{kind.keyword}({', '.join(refs + _arguments(node, kind))})"
+    return f"{kind.keyword}({', '.join(refs + _arguments(node, kind) + shares)})"
 
 
 def _input_line(node) -> str:

@@ -50,7 +50,7 @@ from nnpivot.diagnostics import (
     location_of,
     warning,
 )
-from nnpivot.graph import graph_inputs, topological_order
+from nnpivot.graph import graph_inputs, topological_order, weights_owner
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.registry import KINDS, kind_of, snake
 from nnpivot.metamodel.shapes import explicit_pads, per_axis, spatial_geometry
@@ -117,7 +117,8 @@ class Site:
 
     @property
     def module(self) -> str:
-        return f"self.{py_name(self.node.name)}"
+        """The submodule computing the node: its own, or that of the node whose weights it shares."""
+        return f"self.{py_name(weights_owner(self.node).name)}"
 
     def attr(self, name: str):
         return attribute_value(self.node, self.node.eClass.findEStructuralFeature(name))
@@ -813,8 +814,9 @@ class _Generation:
                 continue
             site = Site(node, shapes, self.table[node], inputs, outputs)
             if is_kind(node, "BlockCall"):
-                init.append(f"{indent}self.{py_name(node.name)} = {codegen.class_name(node.block.name)}()")
-                forward.append(f"{indent}{', '.join(outputs)} = self.{py_name(node.name)}({', '.join(inputs)})")
+                if node.weightsOf is None:
+                    init.append(f"{indent}{site.module} = {codegen.class_name(node.block.name)}()")
+                forward.append(f"{indent}{', '.join(outputs)} = {site.module}({', '.join(inputs)})")
                 continue
             forward.extend(self.node_code(site, init, indent))
         params = [py_name(n.name) for n in graph_inputs(graph)]
@@ -829,7 +831,7 @@ class _Generation:
             self.diagnostics.append(error("unsupported-in-pytorch", f"'{site.node.name}': PyTorch cannot express"
                                           f" {reason}", location_of(site.node)))
             return []
-        if mapping.module_class(site):
+        if mapping.module_class(site) and site.node.weightsOf is None:  # a sharing node reuses its owner's
             written = [s for a in mapping.args if (s := a.source(site)) is not None]
             init.append(wrap_call(f"{site.module} = {mapping.module_class(site)}(", written, indent))
         if mapping.statements:
@@ -973,6 +975,8 @@ def parameter_slots(model, table: ShapeTable | None = None) -> list[ParameterSlo
 
     def visit(graph, pivot_prefix: str, torch_prefix: str):
         for node in graph.nodes:
+            if node.weightsOf is not None:
+                continue  # computes with its owner's parameters: no keys of its own
             if is_kind(node, "BlockCall"):
                 visit(node.block, f"{pivot_prefix}{node.name}.", f"{torch_prefix}{py_name(node.name)}.")
                 continue

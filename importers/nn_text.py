@@ -21,6 +21,7 @@ from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, canonical_per_axis
 
 TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics"}
 PADDING_ALIASES = {"pads"}  # written through `padding=` in the DSL, see _padding_value
+SHARES = "shares"  # `y2 = dense(x2, 4, shares=y1)`: the metamodel's Node.weightsOf
 
 
 def _meta():
@@ -150,6 +151,8 @@ class _Builder:
                 target = self.resolve(_Ref(value), scope)
                 if target is not None:
                     node.inputs.append(target)
+            elif arg.key == SHARES:
+                self.shares(node, arg, scope, seen)
             elif arg.key:
                 self.keyword_arg(node, kind, arg, seen)
             elif kind is None:
@@ -162,6 +165,20 @@ class _Builder:
                 positional_count += 1
                 seen.add(name)
                 self.assign(node, kind, name, value)
+
+    def shares(self, node, arg, scope, seen: set[str]) -> None:
+        """``shares=owner``: the node computes with the weights of ``owner`` (any layer or block call)."""
+        if SHARES in seen:
+            self.fail("duplicate-argument", f"{SHARES} is given twice", arg)
+            return
+        seen.add(SHARES)
+        if arg.value.__class__.__name__ != "NameValue":
+            self.fail("bad-value", f"{SHARES} expects the name of the node whose weights '{node.name}' uses, got "
+                      f"{_show(_plain(arg.value))}", arg.value)
+            return
+        owner = self.resolve(_Ref(arg.value), scope)
+        if owner is not None:
+            node.weightsOf = owner
 
     def keyword_arg(self, node, kind: Kind | None, arg, seen: set[str]) -> None:
         if kind is None:

@@ -10,6 +10,8 @@ def topological_order(graph) -> list:
 
     Raises ValueError naming a node on a cycle. Nodes keep their definition
     order where the dependencies allow it, so generated code follows the source.
+    A node that shares the weights of another (``weightsOf``) comes after it, so
+    generators declare the layer at its first application.
     """
     nodes = list(graph.nodes)
     position = {node: i for i, node in enumerate(nodes)}
@@ -18,7 +20,7 @@ def topological_order(graph) -> list:
     for root in nodes:
         if root in state:
             continue
-        stack = [(root, iter(root.inputs))]
+        stack = [(root, iter(dependencies(root)))]
         state[root] = "open"
         while stack:
             node, pending = stack[-1]
@@ -29,13 +31,24 @@ def topological_order(graph) -> list:
                     raise ValueError(dep.name)
                 if dep not in state:
                     state[dep] = "open"
-                    stack.append((dep, iter(dep.inputs)))
+                    stack.append((dep, iter(dependencies(dep))))
                     break
             else:
                 stack.pop()
                 state[node] = "done"
                 order.append(node)
     return order
+
+
+def dependencies(node) -> list:
+    """What must be computed before ``node``: its inputs, and the node whose weights it shares."""
+    owner = node.weightsOf
+    return [*node.inputs, owner] if owner is not None else list(node.inputs)
+
+
+def weights_owner(node):
+    """The node holding the parameters ``node`` computes with: its ``weightsOf`` or itself."""
+    return node.weightsOf if node.weightsOf is not None else node
 
 
 def output_count(node) -> int:

@@ -97,7 +97,33 @@ def two_inputs() -> Model:
     return model
 
 
-PROGRAMMATIC_MODELS = {"lenet": lenet, "text_classifier": text_classifier, "small_resnet": small_resnet,
-                       "two_inputs": two_inputs}
+def siamese() -> Model:
+    """Shared weights (``weightsOf``): a layer applied to two inputs, a block call applied again, a layer
+    applied twice inside a block, and an LSTM shared by two sequences."""
+    model = Model(name="Siamese", description="one encoder, two inputs")
+    block = Block(name="Encoder")
+    bx = new_node("Input", "x")
+    proj = new_node("Dense", "proj", [bx], units=6)
+    act = new_node("Tanh", "act", [proj])
+    again = new_node("Dense", "again", [act], units=6, weights_of=proj)
+    _graph(block, bx, proj, act, again)
+    block.outputs.append(again)
+    model.blocks.append(block)
 
-__all__ = ["PROGRAMMATIC_MODELS", "lenet", "small_resnet", "text_classifier", "two_inputs"]
+    left = new_node("Input", "left", shape=[5, 6])
+    right = new_node("Input", "right", shape=[5, 6])
+    rnn = new_node("LSTM", "rnn", [left], hidden_size=6, return_sequences=False)
+    rnn_right = new_node("LSTM", "rnn_right", [right], hidden_size=6, return_sequences=False, weights_of=rnn)
+    enc = new_node("BlockCall", "enc", [rnn], block=block)
+    enc_right = new_node("BlockCall", "enc_right", [rnn_right], block=block, weights_of=enc)
+    distance = new_node("Sub", "distance", [enc, enc_right])
+    score = new_node("Dense", "score", [distance], units=1)
+    _graph(model, left, right, rnn, rnn_right, enc, enc_right, distance, score)
+    model.outputs.append(score)
+    return model
+
+
+PROGRAMMATIC_MODELS = {"lenet": lenet, "text_classifier": text_classifier, "small_resnet": small_resnet,
+                       "two_inputs": two_inputs, "siamese": siamese}
+
+__all__ = ["PROGRAMMATIC_MODELS", "lenet", "siamese", "small_resnet", "text_classifier", "two_inputs"]

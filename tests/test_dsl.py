@@ -98,6 +98,10 @@ BAD_TEXTS = [
     ("bad-value", "model A { input x: float32[3]\n  y = dense(x, 3.5)\n  output y }", (2, 16)),
     ("bad-value", "model A { input x: float32[3, 8, 8]\n  y = conv2d(x, 3, kernel_size=3, padding=full)\n"
                   "  output y }", (2, 43)),
+    ("unknown-reference", "model A { input x: float32[3]\n  y = dense(x, 3, shares=z)\n  output y }", (2, 26)),
+    ("bad-value", "model A { input x: float32[3]\n  y = dense(x, 3, shares=2)\n  output y }", (2, 26)),
+    ("duplicate-argument", "model A { input x: float32[3]\n  a = dense(x, 3)\n  y = dense(x, 3, shares=a, shares=a)"
+                           "\n  output y }", (3, 29)),
     ("unknown-dtype", "model A { input x: float31[3]\n  output x }", (1, 11)),
     ("unknown-setting", "model A { input x: float32[3]\n  output x\n  training { epoch 3 } }", (3, 14)),
     ("duplicate-training", "model A { input x: float32[3]\n  output x\n  training { epochs 3 }\n"
@@ -113,6 +117,40 @@ def test_diagnostics_are_located(code, text, position):
     assert first.code == code
     assert (first.location.file, first.location.line, first.location.col) == ("bad.nn", *position)
     assert str(first).startswith(f"bad.nn:{position[0]}:{position[1]}: error[{code}]: ")
+
+
+SHARING = """model Siamese {
+    input left: float32[6]
+    input right: float32[6]
+    a = dense(left, 4)
+    b = dense(right, 4, shares=a)
+    e1 = Encoder(a)
+    e2 = Encoder(b, shares=e1)
+    d = sub(e1, e2)
+    output d
+
+    block Encoder {
+        input x
+        h = dense(x, 4)
+        r = relu(h)
+        o = dense(r, 4, shares=h)
+        output o
+    }
+}
+"""
+
+
+def test_shares_round_trips_and_is_canonical():
+    model = parse_text(SHARING, "siamese.nn")
+    by_name = {n.name: n for n in model.nodes}
+    assert by_name["b"].weightsOf is by_name["a"] and by_name["e2"].weightsOf is by_name["e1"]
+    inner = {n.name: n for n in model.blocks[0].nodes}
+    assert inner["o"].weightsOf is inner["h"] and inner["h"].weightsOf is None
+    assert to_text(model) == SHARING
+    assert differences(model, parse_text(to_text(model))) == []
+    # comparison sees a changed owner
+    assert differences(model, parse_text(SHARING.replace("shares=a", "shares=e1"))) == [
+        "node b: weightsOf 'a' != 'e1'"]
 
 
 def test_all_problems_are_collected():

@@ -89,11 +89,50 @@ def bad_name():
     return model
 
 
+def shares_across_graphs():
+    """A model node sharing the weights of a node of a block (the DSL cannot write it: names are per graph)."""
+    model, x = built("M")
+    block = Block(name="B")
+    z = new_node("Input", "z")
+    inner = new_node("Dense", "h", [z], units=3)
+    block.nodes.extend([z, inner])
+    block.outputs.append(inner)
+    model.blocks.append(block)
+    call = new_node("BlockCall", "c", [x], block=block)
+    user = new_node("Dense", "d", [x], units=3, weights_of=inner)
+    set_location(user, Location("api.nn", 6, 3))
+    model.nodes.extend([call, user])
+    model.outputs.extend([call, user])
+    return model
+
+
 def model_text(body: str, blocks: str = "", training: str = "") -> str:
     return f"model M {{\n  input x: float32[4]\n{body}{blocks}{training}}}\n"
 
 
 CASES = [
+    Case("shared-weights-mismatch", model_text("  a = dense(x, 3)\n  b = dense(x, 4, shares=a)\n  output a, b\n"),
+         "4:3", "dense 'b' shares the weights of 'a' but differs in units (4 here, 3 there)"),
+    Case("shared-weights-mismatch", model_text("  a = dense(x, 3)\n  b = relu(x, shares=a)\n  output a, b\n"),
+         "4:3", "relu 'b' shares the weights of 'a' but is a relu, not a dense"),
+    Case("shared-weights-mismatch", model_text("  a = dense(x, 3)\n  b = dense(y, 3, shares=a)\n  output a, b\n")
+         .replace("[4]", "[4]\n  input y: float32[5]"), "5:3",
+         "its input gives weight the shape (3, 5), not (3, 4)"),
+    Case("shared-weights-mismatch", model_text("  b = relu(x, shares=x)\n  output b\n"), "3:3",
+         "relu 'b' shares the weights of 'x', but input 'x' has no weights"),
+    Case("shared-weights-mismatch", model_text("  a = B(x)\n  b = C(x, shares=a)\n  output a, b\n",
+                                               "  block B {\n    input z\n    output z\n  }\n"
+                                               "  block C {\n    input z\n    output z\n  }\n"),
+         "4:3", "block call 'b' shares the weights of 'a' but calls block C, not B"),
+    Case("shared-weights-chain", model_text("  a = dense(x, 3)\n  b = dense(x, 3, shares=a)\n"
+                                            "  c = dense(x, 3, shares=b)\n  output a, b, c\n"), "5:3",
+         "dense 'c' shares the weights of 'b', which shares those of 'a'"),
+    Case("shared-weights-chain", model_text("  a = dense(x, 3, shares=a)\n  output a\n"), "3:3",
+         "dense 'a' shares its own weights"),
+    Case("shared-weights-order", model_text("  a = dense(x, 4, shares=b)\n  b = dense(a, 4)\n  output b\n"), "3:3",
+         "dense 'a' shares the weights of 'b', which is computed from 'a': the owner must be the first application"),
+    Case("dangling-reference", shares_across_graphs, "6:3",
+         "dense 'd' shares the weights of 'h', which is not a node of model M"),
     Case("duplicate-name", duplicate_names, "4:3", "model M defines 'a' twice (first defined at api.nn:3:3)"),
     Case("dangling-reference", dangling_reference, "7:5", "relu 'r' reads 'z', which is not a node of model M"),
     Case("dangling-reference", uncalled_block, "5:3", "calls block 'B', which is not a block of model M"),

@@ -15,6 +15,7 @@ from nnpivot.diagnostics import Diagnostic
 from nnpivot.shapes import infer_shapes
 
 from .checks import GRAPH_CHECKS, IDENTIFIER, NODE_CHECKS, Findings
+from .sharing import check_shared_shapes, check_sharing
 from .training import check_training
 
 CODES: dict[str, str] = {
@@ -35,6 +36,10 @@ CODES: dict[str, str] = {
     "unknown-argument": "an optimizer parameter the optimizer does not accept",
     "unknown-loss": "the training configuration names a loss nnpivot does not know",
     "unknown-metric": "(warning) a metric nnpivot does not know; generated code leaves it out",
+    "shared-weights-mismatch": "a node sharing another's weights (shares=) is not the same layer: another kind, "
+                               "other attributes or block, inputs giving other parameter shapes, or an input",
+    "shared-weights-chain": "a node shares the weights of a node that shares weights itself (or its own)",
+    "shared-weights-order": "a node shares the weights of a node computed from it; the owner is applied first",
 }
 
 
@@ -68,9 +73,12 @@ def validate(model) -> list[Diagnostic]:
         for node in graph.nodes:
             for check in NODE_CHECKS:
                 check(node, graph, model, found)
+        check_sharing(graph, found)
     found.diagnostics.extend(check_training(model))
-    _, shape_diagnostics = infer_shapes(model, skip=frozenset(found.broken))
+    table, shape_diagnostics = infer_shapes(model, skip=frozenset(found.broken))
     found.diagnostics.extend(shape_diagnostics)
+    for graph in _graphs(model):
+        check_shared_shapes(graph, table, found)
     return sorted(found.diagnostics, key=_by_location)
 
 
