@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,7 +255,14 @@ def _resolve(spec: str) -> Callable:
     return getattr(importlib.import_module(module_name), function_name)
 
 
+# TensorFlow, when verify or migrate loads it: no C++ start-up chatter, and no oneDNN
+# kernels, whose reordered float sums change results from run to run.
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
 def main(argv=None) -> int:
+    for key, value in QUIET_TENSORFLOW.items():
+        os.environ.setdefault(key, value)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # deterministic float sums, no start-up chatter
 sys.path.insert(0, str(Path(__file__).parent))  # tests/golden.py and friends
 
 ROOT = Path(__file__).resolve().parent.parent
