@@ -37,6 +37,7 @@ from nnpivot.graph import new_node
 from nnpivot.importers.pysource import read_source
 from nnpivot.metamodel import eclass, is_kind
 from nnpivot.metamodel.registry import KINDS, PER_AXIS, canonical_per_axis, kind_of
+from nnpivot.validators.sharing import sharing_difference
 
 Perm = tuple
 
@@ -217,6 +218,7 @@ class LayerObj:
     uses: int = 0
     original: str = ""             # the class as written, "MaxPool2D"
     runtime_name: str | None = None  # the layer's name when the source runs in a fresh Keras session
+    first_call: tuple | None = None  # ([nodes with weights], graph builder) made by its first call
 
     @property
     def inner_cls(self) -> str:
@@ -255,6 +257,7 @@ class Instance:
     loc: Location | None
     name: str | None = None
     uses: int = 0
+    first_call: tuple | None = None  # (BlockCall, graph builder, block key) of its first call
 
 
 @dataclass
@@ -1016,11 +1019,6 @@ class Interpreter(KerasImporter):
             self.error("unknown-layer", f"Keras layer {layer.original} has no pivot equivalent", layer.loc)
             return pass_through(args)
         names = self.layer_names(layer, hint)
-        keywords = TABLE_CLASSES.get(layer.cls, []) + (TABLE_CLASSES.get(layer.inner_cls, [])
-                                                        if layer.cls == "Bidirectional" else [])
-        if layer.uses and any(MAPPINGS[k].weights for k in keywords):
-            self.warn("shared-weights", f"layer '{layer.name or layer.original}' is called again: the pivot gives "
-                      "this call weights of its own (Keras shares them)", loc)
         layer.uses += 1
         where = layer.loc or loc
         operands = args[0]
@@ -1028,11 +1026,34 @@ class Interpreter(KerasImporter):
         before = len(self.builder.nodes)
         result = (handler or Interpreter.layer_generic)(self, layer, operands, names, where)
         made = [n for n in self.builder.nodes[before:] if not is_kind(n, "Permute")]
+        self.share_weights(layer, made, loc)
         self.layer_of_node.update({n: layer for n in made})
         if made:
             self.note("exact", where, f"{layer.original} -> " + ", ".join(
                 f"{n.name} = {kind_of(n).keyword if kind_of(n) else n.eClass.name}" for n in made))
         return result
+
+    def share_weights(self, layer: LayerObj, made: list, loc) -> None:
+        """A layer object called again computes with the weights of its first call (``weightsOf``).
+
+        The nodes with weights this call made are paired in order with those of the first call;
+        where they are not the same layers (another graph, or a layout that changes an attribute)
+        the pivot keeps a copy of the weights per call and says so.
+        """
+        weighted = [n for n in made if kind_of(n) is not None and MAPPINGS[kind_of(n).keyword].weights]
+        if layer.first_call is None:
+            layer.first_call = (weighted, self.builder)
+            return
+        owners, builder = layer.first_call
+        if not weighted:
+            return
+        if builder is self.builder and len(owners) == len(weighted) and not any(
+                sharing_difference(node, owner) for node, owner in zip(weighted, owners)):
+            for node, owner in zip(weighted, owners):
+                node.weightsOf = owner
+            return
+        self.warn("shared-weights", f"layer '{layer.name or layer.original}' is called again in another graph or "
+                  "layout: the pivot gives this call weights of its own (Keras shares them)", loc)
 
     def automatic_name(self, cls: str) -> str:
         """The name Keras gives the next unnamed layer of class ``cls`` (``dense``, ``dense_1``...)."""
@@ -1875,11 +1896,16 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
     tensors = [self.tensor(t, loc) for t in operands]
     if any(t is None for t in tensors):
         return Unknown("block", loc)
-    if instance.uses:
-        self.warn("shared-weights", f"{instance.name or instance.cls.node.name} is called again: the pivot "
-                  "gives this call weights of its own (Keras shares them)", loc)
     instance.uses += 1
     key = (instance.cls.node.name, instance.ctor, tuple(t.perm for t in tensors))
+    owner = None
+    if instance.first_call is not None:
+        first, first_builder, first_key = instance.first_call
+        if first_builder is self.builder and first_key == key:
+            owner = first  # the same layer object called again on alike inputs: one set of weights
+        else:
+            self.warn("shared-weights", f"{instance.name or instance.cls.node.name} is called again in another "
+                      "graph or layout: the pivot gives this call weights of its own (Keras shares them)", loc)
     block_info = self.blocks.get(key)
     if block_info is None:
         block_info = self.build_block(instance, call, tensors, args, loc)
@@ -1890,6 +1916,9 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
     base = instance.name if instance.uses == 1 else f"{instance.name}_{instance.uses - 1}"
     node = self.builder.add("BlockCall", (base, hint, keras_snake(instance.cls.node.name)), tensors, loc)
     node.block = block
+    node.weightsOf = owner
+    if instance.first_call is None:
+        instance.first_call = (node, self.builder, key)
     for i, shape in enumerate(out_shapes):
         self._shapes[(node, i)] = shape
     self.note("exact", loc, f"{node.name}: block {block.name}")
@@ -1952,7 +1981,16 @@ def reachable(nodes: list, outputs: list, inputs: list) -> list:
             continue
         keep.add(node)
         stack.extend(node.inputs)
-    return [n for n in nodes if n in keep]
+    kept = [n for n in nodes if n in keep]
+    # A shared layer whose first application is left out (it fed something else): its first kept
+    # application becomes the owner of the weights.
+    promoted: dict = {}
+    for node in kept:
+        owner = node.weightsOf
+        if owner is not None and owner not in keep:
+            node.weightsOf = promoted.get(owner)
+            promoted.setdefault(owner, node)
+    return kept
 
 
 for _fn in (apply_instance, build_block, unique_block_name, finish_output):

@@ -182,6 +182,7 @@ class Layer(Module):
     def __init__(self, kind: Kind, attrs: dict, torch_args: dict, where: Location, notes: list[str]):
         self.kind, self.attrs, self.torch_args, self.where, self.notes = kind, attrs, torch_args, where, notes
         self.calls = 0
+        self.first_node = None  # the node of its first call: later calls share its weights (weightsOf)
 
     @property
     def label(self) -> str:
@@ -242,6 +243,7 @@ class Instance(Module):
 
     def __init__(self, cls: ClassInfo, args_text: str):
         self.cls, self.attrs, self.args_text = cls, {}, args_text
+        self.first_call = None  # (BlockCall, input shapes) of its first call; alike later calls share it
 
     @property
     def label(self) -> str:
@@ -435,10 +437,11 @@ class GraphBuilder:
         return shapes[value.index] if shapes and value.index < len(shapes) else None
 
     def add(self, kind: Kind, name: str, inputs: list[Tensor], attrs: dict, where: Location,
-            notes: list[str] = (), source_path: str | None = None):
+            notes: list[str] = (), source_path: str | None = None, weights_of=None):
         node = new_node(kind.eclass_name, name)
         for key, value in attrs.items():
             _set_attribute(node, key, value)
+        node.weightsOf = weights_of
         node.inputs.extend([self.operand(v) for v in inputs])
         set_location(node, where)
         self.graph.nodes.append(node)
@@ -728,6 +731,12 @@ class Importer:
 
     def block_call(self, instance: Instance, args: list[Tensor], node):
         outer = self.builder
+        shapes = [outer.shape(a) for a in args]
+        if instance.first_call is not None:
+            first, first_shapes = instance.first_call
+            if first.eContainer() is outer.graph and first_shapes == shapes:
+                # the same module called again on alike inputs: the same block, its weights shared
+                return self.add_call(instance, first.block, args, outer.shapes[first], node, weights_of=first)
         self.building += 1
         block = Block(name=f"{instance.cls.name}.building{self.building}")
         inner = GraphBuilder(block, instance, self)
@@ -751,13 +760,20 @@ class Importer:
         if not block.outputs:
             raise Refused()
         out_shapes = [inner.shapes.get(o, [None])[0] for o in block.outputs]
-        block = self.register_block(instance.cls.name, block, [outer.shape(a) for a in args], mark)
+        block = self.register_block(instance.cls.name, block, shapes, mark)
+        return self.add_call(instance, block, args, out_shapes, node)
+
+    def add_call(self, instance: Instance, block, args: list[Tensor], out_shapes: list, node, weights_of=None):
+        """The BlockCall node of ``instance`` called on ``args`` (sharing the weights of ``weights_of``)."""
+        outer = self.builder
         name = self.layer_name(instance, outer) or outer.unique(instance.label)
-        call = BlockCall(name=name, block=block)
+        call = BlockCall(name=name, block=block, weightsOf=weights_of)
         call.inputs.extend([outer.operand(a) for a in args])
         set_location(call, self.where(node))
         outer.graph.nodes.append(call)
         outer.shapes[call] = out_shapes
+        if instance.first_call is None:
+            instance.first_call = (call, [outer.shape(a) for a in args])
         self.record(outer, call, f"block {block.name}", self.where(node), [], self.source_path(instance, outer))
         if len(block.outputs) == 1:
             return Tensor(call)
@@ -862,14 +878,20 @@ class Importer:
             raise self.refuse("unsupported-construct", f"{keyword} called with {len(tensors)} inputs", node)
         layer.calls += 1
         notes = list(layer.notes)
-        if layer.calls > 1 and layer.kind.mappings[SOURCE].parameters is not None:
-            notes.append("the source calls this layer again with the same weights; the pivot gives each call "
+        owner = layer.first_node if layer.kind.mappings[SOURCE].parameters is not None else None
+        if owner is not None and owner.eContainer() is not self.builder.graph:
+            # first called in another graph (a block and the model): the pivot cannot point across graphs
+            notes.append("the source calls this layer again with the same weights; the pivot gives this call "
                          "weights of its own")
-            self.problem("shared-weights", f"{keyword} layer called several times shares its weights in the "
-                                           "source; the pivot has one copy per call", self.where(node), warning)
+            self.problem("shared-weights", f"{keyword} layer called in two graphs (a block and its caller) shares "
+                                           "its weights in the source; the pivot has one copy per graph",
+                         self.where(node), warning)
+            owner = None
         name = self.layer_name(layer, self.builder) or self.op_name(keyword, node)
         created = self.builder.add(layer.kind, name, tensors, layer.attrs, layer.where, notes,
-                                   self.source_path(layer, self.builder))
+                                   self.source_path(layer, self.builder), weights_of=owner)
+        if layer.first_node is None:
+            layer.first_node = created
         return self.builder.tensors(created)
 
     # -- functions ------------------------------------------------------------------------------------
@@ -1692,7 +1714,7 @@ def _signature(graph) -> tuple:
                        for a in (kind.attributes() if kind else []))
         extra = node.block.name if node.eClass.name == "BlockCall" else getattr(node, "index", None)
         rows.append((node.eClass.name, node.name, values, tuple(i.name for i in node.inputs), extra,
-                     tuple(getattr(node, "shape", ()) or ())))
+                     tuple(getattr(node, "shape", ()) or ()), node.weightsOf.name if node.weightsOf else None))
     return tuple(rows), tuple(o.name for o in graph.outputs)
 
 

@@ -545,8 +545,9 @@ class KerasRunner(Runner):
             twin = self._twin(exc)
             if isinstance(twin, Diagnostic):
                 return WeightStore(), [twin]
-            for target, variable in zip(twin.weights, self.obj.weights):
-                target.assign(variable)
+            twin, pairs = twin
+            for own, generated in pairs:
+                generated.assign(own)
             return store_from_keras(twin, self.model)
 
     def _write_store(self, store):
@@ -558,21 +559,27 @@ class KerasRunner(Runner):
             twin = self._twin(exc)
             if isinstance(twin, Diagnostic):
                 return [twin]
+            twin, pairs = twin
             diagnostics = assign_store(twin, self.model, store)
-            for target, variable in zip(self.obj.weights, twin.weights):
-                target.assign(variable)
+            for own, generated in pairs:
+                own.assign(generated)
             return diagnostics
 
     def _twin(self, exc):
-        """The generated Keras model of the pivot, when its variables line up with the file's one by one
-        (a hand-written Sequential or functional model); else a diagnostic."""
+        """The generated Keras model of the pivot, when its variables line up with the file's (a hand-written
+        Sequential or functional model), with (file variable, twin variable) pairs; else a diagnostic.
+        Variables pair one by one when every shape agrees in order, else layer by layer (see
+        :func:`_pair_layers`), since a functional model lists its layers in its own topological order."""
         from nnpivot.generators.keras import build_keras_model
 
         twin = build_keras_model(self.model)
-        own, generated = self.obj.weights, twin.weights
+        own, generated = list(self.obj.weights), list(twin.weights)
         if len(own) == len(generated) and all(tuple(a.shape) == tuple(b.shape) for a, b in zip(own, generated)):
-            return twin
-        return self._layer_naming_error(exc)
+            return twin, list(zip(own, generated))
+        pairs = _pair_layers(own, generated)
+        if pairs is None:
+            return self._layer_naming_error(exc)
+        return twin, pairs
 
     def _layer_naming_error(self, exc) -> Diagnostic:
         return error("weight-layout-unknown", f"{self.path.name}: its layers are not laid out like the generated "
@@ -614,6 +621,29 @@ class KerasRunner(Runner):
             if shape_fits(reading.shape, pivot_shape):
                 readings.append(reading)
         return readings
+
+
+def _layer_groups(variables) -> list[tuple[tuple, list]]:
+    """Variables grouped by the layer holding them (their path without the last part), in order, each
+    with its signature: the variables' own names and shapes (``(("kernel", (3, 3, 8, 16)), ...)``)."""
+    groups: dict[str, list] = {}
+    for variable in variables:
+        groups.setdefault(variable.path.rsplit("/", 1)[0], []).append(variable)
+    return [(tuple((v.path.rsplit("/", 1)[-1], tuple(v.shape)) for v in group), group) for group in groups.values()]
+
+
+def _pair_layers(own, generated) -> list[tuple] | None:
+    """(file variable, generated variable) pairs matching layers of the same signature in order: each layer
+    of the file takes the first unmatched generated layer with its variables' names and shapes. None when
+    some layer has no partner."""
+    available = _layer_groups(generated)
+    pairs = []
+    for signature, group in _layer_groups(own):
+        index = next((i for i, (other, _) in enumerate(available) if other == signature), None)
+        if index is None:
+            return None
+        pairs.extend(zip(group, available.pop(index)[1]))
+    return pairs if not available else None
 
 
 RUNNERS = {PYTORCH: TorchRunner, KERAS: KerasRunner}

@@ -288,6 +288,8 @@ def _keras_weighted_nodes(model):
 
     for node in model.nodes:
         kind = kind_of(node)
+        if node.weightsOf is not None:
+            continue  # computes with its owner's layer (weightsOf): no weights of its own
         if node.eClass.name == "BlockCall" or (kind is not None and kind.mappings[TARGET].weights):
             yield node
 

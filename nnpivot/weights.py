@@ -19,6 +19,10 @@ the pivot's, which follow PyTorch's channels-first conventions:
 
 A Dense fed by a Flatten of feature maps therefore has its input features in
 channels-first (C, H, W) order; converters to channels-last formats reorder them.
+
+A node sharing the weights of another (``weightsOf``, ``shares=`` in the DSL) has
+no keys of its own: it computes with its owner's arrays (for a block call, with
+every ``"<owner call>.<inner>.<param>"`` array of the owner).
 """
 from __future__ import annotations
 

@@ -264,15 +264,54 @@ def test_unsupported_samples_report_each_construct():
     assert ("dynamic-value", 9, 18) in _codes(report)
 
 
-def test_shared_weights_are_reported(tmp_path):
-    _, report = _model(tmp_path, (
+def test_shared_layer_is_exact(tmp_path):
+    model, report = _model(tmp_path, (
         "import keras\n"
         "a = keras.Input(shape=(4,))\nb = keras.Input(shape=(4,))\n"
         "shared = keras.layers.Dense(3)\n"
         "out = keras.layers.add([shared(a), shared(b)])\n"
         "model = keras.Model([a, b], out)\n"))
-    assert ("shared-weights", 5, 36) in _codes(report)  # the second call, shared(b)
+    assert _codes(report) == set() and report.ok
+    dense = [n for n in model.nodes if n.eClass.name == "Dense"]
+    assert [d.weightsOf for d in dense] == [None, dense[0]]  # the second call shares the first one's weights
+    assert report.source_layers[dense[1].name] == report.source_layers[dense[0].name] == "dense"
+
+
+def test_shared_layer_and_block_in_a_subclass_are_exact(tmp_path):
+    model, report = _model(tmp_path, (
+        "import keras\n"
+        "class Encoder(keras.layers.Layer):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.proj = keras.layers.Dense(4)\n"
+        "    def call(self, x):\n"
+        "        return self.proj(self.proj(x))\n"
+        "class Net(keras.Model):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.encoder = Encoder()\n"
+        "    def call(self, inputs):\n"
+        "        a, b = inputs\n"
+        "        return self.encoder(a) - self.encoder(b)\n"), input_shapes=[(4,), (4,)])
+    assert _codes(report) == set() and report.ok
+    calls = [n for n in model.nodes if n.eClass.name == "BlockCall"]
+    assert [c.weightsOf for c in calls] == [None, calls[0]]
+    inner = [n for n in model.blocks[0].nodes if n.eClass.name == "Dense"]
+    assert [d.weightsOf for d in inner] == [None, inner[0]]
+
+
+def test_shared_weights_that_the_pivot_cannot_tie_are_reported(tmp_path):
+    # one BatchNormalization for maps and vectors: batch_norm2d and batch_norm1d are not the same pivot layer
+    model, report = _model(tmp_path, (
+        "import keras\n"
+        "a = keras.Input(shape=(6, 6, 3))\nb = keras.Input(shape=(3,))\n"
+        "norm = keras.layers.BatchNormalization()\n"
+        "pooled = keras.layers.GlobalAveragePooling2D()(norm(a))\n"
+        "out = keras.layers.add([pooled, norm(b)])\n"
+        "model = keras.Model([a, b], out)\n"))
+    assert ("shared-weights", 6, 33) in _codes(report)  # the second call, norm(b)
     assert report.ok, "an untied copy is a warning: the structure is exact"
+    assert all(n.weightsOf is None for n in model.nodes)
 
 
 def test_unsupported_argument_and_dynamic_condition(tmp_path):

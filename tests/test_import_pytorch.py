@@ -274,11 +274,14 @@ def test_refused_constructs_are_located_and_the_rest_migrates():
 
 
 def test_approximations_are_reported():
-    _, report = import_pytorch(UNSUPPORTED / "shared_and_dropout.py", input_shapes=[[6]])
-    assert _codes(report.diagnostics) == [("shared-weights", 15, 16)]
+    model, report = import_pytorch(UNSUPPORTED / "shared_and_dropout.py", input_shapes=[[6]])
+    assert _codes(report.diagnostics) == []
     notes = {e.node: e.note for e in report.approximate}
-    assert set(notes) == {"dropout", "fc_1"} and "training=self.training" in notes["dropout"]
-    assert "approximately: 2 nodes" in report.to_text()
+    assert set(notes) == {"dropout"} and "training=self.training" in notes["dropout"]
+    assert "approximately: 1 nodes" in report.to_text()
+    # the layer called twice is exact: the second call shares the first call's weights
+    nodes = {n.name: n for n in model.nodes}
+    assert nodes["fc_1"].weightsOf is nodes["fc"] and "fc_1" in {e.node for e in report.exact}
 
 
 def test_declared_sizes_are_checked():

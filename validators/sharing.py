@@ -41,7 +41,7 @@ def check_sharing(graph, found: Findings) -> None:
             found.error("shared-weights-mismatch", f"{what} shares the weights of '{owner.name}', but "
                         f"{describe(holder)} has no weights (only layers and block calls share)", node)
         else:
-            difference = _difference(node, owner)
+            difference = sharing_difference(node, owner)
             if difference:
                 found.error("shared-weights-mismatch", f"{what} shares the weights of '{owner.name}' but "
                                                        f"{difference}", node)
@@ -50,7 +50,7 @@ def check_sharing(graph, found: Findings) -> None:
                             f"computed from '{node.name}': the owner must be the first application", node)
 
 
-def _difference(node, owner) -> str:
+def sharing_difference(node, owner) -> str:
     """How ``node`` is not the same layer as ``owner``, or ''."""
     if node.eClass is not owner.eClass:
         return f"is a {_kind_name(node)}, not a {_kind_name(owner)}"
@@ -125,4 +125,4 @@ def check_shared_shapes(graph, table, found: Findings) -> None:
                 break
 
 
-__all__ = ["check_shared_shapes", "check_sharing"]
+__all__ = ["check_shared_shapes", "check_sharing", "sharing_difference"]

@@ -1,5 +1,5 @@
-# A layer called twice (shared weights) and F.dropout without training=self.training:
-# both migrate approximately.
+# A layer called twice (shared weights: exact, the second node shares the first one's weights)
+# and F.dropout without training=self.training (approximate).
 import torch.nn as nn
 import torch.nn.functional as F
 
