@@ -1024,7 +1024,7 @@ class GraphCode:
         """
         casts = [(var, node.dtype.name) for node, var in inputs if node.dtype.name != "float32"]
         if casts:
-            self.body.append("        # Inputs in the dtype the model declares (Keras reads floats as float32).")
+            self.body.append("        # Inputs in the dtype the model was written for.")
         for var, dtype in casts:
             self.line(f"{var} = ops.cast({var}, {literal(dtype)})")
 

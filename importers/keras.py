@@ -448,6 +448,16 @@ class KerasImporter:
         return self._shapes.get(key)
 
 
+PIVOT_DTYPES = frozenset({"float32", "float64", "float16", "int32", "int64", "bool"})
+# Keras dtype spellings that are not pivot names: the pivot dtype that holds their values.
+DTYPE_ALIASES = {"float": "float32", "int": "int64", "int8": "int32", "int16": "int32", "uint8": "int32"}
+
+
+def pivot_dtype_of(dtype) -> str | None:
+    """The pivot name of a Keras dtype string (None when it is not a string)."""
+    return DTYPE_ALIASES.get(dtype, dtype) if isinstance(dtype, str) else None
+
+
 def normalize_path(path: str) -> str:
     for prefix in ("tensorflow.keras.", "tf.keras.", "keras.src.", "keras."):
         if path.startswith(prefix):
@@ -965,9 +975,8 @@ class Interpreter(KerasImporter):
         pivot = [0] * (rank - 1)
         for j, axis in enumerate(perm[1:], start=1):
             pivot[axis - 1] = shape[j - 1]
-        pivot_dtype = {"float": "float32", "int": "int64", "int8": "int32", "int16": "int32", "uint8": "int32",
-                       "bool": "bool"}.get(dtype, dtype) or "float32"
-        if pivot_dtype not in {"float32", "float64", "float16", "int32", "int64", "bool"}:
+        pivot_dtype = pivot_dtype_of(dtype) or "float32"
+        if pivot_dtype not in PIVOT_DTYPES:
             self.warn("unsupported-construct", f"input '{name}': dtype {dtype} becomes float32", loc)
             pivot_dtype = "float32"
         node = self.builder.add("Input", (name, "x", "inputs_0"), [], loc, shape=pivot, dtype=pivot_dtype)
@@ -1023,6 +1032,7 @@ class Interpreter(KerasImporter):
         where = layer.loc or loc
         operands = args[0]
         self.pending_operands, self.pending_kwargs = list(args), dict(kwargs)
+        self.pending_hints = list(hints or [])  # the names a tuple assignment unpacks the results into
         before = len(self.builder.nodes)
         result = (handler or Interpreter.layer_generic)(self, layer, operands, names, where)
         made = [n for n in self.builder.nodes[before:] if not is_kind(n, "Permute")]
@@ -1316,7 +1326,9 @@ class Interpreter(KerasImporter):
         if len(values) > x.rank or any(not isinstance(v, (int, slice)) for v in values):
             self.error("unsupported-construct", f"indexing with [{ast.unparse(index_expr)}] is not translated", loc)
             return Unknown("index", loc)
-        if values and values[0] != slice(None):
+        # The batch axis is the first of unknown size: axis 1 of recurrent states (layers * directions, N, H).
+        batch = x.perm.index(next((a for a, d in enumerate(x.shape) if d is None), 0))
+        if len(values) > batch and values[batch] != slice(None):
             self.error("unsupported-construct", f"indexing the batch axis [{ast.unparse(index_expr)}] is not "
                        "translated", loc)
             return Unknown("index", loc)
@@ -1482,9 +1494,12 @@ def layer_recurrent(self, layer, x, names, loc, bidirectional=False, outer=None)
     for slot, letter in enumerate(states, start=1):
         selects[letter] = self.builder.add("Select", (f"{node.name}_{letter}n",), [node], loc, index=slot)
         self.shape_of(selects[letter])
+    # Keras returns each direction's final states, (N, H): the pivot's states (directions, N, H) indexed.
+    hints = self.pending_hints[1:] if len(self.pending_hints) == 1 + len(directions) * len(states) else []
     for d, direction in enumerate(directions):
         for letter in states:
-            index = self.builder.add("Index", (f"{node.name}_{letter}{direction}",), [selects[letter]], loc,
+            hint = hints[len(result) - 1] if hints else None
+            index = self.builder.add("Index", (hint, f"{node.name}_{letter}{direction}"), [selects[letter]], loc,
                                      axis=0, index=d)
             result.append(self.out_tensor(index, L.identity(2)))
     return result
@@ -1724,8 +1739,33 @@ def op_concat(self, path, args, kwargs, hint, loc):
 
 
 def op_stack(self, path, args, kwargs, hint, loc):
-    return self.join("stack", list(_arg(args, kwargs, 0, "x", "values") or []), _arg(args, kwargs, 1, "axis",
-                                                                                        default=0), hint, loc)
+    operands = list(_arg(args, kwargs, 0, "x", "values") or [])
+    axis = _arg(args, kwargs, 1, "axis", default=0)
+    states = stacked_states(self, operands, axis, hint)
+    return states if states is not None else self.join("stack", operands, axis, hint, loc)
+
+
+def stacked_states(self, operands, axis, hint) -> T | None:
+    """``ops.stack([h_0, h_1, ...], axis=0)`` of every final state of one recurrent node, in order.
+
+    That is the pivot's (layers * directions, N, H) states output itself, which the
+    Keras generator builds this way from the per-layer states Keras returns.
+    """
+    if axis != 0 or not operands or not all(isinstance(t, T) and is_kind(t.node, "Index") for t in operands):
+        return None
+    select = operands[0].node.inputs[0]
+    if not (is_kind(select, "Select") and select.index >= 1 and is_kind(select.inputs[0], "Recurrent")):
+        return None
+    count = self.shape_of(select)[0]
+    if [(t.node.inputs[0], t.node.axis, t.node.index) for t in operands] != [(select, 0, i) for i in range(count)]:
+        return None
+    automatic = f"{select.inputs[0].name}_{'hc'[select.index - 1]}n"
+    if hint and select.name == automatic and hint not in self.builder.names and hint not in AVOIDED_NAMES:
+        # Named after the variable that holds it, like the other nodes.
+        self.builder.names.discard(select.name)
+        self.builder.names.add(hint)
+        select.name = hint
+    return self.builder.tensor(select, L.identity(3))
 
 
 def op_binary(eclass_name):
@@ -1854,6 +1894,30 @@ def op_activation(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, x.perm)
 
 
+def op_cast(self, path, args, kwargs, hint, loc):
+    """``ops.cast`` of a model input gives the input its dtype.
+
+    That is how a subclassed model (the Keras generator's output among them)
+    declares an integer input, as ``keras.Input(dtype=...)`` does in a
+    functional one; the pivot has no cast of intermediate tensors.
+    """
+    x = self.tensor(_arg(args, kwargs, 0, "x"), loc)
+    if x is None:
+        return Unknown("cast", loc)
+    dtype = _arg(args, kwargs, 1, "dtype")
+    dtype = pivot_dtype_of(dtype.path.rsplit(".", 1)[-1] if isinstance(dtype, ModulePath) else dtype)
+    node = x.node
+    if not is_kind(node, "Input") or dtype not in PIVOT_DTYPES or (
+            node in self.explicit_dtype and node.dtype.name != dtype):
+        what = "a model input to a known dtype" if dtype in PIVOT_DTYPES else f"to one of {sorted(PIVOT_DTYPES)}"
+        self.error("unsupported-construct", f"{path} is translated only as the cast of {what}", loc)
+        return x
+    node.dtype = node.dtype.eEnum.getEEnumLiteral(dtype)
+    self.explicit_dtype.add(node)
+    self.note("exact", loc, f"input {node.name}: dtype {dtype}")
+    return x
+
+
 def op_flatten(self, path, args, kwargs, hint, loc):
     x = self.tensor(args[0] if args else None, loc)
     if x is None:
@@ -1882,6 +1946,7 @@ OPS: dict[str, Callable] = {
     **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
     **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
+    **{p: op_cast for p in ("ops.cast", "tf.cast")},
 }
 
 

@@ -221,10 +221,10 @@ SAMPLES = sorted((ROOT / "samples").glob("*.nn"))
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=[p.stem for p in SAMPLES])
-def test_sample_code_is_golden_and_runs(path, tmp_path):
+def test_sample_code_runs(path, tmp_path):
+    """Shapes and state_dict round trip; the code itself is golden in test_equivalence_samples.py."""
     model = parse_file(path)
     code = P.generate(model, path.name)
-    check_golden(f"pytorch/{path.stem}.py", code)
     net = load_module(code, tmp_path / f"{path.stem}.py", class_name(model.name))().eval()
     with torch.no_grad():
         outputs = net(*random_inputs(model))

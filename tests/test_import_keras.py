@@ -34,14 +34,6 @@ def _entries():
 
 ENTRIES = _entries()
 IDS = [e["path"] for e in ENTRIES]
-# Round trips that the Keras generator does not close yet (see the reasons): strict, so a fix shows up.
-ROUND_TRIP_GAPS = {
-    "keras/cnn_permute_conv1d.py": "the generator gives the Keras input the layout that makes the permute free, "
-                                   "so the generated model takes (C, T) where the source took (T, C)",
-    "keras/lstm_states_outputs.py": "the generator stacks LSTM states (layers, N, H); reading them back is "
-                                    "not translated",
-    "keras/lstm_training_script.py": "generated subclass code has no input dtype (int32 becomes int64)",
-}
 
 
 def _shapes(entry):
@@ -94,9 +86,7 @@ def test_manifest_model_imports_with_keras_shapes(entry, keras_outputs):
     assert report.exact, "the report lists what was translated"
 
 
-@pytest.mark.parametrize("entry", [
-    pytest.param(e, marks=pytest.mark.xfail(reason=ROUND_TRIP_GAPS[e["path"]], strict=True))
-    if e["path"] in ROUND_TRIP_GAPS else e for e in ENTRIES], ids=IDS)
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 def test_round_trip_through_generated_keras(entry, tmp_path):
     from nnpivot.generators.keras import generate
     model, _ = _import(entry)
@@ -184,6 +174,48 @@ def test_subclass_with_activation_bidirectional_and_return_state(tmp_path):
     table, diagnostics = infer_shapes(model)
     assert diagnostics == [] and table.of(model.outputs[0]) == (None, 3)
     assert report.model == "Net"
+
+
+def test_generated_state_idiom_is_the_states_output(tmp_path):
+    # The Keras generator's spelling of the pivot's (layers * directions, N, H) states: per-direction states
+    # stacked in order. Stacked in another order, they are an ordinary stack.
+    source = ("import keras\nfrom keras import layers, ops\n"
+              "class Net(keras.Model):\n"
+              "    def __init__(self):\n"
+              "        super().__init__()\n"
+              "        self.rec = layers.Bidirectional(layers.GRU(5, return_state=True))\n"
+              "    def call(self, x):\n"
+              "        seq, h_fw, h_bw = self.rec(x)\n"
+              "        states = ops.stack([{}], axis=0)\n"
+              "        return seq, states, states[1]\n")
+    model, report = _model(tmp_path, source.format("h_fw, h_bw"), input_shapes=[(7, 4)])
+    nodes = _by_name(model)
+    assert report.ok and nodes["states"].eClass.name == "Select" and nodes["states"].index == 1
+    assert nodes["states"].inputs[0] is nodes["rec"] and nodes["rec"].bidirectional
+    backward = model.outputs[2]  # states[1] indexes the layers * directions axis, not the batch
+    assert kind_of(backward).keyword == "index" and (backward.axis, backward.index) == (0, 1)
+    table, _ = infer_shapes(model)
+    assert [table.of(n) for n in model.outputs] == [(None, 10), (2, None, 5), (None, 5)]
+    model, _ = _model(tmp_path, source.format("h_bw, h_fw"), input_shapes=[(7, 4)])
+    assert kind_of(_by_name(model)["states"]).keyword == "stack"
+
+
+def test_cast_of_an_input_is_its_dtype(tmp_path):
+    source = ("import keras\nimport tensorflow as tf\n"
+              "class Net(keras.Model):\n"
+              "    def __init__(self):\n"
+              "        super().__init__()\n"
+              "        self.embed = keras.layers.Embedding(50, 4)\n"
+              "    def call(self, tokens):\n"
+              "        tokens = {}\n"
+              "        return self.embed(tokens)\n")
+    for cast, dtype in (('keras.ops.cast(tokens, "int32")', "int32"), ("tf.cast(tokens, tf.int32)", "int32"),
+                        ("tokens", "int64")):  # without a cast, token ids are int64
+        model, report = _model(tmp_path, source.format(cast), input_shapes=[(6,)])
+        assert report.ok and model.nodes[0].dtype.name == dtype, cast
+    _, report = _model(tmp_path, source.format("tokens\n        y = keras.ops.cast(self.embed(tokens), 'int32')"),
+                       input_shapes=[(6,)])
+    assert ("unsupported-construct", 9, 13) in _codes(report)  # only a model input's cast is a dtype
 
 
 def test_training_configuration_from_compile_and_fit(tmp_path):

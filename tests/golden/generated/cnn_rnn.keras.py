@@ -22,6 +22,8 @@ class CnnRnn(keras.Model):
         self.prob = layers.Activation("sigmoid", name="prob")
 
     def call(self, tokens):
+        # Inputs in the dtype the model was written for.
+        tokens = ops.cast(tokens, "int64")
         embed = self.embed(tokens)
         conv_a = self.conv_a(embed)
         relu_a = self.relu_a(conv_a)
