@@ -152,4 +152,4 @@ def to_text(model) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["to_text", "KINDS"]
+__all__ = ["KINDS", "to_text"]

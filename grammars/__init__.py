@@ -31,7 +31,6 @@ def _check_semantics(tx_model, tx_metamodel):
     from textx.exceptions import TextXSemanticError
 
     from nnpivot.importers.nn_text import _Builder
-
     from nnpivot.validators import validate
 
     builder = _Builder(getattr(tx_model, "_tx_filename", None) or "<string>")

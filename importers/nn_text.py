@@ -15,8 +15,17 @@ from textx import TextXSyntaxError, get_location
 from textx.exceptions import TextXError
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location
-from nnpivot.metamodel import BlockCall, Input, Model, Optimizer, Parameter, Select, TrainingConfig, eclass, eenum
-from nnpivot.metamodel import Block
+from nnpivot.metamodel import (
+    Block,
+    BlockCall,
+    Input,
+    Model,
+    Optimizer,
+    Parameter,
+    Select,
+    TrainingConfig,
+    eenum,
+)
 from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
 
 TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics"}

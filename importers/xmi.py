@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from lxml import etree
-from nnpivot.metamodel import NS_URI, Model, nn
 from pyecore.ecore import EAttribute, EClass, EEnum
 from pyecore.resources import URI, ResourceSet
 
 from nnpivot.diagnostics import Location, NNPivotError, error, set_location
+from nnpivot.metamodel import NS_URI, Model, nn
 
 XSI_URL = "http://www.w3.org/2001/XMLSchema-instance"
 XMI_URL = "http://www.omg.org/XMI"

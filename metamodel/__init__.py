@@ -56,6 +56,21 @@ TrainingConfig = eclass("TrainingConfig")
 Optimizer = eclass("Optimizer")
 Parameter = eclass("Parameter")
 
-__all__ = ["nn", "NS_URI", "ECORE_PATH", "eclass", "eenum", "concrete_node_classes", "is_kind",
-           "Model", "Block", "Node", "Input", "Select", "BlockCall", "TrainingConfig", "Optimizer",
-           "Parameter"]
+__all__ = [
+    "ECORE_PATH",
+    "NS_URI",
+    "Block",
+    "BlockCall",
+    "Input",
+    "Model",
+    "Node",
+    "Optimizer",
+    "Parameter",
+    "Select",
+    "TrainingConfig",
+    "concrete_node_classes",
+    "eclass",
+    "eenum",
+    "is_kind",
+    "nn",
+]

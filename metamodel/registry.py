@@ -10,12 +10,13 @@ modules, so this module imports neither torch nor TensorFlow.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from pyecore.ecore import EAttribute, EEnum
 
-from . import eclass, concrete_node_classes
+from . import concrete_node_classes, eclass
 from . import shapes as S
 
 MANY = None  # no upper bound on the number of inputs

@@ -441,7 +441,7 @@ def upsample(node, shapes):
     if not scale:
         raise ShapeError("upsample needs scale_factor or size")
     scale = scale * dims if len(scale) == 1 else scale
-    return [(x[0], x[1], *(None if s is None else int(math.floor(s * f)) for s, f in zip(x[2:], scale)))]
+    return [(x[0], x[1], *(None if s is None else math.floor(s * f) for s, f in zip(x[2:], scale)))]
 
 
 def pixel_shuffle(node, shapes):

@@ -16,9 +16,9 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 
 from nnpivot import __version__
 from nnpivot.diagnostics import Diagnostic, NNPivotError, has_errors

@@ -6,8 +6,8 @@ render the gcc way: ``file:line:col: error[code]: message``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nnpivot.metamodel import eclass, is_kind
-from nnpivot.metamodel.registry import kind_of, camel
+from nnpivot.metamodel.registry import camel, kind_of
 
 
 def topological_order(graph) -> list:

@@ -20,7 +20,7 @@ class BlockShapeConflict(ShapeError):
 
     code = "block-shape-conflict"
 
-__all__ = ["infer_shapes", "ShapeTable", "fmt", "input_shape"]
+__all__ = ["ShapeTable", "fmt", "infer_shapes", "input_shape"]
 
 
 class ShapeTable(dict):

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -89,7 +89,7 @@ class WeightStore:
             raise
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "WeightStore":
+    def load(cls, path: str | os.PathLike) -> WeightStore:
         path = Path(path)
         if path.suffix == ".safetensors":
             from safetensors.numpy import load_file

@@ -8,9 +8,8 @@ an input from a block, several inputs and outputs, and a training config.
 """
 from __future__ import annotations
 
-from nnpivot.metamodel import Block, Model, Optimizer, Parameter, TrainingConfig
-
 from nnpivot.graph import new_node
+from nnpivot.metamodel import Block, Model, Optimizer, Parameter, TrainingConfig
 
 
 def _graph(graph, *nodes):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from nnpivot.metamodel import Block, Parameter, eenum
 from pivot_models import PROGRAMMATIC_MODELS, lenet, small_resnet, text_classifier
 
 from nnpivot.compare import differences, models_equal
 from nnpivot.graph import new_node
+from nnpivot.metamodel import Block, Parameter, eenum
 
 
 def node(model, name, graph=None):

@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
 from golden import check_golden
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators.nn_text import to_text
@@ -96,16 +97,16 @@ BAD_TEXTS = [
     ("duplicate-argument", "model A { input x: float32[3]\n  y = dense(x, 3, units=4)\n  output y }", (2, 19)),
     ("too-many-arguments", "model A { input x: float32[3]\n  y = dense(x, 3, 4)\n  output y }", (2, 19)),
     ("bad-value", "model A { input x: float32[3]\n  y = dense(x, 3.5)\n  output y }", (2, 16)),
-    ("bad-value", "model A { input x: float32[3, 8, 8]\n  y = conv2d(x, 3, kernel_size=3, padding=full)\n"
-                  "  output y }", (2, 43)),
+    ("bad-value", ("model A { input x: float32[3, 8, 8]\n  y = conv2d(x, 3, kernel_size=3, padding=full)\n"
+                   "  output y }"), (2, 43)),
     ("unknown-reference", "model A { input x: float32[3]\n  y = dense(x, 3, shares=z)\n  output y }", (2, 26)),
     ("bad-value", "model A { input x: float32[3]\n  y = dense(x, 3, shares=2)\n  output y }", (2, 26)),
-    ("duplicate-argument", "model A { input x: float32[3]\n  a = dense(x, 3)\n  y = dense(x, 3, shares=a, shares=a)"
-                           "\n  output y }", (3, 29)),
+    ("duplicate-argument", ("model A { input x: float32[3]\n  a = dense(x, 3)\n  y = dense(x, 3, shares=a, shares=a)"
+                            "\n  output y }"), (3, 29)),
     ("unknown-dtype", "model A { input x: float31[3]\n  output x }", (1, 11)),
     ("unknown-setting", "model A { input x: float32[3]\n  output x\n  training { epoch 3 } }", (3, 14)),
-    ("duplicate-training", "model A { input x: float32[3]\n  output x\n  training { epochs 3 }\n"
-                           "  training { epochs 4 } }", (4, 3)),
+    ("duplicate-training", ("model A { input x: float32[3]\n  output x\n  training { epochs 3 }\n"
+                            "  training { epochs 4 } }"), (4, 3)),
 ]
 
 
@@ -214,24 +215,24 @@ TEXTX = shutil.which("textx", path=str(Path(sys.executable).parent))
 
 
 def test_textx_check_accepts_samples_and_locates_errors(tmp_path, sample_path):
-    ok = subprocess.run([TEXTX, "check", str(sample_path)], capture_output=True, text=True)
+    ok = subprocess.run([TEXTX, "check", str(sample_path)], capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
     bad = tmp_path / "bad.nn"
     bad.write_text("model A { input x: float32[3]\n  y = dnse(x, 3)\n  output y }")
-    failed = subprocess.run([TEXTX, "check", str(bad)], capture_output=True, text=True)
+    failed = subprocess.run([TEXTX, "check", str(bad)], capture_output=True, text=True, check=False)
     assert failed.returncode != 0
     assert f"{bad}:2:7" in failed.stdout + failed.stderr
     assert "unknown-kind" in failed.stdout + failed.stderr
     mismatch = tmp_path / "mismatch.nn"
     mismatch.write_text("model A { input x: float32[256]\n  y = dense(x, 3, in_features=400)\n  output y }")
-    failed = subprocess.run([TEXTX, "check", str(mismatch)], capture_output=True, text=True)
+    failed = subprocess.run([TEXTX, "check", str(mismatch)], capture_output=True, text=True, check=False)
     assert failed.returncode != 0 and "shape-mismatch" in failed.stdout + failed.stderr
 
 
 def test_textx_generate_xmi(tmp_path):
     source = tmp_path / "lenet5.nn"
     source.write_text((Path(__file__).parent.parent / "samples" / "lenet5.nn").read_text())
-    done = subprocess.run([TEXTX, "generate", str(source), "--target", "xmi"], capture_output=True, text=True)
+    done = subprocess.run([TEXTX, "generate", str(source), "--target", "xmi"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     from nnpivot.importers.xmi import load_xmi
     assert differences(parse_file(source), load_xmi(tmp_path / "lenet5.xmi")) == []
@@ -242,8 +243,8 @@ def test_textx_generate_xmi(tmp_path):
 def test_textx_generate_code(tmp_path, target, suffix, marker):
     source = tmp_path / "lenet5.nn"
     source.write_text((Path(__file__).parent.parent / "samples" / "lenet5.nn").read_text())
-    done = subprocess.run([TEXTX, "generate", str(source), "--target", target], capture_output=True, text=True)
+    done = subprocess.run([TEXTX, "generate", str(source), "--target", target], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert marker in (tmp_path / f"lenet5{suffix}").read_text()
-    again = subprocess.run([TEXTX, "generate", str(source), "--target", target], capture_output=True, text=True)
+    again = subprocess.run([TEXTX, "generate", str(source), "--target", target], capture_output=True, text=True, check=False)
     assert again.returncode != 0 and "output-exists" in again.stdout + again.stderr

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from nnpivot.generators.xmi import save_xmi
-from nnpivot.importers.xmi import load_xmi
-from nnpivot.metamodel import ECORE_PATH
 from pivot_models import PROGRAMMATIC_MODELS
 
 from nnpivot.compare import differences
+from nnpivot.generators.xmi import save_xmi
+from nnpivot.importers.xmi import load_xmi
+from nnpivot.metamodel import ECORE_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKER_SOURCE = Path(__file__).with_name("emf") / "NNCheck.java"

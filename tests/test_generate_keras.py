@@ -627,7 +627,7 @@ def test_rank_3_inputs_keep_their_layout(generated):
 
 def test_non_float_inputs_are_cast_to_their_dtype(generated):
     results, _ = generated
-    model, code, _ = results["int32-and-float-inputs"]
+    _, code, _ = results["int32-and-float-inputs"]
     assert '        t = ops.cast(t, "int32")\n' in code and "ops.cast(f" not in code
     namespace: dict = {}
     exec(compile(code, "<int32-and-float-inputs>", "exec"), namespace)  # noqa: S102 - the generated code

@@ -1,6 +1,6 @@
 """Validators: every documented code is triggered, located, and reported once per mistake."""
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -9,9 +9,9 @@ from nnpivot.generators.nn_text import to_text
 from nnpivot.grammars import parse_file, parse_text
 from nnpivot.graph import new_node
 from nnpivot.metamodel import Block, Model, eclass
+from nnpivot.metamodel.registry import KINDS
 from nnpivot.validators import CODES, validate
 from nnpivot.validators.ranges import RULES
-from nnpivot.metamodel.registry import KINDS
 
 
 @dataclass(frozen=True)

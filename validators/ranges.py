@@ -7,8 +7,8 @@ the shape pass knows (it reports them as ``out-of-range`` too).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
