@@ -1627,7 +1627,7 @@ def assign_store(keras_model, model, store: WeightStore) -> list[Diagnostic]:
         params = store.for_node(key)
         for layer, info in _units(_owner(keras_model, path), code, node):
             expected = from_keras(node, _current(layer), info)
-            problems = [error("missing-weight", f"{key}.{param}: the weight store has no such array",
+            problems = [error("weight-missing", f"{key}.{param}: the weight store has no such array",
                               location_of(node)) for param in expected if param not in params]
             problems += [error("weight-shape-mismatch", f"{key}.{param}: the Keras model needs shape "
                                f"{tuple(array.shape)} but the weights have {tuple(np.shape(params[param]))}",

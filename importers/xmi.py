@@ -7,7 +7,7 @@ first with a Python exception); then pyecore's ``XMIResource`` builds the
 model in a ``ResourceSet`` where the ``nn`` package is registered, and every
 element gets the location of its XML element for later diagnostics.
 
-Diagnostic codes: ``file-not-found``, ``file-unreadable``, ``xmi-syntax`` (not well-formed XML),
+Diagnostic codes: ``file-not-found``, ``unreadable-file``, ``xmi-syntax`` (not well-formed XML),
 ``xmi-metamodel`` (unknown namespace, root, class or feature), ``xmi-value``
 (a value that does not fit its attribute type), ``xmi-reference`` (a
 reference to nothing, to the wrong kind of element, or to another file).
@@ -43,7 +43,7 @@ def load_xmi(path) -> Model:
         raise NNPivotError([error("xmi-syntax", exc.msg, Location(str(path), line, col))]) from None
     except OSError as exc:  # a folder, no permission
         reason = "it is a folder" if path.is_dir() else (exc.strerror or str(exc))
-        raise NNPivotError([error("file-unreadable", f"cannot read {path}: {reason}", Location(str(path)))]
+        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {reason}", Location(str(path)))]
                            ) from None
     checker = _Checker(str(path))
     checker.check(tree.getroot())

@@ -736,7 +736,7 @@ def test_weight_shape_mismatch_names_the_parameter(generated):
     assert diagnostics[0].message.startswith("result.weight:") and "(5, 21)" in diagnostics[0].message
     store = WeightStore({"result.weight": np.zeros((5, 20), dtype="float32")})
     assert [str(d) for d in K.assign_store(keras_model, model, store)] == [
-        "dense-0.nn:3:5: error[missing-weight]: result.bias: the weight store has no such array"]
+        "dense-0.nn:3:5: error[weight-missing]: result.bias: the weight store has no such array"]
 
 
 def test_cross_entropy_on_softmax_output_reads_probabilities():

@@ -113,7 +113,7 @@ def test_missing_file(tmp_path):
 def test_unreadable_path(tmp_path):
     with pytest.raises(NNPivotError) as excinfo:
         load_xmi(tmp_path)
-    assert codes(excinfo) == ["file-unreadable"]
+    assert codes(excinfo) == ["unreadable-file"]
     assert "folder" in str(excinfo.value)
 
 
