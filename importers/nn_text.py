@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import difflib
 import json
-from pathlib import Path
 
 from textx import TextXSyntaxError, get_location
 from textx.exceptions import TextXError
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location
+from nnpivot.fileio import read_text
 from nnpivot.metamodel import (
     Block,
     BlockCall,
@@ -411,11 +411,4 @@ def _syntax_message(exc: TextXSyntaxError) -> str:
 
 
 def parse_file(path) -> object:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NNPivotError([error("file-not-found", f"no such file: {path}", Location(str(path)))]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc}", Location(str(path)))]) from None
-    return parse_text(text, str(path))
+    return parse_text(read_text(path), str(path))

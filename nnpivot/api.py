@@ -11,29 +11,18 @@ for an unknown format or target), never a bare traceback.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
-from nnpivot.fileio import refuse_existing, write_atomic
+from nnpivot.diagnostics import Diagnostic, NNPivotError, has_errors
+from nnpivot.fileio import check_readable, refuse_existing, write_atomic
 from nnpivot.pipeline import CODE, FILE, FORMATS, Result, UsageError, convert_pipeline, format_for
-
-
-def _check_readable(path: Path) -> None:
-    where = Location(str(path))
-    if not path.exists():
-        raise NNPivotError([error("file-not-found", f"no such file: {path}", where)])
-    if path.is_dir():
-        raise NNPivotError([error("not-a-file", f"{path} is a directory, not a model file", where)])
-    if not os.access(path, os.R_OK):
-        raise NNPivotError([error("unreadable-file", f"cannot read {path}: permission denied", where)])
 
 
 def load(path, source: str | None = None):
     """Read a pivot Model from ``path``, choosing the importer by extension (or ``source`` format name)."""
     path = Path(path)
     fmt = format_for(path, source, purpose="load")
-    _check_readable(path)
+    check_readable(path)
     return fmt.load_function()(path)
 
 

@@ -1,4 +1,5 @@
-"""Writing output files safely: atomically, and never over an existing file unasked."""
+"""Reading input files with diagnostics, and writing output files safely: atomically, and
+never over an existing file unasked."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,28 @@ import tempfile
 from pathlib import Path
 
 from nnpivot.diagnostics import Location, NNPivotError, error
+
+
+def check_readable(path) -> Path:
+    """``path`` as a Path; ``file-not-found``, ``not-a-file`` or ``unreadable-file`` when it cannot be read."""
+    path = Path(path)
+    where = Location(str(path))
+    if not path.exists():
+        raise NNPivotError([error("file-not-found", f"no such file: {path}", where)])
+    if path.is_dir():
+        raise NNPivotError([error("not-a-file", f"{path} is a directory, not a model file", where)])
+    if not os.access(path, os.R_OK):
+        raise NNPivotError([error("unreadable-file", f"cannot read {path}: permission denied", where)])
+    return path
+
+
+def read_text(path) -> str:
+    """The UTF-8 text of an input file, or the diagnostics of ``check_readable``."""
+    path = check_readable(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc}", Location(str(path)))]) from None
 
 
 def refuse_existing(path, force: bool = False) -> None:
@@ -67,4 +90,4 @@ def write_atomic(path, content: str | bytes, force: bool = False) -> Path:
     return path
 
 
-__all__ = ["refuse_existing", "write_atomic"]
+__all__ = ["check_readable", "read_text", "refuse_existing", "write_atomic"]

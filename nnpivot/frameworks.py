@@ -33,7 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
+from nnpivot.fileio import check_readable
 from nnpivot.graph import graph_inputs, topological_order
+from nnpivot.importers.pysource import read_source
 from nnpivot.metamodel import is_kind
 from nnpivot.weights import WeightStore
 
@@ -46,27 +48,10 @@ _module_counter = itertools.count()
 
 # --- reading a model file ----------------------------------------------------------------
 
-def _read_source(path: Path) -> str:
-    where = Location(str(path))
-    if not path.exists():
-        raise NNPivotError([error("file-not-found", f"no such file: {path}", where)])
-    if path.is_dir():
-        raise NNPivotError([error("not-a-file", f"{path} is a directory, not a model file", where)])
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc}", where)]) from None
-
-
 def detect_framework(path) -> str:
     """``"pytorch"`` or ``"keras"`` from the file's imports (the file is parsed, not run)."""
     path = Path(path)
-    text = _read_source(path)
-    try:
-        tree = ast.parse(text, filename=str(path))
-    except SyntaxError as exc:
-        raise NNPivotError([error("source-syntax-error", f"{exc.msg}",
-                                  Location(str(path), exc.lineno or 0, exc.offset or 0))]) from None
+    _, tree = read_source(path)
     imported = set()
     for statement in ast.walk(tree):
         if isinstance(statement, ast.Import):
@@ -83,8 +68,7 @@ def detect_framework(path) -> str:
 
 def load_source_module(path):
     """Execute the file as a fresh module (never cached in ``sys.modules``) and return it."""
-    path = Path(path).resolve()
-    _read_source(path)
+    path = check_readable(Path(path).resolve())
     name = f"_nnpivot_model_file_{next(_module_counter)}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

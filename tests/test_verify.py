@@ -128,7 +128,7 @@ def test_framework_is_read_from_imports(files, tmp_path):
     broken.write_text("import torch\ndef f(:\n")
     with pytest.raises(NNPivotError) as caught:
         detect_framework(broken)
-    assert caught.value.diagnostics[0].code == "source-syntax-error"
+    assert caught.value.diagnostics[0].code == "syntax-error"
     assert caught.value.diagnostics[0].location.line == 2
 
 
