@@ -21,6 +21,7 @@ from pyecore.ecore import EAttribute, EClass, EEnum
 from pyecore.resources import URI, ResourceSet
 
 from nnpivot.diagnostics import Location, NNPivotError, error, set_location
+from nnpivot.fileio import check_readable
 from nnpivot.metamodel import NS_URI, Model, nn
 
 XSI_URL = "http://www.w3.org/2001/XMLSchema-instance"
@@ -33,18 +34,15 @@ ROOT_CLASS = "Model"
 
 def load_xmi(path) -> Model:
     """Load a pivot model from an XMI file; raises NNPivotError with diagnostics."""
-    path = Path(path)
-    if not path.exists():
-        raise NNPivotError([error("file-not-found", f"no such file: {path}", Location(str(path)))])
+    path = check_readable(path)
     try:
         tree = etree.parse(str(path), etree.XMLParser(remove_comments=True, remove_pis=True))
     except etree.XMLSyntaxError as exc:
         line, col = exc.position
         raise NNPivotError([error("xmi-syntax", exc.msg, Location(str(path), line, col))]) from None
-    except OSError as exc:  # a folder, no permission
-        reason = "it is a folder" if path.is_dir() else (exc.strerror or str(exc))
-        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {reason}", Location(str(path)))]
-                           ) from None
+    except OSError as exc:
+        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc.strerror or exc}",
+                                  Location(str(path)))]) from None
     checker = _Checker(str(path))
     checker.check(tree.getroot())
     if checker.diagnostics:

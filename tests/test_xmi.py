@@ -110,11 +110,11 @@ def test_missing_file(tmp_path):
     assert codes(excinfo) == ["file-not-found"]
 
 
-def test_unreadable_path(tmp_path):
+def test_folder_is_not_a_model_file(tmp_path):
     with pytest.raises(NNPivotError) as excinfo:
         load_xmi(tmp_path)
-    assert codes(excinfo) == ["unreadable-file"]
-    assert "folder" in str(excinfo.value)
+    assert codes(excinfo) == ["not-a-file"]
+    assert "directory" in str(excinfo.value)
 
 
 def test_malformed_xml_has_line_and_column(tmp_path):
