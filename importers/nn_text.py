@@ -29,6 +29,7 @@ from nnpivot.metamodel import (
 from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
 
 TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics"}
+_SETTING_FEATURES = {"batch_size": "batchSize"}  # DSL setting -> TrainingConfig feature
 PADDING_ALIASES = {"pads"}  # written through `padding=` in the DSL, see _padding_value
 SHARES = "shares"  # `y2 = dense(x2, 4, shares=y1)`: the metamodel's Node.weightsOf
 
@@ -39,7 +40,7 @@ def _meta():
 
 
 def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)  # 0.5: s3 -> s2
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -263,6 +264,7 @@ class _Builder:
                 self.fail("unknown-setting", f"unknown training setting '{key}'{_suggest(key, TRAINING_SETTINGS)}",
                           setting)
                 continue
+            set_location(config, self.loc(setting), feature=_SETTING_FEATURES.get(key, key))
             if key == "optimizer":
                 config.optimizer = self.optimizer(setting)
                 continue
@@ -291,8 +293,11 @@ class _Builder:
             if len(values) != 1 or not isinstance(values[0], str):
                 self.fail("bad-value", "optimizer expects a name, e.g. adam(learning_rate=0.001)", setting)
                 return None
-            return Optimizer(kind=values[0])
+            optimizer = Optimizer(kind=values[0])
+            set_location(optimizer, self.loc(setting))
+            return optimizer
         optimizer = Optimizer(kind=call.op)
+        set_location(optimizer, self.loc(setting))
         for arg in call.args:
             value = _plain(arg.value)
             if not arg.key or isinstance(value, (bool, str, list)):
@@ -300,7 +305,9 @@ class _Builder:
             elif arg.key == "learning_rate":
                 optimizer.learningRate = float(value)
             else:
-                optimizer.parameters.append(Parameter(key=arg.key, value=float(value)))
+                parameter = Parameter(key=arg.key, value=float(value))
+                set_location(parameter, self.loc(arg))
+                optimizer.parameters.append(parameter)
         return optimizer
 
 
@@ -397,7 +404,7 @@ def parse_text(text: str, filename: str = "<string>"):
     builder = _Builder(filename)
     model = builder.model(tx_model)
     if has_errors(builder.diagnostics):
-        raise NNPivotError(builder.diagnostics)
+        raise NNPivotError(sorted(builder.diagnostics, key=lambda d: (d.location.line, d.location.col)))
     return model
 
 

@@ -60,17 +60,31 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
 
 
-# Where a model element came from: set by importers, read by validators.
+# Where a model element (or one of its attributes) came from: set by importers, read by validators.
 _LOCATION_ATTR = "_nnpivot_location"
+_FEATURE_LOCATIONS_ATTR = "_nnpivot_feature_locations"
 
 
-def set_location(element, location: Location | None) -> None:
-    if location is not None:
+def set_location(element, location: Location | None, feature: str | None = None) -> None:
+    """Record where ``element`` (or, with ``feature``, that attribute of it) was written."""
+    if location is None:
+        return
+    if feature is None:
         object.__setattr__(element, _LOCATION_ATTR, location)
+        return
+    places = getattr(element, _FEATURE_LOCATIONS_ATTR, None)
+    if places is None:
+        places = {}
+        object.__setattr__(element, _FEATURE_LOCATIONS_ATTR, places)
+    places[feature] = location
 
 
-def location_of(element) -> Location | None:
-    """The source location of a model element, or of its nearest located container."""
+def location_of(element, feature: str | None = None) -> Location | None:
+    """The source location of an attribute, else of the element, else of its nearest located container."""
+    if feature is not None:
+        place = getattr(element, _FEATURE_LOCATIONS_ATTR, {}).get(feature)
+        if place is not None:
+            return place
     while element is not None:
         location = getattr(element, _LOCATION_ATTR, None)
         if location is not None:

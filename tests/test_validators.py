@@ -157,7 +157,7 @@ CASES = [
     Case("out-of-range", model_text("  o = relu(x)\n  output o\n").replace("[4]", "[4, 0]"), "2:3",
          "input 'x': shape [4, 0] has size 0"),
     Case("out-of-range", model_text("  o = relu(x)\n  output o\n", training="  training {\n    epochs 0\n  }\n"),
-         "5:3", "training: epochs must be positive, got 0"),
+         "6:5", "training: epochs must be positive, got 0"),
     Case("wrong-input-count", model_text("  a = relu(x, x)\n  output a\n"), "3:3", "relu 'a' takes 1 input, got 2"),
     Case("wrong-input-count", model_text("  a = concat(x)\n  output a\n"), "3:3", "takes at least 2 inputs, got 1"),
     Case("wrong-input-count", model_text("  a = B(x, x)\n  output a\n", "  block B {\n    input z\n    output z\n  }\n"),
@@ -180,14 +180,14 @@ CASES = [
          "5:3", "block call 'b': block B was first called with (N, 4) but here with (N, 5)"),
     Case("unknown-optimizer", model_text("  a = relu(x)\n  output a\n",
                                          training="  training {\n    optimizer adamm(learning_rate=0.1)\n  }\n"),
-         "5:3", "unknown optimizer 'adamm' (did you mean 'adam'?)"),
+         "6:5", "unknown optimizer 'adamm' (did you mean 'adam'?)"),
     Case("unknown-argument", model_text("  a = relu(x)\n  output a\n",
                                         training="  training {\n    optimizer sgd(momentun=0.9)\n  }\n"),
-         "5:3", "optimizer sgd has no parameter 'momentun' (did you mean 'momentum'?)"),
+         "6:19", "optimizer sgd has no parameter 'momentun' (did you mean 'momentum'?)"),
     Case("unknown-loss", model_text("  a = relu(x)\n  output a\n", training="  training {\n    loss crossentropy\n  }\n"),
-         "5:3", "unknown loss 'crossentropy' (did you mean 'cross_entropy'?)"),
+         "6:5", "unknown loss 'crossentropy' (did you mean 'cross_entropy'?)"),
     Case("unknown-metric", model_text("  a = relu(x)\n  output a\n", training="  training {\n    metrics acuracy\n  }\n"),
-         "5:3", "unknown metric 'acuracy' will be left out of generated code (did you mean 'accuracy'?)"),
+         "6:5", "unknown metric 'acuracy' will be left out of generated code (did you mean 'accuracy'?)"),
 ]
 
 
@@ -230,7 +230,7 @@ def test_all_problems_are_collected_in_source_order():
     diagnostics = validate(parse_text(text, "many.nn"))
     assert [(d.code, d.location.line) for d in diagnostics] == [
         ("out-of-range", 3), ("wrong-input-count", 4), ("out-of-range", 5), ("out-of-range", 6),
-        ("unknown-loss", 8)]
+        ("unknown-loss", 9)]
 
 
 def test_downstream_of_a_reported_node_is_quiet():

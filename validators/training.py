@@ -40,7 +40,6 @@ def check_training(model) -> list[Diagnostic]:
     if config is None:
         return []
     found: list[Diagnostic] = []
-    where = location_of(config)
     optimizer = config.optimizer
     if optimizer is not None:
         at = location_of(optimizer)
@@ -59,15 +58,17 @@ def check_training(model) -> list[Diagnostic]:
                                f"optimizer {optimizer.kind}: learning_rate must be positive, "
                                f"got {optimizer.learningRate}", at))
     if config.loss is not None and config.loss not in LOSSES:
-        found.append(error("unknown-loss", f"unknown loss '{config.loss}'{_suggest(config.loss, LOSSES)}", where))
+        found.append(error("unknown-loss", f"unknown loss '{config.loss}'{_suggest(config.loss, LOSSES)}",
+                           location_of(config, "loss")))
     for feature in ("epochs", "batchSize"):
         value = getattr(config, feature)
         if value <= 0:
             spelled = "batch_size" if feature == "batchSize" else feature
-            found.append(error("out-of-range", f"training: {spelled} must be positive, got {value}", where))
+            found.append(error("out-of-range", f"training: {spelled} must be positive, got {value}",
+                               location_of(config, feature)))
     for metric in config.metrics:
         if metric not in METRICS:
             found.append(warning("unknown-metric",
                                  f"unknown metric '{metric}' will be left out of generated code"
-                                 f"{_suggest(metric, METRICS)}", where))
+                                 f"{_suggest(metric, METRICS)}", location_of(config, "metrics")))
     return found
