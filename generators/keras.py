@@ -437,9 +437,11 @@ def emit_pool(ctx):
     else:
         keras_padding = "valid"
         full = [(b, e + more) for (b, e), more in zip(pads, extra)]
-        if is_max:
+        if is_max and any(b or e for b, e in full):
             ctx.graph.body.append("        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).")
             source = ctx.pad(x, full, value=float("-inf"))
+        elif is_max:
+            source = x.expr
         elif any(extra) or (not node.countIncludePad and any(b or e for b, e in pads)):
             # Windows overhang the input (ceil_mode) or padding is not counted: average the
             # zero-padded values over the cells PyTorch counts (a pooled mask of ones).

@@ -36,11 +36,9 @@ class AlexNet(keras.Model):
         conv1_padded = self.conv1_pad(x)
         conv1 = self.conv1(conv1_padded)
         relu1 = self.relu1(conv1)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool1 = self.pool1(relu1)
         conv2 = self.conv2(pool1)
         relu2 = self.relu2(conv2)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool2 = self.pool2(relu2)
         conv3 = self.conv3(pool2)
         relu3 = self.relu3(conv3)
@@ -48,7 +46,6 @@ class AlexNet(keras.Model):
         relu4 = self.relu4(conv4)
         conv5 = self.conv5(relu4)
         relu5 = self.relu5(conv5)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool5 = self.pool5(relu5)
         avgpool = self.avgpool(pool5)
         flat = self.flat(avgpool)

@@ -27,11 +27,9 @@ class CnnRnn(keras.Model):
         embed = self.embed(tokens)
         conv_a = self.conv_a(embed)
         relu_a = self.relu_a(conv_a)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool_a = self.pool_a(relu_a)
         conv_b = self.conv_b(embed)
         relu_b = self.relu_b(conv_b)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool_b = self.pool_b(relu_b)
         joined = ops.concatenate([pool_a, pool_b], axis=1)
         gru1 = self.gru1(joined)

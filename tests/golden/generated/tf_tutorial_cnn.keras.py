@@ -24,11 +24,9 @@ class TutorialCNN(keras.Model):
     def call(self, images):
         conv1 = self.conv1(images)
         relu1 = self.relu1(conv1)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool1 = self.pool1(relu1)
         conv2 = self.conv2(pool1)
         relu2 = self.relu2(conv2)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool2 = self.pool2(relu2)
         conv3 = self.conv3(pool2)
         relu3 = self.relu3(conv3)

@@ -54,13 +54,11 @@ class VGG16(keras.Model):
         relu1_1 = self.relu1_1(conv1_1)
         conv1_2 = self.conv1_2(relu1_1)
         relu1_2 = self.relu1_2(conv1_2)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool1 = self.pool1(relu1_2)
         conv2_1 = self.conv2_1(pool1)
         relu2_1 = self.relu2_1(conv2_1)
         conv2_2 = self.conv2_2(relu2_1)
         relu2_2 = self.relu2_2(conv2_2)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool2 = self.pool2(relu2_2)
         conv3_1 = self.conv3_1(pool2)
         relu3_1 = self.relu3_1(conv3_1)
@@ -68,7 +66,6 @@ class VGG16(keras.Model):
         relu3_2 = self.relu3_2(conv3_2)
         conv3_3 = self.conv3_3(relu3_2)
         relu3_3 = self.relu3_3(conv3_3)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool3 = self.pool3(relu3_3)
         conv4_1 = self.conv4_1(pool3)
         relu4_1 = self.relu4_1(conv4_1)
@@ -76,7 +73,6 @@ class VGG16(keras.Model):
         relu4_2 = self.relu4_2(conv4_2)
         conv4_3 = self.conv4_3(relu4_2)
         relu4_3 = self.relu4_3(conv4_3)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool4 = self.pool4(relu4_3)
         conv5_1 = self.conv5_1(pool4)
         relu5_1 = self.relu5_1(conv5_1)
@@ -84,7 +80,6 @@ class VGG16(keras.Model):
         relu5_2 = self.relu5_2(conv5_2)
         conv5_3 = self.conv5_3(relu5_2)
         relu5_3 = self.relu5_3(conv5_3)
-        # Max pooling pads with -inf, as PyTorch does (explicit pads, ceil_mode).
         pool5 = self.pool5(relu5_3)
         avgpool = self.avgpool(pool5)
         flat = self.flat(avgpool)
