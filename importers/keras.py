@@ -24,68 +24,36 @@ Keras code computes; the report gives each input's and output's ``perm``.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location, warning
+from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, set_location, warning
 from nnpivot.generators import layout as L
 from nnpivot.generators.keras import MAPPINGS, RESERVED, UNSET
 from nnpivot.graph import new_node
-from nnpivot.importers.pysource import read_source
+from nnpivot.importers.pysource import (
+    ImportReport,
+    ImportTable,
+    ReturnValue,
+    consumers,
+    describe_training,
+    dotted,
+    embedding_inputs_hold_ids,
+    is_recurrent,
+    location,
+    read_source,
+    replace_uses,
+    slice_attributes,
+)
 from nnpivot.metamodel import eclass, is_kind
 from nnpivot.metamodel.registry import KINDS, PER_AXIS, canonical_per_axis, kind_of
 from nnpivot.validators.sharing import sharing_difference
 
 Perm = tuple
-
-
-# =============================================================================
-# The report
-# =============================================================================
-
-@dataclass
-class ImportReport:
-    """What an importer did: which definition it migrated and how faithfully.
-
-    ``exact``/``approximate``/``not_translated`` are one line per construct
-    ("file:line: conv1 (layers.Conv2D) -> conv2d"). ``input_layouts`` and
-    ``output_layouts`` give, per model input and output, the permutation ``p``
-    with ``source_tensor = transpose(pivot_tensor, p)`` (identity when the
-    source already uses the pivot's layout).
-    """
-    source: str
-    framework: str
-    model: str | None = None
-    candidates: list[str] = field(default_factory=list)
-    exact: list[str] = field(default_factory=list)
-    approximate: list[str] = field(default_factory=list)
-    not_translated: list[str] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    input_layouts: list[tuple] = field(default_factory=list)
-    output_layouts: list[tuple] = field(default_factory=list)
-    # model node -> name of the Keras layer holding its weights when the source runs in a fresh session
-    # (its name= or Keras' automatic name, counted per class in creation order); read by nnpivot.migrate
-    source_layers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not has_errors(self.diagnostics)
-
-    def render(self) -> str:
-        lines = [f"# Migration report: {self.source} ({self.framework})",
-                 f"model: {self.model or '-'}" + (f" (candidates: {', '.join(self.candidates)})"
-                                                   if len(self.candidates) > 1 else "")]
-        for title, items in (("translated exactly", self.exact), ("translated approximately", self.approximate),
-                             ("not translated", self.not_translated)):
-            lines.append(f"\n## {title} ({len(items)})")
-            lines.extend(f"- {item}" for item in items)
-        if self.diagnostics:
-            lines.append(f"\n## diagnostics ({len(self.diagnostics)})")
-            lines.extend(f"- {d}" for d in self.diagnostics)
-        return "\n".join(lines) + "\n"
 
 
 class _Abort(Exception):
@@ -283,11 +251,6 @@ class Builtin:
     name: str
 
 
-class _Return(Exception):
-    def __init__(self, value):
-        self.value = value
-
-
 # =============================================================================
 # Graph building
 # =============================================================================
@@ -295,8 +258,9 @@ class _Return(Exception):
 class GraphBuilder:
     """Creates the pivot nodes of one graph with unique names and located diagnostics."""
 
-    def __init__(self, importer: KerasImporter):
+    def __init__(self, importer: KerasImporter, graph_name: str = ""):
         self.importer = importer
+        self.graph_name = graph_name  # the block being built; "" for the model
         self.nodes: list = []
         self.names: set[str] = set()
 
@@ -339,7 +303,7 @@ class GraphBuilder:
         inverse = L.inverse(wanted)
         dims = [t.perm[inverse[k]] for k in range(t.rank)]
         node = self.add("Permute", names, [t], loc, dims=dims)
-        self.importer.note("exact", loc, f"{node.name}: permute {dims} (channels_last layout)")
+        self.importer.note(node, loc, "to the layout the Keras code computes in")
         return self.tensor(node, wanted)
 
 
@@ -365,9 +329,9 @@ class KerasImporter:
         self.text = text
         self.file = str(path)
         self.input_shapes = input_shapes
-        self.report = ImportReport(source=self.file, framework="keras")
+        self.report = ImportReport(self.file, "keras")
         self.diagnostics = self.report.diagnostics
-        self.aliases: dict[str, str] = {}
+        self.imports: ImportTable | None = None   # the names that stand for Keras or TensorFlow
         self.module_env: dict[str, Any] = {}
         self.compiles: list[tuple[str | None, ast.Call]] = []
         self.fits: list[tuple[str | None, ast.Call]] = []
@@ -379,28 +343,35 @@ class KerasImporter:
         self.explicit_dtype: set = set()
         self.automatic_names: dict[str, int] = {}   # Keras' per-class counters of unnamed layers
         self.layer_of_node: dict = {}               # pivot node -> the LayerObj that made it
+        self.remarks: dict = {}                     # pivot node -> what its report entry says instead of the class
 
     # --- diagnostics and report --------------------------------------------------
     def loc(self, node) -> Location | None:
-        if node is None or not hasattr(node, "lineno"):
-            return None
-        return Location(self.file, node.lineno, node.col_offset + 1)
+        return location(self.file, node) if hasattr(node, "lineno") else None
 
     def error(self, code: str, message: str, loc) -> None:
-        diagnostic = error(code, message, loc)
-        if diagnostic not in self.diagnostics:
-            self.diagnostics.append(diagnostic)
-            self.report.not_translated.append(f"{loc or self.file}: {message}")
+        """A construct that is not translated (reported once)."""
+        self.diagnose(error(code, message, loc))
 
     def warn(self, code: str, message: str, loc) -> None:
-        diagnostic = warning(code, message, loc)
+        """An approximation (reported once)."""
+        self.diagnose(warning(code, message, loc))
+
+    def diagnose(self, diagnostic: Diagnostic) -> None:
         if diagnostic not in self.diagnostics:
             self.diagnostics.append(diagnostic)
-            self.report.approximate.append(f"{loc or self.file}: {message}")
 
-    def note(self, how: str, loc, message: str) -> None:
-        line = f"{loc.file}:{loc.line}: {message}" if loc else message
-        (self.report.exact if how == "exact" else self.report.approximate).append(line)
+    def note(self, node, loc, remark: str = "") -> None:
+        """``node`` of the graph being built is an exact translation; a second remark joins the first."""
+        graph = self.builder.graph_name
+        for entry in reversed(self.report.entries):
+            if (entry.node, entry.graph) == (node.name, graph):
+                entry.note = "; ".join(filter(None, (entry.note, remark)))
+                return
+        kind = kind_of(node)
+        label = kind.keyword if kind else f"block {node.block.name}" if is_kind(node, "BlockCall") else \
+            node.eClass.name.lower()
+        self.report.add(node.name, label, loc, remark, graph=graph)
 
     # --- names ------------------------------------------------------------------------
     def qualname(self, expr) -> str | None:
@@ -410,16 +381,8 @@ class KerasImporter:
         after ``from keras.layers import Conv2D`` all give ``layers.Conv2D``; TensorFlow functions
         give ``tf.<name>``.
         """
-        parts = []
-        while isinstance(expr, ast.Attribute):
-            parts.append(expr.attr)
-            expr = expr.value
-        if not isinstance(expr, ast.Name):
-            return None
-        head = self.aliases.get(expr.id)
-        if head is None:
-            return None
-        return normalize_path(".".join([head, *reversed(parts)]))
+        qualified = self.imports.qualified(expr)
+        return normalize_path(qualified) if qualified else None
 
     # --- shapes -------------------------------------------------------------------------
     def shape_of(self, node, index: int = 0):
@@ -573,7 +536,7 @@ class Interpreter(KerasImporter):
             self.assign(stmt.target, value, env, strict)
             return
         if isinstance(stmt, ast.Return):
-            raise _Return(self.eval(stmt.value, env, strict) if stmt.value is not None else None)
+            raise ReturnValue(self.eval(stmt.value, env, strict) if stmt.value is not None else None)
         if isinstance(stmt, ast.If):
             if not strict and self.is_main_guard(stmt.test):
                 self.exec_body(stmt.body, env, strict)
@@ -654,8 +617,8 @@ class Interpreter(KerasImporter):
             return env[name]
         if name in self.module_env:
             return self.module_env[name]
-        if name in self.aliases:
-            return ModulePath(normalize_path(self.aliases[name]))
+        if name in self.imports.names:
+            return ModulePath(normalize_path(self.imports.names[name]))
         if name in BUILTINS:
             return Builtin(name)
         if name in ("True", "False", "None"):
@@ -765,9 +728,7 @@ class Interpreter(KerasImporter):
 
     def eval_Attribute(self, expr, env, strict, hint, hints):
         path = self.qualname(expr)
-        head = expr
-        while isinstance(head, ast.Attribute):
-            head = head.value
+        head, _ = dotted(expr)
         if path is not None and head.id not in env and head.id not in self.module_env:
             return ModulePath(path)
         owner = self.eval(expr.value, env, strict)
@@ -932,7 +893,7 @@ class Interpreter(KerasImporter):
         env = self.bind(fn, self_value, args, kwargs)
         try:
             self.exec_body(fn.body, env, strict)
-        except _Return as result:
+        except ReturnValue as result:
             return result.value
         return None
 
@@ -982,8 +943,8 @@ class Interpreter(KerasImporter):
         node = self.builder.add("Input", (name, "x", "inputs_0"), [], loc, shape=pivot, dtype=pivot_dtype)
         if dtype:
             self.explicit_dtype.add(node)
-        self.note("exact", loc, f"input {node.name}: Keras {tuple(keras_shape)} -> pivot {tuple(pivot)}"
-                  + ("" if L.is_identity(perm) else " (channels first)"))
+        self.note(node, loc, f"Keras shape {tuple(keras_shape)}" + (
+            "" if L.is_identity(perm) else f", pivot (channels first) {tuple(pivot)}"))
         return self.builder.tensor(node, perm)
 
     def input_spec(self, args, kwargs, loc, shape_key="shape") -> InputSpec:
@@ -1035,12 +996,12 @@ class Interpreter(KerasImporter):
         self.pending_hints = list(hints or [])  # the names a tuple assignment unpacks the results into
         before = len(self.builder.nodes)
         result = (handler or Interpreter.layer_generic)(self, layer, operands, names, where)
-        made = [n for n in self.builder.nodes[before:] if not is_kind(n, "Permute")]
+        # what the layer made: not a layout permute, nor an input first used here (made lazily)
+        made = [n for n in self.builder.nodes[before:] if not is_kind(n, "Permute") and not is_kind(n, "Input")]
         self.share_weights(layer, made, loc)
         self.layer_of_node.update({n: layer for n in made})
-        if made:
-            self.note("exact", where, f"{layer.original} -> " + ", ".join(
-                f"{n.name} = {kind_of(n).keyword if kind_of(n) else n.eClass.name}" for n in made))
+        for node in made:
+            self.note(node, where, self.remarks.pop(node, f"from {layer.original}"))
         return result
 
     def share_weights(self, layer: LayerObj, made: list, loc) -> None:
@@ -1343,10 +1304,8 @@ class Interpreter(KerasImporter):
                 steps.append(value.step or 1)
         result = x
         if axes:
-            attrs = {"axes": axes, "starts": starts, "ends": ends}
-            if any(s != 1 for s in steps):
-                attrs["steps"] = steps
-            node = self.builder.add("Slice", (hint if not picks else None, "slice"), [x], loc, **attrs)
+            node = self.builder.add("Slice", (hint if not picks else None, "slice"), [x], loc,
+                                    **slice_attributes(axes, starts, ends, steps))
             result = self.out_tensor(node, x.perm)
         for count, (keras_axis, value) in enumerate(reversed(picks)):
             pivot_axis = result.perm[keras_axis]
@@ -1369,11 +1328,21 @@ def canonical(kind, attrs: dict) -> dict:
 
 # --- special layers: what the generic path cannot read from the table ------------------------------------------
 
-def layer_activation(self, layer, x, names, loc):
-    given = self.given(layer)
-    x = self.tensor(x, loc)
-    if x is None:
-        return Unknown("operand", loc)
+def operand_layer(handler):
+    """A special layer applied to one tensor: its Keras arguments are read (and checked) first, then the
+    operand; an operand that is not a tensor of the network was reported already and the result is Unknown."""
+    @functools.wraps(handler)
+    def read_operand(self, layer, x, names, loc, **options):
+        given = self.given(layer)
+        x = self.tensor(x, loc)
+        if x is None:
+            return Unknown("operand", loc)
+        return handler(self, layer, x, given, names, loc, **options)
+    return read_operand
+
+
+@operand_layer
+def layer_activation(self, layer, x, given, names, loc):
     name = given.get("activation")
     result = self.activation(name, x, names[0] or "activation", loc, hint=names[0] or names[1])
     self.check_rest(layer, given, {"activation"})
@@ -1400,11 +1369,8 @@ def layer_relu(self, layer, x, names, loc):
     return self.layer_generic(layer, x, names, loc, keyword=keyword, attrs=attrs, given={})
 
 
-def layer_softmax(self, layer, x, names, loc):
-    given = self.given(layer)
-    x = self.tensor(x, loc)
-    if x is None:
-        return Unknown("operand", loc)
+@operand_layer
+def layer_softmax(self, layer, x, given, names, loc):
     axis = given.get("axis", -1)
     if not isinstance(axis, int):
         self.error("unsupported-construct", f"Softmax over several axes {axis!r} is not translated", loc)
@@ -1414,11 +1380,8 @@ def layer_softmax(self, layer, x, names, loc):
                               given={})
 
 
-def layer_batch_norm(self, layer, x, names, loc):
-    given = self.given(layer)
-    x = self.tensor(x, loc)
-    if x is None:
-        return Unknown("operand", loc)
+@operand_layer
+def layer_batch_norm(self, layer, x, given, names, loc):
     axis = given.get("axis", -1)
     if not isinstance(axis, int) or x.rank < 2:
         self.error("unsupported-construct", f"BatchNormalization over axis {axis!r} is not translated", loc)
@@ -1430,11 +1393,8 @@ def layer_batch_norm(self, layer, x, names, loc):
     return self.channel_layer(layer, keyword, x, axis, given, names, loc)
 
 
-def layer_group_norm(self, layer, x, names, loc):
-    given = self.given(layer)
-    x = self.tensor(x, loc)
-    if x is None:
-        return Unknown("operand", loc)
+@operand_layer
+def layer_group_norm(self, layer, x, given, names, loc):
     return self.channel_layer(layer, "group_norm", x, given.get("axis", -1), given, names, loc)
 
 
@@ -1450,11 +1410,8 @@ def channel_layer(self, layer, keyword, x, axis, given, names, loc):
 Interpreter.channel_layer = channel_layer
 
 
-def layer_layer_norm(self, layer, x, names, loc):
-    given = self.given(layer)
-    x = self.tensor(x, loc)
-    if x is None:
-        return Unknown("operand", loc)
+@operand_layer
+def layer_layer_norm(self, layer, x, given, names, loc):
     axis = given.get("axis", -1)
     if isinstance(axis, (list, tuple)) and len(axis) == 1:
         axis = axis[0]
@@ -1465,12 +1422,9 @@ def layer_layer_norm(self, layer, x, names, loc):
     return self.layer_generic(layer, x, names, loc, keyword="layer_norm", attrs=attrs, given={})
 
 
-def layer_recurrent(self, layer, x, names, loc, bidirectional=False, outer=None):
-    given = self.given(layer)
+@operand_layer
+def layer_recurrent(self, layer, x, given, names, loc, bidirectional=False):
     keyword = TABLE_CLASSES[layer.cls][0]
-    x = self.tensor(x, loc)
-    if x is None:
-        return Unknown("operand", loc)
     activation = given.pop("activation", "tanh")
     if keyword != "simple_rnn" and activation != "tanh":
         self.error("unsupported-construct", f"{layer.original} activation={activation!r} is not translated "
@@ -1522,15 +1476,13 @@ def layer_bidirectional(self, layer, x, names, loc):
     return layer_recurrent(self, inner, x, names, loc, bidirectional=True)
 
 
-def layer_flatten(self, layer, x, names, loc):
-    given = self.given(layer)
-    x = self.tensor(x, loc)
-    if x is None:
-        return Unknown("operand", loc)
-    if x.rank > 2 and not L.is_identity(x.perm):
-        self.note("exact", loc, "Flatten of channels-last maps: a permute to channels-last before it keeps "
-                  "Keras' feature order (approximately idiomatic, exact)")
-    return self.layer_generic(layer, x, names, loc, keyword="flatten", attrs={}, given=given)
+@operand_layer
+def layer_flatten(self, layer, x, given, names, loc):
+    result = self.layer_generic(layer, x, names, loc, keyword="flatten", attrs={}, given=given)
+    if x.rank > 2 and not L.is_identity(x.perm) and isinstance(result, T):
+        self.remarks[result.node] = ("from Flatten of channels-last maps: the permute to channels-last before it "
+                                     "keeps Keras' feature order (approximately idiomatic, exact)")
+    return result
 
 
 def layer_reshape(self, layer, x, names, loc):
@@ -1592,11 +1544,8 @@ def layer_join(self, layer, operands, names, loc):
     return self.chain(JOIN_LAYERS[layer.cls], list(operands), names[0] or names[1], loc)
 
 
-def layer_upsample(self, layer, x, names, loc):
-    given = self.given(layer)
-    x = self.tensor(x, loc)
-    if x is None:
-        return Unknown("operand", loc)
+@operand_layer
+def layer_upsample(self, layer, x, given, names, loc):
     size = given.get("size", 2)
     dims = x.rank - 2
     sizes = [size] * dims if isinstance(size, int) else list(size)
@@ -1630,11 +1579,8 @@ def layer_conv(self, layer, x, names, loc):
     return self.layer_generic(layer, x, names, loc, given=given)
 
 
-def layer_prelu(self, layer, x, names, loc):
-    given = self.given(layer)
-    x = self.tensor(x, loc)
-    if x is None:
-        return Unknown("operand", loc)
+@operand_layer
+def layer_prelu(self, layer, x, given, names, loc):
     shared = given.get("shared_axes")
     shared = sorted(a % x.rank for a in ([shared] if isinstance(shared, int) else shared or []))
     channel = x.perm.index(1) if x.rank > 1 else None
@@ -1914,7 +1860,7 @@ def op_cast(self, path, args, kwargs, hint, loc):
         return x
     node.dtype = node.dtype.eEnum.getEEnumLiteral(dtype)
     self.explicit_dtype.add(node)
-    self.note("exact", loc, f"input {node.name}: dtype {dtype}")
+    self.note(node, loc, f"dtype {dtype} from {path}")
     return x
 
 
@@ -1986,7 +1932,7 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
         instance.first_call = (node, self.builder, key)
     for i, shape in enumerate(out_shapes):
         self._shapes[(node, i)] = shape
-    self.note("exact", loc, f"{node.name}: block {block.name}")
+    self.note(node, loc)
     if len(out_perms) == 1:
         return T(node, out_perms[0], out_shapes[0])
     results = []
@@ -1999,9 +1945,9 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
 
 def build_block(self, instance, call, tensors, args, loc):
     outer = self.builder
-    self.builder = GraphBuilder(self)
     params = [a.arg for a in call.args.args[1:]]
     block = eclass("Block")(name=self.unique_block_name(instance.cls.node.name))
+    self.builder = GraphBuilder(self, block.name)
     set_location(block, self.loc(instance.cls.node))
     block_inputs = []
     for i, t in enumerate(tensors):
@@ -2058,6 +2004,154 @@ def reachable(nodes: list, outputs: list, inputs: list) -> list:
     return kept
 
 
+# =============================================================================
+# Stacked recurrent layers
+# =============================================================================
+
+# What may differ between the layers of one stack: the per-layer input size, and the
+# sequences that all but the last layer return.
+STACK_FREE_ATTRIBUTES = frozenset({"name", "inputSize", "returnSequences"})
+
+
+@dataclass
+class Stack:
+    """Keras recurrent layers folded into one pivot node (the first layer's, now ``num_layers`` deep)."""
+    node: Any
+    layers: list          # the layers' nodes before the fold, in order (``node`` first)
+    names: list[str]      # their names before the fold
+    rate: float           # the Dropout between consecutive layers (0: none)
+
+
+def fold_recurrent_stacks(graph) -> list[Stack]:
+    """Fold chains of alike Keras recurrent layers into one pivot node with ``num_layers`` and ``dropout``.
+
+    The chain is the Keras idiom for a stacked RNN, the one the Keras generator
+    writes for ``num_layers > 1`` and people write by hand::
+
+        x = LSTM(64, return_sequences=True)(x)   # every layer but the last returns its sequence
+        x = Dropout(0.2)(x)                       # optional, the same rate between every two layers
+        x = LSTM(64)(x)                           # same class, units, direction and settings
+
+    This computes exactly what the pivot's (PyTorch's) stacked layer computes:
+    layer i + 1 reads layer i's whole output sequence (both directions
+    concatenated), Dropout acts between layers in training only, and every
+    layer starts from zero states. A layer's own sequence must feed only the
+    next layer (through the Dropout), and its final states may be read only as
+    ``h[d]`` (what Keras returns per layer and direction): those become
+    ``h_n[layer * directions + d]`` of the folded node, and a stack of all of
+    them in order (``ops.stack([h0, h0_reverse, h1, ...], axis=0)``, the
+    generator's) is the folded node's states output itself. Anything else
+    (shared layers, other settings, a sequence used twice) stops the chain
+    there, and the layers stay separate nodes, which is exact too.
+    """
+    stacks = []
+    while True:
+        users = consumers(graph)
+        shared = {n.weightsOf for n in graph.nodes if n.weightsOf is not None}
+        for head in [n for n in graph.nodes if is_recurrent(n)]:
+            layers, gaps = _stack_chain(graph, head, users, shared)
+            if len(layers) > 1:
+                stacks.append(_fold_stack(graph, layers, gaps, users))
+                break
+        else:
+            return stacks
+
+
+def _stack_chain(graph, head, users, shared) -> tuple[list, list]:
+    """The layers of the foldable chain that starts at ``head`` and the Dropout nodes between them."""
+    layers, gaps = [head], []
+    if not _states_read_by_index(head, users) or head in shared or head.weightsOf is not None:
+        return layers, gaps
+    while True:
+        layer = layers[-1]
+        readers = [u for u in users.get(layer, []) if u is not graph and not is_kind(u, "Select")]
+        if not layer.returnSequences or graph in users.get(layer, []) or len(readers) != 1:
+            return layers, gaps
+        following, gap = readers[0], None
+        if is_kind(following, "Dropout") and not following.spatial and graph not in users.get(following, []) \
+                and len(users.get(following, [])) == 1:
+            following, gap = users[following][0], following
+        rate = gap.rate if gap is not None else 0.0
+        if not (is_recurrent(following) and _alike(head, following) and list(following.inputs) == [gap or layer]
+                and (not gaps or rate == (gaps[0].rate if gaps[0] is not None else 0.0))
+                and following not in shared and following.weightsOf is None
+                and _states_read_by_index(following, users)):
+            return layers, gaps
+        layers.append(following)
+        gaps.append(gap)
+
+
+def _alike(first, other) -> bool:
+    """Same class and settings, each one Keras layer (``num_layers`` 1, no inter-layer dropout of its own)."""
+    if first.eClass is not other.eClass or first.numLayers != 1 or other.numLayers != 1 or first.dropout \
+            or other.dropout:
+        return False
+    return all(first.eGet(a) == other.eGet(a) for a in kind_of(first).attributes()
+               if a.name not in STACK_FREE_ATTRIBUTES)
+
+
+def _states_read_by_index(layer, users) -> bool:
+    """The layer's final states (Select 1, 2) are read only as ``states[d]``, one direction each."""
+    directions = 2 if layer.bidirectional else 1
+    for select in [u for u in users.get(layer, []) if is_kind(u, "Select")]:
+        readers = users.get(select, [])
+        if select.index == 0 or not all(getattr(r, "eClass", None) is not None and is_kind(r, "Index")
+                                        and r.axis == 0 and 0 <= r.index < directions for r in readers):
+            return False
+    return True
+
+
+def _fold_stack(graph, layers: list, gaps: list, users) -> Stack:
+    head, last = layers[0], layers[-1]
+    names = [n.name for n in layers]
+    rate = gaps[0].rate if gaps[0] is not None else 0.0
+    directions = 2 if head.bidirectional else 1
+    head.numLayers, head.dropout, head.returnSequences = len(layers), rate, last.returnSequences
+    replace_uses(graph, last, head)
+    states: dict[int, Any] = {}   # slot -> the folded node's Select of it
+    for depth, layer in enumerate(layers):
+        for select in [u for u in users.get(layer, []) if is_kind(u, "Select")]:
+            if select.index not in states:
+                states[select.index] = eclass("Select")(name=select.name, index=select.index)
+                states[select.index].inputs.append(head)
+                graph.nodes.insert(graph.nodes.index(head) + 1, states[select.index])
+            for reader in users.get(select, []):
+                reader.inputs[0] = states[select.index]
+                reader.index += depth * directions
+            graph.nodes.remove(select)
+    for node in [*layers[1:], *filter(None, gaps)]:
+        graph.nodes.remove(node)
+    base = re.fullmatch(r"(\w+)_l0", names[0])
+    taken = {n.name for n in graph.nodes if n is not head}
+    if base and names == [f"{base[1]}_l{i}" for i in range(len(names))] and base[1] not in taken:
+        head.name = base[1]   # the Keras generator's names for the layers of the pivot node <name>
+    for select in states.values():
+        automatic = f"{head.name}_{'hc'[select.index - 1]}n"
+        if automatic not in taken:
+            select.name = automatic
+        _collapse_state_stacks(graph, select, len(layers) * directions)
+    return Stack(head, layers, names, rate)
+
+
+def _collapse_state_stacks(graph, select, count: int) -> None:
+    """``stack([states[0], ..., states[count - 1]], axis=0)`` is ``select`` itself: it takes the stack's place."""
+    for stack in [n for n in graph.nodes if is_kind(n, "Stack")]:
+        parts = list(stack.inputs)
+        if stack.axis != 0 or len(parts) != count or not all(
+                is_kind(p, "Index") and p.inputs[0] is select and p.index == i for i, p in enumerate(parts)):
+            continue
+        graph.nodes.remove(select)
+        graph.nodes.insert(graph.nodes.index(stack), select)
+        select.name = stack.name
+        replace_uses(graph, stack, select)
+        graph.nodes.remove(stack)
+        left = consumers(graph)
+        for part in parts:
+            if part in graph.nodes and not left.get(part):
+                graph.nodes.remove(part)
+        return
+
+
 for _fn in (apply_instance, build_block, unique_block_name, finish_output):
     setattr(Interpreter, _fn.__name__, _fn)
 
@@ -2067,20 +2161,6 @@ for _fn in (apply_instance, build_block, unique_block_name, finish_output):
 # =============================================================================
 
 KERAS_MODULES = ("keras", "tensorflow")
-
-
-def collect_aliases(tree) -> dict[str, str]:
-    aliases = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] in KERAS_MODULES:
-                    aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else \
-                        alias.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in KERAS_MODULES:
-            for alias in node.names:
-                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return aliases
 
 
 @dataclass
@@ -2295,7 +2375,6 @@ def training_config(self, candidate: Candidate):
             elif value is not None:
                 self.warn("dynamic-value", f"fit {key}={value!r} is not known statically; the default is kept",
                           fit_loc)
-    self.note("exact", loc, "training configuration from compile/fit")
     return config
 
 
@@ -2402,13 +2481,13 @@ for _fn in (find_candidates, builds_model, select, materialize, functional_io, s
 
 def run(self, model_name):
     tree = self.tree
-    self.aliases = collect_aliases(tree)
+    self.imports = ImportTable(tree, KERAS_MODULES)
     self.aliases_of: dict[str, list[str]] = {}
     self.model = eclass("Model")(name="Model")
     self.builder = GraphBuilder(self)
     self.exec_body(tree.body, self.module_env, strict=False)
     candidate = self.select(self.find_candidates(tree), model_name)
-    self.report.model = candidate.name
+    self.report.model, self.report.model_kind = candidate.name, candidate.kind
     inputs, outputs = self.materialize(candidate)
     flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     tensors = [self.tensor(o, candidate.loc, "model output") for o in flat]
@@ -2422,14 +2501,49 @@ def run(self, model_name):
     rest = reachable(self.all_nodes(inputs), [t.node for t in tensors], declared)
     model.nodes.extend(declared + [n for n in rest if n not in declared])
     model.outputs.extend([t.node for t in tensors])
-    self.output_nodes = [t.node for t in tensors]
-    self.integer_inputs(model)
+    stacks = self.fold_stacks(model)
+    self.output_nodes = list(model.outputs)
+    embedding_inputs_hold_ids(model, self.explicit_dtype)
     model.training = self.training_config(candidate)
-    self.report.input_layouts = [t.perm for t in inputs]
-    self.report.source_layers = {n.name: self.layer_of_node[n].runtime_name for n in model.nodes
-                                 if n in self.layer_of_node and self.layer_of_node[n].runtime_name}
-    self.report.output_layouts = [t.perm for t in tensors]
+    report = self.report
+    report.training = describe_training(model.training)
+    report.input_layouts = [t.perm for t in inputs]
+    # The shapes as the Keras code states them: keras_tensor = transpose(pivot_tensor, perm), batch axis left out.
+    report.input_shapes = {t.node.name: tuple((None, *t.node.shape)[a] for a in t.perm)[1:] for t in inputs}
+    report.output_layouts = [t.perm for t in tensors]
+    report.keras_layer_names = {n.name: self.layer_of_node[n].runtime_name for n in model.nodes
+                                if n in self.layer_of_node and self.layer_of_node[n].runtime_name}
+    for stack in stacks:  # the names the Keras generator gives the layers of a stacked node
+        if stack.node in model.nodes:
+            report.keras_layer_names.pop(stack.node.name, None)
+            report.keras_layer_names.update({f"{stack.node.name}_l{i}": self.layer_of_node[layer].runtime_name
+                                             for i, layer in enumerate(stack.layers)
+                                             if self.layer_of_node[layer].runtime_name})
     return model
+
+
+def fold_stacks(self, model) -> list[Stack]:
+    """Fold the stacked recurrent layers of every graph; the report's entries follow."""
+    stacks = []
+    for graph in [model, *model.blocks]:
+        graph_name = "" if graph is model else graph.name
+        folded = fold_recurrent_stacks(graph)
+        for stack in folded:
+            stacks.append(stack)
+            layer = self.layer_of_node[stack.node]
+            spelling = f"{layer.original}({layer.inner_cls})" if layer.inner_cls else layer.original
+            between = f" with Dropout({stack.rate}) between them" if stack.rate else ""
+            how = (f"{len(stack.layers)} stacked Keras {spelling} layers {', '.join(stack.names)}{between} "
+                   f"(exact: num_layers={len(stack.layers)}, dropout={stack.rate})")
+            qualified = f"{graph_name}.{stack.node.name}" if graph_name else stack.node.name
+            self.report.folded[qualified] = how
+            for entry in self.report.entries:
+                if entry.graph == graph_name and entry.node == stack.names[0]:
+                    entry.node, entry.note = stack.node.name, f"folded: {how}"
+        if folded:  # the entries of the layers, dropouts and states folded away go too
+            alive = {n.name for n in graph.nodes}
+            self.report.entries = [e for e in self.report.entries if e.graph != graph_name or e.node in alive]
+    return stacks
 
 
 def all_nodes(self, inputs):
@@ -2451,16 +2565,7 @@ def model_name(self, candidate: Candidate) -> str:
     return camel_name(candidate.name)
 
 
-def integer_inputs(self, model):
-    """Inputs without a declared dtype that feed an Embedding hold token ids: int64."""
-    for node in model.nodes:
-        if is_kind(node, "Embedding"):
-            for dep in node.inputs:
-                if is_kind(dep, "Input") and dep not in self.explicit_dtype:
-                    dep.dtype = dep.dtype.eEnum.getEEnumLiteral("int64")
-
-
-for _fn in (run, all_nodes, model_name, integer_inputs):
+for _fn in (run, fold_stacks, all_nodes, model_name):
     setattr(Interpreter, _fn.__name__, _fn)
 
 

@@ -6,13 +6,20 @@ diagnostics, ``file:line:col`` locations of AST nodes, resolving the names a
 file imports (``import torch.nn as nn``, ``from torch.nn import Linear``) to
 qualified names, and the ``Refused`` signal an interpreter raises when it meets
 a construct it cannot translate.
+
+It also holds what both importers produce alike: the one :class:`ImportReport`
+(what was migrated, how exactly, what not, and the maps from pivot nodes back to
+the source's weights), the summary of a training configuration, and the small
+graph rewrites their passes over the built model share.
 """
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error
+from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
+from nnpivot.metamodel.registry import kind_of
 
 
 class Refused(Exception):
@@ -59,10 +66,11 @@ class ImportTable:
     ``import torch.nn as nn`` binds ``nn`` to ``torch.nn``; ``from torch import nn``
     likewise; ``import torch.nn`` binds ``torch``; ``from torch.nn import Linear``
     binds ``Linear`` to ``torch.nn.Linear``. Imports anywhere in the file count
-    (also inside functions and ``if __name__ == "__main__":``).
+    (also inside functions and ``if __name__ == "__main__":``). With ``packages``,
+    only names imported from those top-level packages are kept.
     """
 
-    def __init__(self, tree: ast.Module):
+    def __init__(self, tree: ast.Module, packages: tuple[str, ...] | None = None):
         self.names: dict[str, str] = {}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -76,16 +84,231 @@ class ImportTable:
                 for alias in node.names:
                     if alias.name != "*":
                         self.names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        if packages is not None:
+            self.names = {k: v for k, v in self.names.items() if v.split(".")[0] in packages}
 
     def qualified(self, node: ast.AST) -> str | None:
         """The qualified name of ``a.b.c`` when ``a`` is an imported name, else None."""
-        parts = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name) or node.id not in self.names:
+        head, attributes = dotted(node)
+        if not isinstance(head, ast.Name) or head.id not in self.names:
             return None
-        return ".".join([self.names[node.id], *reversed(parts)])
+        return ".".join([self.names[head.id], *attributes])
 
 
-__all__ = ["ImportTable", "Refused", "describe", "location", "read_source"]
+def dotted(node: ast.AST) -> tuple[ast.AST, list[str]]:
+    """``a.b.c`` as its head expression ``a`` and the attribute names ``["b", "c"]``."""
+    attributes = []
+    while isinstance(node, ast.Attribute):
+        attributes.append(node.attr)
+        node = node.value
+    return node, attributes[::-1]
+
+
+class ReturnValue(Exception):
+    """A ``return`` statement met while interpreting a function body."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+
+# --- the report ---------------------------------------------------------------------------------------
+
+@dataclass
+class Entry:
+    """One node the importer made: ``node`` in ``graph`` (a block's name, "" for the model)."""
+    node: str
+    kind: str                      # pivot keyword, or "block <Name>" for a block call
+    location: Location | None
+    note: str = ""                 # approximate: why; exact: a remark (the source class, a layout permute)
+    exact: bool = True
+    graph: str = ""
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.graph}.{self.node}" if self.graph else self.node
+
+    def __str__(self) -> str:
+        where = f" at {self.location}" if self.location is not None and self.location.line else ""
+        return f"{self.qualified} ({self.kind}){where}" + (f": {self.note}" if self.note else "")
+
+
+@dataclass
+class ImportReport:
+    """What a source importer did: which definition it migrated, and how faithfully.
+
+    Both importers fill the same fields; ``to_text()`` is the report of
+    ``nnpivot migrate --report``. Untranslated constructs are the error
+    diagnostics (with ``file:line:col``); warnings are approximations that
+    concern no single node (an optimizer argument left out, a layer whose
+    shared weights the pivot copies).
+
+    The weight maps lead from a pivot node back to where the ORIGINAL source
+    model keeps its parameters; they mean something different per framework,
+    so each has its own field and the other one stays empty:
+
+    * ``state_dict_prefixes`` (PyTorch): node key -> ``state_dict`` prefix of
+      the module that computes it (``features_0`` -> ``features.0``); inside a
+      block the key is ``"<Block>:<node>"`` and the prefix is relative to the
+      block's module.
+    * ``keras_layer_names`` (Keras): model node name -> the name the Keras
+      layer has when the source runs in a fresh session (its ``name=`` or
+      Keras' automatic ``dense_1``). A folded stack of recurrent layers maps
+      ``"<node>_l<i>"`` to layer i, the names the Keras generator gives them.
+    """
+    source: str
+    framework: str                                                  # "pytorch" or "keras"
+    model: str = ""                                                 # the class, function or variable
+    model_kind: str = ""                                            # "class", "function" or "variable"
+    candidates: list[str] = field(default_factory=list)            # every network definition found
+    entries: list[Entry] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    input_shapes: dict[str, tuple] = field(default_factory=dict)   # source layout, without the batch axis
+    guessed_shapes: bool = False                                    # chosen by nnpivot, not read or given
+    # Per model input and output, the permutation p with source_tensor = transpose(pivot_tensor, p).
+    input_layouts: list[tuple] = field(default_factory=list)
+    output_layouts: list[tuple] = field(default_factory=list)
+    blocks: list[str] = field(default_factory=list)                # helper classes kept as blocks
+    inlined: list[str] = field(default_factory=list)               # helper classes inlined (and why)
+    folded: dict[str, str] = field(default_factory=dict)           # node -> source constructs folded into it
+    training: str = ""                                              # the training configuration read
+    state_dict_prefixes: dict[str, str] = field(default_factory=dict)
+    keras_layer_names: dict[str, str] = field(default_factory=dict)
+
+    def add(self, node: str, kind: str, location: Location | None, note: str = "", *, exact: bool = True,
+            graph: str = "") -> Entry:
+        entry = Entry(node, kind, location, note, exact, graph)
+        self.entries.append(entry)
+        return entry
+
+    @property
+    def exact(self) -> list[Entry]:
+        return [e for e in self.entries if e.exact]
+
+    @property
+    def approximate(self) -> list[Entry]:
+        return [e for e in self.entries if not e.exact]
+
+    @property
+    def not_translated(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    def to_text(self) -> str:
+        """The migration report: model, inputs and layouts, structure, training, exact / approximate / not."""
+        lines = [f"Migration report for {self.source} ({self.framework})",
+                 f"  migrated {self.model_kind} {self.model}".rstrip()
+                 + (f" (candidates: {', '.join(self.candidates)})" if len(self.candidates) > 1 else "")]
+        guessed = " (guessed: the code gives none)" if self.guessed_shapes else ""
+        for i, (name, shape) in enumerate(self.input_shapes.items()):
+            layout = self.input_layouts[i] if i < len(self.input_layouts) else None
+            lines.append(f"  input {name}: {list(shape)}{guessed}, {_layout_text(layout)}")
+        changed = [(i, p) for i, p in enumerate(self.output_layouts) if not _is_identity(p)]
+        lines.extend(f"  output {i}: {_layout_text(p)}" for i, p in changed)
+        if self.blocks:
+            lines.append(f"  blocks: {', '.join(self.blocks)}")
+        if self.inlined:
+            lines.append(f"  inlined: {', '.join(self.inlined)}")
+        for node, how in self.folded.items():
+            lines.append(f"  folded into {node}: {how}")
+        lines.append(f"  training configuration: {self.training or 'none read'}")
+        lines.append(f"translated exactly: {len(self.exact)}")
+        lines.extend(f"  {entry}" for entry in self.exact)
+        lines.append(f"translated approximately: {len(self.approximate) + len(self.warnings)}")
+        lines.extend(f"  {entry}" for entry in self.approximate)
+        lines.extend(f"  {d}" for d in self.warnings)
+        lines.append(f"not translated: {len(self.not_translated)}")
+        lines.extend(f"  {d}" for d in self.not_translated)
+        return "\n".join(lines) + "\n"
+
+
+def _is_identity(perm) -> bool:
+    return perm is None or list(perm) == list(range(len(perm)))
+
+
+def _layout_text(perm) -> str:
+    if _is_identity(perm):
+        return "same layout as the pivot"
+    return f"source = transpose(pivot, {tuple(perm)})"
+
+
+def describe_training(config) -> str:
+    """One line for a pivot TrainingConfig: what the importer read (set features only)."""
+    if config is None:
+        return ""
+    parts = []
+    optimizer = config.optimizer
+    if optimizer is not None:
+        settings = [f"lr {optimizer.learningRate}", *(f"{p.key} {p.value}" for p in optimizer.parameters)]
+        parts.append(f"optimizer {optimizer.kind} ({', '.join(settings)})")
+    if config.loss:
+        parts.append(f"loss {config.loss}")
+    for feature, label in (("epochs", "epochs"), ("batchSize", "batch size")):
+        if config.eIsSet(feature):
+            parts.append(f"{label} {getattr(config, feature)}")
+    if config.metrics:
+        parts.append(f"metrics {', '.join(config.metrics)}")
+    return ", ".join(parts)
+
+
+# --- rewrites of a built graph ----------------------------------------------------------------------
+
+def consumers(graph) -> dict:
+    """node -> the nodes reading it (the graph itself for each output it is), in order."""
+    users: dict = {}
+    for node in graph.nodes:
+        for dep in node.inputs:
+            users.setdefault(dep, []).append(node)
+    for out in graph.outputs:
+        users.setdefault(out, []).append(graph)
+    return users
+
+
+def is_recurrent(node) -> bool:
+    kind = kind_of(node)
+    return kind is not None and kind.attribute("returnSequences") is not None
+
+
+def index_of(node, axis: int, index: int) -> bool:
+    """``node`` is ``x[index]`` along ``axis``."""
+    return node.eClass.name == "Index" and node.axis == axis and node.index == index
+
+
+def replace_uses(graph, old, new) -> None:
+    """Every reference to ``old`` (inputs, outputs) now refers to ``new``."""
+    for node in graph.nodes:
+        for i, dep in enumerate(list(node.inputs)):
+            if dep is old:
+                node.inputs[i] = new
+    for i, out in enumerate(list(graph.outputs)):
+        if out is old:
+            graph.outputs[i] = new
+
+
+def embedding_inputs_hold_ids(graph, declared=frozenset()) -> None:
+    """Inputs read by an Embedding hold token ids: int64, unless the source declared their dtype."""
+    for node in graph.nodes:
+        if node.eClass.name == "Embedding":
+            for dep in node.inputs:
+                if dep.eClass.name == "Input" and dep not in declared:
+                    dep.dtype = dep.dtype.eEnum.getEEnumLiteral("int64")
+
+
+def slice_attributes(axes: list, starts: list, ends: list, steps: list) -> dict:
+    """A pivot Slice's attributes; steps only when one is not 1."""
+    attrs = {"axes": axes, "starts": starts, "ends": ends}
+    if any(s != 1 for s in steps):
+        attrs["steps"] = steps
+    return attrs
+
+
+__all__ = ["Entry", "ImportReport", "ImportTable", "Refused", "ReturnValue", "consumers", "describe",
+           "describe_training", "dotted", "embedding_inputs_hold_ids", "index_of", "is_recurrent", "location",
+           "read_source", "replace_uses", "slice_attributes"]

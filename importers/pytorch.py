@@ -38,19 +38,35 @@ import ast
 import builtins
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pyecore.ecore import EEnum
 
-from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location, warning
+from nnpivot.diagnostics import Location, NNPivotError, error, has_errors, set_location, warning
 from nnpivot.generators import pytorch as torch_target
 from nnpivot.graph import new_node
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig
 from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.metamodel.shapes import ShapeError
 
-from .pysource import ImportTable, Refused, describe, location, read_source
+from .pysource import (
+    ImportReport,
+    ImportTable,
+    Refused,
+    ReturnValue,
+    consumers,
+    describe,
+    describe_training,
+    dotted,
+    embedding_inputs_hold_ids,
+    index_of,
+    is_recurrent,
+    location,
+    read_source,
+    replace_uses,
+    slice_attributes,
+)
 
 SOURCE = "pytorch"
 OPEN_END = 2 ** 31 - 1          # a slice without an end
@@ -286,11 +302,6 @@ class Super:
     cls: ClassInfo
 
 
-class _Return(Exception):
-    def __init__(self, value):
-        self.value = value
-
-
 class _Break(Exception):
     pass
 
@@ -299,84 +310,7 @@ class _Continue(Exception):
     pass
 
 
-# --- the report ------------------------------------------------------------------------------
-
-@dataclass
-class Entry:
-    graph: str
-    node: str
-    kind: str
-    location: Location | None
-    note: str = ""
-
-
-@dataclass
-class ImportReport:
-    """What the import did: the migrated class or variable, and node by node how exactly."""
-    source: str
-    model: str = ""
-    model_kind: str = ""          # "class" or "variable"
-    candidates: list[str] = field(default_factory=list)
-    entries: list[Entry] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    inlined: list[str] = field(default_factory=list)
-    blocks: list[str] = field(default_factory=list)
-    folded: list[str] = field(default_factory=list)
-    input_shapes: dict[str, tuple] = field(default_factory=dict)
-    guessed_shapes: bool = False
-    training: str = ""
-    source_paths: dict[str, str] = field(default_factory=dict)   # pivot node key -> state_dict prefix
-
-    @property
-    def exact(self) -> list[Entry]:
-        return [e for e in self.entries if not e.note]
-
-    @property
-    def approximate(self) -> list[Entry]:
-        return [e for e in self.entries if e.note]
-
-    @property
-    def untranslated(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.is_error]
-
-    def to_text(self) -> str:
-        lines = [f"Migration report for {self.source}",
-                 f"  migrated {self.model_kind} {self.model}"
-                 + (f" (candidates: {', '.join(self.candidates)})" if len(self.candidates) > 1 else "")]
-        shapes = ", ".join(f"{k}: {list(v)}" for k, v in self.input_shapes.items())
-        if shapes:
-            lines.append(f"  input shapes{' (guessed)' if self.guessed_shapes else ''}: {shapes}")
-        if self.blocks:
-            lines.append(f"  blocks: {', '.join(self.blocks)}")
-        if self.inlined:
-            lines.append(f"  inlined: {', '.join(self.inlined)}")
-        if self.folded:
-            lines.append(f"  last step taken by the recurrent layer itself: {', '.join(self.folded)}")
-        if self.training:
-            lines.append(f"  training: {self.training}")
-        lines.append(f"translated exactly: {len(self.exact)} nodes")
-        for entry in self.exact:
-            lines.append(f"  {_entry_name(entry)} ({entry.kind}){_at(entry.location)}")
-        lines.append(f"translated approximately: {len(self.approximate)} nodes")
-        for entry in self.approximate:
-            lines.append(f"  {_entry_name(entry)} ({entry.kind}){_at(entry.location)}: {entry.note}")
-        problems = [d for d in self.diagnostics if d.is_error]
-        lines.append(f"not translated: {len(problems)}")
-        lines.extend(f"  {d}" for d in problems)
-        notes = [d for d in self.diagnostics if not d.is_error]
-        if notes:
-            lines.append("warnings:")
-            lines.extend(f"  {d}" for d in notes)
-        return "\n".join(lines) + "\n"
-
-
-def _entry_name(entry: Entry) -> str:
-    return entry.node if not entry.graph else f"{entry.graph}.{entry.node}"
-
-
-def _at(where: Location | None) -> str:
-    return f" at {where}" if where is not None and where.line else ""
-
+# --- errors ------------------------------------------------------------------------------------
 
 class PyTorchImportError(NNPivotError):
     """The import found errors; ``model`` and ``report`` hold what could be built."""
@@ -546,7 +480,7 @@ class Importer:
         self.path, self.text, self.tree = str(path), text, tree
         self.imports = ImportTable(tree)
         self.model_args = dict(model_args or {})
-        self.report = ImportReport(self.path)
+        self.report = ImportReport(self.path, SOURCE)
         self.globals: dict[str, Any] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, ast.FunctionDef] = {}
@@ -557,6 +491,14 @@ class Importer:
         self.statement_target: str | None = None
         self.statement_value: ast.AST | None = None
         self.building = 0
+
+    @classmethod
+    def of_file(cls, path, model_args: dict | None) -> Importer:
+        """An importer of the file ``path`` with its module level read (classes, functions, constants)."""
+        text, tree = read_source(path)
+        importer = cls(path, text, tree, model_args)
+        importer.scan_module()
+        return importer
 
     # -- diagnostics ------------------------------------------------------------------------
     def where(self, node) -> Location:
@@ -570,10 +512,10 @@ class Importer:
 
     def record(self, builder: GraphBuilder, node, keyword: str, where, notes, source_path) -> None:
         graph = "" if builder.graph is self.model else builder.graph.name
-        self.report.entries.append(Entry(graph, node.name, keyword, where, "; ".join(notes)))
+        self.report.add(node.name, keyword, where, "; ".join(notes), exact=not notes, graph=graph)
         if source_path is not None:
             key = node.name if builder.graph is self.model else f"{graph}:{node.name}"
-            self.report.source_paths[key] = source_path
+            self.report.state_dict_prefixes[key] = source_path
 
     # -- module level ---------------------------------------------------------------------------
     def scan_module(self) -> None:
@@ -667,6 +609,8 @@ class Importer:
         else:
             result = self.call_module(root, inputs, {}, None)
         self.set_outputs(self.builder, result)
+        ranks = [len(self.builder.shapes.get(out, [()])[0] or ()) for out in self.model.outputs]
+        self.report.output_layouts = [tuple(range(rank)) for rank in ranks]  # PyTorch's layout is the pivot's
         for block_list in self.blocks.values():
             for _, block in block_list:
                 self.model.blocks.append(block)
@@ -693,8 +637,10 @@ class Importer:
                                       f"{name}: the input shape of forward argument{'s' if len(missing) > 1 else ''} "
                                       f"{', '.join(repr(m) for m in missing)} is not in the code; give it with "
                                       f"--input-shape (without the batch axis, e.g. 3,32,32)", Location(self.path))])
-        self.report.input_shapes = {p: tuple(given[p]) for p in params}
-        return {p: tuple(given[p]) for p in params}
+        shapes = {p: tuple(given[p]) for p in params}
+        self.report.input_shapes = shapes
+        self.report.input_layouts = [tuple(range(len(shape) + 1)) for shape in shapes.values()]  # pivot = PyTorch
+        return shapes
 
     def set_outputs(self, builder: GraphBuilder, result) -> None:
         for value in _flatten(result):
@@ -809,10 +755,11 @@ class Importer:
                 entry.graph = new
             kept.append(entry)
         self.report.entries[mark:] = kept
-        for key in [k for k in self.report.source_paths if k.startswith(f"{old}:")]:
-            path = self.report.source_paths.pop(key)
+        prefixes = self.report.state_dict_prefixes
+        for key in [k for k in prefixes if k.startswith(f"{old}:")]:
+            path = prefixes.pop(key)
             if new is not None:
-                self.report.source_paths[f"{new}:{key[len(old) + 1:]}"] = path
+                prefixes[f"{new}:{key[len(old) + 1:]}"] = path
 
     # -- names ----------------------------------------------------------------------------------------
     def module_path(self, module: Module, root) -> str | None:
@@ -904,7 +851,7 @@ class Importer:
         try:
             self.bind_arguments(func, args, kwargs, scope, node)
             self.exec_body(func.body, scope)
-        except _Return as done:
+        except ReturnValue as done:
             return done.value
         finally:
             self.depth -= 1
@@ -998,7 +945,7 @@ class Importer:
                 return   # docstring
             self.eval(stmt.value, scope)
         elif isinstance(stmt, ast.Return):
-            raise _Return(None if stmt.value is None else self.eval(stmt.value, scope))
+            raise ReturnValue(None if stmt.value is None else self.eval(stmt.value, scope))
         elif isinstance(stmt, ast.If):
             test = self.eval(stmt.test, scope)
             self.exec_body(stmt.body if self.truth(test, stmt.test) else stmt.orelse, scope)
@@ -1614,10 +1561,7 @@ class Importer:
             axis += 1
         value = tensor
         if axes:
-            attrs = {"axes": axes, "starts": starts, "ends": ends}
-            if any(s != 1 for s in steps):
-                attrs["steps"] = steps
-            value = self.make("slice", [value], attrs, node)
+            value = self.make("slice", [value], slice_attributes(axes, starts, ends, steps), node)
         for offset, (axis, index) in enumerate(picks):
             value = self.make("index", [value], {"axis": axis - offset, "index": index}, node)
         for axis in news:
@@ -2091,87 +2035,53 @@ _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: l
 
 # --- passes over the built model ---------------------------------------------------------------------
 
-def _consumers(graph) -> dict:
-    users: dict = {}
-    for node in graph.nodes:
-        for dep in node.inputs:
-            users.setdefault(dep, []).append(node)
-    for out in graph.outputs:
-        users.setdefault(out, []).append(graph)
-    return users
+def _fold_last_steps(graph) -> dict[str, str]:
+    """Recurrent layers whose only use is their last step take ``return_sequences=false`` (exact).
 
-
-def _is_recurrent(node) -> bool:
-    kind = kind_of(node)
-    return kind is not None and kind.attribute("returnSequences") is not None
-
-
-def _index_of(node, axis: int, index: int) -> bool:
-    return node.eClass.name == "Index" and node.axis == axis and node.index == index
-
-
-def _replace(graph, old, new) -> None:
-    for node in graph.nodes:
-        for i, dep in enumerate(list(node.inputs)):
-            if dep is old:
-                node.inputs[i] = new
-    for i, out in enumerate(list(graph.outputs)):
-        if out is old:
-            graph.outputs[i] = new
-
-
-def _fold_last_steps(graph) -> list[str]:
-    """Recurrent layers whose only use is their last step take ``return_sequences=false`` (exact)."""
-    folded = []
+    Returns node name -> the construct folded into it.
+    """
+    folded = {}
     changed = True
     while changed:
         changed = False
-        users = _consumers(graph)
-        for rnn in [n for n in graph.nodes if _is_recurrent(n) and n.returnSequences and n.batchFirst]:
+        users = consumers(graph)
+        for rnn in [n for n in graph.nodes if is_recurrent(n) and n.returnSequences and n.batchFirst]:
             sequence_users = [u for u in users.get(rnn, []) if getattr(u, "eClass", None) is None
                               or u.eClass.name != "Select"]
             selects = [n for n in graph.nodes if n.eClass.name == "Select" and n.inputs and n.inputs[0] is rnn]
             hidden = [s for s in selects if s.index == 1]
-            take, remove = None, []
-            if not rnn.bidirectional and len(sequence_users) == 1 and _index_of(sequence_users[0], 1, -1) \
+            take, remove, how = None, [], ""
+            if not rnn.bidirectional and len(sequence_users) == 1 and index_of(sequence_users[0], 1, -1) \
                     and not any(users.get(s) for s in selects if s.index == 0):
-                take, remove = sequence_users[0], [sequence_users[0]]
+                take, remove, how = sequence_users[0], [sequence_users[0]], "the last step of its sequence"
             elif not sequence_users and hidden and not rnn.bidirectional:
-                picks = [u for u in users.get(hidden[0], []) if _index_of(u, 0, -1)]
+                picks = [u for u in users.get(hidden[0], []) if index_of(u, 0, -1)]
                 if picks:
-                    take, remove = picks[0], picks[:1]
+                    take, remove, how = picks[0], picks[:1], "h_n[-1], the last layer's final state"
             elif not sequence_users and hidden and rnn.bidirectional:
                 for cat in users.get(hidden[0], []):
                     if cat.eClass.name != "Concat" or len(cat.inputs) != 2 or cat.axis not in (1, -1):
                         continue
                     first, second = cat.inputs
-                    if _index_of(first, 0, -2) and _index_of(second, 0, -1) and first.inputs[0] is hidden[0] \
+                    if index_of(first, 0, -2) and index_of(second, 0, -1) and first.inputs[0] is hidden[0] \
                             and second.inputs[0] is hidden[0] and len(users.get(first, [])) == 1 \
                             and len(users.get(second, [])) == 1:
                         take, remove = cat, [cat, first, second]
+                        how = "the concatenated final states of both directions (h_n[-2], h_n[-1])"
                         break
             if take is None:
                 continue
             rnn.returnSequences = False
-            _replace(graph, take, rnn)
+            replace_uses(graph, take, rnn)
             for node in remove:
                 graph.nodes.remove(node)
             for select in hidden:
-                if not _consumers(graph).get(select) and select in graph.nodes:
+                if not consumers(graph).get(select) and select in graph.nodes:
                     graph.nodes.remove(select)
-            folded.append(rnn.name)
+            folded[rnn.name] = f"{how} (return_sequences=false)"
             changed = True
             break
     return folded
-
-
-def _integer_inputs(graph) -> None:
-    """Inputs read by an embedding hold token ids."""
-    for node in graph.nodes:
-        if node.eClass.name == "Embedding":
-            for dep in node.inputs:
-                if dep.eClass.name == "Input":
-                    _set_attribute(dep, "dtype", "int64")
 
 
 # --- training configuration ---------------------------------------------------------------------------
@@ -2270,7 +2180,6 @@ class _TrainingReader:
         if optimizer is None and loss is None and epochs is None and batch is None:
             return None
         config = TrainingConfig()
-        parts = []
         if optimizer is not None:
             cls, call, values = optimizer
             kind, renames = OPTIMIZERS[cls]
@@ -2295,17 +2204,13 @@ class _TrainingReader:
             if len(call.args) > 1 and _number(self.literal(call.args[1], values)):
                 opt.learningRate = float(self.literal(call.args[1], values))
             config.optimizer = opt
-            parts.append(f"optimizer {kind} (lr {opt.learningRate})")
         if loss:
             config.loss = loss
-            parts.append(f"loss {loss}")
         if _is_int(epochs):
             config.epochs = epochs
-            parts.append(f"{epochs} epochs")
         if _is_int(batch):
             config.batchSize = batch
-            parts.append(f"batch size {batch}")
-        return config, ", ".join(parts)
+        return config
 
     def is_epoch_loop(self, loop: ast.For) -> bool:
         name = loop.target.id if isinstance(loop.target, ast.Name) else ""
@@ -2350,9 +2255,7 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     :class:`PyTorchImportError` (with ``.model`` and ``.report``) when parts
     could not be translated, unless ``partial`` is true.
     """
-    text, tree = read_source(path)
-    importer = Importer(path, text, tree, model_args)
-    importer.scan_module()
+    importer = Importer.of_file(path, model_args)
     name, how = importer.pick(model_name)
     try:
         model = importer.build(name, how, input_shapes)
@@ -2361,11 +2264,11 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
         raise PyTorchImportError(problems, None, importer.report) from None
     report = importer.report
     for graph in [model, *model.blocks]:
-        report.folded += [f"{graph.name}.{n}" if graph is not model else n for n in _fold_last_steps(graph)]
-    _integer_inputs(model)
-    training = _TrainingReader(importer).read()
-    if training is not None:
-        model.training, report.training = training
+        for node_name, construct in _fold_last_steps(graph).items():
+            report.folded[f"{graph.name}.{node_name}" if graph is not model else node_name] = construct
+    embedding_inputs_hold_ids(model)
+    model.training = _TrainingReader(importer).read()
+    report.training = describe_training(model.training)
     if has_errors(report.diagnostics) and not partial:
         raise PyTorchImportError(report.diagnostics, model, report)
     return model, report
@@ -2421,9 +2324,7 @@ def guess_input_shapes(path, model_name: str | None = None, model_args: dict | N
     raises NNPivotError ``missing-input-shape`` when an input cannot be guessed.
     The guess is checked by importing the model with it.
     """
-    text, tree = read_source(path)
-    importer = Importer(path, text, tree, model_args)
-    importer.scan_module()
+    importer = Importer.of_file(path, model_args)
     name, how = importer.pick(model_name)
     if how == "class":
         info = importer.classes[name]
@@ -2475,14 +2376,11 @@ def guess_input_shapes(path, model_name: str | None = None, model_args: dict | N
 
 def _self_attribute(importer: Importer, root, func: ast.AST):
     """The module ``self.a.b`` names in forward, or None."""
-    parts = []
-    while isinstance(func, ast.Attribute):
-        parts.append(func.attr)
-        func = func.value
-    if not (isinstance(func, ast.Name) and func.id == "self") or not isinstance(root, Instance):
+    head, parts = dotted(func)
+    if not (isinstance(head, ast.Name) and head.id == "self") or not isinstance(root, Instance):
         return None
     value = root
-    for part in reversed(parts):
+    for part in parts:
         if isinstance(value, Instance) and part in value.attrs:
             value = value.attrs[part]
         else:

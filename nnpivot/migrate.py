@@ -13,11 +13,11 @@ without ``force``.
 
 Weights. A PyTorch checkpoint of the ORIGINAL module (``state_dict`` keys
 following the source's attributes, ``features.0.weight``) is read without
-running anything: the importer's ``report.source_paths`` say which source
-prefix holds each pivot node's parameters. A Keras ``.weights.h5`` saved from
+running anything: the importer's ``report.state_dict_prefixes`` say which
+source prefix holds each pivot node's parameters. A Keras ``.weights.h5`` saved from
 the original model can only be read by Keras into that very model, so the
 source file is executed to build it (in a fresh Keras session) and the
-importer's ``report.source_layers`` name the layer holding each node's
+importer's ``report.keras_layer_names`` name the layer holding each node's
 weights. Either checkpoint may also be a pivot store (``.npz``/``.safetensors``).
 The weights are written in the target's format for the GENERATED code
 (``.pt`` state_dict, ``.weights.h5``) or as a pivot store.
@@ -45,6 +45,7 @@ from typing import ClassVar
 import numpy as np
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, location_of, warning
+from nnpivot.importers.pysource import ImportReport
 from nnpivot.pipeline import Pipeline, Step, UsageError
 from nnpivot.weights import WeightStore
 
@@ -62,7 +63,7 @@ class MigrationResult:
     target: str
     output: Path
     model: object = None
-    report: object = None                   # the importer's ImportReport
+    report: ImportReport | None = None      # the importer's report
     diagnostics: list[Diagnostic] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     failed: str | None = None               # the step that stopped the migration
@@ -82,19 +83,17 @@ class MigrationResult:
 
     @property
     def import_problems(self) -> list[Diagnostic]:
-        return list(getattr(self.report, "diagnostics", []) or [])
+        return list(self.report.diagnostics) if self.report is not None else []
 
     @property
     def migrated(self) -> str:
         """What was migrated: ``class AlexNet``, ``variable model``."""
-        report = self.report
-        if report is None:
+        if self.report is None:
             return "-"
-        kind = getattr(report, "model_kind", "") or ""
-        return f"{kind} {report.model}".strip()
+        return f"{self.report.model_kind} {self.report.model}".strip()
 
     def report_text(self) -> str:
-        """The migration report: the importer's sections (exact / approximate / not translated) and a summary."""
+        """The migration report: the run's outcome, then the importer's report (``ImportReport.to_text``)."""
         lines = [f"# nnpivot migrate {self.source} -> {self.output} ({self.source_framework} -> {self.target})",
                  f"status: {'ok' if self.ok else 'partial' if self.partial else f'failed at step {self.failed}'}",
                  f"steps completed: {', '.join(self.ran) or 'none'}"]
@@ -102,7 +101,7 @@ class MigrationResult:
             lines.append(f"weights: {self.weights_written} arrays written to {self.weights_out}")
         text = "\n".join(lines) + "\n\n"
         if self.report is not None:
-            text += self.report.to_text() if hasattr(self.report, "to_text") else self.report.render()
+            text += self.report.to_text()
         later = [d for d in self.diagnostics if d not in self.import_problems]
         if later:
             text += "\nlater steps:\n" + "".join(f"  {d}\n" for d in later)
@@ -200,6 +199,7 @@ def source_model(path, framework: str, model_name=None, model_args=None, input_s
         shapes = ", ".join(f"{name}: {list(shape)}" for name, shape in input_shapes.items())
         announce(f"{path}: the code gives no input shape; using a small legal one (batch axis left out): {shapes}")
         model, report = import_source(path, framework, model_name, model_args, input_shapes)
+        report.guessed_shapes = True
     if has_errors(report.diagnostics):
         raise NNPivotError(report.diagnostics)
     return model, report
@@ -217,7 +217,7 @@ def source_key(model, report, pivot_key: str) -> str | None:
         node = next((n for n in graph.nodes if n.name == name), None)
         if node is None:
             break
-        path = report.source_paths.get(name if graph is model else f"{graph.name}:{name}")
+        path = report.state_dict_prefixes.get(name if graph is model else f"{graph.name}:{name}")
         if path is None:
             return None
         prefix.append(path)
@@ -262,7 +262,7 @@ def store_from_source_state_dict(model, report, state_dict) -> tuple[WeightStore
 
 class _LayersByName:
     """What the Keras generator's weight helpers expect of an owner, for a hand-written model: its layers
-    found by the name they have at run time (``report.source_layers``)."""
+    found by the name they have at run time (``report.keras_layer_names``)."""
 
     def __init__(self, keras_model, names: dict[str, str]):
         self.layers = {}
@@ -299,7 +299,7 @@ def _keras_units(keras_model, model, report):
     from nnpivot.generators.keras import TARGET, WEIGHT_CONVERTERS, _units
     from nnpivot.metamodel.registry import kind_of
 
-    owner = _LayersByName(keras_model, report.source_layers)
+    owner = _LayersByName(keras_model, report.keras_layer_names)
     for node in _keras_weighted_nodes(model):
         if node.eClass.name == "BlockCall":
             raise NNPivotError([error("weights-unmapped", f"{node.name}: weights inside a Keras layer subclass "
@@ -309,7 +309,7 @@ def _keras_units(keras_model, model, report):
             units = _units(owner, _NoCode, node)
         except AttributeError:
             raise NNPivotError([error("weights-unmapped", f"{node.name}: no Keras layer named "
-                                      f"'{report.source_layers.get(node.name, node.name)}' in the source model",
+                                      f"'{report.keras_layer_names.get(node.name, node.name)}' in the source model",
                                       location_of(node))]) from None
         yield node, converters, units
 
@@ -385,7 +385,7 @@ def _runner_classes():
     from nnpivot.frameworks import KerasRunner, TorchRunner
 
     class SourceTorchRunner(TorchRunner):
-        """The original PyTorch module, weights mapped through ``report.source_paths``."""
+        """The original PyTorch module, weights mapped through ``report.state_dict_prefixes``."""
 
         def __init__(self, path, model, obj, report):
             self.report = report

@@ -16,7 +16,7 @@ import pytest
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.importers.keras import import_keras
-from nnpivot.metamodel.registry import kind_of
+from nnpivot.metamodel.registry import KINDS, kind_of
 from nnpivot.shapes import infer_shapes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +121,8 @@ def test_image_input_is_channels_first_and_flatten_keeps_keras_order(tmp_path):
     permute = nodes["flatten"].inputs[0]
     assert kind_of(permute).keyword == "permute" and list(permute.dims) == [0, 2, 3, 1]
     assert report.input_layouts == [(0, 2, 3, 1)]
-    assert any("approximately idiomatic, exact" in line for line in report.exact)
+    assert "approximately idiomatic, exact" in next(e.note for e in report.exact if e.node == "flatten")
+    assert report.input_shapes == {"x": (8, 6, 3)}   # as the Keras code states it
 
 
 def test_axes_follow_the_layout(tmp_path):
@@ -292,6 +293,8 @@ def test_unsupported_samples_report_each_construct():
     assert {("unsupported-construct", 7, 5), ("unsupported-construct", 8, 5), ("unknown-layer", 9, 5)} <= \
         _codes(report)
     assert len(report.not_translated) == 3 and not report.ok
+    text = report.to_text()
+    assert "not translated: 3" in text and f"{folder / 'lambda_and_merge_modes.py'}:9:5: error[unknown-layer]" in text
     _, report = import_keras(folder / "dynamic_shapes.py")
     assert ("dynamic-value", 9, 18) in _codes(report)
 
@@ -306,7 +309,7 @@ def test_shared_layer_is_exact(tmp_path):
     assert _codes(report) == set() and report.ok
     dense = [n for n in model.nodes if n.eClass.name == "Dense"]
     assert [d.weightsOf for d in dense] == [None, dense[0]]  # the second call shares the first one's weights
-    assert report.source_layers[dense[1].name] == report.source_layers[dense[0].name] == "dense"
+    assert report.keras_layer_names[dense[1].name] == report.keras_layer_names[dense[0].name] == "dense"
 
 
 def test_shared_layer_and_block_in_a_subclass_are_exact(tmp_path):
@@ -358,3 +361,89 @@ def test_unsupported_argument_and_dynamic_condition(tmp_path):
         "            x = x * 2.0\n"
         "        return self.rnn(x)\n"), input_shapes=[(5, 3)])
     assert {("unsupported-construct", 5, 20), ("dynamic-value", 7, 9)} <= _codes(report)
+
+
+# --- stacked recurrent layers --------------------------------------------------------------------------
+
+def _stacked_examples():
+    examples = [e for keyword in ("lstm", "gru", "simple_rnn") for e in KINDS[keyword].examples
+                if "num_layers" in e.call]
+    assert "lstm(x, 5, num_layers=2, bidirectional=true)" in [e.call for e in examples]
+    return [(e.call, e.inputs) for e in examples]
+
+
+@pytest.mark.parametrize(("call", "inputs"), [
+    *_stacked_examples(),
+    ("gru(x, 4, num_layers=3, dropout=0.25, return_sequences=false)", ("x: float32[7, 3]",)),
+    ("simple_rnn(x, 6, num_layers=2, nonlinearity=relu, bias=false)", ("x: float32[7, 3]",)),
+])
+def test_stacked_recurrent_node_round_trips_through_keras(call, inputs, tmp_path):
+    # The Keras generator writes one layer per pivot layer (<node>_l0, <node>_l1, Dropout between);
+    # the importer folds them back into the one node.
+    from nnpivot.generators.keras import generate
+    from nnpivot.grammars import parse_text
+    model = parse_text("model Net {\n" + "".join(f"  input {i}\n" for i in inputs) + f"  y = {call}\n"
+                       "  output y\n}\n", "net.nn")
+    (tmp_path / "net.py").write_text(generate(model, "net.nn"))
+    again, report = import_keras(tmp_path / "net.py", input_shapes=[list(n.shape) for n in model.nodes[:1]])
+    assert report.ok and differences(model, again) == []
+    layers = model.nodes[1].numLayers
+    assert list(report.folded) == ["y"] and f"num_layers={layers}" in report.folded["y"]
+    assert [report.keras_layer_names[f"y_l{i}"] for i in range(layers)] == [f"y_l{i}" for i in range(layers)]
+    assert "folded into y:" in report.to_text()
+
+
+def test_stacked_states_round_trip_through_keras(tmp_path):
+    # Per-layer states come back as the states outputs of the one node (layer-major, then direction).
+    from nnpivot.generators.keras import generate
+    from nnpivot.grammars import parse_text
+    model = parse_text("model Net {\n  input x: float32[7, 3]\n"
+                       "  y = lstm(x, 5, num_layers=3, bidirectional=true, dropout=0.25)\n"
+                       "  h = y[1]\n  c = y[2]\n  output y, h, c\n}\n", "net.nn")
+    (tmp_path / "net.py").write_text(generate(model, "net.nn"))
+    again, report = import_keras(tmp_path / "net.py", input_shapes=[[7, 3]])
+    assert report.ok and differences(model, again) == []
+
+
+HAND_WRITTEN_STACK = (
+    "import keras\nfrom keras import layers\n"
+    "tokens = keras.Input(shape=(9, 4))\n"
+    "x = layers.LSTM(6, return_sequences=True)(tokens)\n"
+    "x = layers.Dropout(0.3)(x)\n"
+    "x = layers.LSTM(6, return_sequences=True)(x)\n"
+    "x = layers.Dropout(0.3)(x)\n"
+    "x = layers.LSTM(6{last})(x)\n"
+    "{extra}"
+    "model = keras.Model(tokens, {output})\n")
+
+
+def test_hand_written_stack_folds_exactly(tmp_path):
+    model, report = _model(tmp_path, HAND_WRITTEN_STACK.format(last="", extra="", output="x"))
+    (rnn,) = [n for n in model.nodes if n.eClass.name == "LSTM"]
+    assert (rnn.numLayers, rnn.dropout, rnn.returnSequences) == (3, 0.3, False)
+    assert not [n for n in model.nodes if n.eClass.name == "Dropout"]
+    assert model.outputs[0] is rnn
+    assert "3 stacked Keras LSTM layers" in report.folded[rnn.name] and "Dropout(0.3)" in report.folded[rnn.name]
+    assert [report.keras_layer_names[f"{rnn.name}_l{i}"] for i in range(3)] == ["lstm", "lstm_1", "lstm_2"]
+    table, diagnostics = infer_shapes(model)
+    assert diagnostics == [] and table.of(rnn) == (None, 6)
+
+
+@pytest.mark.parametrize(("last", "extra", "output", "layers"), [
+    (", use_bias=False", "", "x", [2, 1]),           # other settings: the third layer stays apart
+    ("", "", "[x, tokens]", [3]),                     # outputs elsewhere do not matter
+    ("", "y = layers.Dense(2)(x)\n", "[x, y]", [3]),
+])
+def test_hand_written_stack_stops_where_it_is_not_exact(last, extra, output, layers, tmp_path):
+    model, _ = _model(tmp_path, HAND_WRITTEN_STACK.format(last=last, extra=extra, output=output))
+    assert [n.numLayers for n in model.nodes if n.eClass.name == "LSTM"] == layers
+
+
+def test_a_layer_sequence_read_twice_is_not_folded(tmp_path):
+    model, report = _model(tmp_path, (
+        "import keras\nfrom keras import layers\n"
+        "inputs = keras.Input(shape=(9, 4))\n"
+        "a = layers.GRU(5, return_sequences=True)(inputs)\n"
+        "b = layers.GRU(5, return_sequences=True)(a)\n"
+        "model = keras.Model(inputs, layers.Concatenate()([a, b]))\n"))
+    assert [n.numLayers for n in model.nodes if n.eClass.name == "GRU"] == [1, 1] and not report.folded

@@ -7,7 +7,7 @@ and input shapes from the manifests):
 * the pivot's output shapes are those of the real module run by torch (the
   importer never executes the file; this test does, to check it);
 * the module generated from the pivot, given the source's trained weights
-  (state_dict keys mapped through ``report.source_paths``), computes the same
+  (state_dict keys mapped through ``report.state_dict_prefixes``), computes the same
   outputs as the source module;
 * source -> pivot -> generated PyTorch -> pivot gives an equal model (after one
   documented normalisation: the model name, since a module-level
@@ -33,6 +33,7 @@ from nnpivot.diagnostics import NNPivotError, has_errors
 from nnpivot.generators import pytorch as torch_target
 from nnpivot.generators.codegen import class_name
 from nnpivot.importers.pytorch import PyTorchImportError, guess_input_shapes, import_pytorch
+from nnpivot.migrate import source_key
 from nnpivot.shapes import infer_shapes
 
 torch = pytest.importorskip("torch")
@@ -118,20 +119,6 @@ def imported():
     return get
 
 
-def _source_key(report, pivot_key: str) -> str:
-    """The source state_dict key of a pivot weight key ("call.inner.param" inside blocks)."""
-    parts = pivot_key.split(".")
-    node, rest = parts[0], parts[1:]
-    prefix = [report.source_paths[node]]
-    block = report.blocks and next((k.split(":")[0] for k in report.source_paths
-                                    if ":" in k and k.split(":", 1)[1] == rest[0]), None)
-    while len(rest) > 1 and block is not None and f"{block}:{rest[0]}" in report.source_paths:
-        prefix.append(report.source_paths[f"{block}:{rest[0]}"])
-        rest = rest[1:]
-        block = None
-    return ".".join([*prefix, *rest])
-
-
 # ---------------------------------------------------------------- every sample
 
 def test_corpus_count_guard():
@@ -164,7 +151,7 @@ def test_generated_module_computes_what_the_source_computes(collection, path, en
     generated_file.write_text(torch_target.generate(model, entry["path"]))
     generated = getattr(_load_module(generated_file, f"gen/{entry['path']}"), class_name(model.name))().eval()
     source_state = source.state_dict()
-    state = {slot.torch_key: source_state[_source_key(report, slot.pivot_key)]
+    state = {slot.torch_key: source_state[source_key(model, report, slot.pivot_key)]
              for slot in torch_target.parameter_slots(model)}
     missing, unexpected = generated.load_state_dict(state, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
@@ -207,8 +194,8 @@ def test_layer_arguments_become_pivot_attributes(imported):
         ([3], "explicit", [1, 1, 1, 1], False, 3)
     assert list(conv.stride) == []              # stride=1 is the pivot default
     assert [n.eClass.name for n in model.nodes if n.name.startswith("layer")] == ["BlockCall"] * 3
-    assert report.source_paths["layer2"] == "layer2"
-    assert report.source_paths["BasicBlock2:shortcut_0"] == "shortcut.0"
+    assert report.state_dict_prefixes["layer2"] == "layer2"
+    assert report.state_dict_prefixes["BasicBlock2:shortcut_0"] == "shortcut.0"
 
 
 def test_recurrent_last_step_becomes_return_sequences_false(imported):
@@ -217,7 +204,8 @@ def test_recurrent_last_step_becomes_return_sequences_false(imported):
     model, report = imported(path, entry)
     bilstm, lstm = _node(model, "bilstm"), _node(model, "lstm")
     assert (bilstm.bidirectional, bilstm.returnSequences, bilstm.batchFirst) == (True, True, True)
-    assert lstm.returnSequences is False and report.folded == ["lstm"]
+    assert lstm.returnSequences is False and list(report.folded) == ["lstm"]
+    assert "h_n[-1]" in report.folded["lstm"] or "last step" in report.folded["lstm"]
     assert not [n for n in model.nodes if n.eClass.name in ("Index", "Select")]
     assert str(_node(model, "tokens").dtype) == "int64"
 
@@ -270,7 +258,7 @@ def test_refused_constructs_are_located_and_the_rest_migrates():
     model, report = import_pytorch(path, input_shapes=[[8]], partial=True)
     assert [n.name for n in model.nodes] == ["x", "fc", "out"] and [o.name for o in model.outputs] == ["out"]
     text = report.to_text()
-    assert "migrated class Refused" in text and "translated exactly: 2 nodes" in text and "not translated: 4" in text
+    assert "migrated class Refused" in text and "translated exactly: 2" in text and "not translated: 4" in text
 
 
 def test_approximations_are_reported():
@@ -278,7 +266,7 @@ def test_approximations_are_reported():
     assert _codes(report.diagnostics) == []
     notes = {e.node: e.note for e in report.approximate}
     assert set(notes) == {"dropout"} and "training=self.training" in notes["dropout"]
-    assert "approximately: 1 nodes" in report.to_text()
+    assert "translated approximately: 1\n" in report.to_text()
     # the layer called twice is exact: the second call shares the first call's weights
     nodes = {n.name: n for n in model.nodes}
     assert nodes["fc_1"].weightsOf is nodes["fc"] and "fc_1" in {e.node for e in report.exact}

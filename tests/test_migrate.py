@@ -188,7 +188,8 @@ def test_cli_report_sections(tmp_path, capsys):
     status, out, _ = _run(capsys, UNSUPPORTED / "pytorch" / "shared_and_dropout.py", "--to", "keras",
                           "-o", tmp_path / "net.py", "--input-shape", "6", "--report")
     assert status == 0
-    for section in ("translated exactly:", "translated approximately:", "not translated: 0"):
+    for section in ("migrated class Shared", "input x: [6], same layout as the pivot", "training configuration: none",
+                    "translated exactly:", "translated approximately:", "not translated: 0"):
         assert section in out
     approximate = out.split("translated approximately:")[1].split("not translated")[0]
     assert "dropout" in approximate and "fc_1" not in approximate  # fc called again shares its weights exactly
@@ -261,6 +262,18 @@ def test_cli_keras_source_to_pytorch(tmp_path, capsys):
     status, out, err = _run(capsys, source, "--to", "pytorch", "-o", tmp_path / "net.py")
     assert status == 0, err
     assert "(keras)" in out and "import torch" in (tmp_path / "net.py").read_text()
+
+
+def test_cli_report_of_a_keras_source_has_the_same_sections(tmp_path, capsys):
+    source = PAPER / "keras" / "text_classifier_sequential.py"
+    status, out, err = _run(capsys, source, "--to", "pytorch", "-o", tmp_path / "net.py", "--report")
+    assert status == 0, err
+    report = out[out.index("Migration report for"):]
+    for section in (f"{source} (keras)", "migrated variable", "input ", "training configuration:",
+                    "translated exactly:", "translated approximately:", "not translated: 0"):
+        assert section in report
+    exact = report.split("translated exactly:")[1].split("translated approximately:")[0]
+    assert f"({source}:" not in exact and f" at {source}:" in exact   # each node with its file:line:col
 
 
 def test_verify_a_source_without_input_shapes_guesses_one(tmp_path, capsys):

@@ -5,7 +5,7 @@ input shapes), the ORIGINAL file is executed to build its model, its own
 initialization is made lively (constant arrays such as fresh BatchNorm
 statistics or zero biases become random, ``nnpivot.frameworks.enliven``) and
 written back into it, then read into the pivot store through the importer's
-maps (``report.source_paths`` for PyTorch, ``report.source_layers`` for
+maps (``report.state_dict_prefixes`` for PyTorch, ``report.keras_layer_names`` for
 Keras). The code generated for the other framework gets that store, and both
 run on 3 random inputs (integer inputs of embeddings include the padding
 index). Tolerance: 1e-5 absolute for every file (the measured worst case is
