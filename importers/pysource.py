@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
+from nnpivot.fileio import read_text
 from nnpivot.metamodel.registry import kind_of
 
 
@@ -31,14 +32,9 @@ class Refused(Exception):
 
 
 def read_source(path) -> tuple[str, ast.Module]:
-    """The text and AST of a Python file; ``file-not-found``/``syntax-error`` as NNPivotError."""
+    """The text and AST of a Python file; ``file-not-found``/``syntax-error``... as NNPivotError."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NNPivotError([error("file-not-found", f"no such file: {path}", Location(str(path)))]) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc}", Location(str(path)))]) from None
+    text = read_text(path)
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as exc:
