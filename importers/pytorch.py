@@ -598,10 +598,12 @@ class Importer:
                 raise NNPivotError([error("unsupported-construct", f"class {name} has no forward method",
                                           self.where(info.node))])
             params = self.forward_params(forward[0])
+            where = self.where(forward[0])
         else:
             root = self.globals[name]
             params = ["x"]
-        shapes = self.shapes_for(params, input_shapes, name)
+            where = Location(self.path)
+        shapes = self.shapes_for(params, input_shapes, name, where)
         self.builder = GraphBuilder(self.model, root, self)
         inputs = [self.builder.add_input(p, shapes[p]) for p in params]
         if how == "class":
@@ -624,7 +626,8 @@ class Importer:
         positional = [a.arg for a in args.posonlyargs + args.args][1:]
         return positional[:len(positional) - len(args.defaults)] if args.defaults else positional
 
-    def shapes_for(self, params: list[str], input_shapes, name: str) -> dict:
+    def shapes_for(self, params: list[str], input_shapes, name: str, where: Location) -> dict:
+        """Each forward argument's shape; ``missing-input-shape`` at ``forward`` when one is not given."""
         given = input_shapes or {}
         if not isinstance(given, dict):
             given = list(given)
@@ -636,7 +639,7 @@ class Importer:
             raise NNPivotError([error("missing-input-shape",
                                       f"{name}: the input shape of forward argument{'s' if len(missing) > 1 else ''} "
                                       f"{', '.join(repr(m) for m in missing)} is not in the code; give it with "
-                                      f"--input-shape (without the batch axis, e.g. 3,32,32)", Location(self.path))])
+                                      f"--input-shape (without the batch axis, e.g. 3,32,32)", where)])
         shapes = {p: tuple(given[p]) for p in params}
         self.report.input_shapes = shapes
         self.report.input_layouts = [tuple(range(len(shape) + 1)) for shape in shapes.values()]  # pivot = PyTorch

@@ -285,7 +285,7 @@ def test_declared_sizes_are_checked():
     ("no_network.py", {}, "no-model-found", (0, 0), "no nn.Module"),
     ("not_python.py", {}, "syntax-error", (3, 24), "not valid Python"),
     ("absent.py", {}, "file-not-found", (0, 0), "no such file"),
-    ("top_level_side_effect.py", {}, "missing-input-shape", (0, 0), "forward argument 'x'"),
+    ("top_level_side_effect.py", {}, "missing-input-shape", (12, 5), "forward argument 'x'"),
     ("needs_model_args.py", {"input_shapes": [[5]]}, "dynamic-value", (5, 1), "in_features"),
 ])
 def test_fatal_problems(name, kwargs, code, where, words):
