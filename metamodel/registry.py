@@ -50,6 +50,7 @@ class Kind:
     arity: tuple[int, int | None] = (1, 1)
     category: str = "layer"
     mappings: dict[str, Any] = field(default_factory=dict)  # target name -> framework mapping
+    output_count: int | Callable[[Any], int] = 1  # outputs of a node: a number, or a function of the node
 
     @property
     def eclass(self):
@@ -72,13 +73,7 @@ class Kind:
 
     def outputs(self, node) -> int:
         """How many outputs a node of this kind has."""
-        if self.eclass_name == "Split":
-            return max(len(node.sizes), 1)
-        if self.eclass_name == "LSTM":
-            return 3
-        if self.eclass_name in ("GRU", "SimpleRNN", "MultiHeadAttention"):
-            return 2
-        return 1
+        return self.output_count(node) if callable(self.output_count) else self.output_count
 
 
 def snake(name: str) -> str:
@@ -172,11 +167,13 @@ for keyword, name in (("simple_rnn", "SimpleRNN"), ("lstm", "LSTM"), ("gru", "GR
          [ex(f"{keyword}(x, 8)", SEQ), ex(f"{keyword}(x, 6, return_sequences=false)", SEQ),
           ex(f"{keyword}(x, 5, num_layers=2, bidirectional=true)", SEQ)]
          + ([ex("simple_rnn(x, 4, nonlinearity=relu, bias=false)", SEQ)] if name == "SimpleRNN" else []),
-         positional=("hiddenSize",), required=("hiddenSize",))
+         positional=("hiddenSize",), required=("hiddenSize",),
+         output_count=3 if name == "LSTM" else 2)  # sequence, hidden states (, cell states)
 kind("multi_head_attention", "MultiHeadAttention", S.attention, "Multi-head scaled dot-product attention.",
      [ex("multi_head_attention(x, 12, 3)", SEQ),
       ex("multi_head_attention(x, y, y, 12, 2)", ("x: float32[5, 12]", "y: float32[7, 12]"))],
-     positional=("embedDim", "numHeads"), required=("embedDim", "numHeads"), arity=(1, 3))
+     positional=("embedDim", "numHeads"), required=("embedDim", "numHeads"), arity=(1, 3),
+     output_count=2)  # attended values, attention weights
 
 # --- activations ---------------------------------------------------------------
 for keyword, name, extra in (
@@ -211,7 +208,7 @@ kind("stack", "Stack", S.stack, "Joins tensors along a new axis.",
      [ex("stack(x, y)", TWO_MAPS), ex("stack(x, y, axis=-1)", TWO_MAPS)], arity=(2, MANY), category=OP)
 kind("split", "Split", S.split, "Cuts a tensor into parts along an axis (one output per part).",
      [ex("split(x, [1, 2])"), ex("split(x, [5, 7], axis=2)", SEQ)], positional=("sizes",), required=("sizes",),
-     category=OP)
+     category=OP, output_count=lambda node: max(len(node.sizes), 1))
 for keyword, name in (("add", "Add"), ("sub", "Sub"), ("mul", "Mul"), ("div", "Div")):
     kind(keyword, name, S.broadcast, f"Elementwise {keyword} of two tensors, or of a tensor and a constant.",
          [ex(f"{keyword}(x, y)", TWO_MAPS), ex(f"{keyword}(x, scalar=2.0)"),
