@@ -30,14 +30,14 @@ def _check_semantics(tx_model, tx_metamodel):
     """textX model processor: run the pivot conversion so `textx check` reports registry errors too."""
     from textx.exceptions import TextXSemanticError
 
-    from nnpivot.importers.nn_text import _Builder
+    from nnpivot.importers.nn_text import build_model
     from nnpivot.validators import validate
 
-    builder = _Builder(getattr(tx_model, "_tx_filename", None) or "<string>")
-    model = builder.model(tx_model)
-    problems = [d for d in builder.diagnostics if d.is_error]
+    model, diagnostics = build_model(tx_model, getattr(tx_model, "_tx_filename", None) or "<string>")
+    problems = [d for d in diagnostics if d.is_error]
     if not problems:
         problems = [d for d in validate(model) if d.is_error]
+    tx_model._nnpivot_model = model  # the generators below use it: no second read or parse
     if problems:
         first = problems[0]
         raise TextXSemanticError("; ".join(f"{d.severity}[{d.code}]: {d.message}" for d in problems), line=first.location.line,
@@ -52,10 +52,6 @@ def nn_language():
     return mm
 
 
-def _pivot_from_file(tx_model):
-    return parse_file(tx_model._tx_filename)
-
-
 def _generate(tx_model, output_path, overwrite, suffix: str, write) -> None:
     """Write one target for a .nn file; diagnostics become a textX error (no traceback)."""
     from textx.exceptions import TextXSemanticError
@@ -67,7 +63,7 @@ def _generate(tx_model, output_path, overwrite, suffix: str, write) -> None:
     if target.is_dir():
         target = target / (source.stem + suffix)
     try:
-        write(_pivot_from_file(tx_model), target, source.name, overwrite)
+        write(tx_model._nnpivot_model, target, source.name, overwrite)
     except NNPivotError as exc:
         raise TextXSemanticError(str(exc)) from None
 

@@ -401,11 +401,17 @@ def parse_text(text: str, filename: str = "<string>"):
         raise NNPivotError([error("syntax-error", str(exc.message if hasattr(exc, "message") else exc),
                                   Location(filename, getattr(exc, "line", 0) or 0, getattr(exc, "col", 0) or 0))]
                            ) from None
+    model, diagnostics = build_model(tx_model, filename)
+    if has_errors(diagnostics):
+        raise NNPivotError(diagnostics)
+    return model
+
+
+def build_model(tx_model, filename: str):
+    """The pivot Model of a parsed textX model and its problems, in source order."""
     builder = _Builder(filename)
     model = builder.model(tx_model)
-    if has_errors(builder.diagnostics):
-        raise NNPivotError(sorted(builder.diagnostics, key=lambda d: (d.location.line, d.location.col)))
-    return model
+    return model, sorted(builder.diagnostics, key=lambda d: (d.location.line, d.location.col))
 
 
 def _syntax_message(exc: TextXSyntaxError) -> str:
