@@ -1617,49 +1617,61 @@ def _current(layer) -> list[np.ndarray]:
 
 
 def assign_store(keras_model, model, store: WeightStore) -> list[Diagnostic]:
-    """Copy the pivot weights of ``model`` into a built Keras model generated from it.
-
-    Each parameter is checked against the shape the Keras layer implies (read back
-    through the converter), so a mismatch names the pivot parameter.
-    """
-    program = plan(model)
+    """Copy the pivot weights of ``model`` into a built Keras model generated from it."""
     diagnostics: list[Diagnostic] = []
-    for key, node, code, path in _weighted_nodes(program):
-        to_keras, from_keras = WEIGHT_CONVERTERS[kind_of(node).mappings[TARGET].weights]
-        params = store.for_node(key)
-        for layer, info in _units(_owner(keras_model, path), code, node):
-            expected = from_keras(node, _current(layer), info)
-            problems = [error("weight-missing", f"{key}.{param}: the weight store has no such array",
-                              location_of(node)) for param in expected if param not in params]
-            problems += [error("weight-shape-mismatch", f"{key}.{param}: the Keras model needs shape "
-                               f"{tuple(array.shape)} but the weights have {tuple(np.shape(params[param]))}",
-                               location_of(node))
-                         for param, array in expected.items()
-                         if param in params and tuple(np.shape(params[param])) != tuple(array.shape)]
-            if problems:
-                diagnostics += problems
-                continue
-            arrays = to_keras(node, params, info)
-            layer.set_weights([np.asarray(a, dtype=v.dtype) for v, a in zip(layer.weights, arrays)])
+    for key, node, code, path in _weighted_nodes(plan(model)):
+        diagnostics += write_layer_weights(key, node, _units(_owner(keras_model, path), code, node),
+                                           store.for_node(key))
     return diagnostics
 
 
 def store_from_keras(keras_model, model) -> tuple[WeightStore, list[Diagnostic]]:
     """The pivot weight store of a built Keras model generated from ``model``."""
-    program = plan(model)
     store, diagnostics = WeightStore(), []
-    for key, node, code, path in _weighted_nodes(program):
-        from_keras = WEIGHT_CONVERTERS[kind_of(node).mappings[TARGET].weights][1]
-        for layer, info in _units(_owner(keras_model, path), code, node):
-            try:
-                params = from_keras(node, _current(layer), info)
-            except (ValueError, IndexError) as exc:
-                diagnostics.append(error("weight-shape-mismatch", f"{key}: Keras layer '{layer.name}' does not "
-                                         f"hold the weights of {kind_of(node).keyword} ({exc})", location_of(node)))
-                continue
-            for param, array in params.items():
-                store[f"{key}.{param}"] = np.ascontiguousarray(array)
+    for key, node, code, path in _weighted_nodes(plan(model)):
+        diagnostics += read_layer_weights(key, node, _units(_owner(keras_model, path), code, node), store)
     return store, diagnostics
+
+
+def write_layer_weights(key, node, units, params: dict) -> list[Diagnostic]:
+    """Set the Keras layers holding one node's weights (``units``: (layer, info) pairs) from its pivot params.
+
+    Each parameter is checked against the shape the Keras layer implies (read back
+    through the converter), so a mismatch names the pivot parameter.
+    """
+    to_keras, from_keras = WEIGHT_CONVERTERS[kind_of(node).mappings[TARGET].weights]
+    diagnostics: list[Diagnostic] = []
+    for layer, info in units:
+        expected = from_keras(node, _current(layer), info)
+        problems = [error("weight-missing", f"{key}.{param}: the weight store has no such array",
+                          location_of(node)) for param in expected if param not in params]
+        problems += [error("weight-shape-mismatch", f"{key}.{param}: the Keras model needs shape "
+                           f"{tuple(array.shape)} but the weights have {tuple(np.shape(params[param]))}",
+                           location_of(node))
+                     for param, array in expected.items()
+                     if param in params and tuple(np.shape(params[param])) != tuple(array.shape)]
+        if problems:
+            diagnostics += problems
+            continue
+        arrays = to_keras(node, params, info)
+        layer.set_weights([np.asarray(a, dtype=v.dtype) for v, a in zip(layer.weights, arrays)])
+    return diagnostics
+
+
+def read_layer_weights(key, node, units, store: WeightStore) -> list[Diagnostic]:
+    """Read the Keras layers holding one node's weights into ``store`` under ``key``."""
+    from_keras = WEIGHT_CONVERTERS[kind_of(node).mappings[TARGET].weights][1]
+    diagnostics: list[Diagnostic] = []
+    for layer, info in units:
+        try:
+            params = from_keras(node, _current(layer), info)
+        except (ValueError, IndexError) as exc:
+            diagnostics.append(error("weight-shape-mismatch", f"{key}: Keras layer '{layer.name}' does not "
+                                     f"hold the weights of {kind_of(node).keyword} ({exc})", location_of(node)))
+            continue
+        for param, array in params.items():
+            store[f"{key}.{param}"] = np.ascontiguousarray(array)
+    return diagnostics
 
 
 def sample_inputs(model, batch: int = 1, seed: int | None = None) -> list[np.ndarray]:

@@ -295,56 +295,40 @@ def _keras_weighted_nodes(model):
 
 
 def _keras_units(keras_model, model, report):
-    """(node, converters, [(layer, info)]) of every weighted node of a hand-written Keras model."""
-    from nnpivot.generators.keras import TARGET, WEIGHT_CONVERTERS, _units
-    from nnpivot.metamodel.registry import kind_of
+    """(node, [(layer, info)]) of every weighted node of a hand-written Keras model."""
+    from nnpivot.generators.keras import _units
 
     owner = _LayersByName(keras_model, report.keras_layer_names)
     for node in _keras_weighted_nodes(model):
         if node.eClass.name == "BlockCall":
             raise NNPivotError([error("weights-unmapped", f"{node.name}: weights inside a Keras layer subclass "
                                       "(block) are not mapped to the source yet", location_of(node))])
-        converters = WEIGHT_CONVERTERS[kind_of(node).mappings[TARGET].weights]
         try:
             units = _units(owner, _NoCode, node)
         except AttributeError:
             raise NNPivotError([error("weights-unmapped", f"{node.name}: no Keras layer named "
                                       f"'{report.keras_layer_names.get(node.name, node.name)}' in the source model",
                                       location_of(node))]) from None
-        yield node, converters, units
+        yield node, units
 
 
 def store_from_keras_source(keras_model, model, report) -> tuple[WeightStore, list[Diagnostic]]:
     """The pivot store of a built hand-written Keras model (the one the importer read)."""
+    from nnpivot.generators.keras import read_layer_weights
+
     store, diagnostics = WeightStore(), []
-    for node, (_, from_keras), units in _keras_units(keras_model, model, report):
-        for layer, info in units:
-            try:
-                params = from_keras(node, [np.asarray(v) for v in layer.get_weights()], info)
-            except (ValueError, IndexError) as exc:
-                diagnostics.append(error("weight-shape-mismatch", f"{node.name}: Keras layer '{layer.name}' does "
-                                         f"not hold its weights ({exc})", location_of(node)))
-                continue
-            for param, array in params.items():
-                store[f"{node.name}.{param}"] = np.ascontiguousarray(array)
+    for node, units in _keras_units(keras_model, model, report):
+        diagnostics += read_layer_weights(node.name, node, units, store)
     return store, diagnostics
 
 
 def assign_keras_source(keras_model, model, report, store: WeightStore) -> list[Diagnostic]:
     """Copy pivot weights into a built hand-written Keras model."""
-    diagnostics = []
-    for node, (to_keras, from_keras), units in _keras_units(keras_model, model, report):
-        params = store.for_node(node.name)
-        for layer, info in units:
-            current = [np.asarray(v) for v in layer.get_weights()]
-            expected = from_keras(node, current, info)
-            bad = [p for p, a in expected.items() if p not in params or np.shape(params[p]) != a.shape]
-            if bad:
-                diagnostics.append(error("weight-shape-mismatch", f"{node.name}: the weights do not fit Keras "
-                                         f"layer '{layer.name}' ({', '.join(bad)})", location_of(node)))
-                continue
-            arrays = to_keras(node, params, info)
-            layer.set_weights([np.asarray(a, dtype=v.dtype) for v, a in zip(current, arrays)])
+    from nnpivot.generators.keras import write_layer_weights
+
+    diagnostics: list[Diagnostic] = []
+    for node, units in _keras_units(keras_model, model, report):
+        diagnostics += write_layer_weights(node.name, node, units, store.for_node(node.name))
     return diagnostics
 
 
