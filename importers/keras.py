@@ -13,7 +13,7 @@ spellings of one class (``MaxPool2D``), functions of ``keras.ops``/``tf``.
 
 Layout. Keras code is channels_last; the pivot is channels-first. Every value
 of the interpreted code is a pivot node plus a permutation ``perm`` with
-``keras_tensor = transpose(pivot_tensor, perm)`` (see ``generators.layout``).
+``keras_tensor = transpose(pivot_tensor, perm)`` (see ``nnpivot.kinds.layout``).
 An image input (H, W, C) becomes a pivot input (C, H, W); each layer states
 the layout it needs (the table's ``layout`` field) and a pivot ``permute`` is
 inserted only where the layout must really change (before a Flatten of
@@ -32,8 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, set_location, warning
-from nnpivot.generators import layout as L
-from nnpivot.generators.keras import MAPPINGS, RESERVED, UNSET
 from nnpivot.graph import new_node
 from nnpivot.importers.pysource import (
     ImportReport,
@@ -49,11 +47,14 @@ from nnpivot.importers.pysource import (
     replace_uses,
     slice_attributes,
 )
+from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of
+from nnpivot.kinds import layout as L
+from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET
 from nnpivot.metamodel import eclass, is_kind
-from nnpivot.metamodel.registry import KINDS, PER_AXIS, canonical_per_axis, kind_of
 from nnpivot.validators.sharing import sharing_difference
 
 Perm = tuple
+MAPPINGS = {keyword: kind.mappings[TARGET] for keyword, kind in KINDS.items()}  # keyword -> Keras mapping
 
 
 class _Abort(Exception):

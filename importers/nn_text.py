@@ -15,6 +15,7 @@ from textx.exceptions import TextXError
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location
 from nnpivot.fileio import read_text
+from nnpivot.kinds import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
 from nnpivot.metamodel import (
     Block,
     BlockCall,
@@ -26,7 +27,6 @@ from nnpivot.metamodel import (
     TrainingConfig,
     eenum,
 )
-from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
 
 TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics"}
 _SETTING_FEATURES = {"batch_size": "batchSize"}  # DSL setting -> TrainingConfig feature

@@ -44,10 +44,11 @@ from typing import Any
 from pyecore.ecore import EEnum
 
 from nnpivot.diagnostics import Location, NNPivotError, error, has_errors, set_location, warning
-from nnpivot.generators import pytorch as torch_target
+from nnpivot.generators import pytorch as torch_target  # training tables only
 from nnpivot.graph import new_node
+from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
+from nnpivot.kinds.torch_mapping import REQUIRED
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig
-from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.metamodel.shapes import ShapeError
 
 from .pysource import (
@@ -1450,9 +1451,9 @@ class Importer:
             key = arg.pivot or camel(arg.name)
             given = arg.name in bound
             value = bound.get(arg.name, arg.default)
-            if not given and (value is torch_target.REQUIRED):
+            if not given and (value is REQUIRED):
                 raise self.refuse("unsupported-construct", f"{spelling} needs '{arg.name}'", node)
-            if value is None or value is torch_target.REQUIRED:
+            if value is None or value is REQUIRED:
                 continue
             if isinstance(value, (Tensor, BatchSize, Opaque, Zeros, Module)):
                 raise self.refuse("dynamic-value", f"{spelling}: '{arg.name}' must be a constant", node)
@@ -1692,14 +1693,14 @@ class _OperationCall:
         self.tensors.append(value)
         return value
 
-    def param(self, name, default=torch_target.REQUIRED):
+    def param(self, name, default=REQUIRED):
         self.used.add(name)
         if name in self.kwargs:
             return self.kwargs[name]
         if self.position < len(self.args):
             self.position += 1
             return self.args[self.position - 1]
-        if default is torch_target.REQUIRED:
+        if default is REQUIRED:
             raise ValueError(f"needs '{name}'")
         return default
 
@@ -1942,9 +1943,9 @@ def _read_activation(keyword):
         attrs = {}
         for arg in kind.mappings[SOURCE].args:
             value = call.param(arg.name, arg.default)
-            if value is not None and value is not torch_target.REQUIRED:
+            if value is not None and value is not REQUIRED:
                 attrs[arg.pivot] = _pivot_value(kind, arg.pivot, value)
-            elif value is torch_target.REQUIRED:
+            elif value is REQUIRED:
                 raise ValueError(f"needs {arg.name}")
         return attrs
     return read

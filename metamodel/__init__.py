@@ -46,6 +46,11 @@ def is_kind(obj, name: str) -> bool:
         s.name == name for s in obj.eClass.eAllSuperTypes()))
 
 
+def weights_owner(node):
+    """The node holding the parameters ``node`` computes with: its ``weightsOf`` or itself."""
+    return node.weightsOf if node.weightsOf is not None else node
+
+
 Model = eclass("Model")
 Block = eclass("Block")
 Node = eclass("Node")
@@ -73,4 +78,5 @@ __all__ = [
     "eenum",
     "is_kind",
     "nn",
+    "weights_owner",
 ]

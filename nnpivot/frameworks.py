@@ -597,7 +597,7 @@ class KerasRunner(Runner):
         return _KerasCalls(self._named_layers(), captured)
 
     def pivot_candidates(self, array, pivot_shape):
-        from nnpivot.generators.layout import channels_last, identity
+        from nnpivot.kinds.layout import channels_last, identity
 
         readings = []
         for perm in {identity(array.ndim), channels_last(array.ndim)}:

@@ -23,7 +23,7 @@ from nnpivot.frameworks import enliven, runner_for_code
 from nnpivot.generators import keras as keras_generator
 from nnpivot.generators import pytorch as pytorch_generator
 from nnpivot.grammars import parse_text
-from nnpivot.metamodel.registry import KINDS
+from nnpivot.kinds import KINDS
 from nnpivot.verify import verify_runners
 
 ATOL = 1e-5

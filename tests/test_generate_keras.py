@@ -22,8 +22,8 @@ from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import keras as K
 from nnpivot.grammars import parse_file, parse_text
 from nnpivot.graph import graph_inputs, topological_order
+from nnpivot.kinds import KINDS, kind_of
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import KINDS, kind_of
 from nnpivot.metamodel.shapes import per_axis, spatial_geometry
 from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
@@ -470,7 +470,7 @@ def test_mapping_reads_backwards():
     index = K.keras_index()
     assert index["layers.Conv2D"] == ["conv2d"]
     assert set(index["layers.BatchNormalization"]) == {"batch_norm1d", "batch_norm2d", "batch_norm3d"}
-    momentum = next(a for a in K.MAPPINGS["batch_norm2d"].args if a.keras == "momentum")
+    momentum = next(a for a in KINDS["batch_norm2d"].mappings["keras"].args if a.keras == "momentum")
     assert momentum.pivot == "momentum" and momentum.from_keras(0.99) == pytest.approx(0.01)
 
 
@@ -478,7 +478,8 @@ def test_every_kind_has_a_keras_mapping():
     for keyword, kind in KINDS.items():
         mapping = kind.mappings["keras"]
         assert mapping.layout in K.WANTS, keyword
-        assert mapping.weights is None or mapping.weights in K.WEIGHT_CONVERTERS
+        # A kind has Keras weight converters exactly when it has PyTorch parameters.
+        assert (mapping.weights is None) == (kind.mappings["pytorch"].parameters is None), keyword
 
 
 # =============================================================================

@@ -13,8 +13,8 @@ import pytest
 
 from nnpivot.cli import LAYERS_END, LAYERS_START, layers_markdown, layers_text, replace_layers_section
 from nnpivot.grammars import parse_text
+from nnpivot.kinds import BY_ECLASS, KINDS, kind_of
 from nnpivot.metamodel import concrete_node_classes, is_kind
-from nnpivot.metamodel.registry import BY_ECLASS, KINDS, kind_of
 from nnpivot.validators import validate
 
 README = Path(__file__).resolve().parent.parent / "README.md"

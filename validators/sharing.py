@@ -12,8 +12,9 @@ from pyecore.ecore import EAttribute
 
 from nnpivot.compare import persistent_features
 from nnpivot.graph import topological_order
+from nnpivot.kinds import kind_of, snake
+from nnpivot.kinds.torch_mapping import Site  # the parameter table of the pivot's canonical layout
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import kind_of, snake
 
 from .checks import Findings, describe, graph_label
 
@@ -102,8 +103,6 @@ def _upstream(node, members: set) -> set:
 
 def check_shared_shapes(graph, table, found: Findings) -> None:
     """After shape inference: a sharing layer's inputs give parameters of its owner's shapes."""
-    from nnpivot.generators.pytorch import Site  # the parameter table of the pivot's canonical layout
-
     try:
         order = topological_order(graph)
     except ValueError:
