@@ -1044,7 +1044,7 @@ class Interpreter(KerasImporter):
     # --- arguments ---------------------------------------------------------------------------------
     def given(self, layer: LayerObj) -> dict:
         """The layer's arguments by Keras keyword (positional ones named from the Keras signature)."""
-        names = POSITIONAL.get(layer.original, POSITIONAL.get(layer.cls, ()))
+        names = POSITIONAL.get(layer.original, POSITIONAL.get(layer.cls)) or self.table_positional(layer.cls)
         given = {}
         for i, value in enumerate(layer.args):
             if i >= len(names):
@@ -1059,6 +1059,12 @@ class Interpreter(KerasImporter):
             if isinstance(value, Unknown):
                 self.error(value.code, f"{layer.original} argument {key}: {value.why}", value.loc or layer.loc)
         return {k: v for k, v in given.items() if not isinstance(v, Unknown)}
+
+    @staticmethod
+    def table_positional(keras_class: str) -> tuple[str, ...]:
+        """The positional Keras arguments the mapping writes for a class (for classes POSITIONAL lacks)."""
+        keywords = TABLE_CLASSES.get(keras_class, ())
+        return tuple(a.keras for a in MAPPINGS[keywords[0]].args if a.positional) if keywords else ()
 
     def attributes(self, layer: LayerObj, keyword: str, given: dict, handled=()) -> dict:
         """Pivot attributes of ``keyword`` read backwards from the Keras mapping's arguments."""

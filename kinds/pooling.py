@@ -197,19 +197,10 @@ def emit_pool(ctx):
 
 
 def emit_adaptive_pool(ctx):
-    node, x = ctx.node, ctx.x
-    dims = spatial_dims(node)
-    sizes, targets = x.shape[2:], ctx.out_shapes[0][2:]
-    if any(n is None or n % o for n, o in zip(sizes, targets)):
-        ctx.fail(f"adaptive pooling of {tuple(sizes)} to {tuple(targets)} has uneven windows; Keras has no "
-                 "adaptive pooling (sizes must be multiples of the output size)")
-        return [x.perm]
-    # Uniform windows: PyTorch's adaptive pooling is then a plain pooling with kernel = stride = n / o.
-    windows = tuple_or_int([n // o for n, o in zip(sizes, targets)])
-    cls = f"layers.{'Max' if 'Max' in node.eClass.name else 'Average'}Pooling{dims}D"
-    layer = ctx.layer(cls, [f"pool_size={literal(windows)}"])
-    ctx.assign(f"{layer}({x.expr})")
-    return [x.perm]
+    # Keras 3's adaptive pooling uses PyTorch's windows (floor start, ceil end), at every input size.
+    layer = ctx.layer(ctx.mapping.layer, ctx.kwargs())
+    ctx.assign(f"{layer}({ctx.x.expr})")
+    return [ctx.x.perm]
 
 
 def emit_global_pool(ctx):
@@ -229,9 +220,9 @@ for d in (1, 2, 3):
         keras(f"{op}_pool{d}d", KerasMapping(f"layers.{cls}Pooling{d}D", emit_pool, POOL_ARGS, "channels_last"))
 for d in (1, 2):
     for op, cls in (("max", "Max"), ("avg", "Average")):
-        keras(f"adaptive_{op}_pool{d}d", KerasMapping(f"layers.{cls}Pooling{d}D", emit_adaptive_pool, (),
-                                                      "channels_last",
-                                                      note="kernel = stride = input size / output size"))
+        keras(f"adaptive_{op}_pool{d}d", KerasMapping(
+            f"layers.Adaptive{cls}Pooling{d}D", emit_adaptive_pool,
+            (KerasArg("output_size", "outputSize", to_keras=tuple_or_int, positional=True),), "channels_last"))
 for op, cls in (("max", "Max"), ("avg", "Average")):
     keras(f"global_{op}_pool", KerasMapping(f"layers.Global{cls}Pooling2D", emit_global_pool,
                                             (KerasArg("keepdims", "keepdims", default=False),), "channels_last",

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from counts import EXAMPLE_COUNT, KIND_COUNT
 from golden import check_golden
 
 from nnpivot.diagnostics import NNPivotError
@@ -94,8 +95,8 @@ def generated(tmp_path_factory):
 
 def test_count_guard():
     """A new kind or example must come with a PyTorch mapping and is then tested here."""
-    assert len(KINDS) == 71
-    assert len(EXAMPLES) == 145
+    assert len(KINDS) == KIND_COUNT
+    assert len(EXAMPLES) == EXAMPLE_COUNT
     assert all(isinstance(kind.mappings.get("pytorch"), P.TorchMapping) for kind in KINDS.values())
 
 
