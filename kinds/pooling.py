@@ -31,11 +31,12 @@ for d in (1, 2, 3):
               ex(f"{op}_pool{d}d(x, 3, stride=2, padding=same)", _conv_inputs[d])]
              + ([ex(f"{op}_pool2d(x, 3, stride=2, padding=1, ceil_mode=true)")] if d == 2 else []),
              positional=("kernelSize",), required=("kernelSize",))
-for d in (1, 2):
+_adaptive_sizes = {1: "4", 2: "[4, 4]", 3: "[3, 2, 3]"}  # uneven windows in 3-D: 6 -> 3, 8 -> 2 and 3
+for d in (1, 2, 3):
     for op in ("avg", "max"):
         kind(f"adaptive_{op}_pool{d}d", f"Adaptive{op.capitalize()}Pool{d}d", S.adaptive_pool(d),
              f"{d}-D adaptive {op} pooling to a fixed output size.",
-             [ex(f"adaptive_{op}_pool{d}d(x, {'4' if d == 1 else '[4, 4]'})", _conv_inputs[d]),
+             [ex(f"adaptive_{op}_pool{d}d(x, {_adaptive_sizes[d]})", _conv_inputs[d]),
               ex(f"adaptive_{op}_pool{d}d(x, 1)", _conv_inputs[d])],
              positional=("outputSize",), required=("outputSize",))
 for op in ("avg", "max"):
@@ -137,7 +138,7 @@ for d in (1, 2, 3):
          Arg("ceil_mode", "ceilMode", False, derive=_pool_ceil_mode),
          Arg("count_include_pad", "countIncludePad", True, derive=_count_include_pad)),
         forward=_pool_forward("0"), unsupported=_avg_pool_unsupported, functions=(f"F.avg_pool{d}d",)))
-for d in (1, 2):
+for d in (1, 2, 3):
     for op in ("avg", "max"):
         pytorch(f"adaptive_{op}_pool{d}d", TorchMapping(
             f"nn.Adaptive{op.capitalize()}Pool{d}d",
@@ -218,7 +219,7 @@ POOL_ARGS = (KerasArg("pool_size", "kernelSize"), KerasArg("strides", "stride"),
 for d in (1, 2, 3):
     for op, cls in (("max", "Max"), ("avg", "Average")):
         keras(f"{op}_pool{d}d", KerasMapping(f"layers.{cls}Pooling{d}D", emit_pool, POOL_ARGS, "channels_last"))
-for d in (1, 2):
+for d in (1, 2, 3):
     for op, cls in (("max", "Max"), ("avg", "Average")):
         keras(f"adaptive_{op}_pool{d}d", KerasMapping(
             f"layers.Adaptive{cls}Pooling{d}D", emit_adaptive_pool,
