@@ -49,7 +49,7 @@ from nnpivot.importers.pysource import (
 )
 from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of
 from nnpivot.kinds import layout as L
-from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET
+from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
 from nnpivot.metamodel import eclass, is_kind
 from nnpivot.validators.sharing import sharing_difference
 
@@ -79,6 +79,8 @@ def _classes_from_table() -> dict[str, list[str]]:
 
 
 TABLE_CLASSES = _classes_from_table()
+# ``ops`` functions a kind is written as by the generic emitter: keras path -> pivot keyword.
+TABLE_OPS = {mapping.layer: keyword for keyword, mapping in MAPPINGS.items() if mapping.emit is emit_op}
 
 # Other spellings of the classes the table names (Keras aliases, rank variants the table writes as one entry).
 _ALIASES = [
@@ -1231,6 +1233,8 @@ class Interpreter(KerasImporter):
         if path.split(".")[0] in ("optimizers", "losses", "metrics", "initializers"):
             return ConfigObj(path, args, kwargs, loc)
         handler = OPS.get(path) or OPS.get(re.sub(r"^tf\.(math|nn)\.", "tf.", path))
+        if handler is None and path in TABLE_OPS:
+            handler = op_table
         if handler is None:
             name = path.rsplit(".", 1)[-1]
             if path.split(".")[0] in ("ops", "activations", "tf") and name in ACTIVATIONS:
@@ -1843,6 +1847,19 @@ def op_activation(self, path, args, kwargs, hint, loc):
         attrs["negativeSlope"] = float(_arg(args, kwargs, 1, "negative_slope", "alpha", default=0.2))
     elif keyword == "gelu" and _arg(args, kwargs, 1, "approximate", default=False):
         attrs["approximate"] = "tanh"
+    node = self.builder.add(KINDS[keyword].eclass_name, (hint, keyword), [x], loc, **attrs)
+    return self.out_tensor(node, x.perm)
+
+
+def op_table(self, path, args, kwargs, hint, loc):
+    """An ``ops`` function some kind is written as (``TABLE_OPS``): its arguments read from the mapping."""
+    keyword = TABLE_OPS[path]
+    x = self.tensor(_arg(args, kwargs, 0, "x"), loc)
+    if x is None:
+        return Unknown(path, loc)
+    positional = [arg.keras for arg in MAPPINGS[keyword].args if arg.positional]
+    given = dict(zip(positional, args[1:])) | {key: value for key, value in kwargs.items() if key != "x"}
+    attrs = self.attributes(LayerObj(path, [], {}, loc, original=path), keyword, given)
     node = self.builder.add(KINDS[keyword].eclass_name, (hint, keyword), [x], loc, **attrs)
     return self.out_tensor(node, x.perm)
 

@@ -248,6 +248,16 @@ def emit_layer(ctx: NodeContext):
     return [ctx.x.perm]
 
 
+def emit_op(ctx: NodeContext):
+    """An elementwise ``ops`` function: ``ops.<fn>(x, <the mapping's arguments>)``.
+
+    The Keras importer reads such a call back through the same arguments, so a kind
+    written this way needs nothing else to be read.
+    """
+    ctx.assign(f"{ctx.mapping.layer}({', '.join([ctx.x.expr, *ctx.kwargs()])})")
+    return [ctx.x.perm]
+
+
 def emit_activation_fn(ctx: NodeContext):
     """``layers.Activation("<fn>")`` where Keras has no dedicated layer."""
     layer = ctx.layer("layers.Activation", [literal(ctx.mapping.note)])
