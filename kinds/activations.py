@@ -4,7 +4,7 @@ from __future__ import annotations
 from nnpivot.metamodel import shapes as S
 
 from . import layout as L
-from .keras_mapping import UNSET, Code, KerasMapping, Weights, emit_activation_fn, emit_layer
+from .keras_mapping import UNSET, Code, KerasMapping, Weights, emit_activation_fn, emit_layer, emit_op
 from .keras_mapping import Arg as KerasArg
 from .pysyntax import literal
 from .spec import VEC, ex, keras, kind, pytorch
@@ -20,6 +20,8 @@ for keyword, name, extra in (
     positional = {"LeakyReLU": ("negativeSlope",), "ELU": ("alpha",)}.get(name, ())
     kind(keyword, name, S.same_shape, f"{name} activation.", [ex(f"{keyword}(x)")] + [ex(e) for e in extra],
          positional=positional, category="activation")
+kind("hardtanh", "Hardtanh", S.same_shape, "Hardtanh activation: clips to [min_val, max_val].",
+     [ex("hardtanh(x)"), ex("hardtanh(x, -2.0, 0.5)", VEC)], positional=("minVal", "maxVal"), category="activation")
 kind("prelu", "PReLU", S.prelu, "PReLU activation with learned slopes (one, or one per channel).",
      [ex("prelu(x)"), ex("prelu(x, num_parameters=3)")], category="activation")
 for keyword, name in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax")):
@@ -40,6 +42,7 @@ for keyword, cls, args in (
         ("elu", "nn.ELU", (Arg("alpha", "alpha", 1.0),)),
         ("gelu", "nn.GELU", (Arg("approximate", "approximate", "none"),)),
         ("softplus", "nn.Softplus", (Arg("beta", "beta", 1.0), Arg("threshold", "threshold", 20.0))),
+        ("hardtanh", "nn.Hardtanh", (Arg("min_val", "minVal", -1.0), Arg("max_val", "maxVal", 1.0))),
         ("prelu", "nn.PReLU", (Arg("num_parameters", "numParameters", 1), Arg("init", "init", 0.25))),
         ("softmax", "nn.Softmax", (Arg("dim", "axis"),)),
         ("log_softmax", "nn.LogSoftmax", (Arg("dim", "axis"),))):
@@ -108,6 +111,8 @@ keras("prelu", KerasMapping("layers.PReLU", emit_prelu, (KerasArg("alpha_initial
                             weights=Weights(lambda np, node, params, info: [params["weight"].reshape(info)],
                                             lambda np, node, arrays, info: {"weight": arrays[0].reshape(-1)},
                                             info=lambda layer, code, node: tuple(layer.alpha.shape))))
+keras("hardtanh", KerasMapping("ops.clip", emit_op, (KerasArg("x_min", "minVal", positional=True),
+                                                     KerasArg("x_max", "maxVal", positional=True))))
 keras("gelu", KerasMapping("layers.Activation", emit_gelu, note="gelu; ops.gelu(approximate=True) for tanh"))
 keras("softplus", KerasMapping("layers.Activation", emit_softplus, note="softplus"))
 keras("softmax", KerasMapping("layers.Softmax", emit_softmax, (KerasArg("axis", default=-1),)))
