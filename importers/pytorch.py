@@ -86,22 +86,25 @@ def _canonical(qualified: str) -> str:
     return qualified
 
 
-def _spellings() -> tuple[dict[str, Kind], dict[str, Kind]]:
-    classes, functions = {}, {}
+def _spellings() -> tuple[dict[str, Kind], dict[str, Kind], dict[str, list[Kind]]]:
+    """Spelling -> kind for classes and functions, and the kinds that refine a class by its arguments."""
+    classes, functions, refinements = {}, {}, {}
     for kind in KINDS.values():
         mapping = kind.mappings.get(SOURCE)
         if mapping is None:
             continue
-        if isinstance(mapping.module, str):
-            classes.setdefault(mapping.module, kind)
-        for spelling in mapping.classes:
-            classes.setdefault(spelling, kind)
+        spellings = ([mapping.module] if isinstance(mapping.module, str) else []) + list(mapping.classes)
+        for spelling in spellings:
+            if mapping.recognise is None:
+                classes.setdefault(spelling, kind)
+            else:
+                refinements.setdefault(spelling, []).append(kind)
         for spelling in mapping.functions:
             functions.setdefault(spelling, kind)
-    return classes, functions
+    return classes, functions, refinements
 
 
-CLASSES, FUNCTIONS = _spellings()
+CLASSES, FUNCTIONS, REFINEMENTS = _spellings()
 CONTAINERS = ("nn.Sequential", "nn.ModuleList", "nn.ModuleDict")
 MODULE_BASE = "nn.Module"
 # Spellings that leave a tensor as it is (no node).
@@ -1421,6 +1424,8 @@ class Importer:
             attrs, notes = self.operation_attributes(kind, spelling, None, args, kwargs, node)
             return Layer(kind, attrs, dict(kwargs), self.where(node), notes)
         bound = self.bind_layer_arguments(kind, spelling, args, kwargs, node)
+        kind = next((refined for refined in REFINEMENTS.get(spelling, ())
+                     if refined.mappings[SOURCE].recognise(bound)), kind)
         attrs = self.layer_attributes(kind, spelling, bound, node)
         return Layer(kind, attrs, bound, self.where(node), [])
 
@@ -1473,6 +1478,8 @@ class Importer:
                 continue
             if not given and arg.derive is not None:
                 continue   # inferred from the input shape
+            if arg.read is not None:
+                value = arg.read(bound)
             if arg.from_torch is not None:
                 value = arg.from_torch(value)
             try:

@@ -113,6 +113,9 @@ class Arg:
     to_torch: Callable | None = None
     from_torch: Callable | None = None
     derive: Callable[[Site], Any] | None = None
+    # The pivot value from all the bound torch arguments, for a value torch spreads over several
+    # (a depthwise multiplier is out_channels / in_channels): the importer's inverse of ``derive``.
+    read: Callable[[dict], Any] | None = None
 
     def value(self, site: Site):
         if self.derive is not None:
@@ -140,6 +143,9 @@ class TorchMapping:
     unsupported: Callable[[Site], str | None] | None = None
     classes: tuple[str, ...] = ()
     functions: tuple[str, ...] = ()
+    # For a kind written with another kind's class (a depthwise convolution is an nn.Conv2d): whether
+    # the bound constructor arguments of that class mean this kind. The importer asks it first.
+    recognise: Callable[[dict], bool] | None = None
 
     def module_class(self, site: Site) -> str | None:
         return self.module(site) if callable(self.module) else self.module
