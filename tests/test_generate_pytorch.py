@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from counts import EXAMPLE_COUNT, KIND_COUNT
 from golden import check_golden
+from torch import nn
 
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import pytorch as P
@@ -159,11 +160,11 @@ def reference(node, x, layer):
     pads, kernel, stride, dilation = tf_pads(node, tuple(x.shape))
     dims = x.dim() - 2
     name = node.eClass.name
-    if name.startswith("Conv") and "Transpose" not in name:
+    if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):  # any kind written as a convolution module
         mode = {"zeros": "constant"}.get(str(node.paddingMode), str(node.paddingMode))
         padded = F.pad(x, torch_pad_tuple(pads), mode=mode)
         conv = getattr(F, f"conv{dims}d")
-        return conv(padded, layer.weight, layer.bias, stride, 0, dilation, node.groups)
+        return conv(padded, layer.weight, layer.bias, stride, 0, dilation, layer.groups)
     if name.startswith("MaxPool"):
         padded = F.pad(x, torch_pad_tuple(pads), value=float("-inf"))
         return getattr(F, f"max_pool{dims}d")(padded, kernel, stride, 0, dilation)
