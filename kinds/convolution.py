@@ -1,8 +1,8 @@
-"""Convolutions: 1-D to 3-D, transposed."""
+"""Convolutions: 1-D to 3-D, transposed, depthwise."""
 from __future__ import annotations
 
 from nnpivot.metamodel import shapes as S
-from nnpivot.metamodel.shapes import explicit_pads, per_axis, same_pads, spatial_geometry
+from nnpivot.metamodel.shapes import ShapeError, explicit_pads, fmt, per_axis, same_pads, spatial_geometry, window_out
 
 from .keras_mapping import Arg as KerasArg
 from .keras_mapping import KerasMapping, Weights, padding_spec, spatial_dims, tuple_or_int
@@ -28,7 +28,7 @@ for d in (1, 2, 3):
          [ex(f"conv{d}d(x, 4, kernel_size=3)", _conv_inputs[d]),
           ex(f"conv{d}d(x, 4, kernel_size=2, stride=2, padding=same)", _conv_inputs[d]),
           ex(f"conv{d}d(x, 6, kernel_size=3, padding=same, dilation=2, bias=false)", _conv_inputs[d])]
-         + ([ex("conv2d(x, 6, kernel_size=4, stride=3, padding=same, groups=3)"),
+         + ([ex("conv2d(x, 6, kernel_size=4, stride=3, padding=same, groups=2)", ("x: float32[4, 16, 16]",)),
              ex("conv2d(x, 4, kernel_size=[3, 2], padding=[[1, 0], [2, 1]])")] if d == 2 else []),
          positional=("filters",), required=("filters", "kernelSize"))
 for d in (1, 2, 3):
@@ -38,6 +38,27 @@ for d in (1, 2, 3):
          + ([ex("conv_transpose2d(x, 4, kernel_size=3, stride=2, padding=1, output_padding=1)")] if d == 2 else []),
          positional=("filters",), required=("filters", "kernelSize"))
 
+
+
+def _depthwise_shape(node, shapes):
+    (x,) = shapes
+    if len(x) != 4:
+        raise ShapeError(f"expects (N, C, H, W), got {fmt(x)}")
+    if node.depthMultiplier <= 0:
+        raise ShapeError("depth_multiplier must be positive")
+    if node.inChannels and x[1] is not None and node.inChannels != x[1]:
+        raise ShapeError(f"declared with {node.inChannels} input channels but fed {x[1]} ({fmt(x)})")
+    kernel, stride, dilation, pads = spatial_geometry(node, x, 2)
+    spatial = [window_out(s, k, st, d, p) for s, k, st, d, p in zip(x[2:], kernel, stride, dilation, pads)]
+    return [(x[0], None if x[1] is None else x[1] * node.depthMultiplier, *spatial)]
+
+
+kind("depthwise_conv2d", "DepthwiseConv2d", _depthwise_shape,
+     "2-D depthwise convolution: each channel convolved on its own, depth_multiplier outputs per channel.",
+     [ex("depthwise_conv2d(x, kernel_size=3)"),
+      ex("depthwise_conv2d(x, 2, kernel_size=3, stride=2, padding=same, bias=false)"),
+      ex("depthwise_conv2d(x, kernel_size=[3, 2], padding=[[1, 1], [0, 0]], dilation=2)")],
+     positional=("depthMultiplier",), required=("kernelSize",))
 
 # --- PyTorch ---------------------------------------------------------------------------------
 
@@ -136,6 +157,27 @@ for d in (1, 2, 3):
         functions=(f"F.conv_transpose{d}d",)))
 
 
+# A depthwise convolution is PyTorch's Conv2d with one group per input channel.
+pytorch("depthwise_conv2d", TorchMapping(
+    "nn.Conv2d",
+    (_in_channels,
+     Arg("out_channels", "depthMultiplier", positional=True,
+         derive=lambda site: site.shape[1] * site.node.depthMultiplier,
+         read=lambda bound: bound["out_channels"] // bound["in_channels"]),
+     Arg("kernel_size", "kernelSize", derive=kernel_size_of),
+     per_axis_arg("stride", "stride", 1),
+     Arg("padding", derive=_conv_padding, default=0),
+     per_axis_arg("dilation", "dilation", 1),
+     Arg("groups", default=1, derive=channels_of), _bias,
+     Arg("padding_mode", "paddingMode", "zeros", derive=_conv_padding_mode)),
+    forward=_conv_forward,
+    parameters=lambda site: {"weight": (site.shape[1] * site.node.depthMultiplier, 1,
+                                        *expanded(site, "kernelSize", 0))}
+    | ({"bias": (site.shape[1] * site.node.depthMultiplier,)} if site.node.bias else {}),
+    recognise=lambda bound: isinstance(bound.get("groups"), int) and bound["groups"] > 1
+    and bound["groups"] == bound.get("in_channels")))
+
+
 # --- Keras -----------------------------------------------------------------------------------
 
 def emit_conv(ctx):
@@ -156,7 +198,7 @@ def emit_conv(ctx):
     source = x.expr if keras_padding == "same" else ctx.pad(
         x, pads, mode="reflect" if padding_mode == "reflect" else "constant",
         layer_cls=f"layers.ZeroPadding{dims}D")
-    layer = ctx.layer(f"layers.Conv{dims}D", ctx.kwargs(
+    layer = ctx.layer(ctx.mapping.layer, ctx.kwargs(
         kernel_size=tuple_or_int(kernel), strides=tuple_or_int(stride), padding=keras_padding,
         dilation_rate=tuple_or_int(dilation)))
     ctx.assign(f"{layer}({source})")
@@ -217,3 +259,24 @@ for d in (1, 2, 3):
     keras(f"conv{d}d", KerasMapping(f"layers.Conv{d}D", emit_conv, _conv_args(False), "channels_last", _CONV_WEIGHTS))
     keras(f"conv_transpose{d}d", KerasMapping(f"layers.Conv{d}DTranspose", emit_conv_transpose, _conv_args(True),
                                               "channels_last", _CONV_WEIGHTS))
+
+
+def _depthwise_to_keras(np, node, params, info):
+    weight = params["weight"]  # (C * m, 1, kh, kw): output c * m + j comes from channel c
+    channels = weight.shape[0] // node.depthMultiplier
+    kernel = weight.reshape(channels, node.depthMultiplier, *weight.shape[2:]).transpose(2, 3, 0, 1)
+    return [kernel] + ([params["bias"]] if node.bias else [])
+
+
+def _depthwise_from_keras(np, node, arrays, info):
+    kernel = arrays[0]  # (kh, kw, C, m)
+    weight = kernel.transpose(2, 3, 0, 1).reshape(kernel.shape[2] * kernel.shape[3], 1, *kernel.shape[:2])
+    return {"weight": weight, **({"bias": arrays[1]} if node.bias else {})}
+
+
+keras("depthwise_conv2d", KerasMapping(
+    "layers.DepthwiseConv2D", emit_conv,
+    (KerasArg("kernel_size", "kernelSize", positional=True), KerasArg("strides", "stride", default=1),
+     KerasArg("padding", "padding", default="valid"), KerasArg("depth_multiplier", "depthMultiplier", default=1),
+     KerasArg("dilation_rate", "dilation", default=1), KerasArg("use_bias", "bias", default=True)),
+    "channels_last", Weights(_depthwise_to_keras, _depthwise_from_keras)))
