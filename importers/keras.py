@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, set_location, warning
+from nnpivot.compare import sharing_difference
+from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
 from nnpivot.importers.pysource import (
     ImportReport,
@@ -51,7 +52,7 @@ from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of
 from nnpivot.kinds import layout as L
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
 from nnpivot.metamodel import eclass, is_kind
-from nnpivot.validators.sharing import sharing_difference
+from nnpivot.metamodel.shapes import ShapeError
 
 Perm = tuple
 MAPPINGS = {keyword: kind.mappings[TARGET] for keyword, kind in KINDS.items()}  # keyword -> Keras mapping
@@ -389,7 +390,6 @@ class KerasImporter:
 
     # --- shapes -------------------------------------------------------------------------
     def shape_of(self, node, index: int = 0):
-        from nnpivot.metamodel.shapes import ShapeError
         key = (node, index)
         if key in self._shapes:
             return self._shapes[key]
@@ -405,7 +405,6 @@ class KerasImporter:
                 try:
                     shapes = [tuple(s) for s in kind_of(node).shape(node, operands)]
                 except (ShapeError, ValueError, TypeError, IndexError, ZeroDivisionError) as exc:
-                    from nnpivot.diagnostics import location_of
                     self.error(getattr(exc, "code", "shape-mismatch"),
                                f"{kind_of(node).keyword} '{node.name}': {exc}", location_of(node))
                     shapes = None
