@@ -206,9 +206,9 @@ def sharing_difference(node, owner) -> str:
     for feature in persistent_features(node.eClass):
         if not isinstance(feature, EAttribute) or feature.name == "name":
             continue
-        mine, theirs = _value(node, feature), _value(owner, feature)
+        mine, theirs = _sharing_value(node, feature), _sharing_value(owner, feature)
         if mine != theirs:
-            return f"differs in {snake(feature.name)} ({_show(mine)} here, {_show(theirs)} there)"
+            return f"differs in {snake(feature.name)} ({_sharing_text(mine)} here, {_sharing_text(theirs)} there)"
     return ""
 
 
@@ -217,7 +217,7 @@ def _kind_name(node) -> str:
     return kind.keyword if kind else "block call" if is_kind(node, "BlockCall") else snake(node.eClass.name)
 
 
-def _value(node, feature):
+def _sharing_value(node, feature):
     if feature.unsettable and not node.eIsSet(feature):
         return None
     value = node.eGet(feature)
@@ -226,7 +226,7 @@ def _value(node, feature):
     return getattr(value, "name", value)
 
 
-def _show(value) -> str:
+def _sharing_text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "unset" if value is None else str(value)
