@@ -446,9 +446,14 @@ class Interpreter:
     def exec_Return(self, stmt, scope):
         raise ReturnValue(None if stmt.value is None else self.eval(stmt.value, scope))
 
+    def known_only_at_run_time(self, stmt) -> None:
+        """An ``if`` or ``for`` whose condition or items are known only at run time: it is left out (a
+        front-end may report it)."""
+
     def exec_If(self, stmt, scope):
         test = self.truth(self.eval(stmt.test, scope), stmt.test)
         if test is None:
+            self.known_only_at_run_time(stmt)
             return
         self.exec_body(stmt.body if test else stmt.orelse, scope)
 
@@ -468,6 +473,7 @@ class Interpreter:
     def exec_For(self, stmt, scope):
         items = self.sequence(self.eval(stmt.iter, scope), stmt.iter)
         if items is None:
+            self.known_only_at_run_time(stmt)
             return
         self.loop(items, stmt.body, stmt.orelse, scope, lambda item: self.bind(stmt.target, item, scope))
 

@@ -559,23 +559,17 @@ class Interpreter(KerasImporter, SourceInterpreter):
         if not self.strict and self.is_main_guard(stmt.test):
             self.exec_body(stmt.body, scope)
             return
-        test = self.truth(self.eval(stmt.test, scope), stmt.test)
-        if test is None:
-            if self.strict:
-                self.error("dynamic-value", "an if whose condition is known only at run time "
-                           f"({ast.unparse(stmt.test)}) cannot be translated", self.loc(stmt))
-            return
-        self.exec_body(stmt.body if test else stmt.orelse, scope)
+        super().exec_If(stmt, scope)
 
-    def exec_For(self, stmt, scope):
-        iterable = self.eval(stmt.iter, scope)
-        items = self.sequence(iterable, stmt.iter) if isinstance(iterable, (list, tuple, range)) else None
-        if items is None:
-            if self.strict:
-                self.error("dynamic-value", f"a loop over {ast.unparse(stmt.iter)}, known only at run time, "
-                           "cannot be unrolled", self.loc(stmt))
+    def known_only_at_run_time(self, stmt) -> None:
+        if not self.strict:
             return
-        self.loop(items, stmt.body, stmt.orelse, scope, lambda item: self.bind(stmt.target, item, scope))
+        if isinstance(stmt, ast.If):
+            self.error("dynamic-value", "an if whose condition is known only at run time "
+                       f"({ast.unparse(stmt.test)}) cannot be translated", self.loc(stmt))
+        else:
+            self.error("dynamic-value", f"a loop over {ast.unparse(stmt.iter)}, known only at run time, "
+                       "cannot be unrolled", self.loc(stmt))
 
     @staticmethod
     def is_main_guard(test) -> bool:
