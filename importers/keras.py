@@ -10,6 +10,10 @@ generator's mapping table (``kind.mappings["keras"]``: class names, argument
 renames, Keras defaults, conversions such as BatchNorm momentum ``1 - m``); this
 module only adds what the table cannot say: Keras positional signatures, other
 spellings of one class (``MaxPool2D``), functions of ``keras.ops``/``tf``.
+The Python of the file (statements, functions, classes, comprehensions...) is
+evaluated by the interpreter the importers share (``importers/interpreter.py``);
+the ``Interpreter`` here is its Keras front-end: Keras values and what Python
+code does with them.
 
 Layout. Keras code is channels_last; the pivot is channels-first. Every value
 of the interpreted code is a pivot node plus a permutation ``perm`` with
@@ -34,10 +38,13 @@ from typing import Any
 from nnpivot.compare import sharing_difference
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
+from nnpivot.importers.interpreter import BoundMethod, Builtin, Function, PyMethod, SuperMethod
+from nnpivot.importers.interpreter import Class as ClassDef
+from nnpivot.importers.interpreter import Function as FunctionDef
+from nnpivot.importers.interpreter import Interpreter as SourceInterpreter
 from nnpivot.importers.pysource import (
     ImportReport,
     ImportTable,
-    ReturnValue,
     consumers,
     describe_training,
     dotted,
@@ -217,12 +224,6 @@ class FunctionalModel:
 
 
 @dataclass
-class ClassDef:
-    node: ast.ClassDef
-    role: str  # "model" or "layer"
-
-
-@dataclass
 class Instance:
     cls: ClassDef
     attrs: dict
@@ -233,25 +234,9 @@ class Instance:
 
 
 @dataclass
-class FunctionDef:
-    node: ast.FunctionDef
-
-
-@dataclass
-class Method:
-    instance: Instance
-    name: str
-
-
-@dataclass
-class BoundMethod:
-    """``model.add``, ``layers_list.append``... on an interpreted object."""
+class ObjectMethod:
+    """``model.add``, ``model.compile``, ``layer.__call__``... on a Keras object."""
     target: Any
-    name: str
-
-
-@dataclass
-class Builtin:
     name: str
 
 
@@ -467,17 +452,8 @@ class ConfigObj:
 
 
 CONST_TYPES = (int, float, str, bool, type(None))
-BUILTINS = {"range", "len", "int", "float", "list", "tuple", "zip", "enumerate", "super", "print", "min", "max",
-            "isinstance", "str", "dict", "sum", "reversed", "abs", "round", "bool"}
 GENERIC_MODEL_NAMES = {"model", "net", "network", "m", "clf", "classifier", "keras_model", "nn"}
-BINOPS = {ast.Add: ("Add", lambda a, b: a + b), ast.Sub: ("Sub", lambda a, b: a - b),
-          ast.Mult: ("Mul", lambda a, b: a * b), ast.Div: ("Div", lambda a, b: a / b),
-          ast.FloorDiv: (None, lambda a, b: a // b), ast.Mod: (None, lambda a, b: a % b),
-          ast.Pow: (None, lambda a, b: a ** b)}
-COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
-           ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
-           ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b, ast.In: lambda a, b: a in b,
-           ast.NotIn: lambda a, b: a not in b}
+BINARY_KINDS = {ast.Add: "Add", ast.Sub: "Sub", ast.Mult: "Mul", ast.Div: "Div"}   # tensor operators
 
 
 def is_const(value) -> bool:
@@ -494,113 +470,119 @@ def camel_name(name: str) -> str:
     return text if text[0].isalpha() else "M" + text
 
 
-class Interpreter(KerasImporter):
-    """The abstract interpreter: statements, expressions, layers, operations."""
+class Interpreter(KerasImporter, SourceInterpreter):
+    """The Keras front-end of the source interpreter: Keras values and what Python code does with them.
 
-    # --- statements -----------------------------------------------------------------------
-    def exec_body(self, body, env: dict, strict: bool):
-        for stmt in body:
-            self.exec_stmt(stmt, env, strict)
+    What cannot be known statically becomes an ``Unknown`` value, reported where the network needs it;
+    ``strict`` says whether the code running is the network's own (its constructs are reported) or
+    module-level and constructor code (read for what it defines, silently).
+    """
 
-    def exec_stmt(self, stmt, env, strict):
-        if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Pass, ast.Global, ast.Nonlocal)):
+    hint_through_conditional = True
+
+    def __init__(self, path: Path, text: str, input_shapes=None, model_args=None):
+        SourceInterpreter.__init__(self, path)
+        KerasImporter.__init__(self, path, text, input_shapes, model_args)
+        self.globals = self.module_env
+        self.strict = False
+
+    def run_function(self, fn: ast.FunctionDef, self_value, args, kwargs, strict: bool):
+        """Run a function (a method with ``self_value``) of the source, reporting its constructs when strict."""
+        cls = None
+        if isinstance(self_value, Instance):
+            found = self_value.cls.method(fn.name)
+            cls = found[1] if found else self_value.cls
+        outer, self.strict = self.strict, strict
+        try:
+            return self.call_function(Function(fn), [self_value, *args] if self_value is not None else list(args),
+                                      kwargs, fn, cls=cls)
+        finally:
+            self.strict = outer
+
+    # --- policy: unknown values instead of refusals -------------------------------------------------------
+    def fail(self, code: str, message: str, node):
+        return Unknown(message, self.loc(node))
+
+    def is_unknown(self, value) -> bool:
+        return isinstance(value, Unknown)
+
+    def unknown_used(self, value, node):
+        return Unknown(f"'{ast.unparse(node)}' is not known statically", self.loc(node))
+
+    def truth(self, value, node):
+        if isinstance(value, Unknown) or not is_const(value) and not isinstance(value, (list, tuple, dict, set)):
+            return None
+        return bool(value)
+
+    def comparable(self, value) -> bool:
+        return is_const(value)
+
+    def sequence(self, value, node):
+        if isinstance(value, (list, tuple, range, dict, set, str)):
+            return self.bounded_items(value, node)
+        return None
+
+    def unpackable(self, value, target):
+        return list(value) if isinstance(value, (list, tuple)) else None
+
+    def unpack_failed(self, target, value, items):
+        if self.strict:
+            self.error("unsupported-construct", f"cannot unpack into {ast.unparse(target)}: the value has "
+                       f"{len(value) if isinstance(value, (list, tuple)) else 'no'} items", self.loc(target))
+        return Unknown(f"cannot unpack {ast.unparse(target)}", self.loc(target))
+
+    def spread(self, value, node) -> list:
+        return list(value) if isinstance(value, (list, tuple)) else [value]
+
+    def spread_keywords(self, value, node) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    def lookup_missing(self, name, node):
+        if name in self.imports.names:
+            return ModulePath(normalize_path(self.imports.names[name]))
+        return super().lookup_missing(name, node)
+
+    def builtin_arguments(self, name, args, node):
+        if any(isinstance(a, (T, InputSpec, LayerObj, SequentialObj, FunctionalModel, Instance, Unknown,
+                              ModulePath, ConfigObj)) for a in args):
+            return None
+        return args
+
+    # --- statements -----------------------------------------------------------------------------------------
+    def exec(self, stmt, scope):
+        if not hasattr(self, f"exec_{type(stmt).__name__}"):
+            if self.strict:
+                self.error("unsupported-construct", f"{type(stmt).__name__.lower()} statement "
+                           f"'{ast.unparse(stmt).splitlines()[0]}' is not translated", self.loc(stmt))
             return
-        if isinstance(stmt, ast.FunctionDef):
-            env[stmt.name] = FunctionDef(stmt)
+        super().exec(stmt, scope)
+
+    def exec_If(self, stmt, scope):
+        if not self.strict and self.is_main_guard(stmt.test):
+            self.exec_body(stmt.body, scope)
             return
-        if isinstance(stmt, ast.ClassDef):
-            role = self.class_role(stmt, env)
-            if role:
-                env[stmt.name] = ClassDef(stmt, role)
+        super().exec_If(stmt, scope)
+
+    def known_only_at_run_time(self, stmt) -> None:
+        if not self.strict:
             return
-        if isinstance(stmt, ast.Expr):
-            if isinstance(stmt.value, ast.Constant):
-                return  # docstring
-            self.eval(stmt.value, env, strict)
-            return
-        if isinstance(stmt, ast.Assign):
-            hint = stmt.targets[0].id if isinstance(stmt.targets[0], ast.Name) else (
-                stmt.targets[0].attr if isinstance(stmt.targets[0], ast.Attribute) else None)
-            hints = [e.id if isinstance(e, ast.Name) else None for e in stmt.targets[0].elts] \
-                if isinstance(stmt.targets[0], (ast.Tuple, ast.List)) else None
-            value = self.eval(stmt.value, env, strict, hint=hint, hints=hints)
-            for target in stmt.targets:
-                self.assign(target, value, env, strict)
-            return
-        if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            self.assign(stmt.target, self.eval(stmt.value, env, strict,
-                                               hint=getattr(stmt.target, "id", None)), env, strict)
-            return
-        if isinstance(stmt, ast.AugAssign):
-            current = self.eval(stmt.target, env, strict)
-            value = self.binop(stmt.op, current, self.eval(stmt.value, env, strict), stmt, strict,
-                               hint=getattr(stmt.target, "id", None))
-            self.assign(stmt.target, value, env, strict)
-            return
-        if isinstance(stmt, ast.Return):
-            raise ReturnValue(self.eval(stmt.value, env, strict) if stmt.value is not None else None)
         if isinstance(stmt, ast.If):
-            if not strict and self.is_main_guard(stmt.test):
-                self.exec_body(stmt.body, env, strict)
-                return
-            test = self.eval(stmt.test, env, strict)
-            if isinstance(test, Unknown) or not is_const(test) and not isinstance(test, (list, tuple)):
-                if strict:
-                    self.error("dynamic-value", "an if whose condition is known only at run time "
-                               f"({ast.unparse(stmt.test)}) cannot be translated", self.loc(stmt))
-                return
-            self.exec_body(stmt.body if test else stmt.orelse, env, strict)
-            return
-        if isinstance(stmt, ast.For):
-            iterable = self.eval(stmt.iter, env, strict)
-            if not isinstance(iterable, (list, tuple, range)):
-                if strict:
-                    self.error("dynamic-value", f"a loop over {ast.unparse(stmt.iter)}, known only at run time, "
-                               "cannot be unrolled", self.loc(stmt))
-                return
-            for item in iterable:
-                self.assign(stmt.target, item, env, strict)
-                self.exec_body(stmt.body, env, strict)
-            return
-        if isinstance(stmt, (ast.With, ast.Try)):
-            self.exec_body(stmt.body, env, strict)
-            return
-        if strict:
-            self.error("unsupported-construct", f"{type(stmt).__name__.lower()} statement "
-                       f"'{ast.unparse(stmt).splitlines()[0]}' is not translated", self.loc(stmt))
+            self.error("dynamic-value", "an if whose condition is known only at run time "
+                       f"({ast.unparse(stmt.test)}) cannot be translated", self.loc(stmt))
+        else:
+            self.error("dynamic-value", f"a loop over {ast.unparse(stmt.iter)}, known only at run time, "
+                       "cannot be unrolled", self.loc(stmt))
 
     @staticmethod
     def is_main_guard(test) -> bool:
         return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
 
-    def assign(self, target, value, env, strict):
-        if isinstance(target, ast.Name):
-            env[target.id] = value
-            if isinstance(value, (LayerObj, SequentialObj)) and value.name is None:
-                value.name = target.id if target.id not in GENERIC_MODEL_NAMES or isinstance(value, LayerObj) \
-                    else None
-            if isinstance(value, Instance) and value.name is None:
-                value.name = target.id
-        elif isinstance(target, ast.Attribute):
-            owner = self.eval(target.value, env, strict)
-            if isinstance(owner, Instance):
-                if isinstance(value, (LayerObj, SequentialObj, Instance)) and value.name is None:
-                    value.name = target.attr
-                owner.attrs[target.attr] = value
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            if isinstance(value, (list, tuple)) and len(value) == len(target.elts):
-                for element, item in zip(target.elts, value):
-                    self.assign(element, item, env, strict)
-            else:
-                why = Unknown(f"cannot unpack {ast.unparse(target)}", self.loc(target))
-                if strict and not isinstance(value, Unknown):
-                    self.error("unsupported-construct", f"cannot unpack into {ast.unparse(target)}: the value has "
-                               f"{len(value) if isinstance(value, (list, tuple)) else 'no'} items", self.loc(target))
-                for element in target.elts:
-                    self.assign(element, value if isinstance(value, Unknown) else why, env, strict)
-        elif isinstance(target, ast.Subscript) and strict:
-            self.error("unsupported-construct", f"assignment to {ast.unparse(target)} is not translated",
-                       self.loc(target))
+    def define_class(self, node: ast.ClassDef, scope) -> None:
+        role = self.class_role(node, scope)
+        if role:
+            bases = [self.lookup(b.id, scope, b) if isinstance(b, ast.Name) else ast.unparse(b) for b in node.bases]
+            bases = [b if isinstance(b, ClassDef) else ast.unparse(n) for b, n in zip(bases, node.bases)]
+            scope[node.name] = ClassDef(node.name, node, bases, role)
 
     def class_role(self, node: ast.ClassDef, env) -> str | None:
         for base in node.bases:
@@ -609,101 +591,43 @@ class Interpreter(KerasImporter):
                 return "model"
             if path in ("layers.Layer", "Layer"):
                 return "layer"
-            if isinstance(base, ast.Name) and isinstance(env.get(base.id), ClassDef):
-                return env[base.id].role
+            if isinstance(base, ast.Name) and isinstance(env.get(base.id, self.module_env.get(base.id)), ClassDef):
+                return env.get(base.id, self.module_env.get(base.id)).role
         return None
 
-    # --- expressions -----------------------------------------------------------------------
-    def lookup(self, name, env, node):
-        if name in env:
-            return env[name]
-        if name in self.module_env:
-            return self.module_env[name]
-        if name in self.imports.names:
-            return ModulePath(normalize_path(self.imports.names[name]))
-        if name in BUILTINS:
-            return Builtin(name)
-        if name in ("True", "False", "None"):
-            return {"True": True, "False": False, "None": None}[name]
-        return Unknown(f"'{name}' is not known statically", self.loc(node))
+    def bind_name(self, name, value, scope) -> None:
+        scope[name] = value
+        if isinstance(value, (LayerObj, SequentialObj)) and value.name is None:
+            value.name = name if name not in GENERIC_MODEL_NAMES or isinstance(value, LayerObj) else None
+        if isinstance(value, Instance) and value.name is None:
+            value.name = name
 
-    def eval(self, expr, env, strict, hint=None, hints=None):
-        method = getattr(self, "eval_" + type(expr).__name__, None)
-        if method is None:
-            return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
-        return method(expr, env, strict, hint, hints)
+    def set_attribute(self, owner, name, value, node) -> None:
+        if isinstance(owner, Instance):
+            if isinstance(value, (LayerObj, SequentialObj, Instance)) and value.name is None:
+                value.name = name
+            owner.attrs[name] = value
 
-    def eval_Constant(self, expr, env, strict, hint, hints):
-        return expr.value
+    def set_item(self, owner, key, value, node) -> None:
+        if isinstance(owner, (list, dict)) and is_const(key):
+            super().set_item(owner, key, value, node)
+        elif self.strict:
+            self.error("unsupported-construct", f"assignment to {ast.unparse(node)} is not translated", self.loc(node))
 
-    def eval_Name(self, expr, env, strict, hint, hints):
-        return self.lookup(expr.id, env, expr)
+    # --- expressions ------------------------------------------------------------------------------------------
+    def foreign_unary(self, op, value, node):
+        if isinstance(value, T):
+            if isinstance(op, ast.USub):
+                return self.arithmetic("Mul", [value], self.hint_for(node), self.loc(node), scalar=-1.0)
+            if isinstance(op, ast.UAdd):
+                return value
+        return Unknown(f"'{ast.unparse(node)}' is not known statically", self.loc(node))
 
-    def eval_Tuple(self, expr, env, strict, hint, hints):
-        return tuple(self.eval(e, env, strict) for e in expr.elts)
-
-    def eval_List(self, expr, env, strict, hint, hints):
-        return [self.eval(e, env, strict) for e in expr.elts]
-
-    def eval_JoinedStr(self, expr, env, strict, hint, hints):
-        parts = []
-        for value in expr.values:
-            item = self.eval(value.value, env, strict) if isinstance(value, ast.FormattedValue) else value.value
-            if not is_const(item):
-                return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
-            parts.append(str(item))
-        return "".join(parts)
-
-    def eval_IfExp(self, expr, env, strict, hint, hints):
-        test = self.eval(expr.test, env, strict)
-        if not is_const(test):
-            return Unknown(f"'{ast.unparse(expr)}' depends on a run-time condition", self.loc(expr))
-        return self.eval(expr.body if test else expr.orelse, env, strict, hint)
-
-    def eval_Compare(self, expr, env, strict, hint, hints):
-        left = self.eval(expr.left, env, strict)
-        for op, comparator in zip(expr.ops, expr.comparators):
-            right = self.eval(comparator, env, strict)
-            if not (is_const(left) and is_const(right)):
-                return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
-            if not COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
-
-    def eval_BoolOp(self, expr, env, strict, hint, hints):
-        values = [self.eval(v, env, strict) for v in expr.values]
-        if not all(is_const(v) for v in values):
-            return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
-        return all(values) if isinstance(expr.op, ast.And) else any(values)
-
-    def eval_UnaryOp(self, expr, env, strict, hint, hints):
-        value = self.eval(expr.operand, env, strict)
-        if isinstance(expr.op, ast.Not) and is_const(value):
-            return not value
-        if isinstance(expr.op, ast.USub):
-            if isinstance(value, (int, float)):
-                return -value
-            if isinstance(value, T):
-                return self.arithmetic("Mul", [value], hint, self.loc(expr), scalar=-1.0)
-        if isinstance(expr.op, ast.UAdd) and isinstance(value, (int, float, T)):
-            return value
-        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
-
-    def eval_BinOp(self, expr, env, strict, hint, hints):
-        return self.binop(expr.op, self.eval(expr.left, env, strict), self.eval(expr.right, env, strict), expr,
-                          strict, hint)
-
-    def binop(self, op, left, right, expr, strict, hint=None):
-        kind, fn = BINOPS.get(type(op), (None, None))
-        if fn is not None and is_const(left) and is_const(right) and not isinstance(left, str):
-            try:
-                return fn(left, right)
-            except (TypeError, ZeroDivisionError):
-                pass
-        if (isinstance(left, list) and isinstance(right, list)) and isinstance(op, ast.Add):
-            return left + right
-        loc = self.loc(expr)
+    def foreign_binary(self, op, left, right, node):
+        loc, hint = self.loc(node), self.hint_for(node)
+        if isinstance(left, T) and isinstance(right, T) and isinstance(op, ast.MatMult):
+            return op_matmul(self, "ops.matmul", [left, right], {}, hint, loc)
+        kind = BINARY_KINDS.get(type(op))
         if kind and (isinstance(left, T) or isinstance(right, T)):
             if isinstance(left, T) and isinstance(right, T):
                 return self.arithmetic(kind, [left, right], hint, loc)
@@ -712,96 +636,74 @@ class Interpreter(KerasImporter):
             if isinstance(right, T) and isinstance(left, (int, float)):
                 return self.arithmetic(kind, [right], hint, loc, scalar=float(left), scalar_first=True)
         if isinstance(left, T) or isinstance(right, T):
-            self.error("unsupported-construct", f"operator in '{ast.unparse(expr)}' is not translated", loc)
-        return Unknown(f"'{ast.unparse(expr)}' is not known statically", loc)
+            self.error("unsupported-construct", f"operator in '{ast.unparse(node)}' is not translated", loc)
+        return Unknown(f"'{ast.unparse(node)}' is not known statically", loc)
 
-    def eval_ListComp(self, expr, env, strict, hint, hints):
-        if len(expr.generators) != 1 or expr.generators[0].ifs:
-            return Unknown("comprehension with several loops or conditions", self.loc(expr))
-        generator = expr.generators[0]
-        iterable = self.eval(generator.iter, env, strict)
-        if not isinstance(iterable, (list, tuple, range)):
-            return Unknown(f"'{ast.unparse(generator.iter)}' is not known statically", self.loc(expr))
-        result, local = [], dict(env)
-        for item in iterable:
-            self.assign(generator.target, item, local, strict)
-            result.append(self.eval(expr.elt, local, strict))
-        return result
-
-    def eval_Attribute(self, expr, env, strict, hint, hints):
+    def eval_Attribute(self, expr, env):
         path = self.qualname(expr)
         head, _ = dotted(expr)
-        if path is not None and head.id not in env and head.id not in self.module_env:
+        if path is not None and not self.defined(head.id, env):
             return ModulePath(path)
-        owner = self.eval(expr.value, env, strict)
+        owner = self.eval(expr.value, env)
         if isinstance(owner, Instance):
             if expr.attr in owner.attrs:
                 return owner.attrs[expr.attr]
-            if self.method_of(owner.cls, expr.attr) is not None:
-                return Method(owner, expr.attr)
+            found = owner.cls.method(expr.attr)
+            if found is not None:
+                return BoundMethod(owner, found[0], found[1])
             if expr.attr in ("compile", "fit", "build"):
-                return BoundMethod(owner, expr.attr)
+                return ObjectMethod(owner, expr.attr)
             return Unknown(f"'{ast.unparse(expr)}' is not set in __init__", self.loc(expr))
         if isinstance(owner, T) and expr.attr == "shape":
             return tuple(owner.shape[a] for a in owner.perm)
-        if isinstance(owner, (SequentialObj, FunctionalModel, list, ClassDef, FunctionDef, LayerObj)):
-            return BoundMethod(owner, expr.attr)
-        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+        if isinstance(owner, (SequentialObj, FunctionalModel, ClassDef, Function, LayerObj)):
+            return ObjectMethod(owner, expr.attr)
+        if isinstance(owner, (Unknown, T, InputSpec, ModulePath, ConfigObj)):
+            return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+        return self.attribute(owner, expr.attr, expr)
 
-    def eval_Subscript(self, expr, env, strict, hint, hints):
-        value = self.eval(expr.value, env, strict)
+    def foreign_attribute(self, owner, name, node):
+        return Unknown(f"'{ast.unparse(node)}' is not known statically", self.loc(node))
+
+    def eval_Subscript(self, expr, env):
+        value = self.eval(expr.value, env)
         if isinstance(value, T):
-            return self.subscript(value, expr.slice, env, strict, hint, self.loc(expr))
-        index = self.eval(expr.slice, env, strict)
-        if isinstance(value, (list, tuple)) and isinstance(index, int) and -len(value) <= index < len(value):
-            return value[index]
-        if isinstance(value, (list, tuple)) and isinstance(index, slice):
-            return value[index]
-        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+            return self.tensor_subscript(value, expr.slice, env, self.hint_for(expr), self.loc(expr))
+        return super().eval_Subscript(expr, env)
 
-    def eval_Slice(self, expr, env, strict, hint, hints):
-        parts = [None if p is None else self.eval(p, env, strict) for p in (expr.lower, expr.upper, expr.step)]
-        if all(p is None or isinstance(p, int) for p in parts):
-            return slice(*parts)
-        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+    def foreign_subscript(self, owner, key, node):
+        return Unknown(f"'{ast.unparse(node)}' is not known statically", self.loc(node))
 
-    def eval_Call(self, expr, env, strict, hint, hints):
-        func = self.eval(expr.func, env, strict)
-        args = []
-        for a in expr.args:
-            if isinstance(a, ast.Starred):
-                items = self.eval(a.value, env, strict)
-                args.extend(items if isinstance(items, (list, tuple)) else [items])
-            else:
-                args.append(self.eval(a, env, strict))
-        kwargs = {k.arg: self.eval(k.value, env, strict) for k in expr.keywords if k.arg}
-        return self.call(func, args, kwargs, expr, env, strict, hint, hints)
-
-    # --- calls -------------------------------------------------------------------------------
-    def call(self, func, args, kwargs, expr, env, strict, hint, hints):
-        loc = self.loc(expr)
+    # --- calls -----------------------------------------------------------------------------------------------
+    def call(self, func, args, kwargs, expr):
+        loc, hint, hints = self.loc(expr), self.hint_for(expr), self.hints_for(expr)
         if isinstance(func, ModulePath):
-            return self.call_path(func.path, args, kwargs, expr, strict, hint, hints)
+            return self.call_path(func.path, args, kwargs, expr, hint, hints)
         if isinstance(func, (LayerObj, SequentialObj, Instance, FunctionalModel)):
-            return self.apply(func, args, kwargs, hint, hints, loc, strict)
-        if isinstance(func, FunctionDef):
-            value = self.call_function(func.node, None, args, kwargs, strict and self.has_tensor(args, kwargs))
+            return self.apply(func, args, kwargs, hint, hints, loc, self.strict)
+        if isinstance(func, Function):
+            outer, self.strict = self.strict, self.strict and self.has_tensor(args, kwargs)
+            try:
+                value = self.call_function(func, args, kwargs, expr)
+            finally:
+                self.strict = outer
             if isinstance(value, (FunctionalModel, SequentialObj)) and not hasattr(value, "origin"):
-                value.origin = func.node.name
+                value.origin = func.name
             return value
-        if isinstance(func, Method):
-            method = self.method_of(func.instance.cls, func.name)
-            return self.call_function(method, func.instance, args, kwargs, strict)
+        if isinstance(func, BoundMethod):
+            return self.call_function(Function(func.node), [func.instance, *args], kwargs, expr, cls=func.cls)
         if isinstance(func, ClassDef):
             return self.instantiate(func, args, kwargs, loc)
-        if isinstance(func, BoundMethod):
-            return self.call_bound(func, args, kwargs, expr, strict)
+        if isinstance(func, ObjectMethod):
+            return self.call_bound(func, args, kwargs, expr)
+        if isinstance(func, PyMethod):
+            return self.call_py_method(func, args, kwargs, expr)
         if isinstance(func, Builtin):
-            return self.call_builtin(func.name, args, kwargs, expr, env, strict)
-        if isinstance(func, Unknown):
-            if strict and self.has_tensor(args, kwargs):
-                self.error("unsupported-construct", f"call of '{ast.unparse(expr.func)}' is not translated", loc)
-            return Unknown(f"result of '{ast.unparse(expr)}'", loc)
+            return self.call_builtin(func.name, args, kwargs, expr)
+        if isinstance(func, SuperMethod):
+            return func.call(self, args, kwargs, expr)
+        if isinstance(func, Unknown) and self.strict and self.has_tensor(args, kwargs):
+            self.error("unsupported-construct", f"call of '{ast.unparse(expr.func)}' is not translated", loc)
         return Unknown(f"result of '{ast.unparse(expr)}'", loc)
 
     @staticmethod
@@ -810,35 +712,10 @@ class Interpreter(KerasImporter):
             return isinstance(v, (T, InputSpec)) or (isinstance(v, (list, tuple)) and any(walk(i) for i in v))
         return any(walk(a) for a in [*args, *(kwargs or {}).values()])
 
-    def call_builtin(self, name, args, kwargs, expr, env, strict):
-        if not all(is_const(a) or isinstance(a, (list, tuple, range)) for a in args):
-            if name == "len" and len(args) == 1 and isinstance(args[0], (list, tuple)):
-                return len(args[0])
-            if name in ("list", "tuple") and len(args) == 1 and isinstance(args[0], (list, tuple)):
-                return list(args[0]) if name == "list" else tuple(args[0])
-            if name in ("zip", "enumerate", "reversed") and all(isinstance(a, (list, tuple, range)) for a in args):
-                pass
-            else:
-                return Unknown(f"result of '{ast.unparse(expr)}'", self.loc(expr))
-        functions = {"range": range, "len": len, "int": int, "float": float, "list": list, "tuple": tuple,
-                     "zip": lambda *a: list(zip(*a)), "enumerate": lambda a, start=0: list(enumerate(a, start)),
-                     "min": min, "max": max, "str": str, "sum": sum, "reversed": lambda a: list(reversed(a)),
-                     "abs": abs, "round": round, "bool": bool}
-        if name in ("super", "print", "isinstance", "dict"):
-            return Unknown(name, self.loc(expr))
-        try:
-            result = functions[name](*args, **kwargs)
-        except (TypeError, ValueError):
-            return Unknown(f"result of '{ast.unparse(expr)}'", self.loc(expr))
-        return list(result) if isinstance(result, range) and name != "range" else result
-
-    def call_bound(self, func, args, kwargs, expr, strict):
+    def call_bound(self, func, args, kwargs, expr):
         target, name, loc = func.target, func.name, self.loc(expr)
-        if name in ("append", "add") and isinstance(target, (list, SequentialObj)) and args:
-            (target if isinstance(target, list) else target.layers).append(args[0])
-            return None
-        if name == "extend" and isinstance(target, list) and args and isinstance(args[0], (list, tuple)):
-            target.extend(args[0])
+        if name == "add" and isinstance(target, SequentialObj) and args:
+            target.layers.append(args[0])
             return None
         if name == "compile":
             self.compiles.append((target, args, kwargs, loc))
@@ -850,61 +727,26 @@ class Interpreter(KerasImporter):
             self.builds[id(target)] = args[0]
             return None
         if isinstance(target, LayerObj) and name == "__call__":
-            return self.apply(target, args, kwargs, None, None, loc, strict)
+            return self.apply(target, args, kwargs, None, None, loc, self.strict)
         return Unknown(f"result of '{ast.unparse(expr)}'", loc)
 
+    def unexpected_keyword(self, func, key, node) -> bool:
+        return True   # Keras layers and models take keyword arguments their subclasses pass on
+
+    def missing_argument(self, func, param, node):
+        return Unknown(f"parameter '{param.arg}' of {getattr(func, 'name', '<lambda>')} has no default",
+                       self.loc(param))
+
     def method_of(self, cls: ClassDef, name: str):
-        for stmt in cls.node.body:
-            if isinstance(stmt, ast.FunctionDef) and stmt.name == name:
-                return stmt
-        for base in cls.node.bases:
-            if isinstance(base, ast.Name) and isinstance(self.module_env.get(base.id), ClassDef):
-                found = self.method_of(self.module_env[base.id], name)
-                if found is not None:
-                    return found
-        return None
-
-    def bind(self, fn: ast.FunctionDef, self_value, args, kwargs) -> dict:
-        params = fn.args.posonlyargs + fn.args.args
-        if self_value is not None:
-            params = params[1:]
-        env: dict = {}
-        if self_value is not None:
-            env[(fn.args.posonlyargs + fn.args.args)[0].arg] = self_value
-        defaults = fn.args.defaults
-        first_default = len(params) - len(defaults)
-        for i, param in enumerate(params):
-            if i < len(args):
-                env[param.arg] = args[i]
-            elif param.arg in kwargs:
-                env[param.arg] = kwargs[param.arg]
-            elif i >= first_default:
-                env[param.arg] = self.eval(defaults[i - first_default], {}, False)
-            else:
-                env[param.arg] = Unknown(f"parameter '{param.arg}' of {fn.name} has no default", self.loc(param))
-        for param, default in zip(fn.args.kwonlyargs, fn.args.kw_defaults):
-            env[param.arg] = kwargs.get(param.arg, self.eval(default, {}, False) if default is not None else
-                                        Unknown(f"parameter '{param.arg}' has no default", self.loc(param)))
-        if fn.args.vararg:
-            env[fn.args.vararg.arg] = list(args[len(params):])
-        if fn.args.kwarg:
-            env[fn.args.kwarg.arg] = Unknown("**kwargs", self.loc(fn))
-        return env
-
-    def call_function(self, fn: ast.FunctionDef, self_value, args, kwargs, strict):
-        env = self.bind(fn, self_value, args, kwargs)
-        try:
-            self.exec_body(fn.body, env, strict)
-        except ReturnValue as result:
-            return result.value
-        return None
+        found = cls.method(name)
+        return found[0] if found else None
 
     def instantiate(self, cls: ClassDef, args, kwargs, loc):
         instance = Instance(cls, {}, loc, name=kwargs.get("name") if isinstance(kwargs.get("name"), str) else None)
         instance.ctor = (tuple(map(repr, args)), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
         init = self.method_of(cls, "__init__")
         if init is not None:
-            self.call_function(init, instance, args, kwargs, strict=False)
+            self.run_function(init, instance, args, kwargs, strict=False)
         return instance
 
     # --- values into tensors -------------------------------------------------------------------
@@ -979,7 +821,7 @@ class Interpreter(KerasImporter):
                 x = self.apply(layer, [x], {}, None, None, loc, strict)
             return x
         if isinstance(callee, Instance):
-            return self.apply_instance(callee, args, kwargs, hint, loc)
+            return apply_instance(self, callee, args, kwargs, hint, loc)
         if isinstance(callee, FunctionalModel):
             self.error("unsupported-construct", "a functional model used as a layer is not translated", loc)
             return Unknown("nested functional model", loc)
@@ -1200,7 +1042,7 @@ class Interpreter(KerasImporter):
         return -1 if axis == x.rank - 1 else axis
 
     # --- calls of keras/tensorflow names ---------------------------------------------------------------
-    def call_path(self, path, args, kwargs, expr, strict, hint, hints):
+    def call_path(self, path, args, kwargs, expr, hint, hints):
         loc = self.loc(expr)
         if path in ("Sequential", "models.Sequential"):
             items = args[0] if args else kwargs.get("layers", [])
@@ -1291,9 +1133,9 @@ class Interpreter(KerasImporter):
         node = self.builder.add("Stack", (hint, "stack"), tensors, loc, axis=pivot_axis)
         return self.out_tensor(node, L.identity(rank))
 
-    def subscript(self, x: T, index_expr, env, strict, hint, loc):
+    def tensor_subscript(self, x: T, index_expr, env, hint, loc):
         items = index_expr.elts if isinstance(index_expr, ast.Tuple) else [index_expr]
-        values = [self.eval(item, env, strict) for item in items]
+        values = [self.eval(item, env) for item in items]
         if len(values) > x.rank or any(not isinstance(v, (int, slice)) for v in values):
             self.error("unsupported-construct", f"indexing with [{ast.unparse(index_expr)}] is not translated", loc)
             return Unknown("index", loc)
@@ -1400,12 +1242,12 @@ def layer_batch_norm(self, layer, x, given, names, loc):
     if keyword is None:
         self.error("unsupported-construct", f"BatchNormalization of a rank-{x.rank} tensor is not translated", loc)
         return x
-    return self.channel_layer(layer, keyword, x, axis, given, names, loc)
+    return channel_layer(self, layer, keyword, x, axis, given, names, loc)
 
 
 @operand_layer
 def layer_group_norm(self, layer, x, given, names, loc):
-    return self.channel_layer(layer, "group_norm", x, given.get("axis", -1), given, names, loc)
+    return channel_layer(self, layer, "group_norm", x, given.get("axis", -1), given, names, loc)
 
 
 def channel_layer(self, layer, keyword, x, axis, given, names, loc):
@@ -1417,7 +1259,6 @@ def channel_layer(self, layer, keyword, x, axis, given, names, loc):
     return self.out_tensor(node, x.perm)
 
 
-Interpreter.channel_layer = channel_layer
 
 
 @operand_layer
@@ -1942,7 +1783,7 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
                       "graph or layout: the pivot gives this call weights of its own (Keras shares them)", loc)
     block_info = self.blocks.get(key)
     if block_info is None:
-        block_info = self.build_block(instance, call, tensors, args, loc)
+        block_info = build_block(self, instance, call, tensors, args, loc)
         self.blocks[key] = block_info
     block, in_perms, out_perms, out_shapes = block_info
     tensors = [self.builder.permuted(t, p, (f"{instance.name or 'block'}_in{i}",), loc)
@@ -1969,7 +1810,7 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
 def build_block(self, instance, call, tensors, args, loc):
     outer = self.builder
     params = [a.arg for a in call.args.args[1:]]
-    block = eclass("Block")(name=self.unique_block_name(instance.cls.node.name))
+    block = eclass("Block")(name=unique_block_name(self, instance.cls.node.name))
     self.builder = GraphBuilder(self, block.name)
     set_location(block, self.loc(instance.cls.node))
     block_inputs = []
@@ -1979,10 +1820,10 @@ def build_block(self, instance, call, tensors, args, loc):
         self._shapes[(node, 0)] = t.shape
         block_inputs.append(T(node, t.perm, t.shape))
     call_args = block_inputs if len(args) == len(tensors) else [block_inputs]
-    result = self.call_function(call, instance, call_args, {}, strict=True)
+    result = self.run_function(call, instance, call_args, {}, strict=True)
     outputs = result if isinstance(result, (list, tuple)) else [result]
     out_tensors = [self.tensor(o, loc, "block output") for o in outputs]
-    out_tensors = [self.finish_output(t, loc) for t in out_tensors if t is not None]
+    out_tensors = [finish_output(self, t, loc) for t in out_tensors if t is not None]
     block.nodes.extend(reachable(self.builder.nodes, [t.node for t in out_tensors], [t.node for t in block_inputs]))
     block.outputs.extend([t.node for t in out_tensors])
     self.model.blocks.append(block)
@@ -2175,8 +2016,6 @@ def _collapse_state_stacks(graph, select, count: int) -> None:
         return
 
 
-for _fn in (apply_instance, build_block, unique_block_name, finish_output):
-    setattr(Interpreter, _fn.__name__, _fn)
 
 
 # =============================================================================
@@ -2200,7 +2039,7 @@ def find_candidates(self, tree) -> list[Candidate]:
     for name, value in self.module_env.items():
         if isinstance(value, ClassDef) and value.role == "model":
             found.append(Candidate(name, "class", self.loc(value.node), value))
-        elif isinstance(value, FunctionDef) and self.builds_model(value.node):
+        elif isinstance(value, FunctionDef) and builds_model(self, value.node):
             found.append(Candidate(name, "function", self.loc(value.node), value))
     for name, value in self.module_env.items():
         origin = getattr(value, "origin", None)
@@ -2276,18 +2115,18 @@ def materialize(self, candidate: Candidate):
         value = None if self.model_args else next(
             (v for v in self.module_env.values() if getattr(v, "origin", None) == candidate.name), None)
         if value is None:
-            value = self.call_function(candidate.value.node, None, [], self.model_args, strict=True)
+            value = self.run_function(candidate.value.node, None, [], self.model_args, strict=True)
     if candidate.kind == "class":
         existing = None if self.model_args else next(
             (v for v in self.module_env.values() if isinstance(v, Instance) and v.cls is candidate.value), None)
         value = existing or self.instantiate(candidate.value, [], self.model_args, candidate.loc)
     self.model_value = value
     if isinstance(value, FunctionalModel):
-        return self.functional_io(value)
+        return functional_io(self, value)
     if isinstance(value, SequentialObj):
-        return self.sequential_io(value, candidate)
+        return sequential_io(self, value, candidate)
     if isinstance(value, Instance):
-        return self.subclass_io(value, candidate)
+        return subclass_io(self, value, candidate)
     why = value.why if isinstance(value, Unknown) else "it does not build a Keras model"
     self.error("no-model-found", f"{candidate.name}: {why}", candidate.loc)
     raise _Abort
@@ -2351,7 +2190,7 @@ def subclass_io(self, instance: Instance, candidate):
             raise _Abort
         inputs.append(tensor)
     args = [inputs] if packed else inputs
-    outputs = self.call_function(call, instance, args, {}, strict=True)
+    outputs = self.run_function(call, instance, args, {}, strict=True)
     return inputs, outputs
 
 
@@ -2371,21 +2210,21 @@ def training_config(self, candidate: Candidate):
             getattr(target, "origin", None) == candidate.name
     compiles = [c for c in self.compiles if matches(c[0])]
     if not compiles:
-        self.run_training_functions()
+        run_training_functions(self)
         compiles = [c for c in self.compiles if matches(c[0])]
     if not compiles:
         return None
     _, args, kwargs, loc = compiles[-1]
     config = eclass("TrainingConfig")()
     set_location(config, loc)
-    optimizer = _arg(args, kwargs, 0, "optimizer")
-    if optimizer is not None:
-        config.optimizer = self.optimizer(optimizer, loc)
-    loss = _arg(args, kwargs, 1, "loss")
-    if loss is not None:
-        config.loss = self.loss(loss, loc)
-    for metric in _arg(args, kwargs, 2, "metrics") or []:
-        name = self.metric(metric, loc)
+    given_optimizer = _arg(args, kwargs, 0, "optimizer")
+    if given_optimizer is not None:
+        config.optimizer = optimizer(self, given_optimizer, loc)
+    given_loss = _arg(args, kwargs, 1, "loss")
+    if given_loss is not None:
+        config.loss = loss(self, given_loss, loc)
+    for given_metric in _arg(args, kwargs, 2, "metrics") or []:
+        name = metric(self, given_metric, loc)
         if name:
             config.metrics.append(name)
     fits = [f for f in self.fits if matches(f[0])]
@@ -2413,12 +2252,11 @@ def run_training_functions(self):
         if compiles:
             rest = [Unknown(a.arg, self.loc(a)) for a in value.node.args.args[1:]]
             try:
-                self.call_function(value.node, None, [self.model_value, *rest], {}, strict=False)
+                self.run_function(value.node, None, [self.model_value, *rest], {}, strict=False)
             except _Abort:
                 pass
 
 
-Interpreter.run_training_functions = run_training_functions
 DEFAULT_LEARNING_RATES = {"sgd": 0.01}
 OPTIMIZER_KEYS = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2"}
 
@@ -2497,37 +2335,35 @@ def metric(self, value, loc):
     return METRIC_NAMES[name]
 
 
-for _fn in (find_candidates, builds_model, select, materialize, functional_io, sequential_io, subclass_io,
-            training_config, optimizer, loss, metric):
-    setattr(Interpreter, _fn.__name__, _fn)
 
 
-def run(self, model_name):
+def run(self, wanted: str | None):
     tree = self.tree
     self.imports = ImportTable(tree, KERAS_MODULES)
     self.aliases_of: dict[str, list[str]] = {}
     self.model = eclass("Model")(name="Model")
     self.builder = GraphBuilder(self)
-    self.exec_body(tree.body, self.module_env, strict=False)
-    candidate = self.select(self.find_candidates(tree), model_name)
+    self.strict = False
+    self.exec_body(tree.body, self.module_env)
+    candidate = select(self, find_candidates(self, tree), wanted)
     self.report.model, self.report.model_kind = candidate.name, candidate.kind
-    inputs, outputs = self.materialize(candidate)
+    inputs, outputs = materialize(self, candidate)
     flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     tensors = [self.tensor(o, candidate.loc, "model output") for o in flat]
     if any(t is None for t in tensors):
         raise _Abort
-    tensors = [self.finish_output(t, candidate.loc) for t in tensors]
+    tensors = [finish_output(self, t, candidate.loc) for t in tensors]
     model = self.model
-    model.name = self.model_name(candidate)
+    model.name = model_name(self, candidate)
     set_location(model, candidate.loc)
     declared = [t.node for t in inputs]
-    rest = reachable(self.all_nodes(inputs), [t.node for t in tensors], declared)
+    rest = reachable(all_nodes(self, inputs), [t.node for t in tensors], declared)
     model.nodes.extend(declared + [n for n in rest if n not in declared])
     model.outputs.extend([t.node for t in tensors])
-    stacks = self.fold_stacks(model)
+    stacks = fold_stacks(self, model)
     self.output_nodes = list(model.outputs)
     embedding_inputs_hold_ids(model, self.explicit_dtype)
-    model.training = self.training_config(candidate)
+    model.training = training_config(self, candidate)
     report = self.report
     report.training = describe_training(model.training)
     report.input_layouts = [t.perm for t in inputs]
@@ -2588,8 +2424,6 @@ def model_name(self, candidate: Candidate) -> str:
     return camel_name(candidate.name)
 
 
-for _fn in (run, fold_stacks, all_nodes, model_name):
-    setattr(Interpreter, _fn.__name__, _fn)
 
 
 def import_keras(path, model_name: str | None = None, input_shapes=None, model_args: dict | None = None):
@@ -2610,7 +2444,7 @@ def import_keras(path, model_name: str | None = None, input_shapes=None, model_a
     importer = Interpreter(path, text, input_shapes, model_args)
     importer.tree = tree
     try:
-        model = importer.run(model_name)
+        model = run(importer, model_name)
     except _Abort:
         raise NNPivotError(importer.diagnostics) from None
     except RecursionError:
