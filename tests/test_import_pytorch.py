@@ -254,7 +254,7 @@ def test_refused_constructs_are_located_and_the_rest_migrates():
     assert _codes(caught.value.diagnostics) == [
         ("unknown-layer", 11, 20), ("unknown-function", 16, 13), ("dynamic-value", 18, 12),
         ("unsupported-construct", 20, 13)]
-    assert str(caught.value.diagnostics[0]).startswith(f"{path}:11:20: error[unknown-layer]: nn.Hardtanh")
+    assert str(caught.value.diagnostics[0]).startswith(f"{path}:11:20: error[unknown-layer]: nn.Softshrink")
     model, report = import_pytorch(path, input_shapes=[[8]], partial=True)
     assert [n.name for n in model.nodes] == ["x", "fc", "out"] and [o.name for o in model.outputs] == ["out"]
     text = report.to_text()
