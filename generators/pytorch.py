@@ -405,10 +405,8 @@ def _slice(site):
     picks = {}
     steps = list(site.attr("steps")) or [1] * len(site.attr("axes"))
     for axis, start, end, step in zip(site.attr("axes"), site.attr("starts"), site.attr("ends"), steps):
-        axis = site.axis(axis)
-        size = site.shape[axis]
-        open_end = size is not None and end >= size or end >= 2 ** 31 - 1
-        picks[axis] = f"{start or ''}:{'' if open_end else end}{f':{step}' if step != 1 else ''}"
+        open_end = end >= 2 ** 31 - 1  # only the pivot's open end is left out: an end equal to the size is kept
+        picks[site.axis(axis)] = f"{start or ''}:{'' if open_end else end}{f':{step}' if step != 1 else ''}"
     return _index_expression(site, picks)
 
 
@@ -739,7 +737,7 @@ _map("pad", TorchMapping(forward=_pad, classes=("nn.ZeroPad1d", "nn.ZeroPad2d", 
 _map("upsample", TorchMapping(forward=_upsample, classes=("nn.Upsample",), functions=("F.interpolate",)))
 _map("pixel_shuffle", TorchMapping(forward="F.pixel_shuffle({x}, {upscale_factor})", classes=("nn.PixelShuffle",),
                                    functions=("F.pixel_shuffle",)))
-_map("identity", TorchMapping(forward="{x}", classes=("nn.Identity",)))
+_map("identity", TorchMapping("nn.Identity"))  # a module, so the node reads back as itself
 
 
 def _register() -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -1229,6 +1230,7 @@ class Interpreter(KerasImporter):
             if path.split(".")[0] in ("ops", "activations", "tf") and name in ACTIVATIONS:
                 handler = op_activation
         if handler is not None and self.has_tensor(args, kwargs):
+            self.pending_hints = list(hints or [])  # the names a tuple assignment unpacks the results into
             return handler(self, path, args, kwargs, hint or None, loc)
         if self.has_tensor(args, kwargs):
             self.error("unsupported-construct", f"{path} is not translated", loc)
@@ -1771,6 +1773,38 @@ def op_reduce(eclass_name):
     return handler
 
 
+def op_split(self, path, args, kwargs, hint, loc):
+    """``ops.split(x, cut indices or a count, axis)`` / ``tf.split(x, sizes or a count, axis)``: one pivot
+    split; its output 0 is the node itself, the others are selected (and kept only when used)."""
+    x = self.tensor(_arg(args, kwargs, 0, "x", "value"), loc)
+    how = _arg(args, kwargs, 1, "indices_or_sections", "num_or_size_splits")
+    axis = _arg(args, kwargs, 2, "axis", default=0)
+    if x is None or not isinstance(axis, int):
+        return Unknown("split", loc)
+    pivot_axis = x.perm[axis % x.rank]
+    size = x.shape[pivot_axis]
+    if pivot_axis == 0:
+        self.error("unsupported-construct", f"{path} of the batch axis is not translated", loc)
+        return Unknown("split", loc)
+    if isinstance(how, int) and size is not None and how > 0 and size % how == 0:
+        sizes = [size // how] * how
+    elif isinstance(how, (list, tuple)) and all(isinstance(v, int) for v in how) and path.startswith("tf."):
+        sizes = list(how)
+    elif isinstance(how, (list, tuple)) and all(isinstance(v, int) for v in how) and size is not None:
+        cuts = [0, *how, size]
+        sizes = [end - start for start, end in itertools.pairwise(cuts)]
+    else:
+        self.error("dynamic-value", f"{path} into parts known only at run time", loc)
+        return Unknown("split", loc)
+    hints = list(self.pending_hints) if len(self.pending_hints) == len(sizes) else [None] * len(sizes)
+    node = self.builder.add("Split", (hints[0] or hint, "split"), [x], loc, sizes=sizes, axis=pivot_axis)
+    parts = [self.out_tensor(node, x.perm)]
+    for index in range(1, len(sizes)):
+        select = self.builder.add("Select", (hints[index], f"{node.name}_{index}"), [node], loc, index=index)
+        parts.append(self.out_tensor(select, x.perm))
+    return tuple(parts)
+
+
 def op_squeeze(self, path, args, kwargs, hint, loc):
     x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
     axis = _arg(args, kwargs, 1, "axis")
@@ -1888,6 +1922,7 @@ OPS: dict[str, Callable] = {
                                              ("ReduceMax", ("ops.max", "tf.reduce_max")),
                                              ("ReduceMin", ("ops.min", "tf.reduce_min"))) for p in names},
     **{p: op_squeeze for p in ("ops.squeeze", "tf.squeeze")},
+    **{p: op_split for p in ("ops.split", "tf.split")},
     **{p: op_expand_dims for p in ("ops.expand_dims", "tf.expand_dims")},
     **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
     **{p: op_pad for p in ("ops.pad", "tf.pad")},

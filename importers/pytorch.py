@@ -811,8 +811,6 @@ class Importer:
 
     def call_layer(self, layer: Layer, args: list, kwargs: dict, node):
         keyword = layer.kind.keyword
-        if keyword == "identity" and len(args) == 1 and isinstance(args[0], Tensor):
-            return args[0]   # nn.Identity: no node
         tensors = [a for a in args if not isinstance(a, Zeros)]
         if any(isinstance(a, tuple) and all(isinstance(z, Zeros) for z in a) for a in tensors):
             tensors = [a for a in tensors if not isinstance(a, tuple)]   # (h0, c0) zero initial states
@@ -914,6 +912,8 @@ class Importer:
     def exec(self, stmt: ast.stmt, scope: dict) -> None:
         if isinstance(stmt, ast.Assign):
             single = stmt.targets[0] if len(stmt.targets) == 1 else None
+            if isinstance(single, (ast.Tuple, ast.List)) and single.elts:
+                single = single.elts[0]   # a, b = torch.split(...): the node is named after its first output
             self.statement_target = single.id if isinstance(single, ast.Name) else None
             self.statement_value = stmt.value
             try:
@@ -1644,11 +1644,13 @@ def _flatten(value):
 
 
 def _attention_operands(tensors):
+    """Self-attention (one tensor three times) is the pivot's one operand; otherwise query, key and value as
+    written, as the Keras importer reads them (a key that is also the value stays twice)."""
     query = tensors[0]
     key = tensors[1] if len(tensors) > 1 else query
     value = tensors[2] if len(tensors) > 2 else key
-    if value is key or (value.node is key.node and value.index == key.index):
-        return [query] if (key.node is query.node and key.index == query.index) else [query, key]
+    if all(t.node is query.node and t.index == query.index for t in (key, value)):
+        return [query]
     return [query, key, value]
 
 
