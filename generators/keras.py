@@ -474,10 +474,9 @@ def emit_adaptive_pool(ctx):
         ctx.fail(f"adaptive pooling of {tuple(sizes)} to {tuple(targets)} has uneven windows; Keras has no "
                  "adaptive pooling (sizes must be multiples of the output size)")
         return [x.perm]
-    # Uniform windows: PyTorch's adaptive pooling is then a plain pooling with kernel = stride = n / o.
-    windows = _tuple_or_int([n // o for n, o in zip(sizes, targets)])
-    cls = f"layers.{'Max' if 'Max' in node.eClass.name else 'Average'}Pooling{dims}D"
-    layer = ctx.layer(cls, [f"pool_size={literal(windows)}"])
+    # Uniform windows (PyTorch's and Keras' adaptive pooling then agree); stays adaptive at other sizes.
+    cls = f"layers.Adaptive{'Max' if 'Max' in node.eClass.name else 'Average'}Pooling{dims}D"
+    layer = ctx.layer(cls, [f"output_size={literal(_tuple_or_int(targets))}"])
     ctx.assign(f"{layer}({x.expr})")
     return [x.perm]
 
@@ -503,7 +502,7 @@ def emit_batch_norm(ctx):
 def emit_group_norm(ctx):
     node = ctx.node
     axis = L.target_axis(ctx.x.perm, 1)
-    groups = node.numGroups if is_kind(node, "GroupNorm") else ctx.x.shape[1]  # instance norm: a group per channel
+    groups = node.numGroups if is_kind(node, "GroupNorm") else -1  # instance norm: Keras' "a group per channel"
     layer = ctx.layer("layers.GroupNormalization", ctx.kwargs(
         groups=groups, axis=-1 if axis == len(ctx.x.perm) - 1 else axis))
     ctx.assign(f"{layer}({ctx.x.expr})")
@@ -602,11 +601,10 @@ def emit_flatten(ctx):
 
 
 def emit_reshape(ctx):
-    shape = ctx.out_shapes[0]
-    if None in shape[1:]:
-        ctx.fail("reshape to a size known only at run time")
-    ctx.assign(f"ops.reshape({ctx.x.expr}, {literal([-1] + list(shape[1:]))})")
-    return [L.identity(len(shape))]
+    # The pivot's target shape as written (a -1 stays -1, so other input sizes work too).
+    layer = ctx.layer("layers.Reshape", [literal(tuple(ctx.node.shape))])
+    ctx.assign(f"{layer}({ctx.x.expr})")
+    return [L.identity(len(ctx.out_shapes[0]))]
 
 
 def emit_permute(ctx):
@@ -725,6 +723,10 @@ def emit_index(ctx):
 def emit_normalize(ctx):
     node, x = ctx.node, ctx.x
     axis = L.target_axis(x.perm, node.axis)
+    axis = -1 if node.axis < 0 and axis == len(x.perm) - 1 else axis  # the sign of the pivot's last axis
+    if node.p >= 1 and node.p == int(node.p):  # Keras' normalize is PyTorch's F.normalize for an integral order
+        ctx.assign(f"ops.normalize({x.expr}, axis={axis}, order={int(node.p)}, epsilon={literal(node.eps)})")
+        return [x.perm]
     norm = f"ops.norm({x.expr}, ord={literal(node.p)}, axis={axis}, keepdims=True)"
     # PyTorch's F.normalize: x / max(||x||_p, eps).
     ctx.assign(f"{x.expr} / ops.maximum({norm}, {literal(node.eps)})")
@@ -804,8 +806,9 @@ MAPPINGS: dict[str, KerasMapping] = {
                                            "channels_last", "conv") for d in (1, 2, 3)},
     **{f"{op}_pool{d}d": KerasMapping(f"layers.{cls}Pooling{d}D", emit_pool, POOL_ARGS, "channels_last")
        for d in (1, 2, 3) for op, cls in (("max", "Max"), ("avg", "Average"))},
-    **{f"adaptive_{op}_pool{d}d": KerasMapping(f"layers.{cls}Pooling{d}D", emit_adaptive_pool, (), "channels_last",
-                                               note="kernel = stride = input size / output size")
+    **{f"adaptive_{op}_pool{d}d": KerasMapping(f"layers.Adaptive{cls}Pooling{d}D", emit_adaptive_pool,
+                                               (Arg("output_size", "outputSize", positional=True),), "channels_last",
+                                               note="input sizes multiples of the output size")
        for d in (1, 2) for op, cls in (("max", "Max"), ("avg", "Average"))},
     **{f"global_{op}_pool": KerasMapping(f"layers.Global{cls}Pooling2D", emit_global_pool,
                                          (Arg("keepdims", "keepdims", default=False),), "channels_last",
@@ -816,7 +819,7 @@ MAPPINGS: dict[str, KerasMapping] = {
         Arg("epsilon", "eps", default=1e-3), *NORM_AFFINE), "any", "batch_norm") for d in (1, 2, 3)},
     "instance_norm": KerasMapping("layers.GroupNormalization", emit_group_norm, (
         Arg("groups"), Arg("axis", default=-1), Arg("epsilon", "eps", default=1e-3), *NORM_AFFINE), "any",
-        "norm", note="groups = channels"),
+        "norm", note="groups=-1: a group per channel"),
     "group_norm": KerasMapping("layers.GroupNormalization", emit_group_norm, (
         Arg("groups", "numGroups"), Arg("axis", default=-1), Arg("epsilon", "eps", default=1e-3), *NORM_AFFINE),
         "any", "norm"),
@@ -851,7 +854,7 @@ MAPPINGS: dict[str, KerasMapping] = {
         ("hardsigmoid", "hard_sigmoid"), ("hardswish", "hard_silu"))},
     "flatten": KerasMapping("layers.Flatten", emit_flatten, layout="flatten",
                             note="a partial range becomes ops.reshape"),
-    "reshape": KerasMapping("ops.reshape", emit_reshape, layout="pivot"),
+    "reshape": KerasMapping("layers.Reshape", emit_reshape, layout="pivot"),
     "permute": KerasMapping(None, emit_permute, layout="any", note="no code: changes the tensor's layout"),
     "concat": KerasMapping("ops.concatenate", emit_concat, layout="match"),
     "stack": KerasMapping("ops.stack", emit_stack, layout="match"),
@@ -864,7 +867,7 @@ MAPPINGS: dict[str, KerasMapping] = {
     "unsqueeze": KerasMapping("ops.expand_dims", emit_unsqueeze),
     "slice": KerasMapping("subscript", emit_slice),
     "index": KerasMapping("subscript", emit_index),
-    "normalize": KerasMapping("ops.norm", emit_normalize),
+    "normalize": KerasMapping("ops.normalize", emit_normalize, note="ops.norm for a fractional p"),
     "pad": KerasMapping("ops.pad", emit_pad),
     "upsample": KerasMapping("layers.UpSampling2D", emit_upsample, layout="channels_last",
                              note="1D/2D/3D by the input rank"),

@@ -94,6 +94,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     **{f"Conv{d}DTranspose": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
     **{f"{op}Pooling{d}D": ("pool_size", "strides", "padding") for d in (1, 2, 3) for op in ("Max", "Average")},
     **{f"ZeroPadding{d}D": ("padding",) for d in (1, 2, 3)},
+    **{f"Adaptive{op}Pooling{d}D": ("output_size",) for d in (1, 2, 3) for op in ("Max", "Average")},
     **{f"SpatialDropout{d}D": ("rate",) for d in (1, 2, 3)},
     "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
     "LSTM": ("units", "activation"), "GRU": ("units", "activation"), "SimpleRNN": ("units", "activation"),
@@ -1397,12 +1398,14 @@ def layer_batch_norm(self, layer, x, given, names, loc):
 
 @operand_layer
 def layer_group_norm(self, layer, x, given, names, loc):
+    if given.get("groups") == -1:  # Keras' "a group per channel" is instance normalization
+        return self.channel_layer(layer, "instance_norm", x, given.get("axis", -1), given, names, loc)
     return self.channel_layer(layer, "group_norm", x, given.get("axis", -1), given, names, loc)
 
 
 def channel_layer(self, layer, keyword, x, axis, given, names, loc):
     """A layer normalizing over the channel axis Keras names by ``axis`` (pivot axis 1)."""
-    attrs = self.attributes(layer, keyword, given, handled={"axis"})
+    attrs = self.attributes(layer, keyword, given, handled={"axis", "groups"} if keyword == "instance_norm" else {"axis"})
     name = self.builder.name(*names)
     x = self.builder.permuted(x, channel_at(x.rank, axis), (f"{name}_in",), loc)
     node = self.builder.add(KINDS[keyword].eclass_name, name, [x], loc, **attrs)
@@ -1415,12 +1418,23 @@ Interpreter.channel_layer = channel_layer
 @operand_layer
 def layer_layer_norm(self, layer, x, given, names, loc):
     axis = given.get("axis", -1)
-    if isinstance(axis, (list, tuple)) and len(axis) == 1:
-        axis = axis[0]
-    if not isinstance(axis, int) or axis % x.rank != x.rank - 1:
+    keras_axes = sorted(a % x.rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])
+                        if isinstance(a, int))
+    pivot_axes = [x.perm[a] for a in keras_axes]
+    count = len(pivot_axes)
+    # The pivot normalizes its trailing axes: the Keras axes must be those, in a layout keeping them last.
+    if not count or count != len(axis if isinstance(axis, (list, tuple)) else [axis]) or \
+            sorted(pivot_axes) != list(range(x.rank - count, x.rank)) or (count > 1 and pivot_axes != sorted(pivot_axes)):
         self.error("unsupported-construct", f"LayerNormalization over axis {axis!r} is not translated "
-                   "(only the last axis)", loc)
+                   "(only the trailing axes)", loc)
+        count = 1
     attrs = self.attributes(layer, "layer_norm", given, handled={"axis"})
+    sizes = x.shape[x.rank - count:]
+    if None not in sizes:
+        attrs["normalizedShape"] = list(sizes)  # stated, as PyTorch states it
+    if count > 1:
+        x = self.builder.permuted(x, L.identity(x.rank), tuple(f"{n}_in" for n in names if n) or ("layer_norm_in",),
+                                  loc)
     return self.layer_generic(layer, x, names, loc, keyword="layer_norm", attrs=attrs, given={})
 
 
@@ -1805,6 +1819,24 @@ def op_split(self, path, args, kwargs, hint, loc):
     return tuple(parts)
 
 
+def op_normalize(self, path, args, kwargs, hint, loc):
+    """``ops.normalize(x, axis, order, epsilon)``: x / max(||x||_order, epsilon), the pivot's normalize."""
+    x = self.tensor(_arg(args, kwargs, 0, "x"), loc)
+    axis = _arg(args, kwargs, 1, "axis", default=-1)
+    order = _arg(args, kwargs, 2, "order", default=2)
+    epsilon = _arg(args, kwargs, 3, "epsilon")
+    if x is None or not isinstance(axis, int) or not isinstance(order, int) or \
+            not isinstance(epsilon, (int, float, type(None))):
+        if x is not None:
+            self.error("dynamic-value", f"{path} with arguments known only at run time", loc)
+        return Unknown("normalize", loc)
+    # Keras' default epsilon is its backend's, 1e-7
+    node = self.builder.add("Normalize", (hint, "normalize"), [x], loc, p=float(order),
+                            axis=self.pivot_axis(x, axis) if axis < 0 else x.perm[axis % x.rank],
+                            eps=1e-7 if epsilon is None else float(epsilon))
+    return self.out_tensor(node, x.perm)
+
+
 def op_squeeze(self, path, args, kwargs, hint, loc):
     x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
     axis = _arg(args, kwargs, 1, "axis")
@@ -1923,6 +1955,7 @@ OPS: dict[str, Callable] = {
                                              ("ReduceMin", ("ops.min", "tf.reduce_min"))) for p in names},
     **{p: op_squeeze for p in ("ops.squeeze", "tf.squeeze")},
     **{p: op_split for p in ("ops.split", "tf.split")},
+    **{p: op_normalize for p in ("ops.normalize", "ops.nn.normalize")},
     **{p: op_expand_dims for p in ("ops.expand_dims", "tf.expand_dims")},
     **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
