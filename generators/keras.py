@@ -1010,7 +1010,9 @@ class GraphCode:
             if tensor is None:
                 continue
             wanted = tensor.perm if _is_output_layout(tensor) else L.identity(len(tensor.shape))
-            tensor = self._convert(tensor, wanted, "an output in pivot order")
+            # a permute output wrote no code: its transpose, written here, takes the permute's variable
+            tensor = self._convert(tensor, wanted, "an output in pivot order",
+                                   names.outputs(node)[0] if is_kind(node, "Permute") else None)
             self.returns.append(tensor.expr)
             self.output_perms.append(tensor.perm)
         return self
@@ -1070,12 +1072,12 @@ class GraphCode:
         self.line(f"{', '.join(targets)} = self.{attr}({args})")
         return list(zip(out_vars, code.output_perms))
 
-    def _convert(self, tensor: Tensor, wanted: L.Perm, why: str) -> Tensor:
+    def _convert(self, tensor: Tensor, wanted: L.Perm, why: str, variable: str | None = None) -> Tensor:
         if tuple(tensor.perm) == tuple(wanted):
             return tensor
         axes = L.conversion(tensor.perm, wanted)
         suffix = "cl" if tuple(wanted) == L.channels_last(len(wanted)) else "cf" if L.is_identity(wanted) else "t"
-        name = self.fresh(f"{tensor.expr.split('.')[-1]}_{suffix}")
+        name = variable or self.fresh(f"{tensor.expr.split('.')[-1]}_{suffix}")
         self.body.append(f"        # Transposed: {why}.")
         self.transposes.append(f"{self.graph.name}: {tensor.expr} -> {name} ({why})")
         self.line(f"{name} = ops.transpose({tensor.expr}, {literal(axes)})")

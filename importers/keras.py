@@ -164,6 +164,7 @@ class T:
     node: Any
     perm: Perm
     shape: tuple  # pivot shape, batch axis first (None where unknown)
+    name: str | None = None  # the variable a transpose was assigned to: the name of a permute it may need
 
     @property
     def rank(self) -> int:
@@ -1277,12 +1278,16 @@ class Interpreter(KerasImporter):
             node = self.builder.add("Concat", (hint, "concatenate"), tensors, loc, axis=first.perm[axis % first.rank])
             return self.out_tensor(node, first.perm)
         rank = first.rank + 1
-        pivot_axis = axis % rank
-        # Keras stacks along ``axis`` of its own tensors; stacking in pivot coordinates needs pivot order.
-        tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{hint or 'stack'}_in{i}",), loc)
-                   for i, t in enumerate(tensors)]
-        node = self.builder.add("Stack", (hint, "stack"), tensors, loc, axis=pivot_axis)
-        return self.out_tensor(node, L.identity(rank))
+        keras_axis = axis % rank
+        # Keras stacks along ``axis`` of its own tensors: the pivot axis whose new place in the layout is that
+        # axis (the generator's reading, ``insert_axis``); otherwise the operands are put in pivot order.
+        placed = [a for a in range(rank) if L.insert_axis(first.perm, a).index(a) == keras_axis]
+        if not placed:
+            tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{hint or 'stack'}_in{i}",), loc)
+                       for i, t in enumerate(tensors)]
+            placed, first = [keras_axis], tensors[0]
+        node = self.builder.add("Stack", (hint, "stack"), tensors, loc, axis=placed[0])
+        return self.out_tensor(node, L.insert_axis(first.perm, placed[0]))
 
     def subscript(self, x: T, index_expr, env, strict, hint, loc):
         items = index_expr.elts if isinstance(index_expr, ast.Tuple) else [index_expr]
@@ -1592,6 +1597,17 @@ def layer_conv(self, layer, x, names, loc):
         dilation = attrs.get("dilation", [1])[0]
         attrs.update(padding="explicit", pads=[dilation * (kernel - 1), 0])
         return self.layer_generic(layer, x, names, loc, keyword=keyword, attrs=attrs, given=given)
+    padded = x if isinstance(x, T) and layer.cls in TABLE_CLASSES and given.get("padding", "valid") == "valid" else None
+    pad = padded.node if padded is not None else None
+    if pad is not None and is_kind(pad, "Pad") and str(pad.mode) == "constant" and not pad.value \
+            and len(pad.pads) == 2 * (padded.rank - 2) and padded.perm == L.channels_last(padded.rank):
+        # ZeroPadding then a valid convolution: the convolution's explicit padding (the pad node is left
+        # to whatever else reads it, and dropped when nothing does)
+        keyword = TABLE_CLASSES[layer.cls][0]
+        attrs = self.attributes(layer, keyword, given)
+        attrs.update(padding="explicit", pads=list(pad.pads))
+        source = self.builder.tensor(pad.inputs[0], padded.perm)
+        return self.layer_generic(layer, source, names, loc, keyword=keyword, attrs=attrs, given=given)
     return self.layer_generic(layer, x, names, loc, given=given)
 
 
@@ -1766,7 +1782,9 @@ def op_transpose(self, path, args, kwargs, hint, loc):
     if axes[0] != 0:
         self.error("unsupported-construct", f"{path} that moves the batch axis is not translated", loc)
         return Unknown("transpose", loc)
-    return transpose(self, x, axes)
+    result = transpose(self, x, axes)
+    result.name = hint
+    return result
 
 
 def op_reduce(eclass_name):
@@ -2048,7 +2066,7 @@ def finish_output(self, t: T, loc) -> T:
     """Outputs keep the pivot layout, except channels-last feature maps (reported in the layouts)."""
     if L.is_identity(t.perm) or (t.rank >= 4 and t.perm == L.channels_last(t.rank)):
         return t
-    return self.builder.permuted(t, L.identity(t.rank), (f"{t.node.name}_out",), loc)
+    return self.builder.permuted(t, L.identity(t.rank), (t.name, f"{t.node.name}_out"), loc)
 
 
 def reachable(nodes: list, outputs: list, inputs: list) -> list:
