@@ -1611,6 +1611,50 @@ def layer_conv(self, layer, x, names, loc):
     return self.layer_generic(layer, x, names, loc, given=given)
 
 
+def layer_conv_transpose(self, layer, x, names, loc):
+    """Conv{d}DTranspose: ``output_padding`` is the pivot's ``output_padding`` (Keras then computes
+    (i - 1) * stride + kernel + output_padding, as PyTorch does)."""
+    given = self.given(layer)
+    output_padding = given.pop("output_padding", None)
+    keyword = TABLE_CLASSES[layer.cls][0]
+    attrs = self.attributes(layer, keyword, given)
+    if output_padding is not None:
+        dims = KINDS[keyword].spatial_dims
+        values = [output_padding] * dims if isinstance(output_padding, int) else list(output_padding)
+        if any(values):
+            attrs["outputPadding"] = canonical_per_axis(values)
+    return self.layer_generic(layer, x, names, loc, keyword=keyword, attrs=attrs, given=given)
+
+
+def _crops(cropping, dims: int) -> list:
+    """Keras' cropping argument (an int, one int per axis, or (begin, end) per axis) as (begin, end) pairs."""
+    if isinstance(cropping, int):
+        return [(cropping, cropping)] * dims
+    if all(isinstance(c, int) for c in cropping):
+        return [tuple(cropping)] if dims == 1 else [(c, c) for c in cropping]
+    return [tuple(c) for c in cropping]
+
+
+@operand_layer
+def layer_cropping(self, layer, x, given, names, loc):
+    """A Cropping right after a transposed convolution read by nothing else: that convolution's explicit padding
+    (PyTorch's ``padding`` of a transposed convolution crops its output)."""
+    dims = int(layer.cls[-2])
+    crops = _crops(given.get("cropping", 1), dims)
+    self.check_rest(layer, given, {"cropping"})
+    node = x.node
+    if is_kind(node, "ConvTranspose") and node.padding.name == "valid" and x.perm == L.channels_last(x.rank) \
+            and len(crops) == dims == x.rank - 2 and not any(node in other.inputs for other in self.builder.nodes):
+        node.padding = "explicit"
+        node.pads.extend([v for pair in crops for v in pair])
+        for key in [k for k in self._shapes if k[0] is node]:
+            del self._shapes[key]
+        return self.out_tensor(node, x.perm)
+    self.error("unsupported-construct", f"{layer.original} is translated only right after a transposed "
+               "convolution that nothing else reads", loc)
+    return x
+
+
 @operand_layer
 def layer_prelu(self, layer, x, given, names, loc):
     shared = given.get("shared_axes")
@@ -1698,6 +1742,8 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
     **{f"Conv{d}D": layer_conv for d in (1, 2, 3)},
+    **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
+    **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)},
 }
 
 
@@ -1855,6 +1901,47 @@ def op_normalize(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, x.perm)
 
 
+@dataclass
+class Condition:
+    """``ops.greater(x, c)``: known by what it compares, so ``ops.where`` can recognise the kind it spells."""
+    tensor: T
+    threshold: float
+
+
+def op_greater(self, path, args, kwargs, hint, loc):
+    x, threshold = _arg(args, kwargs, 0, "x1", "x"), _arg(args, kwargs, 1, "x2", "y")
+    if isinstance(x, T) and isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        return Condition(x, float(threshold))
+    self.error("unsupported-construct", f"{path} is not translated (only as the condition of a softplus)", loc)
+    return Unknown(f"result of {path}", loc)
+
+
+def _scale_of(node, x) -> float | None:
+    """The constant ``beta`` when ``node`` is ``x * beta``, else None."""
+    if is_kind(node, "Mul") and len(node.inputs) == 1 and node.inputs[0] is x and node.eIsSet("scalar"):
+        return node.scalar
+    return None
+
+
+def op_where(self, path, args, kwargs, hint, loc):
+    """PyTorch's Softplus(beta, threshold) as the Keras generator writes it (linear where beta * x exceeds the
+    threshold): ``ops.where(ops.greater(x * beta, threshold), x, ops.softplus(x * beta) / beta)``."""
+    condition, x, other = (_arg(args, kwargs, i, name) for i, name in ((0, "condition"), (1, "x1"), (2, "x2")))
+    if isinstance(condition, Condition) and isinstance(x, T) and isinstance(other, T) \
+            and condition.tensor.perm == x.perm == other.perm:
+        beta = _scale_of(condition.tensor.node, x.node)
+        divided, softplus = other.node, other.node.inputs[0] if other.node.inputs else None
+        if beta is not None and is_kind(divided, "Div") and len(divided.inputs) == 1 and \
+                not divided.scalarFirst and divided.scalar == beta and is_kind(softplus, "Softplus") and \
+                softplus.beta == 1.0 and _scale_of(softplus.inputs[0], x.node) == beta:
+            node = self.builder.add("Softplus", (hint, "softplus"), [x], loc, beta=beta,
+                                    threshold=condition.threshold)
+            return self.out_tensor(node, x.perm)
+    self.error("unsupported-construct", f"{path} is not translated (only the softplus with beta and threshold "
+               "that the Keras generator writes)", loc)
+    return Unknown(f"result of {path}", loc)
+
+
 def op_squeeze(self, path, args, kwargs, hint, loc):
     x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
     axis = _arg(args, kwargs, 1, "axis")
@@ -1974,6 +2061,7 @@ OPS: dict[str, Callable] = {
     **{p: op_squeeze for p in ("ops.squeeze", "tf.squeeze")},
     **{p: op_split for p in ("ops.split", "tf.split")},
     **{p: op_normalize for p in ("ops.normalize", "ops.nn.normalize")},
+    "ops.greater": op_greater, "ops.where": op_where,
     **{p: op_expand_dims for p in ("ops.expand_dims", "tf.expand_dims")},
     **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
