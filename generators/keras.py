@@ -594,6 +594,14 @@ def emit_flatten(ctx):
     if positions != list(range(positions[0], positions[0] + len(merged))):
         raise AssertionError("flatten operand must have been converted")
     out_perm = [a if a <= start else a - len(merged) + 1 for a in x.perm if a not in merged[1:]]
+    if positions[-1] == rank - 1:
+        # The trailing axes: Flatten applied to each slice of the axes before them (Keras' own spelling).
+        inner = "layers.Flatten()"
+        for _ in range(positions[0] - 2):
+            inner = f"layers.TimeDistributed({inner})"
+        layer = ctx.layer("layers.TimeDistributed", [inner])
+        ctx.assign(f"{layer}({x.expr})")
+        return [tuple(out_perm)]
     target = [d for i, d in enumerate(x.shape) if i == 0 or i not in merged[1:]]
     keras_shape = [target[a] if a != start else math.prod(x.shape[start:end + 1]) for a in out_perm]
     ctx.assign(f"ops.reshape({x.expr}, {literal([-1] + keras_shape[1:])})")

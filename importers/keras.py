@@ -99,7 +99,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
     "LSTM": ("units", "activation"), "GRU": ("units", "activation"), "SimpleRNN": ("units", "activation"),
     "Bidirectional": ("layer", "merge_mode"), "Activation": ("activation",), "Reshape": ("target_shape",),
-    "Permute": ("dims",), "Concatenate": ("axis",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
+    "Permute": ("dims",), "Concatenate": ("axis",), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
     "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
     "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
     "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
@@ -1506,6 +1506,27 @@ def layer_flatten(self, layer, x, given, names, loc):
     return result
 
 
+@operand_layer
+def layer_time_distributed(self, layer, x, given, names, loc):
+    """``TimeDistributed(Flatten())`` (nested once per leading axis kept): a flatten of the trailing axes."""
+    inner, kept = given.get("layer"), 1
+    while isinstance(inner, LayerObj) and inner.cls == "TimeDistributed":
+        inner.uses += 1
+        inner, kept = inner.kwargs.get("layer", inner.args[0] if inner.args else None), kept + 1
+    self.check_rest(layer, given, {"layer"})
+    merged = [x.perm[a] for a in range(1 + kept, x.rank)]
+    if not isinstance(inner, LayerObj) or inner.cls != "Flatten" or inner.args or set(inner.kwargs) - {"name"} \
+            or len(merged) < 2 or merged != list(range(merged[0], merged[0] + len(merged))):
+        self.error("unsupported-construct", "TimeDistributed is translated only around a Flatten of axes in the "
+                   "pivot's order", loc)
+        return Unknown("time distributed", loc)
+    inner.uses += 1
+    start, end = merged[0], merged[-1]
+    node = self.builder.add("Flatten", names, [x], loc, startDim=start, endDim=-1 if end == x.rank - 1 else end)
+    return self.out_tensor(node, tuple(a if a <= start else a - len(merged) + 1 for a in x.perm
+                                       if a not in merged[1:]))
+
+
 def layer_reshape(self, layer, x, names, loc):
     given = self.given(layer)
     target = given.get("target_shape")
@@ -1744,6 +1765,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     **{f"Conv{d}D": layer_conv for d in (1, 2, 3)},
     **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
     **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)},
+    "TimeDistributed": layer_time_distributed,
 }
 
 

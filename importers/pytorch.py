@@ -46,7 +46,7 @@ from pyecore.ecore import EEnum
 from nnpivot.diagnostics import Location, NNPivotError, error, has_errors, set_location, warning
 from nnpivot.generators import pytorch as torch_target
 from nnpivot.graph import new_node
-from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig
+from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
 from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.metamodel.shapes import ShapeError
 
@@ -836,11 +836,28 @@ class Importer:
                          self.where(node), warning)
             owner = None
         name = self.layer_name(layer, self.builder) or self.op_name(keyword, node)
-        created = self.builder.add(layer.kind, name, tensors, layer.attrs, layer.where, notes,
+        tensors, padding = self.inline_zero_pad(layer, tensors, node)
+        created = self.builder.add(layer.kind, name, tensors, {**layer.attrs, **padding}, layer.where, notes,
                                    self.source_path(layer, self.builder), weights_of=owner)
         if layer.first_node is None:
             layer.first_node = created
         return self.builder.tensors(created)
+
+    def inline_zero_pad(self, layer: Layer, tensors: list, node) -> tuple[list, dict]:
+        """``conv(F.pad(x, pads))``, a constant zero pad written inside the call of an unpadded convolution: the
+        convolution's explicit padding (asymmetric pads, which torch convolutions cannot state). The pad, read by
+        nothing else, is no node of its own."""
+        graph = self.builder.graph
+        pad = tensors[0].node if len(tensors) == 1 else None
+        if (layer.kind.attribute("pads") is None or "padding" in layer.attrs or "paddingMode" in layer.attrs
+                or not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Call)
+                or pad is None or tensors[0].index or not is_kind(pad, "Pad") or graph.nodes[-1] is not pad
+                or pad.mode.name != "constant" or pad.value or len(pad.pads) != 2 * layer.kind.spatial_dims):
+            return tensors, {}
+        graph.nodes.remove(pad)
+        if self.report.entries and self.report.entries[-1].node == pad.name:
+            self.report.entries.pop()
+        return [Tensor(pad.inputs[0])], {"padding": "explicit", "pads": list(pad.pads)}
 
     # -- functions ------------------------------------------------------------------------------------
     def call_function(self, func: ast.FunctionDef, args: list, kwargs: dict, node, cls: ClassInfo | None = None):
