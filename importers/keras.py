@@ -1836,9 +1836,31 @@ def op_reshape(self, path, args, kwargs, hint, loc):
     if shape[0] not in (-1, None):
         self.error("unsupported-construct", f"{path} that changes the batch axis is not translated", loc)
         return Unknown("reshape", loc)
+    shuffled = pixel_shuffle_of(self, x, shape, hint, loc)
+    if shuffled is not None:
+        return shuffled
     x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'reshape'}_in",), loc)
     node = self.builder.add("Reshape", (hint, "reshape"), [x], loc, shape=[-1 if d is None else d for d in shape[1:]])
     return self.out_tensor(node, L.identity(len(shape)))
+
+
+def pixel_shuffle_of(self, x: T, shape, hint, loc) -> T | None:
+    """PyTorch's pixel_shuffle as the Keras generator spells it (its channels are ordered (c, i, j), unlike
+    depth_to_space): (N, H, W, C*r*r) reshaped to (N, H, W, C, r, r), transposed (0, 1, 4, 2, 5, 3), reshaped to
+    (N, H*r, W*r, C). The reshapes between become unused and are dropped."""
+    blocks = x.node
+    if x.perm != (0, 1, 4, 2, 5, 3) or not is_kind(blocks, "Reshape") or len(blocks.shape) != 5 or len(shape) != 4:
+        return None
+    height, width, channels, r, r_again = blocks.shape
+    permute = blocks.inputs[0]
+    if r != r_again or not is_kind(permute, "Permute") or list(permute.dims) != [0, 2, 3, 1] or \
+            list(shape[1:]) != [height * r, width * r, channels]:
+        return None
+    source = permute.inputs[0]
+    if tuple(self.shape_of(source)[1:]) != (channels * r * r, height, width):
+        return None
+    node = self.builder.add("PixelShuffle", (hint, "pixel_shuffle"), [source], loc, upscaleFactor=r)
+    return self.out_tensor(node, L.channels_last(4))
 
 
 def op_transpose(self, path, args, kwargs, hint, loc):
