@@ -634,7 +634,8 @@ def emit_stack(ctx):
     pivot_axis = ctx.node.axis % rank
     out_perm = L.insert_axis(ctx.x.perm, pivot_axis)
     operands = ", ".join(t.expr for t in ctx.inputs)
-    ctx.assign(f"ops.stack([{operands}], axis={out_perm.index(pivot_axis)})")
+    axis = out_perm.index(pivot_axis) - (rank if ctx.node.axis < 0 else 0)  # the pivot's sign
+    ctx.assign(f"ops.stack([{operands}], axis={axis})")
     return [out_perm]
 
 

@@ -1286,7 +1286,8 @@ class Interpreter(KerasImporter):
             tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{hint or 'stack'}_in{i}",), loc)
                        for i, t in enumerate(tensors)]
             placed, first = [keras_axis], tensors[0]
-        node = self.builder.add("Stack", (hint, "stack"), tensors, loc, axis=placed[0])
+        node = self.builder.add("Stack", (hint, "stack"), tensors, loc,
+                                axis=-1 if axis < 0 and placed[0] == rank - 1 else placed[0])
         return self.out_tensor(node, L.insert_axis(first.perm, placed[0]))
 
     def subscript(self, x: T, index_expr, env, strict, hint, loc):
