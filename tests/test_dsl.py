@@ -10,6 +10,7 @@ import pytest
 from golden import check_golden
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_registry import EXPECTED_KINDS
 
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
@@ -51,7 +52,7 @@ EXAMPLES = [(k.keyword, i, ex) for k in KINDS.values() for i, ex in enumerate(k.
 
 
 def test_every_kind_has_examples():
-    assert len(KINDS) == 71
+    assert len(KINDS) == EXPECTED_KINDS
     assert len(EXAMPLES) >= 2 * len(KINDS) - 10
     assert {kw for kw, _, _ in EXAMPLES} == set(KINDS)
 

@@ -19,6 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from golden import check_golden
+from test_registry import EXPECTED_KINDS
 
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import pytorch as P
@@ -95,7 +96,7 @@ def generated(tmp_path_factory):
 
 def test_count_guard():
     """A new kind or example must come with a PyTorch mapping and is then tested here."""
-    assert len(KINDS) == 71
+    assert len(KINDS) == EXPECTED_KINDS
     assert len(EXAMPLES) == 145
     assert all(isinstance(kind.mappings.get("pytorch"), P.TorchMapping) for kind in KINDS.values())
 
