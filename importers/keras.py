@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,11 +105,12 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     **{f"Conv{d}DTranspose": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
     **{f"{op}Pooling{d}D": ("pool_size", "strides", "padding") for d in (1, 2, 3) for op in ("Max", "Average")},
     **{f"ZeroPadding{d}D": ("padding",) for d in (1, 2, 3)},
+    **{f"Adaptive{op}Pooling{d}D": ("output_size",) for d in (1, 2, 3) for op in ("Max", "Average")},
     **{f"SpatialDropout{d}D": ("rate",) for d in (1, 2, 3)},
     "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
     "LSTM": ("units", "activation"), "GRU": ("units", "activation"), "SimpleRNN": ("units", "activation"),
     "Bidirectional": ("layer", "merge_mode"), "Activation": ("activation",), "Reshape": ("target_shape",),
-    "Permute": ("dims",), "Concatenate": ("axis",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
+    "Permute": ("dims",), "Concatenate": ("axis",), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
     "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
     "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
     "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
@@ -173,6 +175,7 @@ class T:
     node: Any
     perm: Perm
     shape: tuple  # pivot shape, batch axis first (None where unknown)
+    name: str | None = None  # the variable a transpose was assigned to: the name of a permute it may need
 
     @property
     def rank(self) -> int:
@@ -1081,6 +1084,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
             if path.split(".")[0] in ("ops", "activations", "tf") and name in ACTIVATIONS:
                 handler = op_activation
         if handler is not None and self.has_tensor(args, kwargs):
+            self.pending_hints = list(hints or [])  # the names a tuple assignment unpacks the results into
             return handler(self, path, args, kwargs, hint or None, loc)
         if self.has_tensor(args, kwargs):
             self.error("unsupported-construct", f"{path} is not translated", loc)
@@ -1126,12 +1130,17 @@ class Interpreter(KerasImporter, SourceInterpreter):
             node = self.builder.add("Concat", (hint, "concatenate"), tensors, loc, axis=first.perm[axis % first.rank])
             return self.out_tensor(node, first.perm)
         rank = first.rank + 1
-        pivot_axis = axis % rank
-        # Keras stacks along ``axis`` of its own tensors; stacking in pivot coordinates needs pivot order.
-        tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{hint or 'stack'}_in{i}",), loc)
-                   for i, t in enumerate(tensors)]
-        node = self.builder.add("Stack", (hint, "stack"), tensors, loc, axis=pivot_axis)
-        return self.out_tensor(node, L.identity(rank))
+        keras_axis = axis % rank
+        # Keras stacks along ``axis`` of its own tensors: the pivot axis whose new place in the layout is that
+        # axis (the generator's reading, ``insert_axis``); otherwise the operands are put in pivot order.
+        placed = [a for a in range(rank) if L.insert_axis(first.perm, a).index(a) == keras_axis]
+        if not placed:
+            tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{hint or 'stack'}_in{i}",), loc)
+                       for i, t in enumerate(tensors)]
+            placed, first = [keras_axis], tensors[0]
+        node = self.builder.add("Stack", (hint, "stack"), tensors, loc,
+                                axis=-1 if axis < 0 and placed[0] == rank - 1 else placed[0])
+        return self.out_tensor(node, L.insert_axis(first.perm, placed[0]))
 
     def tensor_subscript(self, x: T, index_expr, env, hint, loc):
         items = index_expr.elts if isinstance(index_expr, ast.Tuple) else [index_expr]
@@ -1247,12 +1256,14 @@ def layer_batch_norm(self, layer, x, given, names, loc):
 
 @operand_layer
 def layer_group_norm(self, layer, x, given, names, loc):
+    if given.get("groups") == -1:  # Keras' "a group per channel" is instance normalization
+        return channel_layer(self, layer, "instance_norm", x, given.get("axis", -1), given, names, loc)
     return channel_layer(self, layer, "group_norm", x, given.get("axis", -1), given, names, loc)
 
 
 def channel_layer(self, layer, keyword, x, axis, given, names, loc):
     """A layer normalizing over the channel axis Keras names by ``axis`` (pivot axis 1)."""
-    attrs = self.attributes(layer, keyword, given, handled={"axis"})
+    attrs = self.attributes(layer, keyword, given, handled={"axis", "groups"} if keyword == "instance_norm" else {"axis"})
     name = self.builder.name(*names)
     x = self.builder.permuted(x, channel_at(x.rank, axis), (f"{name}_in",), loc)
     node = self.builder.add(KINDS[keyword].eclass_name, name, [x], loc, **attrs)
@@ -1264,12 +1275,23 @@ def channel_layer(self, layer, keyword, x, axis, given, names, loc):
 @operand_layer
 def layer_layer_norm(self, layer, x, given, names, loc):
     axis = given.get("axis", -1)
-    if isinstance(axis, (list, tuple)) and len(axis) == 1:
-        axis = axis[0]
-    if not isinstance(axis, int) or axis % x.rank != x.rank - 1:
+    keras_axes = sorted(a % x.rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])
+                        if isinstance(a, int))
+    pivot_axes = [x.perm[a] for a in keras_axes]
+    count = len(pivot_axes)
+    # The pivot normalizes its trailing axes: the Keras axes must be those, in a layout keeping them last.
+    if not count or count != len(axis if isinstance(axis, (list, tuple)) else [axis]) or \
+            sorted(pivot_axes) != list(range(x.rank - count, x.rank)) or (count > 1 and pivot_axes != sorted(pivot_axes)):
         self.error("unsupported-construct", f"LayerNormalization over axis {axis!r} is not translated "
-                   "(only the last axis)", loc)
+                   "(only the trailing axes)", loc)
+        count = 1
     attrs = self.attributes(layer, "layer_norm", given, handled={"axis"})
+    sizes = x.shape[x.rank - count:]
+    if None not in sizes:
+        attrs["normalizedShape"] = list(sizes)  # stated, as PyTorch states it
+    if count > 1:
+        x = self.builder.permuted(x, L.identity(x.rank), tuple(f"{n}_in" for n in names if n) or ("layer_norm_in",),
+                                  loc)
     return self.layer_generic(layer, x, names, loc, keyword="layer_norm", attrs=attrs, given={})
 
 
@@ -1334,6 +1356,27 @@ def layer_flatten(self, layer, x, given, names, loc):
         self.remarks[result.node] = ("from Flatten of channels-last maps: the permute to channels-last before it "
                                      "keeps Keras' feature order (approximately idiomatic, exact)")
     return result
+
+
+@operand_layer
+def layer_time_distributed(self, layer, x, given, names, loc):
+    """``TimeDistributed(Flatten())`` (nested once per leading axis kept): a flatten of the trailing axes."""
+    inner, kept = given.get("layer"), 1
+    while isinstance(inner, LayerObj) and inner.cls == "TimeDistributed":
+        inner.uses += 1
+        inner, kept = inner.kwargs.get("layer", inner.args[0] if inner.args else None), kept + 1
+    self.check_rest(layer, given, {"layer"})
+    merged = [x.perm[a] for a in range(1 + kept, x.rank)]
+    if not isinstance(inner, LayerObj) or inner.cls != "Flatten" or inner.args or set(inner.kwargs) - {"name"} \
+            or len(merged) < 2 or merged != list(range(merged[0], merged[0] + len(merged))):
+        self.error("unsupported-construct", "TimeDistributed is translated only around a Flatten of axes in the "
+                   "pivot's order", loc)
+        return Unknown("time distributed", loc)
+    inner.uses += 1
+    start, end = merged[0], merged[-1]
+    node = self.builder.add("Flatten", names, [x], loc, startDim=start, endDim=-1 if end == x.rank - 1 else end)
+    return self.out_tensor(node, tuple(a if a <= start else a - len(merged) + 1 for a in x.perm
+                                       if a not in merged[1:]))
 
 
 def layer_reshape(self, layer, x, names, loc):
@@ -1427,7 +1470,62 @@ def layer_conv(self, layer, x, names, loc):
         dilation = attrs.get("dilation", [1])[0]
         attrs.update(padding="explicit", pads=[dilation * (kernel - 1), 0])
         return self.layer_generic(layer, x, names, loc, keyword=keyword, attrs=attrs, given=given)
+    padded = x if isinstance(x, T) and layer.cls in TABLE_CLASSES and given.get("padding", "valid") == "valid" else None
+    pad = padded.node if padded is not None else None
+    if pad is not None and is_kind(pad, "Pad") and str(pad.mode) == "constant" and not pad.value \
+            and len(pad.pads) == 2 * (padded.rank - 2) and padded.perm == L.channels_last(padded.rank):
+        # ZeroPadding then a valid convolution: the convolution's explicit padding (the pad node is left
+        # to whatever else reads it, and dropped when nothing does)
+        keyword = TABLE_CLASSES[layer.cls][0]
+        attrs = self.attributes(layer, keyword, given)
+        attrs.update(padding="explicit", pads=list(pad.pads))
+        source = self.builder.tensor(pad.inputs[0], padded.perm)
+        return self.layer_generic(layer, source, names, loc, keyword=keyword, attrs=attrs, given=given)
     return self.layer_generic(layer, x, names, loc, given=given)
+
+
+def layer_conv_transpose(self, layer, x, names, loc):
+    """Conv{d}DTranspose: ``output_padding`` is the pivot's ``output_padding`` (Keras then computes
+    (i - 1) * stride + kernel + output_padding, as PyTorch does)."""
+    given = self.given(layer)
+    output_padding = given.pop("output_padding", None)
+    keyword = TABLE_CLASSES[layer.cls][0]
+    attrs = self.attributes(layer, keyword, given)
+    if output_padding is not None:
+        dims = KINDS[keyword].spatial_dims
+        values = [output_padding] * dims if isinstance(output_padding, int) else list(output_padding)
+        if any(values):
+            attrs["outputPadding"] = canonical_per_axis(values)
+    return self.layer_generic(layer, x, names, loc, keyword=keyword, attrs=attrs, given=given)
+
+
+def _crops(cropping, dims: int) -> list:
+    """Keras' cropping argument (an int, one int per axis, or (begin, end) per axis) as (begin, end) pairs."""
+    if isinstance(cropping, int):
+        return [(cropping, cropping)] * dims
+    if all(isinstance(c, int) for c in cropping):
+        return [tuple(cropping)] if dims == 1 else [(c, c) for c in cropping]
+    return [tuple(c) for c in cropping]
+
+
+@operand_layer
+def layer_cropping(self, layer, x, given, names, loc):
+    """A Cropping right after a transposed convolution read by nothing else: that convolution's explicit padding
+    (PyTorch's ``padding`` of a transposed convolution crops its output)."""
+    dims = int(layer.cls[-2])
+    crops = _crops(given.get("cropping", 1), dims)
+    self.check_rest(layer, given, {"cropping"})
+    node = x.node
+    if is_kind(node, "ConvTranspose") and node.padding.name == "valid" and x.perm == L.channels_last(x.rank) \
+            and len(crops) == dims == x.rank - 2 and not any(node in other.inputs for other in self.builder.nodes):
+        node.padding = "explicit"
+        node.pads.extend([v for pair in crops for v in pair])
+        for key in [k for k in self._shapes if k[0] is node]:
+            del self._shapes[key]
+        return self.out_tensor(node, x.perm)
+    self.error("unsupported-construct", f"{layer.original} is translated only right after a transposed "
+               "convolution that nothing else reads", loc)
+    return x
 
 
 @operand_layer
@@ -1516,8 +1614,20 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     "Reshape": layer_reshape, "Permute": layer_permute, "Concatenate": layer_join,
     **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
-    **{f"Conv{d}D": layer_conv for d in (1, 2, 3)},
+    **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
+    **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)},
+    "TimeDistributed": layer_time_distributed,
 }
+
+
+def _is_convolution(kind) -> bool:
+    """A kind windowed over the input with explicit pads, that is neither transposed nor a pooling."""
+    return all(kind.attribute(a) is not None for a in ("pads", "kernelSize", "dilation")) and \
+        kind.attribute("outputPadding") is None and kind.attribute("ceilMode") is None
+
+
+# Every convolution class of the table (causal padding, a ZeroPadding before it as its own padding).
+SPECIAL_LAYERS.update({cls: layer_conv for cls, keywords in TABLE_CLASSES.items() if _is_convolution(KINDS[keywords[0]])})
 
 
 # --- functions of keras.ops / tf / keras.layers ------------------------------------------------------------
@@ -1587,9 +1697,31 @@ def op_reshape(self, path, args, kwargs, hint, loc):
     if shape[0] not in (-1, None):
         self.error("unsupported-construct", f"{path} that changes the batch axis is not translated", loc)
         return Unknown("reshape", loc)
+    shuffled = pixel_shuffle_of(self, x, shape, hint, loc)
+    if shuffled is not None:
+        return shuffled
     x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'reshape'}_in",), loc)
     node = self.builder.add("Reshape", (hint, "reshape"), [x], loc, shape=[-1 if d is None else d for d in shape[1:]])
     return self.out_tensor(node, L.identity(len(shape)))
+
+
+def pixel_shuffle_of(self, x: T, shape, hint, loc) -> T | None:
+    """PyTorch's pixel_shuffle as the Keras generator spells it (its channels are ordered (c, i, j), unlike
+    depth_to_space): (N, H, W, C*r*r) reshaped to (N, H, W, C, r, r), transposed (0, 1, 4, 2, 5, 3), reshaped to
+    (N, H*r, W*r, C). The reshapes between become unused and are dropped."""
+    blocks = x.node
+    if x.perm != (0, 1, 4, 2, 5, 3) or not is_kind(blocks, "Reshape") or len(blocks.shape) != 5 or len(shape) != 4:
+        return None
+    height, width, channels, r, r_again = blocks.shape
+    permute = blocks.inputs[0]
+    if r != r_again or not is_kind(permute, "Permute") or list(permute.dims) != [0, 2, 3, 1] or \
+            list(shape[1:]) != [height * r, width * r, channels]:
+        return None
+    source = permute.inputs[0]
+    if tuple(self.shape_of(source)[1:]) != (channels * r * r, height, width):
+        return None
+    node = self.builder.add("PixelShuffle", (hint, "pixel_shuffle"), [source], loc, upscaleFactor=r)
+    return self.out_tensor(node, L.channels_last(4))
 
 
 def op_transpose(self, path, args, kwargs, hint, loc):
@@ -1601,7 +1733,9 @@ def op_transpose(self, path, args, kwargs, hint, loc):
     if axes[0] != 0:
         self.error("unsupported-construct", f"{path} that moves the batch axis is not translated", loc)
         return Unknown("transpose", loc)
-    return transpose(self, x, axes)
+    result = transpose(self, x, axes)
+    result.name = hint
+    return result
 
 
 def op_reduce(eclass_name):
@@ -1620,6 +1754,97 @@ def op_reduce(eclass_name):
                                 keepdims=keep)
         return self.out_tensor(node, x.perm if keep else L.drop_axes(x.perm, pivot_axes))
     return handler
+
+
+def op_split(self, path, args, kwargs, hint, loc):
+    """``ops.split(x, cut indices or a count, axis)`` / ``tf.split(x, sizes or a count, axis)``: one pivot
+    split; its output 0 is the node itself, the others are selected (and kept only when used)."""
+    x = self.tensor(_arg(args, kwargs, 0, "x", "value"), loc)
+    how = _arg(args, kwargs, 1, "indices_or_sections", "num_or_size_splits")
+    axis = _arg(args, kwargs, 2, "axis", default=0)
+    if x is None or not isinstance(axis, int):
+        return Unknown("split", loc)
+    pivot_axis = x.perm[axis % x.rank]
+    size = x.shape[pivot_axis]
+    if pivot_axis == 0:
+        self.error("unsupported-construct", f"{path} of the batch axis is not translated", loc)
+        return Unknown("split", loc)
+    if isinstance(how, int) and size is not None and how > 0 and size % how == 0:
+        sizes = [size // how] * how
+    elif isinstance(how, (list, tuple)) and all(isinstance(v, int) for v in how) and path.startswith("tf."):
+        sizes = list(how)
+    elif isinstance(how, (list, tuple)) and all(isinstance(v, int) for v in how) and size is not None:
+        cuts = [0, *how, size]
+        sizes = [end - start for start, end in itertools.pairwise(cuts)]
+    else:
+        self.error("dynamic-value", f"{path} into parts known only at run time", loc)
+        return Unknown("split", loc)
+    hints = list(self.pending_hints) if len(self.pending_hints) == len(sizes) else [None] * len(sizes)
+    node = self.builder.add("Split", (hints[0] or hint, "split"), [x], loc, sizes=sizes, axis=pivot_axis)
+    parts = [self.out_tensor(node, x.perm)]
+    for index in range(1, len(sizes)):
+        select = self.builder.add("Select", (hints[index], f"{node.name}_{index}"), [node], loc, index=index)
+        parts.append(self.out_tensor(select, x.perm))
+    return tuple(parts)
+
+
+def op_normalize(self, path, args, kwargs, hint, loc):
+    """``ops.normalize(x, axis, order, epsilon)``: x / max(||x||_order, epsilon), the pivot's normalize."""
+    x = self.tensor(_arg(args, kwargs, 0, "x"), loc)
+    axis = _arg(args, kwargs, 1, "axis", default=-1)
+    order = _arg(args, kwargs, 2, "order", default=2)
+    epsilon = _arg(args, kwargs, 3, "epsilon")
+    if x is None or not isinstance(axis, int) or not isinstance(order, int) or \
+            not isinstance(epsilon, (int, float, type(None))):
+        if x is not None:
+            self.error("dynamic-value", f"{path} with arguments known only at run time", loc)
+        return Unknown("normalize", loc)
+    # Keras' default epsilon is its backend's, 1e-7
+    node = self.builder.add("Normalize", (hint, "normalize"), [x], loc, p=float(order),
+                            axis=self.pivot_axis(x, axis) if axis < 0 else x.perm[axis % x.rank],
+                            eps=1e-7 if epsilon is None else float(epsilon))
+    return self.out_tensor(node, x.perm)
+
+
+@dataclass
+class Condition:
+    """``ops.greater(x, c)``: known by what it compares, so ``ops.where`` can recognise the kind it spells."""
+    tensor: T
+    threshold: float
+
+
+def op_greater(self, path, args, kwargs, hint, loc):
+    x, threshold = _arg(args, kwargs, 0, "x1", "x"), _arg(args, kwargs, 1, "x2", "y")
+    if isinstance(x, T) and isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        return Condition(x, float(threshold))
+    self.error("unsupported-construct", f"{path} is not translated (only as the condition of a softplus)", loc)
+    return Unknown(f"result of {path}", loc)
+
+
+def _scale_of(node, x) -> float | None:
+    """The constant ``beta`` when ``node`` is ``x * beta``, else None."""
+    if is_kind(node, "Mul") and len(node.inputs) == 1 and node.inputs[0] is x and node.eIsSet("scalar"):
+        return node.scalar
+    return None
+
+
+def op_where(self, path, args, kwargs, hint, loc):
+    """PyTorch's Softplus(beta, threshold) as the Keras generator writes it (linear where beta * x exceeds the
+    threshold): ``ops.where(ops.greater(x * beta, threshold), x, ops.softplus(x * beta) / beta)``."""
+    condition, x, other = (_arg(args, kwargs, i, name) for i, name in ((0, "condition"), (1, "x1"), (2, "x2")))
+    if isinstance(condition, Condition) and isinstance(x, T) and isinstance(other, T) \
+            and condition.tensor.perm == x.perm == other.perm:
+        beta = _scale_of(condition.tensor.node, x.node)
+        divided, softplus = other.node, other.node.inputs[0] if other.node.inputs else None
+        if beta is not None and is_kind(divided, "Div") and len(divided.inputs) == 1 and \
+                not divided.scalarFirst and divided.scalar == beta and is_kind(softplus, "Softplus") and \
+                softplus.beta == 1.0 and _scale_of(softplus.inputs[0], x.node) == beta:
+            node = self.builder.add("Softplus", (hint, "softplus"), [x], loc, beta=beta,
+                                    threshold=condition.threshold)
+            return self.out_tensor(node, x.perm)
+    self.error("unsupported-construct", f"{path} is not translated (only the softplus with beta and threshold "
+               "that the Keras generator writes)", loc)
+    return Unknown(f"result of {path}", loc)
 
 
 def op_squeeze(self, path, args, kwargs, hint, loc):
@@ -1752,6 +1977,9 @@ OPS: dict[str, Callable] = {
                                              ("ReduceMax", ("ops.max", "tf.reduce_max")),
                                              ("ReduceMin", ("ops.min", "tf.reduce_min"))) for p in names},
     **{p: op_squeeze for p in ("ops.squeeze", "tf.squeeze")},
+    **{p: op_split for p in ("ops.split", "tf.split")},
+    **{p: op_normalize for p in ("ops.normalize", "ops.nn.normalize")},
+    "ops.greater": op_greater, "ops.where": op_where,
     **{p: op_expand_dims for p in ("ops.expand_dims", "tf.expand_dims")},
     **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
@@ -1844,7 +2072,7 @@ def finish_output(self, t: T, loc) -> T:
     """Outputs keep the pivot layout, except channels-last feature maps (reported in the layouts)."""
     if L.is_identity(t.perm) or (t.rank >= 4 and t.perm == L.channels_last(t.rank)):
         return t
-    return self.builder.permuted(t, L.identity(t.rank), (f"{t.node.name}_out",), loc)
+    return self.builder.permuted(t, L.identity(t.rank), (t.name, f"{t.node.name}_out"), loc)
 
 
 def reachable(nodes: list, outputs: list, inputs: list) -> list:

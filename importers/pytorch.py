@@ -49,7 +49,7 @@ from nnpivot.generators import pytorch as torch_target  # training tables only
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.kinds.torch_mapping import REQUIRED
-from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig
+from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
 from nnpivot.metamodel.shapes import ShapeError
 
 from .interpreter import BINARY, BoundMethod, Function, Interpreter, PyMethod, target_names
@@ -743,8 +743,6 @@ class Importer(Interpreter):
 
     def call_layer(self, layer: Layer, args: list, kwargs: dict, node):
         keyword = layer.kind.keyword
-        if keyword == "identity" and len(args) == 1 and isinstance(args[0], Tensor):
-            return args[0]   # nn.Identity: no node
         tensors = [a for a in args if not isinstance(a, Zeros)]
         if any(isinstance(a, tuple) and all(isinstance(z, Zeros) for z in a) for a in tensors):
             tensors = [a for a in tensors if not isinstance(a, tuple)]   # (h0, c0) zero initial states
@@ -770,11 +768,28 @@ class Importer(Interpreter):
                          self.where(node), warning)
             owner = None
         name = self.layer_name(layer, self.builder) or self.op_name(keyword, node)
-        created = self.builder.add(layer.kind, name, tensors, layer.attrs, layer.where, notes,
+        tensors, padding = self.inline_zero_pad(layer, tensors, node)
+        created = self.builder.add(layer.kind, name, tensors, {**layer.attrs, **padding}, layer.where, notes,
                                    self.source_path(layer, self.builder), weights_of=owner)
         if layer.first_node is None:
             layer.first_node = created
         return self.builder.tensors(created)
+
+    def inline_zero_pad(self, layer: Layer, tensors: list, node) -> tuple[list, dict]:
+        """``conv(F.pad(x, pads))``, a constant zero pad written inside the call of an unpadded convolution: the
+        convolution's explicit padding (asymmetric pads, which torch convolutions cannot state). The pad, read by
+        nothing else, is no node of its own."""
+        graph = self.builder.graph
+        pad = tensors[0].node if len(tensors) == 1 else None
+        if (layer.kind.attribute("pads") is None or "padding" in layer.attrs or "paddingMode" in layer.attrs
+                or not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Call)
+                or pad is None or tensors[0].index or not is_kind(pad, "Pad") or graph.nodes[-1] is not pad
+                or pad.mode.name != "constant" or pad.value or len(pad.pads) != 2 * layer.kind.spatial_dims):
+            return tensors, {}
+        graph.nodes.remove(pad)
+        if self.report.entries and self.report.entries[-1].node == pad.name:
+            self.report.entries.pop()
+        return [Tensor(pad.inputs[0])], {"padding": "explicit", "pads": list(pad.pads)}
 
     # -- the interpreter's hooks: what PyTorch values do in Python code ---------------------------------------
     def call_function(self, func, args: list, kwargs: dict, node, cls: ClassInfo | None = None):
@@ -796,6 +811,8 @@ class Importer(Interpreter):
 
     def assigned_name(self, stmt: ast.Assign) -> str | None:
         single = stmt.targets[0] if len(stmt.targets) == 1 else None
+        if isinstance(single, (ast.Tuple, ast.List)) and single.elts:
+            single = single.elts[0]   # a, b = torch.split(...): the node is named after its first output
         return single.id if isinstance(single, ast.Name) else None
 
     def restore(self, outer) -> None:
@@ -1283,11 +1300,13 @@ def _flatten(value):
 
 
 def _attention_operands(tensors):
+    """Self-attention (one tensor three times) is the pivot's one operand; otherwise query, key and value as
+    written, as the Keras importer reads them (a key that is also the value stays twice)."""
     query = tensors[0]
     key = tensors[1] if len(tensors) > 1 else query
     value = tensors[2] if len(tensors) > 2 else key
-    if value is key or (value.node is key.node and value.index == key.index):
-        return [query] if (key.node is query.node and key.index == query.index) else [query, key]
+    if all(t.node is query.node and t.index == query.index for t in (key, value)):
+        return [query]
     return [query, key, value]
 
 

@@ -18,7 +18,7 @@ from nnpivot.importers.interpreter import Class, EvaluationLimit, Function, Inte
 from nnpivot.importers.keras import import_keras
 from nnpivot.importers.pysource import Refused
 from nnpivot.importers.pytorch import import_pytorch
-from nnpivot.metamodel.registry import kind_of
+from nnpivot.kinds import kind_of
 
 
 def run(source: str, path="snippet.py") -> dict:
