@@ -328,5 +328,5 @@ def slice_attributes(axes: list, starts: list, ends: list, steps: list) -> dict:
 
 
 __all__ = ["Entry", "ImportReport", "ImportTable", "Refused", "ReturnValue", "consumers", "describe",
-           "describe_training", "dotted", "embedding_inputs_hold_ids", "index_of", "is_recurrent", "location",
-           "detect_framework", "read_source", "replace_uses", "slice_attributes"]
+           "describe_training", "detect_framework", "dotted", "embedding_inputs_hold_ids", "index_of", "is_recurrent",
+           "location", "read_source", "replace_uses", "slice_attributes"]

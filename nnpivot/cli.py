@@ -4,9 +4,10 @@ Subcommands are rows of ``COMMANDS``: a name, a help line, a function adding
 its arguments and the function running it (``"module:function"``, imported only
 when that subcommand runs). The arguments of every subcommand are defined here
 from the format registry, so building the parser imports no transformation;
-``check``, ``convert``, ``layers`` and ``migrate`` run from this module (their
-chain imports its importer and generator when it runs), ``verify`` and
-``weights``, which need numpy and the frameworks, from their own modules.
+``layers`` runs from this module (it needs the registry only), ``check``,
+``convert`` and ``migrate`` from :mod:`nnpivot.commands` (their chain imports
+its importer and generator when it runs), ``verify`` and ``weights``, which
+need numpy and the frameworks, from their own modules.
 Adding a subcommand means adding a row.
 
 Exit status: 0 success, 1 when an input has errors, 2 on usage errors
@@ -24,14 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnpivot import __version__, api
-from nnpivot.console import FAILED, OK, USAGE, count, report
+from nnpivot import __version__
+from nnpivot.console import FAILED, OK, USAGE, report
 from nnpivot.diagnostics import NNPivotError, has_errors
 from nnpivot.fileio import write_atomic
 from nnpivot.formats import FORMATS, FRAMEWORKS, TARGETS, UsageError
 from nnpivot.metamodel.registry import KINDS, snake
-from nnpivot.migrate import migrate, parse_input_shapes, parse_model_args
-from nnpivot.pipeline import Conversion
 
 LAYERS_START, LAYERS_END = "<!-- layers:start -->", "<!-- layers:end -->"
 
@@ -57,11 +56,6 @@ def _source_code_arguments(parser):
     parser.add_argument("--input-shape", action="append", metavar="NAME=DIMS",
                         help="an input's shape without the batch axis, like x=3,32,32 (repeatable), in the "
                              "source framework's layout")
-
-
-def _source_options(args) -> dict:
-    return {"model_name": args.model, "model_args": parse_model_args(args.model_args) or None,
-            "input_shapes": parse_input_shapes(args.input_shape)}
 
 
 def _convert_arguments(parser):
@@ -133,12 +127,12 @@ def _migrate_arguments(parser):
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("check", "validate model files and print their problems", _check_arguments, "nnpivot.cli:run_check"),
+    Command("check", "validate model files and print their problems", _check_arguments, "nnpivot.commands:run_check"),
     Command("convert", "convert a model between formats (.nn, .xmi, .dot, PyTorch or Keras code)", _convert_arguments,
-            "nnpivot.cli:run_convert"),
+            "nnpivot.commands:run_convert"),
     Command("layers", "list the supported layer kinds", _layers_arguments, "nnpivot.cli:run_layers"),
     Command("migrate", "migrate PyTorch or Keras source code to the other framework (or .nn, XMI), with weights",
-            _migrate_arguments, "nnpivot.cli:run_migrate"),
+            _migrate_arguments, "nnpivot.commands:run_migrate"),
     Command("verify", "run two model files on the same weights and inputs and compare them (executes both)",
             _verify_arguments, "nnpivot.verify:run_verify"),
     Command("weights", "convert trained weights between formats (.pt, .weights.h5, .npz)", _weights_arguments,
@@ -157,70 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
         command.arguments(sub)
         sub.set_defaults(run=command.run)
     return parser
-
-
-# --- check -----------------------------------------------------------------------------
-
-def run_check(args) -> int:
-    status = OK
-    for name in args.files:
-        try:
-            diagnostics = api.check(name, args.source)
-        except UsageError as exc:
-            report(exc.diagnostics)
-            status = max(status, USAGE)
-            continue
-        report(diagnostics)
-        if has_errors(diagnostics):
-            print(f"{name}: {count(diagnostics)}")
-            status = max(status, FAILED)
-        else:
-            warnings = count(diagnostics)
-            print(f"{name}: ok" + (f" ({warnings})" if warnings else ""))
-    return status
-
-
-# --- convert ---------------------------------------------------------------------------
-
-def run_convert(args) -> int:
-    conversion = Conversion(args.source, args.output, args.target, args.source_format,
-                            options=_source_options(args), force=args.force)
-    result = conversion.run()  # usage errors (exit 2) and an existing output before any work
-    report(result.diagnostics)
-    if not result.ok:
-        return FAILED
-    print(f"{args.output}: written ({result.state['source_format'].name} -> {result.state['output_format'].name})")
-    return OK
-
-
-# --- migrate ---------------------------------------------------------------------------
-
-def run_migrate(args) -> int:
-    result = migrate(args.source, args.target, args.output, source_framework=args.source_framework,
-                     model_name=args.model, model_args=parse_model_args(args.model_args),
-                     input_shapes=parse_input_shapes(args.input_shape), weights=args.weights,
-                     weights_out=args.weights_out, force=args.force)
-    report(result.diagnostics)
-    if result.report is not None and result.report.model:
-        print(f"{args.source}: migrated {result.migrated} ({result.source_framework})")
-    if args.report is not None and result.report is not None:
-        if args.report == "-":
-            sys.stdout.write(result.report_text())
-        else:
-            write_atomic(args.report, result.report_text(), force=True)
-            print(f"{args.report}: migration report written")
-    if result.failed is not None:
-        print(f"nnpivot: migration failed at step '{result.failed}'; nothing written", file=sys.stderr)
-        return FAILED
-    print(f"{result.output}: written ({result.source_framework} -> {result.target})")
-    if result.weights_out is not None:
-        print(f"{result.weights_out}: {result.weights_written} weight arrays written")
-    if result.partial:
-        problems = sum(d.is_error for d in result.import_problems)
-        print(f"nnpivot: {problems} construct{'s' if problems != 1 else ''} not translated: the output does NOT "
-              "compute what the source computes", file=sys.stderr)
-        return FAILED
-    return OK
 
 
 # --- layers ----------------------------------------------------------------------------
