@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pyecore.ecore import EEnumLiteral
 
 from nnpivot.diagnostics import Diagnostic, NNPivotError, error, has_errors, location_of, warning
 from nnpivot.graph import graph_inputs, topological_order
+from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.registry import KINDS, kind_of
 from nnpivot.metamodel.shapes import ShapeError, explicit_pads, per_axis, same_pads, spatial_geometry
@@ -62,6 +62,8 @@ from .codegen import (
     wrap_call,
     write_atomic,
 )
+
+np = lazy_module("numpy")  # for the weight converters: generating code never loads numpy
 
 TARGET = "keras"
 UNSET = object()

@@ -31,7 +31,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
+from nnpivot.lazy import lazy_module
+
+np = lazy_module("numpy")  # loaded when arrays are stored: naming WeightStore costs nothing
 
 
 class WeightStore:
