@@ -169,8 +169,9 @@ def format_for(path, target: str | None = None, purpose: str = "load", source_co
     candidates = candidates_for(path, target, purpose, source_code)
     if len(candidates) == 1:
         return candidates[0]
-    if purpose == "load" and all(f.detect == candidates[0].detect is not None for f in candidates):
-        return format_named(resolve(candidates[0].detect)(path))
+    detectors = {f.detect for f in candidates}
+    if purpose == "load" and len(detectors) == 1 and None not in detectors:  # one function tells them apart
+        return format_named(resolve(detectors.pop())(path))
     raise UsageError([error("ambiguous-format", f"{Path(path).suffix.lower()} files can be "
                                                 f"{', '.join(f.name for f in candidates)}; say which with --to",
                             Location(str(path)))])
