@@ -34,20 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nnpivot.diagnostics import Diagnostic, NNPivotError, error, has_errors, location_of, warning
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import KINDS, kind_of
 from nnpivot.kinds import layout as L
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, NodeContext, Tensor
 from nnpivot.kinds.pysyntax import LINE_WIDTH, identifier, literal, wrap_call
+from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
 
 from .codegen import OutputNames, class_name, environment, header, write_atomic
+
+np = lazy_module("numpy")  # for the weight functions: generating code never loads numpy
 
 # =============================================================================
 # Layout requirements

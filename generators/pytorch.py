@@ -30,6 +30,7 @@ from nnpivot.kinds.pysyntax import INDENT, identifier, literal, wrap_call
 from nnpivot.kinds.torch_mapping import Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import ShapeTable, infer_shapes
+from nnpivot.weights import WeightStore
 
 from . import codegen
 from .codegen import OutputNames
@@ -300,8 +301,6 @@ def store_from_state_dict(model, state_dict) -> tuple:
     Returns ``(store, diagnostics)``: ``weight-shape-mismatch`` and ``weight-missing``
     are errors, ``weight-unexpected`` a warning; ``num_batches_tracked`` is dropped.
     """
-    from nnpivot.weights import WeightStore
-
     slots = {s.torch_key: s for s in parameter_slots(model)}
     store, diagnostics = WeightStore(), []
     for key, tensor in state_dict.items():
