@@ -933,7 +933,7 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
                      metric_entry.torch if metric_entry is not None else None)
         if increment is None:
             diagnostics.append(warning("unknown-metric", f"metric '{metric}' is left out of the PyTorch training"
-                                       " function", where))
+                                       " function", location_of(config, "metrics") or where))
             continue
         metrics.append({"name": metric, "var": identifier(metric) + "_sum", "increment": increment})
     several = len(graph_inputs(model)) > 1

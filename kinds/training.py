@@ -49,6 +49,7 @@ class OptimizerParameter:
     boolean: bool = False           # stored as 0/1 in the pivot, written True/False
     torch_index: int | None = None  # the position inside a torch tuple keyword (betas=(beta_1, beta_2))
     keras_differs: str = ""         # why the Keras keyword does not mean exactly the pivot's value ("" = exact)
+    requires: str = ""              # a parameter that must be positive when this flag is set (torch refuses otherwise)
 
     def torch_value(self, value: float):
         return bool(value) if self.boolean else value
@@ -109,7 +110,7 @@ def _flag(name: str) -> OptimizerParameter:
 OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
     OptimizerEntry("sgd", "torch.optim.SGD", "keras.optimizers.SGD", ("sgd",), 1e-3, 0.01, (
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
-        _flag("nesterov"),
+        OptimizerParameter("nesterov", "nesterov", "nesterov", False, False, boolean=True, requires="momentum"),
         # without momentum, decoupled and L2 decay give the same update
         _decay("SGD"))),
     OptimizerEntry("adam", "torch.optim.Adam", "keras.optimizers.Adam", ("adam",), 1e-3, 1e-3, (

@@ -28,6 +28,7 @@ def check_training(model) -> list[Diagnostic]:
         else:
             entry = OPTIMIZERS[optimizer.kind]
             accepted = {p.name for p in entry.parameters}
+            values = {p.key: p.value for p in optimizer.parameters}
             for parameter in optimizer.parameters:
                 known = entry.parameter(parameter.key)
                 if known is None:
@@ -37,6 +38,9 @@ def check_training(model) -> list[Diagnostic]:
                 elif known.boolean and parameter.value not in (0, 1):
                     found.append(error("out-of-range", f"optimizer {optimizer.kind}: {parameter.key} is a flag, "
                                        f"0 or 1, got {parameter.value:g}", location_of(parameter)))
+                elif known.requires and parameter.value and not values.get(known.requires, 0) > 0:
+                    found.append(error("out-of-range", f"optimizer {optimizer.kind}: {parameter.key} needs a positive "
+                                       f"{known.requires}", location_of(parameter)))
         if not optimizer.learningRate > 0:
             found.append(error("out-of-range",
                                f"optimizer {optimizer.kind}: learning_rate must be positive, "
