@@ -2453,7 +2453,7 @@ def loss(self, value, loc):
     problem = vocabulary.mismatch(entry, spelling, vocabulary.ending_of_keyword(kind.keyword if kind else None),
                                   from_logits=logits)
     if problem:
-        self.warn("unsupported-construct", f"loss {name.lower()} with from_logits={logits}: {problem}", loc)
+        self.warn("approximate-translation", f"loss {name.lower()} with from_logits={logits}: {problem}", loc)
     return entry.name
 
 

@@ -16,12 +16,13 @@ import keras
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F  # noqa: N812 - the spelling generated code uses
+import torch.nn.functional as F  # the spelling generated code uses
 from torch import nn
 
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import keras as K
 from nnpivot.generators import pytorch as P
+from nnpivot.generators.nn_text import to_text as print_nn
 from nnpivot.grammars import parse_text
 from nnpivot.importers.keras import import_keras
 from nnpivot.importers.pytorch import import_pytorch
@@ -159,7 +160,7 @@ def test_optimizer_is_generated_for_both_frameworks(case, tmp_path):
 
     code = P.generate(model, "net.nn")
     net = nn.Linear(4, 3)
-    optimizer = eval(torch_training(code)["optimizer"],  # noqa: S307 - our own generated expression
+    optimizer = eval(torch_training(code)["optimizer"],  # our own generated expression
                      {"torch": torch, "model": net, "learning_rate": 0.05})
     assert type(optimizer) is getattr(torch.optim, entry.torch_name)
     group = optimizer.param_groups[0]
@@ -171,7 +172,7 @@ def test_optimizer_is_generated_for_both_frameworks(case, tmp_path):
     optimizer.step()
 
     code = K.generate(model, "net.nn")
-    optimizer = eval(keras_compile(code)["optimizer"], {"keras": keras})  # noqa: S307
+    optimizer = eval(keras_compile(code)["optimizer"], {"keras": keras})
     assert type(optimizer) is getattr(keras.optimizers, entry.keras_name)
     assert float(optimizer.learning_rate) == pytest.approx(0.05)
     if parameter is not None:
@@ -193,7 +194,19 @@ def test_inexact_keras_weight_decay_is_a_located_warning():
 def test_boolean_parameters_are_flags():
     diagnostics = validate(parse_text(model_text("sgd(learning_rate=0.1, momentum=0.9, nesterov=2)"), "net.nn"))
     assert [(d.code, d.location.line, d.location.col) for d in diagnostics] == [("out-of-range", 6, 52)]
-    assert "nesterov is a flag, 0 or 1, got 2" in diagnostics[0].message
+    assert "nesterov is a flag (true or false), got 2" in diagnostics[0].message
+
+
+def test_flags_are_written_true_or_false():
+    model = parsed(model_text("sgd(learning_rate=0.1, momentum=0.9, nesterov=true)"))
+    assert [(p.key, p.value) for p in model.training.optimizer.parameters] == [("momentum", 0.9), ("nesterov", 1.0)]
+    text = print_nn(model)
+    assert "optimizer sgd(learning_rate=0.1, momentum=0.9, nesterov=true)" in text
+    assert print_nn(parse_text(text, "again.nn")) == text
+    assert "nesterov=True" in P.generate(model, "net.nn") and "nesterov=True" in K.generate(model, "net.nn")
+    with pytest.raises(NNPivotError) as raised:  # only flags take true/false
+        parse_text(model_text("adam(learning_rate=0.1, epsilon=true)"), "net.nn")
+    assert [(d.code, d.location.line, d.location.col) for d in raised.value.diagnostics] == [("bad-value", 6, 39)]
 
 
 def test_nesterov_needs_momentum():
@@ -241,9 +254,9 @@ def test_loss_is_the_same_number_in_both_frameworks(case):
     model = parsed(text)
 
     torch_code = torch_training(P.generate(model, "net.nn"))
-    loss_fn = eval(torch_code["loss_fn"], {"nn": nn, "torch": torch})  # noqa: S307
+    loss_fn = eval(torch_code["loss_fn"], {"nn": nn, "torch": torch})
     torch_targets = torch.from_numpy(targets).long() if targets.dtype.kind == "i" else torch.from_numpy(targets)
-    loss_input = eval(torch_code["input"], {"torch": torch, "outputs": torch.from_numpy(outputs)})  # noqa: S307
+    loss_input = eval(torch_code["input"], {"torch": torch, "outputs": torch.from_numpy(outputs)})
     torch_loss = float(loss_fn(loss_input, torch_targets))
 
     writing = entry.keras(ending)
@@ -254,7 +267,7 @@ def test_loss_is_the_same_number_in_both_frameworks(case):
         assert diagnostic.code == "unsupported-for-target" and entry.name in diagnostic.message
         assert (diagnostic.location.line, diagnostic.location.col) == (line_of(text, "loss"), 5)
         return
-    keras_loss = eval(keras_compile(K.generate(model, "net.nn"))["loss"], {"keras": keras})  # noqa: S307
+    keras_loss = eval(keras_compile(K.generate(model, "net.nn"))["loss"], {"keras": keras})
     assert float(keras_loss(targets, outputs)) == pytest.approx(torch_loss, rel=1e-4, abs=1e-6)
     assert np.isfinite(torch_loss)
 
@@ -277,7 +290,7 @@ def test_metric_is_generated_for_both_frameworks(entry):
     if entry.torch is not None:
         assert entry.torch in code and not diagnostics
         outputs = torch.randn(6, units)
-        value = eval(entry.torch, {"outputs": outputs, "targets": torch.from_numpy(targets)})  # noqa: S307
+        value = eval(entry.torch, {"outputs": outputs, "targets": torch.from_numpy(targets)})
         assert np.isfinite(value)
     else:  # PyTorch has no such metric of its own: said where, and left out
         assert [(d.code, d.location.line) for d in diagnostics] == [("unknown-metric", line_of(text, "metrics"))]
@@ -288,7 +301,7 @@ def test_metric_is_generated_for_both_frameworks(entry):
     layers = [keras.Input(shape=(4,)), keras.layers.Dense(units)] + (
         [keras.layers.Activation(ending)] if ending else [])
     net = keras.Sequential(layers)
-    net.compile(optimizer="sgd", loss=eval(compile_args["loss"], {"keras": keras}),  # noqa: S307
+    net.compile(optimizer="sgd", loss=eval(compile_args["loss"], {"keras": keras}),
                 metrics=[entry.keras])
     results = net.evaluate(np.zeros((6, 4), "float32"), targets, verbose=0, return_dict=True)
     assert len(results) == 2 and all(np.isfinite(v) for v in results.values())
@@ -475,6 +488,7 @@ def test_generated_training_code_reads_back(case, tmp_path):
     path = tmp_path / "torch_net.py"
     path.write_text(P.generate(model, "net.nn"))
     again, report = import_pytorch(path, input_shapes=[[4]])
+    assert report.ok, [str(d) for d in report.diagnostics]
     # PyTorch writes one-hot cross-entropy as CrossEntropyLoss, which reads back as class-index cross-entropy
     expected = _settings(model)
     if loss == "categorical_cross_entropy":
@@ -483,6 +497,7 @@ def test_generated_training_code_reads_back(case, tmp_path):
     path = tmp_path / "keras_net.py"
     path.write_text(K.generate(model, "net.nn"))
     again, report = import_keras(path, input_shapes=[[4]])
+    assert report.ok, [str(d) for d in report.diagnostics]
     expected = _settings(model)
     if loss == "nll":  # Keras writes nll on log-probabilities as sparse cross-entropy from logits
         expected = (*expected[:3], "cross_entropy")

@@ -36,8 +36,8 @@ def check_training(model) -> list[Diagnostic]:
                                        f"optimizer {optimizer.kind} has no parameter '{parameter.key}'"
                                        f"{_suggest(parameter.key, accepted)}", location_of(parameter)))
                 elif known.boolean and parameter.value not in (0, 1):
-                    found.append(error("out-of-range", f"optimizer {optimizer.kind}: {parameter.key} is a flag, "
-                                       f"0 or 1, got {parameter.value:g}", location_of(parameter)))
+                    found.append(error("out-of-range", f"optimizer {optimizer.kind}: {parameter.key} is a flag "
+                                       f"(true or false), got {parameter.value:g}", location_of(parameter)))
                 elif known.requires and parameter.value and not values.get(known.requires, 0) > 0:
                     found.append(error("out-of-range", f"optimizer {optimizer.kind}: {parameter.key} needs a positive "
                                        f"{known.requires}", location_of(parameter)))
