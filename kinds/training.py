@@ -336,3 +336,46 @@ def torch_accuracy(loss: str, ending: str, binary_output: bool) -> str:
         return TORCH_ACCURACY["binary" if ending == BINARY_PROBABILITIES or loss != "binary_cross_entropy"
                               else "binary_logits"]
     return TORCH_ACCURACY["categorical" if loss == "categorical_cross_entropy" else "sparse"]
+
+
+# --- documentation ---------------------------------------------------------------------------------
+
+README_START, README_END = "<!-- training:start -->", "<!-- training:end -->"
+
+
+def _ending_label(ending: str, count: int) -> str:
+    return "any output" if count == 1 else ending.replace("binary_", "").replace("_", "-")
+
+
+def _writing_text(writing: Writing) -> str:
+    if writing.code is None:
+        return "refused (error)"
+    return f"`{writing.code}`" + (f" of `{writing.input.format('outputs')}`" if writing.input != "{}" else "")
+
+
+def markdown_table() -> str:
+    """The README's tables of the vocabulary (kept fresh by a test)."""
+    lines = ["| optimizer | PyTorch | Keras | parameters (PyTorch / Keras keyword, default) |", "|---|---|---|---|"]
+    for entry in OPTIMIZERS.values():
+        rates = f"lr {entry.torch_learning_rate:g} / learning_rate {entry.keras_learning_rate:g}"
+        parameters = [f"`learning_rate` ({rates})"]
+        for p in entry.parameters:
+            torch_name = f"{p.torch}[{p.torch_index}]" if p.torch_index is not None else p.torch
+            note = " approximate in Keras" if p.keras_differs else ""
+            parameters.append(f"`{p.name}` ({torch_name} {p.torch_default} / {p.keras} {p.keras_default}{note})")
+        lines.append(f"| `{entry.name}` | `{entry.torch_class}` | `{entry.keras_class}` | {'; '.join(parameters)} |")
+    lines += ["", "| loss | meaning | PyTorch (read) | Keras (read) | written, by what the model outputs |",
+              "|---|---|---|---|---|"]
+    for entry in LOSSES.values():
+        torch_names = ", ".join(f"`{s.name}`" for s in entry.torch_spellings) or "(as cross_entropy)"
+        keras_names = ", ".join(f"`{s.name}`" for s in entry.keras_spellings) or "(none)"
+        written = []
+        for ending, writings in (("PyTorch", entry.torch_writings), ("Keras", entry.keras_writings)):
+            forms = [f"{_ending_label(e, len(writings))}: " + _writing_text(w) for e, w in writings.items()]
+            written.append(f"{ending} {'; '.join(forms)}")
+        lines.append(f"| `{entry.name}` | {entry.meaning} | {torch_names} | {keras_names} | {'<br>'.join(written)} |")
+    lines += ["", "| metric | Keras (read) | PyTorch training function |", "|---|---|---|"]
+    for entry in METRICS.values():
+        torch_form = "running sum" if entry.torch else "left out (warning)"
+        lines.append(f"| `{entry.name}` | {', '.join(f'`{s}`' for s in entry.keras_spellings)} | {torch_form} |")
+    return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -502,3 +503,10 @@ def test_generated_training_code_reads_back(case, tmp_path):
     if loss == "nll":  # Keras writes nll on log-probabilities as sparse cross-entropy from logits
         expected = (*expected[:3], "cross_entropy")
     assert _settings(again) == expected
+
+
+def test_readme_tables_are_fresh():
+    """Refresh with: .venv/bin/python -c 'from nnpivot.kinds.training import markdown_table; print(markdown_table())'."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start, end = text.index(vocabulary.README_START), text.index(vocabulary.README_END)
+    assert text[start + len(vocabulary.README_START):end].strip() == vocabulary.markdown_table().strip()
