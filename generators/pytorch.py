@@ -890,8 +890,7 @@ def _optimizer_options(optimizer, entry, diagnostics: list[Diagnostic]) -> list[
         if parameter.torch_index is None:
             options.append(f"{parameter.torch}={literal(parameter.torch_value(value))}")
         elif parameter.torch not in written:
-            members = sorted((p for p in entry.parameters if p.torch == parameter.torch), key=lambda p: p.torch_index)
-            items = tuple(p.torch_value(values.get(p.name, p.torch_default)) for p in members)
+            items = tuple(p.torch_value(values.get(p.name, p.torch_default)) for p in entry.torch_tuple(parameter.torch))
             options.append(f"{parameter.torch}={literal(items)}")
         written.add(parameter.torch)
     # the tuple keywords first, as people write them

@@ -2163,7 +2163,8 @@ class _TrainingReader:
                     loss = entry.name
                     if model is not None and (problem := vocabulary.mismatch(entry, written, self.ending(model))):
                         self.importer.problem("approximate-translation", problem, self.importer.where(node), warning)
-                elif loss is None and spelling.startswith("nn.") and spelling.endswith("Loss"):
+                elif loss is None and (spelling.startswith("nn.") and spelling.endswith("Loss") or
+                                       spelling.startswith("F.") and spelling.endswith("_loss")):
                     self.importer.problem("unsupported-construct", f"the loss {spelling} has no pivot counterpart; "
                                           "the training configuration has no loss", self.importer.where(node),
                                           warning)
@@ -2183,7 +2184,7 @@ class _TrainingReader:
             for keyword in call.keywords:
                 value = self.literal(keyword.value, values)
                 parameter = entry.parameter_of_torch(keyword.arg)
-                members = [p for i in range(2) if (p := entry.parameter_of_torch(keyword.arg, i)) is not None]
+                members = entry.torch_tuple(keyword.arg)
                 if keyword.arg == "lr" and _number(value):
                     opt.learningRate = float(value)
                 elif keyword.arg == "lr":

@@ -81,6 +81,11 @@ class OptimizerEntry:
     def parameter_of_torch(self, keyword: str, index: int | None = None) -> OptimizerParameter | None:
         return next((p for p in self.parameters if p.torch == keyword and p.torch_index == index), None)
 
+    def torch_tuple(self, keyword: str) -> list[OptimizerParameter]:
+        """The parameters a torch tuple keyword holds, in order (betas -> beta_1, beta_2); [] for other keywords."""
+        return sorted((p for p in self.parameters if p.torch == keyword and p.torch_index is not None),
+                      key=lambda p: p.torch_index)
+
     def parameter_of_keras(self, keyword: str) -> OptimizerParameter | None:
         return next((p for p in self.parameters if p.keras == keyword), None)
 

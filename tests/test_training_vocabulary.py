@@ -380,9 +380,7 @@ def test_pytorch_importer_reads_each_optimizer(case, tmp_path):
     if parameter is not None:
         value = parameter.torch_value(parameter_value(parameter))
         if parameter.torch_index is not None:
-            value = tuple(value if parameter.torch_index == i else p.torch_default
-                          for i, p in enumerate(sorted((p for p in entry.parameters if p.torch == parameter.torch),
-                                                       key=lambda p: p.torch_index)))
+            value = tuple(value if p is parameter else p.torch_default for p in entry.torch_tuple(parameter.torch))
         arguments = f", {parameter.torch}={value!r}"
     model, report = import_torch_script(tmp_path, f"torch.optim.{entry.torch_name}(model.parameters(){arguments})")
     optimizer = model.training.optimizer
@@ -510,3 +508,12 @@ def test_readme_tables_are_fresh():
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     start, end = text.index(vocabulary.README_START), text.index(vocabulary.README_END)
     assert text[start + len(vocabulary.README_START):end].strip() == vocabulary.markdown_table().strip()
+
+
+@pytest.mark.parametrize("spelling,line", [
+    ("nn.SmoothL1Loss()", 17), ("None\n\n\ndef step(inputs, targets):\n    return F.smooth_l1_loss(model(inputs), targets)", 21)])
+def test_pytorch_loss_outside_the_vocabulary_is_a_located_warning(spelling, line, tmp_path):
+    model, report = import_torch_script(tmp_path, loss=f"loss_fn = {spelling}")
+    assert model.training.loss is None
+    assert [(d.code, d.location.line) for d in report.diagnostics] == [("unsupported-construct", line)]
+    assert "has no pivot counterpart" in report.diagnostics[0].message
