@@ -1332,6 +1332,10 @@ def _ending(model) -> str:
 
 
 def _optimizer_code(opt, diagnostics) -> str:
+    """The Keras optimizer of the pivot's (the default one when ``opt`` is None)."""
+    if opt is None:
+        return f"{vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER].keras_class}(" \
+               f"learning_rate={literal(vocabulary.DEFAULT_LEARNING_RATE)})"
     entry = vocabulary.OPTIMIZERS.get(opt.kind or "")
     if entry is None:
         diagnostics.append(warning("unsupported-for-target", f"optimizer '{opt.kind}' has no Keras mapping; "
@@ -1358,18 +1362,17 @@ def _training_view(model, diagnostics) -> dict | None:
     config = model.training
     if config is None:
         return None
-    compile_args = []
-    if config.optimizer is not None:
-        compile_args.append(f"optimizer={_optimizer_code(config.optimizer, diagnostics)}")
-    if config.loss:
-        entry = vocabulary.LOSSES.get(config.loss)
-        writing = entry.keras(_ending(model)) if entry is not None else None
-        if writing is None or writing.code is None:
-            problem = writing.problem if writing is not None else "the loss is not in the pivot's vocabulary"
-            diagnostics.append(error("unsupported-for-target", f"loss {config.loss}: {problem}",
-                                     location_of(config, "loss") or location_of(config)))
-            return None
-        compile_args.append(f"loss={writing.code}")
+    # an unset optimizer or loss means the same defaults as in the PyTorch training function
+    compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics)}"]
+    loss = config.loss or vocabulary.DEFAULT_LOSS
+    entry = vocabulary.LOSSES.get(loss)
+    writing = entry.keras(_ending(model)) if entry is not None else None
+    if writing is None or writing.code is None:
+        problem = writing.problem if writing is not None else "the loss is not in the pivot's vocabulary"
+        diagnostics.append(error("unsupported-for-target", f"loss {loss}: {problem}",
+                                 location_of(config, "loss") or location_of(config)))
+        return None
+    compile_args.append(f"loss={writing.code}")
     metrics = []
     for metric in config.metrics:
         metric_entry = vocabulary.METRICS.get(metric)

@@ -907,13 +907,13 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
         return None
     where = location_of(config)
     optimizer = config.optimizer
-    kind = optimizer.kind if optimizer is not None else "adam"
+    kind = optimizer.kind if optimizer is not None else vocabulary.DEFAULT_OPTIMIZER
     entry = vocabulary.OPTIMIZERS.get(kind)
     if entry is None:
         diagnostics.append(error("unknown-optimizer", f"no PyTorch optimizer for '{kind}'", where))
         return None
     options = _optimizer_options(optimizer, entry, diagnostics)
-    loss = config.loss or "cross_entropy"
+    loss = config.loss or vocabulary.DEFAULT_LOSS
     if loss not in vocabulary.LOSSES:
         diagnostics.append(error("unknown-loss", f"no PyTorch loss for '{loss}'", where))
         return None
@@ -937,7 +937,7 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
         metrics.append({"name": metric, "var": identifier(metric) + "_sum", "increment": increment})
     several = len(graph_inputs(model)) > 1
     parameters = ["model", "dataset", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
-                  f"learning_rate={literal(optimizer.learningRate if optimizer is not None else 0.001)}"]
+                  f"learning_rate={literal(optimizer.learningRate if optimizer is not None else vocabulary.DEFAULT_LEARNING_RATE)}"]
     return {
         "signature": wrap_call("def train(", parameters, "", "):"),
         "optimizer": wrap_call(f"optimizer = {entry.torch_class}(", ["model.parameters()", *options], INDENT),

@@ -138,6 +138,9 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
         *_betas(), _epsilon(1e-8), _decay("NAdam"))),
 )}
 
+# What generated training code uses when the model's training section names no optimizer or no loss.
+DEFAULT_OPTIMIZER, DEFAULT_LEARNING_RATE, DEFAULT_LOSS = "adam", 0.001, "cross_entropy"
+
 # The pivot optimizer of a torch.optim class name ("Adam") and of a Keras class name or identifier
 # ("Adam", "adam"), for the importers.
 OPTIMIZERS_BY_TORCH_NAME: dict[str, OptimizerEntry] = {e.torch_name: e for e in OPTIMIZERS.values()}

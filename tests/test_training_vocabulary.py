@@ -517,3 +517,17 @@ def test_pytorch_loss_outside_the_vocabulary_is_a_located_warning(spelling, line
     assert model.training.loss is None
     assert [(d.code, d.location.line) for d in report.diagnostics] == [("unsupported-construct", line)]
     assert "has no pivot counterpart" in report.diagnostics[0].message
+
+
+def test_unset_optimizer_and_loss_mean_the_same_defaults_in_both_targets():
+    model = parsed("model Net {\n  input x: float32[4]\n  d = dense(x, 3)\n  output d\n  training {\n    epochs 1\n  }\n}\n")
+    torch_code = torch_training(P.generate(model, "net.nn"))
+    assert torch_code["optimizer"].startswith("torch.optim.Adam(") and torch_code["loss_fn"] == "nn.CrossEntropyLoss()"
+    code = K.generate(model, "net.nn")
+    assert keras_compile(code) == {"optimizer": "keras.optimizers.Adam(learning_rate=0.001)",
+                                   "loss": "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"}
+    namespace = {"__name__": "net"}
+    exec(compile(code, "net.py", "exec"), namespace)  # noqa: S102 - our own generated code
+    net = namespace["Net"]()
+    history = namespace["train"](net, np.zeros((8, 4), "float32"), _classes(3, 8))
+    assert np.isfinite(history.history["loss"][0])
