@@ -2158,6 +2158,11 @@ class _TrainingReader:
                 if optimizer is None and name.startswith("torch.optim.") and \
                         name.split(".")[-1] in vocabulary.OPTIMIZERS_BY_TORCH_NAME:
                     optimizer = (name.split(".")[-1], node, values)
+                elif optimizer is None and re.fullmatch(r"torch\.optim\.[A-Z]\w*", name):
+                    self.importer.problem("unsupported-construct", f"the optimizer {name} has no pivot counterpart; "
+                                          "the training configuration has no optimizer", self.importer.where(node),
+                                          warning)
+                    optimizer = ()
                 elif loss is None and spelling in vocabulary.LOSSES_BY_TORCH_SPELLING:
                     entry, written = vocabulary.LOSSES_BY_TORCH_SPELLING[spelling]
                     loss = entry.name
@@ -2176,7 +2181,7 @@ class _TrainingReader:
         if optimizer is None and loss is None and epochs is None and batch is None:
             return None
         config = TrainingConfig()
-        if optimizer is not None:
+        if optimizer:  # () when the source's optimizer has no pivot counterpart (reported)
             cls, call, values = optimizer
             entry = vocabulary.OPTIMIZERS_BY_TORCH_NAME[cls]
             opt = Optimizer(kind=entry.name, learningRate=entry.torch_learning_rate)

@@ -531,3 +531,11 @@ def test_unset_optimizer_and_loss_mean_the_same_defaults_in_both_targets():
     net = namespace["Net"]()
     history = namespace["train"](net, np.zeros((8, 4), "float32"), _classes(3, 8))
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_pytorch_optimizer_outside_the_vocabulary_is_a_located_warning(tmp_path):
+    model, report = import_torch_script(tmp_path, "torch.optim.LBFGS(model.parameters(), lr=0.1)",
+                                        loss="loss_fn = nn.MSELoss()")
+    assert model.training.optimizer is None and model.training.loss == "mse"
+    assert [(d.code, d.location.line) for d in report.diagnostics] == [("unsupported-construct", 16)]
+    assert "torch.optim.LBFGS has no pivot counterpart" in report.diagnostics[0].message
