@@ -186,6 +186,9 @@ VALUES = "values"
 class LossEntry:
     name: str
     meaning: str
+    # how the pivot loss reads the model's output: VALUES, LOG_PROBABILITIES, or the ending that makes the
+    # output probabilities (any other ending: logits)
+    output: str
     torch_spellings: tuple[Spelling, ...]   # nn classes and F functions the PyTorch importer recognises
     keras_spellings: tuple[Spelling, ...]   # Keras classes and identifiers the Keras importer recognises
     torch_writings: dict[str, Writing]      # ending -> how generated PyTorch code writes it
@@ -199,13 +202,9 @@ class LossEntry:
 
     def reads(self, ending: str) -> str:
         """How this pivot loss reads the output of a model with ``ending``."""
-        if self.name == "nll":
-            return LOG_PROBABILITIES
-        if self.name == "binary_cross_entropy":
-            return PROBABILITIES if ending == BINARY_PROBABILITIES else LOGITS
-        if self.name in ("cross_entropy", "categorical_cross_entropy"):
-            return PROBABILITIES if ending == PROBABILITIES else LOGITS
-        return VALUES
+        if self.output in (VALUES, LOG_PROBABILITIES):
+            return self.output
+        return PROBABILITIES if ending == self.output else LOGITS
 
 
 def _everywhere(writing: Writing) -> dict[str, Writing]:
@@ -221,7 +220,7 @@ _KERAS_NLL_PROBLEM = ("nll reads log-probabilities and Keras has no negative log
 
 LOSSES: dict[str, LossEntry] = {entry.name: entry for entry in (
     LossEntry(
-        "cross_entropy", "categorical cross-entropy against class indices",
+        "cross_entropy", "categorical cross-entropy against class indices", PROBABILITIES,
         (Spelling("nn.CrossEntropyLoss", LOGITS), Spelling("F.cross_entropy", LOGITS)),
         (Spelling("SparseCategoricalCrossentropy", PROBABILITIES, True),
          Spelling("sparse_categorical_crossentropy", PROBABILITIES, True)),
@@ -230,7 +229,7 @@ LOSSES: dict[str, LossEntry] = {entry.name: entry for entry in (
          PROBABILITIES: Writing("keras.losses.SparseCategoricalCrossentropy()")}),
     LossEntry(
         # PyTorch writes it as CrossEntropyLoss with probability targets, which reads back as cross_entropy
-        "categorical_cross_entropy", "categorical cross-entropy against one-hot or soft targets",
+        "categorical_cross_entropy", "categorical cross-entropy against one-hot or soft targets", PROBABILITIES,
         (),
         (Spelling("CategoricalCrossentropy", PROBABILITIES, True),
          Spelling("categorical_crossentropy", PROBABILITIES, True)),
@@ -238,7 +237,7 @@ LOSSES: dict[str, LossEntry] = {entry.name: entry for entry in (
         {LOGITS: Writing("keras.losses.CategoricalCrossentropy(from_logits=True)"),
          PROBABILITIES: Writing("keras.losses.CategoricalCrossentropy()")}),
     LossEntry(
-        "binary_cross_entropy", "binary cross-entropy against 0/1 targets",
+        "binary_cross_entropy", "binary cross-entropy against 0/1 targets", BINARY_PROBABILITIES,
         (Spelling("nn.BCELoss", PROBABILITIES), Spelling("F.binary_cross_entropy", PROBABILITIES),
          Spelling("nn.BCEWithLogitsLoss", LOGITS), Spelling("F.binary_cross_entropy_with_logits", LOGITS)),
         (Spelling("BinaryCrossentropy", PROBABILITIES, True), Spelling("binary_crossentropy", PROBABILITIES, True)),
@@ -246,24 +245,24 @@ LOSSES: dict[str, LossEntry] = {entry.name: entry for entry in (
         {LOGITS: Writing("keras.losses.BinaryCrossentropy(from_logits=True)"),
          BINARY_PROBABILITIES: Writing("keras.losses.BinaryCrossentropy()")}),
     LossEntry(
-        "nll", "negative log-likelihood of class indices under log-probabilities",
+        "nll", "negative log-likelihood of class indices under log-probabilities", LOG_PROBABILITIES,
         (Spelling("nn.NLLLoss", LOG_PROBABILITIES), Spelling("F.nll_loss", LOG_PROBABILITIES)),
         (),  # Keras has no NLL loss: on log-probabilities it is sparse cross-entropy from logits (logsumexp = 0)
         _everywhere(Writing("nn.NLLLoss()")),
         {LOGITS: Writing(None, problem=_KERAS_NLL_PROBLEM),
          LOG_PROBABILITIES: Writing("keras.losses.SparseCategoricalCrossentropy(from_logits=True)")}),
     LossEntry(
-        "mse", "mean squared error",
+        "mse", "mean squared error", VALUES,
         (Spelling("nn.MSELoss", VALUES), Spelling("F.mse_loss", VALUES)),
         (Spelling("MeanSquaredError", VALUES), Spelling("mean_squared_error", VALUES), Spelling("mse", VALUES)),
         _everywhere(Writing("nn.MSELoss()")), _everywhere(Writing("keras.losses.MeanSquaredError()"))),
     LossEntry(
-        "mae", "mean absolute error",
+        "mae", "mean absolute error", VALUES,
         (Spelling("nn.L1Loss", VALUES), Spelling("F.l1_loss", VALUES)),
         (Spelling("MeanAbsoluteError", VALUES), Spelling("mean_absolute_error", VALUES), Spelling("mae", VALUES)),
         _everywhere(Writing("nn.L1Loss()")), _everywhere(Writing("keras.losses.MeanAbsoluteError()"))),
     LossEntry(
-        "huber", "Huber loss with delta 1",
+        "huber", "Huber loss with delta 1", VALUES,
         (Spelling("nn.HuberLoss", VALUES), Spelling("F.huber_loss", VALUES)),
         (Spelling("Huber", VALUES), Spelling("huber", VALUES)),
         _everywhere(Writing("nn.HuberLoss()")), _everywhere(Writing("keras.losses.Huber()"))),
