@@ -2448,6 +2448,10 @@ def loss(self, value, loc):
                   loc)
         return None
     entry, spelling = found
+    for key, item in (value.kwargs.items() if isinstance(value, ConfigObj) else ()):
+        if key not in vocabulary.KERAS_LOSS_IGNORED and vocabulary.KERAS_LOSS_NEUTRAL.get(key, ...) != item:
+            self.warn("unsupported-construct", f"loss {name} argument {key}={item!r} is left out: the pivot loss "
+                      "has no such setting", loc)
     outputs = list(self.output_nodes)
     kind = kind_of(outputs[0]) if len(outputs) == 1 else None
     problem = vocabulary.mismatch(entry, spelling, vocabulary.ending_of_keyword(kind.keyword if kind else None),

@@ -2166,6 +2166,7 @@ class _TrainingReader:
                 elif loss is None and spelling in vocabulary.LOSSES_BY_TORCH_SPELLING:
                     entry, written = vocabulary.LOSSES_BY_TORCH_SPELLING[spelling]
                     loss = entry.name
+                    self.loss_arguments(node, spelling, values)
                     if model is not None and (problem := vocabulary.mismatch(entry, written, self.ending(model))):
                         self.importer.problem("approximate-translation", problem, self.importer.where(node), warning)
                 elif loss is None and (spelling.startswith("nn.") and spelling.endswith("Loss") or
@@ -2215,6 +2216,22 @@ class _TrainingReader:
             config.batchSize = batch
         return config
 
+    def loss_arguments(self, call: ast.Call, spelling: str, values) -> None:
+        """Warn about loss arguments the pivot does not hold (class weights, label smoothing, reduction...)."""
+        extra = call.args[2:] if spelling.startswith("F.") else call.args
+        if extra:
+            self.importer.problem("unsupported-construct", f"positional arguments of {spelling} are left out",
+                                  self.importer.where(call), warning)
+        for keyword in call.keywords:
+            if keyword.arg in ("input", "target"):
+                continue
+            neutral = vocabulary.TORCH_LOSS_NEUTRAL.get(keyword.arg, ...)
+            literal = self.literal(keyword.value, values)
+            if neutral is ... or literal != neutral or (neutral is None and not _is_none(keyword.value)):
+                self.importer.problem("unsupported-construct", f"{spelling} argument {keyword.arg}="
+                                      f"{describe(keyword.value)} is left out: the pivot loss has no such setting",
+                                      self.importer.where(keyword), warning)
+
     def is_epoch_loop(self, loop: ast.For) -> bool:
         name = loop.target.id if isinstance(loop.target, ast.Name) else ""
         if "epoch" in name.lower():
@@ -2239,6 +2256,10 @@ class _TrainingReader:
                 if _is_int(step):
                     return step
         return None
+
+
+def _is_none(node) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 # --- public API -------------------------------------------------------------------------------------

@@ -268,6 +268,14 @@ LOSSES: dict[str, LossEntry] = {entry.name: entry for entry in (
         _everywhere(Writing("nn.HuberLoss()")), _everywhere(Writing("keras.losses.Huber()"))),
 )}
 
+# Loss arguments the pivot does not hold, with the value that changes nothing: an importer carries on
+# silently when the source writes that value and warns (the argument is left out) otherwise.
+TORCH_LOSS_NEUTRAL = {"reduction": "mean", "label_smoothing": 0.0, "delta": 1.0, "ignore_index": -100,
+                      "weight": None, "pos_weight": None}
+KERAS_LOSS_NEUTRAL = {"reduction": "sum_over_batch_size", "label_smoothing": 0.0, "delta": 1.0, "axis": -1,
+                      "ignore_class": None}
+KERAS_LOSS_IGNORED = frozenset({"name", "dtype", "from_logits"})  # from_logits: read by the importer itself
+
 LOSSES_BY_TORCH_SPELLING: dict[str, tuple[LossEntry, Spelling]] = {
     s.name: (e, s) for e in LOSSES.values() for s in e.torch_spellings}
 # Keras spellings are matched without case or underscores: "SparseCategoricalCrossentropy" and
