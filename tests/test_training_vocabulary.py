@@ -573,3 +573,17 @@ def test_keras_loss_arguments_the_pivot_cannot_hold_are_located_warnings(written
         [diagnostic] = report.diagnostics
         assert diagnostic.code == "unsupported-construct" and warned in diagnostic.message
         assert diagnostic.location.line == 4
+
+
+def test_mnist_nll_script_migrates_to_a_loss_keras_accepts(tmp_path):
+    """The issue's example: F.nll_loss on a log_softmax model became loss="nll", which Keras rejects."""
+    source = Path(__file__).resolve().parent.parent / "samples" / "corpus" / "pytorch" / "mlp_log_softmax_mnist.py"
+    model, report = import_pytorch(source, input_shapes=[[1, 14, 14]])
+    assert report.ok and model.training.loss == "nll"
+    compile_args = keras_compile(K.generate(model, "mlp_log_softmax_mnist.py"))
+    assert compile_args["loss"] == "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
+    loss = eval(compile_args["loss"], {"keras": keras})
+    log_probabilities = torch.log_softmax(torch.randn(4, 10), dim=1)
+    targets = torch.tensor([1, 2, 3, 4])
+    assert float(loss(targets.numpy(), log_probabilities.numpy())) == pytest.approx(
+        float(F.nll_loss(log_probabilities, targets)), rel=1e-5)
