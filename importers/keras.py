@@ -2397,6 +2397,8 @@ def run_training_functions(self):
 
 
 Interpreter.run_training_functions = run_training_functions
+
+
 def optimizer(self, value, loc):
     result = eclass("Optimizer")()
     set_location(result, loc)
