@@ -58,6 +58,7 @@ from nnpivot.importers.pysource import (
 )
 from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of
 from nnpivot.kinds import layout as L
+from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
 from nnpivot.metamodel import eclass, is_kind
 from nnpivot.metamodel.shapes import ShapeError
@@ -2485,82 +2486,78 @@ def run_training_functions(self):
                 pass
 
 
-DEFAULT_LEARNING_RATES = {"sgd": 0.01}
-OPTIMIZER_KEYS = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2"}
-
-
 def optimizer(self, value, loc):
-    from nnpivot.validators.training import OPTIMIZERS as KNOWN
     result = eclass("Optimizer")()
     set_location(result, loc)
     if isinstance(value, str):
-        kind, kwargs = value.lower(), {}
+        spelling, kwargs = value, {}
     elif isinstance(value, ConfigObj):
-        kind, kwargs = value.path.rsplit(".", 1)[-1].lower(), dict(value.kwargs)
+        spelling, kwargs = value.path.rsplit(".", 1)[-1], dict(value.kwargs)
         if value.args:
             kwargs.setdefault("learning_rate", value.args[0])
     else:
         self.warn("dynamic-value", "the optimizer is not known statically; it is left out", loc)
         return None
-    if kind not in KNOWN:
-        self.warn("unsupported-construct", f"optimizer '{kind}' is not in the pivot's vocabulary; it is left out",
-                  loc)
+    entry = _OPTIMIZERS_BY_KERAS_NAME.get(spelling.lower())
+    if entry is None:
+        self.warn("unsupported-construct", f"optimizer '{spelling.lower()}' is not in the pivot's vocabulary; "
+                  "it is left out", loc)
         return None
-    result.kind = kind
-    result.learningRate = float(DEFAULT_LEARNING_RATES.get(kind, 0.001))
+    result.kind = entry.name
+    result.learningRate = float(entry.keras_learning_rate)
     for key, item in kwargs.items():
-        key = OPTIMIZER_KEYS.get(key, key)
+        key = vocabulary.KERAS_OPTIMIZER_ALIASES.get(key, key)
+        parameter = entry.parameter_of_keras(key)
         if key == "learning_rate" and isinstance(item, (int, float)):
             result.learningRate = float(item)
-        elif key in KNOWN[kind] and isinstance(item, (int, float, bool)):
-            parameter = eclass("Parameter")(key=key, value=float(item))
-            result.parameters.append(parameter)
-        elif key not in ("name",):
-            self.warn("unsupported-construct", f"optimizer {kind} argument {key}={item!r} is left out", loc)
+        elif parameter is not None and isinstance(item, (int, float, bool)):
+            if parameter.keras_differs:
+                self.warn("approximate-translation", f"optimizer {entry.name} argument {key}={item!r} is carried "
+                          f"over approximately ({parameter.keras_differs})", loc)
+            result.parameters.append(eclass("Parameter")(key=parameter.name, value=float(item)))
+        elif key not in vocabulary.KERAS_OPTIMIZER_IGNORED:
+            self.warn("unsupported-construct", f"optimizer {entry.name} argument {key}={item!r} is left out", loc)
     return result
 
 
-LOSS_NAMES = {"sparse_categorical_crossentropy": "cross_entropy", "sparsecategoricalcrossentropy": "cross_entropy",
-              "categorical_crossentropy": "categorical_cross_entropy",
-              "categoricalcrossentropy": "categorical_cross_entropy", "binary_crossentropy": "binary_cross_entropy",
-              "binarycrossentropy": "binary_cross_entropy", "mse": "mse", "mean_squared_error": "mse",
-              "meansquarederror": "mse", "mae": "mae", "mean_absolute_error": "mae", "meanabsoluteerror": "mae",
-              "huber": "huber", "huber_loss": "huber"}
-METRIC_NAMES = {"accuracy": "accuracy", "acc": "accuracy", "sparse_categorical_accuracy": "accuracy",
-                "sparsecategoricalaccuracy": "accuracy", "categorical_accuracy": "accuracy",
-                "categoricalaccuracy": "accuracy", "binary_accuracy": "accuracy", "binaryaccuracy": "accuracy",
-                "mse": "mse", "mae": "mae", "precision": "precision", "recall": "recall", "auc": "auc"}
+_OPTIMIZERS_BY_KERAS_NAME = {name.lower(): entry for name, entry in vocabulary.OPTIMIZERS_BY_KERAS_NAME.items()}
 
 
 def loss(self, value, loc):
     if isinstance(value, str):
-        name, logits = value.lower(), False
+        name, logits = value, False
     elif isinstance(value, ConfigObj):
-        name, logits = value.path.rsplit(".", 1)[-1].lower(), bool(value.kwargs.get("from_logits", False))
+        name, logits = value.path.rsplit(".", 1)[-1], bool(value.kwargs.get("from_logits", False))
     else:
         self.warn("dynamic-value", "the loss is not known statically; it is left out", loc)
         return None
-    pivot = LOSS_NAMES.get(name)
-    if pivot is None:
-        self.warn("unsupported-construct", f"loss '{name}' is not in the pivot's vocabulary; it is left out", loc)
+    found = vocabulary.keras_loss(name)
+    if found is None:
+        self.warn("unsupported-construct", f"loss '{name.lower()}' is not in the pivot's vocabulary; it is left out",
+                  loc)
         return None
-    # The pivot's cross-entropies read the model's last activation: softmax/sigmoid outputs are probabilities.
-    ends_in = {kind_of(n).keyword for n in self.output_nodes if kind_of(n)}
-    probabilities = bool(ends_in & {"softmax", "sigmoid"})
-    if "cross_entropy" in pivot and logits == probabilities:
-        self.warn("unsupported-construct", f"loss {name} with from_logits={logits} on a model whose output is "
-                  f"{'probabilities' if probabilities else 'logits'}: the pivot loss '{pivot}' assumes the "
-                  "output's own meaning", loc)
-    return pivot
+    entry, spelling = found
+    for key, item in (value.kwargs.items() if isinstance(value, ConfigObj) else ()):
+        if key not in vocabulary.KERAS_LOSS_IGNORED and vocabulary.KERAS_LOSS_NEUTRAL.get(key, ...) != item:
+            self.warn("unsupported-construct", f"loss {name} argument {key}={item!r} is left out: the pivot loss "
+                      "has no such setting", loc)
+    outputs = list(self.output_nodes)
+    kind = kind_of(outputs[0]) if len(outputs) == 1 else None
+    problem = vocabulary.mismatch(entry, spelling, vocabulary.ending_of_keyword(kind.keyword if kind else None),
+                                  from_logits=logits)
+    if problem:
+        self.warn("approximate-translation", f"loss {name.lower()} with from_logits={logits}: {problem}", loc)
+    return entry.name
 
 
 def metric(self, value, loc):
-    name = value.lower() if isinstance(value, str) else (
-        value.path.rsplit(".", 1)[-1].lower() if isinstance(value, ConfigObj) else None)
-    if name not in METRIC_NAMES:
-        self.warn("unsupported-construct", f"metric {name or value!r} is left out", loc)
+    name = value if isinstance(value, str) else (
+        value.path.rsplit(".", 1)[-1] if isinstance(value, ConfigObj) else None)
+    entry = vocabulary.keras_metric(name) if name else None
+    if entry is None:
+        self.warn("unsupported-construct", f"metric {name.lower() if name else value!r} is left out", loc)
         return None
-    return METRIC_NAMES[name]
+    return entry.name
 
 
 
