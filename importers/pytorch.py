@@ -51,6 +51,7 @@ from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.torch_mapping import REQUIRED
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
 from nnpivot.metamodel.shapes import ShapeError
+from nnpivot.passes import FOLD_LAST_STEPS, run_pass
 
 from .interpreter import BINARY, BoundMethod, Function, Interpreter, PyMethod, target_names
 from .interpreter import Class as ClassInfo
@@ -58,16 +59,12 @@ from .pysource import (
     ImportReport,
     ImportTable,
     Refused,
-    consumers,
     describe,
     describe_training,
     dotted,
     embedding_inputs_hold_ids,
-    index_of,
-    is_recurrent,
     location,
     read_source,
-    replace_uses,
     slice_attributes,
 )
 
@@ -1601,57 +1598,6 @@ OPERATIONS = {
 }
 
 
-# --- passes over the built model ---------------------------------------------------------------------
-
-def _fold_last_steps(graph) -> dict[str, str]:
-    """Recurrent layers whose only use is their last step take ``return_sequences=false`` (exact).
-
-    Returns node name -> the construct folded into it.
-    """
-    folded = {}
-    changed = True
-    while changed:
-        changed = False
-        users = consumers(graph)
-        for rnn in [n for n in graph.nodes if is_recurrent(n) and n.returnSequences and n.batchFirst]:
-            sequence_users = [u for u in users.get(rnn, []) if getattr(u, "eClass", None) is None
-                              or u.eClass.name != "Select"]
-            selects = [n for n in graph.nodes if n.eClass.name == "Select" and n.inputs and n.inputs[0] is rnn]
-            hidden = [s for s in selects if s.index == 1]
-            take, remove, how = None, [], ""
-            if not rnn.bidirectional and len(sequence_users) == 1 and index_of(sequence_users[0], 1, -1) \
-                    and not any(users.get(s) for s in selects if s.index == 0):
-                take, remove, how = sequence_users[0], [sequence_users[0]], "the last step of its sequence"
-            elif not sequence_users and hidden and not rnn.bidirectional:
-                picks = [u for u in users.get(hidden[0], []) if index_of(u, 0, -1)]
-                if picks:
-                    take, remove, how = picks[0], picks[:1], "h_n[-1], the last layer's final state"
-            elif not sequence_users and hidden and rnn.bidirectional:
-                for cat in users.get(hidden[0], []):
-                    if cat.eClass.name != "Concat" or len(cat.inputs) != 2 or cat.axis not in (1, -1):
-                        continue
-                    first, second = cat.inputs
-                    if index_of(first, 0, -2) and index_of(second, 0, -1) and first.inputs[0] is hidden[0] \
-                            and second.inputs[0] is hidden[0] and len(users.get(first, [])) == 1 \
-                            and len(users.get(second, [])) == 1:
-                        take, remove = cat, [cat, first, second]
-                        how = "the concatenated final states of both directions (h_n[-2], h_n[-1])"
-                        break
-            if take is None:
-                continue
-            rnn.returnSequences = False
-            replace_uses(graph, take, rnn)
-            for node in remove:
-                graph.nodes.remove(node)
-            for select in hidden:
-                if not consumers(graph).get(select) and select in graph.nodes:
-                    graph.nodes.remove(select)
-            folded[rnn.name] = f"{how} (return_sequences=false)"
-            changed = True
-            break
-    return folded
-
-
 # --- training configuration ---------------------------------------------------------------------------
 
 class _TrainingReader:
@@ -1868,8 +1814,10 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
         problems = [d for d in [*importer.report.diagnostics, refused.diagnostic] if d is not None]
         raise PyTorchImportError(problems, None, importer.report) from None
     report = importer.report
-    for graph in [model, *model.blocks]:
-        for node_name, construct in _fold_last_steps(graph).items():
+    changes, problems = run_pass(FOLD_LAST_STEPS, model)
+    report.diagnostics.extend(problems)
+    for graph, folded in changes.items():
+        for node_name, construct in folded.items():
             report.folded[f"{graph.name}.{node_name}" if graph is not model else node_name] = construct
     embedding_inputs_hold_ids(model)
     model.training = _TrainingReader(importer).read(model)

@@ -20,7 +20,7 @@ LAYERS = {
     "nnpivot": 0, "nnpivot.diagnostics": 0, "nnpivot.fileio": 0, "nnpivot.lazy": 0,
     "nnpivot.metamodel": 1,
     "nnpivot.kinds": 2,
-    "nnpivot.graph": 3, "nnpivot.shapes": 3, "nnpivot.weights": 3, "nnpivot.compare": 3,
+    "nnpivot.graph": 3, "nnpivot.shapes": 3, "nnpivot.weights": 3, "nnpivot.compare": 3, "nnpivot.passes": 3,
     "nnpivot.importers": 4, "nnpivot.validators": 4, "nnpivot.generators": 4, "nnpivot.grammars": 4,
     "nnpivot.pipeline": 5, "nnpivot.api": 5, "nnpivot.migrate": 5, "nnpivot.verify": 5,
     "nnpivot.frameworks": 5, "nnpivot.formats": 5, "nnpivot.textx_registration": 5,
