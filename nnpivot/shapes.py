@@ -66,11 +66,6 @@ def _run_graph(graph, given: list | None, table: ShapeTable, diagnostics: list[D
         except (ValueError, TypeError, ZeroDivisionError, IndexError) as exc:
             diagnostics.append(error("shape-mismatch", f"{_describe(node)}: cannot infer its shape ({exc})",
                                      location_of(node)))
-    for node in graph.nodes:
-        shape = table.of(node)
-        if shape is not None:
-            node.inferredShape.clear()
-            node.inferredShape.extend([-1 if d is None else d for d in shape])  # pyecore ignores generators
 
 
 def _node_shapes(node, operands, table, diagnostics, visited_blocks, skip):
@@ -110,7 +105,7 @@ def _describe(node) -> str:
 
 
 def infer_shapes(model, skip=frozenset()) -> tuple[ShapeTable, list[Diagnostic]]:
-    """Shapes of every node of ``model`` and the mismatches found; annotates ``inferredShape``.
+    """Shapes of every node of ``model`` and the mismatches found; the model itself is left as it is.
 
     Nodes in ``skip`` (already reported broken, e.g. by the validators) are left
     without a shape, so their mistake is not reported a second time.
@@ -118,3 +113,17 @@ def infer_shapes(model, skip=frozenset()) -> tuple[ShapeTable, list[Diagnostic]]
     table, diagnostics = ShapeTable(), []
     _run_graph(model, None, table, diagnostics, set(), skip)
     return table, diagnostics
+
+
+def annotate_shapes(model, table: ShapeTable) -> None:
+    """Write ``table`` into the transient ``inferredShape`` of every node (-1 for a run-time size).
+
+    Nothing in nnpivot reads the annotation (transformations pass the table on);
+    it is for code that walks the pyecore model and wants each node's shape on it.
+    """
+    for graph in [model, *model.blocks]:
+        for node in graph.nodes:
+            shape = table.of(node)
+            if shape is not None:
+                node.inferredShape.clear()
+                node.inferredShape.extend([-1 if d is None else d for d in shape])  # a list: pyecore ignores generators

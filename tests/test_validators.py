@@ -10,6 +10,7 @@ from nnpivot.grammars import parse_file, parse_text
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS
 from nnpivot.metamodel import Block, Model, eclass
+from nnpivot.shapes import annotate_shapes, infer_shapes
 from nnpivot.validators import CODES, validate
 from nnpivot.validators.ranges import RULES
 
@@ -245,9 +246,13 @@ def test_samples_are_valid_and_get_shapes(sample_path):
     before = to_text(model)
     diagnostics = validate(model)
     assert [str(d) for d in diagnostics if d.is_error] == []
-    assert to_text(model) == before  # validators never mutate (inferredShape is transient and not printed)
-    for node in model.nodes:
-        assert list(node.inferredShape), f"{node.name} has no inferred shape"
+    assert to_text(model) == before  # validators never mutate
+    assert all(not list(node.inferredShape) for node in model.nodes)  # not even the transient annotation
+    table, problems = infer_shapes(model)
+    assert problems == [] and all(table.of(node) for node in model.nodes)
+    annotate_shapes(model, table)  # only on request
+    assert [tuple(-1 if d is None else d for d in table.of(n)) == tuple(n.inferredShape) for n in model.nodes] \
+        == [True] * len(model.nodes)
 
 
 def test_range_rules_name_real_attributes():

@@ -1,10 +1,9 @@
 """Validation of pivot models: every problem of a model, as diagnostics.
 
 Like EMF's Diagnostician, validation collects all problems instead of stopping
-at the first. It never changes the model, except that the shape pass it runs
-last annotates the transient ``inferredShape`` of every node. Nodes already
-found broken by a structural check are left out of the shape pass, so one
-mistake gives one message.
+at the first. It never changes the model (the shape pass it runs last reads
+it into a table). Nodes already found broken by a structural check are left
+out of the shape pass, so one mistake gives one message.
 
 The diagnostic codes are stable; ``CODES`` documents each one (the tests
 trigger every code listed there).
