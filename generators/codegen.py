@@ -12,6 +12,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
+from collections.abc import Container
 from pathlib import Path
 
 import jinja2
@@ -33,14 +34,24 @@ def header(source_name: str, comment: str = "#") -> str:
 
 # --- names -------------------------------------------------------------------
 
-def identifier(name: str, reserved: frozenset[str] | set[str] = frozenset()) -> str:
-    """``name`` as a Python identifier that is no keyword and not in ``reserved``."""
+def identifier(name: str, reserved: Container[str] = frozenset()) -> str:
+    """``name`` as a Python identifier that is no keyword and not in ``reserved`` (anything with ``in``)."""
     text = re.sub(r"\W", "_", name) or "_"
     if text[0].isdigit():
         text = "_" + text
     while keyword.iskeyword(text) or text in reserved:
         text += "_"
     return text
+
+
+class Taken:
+    """The union of name sets, seen through ``in`` without copying any (allocation stays linear)."""
+
+    def __init__(self, *sets: Container[str]):
+        self.sets = sets
+
+    def __contains__(self, name: object) -> bool:
+        return any(name in names for names in self.sets)
 
 
 def class_name(name: str) -> str:

@@ -54,6 +54,7 @@ from . import layout as L
 from .codegen import (
     LINE_WIDTH,
     OutputNames,
+    Taken,
     class_name,
     environment,
     header,
@@ -962,12 +963,12 @@ class GraphCode:
     _attributes: set = field(default_factory=set)
 
     def fresh(self, base: str) -> str:
-        name = identifier(base, RESERVED | self._names)
+        name = identifier(base, Taken(RESERVED, self._names))
         self._names.add(name)
         return name
 
     def attribute(self, base: str) -> str:
-        name = identifier(base, RESERVED | self._attributes)
+        name = identifier(base, Taken(RESERVED, self._attributes))
         self._attributes.add(name)
         return name
 

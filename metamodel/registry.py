@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from pyecore.ecore import EAttribute, EEnum
@@ -58,12 +59,10 @@ class Kind:
 
     def attributes(self) -> list[EAttribute]:
         """The kind's hyper-parameters in pyecore's order (DSL keyword arguments are printed in it)."""
-        skip = {"name", "inferredShape"}
-        return [f for f in self.eclass.eAllStructuralFeatures()
-                if isinstance(f, EAttribute) and f.name not in skip]
+        return list(hyper_parameters(self.eclass))
 
     def attribute(self, name: str) -> EAttribute | None:
-        return next((a for a in self.attributes() if a.name == name), None)
+        return next((a for a in hyper_parameters(self.eclass) if a.name == name), None)
 
     @property
     def spatial_dims(self) -> int | None:
@@ -74,6 +73,17 @@ class Kind:
     def outputs(self, node) -> int:
         """How many outputs a node of this kind has."""
         return self.output_count(node) if callable(self.output_count) else self.output_count
+
+
+@cache
+def hyper_parameters(cls) -> tuple[EAttribute, ...]:
+    """The attributes of an EClass but its name and inferred shape, in pyecore's order.
+
+    Cached per EClass: ``eAllStructuralFeatures()`` walks the supertypes on every
+    call, and generators ask once per node and attribute.
+    """
+    skip = {"name", "inferredShape"}
+    return tuple(f for f in cls.eAllStructuralFeatures() if isinstance(f, EAttribute) and f.name not in skip)
 
 
 def snake(name: str) -> str:
