@@ -51,7 +51,7 @@ def _rule(rule_name: str, /, **defaults) -> type:
 
 
 File = _rule("File", model=None)
-ModelDecl = _rule("ModelDecl", name="", description="", elements=list)
+ModelDecl = _rule("ModelDecl", name="", description=None, elements=list)
 BlockDecl = _rule("BlockDecl", name="", elements=list)
 InputDecl = _rule("InputDecl", name="", dtype="", dims=list)
 Dim = _rule("Dim", size=0, unknown=False)
@@ -124,7 +124,7 @@ class Reader:
     def model_decl(self, pos):
         start, pos = self.keyword(pos, "model")
         name, _, pos = self.regex(pos, _ID)
-        description = ""
+        description = None
         try:
             description, _, after = self.regex(pos, _TEXT)
             pos = after
