@@ -5,9 +5,10 @@
 
 1. **Scaling**: chain and residual models of 10,000 and 30,000 nodes, written
    as ``.nn`` text; each stage (parse, validate, generate PyTorch, generate
-   Keras) is timed in this process, and the ratio t(large)/t(small) printed
-   per stage (linear scaling gives 3 for 30k/10k). A stage that raises is
-   reported with its exception name (RecursionError, ...).
+   Keras) is timed in this process, as wall time and as the process's CPU
+   time (steadier on a shared machine), and the ratio t(large)/t(small)
+   printed per stage (linear scaling gives 3 for 30k/10k). A stage that
+   raises is reported with its exception name (RecursionError, ...).
 2. **Weights**: AlexNet (``samples/paper/pytorch/alexnet_subclass.py``) with
    a real-size checkpoint made by torch in a temporary folder (never kept);
    ``nnpivot migrate --weights`` to Keras and to PyTorch in a subprocess:
@@ -77,13 +78,14 @@ def residual_text(nodes: int) -> str:
 
 
 def _timed(function):
-    start = time.perf_counter()
+    """(value, wall seconds, CPU seconds of this process, exception name or "")."""
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         value = function()
     except Exception as exc:  # noqa: BLE001 - a failing stage is a result of the benchmark
         traceback.print_exc(limit=3, file=sys.stderr)
-        return None, time.perf_counter() - start, type(exc).__name__
-    return value, time.perf_counter() - start, ""
+        return None, time.perf_counter() - start, time.process_time() - cpu, type(exc).__name__
+    return value, time.perf_counter() - start, time.process_time() - cpu, ""
 
 
 def scaling_rows(sizes: list[int]) -> list[dict]:
@@ -94,41 +96,47 @@ def scaling_rows(sizes: list[int]) -> list[dict]:
     rows = []
     for shape, make in (("chain", chain_text), ("residual", residual_text)):
         for nodes in sizes:
-            row = _stage_row(shape, nodes, make(nodes), parse_text, validate, pytorch.generate, keras.generate)
-            rows.append(row)
-            print(f"  {shape} {nodes}: {_fmt(row)}", file=sys.stderr, flush=True)
+            measured = _stage_row(shape, nodes, make(nodes), parse_text, validate, pytorch.generate, keras.generate)
+            rows += measured
+            for row in measured:
+                print(f"  {shape} {nodes}: {_fmt(row)}", file=sys.stderr, flush=True)
     return rows
 
 
 def _stage_row(shape, nodes, text, parse_text, validate, generate_pytorch, generate_keras) -> dict:
-    row = {"model": shape, "nodes": nodes}
-    model, row["parse_s"], failed = _timed(lambda: parse_text(text, f"{shape}{nodes}.nn"))
-    if model is None:
-        row.update(validate_s="", pytorch_s="", keras_s="", error=f"parse: {failed}")
-        return row
+    row = {"model": shape, "nodes": nodes, "measure": "wall"}
+    cpu_row = {"model": shape, "nodes": nodes, "measure": "cpu"}
     errors = []
-    for column, stage in (("validate_s", lambda: validate(model)),
-                          ("pytorch_s", lambda: generate_pytorch(model, f"{shape}.nn")),
-                          ("keras_s", lambda: generate_keras(model, f"{shape}.nn"))):
-        _, row[column], failed = _timed(stage)
+    model, row["parse"], cpu_row["parse"], failed = _timed(lambda: parse_text(text, f"{shape}{nodes}.nn"))
+    if failed:
+        errors.append(f"parse: {failed}")
+    for stage, run in (("validate", validate), ("pytorch", lambda m: generate_pytorch(m, f"{shape}.nn")),
+                       ("keras", lambda m: generate_keras(m, f"{shape}.nn"))):
+        if model is None:
+            row[stage], cpu_row[stage] = "", ""
+            continue
+        _, row[stage], cpu_row[stage], failed = _timed(lambda run=run: run(model))
         if failed:
-            errors.append(f"{column[:-2]}: {failed}")
-    row["error"] = "; ".join(errors)
-    return row
+            errors.append(f"{stage}: {failed}")
+    row["error"] = cpu_row["error"] = "; ".join(errors)
+    return [row, cpu_row]
+
+
+STAGES = ("parse", "validate", "pytorch", "keras")
 
 
 def ratio_rows(rows: list[dict]) -> list[dict]:
-    """t(largest)/t(smallest) per model and stage."""
+    """t(largest)/t(smallest) per model, measure and stage."""
     ratios = []
-    for shape in dict.fromkeys(r["model"] for r in rows):
-        mine = sorted((r for r in rows if r["model"] == shape), key=lambda r: r["nodes"])
+    for shape, measure in dict.fromkeys((r["model"], r["measure"]) for r in rows):
+        mine = sorted((r for r in rows if r["model"] == shape and r["measure"] == measure), key=lambda r: r["nodes"])
         small, large = mine[0], mine[-1]
         if small is large:
             continue
-        ratio = {"model": shape, "nodes": f"{large['nodes']}/{small['nodes']}"}
-        for column in ("parse_s", "validate_s", "pytorch_s", "keras_s"):
-            a, b = small.get(column), large.get(column)
-            ratio[column] = f"{b / a:.2f}" if isinstance(a, float) and isinstance(b, float) and a > 0 else ""
+        ratio = {"model": shape, "nodes": f"{large['nodes']}/{small['nodes']}", "measure": f"{measure} ratio"}
+        for stage in STAGES:
+            a, b = small.get(stage), large.get(stage)
+            ratio[stage] = f"{b / a:.2f}" if isinstance(a, float) and isinstance(b, float) and a > 0 else ""
         ratio["error"] = ""
         ratios.append(ratio)
     return ratios
@@ -240,7 +248,8 @@ def main(argv=None) -> int:
     if not args.skip_scaling:
         rows = scaling_rows(sorted(args.sizes))
         sections["scaling"] = rows + ratio_rows(rows)
-        print("Scaling: seconds per stage (last rows: t(large)/t(small))\n")
+        print(f"Scaling: seconds per stage, wall and CPU of this process (last rows: t(large)/t(small)); "
+              f"load average before: {os.getloadavg()[0]:.1f}\n")
         print(table(sections["scaling"]))
     with tempfile.TemporaryDirectory(prefix="nnpivot_scaling_") as tmp:
         if not args.skip_weights:

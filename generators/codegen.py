@@ -84,7 +84,7 @@ def attribute_value(node, attribute):
     """A node attribute as plain Python: enum literal names, lists, None for an unset optional."""
     if attribute.many:
         return list(getattr(node, attribute.name))
-    if attribute.unsettable and not node.eIsSet(attribute.name):
+    if attribute.unsettable and not node.eIsSet(attribute):
         return None
     value = getattr(node, attribute.name)
     return value.name if is_enum(attribute) else value

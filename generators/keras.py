@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from pyecore.ecore import EEnumLiteral
 
+from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic, NNPivotError, error, has_errors, location_of, warning
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.metamodel import is_kind
@@ -1267,15 +1268,17 @@ def keras_layouts(model) -> tuple[list[L.Perm], list[L.Perm]]:
 
 def generate(model, source_name: str) -> str:
     """Keras 3 source code for ``model``; raises NNPivotError when a node cannot be written."""
-    program = plan(model)
-    if has_errors(program.diagnostics):
-        raise NNPivotError(program.diagnostics)
-    return render(program, source_name)
+    with collector_paused():
+        program = plan(model)
+        if has_errors(program.diagnostics):
+            raise NNPivotError(program.diagnostics)
+        return render(program, source_name)
 
 
 def generate_file(model, path, source_name: str, force: bool = False) -> list[Diagnostic]:
     """Generate and write atomically; an existing file needs ``force`` (``output-exists``)."""
-    program = plan(model)
+    with collector_paused():
+        program = plan(model)
     if has_errors(program.diagnostics):
         raise NNPivotError(program.diagnostics)
     write_atomic(path, render(program, source_name), force=force)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnpivot import fileio
+from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import (
     Diagnostic,
     Location,
@@ -843,7 +844,8 @@ class _Generation:
 def generate_code(model, source_name: str = "<model>") -> tuple[str | None, list[Diagnostic]]:
     """PyTorch source for ``model`` and what was found on the way (None when there are errors)."""
     generation = _Generation(model)
-    text = generation.run(source_name)
+    with collector_paused():
+        text = generation.run(source_name)
     return text, generation.diagnostics
 
 

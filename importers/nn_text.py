@@ -13,6 +13,7 @@ import json
 from textx import TextXSyntaxError, get_location
 from textx.exceptions import TextXError
 
+from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location
 from nnpivot.fileio import read_text
 from nnpivot.grammars import reader
@@ -401,12 +402,13 @@ def parse_text(text: str, filename: str = "<string>"):
     accept goes to textX, which reports the syntax error (or reads what the
     reader left to it).
     """
-    tree = reader.read(text)
-    if tree is not None:
-        model, diagnostics = build_model(tree, filename, reader.LineColumns(text))
-        if has_errors(diagnostics):
-            raise NNPivotError(diagnostics)
-        return model
+    with collector_paused():
+        tree = reader.read(text)
+        if tree is not None:
+            model, diagnostics = build_model(tree, filename, reader.LineColumns(text))
+            if has_errors(diagnostics):
+                raise NNPivotError(diagnostics)
+            return model
     try:
         tx_model = _meta().model_from_str(text, file_name=filename)
     except TextXSyntaxError as exc:
