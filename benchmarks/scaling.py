@@ -12,12 +12,12 @@
 2. **Weights**: AlexNet (``samples/paper/pytorch/alexnet_subclass.py``) with
    a real-size checkpoint made by torch in a temporary folder (never kept);
    ``nnpivot migrate --weights`` to Keras and to PyTorch in a subprocess:
-   median wall time, peak RSS (the child's own ``ru_maxrss``), and the same
+   median wall and CPU time, peak RSS (the child's own ``ru_maxrss``), and the same
    figures for a process that only imports the frameworks, so the migration's
    own share can be read (``beyond_imports_s``, ``rss_beyond_imports_mb`` and
    its ratio to the checkpoint size).
-3. **CLI**: median wall time of a whole ``nnpivot migrate`` process (static,
-   no weights) and of ``nnpivot layers``, over ``--runs`` runs.
+3. **CLI**: median wall (and CPU) time of a whole ``nnpivot migrate`` process
+   (static, no weights) and of ``nnpivot layers``, over ``--runs`` runs.
 
 Results go to ``results/scaling_<label>.csv`` and are printed as tables.
 """
@@ -144,8 +144,8 @@ def ratio_rows(rows: list[dict]) -> list[dict]:
 
 # --- 2. AlexNet migrate --weights ---------------------------------------------------------------
 
-def _run_measured(command: list[str], cwd: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB of the child itself, exit code."""
+def _run_measured(command: list[str], cwd: Path) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS in MB of the child itself, exit code, CPU seconds of the child (user + system)."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = process.stdout.read()
@@ -154,7 +154,7 @@ def _run_measured(command: list[str], cwd: Path) -> tuple[float, float, int]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         print(output.decode(errors="replace")[-2000:], file=sys.stderr)
-    return seconds, usage.ru_maxrss / 1024, process.returncode
+    return seconds, usage.ru_maxrss / 1024, process.returncode, usage.ru_utime + usage.ru_stime
 
 
 def weight_rows(folder: Path, repeats: int) -> list[dict]:
@@ -174,10 +174,12 @@ def weight_rows(folder: Path, repeats: int) -> list[dict]:
         # Measured after the migrations, so both read the framework files from a warm page cache.
         baseline = [_run_measured([sys.executable, "-c", imports[target]], folder) for _ in range(repeats)]
         seconds, imports_s = statistics.median(r[0] for r in runs), statistics.median(r[0] for r in baseline)
+        cpu, imports_cpu = statistics.median(r[3] for r in runs), statistics.median(r[3] for r in baseline)
         peak, imports_rss = max(r[1] for r in runs), max(r[1] for r in baseline)
         rows.append({"case": f"alexnet migrate --weights -> {target}", "checkpoint_mb": round(size_mb, 1),
                      "seconds": round(seconds, 2), "framework_import_s": round(imports_s, 2),
-                     "beyond_imports_s": round(seconds - imports_s, 2),
+                     "beyond_imports_s": round(seconds - imports_s, 2), "cpu_s": round(cpu, 2),
+                     "import_cpu_s": round(imports_cpu, 2), "cpu_beyond_imports_s": round(cpu - imports_cpu, 2),
                      "peak_rss_mb": round(peak, 1), "import_only_rss_mb": round(imports_rss, 1),
                      "rss_beyond_imports_mb": round(peak - imports_rss, 1),
                      "beyond_imports_over_checkpoint": round((peak - imports_rss) / size_mb, 2),
@@ -197,7 +199,9 @@ def cli_rows(folder: Path, runs: int) -> list[dict]:
     for case, command in cases.items():
         measured = [_run_measured(command, folder) for _ in range(runs)]
         rows.append({"case": case, "runs": runs, "median_s": round(statistics.median(m[0] for m in measured), 3),
-                     "min_s": round(min(m[0] for m in measured), 3), "exit": max(m[2] for m in measured)})
+                     "min_s": round(min(m[0] for m in measured), 3),
+                     "median_cpu_s": round(statistics.median(m[3] for m in measured), 3),
+                     "exit": max(m[2] for m in measured)})
     return rows
 
 

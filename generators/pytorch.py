@@ -35,7 +35,6 @@ without it.
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -1007,11 +1006,13 @@ def _shape_text(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
-def store_from_state_dict(model, state_dict) -> tuple:
+def store_from_state_dict(model, state_dict, copy: bool = True) -> tuple:
     """Read a PyTorch ``state_dict`` of the generated model into a pivot WeightStore.
 
     Returns ``(store, diagnostics)``: ``weight-shape-mismatch`` and ``weight-missing``
     are errors, ``weight-unexpected`` a warning; ``num_batches_tracked`` is dropped.
+    ``copy=False`` lets the store share the tensors' memory, for a state_dict
+    nobody else holds (one just read from a file).
     """
     from nnpivot.weights import WeightStore
 
@@ -1031,7 +1032,7 @@ def store_from_state_dict(model, state_dict) -> tuple:
                                      f" in the checkpoint but the model expects {_shape_text(slot.shape)}",
                                      location_of(slot.node)))
             continue
-        store[slot.pivot_key] = array.copy()
+        store[slot.pivot_key] = array.copy() if copy else array
     for key, slot in slots.items():
         if key not in state_dict:
             diagnostics.append(error("weight-missing", f"the checkpoint has no '{key}' ({slot.pivot_key},"
@@ -1039,8 +1040,12 @@ def store_from_state_dict(model, state_dict) -> tuple:
     return store, diagnostics
 
 
-def state_dict_from_store(model, store) -> dict:
-    """The ``state_dict`` of the generated model from a pivot WeightStore (raises on missing or misshapen)."""
+def state_dict_from_store(model, store, copy: bool = True) -> dict:
+    """The ``state_dict`` of the generated model from a pivot WeightStore (raises on missing or misshapen).
+
+    ``copy=False`` lets the tensors share the store's arrays where torch can (a
+    state_dict that is only written to a file).
+    """
     import torch
 
     slots = parameter_slots(model)
@@ -1055,7 +1060,8 @@ def state_dict_from_store(model, store) -> dict:
                                      f"{_shape_text(array.shape)} but the model expects {_shape_text(slot.shape)}",
                                      location_of(slot.node)))
         else:
-            state[slot.torch_key] = torch.from_numpy(array.copy())
+            shareable = not copy and array.flags.writeable and array.flags.c_contiguous
+            state[slot.torch_key] = torch.from_numpy(array if shareable else array.copy())
     if has_errors(diagnostics):
         raise NNPivotError(diagnostics)
     for key in _tracked_batch_norms(model, slots):
@@ -1093,19 +1099,18 @@ def write_checkpoint(state_dict, path, force: bool = False) -> None:
     import torch
 
     fileio.refuse_existing(path, force)
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, buffer)
-    fileio.write_atomic(path, buffer.getvalue(), force=force)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    fileio.write_atomic(path, lambda stream: torch.save(tensors, stream), force=force)  # streamed, not buffered
 
 
 def read_weights(model, path) -> tuple:
     """A pivot WeightStore from a ``.pt`` checkpoint of ``model`` and the diagnostics."""
-    return store_from_state_dict(model, read_checkpoint(path))
+    return store_from_state_dict(model, read_checkpoint(path), copy=False)
 
 
 def write_weights(model, store, path, force: bool = False) -> None:
     """Write a pivot WeightStore as the ``.pt`` state_dict of the generated PyTorch model."""
-    write_checkpoint(state_dict_from_store(model, store), path, force=force)
+    write_checkpoint(state_dict_from_store(model, store, copy=False), path, force=force)
 
 
 __all__ = [

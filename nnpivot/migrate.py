@@ -228,11 +228,12 @@ def source_key(model, report, pivot_key: str) -> str | None:
     return ".".join([*filter(None, prefix), *parts[consumed:]])
 
 
-def store_from_source_state_dict(model, report, state_dict) -> tuple[WeightStore, list[Diagnostic]]:
+def store_from_source_state_dict(model, report, state_dict, copy: bool = True) -> tuple[WeightStore, list[Diagnostic]]:
     """The pivot store from a ``state_dict`` of the original PyTorch module (keys as in the source).
 
     A checkpoint of the generated module (keys as the generator writes them)
-    is accepted too, key by key.
+    is accepted too, key by key. ``copy=False`` lets the store share the tensors'
+    memory, for a state_dict nobody else holds (one just read from a file).
     """
     from nnpivot.generators.pytorch import parameter_slots
 
@@ -251,7 +252,7 @@ def store_from_source_state_dict(model, report, state_dict) -> tuple[WeightStore
                                      f"checkpoint but {slot.pivot_key} needs {tuple(slot.shape)}",
                                      location_of(slot.node)))
             continue
-        store[slot.pivot_key] = array.copy()
+        store[slot.pivot_key] = array.copy() if copy else array
         used.add(key)
     for key in state_dict:
         if key not in used and not key.endswith("num_batches_tracked"):
@@ -443,7 +444,7 @@ def read_source_weights(path, framework: str, model, report, weights, model_args
                                   f"source is {framework} code", Location(str(weights)))])
     if framework == "pytorch":
         from nnpivot.generators.pytorch import read_checkpoint
-        return store_from_source_state_dict(model, report, read_checkpoint(weights))
+        return store_from_source_state_dict(model, report, read_checkpoint(weights), copy=False)
     runner = source_runner(path, framework, model, report, model_args)
     try:
         runner.obj.load_weights(str(weights))
