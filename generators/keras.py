@@ -1790,9 +1790,15 @@ def _deferred_keras_model(model, source_name: str = "<model>"):
     for node, perm in zip(graph_inputs(model), in_perms):
         shape = (1, *(4 if d < 0 else d for d in node.shape))
         specs.append(keras.KerasTensor(tuple(shape[axis] for axis in perm), dtype=node.dtype.name))
-    with keras.StatelessScope(initialize_variables=False):
-        keras_model = getattr(module, class_name(model.name))()
-        keras_model(specs[0] if len(specs) == 1 else specs)
+    keras_model = None
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            keras_model = getattr(module, class_name(model.name))()  # Dropout makes its seed variable here
+            keras_model(specs[0] if len(specs) == 1 else specs)
+    except BaseException:
+        if keras_model is not None:
+            _forget_deferred(keras_model)
+        raise
     if not all(getattr(v, "_value", 0) is None and hasattr(v, "_initializer") for v in keras_model.variables):
         _forget_deferred(keras_model)
         return None
