@@ -1,29 +1,24 @@
 """Target-neutral helpers of the code generators.
 
 What every generator needs and nothing framework-specific: the header line,
-Python identifiers and literals, a node's attribute values in plain Python,
-the names of the variables that hold each node output, the wrapping of long
-calls the way ``ruff format`` does, the Jinja2 environment (templates under
+class names, a node's attribute values in plain Python, the names of the
+variables that hold each node output, the Jinja2 environment (templates under
 ``templates/<target>/``, filters that ask the registry) and the atomic write
-that never overwrites a file unless forced.
+that never overwrites a file unless forced. Literals, identifiers and call
+wrapping are ``nnpivot.kinds.pysyntax``'s: kind mappings spell code with them too.
 """
 from __future__ import annotations
 
-import keyword
-import math
-import re
-from collections.abc import Container
 from pathlib import Path
 
 import jinja2
 
 from nnpivot import __version__, fileio
 from nnpivot.graph import output_count
+from nnpivot.kinds import kind_of, snake
+from nnpivot.kinds.pysyntax import attribute_default, attribute_value, identifier, literal
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import is_enum, kind_of, snake
 
-LINE_WIDTH = 88  # ruff format's default
-INDENT = "    "
 TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -34,20 +29,10 @@ def header(source_name: str, comment: str = "#") -> str:
 
 # --- names -------------------------------------------------------------------
 
-def identifier(name: str, reserved: Container[str] = frozenset()) -> str:
-    """``name`` as a Python identifier that is no keyword and not in ``reserved`` (anything with ``in``)."""
-    text = re.sub(r"\W", "_", name) or "_"
-    if text[0].isdigit():
-        text = "_" + text
-    while keyword.iskeyword(text) or text in reserved:
-        text += "_"
-    return text
-
-
 class Taken:
     """The union of name sets, seen through ``in`` without copying any (allocation stays linear)."""
 
-    def __init__(self, *sets: Container[str]):
+    def __init__(self, *sets):
         self.sets = sets
 
     def __contains__(self, name: object) -> bool:
@@ -61,43 +46,6 @@ def class_name(name: str) -> str:
 
 
 # --- values --------------------------------------------------------------------
-
-def literal(value) -> str:
-    """Python source for a plain value (lists become tuples, strings double-quoted)."""
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return f'float("{value}")'
-        return repr(value)
-    if isinstance(value, int):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        items = [literal(v) for v in value]
-        return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
-    raise TypeError(f"no Python literal for {value!r}")
-
-
-def attribute_value(node, attribute):
-    """A node attribute as plain Python: enum literal names, lists, None for an unset optional."""
-    if attribute.many:
-        return list(getattr(node, attribute.name))
-    if attribute.unsettable and not node.eIsSet(attribute):
-        return None
-    value = getattr(node, attribute.name)
-    return value.name if is_enum(attribute) else value
-
-
-def attribute_default(attribute):
-    if attribute.many:
-        return []
-    if attribute.unsettable:
-        return None
-    default = attribute.get_default_value()
-    return default.name if is_enum(attribute) else default
-
 
 def attribute_values(node) -> dict:
     """Every hyper-parameter of ``node``, keyed by metamodel (camelCase) name."""
@@ -158,25 +106,6 @@ class OutputNames:
 
     def used(self, node, index: int) -> bool:
         return self._outputs[node][index] != "_"
-
-
-# --- layout -----------------------------------------------------------------------
-
-def wrap_call(head: str, args: list[str], indent: str = "", tail: str = ")", width: int = LINE_WIDTH) -> str:
-    """``head`` + arguments + ``tail`` laid out as ``ruff format`` does.
-
-    ``head`` ends with the opening bracket (``"self.c = nn.Conv2d("``). One line
-    when it fits; else the arguments on one indented line; else one per line
-    with a trailing comma.
-    """
-    one_line = f"{indent}{head}{', '.join(args)}{tail}"
-    if len(one_line) <= width or not args:
-        return one_line
-    inner = indent + INDENT
-    hugged = f"{inner}{', '.join(args)}"
-    if len(hugged) <= width:
-        return f"{indent}{head}\n{hugged}\n{indent}{tail}"
-    return f"{indent}{head}\n" + "".join(f"{inner}{a},\n" for a in args) + f"{indent}{tail}"
 
 
 # --- templates ------------------------------------------------------------------------

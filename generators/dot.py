@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from nnpivot.generators import codegen
 from nnpivot.generators.nn_text import call_text
+from nnpivot.kinds import kind_of
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import kind_of
 from nnpivot.shapes import fmt, infer_shapes
 
 COLORS = {"input": "#d6eaf8", "output": "#d5f5e3", "layer": "#fdebd0", "activation": "#fcf3cf",

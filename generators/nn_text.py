@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 from nnpivot.graph import topological_order
+from nnpivot.kinds import KINDS, PER_AXIS, Kind, is_enum, kind_of, snake
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, is_enum, kind_of, snake
 
 INDENT = "    "
 

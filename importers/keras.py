@@ -13,7 +13,7 @@ spellings of one class (``MaxPool2D``), functions of ``keras.ops``/``tf``.
 
 Layout. Keras code is channels_last; the pivot is channels-first. Every value
 of the interpreted code is a pivot node plus a permutation ``perm`` with
-``keras_tensor = transpose(pivot_tensor, perm)`` (see ``generators.layout``).
+``keras_tensor = transpose(pivot_tensor, perm)`` (see ``nnpivot.kinds.layout``).
 An image input (H, W, C) becomes a pivot input (C, H, W); each layer states
 the layout it needs (the table's ``layout`` field) and a pivot ``permute`` is
 inserted only where the layout must really change (before a Flatten of
@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, set_location, warning
-from nnpivot.generators import layout as L
-from nnpivot.generators.keras import MAPPINGS, RESERVED, UNSET
+from nnpivot.compare import sharing_difference
+from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
 from nnpivot.importers.pysource import (
     ImportReport,
@@ -49,11 +48,14 @@ from nnpivot.importers.pysource import (
     replace_uses,
     slice_attributes,
 )
+from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of
+from nnpivot.kinds import layout as L
+from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
 from nnpivot.metamodel import eclass, is_kind
-from nnpivot.metamodel.registry import KINDS, PER_AXIS, canonical_per_axis, kind_of
-from nnpivot.validators.sharing import sharing_difference
+from nnpivot.metamodel.shapes import ShapeError
 
 Perm = tuple
+MAPPINGS = {keyword: kind.mappings[TARGET] for keyword, kind in KINDS.items()}  # keyword -> Keras mapping
 
 
 class _Abort(Exception):
@@ -78,6 +80,8 @@ def _classes_from_table() -> dict[str, list[str]]:
 
 
 TABLE_CLASSES = _classes_from_table()
+# ``ops`` functions a kind is written as by the generic emitter: keras path -> pivot keyword.
+TABLE_OPS = {mapping.layer: keyword for keyword, mapping in MAPPINGS.items() if mapping.emit is emit_op}
 
 # Other spellings of the classes the table names (Keras aliases, rank variants the table writes as one entry).
 _ALIASES = [
@@ -386,7 +390,6 @@ class KerasImporter:
 
     # --- shapes -------------------------------------------------------------------------
     def shape_of(self, node, index: int = 0):
-        from nnpivot.metamodel.shapes import ShapeError
         key = (node, index)
         if key in self._shapes:
             return self._shapes[key]
@@ -402,7 +405,6 @@ class KerasImporter:
                 try:
                     shapes = [tuple(s) for s in kind_of(node).shape(node, operands)]
                 except (ShapeError, ValueError, TypeError, IndexError, ZeroDivisionError) as exc:
-                    from nnpivot.diagnostics import location_of
                     self.error(getattr(exc, "code", "shape-mismatch"),
                                f"{kind_of(node).keyword} '{node.name}': {exc}", location_of(node))
                     shapes = None
@@ -1043,7 +1045,7 @@ class Interpreter(KerasImporter):
     # --- arguments ---------------------------------------------------------------------------------
     def given(self, layer: LayerObj) -> dict:
         """The layer's arguments by Keras keyword (positional ones named from the Keras signature)."""
-        names = POSITIONAL.get(layer.original, POSITIONAL.get(layer.cls, ()))
+        names = POSITIONAL.get(layer.original, POSITIONAL.get(layer.cls)) or self.table_positional(layer.cls)
         given = {}
         for i, value in enumerate(layer.args):
             if i >= len(names):
@@ -1058,6 +1060,12 @@ class Interpreter(KerasImporter):
             if isinstance(value, Unknown):
                 self.error(value.code, f"{layer.original} argument {key}: {value.why}", value.loc or layer.loc)
         return {k: v for k, v in given.items() if not isinstance(v, Unknown)}
+
+    @staticmethod
+    def table_positional(keras_class: str) -> tuple[str, ...]:
+        """The positional Keras arguments the mapping writes for a class (for classes POSITIONAL lacks)."""
+        keywords = TABLE_CLASSES.get(keras_class, ())
+        return tuple(a.keras for a in MAPPINGS[keywords[0]].args if a.positional) if keywords else ()
 
     def attributes(self, layer: LayerObj, keyword: str, given: dict, handled=()) -> dict:
         """Pivot attributes of ``keyword`` read backwards from the Keras mapping's arguments."""
@@ -1224,6 +1232,8 @@ class Interpreter(KerasImporter):
         if path.split(".")[0] in ("optimizers", "losses", "metrics", "initializers"):
             return ConfigObj(path, args, kwargs, loc)
         handler = OPS.get(path) or OPS.get(re.sub(r"^tf\.(math|nn)\.", "tf.", path))
+        if handler is None and path in TABLE_OPS:
+            handler = op_table
         if handler is None:
             name = path.rsplit(".", 1)[-1]
             if path.split(".")[0] in ("ops", "activations", "tf") and name in ACTIVATIONS:
@@ -1836,6 +1846,19 @@ def op_activation(self, path, args, kwargs, hint, loc):
         attrs["negativeSlope"] = float(_arg(args, kwargs, 1, "negative_slope", "alpha", default=0.2))
     elif keyword == "gelu" and _arg(args, kwargs, 1, "approximate", default=False):
         attrs["approximate"] = "tanh"
+    node = self.builder.add(KINDS[keyword].eclass_name, (hint, keyword), [x], loc, **attrs)
+    return self.out_tensor(node, x.perm)
+
+
+def op_table(self, path, args, kwargs, hint, loc):
+    """An ``ops`` function some kind is written as (``TABLE_OPS``): its arguments read from the mapping."""
+    keyword = TABLE_OPS[path]
+    x = self.tensor(_arg(args, kwargs, 0, "x"), loc)
+    if x is None:
+        return Unknown(path, loc)
+    positional = [arg.keras for arg in MAPPINGS[keyword].args if arg.positional]
+    given = dict(zip(positional, args[1:])) | {key: value for key, value in kwargs.items() if key != "x"}
+    attrs = self.attributes(LayerObj(path, [], {}, loc, original=path), keyword, given)
     node = self.builder.add(KINDS[keyword].eclass_name, (hint, keyword), [x], loc, **attrs)
     return self.out_tensor(node, x.perm)
 

@@ -17,6 +17,7 @@ from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location
 from nnpivot.fileio import read_text
 from nnpivot.grammars import reader
+from nnpivot.kinds import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
 from nnpivot.metamodel import (
     Block,
     BlockCall,
@@ -28,7 +29,6 @@ from nnpivot.metamodel import (
     TrainingConfig,
     eenum,
 )
-from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
 
 TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics"}
 _SETTING_FEATURES = {"batch_size": "batchSize"}  # DSL setting -> TrainingConfig feature

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import read_text
-from nnpivot.metamodel.registry import kind_of
+from nnpivot.kinds import kind_of
 
 
 class Refused(Exception):

@@ -44,10 +44,11 @@ from typing import Any
 from pyecore.ecore import EEnum
 
 from nnpivot.diagnostics import Location, NNPivotError, error, has_errors, set_location, warning
-from nnpivot.generators import pytorch as torch_target
+from nnpivot.generators import pytorch as torch_target  # training tables only
 from nnpivot.graph import new_node
+from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
+from nnpivot.kinds.torch_mapping import REQUIRED
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig
-from nnpivot.metamodel.registry import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.metamodel.shapes import ShapeError
 
 from .pysource import (
@@ -85,22 +86,25 @@ def _canonical(qualified: str) -> str:
     return qualified
 
 
-def _spellings() -> tuple[dict[str, Kind], dict[str, Kind]]:
-    classes, functions = {}, {}
+def _spellings() -> tuple[dict[str, Kind], dict[str, Kind], dict[str, list[Kind]]]:
+    """Spelling -> kind for classes and functions, and the kinds that refine a class by its arguments."""
+    classes, functions, refinements = {}, {}, {}
     for kind in KINDS.values():
         mapping = kind.mappings.get(SOURCE)
         if mapping is None:
             continue
-        if isinstance(mapping.module, str):
-            classes.setdefault(mapping.module, kind)
-        for spelling in mapping.classes:
-            classes.setdefault(spelling, kind)
+        spellings = ([mapping.module] if isinstance(mapping.module, str) else []) + list(mapping.classes)
+        for spelling in spellings:
+            if mapping.recognise is None:
+                classes.setdefault(spelling, kind)
+            else:
+                refinements.setdefault(spelling, []).append(kind)
         for spelling in mapping.functions:
             functions.setdefault(spelling, kind)
-    return classes, functions
+    return classes, functions, refinements
 
 
-CLASSES, FUNCTIONS = _spellings()
+CLASSES, FUNCTIONS, REFINEMENTS = _spellings()
 CONTAINERS = ("nn.Sequential", "nn.ModuleList", "nn.ModuleDict")
 MODULE_BASE = "nn.Module"
 # Spellings that leave a tensor as it is (no node).
@@ -1420,6 +1424,8 @@ class Importer:
             attrs, notes = self.operation_attributes(kind, spelling, None, args, kwargs, node)
             return Layer(kind, attrs, dict(kwargs), self.where(node), notes)
         bound = self.bind_layer_arguments(kind, spelling, args, kwargs, node)
+        kind = next((refined for refined in REFINEMENTS.get(spelling, ())
+                     if refined.mappings[SOURCE].recognise(bound)), kind)
         attrs = self.layer_attributes(kind, spelling, bound, node)
         return Layer(kind, attrs, bound, self.where(node), [])
 
@@ -1450,9 +1456,9 @@ class Importer:
             key = arg.pivot or camel(arg.name)
             given = arg.name in bound
             value = bound.get(arg.name, arg.default)
-            if not given and (value is torch_target.REQUIRED):
+            if not given and (value is REQUIRED):
                 raise self.refuse("unsupported-construct", f"{spelling} needs '{arg.name}'", node)
-            if value is None or value is torch_target.REQUIRED:
+            if value is None or value is REQUIRED:
                 continue
             if isinstance(value, (Tensor, BatchSize, Opaque, Zeros, Module)):
                 raise self.refuse("dynamic-value", f"{spelling}: '{arg.name}' must be a constant", node)
@@ -1472,6 +1478,8 @@ class Importer:
                 continue
             if not given and arg.derive is not None:
                 continue   # inferred from the input shape
+            if arg.read is not None:
+                value = arg.read(bound)
             if arg.from_torch is not None:
                 value = arg.from_torch(value)
             try:
@@ -1692,14 +1700,14 @@ class _OperationCall:
         self.tensors.append(value)
         return value
 
-    def param(self, name, default=torch_target.REQUIRED):
+    def param(self, name, default=REQUIRED):
         self.used.add(name)
         if name in self.kwargs:
             return self.kwargs[name]
         if self.position < len(self.args):
             self.position += 1
             return self.args[self.position - 1]
-        if default is torch_target.REQUIRED:
+        if default is REQUIRED:
             raise ValueError(f"needs '{name}'")
         return default
 
@@ -1942,9 +1950,9 @@ def _read_activation(keyword):
         attrs = {}
         for arg in kind.mappings[SOURCE].args:
             value = call.param(arg.name, arg.default)
-            if value is not None and value is not torch_target.REQUIRED:
+            if value is not None and value is not REQUIRED:
                 attrs[arg.pivot] = _pivot_value(kind, arg.pivot, value)
-            elif value is torch_target.REQUIRED:
+            elif value is REQUIRED:
                 raise ValueError(f"needs {arg.name}")
         return attrs
     return read

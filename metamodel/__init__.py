@@ -62,6 +62,11 @@ def is_kind(obj, name: str) -> bool:
     return cls.name == name or any(s.name == name for s in cls.eAllSuperTypes())
 
 
+def weights_owner(node):
+    """The node holding the parameters ``node`` computes with: its ``weightsOf`` or itself."""
+    return node.weightsOf if node.weightsOf is not None else node
+
+
 Model = eclass("Model")
 Block = eclass("Block")
 Node = eclass("Node")
@@ -89,4 +94,5 @@ __all__ = [
     "eenum",
     "is_kind",
     "nn",
+    "weights_owner",
 ]

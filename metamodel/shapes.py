@@ -91,7 +91,7 @@ def spatial_geometry(node, shape: Shape, dims: int, dilation_default=True):
     return kernel, stride, dilation, pads
 
 
-def _window_out(size, kernel, stride, dilation, pad, ceil_mode=False):
+def window_out(size, kernel, stride, dilation, pad, ceil_mode=False):
     if size is None:
         return None
     span = size + pad[0] + pad[1] - dilation * (kernel - 1) - 1
@@ -118,7 +118,7 @@ def conv(dims):
             raise ShapeError(f"declared with {node.inChannels} input channels but fed {channels} ({fmt(x)})")
         if channels is not None and (channels % groups or node.filters % groups):
             raise ShapeError(f"groups={groups} must divide the {channels} input and {node.filters} output channels")
-        spatial = [_window_out(s, k, st, d, p) for s, k, st, d, p in zip(x[2:], kernel, stride, dilation, pads)]
+        spatial = [window_out(s, k, st, d, p) for s, k, st, d, p in zip(x[2:], kernel, stride, dilation, pads)]
         return [(x[0], node.filters, *spatial)]
     return shape_fn
 
@@ -149,7 +149,7 @@ def pool(dims):
     def shape_fn(node, shapes):
         (x,) = shapes
         kernel, stride, dilation, pads = spatial_geometry(node, x, dims)
-        spatial = [_window_out(s, k, st, d, p, node.ceilMode)
+        spatial = [window_out(s, k, st, d, p, node.ceilMode)
                    for s, k, st, d, p in zip(x[2:], kernel, stride, dilation, pads)]
         return [(x[0], x[1], *spatial)]
     return shape_fn

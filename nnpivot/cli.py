@@ -178,7 +178,7 @@ def _arity(kind) -> str:
 
 def _arguments(kind) -> list[tuple[str, bool, str | None]]:
     """(DSL name, required, default literal) of a kind's arguments: positional first, then required ones."""
-    from nnpivot.metamodel.registry import snake
+    from nnpivot.kinds import snake
 
     positional = {name: i for i, name in enumerate(kind.positional)}
     ranked = sorted(kind.attributes(), key=lambda a: (positional.get(a.name, len(positional)),
@@ -192,7 +192,7 @@ def _argument_text(name: str, default: str | None) -> str:
 
 def layers_markdown() -> str:
     """The README's table of supported kinds, generated from the registry."""
-    from nnpivot.metamodel.registry import KINDS
+    from nnpivot.kinds import KINDS
 
     rows = [f"{len(KINDS)} kinds. Arguments: positional ones first, **required** ones in bold, defaults after `=`.",
             "",
@@ -207,7 +207,7 @@ def layers_markdown() -> str:
 
 
 def layers_text() -> str:
-    from nnpivot.metamodel.registry import KINDS
+    from nnpivot.kinds import KINDS
 
     width = max(len(k) for k in KINDS)
     eclass_width = max(len(k.eclass_name) for k in KINDS.values())

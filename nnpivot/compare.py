@@ -18,6 +18,9 @@ import math
 
 from pyecore.ecore import EAttribute, EEnumLiteral
 
+from nnpivot.kinds import kind_of, snake
+from nnpivot.metamodel import is_kind
+
 _UNSET = object()
 
 
@@ -187,3 +190,43 @@ def _qualified(target) -> str:
     if container.eContainer() is None:  # in the model itself
         return name
     return f"{_key(container) or container.eClass.name}.{name}"
+
+
+# --- one node against another -------------------------------------------------------------------
+
+def sharing_difference(node, owner) -> str:
+    """How ``node`` is not the same layer as ``owner``, or ''."""
+    if node.eClass is not owner.eClass:
+        return f"is a {_kind_name(node)}, not a {_kind_name(owner)}"
+    if is_kind(node, "BlockCall"):
+        if node.block is not owner.block:
+            names = [b.name if b is not None else "none" for b in (node.block, owner.block)]
+            return f"calls block {names[0]}, not {names[1]}"
+        return ""
+    for feature in persistent_features(node.eClass):
+        if not isinstance(feature, EAttribute) or feature.name == "name":
+            continue
+        mine, theirs = _sharing_value(node, feature), _sharing_value(owner, feature)
+        if mine != theirs:
+            return f"differs in {snake(feature.name)} ({_sharing_text(mine)} here, {_sharing_text(theirs)} there)"
+    return ""
+
+
+def _kind_name(node) -> str:
+    kind = kind_of(node)
+    return kind.keyword if kind else "block call" if is_kind(node, "BlockCall") else snake(node.eClass.name)
+
+
+def _sharing_value(node, feature):
+    if feature.unsettable and not node.eIsSet(feature):
+        return None
+    value = node.eGet(feature)
+    if feature.many:
+        return [getattr(v, "name", v) for v in value]
+    return getattr(value, "name", value)
+
+
+def _sharing_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "unset" if value is None else str(value)

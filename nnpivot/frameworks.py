@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import itertools
 import re
 import sys
@@ -34,9 +35,13 @@ import numpy as np
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import check_readable
+from nnpivot.generators.keras import assign_store, build_keras_model, keras_layouts, store_from_keras
+from nnpivot.generators.pytorch import parameter_slots, state_dict_from_store, store_from_state_dict
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.importers.pysource import read_source
+from nnpivot.kinds.layout import channels_last, identity
 from nnpivot.metamodel import is_kind
+from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
 
 PYTORCH, KERAS = "pytorch", "keras"
@@ -154,7 +159,6 @@ def instantiate(path, framework: str, model_name: str | None = None, model_args:
 
 def _names_in(cls) -> set[str]:
     """Global names a class's source refers to (to find which classes are helper blocks)."""
-    import inspect
 
     try:
         tree = ast.parse(inspect.getsource(cls))
@@ -252,7 +256,6 @@ class NodeSite:
 
 def node_sites(model) -> list[NodeSite]:
     """Every node of ``model`` in dataflow order, block calls expanded in place."""
-    from nnpivot.shapes import infer_shapes
 
     table, _ = infer_shapes(model)
     sites: list[NodeSite] = []
@@ -386,7 +389,6 @@ class TorchRunner(Runner):
         punctuation ignored (``features.0.weight`` ~ ``features_0.weight``), and
         failing that by order when every shape agrees.
         """
-        from nnpivot.generators.pytorch import parameter_slots
 
         if self._key_map is not None:
             return self._key_map
@@ -405,14 +407,12 @@ class TorchRunner(Runner):
         return mapping
 
     def _read_store(self):
-        from nnpivot.generators.pytorch import store_from_state_dict
 
         state = self.obj.state_dict()
         mapping = self._state_keys(state)
         return store_from_state_dict(self.model, {mapping.get(k, k): v for k, v in state.items()})
 
     def _write_store(self, store):
-        from nnpivot.generators.pytorch import state_dict_from_store
 
         try:
             generated = state_dict_from_store(self.model, store)
@@ -487,7 +487,6 @@ class KerasRunner(Runner):
 
     def __init__(self, path, model, obj):
         super().__init__(path, model, obj)
-        from nnpivot.generators.keras import keras_layouts
 
         self.in_perms, self.out_perms = keras_layouts(model)
         self._follow_declared_inputs()
@@ -498,7 +497,6 @@ class KerasRunner(Runner):
         """A functional or Sequential model declares its input shapes: where the generated code's layout does
         not fit them (a hand-written file reading (T, F) where the generated one reads (F, T)), use the
         permutation of the pivot input that does."""
-        from itertools import permutations
 
         try:
             declared = [tuple(t.shape[1:]) for t in self.obj.inputs]
@@ -512,7 +510,7 @@ class KerasRunner(Runner):
                 return all(w is None or w == shape[p] for w, p in zip(wanted, perm[1:]))
             if len(wanted) + 1 != len(self.in_perms[index]) or fits(self.in_perms[index]):
                 continue
-            choices = [(0, *p) for p in permutations(range(1, len(shape) + 1)) if fits((0, *p))]
+            choices = [(0, *p) for p in itertools.permutations(range(1, len(shape) + 1)) if fits((0, *p))]
             if choices:
                 self.in_perms[index] = choices[0]
 
@@ -521,7 +519,6 @@ class KerasRunner(Runner):
         return arrays[0] if len(arrays) == 1 else arrays
 
     def _read_store(self):
-        from nnpivot.generators.keras import store_from_keras
 
         try:
             return store_from_keras(self.obj, self.model)
@@ -535,7 +532,6 @@ class KerasRunner(Runner):
             return store_from_keras(twin, self.model)
 
     def _write_store(self, store):
-        from nnpivot.generators.keras import assign_store
 
         try:
             return assign_store(self.obj, self.model, store)
@@ -554,7 +550,6 @@ class KerasRunner(Runner):
         Sequential or functional model), with (file variable, twin variable) pairs; else a diagnostic.
         Variables pair one by one when every shape agrees in order, else layer by layer (see
         :func:`_pair_layers`), since a functional model lists its layers in its own topological order."""
-        from nnpivot.generators.keras import build_keras_model
 
         twin = build_keras_model(self.model)
         own, generated = list(self.obj.weights), list(twin.weights)
@@ -597,7 +592,6 @@ class KerasRunner(Runner):
         return _KerasCalls(self._named_layers(), captured)
 
     def pivot_candidates(self, array, pivot_shape):
-        from nnpivot.generators.layout import channels_last, identity
 
         readings = []
         for perm in {identity(array.ndim), channels_last(array.ndim)}:

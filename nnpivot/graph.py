@@ -1,8 +1,8 @@
 """Graph helpers over pivot models: node lookup, ordering, output counts, building."""
 from __future__ import annotations
 
+from nnpivot.kinds import camel, kind_of
 from nnpivot.metamodel import eclass, is_kind
-from nnpivot.metamodel.registry import camel, kind_of
 
 
 def topological_order(graph) -> list:
@@ -44,11 +44,6 @@ def dependencies(node) -> list:
     """What must be computed before ``node``: its inputs, and the node whose weights it shares."""
     owner = node.weightsOf
     return [*node.inputs, owner] if owner is not None else list(node.inputs)
-
-
-def weights_owner(node):
-    """The node holding the parameters ``node`` computes with: its ``weightsOf`` or itself."""
-    return node.weightsOf if node.weightsOf is not None else node
 
 
 def output_count(node) -> int:

@@ -285,7 +285,7 @@ class _NoCode:
 
 def _keras_weighted_nodes(model):
     from nnpivot.generators.keras import TARGET
-    from nnpivot.metamodel.registry import kind_of
+    from nnpivot.kinds import kind_of
 
     for node in model.nodes:
         kind = kind_of(node)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from nnpivot.diagnostics import Diagnostic, error, location_of
 from nnpivot.graph import graph_inputs, topological_order
+from nnpivot.kinds import kind_of
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import kind_of
 from nnpivot.metamodel.shapes import ShapeError, fmt
 
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from nnpivot.diagnostics import Location, NNPivotError, error, has_errors
 from nnpivot.frameworks import Runner, enliven, node_sites, open_model_file, random_inputs
+from nnpivot.kinds import kind_of
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import kind_of
 from nnpivot.weights import WeightStore
 
 RELATIVE_NODE_TOLERANCE = 1e-4  # a node diverges when it differs by more than this share of its scale

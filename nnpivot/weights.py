@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
 
 
 class WeightStore:
@@ -87,7 +88,6 @@ class WeightStore:
         os.close(fd)
         try:
             if path.suffix == ".safetensors":
-                from safetensors.numpy import save_file
                 save_file({k: np.ascontiguousarray(v) for k, v in self._arrays.items()}, tmp)
             else:
                 with open(tmp, "wb") as stream:
@@ -101,7 +101,6 @@ class WeightStore:
     def load(cls, path: str | os.PathLike) -> WeightStore:
         path = Path(path)
         if path.suffix == ".safetensors":
-            from safetensors.numpy import load_file
             return cls(load_file(str(path)))
         with np.load(path, allow_pickle=False) as data:
             return cls({k: data[k] for k in data.files})

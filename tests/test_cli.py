@@ -17,7 +17,7 @@ from nnpivot.diagnostics import NNPivotError, error
 from nnpivot.fileio import write_atomic
 from nnpivot.generators.nn_text import to_text
 from nnpivot.grammars import parse_file
-from nnpivot.metamodel.registry import KINDS
+from nnpivot.kinds import KINDS
 from nnpivot.pipeline import FORMATS, Pipeline, Step, UsageError, format_for
 
 ROOT = Path(__file__).resolve().parent.parent

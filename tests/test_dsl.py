@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from counts import EXAMPLE_COUNT, KIND_COUNT
 from golden import check_golden
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,7 @@ from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators.nn_text import to_text
 from nnpivot.grammars import parse_file, parse_text
-from nnpivot.metamodel.registry import KINDS
+from nnpivot.kinds import KINDS
 from nnpivot.shapes import fmt, infer_shapes
 
 
@@ -51,8 +52,8 @@ EXAMPLES = [(k.keyword, i, ex) for k in KINDS.values() for i, ex in enumerate(k.
 
 
 def test_every_kind_has_examples():
-    assert len(KINDS) == 71
-    assert len(EXAMPLES) >= 2 * len(KINDS) - 10
+    assert len(KINDS) == KIND_COUNT
+    assert len(EXAMPLES) == EXAMPLE_COUNT
     assert {kw for kw, _, _ in EXAMPLES} == set(KINDS)
 
 

@@ -18,12 +18,14 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from counts import EXAMPLE_COUNT, KIND_COUNT
+
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.frameworks import enliven, runner_for_code
 from nnpivot.generators import keras as keras_generator
 from nnpivot.generators import pytorch as pytorch_generator
 from nnpivot.grammars import parse_text
-from nnpivot.metamodel.registry import KINDS
+from nnpivot.kinds import KINDS
 from nnpivot.verify import verify_runners
 
 ATOL = 1e-5
@@ -46,9 +48,9 @@ CASES = [(f"{keyword}-{index}", example) for keyword, kind in KINDS.items()
 
 def test_count_guard():
     """No kind without an example under test, and no example lost."""
-    assert len(KINDS) >= 71
+    assert len(KINDS) == KIND_COUNT
     assert {case.rsplit("-", 1)[0] for case, _ in CASES} == set(KINDS)
-    assert len(CASES) == sum(len(kind.examples) for kind in KINDS.values()) >= 145
+    assert len(CASES) == sum(len(kind.examples) for kind in KINDS.values()) == EXAMPLE_COUNT
     assert set(EXPECTED_REFUSALS) <= {case for case, _ in CASES}
 
 

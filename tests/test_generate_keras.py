@@ -22,8 +22,8 @@ from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import keras as K
 from nnpivot.grammars import parse_file, parse_text
 from nnpivot.graph import graph_inputs, topological_order
+from nnpivot.kinds import KINDS, kind_of
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import KINDS, kind_of
 from nnpivot.metamodel.shapes import per_axis, spatial_geometry
 from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
@@ -331,8 +331,10 @@ def example_text(example) -> str:
     return "\n".join(lines + [f"    result = {example.call}", "    output result", "}"]) + "\n"
 
 
+# Kinds with a hand-written torch reference above; every kind, these and any added since, is also
+# compared with its generated PyTorch code by test_equivalence_kinds.py.
 EXAMPLES = [(f"{keyword}-{i}", example_text(example))
-            for keyword, kind in KINDS.items() for i, example in enumerate(kind.examples)]
+            for keyword, kind in KINDS.items() if keyword in REFERENCE for i, example in enumerate(kind.examples)]
 
 # Kinds whose Keras form cannot be exact: the generator must say so (none today).
 EXPECTED_DIAGNOSTICS: dict[str, str] = {}
@@ -460,9 +462,8 @@ GENERATED_ONLY = sorted({p.stem for p in (ROOT / "samples").glob("*.nn")} - set(
 
 
 def test_every_kind_has_examples_under_test():
-    assert {case.split("-")[0] for case, _ in EXAMPLES} == set(KINDS)
-    assert len(EXAMPLES) == sum(len(k.examples) for k in KINDS.values())
-    assert len(EXAMPLES) >= 140  # the count guard: examples cannot silently disappear
+    assert {case.split("-")[0] for case, _ in EXAMPLES} == set(REFERENCE) <= set(KINDS)
+    assert len(EXAMPLES) == sum(len(KINDS[k].examples) for k in REFERENCE) >= 140
     assert set(EXPECTED_DIAGNOSTICS) <= {case for case, _ in EXAMPLES}
 
 
@@ -470,7 +471,7 @@ def test_mapping_reads_backwards():
     index = K.keras_index()
     assert index["layers.Conv2D"] == ["conv2d"]
     assert set(index["layers.BatchNormalization"]) == {"batch_norm1d", "batch_norm2d", "batch_norm3d"}
-    momentum = next(a for a in K.MAPPINGS["batch_norm2d"].args if a.keras == "momentum")
+    momentum = next(a for a in KINDS["batch_norm2d"].mappings["keras"].args if a.keras == "momentum")
     assert momentum.pivot == "momentum" and momentum.from_keras(0.99) == pytest.approx(0.01)
 
 
@@ -478,7 +479,8 @@ def test_every_kind_has_a_keras_mapping():
     for keyword, kind in KINDS.items():
         mapping = kind.mappings["keras"]
         assert mapping.layout in K.WANTS, keyword
-        assert mapping.weights is None or mapping.weights in K.WEIGHT_CONVERTERS
+        # A kind has Keras weight converters exactly when it has PyTorch parameters.
+        assert (mapping.weights is None) == (kind.mappings["pytorch"].parameters is None), keyword
 
 
 # =============================================================================
@@ -667,14 +669,24 @@ def test_stacked_bidirectional_layers_are_named_per_layer(generated):
     assert "ops.stack([" in code
 
 
-def test_uneven_adaptive_pooling_is_a_diagnostic():
-    model = parse_text("model T {\n input x: float32[3, 10, 10]\n p = adaptive_avg_pool2d(x, [3, 3])\n"
-                       " output p\n}\n", "uneven.nn")
-    with pytest.raises(NNPivotError) as info:
-        K.generate(model, "uneven.nn")
-    (diagnostic,) = info.value.diagnostics
-    assert diagnostic.code == "unsupported-for-target" and "'p'" in diagnostic.message
-    assert str(diagnostic).startswith("uneven.nn:3:")
+def test_adaptive_pooling_is_pytorchs_at_every_input_size(tmp_path):
+    """Uneven windows included, on channels-last input of sizes other than the declared one."""
+    model = parse_text("model T {\n input x: float32[3, 10, 10]\n a = adaptive_avg_pool2d(x, [3, 4])\n"
+                       " m = adaptive_max_pool2d(x, 3)\n output a, m\n}\n", "uneven.nn")
+    code = K.generate(model, "uneven.nn")
+    assert "layers.AdaptiveAveragePooling2D((3, 4)" in code and "layers.AdaptiveMaxPooling2D(3" in code
+    path = tmp_path / "uneven.py"
+    path.write_text(code, encoding="utf-8")
+    namespace = {"__name__": "uneven"}
+    exec(compile(code, str(path), "exec"), namespace)  # noqa: S102 - the generated code under test
+    keras_model = namespace["T"]()
+    for size in ((10, 10), (13, 7)):
+        x = np.random.default_rng(0).standard_normal((2, 3, *size)).astype("float32")
+        got_avg, got_max = keras_model(np.transpose(x, (0, 2, 3, 1)))  # the user's channels-last batch
+        want_avg = F.adaptive_avg_pool2d(torch.from_numpy(x), (3, 4)).numpy()
+        want_max = F.adaptive_max_pool2d(torch.from_numpy(x), 3).numpy()
+        np.testing.assert_allclose(np.transpose(np.asarray(got_avg), (0, 3, 1, 2)), want_avg, atol=1e-6)
+        np.testing.assert_allclose(np.transpose(np.asarray(got_max), (0, 3, 1, 2)), want_max, atol=1e-6)
 
 
 # =============================================================================

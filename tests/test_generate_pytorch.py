@@ -18,14 +18,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from counts import EXAMPLE_COUNT, KIND_COUNT
 from golden import check_golden
+from torch import nn
 
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import pytorch as P
 from nnpivot.generators.codegen import class_name
 from nnpivot.grammars import parse_file, parse_text
 from nnpivot.graph import graph_inputs
-from nnpivot.metamodel.registry import KINDS
+from nnpivot.kinds import KINDS
 from nnpivot.metamodel.shapes import per_axis, same_pads
 from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
@@ -94,8 +96,8 @@ def generated(tmp_path_factory):
 
 def test_count_guard():
     """A new kind or example must come with a PyTorch mapping and is then tested here."""
-    assert len(KINDS) == 71
-    assert len(EXAMPLES) == 145
+    assert len(KINDS) == KIND_COUNT
+    assert len(EXAMPLES) == EXAMPLE_COUNT
     assert all(isinstance(kind.mappings.get("pytorch"), P.TorchMapping) for kind in KINDS.values())
 
 
@@ -158,11 +160,11 @@ def reference(node, x, layer):
     pads, kernel, stride, dilation = tf_pads(node, tuple(x.shape))
     dims = x.dim() - 2
     name = node.eClass.name
-    if name.startswith("Conv") and "Transpose" not in name:
+    if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):  # any kind written as a convolution module
         mode = {"zeros": "constant"}.get(str(node.paddingMode), str(node.paddingMode))
         padded = F.pad(x, torch_pad_tuple(pads), mode=mode)
         conv = getattr(F, f"conv{dims}d")
-        return conv(padded, layer.weight, layer.bias, stride, 0, dilation, node.groups)
+        return conv(padded, layer.weight, layer.bias, stride, 0, dilation, layer.groups)
     if name.startswith("MaxPool"):
         padded = F.pad(x, torch_pad_tuple(pads), value=float("-inf"))
         return getattr(F, f"max_pool{dims}d")(padded, kernel, stride, 0, dilation)

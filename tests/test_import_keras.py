@@ -16,7 +16,7 @@ import pytest
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.importers.keras import import_keras
-from nnpivot.metamodel.registry import KINDS, kind_of
+from nnpivot.kinds import KINDS, kind_of
 from nnpivot.shapes import infer_shapes
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from textx import TextXSyntaxError
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.grammars import metamodel, reader
 from nnpivot.importers import nn_text
-from nnpivot.metamodel.registry import KINDS
+from nnpivot.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted((ROOT / "samples").glob("*.nn"))

@@ -8,8 +8,8 @@ from nnpivot.diagnostics import Location, set_location
 from nnpivot.generators.nn_text import to_text
 from nnpivot.grammars import parse_file, parse_text
 from nnpivot.graph import new_node
+from nnpivot.kinds import KINDS
 from nnpivot.metamodel import Block, Model, eclass
-from nnpivot.metamodel.registry import KINDS
 from nnpivot.validators import CODES, validate
 from nnpivot.validators.ranges import RULES
 

@@ -16,8 +16,8 @@ from nnpivot.diagnostics import NNPivotError, location_of
 from nnpivot.generators.xmi import save_xmi, to_xmi_string
 from nnpivot.graph import new_node
 from nnpivot.importers.xmi import load_xmi
+from nnpivot.kinds import KINDS, is_enum
 from nnpivot.metamodel import Input, Model, eenum
-from nnpivot.metamodel.registry import KINDS, is_enum
 
 HEADER = ('<?xml version="1.0" encoding="UTF-8"?>\n<nn:Model xmi:version="2.0" xmlns:xmi="http://www.omg.org/XMI" '
           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:nn="http://nnpivot.org/nn/1.0" name="M"')

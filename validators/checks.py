@@ -11,8 +11,8 @@ import re
 
 from nnpivot.diagnostics import Diagnostic, error, location_of, warning
 from nnpivot.graph import graph_inputs, output_count
+from nnpivot.kinds import kind_of, snake
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import kind_of, snake
 
 from .ranges import INPUT_SHAPE, RULES
 

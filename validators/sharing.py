@@ -8,12 +8,11 @@ block call), applied first, and its inputs give parameters of the same shapes
 """
 from __future__ import annotations
 
-from pyecore.ecore import EAttribute
-
-from nnpivot.compare import persistent_features
+from nnpivot.compare import sharing_difference
 from nnpivot.graph import topological_order
+from nnpivot.kinds import kind_of
+from nnpivot.kinds.torch_mapping import Site  # the parameter table of the pivot's canonical layout
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.registry import kind_of, snake
 
 from .checks import Findings, describe, graph_label
 
@@ -50,44 +49,6 @@ def check_sharing(graph, found: Findings) -> None:
                             f"computed from '{node.name}': the owner must be the first application", node)
 
 
-def sharing_difference(node, owner) -> str:
-    """How ``node`` is not the same layer as ``owner``, or ''."""
-    if node.eClass is not owner.eClass:
-        return f"is a {_kind_name(node)}, not a {_kind_name(owner)}"
-    if is_kind(node, "BlockCall"):
-        if node.block is not owner.block:
-            names = [b.name if b is not None else "none" for b in (node.block, owner.block)]
-            return f"calls block {names[0]}, not {names[1]}"
-        return ""
-    for feature in persistent_features(node.eClass):
-        if not isinstance(feature, EAttribute) or feature.name == "name":
-            continue
-        mine, theirs = _value(node, feature), _value(owner, feature)
-        if mine != theirs:
-            return f"differs in {snake(feature.name)} ({_show(mine)} here, {_show(theirs)} there)"
-    return ""
-
-
-def _kind_name(node) -> str:
-    kind = kind_of(node)
-    return kind.keyword if kind else "block call" if is_kind(node, "BlockCall") else snake(node.eClass.name)
-
-
-def _value(node, feature):
-    if feature.unsettable and not node.eIsSet(feature):
-        return None
-    value = node.eGet(feature)
-    if feature.many:
-        return [getattr(v, "name", v) for v in value]
-    return getattr(value, "name", value)
-
-
-def _show(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "unset" if value is None else str(value)
-
-
 def _upstream(node, members: set) -> set:
     """Every node ``node`` is computed from, through inputs and shared owners, within the graph."""
     seen, pending = set(), [node]
@@ -102,8 +63,6 @@ def _upstream(node, members: set) -> set:
 
 def check_shared_shapes(graph, table, found: Findings) -> None:
     """After shape inference: a sharing layer's inputs give parameters of its owner's shapes."""
-    from nnpivot.generators.pytorch import Site  # the parameter table of the pivot's canonical layout
-
     try:
         order = topological_order(graph)
     except ValueError:
@@ -125,4 +84,4 @@ def check_shared_shapes(graph, table, found: Findings) -> None:
                 break
 
 
-__all__ = ["check_shared_shapes", "check_sharing", "sharing_difference"]
+__all__ = ["check_shared_shapes", "check_sharing"]

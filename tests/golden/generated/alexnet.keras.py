@@ -22,7 +22,7 @@ class AlexNet(keras.Model):
         self.conv5 = layers.Conv2D(256, kernel_size=3, padding="same", name="conv5")
         self.relu5 = layers.ReLU(name="relu5")
         self.pool5 = layers.MaxPooling2D(pool_size=3, strides=2, name="pool5")
-        self.avgpool = layers.AveragePooling2D(pool_size=1, name="avgpool")
+        self.avgpool = layers.AdaptiveAveragePooling2D(6, name="avgpool")
         self.flat = layers.Flatten(name="flat")
         self.drop1 = layers.Dropout(0.5, name="drop1")
         self.fc1 = layers.Dense(4096, name="fc1")

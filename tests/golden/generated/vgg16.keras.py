@@ -39,7 +39,7 @@ class VGG16(keras.Model):
         self.conv5_3 = layers.Conv2D(512, kernel_size=3, padding="same", name="conv5_3")
         self.relu5_3 = layers.ReLU(name="relu5_3")
         self.pool5 = layers.MaxPooling2D(pool_size=2, name="pool5")
-        self.avgpool = layers.AveragePooling2D(pool_size=1, name="avgpool")
+        self.avgpool = layers.AdaptiveAveragePooling2D(7, name="avgpool")
         self.flat = layers.Flatten(name="flat")
         self.fc1 = layers.Dense(4096, name="fc1")
         self.relu_fc1 = layers.ReLU(name="relu_fc1")

@@ -1,0 +1,171 @@
+"""Recurrent layers: simple RNN, LSTM, GRU (stacked and/or bidirectional)."""
+from __future__ import annotations
+
+from nnpivot.metamodel import is_kind
+from nnpivot.metamodel import shapes as S
+
+from . import layout as L
+from .keras_mapping import Arg as KerasArg
+from .keras_mapping import KerasMapping, Weights, gate_blocks, states_used
+from .pysyntax import literal
+from .spec import SEQ, ex, keras, kind, pytorch
+from .torch_mapping import Arg, TorchMapping, py_name
+
+for keyword, name in (("simple_rnn", "SimpleRNN"), ("lstm", "LSTM"), ("gru", "GRU")):
+    kind(keyword, name, S.recurrent, f"{name} recurrent layer, stacked and/or bidirectional.",
+         [ex(f"{keyword}(x, 8)", SEQ), ex(f"{keyword}(x, 6, return_sequences=false)", SEQ),
+          ex(f"{keyword}(x, 5, num_layers=2, bidirectional=true)", SEQ)]
+         + ([ex("simple_rnn(x, 4, nonlinearity=relu, bias=false)", SEQ)] if name == "SimpleRNN" else []),
+         positional=("hiddenSize",), required=("hiddenSize",),
+         output_count=3 if name == "LSTM" else 2)  # sequence, hidden states (, cell states)
+
+
+# --- PyTorch ---------------------------------------------------------------------------------
+
+# Recurrent layers. PyTorch returns (sequence, h_n) or (sequence, (h_n, c_n)); the pivot's output 0
+# is the last step when return_sequences is false: the last layer's final hidden state, both
+# directions concatenated (what Keras returns), which is h_n[-1] or cat(h_n[-2], h_n[-1]).
+def _recurrent_statements(site):
+    node = site.node
+    lstm = node.eClass.name == "LSTM"
+    names = list(site.outputs)
+    call = f"{site.module}({site.x})"
+    if node.returnSequences:
+        states = ", ".join(names[1:])
+        if all(n == "_" for n in names[1:]):
+            return [f"{names[0]}, _ = {call}"]
+        return [f"{names[0]}, ({states}) = {call}" if lstm else f"{names[0]}, {states} = {call}"]
+    hidden = names[1] if names[1] != "_" else py_name(f"{node.name}_h")
+    states = f"({hidden}, {names[2]})" if lstm else hidden
+    last = (f"torch.cat(({hidden}[-2], {hidden}[-1]), dim=1)" if node.bidirectional else f"{hidden}[-1]")
+    return [f"_, {states} = {call}", f"{names[0]} = {last}"]
+
+
+def _recurrent_parameters(gates: int):
+    def parameters(site):
+        node = site.node
+        hidden, directions = node.hiddenSize, 2 if node.bidirectional else 1
+        shapes = {}
+        for layer in range(node.numLayers):
+            features = site.shape[2] if layer == 0 else hidden * directions
+            for suffix in ("", "_reverse")[:directions]:
+                shapes[f"weight_ih_l{layer}{suffix}"] = (gates * hidden, features)
+                shapes[f"weight_hh_l{layer}{suffix}"] = (gates * hidden, hidden)
+                if node.bias:
+                    shapes[f"bias_ih_l{layer}{suffix}"] = (gates * hidden,)
+                    shapes[f"bias_hh_l{layer}{suffix}"] = (gates * hidden,)
+        return shapes
+    return parameters
+
+
+
+_bias = Arg("bias", "bias", True)
+for keyword, cls, gates in (("simple_rnn", "nn.RNN", 1), ("lstm", "nn.LSTM", 4), ("gru", "nn.GRU", 3)):
+    extra = (Arg("nonlinearity", "nonlinearity", "tanh"),) if keyword == "simple_rnn" else ()
+    pytorch(keyword, TorchMapping(
+        cls,
+        (Arg("input_size", derive=lambda site: site.shape[2], positional=True),
+         Arg("hidden_size", "hiddenSize", positional=True), Arg("num_layers", "numLayers", 1), *extra, _bias,
+         Arg("batch_first", "batchFirst", False), Arg("dropout", "dropout", 0.0),
+         Arg("bidirectional", "bidirectional", False)),
+        statements=_recurrent_statements, parameters=_recurrent_parameters(gates),
+        unsupported=(lambda site: None if site.attr("resetAfter") else "GRU with reset_after=false (PyTorch "
+                     "applies the reset gate after the recurrent product)") if keyword == "gru" else None))
+
+
+# --- Keras -----------------------------------------------------------------------------------
+
+def emit_recurrent(ctx):
+    node, x = ctx.node, ctx.x
+    directions = 2 if node.bidirectional else 1
+    per_direction = 2 if is_kind(node, "LSTM") else 1
+    want_states = any(states_used(ctx))
+    cls = ctx.mapping.layer
+    sequence = x.expr
+    finals: list[list[str]] = [[] for _ in range(per_direction)]  # h (and c) of every layer and direction
+    for index in range(node.numLayers):
+        last = index == node.numLayers - 1
+        suffix = "" if node.numLayers == 1 else f"_l{index}"
+        if index and node.dropout:
+            dropper = ctx.layer("layers.Dropout", [literal(node.dropout)], suffix=f"_drop{index}")
+            ctx.graph.line(f"{sequence} = {dropper}({sequence})")
+        computed = {"return_sequences": node.returnSequences or not last, "return_state": want_states}
+        if directions == 2:
+            inner = ", ".join(ctx.kwargs(**computed))
+            layer = ctx.layer("layers.Bidirectional", [f"{cls}({inner})"], suffix=suffix)
+        else:
+            layer = ctx.layer(cls, ctx.kwargs(**computed), suffix=suffix)
+        output = ctx.var if last else ctx.graph.fresh(f"{node.name}_l{index}")
+        targets = [output]
+        if want_states:
+            for direction in ("", "_reverse")[:directions]:
+                for slot, letter in enumerate("hc"[:per_direction]):
+                    state = ctx.graph.fresh(f"{node.name}_{letter}{index}{direction}")
+                    finals[slot].append(state)
+                    targets.append(state)
+        ctx.assign(f"{layer}({sequence})", targets)
+        sequence = output
+    for slot, used in enumerate(states_used(ctx)):
+        if used:
+            # PyTorch's h_n / c_n: (num_layers * directions, N, H), layer-major then direction.
+            ctx.graph.line(f"{ctx.out_vars[slot + 1]} = ops.stack([{', '.join(finals[slot])}], axis=0)")
+    sequence_perm = (1, 0, 2) if node.returnSequences and not node.batchFirst else L.identity(
+        3 if node.returnSequences else 2)
+    return [sequence_perm] + [L.identity(3)] * per_direction
+
+
+GRU_ORDER = (1, 0, 2)  # PyTorch (r, z, n) <-> Keras (z, r, h): the same swap both ways
+
+
+
+def _rnn_cell_to_keras(np, node, params, suffix):
+    """One layer and direction of a recurrent node; ``suffix`` is its PyTorch suffix (``_l0_reverse``)."""
+    hidden = node.hiddenSize
+    w_ih, w_hh = params[f"weight_ih{suffix}"], params[f"weight_hh{suffix}"]
+    kernel, recurrent = w_ih.T, w_hh.T
+    b_ih = params.get(f"bias_ih{suffix}")
+    b_hh = params.get(f"bias_hh{suffix}")
+    if is_kind(node, "GRU"):
+        kernel = gate_blocks(np, kernel, GRU_ORDER, hidden, 1)
+        recurrent = gate_blocks(np, recurrent, GRU_ORDER, hidden, 1)
+        if not node.bias:
+            return [kernel, recurrent]
+        b_ih, b_hh = gate_blocks(np, b_ih, GRU_ORDER, hidden), gate_blocks(np, b_hh, GRU_ORDER, hidden)
+        if node.resetAfter:
+            return [kernel, recurrent, np.stack([b_ih, b_hh])]
+        return [kernel, recurrent, b_ih + b_hh]
+    return [kernel, recurrent] + ([b_ih + b_hh] if node.bias else [])
+
+
+def _rnn_cell_from_keras(np, node, arrays, suffix):
+    hidden = node.hiddenSize
+    kernel, recurrent = arrays[0], arrays[1]
+    is_gru = is_kind(node, "GRU")
+    if is_gru:
+        kernel = gate_blocks(np, kernel, GRU_ORDER, hidden, 1)
+        recurrent = gate_blocks(np, recurrent, GRU_ORDER, hidden, 1)
+    out = {f"weight_ih{suffix}": kernel.T, f"weight_hh{suffix}": recurrent.T}
+    if node.bias:
+        bias = arrays[2]
+        if is_gru and node.resetAfter:
+            b_ih, b_hh = gate_blocks(np, bias[0], GRU_ORDER, hidden), gate_blocks(np, bias[1], GRU_ORDER, hidden)
+        else:
+            # Keras has one bias: all of it goes to b_ih, b_hh is zero.
+            b_ih = gate_blocks(np, bias, GRU_ORDER, hidden) if is_gru else bias
+            b_hh = np.zeros_like(b_ih)
+        out[f"bias_ih{suffix}"], out[f"bias_hh{suffix}"] = b_ih, b_hh
+    return out
+
+
+# One Keras cell per layer and direction: the converter's info is the PyTorch suffix.
+_RNN_WEIGHTS = Weights(_rnn_cell_to_keras, _rnn_cell_from_keras)
+RNN_ARGS = (KerasArg("units", "hiddenSize", positional=True),
+            KerasArg("activation", "nonlinearity", default="tanh"),
+            KerasArg("use_bias", "bias", default=True),
+            KerasArg("return_sequences", "returnSequences", default=False),
+            KerasArg("return_state", default=False),
+            KerasArg("reset_after", "resetAfter", default=True))
+
+keras("simple_rnn", KerasMapping("layers.SimpleRNN", emit_recurrent, RNN_ARGS[:5], "sequence", _RNN_WEIGHTS))
+keras("lstm", KerasMapping("layers.LSTM", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:5]), "sequence", _RNN_WEIGHTS))
+keras("gru", KerasMapping("layers.GRU", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:]), "sequence", _RNN_WEIGHTS))

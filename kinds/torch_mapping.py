@@ -1,0 +1,227 @@
+"""How a kind is written in PyTorch: the mapping data structure and the helpers kinds share.
+
+Each family module gives every kind one :class:`TorchMapping`:
+
+* ``module``: the ``nn`` class of the submodule declared in ``__init__`` as
+  ``self.<node> = nn.X(...)`` (a callable when the class depends on the input
+  rank, as for ``InstanceNorm{1,2,3}d``); None for operations written as plain
+  expressions in ``forward``.
+* ``args``: the constructor arguments, in the constructor's order. An
+  :class:`Arg` names the torch keyword, the pivot attribute it comes from, the
+  conversion each way (``to_torch``/``from_torch``; identity when omitted), and
+  torch's own default: an argument equal to its default is not written.
+  Arguments PyTorch needs but the pivot infers (``in_channels``,
+  ``in_features``, ``num_features``, ``input_size``...) have a ``derive``
+  function that reads the node's inferred input shapes, and ``pivot=None``.
+* ``forward``: the expression of the node in ``forward``: a ``str.format``
+  template (``"torch.cat([{inputs}], dim={axis})"``; fields: ``module``
+  (``self.<node>``), ``inputs``, ``x``, ``y`` and every attribute by its DSL
+  name as a torch literal) or a function of the :class:`Site`.
+* ``results``: how a multi-output expression unpacks.
+* ``classes`` / ``functions``: every spelling of the kind in PyTorch source, for
+  the importer that reads this table backwards.
+* ``parameters``: the ``state_dict`` entries of one node and their shapes, which
+  are also the pivot's canonical names (the pivot layout is PyTorch's).
+
+No torch import: the mapping is data and small functions.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nnpivot.metamodel import weights_owner
+from nnpivot.metamodel.shapes import per_axis, spatial_geometry
+
+from .pysyntax import attribute_value, identifier, literal
+from .spec import kind_of, snake
+
+REQUIRED = object()  # an argument torch has no default for: always written
+
+
+# Names a submodule or a local variable must not take in generated code.
+RESERVED = frozenset({
+    "self", "torch", "nn", "F", "super", "forward", "training", "train", "eval", "parameters", "buffers",
+    "children", "modules", "state_dict", "load_state_dict", "to", "cuda", "cpu", "float", "double", "half",
+    "apply", "zero_grad", "register_buffer", "register_parameter", "add_module", "named_parameters",
+    "named_modules", "named_children", "named_buffers", "requires_grad_", "type", "extra_repr", "get_submodule",
+    "get_parameter", "get_buffer", "share_memory", "dump_patches", "call_super_init",
+})
+
+
+def py_name(name: str) -> str:
+    """The Python name of a pivot node or block: its own name unless that would clash."""
+    return identifier(name, RESERVED)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A node in context: its inferred shapes and the variables of its inputs and outputs."""
+    node: Any
+    in_shapes: list
+    out_shapes: list
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple:
+        return self.in_shapes[0]
+
+    @property
+    def x(self) -> str:
+        return self.inputs[0]
+
+    @property
+    def y(self) -> str:
+        return self.inputs[1]
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def spatial(self) -> int:
+        return self.rank - 2
+
+    @property
+    def module(self) -> str:
+        """The submodule computing the node: its own, or that of the node whose weights it shares."""
+        return f"self.{py_name(weights_owner(self.node).name)}"
+
+    def attr(self, name: str):
+        return attribute_value(self.node, self.node.eClass.findEStructuralFeature(name))
+
+    def axis(self, axis: int, rank: int | None = None) -> int:
+        """A pivot axis as a non-negative torch axis."""
+        return axis % (rank or self.rank)
+
+    def fields(self) -> dict[str, str]:
+        values = {snake(a.name): literal(attribute_value(self.node, a))
+                  for a in kind_of(self.node).attributes()}
+        return values | {"module": self.module, "inputs": ", ".join(self.inputs),
+                         "x": self.inputs[0] if self.inputs else "", "y": self.inputs[1] if len(self.inputs) > 1 else ""}
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One constructor argument of a torch module."""
+    name: str
+    pivot: str | None = None
+    default: Any = REQUIRED
+    positional: bool = False
+    to_torch: Callable | None = None
+    from_torch: Callable | None = None
+    derive: Callable[[Site], Any] | None = None
+    # The pivot value from all the bound torch arguments, for a value torch spreads over several
+    # (a depthwise multiplier is out_channels / in_channels): the importer's inverse of ``derive``.
+    read: Callable[[dict], Any] | None = None
+
+    def value(self, site: Site):
+        if self.derive is not None:
+            return self.derive(site)
+        value = site.attr(self.pivot)
+        return self.to_torch(value) if self.to_torch else value
+
+    def source(self, site: Site) -> str | None:
+        """The argument as written in the constructor call, or None when it is torch's default."""
+        value = self.value(site)
+        if self.default is not REQUIRED and _same(value, self.default):
+            return None
+        text = literal(value)
+        return text if self.positional else f"{self.name}={text}"
+
+
+@dataclass(frozen=True)
+class TorchMapping:
+    module: str | Callable[[Site], str] | None = None
+    args: tuple[Arg, ...] = ()
+    forward: str | Callable[[Site], str] = "{module}({inputs})"
+    results: str | None = None
+    statements: Callable[[Site], list[str]] | None = None
+    parameters: Callable[[Site], dict[str, tuple]] | None = None
+    unsupported: Callable[[Site], str | None] | None = None
+    classes: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+    # For a kind written with another kind's class (a depthwise convolution is an nn.Conv2d): whether
+    # the bound constructor arguments of that class mean this kind. The importer asks it first.
+    recognise: Callable[[dict], bool] | None = None
+
+    def module_class(self, site: Site) -> str | None:
+        return self.module(site) if callable(self.module) else self.module
+
+    def constructor(self, site: Site) -> str:
+        """``nn.X(args)`` with only the arguments that differ from torch's defaults."""
+        written = [s for a in self.args if (s := a.source(site)) is not None]
+        return f"{self.module_class(site)}({', '.join(written)})"
+
+    def expression(self, site: Site) -> str:
+        return self.forward(site) if callable(self.forward) else self.forward.format(**site.fields())
+
+
+def _same(a, b) -> bool:
+    """Equal as argument values: 1 == 1.0, (3, 3) == [3, 3], but True is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return type(a) is type(b) and a == b or isinstance(a, (int, float)) and isinstance(b, (int, float)) and a == b
+
+
+def compact(values):
+    """One value when every axis has it, else a tuple (``3`` rather than ``(3, 3)``)."""
+    values = list(values)
+    if not values:
+        return None
+    return values[0] if len(set(values)) == 1 else tuple(values)
+
+
+def expanded(site: Site, name: str, default: int):
+    return per_axis(site.attr(name), site.spatial, default, snake(name))
+
+
+def kernel_size_of(site):
+    return compact(expanded(site, "kernelSize", 0))
+
+
+def per_axis_arg(name: str, pivot: str, default: int) -> Arg:
+    """A per-spatial-axis argument (stride, dilation) written once when every axis agrees."""
+    return Arg(name, pivot, default, derive=lambda site: compact(expanded(site, pivot, default)))
+
+
+def geometry(site):
+    return spatial_geometry(site.node, site.shape, site.spatial)
+
+
+def torch_pad_order(pairs) -> tuple:
+    """Per-axis (begin, end) pairs in axis order as ``F.pad``'s tuple (last axis first)."""
+    return tuple(v for begin, end in reversed(list(pairs)) for v in (begin, end))
+
+
+def is_symmetric(pads) -> bool:
+    return all(b == e for b, e in pads)
+
+
+def cropped(call: str, crops) -> str:
+    """``call[:, :, a:-b, ...]`` dropping (begin, end) outputs per spatial axis; ``call`` when none."""
+    slices = [f"{head or ''}:{-tail if tail else ''}" for head, tail in crops]
+    while slices and slices[-1] == ":":
+        slices.pop()
+    return f"{call}[{', '.join([':', ':'] + slices)}]" if slices else call
+
+
+def keywords(site, pairs) -> str:
+    """``, key=value`` for each (key, value, default) whose value is not the default."""
+    return "".join(f", {key}={literal(value)}" for key, value, default in pairs if not _same(value, default))
+
+
+def channels_of(site):
+    return site.shape[1]
+
+
+def affine(flag: str, size: Callable[[Site], tuple], extra: Callable[[Site], dict] = lambda site: {}):
+    def parameters(site):
+        shapes = {"weight": size(site), "bias": size(site)} if site.attr(flag) else {}
+        return shapes | extra(site)
+    return parameters
+
