@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic, NNPivotError, error, has_errors, location_of, warning
 from nnpivot.graph import graph_inputs, topological_order
@@ -43,12 +41,15 @@ from nnpivot.kinds import KINDS, kind_of
 from nnpivot.kinds import layout as L
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, NodeContext, Tensor
 from nnpivot.kinds.pysyntax import LINE_WIDTH, identifier, literal, wrap_call
+from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
 
 from .codegen import OutputNames, Taken, class_name, environment, header, write_atomic
+
+np = lazy_module("numpy")  # for the weight functions: generating code never loads numpy
 
 # =============================================================================
 # Layout requirements
@@ -94,7 +95,6 @@ WANTS: dict[str, Callable] = {
     "match": _want_match,
     "flatten": _want_flatten,
 }
-FIXED_RULES = {"channels_last", "pivot", "sequence"}
 
 
 # =============================================================================
@@ -174,7 +174,9 @@ class GraphCode:
             if tensor is None:
                 continue
             wanted = tensor.perm if _is_output_layout(tensor) else L.identity(len(tensor.shape))
-            tensor = self._convert(tensor, wanted, "an output in pivot order")
+            # a permute output wrote no code: its transpose, written here, takes the permute's variable
+            tensor = self._convert(tensor, wanted, "an output in pivot order",
+                                   names.outputs(node)[0] if is_kind(node, "Permute") else None)
             self.returns.append(tensor.expr)
             self.output_perms.append(tensor.perm)
         return self
@@ -246,12 +248,12 @@ class GraphCode:
         self.line(f"{', '.join(targets)} = self.{attr}({args})")
         return list(zip(out_vars, code.output_perms))
 
-    def _convert(self, tensor: Tensor, wanted: L.Perm, why: str) -> Tensor:
+    def _convert(self, tensor: Tensor, wanted: L.Perm, why: str, variable: str | None = None) -> Tensor:
         if tuple(tensor.perm) == tuple(wanted):
             return tensor
         axes = L.conversion(tensor.perm, wanted)
         suffix = "cl" if tuple(wanted) == L.channels_last(len(wanted)) else "cf" if L.is_identity(wanted) else "t"
-        name = self.fresh(f"{tensor.expr.split('.')[-1]}_{suffix}")
+        name = variable or self.fresh(f"{tensor.expr.split('.')[-1]}_{suffix}")
         self.body.append(f"        # Transposed: {why}.")
         self.transposes.append(f"{self.graph.name}: {tensor.expr} -> {name} ({why})")
         self.line(f"{name} = ops.transpose({tensor.expr}, {literal(axes)})")
@@ -367,49 +369,14 @@ def plan(model) -> KerasProgram:
 def _input_layout(model, node, rank: int) -> L.Perm:
     """The Keras layout of a model input.
 
-    Images and volumes (rank >= 4) take the channels-last layout their consumers
-    want. A rank-3 input is an (N, T, F) sequence in both frameworks and stays as
-    it is, even when a conv1d reads it as (N, C, L) maps: the Keras code then
-    transposes inside ``call``. This is the reading of the Keras importer (and of
-    rank-3 outputs), so a Keras model that permutes its input for a Conv1D comes
-    back with the input it had.
+    Images and volumes (rank >= 4) are channels-last, Keras' convention, whatever
+    their consumers are: a consumer that needs another order gets an explained
+    transpose inside ``call``. A rank-3 input is an (N, T, F) sequence in both
+    frameworks and stays as it is, even when a conv1d reads it as (N, C, L) maps:
+    the Keras code then transposes inside ``call``. Both are the reading of the
+    Keras importer, so generated code reads back with the inputs it had.
     """
-    return _preferred_layout(model, node, rank) if rank >= 4 else L.identity(rank)
-
-
-def _preferred_layout(graph, node, rank: int, depth: int = 0) -> L.Perm:
-    """The layout the consumers of ``node`` want, looking through layout-neutral nodes."""
-    found = _preference(graph, node, rank, depth)
-    return found if found is not None else L.identity(rank)
-
-
-def _preference(graph, node, rank, depth):
-    if depth > 50:
-        return None
-    for consumer in _consumers(graph).get(node, []):
-        kind = kind_of(consumer)
-        if kind is None:
-            continue
-        rule = kind.mappings[TARGET].layout
-        if rule in FIXED_RULES or (rule == "dropout" and consumer.spatial):
-            probe = Tensor("", L.identity(rank), (None,) * rank)
-            return WANTS[rule](consumer, [probe], 0, rank) if rule != "dropout" else L.channels_last(rank)
-        if rule == "match" and rank >= 3 and any(
-                other is not node and kind_of(other) is not None
-                and kind_of(other).mappings[TARGET].layout == "channels_last" for other in consumer.inputs):
-            return L.channels_last(rank)  # joined with channels-last maps
-        out_rank = len(consumer.inferredShape)
-        if out_rank != rank:
-            continue
-        if is_kind(consumer, "Permute"):
-            found = _preference(graph, consumer, rank, depth + 1)
-            if found is not None:
-                return L.through_permute([d % rank for d in consumer.dims], found)
-        elif rule in ("any", "match", "dropout"):
-            found = _preference(graph, consumer, rank, depth + 1)
-            if found is not None:
-                return found
-    return None
+    return L.channels_last(rank) if rank >= 4 else L.identity(rank)
 
 
 def explicit_transposes(model) -> list[str]:

@@ -30,6 +30,7 @@ from nnpivot.kinds.pysyntax import INDENT, identifier, literal, wrap_call
 from nnpivot.kinds.torch_mapping import Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import ShapeTable, infer_shapes
+from nnpivot.weights import WeightStore
 
 from . import codegen
 from .codegen import OutputNames
@@ -303,8 +304,6 @@ def store_from_state_dict(model, state_dict, copy: bool = True) -> tuple:
     ``copy=False`` lets the store share the tensors' memory, for a state_dict
     nobody else holds (one just read from a file).
     """
-    from nnpivot.weights import WeightStore
-
     slots = {s.torch_key: s for s in parameter_slots(model)}
     store, diagnostics = WeightStore(), []
     for key, tensor in state_dict.items():

@@ -10,6 +10,10 @@ generator's mapping table (``kind.mappings["keras"]``: class names, argument
 renames, Keras defaults, conversions such as BatchNorm momentum ``1 - m``); this
 module only adds what the table cannot say: Keras positional signatures, other
 spellings of one class (``MaxPool2D``), functions of ``keras.ops``/``tf``.
+The Python of the file (statements, functions, classes, comprehensions...) is
+evaluated by the interpreter the importers share (``importers/interpreter.py``);
+the ``Interpreter`` here is its Keras front-end: Keras values and what Python
+code does with them.
 
 Layout. Keras code is channels_last; the pivot is channels-first. Every value
 of the interpreted code is a pivot node plus a permutation ``perm`` with
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,10 +39,13 @@ from typing import Any
 from nnpivot.compare import sharing_difference
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
+from nnpivot.importers.interpreter import BoundMethod, Builtin, Function, PyMethod, SuperMethod
+from nnpivot.importers.interpreter import Class as ClassDef
+from nnpivot.importers.interpreter import Function as FunctionDef
+from nnpivot.importers.interpreter import Interpreter as SourceInterpreter
 from nnpivot.importers.pysource import (
     ImportReport,
     ImportTable,
-    ReturnValue,
     consumers,
     describe_training,
     dotted,
@@ -97,11 +105,12 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     **{f"Conv{d}DTranspose": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
     **{f"{op}Pooling{d}D": ("pool_size", "strides", "padding") for d in (1, 2, 3) for op in ("Max", "Average")},
     **{f"ZeroPadding{d}D": ("padding",) for d in (1, 2, 3)},
+    **{f"Adaptive{op}Pooling{d}D": ("output_size",) for d in (1, 2, 3) for op in ("Max", "Average")},
     **{f"SpatialDropout{d}D": ("rate",) for d in (1, 2, 3)},
     "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
     "LSTM": ("units", "activation"), "GRU": ("units", "activation"), "SimpleRNN": ("units", "activation"),
     "Bidirectional": ("layer", "merge_mode"), "Activation": ("activation",), "Reshape": ("target_shape",),
-    "Permute": ("dims",), "Concatenate": ("axis",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
+    "Permute": ("dims",), "Concatenate": ("axis",), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
     "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
     "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
     "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
@@ -166,6 +175,7 @@ class T:
     node: Any
     perm: Perm
     shape: tuple  # pivot shape, batch axis first (None where unknown)
+    name: str | None = None  # the variable a transpose was assigned to: the name of a permute it may need
 
     @property
     def rank(self) -> int:
@@ -217,12 +227,6 @@ class FunctionalModel:
 
 
 @dataclass
-class ClassDef:
-    node: ast.ClassDef
-    role: str  # "model" or "layer"
-
-
-@dataclass
 class Instance:
     cls: ClassDef
     attrs: dict
@@ -233,25 +237,9 @@ class Instance:
 
 
 @dataclass
-class FunctionDef:
-    node: ast.FunctionDef
-
-
-@dataclass
-class Method:
-    instance: Instance
-    name: str
-
-
-@dataclass
-class BoundMethod:
-    """``model.add``, ``layers_list.append``... on an interpreted object."""
+class ObjectMethod:
+    """``model.add``, ``model.compile``, ``layer.__call__``... on a Keras object."""
     target: Any
-    name: str
-
-
-@dataclass
-class Builtin:
     name: str
 
 
@@ -467,17 +455,8 @@ class ConfigObj:
 
 
 CONST_TYPES = (int, float, str, bool, type(None))
-BUILTINS = {"range", "len", "int", "float", "list", "tuple", "zip", "enumerate", "super", "print", "min", "max",
-            "isinstance", "str", "dict", "sum", "reversed", "abs", "round", "bool"}
 GENERIC_MODEL_NAMES = {"model", "net", "network", "m", "clf", "classifier", "keras_model", "nn"}
-BINOPS = {ast.Add: ("Add", lambda a, b: a + b), ast.Sub: ("Sub", lambda a, b: a - b),
-          ast.Mult: ("Mul", lambda a, b: a * b), ast.Div: ("Div", lambda a, b: a / b),
-          ast.FloorDiv: (None, lambda a, b: a // b), ast.Mod: (None, lambda a, b: a % b),
-          ast.Pow: (None, lambda a, b: a ** b)}
-COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
-           ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
-           ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b, ast.In: lambda a, b: a in b,
-           ast.NotIn: lambda a, b: a not in b}
+BINARY_KINDS = {ast.Add: "Add", ast.Sub: "Sub", ast.Mult: "Mul", ast.Div: "Div"}   # tensor operators
 
 
 def is_const(value) -> bool:
@@ -494,113 +473,119 @@ def camel_name(name: str) -> str:
     return text if text[0].isalpha() else "M" + text
 
 
-class Interpreter(KerasImporter):
-    """The abstract interpreter: statements, expressions, layers, operations."""
+class Interpreter(KerasImporter, SourceInterpreter):
+    """The Keras front-end of the source interpreter: Keras values and what Python code does with them.
 
-    # --- statements -----------------------------------------------------------------------
-    def exec_body(self, body, env: dict, strict: bool):
-        for stmt in body:
-            self.exec_stmt(stmt, env, strict)
+    What cannot be known statically becomes an ``Unknown`` value, reported where the network needs it;
+    ``strict`` says whether the code running is the network's own (its constructs are reported) or
+    module-level and constructor code (read for what it defines, silently).
+    """
 
-    def exec_stmt(self, stmt, env, strict):
-        if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Pass, ast.Global, ast.Nonlocal)):
+    hint_through_conditional = True
+
+    def __init__(self, path: Path, text: str, input_shapes=None, model_args=None):
+        SourceInterpreter.__init__(self, path)
+        KerasImporter.__init__(self, path, text, input_shapes, model_args)
+        self.globals = self.module_env
+        self.strict = False
+
+    def run_function(self, fn: ast.FunctionDef, self_value, args, kwargs, strict: bool):
+        """Run a function (a method with ``self_value``) of the source, reporting its constructs when strict."""
+        cls = None
+        if isinstance(self_value, Instance):
+            found = self_value.cls.method(fn.name)
+            cls = found[1] if found else self_value.cls
+        outer, self.strict = self.strict, strict
+        try:
+            return self.call_function(Function(fn), [self_value, *args] if self_value is not None else list(args),
+                                      kwargs, fn, cls=cls)
+        finally:
+            self.strict = outer
+
+    # --- policy: unknown values instead of refusals -------------------------------------------------------
+    def fail(self, code: str, message: str, node):
+        return Unknown(message, self.loc(node))
+
+    def is_unknown(self, value) -> bool:
+        return isinstance(value, Unknown)
+
+    def unknown_used(self, value, node):
+        return Unknown(f"'{ast.unparse(node)}' is not known statically", self.loc(node))
+
+    def truth(self, value, node):
+        if isinstance(value, Unknown) or not is_const(value) and not isinstance(value, (list, tuple, dict, set)):
+            return None
+        return bool(value)
+
+    def comparable(self, value) -> bool:
+        return is_const(value)
+
+    def sequence(self, value, node):
+        if isinstance(value, (list, tuple, range, dict, set, str)):
+            return self.bounded_items(value, node)
+        return None
+
+    def unpackable(self, value, target):
+        return list(value) if isinstance(value, (list, tuple)) else None
+
+    def unpack_failed(self, target, value, items):
+        if self.strict:
+            self.error("unsupported-construct", f"cannot unpack into {ast.unparse(target)}: the value has "
+                       f"{len(value) if isinstance(value, (list, tuple)) else 'no'} items", self.loc(target))
+        return Unknown(f"cannot unpack {ast.unparse(target)}", self.loc(target))
+
+    def spread(self, value, node) -> list:
+        return list(value) if isinstance(value, (list, tuple)) else [value]
+
+    def spread_keywords(self, value, node) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    def lookup_missing(self, name, node):
+        if name in self.imports.names:
+            return ModulePath(normalize_path(self.imports.names[name]))
+        return super().lookup_missing(name, node)
+
+    def builtin_arguments(self, name, args, node):
+        if any(isinstance(a, (T, InputSpec, LayerObj, SequentialObj, FunctionalModel, Instance, Unknown,
+                              ModulePath, ConfigObj)) for a in args):
+            return None
+        return args
+
+    # --- statements -----------------------------------------------------------------------------------------
+    def exec(self, stmt, scope):
+        if not hasattr(self, f"exec_{type(stmt).__name__}"):
+            if self.strict:
+                self.error("unsupported-construct", f"{type(stmt).__name__.lower()} statement "
+                           f"'{ast.unparse(stmt).splitlines()[0]}' is not translated", self.loc(stmt))
             return
-        if isinstance(stmt, ast.FunctionDef):
-            env[stmt.name] = FunctionDef(stmt)
+        super().exec(stmt, scope)
+
+    def exec_If(self, stmt, scope):
+        if not self.strict and self.is_main_guard(stmt.test):
+            self.exec_body(stmt.body, scope)
             return
-        if isinstance(stmt, ast.ClassDef):
-            role = self.class_role(stmt, env)
-            if role:
-                env[stmt.name] = ClassDef(stmt, role)
+        super().exec_If(stmt, scope)
+
+    def known_only_at_run_time(self, stmt) -> None:
+        if not self.strict:
             return
-        if isinstance(stmt, ast.Expr):
-            if isinstance(stmt.value, ast.Constant):
-                return  # docstring
-            self.eval(stmt.value, env, strict)
-            return
-        if isinstance(stmt, ast.Assign):
-            hint = stmt.targets[0].id if isinstance(stmt.targets[0], ast.Name) else (
-                stmt.targets[0].attr if isinstance(stmt.targets[0], ast.Attribute) else None)
-            hints = [e.id if isinstance(e, ast.Name) else None for e in stmt.targets[0].elts] \
-                if isinstance(stmt.targets[0], (ast.Tuple, ast.List)) else None
-            value = self.eval(stmt.value, env, strict, hint=hint, hints=hints)
-            for target in stmt.targets:
-                self.assign(target, value, env, strict)
-            return
-        if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            self.assign(stmt.target, self.eval(stmt.value, env, strict,
-                                               hint=getattr(stmt.target, "id", None)), env, strict)
-            return
-        if isinstance(stmt, ast.AugAssign):
-            current = self.eval(stmt.target, env, strict)
-            value = self.binop(stmt.op, current, self.eval(stmt.value, env, strict), stmt, strict,
-                               hint=getattr(stmt.target, "id", None))
-            self.assign(stmt.target, value, env, strict)
-            return
-        if isinstance(stmt, ast.Return):
-            raise ReturnValue(self.eval(stmt.value, env, strict) if stmt.value is not None else None)
         if isinstance(stmt, ast.If):
-            if not strict and self.is_main_guard(stmt.test):
-                self.exec_body(stmt.body, env, strict)
-                return
-            test = self.eval(stmt.test, env, strict)
-            if isinstance(test, Unknown) or not is_const(test) and not isinstance(test, (list, tuple)):
-                if strict:
-                    self.error("dynamic-value", "an if whose condition is known only at run time "
-                               f"({ast.unparse(stmt.test)}) cannot be translated", self.loc(stmt))
-                return
-            self.exec_body(stmt.body if test else stmt.orelse, env, strict)
-            return
-        if isinstance(stmt, ast.For):
-            iterable = self.eval(stmt.iter, env, strict)
-            if not isinstance(iterable, (list, tuple, range)):
-                if strict:
-                    self.error("dynamic-value", f"a loop over {ast.unparse(stmt.iter)}, known only at run time, "
-                               "cannot be unrolled", self.loc(stmt))
-                return
-            for item in iterable:
-                self.assign(stmt.target, item, env, strict)
-                self.exec_body(stmt.body, env, strict)
-            return
-        if isinstance(stmt, (ast.With, ast.Try)):
-            self.exec_body(stmt.body, env, strict)
-            return
-        if strict:
-            self.error("unsupported-construct", f"{type(stmt).__name__.lower()} statement "
-                       f"'{ast.unparse(stmt).splitlines()[0]}' is not translated", self.loc(stmt))
+            self.error("dynamic-value", "an if whose condition is known only at run time "
+                       f"({ast.unparse(stmt.test)}) cannot be translated", self.loc(stmt))
+        else:
+            self.error("dynamic-value", f"a loop over {ast.unparse(stmt.iter)}, known only at run time, "
+                       "cannot be unrolled", self.loc(stmt))
 
     @staticmethod
     def is_main_guard(test) -> bool:
         return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
 
-    def assign(self, target, value, env, strict):
-        if isinstance(target, ast.Name):
-            env[target.id] = value
-            if isinstance(value, (LayerObj, SequentialObj)) and value.name is None:
-                value.name = target.id if target.id not in GENERIC_MODEL_NAMES or isinstance(value, LayerObj) \
-                    else None
-            if isinstance(value, Instance) and value.name is None:
-                value.name = target.id
-        elif isinstance(target, ast.Attribute):
-            owner = self.eval(target.value, env, strict)
-            if isinstance(owner, Instance):
-                if isinstance(value, (LayerObj, SequentialObj, Instance)) and value.name is None:
-                    value.name = target.attr
-                owner.attrs[target.attr] = value
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            if isinstance(value, (list, tuple)) and len(value) == len(target.elts):
-                for element, item in zip(target.elts, value):
-                    self.assign(element, item, env, strict)
-            else:
-                why = Unknown(f"cannot unpack {ast.unparse(target)}", self.loc(target))
-                if strict and not isinstance(value, Unknown):
-                    self.error("unsupported-construct", f"cannot unpack into {ast.unparse(target)}: the value has "
-                               f"{len(value) if isinstance(value, (list, tuple)) else 'no'} items", self.loc(target))
-                for element in target.elts:
-                    self.assign(element, value if isinstance(value, Unknown) else why, env, strict)
-        elif isinstance(target, ast.Subscript) and strict:
-            self.error("unsupported-construct", f"assignment to {ast.unparse(target)} is not translated",
-                       self.loc(target))
+    def define_class(self, node: ast.ClassDef, scope) -> None:
+        role = self.class_role(node, scope)
+        if role:
+            bases = [self.lookup(b.id, scope, b) if isinstance(b, ast.Name) else ast.unparse(b) for b in node.bases]
+            bases = [b if isinstance(b, ClassDef) else ast.unparse(n) for b, n in zip(bases, node.bases)]
+            scope[node.name] = ClassDef(node.name, node, bases, role)
 
     def class_role(self, node: ast.ClassDef, env) -> str | None:
         for base in node.bases:
@@ -609,101 +594,43 @@ class Interpreter(KerasImporter):
                 return "model"
             if path in ("layers.Layer", "Layer"):
                 return "layer"
-            if isinstance(base, ast.Name) and isinstance(env.get(base.id), ClassDef):
-                return env[base.id].role
+            if isinstance(base, ast.Name) and isinstance(env.get(base.id, self.module_env.get(base.id)), ClassDef):
+                return env.get(base.id, self.module_env.get(base.id)).role
         return None
 
-    # --- expressions -----------------------------------------------------------------------
-    def lookup(self, name, env, node):
-        if name in env:
-            return env[name]
-        if name in self.module_env:
-            return self.module_env[name]
-        if name in self.imports.names:
-            return ModulePath(normalize_path(self.imports.names[name]))
-        if name in BUILTINS:
-            return Builtin(name)
-        if name in ("True", "False", "None"):
-            return {"True": True, "False": False, "None": None}[name]
-        return Unknown(f"'{name}' is not known statically", self.loc(node))
+    def bind_name(self, name, value, scope) -> None:
+        scope[name] = value
+        if isinstance(value, (LayerObj, SequentialObj)) and value.name is None:
+            value.name = name if name not in GENERIC_MODEL_NAMES or isinstance(value, LayerObj) else None
+        if isinstance(value, Instance) and value.name is None:
+            value.name = name
 
-    def eval(self, expr, env, strict, hint=None, hints=None):
-        method = getattr(self, "eval_" + type(expr).__name__, None)
-        if method is None:
-            return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
-        return method(expr, env, strict, hint, hints)
+    def set_attribute(self, owner, name, value, node) -> None:
+        if isinstance(owner, Instance):
+            if isinstance(value, (LayerObj, SequentialObj, Instance)) and value.name is None:
+                value.name = name
+            owner.attrs[name] = value
 
-    def eval_Constant(self, expr, env, strict, hint, hints):
-        return expr.value
+    def set_item(self, owner, key, value, node) -> None:
+        if isinstance(owner, (list, dict)) and is_const(key):
+            super().set_item(owner, key, value, node)
+        elif self.strict:
+            self.error("unsupported-construct", f"assignment to {ast.unparse(node)} is not translated", self.loc(node))
 
-    def eval_Name(self, expr, env, strict, hint, hints):
-        return self.lookup(expr.id, env, expr)
+    # --- expressions ------------------------------------------------------------------------------------------
+    def foreign_unary(self, op, value, node):
+        if isinstance(value, T):
+            if isinstance(op, ast.USub):
+                return self.arithmetic("Mul", [value], self.hint_for(node), self.loc(node), scalar=-1.0)
+            if isinstance(op, ast.UAdd):
+                return value
+        return Unknown(f"'{ast.unparse(node)}' is not known statically", self.loc(node))
 
-    def eval_Tuple(self, expr, env, strict, hint, hints):
-        return tuple(self.eval(e, env, strict) for e in expr.elts)
-
-    def eval_List(self, expr, env, strict, hint, hints):
-        return [self.eval(e, env, strict) for e in expr.elts]
-
-    def eval_JoinedStr(self, expr, env, strict, hint, hints):
-        parts = []
-        for value in expr.values:
-            item = self.eval(value.value, env, strict) if isinstance(value, ast.FormattedValue) else value.value
-            if not is_const(item):
-                return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
-            parts.append(str(item))
-        return "".join(parts)
-
-    def eval_IfExp(self, expr, env, strict, hint, hints):
-        test = self.eval(expr.test, env, strict)
-        if not is_const(test):
-            return Unknown(f"'{ast.unparse(expr)}' depends on a run-time condition", self.loc(expr))
-        return self.eval(expr.body if test else expr.orelse, env, strict, hint)
-
-    def eval_Compare(self, expr, env, strict, hint, hints):
-        left = self.eval(expr.left, env, strict)
-        for op, comparator in zip(expr.ops, expr.comparators):
-            right = self.eval(comparator, env, strict)
-            if not (is_const(left) and is_const(right)):
-                return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
-            if not COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
-
-    def eval_BoolOp(self, expr, env, strict, hint, hints):
-        values = [self.eval(v, env, strict) for v in expr.values]
-        if not all(is_const(v) for v in values):
-            return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
-        return all(values) if isinstance(expr.op, ast.And) else any(values)
-
-    def eval_UnaryOp(self, expr, env, strict, hint, hints):
-        value = self.eval(expr.operand, env, strict)
-        if isinstance(expr.op, ast.Not) and is_const(value):
-            return not value
-        if isinstance(expr.op, ast.USub):
-            if isinstance(value, (int, float)):
-                return -value
-            if isinstance(value, T):
-                return self.arithmetic("Mul", [value], hint, self.loc(expr), scalar=-1.0)
-        if isinstance(expr.op, ast.UAdd) and isinstance(value, (int, float, T)):
-            return value
-        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
-
-    def eval_BinOp(self, expr, env, strict, hint, hints):
-        return self.binop(expr.op, self.eval(expr.left, env, strict), self.eval(expr.right, env, strict), expr,
-                          strict, hint)
-
-    def binop(self, op, left, right, expr, strict, hint=None):
-        kind, fn = BINOPS.get(type(op), (None, None))
-        if fn is not None and is_const(left) and is_const(right) and not isinstance(left, str):
-            try:
-                return fn(left, right)
-            except (TypeError, ZeroDivisionError):
-                pass
-        if (isinstance(left, list) and isinstance(right, list)) and isinstance(op, ast.Add):
-            return left + right
-        loc = self.loc(expr)
+    def foreign_binary(self, op, left, right, node):
+        loc, hint = self.loc(node), self.hint_for(node)
+        if isinstance(left, T) and isinstance(right, T) and isinstance(op, ast.MatMult):
+            return op_matmul(self, "ops.matmul", [left, right], {}, hint, loc)
+        kind = BINARY_KINDS.get(type(op))
         if kind and (isinstance(left, T) or isinstance(right, T)):
             if isinstance(left, T) and isinstance(right, T):
                 return self.arithmetic(kind, [left, right], hint, loc)
@@ -712,96 +639,74 @@ class Interpreter(KerasImporter):
             if isinstance(right, T) and isinstance(left, (int, float)):
                 return self.arithmetic(kind, [right], hint, loc, scalar=float(left), scalar_first=True)
         if isinstance(left, T) or isinstance(right, T):
-            self.error("unsupported-construct", f"operator in '{ast.unparse(expr)}' is not translated", loc)
-        return Unknown(f"'{ast.unparse(expr)}' is not known statically", loc)
+            self.error("unsupported-construct", f"operator in '{ast.unparse(node)}' is not translated", loc)
+        return Unknown(f"'{ast.unparse(node)}' is not known statically", loc)
 
-    def eval_ListComp(self, expr, env, strict, hint, hints):
-        if len(expr.generators) != 1 or expr.generators[0].ifs:
-            return Unknown("comprehension with several loops or conditions", self.loc(expr))
-        generator = expr.generators[0]
-        iterable = self.eval(generator.iter, env, strict)
-        if not isinstance(iterable, (list, tuple, range)):
-            return Unknown(f"'{ast.unparse(generator.iter)}' is not known statically", self.loc(expr))
-        result, local = [], dict(env)
-        for item in iterable:
-            self.assign(generator.target, item, local, strict)
-            result.append(self.eval(expr.elt, local, strict))
-        return result
-
-    def eval_Attribute(self, expr, env, strict, hint, hints):
+    def eval_Attribute(self, expr, env):
         path = self.qualname(expr)
         head, _ = dotted(expr)
-        if path is not None and head.id not in env and head.id not in self.module_env:
+        if path is not None and not self.defined(head.id, env):
             return ModulePath(path)
-        owner = self.eval(expr.value, env, strict)
+        owner = self.eval(expr.value, env)
         if isinstance(owner, Instance):
             if expr.attr in owner.attrs:
                 return owner.attrs[expr.attr]
-            if self.method_of(owner.cls, expr.attr) is not None:
-                return Method(owner, expr.attr)
+            found = owner.cls.method(expr.attr)
+            if found is not None:
+                return BoundMethod(owner, found[0], found[1])
             if expr.attr in ("compile", "fit", "build"):
-                return BoundMethod(owner, expr.attr)
+                return ObjectMethod(owner, expr.attr)
             return Unknown(f"'{ast.unparse(expr)}' is not set in __init__", self.loc(expr))
         if isinstance(owner, T) and expr.attr == "shape":
             return tuple(owner.shape[a] for a in owner.perm)
-        if isinstance(owner, (SequentialObj, FunctionalModel, list, ClassDef, FunctionDef, LayerObj)):
-            return BoundMethod(owner, expr.attr)
-        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+        if isinstance(owner, (SequentialObj, FunctionalModel, ClassDef, Function, LayerObj)):
+            return ObjectMethod(owner, expr.attr)
+        if isinstance(owner, (Unknown, T, InputSpec, ModulePath, ConfigObj)):
+            return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+        return self.attribute(owner, expr.attr, expr)
 
-    def eval_Subscript(self, expr, env, strict, hint, hints):
-        value = self.eval(expr.value, env, strict)
+    def foreign_attribute(self, owner, name, node):
+        return Unknown(f"'{ast.unparse(node)}' is not known statically", self.loc(node))
+
+    def eval_Subscript(self, expr, env):
+        value = self.eval(expr.value, env)
         if isinstance(value, T):
-            return self.subscript(value, expr.slice, env, strict, hint, self.loc(expr))
-        index = self.eval(expr.slice, env, strict)
-        if isinstance(value, (list, tuple)) and isinstance(index, int) and -len(value) <= index < len(value):
-            return value[index]
-        if isinstance(value, (list, tuple)) and isinstance(index, slice):
-            return value[index]
-        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+            return self.tensor_subscript(value, expr.slice, env, self.hint_for(expr), self.loc(expr))
+        return super().eval_Subscript(expr, env)
 
-    def eval_Slice(self, expr, env, strict, hint, hints):
-        parts = [None if p is None else self.eval(p, env, strict) for p in (expr.lower, expr.upper, expr.step)]
-        if all(p is None or isinstance(p, int) for p in parts):
-            return slice(*parts)
-        return Unknown(f"'{ast.unparse(expr)}' is not known statically", self.loc(expr))
+    def foreign_subscript(self, owner, key, node):
+        return Unknown(f"'{ast.unparse(node)}' is not known statically", self.loc(node))
 
-    def eval_Call(self, expr, env, strict, hint, hints):
-        func = self.eval(expr.func, env, strict)
-        args = []
-        for a in expr.args:
-            if isinstance(a, ast.Starred):
-                items = self.eval(a.value, env, strict)
-                args.extend(items if isinstance(items, (list, tuple)) else [items])
-            else:
-                args.append(self.eval(a, env, strict))
-        kwargs = {k.arg: self.eval(k.value, env, strict) for k in expr.keywords if k.arg}
-        return self.call(func, args, kwargs, expr, env, strict, hint, hints)
-
-    # --- calls -------------------------------------------------------------------------------
-    def call(self, func, args, kwargs, expr, env, strict, hint, hints):
-        loc = self.loc(expr)
+    # --- calls -----------------------------------------------------------------------------------------------
+    def call(self, func, args, kwargs, expr):
+        loc, hint, hints = self.loc(expr), self.hint_for(expr), self.hints_for(expr)
         if isinstance(func, ModulePath):
-            return self.call_path(func.path, args, kwargs, expr, strict, hint, hints)
+            return self.call_path(func.path, args, kwargs, expr, hint, hints)
         if isinstance(func, (LayerObj, SequentialObj, Instance, FunctionalModel)):
-            return self.apply(func, args, kwargs, hint, hints, loc, strict)
-        if isinstance(func, FunctionDef):
-            value = self.call_function(func.node, None, args, kwargs, strict and self.has_tensor(args, kwargs))
+            return self.apply(func, args, kwargs, hint, hints, loc, self.strict)
+        if isinstance(func, Function):
+            outer, self.strict = self.strict, self.strict and self.has_tensor(args, kwargs)
+            try:
+                value = self.call_function(func, args, kwargs, expr)
+            finally:
+                self.strict = outer
             if isinstance(value, (FunctionalModel, SequentialObj)) and not hasattr(value, "origin"):
-                value.origin = func.node.name
+                value.origin = func.name
             return value
-        if isinstance(func, Method):
-            method = self.method_of(func.instance.cls, func.name)
-            return self.call_function(method, func.instance, args, kwargs, strict)
+        if isinstance(func, BoundMethod):
+            return self.call_function(Function(func.node), [func.instance, *args], kwargs, expr, cls=func.cls)
         if isinstance(func, ClassDef):
             return self.instantiate(func, args, kwargs, loc)
-        if isinstance(func, BoundMethod):
-            return self.call_bound(func, args, kwargs, expr, strict)
+        if isinstance(func, ObjectMethod):
+            return self.call_bound(func, args, kwargs, expr)
+        if isinstance(func, PyMethod):
+            return self.call_py_method(func, args, kwargs, expr)
         if isinstance(func, Builtin):
-            return self.call_builtin(func.name, args, kwargs, expr, env, strict)
-        if isinstance(func, Unknown):
-            if strict and self.has_tensor(args, kwargs):
-                self.error("unsupported-construct", f"call of '{ast.unparse(expr.func)}' is not translated", loc)
-            return Unknown(f"result of '{ast.unparse(expr)}'", loc)
+            return self.call_builtin(func.name, args, kwargs, expr)
+        if isinstance(func, SuperMethod):
+            return func.call(self, args, kwargs, expr)
+        if isinstance(func, Unknown) and self.strict and self.has_tensor(args, kwargs):
+            self.error("unsupported-construct", f"call of '{ast.unparse(expr.func)}' is not translated", loc)
         return Unknown(f"result of '{ast.unparse(expr)}'", loc)
 
     @staticmethod
@@ -810,35 +715,10 @@ class Interpreter(KerasImporter):
             return isinstance(v, (T, InputSpec)) or (isinstance(v, (list, tuple)) and any(walk(i) for i in v))
         return any(walk(a) for a in [*args, *(kwargs or {}).values()])
 
-    def call_builtin(self, name, args, kwargs, expr, env, strict):
-        if not all(is_const(a) or isinstance(a, (list, tuple, range)) for a in args):
-            if name == "len" and len(args) == 1 and isinstance(args[0], (list, tuple)):
-                return len(args[0])
-            if name in ("list", "tuple") and len(args) == 1 and isinstance(args[0], (list, tuple)):
-                return list(args[0]) if name == "list" else tuple(args[0])
-            if name in ("zip", "enumerate", "reversed") and all(isinstance(a, (list, tuple, range)) for a in args):
-                pass
-            else:
-                return Unknown(f"result of '{ast.unparse(expr)}'", self.loc(expr))
-        functions = {"range": range, "len": len, "int": int, "float": float, "list": list, "tuple": tuple,
-                     "zip": lambda *a: list(zip(*a)), "enumerate": lambda a, start=0: list(enumerate(a, start)),
-                     "min": min, "max": max, "str": str, "sum": sum, "reversed": lambda a: list(reversed(a)),
-                     "abs": abs, "round": round, "bool": bool}
-        if name in ("super", "print", "isinstance", "dict"):
-            return Unknown(name, self.loc(expr))
-        try:
-            result = functions[name](*args, **kwargs)
-        except (TypeError, ValueError):
-            return Unknown(f"result of '{ast.unparse(expr)}'", self.loc(expr))
-        return list(result) if isinstance(result, range) and name != "range" else result
-
-    def call_bound(self, func, args, kwargs, expr, strict):
+    def call_bound(self, func, args, kwargs, expr):
         target, name, loc = func.target, func.name, self.loc(expr)
-        if name in ("append", "add") and isinstance(target, (list, SequentialObj)) and args:
-            (target if isinstance(target, list) else target.layers).append(args[0])
-            return None
-        if name == "extend" and isinstance(target, list) and args and isinstance(args[0], (list, tuple)):
-            target.extend(args[0])
+        if name == "add" and isinstance(target, SequentialObj) and args:
+            target.layers.append(args[0])
             return None
         if name == "compile":
             self.compiles.append((target, args, kwargs, loc))
@@ -850,61 +730,26 @@ class Interpreter(KerasImporter):
             self.builds[id(target)] = args[0]
             return None
         if isinstance(target, LayerObj) and name == "__call__":
-            return self.apply(target, args, kwargs, None, None, loc, strict)
+            return self.apply(target, args, kwargs, None, None, loc, self.strict)
         return Unknown(f"result of '{ast.unparse(expr)}'", loc)
 
+    def unexpected_keyword(self, func, key, node) -> bool:
+        return True   # Keras layers and models take keyword arguments their subclasses pass on
+
+    def missing_argument(self, func, param, node):
+        return Unknown(f"parameter '{param.arg}' of {getattr(func, 'name', '<lambda>')} has no default",
+                       self.loc(param))
+
     def method_of(self, cls: ClassDef, name: str):
-        for stmt in cls.node.body:
-            if isinstance(stmt, ast.FunctionDef) and stmt.name == name:
-                return stmt
-        for base in cls.node.bases:
-            if isinstance(base, ast.Name) and isinstance(self.module_env.get(base.id), ClassDef):
-                found = self.method_of(self.module_env[base.id], name)
-                if found is not None:
-                    return found
-        return None
-
-    def bind(self, fn: ast.FunctionDef, self_value, args, kwargs) -> dict:
-        params = fn.args.posonlyargs + fn.args.args
-        if self_value is not None:
-            params = params[1:]
-        env: dict = {}
-        if self_value is not None:
-            env[(fn.args.posonlyargs + fn.args.args)[0].arg] = self_value
-        defaults = fn.args.defaults
-        first_default = len(params) - len(defaults)
-        for i, param in enumerate(params):
-            if i < len(args):
-                env[param.arg] = args[i]
-            elif param.arg in kwargs:
-                env[param.arg] = kwargs[param.arg]
-            elif i >= first_default:
-                env[param.arg] = self.eval(defaults[i - first_default], {}, False)
-            else:
-                env[param.arg] = Unknown(f"parameter '{param.arg}' of {fn.name} has no default", self.loc(param))
-        for param, default in zip(fn.args.kwonlyargs, fn.args.kw_defaults):
-            env[param.arg] = kwargs.get(param.arg, self.eval(default, {}, False) if default is not None else
-                                        Unknown(f"parameter '{param.arg}' has no default", self.loc(param)))
-        if fn.args.vararg:
-            env[fn.args.vararg.arg] = list(args[len(params):])
-        if fn.args.kwarg:
-            env[fn.args.kwarg.arg] = Unknown("**kwargs", self.loc(fn))
-        return env
-
-    def call_function(self, fn: ast.FunctionDef, self_value, args, kwargs, strict):
-        env = self.bind(fn, self_value, args, kwargs)
-        try:
-            self.exec_body(fn.body, env, strict)
-        except ReturnValue as result:
-            return result.value
-        return None
+        found = cls.method(name)
+        return found[0] if found else None
 
     def instantiate(self, cls: ClassDef, args, kwargs, loc):
         instance = Instance(cls, {}, loc, name=kwargs.get("name") if isinstance(kwargs.get("name"), str) else None)
         instance.ctor = (tuple(map(repr, args)), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
         init = self.method_of(cls, "__init__")
         if init is not None:
-            self.call_function(init, instance, args, kwargs, strict=False)
+            self.run_function(init, instance, args, kwargs, strict=False)
         return instance
 
     # --- values into tensors -------------------------------------------------------------------
@@ -979,7 +824,7 @@ class Interpreter(KerasImporter):
                 x = self.apply(layer, [x], {}, None, None, loc, strict)
             return x
         if isinstance(callee, Instance):
-            return self.apply_instance(callee, args, kwargs, hint, loc)
+            return apply_instance(self, callee, args, kwargs, hint, loc)
         if isinstance(callee, FunctionalModel):
             self.error("unsupported-construct", "a functional model used as a layer is not translated", loc)
             return Unknown("nested functional model", loc)
@@ -1200,7 +1045,7 @@ class Interpreter(KerasImporter):
         return -1 if axis == x.rank - 1 else axis
 
     # --- calls of keras/tensorflow names ---------------------------------------------------------------
-    def call_path(self, path, args, kwargs, expr, strict, hint, hints):
+    def call_path(self, path, args, kwargs, expr, hint, hints):
         loc = self.loc(expr)
         if path in ("Sequential", "models.Sequential"):
             items = args[0] if args else kwargs.get("layers", [])
@@ -1239,6 +1084,7 @@ class Interpreter(KerasImporter):
             if path.split(".")[0] in ("ops", "activations", "tf") and name in ACTIVATIONS:
                 handler = op_activation
         if handler is not None and self.has_tensor(args, kwargs):
+            self.pending_hints = list(hints or [])  # the names a tuple assignment unpacks the results into
             return handler(self, path, args, kwargs, hint or None, loc)
         if self.has_tensor(args, kwargs):
             self.error("unsupported-construct", f"{path} is not translated", loc)
@@ -1284,16 +1130,21 @@ class Interpreter(KerasImporter):
             node = self.builder.add("Concat", (hint, "concatenate"), tensors, loc, axis=first.perm[axis % first.rank])
             return self.out_tensor(node, first.perm)
         rank = first.rank + 1
-        pivot_axis = axis % rank
-        # Keras stacks along ``axis`` of its own tensors; stacking in pivot coordinates needs pivot order.
-        tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{hint or 'stack'}_in{i}",), loc)
-                   for i, t in enumerate(tensors)]
-        node = self.builder.add("Stack", (hint, "stack"), tensors, loc, axis=pivot_axis)
-        return self.out_tensor(node, L.identity(rank))
+        keras_axis = axis % rank
+        # Keras stacks along ``axis`` of its own tensors: the pivot axis whose new place in the layout is that
+        # axis (the generator's reading, ``insert_axis``); otherwise the operands are put in pivot order.
+        placed = [a for a in range(rank) if L.insert_axis(first.perm, a).index(a) == keras_axis]
+        if not placed:
+            tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{hint or 'stack'}_in{i}",), loc)
+                       for i, t in enumerate(tensors)]
+            placed, first = [keras_axis], tensors[0]
+        node = self.builder.add("Stack", (hint, "stack"), tensors, loc,
+                                axis=-1 if axis < 0 and placed[0] == rank - 1 else placed[0])
+        return self.out_tensor(node, L.insert_axis(first.perm, placed[0]))
 
-    def subscript(self, x: T, index_expr, env, strict, hint, loc):
+    def tensor_subscript(self, x: T, index_expr, env, hint, loc):
         items = index_expr.elts if isinstance(index_expr, ast.Tuple) else [index_expr]
-        values = [self.eval(item, env, strict) for item in items]
+        values = [self.eval(item, env) for item in items]
         if len(values) > x.rank or any(not isinstance(v, (int, slice)) for v in values):
             self.error("unsupported-construct", f"indexing with [{ast.unparse(index_expr)}] is not translated", loc)
             return Unknown("index", loc)
@@ -1400,35 +1251,47 @@ def layer_batch_norm(self, layer, x, given, names, loc):
     if keyword is None:
         self.error("unsupported-construct", f"BatchNormalization of a rank-{x.rank} tensor is not translated", loc)
         return x
-    return self.channel_layer(layer, keyword, x, axis, given, names, loc)
+    return channel_layer(self, layer, keyword, x, axis, given, names, loc)
 
 
 @operand_layer
 def layer_group_norm(self, layer, x, given, names, loc):
-    return self.channel_layer(layer, "group_norm", x, given.get("axis", -1), given, names, loc)
+    if given.get("groups") == -1:  # Keras' "a group per channel" is instance normalization
+        return channel_layer(self, layer, "instance_norm", x, given.get("axis", -1), given, names, loc)
+    return channel_layer(self, layer, "group_norm", x, given.get("axis", -1), given, names, loc)
 
 
 def channel_layer(self, layer, keyword, x, axis, given, names, loc):
     """A layer normalizing over the channel axis Keras names by ``axis`` (pivot axis 1)."""
-    attrs = self.attributes(layer, keyword, given, handled={"axis"})
+    attrs = self.attributes(layer, keyword, given, handled={"axis", "groups"} if keyword == "instance_norm" else {"axis"})
     name = self.builder.name(*names)
     x = self.builder.permuted(x, channel_at(x.rank, axis), (f"{name}_in",), loc)
     node = self.builder.add(KINDS[keyword].eclass_name, name, [x], loc, **attrs)
     return self.out_tensor(node, x.perm)
 
 
-Interpreter.channel_layer = channel_layer
 
 
 @operand_layer
 def layer_layer_norm(self, layer, x, given, names, loc):
     axis = given.get("axis", -1)
-    if isinstance(axis, (list, tuple)) and len(axis) == 1:
-        axis = axis[0]
-    if not isinstance(axis, int) or axis % x.rank != x.rank - 1:
+    keras_axes = sorted(a % x.rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])
+                        if isinstance(a, int))
+    pivot_axes = [x.perm[a] for a in keras_axes]
+    count = len(pivot_axes)
+    # The pivot normalizes its trailing axes: the Keras axes must be those, in a layout keeping them last.
+    if not count or count != len(axis if isinstance(axis, (list, tuple)) else [axis]) or \
+            sorted(pivot_axes) != list(range(x.rank - count, x.rank)) or (count > 1 and pivot_axes != sorted(pivot_axes)):
         self.error("unsupported-construct", f"LayerNormalization over axis {axis!r} is not translated "
-                   "(only the last axis)", loc)
+                   "(only the trailing axes)", loc)
+        count = 1
     attrs = self.attributes(layer, "layer_norm", given, handled={"axis"})
+    sizes = x.shape[x.rank - count:]
+    if None not in sizes:
+        attrs["normalizedShape"] = list(sizes)  # stated, as PyTorch states it
+    if count > 1:
+        x = self.builder.permuted(x, L.identity(x.rank), tuple(f"{n}_in" for n in names if n) or ("layer_norm_in",),
+                                  loc)
     return self.layer_generic(layer, x, names, loc, keyword="layer_norm", attrs=attrs, given={})
 
 
@@ -1493,6 +1356,27 @@ def layer_flatten(self, layer, x, given, names, loc):
         self.remarks[result.node] = ("from Flatten of channels-last maps: the permute to channels-last before it "
                                      "keeps Keras' feature order (approximately idiomatic, exact)")
     return result
+
+
+@operand_layer
+def layer_time_distributed(self, layer, x, given, names, loc):
+    """``TimeDistributed(Flatten())`` (nested once per leading axis kept): a flatten of the trailing axes."""
+    inner, kept = given.get("layer"), 1
+    while isinstance(inner, LayerObj) and inner.cls == "TimeDistributed":
+        inner.uses += 1
+        inner, kept = inner.kwargs.get("layer", inner.args[0] if inner.args else None), kept + 1
+    self.check_rest(layer, given, {"layer"})
+    merged = [x.perm[a] for a in range(1 + kept, x.rank)]
+    if not isinstance(inner, LayerObj) or inner.cls != "Flatten" or inner.args or set(inner.kwargs) - {"name"} \
+            or len(merged) < 2 or merged != list(range(merged[0], merged[0] + len(merged))):
+        self.error("unsupported-construct", "TimeDistributed is translated only around a Flatten of axes in the "
+                   "pivot's order", loc)
+        return Unknown("time distributed", loc)
+    inner.uses += 1
+    start, end = merged[0], merged[-1]
+    node = self.builder.add("Flatten", names, [x], loc, startDim=start, endDim=-1 if end == x.rank - 1 else end)
+    return self.out_tensor(node, tuple(a if a <= start else a - len(merged) + 1 for a in x.perm
+                                       if a not in merged[1:]))
 
 
 def layer_reshape(self, layer, x, names, loc):
@@ -1586,7 +1470,62 @@ def layer_conv(self, layer, x, names, loc):
         dilation = attrs.get("dilation", [1])[0]
         attrs.update(padding="explicit", pads=[dilation * (kernel - 1), 0])
         return self.layer_generic(layer, x, names, loc, keyword=keyword, attrs=attrs, given=given)
+    padded = x if isinstance(x, T) and layer.cls in TABLE_CLASSES and given.get("padding", "valid") == "valid" else None
+    pad = padded.node if padded is not None else None
+    if pad is not None and is_kind(pad, "Pad") and str(pad.mode) == "constant" and not pad.value \
+            and len(pad.pads) == 2 * (padded.rank - 2) and padded.perm == L.channels_last(padded.rank):
+        # ZeroPadding then a valid convolution: the convolution's explicit padding (the pad node is left
+        # to whatever else reads it, and dropped when nothing does)
+        keyword = TABLE_CLASSES[layer.cls][0]
+        attrs = self.attributes(layer, keyword, given)
+        attrs.update(padding="explicit", pads=list(pad.pads))
+        source = self.builder.tensor(pad.inputs[0], padded.perm)
+        return self.layer_generic(layer, source, names, loc, keyword=keyword, attrs=attrs, given=given)
     return self.layer_generic(layer, x, names, loc, given=given)
+
+
+def layer_conv_transpose(self, layer, x, names, loc):
+    """Conv{d}DTranspose: ``output_padding`` is the pivot's ``output_padding`` (Keras then computes
+    (i - 1) * stride + kernel + output_padding, as PyTorch does)."""
+    given = self.given(layer)
+    output_padding = given.pop("output_padding", None)
+    keyword = TABLE_CLASSES[layer.cls][0]
+    attrs = self.attributes(layer, keyword, given)
+    if output_padding is not None:
+        dims = KINDS[keyword].spatial_dims
+        values = [output_padding] * dims if isinstance(output_padding, int) else list(output_padding)
+        if any(values):
+            attrs["outputPadding"] = canonical_per_axis(values)
+    return self.layer_generic(layer, x, names, loc, keyword=keyword, attrs=attrs, given=given)
+
+
+def _crops(cropping, dims: int) -> list:
+    """Keras' cropping argument (an int, one int per axis, or (begin, end) per axis) as (begin, end) pairs."""
+    if isinstance(cropping, int):
+        return [(cropping, cropping)] * dims
+    if all(isinstance(c, int) for c in cropping):
+        return [tuple(cropping)] if dims == 1 else [(c, c) for c in cropping]
+    return [tuple(c) for c in cropping]
+
+
+@operand_layer
+def layer_cropping(self, layer, x, given, names, loc):
+    """A Cropping right after a transposed convolution read by nothing else: that convolution's explicit padding
+    (PyTorch's ``padding`` of a transposed convolution crops its output)."""
+    dims = int(layer.cls[-2])
+    crops = _crops(given.get("cropping", 1), dims)
+    self.check_rest(layer, given, {"cropping"})
+    node = x.node
+    if is_kind(node, "ConvTranspose") and node.padding.name == "valid" and x.perm == L.channels_last(x.rank) \
+            and len(crops) == dims == x.rank - 2 and not any(node in other.inputs for other in self.builder.nodes):
+        node.padding = "explicit"
+        node.pads.extend([v for pair in crops for v in pair])
+        for key in [k for k in self._shapes if k[0] is node]:
+            del self._shapes[key]
+        return self.out_tensor(node, x.perm)
+    self.error("unsupported-construct", f"{layer.original} is translated only right after a transposed "
+               "convolution that nothing else reads", loc)
+    return x
 
 
 @operand_layer
@@ -1675,8 +1614,20 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     "Reshape": layer_reshape, "Permute": layer_permute, "Concatenate": layer_join,
     **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
-    **{f"Conv{d}D": layer_conv for d in (1, 2, 3)},
+    **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
+    **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)},
+    "TimeDistributed": layer_time_distributed,
 }
+
+
+def _is_convolution(kind) -> bool:
+    """A kind windowed over the input with explicit pads, that is neither transposed nor a pooling."""
+    return all(kind.attribute(a) is not None for a in ("pads", "kernelSize", "dilation")) and \
+        kind.attribute("outputPadding") is None and kind.attribute("ceilMode") is None
+
+
+# Every convolution class of the table (causal padding, a ZeroPadding before it as its own padding).
+SPECIAL_LAYERS.update({cls: layer_conv for cls, keywords in TABLE_CLASSES.items() if _is_convolution(KINDS[keywords[0]])})
 
 
 # --- functions of keras.ops / tf / keras.layers ------------------------------------------------------------
@@ -1746,9 +1697,31 @@ def op_reshape(self, path, args, kwargs, hint, loc):
     if shape[0] not in (-1, None):
         self.error("unsupported-construct", f"{path} that changes the batch axis is not translated", loc)
         return Unknown("reshape", loc)
+    shuffled = pixel_shuffle_of(self, x, shape, hint, loc)
+    if shuffled is not None:
+        return shuffled
     x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'reshape'}_in",), loc)
     node = self.builder.add("Reshape", (hint, "reshape"), [x], loc, shape=[-1 if d is None else d for d in shape[1:]])
     return self.out_tensor(node, L.identity(len(shape)))
+
+
+def pixel_shuffle_of(self, x: T, shape, hint, loc) -> T | None:
+    """PyTorch's pixel_shuffle as the Keras generator spells it (its channels are ordered (c, i, j), unlike
+    depth_to_space): (N, H, W, C*r*r) reshaped to (N, H, W, C, r, r), transposed (0, 1, 4, 2, 5, 3), reshaped to
+    (N, H*r, W*r, C). The reshapes between become unused and are dropped."""
+    blocks = x.node
+    if x.perm != (0, 1, 4, 2, 5, 3) or not is_kind(blocks, "Reshape") or len(blocks.shape) != 5 or len(shape) != 4:
+        return None
+    height, width, channels, r, r_again = blocks.shape
+    permute = blocks.inputs[0]
+    if r != r_again or not is_kind(permute, "Permute") or list(permute.dims) != [0, 2, 3, 1] or \
+            list(shape[1:]) != [height * r, width * r, channels]:
+        return None
+    source = permute.inputs[0]
+    if tuple(self.shape_of(source)[1:]) != (channels * r * r, height, width):
+        return None
+    node = self.builder.add("PixelShuffle", (hint, "pixel_shuffle"), [source], loc, upscaleFactor=r)
+    return self.out_tensor(node, L.channels_last(4))
 
 
 def op_transpose(self, path, args, kwargs, hint, loc):
@@ -1760,7 +1733,9 @@ def op_transpose(self, path, args, kwargs, hint, loc):
     if axes[0] != 0:
         self.error("unsupported-construct", f"{path} that moves the batch axis is not translated", loc)
         return Unknown("transpose", loc)
-    return transpose(self, x, axes)
+    result = transpose(self, x, axes)
+    result.name = hint
+    return result
 
 
 def op_reduce(eclass_name):
@@ -1779,6 +1754,97 @@ def op_reduce(eclass_name):
                                 keepdims=keep)
         return self.out_tensor(node, x.perm if keep else L.drop_axes(x.perm, pivot_axes))
     return handler
+
+
+def op_split(self, path, args, kwargs, hint, loc):
+    """``ops.split(x, cut indices or a count, axis)`` / ``tf.split(x, sizes or a count, axis)``: one pivot
+    split; its output 0 is the node itself, the others are selected (and kept only when used)."""
+    x = self.tensor(_arg(args, kwargs, 0, "x", "value"), loc)
+    how = _arg(args, kwargs, 1, "indices_or_sections", "num_or_size_splits")
+    axis = _arg(args, kwargs, 2, "axis", default=0)
+    if x is None or not isinstance(axis, int):
+        return Unknown("split", loc)
+    pivot_axis = x.perm[axis % x.rank]
+    size = x.shape[pivot_axis]
+    if pivot_axis == 0:
+        self.error("unsupported-construct", f"{path} of the batch axis is not translated", loc)
+        return Unknown("split", loc)
+    if isinstance(how, int) and size is not None and how > 0 and size % how == 0:
+        sizes = [size // how] * how
+    elif isinstance(how, (list, tuple)) and all(isinstance(v, int) for v in how) and path.startswith("tf."):
+        sizes = list(how)
+    elif isinstance(how, (list, tuple)) and all(isinstance(v, int) for v in how) and size is not None:
+        cuts = [0, *how, size]
+        sizes = [end - start for start, end in itertools.pairwise(cuts)]
+    else:
+        self.error("dynamic-value", f"{path} into parts known only at run time", loc)
+        return Unknown("split", loc)
+    hints = list(self.pending_hints) if len(self.pending_hints) == len(sizes) else [None] * len(sizes)
+    node = self.builder.add("Split", (hints[0] or hint, "split"), [x], loc, sizes=sizes, axis=pivot_axis)
+    parts = [self.out_tensor(node, x.perm)]
+    for index in range(1, len(sizes)):
+        select = self.builder.add("Select", (hints[index], f"{node.name}_{index}"), [node], loc, index=index)
+        parts.append(self.out_tensor(select, x.perm))
+    return tuple(parts)
+
+
+def op_normalize(self, path, args, kwargs, hint, loc):
+    """``ops.normalize(x, axis, order, epsilon)``: x / max(||x||_order, epsilon), the pivot's normalize."""
+    x = self.tensor(_arg(args, kwargs, 0, "x"), loc)
+    axis = _arg(args, kwargs, 1, "axis", default=-1)
+    order = _arg(args, kwargs, 2, "order", default=2)
+    epsilon = _arg(args, kwargs, 3, "epsilon")
+    if x is None or not isinstance(axis, int) or not isinstance(order, int) or \
+            not isinstance(epsilon, (int, float, type(None))):
+        if x is not None:
+            self.error("dynamic-value", f"{path} with arguments known only at run time", loc)
+        return Unknown("normalize", loc)
+    # Keras' default epsilon is its backend's, 1e-7
+    node = self.builder.add("Normalize", (hint, "normalize"), [x], loc, p=float(order),
+                            axis=self.pivot_axis(x, axis) if axis < 0 else x.perm[axis % x.rank],
+                            eps=1e-7 if epsilon is None else float(epsilon))
+    return self.out_tensor(node, x.perm)
+
+
+@dataclass
+class Condition:
+    """``ops.greater(x, c)``: known by what it compares, so ``ops.where`` can recognise the kind it spells."""
+    tensor: T
+    threshold: float
+
+
+def op_greater(self, path, args, kwargs, hint, loc):
+    x, threshold = _arg(args, kwargs, 0, "x1", "x"), _arg(args, kwargs, 1, "x2", "y")
+    if isinstance(x, T) and isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        return Condition(x, float(threshold))
+    self.error("unsupported-construct", f"{path} is not translated (only as the condition of a softplus)", loc)
+    return Unknown(f"result of {path}", loc)
+
+
+def _scale_of(node, x) -> float | None:
+    """The constant ``beta`` when ``node`` is ``x * beta``, else None."""
+    if is_kind(node, "Mul") and len(node.inputs) == 1 and node.inputs[0] is x and node.eIsSet("scalar"):
+        return node.scalar
+    return None
+
+
+def op_where(self, path, args, kwargs, hint, loc):
+    """PyTorch's Softplus(beta, threshold) as the Keras generator writes it (linear where beta * x exceeds the
+    threshold): ``ops.where(ops.greater(x * beta, threshold), x, ops.softplus(x * beta) / beta)``."""
+    condition, x, other = (_arg(args, kwargs, i, name) for i, name in ((0, "condition"), (1, "x1"), (2, "x2")))
+    if isinstance(condition, Condition) and isinstance(x, T) and isinstance(other, T) \
+            and condition.tensor.perm == x.perm == other.perm:
+        beta = _scale_of(condition.tensor.node, x.node)
+        divided, softplus = other.node, other.node.inputs[0] if other.node.inputs else None
+        if beta is not None and is_kind(divided, "Div") and len(divided.inputs) == 1 and \
+                not divided.scalarFirst and divided.scalar == beta and is_kind(softplus, "Softplus") and \
+                softplus.beta == 1.0 and _scale_of(softplus.inputs[0], x.node) == beta:
+            node = self.builder.add("Softplus", (hint, "softplus"), [x], loc, beta=beta,
+                                    threshold=condition.threshold)
+            return self.out_tensor(node, x.perm)
+    self.error("unsupported-construct", f"{path} is not translated (only the softplus with beta and threshold "
+               "that the Keras generator writes)", loc)
+    return Unknown(f"result of {path}", loc)
 
 
 def op_squeeze(self, path, args, kwargs, hint, loc):
@@ -1911,6 +1977,9 @@ OPS: dict[str, Callable] = {
                                              ("ReduceMax", ("ops.max", "tf.reduce_max")),
                                              ("ReduceMin", ("ops.min", "tf.reduce_min"))) for p in names},
     **{p: op_squeeze for p in ("ops.squeeze", "tf.squeeze")},
+    **{p: op_split for p in ("ops.split", "tf.split")},
+    **{p: op_normalize for p in ("ops.normalize", "ops.nn.normalize")},
+    "ops.greater": op_greater, "ops.where": op_where,
     **{p: op_expand_dims for p in ("ops.expand_dims", "tf.expand_dims")},
     **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
@@ -1942,7 +2011,7 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
                       "graph or layout: the pivot gives this call weights of its own (Keras shares them)", loc)
     block_info = self.blocks.get(key)
     if block_info is None:
-        block_info = self.build_block(instance, call, tensors, args, loc)
+        block_info = build_block(self, instance, call, tensors, args, loc)
         self.blocks[key] = block_info
     block, in_perms, out_perms, out_shapes = block_info
     tensors = [self.builder.permuted(t, p, (f"{instance.name or 'block'}_in{i}",), loc)
@@ -1969,7 +2038,7 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
 def build_block(self, instance, call, tensors, args, loc):
     outer = self.builder
     params = [a.arg for a in call.args.args[1:]]
-    block = eclass("Block")(name=self.unique_block_name(instance.cls.node.name))
+    block = eclass("Block")(name=unique_block_name(self, instance.cls.node.name))
     self.builder = GraphBuilder(self, block.name)
     set_location(block, self.loc(instance.cls.node))
     block_inputs = []
@@ -1979,10 +2048,10 @@ def build_block(self, instance, call, tensors, args, loc):
         self._shapes[(node, 0)] = t.shape
         block_inputs.append(T(node, t.perm, t.shape))
     call_args = block_inputs if len(args) == len(tensors) else [block_inputs]
-    result = self.call_function(call, instance, call_args, {}, strict=True)
+    result = self.run_function(call, instance, call_args, {}, strict=True)
     outputs = result if isinstance(result, (list, tuple)) else [result]
     out_tensors = [self.tensor(o, loc, "block output") for o in outputs]
-    out_tensors = [self.finish_output(t, loc) for t in out_tensors if t is not None]
+    out_tensors = [finish_output(self, t, loc) for t in out_tensors if t is not None]
     block.nodes.extend(reachable(self.builder.nodes, [t.node for t in out_tensors], [t.node for t in block_inputs]))
     block.outputs.extend([t.node for t in out_tensors])
     self.model.blocks.append(block)
@@ -2003,7 +2072,7 @@ def finish_output(self, t: T, loc) -> T:
     """Outputs keep the pivot layout, except channels-last feature maps (reported in the layouts)."""
     if L.is_identity(t.perm) or (t.rank >= 4 and t.perm == L.channels_last(t.rank)):
         return t
-    return self.builder.permuted(t, L.identity(t.rank), (f"{t.node.name}_out",), loc)
+    return self.builder.permuted(t, L.identity(t.rank), (t.name, f"{t.node.name}_out"), loc)
 
 
 def reachable(nodes: list, outputs: list, inputs: list) -> list:
@@ -2175,8 +2244,6 @@ def _collapse_state_stacks(graph, select, count: int) -> None:
         return
 
 
-for _fn in (apply_instance, build_block, unique_block_name, finish_output):
-    setattr(Interpreter, _fn.__name__, _fn)
 
 
 # =============================================================================
@@ -2200,7 +2267,7 @@ def find_candidates(self, tree) -> list[Candidate]:
     for name, value in self.module_env.items():
         if isinstance(value, ClassDef) and value.role == "model":
             found.append(Candidate(name, "class", self.loc(value.node), value))
-        elif isinstance(value, FunctionDef) and self.builds_model(value.node):
+        elif isinstance(value, FunctionDef) and builds_model(self, value.node):
             found.append(Candidate(name, "function", self.loc(value.node), value))
     for name, value in self.module_env.items():
         origin = getattr(value, "origin", None)
@@ -2276,18 +2343,18 @@ def materialize(self, candidate: Candidate):
         value = None if self.model_args else next(
             (v for v in self.module_env.values() if getattr(v, "origin", None) == candidate.name), None)
         if value is None:
-            value = self.call_function(candidate.value.node, None, [], self.model_args, strict=True)
+            value = self.run_function(candidate.value.node, None, [], self.model_args, strict=True)
     if candidate.kind == "class":
         existing = None if self.model_args else next(
             (v for v in self.module_env.values() if isinstance(v, Instance) and v.cls is candidate.value), None)
         value = existing or self.instantiate(candidate.value, [], self.model_args, candidate.loc)
     self.model_value = value
     if isinstance(value, FunctionalModel):
-        return self.functional_io(value)
+        return functional_io(self, value)
     if isinstance(value, SequentialObj):
-        return self.sequential_io(value, candidate)
+        return sequential_io(self, value, candidate)
     if isinstance(value, Instance):
-        return self.subclass_io(value, candidate)
+        return subclass_io(self, value, candidate)
     why = value.why if isinstance(value, Unknown) else "it does not build a Keras model"
     self.error("no-model-found", f"{candidate.name}: {why}", candidate.loc)
     raise _Abort
@@ -2351,7 +2418,7 @@ def subclass_io(self, instance: Instance, candidate):
             raise _Abort
         inputs.append(tensor)
     args = [inputs] if packed else inputs
-    outputs = self.call_function(call, instance, args, {}, strict=True)
+    outputs = self.run_function(call, instance, args, {}, strict=True)
     return inputs, outputs
 
 
@@ -2371,21 +2438,21 @@ def training_config(self, candidate: Candidate):
             getattr(target, "origin", None) == candidate.name
     compiles = [c for c in self.compiles if matches(c[0])]
     if not compiles:
-        self.run_training_functions()
+        run_training_functions(self)
         compiles = [c for c in self.compiles if matches(c[0])]
     if not compiles:
         return None
     _, args, kwargs, loc = compiles[-1]
     config = eclass("TrainingConfig")()
     set_location(config, loc)
-    optimizer = _arg(args, kwargs, 0, "optimizer")
-    if optimizer is not None:
-        config.optimizer = self.optimizer(optimizer, loc)
-    loss = _arg(args, kwargs, 1, "loss")
-    if loss is not None:
-        config.loss = self.loss(loss, loc)
-    for metric in _arg(args, kwargs, 2, "metrics") or []:
-        name = self.metric(metric, loc)
+    given_optimizer = _arg(args, kwargs, 0, "optimizer")
+    if given_optimizer is not None:
+        config.optimizer = optimizer(self, given_optimizer, loc)
+    given_loss = _arg(args, kwargs, 1, "loss")
+    if given_loss is not None:
+        config.loss = loss(self, given_loss, loc)
+    for given_metric in _arg(args, kwargs, 2, "metrics") or []:
+        name = metric(self, given_metric, loc)
         if name:
             config.metrics.append(name)
     fits = [f for f in self.fits if matches(f[0])]
@@ -2413,12 +2480,11 @@ def run_training_functions(self):
         if compiles:
             rest = [Unknown(a.arg, self.loc(a)) for a in value.node.args.args[1:]]
             try:
-                self.call_function(value.node, None, [self.model_value, *rest], {}, strict=False)
+                self.run_function(value.node, None, [self.model_value, *rest], {}, strict=False)
             except _Abort:
                 pass
 
 
-Interpreter.run_training_functions = run_training_functions
 DEFAULT_LEARNING_RATES = {"sgd": 0.01}
 OPTIMIZER_KEYS = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2"}
 
@@ -2497,37 +2563,35 @@ def metric(self, value, loc):
     return METRIC_NAMES[name]
 
 
-for _fn in (find_candidates, builds_model, select, materialize, functional_io, sequential_io, subclass_io,
-            training_config, optimizer, loss, metric):
-    setattr(Interpreter, _fn.__name__, _fn)
 
 
-def run(self, model_name):
+def run(self, wanted: str | None):
     tree = self.tree
     self.imports = ImportTable(tree, KERAS_MODULES)
     self.aliases_of: dict[str, list[str]] = {}
     self.model = eclass("Model")(name="Model")
     self.builder = GraphBuilder(self)
-    self.exec_body(tree.body, self.module_env, strict=False)
-    candidate = self.select(self.find_candidates(tree), model_name)
+    self.strict = False
+    self.exec_body(tree.body, self.module_env)
+    candidate = select(self, find_candidates(self, tree), wanted)
     self.report.model, self.report.model_kind = candidate.name, candidate.kind
-    inputs, outputs = self.materialize(candidate)
+    inputs, outputs = materialize(self, candidate)
     flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     tensors = [self.tensor(o, candidate.loc, "model output") for o in flat]
     if any(t is None for t in tensors):
         raise _Abort
-    tensors = [self.finish_output(t, candidate.loc) for t in tensors]
+    tensors = [finish_output(self, t, candidate.loc) for t in tensors]
     model = self.model
-    model.name = self.model_name(candidate)
+    model.name = model_name(self, candidate)
     set_location(model, candidate.loc)
     declared = [t.node for t in inputs]
-    rest = reachable(self.all_nodes(inputs), [t.node for t in tensors], declared)
+    rest = reachable(all_nodes(self, inputs), [t.node for t in tensors], declared)
     model.nodes.extend(declared + [n for n in rest if n not in declared])
     model.outputs.extend([t.node for t in tensors])
-    stacks = self.fold_stacks(model)
+    stacks = fold_stacks(self, model)
     self.output_nodes = list(model.outputs)
     embedding_inputs_hold_ids(model, self.explicit_dtype)
-    model.training = self.training_config(candidate)
+    model.training = training_config(self, candidate)
     report = self.report
     report.training = describe_training(model.training)
     report.input_layouts = [t.perm for t in inputs]
@@ -2588,8 +2652,6 @@ def model_name(self, candidate: Candidate) -> str:
     return camel_name(candidate.name)
 
 
-for _fn in (run, fold_stacks, all_nodes, model_name):
-    setattr(Interpreter, _fn.__name__, _fn)
 
 
 def import_keras(path, model_name: str | None = None, input_shapes=None, model_args: dict | None = None):
@@ -2610,7 +2672,7 @@ def import_keras(path, model_name: str | None = None, input_shapes=None, model_a
     importer = Interpreter(path, text, input_shapes, model_args)
     importer.tree = tree
     try:
-        model = importer.run(model_name)
+        model = run(importer, model_name)
     except _Abort:
         raise NNPivotError(importer.diagnostics) from None
     except RecursionError:

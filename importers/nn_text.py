@@ -16,7 +16,7 @@ from textx.exceptions import TextXError
 from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location
 from nnpivot.fileio import read_text
-from nnpivot.grammars import reader
+from nnpivot.grammars import metamodel, reader
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
 from nnpivot.metamodel import (
     Block,
@@ -37,7 +37,6 @@ SHARES = "shares"  # `y2 = dense(x2, 4, shares=y1)`: the metamodel's Node.weight
 
 
 def _meta():
-    from nnpivot.grammars import metamodel
     return metamodel()
 
 

@@ -43,6 +43,28 @@ def read_source(path) -> tuple[str, ast.Module]:
     return text, tree
 
 
+# The top-level packages a file imports that say which framework its network is written in.
+FRAMEWORK_MODULES = {"pytorch": ("torch",), "keras": ("keras", "tensorflow", "tf_keras")}
+
+
+def detect_framework(path) -> str:
+    """``"pytorch"`` or ``"keras"`` from the file's imports (the file is parsed, not run)."""
+    path = Path(path)
+    _, tree = read_source(path)
+    imported = set()
+    for statement in ast.walk(tree):
+        if isinstance(statement, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in statement.names)
+        elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
+            imported.add(statement.module.split(".")[0])
+    found = [name for name, modules in FRAMEWORK_MODULES.items() if imported & set(modules)]
+    if len(found) != 1:
+        what = "both torch and keras/tensorflow" if found else "neither torch nor keras/tensorflow"
+        raise NNPivotError([error("framework-unknown", f"{path} imports {what}: cannot tell whether it is a "
+                                                       "PyTorch or a Keras model file", Location(str(path)))])
+    return found[0]
+
+
 def location(path, node: ast.AST | None) -> Location:
     """``file:line:col`` of an AST node (columns count from 1, as gcc and editors do)."""
     if node is None or not hasattr(node, "lineno"):
@@ -306,5 +328,5 @@ def slice_attributes(axes: list, starts: list, ends: list, steps: list) -> dict:
 
 
 __all__ = ["Entry", "ImportReport", "ImportTable", "Refused", "ReturnValue", "consumers", "describe",
-           "describe_training", "dotted", "embedding_inputs_hold_ids", "index_of", "is_recurrent", "location",
-           "read_source", "replace_uses", "slice_attributes"]
+           "describe_training", "detect_framework", "dotted", "embedding_inputs_hold_ids", "index_of", "is_recurrent",
+           "location", "read_source", "replace_uses", "slice_attributes"]

@@ -9,7 +9,9 @@ table (``kind.mappings["pytorch"]``) read backwards: its class and function
 spellings find the kind, its constructor arguments (in the constructor's order,
 with torch's defaults) give the pivot attributes. Tensor operations whose call
 signature is not a constructor's (``torch.cat``, ``x.view``, ``F.pad``...) have
-one argument reader per pivot kind in ``OPERATIONS`` below.
+one argument reader per pivot kind in ``OPERATIONS`` below. The Python itself is
+evaluated by the interpreter the importers share (``importers/interpreter.py``);
+``Importer`` is its PyTorch front-end.
 
 Structure:
 
@@ -35,7 +37,6 @@ approximately (and why) and not at all.
 from __future__ import annotations
 
 import ast
-import builtins
 import math
 import re
 from dataclasses import dataclass
@@ -48,14 +49,15 @@ from nnpivot.generators import pytorch as torch_target  # training tables only
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.kinds.torch_mapping import REQUIRED
-from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig
+from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
 from nnpivot.metamodel.shapes import ShapeError
 
+from .interpreter import BINARY, BoundMethod, Function, Interpreter, PyMethod, target_names
+from .interpreter import Class as ClassInfo
 from .pysource import (
     ImportReport,
     ImportTable,
     Refused,
-    ReturnValue,
     consumers,
     describe,
     describe_training,
@@ -72,7 +74,7 @@ from .pysource import (
 SOURCE = "pytorch"
 OPEN_END = 2 ** 31 - 1          # a slice without an end
 IGNORED_ARGUMENTS = frozenset({"inplace", "device", "dtype"})
-MAX_DEPTH = 60                  # nested calls of user functions
+MODULE_ROLE = "module"           # the role of an nn.Module subclass (interpreter.Class.role)
 
 
 # --- the mapping table, read backwards ------------------------------------------------------
@@ -179,13 +181,6 @@ class TensorMethod:
     name: str
 
 
-@dataclass(frozen=True)
-class PyMethod:
-    """A method of a Python list/dict/str value (append, items, format...)."""
-    target: Any
-    name: str
-
-
 class Module:
     """Base of the symbolic modules: owned by a container or instance under a path."""
     owner: Module | None = None
@@ -228,34 +223,8 @@ class Container(Module):
         return self.spelling.split(".")[-1].lower()
 
 
-@dataclass(eq=False)
-class ClassInfo:
-    name: str
-    node: ast.ClassDef
-    bases: list           # ClassInfo or qualified names of imported bases
-    is_module: bool
-
-    def method(self, name: str):
-        for item in self.node.body:
-            if isinstance(item, ast.FunctionDef) and item.name == name:
-                return item, self
-        for base in self.bases:
-            if isinstance(base, ClassInfo):
-                found = base.method(name)
-                if found:
-                    return found
-        return None
-
-    def class_attribute(self, name: str):
-        for item in self.node.body:
-            if isinstance(item, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in item.targets):
-                return item.value
-        for base in self.bases:
-            if isinstance(base, ClassInfo):
-                found = base.class_attribute(name)
-                if found is not None:
-                    return found
-        return None
+def _is_module(info: ClassInfo) -> bool:
+    return info.role == MODULE_ROLE
 
 
 class Instance(Module):
@@ -281,37 +250,6 @@ def _has_weights(value) -> bool:
     if isinstance(value, Instance):
         return value.has_weights()
     return False
-
-
-@dataclass(frozen=True)
-class Function:
-    node: ast.FunctionDef
-
-
-@dataclass(frozen=True)
-class BoundMethod:
-    instance: Instance
-    node: ast.FunctionDef
-    cls: ClassInfo
-
-
-@dataclass(frozen=True)
-class ClassRef:
-    cls: ClassInfo
-
-
-@dataclass(frozen=True)
-class Super:
-    instance: Instance
-    cls: ClassInfo
-
-
-class _Break(Exception):
-    pass
-
-
-class _Continue(Exception):
-    pass
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -479,21 +417,20 @@ def _pads_value(padding, dims: int) -> dict:
 
 # --- the importer ----------------------------------------------------------------------------------
 
-class Importer:
+class Importer(Interpreter):
+    """The PyTorch front-end of the source interpreter: torch values and what Python code does with them."""
+
     def __init__(self, path, text: str, tree: ast.Module, model_args: dict | None):
-        self.path, self.text, self.tree = str(path), text, tree
+        super().__init__(path)
+        self.text, self.tree = text, tree
         self.imports = ImportTable(tree)
         self.model_args = dict(model_args or {})
         self.report = ImportReport(self.path, SOURCE)
-        self.globals: dict[str, Any] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, ast.FunctionDef] = {}
         self.builder: GraphBuilder | None = None
         self.model = None
         self.blocks: dict[str, list] = {}          # class name -> [(signature, Block)]
-        self.depth = 0
-        self.statement_target: str | None = None
-        self.statement_value: ast.AST | None = None
         self.building = 0
 
     @classmethod
@@ -525,16 +462,7 @@ class Importer:
     def scan_module(self) -> None:
         for stmt in self.tree.body:
             if isinstance(stmt, ast.ClassDef):
-                bases = []
-                for base in stmt.bases:
-                    if isinstance(base, ast.Name) and base.id in self.classes:
-                        bases.append(self.classes[base.id])
-                    else:
-                        bases.append(self.imports.qualified(base) or ast.unparse(base))
-                is_module = any((isinstance(b, ClassInfo) and b.is_module) or
-                                (isinstance(b, str) and _canonical(b) == MODULE_BASE) for b in bases)
-                self.classes[stmt.name] = ClassInfo(stmt.name, stmt, bases, is_module)
-                self.globals[stmt.name] = ClassRef(self.classes[stmt.name])
+                self.define_class(stmt, self.globals)
             elif isinstance(stmt, ast.FunctionDef):
                 self.functions[stmt.name] = stmt
                 self.globals[stmt.name] = Function(stmt)
@@ -552,7 +480,7 @@ class Importer:
 
     def candidates(self) -> dict[str, tuple[str, ast.AST]]:
         """Network definitions: nn.Module classes and module-level Sequential variables."""
-        found = {name: ("class", info.node) for name, info in self.classes.items() if info.is_module}
+        found = {name: ("class", info.node) for name, info in self.classes.items() if _is_module(info)}
         for stmt in self.tree.body:
             if isinstance(stmt, ast.Assign):
                 for target in stmt.targets:
@@ -659,7 +587,7 @@ class Importer:
 
     # -- user classes -----------------------------------------------------------------------------
     def instantiate(self, info: ClassInfo, args: list, kwargs: dict, where_node) -> Instance:
-        if not info.is_module:
+        if not _is_module(info):
             raise self.refuse("unsupported-construct", f"class {info.name} is not an nn.Module", where_node)
         instance = Instance(info, ", ".join(map(repr, args)))
         init = info.method("__init__")
@@ -815,8 +743,6 @@ class Importer:
 
     def call_layer(self, layer: Layer, args: list, kwargs: dict, node):
         keyword = layer.kind.keyword
-        if keyword == "identity" and len(args) == 1 and isinstance(args[0], Tensor):
-            return args[0]   # nn.Identity: no node
         tensors = [a for a in args if not isinstance(a, Zeros)]
         if any(isinstance(a, tuple) and all(isinstance(z, Zeros) for z in a) for a in tensors):
             tensors = [a for a in tensors if not isinstance(a, tuple)]   # (h0, c0) zero initial states
@@ -842,66 +768,58 @@ class Importer:
                          self.where(node), warning)
             owner = None
         name = self.layer_name(layer, self.builder) or self.op_name(keyword, node)
-        created = self.builder.add(layer.kind, name, tensors, layer.attrs, layer.where, notes,
+        tensors, padding = self.inline_zero_pad(layer, tensors, node)
+        created = self.builder.add(layer.kind, name, tensors, {**layer.attrs, **padding}, layer.where, notes,
                                    self.source_path(layer, self.builder), weights_of=owner)
         if layer.first_node is None:
             layer.first_node = created
         return self.builder.tensors(created)
 
-    # -- functions ------------------------------------------------------------------------------------
-    def call_function(self, func: ast.FunctionDef, args: list, kwargs: dict, node, cls: ClassInfo | None = None):
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            self.depth -= 1
-            raise self.refuse("unsupported-construct", f"calls nested too deep in {func.name} (recursion?)", node)
-        scope = {"__class__": cls, "__self__": args[0] if cls is not None and args else None}
-        try:
-            self.bind_arguments(func, args, kwargs, scope, node)
-            self.exec_body(func.body, scope)
-        except ReturnValue as done:
-            return done.value
-        finally:
-            self.depth -= 1
-        return None
+    def inline_zero_pad(self, layer: Layer, tensors: list, node) -> tuple[list, dict]:
+        """``conv(F.pad(x, pads))``, a constant zero pad written inside the call of an unpadded convolution: the
+        convolution's explicit padding (asymmetric pads, which torch convolutions cannot state). The pad, read by
+        nothing else, is no node of its own."""
+        graph = self.builder.graph
+        pad = tensors[0].node if len(tensors) == 1 else None
+        if (layer.kind.attribute("pads") is None or "padding" in layer.attrs or "paddingMode" in layer.attrs
+                or not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Call)
+                or pad is None or tensors[0].index or not is_kind(pad, "Pad") or graph.nodes[-1] is not pad
+                or pad.mode.name != "constant" or pad.value or len(pad.pads) != 2 * layer.kind.spatial_dims):
+            return tensors, {}
+        graph.nodes.remove(pad)
+        if self.report.entries and self.report.entries[-1].node == pad.name:
+            self.report.entries.pop()
+        return [Tensor(pad.inputs[0])], {"padding": "explicit", "pads": list(pad.pads)}
 
-    def bind_arguments(self, func: ast.FunctionDef, args: list, kwargs: dict, scope: dict, node) -> None:
-        spec = func.args
-        params = spec.posonlyargs + spec.args
-        defaults = dict(zip([p.arg for p in params][len(params) - len(spec.defaults):], spec.defaults))
-        for param, value in zip(params, args):
-            scope[param.arg] = value
-        if len(args) > len(params):
-            if spec.vararg is None:
-                raise self.refuse("unsupported-construct", f"{func.name}() takes {len(params)} arguments, "
-                                                           f"got {len(args)}", node)
-            scope[spec.vararg.arg] = tuple(args[len(params):])
-        elif spec.vararg is not None:
-            scope[spec.vararg.arg] = ()
-        extra = {}
-        for key, value in kwargs.items():
-            if any(p.arg == key for p in params + spec.kwonlyargs):
-                scope[key] = value
-            elif spec.kwarg is not None:
-                extra[key] = value
-            elif key in self.model_args and func.name == "__init__":
-                continue   # a --model-args value the constructor does not take
-            else:
-                raise self.refuse("unsupported-construct", f"{func.name}() has no argument '{key}'", node)
-        if spec.kwarg is not None:
-            scope[spec.kwarg.arg] = extra
-        for param in params:
-            if param.arg not in scope:
-                if param.arg not in defaults:
-                    raise self.refuse("dynamic-value", f"{func.name}() needs a value for '{param.arg}' (give it "
-                                                       "with --model-args)", node)
-                scope[param.arg] = self.eval(defaults[param.arg], self.globals)
-        for param, default in zip(spec.kwonlyargs, spec.kw_defaults):
-            if param.arg not in scope:
-                if default is None:
-                    raise self.refuse("dynamic-value", f"{func.name}() needs '{param.arg}'", node)
-                scope[param.arg] = self.eval(default, self.globals)
+    # -- the interpreter's hooks: what PyTorch values do in Python code ---------------------------------------
+    def call_function(self, func, args: list, kwargs: dict, node, cls: ClassInfo | None = None):
+        if isinstance(func, ast.AST):
+            func = Function(func)
+        return super().call_function(func, args, kwargs, node, cls=cls)
 
-    # -- statements -------------------------------------------------------------------------------------
+    def unexpected_keyword(self, func, key: str, node) -> bool:
+        if key in self.model_args and getattr(func, "name", None) == "__init__":
+            return True   # a --model-args value the constructor does not take
+        return super().unexpected_keyword(func, key, node)
+
+    def missing_argument(self, func, param, node):
+        name = getattr(func, "name", "<lambda>")
+        if param in func.args.kwonlyargs:
+            return self.fail("dynamic-value", f"{name}() needs '{param.arg}'", node)
+        return self.fail("dynamic-value", f"{name}() needs a value for '{param.arg}' (give it with --model-args)",
+                         node)
+
+    def assigned_name(self, stmt: ast.Assign) -> str | None:
+        single = stmt.targets[0] if len(stmt.targets) == 1 else None
+        if isinstance(single, (ast.Tuple, ast.List)) and single.elts:
+            single = single.elts[0]   # a, b = torch.split(...): the node is named after its first output
+        return single.id if isinstance(single, ast.Name) else None
+
+    def restore(self, outer) -> None:
+        # After a statement, no name is pending: an operation computed after a call of a helper (whose
+        # statements ran in between) keeps its kind's name, as the generated code and golden files expect.
+        self.statement_target = self.statement_targets = self.statement_value = None
+
     def exec_body(self, body: list[ast.stmt], scope: dict) -> None:
         for stmt in body:
             try:
@@ -909,115 +827,59 @@ class Importer:
             except Refused as refused:
                 if refused.diagnostic is not None:
                     self.report.diagnostics.append(refused.diagnostic)
-                for target in _targets(stmt):
+                for target in target_names(stmt):
                     try:
                         self.bind(target, UNKNOWN, scope)
                     except Refused:
                         pass
 
-    def exec(self, stmt: ast.stmt, scope: dict) -> None:
-        if isinstance(stmt, ast.Assign):
-            single = stmt.targets[0] if len(stmt.targets) == 1 else None
-            self.statement_target = single.id if isinstance(single, ast.Name) else None
-            self.statement_value = stmt.value
-            try:
-                value = self.eval(stmt.value, scope)
-            finally:
-                self.statement_target = self.statement_value = None
-            for target in stmt.targets:
-                self.bind(target, value, scope)
-        elif isinstance(stmt, ast.AnnAssign):
-            if stmt.value is not None:
-                self.bind(stmt.target, self.eval(stmt.value, scope), scope)
-        elif isinstance(stmt, ast.AugAssign):
-            binop = ast.BinOp(left=_load(stmt.target), op=stmt.op, right=stmt.value)
-            ast.copy_location(binop, stmt)
-            self.statement_target = stmt.target.id if isinstance(stmt.target, ast.Name) else None
-            self.statement_value = binop
-            try:
-                current = self.eval(binop.left, scope)
-                if isinstance(current, list) and isinstance(stmt.op, ast.Add):
-                    current.extend(self.iterate(self.eval(stmt.value, scope), stmt.value))
-                    return
-                if isinstance(current, Container) and isinstance(stmt.op, ast.Add):
-                    for item in self.iterate(self.eval(stmt.value, scope), stmt.value):
-                        self.container_add(current, item)
-                    return
-                value = self.eval(binop, scope)
-            finally:
-                self.statement_target = self.statement_value = None
-            self.bind(stmt.target, value, scope)
-        elif isinstance(stmt, ast.Expr):
-            if isinstance(stmt.value, ast.Constant):
-                return   # docstring
-            self.eval(stmt.value, scope)
-        elif isinstance(stmt, ast.Return):
-            raise ReturnValue(None if stmt.value is None else self.eval(stmt.value, scope))
-        elif isinstance(stmt, ast.If):
-            test = self.eval(stmt.test, scope)
-            self.exec_body(stmt.body if self.truth(test, stmt.test) else stmt.orelse, scope)
-        elif isinstance(stmt, ast.For):
-            if stmt.orelse:
-                raise self.refuse("unsupported-construct", "for ... else", stmt)
-            for item in self.iterate(self.eval(stmt.iter, scope), stmt.iter):
-                self.bind(stmt.target, item, scope)
-                try:
-                    self.exec_body(stmt.body, scope)
-                except _Break:
-                    break
-                except _Continue:
-                    continue
-        elif isinstance(stmt, ast.Break):
-            raise _Break()
-        elif isinstance(stmt, ast.Continue):
-            raise _Continue()
-        elif isinstance(stmt, (ast.Pass, ast.Assert, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)):
-            return
-        elif isinstance(stmt, ast.FunctionDef):
-            scope[stmt.name] = Function(stmt)
-        else:
-            raise self.refuse("unsupported-construct", f"{type(stmt).__name__.lower()} statement "
-                                                       f"'{describe(stmt).splitlines()[0]}'", stmt)
-
-    def bind(self, target: ast.AST, value, scope: dict) -> None:
-        if isinstance(target, ast.Name):
-            if isinstance(value, Tensor) and value.index and value.hint is None:
-                value = Tensor(value.node, value.index, target.id)
-            scope[target.id] = value
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            if value is UNKNOWN:
-                for element in target.elts:
-                    self.bind(element, UNKNOWN, scope)
-                return
-            items = self.iterate(value, target)
-            starred = [i for i, e in enumerate(target.elts) if isinstance(e, ast.Starred)]
-            if starred:
-                i = starred[0]
-                after = len(target.elts) - i - 1
-                items = [*items[:i], list(items[i:len(items) - after]), *items[len(items) - after:]]
-            if len(items) != len(target.elts):
-                raise self.refuse("unsupported-construct", f"cannot unpack {len(items)} values into "
-                                                           f"{len(target.elts)} names", target)
-            for element, item in zip(target.elts, items):
-                self.bind(element.value if isinstance(element, ast.Starred) else element, item, scope)
-        elif isinstance(target, ast.Attribute):
-            owner = self.eval(target.value, scope)
-            if not isinstance(owner, Instance):
-                raise self.refuse("unsupported-construct", f"assignment to {describe(target)}", target)
-            owner.attrs[target.attr] = value
-            owner.adopt(value, target.attr)
-        elif isinstance(target, ast.Subscript):
-            owner = self.eval(target.value, scope)
-            key = self.eval(target.slice, scope)
-            if isinstance(owner, (list, dict)):
-                owner[key] = value
-            elif isinstance(owner, Container):
-                owner.items[key] = value
-                owner.adopt(value, key)
+    def define_class(self, node: ast.ClassDef, scope: dict) -> None:
+        bases = []
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id in self.classes:
+                bases.append(self.classes[base.id])
             else:
-                raise self.refuse("unsupported-construct", f"assignment to {describe(target)}", target)
+                bases.append(self.imports.qualified(base) or ast.unparse(base))
+        is_module = any((isinstance(b, ClassInfo) and _is_module(b)) or
+                        (isinstance(b, str) and _canonical(b) == MODULE_BASE) for b in bases)
+        info = ClassInfo(node.name, node, bases, MODULE_ROLE if is_module else None)
+        if scope is self.globals:
+            self.classes[node.name] = info
+        scope[node.name] = info
+
+    def augment_in_place(self, current, stmt, scope) -> bool:
+        if isinstance(current, Container) and isinstance(stmt.op, ast.Add):
+            for item in self.iterate(self.eval(stmt.value, scope), stmt.value):
+                self.container_add(current, item)
+            return True
+        return False
+
+    def bind_name(self, name: str, value, scope: dict) -> None:
+        if isinstance(value, Tensor) and value.index and value.hint is None:
+            value = Tensor(value.node, value.index, name)
+        scope[name] = value
+
+    def set_attribute(self, owner, name: str, value, node) -> None:
+        if not isinstance(owner, Instance):
+            raise self.refuse("unsupported-construct", f"assignment to {describe(node)}", node)
+        owner.attrs[name] = value
+        owner.adopt(value, name)
+
+    def set_item(self, owner, key, value, node) -> None:
+        if isinstance(owner, Container):
+            owner.items[key] = value
+            owner.adopt(value, key)
         else:
-            raise self.refuse("unsupported-construct", f"assignment to {describe(target)}", target)
+            super().set_item(owner, key, value, node)
+
+    def is_unknown(self, value) -> bool:
+        return value is UNKNOWN
+
+    def plain(self, value) -> bool:
+        return not isinstance(value, (Tensor, BatchSize, Module, _DynamicSize))
+
+    def comparable(self, value) -> bool:
+        return not isinstance(value, (Tensor, BatchSize))
 
     def truth(self, value, node) -> bool:
         if isinstance(value, (Tensor, BatchSize, Unknown, Opaque)):
@@ -1028,140 +890,39 @@ class Importer:
             return True
         return bool(value)
 
-    def iterate(self, value, node) -> list:
-        if value is UNKNOWN:
-            raise Refused()
+    def sequence(self, value, node):
         if isinstance(value, Container):
             return value.modules() if not isinstance(value.items, dict) else list(value.items)
-        if isinstance(value, (list, tuple, range, str)):
-            return list(value)
-        if isinstance(value, dict):
-            return list(value)
-        if isinstance(value, (type({}.items()), type({}.keys()), type({}.values()), zip, enumerate, map,
-                              reversed)):
-            return list(value)
-        raise self.refuse("dynamic-value", f"cannot loop over '{describe(node)}' without running the code", node)
+        return super().sequence(value, node)
 
-    # -- expressions ------------------------------------------------------------------------------------
-    def lookup(self, name: str, scope: dict, node):
-        if name in scope:
-            return scope[name]
-        if name in self.globals:
-            return self.globals[name]
+    iterate = sequence
+
+    def lookup_missing(self, name: str, node):
         if name in self.imports.names:
             return TorchRef(self.imports.names[name])
-        if name in _BUILTINS:
-            return _BUILTINS[name]
-        raise self.refuse("dynamic-value", f"'{name}' is not defined here", node)
+        return super().lookup_missing(name, node)
 
     def eval(self, node: ast.AST, scope: dict):
-        method = getattr(self, f"eval_{type(node).__name__}", None)
-        if method is None:
-            raise self.refuse("unsupported-construct", f"{type(node).__name__.lower()} expression "
-                                                       f"'{describe(node)}'", node)
-        value = method(node, scope)
-        if value is UNKNOWN and not isinstance(node, (ast.Name, ast.Attribute)):
-            raise Refused()
+        value = super().eval(node, scope)
+        if value is UNKNOWN and not isinstance(node, ast.Attribute):
+            raise Refused()   # depends on code already reported
         return value
 
-    def eval_Constant(self, node, scope):
-        return node.value
-
-    def eval_Name(self, node, scope):
-        value = self.lookup(node.id, scope, node)
-        if value is UNKNOWN:
-            raise Refused()
-        return value
-
-    def eval_Tuple(self, node, scope):
-        return tuple(self.eval_elements(node.elts, scope))
-
-    def eval_List(self, node, scope):
-        return self.eval_elements(node.elts, scope)
-
-    def eval_Set(self, node, scope):
-        return self.eval_elements(node.elts, scope)
-
-    def eval_elements(self, elements, scope) -> list:
-        values = []
-        for element in elements:
-            if isinstance(element, ast.Starred):
-                values.extend(self.iterate(self.eval(element.value, scope), element))
-            else:
-                values.append(self.eval(element, scope))
-        return values
-
-    def eval_Dict(self, node, scope):
-        result = {}
-        for key, value in zip(node.keys, node.values):
-            if key is None:
-                result.update(self.eval(value, scope))
-            else:
-                result[self.eval(key, scope)] = self.eval(value, scope)
-        return result
-
-    def eval_JoinedStr(self, node, scope):
-        parts = []
-        for value in node.values:
-            if isinstance(value, ast.Constant):
-                parts.append(str(value.value))
-            else:
-                inner = self.eval(value.value, scope)
-                if not isinstance(inner, (int, float, str)):
-                    raise self.refuse("dynamic-value", f"f-string of {describe(value.value)}", node)
-                spec = ast.unparse(value.format_spec)[2:-1] if value.format_spec else ""
-                parts.append(format(inner, spec))
-        return "".join(parts)
-
-    def eval_IfExp(self, node, scope):
-        return self.eval(node.body if self.truth(self.eval(node.test, scope), node.test) else node.orelse, scope)
-
-    def eval_BoolOp(self, node, scope):
-        value = None
-        for operand in node.values:
-            value = self.eval(operand, scope)
-            truth = self.truth(value, operand)
-            if isinstance(node.op, ast.And) and not truth or isinstance(node.op, ast.Or) and truth:
-                return value
-        return value
-
-    def eval_Compare(self, node, scope):
-        left = self.eval(node.left, scope)
-        for op, right_node in zip(node.ops, node.comparators):
-            right = self.eval(right_node, scope)
-            if any(isinstance(v, (Tensor, BatchSize)) for v in (left, right)):
-                raise self.refuse("dynamic-value", f"the comparison '{describe(node)}' depends on tensor values",
-                                  node)
-            result = _COMPARE[type(op)](left, right)
-            if not result:
-                return False
-            left = right
-        return True
-
-    def eval_UnaryOp(self, node, scope):
-        value = self.eval(node.operand, scope)
-        if isinstance(node.op, ast.Not):
-            return not self.truth(value, node.operand)
+    def foreign_unary(self, op, value, node):
         if isinstance(value, Tensor):
-            if isinstance(node.op, ast.USub):
+            if isinstance(op, ast.USub):
                 return self.make("mul", [value], {"scalar": -1.0}, node)
-            if isinstance(node.op, ast.UAdd):
+            if isinstance(op, ast.UAdd):
                 return value
-        if _number(value):
-            return {ast.USub: lambda v: -v, ast.UAdd: lambda v: +v, ast.Invert: lambda v: ~v}[type(node.op)](value)
-        raise self.refuse("unsupported-construct", f"'{describe(node)}'", node)
+        return super().foreign_unary(op, value, node)
 
-    def eval_BinOp(self, node, scope):
-        left, right = self.eval(node.left, scope), self.eval(node.right, scope)
-        return self.binary(node.op, left, right, node)
-
-    def binary(self, op, left, right, node):
+    def foreign_binary(self, op, left, right, node):
         if isinstance(left, BatchSize) or isinstance(right, BatchSize):
             raise self.refuse("dynamic-value", f"'{describe(node)}' computes with the batch size", node)
         tensor_left, tensor_right = isinstance(left, Tensor), isinstance(right, Tensor)
         if not tensor_left and not tensor_right:
             try:
-                return _BINARY[type(op)](left, right)
+                return BINARY[type(op)](left, right)
             except (TypeError, KeyError, ZeroDivisionError, ValueError) as exc:
                 raise self.refuse("unsupported-construct", f"'{describe(node)}' ({exc})", node) from None
         if isinstance(op, ast.MatMult) and tensor_left and tensor_right:
@@ -1177,46 +938,6 @@ class Importer:
                                                        f"{type(constant).__name__}", node)
         attrs = {"scalar": float(constant)} | ({} if tensor_left else {"scalarFirst": True})
         return self.make(keyword, [left if tensor_left else right], attrs, node)
-
-    def eval_ListComp(self, node, scope):
-        return self.comprehension(node, scope, list)
-
-    def eval_GeneratorExp(self, node, scope):
-        return self.comprehension(node, scope, list)
-
-    def eval_SetComp(self, node, scope):
-        return self.comprehension(node, scope, list)
-
-    def eval_DictComp(self, node, scope):
-        pairs = self.comprehension(node, scope, list, pair=True)
-        return dict(pairs)
-
-    def comprehension(self, node, scope, kind, pair=False):
-        results = []
-        inner = dict(scope)
-
-        def loop(index):
-            if index == len(node.generators):
-                if pair:
-                    results.append((self.eval(node.key, inner), self.eval(node.value, inner)))
-                else:
-                    results.append(self.eval(node.elt, inner))
-                return
-            generator = node.generators[index]
-            for item in self.iterate(self.eval(generator.iter, inner), generator.iter):
-                self.bind(generator.target, item, inner)
-                if all(self.truth(self.eval(cond, inner), cond) for cond in generator.ifs):
-                    loop(index + 1)
-
-        loop(0)
-        return kind(results)
-
-    def eval_Lambda(self, node, scope):
-        raise self.refuse("unsupported-construct", "lambda", node)
-
-    def eval_Attribute(self, node, scope):
-        owner = self.eval(node.value, scope)
-        return self.attribute(owner, node.attr, node)
 
     def attribute(self, owner, name: str, node):
         if isinstance(owner, TorchRef):
@@ -1245,23 +966,13 @@ class Importer:
             if name in owner.torch_args:
                 return owner.torch_args[name]
             raise self.refuse("unsupported-construct", f"{owner.kind.keyword} layer attribute '{name}'", node)
-        if isinstance(owner, Super):
-            return _SuperMethod(owner, name)
         if isinstance(owner, tuple) and name in ("values", "indices") and len(owner) == 2:
             return owner[0 if name == "values" else 1]
-        if isinstance(owner, ClassRef):
-            value = owner.cls.class_attribute(name)
-            if value is not None:
-                return self.eval(value, self.globals)
         if isinstance(owner, Container) and name in ("append", "extend", "add_module"):
             return PyMethod(owner, name)
-        if isinstance(owner, (list, dict, str, tuple, int, float)) and name in _PY_METHODS:
-            return PyMethod(owner, name)
-        raise self.refuse("unsupported-construct", f"attribute '{describe(node)}'", node)
+        return super().attribute(owner, name, node)
 
-    def eval_Subscript(self, node, scope):
-        owner = self.eval(node.value, scope)
-        key = self.eval(node.slice, scope)
+    def subscript(self, owner, key, node):
         if isinstance(owner, Tensor):
             return self.tensor_index(owner, key, node)
         if isinstance(owner, Container):
@@ -1272,45 +983,14 @@ class Importer:
                 return items[key]
             except (KeyError, IndexError, TypeError):
                 raise self.refuse("dynamic-value", f"'{describe(node)}' is not in the container", node) from None
-        if isinstance(owner, (list, tuple, dict, str, range)):
-            if isinstance(key, (Tensor, BatchSize)):
-                raise self.refuse("dynamic-value", f"'{describe(node)}' indexes with a tensor", node)
-            try:
-                return owner[key]
-            except (KeyError, IndexError, TypeError) as exc:
-                raise self.refuse("dynamic-value", f"'{describe(node)}': {exc}", node) from None
-        raise self.refuse("unsupported-construct", f"indexing '{describe(node)}'", node)
+        if isinstance(owner, (list, tuple, dict, str, range)) and isinstance(key, (Tensor, BatchSize)):
+            raise self.refuse("dynamic-value", f"'{describe(node)}' indexes with a tensor", node)
+        return super().subscript(owner, key, node)
 
-    def eval_Slice(self, node, scope):
-        parts = [None if p is None else self.eval(p, scope) for p in (node.lower, node.upper, node.step)]
-        return slice(*parts)
-
-    def eval_Starred(self, node, scope):
-        raise self.refuse("unsupported-construct", f"'{describe(node)}' here", node)
-
-    # -- calls ---------------------------------------------------------------------------------------
-    def eval_Call(self, node, scope):
-        if isinstance(node.func, ast.Name) and node.func.id == "super":
-            if not isinstance(scope.get("__self__"), Instance) or scope.get("__class__") is None:
-                raise self.refuse("unsupported-construct", "super() outside a module method", node)
-            return Super(scope["__self__"], scope["__class__"])
-        func = self.eval(node.func, scope)
-        args = []
-        for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                args.extend(self.iterate(self.eval(arg.value, scope), arg))
-            else:
-                args.append(self.eval(arg, scope))
-        kwargs = {}
-        for keyword in node.keywords:
-            value = self.eval(keyword.value, scope)
-            if keyword.arg is None:
-                if not isinstance(value, dict):
-                    raise self.refuse("dynamic-value", f"**{describe(keyword.value)}", keyword)
-                kwargs.update(value)
-            else:
-                kwargs[keyword.arg] = value
-        return self.call(func, args, kwargs, node)
+    def make_super(self, scope, node):
+        if not isinstance(scope.get("__self__"), Instance) or scope.get("__class__") is None:
+            raise self.refuse("unsupported-construct", "super() outside a module method", node)
+        return super().make_super(scope, node)
 
     def call(self, func, args: list, kwargs: dict, node):
         if func is UNKNOWN or any(a is UNKNOWN for a in args) or any(v is UNKNOWN for v in kwargs.values()):
@@ -1327,18 +1007,7 @@ class Importer:
             label = f"{func.cls.name}.{func.node.name}"
             if label not in self.report.inlined and func.node.name != "__init__":
                 self.report.inlined.append(label)
-            return self.call_function(func.node, [func.instance, *args], kwargs, node, cls=func.cls)
-        if isinstance(func, Function):
-            return self.call_function(func.node, args, kwargs, node)
-        if isinstance(func, ClassRef):
-            return self.instantiate(func.cls, args, kwargs, node)
-        if isinstance(func, _SuperMethod):
-            return func.call(self, args, kwargs, node)
-        if isinstance(func, PyMethod):
-            return self.call_py_method(func, args, kwargs, node)
-        if isinstance(func, _Builtin):
-            return func(self, args, kwargs, node)
-        raise self.refuse("unsupported-construct", f"call of '{describe(node.func)}'", node)
+        return super().call(func, args, kwargs, node)
 
     def call_py_method(self, method: PyMethod, args, kwargs, node):
         target = method.target
@@ -1354,10 +1023,18 @@ class Importer:
             return None
         if any(isinstance(a, (Tensor, Module)) for a in args) and not isinstance(target, list):
             raise self.refuse("unsupported-construct", f"'{describe(node)}'", node)
-        try:
-            return getattr(target, method.name)(*args, **kwargs)
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
-            raise self.refuse("dynamic-value", f"'{describe(node)}': {exc}", node) from None
+        if isinstance(target, list):   # lists hold tensors and modules
+            try:
+                return getattr(target, method.name)(*args, **kwargs)
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+                raise self.refuse("dynamic-value", f"'{describe(node)}': {exc}", node) from None
+        return super().call_py_method(method, args, kwargs, node)
+
+    def builtin_arguments(self, name: str, args: list, node):
+        if any(isinstance(a, (Tensor, BatchSize, _DynamicSize)) for a in args):
+            return None
+        return [a.modules() if isinstance(a, Container) and not isinstance(a.items, dict) else
+                list(a.items) if isinstance(a, Container) else a for a in args]
 
     def container_add(self, container: Container, item) -> None:
         if isinstance(container.items, dict):
@@ -1378,7 +1055,7 @@ class Importer:
         if ref.qualified.startswith("math."):
             function = getattr(math, ref.qualified[5:], None)
             if callable(function) and all(_number(a) or isinstance(a, (list, tuple)) for a in args):
-                return function(*args, **kwargs)
+                return self.call_math(ref.qualified[5:], args, kwargs, node)
         if spelling in FUNCTIONS:
             tensor_args = args
             return self.functional(FUNCTIONS[spelling], spelling, tensor_args, kwargs, node)
@@ -1611,35 +1288,6 @@ class _DynamicSize:
         self.node = node
 
 
-@dataclass(frozen=True)
-class _SuperMethod:
-    proxy: Super
-    name: str
-
-    def call(self, importer: Importer, args, kwargs, node):
-        bases = [b for b in self.proxy.cls.bases if isinstance(b, ClassInfo)]
-        for base in bases:
-            found = base.method(self.name)
-            if found:
-                return importer.call_function(found[0], [self.proxy.instance, *args], kwargs, node, cls=found[1])
-        if self.name in ("__init__",):
-            return None
-        raise importer.refuse("unsupported-construct", f"super().{self.name}()", node)
-
-
-def _targets(stmt) -> list:
-    if isinstance(stmt, ast.Assign):
-        return list(stmt.targets)
-    if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
-        return [stmt.target]
-    return []
-
-
-def _load(target):
-    copy = ast.parse(ast.unparse(target), mode="eval").body
-    return ast.copy_location(copy, target) if hasattr(target, "lineno") else copy
-
-
 def _flatten(value):
     if isinstance(value, (tuple, list)):
         for item in value:
@@ -1652,11 +1300,13 @@ def _flatten(value):
 
 
 def _attention_operands(tensors):
+    """Self-attention (one tensor three times) is the pivot's one operand; otherwise query, key and value as
+    written, as the Keras importer reads them (a key that is also the value stays twice)."""
     query = tensors[0]
     key = tensors[1] if len(tensors) > 1 else query
     value = tensors[2] if len(tensors) > 2 else key
-    if value is key or (value.node is key.node and value.index == key.index):
-        return [query] if (key.node is query.node and key.index == query.index) else [query, key]
+    if all(t.node is query.node and t.index == query.index for t in (key, value)):
+        return [query]
     return [query, key, value]
 
 
@@ -1966,82 +1616,6 @@ OPERATIONS = {
     "normalize": _read_normalize, "pad": _read_pad, "upsample": _read_upsample,
     "pixel_shuffle": _read_pixel_shuffle, "identity": _read_identity,
 }
-
-
-# --- Python builtins over constants ----------------------------------------------------------------
-
-class _Builtin:
-    def __init__(self, name, function):
-        self.name, self.function = name, function
-
-    def __call__(self, importer: Importer, args, kwargs, node):
-        if any(isinstance(a, (Tensor, BatchSize, _DynamicSize)) for a in args):
-            raise importer.refuse("dynamic-value", f"{self.name}() of a tensor value in '{describe(node)}'", node)
-        if self.name in _ITERATING:
-            args = [a.modules() if isinstance(a, Container) and not isinstance(a.items, dict) else
-                    list(a.items) if isinstance(a, Container) else a for a in args]
-        try:
-            return self.function(importer, node, *args, **kwargs)
-        except Refused:
-            raise
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
-            raise importer.refuse("dynamic-value", f"'{describe(node)}': {exc}", node) from None
-
-
-_ITERATING = frozenset({"zip", "enumerate", "list", "tuple", "reversed", "sorted", "any", "all"})
-
-
-def _plain(function):
-    return lambda importer, node, *args, **kwargs: function(*args, **kwargs)
-
-
-def _len(importer, node, value):
-    if isinstance(value, Container):
-        return len(value.items)
-    return len(value)
-
-
-def _getattr(importer, node, owner, name, *default):
-    try:
-        return importer.attribute(owner, name, node)
-    except Refused:
-        if default:
-            return default[0]
-        raise
-
-
-def _setattr(importer, node, owner, name, value):
-    if not isinstance(owner, Instance):
-        raise importer.refuse("unsupported-construct", "setattr on something else than self", node)
-    owner.attrs[name] = value
-    owner.adopt(value, name)
-
-
-def _isinstance(importer, node, value, classes):
-    raise importer.refuse("unsupported-construct", "isinstance() checks", node)
-
-
-def _ignore(importer, node, *args, **kwargs):
-    return None
-
-
-_BUILTINS = {name: _Builtin(name, _plain(getattr(builtins, name))) for name in (
-    "range", "int", "float", "str", "bool", "list", "tuple", "dict", "zip", "enumerate", "min", "max", "sum",
-    "abs", "round", "sorted", "reversed", "any", "all", "divmod", "pow", "set")}
-_BUILTINS |= {"len": _Builtin("len", _len), "getattr": _Builtin("getattr", _getattr),
-              "setattr": _Builtin("setattr", _setattr), "isinstance": _Builtin("isinstance", _isinstance),
-              "print": _Builtin("print", _ignore), "True": True, "False": False, "None": None}
-_PY_METHODS = frozenset({"append", "extend", "insert", "pop", "items", "keys", "values", "get", "index", "count",
-                         "format", "copy", "update", "upper", "lower", "split", "join", "startswith", "endswith",
-                         "replace", "strip", "setdefault", "is_integer"})
-_COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
-            ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
-            ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b, ast.In: lambda a, b: a in b,
-            ast.NotIn: lambda a, b: a not in b}
-_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-           ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
-           ast.Pow: lambda a, b: a ** b, ast.MatMult: lambda a, b: a @ b, ast.BitOr: lambda a, b: a | b,
-           ast.BitAnd: lambda a, b: a & b, ast.LShift: lambda a, b: a << b, ast.RShift: lambda a, b: a >> b}
 
 
 # --- passes over the built model ---------------------------------------------------------------------

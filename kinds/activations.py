@@ -69,7 +69,7 @@ def emit_softplus(ctx):
         return emit_activation_fn(ctx)
     # PyTorch's Softplus(beta, threshold): linear where beta * x exceeds the threshold.
     scaled = f"{x} * {literal(beta)}"
-    ctx.assign(f"ops.where({scaled} > {literal(threshold)}, {x}, ops.softplus({scaled}) / {literal(beta)})")
+    ctx.assign(f"ops.where(ops.greater({scaled}, {literal(threshold)}), {x}, ops.softplus({scaled}) / {literal(beta)})")
     return [ctx.x.perm]
 
 

@@ -86,7 +86,7 @@ def emit_batch_norm(ctx):
 def emit_group_norm(ctx):
     node = ctx.node
     axis = L.target_axis(ctx.x.perm, 1)
-    groups = node.numGroups if is_kind(node, "GroupNorm") else ctx.x.shape[1]  # instance norm: a group per channel
+    groups = node.numGroups if is_kind(node, "GroupNorm") else -1  # instance norm: Keras' "a group per channel"
     layer = ctx.layer("layers.GroupNormalization", ctx.kwargs(
         groups=groups, axis=-1 if axis == len(ctx.x.perm) - 1 else axis))
     ctx.assign(f"{layer}({ctx.x.expr})")
@@ -145,7 +145,7 @@ for d in (1, 2, 3):
         Weights(_batch_norm_to_keras, _batch_norm_from_keras)))
 keras("instance_norm", KerasMapping("layers.GroupNormalization", emit_group_norm, (
     KerasArg("groups"), KerasArg("axis", default=-1), KerasArg("epsilon", "eps", default=1e-3), *_NORM_AFFINE),
-    "any", _NORM_WEIGHTS, note="groups = channels"))
+    "any", _NORM_WEIGHTS, note="groups=-1: a group per channel"))
 keras("group_norm", KerasMapping("layers.GroupNormalization", emit_group_norm, (
     KerasArg("groups", "numGroups"), KerasArg("axis", default=-1), KerasArg("epsilon", "eps", default=1e-3),
     *_NORM_AFFINE), "any", _NORM_WEIGHTS))

@@ -7,7 +7,7 @@ import math
 from nnpivot.metamodel import shapes as S
 
 from . import layout as L
-from .keras_mapping import KerasMapping, pad_options, pad_widths, tuple_or_int
+from .keras_mapping import KerasMapping, emit_layer, pad_options, pad_widths, tuple_or_int
 from .pysyntax import literal
 from .spec import MANY, SEQ, SIGNAL, TWO_MAPS, VEC, ex, keras, kind, pytorch
 from .torch_mapping import TorchMapping, compact, keywords, torch_pad_order
@@ -107,10 +107,8 @@ def _slice(site):
     picks = {}
     steps = list(site.attr("steps")) or [1] * len(site.attr("axes"))
     for axis, start, end, step in zip(site.attr("axes"), site.attr("starts"), site.attr("ends"), steps):
-        axis = site.axis(axis)
-        size = site.shape[axis]
-        open_end = size is not None and end >= size or end >= 2 ** 31 - 1
-        picks[axis] = f"{start or ''}:{'' if open_end else end}{f':{step}' if step != 1 else ''}"
+        open_end = end >= 2 ** 31 - 1  # only the pivot's open end is left out: an end equal to the size is kept
+        picks[site.axis(axis)] = f"{start or ''}:{'' if open_end else end}{f':{step}' if step != 1 else ''}"
     return _index_expression(site, picks)
 
 
@@ -183,7 +181,7 @@ pytorch("pad", TorchMapping(forward=_pad, classes=("nn.ZeroPad1d", "nn.ZeroPad2d
 pytorch("upsample", TorchMapping(forward=_upsample, classes=("nn.Upsample",), functions=("F.interpolate",)))
 pytorch("pixel_shuffle", TorchMapping(forward="F.pixel_shuffle({x}, {upscale_factor})", classes=("nn.PixelShuffle",),
                                    functions=("F.pixel_shuffle",)))
-pytorch("identity", TorchMapping(forward="{x}", classes=("nn.Identity",)))
+pytorch("identity", TorchMapping("nn.Identity"))  # a module, so the node reads back as itself
 
 
 
@@ -205,6 +203,14 @@ def emit_flatten(ctx):
     if positions != list(range(positions[0], positions[0] + len(merged))):
         raise AssertionError("flatten operand must have been converted")
     out_perm = [a if a <= start else a - len(merged) + 1 for a in x.perm if a not in merged[1:]]
+    if positions[-1] == rank - 1:
+        # The trailing axes: Flatten applied to each slice of the axes before them (Keras' own spelling).
+        inner = "layers.Flatten()"
+        for _ in range(positions[0] - 2):
+            inner = f"layers.TimeDistributed({inner})"
+        layer = ctx.layer("layers.TimeDistributed", [inner])
+        ctx.assign(f"{layer}({x.expr})")
+        return [tuple(out_perm)]
     target = [d for i, d in enumerate(x.shape) if i == 0 or i not in merged[1:]]
     keras_shape = [target[a] if a != start else math.prod(x.shape[start:end + 1]) for a in out_perm]
     ctx.assign(f"ops.reshape({x.expr}, {literal([-1] + keras_shape[1:])})")
@@ -212,11 +218,10 @@ def emit_flatten(ctx):
 
 
 def emit_reshape(ctx):
-    shape = ctx.out_shapes[0]
-    if None in shape[1:]:
-        ctx.fail("reshape to a size known only at run time")
-    ctx.assign(f"ops.reshape({ctx.x.expr}, {literal([-1] + list(shape[1:]))})")
-    return [L.identity(len(shape))]
+    # The pivot's target shape as written (a -1 stays -1, so other input sizes work too).
+    layer = ctx.layer("layers.Reshape", [literal(tuple(ctx.node.shape))])
+    ctx.assign(f"{layer}({ctx.x.expr})")
+    return [L.identity(len(ctx.out_shapes[0]))]
 
 
 def emit_permute(ctx):
@@ -238,7 +243,8 @@ def emit_stack(ctx):
     pivot_axis = ctx.node.axis % rank
     out_perm = L.insert_axis(ctx.x.perm, pivot_axis)
     operands = ", ".join(t.expr for t in ctx.inputs)
-    ctx.assign(f"ops.stack([{operands}], axis={out_perm.index(pivot_axis)})")
+    axis = out_perm.index(pivot_axis) - (rank if ctx.node.axis < 0 else 0)  # the pivot's sign
+    ctx.assign(f"ops.stack([{operands}], axis={axis})")
     return [out_perm]
 
 
@@ -335,6 +341,10 @@ def emit_index(ctx):
 def emit_normalize(ctx):
     node, x = ctx.node, ctx.x
     axis = L.target_axis(x.perm, node.axis)
+    axis = -1 if node.axis < 0 and axis == len(x.perm) - 1 else axis  # the sign of the pivot's last axis
+    if node.p >= 1 and node.p == int(node.p):  # Keras' normalize is PyTorch's F.normalize for an integral order
+        ctx.assign(f"ops.normalize({x.expr}, axis={axis}, order={int(node.p)}, epsilon={literal(node.eps)})")
+        return [x.perm]
     norm = f"ops.norm({x.expr}, ord={literal(node.p)}, axis={axis}, keepdims=True)"
     # PyTorch's F.normalize: x / max(||x||_p, eps).
     ctx.assign(f"{x.expr} / ops.maximum({norm}, {literal(node.eps)})")
@@ -384,15 +394,10 @@ def emit_pixel_shuffle(ctx):
     return [x.perm]
 
 
-def emit_identity(ctx):
-    ctx.out_vars[0] = ctx.x.expr
-    return [ctx.x.perm]
-
-
 
 keras("flatten", KerasMapping("layers.Flatten", emit_flatten, layout="flatten",
                               note="a partial range becomes ops.reshape"))
-keras("reshape", KerasMapping("ops.reshape", emit_reshape, layout="pivot"))
+keras("reshape", KerasMapping("layers.Reshape", emit_reshape, layout="pivot"))
 keras("permute", KerasMapping(None, emit_permute, layout="any", note="no code: changes the tensor's layout"))
 keras("concat", KerasMapping("ops.concatenate", emit_concat, layout="match"))
 keras("stack", KerasMapping("ops.stack", emit_stack, layout="match"))
@@ -406,9 +411,9 @@ keras("squeeze", KerasMapping("ops.squeeze", emit_squeeze))
 keras("unsqueeze", KerasMapping("ops.expand_dims", emit_unsqueeze))
 keras("slice", KerasMapping("subscript", emit_slice))
 keras("index", KerasMapping("subscript", emit_index))
-keras("normalize", KerasMapping("ops.norm", emit_normalize))
+keras("normalize", KerasMapping("ops.normalize", emit_normalize, note="ops.norm for a fractional p"))
 keras("pad", KerasMapping("ops.pad", emit_pad))
 keras("upsample", KerasMapping("layers.UpSampling2D", emit_upsample, layout="channels_last",
                                note="1D/2D/3D by the input rank"))
 keras("pixel_shuffle", KerasMapping("ops.reshape", emit_pixel_shuffle, layout="channels_last"))
-keras("identity", KerasMapping(None, emit_identity, note="no code: the value is passed on"))
+keras("identity", KerasMapping("layers.Identity", emit_layer))  # a layer, so the node reads back as itself

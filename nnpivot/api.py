@@ -4,26 +4,36 @@
 >>> model = api.load("samples/lenet5.nn")
 >>> api.save(model, "lenet5.xmi")
 >>> api.check("samples/lenet5.nn")      # [] when the file is sound
+>>> api.convert("net.py", "net.nn")     # PyTorch or Keras source code read statically
 
-Formats are chosen by extension or by name (see ``nnpivot.pipeline.FORMATS``).
+Formats are chosen by extension or by name (see ``nnpivot.formats.FORMATS``).
 Every user mistake raises ``NNPivotError`` carrying diagnostics (``UsageError``
-for an unknown format or target), never a bare traceback.
+for an unknown format or target), never a bare traceback. This module is a thin
+face over :mod:`nnpivot.pipeline`, which does the work.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from nnpivot.diagnostics import Diagnostic, NNPivotError, has_errors
-from nnpivot.fileio import check_readable, refuse_existing, write_atomic
-from nnpivot.pipeline import CODE, FILE, FORMATS, Result, UsageError, convert_pipeline, format_for
+from nnpivot.formats import FORMATS, UsageError
+from nnpivot.pipeline import Conversion, Result
+from nnpivot.pipeline import load as load_file
+from nnpivot.pipeline import save as save_model
+from nnpivot.validators import validate
 
 
-def load(path, source: str | None = None):
-    """Read a pivot Model from ``path``, choosing the importer by extension (or ``source`` format name)."""
-    path = Path(path)
-    fmt = format_for(path, source, purpose="load")
-    check_readable(path)
-    return fmt.load_function()(path)
+def load(path, source: str | None = None, **options):
+    """Read a pivot Model from ``path``, choosing the importer by extension (or ``source`` format name).
+
+    Source code (``.py``, PyTorch or Keras by its imports) takes the importer
+    options ``model_name``, ``model_args`` and ``input_shapes``; a construct
+    that cannot be translated raises NNPivotError naming it with its line.
+    """
+    model, report = load_file(path, source, options)
+    if report is not None and (model is None or has_errors(report.diagnostics)):
+        raise NNPivotError(report.diagnostics)
+    return model
 
 
 def save(model, path, target: str | None = None, force: bool = False, validate: bool = True,
@@ -34,50 +44,32 @@ def save(model, path, target: str | None = None, force: bool = False, validate: 
     raises NNPivotError and writes nothing. An existing file is never replaced
     unless ``force``; the file is written atomically.
     """
-    path = Path(path)
-    fmt = format_for(path, target, purpose="save")
-    refuse_existing(path, force)  # before any work: the write itself checks again, atomically
-    if validate:
-        problems = _validate(model)
-        if has_errors(problems):
-            raise NNPivotError(problems)
-    saver = fmt.save_function()
-    if fmt.saver_style == FILE:
-        saver(model, path, force=force)
-        return path
-    text = saver(model, source_name or model.name) if fmt.saver_style == CODE else saver(model)
-    return write_atomic(path, text, force=force)
-
-
-def _validate(model) -> list[Diagnostic]:
-    from nnpivot.validators import validate
-    return validate(model)
+    return save_model(model, path, target, force, validate, source_name)
 
 
 def check(path, source: str | None = None) -> list[Diagnostic]:
-    """Every problem of the model file at ``path`` (load errors or validation findings); [] when sound.
+    """Every problem of the model file (.nn, .xmi) at ``path`` (load errors or validation findings); [] when sound.
 
     Raises UsageError when ``path`` has no known format: that is a mistake of
     the request, not a problem of the file.
     """
     try:
-        model = load(path, source)
+        model, _ = load_file(path, source, source_code=False)
     except UsageError:
         raise
     except NNPivotError as exc:
         return exc.diagnostics
-    return _validate(model)
+    return validate(model)
 
 
-def convert(source, destination, target: str | None = None, force: bool = False) -> Result:
+def convert(source, destination, target: str | None = None, force: bool = False, **options) -> Result:
     """Load ``source``, validate it and write ``destination``; the result tells which step failed.
 
-    Raises UsageError at once when either format cannot be determined.
+    Raises UsageError at once when either format cannot be determined, and
+    NNPivotError (``output-exists``) when ``destination`` exists without
+    ``force``. ``options`` go to a source-code importer (see :func:`load`).
     """
-    format_for(source, purpose="load")
-    format_for(destination, target, purpose="save")
-    refuse_existing(destination, force)  # fail before the work, not after it
-    return convert_pipeline(source, destination, target, force).run()
+    return Conversion(source, destination, target, options=options, force=force).run()
 
 
 def formats() -> tuple:

@@ -2,8 +2,13 @@
 
 Subcommands are rows of ``COMMANDS``: a name, a help line, a function adding
 its arguments and the function running it (``"module:function"``, imported only
-when that subcommand runs, so ``nnpivot check`` never loads torch). Adding a
-subcommand (``migrate``, ``verify``, ``weights``) means adding a row.
+when that subcommand runs). The arguments of every subcommand are defined here
+from the format registry, so building the parser imports no transformation;
+``layers`` runs from this module (it needs the registry only), ``check``,
+``convert`` and ``migrate`` from :mod:`nnpivot.commands` (their chain imports
+its importer and generator when it runs), ``verify`` and ``weights``, which
+need numpy and the frameworks, from their own modules.
+Adding a subcommand means adding a row.
 
 Exit status: 0 success, 1 when an input has errors, 2 on usage errors
 (argparse's own, an unknown format or target). Problems are printed gcc-style
@@ -21,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nnpivot import __version__
-from nnpivot.diagnostics import Diagnostic, NNPivotError, has_errors
-
-OK, FAILED, USAGE = 0, 1, 2
+from nnpivot.console import FAILED, OK, USAGE, report
+from nnpivot.diagnostics import NNPivotError, has_errors
+from nnpivot.fileio import write_atomic
+from nnpivot.formats import FORMATS, FRAMEWORKS, TARGETS, UsageError
+from nnpivot.kinds import KINDS, snake
 
 LAYERS_START, LAYERS_END = "<!-- layers:start -->", "<!-- layers:end -->"
 
@@ -41,11 +48,27 @@ def _check_arguments(parser):
     parser.add_argument("--from", dest="source", metavar="FORMAT", help="read the files as this format")
 
 
+def _source_code_arguments(parser):
+    """What a source-code importer needs that the code may not say."""
+    parser.add_argument("--model", metavar="NAME", help="class, builder function or variable to read "
+                                                        "(when the file defines several)")
+    parser.add_argument("--model-args", metavar="ARGS", help="constructor arguments: JSON object or k=v,k2=v2")
+    parser.add_argument("--input-shape", action="append", metavar="NAME=DIMS",
+                        help="an input's shape without the batch axis, like x=3,32,32 (repeatable), in the "
+                             "source framework's layout")
+
+
 def _convert_arguments(parser):
-    parser.add_argument("source", metavar="SRC", help="model file to read (.nn, .xmi)")
+    parser.description = ("Convert a model between formats through the pivot: import -> validate -> generate -> "
+                          "write, stopping at the first step with errors. Source code (.py, PyTorch or Keras by its "
+                          "imports) is read statically, never run.")
+    parser.add_argument("source", metavar="SRC", help="file to read (.nn, .xmi, or PyTorch/Keras source .py)")
     parser.add_argument("-o", "--output", required=True, metavar="DST", help="file to write; its extension "
                                                                            "chooses the format unless --to")
-    parser.add_argument("--to", dest="target", metavar="TARGET", help="output format: nn, xmi, pytorch, keras")
+    parser.add_argument("--to", dest="target", metavar="TARGET", help=f"output format: {', '.join(TARGETS)}")
+    parser.add_argument("--from", dest="source_format", metavar="FORMAT",
+                        help=f"input format: {', '.join(f.name for f in FORMATS if f.loader)} (default: by extension)")
+    _source_code_arguments(parser)
     parser.add_argument("--force", action="store_true", help="overwrite DST if it exists")
 
 
@@ -84,17 +107,32 @@ def _weights_arguments(parser):
 
 
 def _migrate_arguments(parser):
-    from nnpivot.migrate import add_arguments  # light: the migration imports no framework to parse arguments
-    add_arguments(parser)
+    parser.description = ("Migrate the network of a PyTorch or Keras source file to the other framework (or to .nn "
+                          "or XMI) through the pivot model, optionally with its trained weights: the conversion "
+                          "chain of `nnpivot convert` plus the weight steps. The source is read statically; only "
+                          "reading a Keras .weights.h5 of the original model runs the source.")
+    parser.add_argument("source", metavar="SRC", help="PyTorch or Keras source file (.py)")
+    parser.add_argument("--to", dest="target", required=True, choices=TARGETS, help="target format")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")
+    parser.add_argument("--from", dest="source_framework", choices=FRAMEWORKS,
+                        help="source framework (default: from the file's imports)")
+    _source_code_arguments(parser)
+    parser.add_argument("--weights", metavar="CKPT", help="weights of the original model (.pt state_dict, "
+                                                          ".weights.h5, or a pivot .npz/.safetensors)")
+    parser.add_argument("--weights-out", metavar="OUT", help="weights for the generated code (.pt, .weights.h5, "
+                                                             ".npz, .safetensors)")
+    parser.add_argument("--report", nargs="?", const="-", metavar="FILE",
+                        help="write the migration report to FILE (default: print it)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("check", "validate model files and print their problems", _check_arguments, "nnpivot.cli:run_check"),
-    Command("convert", "convert a model between formats (.nn, .xmi, pytorch, keras)", _convert_arguments,
-            "nnpivot.cli:run_convert"),
+    Command("check", "validate model files and print their problems", _check_arguments, "nnpivot.commands:run_check"),
+    Command("convert", "convert a model between formats (.nn, .xmi, .dot, PyTorch or Keras code)", _convert_arguments,
+            "nnpivot.commands:run_convert"),
     Command("layers", "list the supported layer kinds", _layers_arguments, "nnpivot.cli:run_layers"),
     Command("migrate", "migrate PyTorch or Keras source code to the other framework (or .nn, XMI), with weights",
-            _migrate_arguments, "nnpivot.migrate:run_migrate"),
+            _migrate_arguments, "nnpivot.commands:run_migrate"),
     Command("verify", "run two model files on the same weights and inputs and compare them (executes both)",
             _verify_arguments, "nnpivot.verify:run_verify"),
     Command("weights", "convert trained weights between formats (.pt, .weights.h5, .npz)", _weights_arguments,
@@ -115,60 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def report(diagnostics: list[Diagnostic]) -> None:
-    """Diagnostics on stderr, gcc-style; those without a location are prefixed with the program name."""
-    for diagnostic in diagnostics:
-        prefix = "" if diagnostic.location else "nnpivot: "
-        print(f"{prefix}{diagnostic}", file=sys.stderr)
-
-
-def _count(diagnostics: list[Diagnostic]) -> str:
-    errors = sum(d.severity == "error" for d in diagnostics)
-    warnings = sum(d.severity == "warning" for d in diagnostics)
-    parts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in ((errors, "error"), (warnings, "warning")) if n]
-    return ", ".join(parts)
-
-
-# --- check -----------------------------------------------------------------------------
-
-def run_check(args) -> int:
-    from nnpivot import api
-    from nnpivot.pipeline import UsageError
-
-    status = OK
-    for name in args.files:
-        try:
-            diagnostics = api.check(name, args.source)
-        except UsageError as exc:
-            report(exc.diagnostics)
-            status = max(status, USAGE)
-            continue
-        report(diagnostics)
-        if has_errors(diagnostics):
-            print(f"{name}: {_count(diagnostics)}")
-            status = max(status, FAILED)
-        else:
-            warnings = _count(diagnostics)
-            print(f"{name}: ok" + (f" ({warnings})" if warnings else ""))
-    return status
-
-
-# --- convert ---------------------------------------------------------------------------
-
-def run_convert(args) -> int:
-    from nnpivot import api
-    from nnpivot.pipeline import format_for
-
-    source_format = format_for(args.source, purpose="load")  # usage errors (exit 2) before any work
-    target_format = format_for(args.output, args.target, purpose="save")
-    result = api.convert(args.source, args.output, args.target, args.force)
-    report(result.diagnostics)
-    if not result.ok:
-        return FAILED
-    print(f"{args.output}: written ({source_format.name} -> {target_format.name})")
-    return OK
-
-
 # --- layers ----------------------------------------------------------------------------
 
 def _arity(kind) -> str:
@@ -178,8 +162,6 @@ def _arity(kind) -> str:
 
 def _arguments(kind) -> list[tuple[str, bool, str | None]]:
     """(DSL name, required, default literal) of a kind's arguments: positional first, then required ones."""
-    from nnpivot.kinds import snake
-
     positional = {name: i for i, name in enumerate(kind.positional)}
     ranked = sorted(kind.attributes(), key=lambda a: (positional.get(a.name, len(positional)),
                                                       a.name not in kind.required))
@@ -192,8 +174,6 @@ def _argument_text(name: str, default: str | None) -> str:
 
 def layers_markdown() -> str:
     """The README's table of supported kinds, generated from the registry."""
-    from nnpivot.kinds import KINDS
-
     rows = [f"{len(KINDS)} kinds. Arguments: positional ones first, **required** ones in bold, defaults after `=`.",
             "",
             "| Keyword | EClass | Category | Inputs | Arguments | Summary |",
@@ -207,8 +187,6 @@ def layers_markdown() -> str:
 
 
 def layers_text() -> str:
-    from nnpivot.kinds import KINDS
-
     width = max(len(k) for k in KINDS)
     eclass_width = max(len(k.eclass_name) for k in KINDS.values())
     lines = [f"{len(KINDS)} kinds"]
@@ -235,8 +213,6 @@ def replace_layers_section(readme_text: str, table: str) -> str:
 
 def run_layers(args) -> int:
     if args.update_readme:
-        from nnpivot.fileio import write_atomic
-
         path = Path(args.update_readme)
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         updated = replace_layers_section(current, layers_markdown())
@@ -268,8 +244,6 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version (0) and usage errors (2) end here
         return int(exc.code or 0)
-    from nnpivot.pipeline import UsageError
-
     try:
         return _resolve(args.run)(args)
     except UsageError as exc:

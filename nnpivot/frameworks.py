@@ -38,38 +38,19 @@ from nnpivot.fileio import check_readable
 from nnpivot.generators.keras import assign_store, build_keras_model, keras_layouts, store_from_keras
 from nnpivot.generators.pytorch import parameter_slots, state_dict_from_store, store_from_state_dict
 from nnpivot.graph import graph_inputs, topological_order
-from nnpivot.importers.pysource import read_source
+from nnpivot.importers.pysource import detect_framework
 from nnpivot.kinds.layout import channels_last, identity
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
 
 PYTORCH, KERAS = "pytorch", "keras"
-FRAMEWORK_MODULES = {PYTORCH: ("torch",), KERAS: ("keras", "tensorflow", "tf_keras")}
 DYNAMIC_SIZE = 8       # what a dynamic (-1) input axis becomes in random inputs
 INTEGER_RANGE = 10     # integer inputs that feed no embedding draw from [0, 10)
 _module_counter = itertools.count()
 
 
 # --- reading a model file ----------------------------------------------------------------
-
-def detect_framework(path) -> str:
-    """``"pytorch"`` or ``"keras"`` from the file's imports (the file is parsed, not run)."""
-    path = Path(path)
-    _, tree = read_source(path)
-    imported = set()
-    for statement in ast.walk(tree):
-        if isinstance(statement, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in statement.names)
-        elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
-            imported.add(statement.module.split(".")[0])
-    found = [name for name, modules in FRAMEWORK_MODULES.items() if imported & set(modules)]
-    if len(found) != 1:
-        what = "both torch and keras/tensorflow" if found else "neither torch nor keras/tensorflow"
-        raise NNPivotError([error("framework-unknown", f"{path} imports {what}: cannot tell whether it is a "
-                                                       "PyTorch or a Keras model file", Location(str(path)))])
-    return found[0]
-
 
 def load_source_module(path):
     """Execute the file as a fresh module (never cached in ``sys.modules``) and return it."""

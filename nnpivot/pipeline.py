@@ -1,107 +1,57 @@
-"""Formats and pipelines: how the transformations are found and chained.
+"""Pipelines: the transformations of :mod:`nnpivot.formats` chained into one conversion.
 
-``FORMATS`` is the one table of the file formats nnpivot reads and writes.
-Loaders and savers are named as ``"module:function"`` strings and imported
-only when used, so the core never imports torch or TensorFlow.
+A ``Pipeline`` runs named steps in order over a shared state; the first step
+that reports an error stops it, and the result says which step failed and
+which ran before it.
 
-A ``Pipeline`` runs named steps in order (import -> passes -> validate ->
-generate); the first step that reports an error stops it, and the result says
-which step failed and which ran before it.
+``Conversion`` is THE chain, for ``nnpivot convert`` and ``nnpivot migrate``
+alike::
+
+    import -> passes -> validate -> [read weights] -> generate -> write
+
+The importer and generator come from the format registry (by extension, by
+name, or, for ``.py`` files, by the imports the file makes). Nothing is
+written before every earlier step succeeded: ``generate`` renders the output
+in memory and ``write`` writes it (and the weights) atomically, removing what
+this run created when a later write fails; an existing file is never replaced
+without ``force``. ``migrate`` is this chain with the weight steps and
+``partial`` (untranslated constructs of source code are reported, and the
+rest is still written when it is a valid model).
+
+The weight steps name their implementations as ``"module:function"`` strings
+(like the formats do), so the static chain never imports numpy, torch or
+TensorFlow.
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors
-
-# How a saver is called: "text" savers return the text of the file (nnpivot writes it atomically),
-# "code" savers too but also take the source's name for the generated header,
-# "file" savers write the file themselves, atomically, honouring force.
-TEXT, CODE, FILE = "text", "code", "file"
-
-
-@dataclass(frozen=True)
-class Format:
-    name: str
-    extensions: tuple[str, ...]
-    description: str
-    loader: str | None = None   # "module:function", path -> Model
-    saver: str | None = None    # "module:function", see TEXT/CODE/FILE
-    saver_style: str = TEXT
-
-    def load_function(self) -> Callable:
-        return _resolve(self.loader)
-
-    def save_function(self) -> Callable:
-        return _resolve(self.saver)
-
-
-FORMATS: tuple[Format, ...] = (
-    Format("nn", (".nn",), "nnpivot textual DSL",
-           loader="nnpivot.grammars:parse_file", saver="nnpivot.generators.nn_text:to_text"),
-    Format("xmi", (".xmi",), "XMI 2.0 for Eclipse EMF",
-           loader="nnpivot.importers.xmi:load_xmi", saver="nnpivot.generators.xmi:save_xmi", saver_style=FILE),
-    Format("dot", (".dot", ".gv"), "Graphviz diagram",
-           saver="nnpivot.generators.dot:to_dot", saver_style=CODE),
-    Format("pytorch", (".py",), "PyTorch source code",
-           saver="nnpivot.generators.pytorch:generate", saver_style=CODE),
-    Format("keras", (".py",), "Keras 3 source code",
-           saver="nnpivot.generators.keras:generate", saver_style=CODE),
+from nnpivot.fileio import check_readable, refuse_existing, write_atomic
+from nnpivot.formats import (
+    CODE,
+    FILE,
+    FORMATS,
+    REPORTED,
+    TEXT,
+    Format,
+    UsageError,
+    candidates_for,
+    format_for,
+    format_named,
+    resolve,
+    weight_format,
+    weight_suffixes_for,
 )
+from nnpivot.validators import validate
 
-
-class UsageError(NNPivotError):
-    """A request nnpivot cannot interpret (unknown format or target): exit status 2 in the CLI."""
-
-
-def _resolve(spec: str) -> Callable:
-    module_name, _, function_name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as exc:
-        raise NNPivotError([error("format-unavailable", f"{spec} is not available in this installation ({exc})")]
-                           ) from None
-
-
-def format_named(name: str) -> Format:
-    for fmt in FORMATS:
-        if fmt.name == name:
-            return fmt
-    raise UsageError([error("unknown-target", f"unknown format '{name}'; known: "
-                                              f"{', '.join(f.name for f in FORMATS)}")])
-
-
-def format_for(path, target: str | None = None, purpose: str = "load") -> Format:
-    """The format to read (``purpose="load"``) or write (``"save"``) ``path`` with.
-
-    ``target`` names the format explicitly; otherwise the extension decides,
-    and an extension shared by several formats (``.py``) needs a target.
-    """
-    attribute = "loader" if purpose == "load" else "saver"
-    if target is not None:
-        fmt = format_named(target)
-        if getattr(fmt, attribute) is None:
-            raise UsageError([error("unsupported-format", f"nnpivot cannot {purpose} {fmt.description} ({fmt.name}); "
-                                                          f"it can {purpose}: {_names(attribute)}")])
-        return fmt
-    suffix = Path(path).suffix.lower()
-    candidates = [f for f in FORMATS if suffix in f.extensions and getattr(f, attribute) is not None]
-    if len(candidates) == 1:
-        return candidates[0]
-    where = Location(str(path))
-    if candidates:
-        raise UsageError([error("ambiguous-format", f"{suffix} files can be {', '.join(f.name for f in candidates)};"
-                                                    f" say which with --to", where)])
-    known = sorted({e for f in FORMATS if getattr(f, attribute) is not None for e in f.extensions})
-    raise UsageError([error("unknown-format", f"nnpivot cannot {purpose} '{suffix or path}' files; known: "
-                                              f"{', '.join(known)}", where)])
-
-
-def _names(attribute: str) -> str:
-    return ", ".join(f.name for f in FORMATS if getattr(f, attribute) is not None)
+# Reading the weights of the model a chain converts: a checkpoint of the ORIGINAL source code (keys as
+# the source names its layers) or of a pivot model's generated code (.nn/.xmi sources).
+SOURCE_WEIGHTS_READER = "nnpivot.source_runs:read_source_weights"
+MODEL_WEIGHTS_READER = "nnpivot.weight_formats:read_store"
+WEIGHTS_WRITER = "nnpivot.weight_formats:write_store"
 
 
 # --- pipelines -------------------------------------------------------------------
@@ -153,35 +103,183 @@ class Pipeline:
         return result
 
 
-def import_step(path, target: str | None = None) -> Step:
-    def run(state):
-        from nnpivot import api
-        state["model"] = api.load(path, source=target)
-    return Step("import", run)
+# --- single transformations --------------------------------------------------------
+
+def load(path, source: str | None = None, options: dict | None = None, source_code: bool = True):
+    """``(model, report)`` of the file at ``path`` with the importer of its format (``report`` is None for
+    model files; for source code it lists what was not translated, and the model may be None).
+
+    ``source`` names the format; ``options`` go to a source-code importer.
+    """
+    path = Path(path)
+    candidates_for(path, source, "load", source_code)  # an unknown format is a usage error, before the file
+    check_readable(path)
+    return load_as(format_for(path, source, "load", source_code), path, options)
 
 
-def pass_step(name: str, transformation: Callable) -> Step:
-    """A pass over the model: ``transformation(model)`` returns diagnostics or None."""
-    return Step(name, lambda state: transformation(state["model"]))
+def load_as(fmt: Format, path, options: dict | None = None):
+    """:func:`load` with the format known."""
+    given = {name: value for name, value in (options or {}).items() if value is not None}
+    unknown = sorted(set(given) - set(fmt.options))
+    if unknown:
+        raise UsageError([error("unknown-option", f"{fmt.description} takes no option {', '.join(unknown)}",
+                                Location(str(path)))])
+    loaded = fmt.load_function()(Path(path), **fmt.fixed_options, **given)
+    return loaded if fmt.loader_style == REPORTED else (loaded, None)
 
 
-def validate_step() -> Step:
-    def run(state):
-        from nnpivot.validators import validate
-        return validate(state["model"])
-    return Step("validate", run)
+def render(model, fmt: Format, source_name: str | None = None) -> str | None:
+    """The text of ``model`` in ``fmt`` (None for formats whose saver writes the file itself)."""
+    if fmt.saver_style == FILE:
+        return None
+    saver = fmt.save_function()
+    return saver(model, source_name or model.name) if fmt.saver_style == CODE else saver(model)
 
 
-def generate_step(path, target: str | None = None, force: bool = False, source_name: str | None = None) -> Step:
-    def run(state):
-        from nnpivot import api
-        state["output"] = api.save(state["model"], path, target=target, force=force, validate=False,
-                                   source_name=source_name)
-    return Step("generate", run)
+def write(model, text: str | None, fmt: Format, path, force: bool = False) -> Path:
+    """Write what :func:`render` made, atomically; ``output-exists`` unless ``force``."""
+    if text is None:
+        fmt.save_function()(model, path, force=force)
+        return Path(path)
+    return write_atomic(path, text, force=force)
+
+
+def save(model, path, target: str | None = None, force: bool = False, validate_first: bool = True,
+         source_name: str | None = None) -> Path:
+    """Write ``model`` to ``path`` with the generator of its extension (or of ``target``); see ``api.save``."""
+    path = Path(path)
+    fmt = format_for(path, target, purpose="save")
+    refuse_existing(path, force)  # before any work: the write itself checks again, atomically
+    if validate_first:
+        problems = validate(model)
+        if has_errors(problems):
+            raise NNPivotError(problems)
+    return write(model, render(model, fmt, source_name), fmt, path, force)
+
+
+# --- the conversion chain -----------------------------------------------------------
+
+@dataclass
+class Conversion:
+    """One conversion request: ``source`` to ``destination``, optionally with weights (see the module doc)."""
+    source: Path
+    destination: Path
+    target: str | None = None            # the output format's name; default: the destination's extension
+    source_format: str | None = None     # the input format's name; default: extension (and imports, for .py)
+    options: dict = field(default_factory=dict)   # source-code importer options (model_name, model_args, ...)
+    passes: tuple[tuple[str, Callable], ...] = ()  # (name, model -> diagnostics or None)
+    weights: Path | None = None          # a checkpoint of the source's model
+    weights_out: Path | None = None      # the weights for the generated code
+    force: bool = False
+    partial: bool = False                # source code with untranslated constructs still converts the rest
+
+    def __post_init__(self):
+        self.source, self.destination = Path(self.source), Path(self.destination)
+        self.weights = Path(self.weights) if self.weights is not None else None
+        self.weights_out = Path(self.weights_out) if self.weights_out is not None else None
+
+    def check_request(self) -> Format:
+        """Usage errors (UsageError) and existing outputs (``output-exists``) before any work; the output format."""
+        sources = candidates_for(self.source, self.source_format, "load")
+        given = sorted(name for name, value in self.options.items() if value is not None)
+        if given and not any(f.options for f in sources):
+            raise UsageError([error("unknown-option", f"{', '.join(given)}: options of source code, but "
+                                    f"{self.source.name} is {' or '.join(f.description for f in sources)}",
+                                    Location(str(self.source)))])
+        output = format_for(self.destination, self.target, purpose="save")
+        if (self.weights is None) != (self.weights_out is None):
+            raise UsageError([error("weights-arguments", "--weights and --weights-out go together")])
+        if self.weights_out is not None:
+            fmt = weight_format(self.weights_out)   # UsageError for an unknown suffix
+            allowed = weight_suffixes_for(output.name)
+            if not self.weights_out.name.lower().endswith(allowed):
+                raise UsageError([error("weights-target-mismatch", f"--weights-out {self.weights_out.name} is a "
+                                        f"{fmt.description}; the {output.name} output needs {' or '.join(allowed)}",
+                                        Location(str(self.weights_out)))])
+            weight_format(self.weights)
+        refuse_existing(self.destination, self.force)
+        if self.weights_out is not None:
+            refuse_existing(self.weights_out, self.force)
+        return output
+
+    def steps(self) -> list[Step]:
+        steps = [Step("import", self._import), *(Step(name, _pass(t)) for name, t in self.passes),
+                 Step("validate", self._validate)]
+        if self.weights is not None:
+            steps.append(Step("read weights", self._read_weights))
+        return [*steps, Step("generate", self._generate), Step("write", self._write)]
+
+    def run(self) -> Result:
+        """Check the request (raising UsageError or ``output-exists``), then run the chain."""
+        output = self.check_request()
+        result = Pipeline(self.steps()).run(output_format=output, written=[])
+        # Untranslated constructs a partial conversion went on without are part of its diagnostics too.
+        reported = {id(d) for d in result.diagnostics}
+        report = result.state.get("report")
+        unreported = [d for d in (report.diagnostics if report is not None else []) if id(d) not in reported]
+        result.diagnostics[:0] = unreported
+        return result
+
+    def _import(self, state):
+        check_readable(self.source)
+        state["source_format"] = format_for(self.source, self.source_format, "load")
+        model, report = load_as(state["source_format"], self.source, self.options)
+        state["model"], state["report"] = model, report
+        if report is None or (self.partial and model is not None):
+            return []  # a partial conversion keeps the untranslated constructs in the report and goes on
+        return report.diagnostics
+
+    def _validate(self, state):
+        problems = validate(state["model"])
+        report = state["report"]
+        if has_errors(problems) and report is not None and has_errors(report.diagnostics):
+            problems.append(error("migration-unsound", "the parts that were translated do not form a valid "
+                                  "model; nothing is written", Location(str(self.source))))
+        return problems
+
+    def _read_weights(self, state):
+        fmt = state["source_format"]
+        if fmt.is_source_code:
+            store, diagnostics = resolve(SOURCE_WEIGHTS_READER)(
+                self.source, fmt.name, state["model"], state["report"], self.weights, self.options.get("model_args"))
+        else:
+            store, diagnostics = resolve(MODEL_WEIGHTS_READER)(state["model"], self.weights)
+        state["store"] = store
+        return diagnostics
+
+    def _generate(self, state):
+        state["text"] = render(state["model"], state["output_format"], self.source.name)
+
+    def _write(self, state):
+        """Write the output and the weights; on failure remove what this run created."""
+        written = state["written"]
+        existed = {p: p.exists() for p in (self.destination, self.weights_out) if p is not None}
+        try:
+            write(state["model"], state["text"], state["output_format"], self.destination, self.force)
+            written.append(self.destination)
+            if self.weights_out is not None:
+                diagnostics = resolve(WEIGHTS_WRITER)(state["model"], state["store"], self.weights_out, self.force)
+                if has_errors(diagnostics):
+                    raise NNPivotError(diagnostics)
+                written.append(self.weights_out)
+        except NNPivotError as exc:
+            for path in written:
+                if not existed[path]:
+                    path.unlink(missing_ok=True)
+            written.clear()
+            return exc.diagnostics
+        return []
+
+
+def _pass(transformation: Callable) -> Callable[[dict], list[Diagnostic] | None]:
+    return lambda state: transformation(state["model"])
 
 
 def convert_pipeline(source, destination, target: str | None = None, force: bool = False,
-                     passes: tuple[tuple[str, Callable], ...] = ()) -> Pipeline:
-    """import -> passes -> validate -> generate, for ``nnpivot convert``."""
-    return Pipeline([import_step(source), *(pass_step(n, t) for n, t in passes), validate_step(),
-                     generate_step(destination, target, force, source_name=Path(source).name)])
+                     passes: tuple[tuple[str, Callable], ...] = ()) -> Conversion:
+    """import -> passes -> validate -> generate -> write, for ``nnpivot convert`` (run it with ``.run()``)."""
+    return Conversion(source, destination, target, passes=passes, force=force)
+
+
+__all__ = ["CODE", "FILE", "FORMATS", "TEXT", "Conversion", "Format", "Pipeline", "Result", "Step", "UsageError",
+           "convert_pipeline", "format_for", "format_named", "load", "load_as", "render", "save", "write"]

@@ -21,10 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
+from nnpivot import api
 from nnpivot.diagnostics import Location, NNPivotError, error, has_errors
-from nnpivot.frameworks import Runner, enliven, node_sites, open_model_file, random_inputs
+from nnpivot.formats import format_named
+from nnpivot.frameworks import Runner, detect_framework, enliven, node_sites, open_model_file, random_inputs
 from nnpivot.kinds import kind_of
 from nnpivot.metamodel import is_kind
+from nnpivot.pipeline import load_as
+from nnpivot.source_runs import source_model, source_runner
+from nnpivot.validators import validate
+from nnpivot.weight_formats import read_store
 from nnpivot.weights import WeightStore
 
 RELATIVE_NODE_TOLERANCE = 1e-4  # a node diverges when it differs by more than this share of its scale
@@ -163,9 +169,6 @@ def verify_runners(a: Runner, b: Runner, model, store: WeightStore | None = None
 
 def _pivot_model(model):
     if isinstance(model, (str, Path)):
-        from nnpivot import api
-        from nnpivot.validators import validate
-
         model = api.load(model)
         problems = validate(model)
         if has_errors(problems):
@@ -188,25 +191,18 @@ def verify(a_path, b_path, model, store: WeightStore | None = None, inputs: int 
 
 
 def pivot_from_source(path, framework: str):
-    """The pivot model of a source file, from the source importer of its framework (issue 4).
-
-    The importers are ``nnpivot.importers.pytorch:import_pytorch`` and
-    ``nnpivot.importers.keras:import_keras``, each ``(path) -> (Model, report)``.
-    """
-    import importlib
-
+    """The pivot model of a source file, from the source importer of its framework's format (issue 4)."""
     try:
-        module = importlib.import_module(f"nnpivot.importers.{framework}")
-        importer = getattr(module, f"import_{framework}")
-    except (ImportError, AttributeError):
-        raise NNPivotError([error("model-required", f"no pivot model for {path}: give --model M.nn (the {framework}"
-                                  " source importer is not available)", Location(str(path)))]) from None
-    result = importer(path)
-    model = result[0] if isinstance(result, tuple) else result
-    if model is None:
-        report = result[1] if isinstance(result, tuple) else None
-        raise NNPivotError(getattr(report, "diagnostics", None) or [error("model-required", f"{path} could not be "
-                                                                          "imported; give --model M.nn")])
+        fmt = format_named(framework)
+    except NNPivotError:
+        fmt = None
+    if fmt is None or not fmt.is_source_code:
+        raise NNPivotError([error("model-required", f"no pivot model for {path}: give --model M.nn (no {framework}"
+                                  " source importer)", Location(str(path)))])
+    model, report = load_as(fmt, path)
+    if model is None or has_errors(report.diagnostics):  # an untranslated part: not the pivot of this source
+        raise NNPivotError(report.diagnostics or [error("model-required", f"{path} could not be imported; give "
+                                                                          "--model M.nn")])
     return model
 
 
@@ -230,27 +226,19 @@ def report_lines(result: VerifyResult, a_name: str, b_name: str) -> list[str]:
 
 def run_verify(args) -> int:
     """The ``nnpivot verify`` subcommand."""
-    from nnpivot.frameworks import detect_framework
-
     framework_a = detect_framework(args.a)
     detect_framework(args.b)
     source_report = None
     if args.model:
         model = _pivot_model(args.model)
     else:  # A is a source file: its importer gives the pivot (and a guessed input shape when the code has none)
-        from nnpivot.migrate import source_model
-
         model, source_report = source_model(args.a, framework_a)
     store = None
     if args.weights:
-        from nnpivot.weights_cli import read_store
-
         store, diagnostics = read_store(model, args.weights)
         if has_errors(diagnostics):
             raise NNPivotError(diagnostics)
     if source_report is not None:  # run A through the importer's maps of its layers and layouts
-        from nnpivot.migrate import source_runner
-
         a = source_runner(args.a, framework_a, model, source_report)
         result = verify_runners(a, open_model_file(args.b, model), model, store, inputs=args.inputs, atol=args.atol,
                                 seed=args.seed, weights=None if store is None else "given", rtol=args.rtol)

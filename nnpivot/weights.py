@@ -31,8 +31,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-from safetensors.numpy import load_file, save_file
+from nnpivot.lazy import lazy_module
+
+np = lazy_module("numpy")  # loaded when arrays are stored: naming WeightStore costs nothing
+safetensors_numpy = lazy_module("safetensors.numpy")  # for .safetensors stores only
 
 
 class WeightStore:
@@ -88,7 +90,7 @@ class WeightStore:
         os.close(fd)
         try:
             if path.suffix == ".safetensors":
-                save_file({k: np.ascontiguousarray(v) for k, v in self._arrays.items()}, tmp)
+                safetensors_numpy.save_file({k: np.ascontiguousarray(v) for k, v in self._arrays.items()}, tmp)
             else:
                 with open(tmp, "wb") as stream:
                     np.savez(stream, **self._arrays)
@@ -101,6 +103,6 @@ class WeightStore:
     def load(cls, path: str | os.PathLike) -> WeightStore:
         path = Path(path)
         if path.suffix == ".safetensors":
-            return cls(load_file(str(path)))
+            return cls(safetensors_numpy.load_file(str(path)))
         with np.load(path, allow_pickle=False) as data:
             return cls({k: data[k] for k in data.files})

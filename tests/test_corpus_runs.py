@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from markers import FRAMEWORK_MARKS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -420,11 +421,12 @@ PAPER_PARAMETERS = {
 }
 
 
-@pytest.mark.parametrize("item", ENTRIES, ids=entry_id)
+# Each file needs its framework: a PyTorch file the torch marker, a Keras file the tensorflow marker.
+@pytest.mark.parametrize("item", [pytest.param(item, marks=FRAMEWORK_MARKS[item[2]["framework"]]) for item in ENTRIES],
+                         ids=entry_id)
 def test_model_runs_on_a_random_batch(item):
     collection, base, entry = item
     framework = entry["framework"]
-    pytest.importorskip("torch" if framework == "pytorch" else "keras")
     rng = np.random.default_rng(0)
     module_name = "nnpivot_sample_" + re.sub(r"\W", "_", f"{collection}/{entry['path']}")
     SEEDERS[framework]()

@@ -70,6 +70,8 @@ def _generate(case, model) -> dict[str, str] | None:
     return code
 
 
+@pytest.mark.torch
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("case,example", CASES, ids=[case for case, _ in CASES])
 def test_kind_example_is_equivalent_both_ways(case, example, tmp_path):
     model = parse_text(one_kind_model(example), f"{case}.nn")

@@ -43,6 +43,8 @@ def test_generated_code_is_golden(path):
         check_golden(f"generated/{path.stem}.{target}.py", generate(model, path.name))
 
 
+@pytest.mark.torch
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("path", SAMPLES, ids=IDS)
 def test_sample_is_equivalent_both_ways(path, tmp_path, record_property):
     model = parse_file(path)

@@ -28,6 +28,7 @@ from nnpivot.metamodel.shapes import per_axis, spatial_geometry
 from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
 
+pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]  # static tests live in test_generate_static.py
 ROOT = Path(__file__).resolve().parent.parent
 ATOL = 1e-5
 BATCH = 2
@@ -467,22 +468,6 @@ def test_every_kind_has_examples_under_test():
     assert set(EXPECTED_DIAGNOSTICS) <= {case for case, _ in EXAMPLES}
 
 
-def test_mapping_reads_backwards():
-    index = K.keras_index()
-    assert index["layers.Conv2D"] == ["conv2d"]
-    assert set(index["layers.BatchNormalization"]) == {"batch_norm1d", "batch_norm2d", "batch_norm3d"}
-    momentum = next(a for a in KINDS["batch_norm2d"].mappings["keras"].args if a.keras == "momentum")
-    assert momentum.pivot == "momentum" and momentum.from_keras(0.99) == pytest.approx(0.01)
-
-
-def test_every_kind_has_a_keras_mapping():
-    for keyword, kind in KINDS.items():
-        mapping = kind.mappings["keras"]
-        assert mapping.layout in K.WANTS, keyword
-        # A kind has Keras weight converters exactly when it has PyTorch parameters.
-        assert (mapping.weights is None) == (kind.mappings["pytorch"].parameters is None), keyword
-
-
 # =============================================================================
 # Generation, once per module, with one batched ruff run
 # =============================================================================
@@ -708,15 +693,6 @@ def test_generate_file_refuses_to_overwrite(tmp_path, generated):
     assert target.read_text() == first
 
 
-def test_training_function_uses_compile_and_fit():
-    model = parse_file(ROOT / "samples" / "text_classifier.nn")
-    code = K.generate(model, "text_classifier.nn")
-    assert "def train(model, x, y):" in code
-    assert "keras.optimizers.Adam(learning_rate=0.001)" in code
-    assert "keras.losses.CategoricalCrossentropy()" in code and 'metrics=["accuracy"]' in code
-    assert "model.fit(x, y, epochs=5, batch_size=64)" in code
-
-
 def test_weights_h5_round_trip(tmp_path, generated):
     results, _ = generated
     model = results["lstm-states"][0]
@@ -751,12 +727,3 @@ def test_weight_shape_mismatch_names_the_parameter(generated):
         "dense-0.nn:3:5: error[weight-missing]: result.bias: the weight store has no such array"]
 
 
-def test_cross_entropy_on_softmax_output_reads_probabilities():
-    from nnpivot.grammars import parse_text
-
-    text = ("model C {{ input x: float32[4]\n d = dense(x, 3)\n {last}\n output {out}\n"
-            " training {{ optimizer sgd(learning_rate=0.1) loss cross_entropy epochs 1 batch_size 2 }} }}")
-    probabilities = K.generate(parse_text(text.format(last="p = softmax(d)", out="p")), "c.nn")
-    logits = K.generate(parse_text(text.format(last="", out="d")), "c.nn")
-    assert "SparseCategoricalCrossentropy()" in probabilities
-    assert "SparseCategoricalCrossentropy(from_logits=True)" in logits

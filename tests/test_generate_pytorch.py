@@ -32,6 +32,7 @@ from nnpivot.metamodel.shapes import per_axis, same_pads
 from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
 
+pytestmark = pytest.mark.torch  # static tests live in test_generate_static.py
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 2
 EXAMPLES = [(keyword, i, example) for keyword, kind in KINDS.items() for i, example in enumerate(kind.examples)]
@@ -208,15 +209,6 @@ def test_same_cases_are_lint_clean(tmp_path):
     assert_ruff_clean(tmp_path)
 
 
-def test_asymmetric_same_is_written_explicitly():
-    conv = P.generate(one_kind_model("conv2d(x, 4, kernel_size=3, stride=2, padding=same)", ("x: float32[3, 10, 9]",)))
-    assert "F.pad(x, (1, 1, 0, 1))" in conv and 'padding="same"' not in conv
-    stride_one = P.generate(one_kind_model("conv2d(x, 4, kernel_size=3, padding=same)", ("x: float32[3, 10, 9]",)))
-    assert 'padding="same"' in stride_one
-    pool = P.generate(one_kind_model("max_pool2d(x, 3, stride=2, padding=same)", ("x: float32[3, 10, 9]",)))
-    assert "ceil_mode=True" in pool
-
-
 # --- whole models -----------------------------------------------------------------------------------
 
 SAMPLES = sorted((ROOT / "samples").glob("*.nn"))
@@ -362,28 +354,6 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     assert raised.value.diagnostics[0].code == "weights-unreadable"
     P.write_weights(model, store, tmp_path / "again.pt")
     assert torch.equal(torch.load(tmp_path / "again.pt", weights_only=True)["c.weight"], net.c.weight.detach())
-
-
-def test_generate_file_refuses_to_overwrite(tmp_path):
-    model = parse_text(BN_MODEL, "bn.nn")
-    target = tmp_path / "bn.py"
-    P.generate_file(model, target, "bn.nn")
-    first = target.read_text()
-    with pytest.raises(NNPivotError) as raised:
-        P.generate_file(model, target, "bn.nn")
-    assert raised.value.diagnostics[0].code == "output-exists"
-    target.write_text("changed")
-    P.generate_file(model, target, "bn.nn", force=True)
-    assert target.read_text() == first
-    assert [p.name for p in tmp_path.iterdir()] == ["bn.py"]  # no temporary left behind
-
-
-def test_unsupported_semantics_are_diagnostics():
-    model = parse_text("model G { input x: float32[5, 4]  g = gru(x, 3, reset_after=false)  output g }", "g.nn")
-    text, diagnostics = P.generate_code(model, "g.nn")
-    assert text is None
-    assert [d.code for d in diagnostics] == ["unsupported-in-pytorch"]
-    assert str(diagnostics[0]).startswith("g.nn:1:")
 
 
 def test_reserved_names_are_renamed_consistently(tmp_path):

@@ -71,6 +71,8 @@ def summary(tmp_path_factory):
               f"median {diffs[len(diffs) // 2]:.3g}, max {diffs[-1]:.3g} -> {results}")
 
 
+@pytest.mark.torch
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["path"] for e in ENTRIES])
 def test_corpus_file_migrates_and_verifies(entry, summary, tmp_path):
     import keras

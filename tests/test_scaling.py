@@ -107,6 +107,7 @@ def _h5_contents(path) -> dict:
     return contents
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("sample", ["lenet5", "cnn_rnn", "small_resnet", "transformer_encoder", "text_classifier",
                                     "tf_tutorial_cnn"])
 def test_deferred_keras_weights_file_equals_the_ordinary_one(tmp_path, sample):
@@ -126,6 +127,7 @@ def test_deferred_keras_weights_file_equals_the_ordinary_one(tmp_path, sample):
     assert not global_state.get_global_attribute("uninitialized_variables")  # nothing kept for later
 
 
+@pytest.mark.tensorflow
 def test_deferred_model_holds_no_values_until_read():
     model = parse_file(ROOT / "samples" / "alexnet.nn")  # with Dropout, whose seed variable is made in __init__
     keras_model = K._deferred_keras_model(model)
@@ -136,6 +138,7 @@ def test_deferred_model_holds_no_values_until_read():
         K._forget_deferred(keras_model)
 
 
+@pytest.mark.tensorflow
 def test_deferred_write_reports_a_misshapen_weight_and_writes_nothing(tmp_path):
     model = parse_file(ROOT / "samples" / "lenet5.nn")
     store = _random_store(model)
@@ -146,6 +149,7 @@ def test_deferred_write_reports_a_misshapen_weight_and_writes_nothing(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.torch
 def test_pytorch_checkpoint_written_without_copies_reads_back(tmp_path):
     model = parse_file(ROOT / "samples" / "lenet5.nn")
     store = _random_store(model)

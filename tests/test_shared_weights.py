@@ -88,6 +88,8 @@ def test_sharing_nodes_have_no_weight_keys(model):
     assert "enc.proj.weight" in keys and "rnn.weight_ih_l0" in keys
 
 
+@pytest.mark.torch
+@pytest.mark.tensorflow
 def test_generated_models_agree_in_both_weight_directions(model, codes, tmp_path):
     torch_runner = runner_for_code(codes["pytorch"], tmp_path / "torch_model.py", model, "pytorch")
     keras_runner = runner_for_code(codes["keras"], tmp_path / "keras_model.py", model, "keras")
@@ -139,6 +141,8 @@ def test_corpus_file_imports_with_exact_sharing(path):
         assert all(any(name in line for line in exact) for name in sharing)
 
 
+@pytest.mark.torch
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("path", VERIFIED_FILES)
 def test_corpus_file_verifies_through_the_generic_runners(path, tmp_path):
     entry = ENTRIES[path]

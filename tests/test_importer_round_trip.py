@@ -1,0 +1,137 @@
+"""Every registry example, both frameworks: generate the code, read it back with the source importer, same pivot.
+
+For each example of each kind (one-node models, as in test_registry.py) the
+PyTorch and the Keras generator write a module; the static importer of that
+framework reads the module back (never running it) and the pivot it builds must
+equal the original, compared generically over the metamodel (nnpivot.compare):
+the same kind, not a look-alike (a softplus with beta is a softplus, not a
+composition of ops), the same attribute values, the same nodes, inputs and
+outputs, and no diagnostic.
+
+One thing the comparison accepts, because it is how the pivot is defined:
+a declared input size (``in_channels``, ``num_features``, ``input_size``...) of
+0 means "inferred from the input shape". PyTorch code states those sizes, so
+for PyTorch the original is compared with its inferred sizes written in, and
+must still validate (a size that disagrees with the shapes is an error there).
+
+Static: the generators and importers need neither torch nor TensorFlow.
+
+``KNOWN_DIFFERENCES`` lists the examples whose generated code cannot yet state
+the pivot they came from, each with why and the exact first difference, so a
+change in any of them fails here too (issue 9 removes the size-bound ones).
+"""
+from __future__ import annotations
+
+import pytest
+from counts import KIND_COUNT
+from test_registry import example_model
+
+from nnpivot.compare import differences
+from nnpivot.diagnostics import NNPivotError
+from nnpivot.generators import keras as keras_generator
+from nnpivot.generators import pytorch as pytorch_generator
+from nnpivot.generators.codegen import class_name
+from nnpivot.grammars import parse_text
+from nnpivot.graph import graph_inputs
+from nnpivot.importers.keras import import_keras
+from nnpivot.importers.pytorch import import_pytorch
+from nnpivot.kinds import KINDS, camel, kind_of
+from nnpivot.kinds.torch_mapping import Site
+from nnpivot.shapes import infer_shapes
+from nnpivot.validators import validate
+
+FRAMEWORKS = ("pytorch", "keras")
+EXAMPLES = [(kind.keyword, i, example) for kind in KINDS.values() for i, example in enumerate(kind.examples)]
+CASES = [(framework, keyword, i, example) for framework in FRAMEWORKS for keyword, i, example in EXAMPLES]
+IDS = [f"{framework}:{keyword}-{i}" for framework, keyword, i, _ in CASES]
+
+
+def test_every_example_of_every_kind_is_under_test():
+    assert len(KINDS) == KIND_COUNT
+    assert {keyword for _, keyword, _, _ in CASES} == set(KINDS)
+    assert len(CASES) == len(FRAMEWORKS) * sum(len(kind.examples) for kind in KINDS.values())
+
+
+def with_declared_sizes(model):
+    """The model as PyTorch code states it: every inferred input size (0 in the pivot) written in."""
+    table, problems = infer_shapes(model)
+    assert problems == []
+    for node in model.nodes:
+        kind = kind_of(node)
+        if kind is None:
+            continue
+        site = Site(node, [table.operand(dep) for dep in node.inputs], table[node])
+        for arg in kind.mappings["pytorch"].args:
+            attribute = node.eClass.findEStructuralFeature(camel(arg.name))
+            if arg.pivot is None and arg.derive is not None and attribute is not None and not attribute.many \
+                    and attribute.eType.name in ("EInt", "EIntegerObject") and not node.eGet(attribute):
+                size = arg.derive(site)
+                if size is not None:
+                    node.eSet(attribute, size)
+    return model
+
+
+def read_back_pytorch(model, folder):
+    path = folder / "example.py"
+    path.write_text(pytorch_generator.generate(model, "example.nn"), encoding="utf-8")
+    shapes = [list(node.shape) for node in graph_inputs(model)]
+    return import_pytorch(path, class_name(model.name), None, shapes)
+
+
+def read_back_keras(model, folder):
+    path = folder / "example.py"
+    path.write_text(keras_generator.generate(model, "example.nn"), encoding="utf-8")
+    perms, _ = keras_generator.keras_layouts(model)
+    # the Keras module takes each input in its own layout (channels-last images): give the shapes so
+    shapes = [[((None, *node.shape)[axis]) for axis in perm][1:] for node, perm in zip(graph_inputs(model), perms)]
+    return import_keras(path, class_name(model.name), shapes)
+
+
+READ_BACK = {"pytorch": read_back_pytorch, "keras": read_back_keras}
+
+_SAME = ("PyTorch cannot write TensorFlow 'same' with stride > 1: the generator writes the pads of the declared "
+         "input size, which read back as explicit/valid padding")
+_GLOBAL = "PyTorch's only spelling of a global pooling is the reduction over the spatial axes"
+KNOWN_DIFFERENCES = {
+    **{f"pytorch:{case}": (_SAME, "node result: padding same != valid") for case in (
+        "conv1d-1", "conv2d-1", "conv3d-1", "conv_transpose1d-1", "conv_transpose2d-1", "conv_transpose3d-1",
+        "max_pool1d-1", "avg_pool1d-1", "max_pool2d-1", "avg_pool2d-1", "max_pool3d-1", "avg_pool3d-1")},
+    **{f"pytorch:{case}": (_SAME, "node result: padding same != explicit") for case in (
+        "conv2d-3", "depthwise_conv2d-1")},
+    **{f"pytorch:global_avg_pool-{i}": (_GLOBAL, "node result: GlobalAvgPool != ReduceMean") for i in (0, 1)},
+    **{f"pytorch:global_max_pool-{i}": (_GLOBAL, "node result: GlobalMaxPool != ReduceMax") for i in (0, 1)},
+    "keras:embedding-1": ("Keras' Embedding has no padding_idx (it only changes PyTorch training)",
+                          "node result: paddingIdx 0 != unset"),
+    "keras:max_pool2d-2": ("Keras pooling has no ceil_mode: the extra end padding of the declared size is written",
+                           "model: nodes differ (only in the second: result_padded)"),
+    "keras:avg_pool2d-2": (("Keras pooling has no ceil_mode: the average over the cells PyTorch counts is spelled "
+                            "with ops.ones_like, which the importer does not read"),
+                           "unsupported-construct: ops.ones_like is not translated"),
+    "keras:concat-1": ("a negative pivot axis comes back as the same axis counted from the front",
+                       "node result: axis -1 != 3"),
+}
+
+
+@pytest.mark.parametrize(("framework", "keyword", "index", "example"), CASES, ids=IDS)
+def test_generated_code_reads_back_as_the_same_pivot(framework, keyword, index, example, tmp_path):
+    source = example_model(example)
+    expected = parse_text(source, f"{keyword}.nn")
+    if framework == "pytorch":
+        expected = with_declared_sizes(expected)
+        assert [str(d) for d in validate(expected)] == []
+    try:
+        again, report = READ_BACK[framework](parse_text(source, f"{keyword}.nn"), tmp_path)
+        # a diagnostic is a difference too: the code must read back without any
+        found = [f"{d.code}: {d.message}" for d in report.diagnostics] or differences(expected, again)
+    except NNPivotError as refused:
+        found = [f"{d.code}: {d.message}" for d in refused.diagnostics]
+    case = f"{framework}:{keyword}-{index}"
+    if case in KNOWN_DIFFERENCES:
+        why, first = KNOWN_DIFFERENCES[case]
+        assert found[:1] == [first], why
+    else:
+        assert found == []
+
+
+def test_known_differences_are_examples():
+    assert set(KNOWN_DIFFERENCES) <= set(IDS)
