@@ -39,6 +39,7 @@ from nnpivot.diagnostics import Diagnostic, NNPivotError, error, has_errors, loc
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import KINDS, kind_of
 from nnpivot.kinds import layout as L
+from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, NodeContext, Tensor
 from nnpivot.kinds.pysyntax import LINE_WIDTH, identifier, literal, wrap_call
 from nnpivot.lazy import lazy_module
@@ -441,6 +442,8 @@ def render(program: KerasProgram, source_name: str) -> str:
     classes = [_class_view(class_name(b.name), program.blocks[b], f"Block {b.name}.") for b in ordered_blocks]
     classes.append(_class_view(class_name(model.name), program.code, model.description or None))
     training = _training_view(model, program.diagnostics)
+    if has_errors(program.diagnostics):
+        raise NNPivotError(program.diagnostics)
     text = environment(TARGET).get_template("model.py.j2").render(
         header=header(source_name), classes=classes, training=training, model_name=model.name)
     imports = [name for name in ("layers", "ops") if re.search(rf"\b{name}\.", text)]
@@ -464,63 +467,65 @@ def _ruff_format(text: str) -> str:
 
 # --- training --------------------------------------------------------------------
 
-OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
-              "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam"}
-# PyTorch-style optimizer parameter names -> Keras keyword.
-OPTIMIZER_PARAMETERS = {"eps": "epsilon", "alpha": "rho", "beta1": "beta_1", "beta2": "beta_2",
-                        "betas_0": "beta_1", "betas_1": "beta_2", "lr": "learning_rate"}
-# Pivot loss -> Keras loss constructor. cross_entropy is PyTorch's: logits and class indices.
-LOSSES = {
-    "cross_entropy": "keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
-    "sparse_categorical_cross_entropy": "keras.losses.SparseCategoricalCrossentropy()",
-    "categorical_cross_entropy": "keras.losses.CategoricalCrossentropy()",
-    "binary_cross_entropy": "keras.losses.BinaryCrossentropy()",
-    "binary_cross_entropy_with_logits": "keras.losses.BinaryCrossentropy(from_logits=True)",
-    "mse": "keras.losses.MeanSquaredError()",
-    "mean_squared_error": "keras.losses.MeanSquaredError()",
-    "l1": "keras.losses.MeanAbsoluteError()",
-    "mae": "keras.losses.MeanAbsoluteError()",
-    "huber": "keras.losses.Huber()",
-    "kl_div": "keras.losses.KLDivergence()",
-}
-INTEGER_PARAMETERS = {"nesterov", "amsgrad"}
+def _ending(model) -> str:
+    """How the training losses read the model's output (see nnpivot.kinds.training)."""
+    outputs = list(model.outputs)
+    kind = kind_of(outputs[0]) if len(outputs) == 1 else None
+    return vocabulary.ending_of_keyword(kind.keyword if kind else None)
 
 
-def _ends_in_softmax(model) -> bool:
-    return bool(len(model.outputs)) and is_kind(model.outputs[0], "Softmax")
+def _optimizer_code(opt, diagnostics) -> str:
+    """The Keras optimizer of the pivot's (the default one when ``opt`` is None)."""
+    if opt is None:
+        return f"{vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER].keras_class}(" \
+               f"learning_rate={literal(vocabulary.DEFAULT_LEARNING_RATE)})"
+    entry = vocabulary.OPTIMIZERS.get(opt.kind or "")
+    if entry is None:
+        diagnostics.append(warning("unsupported-for-target", f"optimizer '{opt.kind}' has no Keras mapping; "
+                                   "the training function uses Adam", location_of(opt)))
+        entry, parameters = vocabulary.OPTIMIZERS["adam"], []
+    else:
+        parameters = list(opt.parameters)
+    args = [f"learning_rate={literal(opt.learningRate)}"]
+    for parameter in parameters:
+        known = entry.parameter(parameter.key)
+        if known is None:
+            diagnostics.append(warning("unsupported-for-target", f"optimizer {entry.name}: '{parameter.key}' has no "
+                                       "Keras counterpart and is left out", location_of(parameter) or location_of(opt)))
+            continue
+        if known.keras_differs:
+            diagnostics.append(warning("approximate-translation", f"optimizer {entry.name}: {parameter.key} is "
+                                       f"carried over approximately ({known.keras_differs})",
+                                       location_of(parameter) or location_of(opt)))
+        args.append(f"{known.keras}={literal(known.keras_value(parameter.value))}")
+    return f"{entry.keras_class}({', '.join(args)})"
 
 
 def _training_view(model, diagnostics) -> dict | None:
     config = model.training
     if config is None:
         return None
-    compile_args = []
-    if config.optimizer is not None:
-        opt = config.optimizer
-        cls = OPTIMIZERS.get((opt.kind or "").lower())
-        if cls is None:
-            diagnostics.append(warning("unsupported-for-target", f"optimizer '{opt.kind}' has no Keras mapping; "
-                                       "the training function uses Adam", location_of(opt)))
-            cls = "Adam"
-        args = [f"learning_rate={literal(opt.learningRate)}"]
-        for parameter in opt.parameters:
-            key = OPTIMIZER_PARAMETERS.get(parameter.key, parameter.key)
-            value = bool(parameter.value) if key in INTEGER_PARAMETERS else parameter.value
-            if key != "learning_rate":
-                args.append(f"{key}={literal(value)}")
-        compile_args.append(f"optimizer=keras.optimizers.{cls}({', '.join(args)})")
-    if config.loss:
-        loss = LOSSES.get(config.loss)
-        if config.loss == "cross_entropy" and _ends_in_softmax(model):
-            # The PyTorch side reads a softmax output as probabilities (log, then NLL): match it.
-            loss = "keras.losses.SparseCategoricalCrossentropy()"
-        if loss is None:
-            diagnostics.append(warning("unsupported-for-target", f"loss '{config.loss}' has no Keras mapping; "
-                                       "it is passed to compile by name", location_of(config)))
-            loss = literal(config.loss)
-        compile_args.append(f"loss={loss}")
-    if list(config.metrics):
-        compile_args.append(f"metrics=[{', '.join(literal(m) for m in config.metrics)}]")
+    # an unset optimizer or loss means the same defaults as in the PyTorch training function
+    compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics)}"]
+    loss = config.loss or vocabulary.DEFAULT_LOSS
+    entry = vocabulary.LOSSES.get(loss)
+    writing = entry.keras(_ending(model)) if entry is not None else None
+    if writing is None or writing.code is None:
+        problem = writing.problem if writing is not None else "the loss is not in the pivot's vocabulary"
+        diagnostics.append(error("unsupported-for-target", f"loss {loss}: {problem}",
+                                 location_of(config, "loss") or location_of(config)))
+        return None
+    compile_args.append(f"loss={writing.code}")
+    metrics = []
+    for metric in config.metrics:
+        metric_entry = vocabulary.METRICS.get(metric)
+        if metric_entry is None:
+            diagnostics.append(warning("unknown-metric", f"metric '{metric}' is left out of the Keras training "
+                                       "function", location_of(config, "metrics") or location_of(config)))
+            continue
+        metrics.append(literal(metric_entry.keras))
+    if metrics:
+        compile_args.append(f"metrics=[{', '.join(metrics)}]")
     compile_text = wrap_call("model.compile(", compile_args, "    ")
     fit = f"    return model.fit(x, y, epochs={config.epochs}, batch_size={config.batchSize})"
     return {"compile": compile_text, "fit": fit}

@@ -11,6 +11,7 @@ import json
 
 from nnpivot.graph import topological_order
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, is_enum, kind_of, snake
+from nnpivot.kinds.training import OPTIMIZERS
 from nnpivot.metamodel import is_kind
 
 INDENT = "    "
@@ -115,13 +116,21 @@ def _graph_lines(graph, indent: str) -> list[str]:
     return lines
 
 
+def _optimizer_value(kind: str, parameter) -> str:
+    entry = OPTIMIZERS.get(kind)
+    known = entry.parameter(parameter.key) if entry is not None else None
+    if known is not None and known.boolean and parameter.value in (0, 1):
+        return "true" if parameter.value else "false"
+    return _number(parameter.value)
+
+
 def _training_lines(training, indent: str) -> list[str]:
     inner = indent + INDENT
     lines = [f"{indent}training {{"]
     opt = training.optimizer
     if opt is not None:
         params = [f"learning_rate={_number(opt.learningRate)}"]
-        params += [f"{p.key}={_number(p.value)}" for p in opt.parameters]
+        params += [f"{p.key}={_optimizer_value(opt.kind, p)}" for p in opt.parameters]
         lines.append(f"{inner}optimizer {opt.kind}({', '.join(params)})")
     if training.loss:
         lines.append(f"{inner}loss {training.loss}")

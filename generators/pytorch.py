@@ -26,6 +26,7 @@ from nnpivot.diagnostics import (
 )
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
+from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.pysyntax import INDENT, identifier, literal, wrap_call
 from nnpivot.kinds.torch_mapping import Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
@@ -158,33 +159,37 @@ def generate_file(model, path, source_name: str = "<model>", force: bool = False
 
 # --- training function -----------------------------------------------------------------------
 
-# optimizer -> torch class and how each pivot parameter (Keras-like names) is passed
-OPTIMIZERS: dict[str, tuple[str, dict[str, str]]] = {
-    "sgd": ("torch.optim.SGD", {"momentum": "momentum", "nesterov": "nesterov", "weight_decay": "weight_decay"}),
-    "adam": ("torch.optim.Adam", {"epsilon": "eps", "weight_decay": "weight_decay", "amsgrad": "amsgrad"}),
-    "adamw": ("torch.optim.AdamW", {"epsilon": "eps", "weight_decay": "weight_decay", "amsgrad": "amsgrad"}),
-    "rmsprop": ("torch.optim.RMSprop", {"rho": "alpha", "momentum": "momentum", "epsilon": "eps",
-                                        "weight_decay": "weight_decay", "centered": "centered"}),
-    "adagrad": ("torch.optim.Adagrad", {"epsilon": "eps", "weight_decay": "weight_decay",
-                                        "initial_accumulator_value": "initial_accumulator_value"}),
-}
-BOOLEAN_OPTIONS = frozenset({"nesterov", "amsgrad", "centered"})
+def _ending(model) -> str:
+    """How the training losses read the model's output (see nnpivot.kinds.training)."""
+    outputs = list(model.outputs)
+    kind = kind_of(outputs[0]) if len(outputs) == 1 else None
+    return vocabulary.ending_of_keyword(kind.keyword if kind else None)
 
-# cross_entropy takes class indices, categorical_cross_entropy probabilities: CrossEntropyLoss takes both
-LOSSES: dict[str, str] = {
-    "cross_entropy": "nn.CrossEntropyLoss()", "categorical_cross_entropy": "nn.CrossEntropyLoss()",
-    "binary_cross_entropy": "nn.BCELoss()", "nll": "nn.NLLLoss()", "mse": "nn.MSELoss()", "mae": "nn.L1Loss()",
-    "huber": "nn.HuberLoss()",
-}
 
-# metric -> what one batch adds to its running sum (divided by the samples seen at the end)
-METRICS: dict[str, str] = {
-    "accuracy": "(outputs.argmax(dim=1) == targets).sum().item()",
-    "binary_accuracy": "((outputs > 0.5).float() == targets).sum().item()",
-    "categorical_accuracy": "(outputs.argmax(1) == targets.argmax(1)).sum().item()",
-    "mse": "((outputs - targets) ** 2).mean().item() * len(targets)",
-    "mae": "(outputs - targets).abs().mean().item() * len(targets)",
-}
+def _optimizer_options(optimizer, entry, diagnostics: list[Diagnostic]) -> list[str]:
+    """The torch keywords of the pivot parameters (a torch tuple such as betas is written once, complete)."""
+    options = ["lr=learning_rate"]
+    values = {p.key: p.value for p in optimizer.parameters} if optimizer is not None else {}
+    written: set[str] = set()
+    for key, value in values.items():
+        parameter = entry.parameter(key)
+        if parameter is None:
+            diagnostics.append(warning("unsupported-optimizer-parameter",
+                                       f"optimizer {entry.name}: '{key}' has no PyTorch counterpart and is left out",
+                                       location_of(optimizer)))
+            continue
+        if parameter.torch_index is None:
+            options.append(f"{parameter.torch}={literal(parameter.torch_value(value))}")
+        elif parameter.torch not in written:
+            items = tuple(p.torch_value(values.get(p.name, p.torch_default)) for p in entry.torch_tuple(parameter.torch))
+            options.append(f"{parameter.torch}={literal(items)}")
+        written.add(parameter.torch)
+    # the tuple keywords first, as people write them
+    return [options[0], *sorted(options[1:], key=lambda o: o.split("=")[0] not in _TUPLE_KEYWORDS)]
+
+
+_TUPLE_KEYWORDS = frozenset(p.torch for e in vocabulary.OPTIMIZERS.values() for p in e.parameters
+                            if p.torch_index is not None)
 
 
 def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict | None:
@@ -193,53 +198,42 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
         return None
     where = location_of(config)
     optimizer = config.optimizer
-    kind = optimizer.kind if optimizer is not None else "adam"
-    if kind not in OPTIMIZERS:
+    kind = optimizer.kind if optimizer is not None else vocabulary.DEFAULT_OPTIMIZER
+    entry = vocabulary.OPTIMIZERS.get(kind)
+    if entry is None:
         diagnostics.append(error("unknown-optimizer", f"no PyTorch optimizer for '{kind}'", where))
         return None
-    cls, renames = OPTIMIZERS[kind]
-    options = ["lr=learning_rate"]
-    values = {p.key: p.value for p in optimizer.parameters} if optimizer is not None else {}
-    if "beta_1" in values or "beta_2" in values:
-        options.append(f"betas={literal((values.get('beta_1', 0.9), values.get('beta_2', 0.999)))}")
-    for key, value in values.items():
-        if key in ("beta_1", "beta_2"):
-            continue
-        if key not in renames:
-            diagnostics.append(warning("unsupported-optimizer-parameter",
-                                       f"optimizer {kind}: '{key}' has no PyTorch counterpart and is left out",
-                                       location_of(optimizer)))
-            continue
-        options.append(f"{renames[key]}={literal(bool(value) if key in BOOLEAN_OPTIONS else value)}")
-    loss = config.loss or "cross_entropy"
-    if loss not in LOSSES:
+    options = _optimizer_options(optimizer, entry, diagnostics)
+    loss = config.loss or vocabulary.DEFAULT_LOSS
+    if loss not in vocabulary.LOSSES:
         diagnostics.append(error("unknown-loss", f"no PyTorch loss for '{loss}'", where))
+        return None
+    ending = _ending(model)
+    writing = vocabulary.LOSSES[loss].torch(ending)
+    if writing.code is None:
+        diagnostics.append(error("unsupported-for-target", f"loss {loss}: {writing.problem}",
+                                 location_of(config, "loss") or where))
         return None
     metrics = []
     outputs = list(model.outputs)
-    binary = loss == "binary_cross_entropy" or (
-        len(outputs) == 1 and (shape := table.operand(outputs[0])) is not None and shape[-1] == 1)
-    accuracy = ("binary_accuracy" if binary else
-                "categorical_accuracy" if loss == "categorical_cross_entropy" else "accuracy")
+    binary = len(outputs) == 1 and (shape := table.operand(outputs[0])) is not None and shape[-1] == 1
     for metric in config.metrics:
-        name = accuracy if metric == "accuracy" else metric
-        if name not in METRICS:
+        metric_entry = vocabulary.METRICS.get(metric)
+        increment = (vocabulary.torch_accuracy(loss, ending, binary) if metric == "accuracy" else
+                     metric_entry.torch if metric_entry is not None else None)
+        if increment is None:
             diagnostics.append(warning("unknown-metric", f"metric '{metric}' is left out of the PyTorch training"
-                                       " function", where))
+                                       " function", location_of(config, "metrics") or where))
             continue
-        metrics.append({"name": metric, "var": identifier(metric) + "_sum", "increment": METRICS[name]})
+        metrics.append({"name": metric, "var": identifier(metric) + "_sum", "increment": increment})
     several = len(graph_inputs(model)) > 1
-    # A model that ends in softmax outputs probabilities; CrossEntropyLoss of their logarithm is
-    # the cross-entropy Keras computes on probabilities, for class-index and one-hot targets alike.
-    probabilities = loss in ("cross_entropy", "categorical_cross_entropy") and len(outputs) == 1 and (
-        is_kind(outputs[0], "Softmax"))
     parameters = ["model", "dataset", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
-                  f"learning_rate={literal(optimizer.learningRate if optimizer is not None else 0.001)}"]
+                  f"learning_rate={literal(optimizer.learningRate if optimizer is not None else vocabulary.DEFAULT_LEARNING_RATE)}"]
     return {
         "signature": wrap_call("def train(", parameters, "", "):"),
-        "optimizer": wrap_call(f"optimizer = {cls}(", ["model.parameters()", *options], INDENT),
-        "loss_input": "torch.log(outputs)" if probabilities else "outputs", "probabilities": probabilities,
-        "loss": LOSSES[loss], "loss_name": loss, "optimizer_name": kind,
+        "optimizer": wrap_call(f"optimizer = {entry.torch_class}(", ["model.parameters()", *options], INDENT),
+        "loss_input": writing.input.format("outputs"), "probabilities": writing.input != "{}",
+        "loss": writing.code, "loss_name": loss, "optimizer_name": kind,
         "metrics": metrics, "batch": "*inputs, targets" if several else "inputs, targets",
         "call": ("model(*inputs)" if several else "model(inputs)") + ("[0]" if len(outputs) > 1 else ""),
     }
@@ -402,9 +396,6 @@ def write_weights(model, store, path, force: bool = False) -> None:
 
 
 __all__ = [
-    "LOSSES",
-    "METRICS",
-    "OPTIMIZERS",
     "ParameterSlot",
     "generate",
     "generate_code",

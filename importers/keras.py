@@ -46,21 +46,20 @@ from nnpivot.importers.interpreter import Interpreter as SourceInterpreter
 from nnpivot.importers.pysource import (
     ImportReport,
     ImportTable,
-    consumers,
     describe_training,
     dotted,
     embedding_inputs_hold_ids,
-    is_recurrent,
     location,
     read_source,
-    replace_uses,
     slice_attributes,
 )
 from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of
 from nnpivot.kinds import layout as L
+from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
 from nnpivot.metamodel import eclass, is_kind
 from nnpivot.metamodel.shapes import ShapeError
+from nnpivot.passes import FOLD_RECURRENT_STACKS, Stack, run_pass
 
 Perm = tuple
 MAPPINGS = {keyword: kind.mappings[TARGET] for keyword, kind in KINDS.items()}  # keyword -> Keras mapping
@@ -2097,156 +2096,6 @@ def reachable(nodes: list, outputs: list, inputs: list) -> list:
 
 
 # =============================================================================
-# Stacked recurrent layers
-# =============================================================================
-
-# What may differ between the layers of one stack: the per-layer input size, and the
-# sequences that all but the last layer return.
-STACK_FREE_ATTRIBUTES = frozenset({"name", "inputSize", "returnSequences"})
-
-
-@dataclass
-class Stack:
-    """Keras recurrent layers folded into one pivot node (the first layer's, now ``num_layers`` deep)."""
-    node: Any
-    layers: list          # the layers' nodes before the fold, in order (``node`` first)
-    names: list[str]      # their names before the fold
-    rate: float           # the Dropout between consecutive layers (0: none)
-
-
-def fold_recurrent_stacks(graph) -> list[Stack]:
-    """Fold chains of alike Keras recurrent layers into one pivot node with ``num_layers`` and ``dropout``.
-
-    The chain is the Keras idiom for a stacked RNN, the one the Keras generator
-    writes for ``num_layers > 1`` and people write by hand::
-
-        x = LSTM(64, return_sequences=True)(x)   # every layer but the last returns its sequence
-        x = Dropout(0.2)(x)                       # optional, the same rate between every two layers
-        x = LSTM(64)(x)                           # same class, units, direction and settings
-
-    This computes exactly what the pivot's (PyTorch's) stacked layer computes:
-    layer i + 1 reads layer i's whole output sequence (both directions
-    concatenated), Dropout acts between layers in training only, and every
-    layer starts from zero states. A layer's own sequence must feed only the
-    next layer (through the Dropout), and its final states may be read only as
-    ``h[d]`` (what Keras returns per layer and direction): those become
-    ``h_n[layer * directions + d]`` of the folded node, and a stack of all of
-    them in order (``ops.stack([h0, h0_reverse, h1, ...], axis=0)``, the
-    generator's) is the folded node's states output itself. Anything else
-    (shared layers, other settings, a sequence used twice) stops the chain
-    there, and the layers stay separate nodes, which is exact too.
-    """
-    stacks = []
-    while True:
-        users = consumers(graph)
-        shared = {n.weightsOf for n in graph.nodes if n.weightsOf is not None}
-        for head in [n for n in graph.nodes if is_recurrent(n)]:
-            layers, gaps = _stack_chain(graph, head, users, shared)
-            if len(layers) > 1:
-                stacks.append(_fold_stack(graph, layers, gaps, users))
-                break
-        else:
-            return stacks
-
-
-def _stack_chain(graph, head, users, shared) -> tuple[list, list]:
-    """The layers of the foldable chain that starts at ``head`` and the Dropout nodes between them."""
-    layers, gaps = [head], []
-    if not _states_read_by_index(head, users) or head in shared or head.weightsOf is not None:
-        return layers, gaps
-    while True:
-        layer = layers[-1]
-        readers = [u for u in users.get(layer, []) if u is not graph and not is_kind(u, "Select")]
-        if not layer.returnSequences or graph in users.get(layer, []) or len(readers) != 1:
-            return layers, gaps
-        following, gap = readers[0], None
-        if is_kind(following, "Dropout") and not following.spatial and graph not in users.get(following, []) \
-                and len(users.get(following, [])) == 1:
-            following, gap = users[following][0], following
-        rate = gap.rate if gap is not None else 0.0
-        if not (is_recurrent(following) and _alike(head, following) and list(following.inputs) == [gap or layer]
-                and (not gaps or rate == (gaps[0].rate if gaps[0] is not None else 0.0))
-                and following not in shared and following.weightsOf is None
-                and _states_read_by_index(following, users)):
-            return layers, gaps
-        layers.append(following)
-        gaps.append(gap)
-
-
-def _alike(first, other) -> bool:
-    """Same class and settings, each one Keras layer (``num_layers`` 1, no inter-layer dropout of its own)."""
-    if first.eClass is not other.eClass or first.numLayers != 1 or other.numLayers != 1 or first.dropout \
-            or other.dropout:
-        return False
-    return all(first.eGet(a) == other.eGet(a) for a in kind_of(first).attributes()
-               if a.name not in STACK_FREE_ATTRIBUTES)
-
-
-def _states_read_by_index(layer, users) -> bool:
-    """The layer's final states (Select 1, 2) are read only as ``states[d]``, one direction each."""
-    directions = 2 if layer.bidirectional else 1
-    for select in [u for u in users.get(layer, []) if is_kind(u, "Select")]:
-        readers = users.get(select, [])
-        if select.index == 0 or not all(getattr(r, "eClass", None) is not None and is_kind(r, "Index")
-                                        and r.axis == 0 and 0 <= r.index < directions for r in readers):
-            return False
-    return True
-
-
-def _fold_stack(graph, layers: list, gaps: list, users) -> Stack:
-    head, last = layers[0], layers[-1]
-    names = [n.name for n in layers]
-    rate = gaps[0].rate if gaps[0] is not None else 0.0
-    directions = 2 if head.bidirectional else 1
-    head.numLayers, head.dropout, head.returnSequences = len(layers), rate, last.returnSequences
-    replace_uses(graph, last, head)
-    states: dict[int, Any] = {}   # slot -> the folded node's Select of it
-    for depth, layer in enumerate(layers):
-        for select in [u for u in users.get(layer, []) if is_kind(u, "Select")]:
-            if select.index not in states:
-                states[select.index] = eclass("Select")(name=select.name, index=select.index)
-                states[select.index].inputs.append(head)
-                graph.nodes.insert(graph.nodes.index(head) + 1, states[select.index])
-            for reader in users.get(select, []):
-                reader.inputs[0] = states[select.index]
-                reader.index += depth * directions
-            graph.nodes.remove(select)
-    for node in [*layers[1:], *filter(None, gaps)]:
-        graph.nodes.remove(node)
-    base = re.fullmatch(r"(\w+)_l0", names[0])
-    taken = {n.name for n in graph.nodes if n is not head}
-    if base and names == [f"{base[1]}_l{i}" for i in range(len(names))] and base[1] not in taken:
-        head.name = base[1]   # the Keras generator's names for the layers of the pivot node <name>
-    for select in states.values():
-        automatic = f"{head.name}_{'hc'[select.index - 1]}n"
-        if automatic not in taken:
-            select.name = automatic
-        _collapse_state_stacks(graph, select, len(layers) * directions)
-    return Stack(head, layers, names, rate)
-
-
-def _collapse_state_stacks(graph, select, count: int) -> None:
-    """``stack([states[0], ..., states[count - 1]], axis=0)`` is ``select`` itself: it takes the stack's place."""
-    for stack in [n for n in graph.nodes if is_kind(n, "Stack")]:
-        parts = list(stack.inputs)
-        if stack.axis != 0 or len(parts) != count or not all(
-                is_kind(p, "Index") and p.inputs[0] is select and p.index == i for i, p in enumerate(parts)):
-            continue
-        graph.nodes.remove(select)
-        graph.nodes.insert(graph.nodes.index(stack), select)
-        select.name = stack.name
-        replace_uses(graph, stack, select)
-        graph.nodes.remove(stack)
-        left = consumers(graph)
-        for part in parts:
-            if part in graph.nodes and not left.get(part):
-                graph.nodes.remove(part)
-        return
-
-
-
-
-# =============================================================================
 # Finding the model, building it, training configuration
 # =============================================================================
 
@@ -2485,82 +2334,78 @@ def run_training_functions(self):
                 pass
 
 
-DEFAULT_LEARNING_RATES = {"sgd": 0.01}
-OPTIMIZER_KEYS = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2"}
-
-
 def optimizer(self, value, loc):
-    from nnpivot.validators.training import OPTIMIZERS as KNOWN
     result = eclass("Optimizer")()
     set_location(result, loc)
     if isinstance(value, str):
-        kind, kwargs = value.lower(), {}
+        spelling, kwargs = value, {}
     elif isinstance(value, ConfigObj):
-        kind, kwargs = value.path.rsplit(".", 1)[-1].lower(), dict(value.kwargs)
+        spelling, kwargs = value.path.rsplit(".", 1)[-1], dict(value.kwargs)
         if value.args:
             kwargs.setdefault("learning_rate", value.args[0])
     else:
         self.warn("dynamic-value", "the optimizer is not known statically; it is left out", loc)
         return None
-    if kind not in KNOWN:
-        self.warn("unsupported-construct", f"optimizer '{kind}' is not in the pivot's vocabulary; it is left out",
-                  loc)
+    entry = _OPTIMIZERS_BY_KERAS_NAME.get(spelling.lower())
+    if entry is None:
+        self.warn("unsupported-construct", f"optimizer '{spelling.lower()}' is not in the pivot's vocabulary; "
+                  "it is left out", loc)
         return None
-    result.kind = kind
-    result.learningRate = float(DEFAULT_LEARNING_RATES.get(kind, 0.001))
+    result.kind = entry.name
+    result.learningRate = float(entry.keras_learning_rate)
     for key, item in kwargs.items():
-        key = OPTIMIZER_KEYS.get(key, key)
+        key = vocabulary.KERAS_OPTIMIZER_ALIASES.get(key, key)
+        parameter = entry.parameter_of_keras(key)
         if key == "learning_rate" and isinstance(item, (int, float)):
             result.learningRate = float(item)
-        elif key in KNOWN[kind] and isinstance(item, (int, float, bool)):
-            parameter = eclass("Parameter")(key=key, value=float(item))
-            result.parameters.append(parameter)
-        elif key not in ("name",):
-            self.warn("unsupported-construct", f"optimizer {kind} argument {key}={item!r} is left out", loc)
+        elif parameter is not None and isinstance(item, (int, float, bool)):
+            if parameter.keras_differs:
+                self.warn("approximate-translation", f"optimizer {entry.name} argument {key}={item!r} is carried "
+                          f"over approximately ({parameter.keras_differs})", loc)
+            result.parameters.append(eclass("Parameter")(key=parameter.name, value=float(item)))
+        elif key not in vocabulary.KERAS_OPTIMIZER_IGNORED:
+            self.warn("unsupported-construct", f"optimizer {entry.name} argument {key}={item!r} is left out", loc)
     return result
 
 
-LOSS_NAMES = {"sparse_categorical_crossentropy": "cross_entropy", "sparsecategoricalcrossentropy": "cross_entropy",
-              "categorical_crossentropy": "categorical_cross_entropy",
-              "categoricalcrossentropy": "categorical_cross_entropy", "binary_crossentropy": "binary_cross_entropy",
-              "binarycrossentropy": "binary_cross_entropy", "mse": "mse", "mean_squared_error": "mse",
-              "meansquarederror": "mse", "mae": "mae", "mean_absolute_error": "mae", "meanabsoluteerror": "mae",
-              "huber": "huber", "huber_loss": "huber"}
-METRIC_NAMES = {"accuracy": "accuracy", "acc": "accuracy", "sparse_categorical_accuracy": "accuracy",
-                "sparsecategoricalaccuracy": "accuracy", "categorical_accuracy": "accuracy",
-                "categoricalaccuracy": "accuracy", "binary_accuracy": "accuracy", "binaryaccuracy": "accuracy",
-                "mse": "mse", "mae": "mae", "precision": "precision", "recall": "recall", "auc": "auc"}
+_OPTIMIZERS_BY_KERAS_NAME = {name.lower(): entry for name, entry in vocabulary.OPTIMIZERS_BY_KERAS_NAME.items()}
 
 
 def loss(self, value, loc):
     if isinstance(value, str):
-        name, logits = value.lower(), False
+        name, logits = value, False
     elif isinstance(value, ConfigObj):
-        name, logits = value.path.rsplit(".", 1)[-1].lower(), bool(value.kwargs.get("from_logits", False))
+        name, logits = value.path.rsplit(".", 1)[-1], bool(value.kwargs.get("from_logits", False))
     else:
         self.warn("dynamic-value", "the loss is not known statically; it is left out", loc)
         return None
-    pivot = LOSS_NAMES.get(name)
-    if pivot is None:
-        self.warn("unsupported-construct", f"loss '{name}' is not in the pivot's vocabulary; it is left out", loc)
+    found = vocabulary.keras_loss(name)
+    if found is None:
+        self.warn("unsupported-construct", f"loss '{name.lower()}' is not in the pivot's vocabulary; it is left out",
+                  loc)
         return None
-    # The pivot's cross-entropies read the model's last activation: softmax/sigmoid outputs are probabilities.
-    ends_in = {kind_of(n).keyword for n in self.output_nodes if kind_of(n)}
-    probabilities = bool(ends_in & {"softmax", "sigmoid"})
-    if "cross_entropy" in pivot and logits == probabilities:
-        self.warn("unsupported-construct", f"loss {name} with from_logits={logits} on a model whose output is "
-                  f"{'probabilities' if probabilities else 'logits'}: the pivot loss '{pivot}' assumes the "
-                  "output's own meaning", loc)
-    return pivot
+    entry, spelling = found
+    for key, item in (value.kwargs.items() if isinstance(value, ConfigObj) else ()):
+        if key not in vocabulary.KERAS_LOSS_IGNORED and vocabulary.KERAS_LOSS_NEUTRAL.get(key, ...) != item:
+            self.warn("unsupported-construct", f"loss {name} argument {key}={item!r} is left out: the pivot loss "
+                      "has no such setting", loc)
+    outputs = list(self.output_nodes)
+    kind = kind_of(outputs[0]) if len(outputs) == 1 else None
+    problem = vocabulary.mismatch(entry, spelling, vocabulary.ending_of_keyword(kind.keyword if kind else None),
+                                  from_logits=logits)
+    if problem:
+        self.warn("approximate-translation", f"loss {name.lower()} with from_logits={logits}: {problem}", loc)
+    return entry.name
 
 
 def metric(self, value, loc):
-    name = value.lower() if isinstance(value, str) else (
-        value.path.rsplit(".", 1)[-1].lower() if isinstance(value, ConfigObj) else None)
-    if name not in METRIC_NAMES:
-        self.warn("unsupported-construct", f"metric {name or value!r} is left out", loc)
+    name = value if isinstance(value, str) else (
+        value.path.rsplit(".", 1)[-1] if isinstance(value, ConfigObj) else None)
+    entry = vocabulary.keras_metric(name) if name else None
+    if entry is None:
+        self.warn("unsupported-construct", f"metric {name.lower() if name else value!r} is left out", loc)
         return None
-    return METRIC_NAMES[name]
+    return entry.name
 
 
 
@@ -2610,11 +2455,12 @@ def run(self, wanted: str | None):
 
 
 def fold_stacks(self, model) -> list[Stack]:
-    """Fold the stacked recurrent layers of every graph; the report's entries follow."""
+    """Fold the stacked recurrent layers of every graph (the pass); the report's entries follow."""
     stacks = []
-    for graph in [model, *model.blocks]:
+    changes, problems = run_pass(FOLD_RECURRENT_STACKS, model)
+    self.report.diagnostics.extend(problems)
+    for graph, folded in changes.items():
         graph_name = "" if graph is model else graph.name
-        folded = fold_recurrent_stacks(graph)
         for stack in folded:
             stacks.append(stack)
             layer = self.layer_of_node[stack.node]

@@ -18,6 +18,7 @@ from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_e
 from nnpivot.fileio import read_text
 from nnpivot.grammars import metamodel, reader
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
+from nnpivot.kinds.training import OPTIMIZERS
 from nnpivot.metamodel import (
     Block,
     BlockCall,
@@ -302,10 +303,14 @@ class _Builder:
             return optimizer
         optimizer = Optimizer(kind=call.op)
         set_location(optimizer, self.loc(setting))
+        known = OPTIMIZERS.get(call.op)
         for arg in call.args:
             value = _plain(arg.value)
+            flag = known is not None and (parameter := known.parameter(arg.key)) is not None and parameter.boolean
+            if flag and isinstance(value, bool):
+                value = float(value)  # the pivot stores flags as 0/1
             if not arg.key or isinstance(value, (bool, str, list)):
-                self.fail("bad-value", "optimizer parameters are written key=number", arg)
+                self.fail("bad-value", "optimizer parameters are written key=number (flags: true/false)", arg)
             elif arg.key == "learning_rate":
                 optimizer.learningRate = float(value)
             else:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import read_text
-from nnpivot.kinds import kind_of
 
 
 class Refused(Exception):
@@ -276,40 +275,6 @@ def describe_training(config) -> str:
     return ", ".join(parts)
 
 
-# --- rewrites of a built graph ----------------------------------------------------------------------
-
-def consumers(graph) -> dict:
-    """node -> the nodes reading it (the graph itself for each output it is), in order."""
-    users: dict = {}
-    for node in graph.nodes:
-        for dep in node.inputs:
-            users.setdefault(dep, []).append(node)
-    for out in graph.outputs:
-        users.setdefault(out, []).append(graph)
-    return users
-
-
-def is_recurrent(node) -> bool:
-    kind = kind_of(node)
-    return kind is not None and kind.attribute("returnSequences") is not None
-
-
-def index_of(node, axis: int, index: int) -> bool:
-    """``node`` is ``x[index]`` along ``axis``."""
-    return node.eClass.name == "Index" and node.axis == axis and node.index == index
-
-
-def replace_uses(graph, old, new) -> None:
-    """Every reference to ``old`` (inputs, outputs) now refers to ``new``."""
-    for node in graph.nodes:
-        for i, dep in enumerate(list(node.inputs)):
-            if dep is old:
-                node.inputs[i] = new
-    for i, out in enumerate(list(graph.outputs)):
-        if out is old:
-            graph.outputs[i] = new
-
-
 def embedding_inputs_hold_ids(graph, declared=frozenset()) -> None:
     """Inputs read by an Embedding hold token ids: int64, unless the source declared their dtype."""
     for node in graph.nodes:
@@ -327,6 +292,6 @@ def slice_attributes(axes: list, starts: list, ends: list, steps: list) -> dict:
     return attrs
 
 
-__all__ = ["Entry", "ImportReport", "ImportTable", "Refused", "ReturnValue", "consumers", "describe",
-           "describe_training", "detect_framework", "dotted", "embedding_inputs_hold_ids", "index_of", "is_recurrent",
-           "location", "read_source", "replace_uses", "slice_attributes"]
+__all__ = ["Entry", "ImportReport", "ImportTable", "Refused", "ReturnValue", "describe",
+           "describe_training", "detect_framework", "dotted", "embedding_inputs_hold_ids",
+           "location", "read_source", "slice_attributes"]

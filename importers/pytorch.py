@@ -45,12 +45,13 @@ from typing import Any
 from pyecore.ecore import EEnum
 
 from nnpivot.diagnostics import Location, NNPivotError, error, has_errors, set_location, warning
-from nnpivot.generators import pytorch as torch_target  # training tables only
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
+from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.torch_mapping import REQUIRED
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
 from nnpivot.metamodel.shapes import ShapeError
+from nnpivot.passes import FOLD_LAST_STEPS, run_pass
 
 from .interpreter import BINARY, BoundMethod, Function, Interpreter, PyMethod, target_names
 from .interpreter import Class as ClassInfo
@@ -58,16 +59,12 @@ from .pysource import (
     ImportReport,
     ImportTable,
     Refused,
-    consumers,
     describe,
     describe_training,
     dotted,
     embedding_inputs_hold_ids,
-    index_of,
-    is_recurrent,
     location,
     read_source,
-    replace_uses,
     slice_attributes,
 )
 
@@ -112,23 +109,6 @@ MODULE_BASE = "nn.Module"
 # Spellings that leave a tensor as it is (no node).
 PASSTHROUGH = frozenset({"Tensor.contiguous", "Tensor.detach", "Tensor.clone", "Tensor.float", "Tensor.to",
                          "Tensor.cpu", "Tensor.cuda"})
-# torch.optim classes -> pivot optimizer names, and torch keywords -> pivot parameter keys.
-OPTIMIZERS = {cls.rsplit(".", 1)[-1]: (name, {torch_kw: key for key, torch_kw in renames.items()})
-              for name, (cls, renames) in torch_target.OPTIMIZERS.items()}
-LOSS_CLASSES = {}
-for _loss, _call in torch_target.LOSSES.items():
-    LOSS_CLASSES.setdefault(_call.split("(")[0], _loss)
-
-
-def _loss_of_function(spelling: str) -> str | None:
-    """F.nll_loss -> nll: the loss whose class has the same letters (NLLLoss)."""
-    letters = spelling[2:].replace("_", "").removesuffix("loss")
-    for cls, loss in LOSS_CLASSES.items():
-        if cls[3:].lower().removesuffix("loss") == letters:
-            return loss
-    return None
-
-
 # --- symbolic values ------------------------------------------------------------------------
 
 class Unknown:
@@ -1618,57 +1598,6 @@ OPERATIONS = {
 }
 
 
-# --- passes over the built model ---------------------------------------------------------------------
-
-def _fold_last_steps(graph) -> dict[str, str]:
-    """Recurrent layers whose only use is their last step take ``return_sequences=false`` (exact).
-
-    Returns node name -> the construct folded into it.
-    """
-    folded = {}
-    changed = True
-    while changed:
-        changed = False
-        users = consumers(graph)
-        for rnn in [n for n in graph.nodes if is_recurrent(n) and n.returnSequences and n.batchFirst]:
-            sequence_users = [u for u in users.get(rnn, []) if getattr(u, "eClass", None) is None
-                              or u.eClass.name != "Select"]
-            selects = [n for n in graph.nodes if n.eClass.name == "Select" and n.inputs and n.inputs[0] is rnn]
-            hidden = [s for s in selects if s.index == 1]
-            take, remove, how = None, [], ""
-            if not rnn.bidirectional and len(sequence_users) == 1 and index_of(sequence_users[0], 1, -1) \
-                    and not any(users.get(s) for s in selects if s.index == 0):
-                take, remove, how = sequence_users[0], [sequence_users[0]], "the last step of its sequence"
-            elif not sequence_users and hidden and not rnn.bidirectional:
-                picks = [u for u in users.get(hidden[0], []) if index_of(u, 0, -1)]
-                if picks:
-                    take, remove, how = picks[0], picks[:1], "h_n[-1], the last layer's final state"
-            elif not sequence_users and hidden and rnn.bidirectional:
-                for cat in users.get(hidden[0], []):
-                    if cat.eClass.name != "Concat" or len(cat.inputs) != 2 or cat.axis not in (1, -1):
-                        continue
-                    first, second = cat.inputs
-                    if index_of(first, 0, -2) and index_of(second, 0, -1) and first.inputs[0] is hidden[0] \
-                            and second.inputs[0] is hidden[0] and len(users.get(first, [])) == 1 \
-                            and len(users.get(second, [])) == 1:
-                        take, remove = cat, [cat, first, second]
-                        how = "the concatenated final states of both directions (h_n[-2], h_n[-1])"
-                        break
-            if take is None:
-                continue
-            rnn.returnSequences = False
-            replace_uses(graph, take, rnn)
-            for node in remove:
-                graph.nodes.remove(node)
-            for select in hidden:
-                if not consumers(graph).get(select) and select in graph.nodes:
-                    graph.nodes.remove(select)
-            folded[rnn.name] = f"{how} (return_sequences=false)"
-            changed = True
-            break
-    return folded
-
-
 # --- training configuration ---------------------------------------------------------------------------
 
 class _TrainingReader:
@@ -1726,7 +1655,13 @@ class _TrainingReader:
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
                 pending.extend(ast.iter_child_nodes(node))
 
-    def read(self):
+    @staticmethod
+    def ending(model) -> str:
+        outputs = list(model.outputs)
+        kind = kind_of(outputs[0]) if len(outputs) == 1 else None
+        return vocabulary.ending_of_keyword(kind.keyword if kind else None)
+
+    def read(self, model=None):
         optimizer = loss = epochs = batch = None
         for scope in self.scopes():
             values = None
@@ -1747,13 +1682,22 @@ class _TrainingReader:
                     else:
                         continue
                 spelling = _canonical(name)
-                if optimizer is None and name.startswith("torch.optim.") and name.split(".")[-1] in OPTIMIZERS:
+                if optimizer is None and name.startswith("torch.optim.") and \
+                        name.split(".")[-1] in vocabulary.OPTIMIZERS_BY_TORCH_NAME:
                     optimizer = (name.split(".")[-1], node, values)
-                elif loss is None and spelling in LOSS_CLASSES:
-                    loss = LOSS_CLASSES[spelling]
-                elif loss is None and spelling.startswith("F.") and (found := _loss_of_function(spelling)):
-                    loss = found
-                elif loss is None and spelling.startswith("nn.") and spelling.endswith("Loss"):
+                elif optimizer is None and re.fullmatch(r"torch\.optim\.[A-Z]\w*", name):
+                    self.importer.problem("unsupported-construct", f"the optimizer {name} has no pivot counterpart; "
+                                          "the training configuration has no optimizer", self.importer.where(node),
+                                          warning)
+                    optimizer = ()
+                elif loss is None and spelling in vocabulary.LOSSES_BY_TORCH_SPELLING:
+                    entry, written = vocabulary.LOSSES_BY_TORCH_SPELLING[spelling]
+                    loss = entry.name
+                    self.loss_arguments(node, spelling, values)
+                    if model is not None and (problem := vocabulary.mismatch(entry, written, self.ending(model))):
+                        self.importer.problem("approximate-translation", problem, self.importer.where(node), warning)
+                elif loss is None and (spelling.startswith("nn.") and spelling.endswith("Loss") or
+                                       spelling.startswith("F.") and spelling.endswith("_loss")):
                     self.importer.problem("unsupported-construct", f"the loss {spelling} has no pivot counterpart; "
                                           "the training configuration has no loss", self.importer.where(node),
                                           warning)
@@ -1765,24 +1709,26 @@ class _TrainingReader:
         if optimizer is None and loss is None and epochs is None and batch is None:
             return None
         config = TrainingConfig()
-        if optimizer is not None:
+        if optimizer:  # () when the source's optimizer has no pivot counterpart (reported)
             cls, call, values = optimizer
-            kind, renames = OPTIMIZERS[cls]
-            opt = Optimizer(kind=kind)
+            entry = vocabulary.OPTIMIZERS_BY_TORCH_NAME[cls]
+            opt = Optimizer(kind=entry.name, learningRate=entry.torch_learning_rate)
             set_location(opt, self.importer.where(call))
             for keyword in call.keywords:
                 value = self.literal(keyword.value, values)
+                parameter = entry.parameter_of_torch(keyword.arg)
+                members = entry.torch_tuple(keyword.arg)
                 if keyword.arg == "lr" and _number(value):
                     opt.learningRate = float(value)
                 elif keyword.arg == "lr":
                     self.importer.problem("dynamic-value", f"the learning rate '{describe(keyword.value)}' is not a "
                                           "constant; the pivot keeps its default", self.importer.where(keyword),
                                           warning)
-                elif keyword.arg == "betas" and isinstance(value, (tuple, list)) and len(value) == 2:
-                    opt.parameters.extend([Parameter(key="beta_1", value=float(value[0])),
-                                           Parameter(key="beta_2", value=float(value[1]))])
-                elif keyword.arg in renames and (_number(value) or isinstance(value, bool)):
-                    opt.parameters.append(Parameter(key=renames[keyword.arg], value=float(value)))
+                elif members and isinstance(value, (tuple, list)) and len(value) == len(members) and \
+                        all(_number(v) for v in value):
+                    opt.parameters.extend([Parameter(key=p.name, value=float(v)) for p, v in zip(members, value)])
+                elif parameter is not None and (_number(value) or isinstance(value, bool)):
+                    opt.parameters.append(Parameter(key=parameter.name, value=float(value)))
                 else:
                     self.importer.problem("unsupported-construct", f"optimizer argument '{keyword.arg}' is left out",
                                           self.importer.where(keyword), warning)
@@ -1796,6 +1742,22 @@ class _TrainingReader:
         if _is_int(batch):
             config.batchSize = batch
         return config
+
+    def loss_arguments(self, call: ast.Call, spelling: str, values) -> None:
+        """Warn about loss arguments the pivot does not hold (class weights, label smoothing, reduction...)."""
+        extra = call.args[2:] if spelling.startswith("F.") else call.args
+        if extra:
+            self.importer.problem("unsupported-construct", f"positional arguments of {spelling} are left out",
+                                  self.importer.where(call), warning)
+        for keyword in call.keywords:
+            if keyword.arg in ("input", "target"):
+                continue
+            neutral = vocabulary.TORCH_LOSS_NEUTRAL.get(keyword.arg, ...)
+            literal = self.literal(keyword.value, values)
+            if neutral is ... or literal != neutral or (neutral is None and not _is_none(keyword.value)):
+                self.importer.problem("unsupported-construct", f"{spelling} argument {keyword.arg}="
+                                      f"{describe(keyword.value)} is left out: the pivot loss has no such setting",
+                                      self.importer.where(keyword), warning)
 
     def is_epoch_loop(self, loop: ast.For) -> bool:
         name = loop.target.id if isinstance(loop.target, ast.Name) else ""
@@ -1823,6 +1785,10 @@ class _TrainingReader:
         return None
 
 
+def _is_none(node) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
 # --- public API -------------------------------------------------------------------------------------
 
 def import_pytorch(path, model_name: str | None = None, model_args: dict | None = None, input_shapes=None,
@@ -1848,11 +1814,13 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
         problems = [d for d in [*importer.report.diagnostics, refused.diagnostic] if d is not None]
         raise PyTorchImportError(problems, None, importer.report) from None
     report = importer.report
-    for graph in [model, *model.blocks]:
-        for node_name, construct in _fold_last_steps(graph).items():
+    changes, problems = run_pass(FOLD_LAST_STEPS, model)
+    report.diagnostics.extend(problems)
+    for graph, folded in changes.items():
+        for node_name, construct in folded.items():
             report.folded[f"{graph.name}.{node_name}" if graph is not model else node_name] = construct
     embedding_inputs_hold_ids(model)
-    model.training = _TrainingReader(importer).read()
+    model.training = _TrainingReader(importer).read(model)
     report.training = describe_training(model.training)
     if has_errors(report.diagnostics) and not partial:
         raise PyTorchImportError(report.diagnostics, model, report)

@@ -7,7 +7,7 @@ from nnpivot.metamodel.shapes import ShapeError, explicit_pads, fmt, per_axis, s
 from .keras_mapping import Arg as KerasArg
 from .keras_mapping import KerasMapping, Weights, padding_spec, spatial_dims, tuple_or_int
 from .pysyntax import literal
-from .spec import IMG, SIGNAL, VOLUME, ex, keras, kind, pytorch
+from .spec import SPATIAL, ex, keras, kind, pytorch
 from .torch_mapping import (
     Arg,
     TorchMapping,
@@ -22,19 +22,18 @@ from .torch_mapping import (
     torch_pad_order,
 )
 
-_conv_inputs = {1: SIGNAL, 2: IMG, 3: VOLUME}
 for d in (1, 2, 3):
     kind(f"conv{d}d", f"Conv{d}d", S.conv(d), f"{d}-D convolution.",
-         [ex(f"conv{d}d(x, 4, kernel_size=3)", _conv_inputs[d]),
-          ex(f"conv{d}d(x, 4, kernel_size=2, stride=2, padding=same)", _conv_inputs[d]),
-          ex(f"conv{d}d(x, 6, kernel_size=3, padding=same, dilation=2, bias=false)", _conv_inputs[d])]
+         [ex(f"conv{d}d(x, 4, kernel_size=3)", SPATIAL[d]),
+          ex(f"conv{d}d(x, 4, kernel_size=2, stride=2, padding=same)", SPATIAL[d]),
+          ex(f"conv{d}d(x, 6, kernel_size=3, padding=same, dilation=2, bias=false)", SPATIAL[d])]
          + ([ex("conv2d(x, 6, kernel_size=4, stride=3, padding=same, groups=2)", ("x: float32[4, 16, 16]",)),
              ex("conv2d(x, 4, kernel_size=[3, 2], padding=[[1, 0], [2, 1]])")] if d == 2 else []),
          positional=("filters",), required=("filters", "kernelSize"))
 for d in (1, 2, 3):
     kind(f"conv_transpose{d}d", f"ConvTranspose{d}d", S.conv_transpose(d), f"{d}-D transposed convolution.",
-         [ex(f"conv_transpose{d}d(x, 4, kernel_size=3, stride=2)", _conv_inputs[d]),
-          ex(f"conv_transpose{d}d(x, 4, kernel_size=2, stride=2, padding=same)", _conv_inputs[d])]
+         [ex(f"conv_transpose{d}d(x, 4, kernel_size=3, stride=2)", SPATIAL[d]),
+          ex(f"conv_transpose{d}d(x, 4, kernel_size=2, stride=2, padding=same)", SPATIAL[d])]
          + ([ex("conv_transpose2d(x, 4, kernel_size=3, stride=2, padding=1, output_padding=1)")] if d == 2 else []),
          positional=("filters",), required=("filters", "kernelSize"))
 

@@ -9,7 +9,7 @@ from . import layout as L
 from .keras_mapping import UNSET, KerasMapping, pad_widths, spatial_dims, tuple_or_int
 from .keras_mapping import Arg as KerasArg
 from .pysyntax import literal
-from .spec import IMG, SIGNAL, VOLUME, ex, keras, kind, pytorch
+from .spec import SIGNAL, SPATIAL, ex, keras, kind, pytorch
 from .torch_mapping import (
     Arg,
     TorchMapping,
@@ -23,12 +23,11 @@ from .torch_mapping import (
     torch_pad_order,
 )
 
-_conv_inputs = {1: SIGNAL, 2: IMG, 3: VOLUME}
 for d in (1, 2, 3):
     for op in ("max", "avg"):
         kind(f"{op}_pool{d}d", f"{op.capitalize()}Pool{d}d", S.pool(d), f"{d}-D {op} pooling.",
-             [ex(f"{op}_pool{d}d(x, 2)", _conv_inputs[d]),
-              ex(f"{op}_pool{d}d(x, 3, stride=2, padding=same)", _conv_inputs[d])]
+             [ex(f"{op}_pool{d}d(x, 2)", SPATIAL[d]),
+              ex(f"{op}_pool{d}d(x, 3, stride=2, padding=same)", SPATIAL[d])]
              + ([ex(f"{op}_pool2d(x, 3, stride=2, padding=1, ceil_mode=true)")] if d == 2 else []),
              positional=("kernelSize",), required=("kernelSize",))
 _adaptive_sizes = {1: "4", 2: "[4, 4]", 3: "[3, 2, 3]"}  # uneven windows in 3-D: 6 -> 3, 8 -> 2 and 3
@@ -36,8 +35,8 @@ for d in (1, 2, 3):
     for op in ("avg", "max"):
         kind(f"adaptive_{op}_pool{d}d", f"Adaptive{op.capitalize()}Pool{d}d", S.adaptive_pool(d),
              f"{d}-D adaptive {op} pooling to a fixed output size.",
-             [ex(f"adaptive_{op}_pool{d}d(x, {_adaptive_sizes[d]})", _conv_inputs[d]),
-              ex(f"adaptive_{op}_pool{d}d(x, 1)", _conv_inputs[d])],
+             [ex(f"adaptive_{op}_pool{d}d(x, {_adaptive_sizes[d]})", SPATIAL[d]),
+              ex(f"adaptive_{op}_pool{d}d(x, 1)", SPATIAL[d])],
              positional=("outputSize",), required=("outputSize",))
 for op in ("avg", "max"):
     kind(f"global_{op}_pool", f"Global{op.capitalize()}Pool", S.global_pool,

@@ -99,6 +99,7 @@ VEC = ("x: float32[20]",)
 TWO_MAPS = ("x: float32[4, 8, 8]", "y: float32[4, 8, 8]")
 VOLUME = ("x: float32[2, 6, 8, 8]",)
 SIGNAL = ("x: float32[3, 20]",)
+SPATIAL = {1: SIGNAL, 2: IMG, 3: VOLUME}  # maps of 1, 2 and 3 spatial axes
 
 
 KINDS: dict[str, Kind] = {}      # keyword -> entry, in declaration order

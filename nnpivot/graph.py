@@ -74,3 +74,37 @@ def new_node(eclass_name: str, name: str, inputs=(), **attributes):
         else:
             setattr(node, key, value)
     return node
+
+
+# --- reading and rewiring a built graph ---------------------------------------------------------------
+
+def consumers(graph) -> dict:
+    """node -> the nodes reading it (the graph itself for each output it is), in order."""
+    users: dict = {}
+    for node in graph.nodes:
+        for dep in node.inputs:
+            users.setdefault(dep, []).append(node)
+    for out in graph.outputs:
+        users.setdefault(out, []).append(graph)
+    return users
+
+
+def is_recurrent(node) -> bool:
+    kind = kind_of(node)
+    return kind is not None and kind.attribute("returnSequences") is not None
+
+
+def index_of(node, axis: int, index: int) -> bool:
+    """``node`` is ``x[index]`` along ``axis``."""
+    return node.eClass.name == "Index" and node.axis == axis and node.index == index
+
+
+def replace_uses(graph, old, new) -> None:
+    """Every reference to ``old`` (inputs, outputs) now refers to ``new``."""
+    for node in graph.nodes:
+        for i, dep in enumerate(list(node.inputs)):
+            if dep is old:
+                node.inputs[i] = new
+    for i, out in enumerate(list(graph.outputs)):
+        if out is old:
+            graph.outputs[i] = new

@@ -1,31 +1,10 @@
-"""The training configuration's vocabulary and its checks.
-
-The names are framework-neutral (snake_case, Keras-like parameter names); the
-code generators map them to ``torch.optim``/``keras.optimizers`` and to the
-losses and metrics of their framework, so this table is the one place that
-says which names a model may use.
-"""
+"""Checks of the training configuration against the one training vocabulary (nnpivot.kinds.training)."""
 from __future__ import annotations
 
 from difflib import get_close_matches
 
 from nnpivot.diagnostics import Diagnostic, error, location_of, warning
-
-# optimizer -> the parameters it accepts besides learning_rate
-OPTIMIZERS: dict[str, frozenset[str]] = {
-    "sgd": frozenset({"momentum", "nesterov", "weight_decay"}),
-    "adam": frozenset({"beta_1", "beta_2", "epsilon", "weight_decay", "amsgrad"}),
-    "adamw": frozenset({"beta_1", "beta_2", "epsilon", "weight_decay", "amsgrad"}),
-    "rmsprop": frozenset({"rho", "momentum", "epsilon", "weight_decay", "centered"}),
-    "adagrad": frozenset({"epsilon", "weight_decay", "initial_accumulator_value"}),
-}
-
-# cross_entropy takes class indices as targets (PyTorch CrossEntropyLoss, Keras sparse categorical
-# cross-entropy); categorical_cross_entropy takes one-hot or soft targets (Keras CategoricalCrossentropy)
-LOSSES: frozenset[str] = frozenset({"cross_entropy", "categorical_cross_entropy", "binary_cross_entropy", "nll",
-                                    "mse", "mae", "huber"})
-
-METRICS: frozenset[str] = frozenset({"accuracy", "mse", "mae", "precision", "recall", "auc"})
+from nnpivot.kinds.training import LOSSES, METRICS, OPTIMIZERS
 
 
 def _suggest(name: str, known) -> str:
@@ -47,12 +26,21 @@ def check_training(model) -> list[Diagnostic]:
             found.append(error("unknown-optimizer",
                                f"unknown optimizer '{optimizer.kind}'{_suggest(optimizer.kind, OPTIMIZERS)}", at))
         else:
-            accepted = OPTIMIZERS[optimizer.kind]
+            entry = OPTIMIZERS[optimizer.kind]
+            accepted = {p.name for p in entry.parameters}
+            values = {p.key: p.value for p in optimizer.parameters}
             for parameter in optimizer.parameters:
-                if parameter.key not in accepted:
+                known = entry.parameter(parameter.key)
+                if known is None:
                     found.append(error("unknown-argument",
                                        f"optimizer {optimizer.kind} has no parameter '{parameter.key}'"
                                        f"{_suggest(parameter.key, accepted)}", location_of(parameter)))
+                elif known.boolean and parameter.value not in (0, 1):
+                    found.append(error("out-of-range", f"optimizer {optimizer.kind}: {parameter.key} is a flag "
+                                       f"(true or false), got {parameter.value:g}", location_of(parameter)))
+                elif known.requires and parameter.value and not values.get(known.requires, 0) > 0:
+                    found.append(error("out-of-range", f"optimizer {optimizer.kind}: {parameter.key} needs a positive "
+                                       f"{known.requires}", location_of(parameter)))
         if not optimizer.learningRate > 0:
             found.append(error("out-of-range",
                                f"optimizer {optimizer.kind}: learning_rate must be positive, "

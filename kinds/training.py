@@ -1,0 +1,396 @@
+"""The training vocabulary: optimizers, losses and metrics, and how each framework writes them.
+
+One table for everyone: the DSL's validator checks names against it, the importers
+read it backwards (a framework spelling -> the pivot name), the generators forwards.
+No torch or TensorFlow import: spellings are strings, defaults are numbers the
+tests compare with the installed frameworks.
+
+Pivot conventions:
+
+- Parameter names are Keras-like (``learning_rate``, ``beta_1``, ``epsilon``, ``rho``);
+  a parameter the model does not set means the target framework's default.
+- ``weight_decay`` means what PyTorch's optimizer of that name does with it: an L2
+  term added to the gradient, except for ``adamw`` (decoupled). Keras 3 always
+  decouples it, so only ``adamw`` (and plain ``sgd``) carry it over exactly.
+- The cross-entropies read the model's output by its last activation: a model that
+  ends in softmax (sigmoid for the binary loss) outputs probabilities, any other
+  model outputs logits; ``nll`` reads log-probabilities (a model ending in
+  log_softmax). A spelling that reads the output otherwise (``from_logits=True`` on
+  a softmax model, ``nn.CrossEntropyLoss`` on probabilities) is not exact.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What a model's last node says about its output (see ``ending_of_keyword``).
+LOGITS = "logits"
+PROBABILITIES = "probabilities"            # ends in softmax
+BINARY_PROBABILITIES = "binary_probabilities"  # ends in sigmoid
+LOG_PROBABILITIES = "log_probabilities"    # ends in log_softmax
+_ENDINGS = {"softmax": PROBABILITIES, "sigmoid": BINARY_PROBABILITIES, "log_softmax": LOG_PROBABILITIES}
+
+
+def ending_of_keyword(keyword: str | None) -> str:
+    """How the losses read a model whose (only) output is a node of kind ``keyword`` (its DSL keyword)."""
+    return _ENDINGS.get(keyword or "", LOGITS)
+
+
+# --- optimizers ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OptimizerParameter:
+    """One optimizer hyper-parameter: its pivot name and how each framework spells it."""
+
+    name: str                       # pivot (Keras-like) name
+    torch: str                      # torch.optim keyword
+    keras: str                      # keras.optimizers keyword
+    torch_default: float | bool | None  # None: the framework has no default of its own (a required value)
+    keras_default: float | bool | None
+    boolean: bool = False           # stored as 0/1 in the pivot, written True/False
+    torch_index: int | None = None  # the position inside a torch tuple keyword (betas=(beta_1, beta_2))
+    keras_differs: str = ""         # why the Keras keyword does not mean exactly the pivot's value ("" = exact)
+    requires: str = ""              # a parameter that must be positive when this flag is set (torch refuses otherwise)
+
+    def torch_value(self, value: float):
+        return bool(value) if self.boolean else value
+
+    keras_value = torch_value
+
+
+@dataclass(frozen=True)
+class OptimizerEntry:
+    name: str                       # pivot name
+    torch_class: str                # torch.optim class, as generated code writes it
+    keras_class: str                # keras.optimizers class, as generated code writes it
+    keras_strings: tuple[str, ...]  # identifiers keras.optimizers.get accepts
+    torch_learning_rate: float      # each framework's default learning rate
+    keras_learning_rate: float
+    parameters: tuple[OptimizerParameter, ...]
+
+    @property
+    def torch_name(self) -> str:
+        return self.torch_class.rsplit(".", 1)[-1]
+
+    @property
+    def keras_name(self) -> str:
+        return self.keras_class.rsplit(".", 1)[-1]
+
+    def parameter(self, name: str) -> OptimizerParameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+    def parameter_of_torch(self, keyword: str, index: int | None = None) -> OptimizerParameter | None:
+        return next((p for p in self.parameters if p.torch == keyword and p.torch_index == index), None)
+
+    def torch_tuple(self, keyword: str) -> list[OptimizerParameter]:
+        """The parameters a torch tuple keyword holds, in order (betas -> beta_1, beta_2); [] for other keywords."""
+        return sorted((p for p in self.parameters if p.torch == keyword and p.torch_index is not None),
+                      key=lambda p: p.torch_index)
+
+    def parameter_of_keras(self, keyword: str) -> OptimizerParameter | None:
+        return next((p for p in self.parameters if p.keras == keyword), None)
+
+
+_COUPLED_DECAY = "Keras decouples weight decay from the gradient, PyTorch's {} adds it to the gradient (L2)"
+
+
+def _decay(optimizer: str, torch_default: float = 0.0, keras_default: float | None = None,
+           exact: bool = False) -> OptimizerParameter:
+    return OptimizerParameter("weight_decay", "weight_decay", "weight_decay", torch_default, keras_default,
+                              keras_differs="" if exact else _COUPLED_DECAY.format(optimizer))
+
+
+def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerParameter]:
+    return (OptimizerParameter("beta_1", "betas", "beta_1", 0.9, 0.9, torch_index=0),
+            OptimizerParameter("beta_2", "betas", "beta_2", beta_2_torch, 0.999, torch_index=1))
+
+
+def _epsilon(torch_default: float, keras_default: float = 1e-7) -> OptimizerParameter:
+    return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default)
+
+
+def _flag(name: str) -> OptimizerParameter:
+    return OptimizerParameter(name, name, name, False, False, boolean=True)
+
+
+OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
+    OptimizerEntry("sgd", "torch.optim.SGD", "keras.optimizers.SGD", ("sgd",), 1e-3, 0.01, (
+        OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
+        OptimizerParameter("nesterov", "nesterov", "nesterov", False, False, boolean=True, requires="momentum"),
+        # without momentum, decoupled and L2 decay give the same update
+        _decay("SGD"))),
+    OptimizerEntry("adam", "torch.optim.Adam", "keras.optimizers.Adam", ("adam",), 1e-3, 1e-3, (
+        *_betas(), _epsilon(1e-8), _decay("Adam"), _flag("amsgrad"))),
+    OptimizerEntry("adamw", "torch.optim.AdamW", "keras.optimizers.AdamW", ("adamw",), 1e-3, 1e-3, (
+        *_betas(), _epsilon(1e-8), _decay("AdamW", 0.01, 0.004, exact=True), _flag("amsgrad"))),
+    OptimizerEntry("rmsprop", "torch.optim.RMSprop", "keras.optimizers.RMSprop", ("rmsprop",), 1e-2, 1e-3, (
+        OptimizerParameter("rho", "alpha", "rho", 0.99, 0.9),
+        OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
+        _epsilon(1e-8), _decay("RMSprop"), _flag("centered"))),
+    OptimizerEntry("adagrad", "torch.optim.Adagrad", "keras.optimizers.Adagrad", ("adagrad",), 1e-2, 1e-3, (
+        _epsilon(1e-10), _decay("Adagrad"),
+        OptimizerParameter("initial_accumulator_value", "initial_accumulator_value", "initial_accumulator_value",
+                           0.0, 0.1))),
+    OptimizerEntry("adadelta", "torch.optim.Adadelta", "keras.optimizers.Adadelta", ("adadelta",), 1.0, 1e-3, (
+        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6), _decay("Adadelta"))),
+    OptimizerEntry("adamax", "torch.optim.Adamax", "keras.optimizers.Adamax", ("adamax",), 2e-3, 1e-3, (
+        *_betas(), _epsilon(1e-8), _decay("Adamax"))),
+    OptimizerEntry("nadam", "torch.optim.NAdam", "keras.optimizers.Nadam", ("nadam",), 2e-3, 1e-3, (
+        *_betas(), _epsilon(1e-8), _decay("NAdam"))),
+)}
+
+# What generated training code uses when the model's training section names no optimizer or no loss.
+DEFAULT_OPTIMIZER, DEFAULT_LEARNING_RATE, DEFAULT_LOSS = "adam", 0.001, "cross_entropy"
+
+# The pivot optimizer of a torch.optim class name ("Adam") and of a Keras class name or identifier
+# ("Adam", "adam"), for the importers.
+OPTIMIZERS_BY_TORCH_NAME: dict[str, OptimizerEntry] = {e.torch_name: e for e in OPTIMIZERS.values()}
+OPTIMIZERS_BY_KERAS_NAME: dict[str, OptimizerEntry] = {
+    **{e.keras_name: e for e in OPTIMIZERS.values()},
+    **{s: e for e in OPTIMIZERS.values() for s in e.keras_strings}}
+
+# Keywords a Keras optimizer accepts that are not hyper-parameters of the update rule.
+KERAS_OPTIMIZER_IGNORED = frozenset({"name"})
+# Older spellings of Keras optimizer keywords -> today's keyword
+KERAS_OPTIMIZER_ALIASES = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2"}
+
+
+# --- losses ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Writing:
+    """How one target writes a pivot loss for a model with a given ending.
+
+    ``code`` is the loss object's constructor call; ``input`` how the model's outputs
+    (``{}``) are passed to it. ``problem`` (and no code) when the target has no exact
+    counterpart: the generator reports it where the loss was set.
+    """
+
+    code: str | None
+    input: str = "{}"
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """A framework's way of writing a loss, and how it reads the model's output."""
+
+    name: str       # "nn.CrossEntropyLoss", "F.cross_entropy", "SparseCategoricalCrossentropy", "mse"
+    reads: str      # LOGITS / PROBABILITIES / LOG_PROBABILITIES / "values" (regression losses)
+    logits_keyword: bool = False  # Keras: from_logits=True switches ``reads`` to logits
+
+
+VALUES = "values"
+
+
+@dataclass(frozen=True)
+class LossEntry:
+    name: str
+    meaning: str
+    # how the pivot loss reads the model's output: VALUES, LOG_PROBABILITIES, or the ending that makes the
+    # output probabilities (any other ending: logits)
+    output: str
+    torch_spellings: tuple[Spelling, ...]   # nn classes and F functions the PyTorch importer recognises
+    keras_spellings: tuple[Spelling, ...]   # Keras classes and identifiers the Keras importer recognises
+    torch_writings: dict[str, Writing]      # ending -> how generated PyTorch code writes it
+    keras_writings: dict[str, Writing]      # ending -> how generated Keras code writes it
+
+    def torch(self, ending: str) -> Writing:
+        return self.torch_writings.get(ending) or self.torch_writings[LOGITS]
+
+    def keras(self, ending: str) -> Writing:
+        return self.keras_writings.get(ending) or self.keras_writings[LOGITS]
+
+    def reads(self, ending: str) -> str:
+        """How this pivot loss reads the output of a model with ``ending``."""
+        if self.output in (VALUES, LOG_PROBABILITIES):
+            return self.output
+        return PROBABILITIES if ending == self.output else LOGITS
+
+
+def _everywhere(writing: Writing) -> dict[str, Writing]:
+    return {LOGITS: writing}
+
+
+_TORCH_CROSS_ENTROPY = {LOGITS: Writing("nn.CrossEntropyLoss()"),
+                        # CrossEntropyLoss of log(probabilities) is the cross-entropy Keras computes on them
+                        PROBABILITIES: Writing("nn.CrossEntropyLoss()", "torch.log({})")}
+_KERAS_NLL_PROBLEM = ("nll reads log-probabilities and Keras has no negative log-likelihood loss: end the model in "
+                      "log_softmax (its Keras form is sparse categorical cross-entropy from logits) or use "
+                      "cross_entropy")
+
+LOSSES: dict[str, LossEntry] = {entry.name: entry for entry in (
+    LossEntry(
+        "cross_entropy", "categorical cross-entropy against class indices", PROBABILITIES,
+        (Spelling("nn.CrossEntropyLoss", LOGITS), Spelling("F.cross_entropy", LOGITS)),
+        (Spelling("SparseCategoricalCrossentropy", PROBABILITIES, True),
+         Spelling("sparse_categorical_crossentropy", PROBABILITIES, True)),
+        _TORCH_CROSS_ENTROPY,
+        {LOGITS: Writing("keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
+         PROBABILITIES: Writing("keras.losses.SparseCategoricalCrossentropy()")}),
+    LossEntry(
+        # PyTorch writes it as CrossEntropyLoss with probability targets, which reads back as cross_entropy
+        "categorical_cross_entropy", "categorical cross-entropy against one-hot or soft targets", PROBABILITIES,
+        (),
+        (Spelling("CategoricalCrossentropy", PROBABILITIES, True),
+         Spelling("categorical_crossentropy", PROBABILITIES, True)),
+        _TORCH_CROSS_ENTROPY,
+        {LOGITS: Writing("keras.losses.CategoricalCrossentropy(from_logits=True)"),
+         PROBABILITIES: Writing("keras.losses.CategoricalCrossentropy()")}),
+    LossEntry(
+        "binary_cross_entropy", "binary cross-entropy against 0/1 targets", BINARY_PROBABILITIES,
+        (Spelling("nn.BCELoss", PROBABILITIES), Spelling("F.binary_cross_entropy", PROBABILITIES),
+         Spelling("nn.BCEWithLogitsLoss", LOGITS), Spelling("F.binary_cross_entropy_with_logits", LOGITS)),
+        (Spelling("BinaryCrossentropy", PROBABILITIES, True), Spelling("binary_crossentropy", PROBABILITIES, True)),
+        {LOGITS: Writing("nn.BCEWithLogitsLoss()"), BINARY_PROBABILITIES: Writing("nn.BCELoss()")},
+        {LOGITS: Writing("keras.losses.BinaryCrossentropy(from_logits=True)"),
+         BINARY_PROBABILITIES: Writing("keras.losses.BinaryCrossentropy()")}),
+    LossEntry(
+        "nll", "negative log-likelihood of class indices under log-probabilities", LOG_PROBABILITIES,
+        (Spelling("nn.NLLLoss", LOG_PROBABILITIES), Spelling("F.nll_loss", LOG_PROBABILITIES)),
+        (),  # Keras has no NLL loss: on log-probabilities it is sparse cross-entropy from logits (logsumexp = 0)
+        _everywhere(Writing("nn.NLLLoss()")),
+        {LOGITS: Writing(None, problem=_KERAS_NLL_PROBLEM),
+         LOG_PROBABILITIES: Writing("keras.losses.SparseCategoricalCrossentropy(from_logits=True)")}),
+    LossEntry(
+        "mse", "mean squared error", VALUES,
+        (Spelling("nn.MSELoss", VALUES), Spelling("F.mse_loss", VALUES)),
+        (Spelling("MeanSquaredError", VALUES), Spelling("mean_squared_error", VALUES), Spelling("mse", VALUES)),
+        _everywhere(Writing("nn.MSELoss()")), _everywhere(Writing("keras.losses.MeanSquaredError()"))),
+    LossEntry(
+        "mae", "mean absolute error", VALUES,
+        (Spelling("nn.L1Loss", VALUES), Spelling("F.l1_loss", VALUES)),
+        (Spelling("MeanAbsoluteError", VALUES), Spelling("mean_absolute_error", VALUES), Spelling("mae", VALUES)),
+        _everywhere(Writing("nn.L1Loss()")), _everywhere(Writing("keras.losses.MeanAbsoluteError()"))),
+    LossEntry(
+        "huber", "Huber loss with delta 1", VALUES,
+        (Spelling("nn.HuberLoss", VALUES), Spelling("F.huber_loss", VALUES)),
+        (Spelling("Huber", VALUES), Spelling("huber", VALUES)),
+        _everywhere(Writing("nn.HuberLoss()")), _everywhere(Writing("keras.losses.Huber()"))),
+)}
+
+# Loss arguments the pivot does not hold, with the value that changes nothing: an importer carries on
+# silently when the source writes that value and warns (the argument is left out) otherwise.
+TORCH_LOSS_NEUTRAL = {"reduction": "mean", "label_smoothing": 0.0, "delta": 1.0, "ignore_index": -100,
+                      "weight": None, "pos_weight": None}
+KERAS_LOSS_NEUTRAL = {"reduction": "sum_over_batch_size", "label_smoothing": 0.0, "delta": 1.0, "axis": -1,
+                      "ignore_class": None}
+KERAS_LOSS_IGNORED = frozenset({"name", "dtype", "from_logits"})  # from_logits: read by the importer itself
+
+LOSSES_BY_TORCH_SPELLING: dict[str, tuple[LossEntry, Spelling]] = {
+    s.name: (e, s) for e in LOSSES.values() for s in e.torch_spellings}
+# Keras spellings are matched without case or underscores: "SparseCategoricalCrossentropy" and
+# "sparse_categorical_crossentropy" are one key.
+LOSSES_BY_KERAS_SPELLING: dict[str, tuple[LossEntry, Spelling]] = {
+    s.name.lower().replace("_", ""): (e, s) for e in LOSSES.values() for s in e.keras_spellings}
+
+
+def keras_loss(spelling: str) -> tuple[LossEntry, Spelling] | None:
+    return LOSSES_BY_KERAS_SPELLING.get(spelling.lower().replace("_", ""))
+
+
+def mismatch(entry: LossEntry, spelling: Spelling, ending: str, from_logits: bool = False) -> str:
+    """Why ``spelling`` is not exactly the pivot ``entry`` on a model with ``ending`` ("" when it is)."""
+    reads = LOGITS if spelling.logits_keyword and from_logits else spelling.reads
+    pivot = entry.reads(ending)
+    if reads == pivot or VALUES in (reads, pivot):
+        return ""
+    # cross-entropy of log-probabilities taken as logits is their negative log-likelihood, exactly
+    if ending == LOG_PROBABILITIES and {reads, pivot} <= {LOGITS, LOG_PROBABILITIES}:
+        return ""
+    output = {PROBABILITIES: "probabilities", BINARY_PROBABILITIES: "probabilities",
+              LOG_PROBABILITIES: "log-probabilities"}.get(ending, "logits")
+    takes = {PROBABILITIES: "probabilities", LOG_PROBABILITIES: "log-probabilities"}.get(reads, "logits")
+    return (f"{spelling.name} takes {takes} but the model outputs {output}: the pivot loss '{entry.name}' "
+            "reads the output as what it is")
+
+
+# --- metrics ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MetricEntry:
+    name: str
+    keras: str                        # what generated Keras code passes in metrics=[...]
+    keras_spellings: tuple[str, ...]  # Keras classes and identifiers read back as this metric
+    torch: str | None                 # what one batch adds to the running sum in generated PyTorch code
+
+
+# PyTorch accuracy depends on the targets: class indices, one-hot rows, or 0/1 values.
+TORCH_ACCURACY = {
+    "sparse": "(outputs.argmax(dim=1) == targets).sum().item()",
+    "categorical": "(outputs.argmax(1) == targets.argmax(1)).sum().item()",
+    "binary": "((outputs > 0.5).float() == targets).sum().item()",
+    # a sigmoid-free binary model outputs logits: their sign is the class
+    "binary_logits": "((outputs > 0).float() == targets).sum().item()",
+}
+
+METRICS: dict[str, MetricEntry] = {entry.name: entry for entry in (
+    MetricEntry("accuracy", "accuracy",
+                ("accuracy", "acc", "SparseCategoricalAccuracy", "sparse_categorical_accuracy",
+                 "CategoricalAccuracy", "categorical_accuracy", "BinaryAccuracy", "binary_accuracy"),
+                TORCH_ACCURACY["sparse"]),
+    MetricEntry("mse", "mse", ("mse", "mean_squared_error", "MeanSquaredError"),
+                "((outputs - targets) ** 2).mean().item() * len(targets)"),
+    MetricEntry("mae", "mae", ("mae", "mean_absolute_error", "MeanAbsoluteError"),
+                "(outputs - targets).abs().mean().item() * len(targets)"),
+    MetricEntry("precision", "precision", ("precision", "Precision"), None),
+    MetricEntry("recall", "recall", ("recall", "Recall"), None),
+    MetricEntry("auc", "auc", ("auc", "AUC"), None),
+)}
+
+METRICS_BY_KERAS_SPELLING: dict[str, MetricEntry] = {
+    s.lower().replace("_", ""): e for e in METRICS.values() for s in e.keras_spellings}
+
+
+def keras_metric(spelling: str) -> MetricEntry | None:
+    return METRICS_BY_KERAS_SPELLING.get(spelling.lower().replace("_", ""))
+
+
+def torch_accuracy(loss: str, ending: str, binary_output: bool) -> str:
+    """The accuracy increment that fits the loss's targets and the model's output."""
+    if loss == "binary_cross_entropy" or binary_output:
+        return TORCH_ACCURACY["binary" if ending == BINARY_PROBABILITIES or loss != "binary_cross_entropy"
+                              else "binary_logits"]
+    return TORCH_ACCURACY["categorical" if loss == "categorical_cross_entropy" else "sparse"]
+
+
+# --- documentation ---------------------------------------------------------------------------------
+
+README_START, README_END = "<!-- training:start -->", "<!-- training:end -->"
+
+
+def _ending_label(ending: str, count: int) -> str:
+    return "any output" if count == 1 else ending.replace("binary_", "").replace("_", "-")
+
+
+def _writing_text(writing: Writing) -> str:
+    if writing.code is None:
+        return "refused (error)"
+    return f"`{writing.code}`" + (f" of `{writing.input.format('outputs')}`" if writing.input != "{}" else "")
+
+
+def markdown_table() -> str:
+    """The README's tables of the vocabulary (kept fresh by a test)."""
+    lines = ["| optimizer | PyTorch | Keras | parameters (PyTorch / Keras keyword, default) |", "|---|---|---|---|"]
+    for entry in OPTIMIZERS.values():
+        rates = f"lr {entry.torch_learning_rate:g} / learning_rate {entry.keras_learning_rate:g}"
+        parameters = [f"`learning_rate` ({rates})"]
+        for p in entry.parameters:
+            torch_name = f"{p.torch}[{p.torch_index}]" if p.torch_index is not None else p.torch
+            note = " approximate in Keras" if p.keras_differs else ""
+            parameters.append(f"`{p.name}` ({torch_name} {p.torch_default} / {p.keras} {p.keras_default}{note})")
+        lines.append(f"| `{entry.name}` | `{entry.torch_class}` | `{entry.keras_class}` | {'; '.join(parameters)} |")
+    lines += ["", "| loss | meaning | PyTorch (read) | Keras (read) | written, by what the model outputs |",
+              "|---|---|---|---|---|"]
+    for entry in LOSSES.values():
+        torch_names = ", ".join(f"`{s.name}`" for s in entry.torch_spellings) or "(as cross_entropy)"
+        keras_names = ", ".join(f"`{s.name}`" for s in entry.keras_spellings) or "(none)"
+        written = []
+        for ending, writings in (("PyTorch", entry.torch_writings), ("Keras", entry.keras_writings)):
+            forms = [f"{_ending_label(e, len(writings))}: " + _writing_text(w) for e, w in writings.items()]
+            written.append(f"{ending} {'; '.join(forms)}")
+        lines.append(f"| `{entry.name}` | {entry.meaning} | {torch_names} | {keras_names} | {'<br>'.join(written)} |")
+    lines += ["", "| metric | Keras (read) | PyTorch training function |", "|---|---|---|"]
+    for entry in METRICS.values():
+        torch_form = "running sum" if entry.torch else "left out (warning)"
+        lines.append(f"| `{entry.name}` | {', '.join(f'`{s}`' for s in entry.keras_spellings)} | {torch_form} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,276 @@
+"""Named passes over the pivot: rewrites that keep what a model computes.
+
+A :class:`Pass` says what it requires of a graph, what it ensures, and does one
+thing; :func:`run_pass` runs it on the model and every block, checks the
+graph's wiring before and after, and names the pass in any diagnostic, so a
+rewrite that breaks a model is reported as that pass's failure, never passed
+on. The importers run them on what they built (``FOLD_LAST_STEPS`` after the
+PyTorch importer, ``FOLD_RECURRENT_STACKS`` after the Keras one); each pass is
+exact on any pivot model, whatever its source.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nnpivot.diagnostics import Diagnostic, error
+from nnpivot.graph import consumers, index_of, is_recurrent, replace_uses, topological_order
+from nnpivot.kinds import kind_of
+from nnpivot.metamodel import eclass, is_kind
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A rewrite of one graph: ``rewrite(graph)`` returns what it changed (empty when nothing)."""
+    name: str
+    requires: str
+    ensures: str
+    rewrite: Callable[[Any], list | dict]
+
+
+def wiring_problems(graph) -> list[str]:
+    """What is broken in a graph's wiring: a cycle, or an input or output that is not one of its nodes."""
+    members = set(graph.nodes)
+    problems = [f"'{node.name}' reads '{dep.name}', which is not in the graph"
+                for node in graph.nodes for dep in node.inputs if dep not in members]
+    problems += [f"output '{out.name}' is not in the graph" for out in graph.outputs if out not in members]
+    if not problems:
+        try:
+            topological_order(graph)
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def run_pass(rewrite: Pass, model) -> tuple[dict, list[Diagnostic]]:
+    """Run ``rewrite`` on the model and each block: graph -> what it changed, and the pass's diagnostics."""
+    changes: dict = {}
+    for graph in [model, *model.blocks]:
+        before = wiring_problems(graph)
+        if before:
+            return changes, [error("pass-failed", f"pass {rewrite.name} requires {rewrite.requires}; graph "
+                                   f"'{graph.name}' has {before[0]}")]
+        changes[graph] = rewrite.rewrite(graph)
+        after = wiring_problems(graph)
+        if after:
+            return changes, [error("pass-failed", f"pass {rewrite.name} broke graph '{graph.name}' ({after[0]}); "
+                                   f"it ensures {rewrite.ensures}")]
+    return changes, []
+
+
+# --- the last step of a recurrent layer ------------------------------------------------------------------
+
+def fold_last_steps(graph) -> dict[str, str]:
+    """Recurrent layers whose only use is their last step take ``return_sequences=false`` (exact).
+
+    Returns node name -> the construct folded into it.
+    """
+    folded = {}
+    changed = True
+    while changed:
+        changed = False
+        users = consumers(graph)
+        for rnn in [n for n in graph.nodes if is_recurrent(n) and n.returnSequences and n.batchFirst]:
+            sequence_users = [u for u in users.get(rnn, []) if getattr(u, "eClass", None) is None
+                              or u.eClass.name != "Select"]
+            selects = [n for n in graph.nodes if n.eClass.name == "Select" and n.inputs and n.inputs[0] is rnn]
+            hidden = [s for s in selects if s.index == 1]
+            take, remove, how = None, [], ""
+            if not rnn.bidirectional and len(sequence_users) == 1 and index_of(sequence_users[0], 1, -1) \
+                    and not any(users.get(s) for s in selects if s.index == 0):
+                take, remove, how = sequence_users[0], [sequence_users[0]], "the last step of its sequence"
+            elif not sequence_users and hidden and not rnn.bidirectional:
+                picks = [u for u in users.get(hidden[0], []) if index_of(u, 0, -1)]
+                if picks:
+                    take, remove, how = picks[0], picks[:1], "h_n[-1], the last layer's final state"
+            elif not sequence_users and hidden and rnn.bidirectional:
+                for cat in users.get(hidden[0], []):
+                    if cat.eClass.name != "Concat" or len(cat.inputs) != 2 or cat.axis not in (1, -1):
+                        continue
+                    first, second = cat.inputs
+                    if index_of(first, 0, -2) and index_of(second, 0, -1) and first.inputs[0] is hidden[0] \
+                            and second.inputs[0] is hidden[0] and len(users.get(first, [])) == 1 \
+                            and len(users.get(second, [])) == 1:
+                        take, remove = cat, [cat, first, second]
+                        how = "the concatenated final states of both directions (h_n[-2], h_n[-1])"
+                        break
+            if take is None:
+                continue
+            rnn.returnSequences = False
+            replace_uses(graph, take, rnn)
+            for node in remove:
+                graph.nodes.remove(node)
+            for select in hidden:
+                if not consumers(graph).get(select) and select in graph.nodes:
+                    graph.nodes.remove(select)
+            folded[rnn.name] = f"{how} (return_sequences=false)"
+            changed = True
+            break
+    return folded
+
+
+FOLD_LAST_STEPS = Pass(
+    "fold-last-steps",
+    requires="a wired, acyclic graph",
+    ensures="a recurrent layer read only at its last step returns that step itself (return_sequences=false), "
+            "the index nodes gone",
+    rewrite=fold_last_steps)
+
+
+# --- stacked recurrent layers ------------------------------------------------------------------------------
+
+# What may differ between the layers of one stack: the per-layer input size, and the
+# sequences that all but the last layer return.
+STACK_FREE_ATTRIBUTES = frozenset({"name", "inputSize", "returnSequences"})
+
+
+@dataclass
+class Stack:
+    """Keras recurrent layers folded into one pivot node (the first layer's, now ``num_layers`` deep)."""
+    node: Any
+    layers: list          # the layers' nodes before the fold, in order (``node`` first)
+    names: list[str]      # their names before the fold
+    rate: float           # the Dropout between consecutive layers (0: none)
+
+
+def fold_recurrent_stacks(graph) -> list[Stack]:
+    """Fold chains of alike Keras recurrent layers into one pivot node with ``num_layers`` and ``dropout``.
+
+    The chain is the Keras idiom for a stacked RNN, the one the Keras generator
+    writes for ``num_layers > 1`` and people write by hand::
+
+        x = LSTM(64, return_sequences=True)(x)   # every layer but the last returns its sequence
+        x = Dropout(0.2)(x)                       # optional, the same rate between every two layers
+        x = LSTM(64)(x)                           # same class, units, direction and settings
+
+    This computes exactly what the pivot's (PyTorch's) stacked layer computes:
+    layer i + 1 reads layer i's whole output sequence (both directions
+    concatenated), Dropout acts between layers in training only, and every
+    layer starts from zero states. A layer's own sequence must feed only the
+    next layer (through the Dropout), and its final states may be read only as
+    ``h[d]`` (what Keras returns per layer and direction): those become
+    ``h_n[layer * directions + d]`` of the folded node, and a stack of all of
+    them in order (``ops.stack([h0, h0_reverse, h1, ...], axis=0)``, the
+    generator's) is the folded node's states output itself. Anything else
+    (shared layers, other settings, a sequence used twice) stops the chain
+    there, and the layers stay separate nodes, which is exact too.
+    """
+    stacks = []
+    while True:
+        users = consumers(graph)
+        shared = {n.weightsOf for n in graph.nodes if n.weightsOf is not None}
+        for head in [n for n in graph.nodes if is_recurrent(n)]:
+            layers, gaps = _stack_chain(graph, head, users, shared)
+            if len(layers) > 1:
+                stacks.append(_fold_stack(graph, layers, gaps, users))
+                break
+        else:
+            return stacks
+
+
+def _stack_chain(graph, head, users, shared) -> tuple[list, list]:
+    """The layers of the foldable chain that starts at ``head`` and the Dropout nodes between them."""
+    layers, gaps = [head], []
+    if not _states_read_by_index(head, users) or head in shared or head.weightsOf is not None:
+        return layers, gaps
+    while True:
+        layer = layers[-1]
+        readers = [u for u in users.get(layer, []) if u is not graph and not is_kind(u, "Select")]
+        if not layer.returnSequences or graph in users.get(layer, []) or len(readers) != 1:
+            return layers, gaps
+        following, gap = readers[0], None
+        if is_kind(following, "Dropout") and not following.spatial and graph not in users.get(following, []) \
+                and len(users.get(following, [])) == 1:
+            following, gap = users[following][0], following
+        rate = gap.rate if gap is not None else 0.0
+        if not (is_recurrent(following) and _alike(head, following) and list(following.inputs) == [gap or layer]
+                and (not gaps or rate == (gaps[0].rate if gaps[0] is not None else 0.0))
+                and following not in shared and following.weightsOf is None
+                and _states_read_by_index(following, users)):
+            return layers, gaps
+        layers.append(following)
+        gaps.append(gap)
+
+
+def _alike(first, other) -> bool:
+    """Same class and settings, each one Keras layer (``num_layers`` 1, no inter-layer dropout of its own)."""
+    if first.eClass is not other.eClass or first.numLayers != 1 or other.numLayers != 1 or first.dropout \
+            or other.dropout:
+        return False
+    return all(first.eGet(a) == other.eGet(a) for a in kind_of(first).attributes()
+               if a.name not in STACK_FREE_ATTRIBUTES)
+
+
+def _states_read_by_index(layer, users) -> bool:
+    """The layer's final states (Select 1, 2) are read only as ``states[d]``, one direction each."""
+    directions = 2 if layer.bidirectional else 1
+    for select in [u for u in users.get(layer, []) if is_kind(u, "Select")]:
+        readers = users.get(select, [])
+        if select.index == 0 or not all(getattr(r, "eClass", None) is not None and is_kind(r, "Index")
+                                        and r.axis == 0 and 0 <= r.index < directions for r in readers):
+            return False
+    return True
+
+
+def _fold_stack(graph, layers: list, gaps: list, users) -> Stack:
+    head, last = layers[0], layers[-1]
+    names = [n.name for n in layers]
+    rate = gaps[0].rate if gaps[0] is not None else 0.0
+    directions = 2 if head.bidirectional else 1
+    head.numLayers, head.dropout, head.returnSequences = len(layers), rate, last.returnSequences
+    replace_uses(graph, last, head)
+    states: dict[int, Any] = {}   # slot -> the folded node's Select of it
+    for depth, layer in enumerate(layers):
+        for select in [u for u in users.get(layer, []) if is_kind(u, "Select")]:
+            if select.index not in states:
+                states[select.index] = eclass("Select")(name=select.name, index=select.index)
+                states[select.index].inputs.append(head)
+                graph.nodes.insert(graph.nodes.index(head) + 1, states[select.index])
+            for reader in users.get(select, []):
+                reader.inputs[0] = states[select.index]
+                reader.index += depth * directions
+            graph.nodes.remove(select)
+    for node in [*layers[1:], *filter(None, gaps)]:
+        graph.nodes.remove(node)
+    base = re.fullmatch(r"(\w+)_l0", names[0])
+    taken = {n.name for n in graph.nodes if n is not head}
+    if base and names == [f"{base[1]}_l{i}" for i in range(len(names))] and base[1] not in taken:
+        head.name = base[1]   # the Keras generator's names for the layers of the pivot node <name>
+    for select in states.values():
+        automatic = f"{head.name}_{'hc'[select.index - 1]}n"
+        if automatic not in taken:
+            select.name = automatic
+        _collapse_state_stacks(graph, select, len(layers) * directions)
+    return Stack(head, layers, names, rate)
+
+
+def _collapse_state_stacks(graph, select, count: int) -> None:
+    """``stack([states[0], ..., states[count - 1]], axis=0)`` is ``select`` itself: it takes the stack's place."""
+    for stack in [n for n in graph.nodes if is_kind(n, "Stack")]:
+        parts = list(stack.inputs)
+        if stack.axis != 0 or len(parts) != count or not all(
+                is_kind(p, "Index") and p.inputs[0] is select and p.index == i for i, p in enumerate(parts)):
+            continue
+        graph.nodes.remove(select)
+        graph.nodes.insert(graph.nodes.index(stack), select)
+        select.name = stack.name
+        replace_uses(graph, stack, select)
+        graph.nodes.remove(stack)
+        left = consumers(graph)
+        for part in parts:
+            if part in graph.nodes and not left.get(part):
+                graph.nodes.remove(part)
+        return
+
+
+FOLD_RECURRENT_STACKS = Pass(
+    "fold-recurrent-stacks",
+    requires="a wired, acyclic graph",
+    ensures="a chain of alike one-layer recurrent nodes (with one dropout rate between them) is one node with "
+            "num_layers and dropout, its states read through one select",
+    rewrite=fold_recurrent_stacks)
+
+__all__ = ["FOLD_LAST_STEPS", "FOLD_RECURRENT_STACKS", "Pass", "Stack", "fold_last_steps", "fold_recurrent_stacks",
+           "run_pass", "wiring_problems"]
