@@ -29,6 +29,16 @@ def header(source_name: str, comment: str = "#") -> str:
 
 # --- names -------------------------------------------------------------------
 
+class Taken:
+    """The union of name sets, seen through ``in`` without copying any (allocation stays linear)."""
+
+    def __init__(self, *sets):
+        self.sets = sets
+
+    def __contains__(self, name: object) -> bool:
+        return any(name in names for names in self.sets)
+
+
 def class_name(name: str) -> str:
     """A class name for a model or block: kept as written when it is a valid identifier."""
     text = identifier(name)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic, NNPivotError, error, has_errors, location_of, warning
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import KINDS, kind_of
@@ -47,7 +48,7 @@ from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.shapes import infer_shapes
 from nnpivot.weights import WeightStore
 
-from .codegen import OutputNames, class_name, environment, header, write_atomic
+from .codegen import OutputNames, Taken, class_name, environment, header, write_atomic
 
 np = lazy_module("numpy")  # for the weight functions: generating code never loads numpy
 
@@ -123,12 +124,12 @@ class GraphCode:
     _attributes: set = field(default_factory=set)
 
     def fresh(self, base: str) -> str:
-        name = identifier(base, RESERVED | self._names)
+        name = identifier(base, Taken(RESERVED, self._names))
         self._names.add(name)
         return name
 
     def attribute(self, base: str) -> str:
-        name = identifier(base, RESERVED | self._attributes)
+        name = identifier(base, Taken(RESERVED, self._attributes))
         self._attributes.add(name)
         return name
 
@@ -208,13 +209,25 @@ class GraphCode:
     def _flatten_ok(self, node, consumers) -> bool:
         """Flatten of non-pivot maps stays idiomatic when only Dense layers read it (their rows move).
 
-        Elementwise nodes between them (dropout, activations) carry the feature order on.
+        Elementwise nodes between them (dropout, activations) carry the feature order on. Walked with
+        a stack, not recursion: a chain of thousands of activations after a Flatten is legal.
         """
-        readers = consumers.get(node, [])
-        if not readers or node in list(self.graph.outputs):
-            return False
-        return all(is_kind(r, "Dense") or (_carries_flat_order(r) and self._flatten_ok(r, consumers))
-                   for r in readers)
+        outputs = set(self.graph.outputs)
+        seen, pending = set(), [node]
+        while pending:
+            current = pending.pop()
+            readers = consumers.get(current, [])
+            if not readers or current in outputs:
+                return False
+            for reader in readers:
+                if is_kind(reader, "Dense"):
+                    continue
+                if not _carries_flat_order(reader):
+                    return False
+                if reader not in seen:
+                    seen.add(reader)
+                    pending.append(reader)
+        return True
 
     def _emit_call(self, node, operands, out_vars):
         code = self.blocks.get(node.block)
@@ -395,15 +408,17 @@ def keras_layouts(model) -> tuple[list[L.Perm], list[L.Perm]]:
 
 def generate(model, source_name: str) -> str:
     """Keras 3 source code for ``model``; raises NNPivotError when a node cannot be written."""
-    program = plan(model)
-    if has_errors(program.diagnostics):
-        raise NNPivotError(program.diagnostics)
-    return render(program, source_name)
+    with collector_paused():
+        program = plan(model)
+        if has_errors(program.diagnostics):
+            raise NNPivotError(program.diagnostics)
+        return render(program, source_name)
 
 
 def generate_file(model, path, source_name: str, force: bool = False) -> list[Diagnostic]:
     """Generate and write atomically; an existing file needs ``force`` (``output-exists``)."""
-    program = plan(model)
+    with collector_paused():
+        program = plan(model)
     if has_errors(program.diagnostics):
         raise NNPivotError(program.diagnostics)
     write_atomic(path, render(program, source_name), force=force)
@@ -575,6 +590,12 @@ def _current(layer) -> list[np.ndarray]:
     return [np.asarray(v) for v in layer.get_weights()]
 
 
+def _placeholders(layer) -> list[np.ndarray]:
+    """Arrays with the shapes and dtypes of a layer's weights that hold no memory (zero strides): enough for
+    the converters to tell the pivot shapes the layer needs, without reading (or initializing) its values."""
+    return [np.broadcast_to(np.zeros((), dtype=v.dtype), tuple(v.shape)) for v in layer.weights]
+
+
 def assign_store(keras_model, model, store: WeightStore) -> list[Diagnostic]:
     """Copy the pivot weights of ``model`` into a built Keras model generated from it."""
     diagnostics: list[Diagnostic] = []
@@ -592,16 +613,18 @@ def store_from_keras(keras_model, model) -> tuple[WeightStore, list[Diagnostic]]
     return store, diagnostics
 
 
-def write_layer_weights(key, node, units, params: dict) -> list[Diagnostic]:
+def write_layer_weights(key, node, units, params: dict, assign=None) -> list[Diagnostic]:
     """Set the Keras layers holding one node's weights (``units``: (layer, info) pairs) from its pivot params.
 
-    Each parameter is checked against the shape the Keras layer implies (read back
-    through the converter), so a mismatch names the pivot parameter.
+    Each parameter is checked against the shape the Keras layer implies (its
+    variables' shapes read back through the converter), so a mismatch names the
+    pivot parameter. ``assign(layer, arrays)`` sets the converted arrays (default:
+    ``layer.set_weights``).
     """
     weights = kind_of(node).mappings[TARGET].weights
     diagnostics: list[Diagnostic] = []
     for layer, info in units:
-        expected = weights.from_keras(np, node, _current(layer), info)
+        expected = weights.from_keras(np, node, _placeholders(layer), info)
         problems = [error("weight-missing", f"{key}.{param}: the weight store has no such array",
                           location_of(node)) for param in expected if param not in params]
         problems += [error("weight-shape-mismatch", f"{key}.{param}: the Keras model needs shape "
@@ -612,9 +635,12 @@ def write_layer_weights(key, node, units, params: dict) -> list[Diagnostic]:
         if problems:
             diagnostics += problems
             continue
-        arrays = weights.to_keras(np, node, params, info)
-        layer.set_weights([np.asarray(a, dtype=v.dtype) for v, a in zip(layer.weights, arrays)])
+        (assign or _set_weights)(layer, lambda info=info: weights.to_keras(np, node, params, info))
     return diagnostics
+
+
+def _set_weights(layer, convert) -> None:
+    layer.set_weights([np.asarray(a, dtype=v.dtype) for v, a in zip(layer.weights, convert())])
 
 
 def read_layer_weights(key, node, units, store: WeightStore) -> list[Diagnostic]:
@@ -669,23 +695,116 @@ def read_weights_h5(path, model) -> tuple[WeightStore, list[Diagnostic]]:
 
 
 def write_weights_h5(path, model, store: WeightStore, force: bool = False) -> list[Diagnostic]:
-    """Write ``store`` as a Keras ``.weights.h5`` file for the generated model (atomically)."""
+    """Write ``store`` as a Keras ``.weights.h5`` file for the generated model (atomically).
+
+    Keras writes the file from a model whose variables were never initialized
+    (see ``_deferred_keras_model``): each variable's first value is its converted
+    pivot array, read once by ``save_weights``. No random model is built and run,
+    and the weights are not copied into TensorFlow first, so the memory needed is
+    about the store plus the largest converted array.
+    """
     path = Path(path)
     if not path.name.endswith(".weights.h5"):
         return [error("bad-weights-file", f"{path}: Keras weight files must end in .weights.h5")]
     if path.exists() and not force:
         return [error("output-exists", f"{path} already exists (use --force to overwrite it)")]
-    keras_model = build_keras_model(model)
-    diagnostics = assign_store(keras_model, model, store)
-    if has_errors(diagnostics):
-        return diagnostics
+    keras_model = _deferred_keras_model(model)
+    deferred = keras_model is not None
+    if not deferred:  # a Keras that initializes variables at once: set them on a built model
+        keras_model = build_keras_model(model)
     tmp = path.with_name(f".{path.name[:-len('.weights.h5')]}.tmp.weights.h5")
     try:
+        diagnostics: list[Diagnostic] = []
+        for key, node, code, owner_path in _weighted_nodes(plan(model)):
+            units = _units(_owner(keras_model, owner_path), code, node)
+            diagnostics += write_layer_weights(key, node, units, store.for_node(key),
+                                               assign=_first_values if deferred else None)
+        if has_errors(diagnostics):
+            return diagnostics
         keras_model.save_weights(str(tmp))
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+        if deferred:
+            _forget_deferred(keras_model)
     return diagnostics
+
+
+def _deferred_keras_model(model, source_name: str = "<model>"):
+    """The generated Keras model, built on symbolic inputs with its variables left uninitialized.
+
+    In a ``keras.StatelessScope(initialize_variables=False)`` Keras creates each
+    variable with its shape, path and initializer but no value; the value is made
+    by the initializer when first read. None when this Keras initializes them
+    anyway (then the caller builds the model the ordinary way).
+    """
+    import keras
+
+    text = generate(model, source_name)
+    module = types.ModuleType(f"nnpivot_keras_{identifier(model.name)}")
+    exec(compile(text, f"<keras code of {model.name}>", "exec"), module.__dict__)  # noqa: S102 - our own output
+    in_perms, _ = keras_layouts(model)
+    specs = []
+    for node, perm in zip(graph_inputs(model), in_perms):
+        shape = (1, *(4 if d < 0 else d for d in node.shape))
+        specs.append(keras.KerasTensor(tuple(shape[axis] for axis in perm), dtype=node.dtype.name))
+    keras_model = None
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            keras_model = getattr(module, class_name(model.name))()  # Dropout makes its seed variable here
+            keras_model(specs[0] if len(specs) == 1 else specs)
+    except BaseException:
+        if keras_model is not None:
+            _forget_deferred(keras_model)
+        raise
+    if not all(getattr(v, "_value", 0) is None and hasattr(v, "_initializer") for v in keras_model.variables):
+        _forget_deferred(keras_model)
+        return None
+    return keras_model
+
+
+def _first_values(layer, convert) -> None:
+    """Make the converted pivot arrays the first values of a deferred layer's variables.
+
+    The conversion runs when Keras first reads one of them (while saving) and is
+    dropped once each was read, so one layer's converted arrays exist at a time.
+    """
+    values = _LayerValues(layer, convert)
+    for index, variable in enumerate(layer.weights):
+        variable._initializer = lambda shape, dtype=None, index=index: values.take(index)
+
+
+class _LayerValues:
+    def __init__(self, layer, convert):
+        self.variables = list(layer.weights)
+        self.convert = convert
+        self.arrays: list | None = None
+
+    def take(self, index: int) -> np.ndarray:
+        if self.arrays is None or self.arrays[index] is None:  # first read (or a second read of one value)
+            self.arrays = list(self.convert())
+            if len(self.arrays) != len(self.variables):
+                raise ValueError(f"{len(self.variables)} Keras weights, but the converter gave {len(self.arrays)}")
+        variable = self.variables[index]
+        value = np.ascontiguousarray(self.arrays[index], dtype=variable.dtype)  # the layout the file stores
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(f"{variable.path}: the variable has shape {tuple(variable.shape)}, its converted "
+                             f"value {tuple(value.shape)}")
+        self.arrays[index] = None  # handed over: the conversion's intermediate arrays can go
+        if all(array is None for array in self.arrays):
+            self.arrays = None
+        return value
+
+
+def _forget_deferred(keras_model) -> None:
+    """Take the model's variables off Keras' list of variables to initialize later (it would keep them,
+    and the arrays their initializers hold, alive, and initialize them at the next scope's end)."""
+    from keras.src.backend.common import global_state
+
+    ours = {id(v) for v in keras_model.variables}
+    pending = global_state.get_global_attribute("uninitialized_variables")
+    if pending:
+        pending[:] = [v for v in pending if id(v) not in ours]
 
 
 __all__ = ["assign_store", "build_keras_model", "explicit_transposes",

@@ -10,11 +10,11 @@ without it.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
 from nnpivot import fileio
+from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import (
     Diagnostic,
     Location,
@@ -134,7 +134,8 @@ class _Generation:
 def generate_code(model, source_name: str = "<model>") -> tuple[str | None, list[Diagnostic]]:
     """PyTorch source for ``model`` and what was found on the way (None when there are errors)."""
     generation = _Generation(model)
-    text = generation.run(source_name)
+    with collector_paused():
+        text = generation.run(source_name)
     return text, generation.diagnostics
 
 
@@ -289,11 +290,13 @@ def _shape_text(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
-def store_from_state_dict(model, state_dict) -> tuple:
+def store_from_state_dict(model, state_dict, copy: bool = True) -> tuple:
     """Read a PyTorch ``state_dict`` of the generated model into a pivot WeightStore.
 
     Returns ``(store, diagnostics)``: ``weight-shape-mismatch`` and ``weight-missing``
     are errors, ``weight-unexpected`` a warning; ``num_batches_tracked`` is dropped.
+    ``copy=False`` lets the store share the tensors' memory, for a state_dict
+    nobody else holds (one just read from a file).
     """
     slots = {s.torch_key: s for s in parameter_slots(model)}
     store, diagnostics = WeightStore(), []
@@ -311,7 +314,7 @@ def store_from_state_dict(model, state_dict) -> tuple:
                                      f" in the checkpoint but the model expects {_shape_text(slot.shape)}",
                                      location_of(slot.node)))
             continue
-        store[slot.pivot_key] = array.copy()
+        store[slot.pivot_key] = array.copy() if copy else array
     for key, slot in slots.items():
         if key not in state_dict:
             diagnostics.append(error("weight-missing", f"the checkpoint has no '{key}' ({slot.pivot_key},"
@@ -319,8 +322,12 @@ def store_from_state_dict(model, state_dict) -> tuple:
     return store, diagnostics
 
 
-def state_dict_from_store(model, store) -> dict:
-    """The ``state_dict`` of the generated model from a pivot WeightStore (raises on missing or misshapen)."""
+def state_dict_from_store(model, store, copy: bool = True) -> dict:
+    """The ``state_dict`` of the generated model from a pivot WeightStore (raises on missing or misshapen).
+
+    ``copy=False`` lets the tensors share the store's arrays where torch can (a
+    state_dict that is only written to a file).
+    """
     import torch
 
     slots = parameter_slots(model)
@@ -335,7 +342,8 @@ def state_dict_from_store(model, store) -> dict:
                                      f"{_shape_text(array.shape)} but the model expects {_shape_text(slot.shape)}",
                                      location_of(slot.node)))
         else:
-            state[slot.torch_key] = torch.from_numpy(array.copy())
+            shareable = not copy and array.flags.writeable and array.flags.c_contiguous
+            state[slot.torch_key] = torch.from_numpy(array if shareable else array.copy())
     if has_errors(diagnostics):
         raise NNPivotError(diagnostics)
     for key in _tracked_batch_norms(model, slots):
@@ -373,19 +381,18 @@ def write_checkpoint(state_dict, path, force: bool = False) -> None:
     import torch
 
     fileio.refuse_existing(path, force)
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, buffer)
-    fileio.write_atomic(path, buffer.getvalue(), force=force)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    fileio.write_atomic(path, lambda stream: torch.save(tensors, stream), force=force)  # streamed, not buffered
 
 
 def read_weights(model, path) -> tuple:
     """A pivot WeightStore from a ``.pt`` checkpoint of ``model`` and the diagnostics."""
-    return store_from_state_dict(model, read_checkpoint(path))
+    return store_from_state_dict(model, read_checkpoint(path), copy=False)
 
 
 def write_weights(model, store, path, force: bool = False) -> None:
     """Write a pivot WeightStore as the ``.pt`` state_dict of the generated PyTorch model."""
-    write_checkpoint(state_dict_from_store(model, store), path, force=force)
+    write_checkpoint(state_dict_from_store(model, store, copy=False), path, force=force)
 
 
 __all__ = [

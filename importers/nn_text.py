@@ -13,9 +13,10 @@ import json
 from textx import TextXSyntaxError, get_location
 from textx.exceptions import TextXError
 
+from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location
 from nnpivot.fileio import read_text
-from nnpivot.grammars import metamodel
+from nnpivot.grammars import metamodel, reader
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
 from nnpivot.kinds.training import OPTIMIZERS
 from nnpivot.metamodel import (
@@ -46,12 +47,15 @@ def _suggest(word: str, choices) -> str:
 
 
 class _Builder:
-    def __init__(self, filename: str):
+    def __init__(self, filename: str, line_columns=None):
         self.filename = filename
         self.diagnostics: list[Diagnostic] = []
+        self.line_columns = line_columns  # set for a tree of grammars.reader, which has no textX parser
 
     # -- helpers -------------------------------------------------------------
     def loc(self, tx_obj) -> Location:
+        if self.line_columns is not None:
+            return Location(self.filename, *self.line_columns(tx_obj._tx_position))
         where = get_location(tx_obj)
         return Location(self.filename, where["line"], where["col"])
 
@@ -396,7 +400,19 @@ def _show(value) -> str:
 
 
 def parse_text(text: str, filename: str = "<string>"):
-    """Parse `.nn` text into a pivot Model; raises NNPivotError with every problem found."""
+    """Parse `.nn` text into a pivot Model; raises NNPivotError with every problem found.
+
+    The direct reader of the grammar reads well-formed text; text it does not
+    accept goes to textX, which reports the syntax error (or reads what the
+    reader left to it).
+    """
+    with collector_paused():
+        tree = reader.read(text)
+        if tree is not None:
+            model, diagnostics = build_model(tree, filename, reader.LineColumns(text))
+            if has_errors(diagnostics):
+                raise NNPivotError(diagnostics)
+            return model
     try:
         tx_model = _meta().model_from_str(text, file_name=filename)
     except TextXSyntaxError as exc:
@@ -412,9 +428,13 @@ def parse_text(text: str, filename: str = "<string>"):
     return model
 
 
-def build_model(tx_model, filename: str):
-    """The pivot Model of a parsed textX model and its problems, in source order."""
-    builder = _Builder(filename)
+def build_model(tx_model, filename: str, line_columns=None):
+    """The pivot Model of a parsed textX model and its problems, in source order.
+
+    ``line_columns`` maps a position to (line, column) for a tree of
+    ``grammars.reader`` (textX trees know their parser).
+    """
+    builder = _Builder(filename, line_columns)
     model = builder.model(tx_model)
     return model, sorted(builder.diagnostics, key=lambda d: (d.location.line, d.location.col))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
+from collections.abc import Container
 
 from .spec import is_enum
 
@@ -18,8 +19,8 @@ LINE_WIDTH = 88  # ruff format's default
 INDENT = "    "
 
 
-def identifier(name: str, reserved: frozenset[str] | set[str] = frozenset()) -> str:
-    """``name`` as a Python identifier that is no keyword and not in ``reserved``."""
+def identifier(name: str, reserved: Container[str] = frozenset()) -> str:
+    """``name`` as a Python identifier that is no keyword and not in ``reserved`` (anything with ``in``)."""
     text = re.sub(r"\W", "_", name) or "_"
     if text[0].isdigit():
         text = "_" + text
@@ -50,7 +51,7 @@ def attribute_value(node, attribute):
     """A node attribute as plain Python: enum literal names, lists, None for an unset optional."""
     if attribute.many:
         return list(getattr(node, attribute.name))
-    if attribute.unsettable and not node.eIsSet(attribute.name):
+    if attribute.unsettable and not node.eIsSet(attribute):
         return None
     value = getattr(node, attribute.name)
     return value.name if is_enum(attribute) else value

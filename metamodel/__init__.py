@@ -4,6 +4,7 @@ The Ecore file is the one source of the concepts; the Python classes are the
 dynamic EClasses pyecore builds from it (no generated code, so there is one
 identity per EClass in a process).
 """
+from functools import cache
 from pathlib import Path
 
 from pyecore.ecore import EClass, EEnum, EPackage
@@ -22,8 +23,13 @@ nn: EPackage = _load_package()
 NS_URI: str = nn.nsURI
 
 
+@cache
 def eclass(name: str) -> EClass:
-    """The EClass called ``name``; KeyError when the metamodel has none."""
+    """The EClass called ``name``; KeyError when the metamodel has none.
+
+    Cached: pyecore's ``getEClassifier`` searches the package on every call, and
+    importers create one node per statement.
+    """
     classifier = nn.getEClassifier(name)
     if not isinstance(classifier, EClass):
         raise KeyError(name)
@@ -40,10 +46,20 @@ def concrete_node_classes() -> list[EClass]:
             if isinstance(c, EClass) and not c.abstract and node in c.eAllSuperTypes()]
 
 
+@cache
+def kind_names(cls: EClass) -> frozenset[str]:
+    """The names of ``cls`` and of all its supertypes (the metamodel is fixed once loaded, so cached)."""
+    return frozenset({cls.name, *(s.name for s in cls.eAllSuperTypes())})
+
+
 def is_kind(obj, name: str) -> bool:
     """True when ``obj`` is an instance of the EClass ``name`` or a subclass."""
-    return obj is not None and hasattr(obj, "eClass") and (obj.eClass.name == name or any(
-        s.name == name for s in obj.eClass.eAllSuperTypes()))
+    if obj is None or not hasattr(obj, "eClass"):
+        return False
+    cls = obj.eClass
+    if isinstance(cls, EClass):
+        return name in kind_names(cls)
+    return cls.name == name or any(s.name == name for s in cls.eAllSuperTypes())
 
 
 def weights_owner(node):

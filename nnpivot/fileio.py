@@ -55,18 +55,25 @@ def _link_without_overwrite(temporary: str, path: Path) -> None:
         os.replace(temporary, path)
 
 
-def write_atomic(path, content: str | bytes, force: bool = False) -> Path:
+def write_atomic(path, content, force: bool = False) -> Path:
     """Write ``content`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
     Readers never see a half-written file and a failure leaves nothing behind:
     neither a partial output nor the temporary file. Text is written as UTF-8
     with ``\\n`` line ends. Raises NNPivotError (``output-exists``) when the file
     exists and ``force`` is false, (``output-unwritable``) when the folder
-    cannot be written.
+    cannot be written. ``content`` is text, bytes-like, or a function that writes
+    to a binary stream (for large outputs, without holding them in memory).
     """
     path = Path(path)
     refuse_existing(path, force)
-    data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+    if callable(content):
+        write = content
+    else:
+        data = content.encode("utf-8") if isinstance(content, str) else memoryview(content)  # bytes-like: no copy
+
+        def write(stream):
+            stream.write(data)
     folder = path.parent if str(path.parent) else Path(".")
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -75,7 +82,7 @@ def write_atomic(path, content: str | bytes, force: bool = False) -> Path:
                                   Location(str(path)))]) from None
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            write(stream)
         os.chmod(temporary, 0o666 & ~_umask())
         if force:
             os.replace(temporary, path)

@@ -57,11 +57,12 @@ def source_model(path, framework: str, model_name=None, model_args=None, input_s
     return model, report
 
 
-def store_from_source_state_dict(model, report, state_dict) -> tuple[WeightStore, list[Diagnostic]]:
+def store_from_source_state_dict(model, report, state_dict, copy: bool = True) -> tuple[WeightStore, list[Diagnostic]]:
     """The pivot store from a ``state_dict`` of the original PyTorch module (keys as in the source).
 
     A checkpoint of the generated module (keys as the generator writes them)
-    is accepted too, key by key.
+    is accepted too, key by key. ``copy=False`` lets the store share the tensors'
+    memory, for a state_dict nobody else holds (one just read from a file).
     """
     store, diagnostics, used = WeightStore(), [], set()
     for slot in torch_target.parameter_slots(model):
@@ -78,7 +79,7 @@ def store_from_source_state_dict(model, report, state_dict) -> tuple[WeightStore
                                      f"checkpoint but {slot.pivot_key} needs {tuple(slot.shape)}",
                                      location_of(slot.node)))
             continue
-        store[slot.pivot_key] = array.copy()
+        store[slot.pivot_key] = array.copy() if copy else array
         used.add(key)
     for key in state_dict:
         if key not in used and not key.endswith("num_batches_tracked"):
@@ -247,7 +248,7 @@ def read_source_weights(path, framework: str, model, report, weights, model_args
         raise NNPivotError([error("weights-framework-mismatch", f"{weights.name} is a {fmt.description} but the "
                                   f"source is {framework} code", Location(str(weights)))])
     if framework == "pytorch":
-        return store_from_source_state_dict(model, report, torch_target.read_checkpoint(weights))
+        return store_from_source_state_dict(model, report, torch_target.read_checkpoint(weights), copy=False)
     runner = source_runner(path, framework, model, report, model_args)
     try:
         runner.obj.load_weights(str(weights))

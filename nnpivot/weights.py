@@ -42,10 +42,13 @@ class WeightStore:
 
     def __init__(self, arrays: dict[str, np.ndarray] | None = None):
         self._arrays: dict[str, np.ndarray] = {}
+        self._by_prefix: dict[str, list[str]] | None = None  # node path -> its keys, built on first use
         for key, value in (arrays or {}).items():
             self[key] = value
 
     def __setitem__(self, key: str, value) -> None:
+        if key not in self._arrays:
+            self._by_prefix = None
         self._arrays[key] = np.asarray(value)
 
     def __getitem__(self, key: str) -> np.ndarray:
@@ -70,9 +73,15 @@ class WeightStore:
         return self._arrays.get(key, default)
 
     def for_node(self, path: str) -> dict[str, np.ndarray]:
-        """The parameters of one node, keyed by canonical name."""
-        prefix = path + "."
-        return {k[len(prefix):]: v for k, v in self._arrays.items() if k.startswith(prefix)}
+        """The parameters of one node, keyed by canonical name (from an index, so asking for every node
+        of a large model stays linear)."""
+        if self._by_prefix is None:
+            self._by_prefix = {}
+            for key in self._arrays:
+                for dot in (i for i, ch in enumerate(key) if ch == "."):
+                    self._by_prefix.setdefault(key[:dot], []).append(key)
+        start = len(path) + 1
+        return {k[start:]: self._arrays[k] for k in self._by_prefix.get(path, ())}
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as ``.npz`` (or ``.safetensors``), atomically."""

@@ -10,6 +10,7 @@ trigger every code listed there).
 """
 from __future__ import annotations
 
+from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic
 from nnpivot.shapes import infer_shapes
 
@@ -64,6 +65,11 @@ def _by_location(diagnostic: Diagnostic):
 
 def validate(model) -> list[Diagnostic]:
     """All problems of ``model``, errors and warnings, in source order where located."""
+    with collector_paused():
+        return _validate(model)
+
+
+def _validate(model) -> list[Diagnostic]:
     found = Findings()
     _check_blocks(model, found)
     for graph in _graphs(model):

@@ -167,7 +167,7 @@ def check_input_count(node, graph, model, found: Findings) -> None:
 
 def _is_missing(node, attribute) -> bool:
     value = getattr(node, attribute.name)
-    return len(value) == 0 if attribute.many else not node.eIsSet(attribute.name)
+    return len(value) == 0 if attribute.many else not node.eIsSet(attribute)
 
 
 def check_required(node, graph, model, found: Findings) -> None:
@@ -195,7 +195,7 @@ def check_ranges(node, graph, model, found: Findings) -> None:
         return
     for attribute in kind.attributes() if kind else ():
         rule = RULES.get(attribute.name)
-        if rule is None or not node.eIsSet(attribute.name):
+        if rule is None or not node.eIsSet(attribute):
             continue
         value = getattr(node, attribute.name)
         values = list(value) if attribute.many else [value]
