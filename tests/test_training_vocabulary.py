@@ -30,6 +30,8 @@ from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.kinds import training as vocabulary
 from nnpivot.validators import validate
 
+pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]  # the frameworks check every generated spelling
+
 OPTIMIZERS = list(vocabulary.OPTIMIZERS.values())
 LOSSES = list(vocabulary.LOSSES.values())
 METRICS = list(vocabulary.METRICS.values())
