@@ -10,7 +10,7 @@ from nnpivot.generators import codegen
 from nnpivot.generators.nn_text import call_text
 from nnpivot.kinds import kind_of
 from nnpivot.metamodel import is_kind
-from nnpivot.shapes import fmt, infer_shapes
+from nnpivot.shapes import ShapeTable, fmt, infer_shapes
 
 COLORS = {"input": "#d6eaf8", "output": "#d5f5e3", "layer": "#fdebd0", "activation": "#fcf3cf",
           "operation": "#eaeded", "block": "#e8daef", "select": "#ffffff"}
@@ -46,9 +46,9 @@ def _graph_view(graph, prefix: str, table) -> dict:
     return {"nodes": nodes, "edges": edges}
 
 
-def to_dot(model, source_name: str | None = None) -> str:
-    """The Graphviz text of a pivot model (shapes where they can be inferred)."""
-    table, _ = infer_shapes(model)
+def to_dot(model, source_name: str | None = None, shapes: ShapeTable | None = None) -> str:
+    """The Graphviz text of a pivot model (shapes where they can be inferred, or the validated ``shapes``)."""
+    table = shapes if shapes is not None else infer_shapes(model)[0]
     graphs = [{"id": model.name, "label": f"model {model.name}", **_graph_view(model, "", table)}]
     for block in model.blocks:
         graphs.append({"id": block.name, "label": f"block {block.name}",

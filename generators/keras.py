@@ -45,7 +45,7 @@ from nnpivot.kinds.pysyntax import LINE_WIDTH, identifier, literal, wrap_call
 from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.shapes import ShapeError
-from nnpivot.shapes import infer_shapes
+from nnpivot.shapes import ShapeTable, infer_shapes
 from nnpivot.weights import WeightStore
 
 from .codegen import OutputNames, Taken, class_name, environment, header, write_atomic
@@ -354,9 +354,10 @@ class KerasProgram:
     diagnostics: list[Diagnostic]
 
 
-def plan(model) -> KerasProgram:
-    """Run shape inference and the layout analysis, and build the code of every class."""
-    shapes, diagnostics = infer_shapes(model)
+def plan(model, shapes: ShapeTable | None = None) -> KerasProgram:
+    """Run shape inference (unless a validated model's ``shapes`` are given), the layout analysis, and build
+    the code of every class."""
+    shapes, diagnostics = (shapes, []) if shapes is not None else infer_shapes(model)
     diagnostics = list(diagnostics)
     if has_errors(diagnostics):
         raise NNPivotError(diagnostics)
@@ -406,10 +407,10 @@ def keras_layouts(model) -> tuple[list[L.Perm], list[L.Perm]]:
     return list(program.code.input_perms), list(program.code.output_perms)
 
 
-def generate(model, source_name: str) -> str:
+def generate(model, source_name: str, shapes: ShapeTable | None = None) -> str:
     """Keras 3 source code for ``model``; raises NNPivotError when a node cannot be written."""
     with collector_paused():
-        program = plan(model)
+        program = plan(model, shapes)
         if has_errors(program.diagnostics):
             raise NNPivotError(program.diagnostics)
         return render(program, source_name)

@@ -62,14 +62,15 @@ class ClassCode:
 
 
 class _Generation:
-    def __init__(self, model):
+    def __init__(self, model, shapes: ShapeTable | None = None):
         self.model = model
         self.diagnostics: list[Diagnostic] = []
-        self.table: ShapeTable = ShapeTable()
+        self.table: ShapeTable | None = shapes  # a validated model's shapes, else inferred in run()
 
     def run(self, source_name: str) -> str | None:
-        self.table, shape_diagnostics = infer_shapes(self.model)
-        self.diagnostics += shape_diagnostics
+        if self.table is None:
+            self.table, shape_diagnostics = infer_shapes(self.model)
+            self.diagnostics += shape_diagnostics
         if has_errors(self.diagnostics):
             return None
         classes = [self.graph_class(block) for block in self.model.blocks]
@@ -131,17 +132,21 @@ class _Generation:
         return [f"{indent}{targets} = {mapping.expression(site)}"]
 
 
-def generate_code(model, source_name: str = "<model>") -> tuple[str | None, list[Diagnostic]]:
-    """PyTorch source for ``model`` and what was found on the way (None when there are errors)."""
-    generation = _Generation(model)
+def generate_code(model, source_name: str = "<model>", shapes: ShapeTable | None = None
+                  ) -> tuple[str | None, list[Diagnostic]]:
+    """PyTorch source for ``model`` and what was found on the way (None when there are errors).
+
+    ``shapes``: the table validation already computed (``validators.check``), so it is not inferred again.
+    """
+    generation = _Generation(model, shapes)
     with collector_paused():
         text = generation.run(source_name)
     return text, generation.diagnostics
 
 
-def generate(model, source_name: str = "<model>") -> str:
+def generate(model, source_name: str = "<model>", shapes: ShapeTable | None = None) -> str:
     """PyTorch source for ``model``; raises NNPivotError with the diagnostics when it cannot."""
-    text, diagnostics = generate_code(model, source_name)
+    text, diagnostics = generate_code(model, source_name, shapes)
     if text is None:
         raise NNPivotError(diagnostics)
     return text

@@ -45,7 +45,7 @@ from nnpivot.formats import (
     weight_format,
     weight_suffixes_for,
 )
-from nnpivot.validators import validate
+from nnpivot.validators import check, validate
 
 # Reading the weights of the model a chain converts: a checkpoint of the ORIGINAL source code (keys as
 # the source names its layers) or of a pivot model's generated code (.nn/.xmi sources).
@@ -128,12 +128,15 @@ def load_as(fmt: Format, path, options: dict | None = None):
     return loaded if fmt.loader_style == REPORTED else (loaded, None)
 
 
-def render(model, fmt: Format, source_name: str | None = None) -> str | None:
-    """The text of ``model`` in ``fmt`` (None for formats whose saver writes the file itself)."""
+def render(model, fmt: Format, source_name: str | None = None, shapes=None) -> str | None:
+    """The text of ``model`` in ``fmt`` (None for formats whose saver writes the file itself).
+
+    ``shapes``: the validated model's shape table, handed to the code generators so they do not infer it again.
+    """
     if fmt.saver_style == FILE:
         return None
     saver = fmt.save_function()
-    return saver(model, source_name or model.name) if fmt.saver_style == CODE else saver(model)
+    return saver(model, source_name or model.name, shapes=shapes) if fmt.saver_style == CODE else saver(model)
 
 
 def write(model, text: str | None, fmt: Format, path, force: bool = False) -> Path:
@@ -230,7 +233,7 @@ class Conversion:
         return report.diagnostics
 
     def _validate(self, state):
-        problems = validate(state["model"])
+        problems, state["shapes"] = check(state["model"])
         report = state["report"]
         if has_errors(problems) and report is not None and has_errors(report.diagnostics):
             problems.append(error("migration-unsound", "the parts that were translated do not form a valid "
@@ -248,7 +251,7 @@ class Conversion:
         return diagnostics
 
     def _generate(self, state):
-        state["text"] = render(state["model"], state["output_format"], self.source.name)
+        state["text"] = render(state["model"], state["output_format"], self.source.name, state.get("shapes"))
 
     def _write(self, state):
         """Write the output and the weights; on failure remove what this run created."""

@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnpivot import __version__, api
+from nnpivot import __version__, api, validators
 from nnpivot.cli import main
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.formats import FORMATS, TARGETS, format_for, format_named
+from nnpivot.generators import dot as dot_generator
 from nnpivot.generators import keras as keras_generator
 from nnpivot.generators import pytorch as pytorch_generator
 from nnpivot.generators.dot import to_dot
@@ -285,3 +286,21 @@ def test_conversion_with_model_weights_reads_and_writes_them(tmp_path):
     assert result.ok and result.ran == ["import", "validate", "read weights", "generate", "write"]
     written = WeightStore.load(tmp_path / "out.npz")
     assert check_store(model, written) == [] and sorted(written) == sorted(store)
+
+
+@pytest.mark.parametrize("target", ["pytorch", "keras", "dot"])
+def test_the_chain_infers_shapes_once(monkeypatch, tmp_path, target):
+    """Validation's shape table is handed on: the generator does not infer the shapes again."""
+    calls = []
+    real = validators.infer_shapes
+
+    def counted(model, *args, **kwargs):
+        calls.append(model.name)
+        return real(model, *args, **kwargs)
+
+    for module in (validators, pytorch_generator, keras_generator, dot_generator):
+        monkeypatch.setattr(module, "infer_shapes", counted)
+    suffix = {"pytorch": ".py", "keras": ".py", "dot": ".dot"}[target]
+    result = Conversion(ROOT / "samples" / "lenet5.nn", tmp_path / f"out{suffix}", target).run()
+    assert result.ok and (tmp_path / f"out{suffix}").exists()
+    assert calls == ["LeNet5"]

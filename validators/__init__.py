@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic
-from nnpivot.shapes import infer_shapes
+from nnpivot.shapes import ShapeTable, infer_shapes
 
 from .checks import GRAPH_CHECKS, IDENTIFIER, NODE_CHECKS, Findings
 from .sharing import check_shared_shapes, check_sharing
@@ -65,11 +65,16 @@ def _by_location(diagnostic: Diagnostic):
 
 def validate(model) -> list[Diagnostic]:
     """All problems of ``model``, errors and warnings, in source order where located."""
+    return check(model)[0]
+
+
+def check(model) -> tuple[list[Diagnostic], ShapeTable]:
+    """The problems of ``model`` and the shapes its shape pass found, for the steps after validation."""
     with collector_paused():
         return _validate(model)
 
 
-def _validate(model) -> list[Diagnostic]:
+def _validate(model) -> tuple[list[Diagnostic], ShapeTable]:
     found = Findings()
     _check_blocks(model, found)
     for graph in _graphs(model):
@@ -84,7 +89,7 @@ def _validate(model) -> list[Diagnostic]:
     found.diagnostics.extend(shape_diagnostics)
     for graph in _graphs(model):
         check_shared_shapes(graph, table, found)
-    return sorted(found.diagnostics, key=_by_location)
+    return sorted(found.diagnostics, key=_by_location), table
 
 
-__all__ = ["CODES", "validate"]
+__all__ = ["CODES", "check", "validate"]
