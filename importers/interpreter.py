@@ -806,15 +806,7 @@ class Interpreter:
 
     def attribute(self, owner, name: str, node):
         if isinstance(owner, Object):
-            if name in owner.attrs:
-                return owner.attrs[name]
-            found = owner.cls.method(name)
-            if found:
-                return BoundMethod(owner, found[0], found[1])
-            value = owner.cls.class_attribute(name)
-            if value is not None:
-                return self.eval(value, self.globals)
-            return self.fail("dynamic-value", f"{owner.cls.name} has no attribute '{name}' at this point", node)
+            return self.instance_attribute(owner, name, node)
         if isinstance(owner, Class):
             value = owner.class_attribute(name)
             if value is not None:
@@ -828,6 +820,18 @@ class Interpreter:
                 and name in PY_METHODS and hasattr(owner, name):
             return PyMethod(owner, name)
         return self.foreign_attribute(owner, name, node)
+
+    def instance_attribute(self, owner, name: str, node):
+        """An attribute of an instance of a source class: set on it, one of its methods, or a class attribute."""
+        if name in owner.attrs:
+            return owner.attrs[name]
+        found = owner.cls.method(name)
+        if found:
+            return BoundMethod(owner, found[0], found[1])
+        value = owner.cls.class_attribute(name)
+        if value is not None:
+            return self.eval(value, self.globals)
+        return self.fail("dynamic-value", f"{owner.cls.name} has no attribute '{name}' at this point", node)
 
     def eval_Subscript(self, node, scope):
         owner = self.operand(node.value, scope, node)

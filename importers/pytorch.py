@@ -923,17 +923,9 @@ class Importer(Interpreter):
         if isinstance(owner, TorchRef):
             return TorchRef(f"{owner.qualified}.{name}")
         if isinstance(owner, Instance):
-            if name in owner.attrs:
-                return owner.attrs[name]
-            found = owner.cls.method(name)
-            if found:
-                return BoundMethod(owner, found[0], found[1])
-            if name == "training":
-                return False
-            value = owner.cls.class_attribute(name)
-            if value is not None:
-                return self.eval(value, self.globals)
-            raise self.refuse("dynamic-value", f"{owner.cls.name} has no attribute '{name}' at this point", node)
+            if name == "training" and name not in owner.attrs and not owner.cls.method(name):
+                return False   # self.training: the pivot is the model at inference
+            return self.instance_attribute(owner, name, node)
         if isinstance(owner, Tensor):
             if name in ("shape",):
                 return self.sizes(owner, node)
