@@ -6,12 +6,12 @@ operands need, the emitter that writes its code and its weight converters. This
 module plans layouts, runs the emitters and handles weights:
 
 * **Layout.** Keras code is channels_last. Every tensor carries a permutation
-  of the pivot axes (see :mod:`layout`); each kind says what it needs
+  of the pivot axes (see :mod:`nnpivot.kinds.layout`); each kind says what it needs
   (``channels_last``: convolutions, pooling...; ``pivot``: reshapes, RNNs,
   matmul...; ``any``: activations, axis-valued operations whose axes are
-  translated). Image and volume inputs take the layout their consumers want, so
-  an image input (C, H, W) becomes a Keras input (H, W, C); rank-3 inputs are
-  (N, T, F) sequences in both frameworks and stay as they are. ``permute`` nodes never
+  translated). Image and volume inputs are channels-last whatever their
+  consumers (an image input (C, H, W) is a Keras input (H, W, C)); rank-3 inputs
+  are (N, T, F) sequences in both frameworks and stay as they are. ``permute`` nodes never
   emit code: they only change which layout the tensor is known to have. Where a
   conversion is needed an ``ops.transpose`` with a comment is written. A
   Flatten of channels-last maps feeding only Dense layers stays the idiomatic
