@@ -48,7 +48,7 @@ def _best_time(function, repeats: int) -> float:
 
 def generation_rows(samples: list[Path], inputs: int, repeats: int, folder: Path) -> list[dict]:
     from nnpivot.frameworks import enliven, runner_for_code
-    from nnpivot.grammars import parse_file
+    from nnpivot.importers.nn_text import parse_file
     from nnpivot.verify import verify_runners
 
     generators = _generators()

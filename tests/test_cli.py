@@ -16,7 +16,7 @@ from nnpivot.cli import COMMANDS, main
 from nnpivot.diagnostics import NNPivotError, error
 from nnpivot.fileio import write_atomic
 from nnpivot.generators.nn_text import to_text
-from nnpivot.grammars import parse_file
+from nnpivot.importers.nn_text import parse_file
 from nnpivot.kinds import KINDS
 from nnpivot.pipeline import FORMATS, Pipeline, Step, UsageError, format_for
 

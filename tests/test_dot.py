@@ -6,7 +6,7 @@ from pathlib import Path
 from golden import check_golden
 
 from nnpivot.generators.dot import to_dot
-from nnpivot.grammars import parse_file
+from nnpivot.importers.nn_text import parse_file
 
 
 def test_sample_diagram_has_every_node_and_edge(sample_path):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators.nn_text import to_text
-from nnpivot.grammars import parse_file, parse_text
+from nnpivot.importers.nn_text import parse_file, parse_text
 from nnpivot.kinds import KINDS
 from nnpivot.shapes import fmt, infer_shapes
 

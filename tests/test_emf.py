@@ -41,7 +41,7 @@ INVALID_XMI = """<?xml version="1.0" encoding="UTF-8"?>
 
 def build_model(name: str):
     if name.startswith("sample:"):
-        from nnpivot.grammars import parse_file  # the samples need the DSL parser
+        from nnpivot.importers.nn_text import parse_file  # the samples need the DSL parser
         return parse_file(ROOT / "samples" / f"{name.removeprefix('sample:')}.nn")
     return PROGRAMMATIC_MODELS[name]()
 

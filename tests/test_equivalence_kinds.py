@@ -24,7 +24,7 @@ from nnpivot.diagnostics import NNPivotError
 from nnpivot.frameworks import enliven, runner_for_code
 from nnpivot.generators import keras as keras_generator
 from nnpivot.generators import pytorch as pytorch_generator
-from nnpivot.grammars import parse_text
+from nnpivot.importers.nn_text import parse_text
 from nnpivot.kinds import KINDS
 from nnpivot.verify import verify_runners
 

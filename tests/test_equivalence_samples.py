@@ -22,7 +22,7 @@ from golden import check_golden
 from nnpivot.frameworks import enliven, runner_for_code
 from nnpivot.generators import keras as keras_generator
 from nnpivot.generators import pytorch as pytorch_generator
-from nnpivot.grammars import parse_file
+from nnpivot.importers.nn_text import parse_file
 from nnpivot.verify import verify_runners
 
 ATOL = 1e-4

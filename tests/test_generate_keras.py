@@ -20,8 +20,8 @@ from torch import nn
 
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import keras as K
-from nnpivot.grammars import parse_file, parse_text
 from nnpivot.graph import graph_inputs, topological_order
+from nnpivot.importers.nn_text import parse_file, parse_text
 from nnpivot.kinds import KINDS, kind_of
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.shapes import per_axis, spatial_geometry

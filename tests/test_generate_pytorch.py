@@ -25,8 +25,8 @@ from torch import nn
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import pytorch as P
 from nnpivot.generators.codegen import class_name
-from nnpivot.grammars import parse_file, parse_text
 from nnpivot.graph import graph_inputs
+from nnpivot.importers.nn_text import parse_file, parse_text
 from nnpivot.kinds import KINDS
 from nnpivot.metamodel.shapes import per_axis, same_pads
 from nnpivot.shapes import infer_shapes

@@ -13,7 +13,7 @@ from nnpivot.cli import main
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import keras as K
 from nnpivot.generators import pytorch as P
-from nnpivot.grammars import parse_file, parse_text
+from nnpivot.importers.nn_text import parse_file, parse_text
 from nnpivot.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent

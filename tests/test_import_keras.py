@@ -383,7 +383,7 @@ def test_stacked_recurrent_node_round_trips_through_keras(call, inputs, tmp_path
     # The Keras generator writes one layer per pivot layer (<node>_l0, <node>_l1, Dropout between);
     # the importer folds them back into the one node.
     from nnpivot.generators.keras import generate
-    from nnpivot.grammars import parse_text
+    from nnpivot.importers.nn_text import parse_text
     model = parse_text("model Net {\n" + "".join(f"  input {i}\n" for i in inputs) + f"  y = {call}\n"
                        "  output y\n}\n", "net.nn")
     (tmp_path / "net.py").write_text(generate(model, "net.nn"))
@@ -398,7 +398,7 @@ def test_stacked_recurrent_node_round_trips_through_keras(call, inputs, tmp_path
 def test_stacked_states_round_trip_through_keras(tmp_path):
     # Per-layer states come back as the states outputs of the one node (layer-major, then direction).
     from nnpivot.generators.keras import generate
-    from nnpivot.grammars import parse_text
+    from nnpivot.importers.nn_text import parse_text
     model = parse_text("model Net {\n  input x: float32[7, 3]\n"
                        "  y = lstm(x, 5, num_layers=3, bidirectional=true, dropout=0.25)\n"
                        "  h = y[1]\n  c = y[2]\n  output y, h, c\n}\n", "net.nn")

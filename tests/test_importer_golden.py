@@ -23,7 +23,7 @@ from golden import GOLDEN_DIR, check_golden
 
 from nnpivot.diagnostics import has_errors
 from nnpivot.generators.nn_text import to_text
-from nnpivot.grammars import parse_text
+from nnpivot.importers.nn_text import parse_text
 from nnpivot.migrate import import_source
 
 CORPUS = Path(__file__).resolve().parent.parent / "samples" / "corpus"

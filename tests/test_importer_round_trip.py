@@ -31,9 +31,9 @@ from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import keras as keras_generator
 from nnpivot.generators import pytorch as pytorch_generator
 from nnpivot.generators.codegen import class_name
-from nnpivot.grammars import parse_text
 from nnpivot.graph import graph_inputs
 from nnpivot.importers.keras import import_keras
+from nnpivot.importers.nn_text import parse_text
 from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.kinds import KINDS, camel, kind_of
 from nnpivot.kinds.torch_mapping import Site

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nnpivot.generators.nn_text import to_text
-from nnpivot.grammars import parse_text
+from nnpivot.importers.nn_text import parse_text
 from nnpivot.passes import FOLD_LAST_STEPS, FOLD_RECURRENT_STACKS, Pass, run_pass
 from nnpivot.validators import validate
 

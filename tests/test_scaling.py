@@ -23,7 +23,7 @@ from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import codegen
 from nnpivot.generators import keras as K
 from nnpivot.generators import pytorch as P
-from nnpivot.grammars import parse_file, parse_text
+from nnpivot.importers.nn_text import parse_file, parse_text
 from nnpivot.kinds import KINDS
 from nnpivot.metamodel import eclass, is_kind
 from nnpivot.validators import validate

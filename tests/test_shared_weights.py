@@ -25,7 +25,7 @@ from nnpivot.frameworks import enliven, open_model_file, runner_for_code
 from nnpivot.generators import keras as keras_generator
 from nnpivot.generators import pytorch as pytorch_generator
 from nnpivot.generators.nn_text import to_text
-from nnpivot.grammars import parse_text
+from nnpivot.importers.nn_text import parse_text
 from nnpivot.migrate import import_source
 from nnpivot.validators import validate
 from nnpivot.verify import verify_runners

@@ -24,8 +24,8 @@ from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import keras as K
 from nnpivot.generators import pytorch as P
 from nnpivot.generators.nn_text import to_text as print_nn
-from nnpivot.grammars import parse_text
 from nnpivot.importers.keras import import_keras
+from nnpivot.importers.nn_text import parse_text
 from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.kinds import training as vocabulary
 from nnpivot.validators import validate

@@ -6,8 +6,8 @@ import pytest
 
 from nnpivot.diagnostics import Location, set_location
 from nnpivot.generators.nn_text import to_text
-from nnpivot.grammars import parse_file, parse_text
 from nnpivot.graph import new_node
+from nnpivot.importers.nn_text import parse_file, parse_text
 from nnpivot.kinds import KINDS
 from nnpivot.metamodel import Block, Model, eclass
 from nnpivot.shapes import annotate_shapes, infer_shapes

@@ -16,7 +16,7 @@ from nnpivot.diagnostics import NNPivotError
 from nnpivot.frameworks import detect_framework, enliven, load_source_module, random_inputs
 from nnpivot.generators import keras as keras_generator
 from nnpivot.generators import pytorch as pytorch_generator
-from nnpivot.grammars import parse_file, parse_text
+from nnpivot.importers.nn_text import parse_file, parse_text
 from nnpivot.verify import verify
 from nnpivot.weights import WeightStore
 

@@ -47,7 +47,7 @@ def test_programmatic_model_round_trips(name, tmp_path):
 
 
 def test_sample_round_trips(sample_path, tmp_path):
-    from nnpivot.grammars import parse_file
+    from nnpivot.importers.nn_text import parse_file
     model = parse_file(sample_path)
     loaded = round_trip(model, tmp_path)
     assert differences(model, loaded) == []
@@ -256,7 +256,7 @@ EXAMPLES = [(kind, example) for kind in KINDS.values() for example in kind.examp
 @cache
 def example_node(index: int):
     """The node of registry example ``index``, parsed with the DSL so its attributes mean what the DSL says."""
-    from nnpivot.grammars import parse_text
+    from nnpivot.importers.nn_text import parse_text
     kind, example = EXAMPLES[index]
     text = "model M {\n" + "".join(f"  input {i}\n" for i in example.inputs) + f"  n = {example.call}\n  output n\n}}\n"
     return next(n for n in parse_text(text, f"{kind.keyword}.nn").nodes if n.name == "n")
