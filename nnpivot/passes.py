@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nnpivot.diagnostics import Diagnostic, error
+from nnpivot.diagnostics import Diagnostic, error, location_of
 from nnpivot.graph import consumers, index_of, is_recurrent, replace_uses, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.metamodel import eclass, is_kind
@@ -51,12 +51,12 @@ def run_pass(rewrite: Pass, model) -> tuple[dict, list[Diagnostic]]:
         before = wiring_problems(graph)
         if before:
             return changes, [error("pass-failed", f"pass {rewrite.name} requires {rewrite.requires}; graph "
-                                   f"'{graph.name}' has {before[0]}")]
+                                   f"'{graph.name}' has {before[0]}", location_of(graph))]
         changes[graph] = rewrite.rewrite(graph)
         after = wiring_problems(graph)
         if after:
             return changes, [error("pass-failed", f"pass {rewrite.name} broke graph '{graph.name}' ({after[0]}); "
-                                   f"it ensures {rewrite.ensures}")]
+                                   f"it ensures {rewrite.ensures}", location_of(graph))]
     return changes, []
 
 

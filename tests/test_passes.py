@@ -46,6 +46,7 @@ def test_a_pass_that_breaks_the_graph_is_named():
     _, problems = run_pass(broken, m)
     assert [d.code for d in problems] == ["pass-failed"]
     assert "pass drop-first-layer broke graph 'M'" in problems[0].message and "'a'" in problems[0].message
+    assert str(problems[0]).startswith("m.nn:1:"), "located at the model it broke"
 
 
 def test_a_pass_refuses_a_graph_it_cannot_take():
