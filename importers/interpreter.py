@@ -904,6 +904,10 @@ class Interpreter:
                 any(self.is_unknown(v) for v in kwargs.values()):
             unknown = next(v for v in (func, *args, *kwargs.values()) if self.is_unknown(v))
             return self.unknown_used(unknown, node)
+        return self.call_known(func, args, kwargs, node)
+
+    def call_known(self, func, args: list, kwargs: dict, node):
+        """A call of the source's own callables and Python's; the front-end's values go to ``foreign_call``."""
         if isinstance(func, Function):
             return self.call_function(func, args, kwargs, node)
         if isinstance(func, BoundMethod):

@@ -39,7 +39,7 @@ from typing import Any
 from nnpivot.compare import sharing_difference
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
-from nnpivot.importers.interpreter import BoundMethod, Builtin, Function, PyMethod, SuperMethod
+from nnpivot.importers.interpreter import BoundMethod, Function
 from nnpivot.importers.interpreter import Class as ClassDef
 from nnpivot.importers.interpreter import Function as FunctionDef
 from nnpivot.importers.interpreter import Interpreter as SourceInterpreter
@@ -692,21 +692,18 @@ class Interpreter(KerasImporter, SourceInterpreter):
             if isinstance(value, (FunctionalModel, SequentialObj)) and not hasattr(value, "origin"):
                 value.origin = func.name
             return value
-        if isinstance(func, BoundMethod):
-            return self.call_function(Function(func.node), [func.instance, *args], kwargs, expr, cls=func.cls)
         if isinstance(func, ClassDef):
             return self.instantiate(func, args, kwargs, loc)
         if isinstance(func, ObjectMethod):
             return self.call_bound(func, args, kwargs, expr)
-        if isinstance(func, PyMethod):
-            return self.call_py_method(func, args, kwargs, expr)
-        if isinstance(func, Builtin):
-            return self.call_builtin(func.name, args, kwargs, expr)
-        if isinstance(func, SuperMethod):
-            return func.call(self, args, kwargs, expr)
+        # unknown arguments go on to the callee: Keras code is read on past what is not known
+        return self.call_known(func, args, kwargs, expr)
+
+    def foreign_call(self, func, args, kwargs, expr):
         if isinstance(func, Unknown) and self.strict and self.has_tensor(args, kwargs):
-            self.error("unsupported-construct", f"call of '{ast.unparse(expr.func)}' is not translated", loc)
-        return Unknown(f"result of '{ast.unparse(expr)}'", loc)
+            self.error("unsupported-construct", f"call of '{ast.unparse(expr.func)}' is not translated",
+                       self.loc(expr))
+        return Unknown(f"result of '{ast.unparse(expr)}'", self.loc(expr))
 
     @staticmethod
     def has_tensor(args, kwargs=None) -> bool:
