@@ -20,7 +20,7 @@ from pyecore.ecore import EEnumLiteral
 from nnpivot.diagnostics import error, location_of
 
 from . import layout as L
-from .pysyntax import literal, wrap_call
+from .pysyntax import literal, same_value, wrap_call
 from .spec import kind_of
 
 TARGET = "keras"
@@ -172,7 +172,7 @@ class NodeContext:
                     value = arg.to_keras(value)
             else:
                 continue
-            if value is UNSET or (arg.default is not UNSET and _same(value, arg.default)):
+            if value is UNSET or (arg.default is not UNSET and same_value(value, arg.default)):
                 continue
             out.append(literal(value) if arg.positional else f"{arg.keras}={source_of(value)}")
         return out
@@ -207,12 +207,6 @@ def padding_spec(pads):
     if all(b == e for b, e in pads):
         return tuple_or_int([b for b, _ in pads])
     return tuple(pads[0]) if len(pads) == 1 else tuple(tuple(p) for p in pads)
-
-
-def _same(value, default) -> bool:
-    if isinstance(value, (list, tuple)) and not isinstance(default, (list, tuple)):
-        return False
-    return value == default
 
 
 def source_of(value) -> str:

@@ -66,6 +66,16 @@ def attribute_default(attribute):
     return default.name if is_enum(attribute) else default
 
 
+def same_value(a, b) -> bool:
+    """Equal as argument values (an argument equal to its default is not written): 1 == 1.0,
+    (3, 3) == [3, 3], but True is not 1 and a list is not a number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return type(a) is type(b) and a == b or isinstance(a, (int, float)) and isinstance(b, (int, float)) and a == b
+
+
 def wrap_call(head: str, args: list[str], indent: str = "", tail: str = ")", width: int = LINE_WIDTH) -> str:
     """``head`` + arguments + ``tail`` laid out as ``ruff format`` does.
 

@@ -34,7 +34,7 @@ from typing import Any
 from nnpivot.metamodel import weights_owner
 from nnpivot.metamodel.shapes import per_axis, spatial_geometry
 
-from .pysyntax import attribute_value, identifier, literal
+from .pysyntax import attribute_value, identifier, literal, same_value
 from .spec import kind_of, snake
 
 REQUIRED = object()  # an argument torch has no default for: always written
@@ -126,7 +126,7 @@ class Arg:
     def source(self, site: Site) -> str | None:
         """The argument as written in the constructor call, or None when it is torch's default."""
         value = self.value(site)
-        if self.default is not REQUIRED and _same(value, self.default):
+        if self.default is not REQUIRED and same_value(value, self.default):
             return None
         text = literal(value)
         return text if self.positional else f"{self.name}={text}"
@@ -157,15 +157,6 @@ class TorchMapping:
 
     def expression(self, site: Site) -> str:
         return self.forward(site) if callable(self.forward) else self.forward.format(**site.fields())
-
-
-def _same(a, b) -> bool:
-    """Equal as argument values: 1 == 1.0, (3, 3) == [3, 3], but True is not 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return list(a) == list(b)
-    return type(a) is type(b) and a == b or isinstance(a, (int, float)) and isinstance(b, (int, float)) and a == b
 
 
 def compact(values):
@@ -212,7 +203,7 @@ def cropped(call: str, crops) -> str:
 
 def keywords(site, pairs) -> str:
     """``, key=value`` for each (key, value, default) whose value is not the default."""
-    return "".join(f", {key}={literal(value)}" for key, value, default in pairs if not _same(value, default))
+    return "".join(f", {key}={literal(value)}" for key, value, default in pairs if not same_value(value, default))
 
 
 def channels_of(site):
