@@ -14,9 +14,10 @@ generators <- pipeline and API <- CLI.
 """
 from nnpivot.metamodel import concrete_node_classes
 
-# Import order is declaration order: the order of `nnpivot layers` and of the README's table.
+# Each family declares its kinds when imported; import order is declaration order (the order of
+# `nnpivot layers` and of the README's table).
 # isort: off
-from . import core, convolution, pooling, normalization, recurrent, attention, activations, tensor_ops
+from . import core, convolution, pooling, normalization, recurrent, attention, activations, tensor_ops  # noqa: F401
 # isort: on
 from .spec import (
     BY_ECLASS,
@@ -25,7 +26,6 @@ from .spec import (
     PER_AXIS,
     Example,
     Kind,
-    by_keyword,
     camel,
     canonical_per_axis,
     is_enum,
@@ -33,7 +33,6 @@ from .spec import (
     snake,
 )
 
-FAMILIES = (core, convolution, pooling, normalization, recurrent, attention, activations, tensor_ops)
 TARGETS = ("pytorch", "keras")
 STRUCTURAL = frozenset({"Input", "Select", "BlockCall"})  # node classes that are not layer kinds
 
@@ -55,5 +54,5 @@ def _check() -> None:
 
 _check()
 
-__all__ = ["BY_ECLASS", "FAMILIES", "KINDS", "MANY", "PER_AXIS", "STRUCTURAL", "TARGETS", "Example", "Kind",
-           "by_keyword", "camel", "canonical_per_axis", "is_enum", "kind_of", "snake"]
+__all__ = ["BY_ECLASS", "KINDS", "MANY", "PER_AXIS", "STRUCTURAL", "TARGETS", "Example", "Kind",
+           "camel", "canonical_per_axis", "is_enum", "kind_of", "snake"]

@@ -140,8 +140,3 @@ def ex(call, inputs=IMG) -> Example:
 def kind_of(node) -> Kind | None:
     """The registry entry of a node, None for Input, Select and BlockCall."""
     return BY_ECLASS.get(node.eClass.name)
-
-
-def by_keyword(keyword: str) -> Kind | None:
-    return KINDS.get(keyword)
-
