@@ -96,12 +96,14 @@ _ALIASES = [
     (r"GlobalMaxPool(\d)D", r"GlobalMaxPooling\1D"), (r"GlobalAvgPool(\d)D", r"GlobalAveragePooling\1D"),
     (r"Convolution(\d)D(Transpose)?", r"Conv\1D\2"), (r"Global(Max|Average)Pooling[13]D", r"Global\1Pooling2D"),
     (r"UpSampling[13]D", "UpSampling2D"), (r"SpatialDropout[123]D", "Dropout"),
+    (r"SeparableConvolution([12])D", r"SeparableConv\1D"),
 ]
 
 # Keras positional parameters (the Keras signatures, not a pivot mapping).
 POSITIONAL: dict[str, tuple[str, ...]] = {
     **{f"Conv{d}D": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
     **{f"Conv{d}DTranspose": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
+    **{f"SeparableConv{d}D": ("filters", "kernel_size", "strides", "padding") for d in (1, 2)},
     **{f"{op}Pooling{d}D": ("pool_size", "strides", "padding") for d in (1, 2, 3) for op in ("Max", "Average")},
     **{f"ZeroPadding{d}D": ("padding",) for d in (1, 2, 3)},
     **{f"Adaptive{op}Pooling{d}D": ("output_size",) for d in (1, 2, 3) for op in ("Max", "Average")},
@@ -335,6 +337,7 @@ class KerasImporter:
         self.automatic_names: dict[str, int] = {}   # Keras' per-class counters of unnamed layers
         self.layer_of_node: dict = {}               # pivot node -> the LayerObj that made it
         self.remarks: dict = {}                     # pivot node -> what its report entry says instead of the class
+        self.weight_parts: dict = {}                # pivot node -> the part of its layer's weights it holds
 
     # --- diagnostics and report --------------------------------------------------
     def loc(self, node) -> Location | None:
@@ -1480,6 +1483,47 @@ def layer_conv(self, layer, x, names, loc):
     return self.layer_generic(layer, x, names, loc, given=given)
 
 
+@operand_layer
+def layer_separable_conv(self, layer, x, given, names, loc):
+    """SeparableConv{1,2}D: a depthwise convolution, then a 1x1 (pointwise) convolution with the bias.
+
+    The 2-D depthwise half is the pivot's depthwise_conv2d; the 1-D one a conv1d with a group per input
+    channel. Both nodes are computed by the one Keras layer, whose weight list (depthwise_kernel,
+    pointwise_kernel, bias) they share out through ``weight_parts``.
+    """
+    dims = int(layer.cls[-2])
+    filters, use_bias = given.get("filters"), given.get("use_bias", True)
+    depthwise_given = {k: v for k, v in given.items() if k not in ("filters", "use_bias", "activation")}
+    channel_axis = 1 if given.get("data_format") == "channels_first" else x.rank - 1
+    channels = x.shape[x.perm[channel_axis]] if x.rank == dims + 2 else None
+    if dims == 2:
+        keyword = "depthwise_conv2d"
+        depthwise = self.attributes(layer, keyword, dict(depthwise_given, use_bias=False),
+                                    handled={"filters", "use_bias"})
+    else:
+        if not isinstance(channels, int):
+            self.error("unsupported-construct", f"{layer.original} needs a known number of input channels", loc)
+            return x
+        multiplier = depthwise_given.pop("depth_multiplier", 1)
+        keyword = "conv1d"
+        depthwise = self.attributes(layer, keyword, dict(depthwise_given, filters=channels * multiplier,
+                                                         groups=channels, use_bias=False),
+                                    handled={"filters", "use_bias", "depth_multiplier"})
+    pointwise = self.attributes(layer, f"conv{dims}d", {"filters": filters, "kernel_size": 1, "use_bias": use_bias})
+    name = self.builder.name(*names)
+    x = self.builder.permuted(x, self.wanted("channels_last", x, given, depthwise), (f"{name}_in",), loc)
+    first = self.builder.add(KINDS[keyword].eclass_name, name, [x], loc, **depthwise)
+    second = self.builder.add(KINDS[f"conv{dims}d"].eclass_name, (f"{name}_pointwise",),
+                              [self.out_tensor(first, x.perm)], loc, **pointwise)
+    # Keras' depthwise kernel of a 1-D layer is (k, C, m); the grouped conv1d's is (k, 1, C * m).
+    depthwise_shape = None if dims == 2 or not isinstance(depthwise.get("kernelSize"), list) else \
+        (depthwise["kernelSize"][0], 1, depthwise["filters"])
+    self.weight_parts[first] = ((0, depthwise_shape),)
+    self.weight_parts[second] = ((1, None), (2, None)) if pointwise.get("bias", True) else ((1, None),)
+    out = self.out_tensor(second, x.perm)
+    return self.activation(given.get("activation"), out, second.name, loc)
+
+
 def layer_conv_transpose(self, layer, x, names, loc):
     """Conv{d}DTranspose: ``output_padding`` is the pivot's ``output_padding`` (Keras then computes
     (i - 1) * stride + kernel + output_padding, as PyTorch does)."""
@@ -1612,6 +1656,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
     **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
     **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)},
+    **{f"SeparableConv{d}D": layer_separable_conv for d in (1, 2)},
     "TimeDistributed": layer_time_distributed,
 }
 
@@ -2442,6 +2487,7 @@ def run(self, wanted: str | None):
     report.output_layouts = [t.perm for t in tensors]
     report.keras_layer_names = {n.name: self.layer_of_node[n].runtime_name for n in model.nodes
                                 if n in self.layer_of_node and self.layer_of_node[n].runtime_name}
+    report.keras_weight_parts = {n.name: self.weight_parts[n] for n in model.nodes if n in self.weight_parts}
     for stack in stacks:  # the names the Keras generator gives the layers of a stacked node
         if stack.node in model.nodes:
             report.keras_layer_names.pop(stack.node.name, None)

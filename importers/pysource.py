@@ -172,6 +172,10 @@ class ImportReport:
       layer has when the source runs in a fresh session (its ``name=`` or
       Keras' automatic ``dense_1``). A folded stack of recurrent layers maps
       ``"<node>_l<i>"`` to layer i, the names the Keras generator gives them.
+      ``keras_weight_parts`` names the nodes that hold only part of their
+      layer's weights (a SeparableConv's depthwise and pointwise halves): node
+      -> ((index in the layer's weight list, shape the node's converter sees or
+      None), ...).
     """
     source: str
     framework: str                                                  # "pytorch" or "keras"
@@ -191,6 +195,7 @@ class ImportReport:
     training: str = ""                                              # the training configuration read
     state_dict_prefixes: dict[str, str] = field(default_factory=dict)
     keras_layer_names: dict[str, str] = field(default_factory=dict)
+    keras_weight_parts: dict[str, tuple] = field(default_factory=dict)
 
     def add(self, node: str, kind: str, location: Location | None, note: str = "", *, exact: bool = True,
             graph: str = "") -> Entry:

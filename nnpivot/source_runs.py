@@ -90,17 +90,51 @@ def store_from_source_state_dict(model, report, state_dict, copy: bool = True) -
 
 class _LayersByName:
     """What the Keras generator's weight helpers expect of an owner, for a hand-written model: its layers
-    found by the name they have at run time (``report.keras_layer_names``)."""
+    found by the name they have at run time (``report.keras_layer_names``); a node holding only part of its
+    layer's weights (``report.keras_weight_parts``) gets that part."""
 
-    def __init__(self, keras_model, names: dict[str, str]):
+    def __init__(self, keras_model, names: dict[str, str], parts: dict[str, tuple]):
         self.layers = {}
         for layer in keras_model._flatten_layers(include_self=False, recursive=True):
             self.layers.setdefault(layer.name, layer)
         self.names = names
+        self.parts = parts
 
     def __getattr__(self, node_name):
         runtime = self.__dict__["names"].get(node_name)
-        return self.__dict__["layers"].get(runtime) if runtime else None
+        layer = self.__dict__["layers"].get(runtime) if runtime else None
+        part = self.__dict__["parts"].get(node_name)
+        return _LayerPart(layer, part) if layer is not None and part else layer
+
+
+class _Variable:
+    """The shape and dtype of a weight as a part of a layer shows it."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(shape), dtype
+
+
+class _LayerPart:
+    """Some of one Keras layer's weights, seen as a layer of their own (the weight helpers' interface):
+    ``part`` lists (index in the layer's weight list, the shape the node's converter sees or None)."""
+
+    def __init__(self, layer, part):
+        self.layer, self.part, self.name = layer, part, layer.name
+
+    @property
+    def weights(self):
+        variables = self.layer.weights
+        return [_Variable(shape or variables[i].shape, variables[i].dtype) for i, shape in self.part]
+
+    def get_weights(self):
+        arrays = self.layer.get_weights()
+        return [arrays[i] if shape is None else arrays[i].reshape(shape) for i, shape in self.part]
+
+    def set_weights(self, arrays):
+        current = self.layer.get_weights()
+        for (i, _), array in zip(self.part, arrays):
+            current[i] = np.reshape(array, current[i].shape)
+        self.layer.set_weights(current)
 
 
 class _NoCode:
@@ -121,7 +155,7 @@ def _keras_weighted_nodes(model):
 
 def _keras_units(keras_model, model, report):
     """(node, [(layer, info)]) of every weighted node of a hand-written Keras model."""
-    owner = _LayersByName(keras_model, report.keras_layer_names)
+    owner = _LayersByName(keras_model, report.keras_layer_names, report.keras_weight_parts)
     for node in _keras_weighted_nodes(model):
         if node.eClass.name == "BlockCall":
             raise NNPivotError([error("weights-unmapped", f"{node.name}: weights inside a Keras layer subclass "

@@ -297,3 +297,107 @@ def test_verify_a_source_without_input_shapes_guesses_one(tmp_path, capsys):
     embedding = next(n for n in model.nodes if n.eClass.name == "Embedding")
     tokens = random_inputs(model, 4, seed=0)[0]
     assert all((row == embedding.paddingIdx).any() for row in tokens)   # every input holds the padding index
+
+
+# --- Keras separable convolutions: read as depthwise + pointwise, with their weights ----------------------
+
+SEPARABLE_2D = '''"""A small mobile-style image classifier: separable convolutions, as MobileNet and Xception write them."""
+import keras
+from keras import layers
+
+
+class MobileClassifier(keras.Model):
+    def __init__(self, classes=5, width=8):
+        super().__init__()
+        self.stem = layers.Conv2D(width, 3, padding="same", activation="relu")
+        self.sep1 = layers.SeparableConv2D(width * 2, 3, padding="same", use_bias=False)
+        self.bn1 = layers.BatchNormalization()
+        self.sep2 = layers.SeparableConvolution2D(width * 2, 3, strides=2, padding="same")
+        self.head = layers.SeparableConv2D(width * 4, (3, 2), depth_multiplier=2, dilation_rate=2,
+                                           activation="relu")
+        self.pool = layers.GlobalAveragePooling2D()
+        self.classify = layers.Dense(classes)
+
+    def call(self, images):
+        x = keras.ops.relu(self.bn1(self.sep1(self.stem(images))))
+        x = self.head(self.sep2(x))
+        return self.classify(self.pool(x))
+'''
+
+SEPARABLE_1D = '''"""Keyword spotting over audio features: separable 1-D convolutions along time."""
+import keras
+from keras import layers
+
+FEATURES = 6
+
+
+class KeywordSpotter(keras.Model):
+    def __init__(self, words=4):
+        super().__init__()
+        self.conv1 = layers.SeparableConv1D(12, 5, padding="same", activation="relu")
+        self.conv2 = layers.SeparableConv1D(16, 3, strides=2, depth_multiplier=3)
+        self.pool = layers.GlobalMaxPooling1D()
+        self.out = layers.Dense(words)
+
+    def call(self, frames):
+        return self.out(self.pool(self.conv2(self.conv1(frames))))
+'''
+
+# (source, shape the migration is told, the two Keras input shapes the models are called at)
+SEPARABLE_CASES = {
+    "2d": (SEPARABLE_2D, (32, 32, 3), [(32, 32, 3), (24, 40, 3)]),
+    "1d": (SEPARABLE_1D, (20, 6), [(20, 6), (34, 6)]),
+}
+
+
+def _randomize(keras_model, seed: int) -> None:
+    """Every weight random (biases and batch-norm statistics too), so each one is checked."""
+    rng = np.random.default_rng(seed)
+    for variable in keras_model.weights:
+        values = rng.uniform(0.5, 1.5, variable.shape) if "variance" in variable.path else \
+            rng.normal(0.0, 0.5, variable.shape)
+        variable.assign(values.astype("float32"))
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("case", SEPARABLE_CASES)
+def test_keras_separable_convolutions_migrate_with_their_weights(case, tmp_path):
+    import torch
+
+    text, shape, sizes = SEPARABLE_CASES[case]
+    source = tmp_path / "net.py"
+    source.write_text(text)
+    model, report = import_source(source, "keras", input_shapes=[shape])
+    keywords = {node.name: node.eClass.name for node in model.nodes}
+    assert not report.diagnostics, [str(d) for d in report.diagnostics]
+    pointwise = [name for name in keywords if name.endswith("_pointwise")]
+    assert len(pointwise) == (3 if case == "2d" else 2)
+    if case == "2d":
+        assert sum(kind == "DepthwiseConv2d" for kind in keywords.values()) == 3
+
+    original = source_runner(source, "keras", model, report)
+    _randomize(original.obj, seed=3)
+    checkpoint = tmp_path / "original.weights.h5"
+    original.obj.save_weights(str(checkpoint))
+
+    output, weights_out = tmp_path / "migrated.py", tmp_path / "migrated.pt"
+    result = migrate(source, "pytorch", output, input_shapes=[shape], weights=checkpoint, weights_out=weights_out)
+    assert result.ok, [str(d) for d in result.diagnostics]
+    generated = open_model_file(output, result.model, "pytorch").obj
+    generated.load_state_dict(torch.load(weights_out, weights_only=True))
+    generated.eval()
+
+    # PyTorch takes images channels first; a sequence keeps its (N, T, F) layout in both frameworks.
+    (layout,) = result.report.input_layouts
+    assert layout == ((0, 2, 3, 1) if case == "2d" else (0, 1, 2))  # Keras tensor = transpose(pivot tensor, layout)
+    keras_model = original.obj
+    rng = np.random.default_rng(4)
+    for size in sizes:
+        inputs = rng.standard_normal((3, *size)).astype("float32")  # channels last, as Keras takes them
+        want = np.asarray(keras_model(inputs, training=False))
+        torch_inputs = np.moveaxis(inputs, -1, 1) if case == "2d" else inputs
+        with torch.no_grad():
+            got = generated(torch.from_numpy(np.ascontiguousarray(torch_inputs))).numpy()
+        assert got.shape == want.shape
+        assert np.abs(want - got).max() <= ATOL, (size, float(np.abs(want - got).max()))
