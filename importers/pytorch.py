@@ -1148,7 +1148,7 @@ class Importer(Interpreter):
             if isinstance(attrs, _Done):
                 return attrs.value
             inputs, pair = attrs.pop("__inputs__"), attrs.pop("__pair__", False)
-            result = self.make(kind.keyword, inputs, attrs, node, notes)
+            result = self.make(attrs.pop("__kind__", kind.keyword), inputs, attrs, node, notes)
             return (result, Opaque(f"the indices of {spelling}")) if pair else result
         if mapping.parameters is not None:
             raise self.refuse("unsupported-construct", f"{spelling}() takes its weights as tensors; use the "
@@ -1233,7 +1233,8 @@ class Importer(Interpreter):
         reader = OPERATIONS.get(kind.keyword)
         if reader is None:
             raise self.refuse("unsupported-construct", f"{spelling} has no argument reader", node)
-        call = _OperationCall(self, spelling, list(args or []), dict(kwargs), node, module=inputs is None)
+        call = _OperationCall(self, kind.keyword, spelling, list(args or []), dict(kwargs), node,
+                              module=inputs is None)
         try:
             result = reader(call)
         except (ValueError, TypeError, IndexError) as exc:
@@ -1300,8 +1301,9 @@ def _signature(graph) -> tuple:
 class _OperationCall:
     """The arguments of a torch operation call, read by name or position."""
 
-    def __init__(self, importer: Importer, spelling, args, kwargs, node, module=False):
+    def __init__(self, importer: Importer, kind, spelling, args, kwargs, node, module=False):
         self.importer, self.spelling, self.node, self.module = importer, spelling, node, module
+        self.kind = kind  # the pivot keyword the spelling names
         self.args, self.kwargs = args, kwargs
         for key in IGNORED_ARGUMENTS:
             self.kwargs.pop(key, None)
@@ -1472,10 +1474,29 @@ def _read_matmul(call):
 
 
 def _read_reduction(call):
-    call.tensor()
+    tensor = call.tensor()
     dim = call.param("dim", None)
     keep = call.param("keepdim", False)
-    return {"axes": _axes(dim), "keepdims": keep}
+    return _global_pool(call, tensor, dim, keep) or {"axes": _axes(dim), "keepdims": keep}
+
+
+# A mean or maximum over every axis after the channel axis (and only those) is a global pooling: the one way
+# PyTorch code writes it (x.mean(dim=(2, 3)), torch.amax(x, dim=(-2, -1)), keepdim or not).
+GLOBAL_POOLS = {"mean": "global_avg_pool", "max": "global_max_pool"}
+
+
+def _global_pool(call, tensor, dim, keep):
+    keyword = GLOBAL_POOLS.get(call.kind)
+    if keyword is None or dim is None:
+        return None
+    rank = len(call.importer.tensor_shape(tensor, call.node))
+    dims = list(dim) if isinstance(dim, (list, tuple)) else [dim]
+    if rank < 3 or not all(_is_int(d) and -rank <= d < rank for d in dims):
+        return None
+    spatial = [d % rank for d in dims]
+    if sorted(spatial) != list(range(2, rank)):
+        return None
+    return {"__kind__": keyword, "keepdims": keep}
 
 
 def _read_extremum(call):
@@ -1485,7 +1506,7 @@ def _read_extremum(call):
     if isinstance(dim, Tensor):
         raise TypeError("the elementwise maximum of two tensors has no pivot kind")
     keep = call.param("keepdim", False)
-    attrs = {"axes": _axes(dim), "keepdims": keep}
+    attrs = _global_pool(call, call.tensors[-1], dim, keep) or {"axes": _axes(dim), "keepdims": keep}
     if call.spelling.endswith(("amax", "amin")):
         return attrs
     attrs["__pair__"] = True

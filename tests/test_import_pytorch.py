@@ -224,6 +224,42 @@ def test_torch_defaults_that_differ_from_the_pivot_are_written():
     assert _node(model, "output").axis == 1     # F.log_softmax(x, dim=1) assigned to output
 
 
+POOLING_HEADS = """import torch
+import torch.nn as nn
+
+
+class Heads(nn.Module):
+    \"\"\"Reductions over feature maps: the ones over every axis after the channels are global poolings.\"\"\"
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.signal = nn.Conv1d(3, 4, 3)
+
+    def forward(self, image, sequence):
+        maps = self.conv(image)
+        spatial_mean = maps.mean(dim=(2, 3))
+        spatial_max = torch.amax(maps, dim=(-1, -2), keepdim=True)
+        time_max = torch.max(self.signal(sequence), 2)[0]
+        channel_mean = maps.mean(dim=1)
+        row_mean = maps.mean(dim=(1, 2))
+        column_max = maps.amax(dim=-1)
+        feature_mean = sequence.mean(dim=(1,))
+        return spatial_mean, spatial_max, time_max, channel_mean, row_mean, column_max, feature_mean
+"""
+
+
+def test_a_reduction_over_exactly_the_spatial_axes_is_a_global_pooling(tmp_path):
+    path = tmp_path / "heads.py"
+    path.write_text(POOLING_HEADS)
+    model, report = import_pytorch(path, input_shapes={"image": [3, 8, 8], "sequence": [3, 10]})
+    assert report.diagnostics == []
+    read = [(node.eClass.name, list(getattr(node, "axes", [])), node.keepdims) for node in model.outputs]
+    assert read == [("GlobalAvgPool", [], False), ("GlobalMaxPool", [], True), ("GlobalMaxPool", [], False),
+                    ("ReduceMean", [1], False), ("ReduceMean", [1, 2], False), ("ReduceMax", [-1], False),
+                    ("ReduceMean", [1], False)]
+
+
 def test_model_args_override_constructor_defaults():
     model, report = import_pytorch(ROOT / "corpus" / "pytorch" / "mlp_basic.py", model_args={"hidden": 7},
                                    input_shapes={"x": [20]})
