@@ -1126,7 +1126,11 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return Unknown("axis", loc)
         first = tensors[0]
         if keyword == "concat":
-            node = self.builder.add("Concat", (hint, "concatenate"), tensors, loc, axis=first.perm[axis % first.rank])
+            # A negative Keras axis is a negative pivot axis (the generator writes the pivot's sign), except the
+            # pivot's default axis 1.
+            pivot_axis = first.perm[axis % first.rank]
+            pivot_axis -= first.rank if axis < 0 and pivot_axis != 1 else 0
+            node = self.builder.add("Concat", (hint, "concatenate"), tensors, loc, axis=pivot_axis)
             return self.out_tensor(node, first.perm)
         rank = first.rank + 1
         keras_axis = axis % rank

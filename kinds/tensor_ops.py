@@ -232,7 +232,7 @@ def emit_permute(ctx):
 
 def emit_concat(ctx):
     perm = ctx.x.perm
-    axis = L.target_axis(perm, ctx.node.axis)
+    axis = L.target_axis(perm, ctx.node.axis) - (len(perm) if ctx.node.axis < 0 else 0)  # the pivot's sign
     operands = ", ".join(t.expr for t in ctx.inputs)
     ctx.assign(f"ops.concatenate([{operands}], axis={axis})")
     return [perm]

@@ -140,7 +140,7 @@ def test_axes_follow_the_layout(tmp_path):
         "model = tf.keras.Model([inputs, seq], [s, j])\n"))
     nodes = _by_name(model)
     assert nodes["c"].axis == 1 and nodes["s"].axis == 1
-    assert nodes["j"].axis == 2
+    assert nodes["j"].axis == -1   # Keras' axis -1, counted from the end in the pivot too
 
 
 def test_conv1d_on_sequences_gets_permutes_and_keras_defaults_are_converted(tmp_path):

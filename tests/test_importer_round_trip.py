@@ -108,8 +108,6 @@ KNOWN_DIFFERENCES = {
     "keras:avg_pool2d-2": (("Keras pooling has no ceil_mode: the average over the cells PyTorch counts is spelled "
                             "with ops.ones_like, which the importer does not read"),
                            "unsupported-construct: ops.ones_like is not translated"),
-    "keras:concat-1": ("a negative pivot axis comes back as the same axis counted from the front",
-                       "node result: axis -1 != 3"),
 }
 
 
