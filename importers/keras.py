@@ -58,7 +58,7 @@ from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
 from nnpivot.metamodel import eclass, is_kind
-from nnpivot.metamodel.shapes import ShapeError
+from nnpivot.metamodel.shapes import ShapeError, per_axis, window_out
 from nnpivot.passes import FOLD_RECURRENT_STACKS, Stack, run_pass
 
 Perm = tuple
@@ -189,6 +189,21 @@ class Unknown:
     why: str
     loc: Location | None
     code: str = "dynamic-value"
+
+
+@dataclass
+class CountMask:
+    """``ops.ones_like(x)`` padded: the cells an average pooling counts (the Keras generator's divisor of an
+    average over the cells PyTorch counts). ``pads``: (value, {pivot axis: (begin, end)}) per ``ops.pad``."""
+    of: T
+    pads: list
+
+
+@dataclass
+class PooledMask:
+    """A pooling layer applied to a :class:`CountMask`: the divisor of ``pool(ops.pad(x)) / pool(mask)``."""
+    layer: Any
+    mask: CountMask
 
 
 @dataclass
@@ -632,6 +647,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
         loc, hint = self.loc(node), self.hint_for(node)
         if isinstance(left, T) and isinstance(right, T) and isinstance(op, ast.MatMult):
             return op_matmul(self, "ops.matmul", [left, right], {}, hint, loc)
+        if isinstance(op, ast.Div) and isinstance(left, T) and isinstance(right, PooledMask):
+            return average_over_counted(self, left, right, loc)
         kind = BINARY_KINDS.get(type(op))
         if kind and (isinstance(left, T) or isinstance(right, T)):
             if isinstance(left, T) and isinstance(right, T):
@@ -711,7 +728,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
     @staticmethod
     def has_tensor(args, kwargs=None) -> bool:
         def walk(v):
-            return isinstance(v, (T, InputSpec)) or (isinstance(v, (list, tuple)) and any(walk(i) for i in v))
+            return isinstance(v, (T, InputSpec, CountMask)) or (isinstance(v, (list, tuple)) and
+                                                                any(walk(i) for i in v))
         return any(walk(a) for a in [*args, *(kwargs or {}).values()])
 
     def call_bound(self, func, args, kwargs, expr):
@@ -1528,6 +1546,101 @@ def layer_separable_conv(self, layer, x, given, names, loc):
     return self.activation(given.get("activation"), out, second.name, loc)
 
 
+def pooling_pads(attrs: dict, sizes, pads: list) -> tuple[list, bool]:
+    """Pivot pads and ceil_mode of a valid pooling (``attrs``) over an input of ``sizes`` padded by ``pads``
+    ((begin, end) per spatial axis): symmetric pads with ceil_mode where the longer end pads only make room for
+    the windows PyTorch's ceil_mode lets overhang the input (the Keras generator's spelling), else ``pads``."""
+    dims = len(pads)
+    kernel = per_axis(attrs.get("kernelSize", []), dims, 1, "kernel_size")
+    stride = per_axis(attrs.get("stride") or kernel, dims, 1, "stride")
+    symmetric = [(b, b) for b, _ in pads]
+    if symmetric == pads or any(e < b for b, e in pads) or any(n is None for n in sizes):
+        return pads, False
+    try:
+        same = all(window_out(n, k, s, 1, sym, True) == window_out(n, k, s, 1, full)
+                   for n, k, s, sym, full in zip(sizes, kernel, stride, symmetric, pads))
+    except ShapeError:
+        return pads, False
+    return (symmetric, True) if same else (pads, False)
+
+
+def _pairs(flat) -> list:
+    return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+
+
+def layer_pool(self, layer, x, names, loc):
+    """Max/AveragePooling, and the spellings of PyTorch's padded pooling the Keras generator writes.
+
+    A valid pooling of a constant pad of the spatial axes takes those pads as its own: padded with -inf for a
+    max pooling (ceil_mode where the end pads only make room for overhanging windows), with zeros for an average
+    pooling (the padding counted, PyTorch's count_include_pad). An average pooling of a :class:`CountMask` is
+    the divisor of an average over the cells PyTorch counts, read with the division (``average_over_counted``).
+    """
+    if isinstance(x, CountMask):
+        return PooledMask(layer, x)
+    given = self.given(layer)
+    is_max = layer.cls.startswith("Max")
+    pad = x.node if isinstance(x, T) else None
+    if pad is not None and is_kind(pad, "Pad") and str(pad.mode) == "constant" \
+            and pad.value == (float("-inf") if is_max else 0.0) and given.get("padding", "valid") == "valid" \
+            and len(pad.pads) == 2 * (x.rank - 2):
+        keyword = TABLE_CLASSES[layer.cls][0]
+        attrs = self.attributes(layer, keyword, given)
+        source = self.builder.tensor(pad.inputs[0], x.perm)
+        pads, ceil = pooling_pads(attrs, source.shape[2:], _pairs(list(pad.pads))) if is_max else \
+            (_pairs(list(pad.pads)), False)
+        attrs.update(pooling_padding(pads, ceil))
+        return self.layer_generic(layer, source, names, loc, keyword=keyword, attrs=attrs, given=given)
+    return self.layer_generic(layer, x, names, loc, given=given)
+
+
+def pooling_padding(pads: list, ceil: bool) -> dict:
+    """The pivot attributes of pads ((begin, end) per spatial axis) and ceil_mode."""
+    attrs = {"padding": "explicit", "pads": [v for pair in pads for v in pair]} if any(map(any, pads)) else {}
+    return attrs | ({"ceilMode": True} if ceil else {})
+
+
+def average_over_counted(self, total: T, divisor: PooledMask, loc):
+    """``pool(ops.pad(x)) / pool(counted cells of x)``: PyTorch's average pooling with explicit pads and
+    ceil_mode or count_include_pad=False, as the Keras generator writes it. The numerator's pooling becomes
+    that average pooling of x: the numerator's pads, counting the cells the mask counts."""
+    node, mask = total.node, divisor.mask
+    rank = total.rank
+    # the numerator: the layer's valid pooling of x, zero pads read as its own (layer_pool)
+    if not is_kind(node, "AvgPooling") or self.layer_of_node.get(node) is not divisor.layer \
+            or node.inputs[0] is not mask.of.node or total.perm != mask.of.perm or node.ceilMode \
+            or str(node.padding) not in ("valid", "explicit") \
+            or any(axis < 2 for _, widths in mask.pads for axis, w in widths.items() if w != (0, 0)):
+        self.error("unsupported-construct", "a division by a pooled ops.ones_like is translated only as an average "
+                   "pooling of the same padded input (the Keras generator's spelling)", loc)
+        return Unknown("average over counted cells", loc)
+    full = _pairs(list(node.pads)) if str(node.padding) == "explicit" else [(0, 0)] * (rank - 2)
+    values = [value for value, _ in mask.pads]
+    ones = [mask.pads[0][1].get(a, (0, 0)) for a in range(2, rank)] if values[:1] == [1.0] else None
+    zeros = [mask.pads[-1][1].get(a, (0, 0)) for a in range(2, rank)] if values[-1:] == [0.0] else None
+    counted = (ones or [(0, 0)] * (rank - 2), zeros or [(0, 0)] * (rank - 2))
+    if values not in ([1.0], [0.0], [1.0, 0.0]) or \
+            [(b1 + b0, e1 + e0) for (b1, e1), (b0, e0) in zip(*counted)] != full:
+        self.error("unsupported-construct", "the counted cells do not cover the padded input", loc)
+        return Unknown("average over counted cells", loc)
+    sizes = mask.of.shape[2:]
+    attrs = {"kernelSize": list(node.kernelSize), "stride": list(node.stride)}
+    if ones is not None:  # padding counted: the ones are the pads, the zeros after them the overhang
+        pads, ceil = ones, any(e for _, e in counted[1])
+        if any(b for b, _ in counted[1]) or (ceil and pooling_pads(attrs, sizes, full) != (ones, True)):
+            self.error("unsupported-construct", "the uncounted cells are not the windows' overhang", loc)
+            return Unknown("average over counted cells", loc)
+    else:
+        pads, ceil = pooling_pads(attrs, sizes, full)
+    padding = pooling_padding(pads, ceil)
+    node.padding, node.ceilMode, node.countIncludePad = padding.get("padding", "valid"), ceil, ones is not None
+    node.pads.clear()
+    node.pads.extend(padding.get("pads", []))
+    for key in [k for k in self._shapes if k[0] is node]:
+        del self._shapes[key]
+    return self.out_tensor(node, total.perm)
+
+
 def layer_conv_transpose(self, layer, x, names, loc):
     """Conv{d}DTranspose: ``output_padding`` is the pivot's ``output_padding`` (Keras then computes
     (i - 1) * stride + kernel + output_padding, as PyTorch does)."""
@@ -1661,6 +1774,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
     **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)},
     **{f"SeparableConv{d}D": layer_separable_conv for d in (1, 2)},
+    **{f"{op}Pooling{d}D": layer_pool for op in ("Max", "Average") for d in (1, 2, 3)},
     "TimeDistributed": layer_time_distributed,
 }
 
@@ -1925,11 +2039,25 @@ def op_matmul(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, L.identity(len(self.shape_of(node) or tensors[0].perm)))
 
 
+def op_ones_like(self, path, args, kwargs, hint, loc):
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    if x is None or _arg(args, kwargs, 1, "dtype") is not None:
+        return Unknown(f"result of {path}", loc)
+    return CountMask(x, [])
+
+
 def op_pad(self, path, args, kwargs, hint, loc):
-    x = self.tensor(_arg(args, kwargs, 0, "x", "tensor"), loc)
+    operand = _arg(args, kwargs, 0, "x", "tensor")
     widths = _arg(args, kwargs, 1, "pad_width", "paddings")
     mode = str(_arg(args, kwargs, 2, "mode", default="constant")).lower()
     value = _arg(args, kwargs, 3, "constant_values", default=0) or 0
+    if isinstance(operand, CountMask):  # the cells an average pooling counts, padded with counted (1) or not (0)
+        of = operand.of
+        if mode != "constant" or value not in (0, 1) or not isinstance(widths, (list, tuple)) or len(widths) != of.rank:
+            self.error("unsupported-construct", f"{path} of a mask of ones is translated only with 0 or 1", loc)
+            return Unknown("pad", loc)
+        return CountMask(of, [*operand.pads, (float(value), {of.perm[j]: tuple(w) for j, w in enumerate(widths)})])
+    x = self.tensor(operand, loc)
     if x is None or not isinstance(widths, (list, tuple)) or len(widths) != x.rank:
         return Unknown("pad", loc)
     per_pivot = {x.perm[j]: tuple(w) for j, w in enumerate(widths)}
@@ -2028,6 +2156,7 @@ OPS: dict[str, Callable] = {
     **{p: op_expand_dims for p in ("ops.expand_dims", "tf.expand_dims")},
     **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
+    "ops.ones_like": op_ones_like,
     **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
     **{p: op_cast for p in ("ops.cast", "tf.cast")},
 }

@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_importer_round_trip import read_back_keras
 
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.importers.keras import import_keras
+from nnpivot.importers.nn_text import parse_text
 from nnpivot.kinds import KINDS, kind_of
 from nnpivot.shapes import infer_shapes
 
@@ -449,3 +451,43 @@ def test_a_layer_sequence_read_twice_is_not_folded(tmp_path):
         "b = layers.GRU(5, return_sequences=True)(a)\n"
         "model = keras.Model(inputs, layers.Concatenate()([a, b]))\n"))
     assert [n.numLayers for n in model.nodes if n.eClass.name == "GRU"] == [1, 1] and not report.folded
+
+
+# PyTorch's padded pooling as the Keras generator writes it (ops.pad with -inf, ZeroPadding, an average over a
+# pooled mask of the counted cells) reads back as the pooling it came from: pads, ceil_mode, count_include_pad.
+PADDED_POOLINGS = [
+    ("[3, 20]", "max_pool1d(x, 3, stride=2, ceil_mode=true)"),
+    ("[3, 21]", "avg_pool1d(x, 2, ceil_mode=true)"),
+    ("[3, 16, 16]", "avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=false)"),
+    ("[3, 16, 16]", "avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=true, count_include_pad=false)"),
+    ("[3, 15, 15]", "avg_pool2d(x, 2, ceil_mode=true)"),
+    ("[3, 16, 16]", "max_pool2d(x, 3, padding=[[1, 0], [0, 1]])"),
+    ("[3, 16, 16]", "avg_pool2d(x, 3, padding=[[1, 0], [0, 1]], count_include_pad=false)"),
+    ("[3, 16, 16]", "avg_pool2d(x, 3, stride=2, padding=1)"),
+    ("[2, 10, 9, 10]", "max_pool3d(x, 3, stride=2, padding=1, ceil_mode=true)"),
+]
+
+
+@pytest.mark.parametrize(("shape", "call"), PADDED_POOLINGS)
+def test_padded_pooling_reads_back_as_the_pooling(shape, call, tmp_path):
+    text = f"model Example {{\n    input x: float32{shape}\n    result = {call}\n    output result\n}}\n"
+    again, report = read_back_keras(parse_text(text, "pool.nn"), tmp_path)
+    assert [str(d) for d in report.diagnostics] == []
+    assert differences(parse_text(text, "pool.nn"), again) == []
+
+
+def test_a_division_by_pooled_ones_that_is_no_average_pooling_is_refused(tmp_path):
+    path = tmp_path / "net.py"
+    path.write_text(
+        "import keras\nfrom keras import layers, ops\n\n\n"
+        "class Net(keras.Model):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.pool = layers.AveragePooling2D(2)\n"
+        "        self.other = layers.AveragePooling2D(2)\n\n"
+        "    def call(self, x):\n"
+        "        return self.pool(ops.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))) / self.other(ops.ones_like(x))\n")
+    with pytest.raises(NNPivotError) as refused:
+        import_keras(path, input_shapes=[(8, 8, 3)])
+    assert [d.code for d in refused.value.diagnostics][:1] == ["unsupported-construct"]
+    assert "ones_like" in refused.value.diagnostics[0].message and refused.value.diagnostics[0].location.line == 12

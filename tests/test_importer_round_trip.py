@@ -103,11 +103,6 @@ KNOWN_DIFFERENCES = {
     "pytorch:max-0": (_GLOBAL, "node result: ReduceMax != GlobalMaxPool"),
     "keras:embedding-1": ("Keras' Embedding has no padding_idx (it only changes PyTorch training)",
                           "node result: paddingIdx 0 != unset"),
-    "keras:max_pool2d-2": ("Keras pooling has no ceil_mode: the extra end padding of the declared size is written",
-                           "model: nodes differ (only in the second: result_padded)"),
-    "keras:avg_pool2d-2": (("Keras pooling has no ceil_mode: the average over the cells PyTorch counts is spelled "
-                            "with ops.ones_like, which the importer does not read"),
-                           "unsupported-construct: ops.ones_like is not translated"),
 }
 
 
