@@ -101,7 +101,10 @@ KNOWN_DIFFERENCES = {
         "conv2d-3", "depthwise_conv2d-1")},
     "pytorch:mean-0": (_GLOBAL, "node result: ReduceMean != GlobalAvgPool"),
     "pytorch:max-0": (_GLOBAL, "node result: ReduceMax != GlobalMaxPool"),
-    "keras:embedding-1": ("Keras' Embedding has no padding_idx (it only changes PyTorch training)",
+    "keras:embedding-1": (("Keras cannot state padding_idx, so the generator leaves it out: PyTorch keeps that row "
+                           "out of training, Keras trains a variable whole (a constraint runs after the update and "
+                           "would reset, not keep, the row), and mask_zero masks the layers downstream, which "
+                           "PyTorch does not; at inference both compute the same"),
                           "node result: paddingIdx 0 != unset"),
 }
 
