@@ -8,18 +8,12 @@ from functools import cache
 from pathlib import Path
 
 from pyecore.ecore import EClass, EEnum, EPackage
-from pyecore.resources import URI, ResourceSet
+
+from .ecore_file import read_package
 
 ECORE_PATH = Path(__file__).with_name("nn.ecore")
 
-
-def _load_package() -> EPackage:
-    rset = ResourceSet()
-    resource = rset.get_resource(URI(str(ECORE_PATH)))
-    return resource.contents[0]
-
-
-nn: EPackage = _load_package()
+nn: EPackage = read_package(ECORE_PATH)  # (not pyecore's XMI resource: see ecore_file)
 NS_URI: str = nn.nsURI
 
 

@@ -10,6 +10,7 @@ from golden import check_golden
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pivot_models import PROGRAMMATIC_MODELS, lenet, small_resnet, text_classifier
+from pyecore.resources import URI, ResourceSet
 
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError, location_of
@@ -17,7 +18,8 @@ from nnpivot.generators.xmi import save_xmi, to_xmi_string
 from nnpivot.graph import new_node
 from nnpivot.importers.xmi import load_xmi
 from nnpivot.kinds import KINDS, is_enum
-from nnpivot.metamodel import Input, Model, eenum
+from nnpivot.metamodel import ECORE_PATH, Input, Model, eenum, nn
+from nnpivot.metamodel.ecore_file import EcoreFileError, read_package
 
 HEADER = ('<?xml version="1.0" encoding="UTF-8"?>\n<nn:Model xmi:version="2.0" xmlns:xmi="http://www.omg.org/XMI" '
           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:nn="http://nnpivot.org/nn/1.0" name="M"')
@@ -316,3 +318,36 @@ def test_random_models_round_trip(model, tmp_path):
     path = tmp_path / "random.xmi"
     save_xmi(model, path, force=True)
     assert differences(model, load_xmi(path)) == []
+
+
+# --- the metamodel: nnpivot's reader of nn.ecore against pyecore's own ---------------------------------------
+
+def _described(element, seen=None) -> object:
+    """Every feature value of a metamodel element, reflectively; other elements by name, contained ones in full."""
+    described = {}
+    for feature in element.eClass.eAllStructuralFeatures():
+        if feature.name in ("eResource", "eGenericType", "eGenericSuperTypes", "ePackage", "eContainingClass"):
+            continue
+        value = element.eGet(feature)
+        if feature.many:
+            value = [(_described(v) if feature.containment else getattr(v, "name", v)) for v in value]
+        elif hasattr(value, "eClass"):
+            value = _described(value) if feature.containment else (value.eClass.name, getattr(value, "name", None))
+        described[feature.name] = value
+    if element.eClass.name == "EAnnotation":
+        described["details"] = dict(element.details)
+    return element.eClass.name, described
+
+
+def test_the_metamodel_reader_builds_what_pyecore_reads():
+    by_pyecore = ResourceSet().get_resource(URI(str(ECORE_PATH))).contents[0]
+    assert _described(nn) == _described(by_pyecore)
+    assert [c.name for c in nn.eClassifiers] == [c.name for c in by_pyecore.eClassifiers]
+
+
+def test_the_metamodel_reader_refuses_what_it_does_not_know(tmp_path):
+    text = ECORE_PATH.read_text(encoding="utf-8").replace(' abstract="true"', ' abstract="true" interface="true"', 1)
+    path = tmp_path / "nn.ecore"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(EcoreFileError, match="unknown attributes"):
+        read_package(path)
