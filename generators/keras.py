@@ -718,8 +718,11 @@ def write_weights_h5(path, model, store: WeightStore, force: bool = False) -> li
         diagnostics: list[Diagnostic] = []
         for key, node, code, owner_path in _weighted_nodes(plan(model)):
             units = _units(_owner(keras_model, owner_path), code, node)
-            diagnostics += write_layer_weights(key, node, units, store.for_node(key),
-                                               assign=_first_values if deferred else None)
+            params = store.for_node(key)
+            assign = _first_values if deferred else None
+            if deferred and store.release_written:
+                assign = _releasing(params, store, key, len(units))
+            diagnostics += write_layer_weights(key, node, units, params, assign=assign)
         if has_errors(diagnostics):
             return diagnostics
         keras_model.save_weights(str(tmp))
@@ -773,6 +776,24 @@ def _first_values(layer, convert) -> None:
     values = _LayerValues(layer, convert)
     for index, variable in enumerate(layer.weights):
         variable._initializer = lambda shape, dtype=None, index=index: values.take(index)
+
+
+def _releasing(params: dict, store: WeightStore, key: str, units: int):
+    """``_first_values`` that drops the node's pivot arrays (from ``params`` and the store) once all its
+    ``units`` converted them: the converted copy of the largest weight then replaces its original in memory
+    instead of sitting beside it while Keras copies it out to the file."""
+    left = [units]
+
+    def assign(layer, convert):
+        def convert_then_release():
+            arrays = convert()
+            left[0] -= 1
+            if left[0] == 0:
+                params.clear()
+                store.discard(key)
+            return arrays
+        _first_values(layer, convert_then_release)
+    return assign
 
 
 class _LayerValues:

@@ -217,7 +217,7 @@ def migrate(src, to: str, out, *, source_framework: str | None = None, model_nam
                              diagnostics=outcome.diagnostics, ran=outcome.ran, failed=outcome.failed,
                              weights_out=conversion.weights_out, written=list(state["written"]))
     if conversion.weights_out in result.written:
-        result.weights_written = len(state["store"])
+        result.weights_written = state["weights_written"]
     result.seconds = time.perf_counter() - started
     return result
 

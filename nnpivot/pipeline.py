@@ -261,7 +261,10 @@ class Conversion:
             write(state["model"], state["text"], state["output_format"], self.destination, self.force)
             written.append(self.destination)
             if self.weights_out is not None:
-                diagnostics = resolve(WEIGHTS_WRITER)(state["model"], state["store"], self.weights_out, self.force)
+                store = state["store"]
+                state["weights_written"] = len(store)
+                store.release_written = True  # the last step: the writer may drop arrays as it goes
+                diagnostics = resolve(WEIGHTS_WRITER)(state["model"], store, self.weights_out, self.force)
                 if has_errors(diagnostics):
                     raise NNPivotError(diagnostics)
                 written.append(self.weights_out)

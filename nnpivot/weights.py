@@ -43,6 +43,9 @@ class WeightStore:
     def __init__(self, arrays: dict[str, np.ndarray] | None = None):
         self._arrays: dict[str, np.ndarray] = {}
         self._by_prefix: dict[str, list[str]] | None = None  # node path -> its keys, built on first use
+        # Set by an owner that reads nothing from the store after writing it: a writer may then drop each
+        # node's arrays once converted (discard), so a large checkpoint is not held twice.
+        self.release_written = False
         for key, value in (arrays or {}).items():
             self[key] = value
 
@@ -81,7 +84,13 @@ class WeightStore:
                 for dot in (i for i, ch in enumerate(key) if ch == "."):
                     self._by_prefix.setdefault(key[:dot], []).append(key)
         start = len(path) + 1
-        return {k[start:]: self._arrays[k] for k in self._by_prefix.get(path, ())}
+        return {k[start:]: self._arrays[k] for k in self._by_prefix.get(path, ()) if k in self._arrays}
+
+    def discard(self, path: str) -> None:
+        """Drop the arrays of one node (the index keeps their keys; ``for_node`` skips them)."""
+        self.for_node(path)  # builds the index
+        for key in self._by_prefix.get(path, ()):
+            self._arrays.pop(key, None)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as ``.npz`` (or ``.safetensors``), atomically."""

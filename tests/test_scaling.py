@@ -4,7 +4,8 @@
   RecursionError, and so does a Flatten read through thousands of activations.
 * The collector pause of those steps ends with them.
 * ``write_weights_h5`` (deferred Keras variables) writes the file the ordinary
-  path (build, set_weights, save_weights) writes, and leaves nothing behind.
+  path (build, set_weights, save_weights) writes, and leaves nothing behind;
+  a store the owner releases (``release_written``) is drained as it is written.
 * Name allocation, ``is_kind`` and the attribute cache keep their answers.
 """
 from __future__ import annotations
@@ -125,6 +126,22 @@ def test_deferred_keras_weights_file_equals_the_ordinary_one(tmp_path, sample):
     for name in set(ordinary) - seeds:
         np.testing.assert_array_equal(deferred[name], ordinary[name], err_msg=name)
     assert not global_state.get_global_attribute("uninitialized_variables")  # nothing kept for later
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("sample", ["alexnet", "cnn_rnn", "transformer_encoder"])
+def test_a_store_released_as_written_gives_the_same_file_and_ends_empty(tmp_path, sample):
+    model = parse_file(ROOT / "samples" / f"{sample}.nn")
+    kept, released = _random_store(model), _random_store(model)
+    released.release_written = True
+    assert K.write_weights_h5(tmp_path / "kept.weights.h5", model, kept) == []
+    assert K.write_weights_h5(tmp_path / "released.weights.h5", model, released) == []
+    assert len(kept) == len(_random_store(model)) and len(released) == 0  # only the released one is drained
+    a, b = (_h5_contents(tmp_path / f"{n}.weights.h5") for n in ("kept", "released"))
+    assert sorted(a) == sorted(b)
+    for name in a:
+        if "seed_generator" not in name:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
 @pytest.mark.tensorflow
