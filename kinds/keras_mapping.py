@@ -20,7 +20,7 @@ from pyecore.ecore import EEnumLiteral
 from nnpivot.diagnostics import error, location_of
 
 from . import layout as L
-from .pysyntax import literal, same_value, wrap_call
+from .pysyntax import CODE_BUILTINS, literal, same_value, wrap_call
 from .spec import kind_of
 
 TARGET = "keras"
@@ -32,6 +32,7 @@ RESERVED = frozenset({
     "self", "layers", "layer", "name", "weights", "input", "output", "inputs", "outputs", "call", "build",
     "trainable", "dtype", "losses", "metrics", "optimizer", "built", "variables", "summary", "compile", "fit",
     "predict", "evaluate", "loss", "training", "mask", "ops", "keras", "kwargs", "super", "state", "path",
+    *CODE_BUILTINS,
 })
 
 

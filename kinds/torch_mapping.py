@@ -34,7 +34,7 @@ from typing import Any
 from nnpivot.metamodel import weights_owner
 from nnpivot.metamodel.shapes import per_axis, spatial_geometry
 
-from .pysyntax import attribute_value, identifier, literal, same_value
+from .pysyntax import CODE_BUILTINS, attribute_value, literal, python_name, same_value
 from .spec import kind_of, snake
 
 REQUIRED = object()  # an argument torch has no default for: always written
@@ -46,13 +46,13 @@ RESERVED = frozenset({
     "children", "modules", "state_dict", "load_state_dict", "to", "cuda", "cpu", "float", "double", "half",
     "apply", "zero_grad", "register_buffer", "register_parameter", "add_module", "named_parameters",
     "named_modules", "named_children", "named_buffers", "requires_grad_", "type", "extra_repr", "get_submodule",
-    "get_parameter", "get_buffer", "share_memory", "dump_patches", "call_super_init",
+    "get_parameter", "get_buffer", "share_memory", "dump_patches", "call_super_init", *CODE_BUILTINS,
 })
 
 
 def py_name(name: str) -> str:
-    """The Python name of a pivot node or block: its own name unless that would clash."""
-    return identifier(name, RESERVED)
+    """The Python name of a pivot node: its own name unless that would clash (see ``pysyntax.python_name``)."""
+    return python_name(name, RESERVED)
 
 
 @dataclass(frozen=True)
