@@ -138,13 +138,13 @@ def python_name(name: str, reserved: frozenset[str]) -> str:
     """The identifier of a user's name (a node, an input) in generated code, avoiding ``reserved``.
 
     One rule, without knowing the other names: a name whose stem (the name
-    without trailing underscores) is a keyword or the stem of a reserved name
-    gets one more underscore. Distinct names stay distinct (``self`` -> ``self_``
+    without trailing underscores) is a keyword, the stem of a reserved name or
+    empty (``_`` holds the outputs nobody reads) gets one more underscore. Distinct names stay distinct (``self`` -> ``self_``
     while ``self_`` -> ``self__``), and no result is reserved.
     """
     text = _identifier_text(name)
     stem = text.rstrip("_")
-    return text + "_" if stem in _stems(reserved) or keyword.iskeyword(stem) else text
+    return text + "_" if not stem or stem in _stems(reserved) or keyword.iskeyword(stem) else text
 
 
 def attribute_value(node, attribute):
