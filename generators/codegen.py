@@ -49,10 +49,12 @@ MODULE_NAMES = frozenset({"torch", "nn", "F", "keras", "layers", "ops", "train",
 
 def class_name(name: str) -> str:
     """The class name of a model: kept as written when it is a valid identifier, first letter capitalized,
-    underscores appended while it is a keyword or a module-level name of the generated file."""
+    no private ``__name``, underscores appended while it is a keyword or a module-level name of the file."""
     text = identifier(name)
     if text[0].islower():
         text = identifier(text[0].upper() + text[1:])  # "ß" -> "SS", NFKC again
+    if text.startswith("__") and not text.endswith("__"):
+        text = text[1:]  # Python would mangle the name where another class's method uses it
     while text in MODULE_NAMES or keyword.iskeyword(text):
         text += "_"
     return text
