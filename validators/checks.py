@@ -63,7 +63,7 @@ def check_names(graph, found: Findings) -> None:
         elif name in VALUE_WORDS:
             found.error("invalid-name", f"{describe(node, graph)}: '{name}' is a value in .nn text, so it cannot "
                                         "name a node", node)
-        elif name.startswith("__"):
+        elif name.startswith("__") and name.strip("_"):
             found.error("invalid-name", f"{describe(node, graph)}: '{name}' starts with two underscores (Python "
                                         "hides such attributes under another name)", node)
         elif name in seen:
