@@ -202,7 +202,8 @@ def dense_model(name: str = "Net", description: str = ""):
 
 
 @pytest.mark.parametrize("description", [r"C:\\models\\net", 'says "hi"', '"', 'ends with three """',
-                                         r"backslash at the end \\", "a\\nb\\r\\u2028c"])
+                                         r"backslash at the end \\", "a\\nb\\r\\u2028c",
+                                         'Net."""\\nimport os\\nos.system(\'touch pwned\')\\n"""'])
 def test_descriptions_with_backslashes_and_quotes_are_the_docstring(description):
     model = dense_model(description=f' "{description.replace(chr(34), chr(92) + chr(34))}"')
     text = model.description
