@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from nnpivot import api
 from nnpivot.compare import differences
+from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import keras as keras_generator
 from nnpivot.generators import pytorch as torch_generator
 from nnpivot.generators.codegen import MODULE_NAMES, class_name, class_names, header
@@ -539,3 +540,17 @@ def test_a_pytorch_docstring_with_a_payload_migrates_as_a_docstring(target, tmp_
             outputs = np.asarray(net(inputs))
         assert outputs.shape == (batch, 3) and (outputs >= 0).all()
     assert not (tmp_path / "pwned.txt").exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(MODEL_NAMES, NODE_NAMES | ANY_TEXT)
+def test_any_name_in_nn_text_reads_or_gets_a_diagnostic(model_name, node_name):
+    text = DENSE_MODEL.format(name=model_name, description="").replace("hidden", node_name)
+    try:
+        model = parse_text(text, "named.nn")
+    except NNPivotError as exc:
+        assert exc.diagnostics and all(d.location is not None for d in exc.diagnostics)
+        return
+    if not [d for d in validate(model) if d.is_error]:
+        read_back(model)
+        check_generated(model)
