@@ -452,7 +452,7 @@ def render(program: KerasProgram, source_name: str) -> str:
     text = environment(TARGET).get_template("model.py.j2").render(
         header=header(source_name), classes=classes, training=training, model_name=model.name)
     imports = [name for name in ("layers", "ops") if re.search(rf"\b{name}\.", text)]
-    text = text.replace("@@IMPORTS@@", f"from keras import {', '.join(imports)}\n" if imports else "")
+    text = text.replace("@@IMPORTS@@", f"from keras import {', '.join(imports)}\n" if imports else "", 1)  # not in a docstring
     if any(len(line) > LINE_WIDTH for line in text.splitlines()):
         text = _ruff_format(text)
     return text

@@ -204,7 +204,8 @@ def dense_model(name: str = "Net", description: str = ""):
 
 @pytest.mark.parametrize("description", [r"C:\\models\\net", 'says "hi"', '"', 'ends with three """',
                                          r"backslash at the end \\", "a\\nb\\r\\u2028c",
-                                         'Net."""\\nimport os\\nos.system(\'touch pwned\')\\n"""'])
+                                         'Net."""\\nimport os\\nos.system(\'touch pwned\')\\n"""',
+                                         '"@@IMPORTS@@" is where the generator puts the imports'])
 def test_descriptions_with_backslashes_and_quotes_are_the_docstring(description):
     model = dense_model(description=f' "{description.replace(chr(34), chr(92) + chr(34))}"')
     text = model.description
