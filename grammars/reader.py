@@ -271,7 +271,7 @@ class Reader:
         if first == '"':
             alternatives = ((StringValue, _TEXT, str),)
         elif first in _NUMBER_STARTS:
-            alternatives = ((FloatValue, _STRICTFLOAT, float), (FloatValue, _SPECIAL_FLOAT, float),
+            alternatives = ((FloatValue, _STRICTFLOAT, float), (FloatValue, _SPECIAL_FLOAT, str),
                             (IntValue, _INT, int))
         else:
             word = self.word(start)
@@ -280,7 +280,7 @@ class Reader:
                 return BoolValue(start, end, value=word), end
             if word in ("nan", "inf"):
                 end = start + len(word)
-                return FloatValue(start, end, value=float(word)), end
+                return FloatValue(start, end, value=word), end  # as written, like textX's SpecialFloat match
             alternatives = ((NameValue, _ID, str),)
         for cls, pattern, convert in alternatives:
             match = pattern.match(self.text, start)
