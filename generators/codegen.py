@@ -18,7 +18,7 @@ import jinja2
 from nnpivot import __version__, fileio
 from nnpivot.graph import output_count
 from nnpivot.kinds import kind_of, snake
-from nnpivot.kinds.pysyntax import attribute_default, attribute_value, docstring, identifier, literal
+from nnpivot.kinds.pysyntax import attribute_default, attribute_value, identifier, literal
 from nnpivot.kinds.pysyntax import comment as comment_text
 from nnpivot.metamodel import is_kind
 
@@ -152,7 +152,6 @@ def environment(target: str) -> jinja2.Environment:
     )
     env.filters.update(
         py=literal,
-        docstring=docstring,
         identifier=identifier,
         class_name=class_name,
         keyword=lambda node: kind_of(node).keyword,
