@@ -513,6 +513,7 @@ CLASSIFIER = textwrap.dedent('''\
     ''')
 
 
+@pytest.mark.torch
 @pytest.mark.tensorflow
 @pytest.mark.parametrize("target", ["keras", "pytorch"])
 def test_a_pytorch_docstring_with_a_payload_migrates_as_a_docstring(target, tmp_path, monkeypatch):
