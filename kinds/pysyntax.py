@@ -130,21 +130,31 @@ def identifier(name: str, reserved: Container[str] = frozenset()) -> str:
 
 
 @cache
-def _stems(reserved: frozenset[str]) -> frozenset[str]:
-    return frozenset(name.rstrip("_") for name in reserved)
+def _trailing(reserved: frozenset[str]) -> dict[str, int]:
+    """Stem -> the most trailing underscores a reserved name with that stem has (``requires_grad_``: 1)."""
+    most: dict[str, int] = {}
+    for name in reserved:
+        stem = name.rstrip("_")
+        most[stem] = max(most.get(stem, 0), len(name) - len(stem))
+    return most
 
 
 def python_name(name: str, reserved: frozenset[str]) -> str:
     """The identifier of a user's name (a node, an input) in generated code, avoiding ``reserved``.
 
-    One rule, without knowing the other names: a name whose stem (the name
-    without trailing underscores) is a keyword, the stem of a reserved name or
-    empty (``_`` holds the outputs nobody reads) gets one more underscore. Distinct names stay distinct (``self`` -> ``self_``
-    while ``self_`` -> ``self__``), and no result is reserved.
+    One rule, without knowing the other names: underscores are appended by the
+    name's stem (the name without trailing underscores). A stem of a reserved
+    name gets one more than the reserved names with it have (``self`` ->
+    ``self_``, ``requires_grad`` -> ``requires_grad__``); a keyword, an empty
+    stem (``_`` holds the outputs nobody reads) or one that starts with an
+    underscore (the frameworks' private attributes) gets one. All names with a
+    stem move alike, so distinct names stay distinct, and no result is reserved.
     """
     text = _identifier_text(name)
     stem = text.rstrip("_")
-    return text + "_" if not stem or stem in _stems(reserved) or keyword.iskeyword(stem) else text
+    most = _trailing(reserved).get(stem)
+    shift = most + 1 if most is not None else 1 if not stem or stem.startswith("_") or keyword.iskeyword(stem) else 0
+    return text + "_" * shift
 
 
 def attribute_value(node, attribute):

@@ -179,6 +179,27 @@ def test_python_names_stay_distinct_and_free(names):
             assert name not in reserved and name != "_"
 
 
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_no_renamed_node_is_an_attribute_of_the_framework_base_classes():
+    import keras
+    import torch
+
+    class Probe(keras.Model):
+        def call(self, x):
+            return x
+
+    for base, instance, reserved in ((torch.nn.Module, torch.nn.Module(), TORCH_RESERVED),
+                                     (Probe, Probe(), KERAS_RESERVED)):
+        attributes = {a for a in {*dir(base), *vars(instance)} if not (a.startswith("__") and a.endswith("__"))}
+        assert {a for a in attributes if not a.startswith("_")} <= reserved
+        for attribute in attributes:
+            # the names that could be renamed into it: itself and its stem with fewer underscores
+            stem = attribute.rstrip("_")
+            for count in range(len(attribute) - len(stem) + 1):
+                assert python_name(stem + "_" * count, reserved) != attribute, (base, attribute)
+
+
 def test_class_names_of_python_words():
     assert [class_name(n) for n in ("true", "false", "none", "F", "torch", "nn", "keras", "train", "print")] == [
         "True_", "False_", "None_", "F_", "Torch", "Nn", "Keras", "Train", "Print"]
@@ -342,7 +363,8 @@ IDENTIFIERS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,5}", fullmatch=True)
 NODE_NAMES = st.one_of(IDENTIFIERS.filter(lambda n: not n.startswith("__") and n not in ("true", "false", "nan", "inf")
                                           and not keyword.iskeyword(n)), st.sampled_from([
     "self", "torch", "nn", "F", "ops", "layers", "keras", "float", "super", "inputs", "kwargs", "name", "forward",
-    "call", "train", "x_", "self_", "self__", "_", "input", "output", "model", "Res", "res", "Net"]))
+    "call", "train", "x_", "self_", "self__", "_", "input", "output", "model", "Res", "res", "Net", "compile",
+    "_modules", "_layers", "input_spec", "save", "requires_grad", "requires_grad_"]))
 REFUSED_NODE_NAMES = ["__x", "true", "false", "nan", "inf", "None", "class"]
 WORDS = st.builds(str.__add__, st.characters(categories=["L", "Nl"]),
                   st.text(st.characters(categories=["L", "Mn", "Nd", "Nl", "No", "Pc"]), max_size=7))
