@@ -41,14 +41,14 @@ from nnpivot.kinds import KINDS, kind_of
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, NodeContext, Tensor
-from nnpivot.kinds.pysyntax import LINE_WIDTH, identifier, literal, wrap_call
+from nnpivot.kinds.pysyntax import LINE_WIDTH, comment, docstring, identifier, literal, python_name, wrap_call
 from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.shapes import ShapeTable, infer_shapes
 from nnpivot.weights import WeightStore
 
-from .codegen import OutputNames, Taken, class_name, environment, header, write_atomic
+from .codegen import OutputNames, Taken, class_name, class_names, environment, header, write_atomic
 
 np = lazy_module("numpy")  # for the weight functions: generating code never loads numpy
 
@@ -122,6 +122,7 @@ class GraphCode:
     _names: set = field(default_factory=set)
     transposes: list[str] = field(default_factory=list)           # why each explicit transpose was written
     _attributes: set = field(default_factory=set)
+    class_names: dict = field(default_factory=dict)               # model and blocks -> class name
 
     def fresh(self, base: str) -> str:
         name = identifier(base, Taken(RESERVED, self._names))
@@ -138,7 +139,7 @@ class GraphCode:
 
     def build(self):
         graph, shapes = self.graph, self.shapes
-        names = OutputNames(graph, rename=lambda n: identifier(n, RESERVED))
+        names = OutputNames(graph, rename=lambda n: python_name(n, RESERVED))
         self._names.update(v for node in graph.nodes for v in names.outputs(node))
         self.params = [names.of(n) for n in graph_inputs(graph)]
         tensors: dict = {}
@@ -232,7 +233,8 @@ class GraphCode:
     def _emit_call(self, node, operands, out_vars):
         code = self.blocks.get(node.block)
         if code is None:
-            code = GraphCode(node.block, self.shapes, [t.perm for t in operands], self.blocks, self.diagnostics)
+            code = GraphCode(node.block, self.shapes, [t.perm for t in operands], self.blocks, self.diagnostics,
+                             class_names=self.class_names)
             code.build()
             self.blocks[node.block] = code
         operands = [self._convert(t, p, f"block {node.block.name} was generated for this layout")
@@ -241,7 +243,7 @@ class GraphCode:
             attr = self.layer_names[node.weightsOf.name]
         else:
             attr = self.attribute(node.name)
-            self.init.append(f"        self.{attr} = {class_name(node.block.name)}(name={literal(node.name)})")
+            self.init.append(f"        self.{attr} = {self.class_names[node.block]}(name={literal(node.name)})")
             self.layer_names[node.name] = attr
             self.calls[node.name] = code
         args = operands[0].expr if len(operands) == 1 else "[" + ", ".join(t.expr for t in operands) + "]"
@@ -255,7 +257,7 @@ class GraphCode:
         axes = L.conversion(tensor.perm, wanted)
         suffix = "cl" if tuple(wanted) == L.channels_last(len(wanted)) else "cf" if L.is_identity(wanted) else "t"
         name = variable or self.fresh(f"{tensor.expr.split('.')[-1]}_{suffix}")
-        self.body.append(f"        # Transposed: {why}.")
+        self.body.append(f"        # Transposed: {comment(why)}.")
         self.transposes.append(f"{self.graph.name}: {tensor.expr} -> {name} ({why})")
         self.line(f"{name} = ops.transpose({tensor.expr}, {literal(axes)})")
         return Tensor(name, tuple(wanted), tensor.shape)
@@ -321,9 +323,11 @@ def _wrap_statement(text: str, indent: str) -> str:
 
 def _split_args(text: str) -> list[str]:
     parts, depth, current = [], 0, ""
-    in_string = False
+    in_string = escaped = False
     for ch in text:
-        if ch == '"':
+        if in_string and (escaped or ch == "\\"):
+            escaped = not escaped  # a backslash escapes the next character (literal() writes \" inside strings)
+        elif ch == '"':
             in_string = not in_string
         if not in_string:
             if ch in "([{":
@@ -364,7 +368,7 @@ def plan(model, shapes: ShapeTable | None = None) -> KerasProgram:
     inputs = graph_inputs(model)
     perms = [_input_layout(model, node, len(shapes.of(node))) for node in inputs]
     blocks: dict = {}
-    code = GraphCode(model, shapes, perms, blocks, diagnostics).build()
+    code = GraphCode(model, shapes, perms, blocks, diagnostics, class_names=class_names(model)).build()
     return KerasProgram(model, code, blocks, shapes, diagnostics)
 
 
@@ -426,29 +430,29 @@ def generate_file(model, path, source_name: str, force: bool = False) -> list[Di
     return [d for d in program.diagnostics if not d.is_error]
 
 
-def _class_view(name: str, code: GraphCode, doc: str | None) -> dict:
+def _class_view(code: GraphCode, doc: str | None) -> dict:
     params = code.params
     if len(params) == 1:
         signature, unpack = params[0], None
     else:
         signature, unpack = "inputs", f"{', '.join(params)} = inputs"
     returns = code.returns[0] if len(code.returns) == 1 else ", ".join(code.returns)
-    return {"name": name, "doc": doc, "init": code.init, "body": code.body, "signature": signature,
+    return {"name": code.class_names[code.graph], "doc": docstring(doc) if doc else None, "init": code.init, "body": code.body, "signature": signature,
             "unpack": unpack, "returns": returns}
 
 
 def render(program: KerasProgram, source_name: str) -> str:
     model = program.model
     ordered_blocks = [b for b in model.blocks if b in program.blocks]
-    classes = [_class_view(class_name(b.name), program.blocks[b], f"Block {b.name}.") for b in ordered_blocks]
-    classes.append(_class_view(class_name(model.name), program.code, model.description or None))
+    classes = [_class_view(program.blocks[b], f"Block {b.name}.") for b in ordered_blocks]
+    classes.append(_class_view(program.code, model.description or None))
     training = _training_view(model, program.diagnostics)
     if has_errors(program.diagnostics):
         raise NNPivotError(program.diagnostics)
     text = environment(TARGET).get_template("model.py.j2").render(
         header=header(source_name), classes=classes, training=training, model_name=model.name)
     imports = [name for name in ("layers", "ops") if re.search(rf"\b{name}\.", text)]
-    text = text.replace("@@IMPORTS@@", f"from keras import {', '.join(imports)}\n" if imports else "")
+    text = text.replace("@@IMPORTS@@", f"from keras import {', '.join(imports)}\n" if imports else "", 1)  # not in a docstring
     if any(len(line) > LINE_WIDTH for line in text.splitlines()):
         text = _ruff_format(text)
     return text

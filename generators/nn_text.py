@@ -30,8 +30,13 @@ def _value(feature, value) -> str:
     if feature.eType.name == "EDouble":
         return _number(value)
     if feature.eType.name == "EString":
-        return json.dumps(value, ensure_ascii=False)
+        return _string(value)
     return str(value)
+
+
+def _string(value: str) -> str:
+    """A JSON string; a lone surrogate (which no UTF-8 file holds) as its ``\\udxxx`` escape, which JSON reads back."""
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _list(feature, values) -> str:
@@ -146,7 +151,7 @@ def to_text(model) -> str:
     """The canonical `.nn` text of a pivot model."""
     head = f"model {model.name}"
     if model.description is not None:
-        head += " " + json.dumps(model.description, ensure_ascii=False)
+        head += " " + _string(model.description)
     lines = [head + " {"]
     lines += _graph_lines(model, INDENT)
     for block in model.blocks:

@@ -27,7 +27,7 @@ from nnpivot.diagnostics import (
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.kinds import training as vocabulary
-from nnpivot.kinds.pysyntax import INDENT, identifier, literal, wrap_call
+from nnpivot.kinds.pysyntax import INDENT, docstring, fstring_text, identifier, literal, wrap_call
 from nnpivot.kinds.torch_mapping import Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import ShapeTable, infer_shapes
@@ -66,6 +66,7 @@ class _Generation:
         self.model = model
         self.diagnostics: list[Diagnostic] = []
         self.table: ShapeTable | None = shapes  # a validated model's shapes, else inferred in run()
+        self.class_names = codegen.class_names(model)
 
     def run(self, source_name: str) -> str | None:
         if self.table is None:
@@ -107,14 +108,14 @@ class _Generation:
             site = Site(node, shapes, self.table[node], inputs, outputs)
             if is_kind(node, "BlockCall"):
                 if node.weightsOf is None:
-                    init.append(f"{indent}{site.module} = {codegen.class_name(node.block.name)}()")
+                    init.append(f"{indent}{site.module} = {self.class_names[node.block]}()")
                 forward.append(f"{indent}{', '.join(outputs)} = {site.module}({', '.join(inputs)})")
                 continue
             forward.extend(self.node_code(site, init, indent))
         params = [py_name(n.name) for n in graph_inputs(graph)]
         returned = ", ".join(names.of(o) for o in graph.outputs)
         forward.append(f"{indent}return {returned}")
-        return ClassCode(codegen.class_name(graph.name), doc.replace('"""', "'''"), params, init, forward)
+        return ClassCode(self.class_names[graph], docstring(doc) if doc else "", params, init, forward)
 
     def node_code(self, site: Site, init: list[str], indent: str) -> list[str]:
         mapping = mapping_of(site.node)
@@ -197,6 +198,12 @@ _TUPLE_KEYWORDS = frozenset(p.torch for e in vocabulary.OPTIMIZERS.values() for 
                             if p.torch_index is not None)
 
 
+_TRAIN_DOC = """Train with the source's configuration: {optimizer}, {loss} loss.
+
+    ``dataset`` yields (inputs, target) pairs, e.g. a ``torch.utils.data.TensorDataset``.
+    """
+
+
 def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict | None:
     config = model.training
     if config is None:
@@ -230,7 +237,7 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
             diagnostics.append(warning("unknown-metric", f"metric '{metric}' is left out of the PyTorch training"
                                        " function", location_of(config, "metrics") or where))
             continue
-        metrics.append({"name": metric, "var": identifier(metric) + "_sum", "increment": increment})
+        metrics.append({"label": fstring_text(metric), "var": identifier(metric) + "_sum", "increment": increment})
     several = len(graph_inputs(model)) > 1
     parameters = ["model", "dataset", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
                   f"learning_rate={literal(optimizer.learningRate if optimizer is not None else vocabulary.DEFAULT_LEARNING_RATE)}"]
@@ -238,7 +245,7 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
         "signature": wrap_call("def train(", parameters, "", "):"),
         "optimizer": wrap_call(f"optimizer = {entry.torch_class}(", ["model.parameters()", *options], INDENT),
         "loss_input": writing.input.format("outputs"), "probabilities": writing.input != "{}",
-        "loss": writing.code, "loss_name": loss, "optimizer_name": kind,
+        "loss": writing.code, "doc": docstring(_TRAIN_DOC.format(optimizer=kind, loss=loss)),
         "metrics": metrics, "batch": "*inputs, targets" if several else "inputs, targets",
         "call": ("model(*inputs)" if several else "model(inputs)") + ("[0]" if len(outputs) > 1 else ""),
     }

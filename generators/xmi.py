@@ -17,6 +17,8 @@ default. References are EMF's default URI fragments (``//@nodes.3``,
 from __future__ import annotations
 
 import io
+import math
+from functools import partial
 from pathlib import Path
 
 from lxml.etree import Element, QName, SubElement, tostring
@@ -130,6 +132,8 @@ class CanonicalXMIResource(XMIResource):
     @staticmethod
     def _write_attribute(node, feature, value) -> None:
         to_string = feature.eType.to_string
+        if feature.eType.name == "EDouble":
+            to_string = partial(_java_double, to_string)
         if not feature.many:
             node.attrib[feature.name] = to_string(value)
             return
@@ -139,6 +143,13 @@ class CanonicalXMIResource(XMIResource):
         else:
             for text in texts:  # strings with spaces: one element per value
                 SubElement(node, feature.name).text = text
+
+
+def _java_double(to_string, value) -> str:
+    """A double as EMF writes it: Java spells the values without digits NaN, Infinity and -Infinity."""
+    if math.isfinite(value):
+        return to_string(value)
+    return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
 
 
 def _xmi_bytes(model, name: str) -> bytes:

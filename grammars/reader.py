@@ -23,6 +23,7 @@ _ID = re.compile(r"[^\d\W]\w*\b", re.MULTILINE)
 _INT = re.compile(r"[-+]?[0-9]+", re.MULTILINE)
 _STRICTFLOAT = re.compile(r"[+-]?(((\d+\.(\d*)?|\.\d+)([eE][+-]?\d+)?)|((\d+)([eE][+-]?\d+)))(?<=[\w\.])(?![\w\.])",
                           re.MULTILINE)
+_SPECIAL_FLOAT = re.compile(r"[+-]?(nan|inf)\b", re.MULTILINE)
 _SKIP_STARTS = frozenset(" \t\n\r/#")
 _TEXT = re.compile(r'"(\\.|[^"\\])*"', re.MULTILINE)
 _KEYWORDS = {word: re.compile(rf"{word}\b", re.MULTILINE)
@@ -270,12 +271,16 @@ class Reader:
         if first == '"':
             alternatives = ((StringValue, _TEXT, str),)
         elif first in _NUMBER_STARTS:
-            alternatives = ((FloatValue, _STRICTFLOAT, float), (IntValue, _INT, int))
+            alternatives = ((FloatValue, _STRICTFLOAT, float), (FloatValue, _SPECIAL_FLOAT, str),
+                            (IntValue, _INT, int))
         else:
             word = self.word(start)
             if word in ("true", "false"):
                 end = start + len(word)
                 return BoolValue(start, end, value=word), end
+            if word in ("nan", "inf"):
+                end = start + len(word)
+                return FloatValue(start, end, value=word), end  # as written, like textX's SpecialFloat match
             alternatives = ((NameValue, _ID, str),)
         for cls, pattern, convert in alternatives:
             match = pattern.match(self.text, start)

@@ -345,6 +345,8 @@ def _plain(tx_value):
         return tx_value.value == "true"
     if cls == "StringValue":
         return _decode(tx_value.value)
+    if cls == "FloatValue":
+        return float(tx_value.value)  # textX gives nan and inf as written
     return tx_value.value
 
 

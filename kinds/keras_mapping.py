@@ -20,18 +20,35 @@ from pyecore.ecore import EEnumLiteral
 from nnpivot.diagnostics import error, location_of
 
 from . import layout as L
-from .pysyntax import literal, same_value, wrap_call
+from .pysyntax import CODE_BUILTINS, literal, same_value, wrap_call
 from .spec import kind_of
 
 TARGET = "keras"
 UNSET = object()
 
 
-# Attributes of keras.Model a layer attribute must not shadow.
+# Attributes of keras.Model a layer attribute must not shadow (private ones start with ``_``, which
+# ``pysyntax.python_name`` never leaves as it is), and the names the generated code uses. tests/test_quoting.py
+# checks the list against Keras.
 RESERVED = frozenset({
     "self", "layers", "layer", "name", "weights", "input", "output", "inputs", "outputs", "call", "build",
     "trainable", "dtype", "losses", "metrics", "optimizer", "built", "variables", "summary", "compile", "fit",
     "predict", "evaluate", "loss", "training", "mask", "ops", "keras", "kwargs", "super", "state", "path",
+    *CODE_BUILTINS,
+    "activity_regularizer", "add_loss", "add_metric", "add_variable", "add_weight", "autocast", "build_from_config",
+    "call_signature_parameters", "compile_from_config", "compiled", "compiled_loss", "compiled_metrics",
+    "compute_dtype", "compute_loss", "compute_mask", "compute_metrics", "compute_output_shape", "compute_output_spec",
+    "count_params", "distribute_reduction_method", "distribute_strategy", "dtype_policy", "export", "from_config",
+    "get_build_config", "get_compile_config", "get_config", "get_layer", "get_metrics_result",
+    "get_quantization_layer_structure", "get_state_tree", "get_weights", "input_dtype", "input_spec", "jit_compile",
+    "load_own_variables", "load_weights", "make_predict_function", "make_test_function", "make_train_function",
+    "metrics_names", "metrics_variables", "non_trainable_variables", "non_trainable_weights", "predict_function",
+    "predict_on_batch", "predict_step", "quantization_mode", "quantize", "quantized_build", "quantized_call",
+    "rematerialized_call", "reset_metrics", "run_eagerly", "save", "save_own_variables", "save_weights",
+    "set_state_tree", "set_weights", "stateless_call", "stateless_compute_loss", "steps_per_execution", "supports_jit",
+    "supports_masking", "symbolic_call", "test_function", "test_on_batch", "test_step", "to_json", "train_function",
+    "train_on_batch", "train_step", "trainable_variables", "trainable_weights", "unrolled_steps_per_execution",
+    "variable_dtype",
 })
 
 

@@ -34,25 +34,32 @@ from typing import Any
 from nnpivot.metamodel import weights_owner
 from nnpivot.metamodel.shapes import per_axis, spatial_geometry
 
-from .pysyntax import attribute_value, identifier, literal, same_value
+from .pysyntax import CODE_BUILTINS, attribute_value, literal, python_name, same_value
 from .spec import kind_of, snake
 
 REQUIRED = object()  # an argument torch has no default for: always written
 
 
-# Names a submodule or a local variable must not take in generated code.
+# Names a submodule or a local variable must not take in generated code: the module aliases and every public
+# attribute of nn.Module (a submodule named ``compile`` would be shadowed by the method; private ones start with
+# ``_``, which ``pysyntax.python_name`` never leaves as it is). tests/test_quoting.py checks the list against torch.
 RESERVED = frozenset({
     "self", "torch", "nn", "F", "super", "forward", "training", "train", "eval", "parameters", "buffers",
     "children", "modules", "state_dict", "load_state_dict", "to", "cuda", "cpu", "float", "double", "half",
     "apply", "zero_grad", "register_buffer", "register_parameter", "add_module", "named_parameters",
     "named_modules", "named_children", "named_buffers", "requires_grad_", "type", "extra_repr", "get_submodule",
-    "get_parameter", "get_buffer", "share_memory", "dump_patches", "call_super_init",
+    "get_parameter", "get_buffer", "share_memory", "dump_patches", "call_super_init", *CODE_BUILTINS,
+    "T_destination", "bfloat16", "compile", "get_extra_state", "ipu", "mtia", "register_backward_hook",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_module", "register_state_dict_post_hook", "register_state_dict_pre_hook", "set_extra_state",
+    "set_submodule", "to_empty", "xpu",
 })
 
 
 def py_name(name: str) -> str:
-    """The Python name of a pivot node or block: its own name unless that would clash."""
-    return identifier(name, RESERVED)
+    """The Python name of a pivot node: its own name unless that would clash (see ``pysyntax.python_name``)."""
+    return python_name(name, RESERVED)
 
 
 @dataclass(frozen=True)

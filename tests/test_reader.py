@@ -66,6 +66,9 @@ ACCEPTED = {
     "unicode-names": "model Modèle { input entrée: float32[2]\n sortie = relu(entrée)\n output sortie }",
     "empty-shapes": "model M { input x: float32[]\n input y\n output x }",
     "dims-with-unknown": "model M { input x: float32[?, 3,?]\n output x }",
+    "special-floats": "model M { input x: float32[4]\n a = leaky_relu(x, nan)\n b = leaky_relu(a, -inf)\n"
+                      " c = leaky_relu(b, negative_slope=+inf)\n d = pad(c, [1, 1], value=inf)\n"
+                      " info = relu(d)\n nan_1 = relu(info)\n output nan_1 }",
 }
 
 REJECTED = {
@@ -79,6 +82,7 @@ REJECTED = {
     "output-without-name": "model A { input x: float32[3]\n output }",
     "missing-dtype-bracket": "model A { input x: float32 }",
     "empty": "",
+    "signed-nan-glued": "model A { input x: float32[3]\n y = leaky_relu(x, -nanx)\n output y }",
 }
 
 

@@ -81,6 +81,15 @@ def uncalled_block():
     return model
 
 
+def nameless_model():
+    """An XMI file may hold a model without a name: the .nn text and the generated class need one."""
+    model, x = built("", Location("api.xmi", 2, 1))
+    node = new_node("ReLU", "r", [x])
+    model.nodes.append(node)
+    model.outputs.append(node)
+    return model
+
+
 def bad_name():
     model, x = built("M")
     node = new_node("ReLU", "2fast", [x])
@@ -139,6 +148,14 @@ CASES = [
     Case("dangling-reference", uncalled_block, "5:3", "calls block 'B', which is not a block of model M"),
     Case("invalid-name", bad_name, "3:3", "'2fast' is not a valid identifier"),
     Case("invalid-name", model_text("  class = relu(x)\n  output class\n"), "3:3", "'class' is not a valid"),
+    Case("invalid-name", model_text("  r = relu(x)\n  nan = relu(r)\n  output nan\n"), "4:3",
+         "'nan' is a value in .nn text, so it cannot name a node"),
+    Case("invalid-name", model_text("  __r = relu(x)\n  output __r\n"), "3:3", "'__r' starts with two underscores"),
+    Case("invalid-name", nameless_model, "2:1", "model name '' is not a word"),
+    Case("invalid-character", model_text("  r = relu(x)\n  output r\n").replace('M {', 'M "nul \\u0000" {'), "1:1",
+         "description 'nul \\x00' holds U+0000, which XMI (XML 1.0) cannot carry"),
+    Case("invalid-character", model_text("  r = relu(x)\n  output r\n").replace('M {', 'M "\\udc80" {'), "1:1",
+         "holds U+DC80"),
     Case("cycle", model_text("  a = add(x, c)\n  b = relu(a)\n  c = relu(b)\n  output c\n"), "3:3",
          "model M has a cycle: a -> b -> c -> a"),
     Case("missing-argument", model_text("  d = dense(x)\n  output d\n"), "3:3", "dense 'd' needs units"),

@@ -14,12 +14,16 @@ from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic
 from nnpivot.shapes import ShapeTable, infer_shapes
 
-from .checks import GRAPH_CHECKS, IDENTIFIER, NODE_CHECKS, Findings
+from .checks import GRAPH_CHECKS, IDENTIFIER, NODE_CHECKS, Findings, check_model
 from .sharing import check_shared_shapes, check_sharing
 from .training import check_training
 
 CODES: dict[str, str] = {
-    "invalid-name": "a node or block name is not an identifier (names become variables in generated code)",
+    "invalid-name": "a node or block name is not an identifier (names become variables in generated code), a node "
+                    "is named like a .nn value (true, false, nan, inf) or starts with __, or the model's name is "
+                    "no word",
+    "invalid-character": "a text of the model (a description, a name) holds a character XMI cannot carry (NUL, "
+                         "another control character, a lone surrogate)",
     "duplicate-name": "two nodes of one graph, or two blocks of the model, share a name",
     "dangling-reference": "an input, output or block call refers to something outside the graph or model",
     "cycle": "nodes depend on themselves; the message lists the cycle",
@@ -76,6 +80,7 @@ def check(model) -> tuple[list[Diagnostic], ShapeTable]:
 
 def _validate(model) -> tuple[list[Diagnostic], ShapeTable]:
     found = Findings()
+    check_model(model, found)
     _check_blocks(model, found)
     for graph in _graphs(model):
         for check in GRAPH_CHECKS:

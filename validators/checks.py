@@ -17,6 +17,10 @@ from nnpivot.metamodel import is_kind
 from .ranges import INPUT_SHAPE, RULES
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MODEL_NAME = re.compile(r"[^\d\W]\w*\Z")  # the .nn grammar's ID (model names may be any Unicode word)
+VALUE_WORDS = frozenset({"true", "false", "nan", "inf"})  # what .nn text reads as values, not as names
+# What XML 1.0 (so XMI) cannot carry, escaped or not: C0 controls but tab and line breaks, surrogates, U+FFFE/F.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class Findings:
@@ -56,6 +60,12 @@ def check_names(graph, found: Findings) -> None:
         name = node.name or ""
         if not IDENTIFIER.match(name) or python_keyword.iskeyword(name):
             found.error("invalid-name", f"{describe(node, graph)}: '{name}' is not a valid identifier", node)
+        elif name in VALUE_WORDS:
+            found.error("invalid-name", f"{describe(node, graph)}: '{name}' is a value in .nn text, so it cannot "
+                                        "name a node", node)
+        elif name.startswith("__") and name.strip("_"):
+            found.error("invalid-name", f"{describe(node, graph)}: '{name}' starts with two underscores (Python "
+                                        "hides such attributes under another name)", node)
         elif name in seen:
             first = location_of(seen[name])
             also = f" (first defined at {first})" if first else ""
@@ -137,6 +147,23 @@ def check_unused(graph, found: Findings) -> None:
         if node not in used:
             found.warning("unused-node", f"{describe(node, graph)} does not contribute to any output of "
                                          f"{graph_label(graph)}", node)
+
+
+def check_model(model, found: Findings) -> None:
+    """The model's name is a word of .nn text, and every text of the model can be written as XMI."""
+    if not MODEL_NAME.match(model.name or ""):
+        found.error("invalid-name", f"model name {model.name!r} is not a word (letters, digits, underscores)", model)
+    texts: dict = {}  # EClass -> its string attributes
+    for element in [model, *model.eAllContents()]:
+        if element.eClass not in texts:
+            texts[element.eClass] = [a for a in element.eClass.eAllAttributes() if a.eType.name == "EString"]
+        for attribute in texts[element.eClass]:
+            values = element.eGet(attribute)
+            for value in (values if attribute.many else [values]):
+                bad = NOT_XML.search(value) if isinstance(value, str) else None
+                if bad:
+                    found.error("invalid-character", f"{attribute.name} {value!r} holds U+{ord(bad.group()):04X}, "
+                                "which XMI (XML 1.0) cannot carry", element)
 
 
 GRAPH_CHECKS = (check_names, check_references, check_cycles, check_outputs, check_inputs, check_unused)
