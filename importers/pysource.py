@@ -323,5 +323,5 @@ def slice_attributes(axes: list, starts: list, ends: list, steps: list) -> dict:
 
 
 __all__ = ["Entry", "ImportReport", "ImportTable", "Refused", "ReturnValue", "describe",
-           "describe_training", "detect_framework", "dotted", "embedding_inputs_hold_ids", "pinned_sizes",
-           "location", "read_source", "slice_attributes"]
+           "describe_training", "detect_framework", "dotted", "embedding_inputs_hold_ids",
+           "location", "pinned_sizes", "read_source", "slice_attributes"]

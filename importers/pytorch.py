@@ -65,8 +65,8 @@ from .pysource import (
     describe_training,
     dotted,
     embedding_inputs_hold_ids,
-    pinned_sizes,
     location,
+    pinned_sizes,
     read_source,
     slice_attributes,
 )

@@ -129,17 +129,19 @@ def parse_model_args(text: str | None) -> dict:
 
 
 def parse_input_shapes(items) -> dict | list | None:
-    """``--input-shape NAME=3,32,32`` (repeatable) or one unnamed ``3,32,32``; None when none given."""
+    """``--input-shape NAME=3,32,32`` (repeatable) or one unnamed ``3,32,32``, ``?`` (-1) for a size left to run
+    time (``3,?,?``); None when none given."""
     if not items:
         return None
     named, unnamed = {}, []
     for item in items:
         name, sep, dims = item.rpartition("=")
         try:
-            shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
+            shape = [-1 if d.strip() == "?" else int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
         except ValueError:
             raise UsageError([error("bad-input-shape", f"--input-shape '{item}': the shape must be integers "
-                                                       "separated by commas, like x=3,32,32")]) from None
+                                                       "or ? (a size left to run time) separated by commas, "
+                                                       "like x=3,?,?")]) from None
         if not shape:
             raise UsageError([error("bad-input-shape", f"--input-shape '{item}' gives no dimensions")])
         if sep:

@@ -1,0 +1,71 @@
+"""Every corpus and paper file migrates with no --input-shape unless its manifest says why one is needed.
+
+The static importers read each input's shape from the code (issue 9): the
+channels, features and token ids from the layer that first reads it, a
+run-time size (-1, the ``?`` of ``.nn``) where the code leaves it open
+(manifest ``free_axes``), and sizes the code pins through the shape
+functions. The shape read must equal the manifest's, up to the free axes
+(``code_shape`` where a flatten reads the data through another view).
+Static only: nothing is executed, the whole module takes a few seconds.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nnpivot.diagnostics import NNPivotError
+from nnpivot.importers.pytorch import import_pytorch
+from nnpivot.migrate import import_source, parse_input_shapes
+
+ROOT = Path(__file__).resolve().parent.parent / "samples"
+ENTRIES = [(folder, entry) for folder in ("corpus", "paper")
+           for entry in json.loads((ROOT / folder / "manifest.json").read_text())["entries"]]
+
+
+def _read(folder: str, entry: dict):
+    return import_source(ROOT / folder / entry["path"], entry["framework"], entry["model"], entry["kwargs"] or None)
+
+
+@pytest.mark.parametrize(("folder", "entry"), ENTRIES, ids=[f"{f}/{e['path']}" for f, e in ENTRIES])
+def test_input_shapes_are_read_from_the_code(folder, entry):
+    if "shape_needed" in entry:
+        with pytest.raises(NNPivotError) as caught:
+            _, report = _read(folder, entry)
+            raise NNPivotError([d for d in report.diagnostics if d.is_error])
+        assert caught.value.diagnostics, "the manifest says a shape is needed but the file migrated without one"
+        return
+    _, report = _read(folder, entry)
+    assert not [d for d in report.diagnostics if d.is_error]
+    expected = [tuple(-1 if axis in spec.get("free_axes", ()) else size
+                      for axis, size in enumerate(spec.get("code_shape", spec["shape"]))) for spec in entry["inputs"]]
+    assert list(report.input_shapes.values()) == expected
+
+
+def test_the_counts():
+    needing = [e["path"] for _, e in ENTRIES if "shape_needed" in e]
+    free = [e["path"] for _, e in ENTRIES if "shape_needed" not in e and any("free_axes" in s for s in e["inputs"])]
+    assert len(ENTRIES) == 126 and len(needing) == 13 and len(free) == 49
+
+
+def test_a_flatten_into_a_dense_layer_pins_the_image_and_the_note_says_so():
+    _, report = import_pytorch(ROOT / "paper" / "pytorch" / "tutorial_cnn_subclass.py")
+    assert report.input_shapes == {"x": (3, 32, 32)}
+    notes = [d for d in report.diagnostics if d.code == "input-size-inferred"]
+    assert len(notes) == 1 and "[3, 32, 32]" in notes[0].message and "30" in notes[0].message
+
+
+def test_a_question_mark_in_the_option_is_a_run_time_size():
+    assert parse_input_shapes(["x=3,?,?"]) == {"x": [3, -1, -1]}
+    model, report = import_pytorch(ROOT / "corpus" / "pytorch" / "cnn_tiny_unet.py",
+                                   input_shapes=parse_input_shapes(["3,?,?"]))
+    assert report.input_shapes == {"x": (3, -1, -1)}
+    assert list(model.nodes[0].shape) == [3, -1, -1]
+
+
+def test_a_product_of_several_sizes_asks_for_the_shape():
+    with pytest.raises(NNPivotError) as caught:
+        import_pytorch(ROOT / "corpus" / "pytorch" / "conv3d_sequential.py")
+    assert caught.value.diagnostics[0].code == "missing-input-shape"
+    assert "[3, ?, ?, ?]" in caught.value.diagnostics[0].message
