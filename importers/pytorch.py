@@ -45,7 +45,7 @@ from typing import Any
 
 from pyecore.ecore import EEnum
 
-from nnpivot.diagnostics import Location, NNPivotError, error, has_errors, set_location, warning
+from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors, set_location, warning
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.kinds import training as vocabulary
@@ -61,6 +61,7 @@ from .pysource import (
     ImportReport,
     ImportTable,
     Refused,
+    ReturnValue,
     describe,
     describe_training,
     dotted,
@@ -410,6 +411,8 @@ class Importer(Interpreter):
         self.model_args = dict(model_args or {})
         self.report = ImportReport(self.path, SOURCE)
         self.template_choice, self.template_options = {}, {}   # candidate input shapes (import_pytorch)
+        self.left_out: set[ast.stmt] = set()   # construction-time statements that only initialise weights
+        self.dropped: list[Diagnostic] = []    # outputs of the model or of a block lost to untranslated code
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, ast.FunctionDef] = {}
         self.builder: GraphBuilder | None = None
@@ -428,6 +431,19 @@ class Importer(Interpreter):
     # -- diagnostics ------------------------------------------------------------------------
     def where(self, node) -> Location:
         return location(self.path, node)
+
+    def exec(self, stmt: ast.stmt, scope: dict) -> None:
+        """Statements that only initialise weights or log, outside forward, are recognised and left out: the
+        weights come from the checkpoint (a note says so)."""
+        if self.builder is None and _initialises_weights(stmt, scope.get("__class__")):
+            if stmt not in self.left_out:   # once, however many instances run it
+                self.left_out.add(stmt)
+                what = describe(stmt).splitlines()[0]
+                self.problem("weight-init-ignored", f"'{what}' only initialises weights or logs at construction; "
+                                                    "left out (the weights come from the checkpoint)",
+                             self.where(stmt), _note)
+            return
+        super().exec(stmt, scope)
 
     def problem(self, code: str, message: str, where: Location | None, severity=error) -> None:
         self.report.diagnostics.append(severity(code, message, where))
@@ -575,9 +591,14 @@ class Importer(Interpreter):
         return shapes
 
     def set_outputs(self, builder: GraphBuilder, result) -> None:
-        for value in _flatten(result):
+        for position, value in enumerate(_flatten(result)):
             if isinstance(value, Tensor):
                 builder.graph.outputs.append(builder.operand(value))
+            elif isinstance(value, Unknown):   # leaving it out would write a model computing something else
+                what = "the model" if builder.graph is self.model else f"block {builder.graph.name.split('.')[0]}"
+                self.dropped.append(error("output-not-translated", f"output {position} of {what} comes from code "
+                                          "that could not be translated (above); no file is written rather than "
+                                          "one without it", Location(self.path)))
             elif value is not UNKNOWN:
                 self.problem("unsupported-construct", f"{builder.graph.name} returns {type(value).__name__}, not a "
                                                       "tensor", Location(self.path))
@@ -824,6 +845,8 @@ class Importer(Interpreter):
             except Refused as refused:
                 if refused.diagnostic is not None:
                     self.report.diagnostics.append(refused.diagnostic)
+                if isinstance(stmt, ast.Return):   # the function's value is unknown, not None: never dropped
+                    raise ReturnValue(UNKNOWN) from None
                 for target in target_names(stmt):
                     try:
                         self.bind(target, UNKNOWN, scope)
@@ -1798,6 +1821,58 @@ def _is_none(node) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
 
+# --- construction-time code that only initialises weights ------------------------------------------
+WEIGHT_LOOPS = frozenset({"modules", "children", "named_modules", "named_children", "parameters",
+                          "named_parameters", "buffers", "named_buffers"})
+LOGGERS = frozenset({"logging", "log", "logger", "LOGGER", "_logger", "_log", "warnings"})
+INIT_METHOD_DEPTH = 3
+
+
+def _note(code: str, message: str, where: Location | None = None) -> Diagnostic:
+    return Diagnostic(NOTE, code, message, where)
+
+
+def _initialises_weights(stmt: ast.stmt, cls, depth: int = 0, nested: bool = False) -> bool:
+    """Whether ``stmt`` only initialises weights or logs: ``nn.init.*``, in-place ``weight.data.normal_()``,
+    ``module.apply(fn)``, a loop over ``self.modules()``/``parameters()`` doing those, a helper method
+    (``reset_parameters``, ``_init_weights``) made of them, ``print``/logging calls."""
+    if isinstance(stmt, ast.Pass):
+        return True
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+        return nested   # a docstring inside a helper
+    if isinstance(stmt, ast.Assign) and nested:   # n = m.kernel_size[0] * m.out_channels, inside a loop
+        return all(isinstance(t, ast.Name) for t in stmt.targets)
+    if isinstance(stmt, ast.If):
+        return bool(stmt.body) and _all_initialise(stmt.body + stmt.orelse, cls, depth, nested)
+    if isinstance(stmt, ast.With):
+        return _all_initialise(stmt.body, cls, depth, nested)
+    if isinstance(stmt, ast.For):
+        head, parts = dotted(stmt.iter.func) if isinstance(stmt.iter, ast.Call) else (None, [])
+        return bool(parts) and parts[-1] in WEIGHT_LOOPS and _all_initialise(stmt.body, cls, depth, True)
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return False
+    func = stmt.value.func
+    head, parts = dotted(func)
+    name = head.id if isinstance(head, ast.Name) else None
+    if name == "print" and not parts or name in LOGGERS and parts:
+        return True
+    if "init" in ([name] if name else []) + parts[:-1] and parts and parts[-1].endswith("_"):
+        return True   # nn.init.kaiming_normal_(...), torch.nn.init.zeros_(...), init.ones_(...)
+    if parts and parts[-1].endswith("_") and not parts[-1].endswith("__") and (
+            {"weight", "bias", "data"} & set(parts[:-1]) or nested):
+        return True   # self.fc.weight.data.normal_(0, 0.02), p.data.zero_(), p.uniform_(-k, k) in a loop
+    if parts and parts[-1] == "apply" and len(stmt.value.args) == 1:
+        return True   # model.apply(weights_init)
+    if name == "self" and len(parts) == 1 and cls is not None and depth < INIT_METHOD_DEPTH:
+        method = cls.method(parts[0])
+        return method is not None and _all_initialise(method[0].body, cls, depth + 1, True)
+    return False
+
+
+def _all_initialise(body: list, cls, depth: int, nested: bool) -> bool:
+    return all(_initialises_weights(stmt, cls, depth, nested) for stmt in body)
+
+
 # --- public API -------------------------------------------------------------------------------------
 
 def import_pytorch(path, model_name: str | None = None, model_args: dict | None = None, input_shapes=None,
@@ -1824,6 +1899,9 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
         problems = [d for d in [*importer.report.diagnostics, refused.diagnostic] if d is not None]
         raise PyTorchImportError(problems, None, importer.report) from None
     report = importer.report
+    if importer.dropped:   # fatal even for a partial import: the rest would compute something else
+        report.diagnostics.extend(importer.dropped)
+        raise PyTorchImportError(report.diagnostics, None, report)
     changes, problems = run_pass(FOLD_LAST_STEPS, model)
     report.diagnostics.extend(problems)
     for graph, folded in changes.items():

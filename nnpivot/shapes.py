@@ -158,9 +158,17 @@ class InputSizes:
         return (usual or self.solutions or [None])[0]
 
 
+class _EveryCall(set):
+    """Visited blocks that count as never visited: each call runs its block at its own shapes. A block built
+    at run-time sizes serves calls at several sizes (its weights do not depend on them)."""
+
+    def __contains__(self, block) -> bool:
+        return False
+
+
 def _accepts(model, shapes: list[tuple]) -> bool:
     table, diagnostics = ShapeTable(), []
-    _run_graph(model, [(None, *shape) for shape in shapes], table, diagnostics, set())
+    _run_graph(model, [(None, *shape) for shape in shapes], table, diagnostics, _EveryCall())
     return not diagnostics and all(table.operand(out) is not None for out in model.outputs)
 
 
