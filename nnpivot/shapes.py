@@ -22,7 +22,7 @@ class BlockShapeConflict(ShapeError):
 
     code = "block-shape-conflict"
 
-__all__ = ["InputSizes", "ShapeTable", "fmt", "infer_shapes", "input_shape", "solve_input_sizes"]
+__all__ = ["InputSizes", "ShapeTable", "fmt", "infer_shapes", "input_shape", "run_time_size", "solve_input_sizes"]
 
 
 class ShapeTable(dict):
@@ -170,6 +170,16 @@ def _accepts(model, shapes: list[tuple]) -> bool:
     table, diagnostics = ShapeTable(), []
     _run_graph(model, [(None, *shape) for shape in shapes], table, diagnostics, _EveryCall())
     return not diagnostics and all(table.operand(out) is not None for out in model.outputs)
+
+
+def run_time_size(model, candidates=(32, 64, 128, 224, 16, 8, 4)) -> int:
+    """The first of ``candidates`` that every run-time size (-1) of the model's inputs can take at once (the
+    first candidate when none fits), for building a model on example inputs."""
+    inputs = graph_inputs(model)
+    for size in candidates:
+        if _accepts(model, _at(inputs, dict.fromkeys(range(len(inputs)), size))):
+            return size
+    return candidates[0]
 
 
 def _at(nodes, values: dict[int, int]) -> list[tuple]:
