@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import read_text
-from nnpivot.shapes import solve_input_sizes
+from nnpivot.shapes import solve_input_sizes, tied_solutions
 
 
 class Refused(Exception):
@@ -296,8 +296,10 @@ def pinned_sizes(model, shapes: dict, where: Location) -> tuple[dict | None, lis
         if found.free:
             continue
         if found.size is None:
+            fits = tied_solutions(model, found) if len(found.axes) > 1 else []
+            options = f"; shapes that fit (pivot layout): {', '.join(map(_shape_text, fits))}" if fits else ""
             problems.append(error("missing-input-shape", f"input '{name}': the code constrains its sizes "
-                                  f"{_shape_text(shapes[name])} but no equal size up to 512 fits them; give its "
+                                  f"{_shape_text(shapes[name])} but no equal size fits them{options}; give its "
                                   "shape with --input-shape", where))
             continue
         pinned[name] = tuple(found.size if d < 0 else d for d in shapes[name])

@@ -22,7 +22,7 @@ class BlockShapeConflict(ShapeError):
 
     code = "block-shape-conflict"
 
-__all__ = ["InputSizes", "ShapeTable", "fmt", "infer_shapes", "input_shape", "run_time_size", "solve_input_sizes"]
+__all__ = ["InputSizes", "ShapeTable", "fmt", "infer_shapes", "input_shape", "run_time_size", "solve_input_sizes", "tied_solutions"]
 
 
 class ShapeTable(dict):
@@ -154,7 +154,7 @@ class InputSizes:
     def size(self) -> int | None:
         """The size the code implies. Floor divisions in pooling let a few neighbours in: a usual size among
         them (a power of two, 28, 224...) is preferred, else the smallest."""
-        usual = [s for s in self.solutions if s in USUAL_SIZES or s & (s - 1) == 0]
+        usual = [s for s in self.solutions if _usual(s)]
         return (usual or self.solutions or [None])[0]
 
 
@@ -170,6 +170,33 @@ def _accepts(model, shapes: list[tuple]) -> bool:
     table, diagnostics = ShapeTable(), []
     _run_graph(model, [(None, *shape) for shape in shapes], table, diagnostics, _EveryCall())
     return not diagnostics and all(table.operand(out) is not None for out in model.outputs)
+
+
+def tied_solutions(model, found: InputSizes, limit: int = 3) -> list[tuple]:
+    """Sizes for an input whose run-time axes no equal size fits: its first such axis apart and the others
+    tied (a clip length and a square frame), smallest first; at most ``limit``. Other inputs at their
+    solutions (or a free size)."""
+    inputs = graph_inputs(model)
+    node = inputs[found.index]
+    others = {i: FREE_PROBES[-1] for i, n in enumerate(inputs) if i != found.index and any(d < 0 for d in n.shape)}
+    shapes, solutions = _at(inputs, others), []
+    first, *rest = found.axes
+    for tied in range(1, 65):
+        fitting = []
+        for apart in range(1, 33):
+            sizes = {first: apart, **dict.fromkeys(rest, tied)}
+            shapes[found.index] = tuple(sizes.get(a, d) for a, d in enumerate(node.shape))
+            if _accepts(model, shapes):
+                fitting.append((apart, tied, shapes[found.index]))
+        if fitting:   # one per tied size: a usual one among floor-division neighbours, else the smallest
+            solutions.append(next((f for f in fitting if _usual(f[0])), fitting[0]))
+    usual = [all(_usual(size) for size in pair) for *pair, _ in solutions]
+    ranked = sorted(zip(usual, solutions), key=lambda item: (not item[0], item[1][1]))
+    return [shape for _, (*_, shape) in ranked[:limit]]
+
+
+def _usual(size: int) -> bool:
+    return size in USUAL_SIZES or size & (size - 1) == 0
 
 
 def run_time_size(model, candidates=(32, 64, 128, 224, 16, 8, 4)) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from nnpivot.diagnostics import NNPivotError
+from nnpivot.importers.keras import import_keras
 from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.migrate import import_source, parse_input_shapes
 
@@ -46,7 +47,7 @@ def test_input_shapes_are_read_from_the_code(folder, entry):
 def test_the_counts():
     needing = [e["path"] for _, e in ENTRIES if "shape_needed" in e]
     free = [e["path"] for _, e in ENTRIES if "shape_needed" not in e and any("free_axes" in s for s in e["inputs"])]
-    assert len(ENTRIES) == 126 and len(needing) == 13 and len(free) == 49
+    assert len(ENTRIES) == 126 and len(needing) == 9 and len(free) == 53
 
 
 def test_a_flatten_into_a_dense_layer_pins_the_image_and_the_note_says_so():
@@ -69,3 +70,25 @@ def test_a_product_of_several_sizes_asks_for_the_shape():
         import_pytorch(ROOT / "corpus" / "pytorch" / "conv3d_sequential.py")
     assert caught.value.diagnostics[0].code == "missing-input-shape"
     assert "[3, ?, ?, ?]" in caught.value.diagnostics[0].message
+    assert "[3, 8, 16, 16]" in caught.value.diagnostics[0].message   # the corpus shape is among those proposed
+
+
+@pytest.mark.parametrize(("path", "given", "expected"), [
+    ("corpus/keras/cnn_resnet_functional.py", [[48, 48, 3]], (48, 48, 3)),               # functional model
+    ("paper/keras/alexnet_functional.py", {"inputs": [227, 227, 3]}, (227, 227, 3)),    # builder function
+    ("corpus/keras/cnn_training_script.py", [[40, 40, 3]], (40, 40, 3)),                 # builder in a script
+    ("corpus/keras/lstm_states_outputs.py", parse_input_shapes(["?,6"]), (-1, 6)),       # a run-time length
+])
+def test_a_given_shape_replaces_the_one_a_keras_input_declares(path, given, expected):
+    _, report = import_keras(ROOT / path, input_shapes=given)
+    assert not [d for d in report.diagnostics if d.is_error]
+    assert list(report.input_shapes.values()) == [expected]
+
+
+def test_a_keras_subclass_reading_token_ids_needs_no_shape_and_one_reading_images_asks():
+    _, report = import_keras(ROOT / "corpus" / "keras" / "gru_sequence_tagger.py")
+    assert report.input_shapes == {"sentence": (-1,)}
+    with pytest.raises(NNPivotError) as caught:
+        import_keras(ROOT / "corpus" / "keras" / "cnn_subclass_spatial_dropout.py")
+    assert caught.value.diagnostics[0].code == "missing-input-shape"
+    assert "takes its input size from the first call" in caught.value.diagnostics[0].message
