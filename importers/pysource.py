@@ -303,13 +303,24 @@ def pinned_sizes(model, shapes: dict, where: Location) -> tuple[dict | None, lis
                                   "shape with --input-shape", where))
             continue
         pinned[name] = tuple(found.size if d < 0 else d for d in shapes[name])
-        others = [str(size) for size in found.solutions if size != found.size]
-        others = f" ({', '.join(others)} would fit too)" if others else ""
+        others = _runs([size for size in found.solutions if size != found.size])
+        others = f" ({others} would fit too: floor divisions drop the rest)" if others else ""
         notes.append(Diagnostic(NOTE, "input-size-inferred", f"input '{name}': the code fixes its shape to "
                                 f"{_shape_text(pinned[name])}{others}", where))
     if problems:
         return None, problems
     return (pinned, notes) if notes else (None, [])
+
+
+def _runs(sizes: list[int]) -> str:
+    """``[29, 30, 31, 40]`` as ``29 to 31, 40``."""
+    runs = []
+    for size in sizes:
+        if runs and size == runs[-1][1] + 1:
+            runs[-1][1] = size
+        else:
+            runs.append([size, size])
+    return ", ".join(str(a) if a == b else f"{a} to {b}" for a, b in runs)
 
 
 def _shape_text(shape) -> str:
