@@ -2237,6 +2237,8 @@ def sequential_io(self, value: SequentialObj, candidate):
     shape = (tuple(given[0]) if given and given[0] is not None else
              spec.shape if spec else getattr(first, "input_shape", None) or (
                  tuple(self.builds[id(value)][1:]) if id(value) in self.builds else None))
+    if shape is None and getattr(first, "cls", None) in TOKEN_READERS:
+        shape = (None,)   # token ids of any length
     if shape is None:
         self.error("missing-input-shape", f"{candidate.name}: the Sequential's input has no shape: add "
                    "keras.Input(shape=...) or input_shape=, or give an input shape", value.loc)

@@ -92,3 +92,16 @@ def test_a_keras_subclass_reading_token_ids_needs_no_shape_and_one_reading_image
         import_keras(ROOT / "corpus" / "keras" / "cnn_subclass_spatial_dropout.py")
     assert caught.value.diagnostics[0].code == "missing-input-shape"
     assert "takes its input size from the first call" in caught.value.diagnostics[0].message
+
+
+def test_a_keras_sequential_starting_with_an_embedding_takes_token_ids_of_any_length(tmp_path):
+    source = tmp_path / "sentiment.py"
+    source.write_text("from tensorflow import keras\n\n"
+                      "model = keras.Sequential([\n"
+                      "    keras.layers.Embedding(5000, 32),\n"
+                      "    keras.layers.LSTM(16),\n"
+                      "    keras.layers.Dense(1, activation='sigmoid'),\n"
+                      "])\n")
+    model, report = import_keras(source)
+    assert report.input_shapes == {"x": (-1,)}
+    assert model.nodes[0].dtype.name == "int64"
