@@ -18,7 +18,7 @@ import pytest
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.importers.keras import import_keras
 from nnpivot.importers.pytorch import import_pytorch
-from nnpivot.migrate import import_source, parse_input_shapes
+from nnpivot.migrate import _size_to_give, import_source, parse_input_shapes
 
 ROOT = Path(__file__).resolve().parent.parent / "samples"
 ENTRIES = [(folder, entry) for folder in ("corpus", "paper")
@@ -105,3 +105,12 @@ def test_a_keras_sequential_starting_with_an_embedding_takes_token_ids_of_any_le
     model, report = import_keras(source)
     assert report.input_shapes == {"x": (-1,)}
     assert model.nodes[0].dtype.name == "int64"
+
+
+def test_when_the_target_cannot_be_written_for_run_time_sizes_a_size_the_code_accepts_is_proposed():
+    model, report = import_pytorch(ROOT / "paper" / "pytorch" / "alexnet_subclass.py")
+    assert report.input_shapes == {"x": (3, -1, -1)}
+    (note,) = _size_to_give(model, report)
+    assert note.code == "input-size-needed" and "--input-shape x=3,64,64" in note.message   # 32 is too small
+    _, fixed = import_pytorch(ROOT / "paper" / "pytorch" / "vgg16_sequential.py")
+    assert _size_to_give(model, fixed) == []
