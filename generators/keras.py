@@ -45,7 +45,7 @@ from nnpivot.kinds.pysyntax import LINE_WIDTH, comment, docstring, identifier, l
 from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.shapes import ShapeError
-from nnpivot.shapes import ShapeTable, infer_shapes
+from nnpivot.shapes import ShapeTable, infer_shapes, run_time_size
 from nnpivot.weights import WeightStore
 
 from .codegen import OutputNames, Taken, class_name, class_names, environment, header, write_atomic
@@ -753,8 +753,9 @@ def _deferred_keras_model(model, source_name: str = "<model>"):
     exec(compile(text, f"<keras code of {model.name}>", "exec"), module.__dict__)  # noqa: S102 - our own output
     in_perms, _ = keras_layouts(model)
     specs = []
+    size = run_time_size(model)   # a run-time size the graph accepts (stride-2 stages need more than a few cells)
     for node, perm in zip(graph_inputs(model), in_perms):
-        shape = (1, *(4 if d < 0 else d for d in node.shape))
+        shape = (1, *(size if d < 0 else d for d in node.shape))
         specs.append(keras.KerasTensor(tuple(shape[axis] for axis in perm), dtype=node.dtype.name))
     keras_model = None
     try:

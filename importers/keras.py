@@ -337,6 +337,9 @@ class KerasImporter:
         self.text = text
         self.file = str(path)
         self.input_shapes = input_shapes
+        # keras.Input calls (by location) whose shape a given input shape replaces, found by a first reading
+        self.input_overrides: dict[Location, tuple] = {}
+        self.pending_overrides: dict[Location, tuple] = {}
         self.report = ImportReport(self.file, "keras")
         self.diagnostics = self.report.diagnostics
         self.imports: ImportTable | None = None   # the names that stand for Keras or TensorFlow
@@ -819,6 +822,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
             (shape,) if isinstance(shape, int) else None)
         dtype = kwargs.get("dtype") if isinstance(kwargs.get("dtype"), str) else None
         name = kwargs.get("name") if isinstance(kwargs.get("name"), str) else None
+        shape = self.input_overrides.get(loc, shape)
         return InputSpec(shape, dtype, name, loc)
 
     # --- applying layers, models and blocks -------------------------------------------------------
@@ -2354,6 +2358,8 @@ def shapes_given(self, count: int, names: list[str]):
     if shapes is None:
         return None
     if isinstance(shapes, dict):
+        if len(shapes) == 1 and count == 1 and not any(n in shapes for n in names):
+            return list(shapes.values())   # the one input, under the name of its variable
         return [shapes.get(n) for n in names]
     if shapes and isinstance(shapes[0], int):
         shapes = [shapes]
@@ -2388,8 +2394,12 @@ def functional_io(self, value: FunctionalModel):
     given = shapes_given(self, len(value.inputs), [getattr(s, "name", None) for s in value.inputs])
     inputs = []
     for i, spec in enumerate(value.inputs):
-        if isinstance(spec, InputSpec) and given and given[i] is not None and spec.tensor is None:
-            spec.shape = tuple(given[i])
+        if isinstance(spec, InputSpec) and given and given[i] is not None:
+            shape = tuple(-1 if d is None else d for d in given[i])
+            if spec.tensor is None:
+                spec.shape = shape
+            elif tuple(-1 if d is None else d for d in spec.shape or ()) != shape and spec.loc is not None:
+                self.pending_overrides[spec.loc] = shape   # layers already read it: read the file again
         tensor = self.tensor(spec, value.loc, "model input")
         if tensor is None:
             raise _Abort
@@ -2405,6 +2415,8 @@ def sequential_io(self, value: SequentialObj, candidate):
     shape = (tuple(given[0]) if given and given[0] is not None else
              spec.shape if spec else getattr(first, "input_shape", None) or (
                  tuple(self.builds[id(value)][1:]) if id(value) in self.builds else None))
+    if shape is None and getattr(first, "cls", None) in TOKEN_READERS:
+        shape = (None,)   # token ids of any length
     if shape is None:
         self.error("missing-input-shape", f"{candidate.name}: the Sequential's input has no shape: add "
                    "keras.Input(shape=...) or input_shape=, or give an input shape", value.loc)
@@ -2433,9 +2445,12 @@ def subclass_io(self, instance: Instance, candidate):
         names, packed = [p.arg for p in required], False
     inputs = []
     for name, shape in zip(names, shapes):
+        if shape is None and _first_layer_reading(instance, call, name) in TOKEN_READERS:
+            shape = (None,)   # token ids of any length (an Embedding takes its input size from no weight)
         if shape is None:
             self.error("missing-input-shape", f"input '{name}' of {candidate.name}.call needs a shape (the code "
-                       "does not give one): pass an input shape", self.loc(call))
+                       "does not give one, and its first layer takes its input size from the first call): pass "
+                       "an input shape (without the batch axis, ? for a size left to run time)", self.loc(call))
             raise _Abort
         tensor = self.make_input(name, tuple(shape), None, self.loc(call))
         if tensor is None:
@@ -2444,6 +2459,25 @@ def subclass_io(self, instance: Instance, candidate):
     args = [inputs] if packed else inputs
     outputs = self.run_function(call, instance, args, {}, strict=True)
     return inputs, outputs
+
+
+TOKEN_READERS = frozenset({"Embedding"})
+
+
+def _first_layer_reading(instance: Instance, call: ast.FunctionDef, param: str) -> str | None:
+    """The class of the ``self.<layer>`` that the first statement of ``call`` mentioning ``param`` applies to
+    it directly (innermost call first), or None."""
+    for stmt in call.body:
+        if not any(isinstance(n, ast.Name) and n.id == param for n in ast.walk(stmt)):
+            continue
+        for node in reversed(list(ast.walk(stmt))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    isinstance(node.func.value, ast.Name) and node.func.value.id == "self" and \
+                    any(isinstance(a, ast.Name) and a.id == param for a in node.args):
+                layer = instance.attrs.get(node.func.attr)
+                return layer.cls if isinstance(layer, LayerObj) else None
+        return None
+    return None
 
 
 def unpacked_names(call: ast.FunctionDef, param: str, count: int) -> list[str]:
@@ -2695,6 +2729,11 @@ def import_keras(path, model_name: str | None = None, input_shapes=None, model_a
     importer.tree = tree
     try:
         model = run(importer, model_name)
+        if importer.pending_overrides:   # a functional model's inputs, used before the given shapes applied
+            overrides = importer.pending_overrides
+            importer = Interpreter(path, text, input_shapes, model_args)
+            importer.tree, importer.input_overrides = tree, overrides
+            model = run(importer, model_name)
     except _Abort:
         raise NNPivotError(importer.diagnostics) from None
     except RecursionError:

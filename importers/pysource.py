@@ -18,8 +18,9 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
+from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import read_text
+from nnpivot.shapes import solve_input_sizes, tied_solutions
 
 
 class Refused(Exception):
@@ -289,6 +290,48 @@ def embedding_inputs_hold_ids(graph, declared=frozenset()) -> None:
                     dep.dtype = dep.dtype.eEnum.getEEnumLiteral("int64")
 
 
+def pinned_sizes(model, shapes: dict, where: Location) -> tuple[dict | None, list[Diagnostic]]:
+    """The input shapes (source layout, -1 for a run-time size) with the sizes the code pins filled in, or
+    None when it pins none; and a note per solved input, or an error for one whose sizes the code
+    constrains in a way no candidate size meets."""
+    notes, problems, pinned = [], [], dict(shapes)
+    names = list(shapes)
+    for found in solve_input_sizes(model):
+        name = names[found.index]
+        if found.free:
+            continue
+        if found.size is None:
+            fits = tied_solutions(model, found) if len(found.axes) > 1 else []
+            options = f"; shapes that fit (pivot layout): {', '.join(map(_shape_text, fits))}" if fits else ""
+            problems.append(error("missing-input-shape", f"input '{name}': the code constrains its sizes "
+                                  f"{_shape_text(shapes[name])} but no equal size fits them{options}; give its "
+                                  "shape with --input-shape", where))
+            continue
+        pinned[name] = tuple(found.size if d < 0 else d for d in shapes[name])
+        others = _runs([size for size in found.solutions if size != found.size])
+        others = f" ({others} would fit too: floor divisions drop the rest)" if others else ""
+        notes.append(Diagnostic(NOTE, "input-size-inferred", f"input '{name}': the code fixes its shape to "
+                                f"{_shape_text(pinned[name])}{others}", where))
+    if problems:
+        return None, problems
+    return (pinned, notes) if notes else (None, [])
+
+
+def _runs(sizes: list[int]) -> str:
+    """``[29, 30, 31, 40]`` as ``29 to 31, 40``."""
+    runs = []
+    for size in sizes:
+        if runs and size == runs[-1][1] + 1:
+            runs[-1][1] = size
+        else:
+            runs.append([size, size])
+    return ", ".join(str(a) if a == b else f"{a} to {b}" for a, b in runs)
+
+
+def _shape_text(shape) -> str:
+    return "[" + ", ".join("?" if d is None or d < 0 else str(d) for d in shape) + "]"
+
+
 def slice_attributes(axes: list, starts: list, ends: list, steps: list) -> dict:
     """A pivot Slice's attributes; steps only when one is not 1."""
     attrs = {"axes": axes, "starts": starts, "ends": ends}
@@ -299,4 +342,4 @@ def slice_attributes(axes: list, starts: list, ends: list, steps: list) -> dict:
 
 __all__ = ["Entry", "ImportReport", "ImportTable", "Refused", "ReturnValue", "describe",
            "describe_training", "detect_framework", "dotted", "embedding_inputs_hold_ids",
-           "location", "read_source", "slice_attributes"]
+           "location", "pinned_sizes", "read_source", "slice_attributes"]

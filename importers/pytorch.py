@@ -37,6 +37,7 @@ approximately (and why) and not at all.
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from typing import Any
 
 from pyecore.ecore import EEnum
 
-from nnpivot.diagnostics import Location, NNPivotError, error, has_errors, set_location, warning
+from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors, set_location, warning
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.kinds import training as vocabulary
@@ -52,6 +53,7 @@ from nnpivot.kinds.torch_mapping import REQUIRED
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.passes import FOLD_LAST_STEPS, run_pass
+from nnpivot.shapes import infer_shapes
 
 from .interpreter import BINARY, BoundMethod, Function, Interpreter, PyMethod, target_names
 from .interpreter import Class as ClassInfo
@@ -59,11 +61,13 @@ from .pysource import (
     ImportReport,
     ImportTable,
     Refused,
+    ReturnValue,
     describe,
     describe_training,
     dotted,
     embedding_inputs_hold_ids,
     location,
+    pinned_sizes,
     read_source,
     slice_attributes,
 )
@@ -406,6 +410,9 @@ class Importer(Interpreter):
         self.imports = ImportTable(tree)
         self.model_args = dict(model_args or {})
         self.report = ImportReport(self.path, SOURCE)
+        self.template_choice, self.template_options = {}, {}   # candidate input shapes (import_pytorch)
+        self.left_out: set[ast.stmt] = set()   # construction-time statements that only initialise weights
+        self.dropped: list[Diagnostic] = []    # outputs of the model or of a block lost to untranslated code
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, ast.FunctionDef] = {}
         self.builder: GraphBuilder | None = None
@@ -424,6 +431,19 @@ class Importer(Interpreter):
     # -- diagnostics ------------------------------------------------------------------------
     def where(self, node) -> Location:
         return location(self.path, node)
+
+    def exec(self, stmt: ast.stmt, scope: dict) -> None:
+        """Statements that only initialise weights or log, outside forward, are recognised and left out: the
+        weights come from the checkpoint (a note says so)."""
+        if self.builder is None and _initialises_weights(stmt, scope.get("__class__")):
+            if stmt not in self.left_out:   # once, however many instances run it
+                self.left_out.add(stmt)
+                what = describe(stmt).splitlines()[0]
+                self.problem("weight-init-ignored", f"'{what}' only initialises weights or logs at construction; "
+                                                    "left out (the weights come from the checkpoint)",
+                             self.where(stmt), _note)
+            return
+        super().exec(stmt, scope)
 
     def problem(self, code: str, message: str, where: Location | None, severity=error) -> None:
         self.report.diagnostics.append(severity(code, message, where))
@@ -511,11 +531,13 @@ class Importer(Interpreter):
                                           self.where(info.node))])
             params = self.forward_params(forward[0])
             where = self.where(forward[0])
+            body = forward[0]
         else:
             root = self.globals[name]
             params = ["x"]
             where = Location(self.path)
-        shapes = self.shapes_for(params, input_shapes, name, where)
+            body = None
+        shapes = self.shapes_for(params, input_shapes, name, where, root, body)
         self.builder = GraphBuilder(self.model, root, self)
         inputs = [self.builder.add_input(p, shapes[p]) for p in params]
         if how == "class":
@@ -538,29 +560,45 @@ class Importer(Interpreter):
         positional = [a.arg for a in args.posonlyargs + args.args][1:]
         return positional[:len(positional) - len(args.defaults)] if args.defaults else positional
 
-    def shapes_for(self, params: list[str], input_shapes, name: str, where: Location) -> dict:
-        """Each forward argument's shape; ``missing-input-shape`` at ``forward`` when one is not given."""
+    def shapes_for(self, params: list[str], input_shapes, name: str, where: Location, root=None, body=None) -> dict:
+        """Each forward argument's shape (-1 for a size left to run time): given, or what the layer that
+        first reads the argument fixes (its channels, features or token ids); ``missing-input-shape`` at
+        ``forward`` when neither says."""
         given = input_shapes or {}
         if not isinstance(given, dict):
             given = list(given)
-            if given and _is_int(given[0]):
+            if given and (_is_int(given[0]) or given[0] is None):
                 given = [given]
             given = dict(zip(params, given))
-        missing = [p for p in params if p not in given]
+        shapes = {}
+        for param in params:
+            if param in given:
+                shapes[param] = tuple(-1 if d is None else d for d in given[param])
+                continue
+            options = _templates_for(*_consumer_layer(self, root, param, body))
+            self.template_options[param] = len(options)
+            if options:
+                shapes[param] = options[min(self.template_choice.get(param, 0), len(options) - 1)]
+        missing = [p for p in params if p not in shapes]
         if missing:
             raise NNPivotError([error("missing-input-shape",
                                       f"{name}: the input shape of forward argument{'s' if len(missing) > 1 else ''} "
-                                      f"{', '.join(repr(m) for m in missing)} is not in the code; give it with "
-                                      f"--input-shape (without the batch axis, e.g. 3,32,32)", where)])
-        shapes = {p: tuple(given[p]) for p in params}
+                                      f"{', '.join(repr(m) for m in missing)} is not in the code (no layer reads it "
+                                      f"directly); give it with --input-shape (without the batch axis, ? for a "
+                                      f"size left to run time)", where)])
         self.report.input_shapes = shapes
         self.report.input_layouts = [tuple(range(len(shape) + 1)) for shape in shapes.values()]  # pivot = PyTorch
         return shapes
 
     def set_outputs(self, builder: GraphBuilder, result) -> None:
-        for value in _flatten(result):
+        for position, value in enumerate(_flatten(result)):
             if isinstance(value, Tensor):
                 builder.graph.outputs.append(builder.operand(value))
+            elif isinstance(value, Unknown):   # leaving it out would write a model computing something else
+                what = "the model" if builder.graph is self.model else f"block {builder.graph.name.split('.')[0]}"
+                self.dropped.append(error("output-not-translated", f"output {position} of {what} comes from code "
+                                          "that could not be translated (above); no file is written rather than "
+                                          "one without it", Location(self.path)))
             elif value is not UNKNOWN:
                 self.problem("unsupported-construct", f"{builder.graph.name} returns {type(value).__name__}, not a "
                                                       "tensor", Location(self.path))
@@ -807,6 +845,8 @@ class Importer(Interpreter):
             except Refused as refused:
                 if refused.diagnostic is not None:
                     self.report.diagnostics.append(refused.diagnostic)
+                if isinstance(stmt, ast.Return):   # the function's value is unknown, not None: never dropped
+                    raise ReturnValue(UNKNOWN) from None
                 for target in target_names(stmt):
                     try:
                         self.bind(target, UNKNOWN, scope)
@@ -1802,6 +1842,58 @@ def _is_none(node) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
 
+# --- construction-time code that only initialises weights ------------------------------------------
+WEIGHT_LOOPS = frozenset({"modules", "children", "named_modules", "named_children", "parameters",
+                          "named_parameters", "buffers", "named_buffers"})
+LOGGERS = frozenset({"logging", "log", "logger", "LOGGER", "_logger", "_log", "warnings"})
+INIT_METHOD_DEPTH = 3
+
+
+def _note(code: str, message: str, where: Location | None = None) -> Diagnostic:
+    return Diagnostic(NOTE, code, message, where)
+
+
+def _initialises_weights(stmt: ast.stmt, cls, depth: int = 0, nested: bool = False) -> bool:
+    """Whether ``stmt`` only initialises weights or logs: ``nn.init.*``, in-place ``weight.data.normal_()``,
+    ``module.apply(fn)``, a loop over ``self.modules()``/``parameters()`` doing those, a helper method
+    (``reset_parameters``, ``_init_weights``) made of them, ``print``/logging calls."""
+    if isinstance(stmt, ast.Pass):
+        return True
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+        return nested   # a docstring inside a helper
+    if isinstance(stmt, ast.Assign) and nested:   # n = m.kernel_size[0] * m.out_channels, inside a loop
+        return all(isinstance(t, ast.Name) for t in stmt.targets)
+    if isinstance(stmt, ast.If):
+        return bool(stmt.body) and _all_initialise(stmt.body + stmt.orelse, cls, depth, nested)
+    if isinstance(stmt, ast.With):
+        return _all_initialise(stmt.body, cls, depth, nested)
+    if isinstance(stmt, ast.For):
+        head, parts = dotted(stmt.iter.func) if isinstance(stmt.iter, ast.Call) else (None, [])
+        return bool(parts) and parts[-1] in WEIGHT_LOOPS and _all_initialise(stmt.body, cls, depth, True)
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return False
+    func = stmt.value.func
+    head, parts = dotted(func)
+    name = head.id if isinstance(head, ast.Name) else None
+    if name == "print" and not parts or name in LOGGERS and parts:
+        return True
+    if "init" in ([name] if name else []) + parts[:-1] and parts and parts[-1].endswith("_"):
+        return True   # nn.init.kaiming_normal_(...), torch.nn.init.zeros_(...), init.ones_(...)
+    if parts and parts[-1].endswith("_") and not parts[-1].endswith("__") and (
+            {"weight", "bias", "data"} & set(parts[:-1]) or nested):
+        return True   # self.fc.weight.data.normal_(0, 0.02), p.data.zero_(), p.uniform_(-k, k) in a loop
+    if parts and parts[-1] == "apply" and len(stmt.value.args) == 1:
+        return True   # model.apply(weights_init)
+    if name == "self" and len(parts) == 1 and cls is not None and depth < INIT_METHOD_DEPTH:
+        method = cls.method(parts[0])
+        return method is not None and _all_initialise(method[0].body, cls, depth + 1, True)
+    return False
+
+
+def _all_initialise(body: list, cls, depth: int, nested: bool) -> bool:
+    return all(_initialises_weights(stmt, cls, depth, nested) for stmt in body)
+
+
 # --- public API -------------------------------------------------------------------------------------
 
 def import_pytorch(path, model_name: str | None = None, model_args: dict | None = None, input_shapes=None,
@@ -1822,11 +1914,15 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     importer = Importer.of_file(path, model_args)
     name, how = importer.pick(model_name)
     try:
-        model = importer.build(name, how, input_shapes)
+        picked, (importer, model) = importer, _build_reading_shapes(path, model_args, name, how, input_shapes)
+        importer.report.candidates = picked.report.candidates
     except Refused as refused:   # the network itself cannot be set up (its constructor failed)
         problems = [d for d in [*importer.report.diagnostics, refused.diagnostic] if d is not None]
         raise PyTorchImportError(problems, None, importer.report) from None
     report = importer.report
+    if importer.dropped:   # fatal even for a partial import: the rest would compute something else
+        report.diagnostics.extend(importer.dropped)
+        raise PyTorchImportError(report.diagnostics, None, report)
     changes, problems = run_pass(FOLD_LAST_STEPS, model)
     report.diagnostics.extend(problems)
     for graph, folded in changes.items():
@@ -1838,6 +1934,54 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     if has_errors(report.diagnostics) and not partial:
         raise PyTorchImportError(report.diagnostics, model, report)
     return model, report
+
+
+def _build_reading_shapes(path, model_args, name: str, how: str, input_shapes):
+    """``(importer, model)`` built at the given input shapes, the others read from the code: each input's
+    candidate shapes (``_templates_for``) in turn until the graph's shapes fit, then the sizes the code
+    pins solved and the model read again at them."""
+    choices = list(_choices(path, model_args, name, how, input_shapes))
+    failure = first = None
+    for choice in choices:
+        importer = Importer.of_file(path, model_args)
+        importer.template_choice = choice
+        try:
+            model = importer.build(name, how, input_shapes)
+        except (NNPivotError, Refused) as exc:
+            failure = failure or exc
+            continue
+        first = first or (importer, model)
+        last = choice is choices[-1]
+        fixed = all(d >= 0 for shape in importer.report.input_shapes.values() for d in shape)
+        # with run-time sizes, shapes the builder could not compute are the solver's to judge
+        untranslated = [d for d in importer.report.diagnostics
+                        if d.is_error and (fixed or d.code not in ("shape-mismatch", "dynamic-value"))]
+        if untranslated or fixed and has_errors(infer_shapes(model)[1]):
+            if last and failure is None:   # no candidate fits: the problems are those of the first, the likeliest
+                return first
+            continue   # this candidate does not fit the graph; the next one may
+        pinned, notes = pinned_sizes(model, importer.report.input_shapes, Location(str(path)))
+        if has_errors(notes):
+            failure = failure or NNPivotError(notes)
+            continue
+        if pinned:   # sizes the code fixes: the model is read again at them, as if they had been given
+            importer = Importer.of_file(path, model_args)
+            model = importer.build(name, how, pinned)
+            importer.report.diagnostics.extend(notes)
+        return importer, model
+    raise failure
+
+
+def _choices(path, model_args, name: str, how: str, input_shapes):
+    """Which candidate shape each input without a given one takes: every combination, in order of preference."""
+    importer = Importer.of_file(path, model_args)
+    try:
+        importer.build(name, how, input_shapes)
+    except (NNPivotError, Refused):
+        pass
+    options = {param: count for param, count in importer.template_options.items() if count}
+    for combination in itertools.islice(itertools.product(*(range(n) for n in options.values())), 16):
+        yield dict(zip(options, combination))
 
 
 # The first layer a forward input meets decides a small legal shape for it.
@@ -1865,6 +2009,120 @@ def _guess_for(layer: Layer, size: int):
     if kind.keyword == "batch_norm1d" and _is_int(channels):
         return (channels,), "float32"
     return None
+
+
+def _templates_for(layer: Layer | None, views=frozenset()) -> list[tuple]:
+    """Input shapes the first layer reading an input admits, -1 for a size it leaves to run time: the shape
+    it fixes (channels, features, token ids), then the views it may be reading the input through (a
+    sequence of feature vectors, an unsqueezed channel axis, channels moved last, no size known)."""
+    if layer is None:
+        return []
+    kind, args = layer.kind, layer.torch_args
+    if kind.keyword.startswith("embedding"):
+        return [(-1,)]   # token ids, any length
+    first = None
+    for key in ("input_size", "embed_dim", "d_model"):   # a sequence of feature vectors, any length
+        if _is_int(args.get(key)):
+            first = (-1, args[key])
+            break
+    normalized = args.get("normalized_shape")
+    if first is None and (_is_int(normalized) or isinstance(normalized, (list, tuple)) and len(normalized) == 1):
+        first = (-1, normalized if _is_int(normalized) else normalized[0])
+    if first is None:
+        guess = _guess_for(layer, -1)   # channels then run-time spatial sizes, or the features of a dense layer
+        if guess is None:
+            return []
+        first = tuple(guess[0])
+    options = [first]
+    if len(first) == 1:
+        options.append((-1, *first))
+    if len(first) > 1 and first[0] == 1:
+        options.append(first[1:])
+    if len(first) > 1 and first[0] != -1:
+        options.append((*first[1:], first[0]))
+    options.append((-1,) * len(first))
+    moved = [o for o in options[1:] if views & {"permute", "transpose"} and len(o) == len(first)
+             or "unsqueeze" in views and len(o) < len(first) or "joined" in views and o == (-1,) * len(first)]
+    return list(dict.fromkeys([*moved, *options]))
+
+
+def _consumer_layer(importer, root, param: str, body):
+    """The layer that first reads forward argument ``param`` (through assignments, helper methods, loops
+    over module lists and ``unsqueeze``/``permute``, which the returned layer's view is undone by), or the
+    first layer of a Sequential model; None when no layer reads it."""
+    if body is None:
+        return _first_layer(root), set()
+    reader = _FirstReader(importer, root)
+    found = reader.statements(body.body, {param}, {}, 0)
+    return found, reader.views
+
+
+class _FirstReader:
+    """Follows one forward argument through ``forward`` in evaluation order to the first layer it meets."""
+
+    def __init__(self, importer, root):
+        self.importer, self.root = importer, root
+        self.views = set()   # the tensor methods that change the argument's view on its way: permute, unsqueeze...
+
+    def statements(self, stmts, tainted: set, loops: dict, depth: int):
+        for stmt in stmts:
+            if isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
+                container = self.module_of(stmt.iter, loops)
+                items = container.modules() if isinstance(container, Container) else []
+                inner = {**loops, stmt.target.id: items[0]} if items else loops
+                found = self.statements(stmt.body, tainted, inner, depth)
+                if found is not None:
+                    return found
+                continue
+            if not any(isinstance(n, ast.Name) and n.id in tainted for n in ast.walk(stmt)):
+                continue
+            found = self.expression(stmt, tainted, loops, depth)
+            if found is not None:
+                return found
+            if isinstance(stmt, ast.Assign):
+                tainted |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        return None
+
+    def expression(self, node, tainted: set, loops: dict, depth: int):
+        """The first module call, in evaluation order (arguments before the call), with a tainted argument."""
+        for child in ast.iter_child_nodes(node):
+            found = self.expression(child, tainted, loops, depth)
+            if found is not None:
+                return found
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                any(isinstance(n, ast.Name) and n.id in tainted for n in ast.walk(node.func.value)):
+            self.views.add(node.func.attr)
+        if not isinstance(node, ast.Call) or not any(
+                isinstance(n, ast.Name) and n.id in tainted for a in node.args for n in ast.walk(a)):
+            return None
+        module = self.module_of(node.func, loops)
+        if module is not None:
+            return _first_layer(module)
+        if isinstance(node.func, (ast.Attribute, ast.Name)) and len(node.args) == 1 and \
+                isinstance(node.args[0], (ast.List, ast.Tuple)):   # torch.cat([a, b]): a layer sees more than a
+            self.views.add("joined")
+        head, parts = dotted(node.func)
+        if isinstance(head, ast.Name) and head.id == "self" and len(parts) == 1 and depth < 3 \
+                and isinstance(self.root, Instance):
+            method = self.root.cls.method(parts[0])
+            if method is not None:   # a helper method: its parameters take the tainted arguments
+                params = [a.arg for a in method[0].args.args][1:]
+                names = {p for p, a in zip(params, node.args)
+                         if any(isinstance(n, ast.Name) and n.id in tainted for n in ast.walk(a))}
+                return self.statements(method[0].body, names, loops, depth + 1)
+        return None
+
+    def module_of(self, func, loops: dict):
+        if isinstance(func, ast.Name):
+            return loops.get(func.id)
+        if isinstance(func, ast.Subscript) and isinstance(func.slice, ast.Constant):
+            container = self.module_of(func.value, loops)
+            if isinstance(container, Container):
+                key = func.slice.value
+                entries = dict(container.entries())
+                return entries.get(key, entries.get(str(key)))
+            return None
+        return _self_attribute(self.importer, self.root, func)
 
 
 def _first_layer(value):
@@ -1906,19 +2164,8 @@ def guess_input_shapes(path, model_name: str | None = None, model_args: dict | N
         root, params, body = importer.globals[name], ["x"], None
     layers = {}
     for param in params:
-        layer = None
-        if body is not None:
-            for stmt in body.body:   # the first statement that reads the argument, its innermost layer call
-                if not any(isinstance(n, ast.Name) and n.id == param for n in ast.walk(stmt)):
-                    continue
-                calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)
-                         and any(isinstance(a, ast.Name) and a.id == param for a in n.args)
-                         and _self_attribute(importer, root, n.func) is not None]
-                if calls:
-                    layer = _first_layer(_self_attribute(importer, root, calls[-1].func))
-                break
-        else:
-            layer = _first_layer(root)
+        layer, views = _consumer_layer(importer, root, param, body)
+        layer = None if "joined" in views else layer   # joined to other tensors first: the layer says nothing
         layers[param] = layer
         if layer is None or _guess_for(layer, _GUESS_SIZES[0]) is None:
             raise NNPivotError([error("missing-input-shape", f"cannot guess the shape of forward argument '{param}' "

@@ -54,7 +54,7 @@ def _source_code_arguments(parser):
                                                         "(when the file defines several)")
     parser.add_argument("--model-args", metavar="ARGS", help="constructor arguments: JSON object or k=v,k2=v2")
     parser.add_argument("--input-shape", action="append", metavar="NAME=DIMS",
-                        help="an input's shape without the batch axis, like x=3,32,32 (repeatable), in the "
+                        help="an input's shape without the batch axis, like x=3,32,32 or x=3,?,? (? for a size left to run time; repeatable), in the "
                              "source framework's layout")
 
 

@@ -31,10 +31,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nnpivot.diagnostics import Diagnostic, error, has_errors
+from nnpivot.diagnostics import NOTE, Diagnostic, Location, error, has_errors
 from nnpivot.formats import FRAMEWORKS, TARGETS, UsageError, format_named
 from nnpivot.importers.pysource import ImportReport, detect_framework
 from nnpivot.pipeline import Conversion, load_as
+from nnpivot.shapes import run_time_size
 
 # Names of the weight side (numpy and the frameworks), loaded when first used: ``from nnpivot.migrate import
 # source_runner`` keeps working while a static migration never imports them.
@@ -129,17 +130,19 @@ def parse_model_args(text: str | None) -> dict:
 
 
 def parse_input_shapes(items) -> dict | list | None:
-    """``--input-shape NAME=3,32,32`` (repeatable) or one unnamed ``3,32,32``; None when none given."""
+    """``--input-shape NAME=3,32,32`` (repeatable) or one unnamed ``3,32,32``, ``?`` (-1) for a size left to run
+    time (``3,?,?``); None when none given."""
     if not items:
         return None
     named, unnamed = {}, []
     for item in items:
         name, sep, dims = item.rpartition("=")
         try:
-            shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
+            shape = [-1 if d.strip() == "?" else int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
         except ValueError:
             raise UsageError([error("bad-input-shape", f"--input-shape '{item}': the shape must be integers "
-                                                       "separated by commas, like x=3,32,32")]) from None
+                                                       "or ? (a size left to run time) separated by commas, "
+                                                       "like x=3,?,?")]) from None
         if not shape:
             raise UsageError([error("bad-input-shape", f"--input-shape '{item}' gives no dimensions")])
         if sep:
@@ -216,10 +219,24 @@ def migrate(src, to: str, out, *, source_framework: str | None = None, model_nam
                              to, conversion.destination, model=state.get("model"), report=state.get("report"),
                              diagnostics=outcome.diagnostics, ran=outcome.ran, failed=outcome.failed,
                              weights_out=conversion.weights_out, written=list(state["written"]))
+    if outcome.failed == "generate" and result.model is not None and result.report is not None:
+        result.diagnostics.extend(_size_to_give(result.model, result.report))
     if conversion.weights_out in result.written:
         result.weights_written = state["weights_written"]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _size_to_give(model, report: ImportReport) -> list[Diagnostic]:
+    """When the target could not be written for run-time (``?``) input sizes: the ``--input-shape`` to give,
+    at a size the model's code accepts."""
+    if not any(d < 0 for shape in report.input_shapes.values() for d in shape):
+        return []
+    size = run_time_size(model)
+    shapes = " ".join(f"--input-shape {name}={','.join(str(size if d < 0 else d) for d in shape)}"
+                      for name, shape in report.input_shapes.items())
+    return [Diagnostic(NOTE, "input-size-needed", f"the input sizes left to run time (?) may be what the target "
+                       f"cannot write; a size the code accepts: {shapes}", Location(str(report.source)))]
 
 
 __all__ = ["FRAMEWORKS", "TARGETS", "MigrationResult", "detect_source_framework", "import_source", "migrate",

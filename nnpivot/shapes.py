@@ -8,6 +8,8 @@ message.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nnpivot.diagnostics import Diagnostic, error, location_of
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
@@ -20,7 +22,7 @@ class BlockShapeConflict(ShapeError):
 
     code = "block-shape-conflict"
 
-__all__ = ["ShapeTable", "fmt", "infer_shapes", "input_shape"]
+__all__ = ["InputSizes", "ShapeTable", "fmt", "infer_shapes", "input_shape", "run_time_size", "solve_input_sizes", "tied_solutions"]
 
 
 class ShapeTable(dict):
@@ -127,3 +129,116 @@ def annotate_shapes(model, table: ShapeTable) -> None:
             if shape is not None:
                 node.inferredShape.clear()
                 node.inferredShape.extend([-1 if d is None else d for d in shape])  # a list: pyecore ignores generators
+
+
+# --- sizes the code leaves to the input ------------------------------------------------------------
+# An input's run-time sizes (-1) are free when the graph accepts them at two large sizes far apart, else
+# pinned: solved by trying every candidate size (the same for the input's run-time axes, so an image
+# tied to a dense layer by one product comes out square) and keeping those the shape functions accept.
+FREE_PROBES = (96, 128, 200)
+LARGEST_CANDIDATE = 512
+USUAL_SIZES = frozenset({28, 96, 224, 227, 299})   # MNIST, STL, ImageNet crops
+
+
+@dataclass
+class InputSizes:
+    """What the code decides about one input's run-time axes (positions without the batch axis)."""
+
+    index: int                    # which model input
+    name: str
+    axes: list[int]
+    solutions: list[int]          # every candidate size the graph accepts on all of ``axes`` at once
+    free: bool = False            # any large size works: the axes stay run-time sizes
+
+    @property
+    def size(self) -> int | None:
+        """The size the code implies. Floor divisions in pooling let a few neighbours in: a usual size among
+        them (a power of two, 28, 224...) is preferred, else the smallest."""
+        usual = [s for s in self.solutions if _usual(s)]
+        return (usual or self.solutions or [None])[0]
+
+
+class _EveryCall(set):
+    """Visited blocks that count as never visited: each call runs its block at its own shapes. A block built
+    at run-time sizes serves calls at several sizes (its weights do not depend on them)."""
+
+    def __contains__(self, block) -> bool:
+        return False
+
+
+def _accepts(model, shapes: list[tuple]) -> bool:
+    table, diagnostics = ShapeTable(), []
+    _run_graph(model, [(None, *shape) for shape in shapes], table, diagnostics, _EveryCall())
+    return not diagnostics and all(table.operand(out) is not None for out in model.outputs)
+
+
+def tied_solutions(model, found: InputSizes, limit: int = 3) -> list[tuple]:
+    """Sizes for an input whose run-time axes no equal size fits: its first such axis apart and the others
+    tied (a clip length and a square frame), smallest first; at most ``limit``. Other inputs at their
+    solutions (or a free size)."""
+    inputs = graph_inputs(model)
+    node = inputs[found.index]
+    others = {i: FREE_PROBES[-1] for i, n in enumerate(inputs) if i != found.index and any(d < 0 for d in n.shape)}
+    shapes, solutions = _at(inputs, others), []
+    first, *rest = found.axes
+    for tied in range(1, 65):
+        fitting = []
+        for apart in range(1, 33):
+            sizes = {first: apart, **dict.fromkeys(rest, tied)}
+            shapes[found.index] = tuple(sizes.get(a, d) for a, d in enumerate(node.shape))
+            if _accepts(model, shapes):
+                fitting.append((apart, tied, shapes[found.index]))
+        if fitting:   # one per tied size: a usual one among floor-division neighbours, else the smallest
+            solutions.append(next((f for f in fitting if _usual(f[0])), fitting[0]))
+    usual = [all(_usual(size) for size in pair) for *pair, _ in solutions]
+    ranked = sorted(zip(usual, solutions), key=lambda item: (not item[0], item[1][1]))
+    return [shape for _, (*_, shape) in ranked[:limit]]
+
+
+def _usual(size: int) -> bool:
+    return size in USUAL_SIZES or size & (size - 1) == 0
+
+
+def run_time_size(model, candidates=(32, 64, 128, 224, 16, 8, 4)) -> int:
+    """The first of ``candidates`` that every run-time size (-1) of the model's inputs can take at once (the
+    first candidate when none fits), for building a model on example inputs."""
+    inputs = graph_inputs(model)
+    for size in candidates:
+        if _accepts(model, _at(inputs, dict.fromkeys(range(len(inputs)), size))):
+            return size
+    return candidates[0]
+
+
+def _at(nodes, values: dict[int, int]) -> list[tuple]:
+    return [tuple(values.get(i, d) if d < 0 else d for d in node.shape) for i, node in enumerate(nodes)]
+
+
+def solve_input_sizes(model) -> list[InputSizes]:
+    """For each model input with run-time sizes, whether the code pins them and to what.
+
+    Only solutions the forward shape functions reproduce are kept; an input is
+    free when the graph takes it at the sizes of ``FREE_PROBES`` (and at every
+    size of its solutions when those are spread wide).
+    """
+    inputs = graph_inputs(model)
+    open_inputs = [i for i, node in enumerate(inputs) if any(d < 0 for d in node.shape)]
+    if not open_inputs:
+        return []
+    working = {i: FREE_PROBES[-1] for i in open_inputs}
+    results = {}
+    for _ in range(2):   # a second round when one input's solution depends on where another was held
+        for i in open_inputs:
+            node = inputs[i]
+            axes = [a for a, d in enumerate(node.shape) if d < 0]
+            solutions = [size for size in FREE_PROBES if _accepts(model, _at(inputs, {**working, i: size}))]
+            free = len(solutions) == len(FREE_PROBES)
+            if not free:
+                candidates = range(1, LARGEST_CANDIDATE + 1)
+                solutions = [size for size in candidates if _accepts(model, _at(inputs, {**working, i: size}))]
+                free = len(solutions) > 1 and solutions[-1] > 2 * solutions[0] + 1   # not one cluster: unbounded
+            results[i] = InputSizes(i, node.name, axes, solutions, free)
+            if solutions:
+                working[i] = FREE_PROBES[-1] if free else solutions[0]
+        if all(r.solutions for r in results.values()):
+            break
+    return [results[i] for i in open_inputs]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import math
 import os
 import re
 import sys
@@ -216,15 +217,21 @@ def test_paper_has_five_networks_in_two_styles_per_framework():
 @pytest.mark.parametrize("item", ENTRIES, ids=entry_id)
 def test_entry_is_well_formed(item):
     _, base, entry = item
-    assert set(entry) == ENTRY_KEYS
+    assert set(entry) - {"shape_needed"} == ENTRY_KEYS
+    assert entry.get("shape_needed", "why") and "\n" not in entry.get("shape_needed", "")
     assert entry["framework"] in ("pytorch", "keras")
     assert Path(entry["path"]).parts[0] == entry["framework"]
     assert entry["model_kind"] in ("class", "variable", "function")
     assert entry["description"] and "\n" not in entry["description"]
     assert entry["inputs"], "every model has at least one input"
     for spec in entry["inputs"]:
-        assert set(spec) <= {"name", "shape", "dtype", "vocab"}
+        assert set(spec) <= {"name", "shape", "dtype", "vocab", "free_axes", "code_shape"}
         assert all(isinstance(d, int) and d > 0 for d in spec["shape"]), "shapes exclude the batch axis"
+        code_shape = spec.get("code_shape", spec["shape"])   # the view the code reads (a flatten's input)
+        assert all(isinstance(d, int) and d > 0 for d in code_shape)
+        assert math.prod(code_shape) == math.prod(spec["shape"]), "the code reads the data through another view"
+        free = spec.get("free_axes", [])
+        assert free == sorted(set(free)) and all(0 <= a < len(code_shape) for a in free)
         assert spec["dtype"] in ("float32", "int64")
         assert ("vocab" in spec) == (spec["dtype"] == "int64"), "integer inputs give their vocabulary"
     source = source_of(base, entry)

@@ -329,7 +329,7 @@ def test_declared_sizes_are_checked():
     ("no_network.py", {}, "no-model-found", (0, 0), "no nn.Module"),
     ("not_python.py", {}, "syntax-error", (3, 24), "not valid Python"),
     ("absent.py", {}, "file-not-found", (0, 0), "no such file"),
-    ("top_level_side_effect.py", {}, "missing-input-shape", (12, 5), "forward argument 'x'"),
+    ("input_read_by_no_layer.py", {}, "missing-input-shape", (11, 5), "forward argument 'x'"),
     ("needs_model_args.py", {"input_shapes": [[5]]}, "dynamic-value", (5, 1), "in_features"),
 ])
 def test_fatal_problems(name, kwargs, code, where, words):
@@ -364,3 +364,9 @@ def test_an_unguessable_input_is_named():
         guess_input_shapes(ROOT / "corpus" / "pytorch" / "mlp_two_inputs.py")
     assert caught.value.diagnostics[0].code == "missing-input-shape"
     assert "'wide'" in caught.value.diagnostics[0].message
+
+
+def test_the_shape_a_dense_layer_fixes_is_read_without_running_the_file():
+    model, report = import_pytorch(UNSUPPORTED / "top_level_side_effect.py")
+    assert report.input_shapes == {"x": (3,)}
+    assert [n.eClass.name for n in model.nodes] == ["Input", "Dense"]

@@ -237,12 +237,20 @@ def test_cli_existing_output_needs_force(mlp, tmp_path, capsys):
     assert status == 0 and "import keras" in output.read_text()
 
 
-def test_cli_missing_input_shape_names_the_input(mlp, tmp_path, capsys):
-    status, _, err = _run(capsys, mlp, "--to", "keras", "-o", tmp_path / "net.py")
+def test_cli_missing_input_shape_names_the_input(tmp_path, capsys):
+    source = UNSUPPORTED / "pytorch" / "input_read_by_no_layer.py"   # no layer says what x is
+    status, _, err = _run(capsys, source, "--to", "keras", "-o", tmp_path / "net.py")
     assert status == 1
     assert "error[missing-input-shape]" in err and "'x'" in err and "--input-shape" in err
     assert "stopped at step 'import'" in err
     assert not (tmp_path / "net.py").exists()
+
+
+def test_cli_reads_the_input_shape_the_first_layer_fixes(mlp, tmp_path, capsys):
+    status, _, err = _run(capsys, mlp, "--to", "keras", "-o", tmp_path / "net.py")
+    assert status == 0, err
+    assert "error" not in err and "layers.Dense(16" in (tmp_path / "net.py").read_text()
+    assert import_source(mlp, "pytorch")[1].input_shapes == {"x": (8,)}   # Linear(8, ...) fixes it
 
 
 def test_cli_usage_errors_exit_2(mlp, tmp_path, capsys):
@@ -284,14 +292,14 @@ def test_cli_report_of_a_keras_source_has_the_same_sections(tmp_path, capsys):
 
 @pytest.mark.torch
 @pytest.mark.tensorflow
-def test_verify_a_source_without_input_shapes_guesses_one(tmp_path, capsys):
+def test_verify_a_source_without_input_shapes_reads_them_from_the_code(tmp_path, capsys):
     source = ROOT / "samples" / "corpus" / "pytorch" / "lstm_stacked_padding_idx.py"
     output = tmp_path / "migrated.py"
     assert _run(capsys, source, "--to", "keras", "-o", output, "--input-shape", "text=20")[0] == 0
     status = main(["verify", str(source), str(output), "--inputs", "4"])
     out, err = capsys.readouterr()
     assert status == 0, err
-    assert "the code gives no input shape; using a small legal one" in out and "text: [16]" in out
+    assert "using a small legal one" not in out   # the Embedding says: token ids of any length
     assert "PASS" in out
     model, _ = import_source(source, "pytorch", input_shapes={"text": [16]})
     embedding = next(n for n in model.nodes if n.eClass.name == "Embedding")
