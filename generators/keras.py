@@ -174,9 +174,12 @@ class GraphCode:
             tensor = tensors.get((node, 0))
             if tensor is None:
                 continue
-            wanted = tensor.perm if _is_output_layout(tensor) else L.identity(len(tensor.shape))
+            wanted = L.keras_boundary(len(tensor.shape)) if graph.eClass.name == "Model" else \
+                tensor.perm if _is_output_layout(tensor) else L.identity(len(tensor.shape))
+            why = "model outputs are channels-last" if len(wanted) >= 4 and graph.eClass.name == "Model" \
+                else "an output in pivot order"
             # a permute output wrote no code: its transpose, written here, takes the permute's variable
-            tensor = self._convert(tensor, wanted, "an output in pivot order",
+            tensor = self._convert(tensor, wanted, why,
                                    names.outputs(node)[0] if is_kind(node, "Permute") else None)
             self.returns.append(tensor.expr)
             self.output_perms.append(tensor.perm)
@@ -378,7 +381,7 @@ def _input_layout(model, node, rank: int) -> L.Perm:
     the Keras code then transposes inside ``call``. Both are the reading of the
     Keras importer, so generated code reads back with the inputs it had.
     """
-    return L.channels_last(rank) if rank >= 4 else L.identity(rank)
+    return L.keras_boundary(rank)
 
 
 def explicit_transposes(model) -> list[str]:

@@ -2065,10 +2065,9 @@ def unique_block_name(self, name):
 
 
 def finish_output(self, t: T, loc) -> T:
-    """Outputs keep the pivot layout, except channels-last feature maps (reported in the layouts)."""
-    if L.is_identity(t.perm) or (t.rank >= 4 and t.perm == L.channels_last(t.rank)):
-        return t
-    return self.builder.permuted(t, L.identity(t.rank), (t.name, f"{t.node.name}_out"), loc)
+    """A Keras model returns rank >= 4 tensors channels-last and lower ranks in the pivot's order (the
+    contract of generated code): an output computed in another layout gets a pivot permute."""
+    return self.builder.permuted(t, L.keras_boundary(t.rank), (t.name, f"{t.node.name}_out"), loc)
 
 
 def reachable(nodes: list, outputs: list, inputs: list) -> list:
