@@ -419,6 +419,19 @@ def generate(model, source_name: str, shapes: ShapeTable | None = None) -> str:
         return render(program, source_name)
 
 
+def generate_code(model, source_name: str, shapes: ShapeTable | None = None) -> tuple[str | None, list[Diagnostic]]:
+    """Keras source for ``model`` and what was found on the way (None when there are errors); the warnings say
+    where the code holds only at the declared input size (``size-specialised``)."""
+    try:
+        with collector_paused():
+            program = plan(model, shapes)
+            if has_errors(program.diagnostics):
+                return None, program.diagnostics
+            return render(program, source_name), program.diagnostics
+    except NNPivotError as exc:
+        return None, exc.diagnostics
+
+
 def generate_file(model, path, source_name: str, force: bool = False) -> list[Diagnostic]:
     """Generate and write atomically; an existing file needs ``force`` (``output-exists``)."""
     with collector_paused():
@@ -812,5 +825,5 @@ def _forget_deferred(keras_model) -> None:
 
 
 __all__ = ["assign_store", "build_keras_model", "explicit_transposes",
-           "generate", "generate_file", "keras_index", "keras_layouts", "plan", "read_weights_h5", "sample_inputs",
+           "generate", "generate_code", "generate_file", "keras_index", "keras_layouts", "plan", "read_weights_h5", "sample_inputs",
            "store_from_keras", "write_weights_h5"]

@@ -1958,6 +1958,14 @@ def op_flatten(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, L.identity(2))
 
 
+def op_shape(self, path, args, kwargs, hint, loc):
+    """``ops.shape(x)``: the sizes of the Keras tensor as the shapes know them (None where unknown)."""
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    if x is None:
+        return Unknown("shape", loc)
+    return tuple(x.shape[a] for a in x.perm)
+
+
 OPS: dict[str, Callable] = {
     **{p: op_concat for p in ("ops.concatenate", "tf.concat", "layers.concatenate", "backend.concatenate")},
     **{p: op_stack for p in ("ops.stack", "tf.stack")},
@@ -1981,6 +1989,7 @@ OPS: dict[str, Callable] = {
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
     **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
     **{p: op_cast for p in ("ops.cast", "tf.cast")},
+    **{p: op_shape for p in ("ops.shape", "tf.shape")},
 }
 
 

@@ -19,6 +19,8 @@ from .torch_mapping import (
     is_symmetric,
     kernel_size_of,
     per_axis_arg,
+    runtime_same,
+    same_padded,
     torch_pad_order,
 )
 
@@ -61,20 +63,21 @@ kind("depthwise_conv2d", "DepthwiseConv2d", _depthwise_shape,
 
 # --- PyTorch ---------------------------------------------------------------------------------
 
-# Convolution: symmetric pads go into the layer ('same' when PyTorch's own 'same' agrees with
-# TensorFlow's, i.e. stride 1), asymmetric pads become an F.pad before it.
+# Convolution: symmetric pads go into the layer, asymmetric pads become an F.pad before it; 'same' is
+# PyTorch's own at stride 1 and the generated same_padded helper (pads from the run-time size) above it.
 def _conv_padding(site):
-    _, stride, _, pads = geometry(site)
+    _, _, _, pads = geometry(site)
+    if str(site.node.padding) == "same":
+        # PyTorch's own 'same' is TensorFlow's at stride 1 (odd pads at the end too), at every input size
+        return 0 if runtime_same(site) else "same"
     if not is_symmetric(pads):
         return 0
-    if str(site.node.padding) == "same" and all(s == 1 for s in stride):
-        return "same"
     return compact(b for b, _ in pads)
 
 
 def _conv_padding_mode(site):
     _, _, _, pads = geometry(site)
-    return str(site.node.paddingMode) if is_symmetric(pads) else "zeros"
+    return str(site.node.paddingMode) if not runtime_same(site) and is_symmetric(pads) else "zeros"
 
 
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
@@ -83,7 +86,10 @@ _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate
 def _conv_forward(site):
     _, _, _, pads = geometry(site)
     operand = site.x
-    if not is_symmetric(pads):
+    if runtime_same(site):
+        mode = _PAD_MODES[str(site.node.paddingMode)]
+        return same_padded(site, **({} if mode == "constant" else {"mode": literal(mode)}))
+    if str(site.node.padding) != "same" and not is_symmetric(pads):
         mode = _PAD_MODES[str(site.node.paddingMode)]
         extra = "" if mode == "constant" else f", mode={literal(mode)}"
         operand = f"F.pad({site.x}, {literal(torch_pad_order(pads))}{extra})"
@@ -184,6 +190,9 @@ def emit_conv(ctx):
     dims = spatial_dims(node)
     kernel, stride, dilation, pads = spatial_geometry(node, x.shape, dims)
     mode, padding_mode = node.padding.name, node.paddingMode.name
+    if None in pads and padding_mode != "zeros":
+        ctx.fail(f"'same' padding with padding_mode={padding_mode} at a stride above 1 needs a known input size")
+        return [x.perm]
     if padding_mode in ("replicate", "circular") and any(b or e for b, e in pads):
         ctx.fail(f"padding_mode={padding_mode} has no Keras equivalent")
     if max(stride) > 1 and max(dilation) > 1:

@@ -35,6 +35,7 @@ from nnpivot.formats import (
     FILE,
     FORMATS,
     REPORTED,
+    REPORTED_CODE,
     TEXT,
     Format,
     UsageError,
@@ -133,10 +134,20 @@ def render(model, fmt: Format, source_name: str | None = None, shapes=None) -> s
 
     ``shapes``: the validated model's shape table, handed to the code generators so they do not infer it again.
     """
+    return render_reported(model, fmt, source_name, shapes)[0]
+
+
+def render_reported(model, fmt: Format, source_name: str | None = None, shapes=None) -> tuple[str | None, list]:
+    """:func:`render` and the generator's warnings (code that holds only at the declared input size)."""
     if fmt.saver_style == FILE:
-        return None
+        return None, []
     saver = fmt.save_function()
-    return saver(model, source_name or model.name, shapes=shapes) if fmt.saver_style == CODE else saver(model)
+    if fmt.saver_style == REPORTED_CODE:
+        text, diagnostics = saver(model, source_name or model.name, shapes=shapes)
+        if text is None or has_errors(diagnostics):
+            raise NNPivotError(diagnostics)
+        return text, [d for d in diagnostics if not d.is_error]
+    return (saver(model, source_name or model.name, shapes=shapes) if fmt.saver_style == CODE else saver(model)), []
 
 
 def write(model, text: str | None, fmt: Format, path, force: bool = False) -> Path:
@@ -251,7 +262,9 @@ class Conversion:
         return diagnostics
 
     def _generate(self, state):
-        state["text"] = render(state["model"], state["output_format"], self.source.name, state.get("shapes"))
+        state["text"], warnings = render_reported(state["model"], state["output_format"], self.source.name,
+                                                  state.get("shapes"))
+        return warnings
 
     def _write(self, state):
         """Write the output and the weights; on failure remove what this run created."""

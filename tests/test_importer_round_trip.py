@@ -18,7 +18,9 @@ Static: the generators and importers need neither torch nor TensorFlow.
 
 ``KNOWN_DIFFERENCES`` lists the examples whose generated code cannot yet state
 the pivot they came from, each with why and the exact first difference, so a
-change in any of them fails here too (issue 9 removes the size-bound ones).
+change in any of them fails here too. TensorFlow 'same' padding at a stride above 1 is
+written in PyTorch as a call of the generated ``same_padded`` helper (pads from the
+run-time size), which the PyTorch importer reads back as 'same'.
 """
 from __future__ import annotations
 
@@ -89,20 +91,18 @@ def read_back_keras(model, folder):
 
 READ_BACK = {"pytorch": read_back_pytorch, "keras": read_back_keras}
 
-_SAME = ("PyTorch cannot write TensorFlow 'same' with stride > 1: the generator writes the pads of the declared "
-         "input size, which read back as explicit/valid padding")
+_SAME_TRANSPOSED = ("a transposed 'same' convolution with kernel size = stride crops nothing: its PyTorch code is "
+                    "the plain transposed convolution, which reads back as the 'valid' one (the same function)")
 _GLOBAL = "PyTorch's only spelling of a global pooling is the reduction over the spatial axes"
 KNOWN_DIFFERENCES = {
-    **{f"pytorch:{case}": (_SAME, "node result: padding same != valid") for case in (
-        "conv1d-1", "conv2d-1", "conv3d-1", "conv_transpose1d-1", "conv_transpose2d-1", "conv_transpose3d-1",
-        "max_pool1d-1", "avg_pool1d-1", "max_pool2d-1", "avg_pool2d-1", "max_pool3d-1", "avg_pool3d-1")},
-    **{f"pytorch:{case}": (_SAME, "node result: padding same != explicit") for case in (
-        "conv2d-3", "depthwise_conv2d-1")},
+    **{f"pytorch:{case}": (_SAME_TRANSPOSED, "node result: padding same != valid") for case in (
+        "conv_transpose1d-1", "conv_transpose2d-1", "conv_transpose3d-1")},
     **{f"pytorch:global_avg_pool-{i}": (_GLOBAL, "node result: GlobalAvgPool != ReduceMean") for i in (0, 1)},
     **{f"pytorch:global_max_pool-{i}": (_GLOBAL, "node result: GlobalMaxPool != ReduceMax") for i in (0, 1)},
     "keras:embedding-1": ("Keras' Embedding has no padding_idx (it only changes PyTorch training)",
                           "node result: paddingIdx 0 != unset"),
-    "keras:max_pool2d-2": ("Keras pooling has no ceil_mode: the extra end padding of the declared size is written",
+    "keras:max_pool2d-2": (("Keras pooling has no ceil_mode: it is spelled as stride - 1 cells of -inf padding at "
+                            "the end (exact at every input size), which reads back as a pad node"),
                            "model: nodes differ (only in the second: result_padded)"),
     "keras:avg_pool2d-2": (("Keras pooling has no ceil_mode: the average over the cells PyTorch counts is spelled "
                             "with ops.ones_like, which the importer does not read"),
