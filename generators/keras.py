@@ -9,9 +9,10 @@ module plans layouts, runs the emitters and handles weights:
   of the pivot axes (see :mod:`nnpivot.kinds.layout`); each kind says what it needs
   (``channels_last``: convolutions, pooling...; ``pivot``: reshapes, RNNs,
   matmul...; ``any``: activations, axis-valued operations whose axes are
-  translated). Image and volume inputs are channels-last whatever their
-  consumers (an image input (C, H, W) is a Keras input (H, W, C)); rank-3 inputs
-  are (N, T, F) sequences in both frameworks and stay as they are. ``permute`` nodes never
+  translated). Model inputs and outputs follow one rule (``layout.keras_boundary``):
+  rank >= 4 is channels-last whatever node reads or produces it (an image input
+  (C, H, W) is a Keras input (H, W, C), a block's output is returned as such);
+  rank-3 tensors are (N, T, F) sequences in both frameworks and stay as they are. ``permute`` nodes never
   emit code: they only change which layout the tensor is known to have. Where a
   conversion is needed an ``ops.transpose`` with a comment is written. A
   Flatten of channels-last maps feeding only Dense layers stays the idiomatic

@@ -197,9 +197,9 @@ def emit_conv(ctx):
         ctx.fail(f"padding_mode={padding_mode} has no Keras equivalent")
     if max(stride) > 1 and max(dilation) > 1:
         ctx.fail("Keras convolutions cannot combine stride > 1 with dilation > 1")
-    # Explicit pads that happen to be TensorFlow's 'same' pads (3x3, pad 1, stride 1) are written as such.
-    same = [same_pads(n, k, st, d) if n is not None else None
-            for n, k, st, d in zip(x.shape[2:], kernel, stride, dilation)]
+    # Explicit pads that are TensorFlow's 'same' pads (3x3, pad 1, stride 1) are written as such; at stride 1
+    # only, since above it TensorFlow's pads change with the input size and explicit ones do not.
+    same = [same_pads(None, k, 1, d) for k, d in zip(kernel, dilation)] if max(stride) == 1 else None
     is_same = mode == "same" or (mode == "explicit" and [tuple(p) for p in pads] == same)
     keras_padding = "same" if is_same and padding_mode == "zeros" and not (
         max(stride) > 1 and max(dilation) > 1) else "valid"

@@ -382,6 +382,8 @@ def emit_upsample(ctx):
         return [x.perm]
     else:
         factors = [o / i for o, i in zip(ctx.out_shapes[0][2:], x.shape[2:])]
+        ctx.specialise(f"the output size {list(node.size)} is written as the factors {factors} of the declared "
+                       "input size")
     if any(f != int(f) for f in factors):
         ctx.fail(f"resizing by {factors} is not an integer factor; Keras' UpSampling layers repeat cells")
     if node.alignCorners:

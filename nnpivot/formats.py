@@ -23,9 +23,8 @@ from nnpivot.diagnostics import Location, NNPivotError, error
 
 # How a saver is called: "text" savers return the text of the file (nnpivot writes it atomically),
 # "code" savers too but also take the source's name for the generated header,
-# "file" savers write the file themselves, atomically, honouring force; "reported-code" savers are "code"
-# savers returning (text or None, diagnostics), whose warnings (code written for one input size) are reported.
-TEXT, CODE, FILE, REPORTED_CODE = "text", "code", "file", "reported-code"
+# "file" savers write the file themselves, atomically, honouring force.
+TEXT, CODE, FILE = "text", "code", "file"
 # What a loader returns: a Model, or (Model, ImportReport) for source code, whose report lists what
 # was translated and what not (a report with errors beside a model is a partial import).
 MODEL, REPORTED = "model", "reported"
@@ -46,6 +45,9 @@ class Format:
     fixed_options: dict = field(default_factory=dict)   # keyword arguments nnpivot always passes the loader
     detect: str | None = None   # "module:function", path -> format name, for a file of a shared extension
     frameworks: tuple[str, ...] = ()   # Python packages loader and saver need at run time (none: static)
+    # "module:function", a CODE saver that also returns its diagnostics: (text or None, diagnostics), whose
+    # warnings (code that holds only at the declared input size) the conversion reports
+    reporter: str | None = None
 
     def load_function(self) -> Callable:
         return resolve(self.loader)
@@ -68,11 +70,13 @@ FORMATS: tuple[Format, ...] = (
     Format("pytorch", (".py",), "PyTorch source code",
            loader="nnpivot.importers.pytorch:import_pytorch", loader_style=REPORTED, options=SOURCE_OPTIONS,
            fixed_options={"partial": True}, detect="nnpivot.importers.pysource:detect_framework",
-           saver="nnpivot.generators.pytorch:generate_code", saver_style=REPORTED_CODE),
+           saver="nnpivot.generators.pytorch:generate", saver_style=CODE,
+           reporter="nnpivot.generators.pytorch:generate_code"),
     Format("keras", (".py",), "Keras 3 source code",
            loader="nnpivot.importers.keras:import_keras", loader_style=REPORTED, options=SOURCE_OPTIONS,
            detect="nnpivot.importers.pysource:detect_framework",
-           saver="nnpivot.generators.keras:generate_code", saver_style=REPORTED_CODE),
+           saver="nnpivot.generators.keras:generate", saver_style=CODE,
+           reporter="nnpivot.generators.keras:generate_code"),
 )
 
 
@@ -198,26 +202,6 @@ def _names(attribute: str, source_code: bool) -> str:
     return ", ".join(f.name for f in FORMATS if _usable(f, attribute, source_code))
 
 
-__all__ = [
-    "CODE",
-    "FILE",
-    "FORMATS",
-    "FRAMEWORKS",
-    "MODEL",
-    "PIVOT_WEIGHTS",
-    "REPORTED",
-    "REPORTED_CODE",
-    "SOURCE_OPTIONS",
-    "TARGETS",
-    "TEXT",
-    "WEIGHT_FORMATS",
-    "Format",
-    "UsageError",
-    "WeightFormat",
-    "candidates_for",
-    "format_for",
-    "format_named",
-    "resolve",
-    "weight_format",
-    "weight_suffixes_for",
-]
+__all__ = ["CODE", "FILE", "FORMATS", "FRAMEWORKS", "MODEL", "PIVOT_WEIGHTS", "REPORTED", "SOURCE_OPTIONS", "TARGETS",
+           "TEXT", "WEIGHT_FORMATS", "Format", "UsageError", "WeightFormat", "candidates_for", "format_for",
+           "format_named", "resolve", "weight_format", "weight_suffixes_for"]

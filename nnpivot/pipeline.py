@@ -35,7 +35,6 @@ from nnpivot.formats import (
     FILE,
     FORMATS,
     REPORTED,
-    REPORTED_CODE,
     TEXT,
     Format,
     UsageError,
@@ -134,20 +133,20 @@ def render(model, fmt: Format, source_name: str | None = None, shapes=None) -> s
 
     ``shapes``: the validated model's shape table, handed to the code generators so they do not infer it again.
     """
-    return render_reported(model, fmt, source_name, shapes)[0]
+    if fmt.saver_style == FILE:
+        return None
+    saver = fmt.save_function()
+    return saver(model, source_name or model.name, shapes=shapes) if fmt.saver_style == CODE else saver(model)
 
 
 def render_reported(model, fmt: Format, source_name: str | None = None, shapes=None) -> tuple[str | None, list]:
     """:func:`render` and the generator's warnings (code that holds only at the declared input size)."""
-    if fmt.saver_style == FILE:
-        return None, []
-    saver = fmt.save_function()
-    if fmt.saver_style == REPORTED_CODE:
-        text, diagnostics = saver(model, source_name or model.name, shapes=shapes)
+    if fmt.reporter is not None:
+        text, diagnostics = resolve(fmt.reporter)(model, source_name or model.name, shapes=shapes)
         if text is None or has_errors(diagnostics):
             raise NNPivotError(diagnostics)
         return text, [d for d in diagnostics if not d.is_error]
-    return (saver(model, source_name or model.name, shapes=shapes) if fmt.saver_style == CODE else saver(model)), []
+    return render(model, fmt, source_name, shapes), []
 
 
 def write(model, text: str | None, fmt: Format, path, force: bool = False) -> Path:

@@ -112,6 +112,17 @@ model Reshapes {
 }
 """
 
+# Declared at one size, but the code must not be bound to it: at 7, the pads 1 of the stride-2 convolution are
+# TensorFlow's 'same' pads, at 8 they are not.
+DECLARED_ODD = """
+model ResNetStem {
+    input x: float32[3, 7, 7]
+    c = conv2d(x, 4, kernel_size=3, stride=2, padding=1)
+    p = max_pool2d(c, 3, stride=2, padding=1)
+    output p
+}
+"""
+
 # The layout contract: inputs going straight into a block, outputs coming from one, several of each.
 UNET = """
 model TinyUNet {
@@ -187,6 +198,7 @@ CASES = {
     "adaptive": (ADAPTIVE, [[(12, 12)], [(13, 17)], [(7, 9)]]),
     "resizing": (RESIZING, [[(6, 6)], [(5, 9)], [(7, 4)]]),
     "reshapes": (RESHAPES, [[(6, 6)], [(5, 9)], [(7, 4)]]),
+    "declared-odd-size": (DECLARED_ODD, [[(7, 7)], [(8, 8)], [(10, 9)]]),
     "unet": (UNET, [[(16, 16)], [(8, 12)], [(6, 10)]]),
     "two-streams": (TWO_STREAMS, [[(16, 16), (16, 16)], [(9, 13), (9, 13)], [(6, 7), (6, 7)]]),
     "volumes": (VOLUMES, [[(8, 8, 8)], [(6, 10, 4)]]),
