@@ -9,9 +9,10 @@ module plans layouts, runs the emitters and handles weights:
   of the pivot axes (see :mod:`nnpivot.kinds.layout`); each kind says what it needs
   (``channels_last``: convolutions, pooling...; ``pivot``: reshapes, RNNs,
   matmul...; ``any``: activations, axis-valued operations whose axes are
-  translated). Image and volume inputs are channels-last whatever their
-  consumers (an image input (C, H, W) is a Keras input (H, W, C)); rank-3 inputs
-  are (N, T, F) sequences in both frameworks and stay as they are. ``permute`` nodes never
+  translated). Model inputs and outputs follow one rule (``layout.keras_boundary``):
+  rank >= 4 is channels-last whatever node reads or produces it (an image input
+  (C, H, W) is a Keras input (H, W, C), a block's output is returned as such);
+  rank-3 tensors are (N, T, F) sequences in both frameworks and stay as they are. ``permute`` nodes never
   emit code: they only change which layout the tensor is known to have. Where a
   conversion is needed an ``ops.transpose`` with a comment is written. A
   Flatten of channels-last maps feeding only Dense layers stays the idiomatic
@@ -175,9 +176,12 @@ class GraphCode:
             tensor = tensors.get((node, 0))
             if tensor is None:
                 continue
-            wanted = tensor.perm if _is_output_layout(tensor) else L.identity(len(tensor.shape))
+            wanted = L.keras_boundary(len(tensor.shape)) if graph.eClass.name == "Model" else \
+                tensor.perm if _is_output_layout(tensor) else L.identity(len(tensor.shape))
+            why = "model outputs are channels-last" if len(wanted) >= 4 and graph.eClass.name == "Model" \
+                else "an output in pivot order"
             # a permute output wrote no code: its transpose, written here, takes the permute's variable
-            tensor = self._convert(tensor, wanted, "an output in pivot order",
+            tensor = self._convert(tensor, wanted, why,
                                    names.outputs(node)[0] if is_kind(node, "Permute") else None)
             self.returns.append(tensor.expr)
             self.output_perms.append(tensor.perm)
@@ -382,7 +386,7 @@ def _input_layout(model, node, rank: int) -> L.Perm:
     the Keras code then transposes inside ``call``. Both are the reading of the
     Keras importer, so generated code reads back with the inputs it had.
     """
-    return L.channels_last(rank) if rank >= 4 else L.identity(rank)
+    return L.keras_boundary(rank)
 
 
 def explicit_transposes(model) -> list[str]:
@@ -418,6 +422,19 @@ def generate(model, source_name: str, shapes: ShapeTable | None = None) -> str:
         if has_errors(program.diagnostics):
             raise NNPivotError(program.diagnostics)
         return render(program, source_name)
+
+
+def generate_code(model, source_name: str, shapes: ShapeTable | None = None) -> tuple[str | None, list[Diagnostic]]:
+    """Keras source for ``model`` and what was found on the way (None when there are errors); the warnings say
+    where the code holds only at the declared input size (``size-specialised``)."""
+    try:
+        with collector_paused():
+            program = plan(model, shapes)
+            if has_errors(program.diagnostics):
+                return None, program.diagnostics
+            return render(program, source_name), program.diagnostics
+    except NNPivotError as exc:
+        return None, exc.diagnostics
 
 
 def generate_file(model, path, source_name: str, force: bool = False) -> list[Diagnostic]:
@@ -835,5 +852,5 @@ def _forget_deferred(keras_model) -> None:
 
 
 __all__ = ["assign_store", "build_keras_model", "explicit_transposes",
-           "generate", "generate_file", "keras_index", "keras_layouts", "plan", "read_weights_h5", "sample_inputs",
+           "generate", "generate_code", "generate_file", "keras_index", "keras_layouts", "plan", "read_weights_h5", "sample_inputs",
            "store_from_keras", "write_weights_h5"]

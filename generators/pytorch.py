@@ -28,7 +28,7 @@ from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.pysyntax import INDENT, docstring, fstring_text, identifier, literal, wrap_call
-from nnpivot.kinds.torch_mapping import Site, TorchMapping, py_name
+from nnpivot.kinds.torch_mapping import SAME_PADDED, SAME_PADDED_CODE, Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import ShapeTable, infer_shapes
 from nnpivot.weights import WeightStore
@@ -81,11 +81,13 @@ class _Generation:
             return None
         template = codegen.environment(TARGET).get_template("module.py.j2")
         values = {"header": codegen.header(source_name), "classes": classes, "training": training}
-        body = template.render(imports=[], **values)
+        body = template.render(imports=[], helpers=[], **values)
+        helpers = [SAME_PADDED_CODE] if f"{SAME_PADDED}(" in body else []
+        body += "".join(helpers)
         imports = ["import torch"] if "torch." in body else []
         imports += ["import torch.nn.functional as F"] if "F." in body else []
         imports += ["from torch import nn"]
-        return template.render(imports=imports, **values)
+        return template.render(imports=imports, helpers=helpers, **values)
 
     def graph_class(self, graph, doc: str = "") -> ClassCode:
         names = OutputNames(graph, rename=py_name)

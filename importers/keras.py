@@ -2139,6 +2139,14 @@ def op_flatten(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, L.identity(2))
 
 
+def op_shape(self, path, args, kwargs, hint, loc):
+    """``ops.shape(x)``: the sizes of the Keras tensor as the shapes know them (None where unknown)."""
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    if x is None:
+        return Unknown("shape", loc)
+    return tuple(x.shape[a] for a in x.perm)
+
+
 OPS: dict[str, Callable] = {
     **{p: op_concat for p in ("ops.concatenate", "tf.concat", "layers.concatenate", "backend.concatenate")},
     **{p: op_stack for p in ("ops.stack", "tf.stack")},
@@ -2163,6 +2171,7 @@ OPS: dict[str, Callable] = {
     "ops.ones_like": op_ones_like,
     **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
     **{p: op_cast for p in ("ops.cast", "tf.cast")},
+    **{p: op_shape for p in ("ops.shape", "tf.shape")},
 }
 
 
@@ -2247,10 +2256,9 @@ def unique_block_name(self, name):
 
 
 def finish_output(self, t: T, loc) -> T:
-    """Outputs keep the pivot layout, except channels-last feature maps (reported in the layouts)."""
-    if L.is_identity(t.perm) or (t.rank >= 4 and t.perm == L.channels_last(t.rank)):
-        return t
-    return self.builder.permuted(t, L.identity(t.rank), (t.name, f"{t.node.name}_out"), loc)
+    """A Keras model returns rank >= 4 tensors channels-last and lower ranks in the pivot's order (the
+    contract of generated code): an output computed in another layout gets a pivot permute."""
+    return self.builder.permuted(t, L.keras_boundary(t.rank), (t.name, f"{t.node.name}_out"), loc)
 
 
 def reachable(nodes: list, outputs: list, inputs: list) -> list:

@@ -49,7 +49,7 @@ from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error,
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.kinds import training as vocabulary
-from nnpivot.kinds.torch_mapping import REQUIRED
+from nnpivot.kinds.torch_mapping import REQUIRED, SAME_PADDED, SAME_PADDED_CODE
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.passes import FOLD_LAST_STEPS, run_pass
@@ -759,7 +759,22 @@ class Importer(Interpreter):
             return self.call_instance(module, args, kwargs, node)
         raise self.refuse("unsupported-construct", f"cannot call {describe(node) if node else module}", node)
 
-    def call_layer(self, layer: Layer, args: list, kwargs: dict, node):
+    def call_same_padded(self, args: list, kwargs: dict, node):
+        """``same_padded(self.layer, x, ...)``, the generated helper of run-time TensorFlow 'same' padding: the
+        layer's call with padding 'same' (the pads the helper computes from the size of ``x``)."""
+        names = ("layer", "x", "mode", "value")
+        bound = dict(zip(names, args)) | kwargs
+        layer, mode = bound.get("layer"), bound.get("mode", "constant")
+        if not isinstance(layer, Layer) or layer.kind.attribute("pads") is None or set(bound) - set(names) \
+                or mode not in PAD_MODES or "x" not in bound:
+            raise self.refuse("unsupported-construct", f"{SAME_PADDED}() is read only as the generated helper's "
+                                                       "call on a convolution or pooling layer and a tensor", node)
+        padding = {"padding": "same", "pads": []}
+        if mode != "constant":
+            padding["paddingMode"] = PAD_MODES[mode]
+        return self.call_layer(layer, [bound["x"]], {}, node, padding)
+
+    def call_layer(self, layer: Layer, args: list, kwargs: dict, node, padding: dict | None = None):
         keyword = layer.kind.keyword
         tensors = [a for a in args if not isinstance(a, Zeros)]
         if any(isinstance(a, tuple) and all(isinstance(z, Zeros) for z in a) for a in tensors):
@@ -786,7 +801,8 @@ class Importer(Interpreter):
                          self.where(node), warning)
             owner = None
         name = self.layer_name(layer, self.builder) or self.op_name(keyword, node)
-        tensors, padding = self.inline_zero_pad(layer, tensors, node)
+        if padding is None:
+            tensors, padding = self.inline_zero_pad(layer, tensors, node)
         created = self.builder.add(layer.kind, name, tensors, {**layer.attrs, **padding}, layer.where, notes,
                                    self.source_path(layer, self.builder), weights_of=owner)
         if layer.first_node is None:
@@ -813,6 +829,8 @@ class Importer(Interpreter):
     def call_function(self, func, args: list, kwargs: dict, node, cls: ClassInfo | None = None):
         if isinstance(func, ast.AST):
             func = Function(func)
+        if func.name == SAME_PADDED and cls is None and ast.dump(func.node) == SAME_PADDED_TREE:
+            return self.call_same_padded(args, kwargs, node)
         return super().call_function(func, args, kwargs, node, cls=cls)
 
     def unexpected_keyword(self, func, key: str, node) -> bool:
@@ -1567,6 +1585,12 @@ def _read_unsqueeze(call):
 def _read_normalize(call):
     call.tensor()
     return {"p": float(call.param("p", 2.0)), "axis": call.param("dim", 1), "eps": float(call.param("eps", 1e-12))}
+
+
+# The generated helper of run-time 'same' padding, recognised by its exact code (never run).
+SAME_PADDED_TREE = ast.dump(ast.parse(SAME_PADDED_CODE).body[0])
+# F.pad's modes -> the pivot's padding modes
+PAD_MODES = {"constant": "zeros", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 
 def _read_pad(call):

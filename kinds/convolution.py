@@ -19,6 +19,8 @@ from .torch_mapping import (
     is_symmetric,
     kernel_size_of,
     per_axis_arg,
+    runtime_same,
+    same_padded,
     torch_pad_order,
 )
 
@@ -61,20 +63,21 @@ kind("depthwise_conv2d", "DepthwiseConv2d", _depthwise_shape,
 
 # --- PyTorch ---------------------------------------------------------------------------------
 
-# Convolution: symmetric pads go into the layer ('same' when PyTorch's own 'same' agrees with
-# TensorFlow's, i.e. stride 1), asymmetric pads become an F.pad before it.
+# Convolution: symmetric pads go into the layer, asymmetric pads become an F.pad before it; 'same' is
+# PyTorch's own at stride 1 and the generated same_padded helper (pads from the run-time size) above it.
 def _conv_padding(site):
-    _, stride, _, pads = geometry(site)
+    _, _, _, pads = geometry(site)
+    if str(site.node.padding) == "same":
+        # PyTorch's own 'same' is TensorFlow's at stride 1 (odd pads at the end too), at every input size
+        return 0 if runtime_same(site) else "same"
     if not is_symmetric(pads):
         return 0
-    if str(site.node.padding) == "same" and all(s == 1 for s in stride):
-        return "same"
     return compact(b for b, _ in pads)
 
 
 def _conv_padding_mode(site):
     _, _, _, pads = geometry(site)
-    return str(site.node.paddingMode) if is_symmetric(pads) else "zeros"
+    return str(site.node.paddingMode) if not runtime_same(site) and is_symmetric(pads) else "zeros"
 
 
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
@@ -83,7 +86,10 @@ _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate
 def _conv_forward(site):
     _, _, _, pads = geometry(site)
     operand = site.x
-    if not is_symmetric(pads):
+    if runtime_same(site):
+        mode = _PAD_MODES[str(site.node.paddingMode)]
+        return same_padded(site, **({} if mode == "constant" else {"mode": literal(mode)}))
+    if str(site.node.padding) != "same" and not is_symmetric(pads):
         mode = _PAD_MODES[str(site.node.paddingMode)]
         extra = "" if mode == "constant" else f", mode={literal(mode)}"
         operand = f"F.pad({site.x}, {literal(torch_pad_order(pads))}{extra})"
@@ -184,13 +190,16 @@ def emit_conv(ctx):
     dims = spatial_dims(node)
     kernel, stride, dilation, pads = spatial_geometry(node, x.shape, dims)
     mode, padding_mode = node.padding.name, node.paddingMode.name
+    if None in pads and padding_mode != "zeros":
+        ctx.fail(f"'same' padding with padding_mode={padding_mode} at a stride above 1 needs a known input size")
+        return [x.perm]
     if padding_mode in ("replicate", "circular") and any(b or e for b, e in pads):
         ctx.fail(f"padding_mode={padding_mode} has no Keras equivalent")
     if max(stride) > 1 and max(dilation) > 1:
         ctx.fail("Keras convolutions cannot combine stride > 1 with dilation > 1")
-    # Explicit pads that happen to be TensorFlow's 'same' pads (3x3, pad 1, stride 1) are written as such.
-    same = [same_pads(n, k, st, d) if n is not None else None
-            for n, k, st, d in zip(x.shape[2:], kernel, stride, dilation)]
+    # Explicit pads that are TensorFlow's 'same' pads (3x3, pad 1, stride 1) are written as such; at stride 1
+    # only, since above it TensorFlow's pads change with the input size and explicit ones do not.
+    same = [same_pads(None, k, 1, d) for k, d in zip(kernel, dilation)] if max(stride) == 1 else None
     is_same = mode == "same" or (mode == "explicit" and [tuple(p) for p in pads] == same)
     keras_padding = "same" if is_same and padding_mode == "zeros" and not (
         max(stride) > 1 and max(dilation) > 1) else "valid"

@@ -17,7 +17,7 @@ from typing import Any
 
 from pyecore.ecore import EEnumLiteral
 
-from nnpivot.diagnostics import error, location_of
+from nnpivot.diagnostics import error, location_of, warning
 
 from . import layout as L
 from .pysyntax import CODE_BUILTINS, literal, same_value, wrap_call
@@ -201,6 +201,14 @@ class NodeContext:
     def fail(self, message: str, code: str = "unsupported-for-target") -> None:
         self.graph.diagnostics.append(error(code, f"{kind_of(self.node).keyword} '{self.node.name}': {message}",
                                             location_of(self.node)))
+
+    def specialise(self, why: str) -> None:
+        """The code written for this node holds only at the declared input size: say so in the code and in a
+        ``size-specialised`` warning (which the migration report lists), never silently."""
+        self.graph.body.append(f"        # Specialised to the declared input size: {why}.")
+        self.graph.diagnostics.append(warning(
+            "size-specialised", f"{kind_of(self.node).keyword} '{self.node.name}': the Keras code holds only at "
+            f"the declared input size ({why})", location_of(self.node)))
 
     def pad(self, tensor: Tensor, pads: list[tuple[int, int]], value=0.0, mode: str = "constant",
             layer_cls: str | None = None) -> str:

@@ -22,6 +22,17 @@ def channels_last(rank: int) -> Perm:
     return identity(rank) if rank < 3 else (0, *range(2, rank), 1)
 
 
+def keras_boundary(rank: int) -> Perm:
+    """The Keras layout of every model input and output of rank ``rank``: the contract of generated Keras code
+    and the reading of the Keras importer.
+
+    Rank >= 4 tensors (images, volumes, any feature map) are channels-last, Keras' convention, whatever node
+    reads or produces them (a block included); lower ranks keep the pivot's order: a rank-3 tensor is an
+    (N, T, F) sequence in both frameworks (a 1-D feature map cannot be told apart from one).
+    """
+    return channels_last(rank) if rank >= 4 else identity(rank)
+
+
 def is_identity(perm: Perm) -> bool:
     return tuple(perm) == identity(len(perm))
 

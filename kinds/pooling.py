@@ -20,6 +20,8 @@ from .torch_mapping import (
     is_symmetric,
     kernel_size_of,
     per_axis_arg,
+    runtime_same,
+    same_padded,
     torch_pad_order,
 )
 
@@ -67,6 +69,8 @@ def _pool_same_axes(site):
 
 def _pool_padding(site):
     _, _, _, pads = geometry(site)
+    if runtime_same(site):
+        return 0
     if str(site.node.padding) == "same":
         return compact(pad for pad, _, _ in _pool_same_axes(site))
     if str(site.node.padding) == "explicit" and not is_symmetric(pads):
@@ -75,12 +79,15 @@ def _pool_padding(site):
 
 
 def _pool_ceil_mode(site):
-    same = str(site.node.padding) == "same" and any(ceil for _, _, ceil in _pool_same_axes(site))
+    same = str(site.node.padding) == "same" and not runtime_same(site) \
+        and any(ceil for _, _, ceil in _pool_same_axes(site))
     return bool(site.node.ceilMode) or same
 
 
 def _count_include_pad(site):
     _, _, _, pads = geometry(site)
+    if runtime_same(site):
+        return True  # same_padded divides by the cells of the input itself
     if str(site.node.padding) == "same":
         return not any(b or e for b, e in pads)
     return bool(site.node.countIncludePad)
@@ -90,6 +97,8 @@ def _pool_forward(fill: str):
     def forward(site):
         _, _, _, pads = geometry(site)
         operand = site.x
+        if runtime_same(site):
+            return same_padded(site, **({} if fill == "0" else {"value": fill}))
         if str(site.node.padding) == "explicit" and not is_symmetric(pads):
             value = "" if fill == "0" else f", value={fill}"
             operand = f"F.pad({site.x}, {literal(torch_pad_order(pads))}{value})"
@@ -157,10 +166,9 @@ def emit_pool(ctx):
     is_max = is_kind(node, "MaxPooling")
     if max(dilation) > 1:
         ctx.fail("Keras pooling has no dilation")
-    # The pivot's output size (ceil_mode included) decides the pad at the end of each axis.
-    out = ctx.out_shapes[0][2:]
-    sizes = x.shape[2:]
-    extra = [max(0, (o - 1) * s + k - (n + b + e)) for o, s, k, n, (b, e) in zip(out, stride, kernel, sizes, pads)]
+    extra = _ceil_mode_pads(ctx, kernel, stride, pads) if node.ceilMode else [0] * dims
+    if extra is None:
+        return [x.perm]
     counts = None
     if node.padding.name == "same" and not any(extra):
         keras_padding, source = "same", x.expr  # TensorFlow's same: padded cells are ignored, never counted
@@ -194,6 +202,24 @@ def emit_pool(ctx):
     layer = ctx.layer(cls, ctx.kwargs(pool_size=tuple_or_int(kernel), strides=strides, padding=keras_padding))
     ctx.assign(f"{layer}({source})" if counts is None else f"{layer}({source}) / {layer}({counts})")
     return [x.perm]
+
+
+def _ceil_mode_pads(ctx, kernel, stride, pads) -> list[int] | None:
+    """The pad at the end of each axis that makes Keras' valid windows PyTorch's ceil_mode windows.
+
+    stride - 1 more cells give ceil((n + b + e - k) / s) + 1 windows at every input size n; PyTorch drops
+    a last window starting in the end padding, which cannot happen when e + s <= k (the last window starts
+    at most at n + b + e - k + s - 1). Otherwise the pad depends on n: written for the declared size.
+    """
+    sizes, out = ctx.x.shape[2:], ctx.out_shapes[0][2:]
+    if None not in pads and all(e + s <= k for k, s, (_, e) in zip(kernel, stride, pads)):
+        return [s - 1 for s in stride]
+    if None in sizes or None in pads:
+        ctx.fail("ceil_mode with stride + end padding above the kernel size needs a known input size (PyTorch "
+                 "drops a last window that starts in the padding)")
+        return None
+    ctx.specialise("ceil_mode's end padding, as PyTorch may drop a last window that starts in the padding")
+    return [max(0, (o - 1) * s + k - (n + b + e)) for o, s, k, n, (b, e) in zip(out, stride, kernel, sizes, pads)]
 
 
 def emit_adaptive_pool(ctx):

@@ -212,8 +212,15 @@ def emit_flatten(ctx):
         ctx.assign(f"{layer}({x.expr})")
         return [tuple(out_perm)]
     target = [d for i, d in enumerate(x.shape) if i == 0 or i not in merged[1:]]
-    keras_shape = [target[a] if a != start else math.prod(x.shape[start:end + 1]) for a in out_perm]
-    ctx.assign(f"ops.reshape({x.expr}, {literal([-1] + keras_shape[1:])})")
+    merged_size = None if None in x.shape[start:end + 1] else math.prod(x.shape[start:end + 1])
+    keras_shape = [target[a] if a != start else merged_size for a in out_perm]
+    # The merged axis is the -1 and the batch size is read when called, so every input size works (a -1
+    # batch would silently absorb a merged size other than the declared one).
+    keras_shape[out_perm.index(start)] = -1
+    sizes = ", ".join(str(d) if d is not None else  # an axis left as it is: its size when called
+                      f"ops.shape({x.expr})[{x.perm.index(a if a < start else a + len(merged) - 1)}]"
+                      for d, a in zip(keras_shape[1:], out_perm[1:]))
+    ctx.assign(f"ops.reshape({x.expr}, (ops.shape({x.expr})[0], {sizes}))")
     return [tuple(out_perm)]
 
 
@@ -367,7 +374,16 @@ def emit_pad(ctx):
 def emit_upsample(ctx):
     node, x = ctx.node, ctx.x
     dims = len(x.shape) - 2
-    factors = [o / i for o, i in zip(ctx.out_shapes[0][2:], x.shape[2:])]
+    if list(node.scaleFactor):  # the factors themselves: the same layer at every input size
+        factors = list(node.scaleFactor) * (dims if len(node.scaleFactor) == 1 else 1)
+    elif None in x.shape[2:]:
+        ctx.fail("resizing to a fixed size needs a known input size (Keras' UpSampling layers repeat cells by "
+                 "integer factors)")
+        return [x.perm]
+    else:
+        factors = [o / i for o, i in zip(ctx.out_shapes[0][2:], x.shape[2:])]
+        ctx.specialise(f"the output size {list(node.size)} is written as the factors {factors} of the declared "
+                       "input size")
     if any(f != int(f) for f in factors):
         ctx.fail(f"resizing by {factors} is not an integer factor; Keras' UpSampling layers repeat cells")
     if node.alignCorners:
@@ -384,13 +400,15 @@ def emit_upsample(ctx):
 
 def emit_pixel_shuffle(ctx):
     r, x = ctx.node.upscaleFactor, ctx.x
-    _, channels, height, width = x.shape
-    out = channels // (r * r)
+    out = x.shape[1] // (r * r)
     # PyTorch orders the input channels (c, i, j); TensorFlow's depth_to_space (i, j, c): spell it out.
+    # The height and width are read when called, so every input size works.
     blocks = ctx.graph.fresh(ctx.node.name + "_blocks")
-    ctx.graph.line(f"{blocks} = ops.reshape({x.expr}, {literal((-1, height, width, out, r, r))})")
+    height, width = ctx.graph.fresh(ctx.node.name + "_height"), ctx.graph.fresh(ctx.node.name + "_width")
+    ctx.graph.line(f"{height}, {width} = ops.shape({x.expr})[1:3]")
+    ctx.graph.line(f"{blocks} = ops.reshape({x.expr}, (-1, {height}, {width}, {out}, {r}, {r}))")
     ctx.graph.line(f"{blocks} = ops.transpose({blocks}, (0, 1, 4, 2, 5, 3))")
-    ctx.assign(f"ops.reshape({blocks}, {literal((-1, height * r, width * r, out))})")
+    ctx.assign(f"ops.reshape({blocks}, (-1, {height} * {r}, {width} * {r}, {out}))")
     return [x.perm]
 
 

@@ -54,6 +54,7 @@ RESERVED = frozenset({
     "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
     "register_module", "register_state_dict_post_hook", "register_state_dict_pre_hook", "set_extra_state",
     "set_submodule", "to_empty", "xpu",
+    "same_padded",  # the generated helper of run-time 'same' padding (SAME_PADDED_CODE)
 })
 
 
@@ -164,6 +165,44 @@ class TorchMapping:
 
     def expression(self, site: Site) -> str:
         return self.forward(site) if callable(self.forward) else self.forward.format(**site.fields())
+
+
+# TensorFlow's 'same' padding at a stride above 1 depends on the input size (ceil(size / stride) outputs, the odd
+# pad at the end), which no PyTorch layer computes: generated code calls this helper, written once per module
+# that needs it, and the PyTorch importer reads a call of it (recognised by its exact code) back as 'same'.
+SAME_PADDED = "same_padded"
+SAME_PADDED_CODE = '''def same_padded(layer, x, mode="constant", value=None):
+    """``layer(x)`` with TensorFlow's 'same' padding, computed for the size of ``x`` at every call."""
+    dims = x.dim() - 2
+
+    def per_axis(setting):
+        return tuple(setting) if isinstance(setting, tuple) else (setting,) * dims
+
+    kernel, stride = per_axis(layer.kernel_size), per_axis(layer.stride)
+    dilation = per_axis(getattr(layer, "dilation", 1))
+    pads = []
+    for axis in reversed(range(dims)):  # F.pad takes the last axis first
+        size, step = x.shape[2 + axis], stride[axis]
+        span = (kernel[axis] - 1) * dilation[axis] + 1
+        total = max((-(-size // step) - 1) * step + span - size, 0)
+        pads += [total // 2, total - total // 2]
+    padded = F.pad(x, pads, mode, value)
+    if isinstance(layer, (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)):
+        # TensorFlow averages over the cells of x only: divide by the share of them in each window
+        return layer(padded) / layer(F.pad(torch.ones_like(x[:1, :1]), pads))
+    return layer(padded)
+'''
+
+
+def same_padded(site, **options) -> str:
+    """The call of :data:`SAME_PADDED_CODE` computing the node (its layer with run-time 'same' pads)."""
+    extra = "".join(f", {key}={value}" for key, value in options.items())
+    return f"{SAME_PADDED}({site.module}, {site.x}{extra})"
+
+
+def runtime_same(site) -> bool:
+    """A 'same' node whose pads depend on the input size (a stride above 1): padded by :data:`SAME_PADDED_CODE`."""
+    return str(site.node.padding) == "same" and any(s > 1 for s in geometry(site)[1])
 
 
 def compact(values):

@@ -59,11 +59,15 @@ def explicit_pads(node, count: int) -> list[tuple[int, int]]:
     return [(pads[2 * i], pads[2 * i + 1]) for i in range(count)]
 
 
-def same_pads(size, kernel, stride, dilation) -> tuple[int, int]:
-    """TensorFlow's 'same' padding: the extra pixel goes to the end (bottom/right)."""
-    if size is None:
-        raise ShapeError("'same' padding needs a known spatial size")
+def same_pads(size, kernel, stride, dilation) -> tuple[int, int] | None:
+    """TensorFlow's 'same' padding: the extra pixel goes to the end (bottom/right).
+
+    At stride 1 the pads do not depend on the size; at a larger stride they do, and an unknown
+    size (``None``) has None pads (the output size, ceil(size / stride), is unknown as well).
+    """
     effective = (kernel - 1) * dilation + 1
+    if size is None:
+        return ((effective - 1) // 2, effective - 1 - (effective - 1) // 2) if stride == 1 else None
     out = -(-size // stride)
     total = max((out - 1) * stride + effective - size, 0)
     return total // 2, total - total // 2
@@ -92,7 +96,7 @@ def spatial_geometry(node, shape: Shape, dims: int, dilation_default=True):
 
 
 def window_out(size, kernel, stride, dilation, pad, ceil_mode=False):
-    if size is None:
+    if size is None or pad is None:
         return None
     span = size + pad[0] + pad[1] - dilation * (kernel - 1) - 1
     if span < 0:
@@ -281,10 +285,8 @@ def reshape(node, shapes):
     if target.count(-1) > 1:
         raise ShapeError("shape may hold -1 only once")
     known = x[1:]
-    if None in known:
-        if -1 in target:
-            raise ShapeError("cannot infer a -1 size from an input of unknown size")
-        return [(x[0], *target)]
+    if None in known:  # the -1 is what the sizes known only at run time give
+        return [(x[0], *(None if d == -1 else d for d in target))]
     total = math.prod(known)
     fixed = math.prod(d for d in target if d != -1)
     if -1 in target:

@@ -45,6 +45,9 @@ class Format:
     fixed_options: dict = field(default_factory=dict)   # keyword arguments nnpivot always passes the loader
     detect: str | None = None   # "module:function", path -> format name, for a file of a shared extension
     frameworks: tuple[str, ...] = ()   # Python packages loader and saver need at run time (none: static)
+    # "module:function", a CODE saver that also returns its diagnostics: (text or None, diagnostics), whose
+    # warnings (code that holds only at the declared input size) the conversion reports
+    reporter: str | None = None
 
     def load_function(self) -> Callable:
         return resolve(self.loader)
@@ -67,11 +70,13 @@ FORMATS: tuple[Format, ...] = (
     Format("pytorch", (".py",), "PyTorch source code",
            loader="nnpivot.importers.pytorch:import_pytorch", loader_style=REPORTED, options=SOURCE_OPTIONS,
            fixed_options={"partial": True}, detect="nnpivot.importers.pysource:detect_framework",
-           saver="nnpivot.generators.pytorch:generate", saver_style=CODE),
+           saver="nnpivot.generators.pytorch:generate", saver_style=CODE,
+           reporter="nnpivot.generators.pytorch:generate_code"),
     Format("keras", (".py",), "Keras 3 source code",
            loader="nnpivot.importers.keras:import_keras", loader_style=REPORTED, options=SOURCE_OPTIONS,
            detect="nnpivot.importers.pysource:detect_framework",
-           saver="nnpivot.generators.keras:generate", saver_style=CODE),
+           saver="nnpivot.generators.keras:generate", saver_style=CODE,
+           reporter="nnpivot.generators.keras:generate_code"),
 )
 
 

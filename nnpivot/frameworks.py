@@ -176,8 +176,8 @@ def _embedding_readers(graph, node) -> list:
     return found
 
 
-def random_inputs(model, count: int, seed: int = 0) -> list[np.ndarray]:
-    """``count`` random samples per model input, batched, in pivot layout.
+def random_inputs(model, count: int, seed: int = 0, size: int = DYNAMIC_SIZE) -> list[np.ndarray]:
+    """``count`` random samples per model input, batched, in pivot layout; a ``?`` axis has ``size``.
 
     Floats are standard normal. Integer inputs feeding embeddings are drawn in
     [0, num_embeddings) and a tenth of them (at least one per sample) is set to
@@ -186,7 +186,7 @@ def random_inputs(model, count: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     arrays = []
     for node in graph_inputs(model):
-        shape = (count, *(DYNAMIC_SIZE if d < 0 else d for d in node.shape))
+        shape = (count, *(size if d < 0 else d for d in node.shape))
         dtype = node.dtype.name
         if not dtype.startswith("int"):
             arrays.append(rng.standard_normal(shape).astype(dtype))

@@ -139,6 +139,16 @@ def render(model, fmt: Format, source_name: str | None = None, shapes=None) -> s
     return saver(model, source_name or model.name, shapes=shapes) if fmt.saver_style == CODE else saver(model)
 
 
+def render_reported(model, fmt: Format, source_name: str | None = None, shapes=None) -> tuple[str | None, list]:
+    """:func:`render` and the generator's warnings (code that holds only at the declared input size)."""
+    if fmt.reporter is not None:
+        text, diagnostics = resolve(fmt.reporter)(model, source_name or model.name, shapes=shapes)
+        if text is None or has_errors(diagnostics):
+            raise NNPivotError(diagnostics)
+        return text, [d for d in diagnostics if not d.is_error]
+    return render(model, fmt, source_name, shapes), []
+
+
 def write(model, text: str | None, fmt: Format, path, force: bool = False) -> Path:
     """Write what :func:`render` made, atomically; ``output-exists`` unless ``force``."""
     if text is None:
@@ -251,7 +261,9 @@ class Conversion:
         return diagnostics
 
     def _generate(self, state):
-        state["text"] = render(state["model"], state["output_format"], self.source.name, state.get("shapes"))
+        state["text"], warnings = render_reported(state["model"], state["output_format"], self.source.name,
+                                                  state.get("shapes"))
+        return warnings
 
     def _write(self, state):
         """Write the output and the weights; on failure remove what this run created."""

@@ -106,14 +106,15 @@ def _describe(node) -> str:
     return f"{what} '{node.name}'"
 
 
-def infer_shapes(model, skip=frozenset()) -> tuple[ShapeTable, list[Diagnostic]]:
+def infer_shapes(model, skip=frozenset(), inputs: list | None = None) -> tuple[ShapeTable, list[Diagnostic]]:
     """Shapes of every node of ``model`` and the mismatches found; the model itself is left as it is.
 
     Nodes in ``skip`` (already reported broken, e.g. by the validators) are left
-    without a shape, so their mistake is not reported a second time.
+    without a shape, so their mistake is not reported a second time. ``inputs``
+    gives the model inputs' shapes (batch axis first) instead of the declared ones.
     """
     table, diagnostics = ShapeTable(), []
-    _run_graph(model, None, table, diagnostics, set(), skip)
+    _run_graph(model, inputs, table, diagnostics, set(), skip)
     return table, diagnostics
 
 

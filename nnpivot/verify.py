@@ -24,10 +24,20 @@ import numpy as np
 from nnpivot import api
 from nnpivot.diagnostics import Location, NNPivotError, error, has_errors
 from nnpivot.formats import format_named
-from nnpivot.frameworks import Runner, detect_framework, enliven, node_sites, open_model_file, random_inputs
+from nnpivot.frameworks import (
+    DYNAMIC_SIZE,
+    Runner,
+    detect_framework,
+    enliven,
+    node_sites,
+    open_model_file,
+    random_inputs,
+)
+from nnpivot.graph import graph_inputs
 from nnpivot.kinds import kind_of
 from nnpivot.metamodel import is_kind
 from nnpivot.pipeline import load_as
+from nnpivot.shapes import infer_shapes
 from nnpivot.source_runs import source_model, source_runner
 from nnpivot.validators import validate
 from nnpivot.weight_formats import read_store
@@ -35,6 +45,11 @@ from nnpivot.weights import WeightStore
 
 RELATIVE_NODE_TOLERANCE = 1e-4  # a node diverges when it differs by more than this share of its scale
 MAX_BATCH = 20                  # inputs run per forward pass
+# What a '?' input axis is set to, in this order of preference (DYNAMIC_SIZE first): even and odd sizes and
+# several remainders, where strided windows and 'same' pads take different values.
+CANDIDATE_SIZES = (DYNAMIC_SIZE, 11, 6, 12, 9, 16, 7, 10, 5, 14, 13, 4, 24, 32, 3, 2, 1)
+# Kinds whose output size or pads are arithmetic on the input size: a third size is checked.
+SIZE_ARITHMETIC = ("PixelShuffle", "Upsample", "Pad", "Slice")
 
 
 @dataclass
@@ -57,6 +72,9 @@ class VerifyResult:
     output_diffs: list[float] = field(default_factory=list)
     rtol: float = 0.0
     nodes: list[NodeDifference] = field(default_factory=list)   # compared nodes on failure, dataflow order
+    sizes: list[int] = field(default_factory=list)              # what the '?' input axes were, in turn
+    size_diffs: list[float] = field(default_factory=list)       # the max abs difference at each of them
+    input_shapes: list[str] = field(default_factory=list)       # the inputs' shapes at each size, for reports
 
     @property
     def divergent(self) -> NodeDifference | None:
@@ -132,14 +150,44 @@ def first_divergent(nodes: list[NodeDifference], atol: float) -> NodeDifference 
     return next((n for n in nodes if n.max_abs_diff > atol), None)
 
 
+def sizes_to_check(model) -> list[int]:
+    """The sizes every ``?`` input axis takes in turn: one when the model has no such axis, else two, or three
+    when a node computes windows, pads or resizes from the input size; only sizes the model's shapes accept
+    (a U-Net's skip connections want sizes its poolings divide)."""
+    inputs = graph_inputs(model)
+    if not any(d < 0 for node in inputs for d in node.shape):
+        return [DYNAMIC_SIZE]
+    arithmetic = any(is_kind(node, name) for graph in [model, *model.blocks] for node in graph.nodes
+                     for name in SIZE_ARITHMETIC) or any(
+        kind_of(node) is not None and (kind_of(node).attribute("kernelSize") or kind_of(node).attribute("outputSize"))
+        for graph in [model, *model.blocks] for node in graph.nodes)
+    wanted = 3 if arithmetic else 2
+    accepted = []
+    for size in CANDIDATE_SIZES:
+        shapes = [(None, *(size if d < 0 else d for d in node.shape)) for node in inputs]
+        _, problems = infer_shapes(model, inputs=shapes)
+        if not has_errors(problems):
+            accepted.append(size)
+            if len(accepted) == wanted:
+                break
+    return accepted or [DYNAMIC_SIZE]
+
+
+def _shapes_text(model, size: int) -> str:
+    return ", ".join("x".join(str(size if d < 0 else d) for d in node.shape) or "scalar"
+                     for node in graph_inputs(model))
+
+
 def verify_runners(a: Runner, b: Runner, model, store: WeightStore | None = None, inputs: int = 20,
                    atol: float = 1e-5, seed: int = 0, liven: bool = True, weights: str | None = None,
-                   batch: int = MAX_BATCH, rtol: float = 0.0) -> VerifyResult:
-    """Give ``a`` and ``b`` the same weights, run both on ``inputs`` random inputs, compare.
+                   batch: int = MAX_BATCH, rtol: float = 0.0, sizes: list[int] | None = None) -> VerifyResult:
+    """Give ``a`` and ``b`` the same weights, run both on ``inputs`` random inputs at each size, compare.
 
     They agree when every output element has ``|a - b| <= atol + rtol * |b|``
     (numpy's ``allclose``; ``rtol`` is 0 unless given, so ``atol`` bounds the
-    maximum absolute difference).
+    maximum absolute difference) at every size: the ``?`` input axes take each
+    of ``sizes`` in turn (default :func:`sizes_to_check`), since a migrated
+    model must compute the original's function at every size it accepts.
 
     Without ``store`` the weights are ``a``'s own initialization (made lively
     unless ``liven`` is false). Both runners are loaded with the weights.
@@ -151,15 +199,27 @@ def verify_runners(a: Runner, b: Runner, model, store: WeightStore | None = None
             store = enliven(store, seed)
     a.load_store(store)
     b.load_store(store)
-    samples = random_inputs(model, inputs, seed)
-    a_outputs = _run_batched(a, samples, batch)
-    b_outputs = _run_batched(b, samples, batch)
-    output_diffs, excess, per_sample = _output_differences(a_outputs, b_outputs, model, rtol)
-    worst = max(output_diffs, default=0.0)
-    passed = bool(np.isfinite(worst) and excess <= atol)
-    result = VerifyResult(worst, passed, None, atol, inputs, weights or "given", (a.framework, b.framework),
-                          output_diffs, rtol)
-    if not passed:
+    sizes = sizes or sizes_to_check(model)
+    result = None
+    size_diffs = []
+    for size in sizes:
+        samples = random_inputs(model, inputs, seed, size)
+        a_outputs = _run_batched(a, samples, batch)
+        b_outputs = _run_batched(b, samples, batch)
+        output_diffs, excess, per_sample = _output_differences(a_outputs, b_outputs, model, rtol)
+        worst = max(output_diffs, default=0.0)
+        size_diffs.append(worst)
+        passed = bool(np.isfinite(worst) and excess <= atol)
+        if result is None or not passed or (result.passed and worst > result.max_abs_diff):
+            result = VerifyResult(worst, passed, None, atol, inputs, weights or "given", (a.framework, b.framework),
+                                  output_diffs, rtol)
+            failing = samples, per_sample
+        if not passed:
+            break
+    result.sizes, result.size_diffs = list(sizes[:len(size_diffs)]), size_diffs
+    result.input_shapes = [_shapes_text(model, size) for size in result.sizes]
+    if not result.passed:
+        samples, per_sample = failing
         sample = int(np.argmax(per_sample))
         result.nodes = _node_differences(a, b, model, [s[sample:sample + 1] for s in samples])
         divergent = first_divergent(result.nodes, atol)
@@ -177,7 +237,7 @@ def _pivot_model(model):
 
 
 def verify(a_path, b_path, model, store: WeightStore | None = None, inputs: int = 20, atol: float = 1e-5,
-           seed: int = 0, liven: bool = True, rtol: float = 0.0) -> VerifyResult:
+           seed: int = 0, liven: bool = True, rtol: float = 0.0, sizes: list[int] | None = None) -> VerifyResult:
     """Verify two model files against each other for the pivot ``model`` (a Model or a .nn/.xmi path).
 
     Both files are executed. Raises NNPivotError with diagnostics when a file
@@ -187,7 +247,7 @@ def verify(a_path, b_path, model, store: WeightStore | None = None, inputs: int 
     a = open_model_file(a_path, model)
     b = open_model_file(b_path, model)
     return verify_runners(a, b, model, store, inputs, atol, seed, liven,
-                          weights=None if store is None else "given", rtol=rtol)
+                          weights=None if store is None else "given", rtol=rtol, sizes=sizes)
 
 
 def pivot_from_source(path, framework: str):
@@ -214,6 +274,11 @@ def report_lines(result: VerifyResult, a_name: str, b_name: str) -> list[str]:
              f"max abs difference: {result.max_abs_diff:.3g} ({tolerance}): {verdict}"]
     if len(result.output_diffs) > 1:
         lines.append("per output: " + ", ".join(f"{d:.3g}" for d in result.output_diffs))
+    if len(result.sizes) > 1:
+        lines.append("input sizes checked: " + "; ".join(
+            f"{shapes} (max abs difference {diff:.3g})" for shapes, diff in zip(result.input_shapes, result.size_diffs)))
+    elif result.input_shapes:
+        lines.append(f"input size checked: {result.input_shapes[0]} (the model's shapes admit no other)")
     if not result.passed:
         divergent = result.divergent
         if divergent is not None:
@@ -253,4 +318,4 @@ def run_verify(args) -> int:
 
 
 __all__ = ["NodeDifference", "VerifyResult", "first_divergent", "pivot_from_source", "report_lines", "run_verify",
-           "verify", "verify_runners"]
+           "sizes_to_check", "verify", "verify_runners"]

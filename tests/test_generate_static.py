@@ -63,13 +63,16 @@ def test_cross_entropy_on_softmax_output_reads_probabilities():
 
 # --- PyTorch -----------------------------------------------------------------------------------------
 
-def test_asymmetric_same_is_written_explicitly():
+def test_strided_same_is_computed_from_the_run_time_size():
+    # Issue 9: the pads of TensorFlow's 'same' at stride 2 depend on the size (10 -> (0, 1), 9 -> (1, 1)), so
+    # they are computed when called, not written for the declared size (formerly F.pad(x, (1, 1, 0, 1))).
     conv = P.generate(one_kind_model("conv2d(x, 4, kernel_size=3, stride=2, padding=same)", ("x: float32[3, 10, 9]",)))
-    assert "F.pad(x, (1, 1, 0, 1))" in conv and 'padding="same"' not in conv
+    assert "result = same_padded(self.result, x)" in conv and "F.pad(x, (" not in conv
+    assert "self.result = nn.Conv2d(3, 4, kernel_size=3, stride=2)\n" in conv and conv.count("def same_padded(") == 1
     stride_one = P.generate(one_kind_model("conv2d(x, 4, kernel_size=3, padding=same)", ("x: float32[3, 10, 9]",)))
-    assert 'padding="same"' in stride_one
+    assert 'padding="same"' in stride_one and "same_padded" not in stride_one
     pool = P.generate(one_kind_model("max_pool2d(x, 3, stride=2, padding=same)", ("x: float32[3, 10, 9]",)))
-    assert "ceil_mode=True" in pool
+    assert 'result = same_padded(self.result, x, value=float("-inf"))' in pool and "ceil_mode" not in pool
 
 
 def test_generate_file_refuses_to_overwrite(tmp_path):

@@ -18,7 +18,9 @@ Static: the generators and importers need neither torch nor TensorFlow.
 
 ``KNOWN_DIFFERENCES`` lists the examples whose generated code cannot yet state
 the pivot they came from, each with why and the exact first difference, so a
-change in any of them fails here too (issue 9 removes the size-bound ones).
+change in any of them fails here too. TensorFlow 'same' padding at a stride above 1 is
+written in PyTorch as a call of the generated ``same_padded`` helper (pads from the
+run-time size), which the PyTorch importer reads back as 'same'.
 """
 from __future__ import annotations
 
@@ -89,16 +91,13 @@ def read_back_keras(model, folder):
 
 READ_BACK = {"pytorch": read_back_pytorch, "keras": read_back_keras}
 
-_SAME = ("PyTorch cannot write TensorFlow 'same' with stride > 1: the generator writes the pads of the declared "
-         "input size, which read back as explicit/valid padding")
+_SAME_TRANSPOSED = ("a transposed 'same' convolution with kernel size = stride crops nothing: its PyTorch code is "
+                    "the plain transposed convolution, which reads back as the 'valid' one (the same function)")
 _GLOBAL = ("a mean/max over exactly the axes after the channel axis computes a global pooling, and PyTorch writes "
            "both alike (x.mean(dim=(2, 3))); the importer reads the more specific kind, the pooling")
 KNOWN_DIFFERENCES = {
-    **{f"pytorch:{case}": (_SAME, "node result: padding same != valid") for case in (
-        "conv1d-1", "conv2d-1", "conv3d-1", "conv_transpose1d-1", "conv_transpose2d-1", "conv_transpose3d-1",
-        "max_pool1d-1", "avg_pool1d-1", "max_pool2d-1", "avg_pool2d-1", "max_pool3d-1", "avg_pool3d-1")},
-    **{f"pytorch:{case}": (_SAME, "node result: padding same != explicit") for case in (
-        "conv2d-3", "depthwise_conv2d-1")},
+    **{f"pytorch:{case}": (_SAME_TRANSPOSED, "node result: padding same != valid") for case in (
+        "conv_transpose1d-1", "conv_transpose2d-1", "conv_transpose3d-1")},
     "pytorch:mean-0": (_GLOBAL, "node result: ReduceMean != GlobalAvgPool"),
     "pytorch:max-0": (_GLOBAL, "node result: ReduceMax != GlobalMaxPool"),
     "keras:embedding-1": (("Keras cannot state padding_idx, so the generator leaves it out: PyTorch keeps that row "

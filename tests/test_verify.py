@@ -222,3 +222,53 @@ def test_weights_convert_refusals(files, tmp_path, capsys):
     assert status == 1 and "error[weights-unreadable]" in err
 
 
+
+
+# --- several input sizes ----------------------------------------------------------------------
+
+STRIDED_SAME = """
+model Strided {
+    input x: float32[3, ?, ?]
+    c = conv2d(x, 4, kernel_size=3, stride=2, padding=same)
+    p = max_pool2d(c, 2, ceil_mode=true)
+    output p
+}
+"""
+
+
+def test_verify_checks_three_sizes_of_a_model_with_window_arithmetic(tmp_path, capsys):
+    model_path = tmp_path / "strided.nn"
+    model_path.write_text(STRIDED_SAME)
+    model = parse_text(STRIDED_SAME, "strided.nn")
+    (tmp_path / "strided_torch.py").write_text(pytorch_generator.generate(model, "strided.nn"))
+    (tmp_path / "strided_keras.py").write_text(keras_generator.generate(model, "strided.nn"))
+    result = verify(tmp_path / "strided_torch.py", tmp_path / "strided_keras.py", model_path, inputs=3)
+    assert result.passed and len(result.sizes) == 3 and len(set(result.sizes)) == 3
+    assert {size % 2 for size in result.sizes} == {0, 1}  # odd sizes take other 'same' pads than even ones
+    status, out, _ = cli(capsys, "verify", tmp_path / "strided_torch.py", tmp_path / "strided_keras.py", "--model",
+                         model_path, "--inputs", 3)
+    assert status == 0 and "input sizes checked: 3x8x8 (max abs difference " in out
+    assert out.count("max abs difference") == 4  # the overall one and one per size
+
+
+def test_code_specialised_to_one_size_fails_at_another(tmp_path):
+    # PyTorch code with the symmetric pad that TensorFlow's 'same' takes at odd sizes only (stride 2, kernel 3):
+    # right at 11, wrong at 8, where TensorFlow pads 0 before and 1 after (the output sizes agree at both).
+    model_path = tmp_path / "strided.nn"
+    model_path.write_text(STRIDED_SAME)
+    model = parse_text(STRIDED_SAME, "strided.nn")
+    baked = tmp_path / "baked_torch.py"
+    baked.write_text(
+        "from torch import nn\n\n\n"
+        "class Strided(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.c = nn.Conv2d(3, 4, kernel_size=3, stride=2, padding=1)\n"
+        "        self.p = nn.MaxPool2d(2, ceil_mode=True)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.p(self.c(x))\n")
+    keras_path = tmp_path / "strided_keras.py"
+    keras_path.write_text(keras_generator.generate(model, "strided.nn"))
+    assert verify(baked, keras_path, model_path, inputs=3, sizes=[11]).passed
+    result = verify(baked, keras_path, model_path, inputs=3)
+    assert not result.passed and result.sizes == [8] and result.size_diffs[0] > 1e-3
