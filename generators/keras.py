@@ -131,7 +131,8 @@ class GraphCode:
         return name
 
     def attribute(self, base: str) -> str:
-        name = identifier(base, Taken(RESERVED, self._attributes))
+        # python_name first: a private name (``_layers``) would overwrite keras.Model's own attribute
+        name = identifier(python_name(base, RESERVED), Taken(RESERVED, self._attributes))
         self._attributes.add(name)
         return name
 

@@ -486,6 +486,19 @@ def test_generated_code_defines_only_its_names_and_agrees(model):
 
 @pytest.mark.torch
 @pytest.mark.tensorflow
+@pytest.mark.parametrize("private", ["_layers", "_modules", "_parameters", "_tracker"])
+def test_nodes_named_like_private_framework_attributes_keep_their_own_layers(private):
+    """A node named ``_layers`` once became ``self._layers`` of the Keras model (found by the property test)."""
+    model = parse_text(f"model Net {{\n input A: float32[3]\n d = dense(A, 3)\n {private} = leaky_relu(d, 0.5)\n"
+                       f" output {private}\n}}\n", "private.nn")
+    batches = [np.linspace(-2, 2, n * 3, dtype=np.float32).reshape(n, 3) for n in (1, 5)]
+    torch_outputs, keras_outputs = run_both(model, batches)
+    for ours, theirs in zip(torch_outputs, keras_outputs):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("name", ["true", "none", "F", "nn", "layers"])
 def test_models_named_like_python_words_compute_their_graph(name):
     model = dense_model(name)
