@@ -39,13 +39,14 @@ from typing import Any
 from nnpivot.compare import sharing_difference
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
-from nnpivot.importers.interpreter import BoundMethod, Function
+from nnpivot.importers.interpreter import BoundMethod, Function, Object, free_message
 from nnpivot.importers.interpreter import Class as ClassDef
 from nnpivot.importers.interpreter import Function as FunctionDef
 from nnpivot.importers.interpreter import Interpreter as SourceInterpreter
 from nnpivot.importers.pysource import (
     ImportReport,
     ImportTable,
+    as_argument,
     describe_training,
     dotted,
     embedding_inputs_hold_ids,
@@ -53,6 +54,7 @@ from nnpivot.importers.pysource import (
     read_source,
     slice_attributes,
 )
+from nnpivot.importers.scripts import trained_sites
 from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
@@ -482,11 +484,14 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     hint_through_conditional = True
 
-    def __init__(self, path: Path, text: str, input_shapes=None, model_args=None):
+    def __init__(self, path: Path, text: str, input_shapes=None, model_args=None, settings=None):
         SourceInterpreter.__init__(self, path)
         KerasImporter.__init__(self, path, text, input_shapes, model_args)
         self.globals = self.module_env
+        self.settings = dict(settings or {})
         self.strict = False
+        self.models_at: dict[int, Any] = {}    # id of an assignment -> the model it bound (while the script ran)
+        self.calls_at: dict[int, tuple] = {}   # id of a call of the file's function or class -> (args, kwargs)
 
     def run_function(self, fn: ast.FunctionDef, self_value, args, kwargs, strict: bool):
         """Run a function (a method with ``self_value``) of the source, reporting its constructs when strict."""
@@ -509,7 +514,24 @@ class Interpreter(KerasImporter, SourceInterpreter):
         return isinstance(value, Unknown)
 
     def unknown_used(self, value, node):
+        if isinstance(value, Unknown) and value.code == "free-value":
+            return value   # the cause stays the value the script computes from data
         return Unknown(f"'{ast.unparse(node)}' is not known statically", self.loc(node))
+
+    def make_free(self, name, origin, where):
+        return Unknown(free_message(name, origin, where), where, "free-value")
+
+    def exec_Assign(self, stmt, scope):
+        super().exec_Assign(stmt, scope)
+        target = stmt.targets[0]
+        if not isinstance(target, ast.Name):
+            return
+        value = scope.get(target.id)
+        if isinstance(value, (SequentialObj, FunctionalModel, Instance)):
+            self.models_at[id(stmt)] = value
+        elif isinstance(value, Unknown) and value.code != "free-value" and not self.strict \
+                and scope.get("__self__") is None:   # script code, not a model's own: a value from data
+            scope[target.id] = self.free_value(target.id, ast.unparse(stmt.value), stmt.value)
 
     def truth(self, value, node):
         if isinstance(value, Unknown) or not is_const(value) and not isinstance(value, (list, tuple, dict, set)):
@@ -581,6 +603,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def define_class(self, node: ast.ClassDef, scope) -> None:
         role = self.class_role(node, scope)
+        if not role and not node.bases:   # a plain class of the script: a config object
+            SourceInterpreter.define_class(self, node, scope)
         if role:
             bases = [self.lookup(b.id, scope, b) if isinstance(b, ast.Name) else ast.unparse(b) for b in node.bases]
             bases = [b if isinstance(b, ClassDef) else ast.unparse(n) for b, n in zip(bases, node.bases)]
@@ -683,6 +707,11 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return self.call_path(func.path, args, kwargs, expr, hint, hints)
         if isinstance(func, (LayerObj, SequentialObj, Instance, FunctionalModel)):
             return self.apply(func, args, kwargs, hint, hints, loc, self.strict)
+        if isinstance(func, (Function, ClassDef)) and not self.strict and isinstance(expr, ast.Call):
+            args, kwargs = self.free_arguments(func, args, kwargs, expr)
+            self.calls_at[id(expr)] = (func, args, kwargs)
+        if isinstance(func, ClassDef) and func.role is None:
+            return SourceInterpreter.instantiate(self, func, args, kwargs, expr)   # a config object
         if isinstance(func, Function):
             outer, self.strict = self.strict, self.strict and self.has_tensor(args, kwargs)
             try:
@@ -698,6 +727,20 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return self.call_bound(func, args, kwargs, expr)
         # unknown arguments go on to the callee: Keras code is read on past what is not known
         return self.call_known(func, args, kwargs, expr)
+
+    def free_arguments(self, func, args, kwargs, expr):
+        """Arguments the script computes from data, passed to its own function or class: free values named
+        by the parameter they fill (``--set``), where they are not named already."""
+        if not isinstance(func.node, (ast.FunctionDef, ast.ClassDef)):
+            return args, kwargs
+        names = list(by_parameter(self, func, list(range(len(args))), {}))
+        args = [self.free_value(names[i], ast.unparse(expr.args[i]), expr.args[i])
+                if isinstance(a, Unknown) and a.code != "free-value" and i < len(names) and i < len(expr.args)
+                and not isinstance(expr.args[i], ast.Starred) else a for i, a in enumerate(args)]
+        nodes = {k.arg: k.value for k in expr.keywords}
+        kwargs = {k: self.free_value(k, ast.unparse(nodes[k]), nodes[k])
+                  if isinstance(v, Unknown) and v.code != "free-value" and k in nodes else v for k, v in kwargs.items()}
+        return args, kwargs
 
     def foreign_call(self, func, args, kwargs, expr):
         if isinstance(func, Unknown) and self.strict and self.has_tensor(args, kwargs):
@@ -2105,6 +2148,9 @@ class Candidate:
     kind: str          # "class", "function" or "variable"
     loc: Location | None
     value: Any = None
+    built: Any = None        # the model the script built with it, where it trains it
+    arguments: dict | None = None   # the arguments the script built it with, by parameter
+    how: str = ""            # how the script trains it ("compiled", "fitted"...)
 
 
 def find_candidates(self, tree) -> list[Candidate]:
@@ -2148,9 +2194,73 @@ def used_by_others(self, candidates: list[Candidate]) -> set[str]:
     return used
 
 
+def trained_candidates(self, candidates: list[Candidate]) -> dict[str, Candidate]:
+    """The models the script compiles, fits or trains, by name: the builder function or class that built
+    them (with the arguments the script passed), else the variable itself."""
+    by_name = {c.name: c for c in candidates}
+    trained = {}
+    for site in trained_sites(self.tree):
+        built = self.models_at.get(id(site.binding))
+        known = by_name.get(site.callee)
+        if known is not None and known.kind in ("function", "class"):
+            recorded = self.calls_at.get(id(site.call))
+            arguments = by_parameter(self, known.value, *recorded[1:]) if recorded else None
+            found = Candidate(known.name, known.kind, known.loc, known.value, built, arguments, site.how)
+        elif site.variable in by_name and site.scope is self.tree:
+            found = by_name[site.variable]
+        elif built is not None:
+            found = Candidate(site.variable, "variable", self.loc(site.binding), built, built, None, site.how)
+        else:
+            continue
+        if found.name not in trained and not is_augmentation(self, found):
+            trained[found.name] = found
+            found.how = found.how or site.how
+            found.loc = found.loc or self.loc(site.binding)
+            self.trained_uses[found.name] = self.loc(site.use)
+    return trained
+
+
+def by_parameter(self, definition, args: list, kwargs: dict) -> dict:
+    """A call's arguments by the parameter names of the function or class ``__init__`` it calls."""
+    node = definition.node
+    if isinstance(node, ast.ClassDef):
+        init = self.method_of(definition, "__init__")
+        params = [a.arg for a in init.args.args[1:]] if init is not None else []
+    else:
+        params = [a.arg for a in node.args.posonlyargs + node.args.args]
+    return {**dict(zip(params, args)), **kwargs}
+
+
+def is_augmentation(self, candidate: Candidate) -> bool:
+    """A Sequential of preprocessing and augmentation layers only (used in a data pipeline, not trained)."""
+    value = candidate.built if candidate.built is not None else candidate.value
+    if isinstance(value, SequentialObj):
+        layers = [l for l in value.layers if isinstance(l, LayerObj)]
+        return bool(layers) and all(preprocessing(l.original) for l in layers)
+    if candidate.kind == "function":
+        called = [self.qualname(n.func) or "" for n in ast.walk(candidate.value.node) if isinstance(n, ast.Call)]
+        named = [c.rsplit(".", 1)[-1] for c in called if c.startswith(("layers.", "keras.layers."))
+                 or c.rsplit(".", 1)[-1][:1].isupper()]
+        layers = [n for n in named if n not in ("Sequential", "Model", "Input")]
+        return bool(layers) and all(preprocessing(n) for n in layers)
+    return False
+
+
+def preprocessing(layer_class: str) -> bool:
+    return layer_class.startswith("Random") or layer_class in PREPROCESSING_LAYERS
+
+
+PREPROCESSING_LAYERS = frozenset({"Rescaling", "Resizing", "CenterCrop", "Normalization", "TextVectorization",
+                                  "StringLookup", "IntegerLookup", "CategoryEncoding", "Discretization", "Hashing",
+                                  "AutoContrast", "Solarization", "AugMix", "RandAugment", "MixUp", "CutMix"})
+
+
 def select(self, candidates: list[Candidate], model_name: str | None) -> Candidate:
     self.report.candidates = [c.name for c in candidates]
+    trained = trained_candidates(self, candidates)
     if model_name:
+        if model_name in trained:
+            return trained[model_name]
         for c in candidates:
             if model_name == c.name or model_name in self.aliases_of.get(c.name, []):
                 return c
@@ -2158,17 +2268,24 @@ def select(self, candidates: list[Candidate], model_name: str | None) -> Candida
         self.error("no-model-found", f"no model called '{model_name}' in {self.file} (found: {listing})",
                    Location(self.file))
         raise _Abort
+    if len(trained) == 1:
+        return next(iter(trained.values()))
+    if len(trained) > 1:
+        listing = ", ".join(f"{c.name} ({c.how} at {self.trained_uses[c.name]})" for c in trained.values())
+        self.error("ambiguous-model", f"the script trains {len(trained)} models: {listing}; choose one by name "
+                   "(--model)", list(self.trained_uses.values())[1])
+        raise _Abort
     if not candidates:
         self.error("no-model-found", "no Keras model found: expected a keras.Model subclass, a Sequential or a "
                    "functional keras.Model", Location(self.file))
         raise _Abort
     used = used_by_others(self, candidates)
-    top = [c for c in candidates if c.name not in used]
+    top = [c for c in candidates if c.name not in used and not is_augmentation(self, c)]
     if len(top) > 1:
-        self.error("ambiguous-model", f"{len(top)} models in {self.file}: {', '.join(c.name for c in top)}; "
-                   "choose one by name (--model)", top[1].loc)
+        self.error("ambiguous-model", f"{len(top)} models in {self.file}: "
+                   f"{', '.join(f'{c.name} ({c.loc})' for c in top)}; choose one by name (--model)", top[1].loc)
         raise _Abort
-    return top[0]
+    return top[0] if top else candidates[0]
 
 
 def shapes_given(self, count: int, names: list[str]):
@@ -2185,12 +2302,18 @@ def shapes_given(self, count: int, names: list[str]):
 def materialize(self, candidate: Candidate):
     """The network's inputs (T) and outputs (structure of T) for the chosen candidate."""
     value = candidate.value
-    if candidate.kind == "function":
+    if candidate.built is not None and not self.model_args:
+        value = candidate.built   # as the script built it (the builder ran with the script's arguments)
+    elif candidate.arguments is not None and candidate.kind in ("function", "class"):
+        arguments = {**candidate.arguments, **self.model_args}
+        value = self.run_function(candidate.value.node, None, [], arguments, strict=True) \
+            if candidate.kind == "function" else self.instantiate(candidate.value, [], arguments, candidate.loc)
+    elif candidate.kind == "function":
         value = None if self.model_args else next(
             (v for v in self.module_env.values() if getattr(v, "origin", None) == candidate.name), None)
         if value is None:
             value = self.run_function(candidate.value.node, None, [], self.model_args, strict=True)
-    if candidate.kind == "class":
+    if candidate.kind == "class" and value is candidate.value:
         existing = None if self.model_args else next(
             (v for v in self.module_env.values() if isinstance(v, Instance) and v.cls is candidate.value), None)
         value = existing or self.instantiate(candidate.value, [], self.model_args, candidate.loc)
@@ -2415,8 +2538,14 @@ def run(self, wanted: str | None):
     self.builder = GraphBuilder(self)
     self.strict = False
     self.exec_body(tree.body, self.module_env)
+    self.trained_uses: dict[str, Location | None] = {}
     candidate = select(self, find_candidates(self, tree), wanted)
     self.report.model, self.report.model_kind = candidate.name, candidate.kind
+    if candidate.arguments is not None:
+        named = {**candidate.arguments, **self.model_args}
+        plain = {k: as_argument(v, lambda o: isinstance(o, Object)) for k, v in named.items()}
+        if not any(plain[k] is None and named[k] is not None for k in named):
+            self.report.model_arguments = plain
     inputs, outputs = materialize(self, candidate)
     flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     tensors = [self.tensor(o, candidate.loc, "model output") for o in flat]
@@ -2497,7 +2626,8 @@ def model_name(self, candidate: Candidate) -> str:
 
 
 
-def import_keras(path, model_name: str | None = None, input_shapes=None, model_args: dict | None = None):
+def import_keras(path, model_name: str | None = None, input_shapes=None, model_args: dict | None = None,
+                 settings: dict | None = None):
     """Read the Keras model defined in the Python file ``path`` into a pivot model.
 
     ``model_name`` picks a class, builder function or variable when the file
@@ -2512,8 +2642,9 @@ def import_keras(path, model_name: str | None = None, input_shapes=None, model_a
     """
     path = Path(path)
     text, tree = read_source(path)  # file-not-found, unreadable-file and syntax-error diagnostics
-    importer = Interpreter(path, text, input_shapes, model_args)
+    importer = Interpreter(path, text, input_shapes, model_args, settings)
     importer.tree = tree
+    importer.read_stdlib_imports(tree)
     try:
         model = run(importer, model_name)
     except _Abort:
