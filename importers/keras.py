@@ -2282,8 +2282,8 @@ def select(self, candidates: list[Candidate], model_name: str | None) -> Candida
     used = used_by_others(self, candidates)
     top = [c for c in candidates if c.name not in used and not is_augmentation(self, c)]
     if len(top) > 1:
-        self.error("ambiguous-model", f"{len(top)} models in {self.file}: "
-                   f"{', '.join(f'{c.name} ({c.loc})' for c in top)}; choose one by name (--model)", top[1].loc)
+        self.error("ambiguous-model", f"{len(top)} models in {self.file}: {', '.join(c.name for c in top)} (at "
+                   f"{', '.join(str(c.loc) for c in top)}); choose one by name (--model)", top[1].loc)
         raise _Abort
     return top[0] if top else candidates[0]
 

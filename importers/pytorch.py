@@ -505,9 +505,9 @@ class Importer(Interpreter):
         top = [name for name in found if name not in used and not self._is_loss(name)]
         if len(top) != 1:
             names = top or sorted(found)
-            raise NNPivotError([error("ambiguous-model", "several networks could be the model: " + ", ".join(
-                f"{name} ({self.where(found[name][1])})" for name in names) + "; choose one with --model NAME",
-                file_location)])
+            raise NNPivotError([error("ambiguous-model", f"several networks could be the model: {', '.join(names)} "
+                                      f"(at {', '.join(str(self.where(found[n][1])) for n in names)}); "
+                                      "choose one with --model NAME", file_location)])
         return top[0], found[top[0]][0]
 
     def trained_candidates(self, found: dict) -> dict[str, TrainedSite]:
