@@ -438,6 +438,7 @@ class InputSpec:
     name: str | None
     loc: Location | None
     tensor: T | None = None
+    free: Unknown | None = None    # the value from data its shape is made of (``x_train.shape[1:]``)
 
 
 @dataclass
@@ -805,6 +806,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def materialize_input(self, spec: InputSpec) -> T | None:
         if spec.tensor is None:
+            if spec.free is not None and (spec.shape is None or not all(isinstance(d, int) or d is None
+                                                                        for d in spec.shape)):
+                self.error(spec.free.code, f"input '{spec.name or 'x'}': {spec.free.why}", spec.free.loc or spec.loc)
+                return None
             if spec.shape is None:
                 self.error("missing-input-shape", f"input '{spec.name or 'x'}' has no shape: give shape= "
                            "or an input shape on the command line", spec.loc)
@@ -814,6 +819,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def make_input(self, name, keras_shape, dtype, loc) -> T | None:
         shape = [(-1 if d is None else d) for d in keras_shape]
+        free = next((d for d in shape if isinstance(d, Unknown) and d.code == "free-value"), None)
+        if free is not None:   # the script computes it from data: --set gives it
+            self.error(free.code, f"input '{name}': {free.why}", free.loc or loc)
+            return None
         if not all(isinstance(d, int) for d in shape):
             self.error("dynamic-value", f"input '{name}': shape {tuple(keras_shape)} is not known statically", loc)
             return None
@@ -841,7 +850,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
             (shape,) if isinstance(shape, int) else None)
         dtype = kwargs.get("dtype") if isinstance(kwargs.get("dtype"), str) else None
         name = kwargs.get("name") if isinstance(kwargs.get("name"), str) else None
-        return InputSpec(shape, dtype, name, loc)
+        given = kwargs.get(shape_key, kwargs.get("input_shape", args[0] if args else None))
+        free = next((d for d in (given if isinstance(given, (list, tuple)) else [given])
+                     if isinstance(d, Unknown) and d.code == "free-value"), None)
+        return InputSpec(shape, dtype, name, loc, free=free)
 
     # --- applying layers, models and blocks -------------------------------------------------------
     def apply(self, callee, args, kwargs, hint, hints, loc, strict):

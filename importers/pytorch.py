@@ -545,11 +545,16 @@ class Importer(Interpreter):
         init = info.method("__init__")
         params = [a.arg for a in init[0].args.posonlyargs + init[0].args.args][1:] if init else []
         args, kwargs = [], {}
-        for index, arg in enumerate(site.call.args):
-            name = params[index] if index < len(params) else f"arg{index}"
-            args.append(self.script_value(name, arg, scope))
+        for arg in site.call.args:
+            if isinstance(arg, ast.Starred):
+                args.extend(self.spread(self.script_value("*", arg.value, scope), arg))
+            else:
+                name = params[len(args)] if len(args) < len(params) else f"arg{len(args)}"
+                args.append(self.script_value(name, arg, scope))
         for keyword in site.call.keywords:
-            if keyword.arg is not None:
+            if keyword.arg is None:   # **config
+                kwargs.update(self.spread_keywords(self.script_value("**", keyword.value, scope), keyword))
+            else:
                 kwargs[keyword.arg] = self.script_value(keyword.arg, keyword.value, scope)
         kwargs.update(self.model_args)
         return args, kwargs
@@ -583,11 +588,12 @@ class Importer(Interpreter):
         simple = isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.Import, ast.ImportFrom,
                                    ast.FunctionDef, ast.ClassDef, ast.Pass))
         if simple:
+            reported = len(self.report.diagnostics)
             try:
                 self.exec(stmt, scope)
                 return
             except Refused:
-                pass
+                del self.report.diagnostics[reported:]   # script code is not the model: nothing of it is reported
         value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) else stmt
         for target in target_names(stmt):
             for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):

@@ -16,6 +16,8 @@ TRAINING_METHODS = {"compile": "compiled", "fit": "fitted", "train_on_batch": "t
 # Methods that give back the same model (``model = model.to(device)``).
 SAME_MODEL_METHODS = frozenset({"to", "cuda", "cpu", "float", "double", "half", "train", "eval",
                                 "requires_grad_", "share_memory"})
+# Functions that wrap the model they are given (``model = torch.compile(model)``).
+WRAPPERS = frozenset({"compile", "DataParallel", "DistributedDataParallel"})
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,35 @@ def _building_call(scope, name: str, before: int, depth: int = 0) -> tuple[ast.s
     value = binding.value
     if isinstance(value, ast.Name):   # model = net
         return _building_call(scope, value.id, binding.lineno, depth + 1)
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and \
+            value.func.attr in SAME_MODEL_METHODS and isinstance(value.func.value, ast.Call):
+        value = value.func.value   # model = Net(cfg).to(device): built by Net(cfg)
     if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and \
             value.func.attr in SAME_MODEL_METHODS and isinstance(value.func.value, ast.Name):
         # model = model.to(device): the model is the one bound before
         return _building_call(scope, value.func.value.id, binding.lineno + (value.func.value.id != name), depth + 1)
+    if isinstance(value, ast.Call) and value.args and isinstance(value.args[0], ast.Name) and \
+            (value.func.attr if isinstance(value.func, ast.Attribute) else getattr(value.func, "id", "")) in WRAPPERS:
+        # model = torch.compile(model), nn.DataParallel(model): the model it wraps
+        return _building_call(scope, value.args[0].id, binding.lineno + (value.args[0].id != name), depth + 1)
     return binding, value if isinstance(value, ast.Call) else None
+
+
+def _passed_in(tree: ast.Module, function, name: str, depth: int = 0):
+    """``train(model, ...)``: where the function whose parameter ``name`` is trained is called, the scope,
+    the variable passed and the line of the call."""
+    params = [a.arg for a in function.args.posonlyargs + function.args.args]
+    if name not in params or depth > 3:
+        return None
+    index = params.index(name)
+    for scope in _scopes(tree):
+        for node in _own_nodes(scope):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == function.name:
+                passed = node.args[index] if index < len(node.args) else next(
+                    (k.value for k in node.keywords if k.arg == name), None)
+                if isinstance(passed, ast.Name):
+                    return scope, passed.id, node.lineno + 1
+    return None
 
 
 def trained_sites(tree: ast.Module) -> list[TrainedSite]:
@@ -113,7 +139,11 @@ def trained_sites(tree: ast.Module) -> list[TrainedSite]:
             if (id(scope), variable) in seen:
                 continue
             binding, call = _building_call(scope, variable, use.lineno + 1)
-            if binding is None and scope is not tree:   # a global the function trains
+            passed = _passed_in(tree, scope, variable) if binding is None and scope is not tree else None
+            if passed is not None:   # def train(model, ...) called as train(net, ...): net is trained
+                scope, variable, line = passed
+                binding, call = _building_call(scope, variable, line)
+            elif binding is None and scope is not tree:   # a global the function trains
                 binding, call = _building_call(tree, variable, 10 ** 9)
             if binding is None:
                 continue
