@@ -710,7 +710,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return self.apply(func, args, kwargs, hint, hints, loc, self.strict)
         if isinstance(func, (Function, ClassDef)) and not self.strict and isinstance(expr, ast.Call):
             args, kwargs = self.free_arguments(func, args, kwargs, expr)
-            self.calls_at[id(expr)] = (func, args, kwargs)
+            self.calls_at[id(expr)] = (func, args, kwargs, len(self.diagnostics))
         if isinstance(func, ClassDef) and func.role is None:
             return SourceInterpreter.instantiate(self, func, args, kwargs, expr)   # a config object
         if isinstance(func, Function):
@@ -721,6 +721,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 self.strict = outer
             if isinstance(value, (FunctionalModel, SequentialObj)) and not hasattr(value, "origin"):
                 value.origin = func.name
+            if id(expr) in self.calls_at:   # what the script's own build reported: dropped if it is built again
+                self.calls_at[id(expr)] += (len(self.diagnostics),)
             return value
         if isinstance(func, ClassDef):
             return self.instantiate(func, args, kwargs, loc)
@@ -2163,6 +2165,7 @@ class Candidate:
     built: Any = None        # the model the script built with it, where it trains it
     arguments: dict | None = None   # the arguments the script built it with, by parameter
     how: str = ""            # how the script trains it ("compiled", "fitted"...)
+    reported: tuple | None = None   # the diagnostics the script's build of it made: (first, end)
 
 
 def find_candidates(self, tree) -> list[Candidate]:
@@ -2216,8 +2219,9 @@ def trained_candidates(self, candidates: list[Candidate]) -> dict[str, Candidate
         known = by_name.get(site.callee)
         if known is not None and known.kind in ("function", "class"):
             recorded = self.calls_at.get(id(site.call))
-            arguments = by_parameter(self, known.value, *recorded[1:]) if recorded else None
-            found = Candidate(known.name, known.kind, known.loc, known.value, built, arguments, site.how)
+            arguments = by_parameter(self, known.value, *recorded[1:3]) if recorded else None
+            found = Candidate(known.name, known.kind, known.loc, known.value, built, arguments, site.how,
+                              recorded[3:5] if recorded and len(recorded) == 5 else None)
         elif site.variable in by_name and site.scope is self.tree:
             found = by_name[site.variable]
         elif built is not None:
@@ -2316,10 +2320,12 @@ def materialize(self, candidate: Candidate):
     value = candidate.value
     if candidate.built is not None and not self.model_args:
         value = candidate.built   # as the script built it (the builder ran with the script's arguments)
-    elif candidate.arguments is not None and candidate.kind in ("function", "class"):
-        arguments = {**candidate.arguments, **self.model_args}
-        value = self.run_function(candidate.value.node, None, [], arguments, strict=True) \
-            if candidate.kind == "function" else self.instantiate(candidate.value, [], arguments, candidate.loc)
+    elif candidate.kind == "function" and candidate.reported is not None:
+        # built again, with --model-args (they replace the script's arguments) or the script's own: the
+        # script's build and what it reported are dropped
+        del self.diagnostics[slice(*candidate.reported)]
+        value = self.run_function(candidate.value.node, None, [], self.model_args or candidate.arguments or {},
+                                  strict=True)
     elif candidate.kind == "function":
         value = None if self.model_args else next(
             (v for v in self.module_env.values() if getattr(v, "origin", None) == candidate.name), None)
@@ -2553,8 +2559,8 @@ def run(self, wanted: str | None):
     self.trained_uses: dict[str, Location | None] = {}
     candidate = select(self, find_candidates(self, tree), wanted)
     self.report.model, self.report.model_kind = candidate.name, candidate.kind
-    if candidate.arguments is not None:
-        named = {**candidate.arguments, **self.model_args}
+    if candidate.arguments is not None and not self.model_args:
+        named = candidate.arguments
         plain = {k: as_argument(v, lambda o: isinstance(o, Object)) for k, v in named.items()}
         if not any(plain[k] is None and named[k] is not None for k in named):
             self.report.model_arguments = plain
@@ -2571,6 +2577,7 @@ def run(self, wanted: str | None):
     rest = reachable(all_nodes(self, inputs), [t.node for t in tensors], declared)
     model.nodes.extend(declared + [n for n in rest if n not in declared])
     model.outputs.extend([t.node for t in tensors])
+    self.layer_order = functional_layer_order(self, model) if isinstance(self.model_value, FunctionalModel) else None
     stacks = fold_stacks(self, model)
     self.output_nodes = list(model.outputs)
     embedding_inputs_hold_ids(model, self.explicit_dtype)
@@ -2589,7 +2596,68 @@ def run(self, wanted: str | None):
             report.keras_layer_names.update({f"{stack.node.name}_l{i}": self.layer_of_node[layer].runtime_name
                                              for i, layer in enumerate(stack.layers)
                                              if self.layer_of_node[layer].runtime_name})
+    report.keras_weight_paths = weight_paths(self, model, stacks)
     return model
+
+
+def weight_paths(self, model, stacks) -> dict[str, str]:
+    """Where a ``.weights.h5`` saved from the source model keeps each node's layer (Keras 3 layout: a
+    Sequential or functional model's layers under ``layers/<class in snake case>[_<n>]``, numbered per class in
+    the order of ``model.layers``). Empty for subclassed models, whose files follow their attributes."""
+    value = self.model_value
+    if isinstance(value, SequentialObj):
+        order = [layer for layer in value.layers if isinstance(layer, LayerObj)]
+    elif isinstance(value, FunctionalModel):
+        order = self.layer_order   # read before the recurrent stacks were folded
+    else:
+        return {}
+    path_of, counters = {}, {}
+    for layer in order:
+        if id(layer) in path_of:
+            continue
+        snake = keras_snake(layer.cls)
+        count = counters.get(snake, 0)
+        counters[snake] = count + 1
+        path_of[id(layer)] = f"layers/{snake}" + (f"_{count}" if count else "")
+    paths = {n.name: path_of[id(self.layer_of_node[n])] for n in model.nodes
+             if n in self.layer_of_node and id(self.layer_of_node[n]) in path_of}
+    for stack in stacks:
+        if stack.node in model.nodes:
+            paths.pop(stack.node.name, None)
+            paths.update({f"{stack.node.name}_l{i}": path_of[id(self.layer_of_node[layer])]
+                          for i, layer in enumerate(stack.layers) if id(self.layer_of_node[layer]) in path_of})
+    return paths
+
+
+def functional_layer_order(self, model) -> list:
+    """The layers of a functional model in the order of Keras' ``model.layers``: by depth from the outputs
+    (deepest first), ties in the order a depth-first walk from the outputs first meets them."""
+    consumers: dict = {}
+    for node in model.nodes:
+        for source in node.inputs:
+            consumers.setdefault(source, []).append(node)
+    def same_layer(a, b) -> bool:   # several pivot nodes of one Keras layer call (an activation, an LSTM's states)
+        return a in self.layer_of_node and self.layer_of_node.get(b) is self.layer_of_node[a]
+
+    depth: dict = {}
+    for node in reversed(model.nodes):   # the nodes are in dataflow order
+        depth[node] = max((depth.get(c, 0) + (0 if same_layer(node, c) else 1) for c in consumers.get(node, [])),
+                          default=0)
+    layer_depth: dict = {}
+    for node, value in depth.items():   # a layer is as deep as its deepest node
+        if node in self.layer_of_node:
+            key = id(self.layer_of_node[node])
+            layer_depth[key] = max(layer_depth.get(key, 0), value)
+    first_seen: dict = {}
+    stack = list(reversed(model.outputs))
+    while stack:   # depth first, each node before its inputs, inputs in order
+        node = stack.pop()
+        if node not in first_seen:
+            first_seen[node] = len(first_seen)
+            stack.extend(reversed(node.inputs))
+    layers = [n for n in first_seen if n in self.layer_of_node]
+    layers.sort(key=lambda n: (-layer_depth[id(self.layer_of_node[n])], first_seen[n]))
+    return [self.layer_of_node[n] for n in layers]
 
 
 def fold_stacks(self, model) -> list[Stack]:

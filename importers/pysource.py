@@ -220,6 +220,9 @@ class ImportReport:
     # The arguments the script builds the model with where it trains it (argparse defaults, --set values), by
     # parameter name; a run of the source builds it with them.
     model_arguments: dict | None = None
+    # Keras: model node name -> the group of a ``.weights.h5`` saved from the source model that holds its layer
+    # (``layers/dense_1``); empty when the importer cannot tell (subclassed models).
+    keras_weight_paths: dict[str, str] = field(default_factory=dict)
 
     def add(self, node: str, kind: str, location: Location | None, note: str = "", *, exact: bool = True,
             graph: str = "") -> Entry:

@@ -53,7 +53,7 @@ from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Sel
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.passes import FOLD_LAST_STEPS, run_pass
 
-from .interpreter import BINARY, BoundMethod, Free, Function, Interpreter, Object, PyMethod, target_names
+from .interpreter import BINARY, ArgParser, BoundMethod, Free, Function, Interpreter, Object, PyMethod, target_names
 from .interpreter import Class as ClassInfo
 from .pysource import (
     ImportReport,
@@ -410,6 +410,7 @@ class Importer(Interpreter):
         self.settings = dict(settings or {})
         self.model_args = dict(model_args or {})
         self.trained: TrainedSite | None = None   # where the script builds the model it trains
+        self.free_causes: dict = {}   # module-level name -> the free-value diagnostic that kept it unknown
         self.report = ImportReport(self.path, SOURCE)
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, ast.FunctionDef] = {}
@@ -455,14 +456,38 @@ class Importer(Interpreter):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 try:
                     value = self.eval(stmt.value, self.globals)
-                except Refused:   # module-level code that is not the model: reported only if used
-                    value = self.free_value(targets[0].id, describe(stmt.value), stmt.value) \
-                        if len(targets) == 1 and isinstance(targets[0], ast.Name) else UNKNOWN
+                except Refused as refused:   # module-level code that is not the model: reported only if used
+                    named = len(targets) == 1 and isinstance(targets[0], ast.Name)
+                    if not named:
+                        value = UNKNOWN
+                    elif self.makes_modules(stmt.value):   # a network built from a value from data: it is the cause
+                        value = UNKNOWN
+                        if refused.diagnostic is not None and refused.diagnostic.code == "free-value":
+                            self.free_causes[targets[0].id] = refused.diagnostic
+                    else:   # a plain value the script computes from data: --set gives it
+                        value = self.free_value(targets[0].id, describe(stmt.value), stmt.value)
                 for target in targets:
                     try:
                         self.bind(target, value, self.globals)
                     except Refused:
                         pass
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and \
+                    isinstance(stmt.value.func, ast.Attribute) and isinstance(stmt.value.func.value, ast.Name) and \
+                    isinstance(self.globals.get(stmt.value.func.value.id), ArgParser):
+                try:   # parser.add_argument(...): the options the script's argparse namespace holds
+                    self.eval(stmt.value, self.globals)
+                except Refused:
+                    pass
+
+    def makes_modules(self, expr: ast.AST) -> bool:
+        """Whether an expression calls torch or a module class of the file (it builds layers, not a number)."""
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Call):
+                qualified = self.imports.qualified(node.func) or ""
+                called = self.classes.get(getattr(node.func, "id", None))
+                if qualified.startswith("torch") or (called is not None and _is_module(called)):
+                    return True
+        return False
 
     def candidates(self) -> dict[str, tuple[str, ast.AST]]:
         """Network definitions: nn.Module classes and module-level Sequential variables."""
@@ -479,9 +504,11 @@ class Importer(Interpreter):
         found = self.candidates()
         self.report.candidates = sorted(found)
         file_location = Location(self.path)
+        if model_name in self.free_causes:   # the network is built from a value from data
+            raise NNPivotError([self.free_causes[model_name]])
         if not found:
-            raise NNPivotError([error("no-model-found", "no nn.Module subclass or module-level nn.Sequential in "
-                                                        "this file", file_location)])
+            raise NNPivotError([*{str(d): d for d in self.free_causes.values()}.values(), error(
+                "no-model-found", "no nn.Module subclass or module-level nn.Sequential in this file", file_location)])
         trained = self.trained_candidates(found)
         if model_name is not None:
             if model_name not in found:
@@ -531,8 +558,8 @@ class Importer(Interpreter):
         """The constructor arguments the script passes where it builds the network it trains, evaluated
         statically; values from data are free (``--set``)."""
         site = self.trained
-        if site is None or site.call is None or site.callee != info.name:
-            return [], dict(self.model_args)
+        if site is None or site.call is None or site.callee != info.name or self.model_args:
+            return [], dict(self.model_args)   # --model-args are the constructor's arguments, replacing the script's
         at_module = site.scope is self.tree
         scope = self.globals if at_module else {}
         if not at_module:
@@ -556,13 +583,12 @@ class Importer(Interpreter):
                 kwargs.update(self.spread_keywords(self.script_value("**", keyword.value, scope), keyword))
             else:
                 kwargs[keyword.arg] = self.script_value(keyword.arg, keyword.value, scope)
-        kwargs.update(self.model_args)
         return args, kwargs
 
     def arguments_by_name(self, info: ClassInfo, args: list, kwargs: dict) -> dict | None:
         """The constructor arguments the script passes, by parameter, as plain values; None when the script
         does not build the model or passes something a run cannot rebuild."""
-        if self.trained is None or self.trained.callee != info.name:
+        if self.trained is None or self.trained.callee != info.name or self.model_args:
             return None
         init = info.method("__init__")
         params = [a.arg for a in init[0].args.posonlyargs + init[0].args.args][1:] if init else []

@@ -57,6 +57,9 @@ SIDE_EFFECTS = frozenset({"datasets", "data", "io", "load", "load_data", "get_fi
                           "timeseries_dataset_from_array", "loadtxt", "genfromtxt", "fromfile", "fit", "compile",
                           "evaluate", "predict", "summary", "plot_model", "train_on_batch", "set_seed"})
 BUILDING_METHODS = frozenset({"add", "build", "append", "extend", "add_module", "insert"})
+# Builtins that read files or the terminal, or run code: a module-level value made with them is script, not model.
+SIDE_EFFECT_BUILTINS = frozenset({"open", "input", "exec", "eval", "compile", "__import__", "exit", "quit",
+                                  "breakpoint", "help"})
 _definitions_counter = itertools.count()
 
 
@@ -70,7 +73,8 @@ def _definitions(tree: ast.Module, settings: dict) -> list[ast.stmt]:
 
     def reads_only_defined(node) -> bool:
         for sub in ast.walk(node):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id not in defined:
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and (
+                    sub.id not in defined or sub.id in SIDE_EFFECT_BUILTINS):
                 return False
             if isinstance(sub, ast.Call):
                 head, parts = dotted(sub.func)
@@ -237,6 +241,77 @@ def _keras_units(keras_model, model, report):
         yield node, units
 
 
+class _NestedWeights(Exception):
+    """A layer of the file keeps its weights in sub-layers (attention projections...)."""
+
+
+class _H5Layer:
+    """A layer's group of a Keras 3 ``.weights.h5`` file, read as a layer: its variables (``vars/0``, ``vars/1``...)
+    and its sub-layers (``cell``, ``forward_layer``, ``backward_layer``)."""
+
+    def __init__(self, group, name: str):
+        self.group, self.name = group, name
+
+    def get_weights(self) -> list[np.ndarray]:
+        if any(key != "vars" for key in self.group):   # weights in sub-layers, in an order the file does not keep
+            raise _NestedWeights(self.name)
+        variables = self.group.get("vars")
+        if variables is None:
+            return []
+        return [np.asarray(variables[key]) for key in sorted(variables, key=int)]
+
+    def __getattr__(self, part):
+        if part.startswith("__") or part not in self.__dict__["group"]:
+            raise AttributeError(part)
+        return _H5Layer(self.__dict__["group"][part], f"{self.__dict__['name']}/{part}")
+
+
+class _H5Layers:
+    """What the Keras generator's weight helpers expect of an owner: each node's layer, found in the file by
+    the path the importer computed (``report.keras_weight_paths``)."""
+
+    def __init__(self, handle, paths: dict[str, str]):
+        self.handle, self.paths = handle, paths
+
+    def __getattr__(self, node_name):
+        path = self.__dict__["paths"].get(node_name)
+        if path is None or path not in self.__dict__["handle"]:
+            raise AttributeError(node_name)
+        return _H5Layer(self.__dict__["handle"][path], path)
+
+
+def store_from_keras_h5(weights: Path, model, report) -> tuple[WeightStore | None, list[Diagnostic]]:
+    """The pivot store from a ``.weights.h5`` saved from the source's Sequential or functional model, read with
+    h5py by layer path (never by running the source); None when a layer is not where the importer expects it
+    or keeps its weights in sub-layers whose order only Keras knows (the caller then loads the file into the
+    model built from the source's definitions)."""
+    import h5py  # with the Keras weight formats only
+
+    store, diagnostics = WeightStore(), []
+    try:
+        handle = h5py.File(weights, "r")
+    except OSError as exc:
+        raise NNPivotError([error("weights-unreadable", f"{weights}: {exc}", Location(str(weights)))]) from None
+    with handle:
+        owner = _H5Layers(handle, report.keras_weight_paths)
+        for node in _keras_weighted_nodes(model):
+            if node.eClass.name == "BlockCall":
+                diagnostics.append(error("weights-unmapped", f"{node.name}: weights inside a Keras layer subclass "
+                                         "(block) are not mapped to the source yet", location_of(node)))
+                continue
+            try:
+                units = keras_target._units(owner, _NoCode, node)
+            except AttributeError:
+                units = None
+            if not units or any(layer is None for layer, _ in units):
+                return None, []   # a layer the file does not have where the importer expects it
+            try:
+                diagnostics += keras_target.read_layer_weights(node.name, node, units, store)
+            except _NestedWeights:
+                return None, []
+    return store, diagnostics
+
+
 def store_from_keras_source(keras_model, model, report) -> tuple[WeightStore, list[Diagnostic]]:
     """The pivot store of a built hand-written Keras model (the one the importer read)."""
     store, diagnostics = WeightStore(), []
@@ -374,6 +449,10 @@ def read_source_weights(path, framework: str, model, report, weights, model_args
                                   f"source is {framework} code", Location(str(weights)))])
     if framework == "pytorch":
         return store_from_source_state_dict(model, report, torch_target.read_checkpoint(weights), copy=False)
+    if report.keras_weight_paths and weights.name.endswith(".h5"):   # read by layer path, nothing is run
+        store, diagnostics = store_from_keras_h5(weights, model, report)
+        if store is not None:
+            return store, diagnostics + check_store(model, store)
     runner = source_runner(path, framework, model, report, model_args, settings)
     try:
         runner.obj.load_weights(str(weights))
@@ -385,5 +464,5 @@ def read_source_weights(path, framework: str, model, report, weights, model_args
 
 
 __all__ = ["SourceKerasRunner", "SourceTorchRunner", "assign_keras_source", "build_source_model", "load_definitions",
-           "read_source_weights", "source_model", "source_runner", "store_from_keras_source",
+           "read_source_weights", "source_model", "source_runner", "store_from_keras_h5", "store_from_keras_source",
            "store_from_source_state_dict"]

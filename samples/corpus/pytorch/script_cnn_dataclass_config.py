@@ -27,18 +27,16 @@ def conv_bn(in_channels, out_channels, stride=1):
 
 
 class SmallConvNet(nn.Module):
-    def __init__(self, cfg=None):
+    def __init__(self, channels=8, num_classes=10, dropout=0.0):
         super().__init__()
-        cfg = cfg or TrainConfig()
-        width = cfg.channels
         self.features = nn.Sequential(
-            conv_bn(3, width),
-            conv_bn(width, width * 2, stride=2),
-            conv_bn(width * 2, width * 4, stride=2),
+            conv_bn(3, channels),
+            conv_bn(channels, channels * 2, stride=2),
+            conv_bn(channels * 2, channels * 4, stride=2),
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(cfg.dropout)
-        self.classifier = nn.Linear(width * 4, cfg.num_classes)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(channels * 4, num_classes)
 
     def forward(self, images):
         x = self.pool(self.features(images)).flatten(1)
@@ -72,7 +70,7 @@ def main():
     loader = DataLoader(TensorDataset(torch.from_numpy(images), torch.from_numpy(labels)),
                         batch_size=cfg.batch_size, shuffle=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = SmallConvNet(cfg).to(device)
+    model = SmallConvNet(cfg.channels, num_classes=cfg.num_classes, dropout=cfg.dropout).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=cfg.milestones)
     criterion = nn.CrossEntropyLoss()
