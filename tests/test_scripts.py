@@ -399,3 +399,48 @@ def test_verify_builds_the_script_model_with_its_arguments_and_set(tmp_path, cap
     assert "max abs difference" in out and "PASS" in out
     status, out = cli(capsys, "verify", path, out_path, "--input-shape", "6", "--set", "in_features=6")
     assert status != 0 and "free-value" in out and "--set num_classes=VALUE" in out
+
+
+FUNCTIONAL = '''
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(10, 6))
+    sequence = layers.LSTM(8, return_sequences=True)(inputs)
+    per_step = layers.Dense(3, name="per_step")(sequence)
+    pooled = layers.GlobalAveragePooling1D()(sequence)
+    hidden = layers.Dense(5, activation="relu")(pooled)
+    summary = layers.Dense(1, activation="sigmoid")(layers.BatchNormalization()(hidden))
+    model = keras.Model(inputs=inputs, outputs=[per_step, summary])
+
+    raise SystemExit("the script's training would start here")
+'''
+
+
+@pytest.mark.tensorflow
+def test_keras_weights_h5_are_read_by_layer_path_without_running_the_source(tmp_path):
+    """The h5 groups are numbered per class in model.layers order, deepest first (the named 'per_step', an
+    output, is 'layers/dense_1' after 'hidden'); reading them by path gives what Keras itself loads into the
+    model built from the definitions."""
+    import keras
+    import numpy as np
+
+    from nnpivot.frameworks import enliven
+    from nnpivot.source_runs import read_source_weights, source_runner, store_from_keras_h5
+
+    path = write(tmp_path, "functional.py", FUNCTIONAL)
+    model, report = import_keras(path)
+    assert report.keras_weight_paths["hidden"] == "layers/dense"
+    assert report.keras_weight_paths["per_step"] == "layers/dense_1"
+    keras.utils.set_random_seed(0)
+    runner = source_runner(path, "keras", model, report)
+    runner.load_store(enliven(runner.native_store()))
+    expected, _ = runner._read_store()
+    weights = tmp_path / "model.weights.h5"
+    runner.obj.save_weights(str(weights))
+    store, diagnostics = store_from_keras_h5(weights, model, report)
+    assert not diagnostics and sorted(store) == sorted(expected)
+    assert all(np.array_equal(store[key], expected[key]) for key in expected)
+    read, problems = read_source_weights(path, "keras", model, report, weights)
+    assert not [d for d in problems if d.is_error]
+    assert all(np.array_equal(read[key], expected[key]) for key in expected)
