@@ -83,8 +83,9 @@ def _layers_arguments(parser):
 
 def _verify_arguments(parser):
     parser.description = ("Run two model files (generated or hand-written PyTorch or Keras .py files) with the same "
-                          "weights on the same random inputs and compare their outputs. Both files are EXECUTED: "
-                          "only verify code you trust. Exit 0 when the outputs agree within --atol, 1 otherwise "
+                          "weights on the same random inputs and compare their outputs. Both files are EXECUTED (of a "
+                          "source file A only its definitions: imports, classes, functions, module-level assignments; "
+                          "never its script or __main__ block): only verify code you trust. Exit 0 when the outputs agree within --atol, 1 otherwise "
                           "(naming the first pivot node whose outputs diverge).")
     parser.add_argument("a", metavar="A", help="first model file (.py, PyTorch or Keras by its imports)")
     parser.add_argument("b", metavar="B", help="second model file (.py)")

@@ -1,7 +1,10 @@
 """``nnpivot verify``: are two model files the same function?
 
 Both files (each a generated or hand-written PyTorch or Keras model) are
-EXECUTED. They get the same weights, from a checkpoint or, by default, the ones
+EXECUTED; of a source file A (imported like ``migrate`` imports it, with
+``--model-name``, ``--model-args``, ``--input-shape`` and ``--set``) only its
+definitions are (:func:`nnpivot.source_runs.load_definitions`), never its
+script or ``__main__`` block. They get the same weights, from a checkpoint or, by default, the ones
 the first file's framework initializes (read into the pivot weight store and
 written into both; constant arrays such as fresh BatchNorm statistics are made
 random first so they are compared too). Both run on the same random inputs of
