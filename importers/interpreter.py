@@ -147,6 +147,49 @@ class Builtin:
     name: str
 
 
+@dataclass(frozen=True)
+class PyModule:
+    """A name of the standard library the interpreter knows (``argparse.ArgumentParser``, ``dataclasses.field``)."""
+    qualified: str
+
+
+@dataclass(eq=False)
+class ArgParser:
+    """An ``argparse.ArgumentParser`` of the script: each option's destination and default value."""
+    defaults: dict = field(default_factory=dict)
+    required: dict = field(default_factory=dict)    # destination -> the flag the command line must give
+
+
+@dataclass(frozen=True, eq=False)
+class ArgParserMethod:
+    parser: ArgParser
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
+class Free:
+    """A value the script computes from data or reads from the command line; ``message`` says how to give it."""
+    name: str
+    message: str
+    where: Location
+
+    def diagnostic(self):
+        return error("free-value", self.message, self.where)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """``dataclasses.field(default=..., default_factory=...)`` in a dataclass body."""
+    default: Any = None
+    factory: Any = None
+    has_default: bool = False
+
+
+# What a script may import from the standard library and have evaluated statically.
+KNOWN_STDLIB = frozenset({"argparse", "dataclasses", "types"})
+NAMESPACE_CLASS = ast.ClassDef(name="Namespace", bases=[], keywords=[], body=[ast.Pass()], decorator_list=[])
+
+
 PY_METHODS = frozenset({"append", "extend", "insert", "pop", "items", "keys", "values", "get", "index", "count",
                         "format", "copy", "update", "upper", "lower", "split", "join", "startswith", "endswith",
                         "replace", "strip", "setdefault", "is_integer", "add", "remove", "clear", "discard",
@@ -199,6 +242,8 @@ class Interpreter:
     def __init__(self, path):
         self.path = str(path)
         self.globals: dict[str, Any] = {}
+        self.stdlib_names: dict[str, str] = {}   # names the script imports from KNOWN_STDLIB, qualified
+        self.settings: dict[str, Any] = {}       # --set NAME=VALUE: values of names the script computes from data
         self.steps = 0
         self.depth = 0
         self.nesting = 0
@@ -348,10 +393,127 @@ class Interpreter:
 
     def instantiate(self, cls: Class, args: list, kwargs: dict, node):
         instance = Object(cls)
+        if is_dataclass(cls) and cls.method("__init__") is None:
+            return self.dataclass_instance(cls, instance, args, kwargs, node)
         init = cls.method("__init__")
         if init is not None:
             self.call_function(Function(init[0]), [instance, *args], kwargs, node, cls=init[1])
         return instance
+
+    def dataclass_instance(self, cls: Class, instance: Object, args: list, kwargs: dict, node):
+        """A ``@dataclass`` built by its generated ``__init__``: fields in order, then ``__post_init__``."""
+        fields = dataclass_fields(cls)
+        if len(args) > len(fields):
+            return self.fail("unsupported-construct", f"{cls.name}() takes {len(fields)} fields, got {len(args)}",
+                             node)
+        for key in kwargs:
+            if key not in fields:
+                return self.fail("unsupported-construct", f"{cls.name}() has no field '{key}'", node)
+        for index, (name, default) in enumerate(fields.items()):
+            if index < len(args):
+                value = args[index]
+            elif name in kwargs:
+                value = kwargs[name]
+            elif default is None:
+                return self.fail("dynamic-value", f"{cls.name}() needs a value for '{name}'", node)
+            else:
+                value = self.eval(default, self.globals)
+                if isinstance(value, FieldSpec):
+                    value = value.default if value.has_default else \
+                        self.call_user(value.factory, [], node) if value.factory is not None else None
+            instance.attrs[name] = value
+        post_init = cls.method("__post_init__")
+        if post_init is not None:
+            self.call_function(Function(post_init[0]), [instance], {}, node, cls=post_init[1])
+        return instance
+
+    # -- the standard library a script uses: argparse, dataclasses --------------------------------------------
+    def read_stdlib_imports(self, tree: ast.Module) -> None:
+        """Remember the names ``tree`` imports from the standard library modules evaluated statically."""
+        self.globals.setdefault("__doc__", ast.get_docstring(tree))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name in KNOWN_STDLIB:
+                        self.stdlib_names[alias.asname or alias.name] = alias.name
+            elif isinstance(node, ast.ImportFrom) and node.module in KNOWN_STDLIB and node.level == 0:
+                for alias in node.names:
+                    if alias.name != "*":
+                        self.stdlib_names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+    def call_stdlib(self, qualified: str, args: list, kwargs: dict, node):
+        if qualified == "argparse.ArgumentParser":
+            return ArgParser()
+        if qualified == "dataclasses.field":
+            if "default" in kwargs:
+                return FieldSpec(default=kwargs["default"], has_default=True)
+            return FieldSpec(factory=kwargs.get("default_factory"))
+        if qualified in ("dataclasses.dataclass", "dataclasses.replace", "types.SimpleNamespace"):
+            if qualified == "types.SimpleNamespace":
+                return Object(Class("SimpleNamespace", NAMESPACE_CLASS, []), dict(kwargs))
+            if qualified == "dataclasses.replace" and args and isinstance(args[0], Object):
+                return Object(args[0].cls, {**args[0].attrs, **kwargs})
+            return args[0] if args else PyModule(qualified)   # @dataclass(...) used as a decorator
+        if qualified == "dataclasses.asdict" and args and isinstance(args[0], Object):
+            return dict(args[0].attrs)
+        return self.fail("dynamic-value", f"{qualified}() is known only when the script runs", node)
+
+    def call_argparse(self, method: ArgParserMethod, args: list, kwargs: dict, node):
+        parser = method.parser
+        if method.name in ("add_argument_group", "add_mutually_exclusive_group"):
+            return parser
+        if method.name == "set_defaults":
+            parser.defaults.update(kwargs)
+            return None
+        if method.name == "add_argument":
+            flags = [a for a in args if isinstance(a, str)]
+            if not flags:
+                return self.fail("dynamic-value", f"'{describe(node)}' names no option", node)
+            long = next((f for f in flags if f.startswith("--")), flags[0])
+            dest = kwargs.get("dest") or long.lstrip("-").replace("-", "_")
+            action = kwargs.get("action")
+            if action in ("store_true", "store_false"):
+                parser.defaults[dest] = kwargs.get("default", action == "store_false")
+            elif "default" in kwargs and not kwargs.get("required"):
+                parser.defaults[dest] = self.converted_default(kwargs["default"], kwargs.get("type"), node)
+            elif action == "count" or action == "append":
+                parser.defaults[dest] = None
+            else:
+                parser.defaults[dest] = None if long.startswith("-") and not kwargs.get("required") else ...
+                if parser.defaults[dest] is ...:
+                    parser.required[dest] = long
+            return None
+        if method.name in ("parse_args", "parse_known_args"):
+            attrs = {}
+            for dest, value in parser.defaults.items():
+                attrs[dest] = self.free_value(dest, f"the command line argument {parser.required[dest]}", node) \
+                    if value is ... else value
+            namespace = Object(Class("Namespace", NAMESPACE_CLASS, []), attrs)
+            return namespace if method.name == "parse_args" else (namespace, [])
+        if method.name in ("print_help", "print_usage", "add_subparsers"):
+            return None
+        return self.fail("dynamic-value", f"'{describe(node)}' is known only when the script runs", node)
+
+    def converted_default(self, default, kind, node):
+        """argparse applies ``type`` to a default given as a string."""
+        if isinstance(default, str) and isinstance(kind, Builtin) and kind.name in ("int", "float"):
+            try:
+                return TYPE_NAMES[kind.name](default)
+            except ValueError:
+                return self.fail("dynamic-value", f"'{describe(node)}': {default!r} is not {kind.name}", node)
+        return default
+
+    # -- values the script computes from data ----------------------------------------------------------------
+    def free_value(self, name: str, origin: str, node):
+        """A value known only when the script runs (data, the command line): ``--set NAME=VALUE`` gives it;
+        else the front-end's unknown that says so (see ``make_free``)."""
+        if name in self.settings:
+            return self.settings[name]
+        return self.make_free(name, origin, self.where(node))
+
+    def make_free(self, name: str, origin: str, where: Location):
+        """The front-end's value for a free name; using it is a ``free-value`` diagnostic."""
+        return Free(name, free_message(name, origin, where), where)
 
     # -- statements -------------------------------------------------------------------------------------------
     def exec_body(self, body: list[ast.stmt], scope: dict) -> None:
@@ -582,6 +744,8 @@ class Interpreter:
             closure = closure.get("__closure__")
         if name in self.globals:
             return self.globals[name]
+        if name in self.stdlib_names:
+            return PyModule(self.stdlib_names[name])
         return self.lookup_missing(name, node)
 
     def eval(self, node: ast.AST, scope: dict):
@@ -807,6 +971,10 @@ class Interpreter:
     def attribute(self, owner, name: str, node):
         if isinstance(owner, Object):
             return self.instance_attribute(owner, name, node)
+        if isinstance(owner, PyModule):
+            return PyModule(f"{owner.qualified}.{name}")
+        if isinstance(owner, ArgParser):
+            return ArgParserMethod(owner, name)
         if isinstance(owner, Class):
             value = owner.class_attribute(name)
             if value is not None:
@@ -920,6 +1088,10 @@ class Interpreter:
             return self.call_py_method(func, args, kwargs, node)
         if isinstance(func, Builtin):
             return self.call_builtin(func.name, args, kwargs, node)
+        if isinstance(func, PyModule):
+            return self.call_stdlib(func.qualified, args, kwargs, node)
+        if isinstance(func, ArgParserMethod):
+            return self.call_argparse(func, args, kwargs, node)
         return self.foreign_call(func, args, kwargs, node)
 
     def call_py_method(self, method: PyMethod, args, kwargs, node):
@@ -1105,6 +1277,32 @@ class Interpreter:
             elif isinstance(value, kind):
                 return True
         return False
+
+
+def is_dataclass(cls: Class) -> bool:
+    for decorator in cls.node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+        if name == "dataclass":
+            return True
+    return any(isinstance(base, Class) and is_dataclass(base) for base in cls.bases)
+
+
+def dataclass_fields(cls: Class) -> dict:
+    """The fields of a dataclass, bases first: name -> default expression (None when it has none)."""
+    fields = {}
+    for base in cls.bases:
+        if isinstance(base, Class) and is_dataclass(base):
+            fields.update(dataclass_fields(base))
+    for item in cls.node.body:
+        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and \
+                "ClassVar" not in ast.unparse(item.annotation):
+            fields[item.target.id] = item.value
+    return fields
+
+
+def free_message(name: str, origin: str, where: Location) -> str:
+    return f"{name} comes from data ({origin}) at {where}; fix it with --set {name}=VALUE"
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,13 +39,14 @@ from typing import Any
 from nnpivot.compare import sharing_difference
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
-from nnpivot.importers.interpreter import BoundMethod, Function
+from nnpivot.importers.interpreter import BoundMethod, Function, Object, free_message
 from nnpivot.importers.interpreter import Class as ClassDef
 from nnpivot.importers.interpreter import Function as FunctionDef
 from nnpivot.importers.interpreter import Interpreter as SourceInterpreter
 from nnpivot.importers.pysource import (
     ImportReport,
     ImportTable,
+    as_argument,
     describe_training,
     dotted,
     embedding_inputs_hold_ids,
@@ -53,6 +54,7 @@ from nnpivot.importers.pysource import (
     read_source,
     slice_attributes,
 )
+from nnpivot.importers.scripts import trained_sites
 from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
@@ -457,6 +459,7 @@ class InputSpec:
     name: str | None
     loc: Location | None
     tensor: T | None = None
+    free: Unknown | None = None    # the value from data its shape is made of (``x_train.shape[1:]``)
 
 
 @dataclass
@@ -503,11 +506,14 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     hint_through_conditional = True
 
-    def __init__(self, path: Path, text: str, input_shapes=None, model_args=None):
+    def __init__(self, path: Path, text: str, input_shapes=None, model_args=None, settings=None):
         SourceInterpreter.__init__(self, path)
         KerasImporter.__init__(self, path, text, input_shapes, model_args)
         self.globals = self.module_env
+        self.settings = dict(settings or {})
         self.strict = False
+        self.models_at: dict[int, Any] = {}    # id of an assignment -> the model it bound (while the script ran)
+        self.calls_at: dict[int, tuple] = {}   # id of a call of the file's function or class -> (args, kwargs)
 
     def run_function(self, fn: ast.FunctionDef, self_value, args, kwargs, strict: bool):
         """Run a function (a method with ``self_value``) of the source, reporting its constructs when strict."""
@@ -530,7 +536,24 @@ class Interpreter(KerasImporter, SourceInterpreter):
         return isinstance(value, Unknown)
 
     def unknown_used(self, value, node):
+        if isinstance(value, Unknown) and value.code == "free-value":
+            return value   # the cause stays the value the script computes from data
         return Unknown(f"'{ast.unparse(node)}' is not known statically", self.loc(node))
+
+    def make_free(self, name, origin, where):
+        return Unknown(free_message(name, origin, where), where, "free-value")
+
+    def exec_Assign(self, stmt, scope):
+        super().exec_Assign(stmt, scope)
+        target = stmt.targets[0]
+        if not isinstance(target, ast.Name):
+            return
+        value = scope.get(target.id)
+        if isinstance(value, (SequentialObj, FunctionalModel, Instance)):
+            self.models_at[id(stmt)] = value
+        elif isinstance(value, Unknown) and value.code != "free-value" and not self.strict \
+                and scope.get("__self__") is None:   # script code, not a model's own: a value from data
+            scope[target.id] = self.free_value(target.id, ast.unparse(stmt.value), stmt.value)
 
     def truth(self, value, node):
         if isinstance(value, Unknown) or not is_const(value) and not isinstance(value, (list, tuple, dict, set)):
@@ -602,6 +625,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def define_class(self, node: ast.ClassDef, scope) -> None:
         role = self.class_role(node, scope)
+        if not role and not node.bases:   # a plain class of the script: a config object
+            SourceInterpreter.define_class(self, node, scope)
         if role:
             bases = [self.lookup(b.id, scope, b) if isinstance(b, ast.Name) else ast.unparse(b) for b in node.bases]
             bases = [b if isinstance(b, ClassDef) else ast.unparse(n) for b, n in zip(bases, node.bases)]
@@ -706,6 +731,11 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return self.call_path(func.path, args, kwargs, expr, hint, hints)
         if isinstance(func, (LayerObj, SequentialObj, Instance, FunctionalModel)):
             return self.apply(func, args, kwargs, hint, hints, loc, self.strict)
+        if isinstance(func, (Function, ClassDef)) and not self.strict and isinstance(expr, ast.Call):
+            args, kwargs = self.free_arguments(func, args, kwargs, expr)
+            self.calls_at[id(expr)] = (func, args, kwargs, len(self.diagnostics))
+        if isinstance(func, ClassDef) and func.role is None:
+            return SourceInterpreter.instantiate(self, func, args, kwargs, expr)   # a config object
         if isinstance(func, Function):
             outer, self.strict = self.strict, self.strict and self.has_tensor(args, kwargs)
             try:
@@ -714,6 +744,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 self.strict = outer
             if isinstance(value, (FunctionalModel, SequentialObj)) and not hasattr(value, "origin"):
                 value.origin = func.name
+            if id(expr) in self.calls_at:   # what the script's own build reported: dropped if it is built again
+                self.calls_at[id(expr)] += (len(self.diagnostics),)
             return value
         if isinstance(func, ClassDef):
             return self.instantiate(func, args, kwargs, loc)
@@ -721,6 +753,20 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return self.call_bound(func, args, kwargs, expr)
         # unknown arguments go on to the callee: Keras code is read on past what is not known
         return self.call_known(func, args, kwargs, expr)
+
+    def free_arguments(self, func, args, kwargs, expr):
+        """Arguments the script computes from data, passed to its own function or class: free values named
+        by the parameter they fill (``--set``), where they are not named already."""
+        if not isinstance(func.node, (ast.FunctionDef, ast.ClassDef)):
+            return args, kwargs
+        names = list(by_parameter(self, func, list(range(len(args))), {}))
+        args = [self.free_value(names[i], ast.unparse(expr.args[i]), expr.args[i])
+                if isinstance(a, Unknown) and a.code != "free-value" and i < len(names) and i < len(expr.args)
+                and not isinstance(expr.args[i], ast.Starred) else a for i, a in enumerate(args)]
+        nodes = {k.arg: k.value for k in expr.keywords}
+        kwargs = {k: self.free_value(k, ast.unparse(nodes[k]), nodes[k])
+                  if isinstance(v, Unknown) and v.code != "free-value" and k in nodes else v for k, v in kwargs.items()}
+        return args, kwargs
 
     def foreign_call(self, func, args, kwargs, expr):
         if isinstance(func, Unknown) and self.strict and self.has_tensor(args, kwargs):
@@ -786,6 +832,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def materialize_input(self, spec: InputSpec) -> T | None:
         if spec.tensor is None:
+            if spec.free is not None and (spec.shape is None or not all(isinstance(d, int) or d is None
+                                                                        for d in spec.shape)):
+                self.error(spec.free.code, f"input '{spec.name or 'x'}': {spec.free.why}", spec.free.loc or spec.loc)
+                return None
             if spec.shape is None:
                 self.error("missing-input-shape", f"input '{spec.name or 'x'}' has no shape: give shape= "
                            "or an input shape on the command line", spec.loc)
@@ -795,6 +845,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def make_input(self, name, keras_shape, dtype, loc) -> T | None:
         shape = [(-1 if d is None else d) for d in keras_shape]
+        free = next((d for d in shape if isinstance(d, Unknown) and d.code == "free-value"), None)
+        if free is not None:   # the script computes it from data: --set gives it
+            self.error(free.code, f"input '{name}': {free.why}", free.loc or loc)
+            return None
         if not all(isinstance(d, int) for d in shape):
             self.error("dynamic-value", f"input '{name}': shape {tuple(keras_shape)} is not known statically", loc)
             return None
@@ -822,8 +876,12 @@ class Interpreter(KerasImporter, SourceInterpreter):
             (shape,) if isinstance(shape, int) else None)
         dtype = kwargs.get("dtype") if isinstance(kwargs.get("dtype"), str) else None
         name = kwargs.get("name") if isinstance(kwargs.get("name"), str) else None
-        shape = self.input_overrides.get(loc, shape)
-        return InputSpec(shape, dtype, name, loc)
+        given = kwargs.get(shape_key, kwargs.get("input_shape", args[0] if args else None))
+        free = next((d for d in (given if isinstance(given, (list, tuple)) else [given])
+                     if isinstance(d, Unknown) and d.code == "free-value"), None)
+        if loc in self.input_overrides:   # --input-shape gave the size the data would have
+            shape, free = self.input_overrides[loc], None
+        return InputSpec(shape, dtype, name, loc, free=free)
 
     # --- applying layers, models and blocks -------------------------------------------------------
     def apply(self, callee, args, kwargs, hint, hints, loc, strict):
@@ -2295,6 +2353,10 @@ class Candidate:
     kind: str          # "class", "function" or "variable"
     loc: Location | None
     value: Any = None
+    built: Any = None        # the model the script built with it, where it trains it
+    arguments: dict | None = None   # the arguments the script built it with, by parameter
+    how: str = ""            # how the script trains it ("compiled", "fitted"...)
+    reported: tuple | None = None   # the diagnostics the script's build of it made: (first, end)
 
 
 def find_candidates(self, tree) -> list[Candidate]:
@@ -2338,9 +2400,74 @@ def used_by_others(self, candidates: list[Candidate]) -> set[str]:
     return used
 
 
+def trained_candidates(self, candidates: list[Candidate]) -> dict[str, Candidate]:
+    """The models the script compiles, fits or trains, by name: the builder function or class that built
+    them (with the arguments the script passed), else the variable itself."""
+    by_name = {c.name: c for c in candidates}
+    trained = {}
+    for site in trained_sites(self.tree):
+        built = self.models_at.get(id(site.binding))
+        known = by_name.get(site.callee)
+        if known is not None and known.kind in ("function", "class"):
+            recorded = self.calls_at.get(id(site.call))
+            arguments = by_parameter(self, known.value, *recorded[1:3]) if recorded else None
+            found = Candidate(known.name, known.kind, known.loc, known.value, built, arguments, site.how,
+                              recorded[3:5] if recorded and len(recorded) == 5 else None)
+        elif site.variable in by_name and site.scope is self.tree:
+            found = by_name[site.variable]
+        elif built is not None:
+            found = Candidate(site.variable, "variable", self.loc(site.binding), built, built, None, site.how)
+        else:
+            continue
+        if found.name not in trained and not is_augmentation(self, found):
+            trained[found.name] = found
+            found.how = found.how or site.how
+            found.loc = found.loc or self.loc(site.binding)
+            self.trained_uses[found.name] = self.loc(site.use)
+    return trained
+
+
+def by_parameter(self, definition, args: list, kwargs: dict) -> dict:
+    """A call's arguments by the parameter names of the function or class ``__init__`` it calls."""
+    node = definition.node
+    if isinstance(node, ast.ClassDef):
+        init = self.method_of(definition, "__init__")
+        params = [a.arg for a in init.args.args[1:]] if init is not None else []
+    else:
+        params = [a.arg for a in node.args.posonlyargs + node.args.args]
+    return {**dict(zip(params, args)), **kwargs}
+
+
+def is_augmentation(self, candidate: Candidate) -> bool:
+    """A Sequential of preprocessing and augmentation layers only (used in a data pipeline, not trained)."""
+    value = candidate.built if candidate.built is not None else candidate.value
+    if isinstance(value, SequentialObj):
+        layers = [l for l in value.layers if isinstance(l, LayerObj)]
+        return bool(layers) and all(preprocessing(l.original) for l in layers)
+    if candidate.kind == "function":
+        called = [self.qualname(n.func) or "" for n in ast.walk(candidate.value.node) if isinstance(n, ast.Call)]
+        named = [c.rsplit(".", 1)[-1] for c in called if c.startswith(("layers.", "keras.layers."))
+                 or c.rsplit(".", 1)[-1][:1].isupper()]
+        layers = [n for n in named if n not in ("Sequential", "Model", "Input")]
+        return bool(layers) and all(preprocessing(n) for n in layers)
+    return False
+
+
+def preprocessing(layer_class: str) -> bool:
+    return layer_class.startswith("Random") or layer_class in PREPROCESSING_LAYERS
+
+
+PREPROCESSING_LAYERS = frozenset({"Rescaling", "Resizing", "CenterCrop", "Normalization", "TextVectorization",
+                                  "StringLookup", "IntegerLookup", "CategoryEncoding", "Discretization", "Hashing",
+                                  "AutoContrast", "Solarization", "AugMix", "RandAugment", "MixUp", "CutMix"})
+
+
 def select(self, candidates: list[Candidate], model_name: str | None) -> Candidate:
     self.report.candidates = [c.name for c in candidates]
+    trained = trained_candidates(self, candidates)
     if model_name:
+        if model_name in trained:
+            return trained[model_name]
         for c in candidates:
             if model_name == c.name or model_name in self.aliases_of.get(c.name, []):
                 return c
@@ -2348,17 +2475,24 @@ def select(self, candidates: list[Candidate], model_name: str | None) -> Candida
         self.error("no-model-found", f"no model called '{model_name}' in {self.file} (found: {listing})",
                    Location(self.file))
         raise _Abort
+    if len(trained) == 1:
+        return next(iter(trained.values()))
+    if len(trained) > 1:
+        listing = ", ".join(f"{c.name} ({c.how} at {self.trained_uses[c.name]})" for c in trained.values())
+        self.error("ambiguous-model", f"the script trains {len(trained)} models: {listing}; choose one by name "
+                   "(--model)", list(self.trained_uses.values())[1])
+        raise _Abort
     if not candidates:
         self.error("no-model-found", "no Keras model found: expected a keras.Model subclass, a Sequential or a "
                    "functional keras.Model", Location(self.file))
         raise _Abort
     used = used_by_others(self, candidates)
-    top = [c for c in candidates if c.name not in used]
+    top = [c for c in candidates if c.name not in used and not is_augmentation(self, c)]
     if len(top) > 1:
-        self.error("ambiguous-model", f"{len(top)} models in {self.file}: {', '.join(c.name for c in top)}; "
-                   "choose one by name (--model)", top[1].loc)
+        self.error("ambiguous-model", f"{len(top)} models in {self.file}: {', '.join(c.name for c in top)} (at "
+                   f"{', '.join(str(c.loc) for c in top)}); choose one by name (--model)", top[1].loc)
         raise _Abort
-    return top[0]
+    return top[0] if top else candidates[0]
 
 
 def shapes_given(self, count: int, names: list[str]):
@@ -2377,12 +2511,20 @@ def shapes_given(self, count: int, names: list[str]):
 def materialize(self, candidate: Candidate):
     """The network's inputs (T) and outputs (structure of T) for the chosen candidate."""
     value = candidate.value
-    if candidate.kind == "function":
+    if candidate.built is not None and not self.model_args:
+        value = candidate.built   # as the script built it (the builder ran with the script's arguments)
+    elif candidate.kind == "function" and candidate.reported is not None:
+        # built again, with --model-args (they replace the script's arguments) or the script's own: the
+        # script's build and what it reported are dropped
+        del self.diagnostics[slice(*candidate.reported)]
+        value = self.run_function(candidate.value.node, None, [], self.model_args or candidate.arguments or {},
+                                  strict=True)
+    elif candidate.kind == "function":
         value = None if self.model_args else next(
             (v for v in self.module_env.values() if getattr(v, "origin", None) == candidate.name), None)
         if value is None:
             value = self.run_function(candidate.value.node, None, [], self.model_args, strict=True)
-    if candidate.kind == "class":
+    if candidate.kind == "class" and value is candidate.value:
         existing = None if self.model_args else next(
             (v for v in self.module_env.values() if isinstance(v, Instance) and v.cls is candidate.value), None)
         value = existing or self.instantiate(candidate.value, [], self.model_args, candidate.loc)
@@ -2635,8 +2777,14 @@ def run(self, wanted: str | None):
     self.builder = GraphBuilder(self)
     self.strict = False
     self.exec_body(tree.body, self.module_env)
+    self.trained_uses: dict[str, Location | None] = {}
     candidate = select(self, find_candidates(self, tree), wanted)
     self.report.model, self.report.model_kind = candidate.name, candidate.kind
+    if candidate.arguments is not None and not self.model_args:
+        named = candidate.arguments
+        plain = {k: as_argument(v, lambda o: isinstance(o, Object)) for k, v in named.items()}
+        if not any(plain[k] is None and named[k] is not None for k in named):
+            self.report.model_arguments = plain
     inputs, outputs = materialize(self, candidate)
     flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     tensors = [self.tensor(o, candidate.loc, "model output") for o in flat]
@@ -2650,6 +2798,7 @@ def run(self, wanted: str | None):
     rest = reachable(all_nodes(self, inputs), [t.node for t in tensors], declared)
     model.nodes.extend(declared + [n for n in rest if n not in declared])
     model.outputs.extend([t.node for t in tensors])
+    self.layer_order = functional_layer_order(self, model) if isinstance(self.model_value, FunctionalModel) else None
     stacks = fold_stacks(self, model)
     self.output_nodes = list(model.outputs)
     embedding_inputs_hold_ids(model, self.explicit_dtype)
@@ -2669,7 +2818,68 @@ def run(self, wanted: str | None):
             report.keras_layer_names.update({f"{stack.node.name}_l{i}": self.layer_of_node[layer].runtime_name
                                              for i, layer in enumerate(stack.layers)
                                              if self.layer_of_node[layer].runtime_name})
+    report.keras_weight_paths = weight_paths(self, model, stacks)
     return model
+
+
+def weight_paths(self, model, stacks) -> dict[str, str]:
+    """Where a ``.weights.h5`` saved from the source model keeps each node's layer (Keras 3 layout: a
+    Sequential or functional model's layers under ``layers/<class in snake case>[_<n>]``, numbered per class in
+    the order of ``model.layers``). Empty for subclassed models, whose files follow their attributes."""
+    value = self.model_value
+    if isinstance(value, SequentialObj):
+        order = [layer for layer in value.layers if isinstance(layer, LayerObj)]
+    elif isinstance(value, FunctionalModel):
+        order = self.layer_order   # read before the recurrent stacks were folded
+    else:
+        return {}
+    path_of, counters = {}, {}
+    for layer in order:
+        if id(layer) in path_of:
+            continue
+        snake = keras_snake(layer.cls)
+        count = counters.get(snake, 0)
+        counters[snake] = count + 1
+        path_of[id(layer)] = f"layers/{snake}" + (f"_{count}" if count else "")
+    paths = {n.name: path_of[id(self.layer_of_node[n])] for n in model.nodes
+             if n in self.layer_of_node and id(self.layer_of_node[n]) in path_of}
+    for stack in stacks:
+        if stack.node in model.nodes:
+            paths.pop(stack.node.name, None)
+            paths.update({f"{stack.node.name}_l{i}": path_of[id(self.layer_of_node[layer])]
+                          for i, layer in enumerate(stack.layers) if id(self.layer_of_node[layer]) in path_of})
+    return paths
+
+
+def functional_layer_order(self, model) -> list:
+    """The layers of a functional model in the order of Keras' ``model.layers``: by depth from the outputs
+    (deepest first), ties in the order a depth-first walk from the outputs first meets them."""
+    consumers: dict = {}
+    for node in model.nodes:
+        for source in node.inputs:
+            consumers.setdefault(source, []).append(node)
+    def same_layer(a, b) -> bool:   # several pivot nodes of one Keras layer call (an activation, an LSTM's states)
+        return a in self.layer_of_node and self.layer_of_node.get(b) is self.layer_of_node[a]
+
+    depth: dict = {}
+    for node in reversed(model.nodes):   # the nodes are in dataflow order
+        depth[node] = max((depth.get(c, 0) + (0 if same_layer(node, c) else 1) for c in consumers.get(node, [])),
+                          default=0)
+    layer_depth: dict = {}
+    for node, value in depth.items():   # a layer is as deep as its deepest node
+        if node in self.layer_of_node:
+            key = id(self.layer_of_node[node])
+            layer_depth[key] = max(layer_depth.get(key, 0), value)
+    first_seen: dict = {}
+    stack = list(reversed(model.outputs))
+    while stack:   # depth first, each node before its inputs, inputs in order
+        node = stack.pop()
+        if node not in first_seen:
+            first_seen[node] = len(first_seen)
+            stack.extend(reversed(node.inputs))
+    layers = [n for n in first_seen if n in self.layer_of_node]
+    layers.sort(key=lambda n: (-layer_depth[id(self.layer_of_node[n])], first_seen[n]))
+    return [self.layer_of_node[n] for n in layers]
 
 
 def fold_stacks(self, model) -> list[Stack]:
@@ -2718,7 +2928,8 @@ def model_name(self, candidate: Candidate) -> str:
 
 
 
-def import_keras(path, model_name: str | None = None, input_shapes=None, model_args: dict | None = None):
+def import_keras(path, model_name: str | None = None, input_shapes=None, model_args: dict | None = None,
+                 settings: dict | None = None):
     """Read the Keras model defined in the Python file ``path`` into a pivot model.
 
     ``model_name`` picks a class, builder function or variable when the file
@@ -2733,14 +2944,16 @@ def import_keras(path, model_name: str | None = None, input_shapes=None, model_a
     """
     path = Path(path)
     text, tree = read_source(path)  # file-not-found, unreadable-file and syntax-error diagnostics
-    importer = Interpreter(path, text, input_shapes, model_args)
+    importer = Interpreter(path, text, input_shapes, model_args, settings)
     importer.tree = tree
+    importer.read_stdlib_imports(tree)
     try:
         model = run(importer, model_name)
         if importer.pending_overrides:   # a functional model's inputs, used before the given shapes applied
             overrides = importer.pending_overrides
-            importer = Interpreter(path, text, input_shapes, model_args)
+            importer = Interpreter(path, text, input_shapes, model_args, settings)
             importer.tree, importer.input_overrides = tree, overrides
+            importer.read_stdlib_imports(tree)
             model = run(importer, model_name)
     except _Abort:
         raise NNPivotError(importer.diagnostics) from None

@@ -122,6 +122,32 @@ def dotted(node: ast.AST) -> tuple[ast.AST, list[str]]:
     return node, attributes[::-1]
 
 
+@dataclass(frozen=True)
+class SourceObject:
+    """A plain object of the script (a config dataclass, an argparse namespace) as the importer evaluated it:
+    its class name in the source and its attributes; a run of the source rebuilds it from them."""
+    cls: str
+    attrs: dict
+
+
+def as_argument(value, is_object=None):
+    """A value the importer evaluated as a model argument, as plain Python (objects of the script as
+    :class:`SourceObject`); None when it holds something else (a tensor, a module, an unknown)."""
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [as_argument(v, is_object) for v in value]
+        return None if any(i is None and v is not None for i, v in zip(items, value)) else type(value)(items)
+    if isinstance(value, dict):
+        items = {k: as_argument(v, is_object) for k, v in value.items()}
+        return None if any(items[k] is None and value[k] is not None for k in value) else items
+    if is_object is not None and is_object(value):
+        attrs = {k: as_argument(v, is_object) for k, v in value.attrs.items()}
+        return None if any(attrs[k] is None and value.attrs[k] is not None for k in attrs) else \
+            SourceObject(value.cls.name, attrs)
+    return None
+
+
 class ReturnValue(Exception):
     """A ``return`` statement met while interpreting a function body."""
 
@@ -197,6 +223,12 @@ class ImportReport:
     state_dict_prefixes: dict[str, str] = field(default_factory=dict)
     keras_layer_names: dict[str, str] = field(default_factory=dict)
     keras_weight_parts: dict[str, tuple] = field(default_factory=dict)
+    # The arguments the script builds the model with where it trains it (argparse defaults, --set values), by
+    # parameter name; a run of the source builds it with them.
+    model_arguments: dict | None = None
+    # Keras: model node name -> the group of a ``.weights.h5`` saved from the source model that holds its layer
+    # (``layers/dense_1``); empty when the importer cannot tell (subclassed models).
+    keras_weight_paths: dict[str, str] = field(default_factory=dict)
 
     def add(self, node: str, kind: str, location: Location | None, note: str = "", *, exact: bool = True,
             graph: str = "") -> Entry:

@@ -55,13 +55,14 @@ from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.passes import FOLD_LAST_STEPS, run_pass
 from nnpivot.shapes import infer_shapes
 
-from .interpreter import BINARY, BoundMethod, Function, Interpreter, PyMethod, target_names
+from .interpreter import BINARY, ArgParser, BoundMethod, Free, Function, Interpreter, Object, PyMethod, target_names
 from .interpreter import Class as ClassInfo
 from .pysource import (
     ImportReport,
     ImportTable,
     Refused,
     ReturnValue,
+    as_argument,
     describe,
     describe_training,
     dotted,
@@ -71,6 +72,7 @@ from .pysource import (
     read_source,
     slice_attributes,
 )
+from .scripts import TrainedSite, statements_before, trained_sites
 
 SOURCE = "pytorch"
 OPEN_END = 2 ** 31 - 1          # a slice without an end
@@ -404,11 +406,15 @@ def _pads_value(padding, dims: int) -> dict:
 class Importer(Interpreter):
     """The PyTorch front-end of the source interpreter: torch values and what Python code does with them."""
 
-    def __init__(self, path, text: str, tree: ast.Module, model_args: dict | None):
+    def __init__(self, path, text: str, tree: ast.Module, model_args: dict | None, settings: dict | None = None):
         super().__init__(path)
         self.text, self.tree = text, tree
         self.imports = ImportTable(tree)
+        self.read_stdlib_imports(tree)
+        self.settings = dict(settings or {})
         self.model_args = dict(model_args or {})
+        self.trained: TrainedSite | None = None   # where the script builds the model it trains
+        self.free_causes: dict = {}   # module-level name -> the free-value diagnostic that kept it unknown
         self.report = ImportReport(self.path, SOURCE)
         self.template_choice, self.template_options = {}, {}   # candidate input shapes (import_pytorch)
         self.left_out: set[ast.stmt] = set()   # construction-time statements that only initialise weights
@@ -421,11 +427,18 @@ class Importer(Interpreter):
         self.building = 0
 
     @classmethod
-    def of_file(cls, path, model_args: dict | None) -> Importer:
+    def of_file(cls, path, model_args: dict | None, settings: dict | None = None) -> Importer:
         """An importer of the file ``path`` with its module level read (classes, functions, constants)."""
         text, tree = read_source(path)
-        importer = cls(path, text, tree, model_args)
+        importer = cls(path, text, tree, model_args, settings)
         importer.scan_module()
+        return importer
+
+    def again(self) -> Importer:
+        """A fresh importer of the same file with the same options and picked model (each reading starts clean)."""
+        importer = Importer(self.path, self.text, self.tree, self.model_args, self.settings)
+        importer.scan_module()
+        importer.trained = self.trained   # its places are nodes of the one syntax tree
         return importer
 
     # -- diagnostics ------------------------------------------------------------------------
@@ -470,13 +483,38 @@ class Importer(Interpreter):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 try:
                     value = self.eval(stmt.value, self.globals)
-                except Refused:
-                    value = UNKNOWN   # module-level code that is not the model: reported only if used
+                except Refused as refused:   # module-level code that is not the model: reported only if used
+                    named = len(targets) == 1 and isinstance(targets[0], ast.Name)
+                    if not named:
+                        value = UNKNOWN
+                    elif self.makes_modules(stmt.value):   # a network built from a value from data: it is the cause
+                        value = UNKNOWN
+                        if refused.diagnostic is not None and refused.diagnostic.code == "free-value":
+                            self.free_causes[targets[0].id] = refused.diagnostic
+                    else:   # a plain value the script computes from data: --set gives it
+                        value = self.free_value(targets[0].id, describe(stmt.value), stmt.value)
                 for target in targets:
                     try:
                         self.bind(target, value, self.globals)
                     except Refused:
                         pass
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and \
+                    isinstance(stmt.value.func, ast.Attribute) and isinstance(stmt.value.func.value, ast.Name) and \
+                    isinstance(self.globals.get(stmt.value.func.value.id), ArgParser):
+                try:   # parser.add_argument(...): the options the script's argparse namespace holds
+                    self.eval(stmt.value, self.globals)
+                except Refused:
+                    pass
+
+    def makes_modules(self, expr: ast.AST) -> bool:
+        """Whether an expression calls torch or a module class of the file (it builds layers, not a number)."""
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Call):
+                qualified = self.imports.qualified(node.func) or ""
+                called = self.classes.get(getattr(node.func, "id", None))
+                if qualified.startswith("torch") or (called is not None and _is_module(called)):
+                    return True
+        return False
 
     def candidates(self) -> dict[str, tuple[str, ast.AST]]:
         """Network definitions: nn.Module classes and module-level Sequential variables."""
@@ -493,25 +531,126 @@ class Importer(Interpreter):
         found = self.candidates()
         self.report.candidates = sorted(found)
         file_location = Location(self.path)
+        if model_name in self.free_causes:   # the network is built from a value from data
+            raise NNPivotError([self.free_causes[model_name]])
         if not found:
-            raise NNPivotError([error("no-model-found", "no nn.Module subclass or module-level nn.Sequential in "
-                                                        "this file", file_location)])
+            raise NNPivotError([*{str(d): d for d in self.free_causes.values()}.values(), error(
+                "no-model-found", "no nn.Module subclass or module-level nn.Sequential in this file", file_location)])
+        trained = self.trained_candidates(found)
         if model_name is not None:
             if model_name not in found:
                 raise NNPivotError([error("no-model-found", f"no network called '{model_name}' here; found: "
                                                             f"{', '.join(sorted(found))}", file_location)])
+            self.trained = trained.get(model_name)
             return model_name, found[model_name][0]
+        if len(trained) == 1:   # the one the script trains
+            name = next(iter(trained))
+            self.trained = trained[name]
+            return name, found[name][0]
+        if len(trained) > 1:
+            raise NNPivotError([error("ambiguous-model", "the script trains several networks: " + ", ".join(
+                f"{name} ({site.how} at {self.where(site.use)})" for name, site in trained.items()) +
+                "; choose one with --model NAME", self.where(trained[sorted(trained)[1]].use))])
         used = set()
         for name, (_, node) in found.items():
             used |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id != name}
             for func in self._functions_called(node):
                 used |= {n.id for n in ast.walk(func) if isinstance(n, ast.Name)}
-        top = [name for name in found if name not in used]
+        top = [name for name in found if name not in used and not self._is_loss(name)]
         if len(top) != 1:
             names = top or sorted(found)
-            raise NNPivotError([error("ambiguous-model", f"several networks could be the model: {', '.join(names)};"
-                                                         " choose one with --model NAME", file_location)])
+            raise NNPivotError([error("ambiguous-model", f"several networks could be the model: {', '.join(names)} "
+                                      f"(at {', '.join(str(self.where(found[n][1])) for n in names)}); "
+                                      "choose one with --model NAME", file_location)])
         return top[0], found[top[0]][0]
+
+    def trained_candidates(self, found: dict) -> dict[str, TrainedSite]:
+        """The networks the script trains (compiles, fits, optimizes, trains in a loop), by candidate name."""
+        trained = {}
+        for site in trained_sites(self.tree):
+            name = site.callee if site.callee in found and found[site.callee][0] == "class" else \
+                site.variable if site.scope is self.tree and found.get(site.variable, ("",))[0] == "variable" \
+                else None
+            if name is not None and not self._is_loss(name):
+                trained.setdefault(name, site)
+        return trained
+
+    def _is_loss(self, name: str) -> bool:
+        """A loss module: named so, or a subclass of a torch loss; never the network."""
+        info = self.classes.get(name)
+        return info is not None and (name.endswith("Loss") or any(
+            isinstance(b, str) and b.rsplit(".", 1)[-1].endswith("Loss") for b in info.bases))
+
+    def site_arguments(self, info: ClassInfo) -> tuple[list, dict]:
+        """The constructor arguments the script passes where it builds the network it trains, evaluated
+        statically; values from data are free (``--set``)."""
+        site = self.trained
+        if site is None or site.call is None or site.callee != info.name or self.model_args:
+            return [], dict(self.model_args)   # --model-args are the constructor's arguments, replacing the script's
+        at_module = site.scope is self.tree
+        scope = self.globals if at_module else {}
+        if not at_module:
+            for arg in site.scope.args.posonlyargs + site.scope.args.args + site.scope.args.kwonlyargs:
+                scope[arg.arg] = self.free_value(arg.arg, f"a parameter of {site.scope.name}()", arg)
+        statements, _ = statements_before(site.scope.body, site.binding)
+        for stmt in statements:
+            if not (at_module and stmt in self.tree.body):   # module level is read already
+                self.run_script_statement(stmt, scope)
+        init = info.method("__init__")
+        params = [a.arg for a in init[0].args.posonlyargs + init[0].args.args][1:] if init else []
+        args, kwargs = [], {}
+        for arg in site.call.args:
+            if isinstance(arg, ast.Starred):
+                args.extend(self.spread(self.script_value("*", arg.value, scope), arg))
+            else:
+                name = params[len(args)] if len(args) < len(params) else f"arg{len(args)}"
+                args.append(self.script_value(name, arg, scope))
+        for keyword in site.call.keywords:
+            if keyword.arg is None:   # **config
+                kwargs.update(self.spread_keywords(self.script_value("**", keyword.value, scope), keyword))
+            else:
+                kwargs[keyword.arg] = self.script_value(keyword.arg, keyword.value, scope)
+        return args, kwargs
+
+    def arguments_by_name(self, info: ClassInfo, args: list, kwargs: dict) -> dict | None:
+        """The constructor arguments the script passes, by parameter, as plain values; None when the script
+        does not build the model or passes something a run cannot rebuild."""
+        if self.trained is None or self.trained.callee != info.name or self.model_args:
+            return None
+        init = info.method("__init__")
+        params = [a.arg for a in init[0].args.posonlyargs + init[0].args.args][1:] if init else []
+        if len(args) > len(params):
+            return None
+        named = {**dict(zip(params, args)), **kwargs}
+        plain = {k: as_argument(v, lambda o: isinstance(o, Object)) for k, v in named.items()}
+        return None if any(plain[k] is None and named[k] is not None for k in named) else plain
+
+    def script_value(self, name: str, expr: ast.AST, scope: dict):
+        """An argument the script computes: its value, or a free value named ``name`` (or by the variable)."""
+        try:
+            value = self.eval(expr, scope)
+        except Refused:
+            return self.free_value(name, describe(expr), expr)
+        if isinstance(value, Free) and name in self.settings:
+            return self.settings[name]
+        return value
+
+    def run_script_statement(self, stmt: ast.stmt, scope: dict) -> None:
+        """A statement of the script around the model (data loading, argparse): evaluated where it can be;
+        the names it binds are free where it cannot."""
+        simple = isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.Import, ast.ImportFrom,
+                                   ast.FunctionDef, ast.ClassDef, ast.Pass))
+        if simple:
+            reported = len(self.report.diagnostics)
+            try:
+                self.exec(stmt, scope)
+                return
+            except Refused:
+                del self.report.diagnostics[reported:]   # script code is not the model: nothing of it is reported
+        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) else stmt
+        for target in target_names(stmt):
+            for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+                scope[name] = self.free_value(name, describe(value).splitlines()[0], value)
 
     def _functions_called(self, node) -> list[ast.FunctionDef]:
         return [self.functions[n.func.id] for n in ast.walk(node)
@@ -524,7 +663,9 @@ class Importer(Interpreter):
         if how == "class":
             info = self.classes[name]
             self.model.description = (ast.get_docstring(info.node) or "").strip() or None
-            root = self.instantiate(info, [], dict(self.model_args), info.node)
+            args, kwargs = self.site_arguments(info)
+            self.report.model_arguments = self.arguments_by_name(info, args, kwargs)
+            root = self.instantiate(info, args, kwargs, info.node)
             forward = info.method("forward")
             if forward is None:
                 raise NNPivotError([error("unsupported-construct", f"class {name} has no forward method",
@@ -537,7 +678,11 @@ class Importer(Interpreter):
             params = ["x"]
             where = Location(self.path)
             body = None
-        shapes = self.shapes_for(params, input_shapes, name, where, root, body)
+        try:
+            shapes = self.shapes_for(params, input_shapes, name, where, root, body)
+        except NNPivotError as exc:   # the values the script computes from data come first: they are the cause
+            free = [d for d in self.report.diagnostics if d.code == "free-value"]
+            raise NNPivotError(free + exc.diagnostics) from None
         self.builder = GraphBuilder(self.model, root, self)
         inputs = [self.builder.add_input(p, shapes[p]) for p in params]
         if how == "class":
@@ -605,6 +750,8 @@ class Importer(Interpreter):
 
     # -- user classes -----------------------------------------------------------------------------
     def instantiate(self, info: ClassInfo, args: list, kwargs: dict, where_node) -> Instance:
+        if not _is_module(info) and not any(isinstance(b, str) for b in info.bases):
+            return super().instantiate(info, args, kwargs, where_node)   # a plain class: a config object
         if not _is_module(info):
             raise self.refuse("unsupported-construct", f"class {info.name} is not an nn.Module", where_node)
         instance = Instance(info, ", ".join(map(repr, args)))
@@ -840,6 +987,8 @@ class Importer(Interpreter):
 
     def missing_argument(self, func, param, node):
         name = getattr(func, "name", "<lambda>")
+        if param.arg in self.settings:
+            return self.settings[param.arg]
         if param in func.args.kwonlyargs:
             return self.fail("dynamic-value", f"{name}() needs '{param.arg}'", node)
         return self.fail("dynamic-value", f"{name}() needs a value for '{param.arg}' (give it with --model-args)",
@@ -861,7 +1010,7 @@ class Importer(Interpreter):
             try:
                 self.exec(stmt, scope)
             except Refused as refused:
-                if refused.diagnostic is not None:
+                if refused.diagnostic is not None and str(refused.diagnostic) not in map(str, self.report.diagnostics):
                     self.report.diagnostics.append(refused.diagnostic)
                 if isinstance(stmt, ast.Return):   # the function's value is unknown, not None: never dropped
                     raise ReturnValue(UNKNOWN) from None
@@ -911,7 +1060,10 @@ class Importer(Interpreter):
             super().set_item(owner, key, value, node)
 
     def is_unknown(self, value) -> bool:
-        return value is UNKNOWN
+        return value is UNKNOWN or isinstance(value, Free)
+
+    def unknown_used(self, value, node):
+        raise Refused(value.diagnostic() if isinstance(value, Free) else None)
 
     def plain(self, value) -> bool:
         return not isinstance(value, (Tensor, BatchSize, Module, _DynamicSize))
@@ -1023,6 +1175,9 @@ class Importer(Interpreter):
         return super().make_super(scope, node)
 
     def call(self, func, args: list, kwargs: dict, node):
+        free = next((v for v in (func, *args, *kwargs.values()) if isinstance(v, Free)), None)
+        if free is not None:
+            raise Refused(free.diagnostic())   # the script computes it from data: --set gives it
         if func is UNKNOWN or any(a is UNKNOWN for a in args) or any(v is UNKNOWN for v in kwargs.values()):
             raise Refused()   # depends on code already reported
         if isinstance(func, (Layer, Container, Instance)):
@@ -1921,7 +2076,7 @@ def _all_initialise(body: list, cls, depth: int, nested: bool) -> bool:
 # --- public API -------------------------------------------------------------------------------------
 
 def import_pytorch(path, model_name: str | None = None, model_args: dict | None = None, input_shapes=None,
-                   partial: bool = False):
+                   partial: bool = False, settings: dict | None = None):
     """Read a PyTorch source file into a pivot Model, without running it.
 
     ``model_name`` picks the class or module-level ``nn.Sequential`` variable
@@ -1933,12 +2088,13 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     Raises NNPivotError for fatal problems (``file-not-found``, ``syntax-error``,
     ``no-model-found``, ``ambiguous-model``, ``missing-input-shape``) and
     :class:`PyTorchImportError` (with ``.model`` and ``.report``) when parts
-    could not be translated, unless ``partial`` is true.
+    could not be translated, unless ``partial`` is true. ``settings`` (``--set NAME=VALUE``) give the values the
+    script computes from data (a class count, a feature size).
     """
-    importer = Importer.of_file(path, model_args)
+    importer = Importer.of_file(path, model_args, settings)
     name, how = importer.pick(model_name)
     try:
-        picked, (importer, model) = importer, _build_reading_shapes(path, model_args, name, how, input_shapes)
+        picked, (importer, model) = importer, _build_reading_shapes(importer, name, how, input_shapes)
         importer.report.candidates = picked.report.candidates
     except Refused as refused:   # the network itself cannot be set up (its constructor failed)
         problems = [d for d in [*importer.report.diagnostics, refused.diagnostic] if d is not None]
@@ -1960,14 +2116,14 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     return model, report
 
 
-def _build_reading_shapes(path, model_args, name: str, how: str, input_shapes):
+def _build_reading_shapes(picked: Importer, name: str, how: str, input_shapes):
     """``(importer, model)`` built at the given input shapes, the others read from the code: each input's
     candidate shapes (``_templates_for``) in turn until the graph's shapes fit, then the sizes the code
     pins solved and the model read again at them."""
-    choices = list(_choices(path, model_args, name, how, input_shapes))
+    choices = list(_choices(picked, name, how, input_shapes))
     failure = first = None
     for choice in choices:
-        importer = Importer.of_file(path, model_args)
+        importer = picked.again()
         importer.template_choice = choice
         try:
             model = importer.build(name, how, input_shapes)
@@ -1984,21 +2140,21 @@ def _build_reading_shapes(path, model_args, name: str, how: str, input_shapes):
             if last and failure is None:   # no candidate fits: the problems are those of the first, the likeliest
                 return first
             continue   # this candidate does not fit the graph; the next one may
-        pinned, notes = pinned_sizes(model, importer.report.input_shapes, Location(str(path)))
+        pinned, notes = pinned_sizes(model, importer.report.input_shapes, Location(str(picked.path)))
         if has_errors(notes):
             failure = failure or NNPivotError(notes)
             continue
         if pinned:   # sizes the code fixes: the model is read again at them, as if they had been given
-            importer = Importer.of_file(path, model_args)
+            importer = picked.again()
             model = importer.build(name, how, pinned)
             importer.report.diagnostics.extend(notes)
         return importer, model
     raise failure
 
 
-def _choices(path, model_args, name: str, how: str, input_shapes):
+def _choices(picked: Importer, name: str, how: str, input_shapes):
     """Which candidate shape each input without a given one takes: every combination, in order of preference."""
-    importer = Importer.of_file(path, model_args)
+    importer = picked.again()
     try:
         importer.build(name, how, input_shapes)
     except (NNPivotError, Refused):
@@ -2165,19 +2321,20 @@ def _first_layer(value):
     return None
 
 
-def guess_input_shapes(path, model_name: str | None = None, model_args: dict | None = None) -> dict:
+def guess_input_shapes(path, model_name: str | None = None, model_args: dict | None = None,
+                       settings: dict | None = None) -> dict:
     """Small legal input shapes for a file's network, from the first layer each input meets.
 
     Returns ``{argument: shape}`` (pivot layout, without the batch axis);
     raises NNPivotError ``missing-input-shape`` when an input cannot be guessed.
     The guess is checked by importing the model with it.
     """
-    importer = Importer.of_file(path, model_args)
+    importer = Importer.of_file(path, model_args, settings)
     name, how = importer.pick(model_name)
     if how == "class":
         info = importer.classes[name]
         try:
-            root = importer.instantiate(info, [], dict(importer.model_args), info.node)
+            root = importer.instantiate(info, *importer.site_arguments(info), info.node)
         except Refused as refused:
             raise NNPivotError([refused.diagnostic or error("missing-input-shape", f"cannot build {name}",
                                                             Location(str(path)))]) from None
@@ -2199,7 +2356,7 @@ def guess_input_shapes(path, model_name: str | None = None, model_args: dict | N
     for size in _GUESS_SIZES:
         guesses = {param: _guess_for(layer, size)[0] for param, layer in layers.items()}
         try:
-            import_pytorch(path, model_name, model_args, guesses)
+            import_pytorch(path, model_name, model_args, guesses, settings=settings)
             return guesses
         except NNPivotError as exc:
             problems = exc.diagnostics

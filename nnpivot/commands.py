@@ -13,13 +13,13 @@ from nnpivot.console import FAILED, OK, USAGE, count, report
 from nnpivot.diagnostics import has_errors
 from nnpivot.fileio import write_atomic
 from nnpivot.formats import UsageError
-from nnpivot.migrate import migrate, parse_input_shapes, parse_model_args
+from nnpivot.migrate import migrate, parse_input_shapes, parse_model_args, parse_settings
 from nnpivot.pipeline import Conversion
 
 
 def _source_options(args) -> dict:
     return {"model_name": args.model, "model_args": parse_model_args(args.model_args) or None,
-            "input_shapes": parse_input_shapes(args.input_shape)}
+            "input_shapes": parse_input_shapes(args.input_shape), "settings": parse_settings(args.settings)}
 
 
 # --- check -----------------------------------------------------------------------------
@@ -61,7 +61,8 @@ def run_convert(args) -> int:
 def run_migrate(args) -> int:
     result = migrate(args.source, args.target, args.output, source_framework=args.source_framework,
                      model_name=args.model, model_args=parse_model_args(args.model_args),
-                     input_shapes=parse_input_shapes(args.input_shape), weights=args.weights,
+                     input_shapes=parse_input_shapes(args.input_shape), settings=parse_settings(args.settings),
+                     weights=args.weights,
                      weights_out=args.weights_out, force=args.force)
     report(result.diagnostics)
     if result.report is not None and result.report.model:

@@ -28,8 +28,8 @@ TEXT, CODE, FILE = "text", "code", "file"
 # What a loader returns: a Model, or (Model, ImportReport) for source code, whose report lists what
 # was translated and what not (a report with errors beside a model is a partial import).
 MODEL, REPORTED = "model", "reported"
-# The options a source-code importer takes (``--model``, ``--model-args``, ``--input-shape``).
-SOURCE_OPTIONS = ("model_name", "model_args", "input_shapes")
+# The options a source-code importer takes (``--model``, ``--model-args``, ``--input-shape``, ``--set``).
+SOURCE_OPTIONS = ("model_name", "model_args", "input_shapes", "settings")
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,28 @@ def parse_model_args(text: str | None) -> dict:
     return result
 
 
+def parse_settings(items) -> dict | None:
+    """``--set NAME=VALUE`` (repeatable): VALUE is JSON (``10``, ``[64, 64, 3]``, ``"cls"``), a list of
+    integers written ``64,64,3`` (a tuple, as shapes are), or else a bare string. None when none given."""
+    if not items:
+        return None
+    settings = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError([error("bad-setting", f"--set '{item}' is not NAME=VALUE (like num_classes=10)")])
+        raw = raw.strip()
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            parts = [p.strip() for p in raw.split(",")]
+            value = tuple(int(p) for p in parts) if len(parts) > 1 and all(
+                p.lstrip("-").isdigit() for p in parts) else raw
+        settings[name] = tuple(value) if isinstance(value, list) else value
+    return settings
+
+
 def parse_input_shapes(items) -> dict | list | None:
     """``--input-shape NAME=3,32,32`` (repeatable) or one unnamed ``3,32,32``, ``?`` (-1) for a size left to run
     time (``3,?,?``); None when none given."""
@@ -160,7 +182,7 @@ def detect_source_framework(path) -> str:
     return detect_framework(path)
 
 
-def import_source(path, framework: str, model_name=None, model_args=None, input_shapes=None):
+def import_source(path, framework: str, model_name=None, model_args=None, input_shapes=None, settings=None):
     """``(model, report)`` of a source file; untranslated constructs are in ``report.diagnostics``.
 
     Raises NNPivotError when no model at all can be built (no network, a
@@ -168,7 +190,7 @@ def import_source(path, framework: str, model_name=None, model_args=None, input_
     itself could not be followed.
     """
     return load_as(format_named(framework), path, {"model_name": model_name, "model_args": model_args or None,
-                                                    "input_shapes": input_shapes})
+                                                    "input_shapes": input_shapes, "settings": settings or None})
 
 
 def source_key(model, report, pivot_key: str) -> str | None:
@@ -196,10 +218,11 @@ def source_key(model, report, pivot_key: str) -> str | None:
 
 def migrate(src, to: str, out, *, source_framework: str | None = None, model_name: str | None = None,
             model_args: dict | None = None, input_shapes=None, weights=None, weights_out=None,
-            force: bool = False) -> MigrationResult:
+            force: bool = False, settings: dict | None = None) -> MigrationResult:
     """Migrate the network of the source file ``src`` to ``to`` (pytorch, keras, nn, xmi, dot), writing ``out``.
 
-    With ``weights`` (a checkpoint of the original model) also writes
+    ``settings`` (``--set``) give the values the script computes from data. With ``weights`` (a checkpoint
+    of the original model) also writes
     ``weights_out`` in the target's format. Raises UsageError for a request
     that cannot be interpreted; every other problem is in the result's
     diagnostics with the step that failed (``result.failed``).
@@ -211,7 +234,7 @@ def migrate(src, to: str, out, *, source_framework: str | None = None, model_nam
         raise UsageError([error("unknown-source", f"--from must be one of {', '.join(FRAMEWORKS)}")])
     conversion = Conversion(src, out, to, source_framework,
                             options={"model_name": model_name, "model_args": model_args or None,
-                                     "input_shapes": input_shapes},
+                                     "input_shapes": input_shapes, "settings": settings or None},
                             weights=weights, weights_out=weights_out, force=force, partial=True)
     outcome = conversion.run()
     state = outcome.state
@@ -240,4 +263,4 @@ def _size_to_give(model, report: ImportReport) -> list[Diagnostic]:
 
 
 __all__ = ["FRAMEWORKS", "TARGETS", "MigrationResult", "detect_source_framework", "import_source", "migrate",
-           "parse_input_shapes", "parse_model_args", "source_key"]   # and the RUN_SIDE names, loaded on use
+           "parse_input_shapes", "parse_model_args", "parse_settings", "source_key"]   # and the RUN_SIDE names, loaded on use

@@ -254,7 +254,8 @@ class Conversion:
         fmt = state["source_format"]
         if fmt.is_source_code:
             store, diagnostics = resolve(SOURCE_WEIGHTS_READER)(
-                self.source, fmt.name, state["model"], state["report"], self.weights, self.options.get("model_args"))
+                self.source, fmt.name, state["model"], state["report"], self.weights, self.options.get("model_args"),
+                self.options.get("settings"))
         else:
             store, diagnostics = resolve(MODEL_WEIGHTS_READER)(state["model"], self.weights)
         state["store"] = store

@@ -15,42 +15,148 @@ numpy, and torch or TensorFlow (imported where a function needs them):
 * ``SourceTorchRunner``/``SourceKerasRunner`` run the original source model in
   pivot terms (weights in and out through the importer's maps, inputs and
   outputs in pivot layout), so :func:`nnpivot.verify.verify_runners` can
-  compare it with the generated code. They execute the source file.
+  compare it with the generated code. They execute the source file's
+  DEFINITIONS only (:func:`load_definitions`): imports, classes, functions and
+  the module-level assignments that build values from them, never the script's
+  top-level calls, loops, data loading or ``__main__`` block; the model is built
+  with the arguments the importer read where the script builds it.
 * :func:`source_model` imports a source file for running it, guessing a small
   legal input shape when the code gives none.
 """
 from __future__ import annotations
 
+import ast
+import importlib.util
+import itertools
+import sys
+import types
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, location_of, warning
+from nnpivot.fileio import check_readable
 from nnpivot.formats import weight_format
-from nnpivot.frameworks import KerasRunner, Runner, TorchRunner, _raised_in, load_source_module, random_inputs
+from nnpivot.frameworks import KerasRunner, Runner, TorchRunner, _raised_in, random_inputs
 from nnpivot.generators import keras as keras_target
 from nnpivot.generators import pytorch as torch_target
+from nnpivot.importers.pysource import ImportTable, SourceObject, dotted
 from nnpivot.importers.pytorch import guess_input_shapes
 from nnpivot.kinds import kind_of
 from nnpivot.migrate import import_source, source_key
 from nnpivot.weight_formats import check_store
 from nnpivot.weights import WeightStore
 
+# --- the source's definitions, without its script --------------------------------------------------
 
-def source_model(path, framework: str, model_name=None, model_args=None, input_shapes=None, announce=print):
+FRAMEWORK_PACKAGES = ("torch", "keras", "tensorflow", "numpy", "math")
+# Parts of a framework call path that read or write files, download or train: never run from a script.
+SIDE_EFFECTS = frozenset({"datasets", "data", "io", "load", "load_data", "get_file", "hub", "save", "load_model",
+                          "load_weights", "save_weights", "image_dataset_from_directory", "text_dataset_from_directory",
+                          "timeseries_dataset_from_array", "loadtxt", "genfromtxt", "fromfile", "fit", "compile",
+                          "evaluate", "predict", "summary", "plot_model", "train_on_batch", "set_seed"})
+BUILDING_METHODS = frozenset({"add", "build", "append", "extend", "add_module", "insert"})
+# Builtins that read files or the terminal, or run code: a module-level value made with them is script, not model.
+SIDE_EFFECT_BUILTINS = frozenset({"open", "input", "exec", "eval", "compile", "__import__", "exit", "quit",
+                                  "breakpoint", "help"})
+_definitions_counter = itertools.count()
+
+
+def _definitions(tree: ast.Module, settings: dict) -> list[ast.stmt]:
+    """The statements of ``tree`` that define things: imports, classes, functions, and module-level assignments
+    (and ``x.add(...)`` building calls) that only compute with what is defined, the framework and Python;
+    a name given by ``--set`` is assigned its value instead."""
+    imports = ImportTable(tree)
+    defined = set(dir(__builtins__) if not isinstance(__builtins__, dict) else __builtins__)
+    kept: list[ast.stmt] = []
+
+    def reads_only_defined(node) -> bool:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and (
+                    sub.id not in defined or sub.id in SIDE_EFFECT_BUILTINS):
+                return False
+            if isinstance(sub, ast.Call):
+                head, parts = dotted(sub.func)
+                if isinstance(head, ast.Name) and head.id in imports.names:
+                    package = imports.names[head.id].split(".")[0]
+                    path = [*imports.names[head.id].split("."), *parts]
+                    if package not in FRAMEWORK_PACKAGES or SIDE_EFFECTS.intersection(path):
+                        return False
+                elif parts and SIDE_EFFECTS.intersection(parts):
+                    return False
+        return True
+
+    def names_of(targets) -> list[str]:
+        return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            kept.append(stmt)
+            defined.update(alias.asname or alias.name.split(".")[0] for alias in stmt.names)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kept.append(stmt)
+            defined.add(stmt.name)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names = names_of(targets)
+            if len(names) == 1 and names[0] in settings:
+                value = ast.parse(repr(settings[names[0]]), mode="eval").body
+                kept.append(ast.copy_location(ast.Assign([ast.Name(names[0], ast.Store())], value), stmt))
+                defined.add(names[0])
+            elif reads_only_defined(stmt.value) and all(reads_only_defined(t) for t in targets
+                                                        if not isinstance(t, ast.Name)):
+                kept.append(stmt)
+                defined.update(names)
+        elif _updates_in_place(stmt) and reads_only_defined(stmt) and getattr(
+                getattr(stmt, "target", None), "id", None) in (defined | {None}):
+            kept.append(stmt)
+    return kept
+
+
+def _updates_in_place(stmt: ast.stmt) -> bool:
+    """``x += [...]`` or ``model.add(...)``: a module-level value built up step by step."""
+    if isinstance(stmt, ast.AugAssign):
+        return isinstance(stmt.target, ast.Name)
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and \
+        isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr in BUILDING_METHODS
+
+
+def load_definitions(path, settings: dict | None = None):
+    """Execute the DEFINITIONS of a source file (see :func:`_definitions`) as a fresh module and return it:
+    never its top-level script, its data loading, its training or its ``__main__`` block."""
+    path = check_readable(Path(path).resolve())
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    module_tree = ast.Module(_definitions(tree, settings or {}), type_ignores=[])
+    ast.fix_missing_locations(module_tree)
+    name = f"_nnpivot_definitions_{next(_definitions_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it runs
+    try:
+        exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's own definitions
+    except Exception as exc:  # noqa: BLE001 - the file's own error, reported with its line
+        raise NNPivotError([_raised_in(path, exc, "defining the model of")]) from None
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def source_model(path, framework: str, model_name=None, model_args=None, input_shapes=None, announce=print,
+                 settings=None):
     """``(model, report)`` of a source file for running it (``nnpivot verify``): input shapes from the code or
     ``input_shapes``, else (PyTorch) a small legal shape guessed from the first layer, which is announced."""
     try:
-        model, report = import_source(path, framework, model_name, model_args, input_shapes)
+        model, report = import_source(path, framework, model_name, model_args, input_shapes, settings)
     except NNPivotError as exc:
         if framework != "pytorch" or input_shapes or not any(d.code == "missing-input-shape"
-                                                             for d in exc.diagnostics):
+                                                             for d in exc.diagnostics) or any(
+                d.code == "free-value" for d in exc.diagnostics):
             raise
-        input_shapes = guess_input_shapes(path, model_name, model_args)
+        input_shapes = guess_input_shapes(path, model_name, model_args, settings)
         shapes = ", ".join(f"{name}: {list(shape)}" for name, shape in input_shapes.items())
         announce(f"{path}: the code gives no input shape; using a small legal one (batch axis left out): {shapes}")
-        model, report = import_source(path, framework, model_name, model_args, input_shapes)
+        model, report = import_source(path, framework, model_name, model_args, input_shapes, settings)
         report.guessed_shapes = True
     if has_errors(report.diagnostics):
         raise NNPivotError(report.diagnostics)
@@ -169,6 +275,77 @@ def _keras_units(keras_model, model, report):
         yield node, units
 
 
+class _NestedWeights(Exception):
+    """A layer of the file keeps its weights in sub-layers (attention projections...)."""
+
+
+class _H5Layer:
+    """A layer's group of a Keras 3 ``.weights.h5`` file, read as a layer: its variables (``vars/0``, ``vars/1``...)
+    and its sub-layers (``cell``, ``forward_layer``, ``backward_layer``)."""
+
+    def __init__(self, group, name: str):
+        self.group, self.name = group, name
+
+    def get_weights(self) -> list[np.ndarray]:
+        if any(key != "vars" for key in self.group):   # weights in sub-layers, in an order the file does not keep
+            raise _NestedWeights(self.name)
+        variables = self.group.get("vars")
+        if variables is None:
+            return []
+        return [np.asarray(variables[key]) for key in sorted(variables, key=int)]
+
+    def __getattr__(self, part):
+        if part.startswith("__") or part not in self.__dict__["group"]:
+            raise AttributeError(part)
+        return _H5Layer(self.__dict__["group"][part], f"{self.__dict__['name']}/{part}")
+
+
+class _H5Layers:
+    """What the Keras generator's weight helpers expect of an owner: each node's layer, found in the file by
+    the path the importer computed (``report.keras_weight_paths``)."""
+
+    def __init__(self, handle, paths: dict[str, str]):
+        self.handle, self.paths = handle, paths
+
+    def __getattr__(self, node_name):
+        path = self.__dict__["paths"].get(node_name)
+        if path is None or path not in self.__dict__["handle"]:
+            raise AttributeError(node_name)
+        return _H5Layer(self.__dict__["handle"][path], path)
+
+
+def store_from_keras_h5(weights: Path, model, report) -> tuple[WeightStore | None, list[Diagnostic]]:
+    """The pivot store from a ``.weights.h5`` saved from the source's Sequential or functional model, read with
+    h5py by layer path (never by running the source); None when a layer is not where the importer expects it
+    or keeps its weights in sub-layers whose order only Keras knows (the caller then loads the file into the
+    model built from the source's definitions)."""
+    import h5py  # with the Keras weight formats only
+
+    store, diagnostics = WeightStore(), []
+    try:
+        handle = h5py.File(weights, "r")
+    except OSError as exc:
+        raise NNPivotError([error("weights-unreadable", f"{weights}: {exc}", Location(str(weights)))]) from None
+    with handle:
+        owner = _H5Layers(handle, report.keras_weight_paths)
+        for node in _keras_weighted_nodes(model):
+            if node.eClass.name == "BlockCall":
+                diagnostics.append(error("weights-unmapped", f"{node.name}: weights inside a Keras layer subclass "
+                                         "(block) are not mapped to the source yet", location_of(node)))
+                continue
+            try:
+                units = keras_target._units(owner, _NoCode, node)
+            except AttributeError:
+                units = None
+            if not units or any(layer is None for layer, _ in units):
+                return None, []   # a layer the file does not have where the importer expects it
+            try:
+                diagnostics += keras_target.read_layer_weights(node.name, node, units, store)
+            except _NestedWeights:
+                return None, []
+    return store, diagnostics
+
+
 def store_from_keras_source(keras_model, model, report) -> tuple[WeightStore, list[Diagnostic]]:
     """The pivot store of a built hand-written Keras model (the one the importer read)."""
     store, diagnostics = WeightStore(), []
@@ -187,25 +364,48 @@ def assign_keras_source(keras_model, model, report, store: WeightStore) -> list[
 
 def _module_target(module, name: str, path: Path):
     if not hasattr(module, name):
-        raise NNPivotError([error("model-not-found", f"{path.name} defines no '{name}' when run", Location(str(path)))])
+        raise NNPivotError([error("model-not-found", f"{path.name} defines no '{name}' without running its script "
+                                  "(it is built in a function, or from values only known when the script runs: give "
+                                  "--model with the class or builder function, and --set)", Location(str(path)))])
     return getattr(module, name)
 
 
-def build_source_model(path, framework: str, report, model_args=None):
-    """EXECUTE the source file and build the network the importer migrated (a fresh Keras session first,
-    so unnamed Keras layers get the names the importer expects)."""
+def build_source_model(path, framework: str, report, model_args=None, settings=None):
+    """Build the network the importer migrated from the source's DEFINITIONS (:func:`load_definitions`; a fresh
+    Keras session first, so unnamed Keras layers get the names the importer expects), with the arguments the
+    script builds it with (``report.model_arguments``) or ``model_args``."""
     path = Path(path)
     if framework == "keras":
         import keras  # TensorFlow: only when a Keras source is run
         keras.backend.clear_session()
-    module = load_source_module(path)
+    module = load_definitions(path, settings)
     target = _module_target(module, report.model, path)
     if callable(target) and not _is_model_object(target, framework):
+        arguments = report.model_arguments if report.model_arguments is not None else model_args
         try:
-            target = target(**(model_args or {}))
+            target = target(**{k: _rebuilt(v, module) for k, v in (arguments or {}).items()})
         except Exception as exc:  # noqa: BLE001 - the source's own constructor failing
             raise NNPivotError([_raised_in(path.resolve(), exc, f"building {report.model}")]) from None
     return target
+
+
+def _rebuilt(value, module):
+    """A model argument as the script would have it: its config objects built again (class of the module,
+    fields set as the importer evaluated them; an argparse namespace as a SimpleNamespace)."""
+    if isinstance(value, SourceObject):
+        attrs = {k: _rebuilt(v, module) for k, v in value.attrs.items()}
+        cls = getattr(module, value.cls, None)
+        if not isinstance(cls, type):
+            return types.SimpleNamespace(**attrs)
+        obj = cls.__new__(cls)
+        for key, item in attrs.items():
+            object.__setattr__(obj, key, item)   # frozen dataclasses too
+        return obj
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rebuilt(v, module) for v in value)
+    if isinstance(value, dict):
+        return {k: _rebuilt(v, module) for k, v in value.items()}
+    return value
 
 
 def _is_model_object(value, framework: str) -> bool:
@@ -263,13 +463,13 @@ class SourceKerasRunner(KerasRunner):
         return assign_keras_source(self.obj, self.model, self.report, store)
 
 
-def source_runner(path, framework: str, model, report, model_args=None):
-    """A verify runner of the ORIGINAL source model (the file is executed)."""
-    obj = build_source_model(path, framework, report, model_args)
+def source_runner(path, framework: str, model, report, model_args=None, settings=None):
+    """A verify runner of the ORIGINAL source model (the file's definitions are executed)."""
+    obj = build_source_model(path, framework, report, model_args, settings)
     return (SourceTorchRunner if framework == "pytorch" else SourceKerasRunner)(path, model, obj, report)
 
 
-def read_source_weights(path, framework: str, model, report, weights, model_args=None):
+def read_source_weights(path, framework: str, model, report, weights, model_args=None, settings=None):
     """The pivot store from a checkpoint of the original source model."""
     weights = Path(weights)
     if not weights.exists():
@@ -283,7 +483,11 @@ def read_source_weights(path, framework: str, model, report, weights, model_args
                                   f"source is {framework} code", Location(str(weights)))])
     if framework == "pytorch":
         return store_from_source_state_dict(model, report, torch_target.read_checkpoint(weights), copy=False)
-    runner = source_runner(path, framework, model, report, model_args)
+    if report.keras_weight_paths and weights.name.endswith(".h5"):   # read by layer path, nothing is run
+        store, diagnostics = store_from_keras_h5(weights, model, report)
+        if store is not None:
+            return store, diagnostics + check_store(model, store)
+    runner = source_runner(path, framework, model, report, model_args, settings)
     try:
         runner.obj.load_weights(str(weights))
     except (ValueError, OSError, KeyError) as exc:
@@ -293,6 +497,6 @@ def read_source_weights(path, framework: str, model, report, weights, model_args
     return store, diagnostics + check_store(model, store)
 
 
-__all__ = ["SourceKerasRunner", "SourceTorchRunner", "assign_keras_source", "build_source_model",
-           "read_source_weights", "source_model", "source_runner", "store_from_keras_source",
+__all__ = ["SourceKerasRunner", "SourceTorchRunner", "assign_keras_source", "build_source_model", "load_definitions",
+           "read_source_weights", "source_model", "source_runner", "store_from_keras_h5", "store_from_keras_source",
            "store_from_source_state_dict"]

@@ -1,7 +1,10 @@
 """``nnpivot verify``: are two model files the same function?
 
 Both files (each a generated or hand-written PyTorch or Keras model) are
-EXECUTED. They get the same weights, from a checkpoint or, by default, the ones
+EXECUTED; of a source file A (imported like ``migrate`` imports it, with
+``--model-name``, ``--model-args``, ``--input-shape`` and ``--set``) only its
+definitions are (:func:`nnpivot.source_runs.load_definitions`), never its
+script or ``__main__`` block. They get the same weights, from a checkpoint or, by default, the ones
 the first file's framework initializes (read into the pivot weight store and
 written into both; constant arrays such as fresh BatchNorm statistics are made
 random first so they are compared too). Both run on the same random inputs of
@@ -36,9 +39,10 @@ from nnpivot.frameworks import (
 from nnpivot.graph import graph_inputs
 from nnpivot.kinds import kind_of
 from nnpivot.metamodel import is_kind
+from nnpivot.migrate import parse_input_shapes, parse_model_args, parse_settings
 from nnpivot.pipeline import load_as
 from nnpivot.shapes import infer_shapes
-from nnpivot.source_runs import source_model, source_runner
+from nnpivot.source_runs import read_source_weights, source_model, source_runner
 from nnpivot.validators import validate
 from nnpivot.weight_formats import read_store
 from nnpivot.weights import WeightStore
@@ -294,17 +298,21 @@ def run_verify(args) -> int:
     framework_a = detect_framework(args.a)
     detect_framework(args.b)
     source_report = None
+    model_args, settings = parse_model_args(args.model_args), parse_settings(args.settings)
     if args.model:
         model = _pivot_model(args.model)
     else:  # A is a source file: its importer gives the pivot (and a guessed input shape when the code has none)
-        model, source_report = source_model(args.a, framework_a)
+        model, source_report = source_model(args.a, framework_a, args.model_name, model_args,
+                                            parse_input_shapes(args.input_shape), settings=settings)
     store = None
-    if args.weights:
-        store, diagnostics = read_store(model, args.weights)
+    if args.weights:  # a checkpoint of A read by A's own keys (nn.Sequential indices...), as migrate reads it
+        store, diagnostics = read_source_weights(args.a, framework_a, model, source_report, args.weights, model_args,
+                                                 settings) if source_report is not None else \
+            read_store(model, args.weights)
         if has_errors(diagnostics):
             raise NNPivotError(diagnostics)
-    if source_report is not None:  # run A through the importer's maps of its layers and layouts
-        a = source_runner(args.a, framework_a, model, source_report)
+    if source_report is not None:  # run A (its definitions only) through the importer's maps of its layers
+        a = source_runner(args.a, framework_a, model, source_report, model_args, settings)
         result = verify_runners(a, open_model_file(args.b, model), model, store, inputs=args.inputs, atol=args.atol,
                                 seed=args.seed, weights=None if store is None else "given", rtol=args.rtol)
     else:

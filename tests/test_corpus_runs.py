@@ -39,6 +39,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning"),
 ]
 ENTRY_KEYS = {"path", "framework", "model", "model_kind", "kwargs", "inputs", "description", "constructs"}
+SCRIPT_KEYS = {"set"}   # whole scripts: the values they compute from data (--set), migrated with nothing else
 
 # Construct tags a manifest may use, with a pattern the file's source must
 # match when it claims the tag (None: checked from the manifest entry itself).
@@ -136,6 +137,12 @@ CONSTRUCTS: dict[str, str | None] = {
     "channels-last": None,
     "compile-fit": r"\.compile\((.|\n)*\.fit\(",
     "build-function": r"def \w+\((.|\n)*return (keras\.|tf\.keras\.|models\.)?(Model|Sequential)\(|def \w+\((.|\n)*return model",
+    # Whole scripts (issue 10)
+    "whole-script": r"(?s)def \w+\(.*(\.fit\(|\.backward\(\))",
+    "argparse": r"argparse\.ArgumentParser\(",
+    "dataclass-config": r"@dataclass",
+    "config-dict": r"(?m)^[A-Z_]+ = \{",
+    "free-value": None,
 }
 
 # What the corpus as a whole must exercise (issue 4).
@@ -217,8 +224,9 @@ def test_paper_has_five_networks_in_two_styles_per_framework():
 @pytest.mark.parametrize("item", ENTRIES, ids=entry_id)
 def test_entry_is_well_formed(item):
     _, base, entry = item
-    assert set(entry) - {"shape_needed"} == ENTRY_KEYS
+    assert set(entry) - SCRIPT_KEYS - {"shape_needed"} == ENTRY_KEYS
     assert entry.get("shape_needed", "why") and "\n" not in entry.get("shape_needed", "")
+    assert ("set" in entry) == ("whole-script" in entry["constructs"])
     assert entry["framework"] in ("pytorch", "keras")
     assert Path(entry["path"]).parts[0] == entry["framework"]
     assert entry["model_kind"] in ("class", "variable", "function")
@@ -273,6 +281,10 @@ def test_claimed_constructs_are_in_the_source(item):
         assert defaults_of_model(ast.parse(source), entry), "the model's constructor or builder has no defaults"
     if "multi-input" in entry["constructs"]:
         assert len(entry["inputs"]) >= 2
+    if "free-value" in entry["constructs"]:
+        assert entry.get("set"), "a script with values from data names them in 'set'"
+        for name in entry["set"]:
+            assert re.search(rf"\b{name}\b", source), f"{name} is not a name of the script"
     if "channels-last" in entry["constructs"]:
         assert entry["framework"] == "keras" and len(entry["inputs"][0]["shape"]) >= 2
 

@@ -1,7 +1,7 @@
 """Every corpus file migrates to the other framework and computes what the original computes.
 
 For each file of ``samples/corpus`` (manifest: model, constructor arguments,
-input shapes), the ORIGINAL file is executed to build its model, its own
+input shapes), the ORIGINAL file's definitions are executed to build its model, its own
 initialization is made lively (constant arrays such as fresh BatchNorm
 statistics or zero biases become random, ``nnpivot.frameworks.enliven``) and
 written back into it, then read into the pivot store through the importer's
@@ -12,6 +12,12 @@ index). Tolerance: 1e-5 absolute for every file (the measured worst case is
 about 1e-6; each file's maximum difference is written to a CSV in pytest's
 temporary folder, printed at the end, and ``benchmarks/migration.py`` records
 the same figures under ``benchmarks/results/``).
+
+Whole scripts (entries with ``set``) are migrated as handed over: the importer
+picks the model the script trains and builds it with the arguments the script
+passes (argparse defaults, config objects), given only the values the script
+computes from data (``set``; PyTorch entries also get their input shapes); the
+arguments it read must be the manifest's ``kwargs``.
 
 The whole module takes about 75 seconds on 2 cores (one process; TensorFlow
 and torch are loaded once).
@@ -71,6 +77,15 @@ def summary(tmp_path_factory):
               f"median {diffs[len(diffs) // 2]:.3g}, max {diffs[-1]:.3g} -> {results}")
 
 
+def as_tuples(value):
+    """Lists as tuples, all the way down (a script's tuple and a manifest's JSON list are the same value)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(as_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: as_tuples(v) for k, v in value.items()}
+    return value
+
+
 @pytest.mark.torch
 @pytest.mark.tensorflow
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["path"] for e in ENTRIES])
@@ -81,13 +96,22 @@ def test_corpus_file_migrates_and_verifies(entry, summary, tmp_path):
     started = time.perf_counter()
     source = CORPUS / entry["path"]
     framework, target = entry["framework"], OTHER[entry["framework"]]
-    model, report = import_source(source, framework, entry["model"], entry["kwargs"],
-                                  [spec["shape"] for spec in entry["inputs"]])
+    shapes = [spec["shape"] for spec in entry["inputs"]]
+    if "set" in entry:   # a whole script, as handed over: only its values from data are given
+        model, report = import_source(source, framework, input_shapes=shapes if framework == "pytorch" else None,
+                                      settings=entry["set"])
+        assert (report.model, report.model_kind) == (entry["model"], entry["model_kind"])
+        built_with = as_tuples(report.model_arguments)   # argparse defaults, configs, --set values
+        assert {k: v for k, v in built_with.items() if k in entry["kwargs"]} == as_tuples(entry["kwargs"])
+        model_args = None
+    else:
+        model, report = import_source(source, framework, entry["model"], entry["kwargs"], shapes)
+        model_args = entry["kwargs"]
     assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
 
     torch.manual_seed(0)
     keras.utils.set_random_seed(0)
-    original = source_runner(source, framework, model, report, entry["kwargs"])
+    original = source_runner(source, framework, model, report, model_args, entry.get("set"))
     # Lively weights written into the original, then read back: a layer the source shares keeps one value.
     original.load_store(enliven(original.native_store()))
     store, diagnostics = original._read_store()

@@ -1,0 +1,446 @@
+"""Whole scripts (issue 10): the model the script trains, what the script computes, --set, verify without the script.
+
+The importers read a training script as it is handed over: they pick the network it compiles, fits, gives to an
+optimizer or trains in a loop; they evaluate argparse defaults, config dataclasses and dicts; a value the script
+computes from data is a ``free-value`` diagnostic naming the ``--set`` flag that gives it. ``verify`` and the
+weight readers run only the source's definitions, never its top level or ``__main__`` block.
+"""
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from nnpivot.cli import main
+from nnpivot.diagnostics import NNPivotError
+from nnpivot.formats import UsageError
+from nnpivot.importers.keras import import_keras
+from nnpivot.importers.pytorch import import_pytorch
+from nnpivot.migrate import parse_settings
+
+pytestmark = [pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning")]
+
+
+def write(folder, name: str, text: str):
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def place(path, text: str) -> tuple[int, int]:
+    """Line and column (1-based) of ``text``'s first occurrence in the file."""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if text in line:
+            return number, line.index(text) + 1
+    raise AssertionError(f"{text!r} is not in {path}")
+
+
+def cli(capsys, *argv) -> tuple[int, str]:
+    status = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+TORCH_SCRIPT = '''
+    """Train a classifier on a CSV file."""
+    import argparse
+    from dataclasses import dataclass, field
+
+    import numpy as np
+    import torch
+    import torch.nn as nn
+
+
+    @dataclass
+    class Config:
+        hidden: int = 16
+        dropout: float = 0.5
+        widths: list = field(default_factory=lambda: [8, 4])
+
+
+    class Net(nn.Module):
+        def __init__(self, in_features, num_classes, cfg=None, bias=True):
+            super().__init__()
+            cfg = cfg or Config()
+            self.body = nn.Sequential(nn.Linear(in_features, cfg.hidden, bias=bias), nn.ReLU(),
+                                      nn.Dropout(cfg.dropout))
+            self.head = nn.Linear(cfg.hidden, num_classes)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+
+    class Baseline(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+
+    class LabelSmoothingLoss(nn.Module):
+        def forward(self, logits, target):
+            return nn.functional.cross_entropy(logits, target, label_smoothing=0.1)
+
+
+    def main():
+        parser = argparse.ArgumentParser(description=__doc__)
+        parser.add_argument("data")
+        parser.add_argument("--hidden", type=int, default=32)
+        parser.add_argument("--dropout", default="0.25", type=float)
+        parser.add_argument("--no-bias", action="store_true")
+        args = parser.parse_args()
+        table = np.loadtxt(args.data, delimiter=",")
+        num_classes = len(np.unique(table[:, -1]))
+        cfg = Config(hidden=args.hidden, dropout=args.dropout)
+        model = Net(table.shape[1] - 1, num_classes, cfg=cfg, bias=not args.no_bias)
+        model = model.to("cpu")
+        criterion = LabelSmoothingLoss()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        x = torch.from_numpy(table[:, :-1]).float()
+        y = torch.from_numpy(table[:, -1]).long()
+        for _ in range(3):
+            loss = criterion(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+
+    if __name__ == "__main__":
+        main()
+'''
+
+
+# --- the model the script trains, with the arguments it passes ------------------------------------------
+
+def test_pytorch_script_trains_net_with_argparse_and_dataclass_values(tmp_path):
+    path = write(tmp_path, "train.py", TORCH_SCRIPT)
+    model, report = import_pytorch(path, input_shapes=[[6]], settings={"in_features": 6, "num_classes": 3})
+    assert (report.model, report.model_kind) == ("Net", "class")
+    arguments = report.model_arguments
+    assert (arguments["in_features"], arguments["num_classes"], arguments["bias"]) == (6, 3, True)
+    config = arguments["cfg"]
+    assert config.cls == "Config"
+    assert config.attrs == {"hidden": 32, "dropout": 0.25, "widths": [8, 4]}   # argparse over dataclass defaults
+    dense = [n for n in model.nodes if n.eClass.name == "Dense"] + [
+        n for block in model.blocks for n in block.nodes if n.eClass.name == "Dense"]
+    assert sorted(n.units for n in dense) == [3, 32]
+
+
+def test_values_from_data_are_free_and_named_with_their_flag(tmp_path):
+    path = write(tmp_path, "train.py", TORCH_SCRIPT)
+    with pytest.raises(NNPivotError) as caught:
+        import_pytorch(path, input_shapes=[[6]])
+    first = caught.value.diagnostics[0]
+    assert first.code == "free-value"
+    assert first.message.startswith("in_features comes from data (table.shape[1] - 1) at ")
+    assert first.message.endswith("fix it with --set in_features=VALUE")
+    assert (first.location.line, first.location.col) == place(path, "table.shape[1] - 1")
+    codes = [d.code for d in caught.value.diagnostics]
+    assert "free-value" in codes[1:] and "num_classes" in caught.value.diagnostics[1].message
+
+
+def test_script_without_input_shape_names_the_free_values_first(tmp_path):
+    path = write(tmp_path, "train.py", TORCH_SCRIPT)
+    with pytest.raises(NNPivotError) as caught:
+        import_pytorch(path)
+    codes = [d.code for d in caught.value.diagnostics]
+    assert codes[0] == "free-value" and codes[-1] == "missing-input-shape"
+
+
+def test_argparse_value_through_int_is_known(tmp_path):
+    """DCGAN's ``nz = int(opt.nz)``: an argparse default, not a refusal."""
+    path = write(tmp_path, "dcgan.py", '''
+        import argparse
+        import torch.nn as nn
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--nz", type=int, default=100, help="size of the latent vector")
+        parser.add_argument("--ngf", type=int, default=8)
+        opt = parser.parse_args()
+        nz = int(opt.nz)
+        ngf = int(opt.ngf)
+
+
+        class Generator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.main = nn.Sequential(nn.ConvTranspose2d(nz, ngf * 2, 4, 1, 0, bias=False), nn.ReLU(True),
+                                          nn.ConvTranspose2d(ngf * 2, 3, 4, 2, 1, bias=False), nn.Tanh())
+
+            def forward(self, z):
+                return self.main(z)
+    ''')
+    model, report = import_pytorch(path, input_shapes=[[100, 1, 1]])
+    assert report.model == "Generator" and not report.diagnostics
+    assert [n.filters for n in model.nodes if n.eClass.name == "ConvTranspose2d"] == [16, 3]
+
+
+def test_two_trained_networks_are_ambiguous_with_their_places(tmp_path):
+    path = write(tmp_path, "gan.py", '''
+        import torch
+        from torch import nn
+
+
+        class G(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 8)
+
+            def forward(self, z):
+                return self.fc(z)
+
+
+        class D(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(8, 1)
+
+            def forward(self, x):
+                return self.fc(x)
+
+
+        def main():
+            g = G()
+            d = D()
+            opt_g = torch.optim.Adam(g.parameters())
+            opt_d = torch.optim.Adam(d.parameters())
+    ''')
+    with pytest.raises(NNPivotError) as caught:
+        import_pytorch(path, input_shapes=[[4]])
+    (problem,) = caught.value.diagnostics
+    assert problem.code == "ambiguous-model"
+    for name, use in (("G", "torch.optim.Adam(g."), ("D", "torch.optim.Adam(d.")):
+        line, col = place(path, use)
+        assert f"{name} (given to an optimizer at {path}:{line}:{col})" in problem.message
+    _, report = import_pytorch(path, model_name="D", input_shapes=[[8]])
+    assert report.model == "D"
+
+
+def test_set_fills_a_free_constructor_argument_of_a_module_level_value(tmp_path):
+    path = write(tmp_path, "folder.py", '''
+        import os
+
+        import torch.nn as nn
+
+        CLASSES = sorted(os.listdir("images"))
+        model = nn.Sequential(nn.Flatten(), nn.Linear(12, len(CLASSES)))
+        num_classes = len(CLASSES)
+        head = nn.Sequential(nn.Linear(12, num_classes))
+    ''')
+    with pytest.raises(NNPivotError) as caught:
+        import_pytorch(path, model_name="head", input_shapes=[[12]])
+    assert caught.value.diagnostics[0].code == "free-value"
+    assert "--set num_classes=VALUE" in caught.value.diagnostics[0].message
+    model, _ = import_pytorch(path, model_name="head", input_shapes=[[12]], settings={"num_classes": 4})
+    assert next(n for n in model.nodes if n.eClass.name == "Dense").units == 4
+
+
+KERAS_SCRIPT = '''
+    import argparse
+    import os
+
+    import keras
+    from keras import layers
+
+    IMAGE_SIZE = (32, 32)
+
+
+    def augmentation():
+        return keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomZoom(0.1)])
+
+
+    def build_baseline(num_classes):
+        return keras.Sequential([keras.Input((32, 32, 3)), layers.Flatten(), layers.Dense(num_classes)])
+
+
+    def build_model(input_shape, num_classes, width=8):
+        inputs = keras.Input(shape=input_shape)
+        x = layers.Conv2D(width, 3, activation="relu")(inputs)
+        x = layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, layers.Dense(num_classes)(x))
+
+
+    def main():
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--width", type=int, default=12)
+        args = parser.parse_args()
+        class_names = sorted(os.listdir("data"))
+        augment = augmentation()
+        model = build_model(IMAGE_SIZE + (3,), len(class_names), width=args.width)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(augment(keras.utils.image_dataset_from_directory("data")), epochs=2)
+
+
+    if __name__ == "__main__":
+        main()
+'''
+
+
+def test_keras_script_picks_the_compiled_model_not_the_augmentation_or_baseline(tmp_path):
+    path = write(tmp_path, "keras_train.py", KERAS_SCRIPT)
+    _, report = import_keras(path)
+    assert (report.model, report.model_kind) == ("build_model", "function")
+    (problem, *_) = [d for d in report.diagnostics if d.is_error]
+    assert problem.code == "free-value"
+    assert (problem.location.line, problem.location.col) == place(path, "len(class_names), width")
+    assert "num_classes comes from data (len(class_names))" in problem.message
+    assert "fix it with --set num_classes=VALUE" in problem.message
+    model, report = import_keras(path, settings={"num_classes": 6})
+    assert not [d for d in report.diagnostics if d.is_error]
+    assert report.model_arguments == {"input_shape": (32, 32, 3), "num_classes": 6, "width": 12}
+    assert [n.filters for n in model.nodes if n.eClass.name == "Conv2d"] == [12]
+
+
+def test_keras_shape_from_data_is_set_as_a_tuple(tmp_path):
+    path = write(tmp_path, "series.py", '''
+        import sys
+
+        import numpy as np
+        import keras
+        from keras import layers
+
+
+        def build(input_shape, units=4):
+            inputs = keras.Input(shape=input_shape)
+            return keras.Model(inputs, layers.Dense(units)(layers.Flatten()(inputs)))
+
+
+        if __name__ == "__main__":
+            x = np.load(sys.argv[1])
+            net = build(x.shape[1:])
+            net.compile(optimizer="sgd", loss="mse")
+    ''')
+    with pytest.raises(NNPivotError) as caught:
+        import_keras(path)
+    assert caught.value.diagnostics[0].code == "free-value"
+    assert "fix it with --set input_shape=VALUE" in caught.value.diagnostics[0].message
+    settings = parse_settings(["input_shape=10,3"])
+    assert settings == {"input_shape": (10, 3)}
+    model, _ = import_keras(path, settings=settings)
+    assert list(model.nodes[0].shape) == [10, 3]
+
+
+def test_parse_settings():
+    assert parse_settings(None) is None
+    assert parse_settings(["n=10", "rate=0.5", "name=cls", "shape=[2, 3]", "flag=true"]) == {
+        "n": 10, "rate": 0.5, "name": "cls", "shape": (2, 3), "flag": True}
+    with pytest.raises(UsageError):
+        parse_settings(["10"])
+
+
+def test_migrate_takes_set_and_names_the_flag(tmp_path, capsys):
+    path = write(tmp_path, "keras_train.py", KERAS_SCRIPT)
+    status, out = cli(capsys, "migrate", path, "--to", "nn", "-o", tmp_path / "out.nn")
+    assert status == 1 and "error[free-value]" in out and "--set num_classes=VALUE" in out
+    status, out = cli(capsys, "migrate", path, "--to", "nn", "-o", tmp_path / "out.nn", "--set", "num_classes=5")
+    assert status == 0, out
+    assert "dense(" in (tmp_path / "out.nn").read_text()
+    status, out = cli(capsys, "convert", path, "-o", tmp_path / "again.nn", "--set", "num_classes=5")
+    assert status == 0, out
+
+
+# --- verify and weights: the source's definitions only ------------------------------------------------
+
+SIDE_EFFECTS = '''
+    import sys
+
+    import torch
+    from torch import nn
+
+    DATA = open("/nonexistent/training-data.csv").read()
+    WIDTH = 6
+    head = nn.Sequential(nn.Linear(4, WIDTH), nn.ReLU(), nn.Linear(WIDTH, 2))
+    sys.exit("the script ran")
+
+    if __name__ == "__main__":
+        raise SystemExit("training must not run")
+'''
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_verify_runs_only_the_definitions_and_reads_sequential_keys(tmp_path, capsys):
+    import torch
+
+    path = write(tmp_path, "script.py", SIDE_EFFECTS)
+    out_path = tmp_path / "head_keras.py"
+    status, out = cli(capsys, "migrate", path, "--to", "keras", "-o", out_path, "--input-shape", "4")
+    assert status == 0, out
+    torch.manual_seed(3)
+    reference = nn_sequential_state(torch)
+    torch.save(reference, tmp_path / "head.pt")
+    status, out = cli(capsys, "verify", path, out_path, "--input-shape", "4", "--weights", tmp_path / "head.pt",
+                      "--inputs", 4)
+    assert status == 0, out
+    assert "PASS" in out and "head.pt" in out
+
+
+def nn_sequential_state(torch):
+    """A state_dict with nn.Sequential's own keys (0.weight, 2.bias...), as the script's model saves it."""
+    from torch import nn
+    return nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2)).state_dict()
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_verify_builds_the_script_model_with_its_arguments_and_set(tmp_path, capsys):
+    path = write(tmp_path, "train.py", TORCH_SCRIPT)
+    out_path = tmp_path / "net_keras.py"
+    options = ("--input-shape", "6", "--set", "in_features=6", "--set", "num_classes=3")
+    status, out = cli(capsys, "migrate", path, "--to", "keras", "-o", out_path, *options)
+    assert status == 0, out
+    status, out = cli(capsys, "verify", path, out_path, *options, "--inputs", 4)
+    assert status == 0, out
+    assert "max abs difference" in out and "PASS" in out
+    status, out = cli(capsys, "verify", path, out_path, "--input-shape", "6", "--set", "in_features=6")
+    assert status != 0 and "free-value" in out and "--set num_classes=VALUE" in out
+
+
+FUNCTIONAL = '''
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(10, 6))
+    sequence = layers.LSTM(8, return_sequences=True)(inputs)
+    per_step = layers.Dense(3, name="per_step")(sequence)
+    pooled = layers.GlobalAveragePooling1D()(sequence)
+    hidden = layers.Dense(5, activation="relu")(pooled)
+    summary = layers.Dense(1, activation="sigmoid")(layers.BatchNormalization()(hidden))
+    model = keras.Model(inputs=inputs, outputs=[per_step, summary])
+
+    raise SystemExit("the script's training would start here")
+'''
+
+
+@pytest.mark.tensorflow
+def test_keras_weights_h5_are_read_by_layer_path_without_running_the_source(tmp_path):
+    """The h5 groups are numbered per class in model.layers order, deepest first (the named 'per_step', an
+    output, is 'layers/dense_1' after 'hidden'); reading them by path gives what Keras itself loads into the
+    model built from the definitions."""
+    import keras
+    import numpy as np
+
+    from nnpivot.frameworks import enliven
+    from nnpivot.source_runs import read_source_weights, source_runner, store_from_keras_h5
+
+    path = write(tmp_path, "functional.py", FUNCTIONAL)
+    model, report = import_keras(path)
+    assert report.keras_weight_paths["hidden"] == "layers/dense"
+    assert report.keras_weight_paths["per_step"] == "layers/dense_1"
+    keras.utils.set_random_seed(0)
+    runner = source_runner(path, "keras", model, report)
+    runner.load_store(enliven(runner.native_store()))
+    expected, _ = runner._read_store()
+    weights = tmp_path / "model.weights.h5"
+    runner.obj.save_weights(str(weights))
+    store, diagnostics = store_from_keras_h5(weights, model, report)
+    assert not diagnostics and sorted(store) == sorted(expected)
+    assert all(np.array_equal(store[key], expected[key]) for key in expected)
+    read, problems = read_source_weights(path, "keras", model, report, weights)
+    assert not [d for d in problems if d.is_error]
+    assert all(np.array_equal(read[key], expected[key]) for key in expected)
