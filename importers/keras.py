@@ -53,7 +53,7 @@ from nnpivot.importers.pysource import (
     read_source,
     slice_attributes,
 )
-from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of
+from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
@@ -458,6 +458,10 @@ GENERIC_MODEL_NAMES = {"model", "net", "network", "m", "clf", "classifier", "ker
 BINARY_KINDS = {ast.Add: "Add", ast.Sub: "Sub", ast.Mult: "Mul", ast.Div: "Div"}   # tensor operators
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def is_const(value) -> bool:
     if isinstance(value, (list, tuple)):
         return all(is_const(v) for v in value)
@@ -824,6 +828,11 @@ class Interpreter(KerasImporter, SourceInterpreter):
         if isinstance(callee, FunctionalModel):
             self.error("unsupported-construct", "a functional model used as a layer is not translated", loc)
             return Unknown("nested functional model", loc)
+        if not isinstance(callee, LayerObj):  # an unknown name or a value: reported where it was made
+            what = callee.why if isinstance(callee, Unknown) else type(callee).__name__
+            self.error("unknown-layer", f"{what} is used as a layer but is not a Keras layer nnpivot knows",
+                       getattr(callee, "loc", None) or loc)
+            return Unknown(f"output of {what}", loc)
         return self.apply_layer(callee, args, kwargs, hint, hints, loc)
 
     def apply_layer(self, layer: LayerObj, args, kwargs, hint, hints, loc):
@@ -962,6 +971,9 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 self.error("unsupported-construct", f"{layer.original}: {name}={value!r} is not translated",
                            layer.loc)
                 return UNSET
+            if feature.eType.name == "EInt" and not all(_is_int(v) for v in values):
+                self.error("bad-value", f"{layer.original}: {snake(name)} expects integers, got {value!r}", layer.loc)
+                return UNSET
             return canonical_per_axis(values) if name in PER_AXIS else values
         if hasattr(feature.eType, "getEEnumLiteral"):
             literal = feature.eType.getEEnumLiteral(str(value).lower()) if isinstance(value, str) else None
@@ -970,6 +982,9 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 return UNSET
             return literal.name
         type_name = feature.eType.name
+        if type_name == "EInt" and not _is_int(value):
+            self.error("bad-value", f"{layer.original}: {snake(name)} expects an integer, got {value!r}", layer.loc)
+            return UNSET
         try:
             return bool(value) if type_name == "EBoolean" else float(value) if type_name == "EDouble" else (
                 int(value) if type_name == "EInt" else value)

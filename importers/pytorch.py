@@ -359,7 +359,8 @@ def _pivot_value(kind: Kind, key: str, value):
         if not all(_number(v) for v in values):
             raise ValueError(f"expects numbers, got {value!r}")
         if feature.eType.name == "EInt":
-            values = [int(v) for v in values]
+            if not all(_is_int(v) for v in values):  # never truncated: kernel_size=2.5 is an error
+                raise ValueError(f"expects integers, got {value!r}")
         else:
             values = [float(v) for v in values]
         return canonical_per_axis(values) if key in PER_AXIS else values
@@ -601,7 +602,11 @@ class Importer(Interpreter):
         self.building += 1
         block = Block(name=f"{instance.cls.name}.building{self.building}")
         inner = GraphBuilder(block, instance, self)
-        forward = instance.cls.method("forward")[0]
+        found = instance.cls.method("forward")
+        if found is None:
+            raise self.refuse("unsupported-construct", f"{instance.cls.name} is called but defines no forward "
+                                                       "method", node)
+        forward = found[0]
         params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
         if len(params) < len(args):
             raise self.refuse("unsupported-construct", f"{instance.cls.name}.forward takes {len(params)} inputs, "
