@@ -160,7 +160,12 @@ def emit_pool(ctx):
     # The pivot's output size (ceil_mode included) decides the pad at the end of each axis.
     out = ctx.out_shapes[0][2:]
     sizes = x.shape[2:]
-    extra = [max(0, (o - 1) * s + k - (n + b + e)) for o, s, k, n, (b, e) in zip(out, stride, kernel, sizes, pads)]
+    unknown = [o is None or n is None for o, n in zip(out, sizes)]
+    if any(unknown) and getattr(node, "ceilMode", False):
+        ctx.fail("ceil_mode over an axis whose size is known only at run time")
+    # Without ceil_mode the last window ends inside the input whatever its size: no pad at the end.
+    extra = [0 if u else max(0, (o - 1) * s + k - (n + b + e))
+             for u, o, s, k, n, (b, e) in zip(unknown, out, stride, kernel, sizes, pads)]
     counts = None
     if node.padding.name == "same" and not any(extra):
         keras_padding, source = "same", x.expr  # TensorFlow's same: padded cells are ignored, never counted
