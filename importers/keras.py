@@ -254,6 +254,7 @@ class GraphBuilder:
         self.graph_name = graph_name  # the block being built; "" for the model
         self.nodes: list = []
         self.names: set[str] = set()
+        self.next_number: dict[str, int] = {}
 
     def name(self, *candidates: str | None) -> str:
         for candidate in candidates:
@@ -265,9 +266,10 @@ class GraphBuilder:
         base = re.sub(r"\W", "_", base).strip("_") or "node"
         if base[0].isdigit() or base in AVOIDED_NAMES:
             base = "n_" + base
-        number = 1
+        number = self.next_number.get(base, 1)  # where the last search for this base stopped: linear, not quadratic
         while f"{base}_{number}" in self.names:
             number += 1
+        self.next_number[base] = number + 1
         self.names.add(f"{base}_{number}")
         return f"{base}_{number}"
 
@@ -352,13 +354,26 @@ class KerasImporter:
         if diagnostic not in self.diagnostics:
             self.diagnostics.append(diagnostic)
 
+    def _latest_entries(self) -> dict:
+        """(node name, graph) -> the latest report entry of that node, indexed as entries are added (a
+        search per note was quadratic in large sources); rebuilt when the entry list was replaced or cut."""
+        entries = self.report.entries
+        cached = getattr(self, "_entry_index", None)
+        if cached is None or cached[0] is not entries or cached[1] > len(entries):
+            cached = (entries, 0, {})
+        _, indexed, index = cached
+        for entry in entries[indexed:]:
+            index[(entry.node, entry.graph)] = entry
+        self._entry_index = (entries, len(entries), index)
+        return index
+
     def note(self, node, loc, remark: str = "") -> None:
         """``node`` of the graph being built is an exact translation; a second remark joins the first."""
         graph = self.builder.graph_name
-        for entry in reversed(self.report.entries):
-            if (entry.node, entry.graph) == (node.name, graph):
-                entry.note = "; ".join(filter(None, (entry.note, remark)))
-                return
+        entry = self._latest_entries().get((node.name, graph))
+        if entry is not None and (entry.node, entry.graph) == (node.name, graph):
+            entry.note = "; ".join(filter(None, (entry.note, remark)))
+            return
         kind = kind_of(node)
         label = kind.keyword if kind else f"block {node.block.name}" if is_kind(node, "BlockCall") else \
             node.eClass.name.lower()

@@ -1437,6 +1437,8 @@ def _read_split(call):
     shape = call.shape(tensor)
     if call.spelling.endswith("chunk"):
         chunks, axis = call.param("chunks"), call.param("dim", 0)
+        if not _is_int(chunks) or chunks <= 0:
+            raise ValueError(f"chunks must be a positive int, got {chunks!r}")
         size = shape[axis]
         if size is None:
             raise ValueError("chunk of an axis of unknown size")
@@ -1446,6 +1448,8 @@ def _read_split(call):
         split, axis = call.param("split_size_or_sections"), call.param("dim", 0)
         size = shape[axis]
         if _is_int(split):
+            if split <= 0:
+                raise ValueError(f"split_size_or_sections must be positive, got {split}")
             if size is None:
                 raise ValueError("split of an axis of unknown size")
             sizes = [min(split, size - i) for i in range(0, size, split)]
