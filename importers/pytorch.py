@@ -46,7 +46,7 @@ from pyecore.ecore import EEnum
 
 from nnpivot.diagnostics import Location, NNPivotError, error, has_errors, set_location, warning
 from nnpivot.graph import new_node
-from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
+from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.torch_mapping import REQUIRED
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
@@ -349,6 +349,16 @@ def _is_int(value) -> bool:
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _not_integers(kind: Kind, attrs: dict) -> str | None:
+    """The first attribute of ``attrs`` the pivot holds as integers whose value is not (2.5 is never truncated)."""
+    for key, value in attrs.items():
+        feature = kind.attribute(key)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if feature is not None and feature.eType.name == "EInt" and not all(_is_int(v) for v in values):
+            return key
+    return None
 
 
 def _pivot_value(kind: Kind, key: str, value):
@@ -1246,6 +1256,10 @@ class Importer(Interpreter):
         if isinstance(result, _Done):
             return result, []
         attrs = {k: v for k, v in result.items() if v is not None}
+        wrong = _not_integers(kind, attrs)
+        if wrong is not None:
+            raise self.refuse("unsupported-construct", f"{spelling}: {snake(wrong)} expects integers, got "
+                                                       f"{attrs[wrong]!r}", node)
         call.check_used()
         if inputs is None:
             return attrs, call.notes
