@@ -53,7 +53,7 @@ from nnpivot.importers.pysource import (
     read_source,
     slice_attributes,
 )
-from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of, snake
+from nnpivot.kinds import KINDS, PER_AXIS, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
@@ -274,7 +274,12 @@ class GraphBuilder:
         return f"{base}_{number}"
 
     def add(self, eclass_name: str, names: tuple | str, inputs: list, loc: Location | None, **attrs):
-        """A new node named by the first free candidate of ``names`` (a str: a name reserved already)."""
+        """A new node named by the first free candidate of ``names`` (a str: a name reserved already).
+
+        An attribute the pivot holds as integers given anything else (a float, a nested tuple) is a located
+        ``bad-value`` and left unset: never truncated, never an internal error."""
+        for key in [k for k, v in attrs.items() if not _integers_fit(eclass_name, k, v)]:
+            self.importer.error("bad-value", f"{snake(key)} expects integers, got {attrs.pop(key)!r}", loc)
         node = new_node(eclass_name, names if isinstance(names, str) else self.name(*names), [t.node if isinstance(t, T) else t for t in inputs],
                         **attrs)
         set_location(node, loc)
@@ -475,6 +480,14 @@ BINARY_KINDS = {ast.Add: "Add", ast.Sub: "Sub", ast.Mult: "Mul", ast.Div: "Div"}
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _integers_fit(eclass_name: str, key: str, value) -> bool:
+    """``value`` may be given to attribute ``key``: anything when it does not hold integers, else integers."""
+    feature = eclass(eclass_name).findEStructuralFeature(camel(key))
+    if feature is None or feature.eType.name != "EInt":
+        return True
+    return all(isinstance(v, int) for v in (value if isinstance(value, (list, tuple)) else [value]))
 
 
 def is_const(value) -> bool:

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def _benchmark(name: str):
     """A module of benchmarks/ (not a package), loaded from its file."""
     spec = importlib.util.spec_from_file_location(f"benchmark_{name}", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -111,6 +113,20 @@ def test_float_where_an_integer_goes_is_an_error_never_truncated(capsys, tmp_pat
     status, _, err = run(capsys, "convert", path, "-o", tmp_path / "out.nn", *extra)
     assert status == 1 and f"{path}:{line}:" in err and "expects" in err and "integer" in err
     assert not (tmp_path / "out.nn").exists()
+
+
+def test_float_operation_argument_is_an_error(capsys, tmp_path):
+    source = write(tmp_path / "net.py", MLP_TORCH.replace("return self.head(self.body(x))",
+                                                          "return self.head(self.body(x)).permute(0, 2.0, 1)"))
+    status, _, err = run(capsys, "convert", source, "-o", tmp_path / "out.nn", "--input-shape", "5,8")
+    assert status == 1 and f"{source}:12:16:" in err and "dims expects integers, got [0, 2.0, 1]" in err
+
+
+def test_keras_shape_of_tuples_is_an_error(capsys, tmp_path):
+    source = write(tmp_path / "net.py", "import keras\nfrom keras import layers\n\ninputs = keras.Input((4, 6))\n"
+                                        "x = layers.Reshape(((), 3))(inputs)\nmodel = keras.Model(inputs, x)\n")
+    status, _, err = run(capsys, "convert", source, "-o", tmp_path / "out.nn")
+    assert status == 1 and f"{source}:5:5: error[bad-value]: shape expects integers, got [(), 3]" in err
 
 
 def test_float_kernel_size_in_nn_text_is_an_error(capsys, tmp_path):
@@ -236,6 +252,16 @@ def test_fifo_as_input_is_refused_without_blocking(capsys, tmp_path):
     os.mkfifo(fifo)  # nobody writes it: opening it would block for ever
     status, _, err = run(capsys, "check", fifo)
     assert status == 1 and f"{fifo}: error[not-a-file]: {fifo} is a FIFO (named pipe)" in err
+
+
+def test_fifo_as_weights_is_refused_without_blocking(capsys, tmp_path):
+    source = write(tmp_path / "net.py", MLP_TORCH)
+    fifo = tmp_path / "trained.npz"
+    os.mkfifo(fifo)
+    status, _, err = run(capsys, "migrate", source, "--to", "pytorch", "-o", tmp_path / "out.py", "--input-shape", "8",
+                         "--weights", fifo, "--weights-out", tmp_path / "out.npz")
+    assert status == 1 and f"{fifo}: error[not-a-file]: {fifo} is a FIFO (named pipe), not a weight file" in err
+    assert not (tmp_path / "out.py").exists()
 
 
 @pytest.mark.parametrize("what", ["fifo", "device", "folder"])
