@@ -72,7 +72,7 @@ def read_text(path) -> str:
 def refuse_existing(path, force: bool = False) -> None:
     """Raise when ``path`` cannot be written: ``output-exists`` when it exists and ``force`` is not given,
     ``not-a-file`` when it is a folder, FIFO or device (even with ``force``), ``output-unwritable`` when its
-    name is too long or its folder is missing."""
+    name is too long. (A missing folder shows when the file is written.)"""
     path = Path(path)
     if len(os.fsencode(path.name)) > NAME_MAX:
         raise _fail("output-unwritable", f"cannot write {path}: the file name is longer than {NAME_MAX} bytes", path)
@@ -82,11 +82,6 @@ def refuse_existing(path, force: bool = False) -> None:
         status = _stat(path, "output-unwritable")
         if status is not None and not stat.S_ISREG(status.st_mode):
             raise _not_regular(path, status, "file to overwrite")
-        return
-    folder = path.parent if str(path.parent) else Path(".")
-    status = _stat(folder, "output-unwritable")
-    if status is None or not stat.S_ISDIR(status.st_mode):
-        raise _fail("output-unwritable", f"cannot write {path}: no folder {folder}", path)
 
 
 def same_file(a, b) -> bool:

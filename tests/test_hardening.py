@@ -187,6 +187,17 @@ def test_xmi_model_without_a_name_is_a_located_error(capsys, tmp_path):
     assert not (tmp_path / "out.py").exists()
 
 
+def test_xmi_attribute_with_an_invalid_qualified_name_is_a_located_error(capsys, tmp_path):
+    xmi = tmp_path / "lenet.xmi"
+    api.save(api.load(LENET), xmi)
+    text = xmi.read_text()  # a token swap benchmarks/fuzz.py made: xmlns <-> inputs
+    last_inputs = text.rindex(" inputs=")
+    text = text[:last_inputs] + " xmlns=" + text[last_inputs + len(" inputs="):]
+    write(xmi, text.replace("xmlns:xmi=", "inputs:xmi=", 1))
+    status, _, err = run(capsys, "check", xmi)
+    assert status == 1 and f"{xmi}:2: error[xmi-syntax]" in err
+
+
 def _pivot_weights(tmp_path) -> Path:
     """A pivot weight store of the MLP_TORCH classifier, written as .npz (no framework needed)."""
     source = write(tmp_path / "net.py", MLP_TORCH)
