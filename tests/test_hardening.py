@@ -20,6 +20,7 @@ from nnpivot.cli import main
 from nnpivot.diagnostics import NNPivotError, error
 from nnpivot.fileio import Staged
 from nnpivot.generators import pytorch as pytorch_generator
+from nnpivot.generators.nn_text import to_text
 from nnpivot.pipeline import Conversion
 from nnpivot.weights import WeightStore
 
@@ -329,6 +330,28 @@ def test_output_is_never_the_input_even_with_force(capsys, tmp_path):
     copy = write(tmp_path / "lenet.nn", LENET.read_text())
     status, _, err = run(capsys, "convert", copy, "-o", copy, "--force")
     assert status == 2 and "error[output-is-input]" in err and copy.read_text() == LENET.read_text()
+
+
+def test_weights_convert_never_overwrites_its_input(capsys, tmp_path):
+    _pivot_weights(tmp_path)
+    model = write(tmp_path / "classifier.nn", to_text(api.load(tmp_path / "net.py", input_shapes=[[8]])))
+    before = (tmp_path / "trained.npz").read_bytes()
+    status, _, err = run(capsys, "weights", "convert", "--model", model, "--from", tmp_path / "trained.npz",
+                         "--to", tmp_path / "trained.npz", "--force")
+    assert status == 1 and "error[output-is-input]" in err and (tmp_path / "trained.npz").read_bytes() == before
+
+
+def test_weights_convert_keeps_the_mode_of_a_replaced_file(capsys, tmp_path):
+    _pivot_weights(tmp_path)
+    model = write(tmp_path / "classifier.nn", to_text(api.load(tmp_path / "net.py", input_shapes=[[8]])))
+    target = write(tmp_path / "copy.npz", "old")
+    target.chmod(0o600)
+    status, _, err = run(capsys, "weights", "convert", "--model", model, "--from", tmp_path / "trained.npz",
+                         "--to", target, "--force")
+    assert status == 0, err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and sorted(WeightStore.load(target)) == sorted(
+        WeightStore.load(tmp_path / "trained.npz"))
+    assert files_in(tmp_path) == ["classifier.nn", "copy.npz", "net.py", "trained.npz"]
 
 
 def test_failed_migration_writes_no_report_file(capsys, tmp_path):
