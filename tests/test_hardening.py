@@ -170,6 +170,34 @@ def test_keras_pooling_over_an_axis_of_unknown_size_generates(capsys, tmp_path):
     compile(output.read_text(), str(output), "exec")
 
 
+@pytest.mark.tensorflow
+def test_keras_pooling_over_an_unknown_axis_runs_at_two_lengths(capsys, tmp_path):
+    import keras
+
+    source = write(tmp_path / "pooling_net.py", "import keras\nfrom keras import layers\n\n"
+                                                "inputs = keras.Input((5, None))\n"
+                                                "x = layers.MaxPooling1D(2, data_format='channels_first')(inputs)\n"
+                                                "model = keras.Model(inputs, x)\n")
+    output = tmp_path / "pooled.py"
+    assert run(capsys, "migrate", source, "--to", "keras", "-o", output)[0] == 0
+    module = _module_from(output)
+    [model_class] = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, keras.Model)
+                     and v.__module__ == module.__name__]
+    model = model_class()
+    rng = np.random.default_rng(3)
+    for length in (9, 12):  # the user's layout: channels first, as the source declares
+        x = rng.standard_normal((2, 5, length)).astype("float32")
+        expected = x[:, :, :length // 2 * 2].reshape(2, 5, length // 2, 2).max(axis=-1)
+        np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=0, atol=1e-6)
+
+
+def _module_from(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_ceil_mode_pooling_over_an_unknown_axis_is_a_located_error_for_keras(capsys, tmp_path):
     source = write(tmp_path / "p.nn", "model P {\n    input x: float32[3, ?]\n"
                                       "    p = max_pool1d(x, 3, stride=2, ceil_mode=true)\n    output p\n}\n")
