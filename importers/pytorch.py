@@ -251,16 +251,18 @@ class GraphBuilder:
         self.graph, self.root, self.importer = graph, root, importer
         self.shapes: dict = {}
         self.names: set[str] = set()
+        self.next_number: dict[str, int] = {}
         self.selects: dict = {}
 
     def unique(self, base: str) -> str:
         base = re.sub(r"\W", "_", base) or "node"
         if base[0].isdigit():
             base = f"n{base}"
-        name, n = base, 0
+        name, n = base, self.next_number.get(base, 0)  # where the last search for this base stopped: not quadratic
         while name in self.names:
             n += 1
             name = f"{base}_{n}"
+        self.next_number[base] = n
         self.names.add(name)
         return name
 
@@ -781,7 +783,7 @@ class Importer(Interpreter):
                 or pad is None or tensors[0].index or not is_kind(pad, "Pad") or graph.nodes[-1] is not pad
                 or pad.mode.name != "constant" or pad.value or len(pad.pads) != 2 * layer.kind.spatial_dims):
             return tensors, {}
-        graph.nodes.remove(pad)
+        graph.nodes.pop()  # the pad is the last node: pop is O(1) where remove rebuilds the ordered set's index
         if self.report.entries and self.report.entries[-1].node == pad.name:
             self.report.entries.pop()
         return [Tensor(pad.inputs[0])], {"padding": "explicit", "pads": list(pad.pads)}
