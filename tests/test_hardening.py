@@ -470,6 +470,25 @@ def test_checking_weight_sharing_is_linear(tmp_path):
     assert seconds[4000] < 8 * max(seconds[1000], 0.05)  # linear gives 4, quadratic 16
 
 
+def _repeated_forward(calls: int) -> str:
+    body = "\n".join(["        y = self.conv(F.pad(x, (2, 0)))"] * calls)
+    return ("import torch\nfrom torch import nn\nimport torch.nn.functional as F\n\n\n"
+            "class Repeated(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            f"        self.conv = nn.Conv1d(3, 3, 3)\n\n    def forward(self, x):\n{body}\n        return y\n")
+
+
+def test_importing_a_forward_repeating_one_call_is_linear(tmp_path):
+    """Unique names searched from 1 and the inlined pad removed from the middle of the node set were quadratic."""
+    seconds = {}
+    for calls in (300, 1200):
+        source = write(tmp_path / f"repeated{calls}.py", _repeated_forward(calls))
+        started = time.process_time()
+        model = api.load(source, input_shapes=[[3, 16]])
+        seconds[calls] = time.process_time() - started
+        assert len(model.nodes) == calls + 1 and model.nodes[-1].name == f"conv_{calls - 1}"
+    assert seconds[1200] < 8 * max(seconds[300], 0.05)  # linear gives 4, quadratic 16
+
+
 def test_the_sharing_order_rule_still_holds(capsys, tmp_path):
     source = write(tmp_path / "s.nn", "model S {\n    input x: float32[4]\n    a = dense(x, 4, shares=b)\n"
                                       "    b = dense(a, 4)\n    output b\n}\n")
