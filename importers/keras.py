@@ -487,7 +487,7 @@ def _integers_fit(eclass_name: str, key: str, value) -> bool:
     feature = eclass(eclass_name).findEStructuralFeature(camel(key))
     if feature is None or feature.eType.name != "EInt":
         return True
-    return all(isinstance(v, int) for v in (value if isinstance(value, (list, tuple)) else [value]))
+    return all(_is_int(v) for v in (value if isinstance(value, (list, tuple)) else [value]))  # True is no size
 
 
 def is_const(value) -> bool:
@@ -803,7 +803,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def make_input(self, name, keras_shape, dtype, loc) -> T | None:
         shape = [(-1 if d is None else d) for d in keras_shape]
-        if not all(isinstance(d, int) for d in shape):
+        if not all(_is_int(d) for d in shape):  # True is an int to Python, not a size
             self.error("dynamic-value", f"input '{name}': shape {tuple(keras_shape)} is not known statically", loc)
             return None
         rank = len(shape) + 1

@@ -130,6 +130,14 @@ def test_keras_shape_of_tuples_is_an_error(capsys, tmp_path):
     assert status == 1 and f"{source}:5:5: error[bad-value]: shape expects integers, got [(), 3]" in err
 
 
+def test_keras_input_shape_of_booleans_is_an_error(capsys, tmp_path):
+    """Found by benchmarks/fuzz.py: True was taken as the size 1 and the XMI written did not load back."""
+    source = write(tmp_path / "net.py", "import keras\nfrom keras import layers\n\ninputs = keras.Input((True, 8, 3))\n"
+                                        "x = layers.Conv2D(4, 3)(inputs)\nmodel = keras.Model(inputs, x)\n")
+    status, _, err = run(capsys, "convert", source, "-o", tmp_path / "out.xmi")
+    assert status == 1 and f"{source}:4:10: error[dynamic-value]" in err and files_in(tmp_path) == ["net.py"]
+
+
 def test_float_kernel_size_in_nn_text_is_an_error(capsys, tmp_path):
     source = write(tmp_path / "k.nn", "model K {\n    input x: float32[1, 8, 8]\n"
                                       "    c = conv2d(x, 2, kernel_size=2.5)\n    output c\n}\n")
