@@ -457,6 +457,16 @@ def test_hostile_constants_stop_fast_with_a_located_diagnostic(capsys, tmp_path,
     assert status == 1 and f"{source}:{line}:" in err and "error[evaluation-limit]" in err
 
 
+def test_absurd_num_layers_stops_the_keras_generator(capsys, tmp_path):
+    """Found by benchmarks/fuzz.py: num_layers=999999999999 unrolled for ever into Keras layers."""
+    source = write(tmp_path / "r.nn", "model R {\n    input x: float32[20, 3]\n"
+                                      "    r = lstm(x, 8, num_layers=999999999999)\n    output r\n}\n")
+    started = time.process_time()
+    status, _, err = run(capsys, "convert", source, "-o", tmp_path / "out.py", "--to", "keras")
+    assert status == 1 and f"{source}:3:5: error[unsupported-for-target]" in err and "at most 1000" in err
+    assert time.process_time() - started < 5 and files_in(tmp_path) == ["r.nn"]
+
+
 def _sharing_chain(pairs: int) -> str:
     lines = ["model Shared {", "    input x: float32[16]"]
     previous = "x"
