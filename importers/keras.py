@@ -482,10 +482,16 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+@functools.cache
+def _holds_integers(eclass_name: str, key: str) -> bool:
+    """Attribute ``key`` of the class holds integers (cached: pyecore's lookup walks every feature)."""
+    feature = eclass(eclass_name).findEStructuralFeature(camel(key))
+    return feature is not None and feature.eType.name == "EInt"
+
+
 def _integers_fit(eclass_name: str, key: str, value) -> bool:
     """``value`` may be given to attribute ``key``: anything when it does not hold integers, else integers."""
-    feature = eclass(eclass_name).findEStructuralFeature(camel(key))
-    if feature is None or feature.eType.name != "EInt":
+    if not _holds_integers(eclass_name, key):
         return True
     return all(_is_int(v) for v in (value if isinstance(value, (list, tuple)) else [value]))  # True is no size
 
