@@ -55,7 +55,7 @@ from nnpivot.importers.pysource import (
     slice_attributes,
 )
 from nnpivot.importers.scripts import trained_sites
-from nnpivot.kinds import KINDS, PER_AXIS, canonical_per_axis, kind_of
+from nnpivot.kinds import KINDS, PER_AXIS, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
@@ -273,6 +273,7 @@ class GraphBuilder:
         self.graph_name = graph_name  # the block being built; "" for the model
         self.nodes: list = []
         self.names: set[str] = set()
+        self.next_number: dict[str, int] = {}
 
     def name(self, *candidates: str | None) -> str:
         for candidate in candidates:
@@ -284,14 +285,20 @@ class GraphBuilder:
         base = re.sub(r"\W", "_", base).strip("_") or "node"
         if base[0].isdigit() or base in AVOIDED_NAMES:
             base = "n_" + base
-        number = 1
+        number = self.next_number.get(base, 1)  # where the last search for this base stopped: linear, not quadratic
         while f"{base}_{number}" in self.names:
             number += 1
+        self.next_number[base] = number + 1
         self.names.add(f"{base}_{number}")
         return f"{base}_{number}"
 
     def add(self, eclass_name: str, names: tuple | str, inputs: list, loc: Location | None, **attrs):
-        """A new node named by the first free candidate of ``names`` (a str: a name reserved already)."""
+        """A new node named by the first free candidate of ``names`` (a str: a name reserved already).
+
+        An attribute the pivot holds as integers given anything else (a float, a nested tuple) is a located
+        ``bad-value`` and left unset: never truncated, never an internal error."""
+        for key in [k for k, v in attrs.items() if not _integers_fit(eclass_name, k, v)]:
+            self.importer.error("bad-value", f"{snake(key)} expects integers, got {attrs.pop(key)!r}", loc)
         node = new_node(eclass_name, names if isinstance(names, str) else self.name(*names), [t.node if isinstance(t, T) else t for t in inputs],
                         **attrs)
         set_location(node, loc)
@@ -375,13 +382,26 @@ class KerasImporter:
         if diagnostic not in self.diagnostics:
             self.diagnostics.append(diagnostic)
 
+    def _latest_entries(self) -> dict:
+        """(node name, graph) -> the latest report entry of that node, indexed as entries are added (a
+        search per note was quadratic in large sources); rebuilt when the entry list was replaced or cut."""
+        entries = self.report.entries
+        cached = getattr(self, "_entry_index", None)
+        if cached is None or cached[0] is not entries or cached[1] > len(entries):
+            cached = (entries, 0, {})
+        _, indexed, index = cached
+        for entry in entries[indexed:]:
+            index[(entry.node, entry.graph)] = entry
+        self._entry_index = (entries, len(entries), index)
+        return index
+
     def note(self, node, loc, remark: str = "") -> None:
         """``node`` of the graph being built is an exact translation; a second remark joins the first."""
         graph = self.builder.graph_name
-        for entry in reversed(self.report.entries):
-            if (entry.node, entry.graph) == (node.name, graph):
-                entry.note = "; ".join(filter(None, (entry.note, remark)))
-                return
+        entry = self._latest_entries().get((node.name, graph))
+        if entry is not None and (entry.node, entry.graph) == (node.name, graph):
+            entry.note = "; ".join(filter(None, (entry.note, remark)))
+            return
         kind = kind_of(node)
         label = kind.keyword if kind else f"block {node.block.name}" if is_kind(node, "BlockCall") else \
             node.eClass.name.lower()
@@ -480,6 +500,24 @@ class ConfigObj:
 CONST_TYPES = (int, float, str, bool, type(None))
 GENERIC_MODEL_NAMES = {"model", "net", "network", "m", "clf", "classifier", "keras_model", "nn"}
 BINARY_KINDS = {ast.Add: "Add", ast.Sub: "Sub", ast.Mult: "Mul", ast.Div: "Div"}   # tensor operators
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@functools.cache
+def _holds_integers(eclass_name: str, key: str) -> bool:
+    """Attribute ``key`` of the class holds integers (cached: pyecore's lookup walks every feature)."""
+    feature = eclass(eclass_name).findEStructuralFeature(camel(key))
+    return feature is not None and feature.eType.name == "EInt"
+
+
+def _integers_fit(eclass_name: str, key: str, value) -> bool:
+    """``value`` may be given to attribute ``key``: anything when it does not hold integers, else integers."""
+    if not _holds_integers(eclass_name, key):
+        return True
+    return all(_is_int(v) for v in (value if isinstance(value, (list, tuple)) else [value]))  # True is no size
 
 
 def is_const(value) -> bool:
@@ -849,7 +887,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
         if free is not None:   # the script computes it from data: --set gives it
             self.error(free.code, f"input '{name}': {free.why}", free.loc or loc)
             return None
-        if not all(isinstance(d, int) for d in shape):
+        if not all(_is_int(d) for d in shape):  # True is an int to Python, not a size
             self.error("dynamic-value", f"input '{name}': shape {tuple(keras_shape)} is not known statically", loc)
             return None
         rank = len(shape) + 1
@@ -907,6 +945,11 @@ class Interpreter(KerasImporter, SourceInterpreter):
         if isinstance(callee, FunctionalModel):
             self.error("unsupported-construct", "a functional model used as a layer is not translated", loc)
             return Unknown("nested functional model", loc)
+        if not isinstance(callee, LayerObj):  # an unknown name or a value: reported where it was made
+            what = callee.why if isinstance(callee, Unknown) else type(callee).__name__
+            self.error("unknown-layer", f"{what} is used as a layer but is not a Keras layer nnpivot knows",
+                       getattr(callee, "loc", None) or loc)
+            return Unknown(f"output of {what}", loc)
         return self.apply_layer(callee, args, kwargs, hint, hints, loc)
 
     def apply_layer(self, layer: LayerObj, args, kwargs, hint, hints, loc):
@@ -1045,6 +1088,9 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 self.error("unsupported-construct", f"{layer.original}: {name}={value!r} is not translated",
                            layer.loc)
                 return UNSET
+            if feature.eType.name == "EInt" and not all(_is_int(v) for v in values):
+                self.error("bad-value", f"{layer.original}: {snake(name)} expects integers, got {value!r}", layer.loc)
+                return UNSET
             return canonical_per_axis(values) if name in PER_AXIS else values
         if hasattr(feature.eType, "getEEnumLiteral"):
             literal = feature.eType.getEEnumLiteral(str(value).lower()) if isinstance(value, str) else None
@@ -1053,6 +1099,9 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 return UNSET
             return literal.name
         type_name = feature.eType.name
+        if type_name == "EInt" and not _is_int(value):
+            self.error("bad-value", f"{layer.original}: {snake(name)} expects an integer, got {value!r}", layer.loc)
+            return UNSET
         try:
             return bool(value) if type_name == "EBoolean" else float(value) if type_name == "EDouble" else (
                 int(value) if type_name == "EInt" else value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 
 from textx import TextXSyntaxError, get_location
 from textx.exceptions import TextXError
@@ -401,6 +402,27 @@ def _show(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+# Lists nest at most this deep: the parsers recurse per level, and no argument needs more than two.
+MAX_NESTING = 32
+_BRACKETS = re.compile(r'[\[\]]|"(?:\\.|[^"\\\n])*"|//[^\n]*|#[^\n]*|/\*.*?\*/', re.DOTALL)
+
+
+def _check_nesting(text: str, filename: str) -> None:
+    """``nesting-too-deep`` at the first bracket deeper than MAX_NESTING (strings and comments skipped)."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        token = match.group()
+        if token == "[":
+            depth += 1
+            if depth > MAX_NESTING:
+                line = text.count("\n", 0, match.start()) + 1
+                col = match.start() - text.rfind("\n", 0, match.start())
+                raise NNPivotError([error("nesting-too-deep", f"lists nested more than {MAX_NESTING} deep",
+                                          Location(filename, line, col))])
+        elif token == "]":
+            depth = max(depth - 1, 0)
+
+
 def parse_text(text: str, filename: str = "<string>"):
     """Parse `.nn` text into a pivot Model; raises NNPivotError with every problem found.
 
@@ -408,6 +430,7 @@ def parse_text(text: str, filename: str = "<string>"):
     accept goes to textX, which reports the syntax error (or reads what the
     reader left to it).
     """
+    _check_nesting(text, filename)
     with collector_paused():
         tree = reader.read(text)
         if tree is not None:

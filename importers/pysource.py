@@ -40,6 +40,11 @@ def read_source(path) -> tuple[str, ast.Module]:
     except SyntaxError as exc:
         where = Location(str(path), exc.lineno or 0, exc.offset or 0)
         raise NNPivotError([error("syntax-error", f"not valid Python: {exc.msg}", where)]) from None
+    except (RecursionError, MemoryError):  # Python's own parser gives up on expressions nested thousands deep
+        raise NNPivotError([error("nesting-too-deep", "the source nests expressions too deeply to parse",
+                                  Location(str(path)))]) from None
+    except ValueError as exc:  # a NUL byte
+        raise NNPivotError([error("syntax-error", f"not valid Python: {exc}", Location(str(path)))]) from None
     return text, tree
 
 

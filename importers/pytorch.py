@@ -47,7 +47,7 @@ from pyecore.ecore import EEnum
 
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors, set_location, warning
 from nnpivot.graph import new_node
-from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
+from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.torch_mapping import REQUIRED, SAME_PADDED, SAME_PADDED_CODE
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
@@ -257,16 +257,18 @@ class GraphBuilder:
         self.graph, self.root, self.importer = graph, root, importer
         self.shapes: dict = {}
         self.names: set[str] = set()
+        self.next_number: dict[str, int] = {}
         self.selects: dict = {}
 
     def unique(self, base: str) -> str:
         base = re.sub(r"\W", "_", base) or "node"
         if base[0].isdigit():
             base = f"n{base}"
-        name, n = base, 0
+        name, n = base, self.next_number.get(base, 0)  # where the last search for this base stopped: not quadratic
         while name in self.names:
             n += 1
             name = f"{base}_{n}"
+        self.next_number[base] = n
         self.names.add(name)
         return name
 
@@ -357,6 +359,16 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _not_integers(kind: Kind, attrs: dict) -> str | None:
+    """The first attribute of ``attrs`` the pivot holds as integers whose value is not (2.5 is never truncated)."""
+    for key, value in attrs.items():
+        feature = kind.attribute(key)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if feature is not None and feature.eType.name == "EInt" and not all(_is_int(v) for v in values):
+            return key
+    return None
+
+
 def _pivot_value(kind: Kind, key: str, value):
     """A torch argument value as the pivot attribute ``key`` holds it; ValueError when it cannot."""
     feature = kind.attribute(key)
@@ -365,7 +377,8 @@ def _pivot_value(kind: Kind, key: str, value):
         if not all(_number(v) for v in values):
             raise ValueError(f"expects numbers, got {value!r}")
         if feature.eType.name == "EInt":
-            values = [int(v) for v in values]
+            if not all(_is_int(v) for v in values):  # never truncated: kernel_size=2.5 is an error
+                raise ValueError(f"expects integers, got {value!r}")
         else:
             values = [float(v) for v in values]
         return canonical_per_axis(values) if key in PER_AXIS else values
@@ -786,7 +799,11 @@ class Importer(Interpreter):
         self.building += 1
         block = Block(name=f"{instance.cls.name}.building{self.building}")
         inner = GraphBuilder(block, instance, self)
-        forward = instance.cls.method("forward")[0]
+        found = instance.cls.method("forward")
+        if found is None:
+            raise self.refuse("unsupported-construct", f"{instance.cls.name} is called but defines no forward "
+                                                       "method", node)
+        forward = found[0]
         params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
         if len(params) < len(args):
             raise self.refuse("unsupported-construct", f"{instance.cls.name}.forward takes {len(params)} inputs, "
@@ -967,7 +984,7 @@ class Importer(Interpreter):
                 or pad is None or tensors[0].index or not is_kind(pad, "Pad") or graph.nodes[-1] is not pad
                 or pad.mode.name != "constant" or pad.value or len(pad.pads) != 2 * layer.kind.spatial_dims):
             return tensors, {}
-        graph.nodes.remove(pad)
+        graph.nodes.pop()  # the pad is the last node: pop is O(1) where remove rebuilds the ordered set's index
         if self.report.entries and self.report.entries[-1].node == pad.name:
             self.report.entries.pop()
         return [Tensor(pad.inputs[0])], {"padding": "explicit", "pads": list(pad.pads)}
@@ -1455,6 +1472,10 @@ class Importer(Interpreter):
         if isinstance(result, _Done):
             return result, []
         attrs = {k: v for k, v in result.items() if v is not None}
+        wrong = _not_integers(kind, attrs)
+        if wrong is not None:
+            raise self.refuse("unsupported-construct", f"{spelling}: {snake(wrong)} expects integers, got "
+                                                       f"{attrs[wrong]!r}", node)
         call.check_used()
         if inputs is None:
             return attrs, call.notes
@@ -1647,6 +1668,8 @@ def _read_split(call):
     shape = call.shape(tensor)
     if call.spelling.endswith("chunk"):
         chunks, axis = call.param("chunks"), call.param("dim", 0)
+        if not _is_int(chunks) or chunks <= 0:
+            raise ValueError(f"chunks must be a positive int, got {chunks!r}")
         size = shape[axis]
         if size is None:
             raise ValueError("chunk of an axis of unknown size")
@@ -1656,6 +1679,8 @@ def _read_split(call):
         split, axis = call.param("split_size_or_sections"), call.param("dim", 0)
         size = shape[axis]
         if _is_int(split):
+            if split <= 0:
+                raise ValueError(f"split_size_or_sections must be positive, got {split}")
             if size is None:
                 raise ValueError("split of an axis of unknown size")
             sizes = [min(split, size - i) for i in range(0, size, split)]

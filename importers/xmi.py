@@ -44,7 +44,10 @@ def load_xmi(path) -> Model:
         raise NNPivotError([error("unreadable-file", f"cannot read {path}: {exc.strerror or exc}",
                                   Location(str(path)))]) from None
     checker = _Checker(str(path))
-    checker.check(tree.getroot())
+    try:
+        checker.check(tree.getroot())
+    except ValueError as exc:  # a name lxml parsed but refuses as a qualified name (like 'inputs:xmi')
+        checker.report("xmi-syntax", f"not a model file: {exc}", tree.getroot())
     if checker.diagnostics:
         raise NNPivotError(checker.diagnostics)
 

@@ -75,10 +75,20 @@ for keyword, cls, gates in (("simple_rnn", "nn.RNN", 1), ("lstm", "nn.LSTM", 4),
 
 # --- Keras -----------------------------------------------------------------------------------
 
+# Keras has no stacked recurrent layer: the code holds one layer per stacked layer, so their number is bounded.
+MAX_STACKED_LAYERS = 1000
+
+
 def emit_recurrent(ctx):
     node, x = ctx.node, ctx.x
     directions = 2 if node.bidirectional else 1
     per_direction = 2 if is_kind(node, "LSTM") else 1
+    sequence_perm = (1, 0, 2) if node.returnSequences and not node.batchFirst else L.identity(
+        3 if node.returnSequences else 2)
+    if node.numLayers > MAX_STACKED_LAYERS:
+        ctx.fail(f"num_layers={node.numLayers}: the Keras code stacks one layer per recurrent layer, at most "
+                 f"{MAX_STACKED_LAYERS}")
+        return [sequence_perm] + [L.identity(3)] * per_direction
     want_states = any(states_used(ctx))
     cls = ctx.mapping.layer
     sequence = x.expr
@@ -109,8 +119,6 @@ def emit_recurrent(ctx):
         if used:
             # PyTorch's h_n / c_n: (num_layers * directions, N, H), layer-major then direction.
             ctx.graph.line(f"{ctx.out_vars[slot + 1]} = ops.stack([{', '.join(finals[slot])}], axis=0)")
-    sequence_perm = (1, 0, 2) if node.returnSequences and not node.batchFirst else L.identity(
-        3 if node.returnSequences else 2)
     return [sequence_perm] + [L.identity(3)] * per_direction
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from nnpivot import __version__
 from nnpivot.console import FAILED, OK, USAGE, report
 from nnpivot.diagnostics import NNPivotError, has_errors
-from nnpivot.fileio import write_atomic
+from nnpivot.fileio import read_text, write_atomic
 from nnpivot.formats import FORMATS, FRAMEWORKS, TARGETS, UsageError
 from nnpivot.kinds import KINDS, snake
 
@@ -226,7 +226,7 @@ def replace_layers_section(readme_text: str, table: str) -> str:
 def run_layers(args) -> int:
     if args.update_readme:
         path = Path(args.update_readme)
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        current = read_text(path) if os.path.lexists(path) else ""  # a FIFO or folder: not-a-file
         updated = replace_layers_section(current, layers_markdown())
         if updated != current:
             write_atomic(path, updated, force=True)

@@ -10,8 +10,8 @@ import sys
 
 from nnpivot import api
 from nnpivot.console import FAILED, OK, USAGE, count, report
-from nnpivot.diagnostics import has_errors
-from nnpivot.fileio import write_atomic
+from nnpivot.diagnostics import Location, error, has_errors
+from nnpivot.fileio import refuse_existing, same_file, write_atomic
 from nnpivot.formats import UsageError
 from nnpivot.migrate import migrate, parse_input_shapes, parse_model_args, parse_settings
 from nnpivot.pipeline import Conversion
@@ -58,7 +58,19 @@ def run_convert(args) -> int:
 
 # --- migrate ---------------------------------------------------------------------------
 
+def _check_report_file(args) -> None:
+    """``--report FILE`` obeys --force and never names a file the run reads or writes (checked before work)."""
+    if args.report in (None, "-"):
+        return
+    for other in (args.source, args.output, args.weights, args.weights_out):
+        if other is not None and same_file(args.report, other):
+            raise UsageError([error("output-is-input", f"--report {args.report} is also {other}, which this run "
+                                    "reads or writes; write the report elsewhere", Location(str(args.report)))])
+    refuse_existing(args.report, args.force)
+
+
 def run_migrate(args) -> int:
+    _check_report_file(args)
     result = migrate(args.source, args.target, args.output, source_framework=args.source_framework,
                      model_name=args.model, model_args=parse_model_args(args.model_args),
                      input_shapes=parse_input_shapes(args.input_shape), settings=parse_settings(args.settings),
@@ -68,10 +80,10 @@ def run_migrate(args) -> int:
     if result.report is not None and result.report.model:
         print(f"{args.source}: migrated {result.migrated} ({result.source_framework})")
     if args.report is not None and result.report is not None:
-        if args.report == "-":
+        if args.report == "-" or result.failed is not None:  # a failed run leaves no file: the report is printed
             sys.stdout.write(result.report_text())
         else:
-            write_atomic(args.report, result.report_text(), force=True)
+            write_atomic(args.report, result.report_text(), force=args.force)
             print(f"{args.report}: migration report written")
     if result.failed is not None:
         print(f"nnpivot: migration failed at step '{result.failed}'; nothing written", file=sys.stderr)

@@ -1,6 +1,8 @@
 """Graph helpers over pivot models: node lookup, ordering, output counts, building."""
 from __future__ import annotations
 
+import functools
+
 from nnpivot.kinds import camel, kind_of
 from nnpivot.metamodel import eclass, is_kind
 
@@ -58,13 +60,19 @@ def graph_inputs(graph) -> list:
     return [n for n in graph.nodes if is_kind(n, "Input")]
 
 
+@functools.cache
+def _feature(eclass_name: str, key: str):
+    """The structural feature ``key`` of a metamodel class (cached: pyecore's lookup walks every feature)."""
+    return eclass(eclass_name).findEStructuralFeature(key)
+
+
 def new_node(eclass_name: str, name: str, inputs=(), **attributes):
     """Create a node; attribute names may be given in DSL (snake_case) or metamodel spelling."""
     node = eclass(eclass_name)(name=name)
     node.inputs.extend(inputs)
     for key, value in attributes.items():
         key = camel(key)
-        feature = node.eClass.findEStructuralFeature(key)
+        feature = _feature(eclass_name, key)
         if feature is None:
             raise KeyError(f"{eclass_name} has no attribute {key}")
         if feature.many:

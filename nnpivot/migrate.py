@@ -110,10 +110,7 @@ def parse_model_args(text: str | None) -> dict:
         return {}
     text = text.strip()
     if text.startswith("{"):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError([error("bad-model-args", f"--model-args is not valid JSON: {exc}")]) from None
+        value = _json_value(text)
         if not isinstance(value, dict):
             raise UsageError([error("bad-model-args", "--model-args must be a JSON object")])
         return value
@@ -123,8 +120,8 @@ def parse_model_args(text: str | None) -> dict:
         if not sep or not key.strip().isidentifier():
             raise UsageError([error("bad-model-args", f"--model-args item '{item}' is not NAME=VALUE")])
         try:
-            result[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
+            result[key.strip()] = _json_value(raw)
+        except UsageError:
             result[key.strip()] = raw
     return result
 
@@ -149,6 +146,27 @@ def parse_settings(items) -> dict | None:
                 p.lstrip("-").isdigit() for p in parts) else raw
         settings[name] = tuple(value) if isinstance(value, list) else value
     return settings
+
+
+# Constructor arguments are configuration: a few levels of lists and dicts, never hundreds.
+MODEL_ARGS_NESTING = 32
+
+
+def _json_value(text: str):
+    """A JSON value of ``--model-args``; ``bad-model-args`` when it is not JSON or nests too deep."""
+    depth = deepest = 0
+    for char in text:  # counted before parsing: the parser recurses per level
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    if deepest > MODEL_ARGS_NESTING:
+        raise UsageError([error("bad-model-args", f"--model-args nests more than {MODEL_ARGS_NESTING} levels")])
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise UsageError([error("bad-model-args", f"--model-args is not valid JSON: {exc}")]) from None
 
 
 def parse_input_shapes(items) -> dict | list | None:

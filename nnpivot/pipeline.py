@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors
-from nnpivot.fileio import check_readable, refuse_existing, write_atomic
+from nnpivot.fileio import Staged, check_readable, refuse_existing, same_file, write_atomic
 from nnpivot.formats import (
     CODE,
     FILE,
@@ -210,10 +210,23 @@ class Conversion:
                                         f"{fmt.description}; the {output.name} output needs {' or '.join(allowed)}",
                                         Location(str(self.weights_out)))])
             weight_format(self.weights)
+        self.refuse_overwriting_inputs()
         refuse_existing(self.destination, self.force)
         if self.weights_out is not None:
             refuse_existing(self.weights_out, self.force)
         return output
+
+    def refuse_overwriting_inputs(self) -> None:
+        """``output-is-input`` when an output names an input or the other output: even --force never
+        replaces what the run reads."""
+        inputs = [p for p in (self.source, self.weights) if p is not None]
+        outputs = [p for p in (self.destination, self.weights_out) if p is not None]
+        for i, output in enumerate(outputs):
+            for other in inputs + outputs[:i]:
+                if same_file(output, other):
+                    raise UsageError([error("output-is-input", f"{output} is also {other}, which this run "
+                                            f"{'reads' if other in inputs else 'writes'}; write elsewhere",
+                                            Location(str(output)))])
 
     def steps(self) -> list[Step]:
         steps = [Step("import", self._import), *(Step(name, _pass(t)) for name, t in self.passes),
@@ -267,25 +280,21 @@ class Conversion:
         return warnings
 
     def _write(self, state):
-        """Write the output and the weights; on failure remove what this run created."""
-        written = state["written"]
-        existed = {p: p.exists() for p in (self.destination, self.weights_out) if p is not None}
+        """Write the output and the weights to temporary files, then publish both: a failure leaves neither."""
         try:
-            write(state["model"], state["text"], state["output_format"], self.destination, self.force)
-            written.append(self.destination)
-            if self.weights_out is not None:
-                store = state["store"]
-                state["weights_written"] = len(store)
-                store.release_written = True  # the last step: the writer may drop arrays as it goes
-                diagnostics = resolve(WEIGHTS_WRITER)(state["model"], store, self.weights_out, self.force)
-                if has_errors(diagnostics):
-                    raise NNPivotError(diagnostics)
-                written.append(self.weights_out)
+            with Staged(self.force) as staged:
+                write(state["model"], state["text"], state["output_format"], staged.path_for(self.destination),
+                      force=True)
+                if self.weights_out is not None:
+                    store = state["store"]
+                    state["weights_written"] = len(store)
+                    store.release_written = True  # the last step: the writer may drop arrays as it goes
+                    diagnostics = resolve(WEIGHTS_WRITER)(state["model"], store, staged.path_for(self.weights_out),
+                                                          True)
+                    if has_errors(diagnostics):
+                        return diagnostics
+                state["written"].extend(staged.publish())
         except NNPivotError as exc:
-            for path in written:
-                if not existed[path]:
-                    path.unlink(missing_ok=True)
-            written.clear()
             return exc.diagnostics
         return []
 

@@ -45,7 +45,7 @@ from nnpivot.importers.pysource import ImportTable, SourceObject, dotted
 from nnpivot.importers.pytorch import guess_input_shapes
 from nnpivot.kinds import kind_of
 from nnpivot.migrate import import_source, source_key
-from nnpivot.weight_formats import check_store
+from nnpivot.weight_formats import check_store, read_pivot
 from nnpivot.weights import WeightStore
 
 # --- the source's definitions, without its script --------------------------------------------------
@@ -471,13 +471,10 @@ def source_runner(path, framework: str, model, report, model_args=None, settings
 
 def read_source_weights(path, framework: str, model, report, weights, model_args=None, settings=None):
     """The pivot store from a checkpoint of the original source model."""
-    weights = Path(weights)
-    if not weights.exists():
-        raise NNPivotError([error("file-not-found", f"no such file: {weights}", Location(str(weights)))])
+    weights = check_readable(weights, "weight file")
     fmt = weight_format(weights)
     if fmt.name == "pivot":
-        store = WeightStore.load(weights)
-        return store, check_store(model, store)
+        return read_pivot(model, weights)
     if fmt.name != framework:
         raise NNPivotError([error("weights-framework-mismatch", f"{weights.name} is a {fmt.description} but the "
                                   f"source is {framework} code", Location(str(weights)))])

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, location_of, warning
-from nnpivot.fileio import refuse_existing
+from nnpivot.fileio import Staged, check_readable, refuse_existing, same_file
 from nnpivot.formats import WEIGHT_FORMATS, WeightFormat, weight_format
 from nnpivot.generators import keras as keras_target
 from nnpivot.generators import pytorch as torch_target
@@ -105,7 +105,7 @@ def read_pivot(model, path):
 
 def write_pivot(model, store, path, force):
     refuse_existing(path, force)
-    store.save(path)
+    store.save(path)  # atomic: through a temporary file and a rename
     return []
 
 
@@ -134,11 +134,7 @@ def _shape(shape) -> str:
 
 
 def _require_file(path) -> None:
-    path = Path(path)
-    if not path.exists():
-        raise NNPivotError([error("file-not-found", f"no such file: {path}", Location(str(path)))])
-    if path.is_dir():
-        raise NNPivotError([error("not-a-file", f"{path} is a directory, not a weight file", Location(str(path)))])
+    check_readable(path, "weight file")
 
 
 def read_store(model, path) -> tuple[WeightStore, list[Diagnostic]]:
@@ -151,9 +147,12 @@ def read_store(model, path) -> tuple[WeightStore, list[Diagnostic]]:
 def write_store(model, store: WeightStore, path, force: bool = False) -> list[Diagnostic]:
     """Write ``store`` for ``model`` in the format of ``path``, atomically; ``output-exists`` unless ``force``."""
     fmt = weight_format(path)
-    refuse_existing(path, force)
     try:
-        return fmt.write(model, store, Path(path), force)
+        with Staged(force) as staged:  # written to a temporary file, then published keeping a replaced file's mode
+            diagnostics = fmt.write(model, store, staged.path_for(path), True)
+            if not has_errors(diagnostics):
+                staged.publish()
+            return diagnostics
     except NNPivotError as exc:
         return exc.diagnostics
 
@@ -162,6 +161,9 @@ def convert_weights(model, source, destination, force: bool = False) -> list[Dia
     """Read ``source`` into the pivot store for ``model`` and write ``destination``; the diagnostics of both."""
     weight_format(source)
     weight_format(destination)
+    if same_file(source, destination):  # even --force never replaces what the run reads
+        return [error("output-is-input", f"{destination} is also the weights read; write elsewhere",
+                      Location(str(destination)))]
     refuse_existing(destination, force)  # before the (possibly slow) read
     store, diagnostics = read_store(model, source)
     if has_errors(diagnostics):

@@ -22,6 +22,7 @@ STRUCTURAL = ("Input", "Select")  # nodes without parameters of their own to sha
 def check_sharing(graph, found: Findings) -> None:
     """Structure of every ``weightsOf`` of ``graph`` (before shape inference)."""
     members = set(graph.nodes)
+    component = None  # strongly connected components, computed once when a sharing node needs them
     for node in graph.nodes:
         owner = node.weightsOf
         if owner is None:
@@ -44,21 +45,68 @@ def check_sharing(graph, found: Findings) -> None:
             if difference:
                 found.error("shared-weights-mismatch", f"{what} shares the weights of '{owner.name}' but "
                                                        f"{difference}", node)
-            elif node in _upstream(owner, members):
+            elif _upstream_of(owner, node, component := component or _components(graph.nodes, members)):
                 found.error("shared-weights-order", f"{what} shares the weights of '{owner.name}', which is "
                             f"computed from '{node.name}': the owner must be the first application", node)
 
 
-def _upstream(node, members: set) -> set:
-    """Every node ``node`` is computed from, through inputs and shared owners, within the graph."""
-    seen, pending = set(), [node]
-    while pending:
-        current = pending.pop()
-        for dep in [*current.inputs, *([current.weightsOf] if current.weightsOf is not None else [])]:
-            if dep in members and dep not in seen:
-                seen.add(dep)
-                pending.append(dep)
-    return seen
+def _dependencies(node, members: set) -> list:
+    """What ``node`` is computed from within the graph: its inputs and the node whose weights it shares."""
+    deps = [*node.inputs, node.weightsOf] if node.weightsOf is not None else node.inputs
+    return [d for d in deps if d in members]
+
+
+def _upstream_of(owner, node, component: dict) -> bool:
+    """``owner`` is computed from ``node``. ``node`` depends on ``owner`` (it shares its weights), so that
+    is a cycle through both: they are in one strongly connected component."""
+    return component.get(owner) is not None and component.get(owner) == component.get(node)
+
+
+def _components(nodes, members: set) -> dict:
+    """node -> its strongly connected component (an int) over the dependencies; iterative Tarjan, linear in
+    the graph (one search per sharing node was quadratic in large models)."""
+    index: dict = {}
+    low: dict = {}
+    component: dict = {}
+    stack: list = []
+    on_stack: set = set()
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, iter(_dependencies(root, members)))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            current, pending = work[-1]
+            advanced = False
+            for dep in pending:
+                if dep not in index:
+                    index[dep] = low[dep] = counter
+                    counter += 1
+                    stack.append(dep)
+                    on_stack.add(dep)
+                    work.append((dep, iter(_dependencies(dep, members))))
+                    advanced = True
+                    break
+                if dep in on_stack:
+                    low[current] = min(low[current], index[dep])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[current])
+            if low[current] == index[current]:
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component[member] = index[current]
+                    if member is current:
+                        break
+    return component
 
 
 def check_shared_shapes(graph, table, found: Findings) -> None:
