@@ -240,7 +240,7 @@ _TORCH_CROSS_ENTROPY = {LOGITS: Writing("nn.CrossEntropyLoss()"),
                         # logits up to a constant wherever p is a normal float, and the clamp keeps an
                         # underflowed p (a logit gap over ~87) finite instead of log(0) = -inf
                         PROBABILITIES: Writing("nn.CrossEntropyLoss()",
-                                               "torch.log({}.clamp_min(torch.finfo({}.dtype).tiny))")}
+                                               "torch.log({0}.clamp_min(torch.finfo({0}.dtype).tiny))")}
 _KERAS_NLL_PROBLEM = ("nll reads log-probabilities and Keras has no negative log-likelihood loss: end the model in "
                       "log_softmax (its Keras form is sparse categorical cross-entropy from logits) or use "
                       "cross_entropy")
