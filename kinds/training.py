@@ -104,6 +104,9 @@ def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerPa
             OptimizerParameter("beta_2", "betas", "beta_2", beta_2_torch, 0.999, torch_index=1))
 
 
+# Not quite one quantity: Keras's Adam family adds epsilon before the bias correction of sqrt(v) ("epsilon
+# hat"), its RMSprop and Adagrad inside the square root; PyTorch adds it to the (bias-corrected) sqrt(v). The
+# updates agree where sqrt(v) is well above epsilon, i.e. except for near-zero gradients or a large epsilon.
 def _epsilon(torch_default: float, keras_default: float = 1e-7) -> OptimizerParameter:
     return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default)
 
