@@ -45,8 +45,9 @@ def train(model, dataset, epochs=5, batch_size=64, learning_rate=0.001):
         for inputs, targets in loader:
             optimizer.zero_grad()
             outputs = model(inputs)
+            targets = targets.to(outputs.dtype)
             # the model outputs probabilities: cross-entropy of their logarithm
-            loss = loss_fn(torch.log(outputs), targets)
+            loss = loss_fn(torch.log(outputs.clamp_min(torch.finfo(outputs.dtype).tiny)), targets)
             loss.backward()
             optimizer.step()
             loss_sum += loss.item() * len(targets)
