@@ -240,10 +240,10 @@ def _everywhere(writing: Writing) -> dict[str, Writing]:
 
 _TORCH_CROSS_ENTROPY = {LOGITS: Writing("nn.CrossEntropyLoss()"),
                         # Keras's fit takes a softmax output's logits (its graph keeps them); log(p) is those
-                        # logits up to a constant wherever p is a normal float, and the clamp keeps an
-                        # underflowed p (a logit gap over ~87) finite instead of log(0) = -inf
-                        PROBABILITIES: Writing("nn.CrossEntropyLoss()",
-                                               "torch.log({0}.clamp_min(torch.finfo({0}.dtype).tiny))")}
+                        # logits up to a constant wherever float32 holds p, and the clamp at about float32's
+                        # smallest normal number keeps an underflowed p (a logit gap over ~87) finite instead
+                        # of log(0) = -inf
+                        PROBABILITIES: Writing("nn.CrossEntropyLoss()", "torch.log({}.clamp_min(1e-38))")}
 _KERAS_NLL_PROBLEM = ("nll reads log-probabilities and Keras has no negative log-likelihood loss: end the model in "
                       "log_softmax (its Keras form is sparse categorical cross-entropy from logits) or use "
                       "cross_entropy")

@@ -46,8 +46,8 @@ def train(model, dataset, epochs=5, batch_size=64, learning_rate=0.001):
             optimizer.zero_grad()
             outputs = model(inputs)
             targets = targets.to(outputs.dtype)
-            # the model outputs probabilities: cross-entropy of their logarithm
-            loss = loss_fn(torch.log(outputs.clamp_min(torch.finfo(outputs.dtype).tiny)), targets)
+            # the model outputs probabilities: cross-entropy of their logarithm (clamped: log(0) = -inf)
+            loss = loss_fn(torch.log(outputs.clamp_min(1e-38)), targets)
             loss.backward()
             optimizer.step()
             loss_sum += loss.item() * len(targets)
