@@ -261,7 +261,8 @@ def softmax_case(tmp_path):
     return source, migrated, model, features, labels
 
 
-def test_softmax_model_trains_the_same_in_pytorch_on_confident_predictions(tmp_path):
+@pytest.mark.parametrize("label_shape", ["(N,)", "(N, 1)"])
+def test_softmax_model_trains_the_same_in_pytorch_on_confident_predictions(label_shape, tmp_path):
     """Gaps of ~40 make Keras's clipped probabilities (1e-7) differ from the logits; fit uses the logits."""
     source, migrated, model, features, labels = softmax_case(tmp_path)
     model.load_state_dict(confident(model.state_dict(), 12.0))
@@ -270,6 +271,8 @@ def test_softmax_model_trains_the_same_in_pytorch_on_confident_predictions(tmp_p
     # some labels are less likely than Keras's clip (1e-7) and none has underflowed
     label_probabilities = probabilities[torch.arange(40), torch.from_numpy(labels)]
     assert (label_probabilities < 1e-7).any() and (label_probabilities > 0).all()
+    if label_shape == "(N, 1)":
+        labels = labels[:, None]
     keras_model = source.build_model
     source.build_model = lambda: scaled_keras(keras_model(), 12.0)
     keras_losses = keras_training(source, features, labels)
