@@ -247,7 +247,8 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
         "signature": wrap_call("def train(", parameters, "", "):"),
         "optimizer": wrap_call(f"optimizer = {entry.torch_class}(", ["model.parameters()", *options], INDENT),
         "loss_input": writing.input.format("outputs"), "probabilities": writing.input != "{}",
-        "loss": writing.code, "doc": docstring(_TRAIN_DOC.format(optimizer=kind, loss=loss)),
+        "loss": writing.code, "targets": vocabulary.LOSSES[loss].torch_targets,
+        "doc": docstring(_TRAIN_DOC.format(optimizer=kind, loss=loss)),
         "metrics": metrics, "batch": "*inputs, targets" if several else "inputs, targets",
         "call": ("model(*inputs)" if several else "model(inputs)") + ("[0]" if len(outputs) > 1 else ""),
     }

@@ -2773,6 +2773,10 @@ def optimizer(self, value, loc):
             result.parameters.append(eclass("Parameter")(key=parameter.name, value=float(item)))
         elif key not in vocabulary.KERAS_OPTIMIZER_IGNORED:
             self.warn("unsupported-construct", f"optimizer {entry.name} argument {key}={item!r} is left out", loc)
+    # Keras's defaults where PyTorch has others (epsilon...): the migrated model trains with them
+    given = {p.key for p in result.parameters}
+    result.parameters.extend(eclass("Parameter")(key=p.name, value=float(default))
+                             for p, default in vocabulary.source_defaults(entry, "keras") if p.name not in given)
     return result
 
 

@@ -1991,6 +1991,10 @@ class _TrainingReader:
                                           self.importer.where(keyword), warning)
             if len(call.args) > 1 and _number(self.literal(call.args[1], values)):
                 opt.learningRate = float(self.literal(call.args[1], values))
+            # PyTorch's defaults where Keras has others (epsilon...): the migrated model trains with them
+            given = {p.key for p in opt.parameters}
+            opt.parameters.extend(Parameter(key=p.name, value=float(default))
+                                  for p, default in vocabulary.source_defaults(entry, "torch") if p.name not in given)
             config.optimizer = opt
         if loss:
             config.loss = loss

@@ -104,6 +104,9 @@ def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerPa
             OptimizerParameter("beta_2", "betas", "beta_2", beta_2_torch, 0.999, torch_index=1))
 
 
+# Not quite one quantity: Keras's Adam family adds epsilon before the bias correction of sqrt(v) ("epsilon
+# hat"), its RMSprop and Adagrad inside the square root; PyTorch adds it to the (bias-corrected) sqrt(v). The
+# updates agree where sqrt(v) is well above epsilon, i.e. except for near-zero gradients or a large epsilon.
 def _epsilon(torch_default: float, keras_default: float = 1e-7) -> OptimizerParameter:
     return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default)
 
@@ -137,6 +140,22 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
     OptimizerEntry("nadam", "torch.optim.NAdam", "keras.optimizers.Nadam", ("nadam",), 2e-3, 1e-3, (
         *_betas(), _epsilon(1e-8), _decay("NAdam"))),
 )}
+
+def source_defaults(entry: OptimizerEntry, framework: str) -> list[tuple[OptimizerParameter, float | bool]]:
+    """The parameters whose default differs between the frameworks, with the ``framework``'s ("torch"/"keras").
+
+    An importer writes these into the pivot when the source leaves them unset, so the other
+    target trains with the source's settings (Adam's epsilon: 1e-8 in PyTorch, 1e-7 in Keras).
+    A default of None (Keras: no weight decay) means the same as PyTorch's 0 and is left alone.
+    """
+    found = []
+    for parameter in entry.parameters:
+        if None in (parameter.torch_default, parameter.keras_default) or \
+                parameter.torch_default == parameter.keras_default:
+            continue
+        found.append((parameter, parameter.torch_default if framework == "torch" else parameter.keras_default))
+    return found
+
 
 # What generated training code uses when the model's training section names no optimizer or no loss.
 DEFAULT_OPTIMIZER, DEFAULT_LEARNING_RATE, DEFAULT_LOSS = "adam", 0.001, "cross_entropy"
@@ -182,6 +201,12 @@ class Spelling:
 VALUES = "values"
 
 
+# Keras squeezes or expands labels to the outputs' rank; PyTorch's losses need the shapes they document.
+_SAME_SHAPE = "targets.reshape(outputs.shape).to(outputs.dtype)"  # (N,) labels of an (N, 1) output
+_CLASS_INDICES = "targets.reshape(outputs.shape[:-1]).long()"    # (N, 1) class indices -> (N,)
+_SOFT_TARGETS = "targets.to(outputs.dtype)"
+
+
 @dataclass(frozen=True)
 class LossEntry:
     name: str
@@ -193,6 +218,8 @@ class LossEntry:
     keras_spellings: tuple[Spelling, ...]   # Keras classes and identifiers the Keras importer recognises
     torch_writings: dict[str, Writing]      # ending -> how generated PyTorch code writes it
     keras_writings: dict[str, Writing]      # ending -> how generated Keras code writes it
+    # how generated PyTorch code shapes the labels a Keras script feeds (N,) or (N, 1) alike, as Keras does
+    torch_targets: str = _SAME_SHAPE
 
     def torch(self, ending: str) -> Writing:
         return self.torch_writings.get(ending) or self.torch_writings[LOGITS]
@@ -212,8 +239,11 @@ def _everywhere(writing: Writing) -> dict[str, Writing]:
 
 
 _TORCH_CROSS_ENTROPY = {LOGITS: Writing("nn.CrossEntropyLoss()"),
-                        # CrossEntropyLoss of log(probabilities) is the cross-entropy Keras computes on them
-                        PROBABILITIES: Writing("nn.CrossEntropyLoss()", "torch.log({})")}
+                        # Keras's fit takes a softmax output's logits (its graph keeps them); log(p) is those
+                        # logits up to a constant wherever float32 holds p, and the clamp at about float32's
+                        # smallest normal number keeps an underflowed p (a logit gap over ~87) finite instead
+                        # of log(0) = -inf
+                        PROBABILITIES: Writing("nn.CrossEntropyLoss()", "torch.log({}.clamp_min(1e-38))")}
 _KERAS_NLL_PROBLEM = ("nll reads log-probabilities and Keras has no negative log-likelihood loss: end the model in "
                       "log_softmax (its Keras form is sparse categorical cross-entropy from logits) or use "
                       "cross_entropy")
@@ -226,7 +256,7 @@ LOSSES: dict[str, LossEntry] = {entry.name: entry for entry in (
          Spelling("sparse_categorical_crossentropy", PROBABILITIES, True)),
         _TORCH_CROSS_ENTROPY,
         {LOGITS: Writing("keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
-         PROBABILITIES: Writing("keras.losses.SparseCategoricalCrossentropy()")}),
+         PROBABILITIES: Writing("keras.losses.SparseCategoricalCrossentropy()")}, _CLASS_INDICES),
     LossEntry(
         # PyTorch writes it as CrossEntropyLoss with probability targets, which reads back as cross_entropy
         "categorical_cross_entropy", "categorical cross-entropy against one-hot or soft targets", PROBABILITIES,
@@ -235,7 +265,7 @@ LOSSES: dict[str, LossEntry] = {entry.name: entry for entry in (
          Spelling("categorical_crossentropy", PROBABILITIES, True)),
         _TORCH_CROSS_ENTROPY,
         {LOGITS: Writing("keras.losses.CategoricalCrossentropy(from_logits=True)"),
-         PROBABILITIES: Writing("keras.losses.CategoricalCrossentropy()")}),
+         PROBABILITIES: Writing("keras.losses.CategoricalCrossentropy()")}, _SOFT_TARGETS),
     LossEntry(
         "binary_cross_entropy", "binary cross-entropy against 0/1 targets", BINARY_PROBABILITIES,
         (Spelling("nn.BCELoss", PROBABILITIES), Spelling("F.binary_cross_entropy", PROBABILITIES),
@@ -250,7 +280,7 @@ LOSSES: dict[str, LossEntry] = {entry.name: entry for entry in (
         (),  # Keras has no NLL loss: on log-probabilities it is sparse cross-entropy from logits (logsumexp = 0)
         _everywhere(Writing("nn.NLLLoss()")),
         {LOGITS: Writing(None, problem=_KERAS_NLL_PROBLEM),
-         LOG_PROBABILITIES: Writing("keras.losses.SparseCategoricalCrossentropy(from_logits=True)")}),
+         LOG_PROBABILITIES: Writing("keras.losses.SparseCategoricalCrossentropy(from_logits=True)")}, _CLASS_INDICES),
     LossEntry(
         "mse", "mean squared error", VALUES,
         (Spelling("nn.MSELoss", VALUES), Spelling("F.mse_loss", VALUES)),

@@ -479,6 +479,16 @@ def _settings(model):
     return optimizer.kind, round(optimizer.learningRate, 9), sorted(parameters), training.loss
 
 
+def _with_source_defaults(settings, framework: str):
+    """``settings`` as an importer of ``framework`` code reads them: defaults that differ between the frameworks
+    are made explicit (issue 11), the ones the model left unset as that framework's."""
+    kind, rate, parameters, loss = settings
+    given = {key for key, _ in parameters}
+    made_explicit = [(p.name, round(float(default), 9)) for p, default in
+                     vocabulary.source_defaults(vocabulary.OPTIMIZERS[kind], framework) if p.name not in given]
+    return kind, rate, sorted(parameters + made_explicit), loss
+
+
 @pytest.mark.parametrize("case", ROUND_TRIPS, ids=[_round_trip_id(c) for c in ROUND_TRIPS])
 def test_generated_training_code_reads_back(case, tmp_path):
     entry, parameter, loss = case
@@ -491,7 +501,7 @@ def test_generated_training_code_reads_back(case, tmp_path):
     again, report = import_pytorch(path, input_shapes=[[4]])
     assert report.ok, [str(d) for d in report.diagnostics]
     # PyTorch writes one-hot cross-entropy as CrossEntropyLoss, which reads back as class-index cross-entropy
-    expected = _settings(model)
+    expected = _with_source_defaults(_settings(model), "torch")
     if loss == "categorical_cross_entropy":
         expected = (*expected[:3], "cross_entropy")
     assert _settings(again) == expected
@@ -499,7 +509,7 @@ def test_generated_training_code_reads_back(case, tmp_path):
     path.write_text(K.generate(model, "net.nn"))
     again, report = import_keras(path, input_shapes=[[4]])
     assert report.ok, [str(d) for d in report.diagnostics]
-    expected = _settings(model)
+    expected = _with_source_defaults(_settings(model), "keras")
     if loss == "nll":  # Keras writes nll on log-probabilities as sparse cross-entropy from logits
         expected = (*expected[:3], "cross_entropy")
     assert _settings(again) == expected

@@ -56,6 +56,7 @@ def train(model, dataset, epochs=3, batch_size=32, learning_rate=0.001):
         for inputs, targets in loader:
             optimizer.zero_grad()
             outputs = model(inputs)
+            targets = targets.reshape(outputs.shape).to(outputs.dtype)
             loss = loss_fn(outputs, targets)
             loss.backward()
             optimizer.step()

@@ -45,8 +45,9 @@ def train(model, dataset, epochs=5, batch_size=64, learning_rate=0.001):
         for inputs, targets in loader:
             optimizer.zero_grad()
             outputs = model(inputs)
-            # the model outputs probabilities: cross-entropy of their logarithm
-            loss = loss_fn(torch.log(outputs), targets)
+            targets = targets.to(outputs.dtype)
+            # the model outputs probabilities: cross-entropy of their logarithm (clamped: log(0) = -inf)
+            loss = loss_fn(torch.log(outputs.clamp_min(1e-38)), targets)
             loss.backward()
             optimizer.step()
             loss_sum += loss.item() * len(targets)

@@ -51,6 +51,7 @@ def train(model, dataset, epochs=10, batch_size=32, learning_rate=0.001):
         for inputs, targets in loader:
             optimizer.zero_grad()
             outputs = model(inputs)
+            targets = targets.reshape(outputs.shape[:-1]).long()
             loss = loss_fn(outputs, targets)
             loss.backward()
             optimizer.step()

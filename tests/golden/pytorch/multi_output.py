@@ -58,6 +58,7 @@ def train(model, dataset, epochs=2, batch_size=8, learning_rate=0.01):
         for *inputs, targets in loader:
             optimizer.zero_grad()
             outputs = model(*inputs)[0]
+            targets = targets.reshape(outputs.shape).to(outputs.dtype)
             loss = loss_fn(outputs, targets)
             loss.backward()
             optimizer.step()
