@@ -1876,12 +1876,21 @@ def op_matmul(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, L.identity(len(self.shape_of(node) or tensors[0].perm)))
 
 
+# keras.ops.pad's (numpy's) modes by their pivot name; tf.pad's upper-case names lower-cased.
+PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular",
+             "circular": "circular"}
+
+
 def op_pad(self, path, args, kwargs, hint, loc):
     x = self.tensor(_arg(args, kwargs, 0, "x", "tensor"), loc)
     widths = _arg(args, kwargs, 1, "pad_width", "paddings")
-    mode = str(_arg(args, kwargs, 2, "mode", default="constant")).lower()
+    written = str(_arg(args, kwargs, 2, "mode", default="constant")).lower()
     value = _arg(args, kwargs, 3, "constant_values", default=0) or 0
     if x is None or not isinstance(widths, (list, tuple)) or len(widths) != x.rank:
+        return Unknown("pad", loc)
+    mode = PAD_MODES.get(written)
+    if mode is None:
+        self.error("unsupported-construct", f"{path} with mode={written!r} has no pivot counterpart", loc)
         return Unknown("pad", loc)
     per_pivot = {x.perm[j]: tuple(w) for j, w in enumerate(widths)}
     if per_pivot.get(0, (0, 0)) != (0, 0):

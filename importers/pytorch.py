@@ -48,6 +48,7 @@ from nnpivot.diagnostics import Location, NNPivotError, error, has_errors, set_l
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of
 from nnpivot.kinds import training as vocabulary
+from nnpivot.kinds.tensor_ops import PAD_CLASSES
 from nnpivot.kinds.torch_mapping import REQUIRED
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
 from nnpivot.metamodel.shapes import ShapeError
@@ -1513,8 +1514,8 @@ def _read_pad(call):
         dims = int(call.spelling[-2])
         padding = call.param("padding")
         pad = [padding] * 2 * dims if _is_int(padding) else list(padding)
-        value = call.param("value", 0.0)
-        mode = "constant"
+        mode = PAD_CLASSES[call.spelling]
+        value = call.param("value", 0.0) if "Constant" in call.spelling else None
     else:
         call.tensor()
         pad = list(call.param("pad"))

@@ -184,8 +184,6 @@ def emit_conv(ctx):
     dims = spatial_dims(node)
     kernel, stride, dilation, pads = spatial_geometry(node, x.shape, dims)
     mode, padding_mode = node.padding.name, node.paddingMode.name
-    if padding_mode in ("replicate", "circular") and any(b or e for b, e in pads):
-        ctx.fail(f"padding_mode={padding_mode} has no Keras equivalent")
     if max(stride) > 1 and max(dilation) > 1:
         ctx.fail("Keras convolutions cannot combine stride > 1 with dilation > 1")
     # Explicit pads that happen to be TensorFlow's 'same' pads (3x3, pad 1, stride 1) are written as such.
@@ -195,7 +193,7 @@ def emit_conv(ctx):
     keras_padding = "same" if is_same and padding_mode == "zeros" and not (
         max(stride) > 1 and max(dilation) > 1) else "valid"
     source = x.expr if keras_padding == "same" else ctx.pad(
-        x, pads, mode="reflect" if padding_mode == "reflect" else "constant",
+        x, pads, mode="constant" if padding_mode == "zeros" else padding_mode,
         layer_cls=f"layers.ZeroPadding{dims}D")
     layer = ctx.layer(ctx.mapping.layer, ctx.kwargs(
         kernel_size=tuple_or_int(kernel), strides=tuple_or_int(stride), padding=keras_padding,

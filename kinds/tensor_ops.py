@@ -7,7 +7,7 @@ import math
 from nnpivot.metamodel import shapes as S
 
 from . import layout as L
-from .keras_mapping import KerasMapping, emit_layer, pad_options, pad_widths, tuple_or_int
+from .keras_mapping import EDGE_MODES, KerasMapping, emit_layer, pad_options, pad_widths, tuple_or_int
 from .pysyntax import literal
 from .spec import MANY, SEQ, SIGNAL, TWO_MAPS, VEC, ex, keras, kind, pytorch
 from .torch_mapping import TorchMapping, compact, keywords, torch_pad_order
@@ -53,7 +53,8 @@ kind("normalize", "Normalize", S.same_shape, "Divides by the p-norm along an axi
      [ex("normalize(x)", VEC), ex("normalize(x, p=1.0, axis=-1)", SEQ)], category=OP)
 kind("pad", "Pad", S.pad, "Constant, reflect or replicate padding of the trailing axes.",
      [ex("pad(x, [1, 1, 2, 0])"), ex("pad(x, [2, 1], mode=reflect)", SIGNAL),
-      ex("pad(x, [1, 2, 1, 2], value=0.5)")], positional=("pads",), required=("pads",), category=OP)
+      ex("pad(x, [1, 2, 1, 2], value=0.5)"), ex("pad(x, [2, 0, 1, 3], mode=replicate)"),
+      ex("pad(x, [1, 2], mode=circular)", SIGNAL), ex("pad(x, [3, 3, 3, 3], mode=reflect)")], positional=("pads",), required=("pads",), category=OP)
 kind("upsample", "Upsample", S.upsample, "Nearest or bilinear resize of the spatial axes.",
      [ex("upsample(x, scale_factor=2.0)"), ex("upsample(x, scale_factor=2.0, mode=bilinear)")], category=OP)
 kind("pixel_shuffle", "PixelShuffle", S.pixel_shuffle, "Moves channel blocks into space (depth to space).",
@@ -176,8 +177,11 @@ pytorch("unsqueeze", TorchMapping(forward="{x}.unsqueeze({axis})", functions=("t
 pytorch("slice", TorchMapping(forward=_slice, functions=("Tensor.__getitem__",)))
 pytorch("index", TorchMapping(forward=_index, functions=("Tensor.__getitem__", "Tensor.select")))
 pytorch("normalize", TorchMapping(forward=_normalize, functions=("F.normalize",)))
-pytorch("pad", TorchMapping(forward=_pad, classes=("nn.ZeroPad1d", "nn.ZeroPad2d", "nn.ConstantPad2d"),
-                         functions=("F.pad",)))
+# The padding modules, by the pad mode their class name means (nn.ReflectionPad2d is reflect).
+PAD_CLASSES = {f"nn.{prefix}Pad{d}d": mode for d in (1, 2, 3) for prefix, mode in (
+    ("Zero", "constant"), ("Constant", "constant"), ("Reflection", "reflect"), ("Replication", "replicate"),
+    ("Circular", "circular"))}
+pytorch("pad", TorchMapping(forward=_pad, classes=tuple(PAD_CLASSES), functions=("F.pad",)))
 pytorch("upsample", TorchMapping(forward=_upsample, classes=("nn.Upsample",), functions=("F.interpolate",)))
 pytorch("pixel_shuffle", TorchMapping(forward="F.pixel_shuffle({x}, {upscale_factor})", classes=("nn.PixelShuffle",),
                                    functions=("F.pixel_shuffle",)))
@@ -356,10 +360,12 @@ def emit_pad(ctx):
     pads = list(node.pads)
     count, rank = len(pads) // 2, len(x.shape)
     mode = node.mode.name
-    if mode not in ("constant", "reflect"):
-        ctx.fail(f"mode={mode} has no keras.ops.pad equivalent")
-        mode = "constant"
     pivot_pads = {rank - count + k: (pads[2 * k], pads[2 * k + 1]) for k in range(count)}
+    if mode in EDGE_MODES:
+        if any(b or e for b, e in pivot_pads.values()):
+            ctx.edge_pad(x, pivot_pads, mode, target=ctx.var)
+            return [x.perm]
+        mode = "constant"  # nothing to pad: ops.pad with zero widths
     ctx.assign(f"ops.pad({x.expr}, {literal(pad_widths(x.perm, pivot_pads))}{pad_options(mode, node.value)})")
     return [x.perm]
 

@@ -117,6 +117,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "global-pool": r"Global\w*Pool|AdaptiveAvgPool\dd\(1\)|AdaptiveAvgPool\dd\(\(1, 1\)\)",
     "upsample": r"Upsample|UpSampling|interpolate",
     "group-norm": r"GroupNorm|GroupNormalization",
+    "padding-modules": r"(Reflection|Replication|Circular|Zero|Constant)Pad\dd\(",
     "activation-layers": r"\b(ReLU|Tanh|Sigmoid|GELU|SiLU|ELU|LeakyReLU|Hardswish|Hardsigmoid|Mish|PReLU|ReLU6|SELU|Softplus|Activation)\(",
     # Keras
     "keras-sequential-list": r"Sequential\(\s*\[",
