@@ -108,8 +108,25 @@ CLASSES, FUNCTIONS, REFINEMENTS = _spellings()
 CONTAINERS = ("nn.Sequential", "nn.ModuleList", "nn.ModuleDict")
 MODULE_BASE = "nn.Module"
 # Spellings that leave a tensor as it is (no node).
-PASSTHROUGH = frozenset({"Tensor.contiguous", "Tensor.detach", "Tensor.clone", "Tensor.float", "Tensor.to",
-                         "Tensor.cpu", "Tensor.cuda"})
+PASSTHROUGH = frozenset({"Tensor.contiguous", "Tensor.detach", "Tensor.clone", "Tensor.cpu", "Tensor.cuda",
+                         "Tensor.requires_grad_"})
+# Casts, by method and by dtype: a cast to the dtype a tensor already has leaves it as it is (the pivot computes
+# in float32; an input cast to integers holds ids); any other is refused, the pivot having no cast kind.
+CAST_METHODS = {"Tensor.float": "float32", "Tensor.long": "int64", "Tensor.int": "int32", "Tensor.double": "float64",
+                "Tensor.half": "float16", "Tensor.bool": "bool"}
+DTYPES = {"torch.float32": "float32", "torch.float": "float32", "torch.FloatTensor": "float32",
+          "torch.int64": "int64", "torch.long": "int64", "torch.LongTensor": "int64", "torch.int32": "int32",
+          "torch.int": "int32", "torch.IntTensor": "int32", "torch.float64": "float64", "torch.double": "float64",
+          "torch.float16": "float16", "torch.half": "float16", "torch.bool": "bool"}
+TENSOR_CLASSES = frozenset({"torch.Tensor", "nn.Parameter"})
+# Calls that only matter outside the function the pivot computes: answers that hold for an eager model on the CPU
+# (is_scripting() is False), and devices, profiler ranges and grad modes, which forward may use but not compute.
+STATIC_ANSWERS = {"torch.jit.is_scripting": False, "torch.jit.is_tracing": False, "torch.cuda.is_available": False,
+                  "torch.backends.mps.is_available": False, "torch.compiler.is_compiling": False,
+                  "torch.onnx.is_in_onnx_export": False, "torch.cuda.device_count": 0}
+PLUMBING = frozenset({"torch.device", "torch.autograd.profiler.record_function", "torch.profiler.record_function",
+                      "torch.no_grad", "torch.enable_grad", "torch.inference_mode", "torch.autocast",
+                      "torch.cuda.amp.autocast", "torch.amp.autocast", "torch.set_grad_enabled"})
 # --- symbolic values ------------------------------------------------------------------------
 
 class Unknown:
@@ -144,6 +161,12 @@ class Zeros:
 class Opaque:
     """A value the pivot has no counterpart for (argmax indices); an error when used."""
     what: str
+
+
+@dataclass(frozen=True)
+class Plumbing:
+    """A device, a profiler range or a grad mode: accepted where forward passes it on, and without effect."""
+    spelling: str
 
 
 @dataclass(frozen=True)
@@ -934,6 +957,8 @@ class Importer(Interpreter):
                 return len(self.tensor_shape(owner, node))
             if name == "T":
                 raise self.refuse("unsupported-construct", "x.T (use permute)", node)
+            if name == "device":
+                return Plumbing("Tensor.device")
             return TensorMethod(owner, name)
         if isinstance(owner, Layer):
             if name in owner.torch_args:
@@ -1032,6 +1057,10 @@ class Importer(Interpreter):
         if spelling in FUNCTIONS:
             tensor_args = args
             return self.functional(FUNCTIONS[spelling], spelling, tensor_args, kwargs, node)
+        if spelling in STATIC_ANSWERS:
+            return STATIC_ANSWERS[spelling]
+        if spelling in PLUMBING:
+            return Plumbing(spelling)
         if spelling.startswith("nn.") and spelling[3:4].isupper():
             raise self.refuse("unknown-layer", f"{spelling} has no pivot kind", node)
         raise self.refuse("unknown-function", f"{spelling}() has no pivot counterpart", node)
@@ -1041,6 +1070,14 @@ class Importer(Interpreter):
         spelling = f"Tensor.{name}"
         if spelling in PASSTHROUGH:
             return tensor
+        if spelling in CAST_METHODS:
+            return self.cast(tensor, CAST_METHODS[spelling], node)
+        if spelling in ("Tensor.to", "Tensor.type"):
+            dtypes = [DTYPES.get(a.spelling) for a in [*args, *kwargs.values()] if isinstance(a, TorchRef)]
+            if any(d is None for d in dtypes) or not all(isinstance(a, (TorchRef, Plumbing, Tensor, str, bool))
+                                                         for a in [*args, *kwargs.values()]):
+                raise self.refuse("unsupported-construct", f"'{describe(node)}' is not a device or dtype change", node)
+            return self.cast(tensor, dtypes[0], node) if dtypes else tensor
         if name == "size":
             sizes = self.sizes(tensor, node)
             return sizes if not args else sizes[args[0]]
@@ -1051,6 +1088,25 @@ class Importer(Interpreter):
         if spelling in FUNCTIONS:
             return self.functional(FUNCTIONS[spelling], spelling, [tensor, *args], kwargs, node)
         raise self.refuse("unknown-function", f"tensor method .{name}() has no pivot counterpart", node)
+
+    def isinstance_of(self, args: list, node):
+        """``isinstance(x, torch.Tensor)`` on a tensor is True; on a tensor, every other class is False."""
+        if len(args) == 2 and isinstance(args[0], Tensor):
+            classes = args[1] if isinstance(args[1], tuple) else (args[1],)
+            return any(isinstance(c, TorchRef) and c.spelling in TENSOR_CLASSES for c in classes)
+        return super().isinstance_of(args, node)
+
+    def cast(self, tensor: Tensor, dtype: str, node):
+        """A cast that changes nothing: to float32 (what the pivot computes in), or an input cast to integer
+        ids (the input then holds them)."""
+        source = tensor.node
+        if source.eClass.name == "Input" and dtype in ("int64", "int32"):
+            source.dtype = source.dtype.eEnum.getEEnumLiteral(dtype)
+            return tensor
+        if dtype == "float32" and not (source.eClass.name == "Input" and source.dtype.name != "float32"):
+            return tensor
+        raise self.refuse("unsupported-construct", f"'{describe(node)}' casts to {dtype}, and the pivot has no "
+                                                   "cast kind (only casts that change nothing are read)", node)
 
     def make_container(self, spelling: str, args, node):
         if spelling == "nn.ModuleDict":
@@ -1452,9 +1508,15 @@ def _read_split(call):
 
 def _read_binary(call):
     a = call.param("input")
+    if call.spelling.endswith(("neg", "negative")):   # -x, spelled as a function or a method
+        if not isinstance(a, Tensor):
+            raise TypeError("expects a tensor")
+        call.tensors.append(a)
+        return {"scalar": -1.0}
     b = call.param("other")
-    if "alpha" in call.kwargs:
-        raise ValueError("alpha= has no pivot counterpart")
+    alpha = call.param("alpha", 1) if call.spelling.endswith(("add", "sub", "subtract")) else 1
+    if alpha != 1:
+        raise ValueError(f"alpha={alpha!r} has no pivot counterpart (write the product)")
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         call.tensors.extend([a, b])
         return {}

@@ -166,8 +166,12 @@ pytorch("concat", TorchMapping(forward="torch.cat([{inputs}], dim={axis})", func
 pytorch("stack", TorchMapping(forward="torch.stack([{inputs}], dim={axis})", functions=("torch.stack",)))
 pytorch("split", TorchMapping(forward=_split, results="tuple", functions=("torch.split", "Tensor.split",
                                                                               "torch.chunk", "Tensor.chunk")))
+# Every spelling of the four: torch functions, their long names and Tensor methods (torch.neg is a product by -1).
+_ARITHMETIC_SPELLINGS = {"add": ("add",), "sub": ("sub", "subtract"), "mul": ("mul", "multiply", "neg", "negative"),
+                         "div": ("div", "divide", "true_divide")}
 for keyword, symbol in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")):
-    pytorch(keyword, TorchMapping(forward=_arithmetic(symbol), functions=(f"torch.{keyword}",)))
+    pytorch(keyword, TorchMapping(forward=_arithmetic(symbol), functions=tuple(
+        f"{owner}.{name}" for name in _ARITHMETIC_SPELLINGS[keyword] for owner in ("torch", "Tensor"))))
 pytorch("matmul", TorchMapping(forward="{x} @ {y}", functions=("torch.matmul", "torch.bmm", "Tensor.matmul")))
 for keyword, method in (("mean", "mean"), ("sum", "sum"), ("max", "amax"), ("min", "amin")):
     pytorch(keyword, TorchMapping(forward=_reduce(method), functions=(f"torch.{method}", f"Tensor.{method}",

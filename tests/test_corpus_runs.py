@@ -118,6 +118,9 @@ CONSTRUCTS: dict[str, str | None] = {
     "upsample": r"Upsample|UpSampling|interpolate",
     "group-norm": r"GroupNorm|GroupNormalization",
     "padding-modules": r"(Reflection|Replication|Circular|Zero|Constant)Pad\dd\(",
+    "tensor-method-arithmetic": r"\.(add|sub|mul|div)\(\w|torch\.neg\(",
+    "device-plumbing": r"torch\.device\((.|\n)*\.to\(|\.cuda\(\)|\.cpu\(\)",
+    "static-checks": r"isinstance\((.|\n)*torch\.jit\.is_(scripting|tracing)\(",
     "activation-layers": r"\b(ReLU|Tanh|Sigmoid|GELU|SiLU|ELU|LeakyReLU|Hardswish|Hardsigmoid|Mish|PReLU|ReLU6|SELU|Softplus|Activation)\(",
     # Keras
     "keras-sequential-list": r"Sequential\(\s*\[",

@@ -328,3 +328,102 @@ def test_an_unguessable_input_is_named():
         guess_input_shapes(ROOT / "corpus" / "pytorch" / "mlp_two_inputs.py")
     assert caught.value.diagnostics[0].code == "missing-input-shape"
     assert "'wide'" in caught.value.diagnostics[0].message
+
+
+# ---------------------------------------------------------------- constructs real code uses (issue 10)
+
+def _import_text(tmp_path, source, shapes, **kwargs):
+    path = tmp_path / "net.py"
+    path.write_text(source, encoding="utf-8")
+    return import_pytorch(path, input_shapes=shapes, **kwargs)
+
+
+PADDING_MODULES = '''
+import torch.nn as nn
+
+
+class Borders(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.reflect = nn.ReflectionPad2d((1, 2, 0, 3))
+        self.replicate = nn.ReplicationPad1d(2)
+        self.circular = nn.CircularPad2d(1)
+        self.constant = nn.ConstantPad1d((0, 2), -1.5)
+        self.zero = nn.ZeroPad2d(1)
+
+    def forward(self, image, signal):
+        return self.zero(self.circular(self.reflect(image))), self.constant(self.replicate(signal))
+'''
+
+
+def test_padding_modules_are_pads_with_the_mode_of_their_class(tmp_path):
+    model, report = _import_text(tmp_path, PADDING_MODULES, [[3, 8, 8], [4, 10]])
+    assert _codes(report.diagnostics) == []
+    pads = {n.name: (list(n.pads), n.mode.name, n.value) for n in model.nodes if n.eClass.name == "Pad"}
+    assert pads == {"reflect": ([0, 3, 1, 2], "reflect", 0.0), "circular": ([1, 1, 1, 1], "circular", 0.0),
+                    "zero": ([1, 1, 1, 1], "constant", 0.0), "replicate": ([2, 2], "replicate", 0.0),
+                    "constant": ([0, 2], "constant", -1.5)}
+
+
+TENSOR_METHODS = '''
+import torch
+from torch import nn
+
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Mixer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+        self.embed = nn.Embedding(50, 6)
+
+    def forward(self, x, ids):
+        if isinstance(x, (tuple, list)) or not isinstance(x, torch.Tensor):
+            x = x[0]
+        x = x.to(DEVICE).float().to(torch.float32)
+        with torch.autograd.profiler.record_function("mix"), torch.no_grad():
+            h = self.fc(x)
+        if not torch.jit.is_scripting():
+            h = h.add(x).sub(1.0).mul(x).div(x.add(3.0))
+        words = self.embed(ids.long().to(x.device)).mean(1)
+        return torch.neg(h).add(words, alpha=1).cuda().cpu().type(torch.FloatTensor)
+'''
+
+
+def test_tensor_methods_casts_and_plumbing_are_read(tmp_path):
+    model, report = _import_text(tmp_path, TENSOR_METHODS, [[6], [5]])
+    assert _codes(report.diagnostics) == []
+    ops = [(n.eClass.name, [i.name for i in n.inputs], getattr(n, "scalar", None)) for n in model.nodes
+           if n.eClass.name in ("Add", "Sub", "Mul", "Div")]
+    assert ops == [("Add", ["fc", "x"], 0.0), ("Sub", ["add"], 1.0), ("Mul", ["sub", "x"], 0.0),
+                   ("Add", ["x"], 3.0), ("Div", ["mul", "add_1"], 0.0), ("Mul", ["h"], -1.0),
+                   ("Add", ["mul_1", "words"], 0.0)]
+    assert {n.name: n.dtype.name for n in model.nodes if n.eClass.name == "Input"} == {"x": "float32", "ids": "int64"}
+
+
+@pytest.mark.parametrize(("expression", "words"), [
+    ("x.double()", "casts to float64"),
+    ("self.fc(x).long()", "casts to int64"),
+    ("x.to(torch.float16)", "casts to float16"),
+    ("x.add(x, alpha=2)", "alpha=2"),
+    ("x.to(self.fc)", "not a device or dtype change"),
+])
+def test_casts_that_change_values_are_refused(tmp_path, expression, words):
+    source = f'''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return {expression}
+'''
+    with pytest.raises(NNPivotError) as caught:
+        _import_text(tmp_path, source, [[4]])
+    first = caught.value.diagnostics[0]
+    assert first.code == "unsupported-construct" and words in first.message and first.location.line == 12
