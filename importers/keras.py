@@ -109,7 +109,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
     "LSTM": ("units", "activation"), "GRU": ("units", "activation"), "SimpleRNN": ("units", "activation"),
     "Bidirectional": ("layer", "merge_mode"), "Activation": ("activation",), "Reshape": ("target_shape",),
-    "Permute": ("dims",), "Concatenate": ("axis",), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
+    "Permute": ("dims",), "Concatenate": ("axis",), "RepeatVector": ("n",), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
     "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
     "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
     "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
@@ -1423,6 +1423,23 @@ def layer_zero_padding(self, layer, x, names, loc):
     return self.layer_generic(layer, x, names, loc, keyword="pad", attrs={"pads": flat}, given={})
 
 
+def layer_repeat_vector(self, layer, x, names, loc):
+    """RepeatVector(n): (N, F) to (N, n, F), a new axis copied n times."""
+    given = self.given(layer)
+    count = given.get("n")
+    x = self.tensor(x, loc)
+    if x is None or not isinstance(count, int) or x.rank != 2:
+        if x is not None:
+            self.error("unsupported-construct", f"RepeatVector of {count!r} copies of a rank-{x.rank} tensor is not "
+                       "translated", loc)
+        return Unknown("repeat_vector", loc)
+    self.check_rest(layer, given, {"n"})
+    name = self.builder.name(*names)
+    steps = self.builder.add("Unsqueeze", (f"{name}_steps",), [x], loc, axis=1)
+    node = self.builder.add("Tile", name, [steps], loc, repeats=[count, 1])
+    return self.out_tensor(node, L.identity(3))
+
+
 def layer_join(self, layer, operands, names, loc):
     given = self.given(layer)
     if not isinstance(operands, (list, tuple)):
@@ -1612,7 +1629,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
     **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
     **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)},
-    "TimeDistributed": layer_time_distributed,
+    "TimeDistributed": layer_time_distributed, "RepeatVector": layer_repeat_vector,
 }
 
 
@@ -1876,6 +1893,20 @@ def op_matmul(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, L.identity(len(self.shape_of(node) or tensors[0].perm)))
 
 
+def op_tile(self, path, args, kwargs, hint, loc):
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    repeats = _arg(args, kwargs, 1, "repeats", "multiples")
+    if x is None or not isinstance(repeats, (list, tuple)) or not all(isinstance(r, int) for r in repeats):
+        return Unknown("tile", loc)
+    repeats = [1] * (x.rank - len(repeats)) + list(repeats)   # numpy's tile fills leading counts with 1
+    if len(repeats) != x.rank or repeats[0] != 1:
+        self.error("unsupported-construct", f"{path} of the batch axis or into new axes is not translated", loc)
+        return Unknown("tile", loc)
+    per_pivot = {x.perm[j]: r for j, r in enumerate(repeats)}
+    node = self.builder.add("Tile", (hint, "tile"), [x], loc, repeats=[per_pivot[a] for a in range(1, x.rank)])
+    return self.out_tensor(node, x.perm)
+
+
 # keras.ops.pad's (numpy's) modes by their pivot name; tf.pad's upper-case names lower-cased.
 PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular",
              "circular": "circular"}
@@ -1988,6 +2019,7 @@ OPS: dict[str, Callable] = {
     **{p: op_expand_dims for p in ("ops.expand_dims", "tf.expand_dims")},
     **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
+    **{p: op_tile for p in ("ops.tile", "tf.tile")},
     **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
     **{p: op_cast for p in ("ops.cast", "tf.cast")},
 }

@@ -1590,6 +1590,32 @@ def _read_pad(call):
     return {"pads": pads, "mode": mode, "value": None if value is None else float(value)}
 
 
+def _read_tile(call):
+    """x.repeat(1, 2, 3) and torch.tile(x, dims) copy axes; x.expand(-1, 5, -1) copies axes of size 1."""
+    tensor = call.tensor()
+    shape = call.shape(tensor)
+    sizes = list(call.param("dims")) if call.spelling == "torch.tile" else _sizes(call)
+    if call.spelling.endswith("tile"):
+        sizes = [1] * (len(shape) - len(sizes)) + sizes   # torch.tile fills missing leading counts with 1
+    if len(sizes) != len(shape):
+        raise ValueError(f"gives {len(sizes)} sizes for a tensor of rank {len(shape)} (new leading axes have no "
+                         "pivot counterpart)")
+    if call.spelling.endswith("expand"):
+        repeats = []
+        for axis, (size, current) in enumerate(zip(sizes, shape)):
+            if size == -1 or size == current or isinstance(size, BatchSize) and axis == 0:
+                repeats.append(1)
+            elif current == 1 and _is_int(size) and axis > 0:
+                repeats.append(size)
+            else:
+                raise ValueError(f"expands axis {axis} of size {current} to {size}")
+    else:
+        if not all(_is_int(s) for s in sizes) or sizes[0] != 1:
+            raise ValueError("copies of the batch axis, or counts not known statically, have no pivot counterpart")
+        repeats = sizes
+    return _Done(tensor) if all(r == 1 for r in repeats) else {"repeats": repeats[1:]}
+
+
 _LINEAR_MODES = {"linear", "bilinear", "trilinear"}
 
 
@@ -1649,7 +1675,7 @@ OPERATIONS = {
     "div": _read_binary, "matmul": _read_matmul, "mean": _read_reduction, "sum": _read_reduction,
     "max": _read_extremum, "min": _read_extremum, "squeeze": _read_squeeze, "unsqueeze": _read_unsqueeze,
     "normalize": _read_normalize, "pad": _read_pad, "upsample": _read_upsample,
-    "pixel_shuffle": _read_pixel_shuffle, "identity": _read_identity,
+    "pixel_shuffle": _read_pixel_shuffle, "identity": _read_identity, "tile": _read_tile,
 }
 
 

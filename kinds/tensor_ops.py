@@ -55,6 +55,20 @@ kind("pad", "Pad", S.pad, "Constant, reflect or replicate padding of the trailin
      [ex("pad(x, [1, 1, 2, 0])"), ex("pad(x, [2, 1], mode=reflect)", SIGNAL),
       ex("pad(x, [1, 2, 1, 2], value=0.5)"), ex("pad(x, [2, 0, 1, 3], mode=replicate)"),
       ex("pad(x, [1, 2], mode=circular)", SIGNAL), ex("pad(x, [3, 3, 3, 3], mode=reflect)")], positional=("pads",), required=("pads",), category=OP)
+
+
+def _tile_shape(node, shapes):
+    (x,) = shapes
+    repeats = list(node.repeats)
+    if len(repeats) != len(x) - 1 or any(r < 1 for r in repeats):
+        raise S.ShapeError(f"repeats must hold a positive count for each of the {len(x) - 1} axes after the batch "
+                           f"axis of {S.fmt(x)}")
+    return [(x[0], *(None if d is None else d * r for d, r in zip(x[1:], repeats)))]
+
+
+kind("tile", "Tile", _tile_shape, "Repeats each sample along its axes (x.repeat, torch.tile, x.expand; ops.tile).",
+     [ex("tile(x, [1, 2, 3])"), ex("tile(x, [3, 1])", SEQ)], positional=("repeats",), required=("repeats",),
+     category=OP)
 kind("upsample", "Upsample", S.upsample, "Nearest or bilinear resize of the spatial axes.",
      [ex("upsample(x, scale_factor=2.0)"), ex("upsample(x, scale_factor=2.0, mode=bilinear)")], category=OP)
 kind("pixel_shuffle", "PixelShuffle", S.pixel_shuffle, "Moves channel blocks into space (depth to space).",
@@ -186,6 +200,8 @@ PAD_CLASSES = {f"nn.{prefix}Pad{d}d": mode for d in (1, 2, 3) for prefix, mode i
     ("Zero", "constant"), ("Constant", "constant"), ("Reflection", "reflect"), ("Replication", "replicate"),
     ("Circular", "circular"))}
 pytorch("pad", TorchMapping(forward=_pad, classes=tuple(PAD_CLASSES), functions=("F.pad",)))
+pytorch("tile", TorchMapping(forward=lambda site: f"{site.x}.repeat(1, {', '.join(map(str, site.attr('repeats')))})",
+                             functions=("Tensor.repeat", "torch.tile", "Tensor.tile", "Tensor.expand")))
 pytorch("upsample", TorchMapping(forward=_upsample, classes=("nn.Upsample",), functions=("F.interpolate",)))
 pytorch("pixel_shuffle", TorchMapping(forward="F.pixel_shuffle({x}, {upscale_factor})", classes=("nn.PixelShuffle",),
                                    functions=("F.pixel_shuffle",)))
@@ -374,6 +390,12 @@ def emit_pad(ctx):
     return [x.perm]
 
 
+def emit_tile(ctx):
+    full = [1, *ctx.node.repeats]
+    ctx.assign(f"ops.tile({ctx.x.expr}, {literal([full[axis] for axis in ctx.x.perm])})")
+    return [ctx.x.perm]
+
+
 def emit_upsample(ctx):
     node, x = ctx.node, ctx.x
     dims = len(x.shape) - 2
@@ -423,6 +445,7 @@ keras("slice", KerasMapping("subscript", emit_slice))
 keras("index", KerasMapping("subscript", emit_index))
 keras("normalize", KerasMapping("ops.normalize", emit_normalize, note="ops.norm for a fractional p"))
 keras("pad", KerasMapping("ops.pad", emit_pad))
+keras("tile", KerasMapping("ops.tile", emit_tile))
 keras("upsample", KerasMapping("layers.UpSampling2D", emit_upsample, layout="channels_last",
                                note="1D/2D/3D by the input rank"))
 keras("pixel_shuffle", KerasMapping("ops.reshape", emit_pixel_shuffle, layout="channels_last"))

@@ -449,3 +449,26 @@ def test_a_layer_sequence_read_twice_is_not_folded(tmp_path):
         "b = layers.GRU(5, return_sequences=True)(a)\n"
         "model = keras.Model(inputs, layers.Concatenate()([a, b]))\n"))
     assert [n.numLayers for n in model.nodes if n.eClass.name == "GRU"] == [1, 1] and not report.folded
+
+
+def test_repeat_vector_tile_and_numpy_pad_modes(tmp_path):
+    source = (
+        "import keras\nfrom keras import layers, ops\n\n\n"
+        "def build(steps=6):\n"
+        "    inputs = keras.Input(shape=(5,))\n"
+        "    seq = layers.RepeatVector(steps)(layers.Dense(8)(inputs))\n"
+        "    wide = ops.tile(seq, (1, 2))\n"
+        "    edge = ops.pad(wide, ((0, 0), (1, 2), (0, 0)), mode='edge')\n"
+        "    wrapped = ops.pad(edge, [[0, 0], [0, 0], [3, 1]], mode='wrap')\n"
+        "    return keras.Model(inputs, {})\n")
+    model, report = _model(tmp_path, source.format("wrapped"))
+    assert report.ok
+    nodes = _by_name(model)
+    assert nodes["seq_steps"].axis == 1 and list(nodes["seq"].repeats) == [6, 1]
+    assert list(nodes["wide"].repeats) == [1, 2]   # numpy's tile fills the leading counts with 1
+    assert (list(nodes["edge"].pads), nodes["edge"].mode.name) == ([1, 2, 0, 0], "replicate")
+    assert (list(nodes["wrapped"].pads), nodes["wrapped"].mode.name) == ([3, 1], "circular")
+    with pytest.raises(NNPivotError) as caught:
+        _model(tmp_path, source.format("ops.pad(wrapped, [[0, 0], [1, 1], [0, 0]], mode='symmetric')"))
+    assert ("unsupported-construct", 11, 32) in _codes(caught.value)
+    assert "mode='symmetric' has no pivot counterpart" in caught.value.diagnostics[0].message

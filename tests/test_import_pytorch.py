@@ -427,3 +427,52 @@ class Net(nn.Module):
         _import_text(tmp_path, source, [[4]])
     first = caught.value.diagnostics[0]
     assert first.code == "unsupported-construct" and words in first.message and first.location.line == 12
+
+
+COPIES = '''
+import torch
+import torch.nn as nn
+
+
+class Copies(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.drop = nn.Dropout2d(0.1)
+
+    def forward(self, x, maps):
+        h = self.drop(self.fc(x))
+        wide = h.repeat(1, 3)
+        tiled = torch.tile(maps, (2, 1, 1))
+        steps = h.unsqueeze(1).expand(-1, 5, -1)
+        same = maps.expand(maps.size(0), -1, 6, 6)
+        return wide, tiled, steps, same
+'''
+
+
+def test_repeat_tile_and_expand_are_tiles(tmp_path):
+    model, report = _import_text(tmp_path, COPIES, [[4], [3, 6, 6]])
+    assert _codes(report.diagnostics) == []
+    tiles = {n.name: list(n.repeats) for n in model.nodes if n.eClass.name == "Tile"}
+    assert tiles == {"wide": [3], "tiled": [2, 1, 1], "steps": [5, 1]}
+    assert [o.name for o in model.outputs][-1] == "maps"   # an expand to the same sizes is the tensor itself
+
+
+@pytest.mark.parametrize(("expression", "words"), [
+    ("x.repeat(2, 1)", "copies of the batch axis"),
+    ("x.repeat(1, 1, 2)", "new leading axes"),
+    ("x.unsqueeze(1).expand(-1, 3, 8)", "expands axis 2 of size 4 to 8"),
+])
+def test_copies_without_a_pivot_counterpart_are_refused(tmp_path, expression, words):
+    source = f'''
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def forward(self, x):
+        return {expression}
+'''
+    with pytest.raises(NNPivotError) as caught:
+        _import_text(tmp_path, source, [[4]])
+    first = caught.value.diagnostics[0]
+    assert words in first.message and first.location.line == 7, str(first)
