@@ -51,7 +51,7 @@ kind("index", "Index", S.index, "Picks one position along an axis, dropping that
      required=("axis", "index"), category=OP)
 kind("normalize", "Normalize", S.same_shape, "Divides by the p-norm along an axis.",
      [ex("normalize(x)", VEC), ex("normalize(x, p=1.0, axis=-1)", SEQ)], category=OP)
-kind("pad", "Pad", S.pad, "Constant, reflect or replicate padding of the trailing axes.",
+kind("pad", "Pad", S.pad, "Constant, reflect, replicate or circular padding of the trailing axes.",
      [ex("pad(x, [1, 1, 2, 0])"), ex("pad(x, [2, 1], mode=reflect)", SIGNAL),
       ex("pad(x, [1, 2, 1, 2], value=0.5)"), ex("pad(x, [2, 0, 1, 3], mode=replicate)"),
       ex("pad(x, [1, 2], mode=circular)", SIGNAL), ex("pad(x, [3, 3, 3, 3], mode=reflect)")], positional=("pads",), required=("pads",), category=OP)

@@ -472,3 +472,22 @@ def test_repeat_vector_tile_and_numpy_pad_modes(tmp_path):
         _model(tmp_path, source.format("ops.pad(wrapped, [[0, 0], [1, 1], [0, 0]], mode='symmetric')"))
     assert ("unsupported-construct", 11, 32) in _codes(caught.value)
     assert "mode='symmetric' has no pivot counterpart" in caught.value.diagnostics[0].message
+
+
+def test_dilated_convolution_then_strided_slice_is_a_strided_dilated_convolution(tmp_path):
+    model, report = _model(tmp_path, (
+        "import keras\nfrom keras import layers\n\n"
+        "inputs = keras.Input(shape=(17, 15, 3))\n"
+        "padded = layers.ZeroPadding2D(2)(inputs)\n"
+        "folded = layers.Conv2D(4, 3, dilation_rate=2, name='folded')(padded)[:, ::2, ::3]\n"
+        "kept = layers.Conv2D(4, 3, dilation_rate=2, padding='same', name='same')(inputs)[:, ::2, ::2]\n"
+        "named = layers.Conv2D(4, 3, dilation_rate=2, name='named')(inputs)\n"
+        "later = named[:, ::2]\n"
+        "model = keras.Model(inputs, [folded, kept, later])\n"))
+    assert report.ok
+    nodes = _by_name(model)
+    assert (list(nodes["folded"].stride), list(nodes["folded"].dilation)) == ([2, 3], [2])
+    assert list(nodes["folded"].pads) == [2, 2, 2, 2]
+    # TensorFlow's 'same' pads depend on the stride, and a named output may be read elsewhere: both stay slices
+    assert list(nodes["same"].stride) == [] and list(nodes["named"].stride) == []
+    assert sum(kind_of(n).keyword == "slice" for n in model.nodes if kind_of(n)) == 2
