@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import functools
 import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -1733,8 +1734,27 @@ def op_reshape(self, path, args, kwargs, hint, loc):
     if shuffled is not None:
         return shuffled
     x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'reshape'}_in",), loc)
+    folded = batch_fold_of(self, x, list(shape[1:]), hint, loc)
+    if folded is not None:
+        return folded
     node = self.builder.add("Reshape", (hint, "reshape"), [x], loc, shape=[-1 if d is None else d for d in shape[1:]])
     return self.out_tensor(node, L.identity(len(shape)))
+
+
+def batch_fold_of(self, x: T, rest: list, hint, loc) -> T | None:
+    """``ops.reshape(x, (-1, ...))`` that moves sizes between the batch and the other axes, on a tensor in the
+    pivot layout: (N, T, C, H, W) to (-1, C, H, W) folds the T steps into the batch, (N*T, F) to (-1, T, F)
+    unfolds them."""
+    shape = list(x.shape)
+    if None in shape[1:] or None in rest or -1 in rest or math.prod(rest) == math.prod(shape[1:]):
+        return None
+    if len(shape) >= 3 and rest == shape[2:]:
+        node = self.builder.add("Flatten", (hint, "flatten"), [x], loc, startDim=0, endDim=1)
+    elif len(rest) >= 2 and rest[1:] == shape[1:]:
+        node = self.builder.add("Unflatten", (hint, "unflatten"), [x], loc, axis=0, shape=[-1, rest[0]])
+    else:
+        return None
+    return self.out_tensor(node, L.identity(len(rest) + 1))
 
 
 def pixel_shuffle_of(self, x: T, shape, hint, loc) -> T | None:

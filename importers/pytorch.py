@@ -148,6 +148,12 @@ class BatchSize:
     """``x.size(0)``: the batch size, known only at run time."""
 
 
+@dataclass(frozen=True)
+class BatchMultiple:
+    """``b * t`` with ``b`` the batch size: the batch axis of ``t`` steps folded into it (``x.view(b * t, ...)``)."""
+    factor: int
+
+
 BATCH = BatchSize()
 
 
@@ -921,6 +927,9 @@ class Importer(Interpreter):
         return super().foreign_unary(op, value, node)
 
     def foreign_binary(self, op, left, right, node):
+        if isinstance(op, ast.Mult) and (isinstance(left, BatchSize) and _is_int(right) or
+                                         isinstance(right, BatchSize) and _is_int(left)):
+            return BatchMultiple(right if isinstance(left, BatchSize) else left)
         if isinstance(left, BatchSize) or isinstance(right, BatchSize):
             raise self.refuse("dynamic-value", f"'{describe(node)}' computes with the batch size", node)
         tensor_left, tensor_right = isinstance(left, Tensor), isinstance(right, Tensor)
@@ -1205,7 +1214,10 @@ class Importer(Interpreter):
             if isinstance(attrs, _Done):
                 return attrs.value
             inputs, pair = attrs.pop("__inputs__"), attrs.pop("__pair__", False)
-            result = self.make(kind.keyword, inputs, attrs, node, notes)
+            keyword, reshape = attrs.pop("__kind__", kind.keyword), attrs.pop("__reshape__", None)
+            result = self.make(keyword, inputs, attrs, node, notes)
+            if reshape is not None:
+                result = self.make("reshape", [result], {"shape": reshape}, node)
             return (result, Opaque(f"the indices of {spelling}")) if pair else result
         if mapping.parameters is not None:
             raise self.refuse("unsupported-construct", f"{spelling}() takes its weights as tensors; use the "
@@ -1226,6 +1238,23 @@ class Importer(Interpreter):
         bound = self.bind_layer_arguments(kind, spelling, rest, kwargs, node)
         attrs = self.layer_attributes(kind, spelling, bound, node)
         return self.make(kind.keyword, [tensor], attrs, node, notes)
+
+    def folded_steps(self, tensor: Tensor) -> int | None:
+        """How many time steps the batch axis of ``tensor`` holds, folded in by a flatten from the batch axis
+        and not yet unflattened (None when its batch axis is the batch)."""
+        pending, seen = [tensor.node], set()
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if is_kind(current, "Flatten") and current.startDim == 0 and current.endDim == 1:
+                operand = self.builder.shapes.get(current.inputs[0])
+                return operand[0][1] if operand else None
+            if is_kind(current, "Unflatten") and current.axis == 0:
+                continue
+            pending.extend(current.inputs[:1])
+        return None
 
     def make(self, keyword: str, tensors: list, attrs: dict, node, notes=()):
         for t in tensors:
@@ -1438,6 +1467,9 @@ def _read_reshape(call):
     if not sizes:
         raise ValueError("needs a shape")
     first, rest = sizes[0], sizes[1:]
+    batch_change = _batch_fold(call, tensor, first, rest)
+    if batch_change is not None:
+        return batch_change
     if any(isinstance(s, (BatchSize, _DynamicSize)) or not _is_int(s) for s in rest):
         raise ValueError("only the first size may be the batch size; the others must be constant")
     if isinstance(first, BatchSize):
@@ -1449,6 +1481,43 @@ def _read_reshape(call):
             raise ValueError(f"view(-1, {', '.join(map(str, rest))}) changes the batch size of {shape}")
         return {"shape": rest}
     raise ValueError("the first size must be the batch size (x.size(0)) or -1")
+
+
+def _batch_fold(call, tensor, first, rest) -> dict | None:
+    """Time steps folded into the batch and back, as video and sequence models write it:
+    ``x.view(b * t, c, h, w)`` (or ``view(-1, c, h, w)``) of (N, T, C, H, W) is flatten(start_dim=0, end_dim=1);
+    ``y.view(b, t, -1)`` of a folded tensor unflattens its batch axis into (N, T), then reshapes the rest."""
+    shape = call.shape(tensor)
+    steps = call.importer.folded_steps(tensor)
+    rest_known = all(_is_int(s) for s in rest)
+    if steps is None and rest_known and len(shape) >= 3 and list(rest) == list(shape[2:]) and (
+            first == BatchMultiple(shape[1]) or first == -1 and shape[1] not in (None, 1)):
+        return {"__kind__": "flatten", "startDim": 0, "endDim": 1}
+    if steps is not None and rest and rest[0] == steps and (isinstance(first, BatchSize) or first == -1):
+        after = list(rest[1:])
+        if not all(_is_int(s) for s in after):
+            raise ValueError("the sizes after the time steps must be constant")
+        reshape = None if after == list(shape[1:]) or (after == [-1] and len(shape) == 2) else [steps, *after]
+        return {"__kind__": "unflatten", "axis": 0, "shape": [-1, steps], "__reshape__": reshape}
+    if isinstance(first, BatchMultiple):
+        raise TypeError(f"folds {first.factor} steps into the batch, but the tensor is {shape}")
+    return None
+
+
+def _read_unflatten(call):
+    if call.module:   # nn.Unflatten(dim, unflattened_size): the operand comes with the call
+        dim, sizes = call.param("dim"), list(call.param("unflattened_size"))
+    else:
+        tensor = call.tensor()
+        dim, sizes = call.param("dim"), list(call.param("sizes"))
+        dim %= len(call.shape(tensor))
+    if dim == 0:
+        if not (isinstance(sizes[0], BatchSize) or sizes[0] == -1):
+            raise ValueError("splitting the batch axis must keep the batch first (-1 or the batch size)")
+        sizes = [-1, *sizes[1:]]
+    if not all(_is_int(s) for s in sizes):
+        raise ValueError("sizes must be constant")
+    return {"axis": dim, "shape": sizes}
 
 
 def _read_permute(call):
@@ -1676,6 +1745,7 @@ OPERATIONS = {
     "max": _read_extremum, "min": _read_extremum, "squeeze": _read_squeeze, "unsqueeze": _read_unsqueeze,
     "normalize": _read_normalize, "pad": _read_pad, "upsample": _read_upsample,
     "pixel_shuffle": _read_pixel_shuffle, "identity": _read_identity, "tile": _read_tile,
+    "unflatten": _read_unflatten,
 }
 
 

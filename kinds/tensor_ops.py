@@ -15,6 +15,32 @@ from .torch_mapping import TorchMapping, compact, keywords, torch_pad_order
 OP = "operation"
 kind("flatten", "Flatten", S.flatten, "Merges the axes start_dim..end_dim.",
      [ex("flatten(x)"), ex("flatten(x, start_dim=2)")], category=OP)
+
+
+def _unflatten_shape(node, shapes):
+    (x,) = shapes
+    axis, sizes = S.axis_index(node.axis, len(x)), list(node.shape)
+    if len(sizes) < 2 or sizes.count(-1) > 1 or any(s == 0 or s < -1 for s in sizes):
+        raise S.ShapeError("sizes must hold two or more positive sizes, and -1 at most once")
+    if axis == 0 and sizes[0] != -1:
+        raise S.ShapeError("splitting the batch axis keeps the batch first: sizes must start with -1")
+    known = math.prod(s for s in sizes if s != -1)
+    if x[axis] is None:
+        if -1 in sizes and axis:
+            raise S.ShapeError("cannot infer a -1 size from an axis of unknown size")
+        split = [None if s == -1 else s for s in sizes]
+    elif x[axis] % known or (-1 not in sizes and known != x[axis]):
+        raise S.ShapeError(f"cannot split axis {axis} of size {x[axis]} into {tuple(sizes)}")
+    else:
+        split = [x[axis] // known if s == -1 else s for s in sizes]
+    return [(*x[:axis], *split, *x[axis + 1:])]
+
+
+kind("unflatten", "Unflatten", _unflatten_shape, "Splits one axis into several (x.unflatten, nn.Unflatten; "
+     "[-1, T] on the batch axis unfolds time steps folded into the batch).",
+     [ex("unflatten(x, [4, 12], axis=1)", ("x: float32[48]",)), ex("unflatten(x, [2, -1], axis=2)", SEQ),
+      ex("unflatten(x, [-1, 1], axis=0)", SEQ)],
+     positional=("shape",), required=("shape",), category=OP)
 kind("reshape", "Reshape", S.reshape, "Reshapes each sample (batch axis kept).",
      [ex("reshape(x, [12, 64])"), ex("reshape(x, [4, -1])", SEQ)], positional=("shape",), required=("shape",),
      category=OP)
@@ -173,6 +199,9 @@ def _split(site):
 # torch.max/min give (values, indices) when a dim is given: Tensor methods are spellings of the reductions too.
 _EXTREMA = {keyword: (f"torch.{keyword}", f"Tensor.{keyword}") for keyword in ("max", "min")}
 pytorch("flatten", TorchMapping(forward=_flatten, classes=("nn.Flatten",), functions=("torch.flatten", "Tensor.flatten")))
+pytorch("unflatten", TorchMapping(forward=lambda site: f"{site.x}.unflatten({site.attr('axis')}, "
+                                                     f"{literal(tuple(site.attr('shape')))})",
+                                  classes=("nn.Unflatten",), functions=("Tensor.unflatten", "torch.unflatten")))
 pytorch("reshape", TorchMapping(forward=_reshape, functions=("torch.reshape", "Tensor.reshape", "Tensor.view")))
 pytorch("permute", TorchMapping(forward=_permute, functions=("torch.permute", "Tensor.permute", "Tensor.transpose",
                                                             "torch.transpose")))
@@ -236,9 +265,20 @@ def emit_flatten(ctx):
         ctx.assign(f"{layer}({x.expr})")
         return [tuple(out_perm)]
     target = [d for i, d in enumerate(x.shape) if i == 0 or i not in merged[1:]]
-    keras_shape = [target[a] if a != start else math.prod(x.shape[start:end + 1]) for a in out_perm]
+    # A flatten from the batch axis (time steps folded into the batch) merges into the -1 written first.
+    keras_shape = [target[a] if a != start else (math.prod(x.shape[start:end + 1]) if start else -1)
+                   for a in out_perm]
     ctx.assign(f"ops.reshape({x.expr}, {literal([-1] + keras_shape[1:])})")
     return [tuple(out_perm)]
+
+
+def emit_unflatten(ctx):
+    # On the pivot layout: every size after the batch axis is known (the target of ops.reshape).
+    rest = ctx.out_shapes[0][1:]
+    if None in rest:
+        ctx.fail(f"Keras' reshape needs the sizes after the batch axis, got {S.fmt(ctx.out_shapes[0])}")
+    ctx.assign(f"ops.reshape({ctx.x.expr}, {literal((-1, *rest))})")
+    return [L.identity(len(ctx.out_shapes[0]))]
 
 
 def emit_reshape(ctx):
@@ -429,6 +469,7 @@ def emit_pixel_shuffle(ctx):
 
 keras("flatten", KerasMapping("layers.Flatten", emit_flatten, layout="flatten",
                               note="a partial range becomes ops.reshape"))
+keras("unflatten", KerasMapping("ops.reshape", emit_unflatten, layout="pivot"))
 keras("reshape", KerasMapping("layers.Reshape", emit_reshape, layout="pivot"))
 keras("permute", KerasMapping(None, emit_permute, layout="any", note="no code: changes the tensor's layout"))
 keras("concat", KerasMapping("ops.concatenate", emit_concat, layout="match"))

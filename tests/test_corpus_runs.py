@@ -121,6 +121,8 @@ CONSTRUCTS: dict[str, str | None] = {
     "tensor-method-arithmetic": r"\.(add|sub|mul|div)\(\w|torch\.neg\(",
     "device-plumbing": r"torch\.device\((.|\n)*\.to\(|\.cuda\(\)|\.cpu\(\)",
     "static-checks": r"isinstance\((.|\n)*torch\.jit\.is_(scripting|tracing)\(",
+    "batch-fold": r"\.(view|reshape)\(\w+ \* \w+,",
+    "tile-expand": r"\.(repeat|expand|tile)\(|torch\.tile\(",
     "activation-layers": r"\b(ReLU|Tanh|Sigmoid|GELU|SiLU|ELU|LeakyReLU|Hardswish|Hardsigmoid|Mish|PReLU|ReLU6|SELU|Softplus|Activation)\(",
     # Keras
     "keras-sequential-list": r"Sequential\(\s*\[",

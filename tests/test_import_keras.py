@@ -491,3 +491,20 @@ def test_dilated_convolution_then_strided_slice_is_a_strided_dilated_convolution
     # TensorFlow's 'same' pads depend on the stride, and a named output may be read elsewhere: both stay slices
     assert list(nodes["same"].stride) == [] and list(nodes["named"].stride) == []
     assert sum(kind_of(n).keyword == "slice" for n in model.nodes if kind_of(n)) == 2
+
+
+def test_reshapes_that_fold_time_steps_into_the_batch(tmp_path):
+    model, report = _model(tmp_path, (
+        "import keras\nfrom keras import layers, ops\n\n\n"
+        "class PerStep(keras.Model):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = layers.Dense(4)\n\n"
+        "    def call(self, x):\n"
+        "        frames = ops.reshape(x, (-1, 6))\n"
+        "        return ops.reshape(self.fc(frames), (-1, 5, 4))\n"), input_shapes=[(5, 6)])
+    assert report.ok
+    nodes = _by_name(model)
+    assert (nodes["frames"].startDim, nodes["frames"].endDim) == (0, 1)
+    unflatten = next(n for n in model.nodes if n.eClass.name == "Unflatten")
+    assert (unflatten.axis, list(unflatten.shape)) == (0, [-1, 5])

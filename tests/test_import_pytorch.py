@@ -476,3 +476,45 @@ class Net(nn.Module):
         _import_text(tmp_path, source, [[4]])
     first = caught.value.diagnostics[0]
     assert words in first.message and first.location.line == 7, str(first)
+
+
+FOLDS = '''
+import torch.nn as nn
+
+
+class PerStep(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 4)
+        self.split = nn.Unflatten(1, (2, 2))
+
+    def forward(self, x):
+        n, t, f = x.shape
+        steps = self.fc(x.reshape(n * t, f))
+        again = steps.view(n, t, -1)
+        folded = x.view(-1, f)
+        pairs = self.split(self.fc(folded)).view(n, t, 4)
+        return again, pairs, steps.unflatten(0, (n, t))
+'''
+
+
+def test_time_steps_folded_into_the_batch_and_back(tmp_path):
+    model, report = _import_text(tmp_path, FOLDS, [[5, 6]])
+    assert _codes(report.diagnostics) == []
+    nodes = {n.name: n for n in model.nodes}
+    folds = [n.name for n in model.nodes if n.eClass.name == "Flatten" and n.startDim == 0 and n.endDim == 1]
+    assert len(folds) == 2
+    unflattens = {n.name: (n.axis, list(n.shape)) for n in model.nodes if n.eClass.name == "Unflatten"}
+    assert unflattens == {"again": (0, [-1, 5]), "split": (1, [2, 2]), "pairs": (0, [-1, 5]),
+                          "unflatten": (0, [-1, 5])}
+    # (N*T, 2, 2) viewed as (N, T, 4): the time steps out of the batch, then the rest reshaped
+    after = next(n for n in model.nodes if n.eClass.name == "Reshape")
+    assert list(after.shape) == [5, 4] and after.inputs[0] is nodes["pairs"]
+
+
+def test_a_fold_that_does_not_match_the_shape_is_refused(tmp_path):
+    source = FOLDS.replace("x.reshape(n * t, f)", "x.reshape(n * f, t)")
+    with pytest.raises(NNPivotError) as caught:
+        _import_text(tmp_path, source, [[5, 6]])
+    first = caught.value.diagnostics[0]
+    assert first.code == "unsupported-construct" and "folds 6 steps into the batch" in first.message
