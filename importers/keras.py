@@ -110,7 +110,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
     "LSTM": ("units", "activation"), "GRU": ("units", "activation"), "SimpleRNN": ("units", "activation"),
     "Bidirectional": ("layer", "merge_mode"), "Activation": ("activation",), "Reshape": ("target_shape",),
-    "Permute": ("dims",), "Concatenate": ("axis",), "RepeatVector": ("n",), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
+    "Permute": ("dims",), "Concatenate": ("axis",), "RepeatVector": ("n",), "Rescaling": ("scale", "offset"), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
     "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
     "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
     "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
@@ -1443,6 +1443,40 @@ def layer_zero_padding(self, layer, x, names, loc):
     return self.layer_generic(layer, x, names, loc, keyword="pad", attrs={"pads": flat}, given={})
 
 
+# Layers that change their input only in training (augmentation, noise): the identity at inference. The migration
+# leaves them out, with a warning; the training pipeline is the user's to rebuild.
+TRAINING_ONLY_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+                        "RandomBrightness", "RandomErasing", "RandomGrayscale", "RandomHue", "RandomSaturation",
+                        "RandomSharpness", "RandomShear", "RandomColorJitter", "RandomPerspective",
+                        "RandomElasticTransform", "RandomInvert", "RandomPosterization", "RandomGaussianBlur",
+                        "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization")
+
+
+def layer_training_only(self, layer, x, names, loc):
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    self.warn("approximate-translation", f"{layer.original} changes its input only in training (augmentation or "
+              "noise); it is left out, and the model computes the same at inference", loc)
+    return x
+
+
+@operand_layer
+def layer_rescaling(self, layer, x, given, names, loc):
+    """Rescaling(scale, offset): x * scale + offset, as a product and a sum by constants."""
+    scale, offset = given.get("scale"), given.get("offset", 0.0)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (scale, offset)):
+        self.error("unsupported-construct", f"Rescaling by {scale!r} + {offset!r} (per-channel or not constant) is "
+                   "not translated", loc)
+        return Unknown("rescaling", loc)
+    self.check_rest(layer, given, {"scale", "offset"})
+    name = self.builder.name(*names, "rescaling")
+    node = self.builder.add("Mul", (f"{name}_scaled",) if offset else name, [x], loc, scalar=float(scale))
+    if offset:
+        node = self.builder.add("Add", name, [self.out_tensor(node, x.perm)], loc, scalar=float(offset))
+    return self.out_tensor(node, x.perm)
+
+
 def layer_repeat_vector(self, layer, x, names, loc):
     """RepeatVector(n): (N, F) to (N, n, F), a new axis copied n times."""
     given = self.given(layer)
@@ -1649,7 +1683,8 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
     **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
     **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)},
-    "TimeDistributed": layer_time_distributed, "RepeatVector": layer_repeat_vector,
+    "TimeDistributed": layer_time_distributed, "RepeatVector": layer_repeat_vector, "Rescaling": layer_rescaling,
+    **dict.fromkeys(TRAINING_ONLY_LAYERS, layer_training_only),
 }
 
 

@@ -140,6 +140,9 @@ CONSTRUCTS: dict[str, str | None] = {
     "input-layer": r"Input\(",
     "channels-last": None,
     "compile-fit": r"\.compile\((.|\n)*\.fit\(",
+    "preprocessing-layers": r"layers\.Random\w+\(|layers\.Gaussian\w+\(",
+    "rescaling": r"Rescaling\(",
+    "repeat-vector": r"RepeatVector\(",
     "build-function": r"def \w+\((.|\n)*return (keras\.|tf\.keras\.|models\.)?(Model|Sequential)\(|def \w+\((.|\n)*return model",
 }
 

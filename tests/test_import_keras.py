@@ -508,3 +508,22 @@ def test_reshapes_that_fold_time_steps_into_the_batch(tmp_path):
     assert (nodes["frames"].startDim, nodes["frames"].endDim) == (0, 1)
     unflatten = next(n for n in model.nodes if n.eClass.name == "Unflatten")
     assert (unflatten.axis, list(unflatten.shape)) == (0, [-1, 5])
+
+
+def test_rescaling_is_arithmetic_and_augmentation_is_left_out_with_a_warning(tmp_path):
+    source = ("import keras\nfrom keras import layers\n\n"
+              "model = keras.Sequential([\n"
+              "    keras.Input(shape=(8, 8, 3)),\n"
+              "    layers.RandomFlip('horizontal'),\n"
+              "    layers.Rescaling(1.0 / 255),\n"
+              "    layers.Rescaling(2.0, offset=-1.0, name='centre'),\n"
+              "    layers.GaussianNoise(0.1),\n"
+              "])\n")
+    model, report = _model(tmp_path, source)
+    assert [(n.eClass.name, n.name, n.scalar) for n in model.nodes[1:]] == [
+        ("Mul", "rescaling", 1 / 255), ("Mul", "centre_scaled", 2.0), ("Add", "centre", -1.0)]
+    assert _codes(report) == {("approximate-translation", 6, 5), ("approximate-translation", 9, 5)}
+    with pytest.raises(NNPivotError) as caught:
+        _model(tmp_path, source.replace("GaussianNoise(0.1)", "Rescaling(scale=[1.0, 2.0, 3.0])"))
+    assert ("unsupported-construct", 9, 5) in _codes(caught.value)
+    assert any("per-channel" in d.message for d in caught.value.diagnostics)
