@@ -1081,7 +1081,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
             name = path.rsplit(".", 1)[-1]
             if path.split(".")[0] in ("ops", "activations", "tf") and name in ACTIVATIONS:
                 handler = op_activation
-        if handler is not None and self.has_tensor(args, kwargs):
+        if handler is not None and (self.has_tensor(args, kwargs) or handler is op_arange):
             self.pending_hints = list(hints or [])  # the names a tuple assignment unpacks the results into
             return handler(self, path, args, kwargs, hint or None, loc)
         if self.has_tensor(args, kwargs):
@@ -1967,6 +1967,37 @@ def op_matmul(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, L.identity(len(self.shape_of(node) or tensors[0].perm)))
 
 
+def op_arange(self, path, args, kwargs, hint, loc):
+    """ops.arange(maxlen) / arange(0, maxlen): position ids, the same for every sample of the network's input."""
+    first = _arg(args, kwargs, 0, "start")
+    end = _arg(args, kwargs, 1, "stop", "limit")
+    start, end = (0, first) if end is None else (first, end)
+    source = next((n for n in self.builder.nodes if is_kind(n, "Input")), None)
+    if _arg(args, kwargs, 2, "step", "delta", default=1) != 1 or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in (start, end)) or source is None:
+        self.error("unsupported-construct", f"{path} other than constant position ids (step 1) is not translated",
+                   loc)
+        return Unknown("arange", loc)
+    node = self.builder.add("Arange", (hint, "arange"), [source], loc, start=start, end=end)
+    return self.out_tensor(node, L.identity(2))
+
+
+def op_shape(self, path, args, kwargs, hint, loc):
+    """ops.shape(x): the Keras sizes, None where known only at run time (the batch)."""
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    return Unknown("shape", loc) if x is None else tuple(x.shape[a] for a in x.perm)
+
+
+def op_broadcast_to(self, path, args, kwargs, hint, loc):
+    """ops.broadcast_to of position ids over the batch: they are per sample in the pivot already."""
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    if x is None or not is_kind(x.node, "Arange"):
+        if x is not None:
+            self.error("unsupported-construct", f"{path} is translated only for position ids", loc)
+        return Unknown("broadcast_to", loc)
+    return x
+
+
 def op_tile(self, path, args, kwargs, hint, loc):
     x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
     repeats = _arg(args, kwargs, 1, "repeats", "multiples")
@@ -2094,6 +2125,9 @@ OPS: dict[str, Callable] = {
     **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
     **{p: op_tile for p in ("ops.tile", "tf.tile")},
+    **{p: op_arange for p in ("ops.arange", "tf.range")},
+    **{p: op_broadcast_to for p in ("ops.broadcast_to", "tf.broadcast_to")},
+    **{p: op_shape for p in ("ops.shape", "tf.shape")},
     **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
     **{p: op_cast for p in ("ops.cast", "tf.cast")},
 }

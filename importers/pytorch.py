@@ -1239,6 +1239,13 @@ class Importer(Interpreter):
         attrs = self.layer_attributes(kind, spelling, bound, node)
         return self.make(kind.keyword, [tensor], attrs, node, notes)
 
+    def batch_source(self) -> Tensor:
+        """A tensor whose batch axis is the batch: the first input of the graph being built."""
+        first = next((n for n in self.builder.graph.nodes if n.eClass.name == "Input"), None)
+        if first is None:
+            raise ValueError("needs an input of the network first")
+        return Tensor(first)
+
     def folded_steps(self, tensor: Tensor) -> int | None:
         """How many time steps the batch axis of ``tensor`` holds, folded in by a flatten from the batch axis
         and not yet unflattened (None when its batch axis is the batch)."""
@@ -1631,8 +1638,22 @@ def _read_squeeze(call):
 
 
 def _read_unsqueeze(call):
-    call.tensor()
-    return {"axis": call.param("dim")}
+    tensor = call.tensor()
+    dim = call.param("dim")
+    if dim == 0 and is_kind(tensor.node, "Arange"):
+        return _Done(tensor)   # position ids are the pivot's per sample already: the new axis is the batch
+    return {"axis": dim}
+
+
+def _read_arange(call):
+    """torch.arange(end) / arange(start, end): position ids, the same for every sample of the graph's input."""
+    first = call.param("start")
+    end = call.param("end", None)
+    start, end = (0, first) if end is None else (first, end)
+    if call.param("step", 1) != 1 or not (_is_int(start) and _is_int(end)):
+        raise ValueError("only a constant range with step 1 (position ids) has a pivot counterpart")
+    call.tensors.append(call.importer.batch_source())
+    return {"start": start, "end": end}
 
 
 def _read_normalize(call):
@@ -1745,7 +1766,7 @@ OPERATIONS = {
     "max": _read_extremum, "min": _read_extremum, "squeeze": _read_squeeze, "unsqueeze": _read_unsqueeze,
     "normalize": _read_normalize, "pad": _read_pad, "upsample": _read_upsample,
     "pixel_shuffle": _read_pixel_shuffle, "identity": _read_identity, "tile": _read_tile,
-    "unflatten": _read_unflatten,
+    "unflatten": _read_unflatten, "arange": _read_arange,
 }
 
 

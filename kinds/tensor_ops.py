@@ -41,6 +41,18 @@ kind("unflatten", "Unflatten", _unflatten_shape, "Splits one axis into several (
      [ex("unflatten(x, [4, 12], axis=1)", ("x: float32[48]",)), ex("unflatten(x, [2, -1], axis=2)", SEQ),
       ex("unflatten(x, [-1, 1], axis=0)", SEQ)],
      positional=("shape",), required=("shape",), category=OP)
+
+
+def _arange_shape(node, shapes):
+    (x,) = shapes
+    if node.end <= node.start:
+        raise S.ShapeError(f"end {node.end} must come after start {node.start}")
+    return [(x[0], node.end - node.start)]
+
+
+kind("arange", "Arange", _arange_shape, "Position ids start..end-1 for each sample of its input (torch.arange, "
+     "ops.arange).", [ex("arange(x, 7)", SEQ), ex("arange(x, 12, start=2)", SEQ)], positional=("end",),
+     required=("end",), category=OP)
 kind("reshape", "Reshape", S.reshape, "Reshapes each sample (batch axis kept).",
      [ex("reshape(x, [12, 64])"), ex("reshape(x, [4, -1])", SEQ)], positional=("shape",), required=("shape",),
      category=OP)
@@ -199,6 +211,9 @@ def _split(site):
 # torch.max/min give (values, indices) when a dim is given: Tensor methods are spellings of the reductions too.
 _EXTREMA = {keyword: (f"torch.{keyword}", f"Tensor.{keyword}") for keyword in ("max", "min")}
 pytorch("flatten", TorchMapping(forward=_flatten, classes=("nn.Flatten",), functions=("torch.flatten", "Tensor.flatten")))
+pytorch("arange", TorchMapping(statements=lambda site: [
+    f"{site.outputs[0]} = torch.arange({site.attr('start')}, {site.attr('end')}, device={site.x}.device)",
+    f"{site.outputs[0]} = {site.outputs[0]}.expand({site.x}.size(0), -1)"], functions=("torch.arange",)))
 pytorch("unflatten", TorchMapping(forward=lambda site: f"{site.x}.unflatten({site.attr('axis')}, "
                                                      f"{literal(tuple(site.attr('shape')))})",
                                   classes=("nn.Unflatten",), functions=("Tensor.unflatten", "torch.unflatten")))
@@ -270,6 +285,13 @@ def emit_flatten(ctx):
                    for a in out_perm]
     ctx.assign(f"ops.reshape({x.expr}, {literal([-1] + keras_shape[1:])})")
     return [tuple(out_perm)]
+
+
+def emit_arange(ctx):
+    node = ctx.node
+    ctx.assign(f"ops.arange({node.start}, {node.end})")
+    ctx.assign(f"ops.broadcast_to({ctx.var}, (ops.shape({ctx.x.expr})[0], {node.end - node.start}))")
+    return [L.identity(2)]
 
 
 def emit_unflatten(ctx):
@@ -469,6 +491,7 @@ def emit_pixel_shuffle(ctx):
 
 keras("flatten", KerasMapping("layers.Flatten", emit_flatten, layout="flatten",
                               note="a partial range becomes ops.reshape"))
+keras("arange", KerasMapping("ops.arange", emit_arange, note="broadcast over the batch"))
 keras("unflatten", KerasMapping("ops.reshape", emit_unflatten, layout="pivot"))
 keras("reshape", KerasMapping("layers.Reshape", emit_reshape, layout="pivot"))
 keras("permute", KerasMapping(None, emit_permute, layout="any", note="no code: changes the tensor's layout"))

@@ -123,6 +123,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "static-checks": r"isinstance\((.|\n)*torch\.jit\.is_(scripting|tracing)\(",
     "batch-fold": r"\.(view|reshape)\(\w+ \* \w+,",
     "tile-expand": r"\.(repeat|expand|tile)\(|torch\.tile\(",
+    "position-ids": r"(torch|ops)\.arange\(",
     "activation-layers": r"\b(ReLU|Tanh|Sigmoid|GELU|SiLU|ELU|LeakyReLU|Hardswish|Hardsigmoid|Mish|PReLU|ReLU6|SELU|Softplus|Activation)\(",
     # Keras
     "keras-sequential-list": r"Sequential\(\s*\[",

@@ -527,3 +527,26 @@ def test_rescaling_is_arithmetic_and_augmentation_is_left_out_with_a_warning(tmp
         _model(tmp_path, source.replace("GaussianNoise(0.1)", "Rescaling(scale=[1.0, 2.0, 3.0])"))
     assert ("unsupported-construct", 9, 5) in _codes(caught.value)
     assert any("per-channel" in d.message for d in caught.value.diagnostics)
+
+
+def test_position_embedding_of_ops_arange_in_a_custom_layer(tmp_path):
+    model, report = _model(tmp_path, (
+        "import keras\nfrom keras import layers, ops\n\n\n"
+        "class TokenAndPositionEmbedding(layers.Layer):\n"
+        "    def __init__(self, maxlen, vocab_size, embed_dim):\n"
+        "        super().__init__()\n"
+        "        self.token_emb = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)\n"
+        "        self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed_dim)\n\n"
+        "    def call(self, x):\n"
+        "        maxlen = ops.shape(x)[-1]\n"
+        "        positions = ops.arange(start=0, stop=maxlen, step=1)\n"
+        "        return self.token_emb(x) + self.pos_emb(positions)\n\n\n"
+        "inputs = layers.Input(shape=(20,), dtype='int32')\n"
+        "x = TokenAndPositionEmbedding(20, 500, 16)(inputs)\n"
+        "model = keras.Model(inputs, layers.Dense(2)(layers.GlobalAveragePooling1D()(x)))\n"))
+    assert report.ok
+    block = model.blocks[0]
+    nodes = {n.name: n for n in block.nodes}
+    assert (nodes["positions"].eClass.name, nodes["positions"].start, nodes["positions"].end) == ("Arange", 0, 20)
+    assert nodes["positions"].inputs[0].eClass.name == "Input"
+    assert nodes["pos_emb"].inputs[0] is nodes["positions"] and nodes["pos_emb"].numEmbeddings == 20
