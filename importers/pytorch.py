@@ -127,6 +127,65 @@ STATIC_ANSWERS = {"torch.jit.is_scripting": False, "torch.jit.is_tracing": False
 PLUMBING = frozenset({"torch.device", "torch.autograd.profiler.record_function", "torch.profiler.record_function",
                       "torch.no_grad", "torch.enable_grad", "torch.inference_mode", "torch.autocast",
                       "torch.cuda.amp.autocast", "torch.amp.autocast", "torch.set_grad_enabled"})
+# torch modules that are compositions of pivot kinds, written as the module source PyTorch documents (the same
+# submodule names, so a checkpoint's state_dict keys fit). They are read like the file's own helper classes and
+# become blocks; their names are prefixed so that they cannot meet the file's own names.
+COMPOSITE_PREFIX = "_nnpivot_"
+COMPOSITES_SOURCE = '''
+class TransformerEncoderLayer(_nnpivot_nn.Module):
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.arguments = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
+                          norm_first, bias)
+        self.self_attn = _nnpivot_nn.MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                        batch_first=batch_first)
+        self.linear1 = _nnpivot_nn.Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = _nnpivot_nn.Dropout(dropout)
+        self.linear2 = _nnpivot_nn.Linear(dim_feedforward, d_model, bias=bias)
+        self.norm_first = norm_first
+        self.norm1 = _nnpivot_nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = _nnpivot_nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.dropout1 = _nnpivot_nn.Dropout(dropout)
+        self.dropout2 = _nnpivot_nn.Dropout(dropout)
+        self.gelu = activation == "gelu"
+
+    def forward(self, src):
+        x = src
+        if self.norm_first:
+            x = x + self.dropout1(self.self_attention(self.norm1(x)))
+            x = x + self.dropout2(self.feed_forward(self.norm2(x)))
+        else:
+            x = self.norm1(x + self.dropout1(self.self_attention(x)))
+            x = self.norm2(x + self.dropout2(self.feed_forward(x)))
+        return x
+
+    def self_attention(self, x):
+        attended, _ = self.self_attn(x, x, x, need_weights=False)
+        return attended
+
+    def feed_forward(self, x):
+        hidden = self.linear1(x)
+        hidden = _nnpivot_F.gelu(hidden) if self.gelu else _nnpivot_F.relu(hidden)
+        return self.linear2(self.dropout(hidden))
+
+
+class TransformerEncoder(_nnpivot_nn.Module):
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
+        super().__init__()
+        self.layers = _nnpivot_nn.ModuleList(
+            [_nnpivot_TransformerEncoderLayer(*encoder_layer.arguments) for _ in range(num_layers)])
+        self.norm = norm
+
+    def forward(self, src):
+        output = src
+        for layer in self.layers:
+            output = layer(output)
+        if self.norm is not None:
+            output = self.norm(output)
+        return output
+'''
+COMPOSITES = {"nn.TransformerEncoderLayer": "TransformerEncoderLayer", "nn.TransformerEncoder": "TransformerEncoder"}
 # --- symbolic values ------------------------------------------------------------------------
 
 class Unknown:
@@ -1053,6 +1112,8 @@ class Importer(Interpreter):
         spelling = ref.spelling
         if spelling in CONTAINERS:
             return self.make_container(spelling, args, node)
+        if spelling in COMPOSITES:
+            return self.make_composite(spelling, args, kwargs, node)
         if spelling in CLASSES:
             return self.make_layer(CLASSES[spelling], spelling, args, kwargs, node)
         if spelling == "torch.zeros" or spelling == "torch.zeros_like":
@@ -1116,6 +1177,25 @@ class Importer(Interpreter):
             return tensor
         raise self.refuse("unsupported-construct", f"'{describe(node)}' casts to {dtype}, and the pivot has no "
                                                    "cast kind (only casts that change nothing are read)", node)
+
+    def make_composite(self, spelling: str, args, kwargs, node):
+        """A torch module that is a composition of pivot kinds (``COMPOSITES_SOURCE``), built as a helper."""
+        if spelling == "nn.TransformerEncoderLayer":
+            batch_first = kwargs.get("batch_first", args[6] if len(args) > 6 else False)
+            activation = kwargs.get("activation", args[4] if len(args) > 4 else "relu")
+            if batch_first is not True:
+                raise self.refuse("unsupported-construct", f"{spelling} without batch_first=True takes (T, N, E) "
+                                  "sequences; the pivot's are batch-major", node)
+            if activation not in ("relu", "gelu"):
+                raise self.refuse("unsupported-construct", f"{spelling} with activation={activation!r} (only "
+                                  "'relu' and 'gelu' are read)", node)
+        if f"{COMPOSITE_PREFIX}{COMPOSITES[spelling]}" not in self.globals:
+            self.globals.update({f"{COMPOSITE_PREFIX}nn": TorchRef("torch.nn"),
+                                 f"{COMPOSITE_PREFIX}F": TorchRef("torch.nn.functional")})
+            for definition in ast.parse(COMPOSITES_SOURCE).body:
+                self.globals[f"{COMPOSITE_PREFIX}{definition.name}"] = ClassInfo(
+                    definition.name, definition, ["torch.nn.Module"], MODULE_ROLE)
+        return self.instantiate(self.globals[f"{COMPOSITE_PREFIX}{COMPOSITES[spelling]}"], args, kwargs, node)
 
     def make_container(self, spelling: str, args, node):
         if spelling == "nn.ModuleDict":

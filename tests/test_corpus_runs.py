@@ -124,6 +124,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "batch-fold": r"\.(view|reshape)\(\w+ \* \w+,",
     "tile-expand": r"\.(repeat|expand|tile)\(|torch\.tile\(",
     "position-ids": r"(torch|ops)\.arange\(",
+    "torch-transformer": r"nn\.TransformerEncoder(Layer)?\(",
     "activation-layers": r"\b(ReLU|Tanh|Sigmoid|GELU|SiLU|ELU|LeakyReLU|Hardswish|Hardsigmoid|Mish|PReLU|ReLU6|SELU|Softplus|Activation)\(",
     # Keras
     "keras-sequential-list": r"Sequential\(\s*\[",

@@ -518,3 +518,32 @@ def test_a_fold_that_does_not_match_the_shape_is_refused(tmp_path):
         _import_text(tmp_path, source, [[5, 6]])
     first = caught.value.diagnostics[0]
     assert first.code == "unsupported-construct" and "folds 6 steps into the batch" in first.message
+
+
+def test_torch_transformer_encoder_layers_are_blocks_with_torchs_submodule_names(tmp_path):
+    source = '''
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, first=True):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(16, 2, 32, batch_first=first)
+        self.encoder = nn.TransformerEncoder(layer, 2)
+
+    def forward(self, x):
+        return self.encoder(x)
+'''
+    model, report = _import_text(tmp_path, source, [[5, 16]])
+    assert _codes(report.diagnostics) == []
+    blocks = {b.name: [n.name for n in b.nodes] for b in model.blocks}
+    assert blocks["TransformerEncoder"] == ["src", "layers_0", "layers_1"]
+    assert blocks["TransformerEncoderLayer"] == ["src", "self_attn", "dropout1", "add", "norm1", "linear1", "relu",
+                                                 "dropout", "linear2", "dropout2", "add_1", "norm2"]
+    prefixes = report.state_dict_prefixes   # the checkpoint's keys: encoder.layers.0.self_attn.in_proj_weight...
+    assert (prefixes["encoder"], prefixes["TransformerEncoder:layers_0"], prefixes["TransformerEncoderLayer:self_attn"],
+            prefixes["TransformerEncoderLayer:linear1"]) == ("encoder", "layers.0", "self_attn", "linear1")
+    with pytest.raises(NNPivotError) as caught:
+        _import_text(tmp_path, source, [[5, 16]], model_args={"first": False})
+    first = caught.value.diagnostics[0]
+    assert first.code == "unsupported-construct" and "batch_first=True" in first.message and first.location.line == 8
