@@ -125,6 +125,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "tile-expand": r"\.(repeat|expand|tile)\(|torch\.tile\(",
     "position-ids": r"(torch|ops)\.arange\(",
     "torch-transformer": r"nn\.TransformerEncoder(Layer)?\(",
+    "lstm-cell-loop": r"LSTMCell\((.|\n)*for \w+ in range",
     "activation-layers": r"\b(ReLU|Tanh|Sigmoid|GELU|SiLU|ELU|LeakyReLU|Hardswish|Hardsigmoid|Mish|PReLU|ReLU6|SELU|Softplus|Activation)\(",
     # Keras
     "keras-sequential-list": r"Sequential\(\s*\[",
