@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import functools
 import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
     "LSTM": ("units", "activation"), "GRU": ("units", "activation"), "SimpleRNN": ("units", "activation"),
     "Bidirectional": ("layer", "merge_mode"), "Activation": ("activation",), "Reshape": ("target_shape",),
-    "Permute": ("dims",), "Concatenate": ("axis",), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
+    "Permute": ("dims",), "Concatenate": ("axis",), "RepeatVector": ("n",), "Rescaling": ("scale", "offset"), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
     "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
     "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
     "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
@@ -756,7 +757,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
     def eval_Subscript(self, expr, env):
         value = self.eval(expr.value, env)
         if isinstance(value, T):
-            return self.tensor_subscript(value, expr.slice, env, self.hint_for(expr), self.loc(expr))
+            return self.tensor_subscript(value, expr.slice, env, self.hint_for(expr), self.loc(expr),
+                                         fresh=isinstance(expr.value, ast.Call))
         return super().eval_Subscript(expr, env)
 
     def foreign_subscript(self, owner, key, node):
@@ -1211,7 +1213,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
             name = path.rsplit(".", 1)[-1]
             if path.split(".")[0] in ("ops", "activations", "tf") and name in ACTIVATIONS:
                 handler = op_activation
-        if handler is not None and self.has_tensor(args, kwargs):
+        if handler is not None and (self.has_tensor(args, kwargs) or handler is op_arange):
             self.pending_hints = list(hints or [])  # the names a tuple assignment unpacks the results into
             return handler(self, path, args, kwargs, hint or None, loc)
         if self.has_tensor(args, kwargs):
@@ -1274,7 +1276,23 @@ class Interpreter(KerasImporter, SourceInterpreter):
                                 axis=-1 if axis < 0 and placed[0] == rank - 1 else placed[0])
         return self.out_tensor(node, L.insert_axis(first.perm, placed[0]))
 
-    def tensor_subscript(self, x: T, index_expr, env, hint, loc):
+    def strided_after(self, x: T, axes, starts, ends, steps) -> bool:
+        """``Conv2D(..., dilation_rate=2)(x)[:, ::2, ::2]``, how code (and the generator) writes a convolution with
+        both strides and dilation, which Keras refuses: the convolution's own stride. Exact for a convolution
+        at stride 1 without 'same' padding (the stride-th outputs from the first are those of the strided one)."""
+        kind = kind_of(x.node)
+        spatial = set(range(2, x.rank))
+        if kind is None or not _is_convolution(kind) or x.node.padding.name == "same" or \
+                any(v != 1 for v in x.node.stride) or not set(axes) <= spatial or any(starts) or \
+                any(e != 2 ** 31 - 1 for e in ends) or self.builder.nodes[-1] is not x.node:
+            return False
+        by_axis = dict(zip(axes, steps))
+        x.node.stride.clear()
+        x.node.stride.extend(canonical_per_axis([by_axis.get(a, 1) for a in sorted(spatial)]))
+        self._shapes.pop((x.node, 0), None)
+        return True
+
+    def tensor_subscript(self, x: T, index_expr, env, hint, loc, fresh=False):
         items = index_expr.elts if isinstance(index_expr, ast.Tuple) else [index_expr]
         values = [self.eval(item, env) for item in items]
         if len(values) > x.rank or any(not isinstance(v, (int, slice)) for v in values):
@@ -1296,6 +1314,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 ends.append(2 ** 31 - 1 if value.stop is None else value.stop)
                 steps.append(value.step or 1)
         result = x
+        if axes and fresh and not picks and self.strided_after(x, axes, starts, ends, steps):
+            return self.out_tensor(x.node, x.perm)
         if axes:
             node = self.builder.add("Slice", (hint if not picks else None, "slice"), [x], loc,
                                     **slice_attributes(axes, starts, ends, steps))
@@ -1557,6 +1577,57 @@ def layer_zero_padding(self, layer, x, names, loc):
     self.check_rest(layer, given, {"padding"})
     flat = [v for pair in pads for v in pair]
     return self.layer_generic(layer, x, names, loc, keyword="pad", attrs={"pads": flat}, given={})
+
+
+# Layers that change their input only in training (augmentation, noise): the identity at inference. The migration
+# leaves them out, with a warning; the training pipeline is the user's to rebuild.
+TRAINING_ONLY_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+                        "RandomBrightness", "RandomErasing", "RandomGrayscale", "RandomHue", "RandomSaturation",
+                        "RandomSharpness", "RandomShear", "RandomColorJitter", "RandomPerspective",
+                        "RandomElasticTransform", "RandomInvert", "RandomPosterization", "RandomGaussianBlur",
+                        "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization")
+
+
+def layer_training_only(self, layer, x, names, loc):
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown("operand", loc)
+    self.warn("approximate-translation", f"{layer.original} changes its input only in training (augmentation or "
+              "noise); it is left out, and the model computes the same at inference", loc)
+    return x
+
+
+@operand_layer
+def layer_rescaling(self, layer, x, given, names, loc):
+    """Rescaling(scale, offset): x * scale + offset, as a product and a sum by constants."""
+    scale, offset = given.get("scale"), given.get("offset", 0.0)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (scale, offset)):
+        self.error("unsupported-construct", f"Rescaling by {scale!r} + {offset!r} (per-channel or not constant) is "
+                   "not translated", loc)
+        return Unknown("rescaling", loc)
+    self.check_rest(layer, given, {"scale", "offset"})
+    name = self.builder.name(*names, "rescaling")
+    node = self.builder.add("Mul", (f"{name}_scaled",) if offset else name, [x], loc, scalar=float(scale))
+    if offset:
+        node = self.builder.add("Add", name, [self.out_tensor(node, x.perm)], loc, scalar=float(offset))
+    return self.out_tensor(node, x.perm)
+
+
+def layer_repeat_vector(self, layer, x, names, loc):
+    """RepeatVector(n): (N, F) to (N, n, F), a new axis copied n times."""
+    given = self.given(layer)
+    count = given.get("n")
+    x = self.tensor(x, loc)
+    if x is None or not isinstance(count, int) or x.rank != 2:
+        if x is not None:
+            self.error("unsupported-construct", f"RepeatVector of {count!r} copies of a rank-{x.rank} tensor is not "
+                       "translated", loc)
+        return Unknown("repeat_vector", loc)
+    self.check_rest(layer, given, {"n"})
+    name = self.builder.name(*names)
+    steps = self.builder.add("Unsqueeze", (f"{name}_steps",), [x], loc, axis=1)
+    node = self.builder.add("Tile", name, [steps], loc, repeats=[count, 1])
+    return self.out_tensor(node, L.identity(3))
 
 
 def layer_join(self, layer, operands, names, loc):
@@ -1887,6 +1958,8 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     **{f"SeparableConv{d}D": layer_separable_conv for d in (1, 2)},
     **{f"{op}Pooling{d}D": layer_pool for op in ("Max", "Average") for d in (1, 2, 3)},
     "TimeDistributed": layer_time_distributed,
+    "RepeatVector": layer_repeat_vector, "Rescaling": layer_rescaling,
+    **dict.fromkeys(TRAINING_ONLY_LAYERS, layer_training_only),
 }
 
 
@@ -1971,8 +2044,27 @@ def op_reshape(self, path, args, kwargs, hint, loc):
     if shuffled is not None:
         return shuffled
     x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'reshape'}_in",), loc)
+    folded = batch_fold_of(self, x, list(shape[1:]), hint, loc)
+    if folded is not None:
+        return folded
     node = self.builder.add("Reshape", (hint, "reshape"), [x], loc, shape=[-1 if d is None else d for d in shape[1:]])
     return self.out_tensor(node, L.identity(len(shape)))
+
+
+def batch_fold_of(self, x: T, rest: list, hint, loc) -> T | None:
+    """``ops.reshape(x, (-1, ...))`` that moves sizes between the batch and the other axes, on a tensor in the
+    pivot layout: (N, T, C, H, W) to (-1, C, H, W) folds the T steps into the batch, (N*T, F) to (-1, T, F)
+    unfolds them."""
+    shape = list(x.shape)
+    if None in shape[1:] or None in rest or -1 in rest or math.prod(rest) == math.prod(shape[1:]):
+        return None
+    if len(shape) >= 3 and rest == shape[2:]:
+        node = self.builder.add("Flatten", (hint, "flatten"), [x], loc, startDim=0, endDim=1)
+    elif len(rest) >= 2 and rest[1:] == shape[1:]:
+        node = self.builder.add("Unflatten", (hint, "unflatten"), [x], loc, axis=0, shape=[-1, rest[0]])
+    else:
+        return None
+    return self.out_tensor(node, L.identity(len(rest) + 1))
 
 
 def pixel_shuffle_of(self, x: T, shape, hint, loc) -> T | None:
@@ -2157,19 +2249,67 @@ def op_ones_like(self, path, args, kwargs, hint, loc):
     return CountMask(x, [])
 
 
+def op_arange(self, path, args, kwargs, hint, loc):
+    """ops.arange(maxlen) / arange(0, maxlen): position ids, the same for every sample of the network's input."""
+    first = _arg(args, kwargs, 0, "start")
+    end = _arg(args, kwargs, 1, "stop", "limit")
+    start, end = (0, first) if end is None else (first, end)
+    source = next((n for n in self.builder.nodes if is_kind(n, "Input")), None)
+    if _arg(args, kwargs, 2, "step", "delta", default=1) != 1 or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in (start, end)) or source is None:
+        self.error("unsupported-construct", f"{path} other than constant position ids (step 1) is not translated",
+                   loc)
+        return Unknown("arange", loc)
+    node = self.builder.add("Arange", (hint, "arange"), [source], loc, start=start, end=end)
+    return self.out_tensor(node, L.identity(2))
+
+
+def op_broadcast_to(self, path, args, kwargs, hint, loc):
+    """ops.broadcast_to of position ids over the batch: they are per sample in the pivot already."""
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    if x is None or not is_kind(x.node, "Arange"):
+        if x is not None:
+            self.error("unsupported-construct", f"{path} is translated only for position ids", loc)
+        return Unknown("broadcast_to", loc)
+    return x
+
+
+def op_tile(self, path, args, kwargs, hint, loc):
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    repeats = _arg(args, kwargs, 1, "repeats", "multiples")
+    if x is None or not isinstance(repeats, (list, tuple)) or not all(isinstance(r, int) for r in repeats):
+        return Unknown("tile", loc)
+    repeats = [1] * (x.rank - len(repeats)) + list(repeats)   # numpy's tile fills leading counts with 1
+    if len(repeats) != x.rank or repeats[0] != 1:
+        self.error("unsupported-construct", f"{path} of the batch axis or into new axes is not translated", loc)
+        return Unknown("tile", loc)
+    per_pivot = {x.perm[j]: r for j, r in enumerate(repeats)}
+    node = self.builder.add("Tile", (hint, "tile"), [x], loc, repeats=[per_pivot[a] for a in range(1, x.rank)])
+    return self.out_tensor(node, x.perm)
+
+
+# keras.ops.pad's (numpy's) modes by their pivot name; tf.pad's upper-case names lower-cased.
+PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular",
+             "circular": "circular"}
+
+
 def op_pad(self, path, args, kwargs, hint, loc):
     operand = _arg(args, kwargs, 0, "x", "tensor")
     widths = _arg(args, kwargs, 1, "pad_width", "paddings")
-    mode = str(_arg(args, kwargs, 2, "mode", default="constant")).lower()
+    written = str(_arg(args, kwargs, 2, "mode", default="constant")).lower()
     value = _arg(args, kwargs, 3, "constant_values", default=0) or 0
     if isinstance(operand, CountMask):  # the cells an average pooling counts, padded with counted (1) or not (0)
         of = operand.of
-        if mode != "constant" or value not in (0, 1) or not isinstance(widths, (list, tuple)) or len(widths) != of.rank:
+        if written != "constant" or value not in (0, 1) or not isinstance(widths, (list, tuple)) or len(widths) != of.rank:
             self.error("unsupported-construct", f"{path} of a mask of ones is translated only with 0 or 1", loc)
             return Unknown("pad", loc)
         return CountMask(of, [*operand.pads, (float(value), {of.perm[j]: tuple(w) for j, w in enumerate(widths)})])
     x = self.tensor(operand, loc)
     if x is None or not isinstance(widths, (list, tuple)) or len(widths) != x.rank:
+        return Unknown("pad", loc)
+    mode = PAD_MODES.get(written)
+    if mode is None:
+        self.error("unsupported-construct", f"{path} with mode={written!r} has no pivot counterpart", loc)
         return Unknown("pad", loc)
     per_pivot = {x.perm[j]: tuple(w) for j, w in enumerate(widths)}
     if per_pivot.get(0, (0, 0)) != (0, 0):
@@ -2276,6 +2416,9 @@ OPS: dict[str, Callable] = {
     **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
     "ops.ones_like": op_ones_like,
+    **{p: op_tile for p in ("ops.tile", "tf.tile")},
+    **{p: op_arange for p in ("ops.arange", "tf.range")},
+    **{p: op_broadcast_to for p in ("ops.broadcast_to", "tf.broadcast_to")},
     **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
     **{p: op_cast for p in ("ops.cast", "tf.cast")},
     **{p: op_shape for p in ("ops.shape", "tf.shape")},

@@ -49,6 +49,7 @@ from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error,
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import training as vocabulary
+from nnpivot.kinds.tensor_ops import PAD_CLASSES
 from nnpivot.kinds.torch_mapping import REQUIRED, SAME_PADDED, SAME_PADDED_CODE
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
 from nnpivot.metamodel.shapes import ShapeError
@@ -113,8 +114,84 @@ CLASSES, FUNCTIONS, REFINEMENTS = _spellings()
 CONTAINERS = ("nn.Sequential", "nn.ModuleList", "nn.ModuleDict")
 MODULE_BASE = "nn.Module"
 # Spellings that leave a tensor as it is (no node).
-PASSTHROUGH = frozenset({"Tensor.contiguous", "Tensor.detach", "Tensor.clone", "Tensor.float", "Tensor.to",
-                         "Tensor.cpu", "Tensor.cuda"})
+PASSTHROUGH = frozenset({"Tensor.contiguous", "Tensor.detach", "Tensor.clone", "Tensor.cpu", "Tensor.cuda",
+                         "Tensor.requires_grad_"})
+# Casts, by method and by dtype: a cast to the dtype a tensor already has leaves it as it is (the pivot computes
+# in float32; an input cast to integers holds ids); any other is refused, the pivot having no cast kind.
+CAST_METHODS = {"Tensor.float": "float32", "Tensor.long": "int64", "Tensor.int": "int32", "Tensor.double": "float64",
+                "Tensor.half": "float16", "Tensor.bool": "bool"}
+DTYPES = {"torch.float32": "float32", "torch.float": "float32", "torch.FloatTensor": "float32",
+          "torch.int64": "int64", "torch.long": "int64", "torch.LongTensor": "int64", "torch.int32": "int32",
+          "torch.int": "int32", "torch.IntTensor": "int32", "torch.float64": "float64", "torch.double": "float64",
+          "torch.float16": "float16", "torch.half": "float16", "torch.bool": "bool"}
+TENSOR_CLASSES = frozenset({"torch.Tensor", "nn.Parameter"})
+# Calls that only matter outside the function the pivot computes: answers that hold for an eager model on the CPU
+# (is_scripting() is False), and devices, profiler ranges and grad modes, which forward may use but not compute.
+STATIC_ANSWERS = {"torch.jit.is_scripting": False, "torch.jit.is_tracing": False, "torch.cuda.is_available": False,
+                  "torch.backends.mps.is_available": False, "torch.compiler.is_compiling": False,
+                  "torch.onnx.is_in_onnx_export": False, "torch.cuda.device_count": 0}
+PLUMBING = frozenset({"torch.device", "torch.autograd.profiler.record_function", "torch.profiler.record_function",
+                      "torch.no_grad", "torch.enable_grad", "torch.inference_mode", "torch.autocast",
+                      "torch.cuda.amp.autocast", "torch.amp.autocast", "torch.set_grad_enabled"})
+# torch modules that are compositions of pivot kinds, written as the module source PyTorch documents (the same
+# submodule names, so a checkpoint's state_dict keys fit). They are read like the file's own helper classes and
+# become blocks; their names are prefixed so that they cannot meet the file's own names.
+COMPOSITE_PREFIX = "_nnpivot_"
+COMPOSITES_SOURCE = '''
+class TransformerEncoderLayer(_nnpivot_nn.Module):
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.arguments = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
+                          norm_first, bias)
+        self.self_attn = _nnpivot_nn.MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                        batch_first=batch_first)
+        self.linear1 = _nnpivot_nn.Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = _nnpivot_nn.Dropout(dropout)
+        self.linear2 = _nnpivot_nn.Linear(dim_feedforward, d_model, bias=bias)
+        self.norm_first = norm_first
+        self.norm1 = _nnpivot_nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = _nnpivot_nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.dropout1 = _nnpivot_nn.Dropout(dropout)
+        self.dropout2 = _nnpivot_nn.Dropout(dropout)
+        self.gelu = activation == "gelu"
+
+    def forward(self, src):
+        x = src
+        if self.norm_first:
+            x = x + self.dropout1(self.self_attention(self.norm1(x)))
+            x = x + self.dropout2(self.feed_forward(self.norm2(x)))
+        else:
+            x = self.norm1(x + self.dropout1(self.self_attention(x)))
+            x = self.norm2(x + self.dropout2(self.feed_forward(x)))
+        return x
+
+    def self_attention(self, x):
+        attended, _ = self.self_attn(x, x, x, need_weights=False)
+        return attended
+
+    def feed_forward(self, x):
+        hidden = self.linear1(x)
+        hidden = _nnpivot_F.gelu(hidden) if self.gelu else _nnpivot_F.relu(hidden)
+        return self.linear2(self.dropout(hidden))
+
+
+class TransformerEncoder(_nnpivot_nn.Module):
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
+        super().__init__()
+        self.layers = _nnpivot_nn.ModuleList(
+            [_nnpivot_TransformerEncoderLayer(*encoder_layer.arguments) for _ in range(num_layers)])
+        self.norm = norm
+
+    def forward(self, src):
+        output = src
+        for layer in self.layers:
+            output = layer(output)
+        if self.norm is not None:
+            output = self.norm(output)
+        return output
+'''
+COMPOSITES = {"nn.TransformerEncoderLayer": "TransformerEncoderLayer", "nn.TransformerEncoder": "TransformerEncoder"}
 # --- symbolic values ------------------------------------------------------------------------
 
 class Unknown:
@@ -136,6 +213,12 @@ class BatchSize:
     """``x.size(0)``: the batch size, known only at run time."""
 
 
+@dataclass(frozen=True)
+class BatchMultiple:
+    """``b * t`` with ``b`` the batch size: the batch axis of ``t`` steps folded into it (``x.view(b * t, ...)``)."""
+    factor: int
+
+
 BATCH = BatchSize()
 
 
@@ -149,6 +232,12 @@ class Zeros:
 class Opaque:
     """A value the pivot has no counterpart for (argmax indices); an error when used."""
     what: str
+
+
+@dataclass(frozen=True)
+class Plumbing:
+    """A device, a profiler range or a grad mode: accepted where forward passes it on, and without effect."""
+    spelling: str
 
 
 @dataclass(frozen=True)
@@ -946,11 +1035,15 @@ class Importer(Interpreter):
         for key in kwargs:
             if key != "need_weights":
                 raise self.refuse("unsupported-construct", f"{keyword} called with {key}=", node)
-        if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        if not tensors or not all(isinstance(t, Tensor) or layer.kind.eclass_name == "LSTMCell" and
+                                  isinstance(t, tuple) for t in tensors):
             raise self.refuse("unsupported-construct", f"{keyword} called with {len(args)} argument(s) that are not "
                                                        "all tensors", node)
         if layer.kind.eclass_name == "MultiHeadAttention":
             tensors = _attention_operands(tensors)
+        elif layer.kind.eclass_name == "LSTMCell" and len(tensors) == 2 and isinstance(tensors[1], tuple) and \
+                len(tensors[1]) == 2 and all(isinstance(t, Tensor) for t in tensors[1]):
+            tensors = [tensors[0], *tensors[1]]   # cell(x, (h, c))
         elif len(tensors) > 1:
             raise self.refuse("unsupported-construct", f"{keyword} called with {len(tensors)} inputs", node)
         layer.calls += 1
@@ -1124,6 +1217,9 @@ class Importer(Interpreter):
         return super().foreign_unary(op, value, node)
 
     def foreign_binary(self, op, left, right, node):
+        if isinstance(op, ast.Mult) and (isinstance(left, BatchSize) and _is_int(right) or
+                                         isinstance(right, BatchSize) and _is_int(left)):
+            return BatchMultiple(right if isinstance(left, BatchSize) else left)
         if isinstance(left, BatchSize) or isinstance(right, BatchSize):
             raise self.refuse("dynamic-value", f"'{describe(node)}' computes with the batch size", node)
         tensor_left, tensor_right = isinstance(left, Tensor), isinstance(right, Tensor)
@@ -1160,6 +1256,8 @@ class Importer(Interpreter):
                 return len(self.tensor_shape(owner, node))
             if name == "T":
                 raise self.refuse("unsupported-construct", "x.T (use permute)", node)
+            if name == "device":
+                return Plumbing("Tensor.device")
             return TensorMethod(owner, name)
         if isinstance(owner, Layer):
             if name in owner.torch_args:
@@ -1248,6 +1346,8 @@ class Importer(Interpreter):
         spelling = ref.spelling
         if spelling in CONTAINERS:
             return self.make_container(spelling, args, node)
+        if spelling in COMPOSITES:
+            return self.make_composite(spelling, args, kwargs, node)
         if spelling in CLASSES:
             return self.make_layer(CLASSES[spelling], spelling, args, kwargs, node)
         if spelling == "torch.zeros" or spelling == "torch.zeros_like":
@@ -1261,6 +1361,10 @@ class Importer(Interpreter):
         if spelling in FUNCTIONS:
             tensor_args = args
             return self.functional(FUNCTIONS[spelling], spelling, tensor_args, kwargs, node)
+        if spelling in STATIC_ANSWERS:
+            return STATIC_ANSWERS[spelling]
+        if spelling in PLUMBING:
+            return Plumbing(spelling)
         if spelling.startswith("nn.") and spelling[3:4].isupper():
             raise self.refuse("unknown-layer", f"{spelling} has no pivot kind", node)
         raise self.refuse("unknown-function", f"{spelling}() has no pivot counterpart", node)
@@ -1270,6 +1374,14 @@ class Importer(Interpreter):
         spelling = f"Tensor.{name}"
         if spelling in PASSTHROUGH:
             return tensor
+        if spelling in CAST_METHODS:
+            return self.cast(tensor, CAST_METHODS[spelling], node)
+        if spelling in ("Tensor.to", "Tensor.type"):
+            dtypes = [DTYPES.get(a.spelling) for a in [*args, *kwargs.values()] if isinstance(a, TorchRef)]
+            if any(d is None for d in dtypes) or not all(isinstance(a, (TorchRef, Plumbing, Tensor, str, bool))
+                                                         for a in [*args, *kwargs.values()]):
+                raise self.refuse("unsupported-construct", f"'{describe(node)}' is not a device or dtype change", node)
+            return self.cast(tensor, dtypes[0], node) if dtypes else tensor
         if name == "size":
             sizes = self.sizes(tensor, node)
             return sizes if not args else sizes[args[0]]
@@ -1280,6 +1392,44 @@ class Importer(Interpreter):
         if spelling in FUNCTIONS:
             return self.functional(FUNCTIONS[spelling], spelling, [tensor, *args], kwargs, node)
         raise self.refuse("unknown-function", f"tensor method .{name}() has no pivot counterpart", node)
+
+    def isinstance_of(self, args: list, node):
+        """``isinstance(x, torch.Tensor)`` on a tensor is True; on a tensor, every other class is False."""
+        if len(args) == 2 and isinstance(args[0], Tensor):
+            classes = args[1] if isinstance(args[1], tuple) else (args[1],)
+            return any(isinstance(c, TorchRef) and c.spelling in TENSOR_CLASSES for c in classes)
+        return super().isinstance_of(args, node)
+
+    def cast(self, tensor: Tensor, dtype: str, node):
+        """A cast that changes nothing: to float32 (what the pivot computes in), or an input cast to integer
+        ids (the input then holds them)."""
+        source = tensor.node
+        if source.eClass.name == "Input" and dtype in ("int64", "int32"):
+            source.dtype = source.dtype.eEnum.getEEnumLiteral(dtype)
+            return tensor
+        if dtype == "float32" and not (source.eClass.name == "Input" and source.dtype.name != "float32"):
+            return tensor
+        raise self.refuse("unsupported-construct", f"'{describe(node)}' casts to {dtype}, and the pivot has no "
+                                                   "cast kind (only casts that change nothing are read)", node)
+
+    def make_composite(self, spelling: str, args, kwargs, node):
+        """A torch module that is a composition of pivot kinds (``COMPOSITES_SOURCE``), built as a helper."""
+        if spelling == "nn.TransformerEncoderLayer":
+            batch_first = kwargs.get("batch_first", args[6] if len(args) > 6 else False)
+            activation = kwargs.get("activation", args[4] if len(args) > 4 else "relu")
+            if batch_first is not True:
+                raise self.refuse("unsupported-construct", f"{spelling} without batch_first=True takes (T, N, E) "
+                                  "sequences; the pivot's are batch-major", node)
+            if activation not in ("relu", "gelu"):
+                raise self.refuse("unsupported-construct", f"{spelling} with activation={activation!r} (only "
+                                  "'relu' and 'gelu' are read)", node)
+        if f"{COMPOSITE_PREFIX}{COMPOSITES[spelling]}" not in self.globals:
+            self.globals.update({f"{COMPOSITE_PREFIX}nn": TorchRef("torch.nn"),
+                                 f"{COMPOSITE_PREFIX}F": TorchRef("torch.nn.functional")})
+            for definition in ast.parse(COMPOSITES_SOURCE).body:
+                self.globals[f"{COMPOSITE_PREFIX}{definition.name}"] = ClassInfo(
+                    definition.name, definition, ["torch.nn.Module"], MODULE_ROLE)
+        return self.instantiate(self.globals[f"{COMPOSITE_PREFIX}{COMPOSITES[spelling]}"], args, kwargs, node)
 
     def make_container(self, spelling: str, args, node):
         if spelling == "nn.ModuleDict":
@@ -1378,7 +1528,10 @@ class Importer(Interpreter):
             if isinstance(attrs, _Done):
                 return attrs.value
             inputs, pair = attrs.pop("__inputs__"), attrs.pop("__pair__", False)
-            result = self.make(attrs.pop("__kind__", kind.keyword), inputs, attrs, node, notes)
+            keyword, reshape = attrs.pop("__kind__", kind.keyword), attrs.pop("__reshape__", None)
+            result = self.make(keyword, inputs, attrs, node, notes)
+            if reshape is not None:
+                result = self.make("reshape", [result], {"shape": reshape}, node)
             return (result, Opaque(f"the indices of {spelling}")) if pair else result
         if mapping.parameters is not None:
             raise self.refuse("unsupported-construct", f"{spelling}() takes its weights as tensors; use the "
@@ -1399,6 +1552,30 @@ class Importer(Interpreter):
         bound = self.bind_layer_arguments(kind, spelling, rest, kwargs, node)
         attrs = self.layer_attributes(kind, spelling, bound, node)
         return self.make(kind.keyword, [tensor], attrs, node, notes)
+
+    def batch_source(self) -> Tensor:
+        """A tensor whose batch axis is the batch: the first input of the graph being built."""
+        first = next((n for n in self.builder.graph.nodes if n.eClass.name == "Input"), None)
+        if first is None:
+            raise ValueError("needs an input of the network first")
+        return Tensor(first)
+
+    def folded_steps(self, tensor: Tensor) -> int | None:
+        """How many time steps the batch axis of ``tensor`` holds, folded in by a flatten from the batch axis
+        and not yet unflattened (None when its batch axis is the batch)."""
+        pending, seen = [tensor.node], set()
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if is_kind(current, "Flatten") and current.startDim == 0 and current.endDim == 1:
+                operand = self.builder.shapes.get(current.inputs[0])
+                return operand[0][1] if operand else None
+            if is_kind(current, "Unflatten") and current.axis == 0:
+                continue
+            pending.extend(current.inputs[:1])
+        return None
 
     def make(self, keyword: str, tensors: list, attrs: dict, node, notes=()):
         for t in tensors:
@@ -1617,6 +1794,9 @@ def _read_reshape(call):
     if not sizes:
         raise ValueError("needs a shape")
     first, rest = sizes[0], sizes[1:]
+    batch_change = _batch_fold(call, tensor, first, rest)
+    if batch_change is not None:
+        return batch_change
     if any(isinstance(s, (BatchSize, _DynamicSize)) or not _is_int(s) for s in rest):
         raise ValueError("only the first size may be the batch size; the others must be constant")
     if isinstance(first, BatchSize):
@@ -1628,6 +1808,43 @@ def _read_reshape(call):
             raise ValueError(f"view(-1, {', '.join(map(str, rest))}) changes the batch size of {shape}")
         return {"shape": rest}
     raise ValueError("the first size must be the batch size (x.size(0)) or -1")
+
+
+def _batch_fold(call, tensor, first, rest) -> dict | None:
+    """Time steps folded into the batch and back, as video and sequence models write it:
+    ``x.view(b * t, c, h, w)`` (or ``view(-1, c, h, w)``) of (N, T, C, H, W) is flatten(start_dim=0, end_dim=1);
+    ``y.view(b, t, -1)`` of a folded tensor unflattens its batch axis into (N, T), then reshapes the rest."""
+    shape = call.shape(tensor)
+    steps = call.importer.folded_steps(tensor)
+    rest_known = all(_is_int(s) for s in rest)
+    if steps is None and rest_known and len(shape) >= 3 and list(rest) == list(shape[2:]) and (
+            first == BatchMultiple(shape[1]) or first == -1 and shape[1] not in (None, 1)):
+        return {"__kind__": "flatten", "startDim": 0, "endDim": 1}
+    if steps is not None and rest and rest[0] == steps and (isinstance(first, BatchSize) or first == -1):
+        after = list(rest[1:])
+        if not all(_is_int(s) for s in after):
+            raise ValueError("the sizes after the time steps must be constant")
+        reshape = None if after == list(shape[1:]) or (after == [-1] and len(shape) == 2) else [steps, *after]
+        return {"__kind__": "unflatten", "axis": 0, "shape": [-1, steps], "__reshape__": reshape}
+    if isinstance(first, BatchMultiple):
+        raise TypeError(f"folds {first.factor} steps into the batch, but the tensor is {shape}")
+    return None
+
+
+def _read_unflatten(call):
+    if call.module:   # nn.Unflatten(dim, unflattened_size): the operand comes with the call
+        dim, sizes = call.param("dim"), list(call.param("unflattened_size"))
+    else:
+        tensor = call.tensor()
+        dim, sizes = call.param("dim"), list(call.param("sizes"))
+        dim %= len(call.shape(tensor))
+    if dim == 0:
+        if not (isinstance(sizes[0], BatchSize) or sizes[0] == -1):
+            raise ValueError("splitting the batch axis must keep the batch first (-1 or the batch size)")
+        sizes = [-1, *sizes[1:]]
+    if not all(_is_int(s) for s in sizes):
+        raise ValueError("sizes must be constant")
+    return {"axis": dim, "shape": sizes}
 
 
 def _read_permute(call):
@@ -1691,9 +1908,15 @@ def _read_split(call):
 
 def _read_binary(call):
     a = call.param("input")
+    if call.spelling.endswith(("neg", "negative")):   # -x, spelled as a function or a method
+        if not isinstance(a, Tensor):
+            raise TypeError("expects a tensor")
+        call.tensors.append(a)
+        return {"scalar": -1.0}
     b = call.param("other")
-    if "alpha" in call.kwargs:
-        raise ValueError("alpha= has no pivot counterpart")
+    alpha = call.param("alpha", 1) if call.spelling.endswith(("add", "sub", "subtract")) else 1
+    if alpha != 1:
+        raise ValueError(f"alpha={alpha!r} has no pivot counterpart (write the product)")
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         call.tensors.extend([a, b])
         return {}
@@ -1758,8 +1981,22 @@ def _read_squeeze(call):
 
 
 def _read_unsqueeze(call):
-    call.tensor()
-    return {"axis": call.param("dim")}
+    tensor = call.tensor()
+    dim = call.param("dim")
+    if dim == 0 and is_kind(tensor.node, "Arange"):
+        return _Done(tensor)   # position ids are the pivot's per sample already: the new axis is the batch
+    return {"axis": dim}
+
+
+def _read_arange(call):
+    """torch.arange(end) / arange(start, end): position ids, the same for every sample of the graph's input."""
+    first = call.param("start")
+    end = call.param("end", None)
+    start, end = (0, first) if end is None else (first, end)
+    if call.param("step", 1) != 1 or not (_is_int(start) and _is_int(end)):
+        raise ValueError("only a constant range with step 1 (position ids) has a pivot counterpart")
+    call.tensors.append(call.importer.batch_source())
+    return {"start": start, "end": end}
 
 
 def _read_normalize(call):
@@ -1778,8 +2015,8 @@ def _read_pad(call):
         dims = int(call.spelling[-2])
         padding = call.param("padding")
         pad = [padding] * 2 * dims if _is_int(padding) else list(padding)
-        value = call.param("value", 0.0)
-        mode = "constant"
+        mode = PAD_CLASSES[call.spelling]
+        value = call.param("value", 0.0) if "Constant" in call.spelling else None
     else:
         call.tensor()
         pad = list(call.param("pad"))
@@ -1790,6 +2027,32 @@ def _read_pad(call):
     pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
     pads = [p for pair in reversed(pairs) for p in pair]
     return {"pads": pads, "mode": mode, "value": None if value is None else float(value)}
+
+
+def _read_tile(call):
+    """x.repeat(1, 2, 3) and torch.tile(x, dims) copy axes; x.expand(-1, 5, -1) copies axes of size 1."""
+    tensor = call.tensor()
+    shape = call.shape(tensor)
+    sizes = list(call.param("dims")) if call.spelling == "torch.tile" else _sizes(call)
+    if call.spelling.endswith("tile"):
+        sizes = [1] * (len(shape) - len(sizes)) + sizes   # torch.tile fills missing leading counts with 1
+    if len(sizes) != len(shape):
+        raise ValueError(f"gives {len(sizes)} sizes for a tensor of rank {len(shape)} (new leading axes have no "
+                         "pivot counterpart)")
+    if call.spelling.endswith("expand"):
+        repeats = []
+        for axis, (size, current) in enumerate(zip(sizes, shape)):
+            if size == -1 or size == current or isinstance(size, BatchSize) and axis == 0:
+                repeats.append(1)
+            elif current == 1 and _is_int(size) and axis > 0:
+                repeats.append(size)
+            else:
+                raise ValueError(f"expands axis {axis} of size {current} to {size}")
+    else:
+        if not all(_is_int(s) for s in sizes) or sizes[0] != 1:
+            raise ValueError("copies of the batch axis, or counts not known statically, have no pivot counterpart")
+        repeats = sizes
+    return _Done(tensor) if all(r == 1 for r in repeats) else {"repeats": repeats[1:]}
 
 
 _LINEAR_MODES = {"linear", "bilinear", "trilinear"}
@@ -1851,7 +2114,8 @@ OPERATIONS = {
     "div": _read_binary, "matmul": _read_matmul, "mean": _read_reduction, "sum": _read_reduction,
     "max": _read_extremum, "min": _read_extremum, "squeeze": _read_squeeze, "unsqueeze": _read_unsqueeze,
     "normalize": _read_normalize, "pad": _read_pad, "upsample": _read_upsample,
-    "pixel_shuffle": _read_pixel_shuffle, "identity": _read_identity,
+    "pixel_shuffle": _read_pixel_shuffle, "identity": _read_identity, "tile": _read_tile,
+    "unflatten": _read_unflatten, "arange": _read_arange,
 }
 
 

@@ -30,7 +30,8 @@ for d in (1, 2, 3):
           ex(f"conv{d}d(x, 4, kernel_size=2, stride=2, padding=same)", SPATIAL[d]),
           ex(f"conv{d}d(x, 6, kernel_size=3, padding=same, dilation=2, bias=false)", SPATIAL[d])]
          + ([ex("conv2d(x, 6, kernel_size=4, stride=3, padding=same, groups=2)", ("x: float32[4, 16, 16]",)),
-             ex("conv2d(x, 4, kernel_size=[3, 2], padding=[[1, 0], [2, 1]])")] if d == 2 else []),
+             ex("conv2d(x, 4, kernel_size=[3, 2], padding=[[1, 0], [2, 1]])"),
+             ex("conv2d(x, 4, kernel_size=3, stride=[2, 3], padding=2, dilation=2)")] if d == 2 else []),
          positional=("filters",), required=("filters", "kernelSize"))
 for d in (1, 2, 3):
     kind(f"conv_transpose{d}d", f"ConvTranspose{d}d", S.conv_transpose(d), f"{d}-D transposed convolution.",
@@ -193,23 +194,28 @@ def emit_conv(ctx):
     if None in pads and padding_mode != "zeros":
         ctx.fail(f"'same' padding with padding_mode={padding_mode} at a stride above 1 needs a known input size")
         return [x.perm]
-    if padding_mode in ("replicate", "circular") and any(b or e for b, e in pads):
-        ctx.fail(f"padding_mode={padding_mode} has no Keras equivalent")
-    if max(stride) > 1 and max(dilation) > 1:
-        ctx.fail("Keras convolutions cannot combine stride > 1 with dilation > 1")
+    # Keras refuses strides with dilation: the dilated convolution at stride 1 and every stride-th output of it
+    # are the same numbers (with the pads of the strided one, so they must be known).
+    strided_after = max(stride) > 1 and max(dilation) > 1
+    if strided_after and None in pads:
+        ctx.fail("'same' padding with both stride and dilation above 1 needs a known input size")
+        return [x.perm]
     # Explicit pads that are TensorFlow's 'same' pads (3x3, pad 1, stride 1) are written as such; at stride 1
     # only, since above it TensorFlow's pads change with the input size and explicit ones do not.
     same = [same_pads(None, k, 1, d) for k, d in zip(kernel, dilation)] if max(stride) == 1 else None
     is_same = mode == "same" or (mode == "explicit" and [tuple(p) for p in pads] == same)
-    keras_padding = "same" if is_same and padding_mode == "zeros" and not (
-        max(stride) > 1 and max(dilation) > 1) else "valid"
+    keras_padding = "same" if is_same and padding_mode == "zeros" and not strided_after else "valid"
     source = x.expr if keras_padding == "same" else ctx.pad(
-        x, pads, mode="reflect" if padding_mode == "reflect" else "constant",
+        x, pads, mode="constant" if padding_mode == "zeros" else padding_mode,
         layer_cls=f"layers.ZeroPadding{dims}D")
     layer = ctx.layer(ctx.mapping.layer, ctx.kwargs(
-        kernel_size=tuple_or_int(kernel), strides=tuple_or_int(stride), padding=keras_padding,
-        dilation_rate=tuple_or_int(dilation)))
-    ctx.assign(f"{layer}({source})")
+        kernel_size=tuple_or_int(kernel), strides=1 if strided_after else tuple_or_int(stride),
+        padding=keras_padding, dilation_rate=tuple_or_int(dilation)))
+    if strided_after:
+        steps = ", ".join(f"::{s}" if s > 1 else ":" for s in stride)
+        ctx.assign(f"{layer}({source})[:, {steps}]")
+    else:
+        ctx.assign(f"{layer}({source})")
     return [x.perm]
 
 

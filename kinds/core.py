@@ -62,8 +62,9 @@ def emit_dense(ctx):
 
 
 def emit_dropout(ctx):
-    if ctx.node.spatial:
-        rank = len(ctx.x.shape)
+    rank = len(ctx.x.shape)
+    # On (N, C) PyTorch's channel-wise dropout drops single features, which is plain dropout.
+    if ctx.node.spatial and rank > 2:
         if rank not in (3, 4, 5):
             ctx.fail(f"spatial dropout needs (N, C, spatial...) maps, got rank {rank}")
             return [ctx.x.perm]

@@ -215,6 +215,8 @@ class NodeContext:
         """Pad the spatial axes of a channels-last ``tensor``; returns the padded expression."""
         if not any(b or e for b, e in pads):
             return tensor.expr
+        if mode in EDGE_MODES:
+            return self.edge_pad(tensor, {2 + i: p for i, p in enumerate(pads)}, mode)
         if layer_cls and mode == "constant" and value == 0.0:
             spec = padding_spec(pads)
             padder = self.layer(layer_cls, [f"padding={literal(spec)}"], suffix="_pad")
@@ -225,6 +227,35 @@ class NodeContext:
         variable = self.graph.fresh(self.node.name + "_padded")
         self.graph.line(f"{variable} = {padded}")
         return variable
+
+
+    def edge_pad(self, tensor: Tensor, pivot_pads: dict[int, tuple[int, int]], mode: str,
+                 target: str | None = None) -> str:
+        """Replicate or circular padding, which TensorFlow's pad lacks: each padded axis joined with its edge
+        cells repeated (replicate) or with the cells of the opposite end (circular); exact at every size.
+        The last join is assigned to ``target`` when given; returns the padded variable."""
+        current = tensor.expr
+        padded = [a for a in sorted(pivot_pads) if any(pivot_pads[a])]
+        for pivot_axis in padded:
+            begin, end = pivot_pads[pivot_axis]
+            axis = tensor.perm.index(pivot_axis)
+
+            def cells(item, current=current, axis=axis):
+                return f"{current}[{', '.join([':'] * axis + [item])}]"
+            if mode == "replicate":
+                head = f"ops.repeat({cells(':1')}, {begin}, axis={axis})"
+                tail = f"ops.repeat({cells('-1:')}, {end}, axis={axis})"
+            else:
+                head, tail = cells(f"-{begin}:"), cells(f":{end}")
+            parts = ([head] if begin else []) + [current] + ([tail] if end else [])
+            last = pivot_axis == padded[-1] and target is not None
+            variable = target if last else self.graph.fresh(self.node.name + "_padded")
+            self.graph.line(f"{variable} = ops.concatenate([{', '.join(parts)}], axis={axis})")
+            current = variable
+        return current
+
+
+EDGE_MODES = ("replicate", "circular")  # the pad modes keras.ops.pad cannot compute on TensorFlow
 
 
 def padding_spec(pads):

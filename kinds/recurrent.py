@@ -20,6 +20,25 @@ for keyword, name in (("simple_rnn", "SimpleRNN"), ("lstm", "LSTM"), ("gru", "GR
          output_count=3 if name == "LSTM" else 2)  # sequence, hidden states (, cell states)
 
 
+
+
+def _lstm_cell_shape(node, shapes):
+    x = shapes[0]
+    if len(x) != 2 or len(shapes) == 2:
+        raise S.ShapeError(f"takes x (N, features), then h and c or no state, got {len(shapes)} inputs, x {S.fmt(x)}")
+    state = (x[0], node.hiddenSize)
+    if any(len(s) != 2 or s[1] not in (None, node.hiddenSize) for s in shapes[1:]):
+        raise S.ShapeError(f"states must be (N, {node.hiddenSize}), got {', '.join(S.fmt(s) for s in shapes[1:])}")
+    return [state, state]
+
+
+kind("lstm_cell", "LSTMCell", _lstm_cell_shape, "One LSTM step, (x, h, c) to the next (h, c); zero states when "
+     "only x is given (loops over time steps).",
+     [ex("lstm_cell(x, 6)", ("x: float32[5]",)),
+      ex("lstm_cell(x, h, c, 4, bias=false)", ("x: float32[5]", "h: float32[4]", "c: float32[4]"))],
+     positional=("hiddenSize",), required=("hiddenSize",), arity=(1, 3), output_count=2)  # next h, next c
+
+
 # --- PyTorch ---------------------------------------------------------------------------------
 
 # Recurrent layers. PyTorch returns (sequence, h_n) or (sequence, (h_n, c_n)); the pivot's output 0
@@ -71,6 +90,23 @@ for keyword, cls, gates in (("simple_rnn", "nn.RNN", 1), ("lstm", "nn.LSTM", 4),
         statements=_recurrent_statements, parameters=_recurrent_parameters(gates),
         unsupported=(lambda site: None if site.attr("resetAfter") else "GRU with reset_after=false (PyTorch "
                      "applies the reset gate after the recurrent product)") if keyword == "gru" else None))
+
+
+def _lstm_cell_statements(site):
+    states = f", ({site.inputs[1]}, {site.inputs[2]})" if len(site.inputs) == 3 else ""
+    return [f"{site.outputs[0]}, {site.outputs[1]} = {site.module}({site.x}{states})"]
+
+
+def _lstm_cell_parameters(site):
+    hidden = site.node.hiddenSize
+    shapes = {"weight_ih": (4 * hidden, site.shape[1]), "weight_hh": (4 * hidden, hidden)}
+    return shapes | ({"bias_ih": (4 * hidden,), "bias_hh": (4 * hidden,)} if site.node.bias else {})
+
+
+pytorch("lstm_cell", TorchMapping(
+    "nn.LSTMCell", (Arg("input_size", derive=lambda site: site.shape[1], positional=True),
+                    Arg("hidden_size", "hiddenSize", positional=True), _bias),
+    statements=_lstm_cell_statements, parameters=_lstm_cell_parameters))
 
 
 # --- Keras -----------------------------------------------------------------------------------
@@ -177,3 +213,23 @@ RNN_ARGS = (KerasArg("units", "hiddenSize", positional=True),
 keras("simple_rnn", KerasMapping("layers.SimpleRNN", emit_recurrent, RNN_ARGS[:5], "sequence", _RNN_WEIGHTS))
 keras("lstm", KerasMapping("layers.LSTM", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:5]), "sequence", _RNN_WEIGHTS))
 keras("gru", KerasMapping("layers.GRU", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:]), "sequence", _RNN_WEIGHTS))
+
+
+def emit_lstm_cell(ctx):
+    layer = ctx.layer(ctx.mapping.layer, ctx.kwargs())
+    x, hidden = ctx.x.expr, ctx.node.hiddenSize
+    if len(ctx.inputs) == 3:
+        states = f"[{ctx.inputs[1].expr}, {ctx.inputs[2].expr}]"
+    else:   # PyTorch's default: zero states
+        zeros = f"ops.zeros((ops.shape({x})[0], {hidden}))"
+        states = f"[{zeros}, {zeros}]"
+    # Keras' cell returns (h, [h, c]).
+    ctx.assign(f"{layer}({x}, {states})", [f"{ctx.out_vars[0]}, (_, {ctx.out_vars[1]})"])
+    return [L.identity(2), L.identity(2)]
+
+
+# The cell's weights are torch's without a layer suffix (weight_ih, bias_hh...).
+keras("lstm_cell", KerasMapping(
+    "layers.LSTMCell", emit_lstm_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot",
+    Weights(lambda np, node, params, info: _rnn_cell_to_keras(np, node, params, ""),
+            lambda np, node, arrays, info: _rnn_cell_from_keras(np, node, arrays, ""))))

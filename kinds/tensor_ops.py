@@ -7,7 +7,7 @@ import math
 from nnpivot.metamodel import shapes as S
 
 from . import layout as L
-from .keras_mapping import KerasMapping, emit_layer, pad_options, pad_widths, tuple_or_int
+from .keras_mapping import EDGE_MODES, KerasMapping, emit_layer, pad_options, pad_widths, tuple_or_int
 from .pysyntax import literal
 from .spec import MANY, SEQ, SIGNAL, TWO_MAPS, VEC, ex, keras, kind, pytorch
 from .torch_mapping import TorchMapping, compact, keywords, torch_pad_order
@@ -15,6 +15,44 @@ from .torch_mapping import TorchMapping, compact, keywords, torch_pad_order
 OP = "operation"
 kind("flatten", "Flatten", S.flatten, "Merges the axes start_dim..end_dim.",
      [ex("flatten(x)"), ex("flatten(x, start_dim=2)")], category=OP)
+
+
+def _unflatten_shape(node, shapes):
+    (x,) = shapes
+    axis, sizes = S.axis_index(node.axis, len(x)), list(node.shape)
+    if len(sizes) < 2 or sizes.count(-1) > 1 or any(s == 0 or s < -1 for s in sizes):
+        raise S.ShapeError("sizes must hold two or more positive sizes, and -1 at most once")
+    if axis == 0 and sizes[0] != -1:
+        raise S.ShapeError("splitting the batch axis keeps the batch first: sizes must start with -1")
+    known = math.prod(s for s in sizes if s != -1)
+    if x[axis] is None:
+        if -1 in sizes and axis:
+            raise S.ShapeError("cannot infer a -1 size from an axis of unknown size")
+        split = [None if s == -1 else s for s in sizes]
+    elif x[axis] % known or (-1 not in sizes and known != x[axis]):
+        raise S.ShapeError(f"cannot split axis {axis} of size {x[axis]} into {tuple(sizes)}")
+    else:
+        split = [x[axis] // known if s == -1 else s for s in sizes]
+    return [(*x[:axis], *split, *x[axis + 1:])]
+
+
+kind("unflatten", "Unflatten", _unflatten_shape, "Splits one axis into several (x.unflatten, nn.Unflatten; "
+     "[-1, T] on the batch axis unfolds time steps folded into the batch).",
+     [ex("unflatten(x, [4, 12], axis=1)", ("x: float32[48]",)), ex("unflatten(x, [2, -1], axis=2)", SEQ),
+      ex("unflatten(x, [-1, 1], axis=0)", SEQ)],
+     positional=("shape",), required=("shape",), category=OP)
+
+
+def _arange_shape(node, shapes):
+    (x,) = shapes
+    if node.end <= node.start:
+        raise S.ShapeError(f"end {node.end} must come after start {node.start}")
+    return [(x[0], node.end - node.start)]
+
+
+kind("arange", "Arange", _arange_shape, "Position ids start..end-1 for each sample of its input (torch.arange, "
+     "ops.arange).", [ex("arange(x, 7)", SEQ), ex("arange(x, 12, start=2)", SEQ)], positional=("end",),
+     required=("end",), category=OP)
 kind("reshape", "Reshape", S.reshape, "Reshapes each sample (batch axis kept).",
      [ex("reshape(x, [12, 64])"), ex("reshape(x, [4, -1])", SEQ)], positional=("shape",), required=("shape",),
      category=OP)
@@ -51,9 +89,24 @@ kind("index", "Index", S.index, "Picks one position along an axis, dropping that
      required=("axis", "index"), category=OP)
 kind("normalize", "Normalize", S.same_shape, "Divides by the p-norm along an axis.",
      [ex("normalize(x)", VEC), ex("normalize(x, p=1.0, axis=-1)", SEQ)], category=OP)
-kind("pad", "Pad", S.pad, "Constant, reflect or replicate padding of the trailing axes.",
+kind("pad", "Pad", S.pad, "Constant, reflect, replicate or circular padding of the trailing axes.",
      [ex("pad(x, [1, 1, 2, 0])"), ex("pad(x, [2, 1], mode=reflect)", SIGNAL),
-      ex("pad(x, [1, 2, 1, 2], value=0.5)")], positional=("pads",), required=("pads",), category=OP)
+      ex("pad(x, [1, 2, 1, 2], value=0.5)"), ex("pad(x, [2, 0, 1, 3], mode=replicate)"),
+      ex("pad(x, [1, 2], mode=circular)", SIGNAL), ex("pad(x, [3, 3, 3, 3], mode=reflect)")], positional=("pads",), required=("pads",), category=OP)
+
+
+def _tile_shape(node, shapes):
+    (x,) = shapes
+    repeats = list(node.repeats)
+    if len(repeats) != len(x) - 1 or any(r < 1 for r in repeats):
+        raise S.ShapeError(f"repeats must hold a positive count for each of the {len(x) - 1} axes after the batch "
+                           f"axis of {S.fmt(x)}")
+    return [(x[0], *(None if d is None else d * r for d, r in zip(x[1:], repeats)))]
+
+
+kind("tile", "Tile", _tile_shape, "Repeats each sample along its axes (x.repeat, torch.tile, x.expand; ops.tile).",
+     [ex("tile(x, [1, 2, 3])"), ex("tile(x, [3, 1])", SEQ)], positional=("repeats",), required=("repeats",),
+     category=OP)
 kind("upsample", "Upsample", S.upsample, "Nearest or bilinear resize of the spatial axes.",
      [ex("upsample(x, scale_factor=2.0)"), ex("upsample(x, scale_factor=2.0, mode=bilinear)")], category=OP)
 kind("pixel_shuffle", "PixelShuffle", S.pixel_shuffle, "Moves channel blocks into space (depth to space).",
@@ -158,6 +211,12 @@ def _split(site):
 # torch.max/min give (values, indices) when a dim is given: Tensor methods are spellings of the reductions too.
 _EXTREMA = {keyword: (f"torch.{keyword}", f"Tensor.{keyword}") for keyword in ("max", "min")}
 pytorch("flatten", TorchMapping(forward=_flatten, classes=("nn.Flatten",), functions=("torch.flatten", "Tensor.flatten")))
+pytorch("arange", TorchMapping(statements=lambda site: [
+    f"{site.outputs[0]} = torch.arange({site.attr('start')}, {site.attr('end')}, device={site.x}.device)",
+    f"{site.outputs[0]} = {site.outputs[0]}.expand({site.x}.size(0), -1)"], functions=("torch.arange",)))
+pytorch("unflatten", TorchMapping(forward=lambda site: f"{site.x}.unflatten({site.attr('axis')}, "
+                                                     f"{literal(tuple(site.attr('shape')))})",
+                                  classes=("nn.Unflatten",), functions=("Tensor.unflatten", "torch.unflatten")))
 pytorch("reshape", TorchMapping(forward=_reshape, functions=("torch.reshape", "Tensor.reshape", "Tensor.view")))
 pytorch("permute", TorchMapping(forward=_permute, functions=("torch.permute", "Tensor.permute", "Tensor.transpose",
                                                             "torch.transpose")))
@@ -165,8 +224,12 @@ pytorch("concat", TorchMapping(forward="torch.cat([{inputs}], dim={axis})", func
 pytorch("stack", TorchMapping(forward="torch.stack([{inputs}], dim={axis})", functions=("torch.stack",)))
 pytorch("split", TorchMapping(forward=_split, results="tuple", functions=("torch.split", "Tensor.split",
                                                                               "torch.chunk", "Tensor.chunk")))
+# Every spelling of the four: torch functions, their long names and Tensor methods (torch.neg is a product by -1).
+_ARITHMETIC_SPELLINGS = {"add": ("add",), "sub": ("sub", "subtract"), "mul": ("mul", "multiply", "neg", "negative"),
+                         "div": ("div", "divide", "true_divide")}
 for keyword, symbol in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")):
-    pytorch(keyword, TorchMapping(forward=_arithmetic(symbol), functions=(f"torch.{keyword}",)))
+    pytorch(keyword, TorchMapping(forward=_arithmetic(symbol), functions=tuple(
+        f"{owner}.{name}" for name in _ARITHMETIC_SPELLINGS[keyword] for owner in ("torch", "Tensor"))))
 pytorch("matmul", TorchMapping(forward="{x} @ {y}", functions=("torch.matmul", "torch.bmm", "Tensor.matmul")))
 for keyword, method in (("mean", "mean"), ("sum", "sum"), ("max", "amax"), ("min", "amin")):
     pytorch(keyword, TorchMapping(forward=_reduce(method), functions=(f"torch.{method}", f"Tensor.{method}",
@@ -176,8 +239,13 @@ pytorch("unsqueeze", TorchMapping(forward="{x}.unsqueeze({axis})", functions=("t
 pytorch("slice", TorchMapping(forward=_slice, functions=("Tensor.__getitem__",)))
 pytorch("index", TorchMapping(forward=_index, functions=("Tensor.__getitem__", "Tensor.select")))
 pytorch("normalize", TorchMapping(forward=_normalize, functions=("F.normalize",)))
-pytorch("pad", TorchMapping(forward=_pad, classes=("nn.ZeroPad1d", "nn.ZeroPad2d", "nn.ConstantPad2d"),
-                         functions=("F.pad",)))
+# The padding modules, by the pad mode their class name means (nn.ReflectionPad2d is reflect).
+PAD_CLASSES = {f"nn.{prefix}Pad{d}d": mode for d in (1, 2, 3) for prefix, mode in (
+    ("Zero", "constant"), ("Constant", "constant"), ("Reflection", "reflect"), ("Replication", "replicate"),
+    ("Circular", "circular"))}
+pytorch("pad", TorchMapping(forward=_pad, classes=tuple(PAD_CLASSES), functions=("F.pad",)))
+pytorch("tile", TorchMapping(forward=lambda site: f"{site.x}.repeat(1, {', '.join(map(str, site.attr('repeats')))})",
+                             functions=("Tensor.repeat", "torch.tile", "Tensor.tile", "Tensor.expand")))
 pytorch("upsample", TorchMapping(forward=_upsample, classes=("nn.Upsample",), functions=("F.interpolate",)))
 pytorch("pixel_shuffle", TorchMapping(forward="F.pixel_shuffle({x}, {upscale_factor})", classes=("nn.PixelShuffle",),
                                    functions=("F.pixel_shuffle",)))
@@ -220,8 +288,26 @@ def emit_flatten(ctx):
     sizes = ", ".join(str(d) if d is not None else  # an axis left as it is: its size when called
                       f"ops.shape({x.expr})[{x.perm.index(a if a < start else a + len(merged) - 1)}]"
                       for d, a in zip(keras_shape[1:], out_perm[1:]))
-    ctx.assign(f"ops.reshape({x.expr}, (ops.shape({x.expr})[0], {sizes}))")
+    # A flatten from the batch axis (time steps folded into the batch) is itself the -1, written first.
+    lead = "-1" if start == 0 else f"ops.shape({x.expr})[0]"
+    ctx.assign(f"ops.reshape({x.expr}, ({lead}, {sizes}))")
     return [tuple(out_perm)]
+
+
+def emit_arange(ctx):
+    node = ctx.node
+    ctx.assign(f"ops.arange({node.start}, {node.end})")
+    ctx.assign(f"ops.broadcast_to({ctx.var}, (ops.shape({ctx.x.expr})[0], {node.end - node.start}))")
+    return [L.identity(2)]
+
+
+def emit_unflatten(ctx):
+    # On the pivot layout: every size after the batch axis is known (the target of ops.reshape).
+    rest = ctx.out_shapes[0][1:]
+    if None in rest:
+        ctx.fail(f"Keras' reshape needs the sizes after the batch axis, got {S.fmt(ctx.out_shapes[0])}")
+    ctx.assign(f"ops.reshape({ctx.x.expr}, {literal((-1, *rest))})")
+    return [L.identity(len(ctx.out_shapes[0]))]
 
 
 def emit_reshape(ctx):
@@ -363,12 +449,20 @@ def emit_pad(ctx):
     pads = list(node.pads)
     count, rank = len(pads) // 2, len(x.shape)
     mode = node.mode.name
-    if mode not in ("constant", "reflect"):
-        ctx.fail(f"mode={mode} has no keras.ops.pad equivalent")
-        mode = "constant"
     pivot_pads = {rank - count + k: (pads[2 * k], pads[2 * k + 1]) for k in range(count)}
+    if mode in EDGE_MODES:
+        if any(b or e for b, e in pivot_pads.values()):
+            ctx.edge_pad(x, pivot_pads, mode, target=ctx.var)
+            return [x.perm]
+        mode = "constant"  # nothing to pad: ops.pad with zero widths
     ctx.assign(f"ops.pad({x.expr}, {literal(pad_widths(x.perm, pivot_pads))}{pad_options(mode, node.value)})")
     return [x.perm]
+
+
+def emit_tile(ctx):
+    full = [1, *ctx.node.repeats]
+    ctx.assign(f"ops.tile({ctx.x.expr}, {literal([full[axis] for axis in ctx.x.perm])})")
+    return [ctx.x.perm]
 
 
 def emit_upsample(ctx):
@@ -415,6 +509,8 @@ def emit_pixel_shuffle(ctx):
 
 keras("flatten", KerasMapping("layers.Flatten", emit_flatten, layout="flatten",
                               note="a partial range becomes ops.reshape"))
+keras("arange", KerasMapping("ops.arange", emit_arange, note="broadcast over the batch"))
+keras("unflatten", KerasMapping("ops.reshape", emit_unflatten, layout="pivot"))
 keras("reshape", KerasMapping("layers.Reshape", emit_reshape, layout="pivot"))
 keras("permute", KerasMapping(None, emit_permute, layout="any", note="no code: changes the tensor's layout"))
 keras("concat", KerasMapping("ops.concatenate", emit_concat, layout="match"))
@@ -431,6 +527,7 @@ keras("slice", KerasMapping("subscript", emit_slice))
 keras("index", KerasMapping("subscript", emit_index))
 keras("normalize", KerasMapping("ops.normalize", emit_normalize, note="ops.norm for a fractional p"))
 keras("pad", KerasMapping("ops.pad", emit_pad))
+keras("tile", KerasMapping("ops.tile", emit_tile))
 keras("upsample", KerasMapping("layers.UpSampling2D", emit_upsample, layout="channels_last",
                                note="1D/2D/3D by the input rank"))
 keras("pixel_shuffle", KerasMapping("ops.reshape", emit_pixel_shuffle, layout="channels_last"))

@@ -491,3 +491,104 @@ def test_a_division_by_pooled_ones_that_is_no_average_pooling_is_refused(tmp_pat
         import_keras(path, input_shapes=[(8, 8, 3)])
     assert [d.code for d in refused.value.diagnostics][:1] == ["unsupported-construct"]
     assert "ones_like" in refused.value.diagnostics[0].message and refused.value.diagnostics[0].location.line == 12
+
+
+def test_repeat_vector_tile_and_numpy_pad_modes(tmp_path):
+    source = (
+        "import keras\nfrom keras import layers, ops\n\n\n"
+        "def build(steps=6):\n"
+        "    inputs = keras.Input(shape=(5,))\n"
+        "    seq = layers.RepeatVector(steps)(layers.Dense(8)(inputs))\n"
+        "    wide = ops.tile(seq, (1, 2))\n"
+        "    edge = ops.pad(wide, ((0, 0), (1, 2), (0, 0)), mode='edge')\n"
+        "    wrapped = ops.pad(edge, [[0, 0], [0, 0], [3, 1]], mode='wrap')\n"
+        "    return keras.Model(inputs, {})\n")
+    model, report = _model(tmp_path, source.format("wrapped"))
+    assert report.ok
+    nodes = _by_name(model)
+    assert nodes["seq_steps"].axis == 1 and list(nodes["seq"].repeats) == [6, 1]
+    assert list(nodes["wide"].repeats) == [1, 2]   # numpy's tile fills the leading counts with 1
+    assert (list(nodes["edge"].pads), nodes["edge"].mode.name) == ([1, 2, 0, 0], "replicate")
+    assert (list(nodes["wrapped"].pads), nodes["wrapped"].mode.name) == ([3, 1], "circular")
+    with pytest.raises(NNPivotError) as caught:
+        _model(tmp_path, source.format("ops.pad(wrapped, [[0, 0], [1, 1], [0, 0]], mode='symmetric')"))
+    assert ("unsupported-construct", 11, 32) in _codes(caught.value)
+    assert "mode='symmetric' has no pivot counterpart" in caught.value.diagnostics[0].message
+
+
+def test_dilated_convolution_then_strided_slice_is_a_strided_dilated_convolution(tmp_path):
+    model, report = _model(tmp_path, (
+        "import keras\nfrom keras import layers\n\n"
+        "inputs = keras.Input(shape=(17, 15, 3))\n"
+        "padded = layers.ZeroPadding2D(2)(inputs)\n"
+        "folded = layers.Conv2D(4, 3, dilation_rate=2, name='folded')(padded)[:, ::2, ::3]\n"
+        "kept = layers.Conv2D(4, 3, dilation_rate=2, padding='same', name='same')(inputs)[:, ::2, ::2]\n"
+        "named = layers.Conv2D(4, 3, dilation_rate=2, name='named')(inputs)\n"
+        "later = named[:, ::2]\n"
+        "model = keras.Model(inputs, [folded, kept, later])\n"))
+    assert report.ok
+    nodes = _by_name(model)
+    assert (list(nodes["folded"].stride), list(nodes["folded"].dilation)) == ([2, 3], [2])
+    assert list(nodes["folded"].pads) == [2, 2, 2, 2]
+    # TensorFlow's 'same' pads depend on the stride, and a named output may be read elsewhere: both stay slices
+    assert list(nodes["same"].stride) == [] and list(nodes["named"].stride) == []
+    assert sum(kind_of(n).keyword == "slice" for n in model.nodes if kind_of(n)) == 2
+
+
+def test_reshapes_that_fold_time_steps_into_the_batch(tmp_path):
+    model, report = _model(tmp_path, (
+        "import keras\nfrom keras import layers, ops\n\n\n"
+        "class PerStep(keras.Model):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = layers.Dense(4)\n\n"
+        "    def call(self, x):\n"
+        "        frames = ops.reshape(x, (-1, 6))\n"
+        "        return ops.reshape(self.fc(frames), (-1, 5, 4))\n"), input_shapes=[(5, 6)])
+    assert report.ok
+    nodes = _by_name(model)
+    assert (nodes["frames"].startDim, nodes["frames"].endDim) == (0, 1)
+    unflatten = next(n for n in model.nodes if n.eClass.name == "Unflatten")
+    assert (unflatten.axis, list(unflatten.shape)) == (0, [-1, 5])
+
+
+def test_rescaling_is_arithmetic_and_augmentation_is_left_out_with_a_warning(tmp_path):
+    source = ("import keras\nfrom keras import layers\n\n"
+              "model = keras.Sequential([\n"
+              "    keras.Input(shape=(8, 8, 3)),\n"
+              "    layers.RandomFlip('horizontal'),\n"
+              "    layers.Rescaling(1.0 / 255),\n"
+              "    layers.Rescaling(2.0, offset=-1.0, name='centre'),\n"
+              "    layers.GaussianNoise(0.1),\n"
+              "])\n")
+    model, report = _model(tmp_path, source)
+    assert [(n.eClass.name, n.name, n.scalar) for n in model.nodes[1:]] == [
+        ("Mul", "rescaling", 1 / 255), ("Mul", "centre_scaled", 2.0), ("Add", "centre", -1.0)]
+    assert _codes(report) == {("approximate-translation", 6, 5), ("approximate-translation", 9, 5)}
+    with pytest.raises(NNPivotError) as caught:
+        _model(tmp_path, source.replace("GaussianNoise(0.1)", "Rescaling(scale=[1.0, 2.0, 3.0])"))
+    assert ("unsupported-construct", 9, 5) in _codes(caught.value)
+    assert any("per-channel" in d.message for d in caught.value.diagnostics)
+
+
+def test_position_embedding_of_ops_arange_in_a_custom_layer(tmp_path):
+    model, report = _model(tmp_path, (
+        "import keras\nfrom keras import layers, ops\n\n\n"
+        "class TokenAndPositionEmbedding(layers.Layer):\n"
+        "    def __init__(self, maxlen, vocab_size, embed_dim):\n"
+        "        super().__init__()\n"
+        "        self.token_emb = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)\n"
+        "        self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed_dim)\n\n"
+        "    def call(self, x):\n"
+        "        maxlen = ops.shape(x)[-1]\n"
+        "        positions = ops.arange(start=0, stop=maxlen, step=1)\n"
+        "        return self.token_emb(x) + self.pos_emb(positions)\n\n\n"
+        "inputs = layers.Input(shape=(20,), dtype='int32')\n"
+        "x = TokenAndPositionEmbedding(20, 500, 16)(inputs)\n"
+        "model = keras.Model(inputs, layers.Dense(2)(layers.GlobalAveragePooling1D()(x)))\n"))
+    assert report.ok
+    block = model.blocks[0]
+    nodes = {n.name: n for n in block.nodes}
+    assert (nodes["positions"].eClass.name, nodes["positions"].start, nodes["positions"].end) == ("Arange", 0, 20)
+    assert nodes["positions"].inputs[0].eClass.name == "Input"
+    assert nodes["pos_emb"].inputs[0] is nodes["positions"] and nodes["pos_emb"].numEmbeddings == 20

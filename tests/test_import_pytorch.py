@@ -370,3 +370,222 @@ def test_the_shape_a_dense_layer_fixes_is_read_without_running_the_file():
     model, report = import_pytorch(UNSUPPORTED / "top_level_side_effect.py")
     assert report.input_shapes == {"x": (3,)}
     assert [n.eClass.name for n in model.nodes] == ["Input", "Dense"]
+
+
+# ---------------------------------------------------------------- constructs real code uses (issue 10)
+
+def _import_text(tmp_path, source, shapes, **kwargs):
+    path = tmp_path / "net.py"
+    path.write_text(source, encoding="utf-8")
+    return import_pytorch(path, input_shapes=shapes, **kwargs)
+
+
+PADDING_MODULES = '''
+import torch.nn as nn
+
+
+class Borders(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.reflect = nn.ReflectionPad2d((1, 2, 0, 3))
+        self.replicate = nn.ReplicationPad1d(2)
+        self.circular = nn.CircularPad2d(1)
+        self.constant = nn.ConstantPad1d((0, 2), -1.5)
+        self.zero = nn.ZeroPad2d(1)
+
+    def forward(self, image, signal):
+        return self.zero(self.circular(self.reflect(image))), self.constant(self.replicate(signal))
+'''
+
+
+def test_padding_modules_are_pads_with_the_mode_of_their_class(tmp_path):
+    model, report = _import_text(tmp_path, PADDING_MODULES, [[3, 8, 8], [4, 10]])
+    assert _codes(report.diagnostics) == []
+    pads = {n.name: (list(n.pads), n.mode.name, n.value) for n in model.nodes if n.eClass.name == "Pad"}
+    assert pads == {"reflect": ([0, 3, 1, 2], "reflect", 0.0), "circular": ([1, 1, 1, 1], "circular", 0.0),
+                    "zero": ([1, 1, 1, 1], "constant", 0.0), "replicate": ([2, 2], "replicate", 0.0),
+                    "constant": ([0, 2], "constant", -1.5)}
+
+
+TENSOR_METHODS = '''
+import torch
+from torch import nn
+
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Mixer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+        self.embed = nn.Embedding(50, 6)
+
+    def forward(self, x, ids):
+        if isinstance(x, (tuple, list)) or not isinstance(x, torch.Tensor):
+            x = x[0]
+        x = x.to(DEVICE).float().to(torch.float32)
+        with torch.autograd.profiler.record_function("mix"), torch.no_grad():
+            h = self.fc(x)
+        if not torch.jit.is_scripting():
+            h = h.add(x).sub(1.0).mul(x).div(x.add(3.0))
+        words = self.embed(ids.long().to(x.device)).mean(1)
+        return torch.neg(h).add(words, alpha=1).cuda().cpu().type(torch.FloatTensor)
+'''
+
+
+def test_tensor_methods_casts_and_plumbing_are_read(tmp_path):
+    model, report = _import_text(tmp_path, TENSOR_METHODS, [[6], [5]])
+    assert _codes(report.diagnostics) == []
+    ops = [(n.eClass.name, [i.name for i in n.inputs], getattr(n, "scalar", None)) for n in model.nodes
+           if n.eClass.name in ("Add", "Sub", "Mul", "Div")]
+    assert ops == [("Add", ["fc", "x"], 0.0), ("Sub", ["add"], 1.0), ("Mul", ["sub", "x"], 0.0),
+                   ("Add", ["x"], 3.0), ("Div", ["mul", "add_1"], 0.0), ("Mul", ["h"], -1.0),
+                   ("Add", ["mul_1", "words"], 0.0)]
+    assert {n.name: n.dtype.name for n in model.nodes if n.eClass.name == "Input"} == {"x": "float32", "ids": "int64"}
+
+
+@pytest.mark.parametrize(("expression", "words"), [
+    ("x.double()", "casts to float64"),
+    ("self.fc(x).long()", "casts to int64"),
+    ("x.to(torch.float16)", "casts to float16"),
+    ("x.add(x, alpha=2)", "alpha=2"),
+    ("x.to(self.fc)", "not a device or dtype change"),
+])
+def test_casts_that_change_values_are_refused(tmp_path, expression, words):
+    source = f'''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return {expression}
+'''
+    with pytest.raises(NNPivotError) as caught:
+        _import_text(tmp_path, source, [[4]])
+    first = caught.value.diagnostics[0]
+    assert first.code == "unsupported-construct" and words in first.message and first.location.line == 12
+
+
+COPIES = '''
+import torch
+import torch.nn as nn
+
+
+class Copies(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.drop = nn.Dropout2d(0.1)
+
+    def forward(self, x, maps):
+        h = self.drop(self.fc(x))
+        wide = h.repeat(1, 3)
+        tiled = torch.tile(maps, (2, 1, 1))
+        steps = h.unsqueeze(1).expand(-1, 5, -1)
+        same = maps.expand(maps.size(0), -1, 6, 6)
+        return wide, tiled, steps, same
+'''
+
+
+def test_repeat_tile_and_expand_are_tiles(tmp_path):
+    model, report = _import_text(tmp_path, COPIES, [[4], [3, 6, 6]])
+    assert _codes(report.diagnostics) == []
+    tiles = {n.name: list(n.repeats) for n in model.nodes if n.eClass.name == "Tile"}
+    assert tiles == {"wide": [3], "tiled": [2, 1, 1], "steps": [5, 1]}
+    assert [o.name for o in model.outputs][-1] == "maps"   # an expand to the same sizes is the tensor itself
+
+
+@pytest.mark.parametrize(("expression", "words"), [
+    ("x.repeat(2, 1)", "copies of the batch axis"),
+    ("x.repeat(1, 1, 2)", "new leading axes"),
+    ("x.unsqueeze(1).expand(-1, 3, 8)", "expands axis 2 of size 4 to 8"),
+])
+def test_copies_without_a_pivot_counterpart_are_refused(tmp_path, expression, words):
+    source = f'''
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def forward(self, x):
+        return {expression}
+'''
+    with pytest.raises(NNPivotError) as caught:
+        _import_text(tmp_path, source, [[4]])
+    first = caught.value.diagnostics[0]
+    assert words in first.message and first.location.line == 7, str(first)
+
+
+FOLDS = '''
+import torch.nn as nn
+
+
+class PerStep(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 4)
+        self.split = nn.Unflatten(1, (2, 2))
+
+    def forward(self, x):
+        n, t, f = x.shape
+        steps = self.fc(x.reshape(n * t, f))
+        again = steps.view(n, t, -1)
+        folded = x.view(-1, f)
+        pairs = self.split(self.fc(folded)).view(n, t, 4)
+        return again, pairs, steps.unflatten(0, (n, t))
+'''
+
+
+def test_time_steps_folded_into_the_batch_and_back(tmp_path):
+    model, report = _import_text(tmp_path, FOLDS, [[5, 6]])
+    assert _codes(report.diagnostics) == []
+    nodes = {n.name: n for n in model.nodes}
+    folds = [n.name for n in model.nodes if n.eClass.name == "Flatten" and n.startDim == 0 and n.endDim == 1]
+    assert len(folds) == 2
+    unflattens = {n.name: (n.axis, list(n.shape)) for n in model.nodes if n.eClass.name == "Unflatten"}
+    assert unflattens == {"again": (0, [-1, 5]), "split": (1, [2, 2]), "pairs": (0, [-1, 5]),
+                          "unflatten": (0, [-1, 5])}
+    # (N*T, 2, 2) viewed as (N, T, 4): the time steps out of the batch, then the rest reshaped
+    after = next(n for n in model.nodes if n.eClass.name == "Reshape")
+    assert list(after.shape) == [5, 4] and after.inputs[0] is nodes["pairs"]
+
+
+def test_a_fold_that_does_not_match_the_shape_is_refused(tmp_path):
+    source = FOLDS.replace("x.reshape(n * t, f)", "x.reshape(n * f, t)")
+    with pytest.raises(NNPivotError) as caught:
+        _import_text(tmp_path, source, [[5, 6]])
+    first = caught.value.diagnostics[0]
+    assert first.code == "unsupported-construct" and "folds 6 steps into the batch" in first.message
+
+
+def test_torch_transformer_encoder_layers_are_blocks_with_torchs_submodule_names(tmp_path):
+    source = '''
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, first=True):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(16, 2, 32, batch_first=first)
+        self.encoder = nn.TransformerEncoder(layer, 2)
+
+    def forward(self, x):
+        return self.encoder(x)
+'''
+    model, report = _import_text(tmp_path, source, [[5, 16]])
+    assert _codes(report.diagnostics) == []
+    blocks = {b.name: [n.name for n in b.nodes] for b in model.blocks}
+    assert blocks["TransformerEncoder"] == ["src", "layers_0", "layers_1"]
+    assert blocks["TransformerEncoderLayer"] == ["src", "self_attn", "dropout1", "add", "norm1", "linear1", "relu",
+                                                 "dropout", "linear2", "dropout2", "add_1", "norm2"]
+    prefixes = report.state_dict_prefixes   # the checkpoint's keys: encoder.layers.0.self_attn.in_proj_weight...
+    assert (prefixes["encoder"], prefixes["TransformerEncoder:layers_0"], prefixes["TransformerEncoderLayer:self_attn"],
+            prefixes["TransformerEncoderLayer:linear1"]) == ("encoder", "layers.0", "self_attn", "linear1")
+    with pytest.raises(NNPivotError) as caught:
+        _import_text(tmp_path, source, [[5, 16]], model_args={"first": False})
+    first = caught.value.diagnostics[0]
+    assert first.code == "unsupported-construct" and "batch_first=True" in first.message and first.location.line == 8

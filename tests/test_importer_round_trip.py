@@ -105,6 +105,19 @@ KNOWN_DIFFERENCES = {
                            "would reset, not keep, the row), and mask_zero masks the layers downstream, which "
                            "PyTorch does not; at inference both compute the same"),
                           "node result: paddingIdx 0 != unset"),
+    "keras:pad-3": (("TensorFlow's pad has no replicate mode: the edge cells are joined with ops.repeat and "
+                     "ops.concatenate, which the importer does not read back as one pad"),
+                    "unsupported-construct: ops.repeat is not translated"),
+    "keras:pad-4": (("TensorFlow's pad has no circular mode: the opposite ends are joined with ops.concatenate, "
+                     "which reads back as slices and a concat (the same function, not the same kind)"),
+                    "model: nodes differ (only in the second: slice, slice_1)"),
+    **{f"keras:unflatten-{i}": (("Keras has no unflatten: ops.reshape to the sizes reads back as a reshape (a "
+                                 "split of the batch axis only where the per-sample size changes, see "
+                                 "test_import_keras.py)"), "node result: Unflatten != Reshape") for i in (0, 1, 2)},
+    **{f"keras:lstm_cell-{i}": (("the Keras importer does not read a layers.LSTMCell called on (x, [h, c]) yet "
+                                 "(PyTorch nn.LSTMCell loops are what it is read from)"),
+                                "unsupported-construct: cannot unpack into (result, (_, _)): the value has no items")
+       for i in (0, 1)},
 }
 
 
