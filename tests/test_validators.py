@@ -151,7 +151,7 @@ CASES = [
     Case("invalid-name", model_text("  r = relu(x)\n  nan = relu(r)\n  output nan\n"), "4:3",
          "'nan' is a value in .nn text, so it cannot name a node"),
     Case("invalid-name", model_text("  __r = relu(x)\n  output __r\n"), "3:3", "'__r' starts with two underscores"),
-    Case("invalid-name", nameless_model, "2:1", "model name '' is not a word"),
+    Case("invalid-name", nameless_model, "2:1", "the model has no name"),
     Case("invalid-character", model_text("  r = relu(x)\n  output r\n").replace('M {', 'M "nul \\u0000" {'), "1:1",
          "description 'nul \\x00' holds U+0000, which XMI (XML 1.0) cannot carry"),
     Case("invalid-character", model_text("  r = relu(x)\n  output r\n").replace('M {', 'M "\\udc80" {'), "1:1",

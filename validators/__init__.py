@@ -48,8 +48,6 @@ CODES: dict[str, str] = {
 
 
 def _check_blocks(model, found: Findings) -> None:
-    if not model.name:  # an XMI file may leave it out; generated code names its class after it
-        found.error("invalid-name", "the model has no name", model)
     seen = set()
     for block in model.blocks:
         if not IDENTIFIER.match(block.name or ""):

@@ -151,7 +151,9 @@ def check_unused(graph, found: Findings) -> None:
 
 def check_model(model, found: Findings) -> None:
     """The model's name is a word of .nn text, and every text of the model can be written as XMI."""
-    if not MODEL_NAME.match(model.name or ""):
+    if not model.name:  # an XMI file may leave it out; generated code names its class after it
+        found.error("invalid-name", "the model has no name", model)
+    elif not MODEL_NAME.match(model.name):
         found.error("invalid-name", f"model name {model.name!r} is not a word (letters, digits, underscores)", model)
     texts: dict = {}  # EClass -> its string attributes
     for element in [model, *model.eAllContents()]:
