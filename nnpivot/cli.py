@@ -52,13 +52,19 @@ def _source_code_arguments(parser):
     """What a source-code importer needs that the code may not say."""
     parser.add_argument("--model", metavar="NAME", help="class, builder function or variable to read "
                                                         "(when the file defines several)")
-    parser.add_argument("--model-args", metavar="ARGS", help="constructor arguments: JSON object or k=v,k2=v2")
+    _source_values(parser, "the source's")
+
+
+def _source_values(parser, whose: str):
+    """The values a source file may leave open: constructor arguments, input shapes, values from data."""
+    parser.add_argument("--model-args", metavar="ARGS", help=f"{whose} constructor arguments: JSON object or "
+                                                             "k=v,k2=v2")
     parser.add_argument("--input-shape", action="append", metavar="NAME=DIMS",
-                        help="an input's shape without the batch axis, like x=3,32,32 or x=3,?,? (? for a size left to run time; repeatable), in the "
-                             "source framework's layout")
+                        help=f"an input's shape without the batch axis, like x=3,32,32 or x=3,?,? (? for a size left "
+                             f"to run time; repeatable), in {whose} layout")
     parser.add_argument("--set", action="append", dest="settings", metavar="NAME=VALUE",
-                        help="a value the script computes from data, like num_classes=10 or input_shape=64,64,3 "
-                             "(repeatable; the free-value diagnostics name them)")
+                        help=f"a value {whose} script computes from data, like num_classes=10 or "
+                             "input_shape=64,64,3 (repeatable; the free-value diagnostics name them)")
 
 
 def _convert_arguments(parser):
@@ -85,19 +91,14 @@ def _verify_arguments(parser):
     parser.description = ("Run two model files (generated or hand-written PyTorch or Keras .py files) with the same "
                           "weights on the same random inputs and compare their outputs. Both files are EXECUTED (of a "
                           "source file A only its definitions: imports, classes, functions, module-level assignments; "
-                          "never its script or __main__ block): only verify code you trust. Exit 0 when the outputs agree within --atol, 1 otherwise "
-                          "(naming the first pivot node whose outputs diverge).")
+                          "never its script or __main__ block): only verify code you trust. Exit 0 when the outputs "
+                          "agree within --atol, 1 otherwise (naming the first pivot node whose outputs diverge).")
     parser.add_argument("a", metavar="A", help="first model file (.py, PyTorch or Keras by its imports)")
     parser.add_argument("b", metavar="B", help="second model file (.py)")
     parser.add_argument("--model", metavar="M", help="the pivot model (.nn, .xmi); default: imported from A")
     parser.add_argument("--model-name", metavar="NAME", help="the class, builder function or variable of A to "
                                                              "compare (when A defines several)")
-    parser.add_argument("--model-args", metavar="ARGS", help="A's constructor arguments: JSON object or k=v,k2=v2")
-    parser.add_argument("--input-shape", action="append", metavar="NAME=DIMS",
-                        help="an input's shape of A without the batch axis, like x=3,32,32 (repeatable), in A's "
-                             "layout")
-    parser.add_argument("--set", action="append", dest="settings", metavar="NAME=VALUE",
-                        help="a value A's script computes from data, like num_classes=10 (repeatable)")
+    _source_values(parser, "A's")
     parser.add_argument("--weights", metavar="W", help="weights for both (.pt, .weights.h5, .npz, .safetensors);"
                                                       " default: A's random initialization")
     parser.add_argument("--inputs", type=int, default=20, metavar="N", help="random inputs to run (default 20)")
