@@ -81,6 +81,11 @@ class Reader:
 
     def __init__(self, text: str):
         self.text = text
+        self.furthest = 0   # the furthest position a terminal failed to match at: where the text leaves the grammar
+
+    def mismatch(self, pos: int) -> _Mismatch:
+        self.furthest = max(self.furthest, pos)
+        return _Mismatch()
 
     # -- terminals ---------------------------------------------------------------
     def skip(self, pos: int) -> int:
@@ -98,14 +103,14 @@ class Reader:
         """(start, end) of ``literal`` after whitespace and comments."""
         start = self.skip(pos)
         if not self.text.startswith(literal, start):
-            raise _Mismatch
+            raise self.mismatch(start)
         return start, start + len(literal)
 
     def regex(self, pos: int, pattern: re.Pattern) -> tuple[str, int, int]:
         start = self.skip(pos)
         match = pattern.match(self.text, start)
         if match is None:
-            raise _Mismatch
+            raise self.mismatch(start)
         return match.group(), start, match.end()
 
     def keyword(self, pos: int, word: str) -> tuple[int, int]:
@@ -119,7 +124,7 @@ class Reader:
     def file(self) -> File:
         model, end = self.model_decl(0)
         if self.skip(end) != len(self.text):
-            raise _Mismatch  # textX requires the end of the input here
+            raise self.mismatch(self.skip(end))  # textX requires the end of the input here
         return File(model._tx_position, end, model=model)
 
     def model_decl(self, pos):
@@ -286,7 +291,7 @@ class Reader:
             match = pattern.match(self.text, start)
             if match is not None:
                 return cls(start, match.end(), value=convert(match.group())), match.end()
-        raise _Mismatch
+        raise self.mismatch(start)
 
     def ref(self, pos):
         name, start, end = self.regex(pos, _ID)
@@ -334,10 +339,16 @@ class LineColumns:
 
 def read(text: str) -> File | None:
     """The textX-shaped tree of a ``.nn`` text, or None when the text leaves the grammar (ask textX why)."""
+    return read_or_mismatch(text)[0]
+
+
+def read_or_mismatch(text: str) -> tuple[File | None, int]:
+    """``(tree, len(text))``, or ``(None, position)`` with the furthest position where no rule matched."""
+    reader = Reader(text)
     try:
-        return Reader(text).file()
+        return reader.file(), len(text)
     except _Mismatch:
-        return None
+        return None, reader.furthest
 
 
-__all__ = ["LineColumns", "read"]
+__all__ = ["LineColumns", "read", "read_or_mismatch"]

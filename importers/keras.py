@@ -1552,6 +1552,9 @@ def layer_permute(self, layer, x, names, loc):
     x = self.tensor(x, loc)
     if x is None or not isinstance(dims, (list, tuple)):
         return Unknown("permute", loc)
+    if not all(_is_int(d) for d in dims) or sorted(dims) != list(range(1, x.rank)):
+        self.error("bad-value", f"Permute dims must order the axes 1 to {x.rank - 1}, got {tuple(dims)}", loc)
+        return Unknown("permute", loc)
     self.check_rest(layer, given, {"dims"})
     return transpose(self, x, (0, *dims))
 
@@ -2090,6 +2093,10 @@ def op_transpose(self, path, args, kwargs, hint, loc):
     x = self.tensor(_arg(args, kwargs, 0, "x", "a"), loc)
     axes = _arg(args, kwargs, 1, "axes", "perm")
     if x is None:
+        return Unknown("transpose", loc)
+    if axes is not None and not (isinstance(axes, (list, tuple)) and all(_is_int(a) for a in axes) and sorted(
+            a % x.rank for a in axes) == list(range(x.rank))):
+        self.error("bad-value", f"{path} axes must order the axes 0 to {x.rank - 1}, got {axes!r}", loc)
         return Unknown("transpose", loc)
     axes = tuple(reversed(range(x.rank))) if axes is None else tuple(a % x.rank for a in axes)
     if axes[0] != 0:

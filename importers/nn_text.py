@@ -423,6 +423,10 @@ def _check_nesting(text: str, filename: str) -> None:
             depth = max(depth - 1, 0)
 
 
+# Above this size a syntax error is located by the direct reader alone (textX's report would take seconds).
+TEXTX_REPORT_LIMIT = 1_000_000
+
+
 def parse_text(text: str, filename: str = "<string>"):
     """Parse `.nn` text into a pivot Model; raises NNPivotError with every problem found.
 
@@ -432,12 +436,17 @@ def parse_text(text: str, filename: str = "<string>"):
     """
     _check_nesting(text, filename)
     with collector_paused():
-        tree = reader.read(text)
+        tree, mismatch = reader.read_or_mismatch(text)
         if tree is not None:
             model, diagnostics = build_model(tree, filename, reader.LineColumns(text))
             if has_errors(diagnostics):
                 raise NNPivotError(diagnostics)
             return model
+    if len(text) > TEXTX_REPORT_LIMIT:   # textX takes seconds per megabyte: the reader's position says where
+        line, col = reader.LineColumns(text)(mismatch)
+        raise NNPivotError([error("syntax-error", f"the text leaves the .nn grammar here (files over "
+                                                  f"{TEXTX_REPORT_LIMIT // 1_000_000} MB get no more detail)",
+                                  Location(filename, line, col))])
     try:
         tx_model = _meta().model_from_str(text, file_name=filename)
     except TextXSyntaxError as exc:

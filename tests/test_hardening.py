@@ -21,6 +21,7 @@ from nnpivot.diagnostics import NNPivotError, error
 from nnpivot.fileio import Staged
 from nnpivot.generators import pytorch as pytorch_generator
 from nnpivot.generators.nn_text import to_text
+from nnpivot.importers.nn_text import TEXTX_REPORT_LIMIT
 from nnpivot.pipeline import Conversion
 from nnpivot.weights import WeightStore
 
@@ -91,12 +92,38 @@ def test_two_hundred_deep_nn_lists_are_a_located_error(capsys, tmp_path):
     assert status == 1 and f"{source}:3:" in err and files_in(tmp_path) == ["deep.nn"]
 
 
+def test_a_syntax_error_in_a_huge_nn_file_is_located_by_the_direct_reader(capsys, tmp_path):
+    """textX reports syntax errors of files over TEXTX_REPORT_LIMIT in seconds per megabyte (19 s CPU for a 6 MB
+    file benchmarks/fuzz.py made); the direct reader's furthest position is where textX puts the error."""
+    lines = ["model Huge {", "    input x: float32[4]"] + [f"    r{i} = relu(x)" for i in range(60_000)]
+    lines[30_000] = "    r29998 = relu(x"   # the parenthesis never closes
+    text = "\n".join(lines + ["    output r59999", "}"]) + "\n"
+    assert len(text) > TEXTX_REPORT_LIMIT
+    source = write(tmp_path / "huge.nn", text)
+    status, _, err = run(capsys, "check", source)
+    assert status == 1 and f"{source}:30002:5: error[syntax-error]: the text leaves the .nn grammar here" in err
+    small = "\n".join(lines[:10] + [lines[30_000]] + lines[11:20] + ["    output r1", "}"]) + "\n"
+    status, _, err = run(capsys, "check", write(tmp_path / "small.nn", small))
+    assert status == 1 and f"{tmp_path / 'small.nn'}:12:5: error[syntax-error]" in err   # textX, same place
+
+
 def test_keras_layer_name_never_imported_is_a_located_error(capsys, tmp_path):
     source = write(tmp_path / "net.py", "import keras\nfrom keras import layers\n\n"
                                         "model = keras.Sequential([\n    keras.Input((4,)),\n"
                                         "    layers.Dense(8),\n    FancyLayer(2),\n])\n")
     status, _, err = run(capsys, "convert", source, "-o", tmp_path / "out.nn")
     assert status == 1 and f"{source}:7:" in err and "error[unknown-layer]" in err and "FancyLayer" in err
+
+
+@pytest.mark.parametrize("call", ["layers.Permute((1e-320, 1))(inputs)", "layers.Permute((1, 1))(inputs)",
+                                  "ops.transpose(inputs, (0, 2.0, 1))", "ops.transpose(inputs, (0, 1, 1))"])
+def test_keras_axes_that_are_no_permutation_are_a_located_error(capsys, tmp_path, call):
+    """Found by benchmarks/fuzz.py (seed 2): a float Permute dim reached a tuple index."""
+    source = write(tmp_path / "net.py", "import keras\nfrom keras import layers, ops\n\n"
+                                        f"inputs = keras.Input((16, 24))\nx = {call}\nmodel = keras.Model(inputs, x)\n")
+    status, _, err = run(capsys, "convert", source, "-o", tmp_path / "out.nn")
+    assert status == 1 and f"{source}:5:" in err and "error[bad-value]" in err
+    assert files_in(tmp_path) == ["net.py"]
 
 
 @pytest.mark.parametrize("framework,source,line", [
