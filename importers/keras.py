@@ -1568,6 +1568,10 @@ def layer_zero_padding(self, layer, x, names, loc):
     given = self.given(layer)
     dims = int(layer.cls[-2])
     padding = given.get("padding", 1)
+    if not (_is_int(padding) or isinstance(padding, (list, tuple)) and all(
+            _is_int(p) or isinstance(p, (list, tuple)) and all(_is_int(q) for q in p) for p in padding)):
+        self.error("bad-value", f"{layer.cls} padding must be integers, got {padding!r}", loc)
+        return Unknown("operand", loc)
     if isinstance(padding, int):
         pads = [(padding, padding)] * dims
     elif all(isinstance(p, int) for p in padding):

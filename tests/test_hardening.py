@@ -116,9 +116,11 @@ def test_keras_layer_name_never_imported_is_a_located_error(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("call", ["layers.Permute((1e-320, 1))(inputs)", "layers.Permute((1, 1))(inputs)",
-                                  "ops.transpose(inputs, (0, 2.0, 1))", "ops.transpose(inputs, (0, 1, 1))"])
-def test_keras_axes_that_are_no_permutation_are_a_located_error(capsys, tmp_path, call):
-    """Found by benchmarks/fuzz.py (seed 2): a float Permute dim reached a tuple index."""
+                                  "ops.transpose(inputs, (0, 2.0, 1))", "ops.transpose(inputs, (0, 1, 1))",
+                                  "layers.ZeroPadding1D(padding=(2.5, 1))(inputs)",
+                                  "layers.ZeroPadding1D(padding=((1, 0.5),))(inputs)"])
+def test_keras_axes_and_pads_that_are_no_integers_are_a_located_error(capsys, tmp_path, call):
+    """Found by benchmarks/fuzz.py (seed 2): a float Permute dim reached a tuple index, a float pad tuple()."""
     source = write(tmp_path / "net.py", "import keras\nfrom keras import layers, ops\n\n"
                                         f"inputs = keras.Input((16, 24))\nx = {call}\nmodel = keras.Model(inputs, x)\n")
     status, _, err = run(capsys, "convert", source, "-o", tmp_path / "out.nn")
