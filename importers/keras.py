@@ -1230,7 +1230,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             layer = LayerObj(canonical_class(original), list(args), dict(kwargs), loc, original=original)
             if isinstance(kwargs.get("name"), str):
                 layer.name = kwargs["name"]
-            layer.runtime_name = layer.name or self.automatic_name(runtime_class(original))
+            if layer.name or "name" not in kwargs:   # a name= not known statically: Keras' counter not used
+                layer.runtime_name = layer.name or self.automatic_name(runtime_class(original))
             if "input_shape" in kwargs or "input_dim" in kwargs:
                 shape = kwargs.get("input_shape", (kwargs.get("input_dim"),))
                 layer.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) else None

@@ -293,9 +293,10 @@ def _keras_units(keras_model, model, report):
         try:
             units = keras_target._units(owner, _NoCode, node)
         except AttributeError:
-            raise NNPivotError([error("weights-unmapped", f"{node.name}: no Keras layer named "
-                                      f"'{report.keras_layer_names.get(node.name, node.name)}' in the source model",
-                                      location_of(node))]) from None
+            runtime = report.keras_layer_names.get(node.name)
+            why = (f"no Keras layer named '{runtime}' in the source model" if runtime else
+                   "its Keras layer's name is not known statically (give the layer a literal name=)")
+            raise NNPivotError([error("weights-unmapped", f"{node.name}: {why}", location_of(node))]) from None
         yield node, units
 
 
