@@ -55,7 +55,7 @@ from nnpivot.importers.pysource import (
     read_source,
     slice_attributes,
 )
-from nnpivot.importers.scripts import trained_sites
+from nnpivot.importers.scripts import saved_variables, trained_sites
 from nnpivot.kinds import KINDS, PER_AXIS, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
@@ -2629,7 +2629,7 @@ def trained_candidates(self, candidates: list[Candidate]) -> dict[str, Candidate
     """The models the script compiles, fits or trains, by name: the builder function or class that built
     them (with the arguments the script passed), else the variable itself."""
     by_name = {c.name: c for c in candidates}
-    trained = {}
+    trained, saved_builds = {}, set()
     for site in trained_sites(self.tree):
         built = self.models_at.get(id(site.binding))
         known = by_name.get(site.callee)
@@ -2645,7 +2645,12 @@ def trained_candidates(self, candidates: list[Candidate]) -> dict[str, Candidate
             found = Candidate(site.variable, "variable", self.loc(site.binding), built, built, None, site.how)
         else:
             continue
-        if found.name not in trained and not is_augmentation(self, found):
+        # the build the script saves is the one a weights file comes from (a baseline trained first is not)
+        saved = site.variable in saved_variables(site.scope)
+        replaces = found.name in trained and saved and found.name not in saved_builds
+        if (found.name not in trained or replaces) and not is_augmentation(self, found):
+            if saved:
+                saved_builds.add(found.name)
             trained[found.name] = found
             found.how = found.how or site.how
             found.loc = found.loc or self.loc(site.binding)
