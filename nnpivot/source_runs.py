@@ -8,9 +8,15 @@ numpy, and torch or TensorFlow (imported where a function needs them):
   attributes, ``features.0.weight``) is read without running anything: the
   importer's ``report.state_dict_prefixes`` say which source prefix holds each
   pivot node's parameters. A Keras ``.weights.h5`` saved from the original
-  model can only be read by Keras into that very model, so the source file is
-  executed to build it (in a fresh Keras session) and the importer's
-  ``report.keras_layer_names`` name the layer holding each node's weights.
+  model is read with h5py by layer path (``report.keras_weight_paths``); where
+  that is not enough (subclassed models, weights in sub-layers) the source's
+  definitions are executed to build the model (in a fresh Keras session, the
+  name counters set to ``report.keras_name_counters``), Keras loads the file,
+  and each node's layer is found by its path in that model, else by the name
+  ``report.keras_layer_names`` predicts (Keras numbers unnamed layers over the
+  whole process: the importer counts them as ``python script.py`` runs, up
+  to the build the script saves); a layer found neither way is a located
+  ``weights-unmapped`` error.
   Either checkpoint may also be a pivot store (``.npz``/``.safetensors``).
 * ``SourceTorchRunner``/``SourceKerasRunner`` run the original source model in
   pivot terms (weights in and out through the importer's maps, inputs and
