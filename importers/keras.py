@@ -55,7 +55,7 @@ from nnpivot.importers.pysource import (
     read_source,
     slice_attributes,
 )
-from nnpivot.importers.scripts import trained_sites
+from nnpivot.importers.scripts import saved_variables, trained_sites
 from nnpivot.kinds import KINDS, PER_AXIS, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
@@ -139,6 +139,15 @@ APPROXIMATE_KWARGS = {"dropout": "dropout inside the recurrent cell (training on
 
 def canonical_class(name: str) -> str:
     for pattern, replacement in _ALIASES:
+        if re.fullmatch(pattern, name):
+            return re.sub(pattern, replacement, name)
+    return name
+
+
+def runtime_class(name: str) -> str:
+    """The class a Keras layer name really makes (``MaxPool2D`` is ``MaxPooling2D``); unlike
+    :func:`canonical_class`, 1D and 3D layers keep their own class."""
+    for pattern, replacement in (*_ALIASES[:5], _ALIASES[-1]):   # Keras' own aliases (the rest are the pivot's)
         if re.fullmatch(pattern, name):
             return re.sub(pattern, replacement, name)
     return name
@@ -363,6 +372,7 @@ class KerasImporter:
         self._shapes: dict = {}
         self.explicit_dtype: set = set()
         self.automatic_names: dict[str, int] = {}   # Keras' per-class counters of unnamed layers
+        self.names_at_import: dict[str, int] | None = None   # the counters before the ``__main__`` block ran
         self.layer_of_node: dict = {}               # pivot node -> the LayerObj that made it
         self.remarks: dict = {}                     # pivot node -> what its report entry says instead of the class
         self.weight_parts: dict = {}                # pivot node -> the part of its layer's weights it holds
@@ -553,6 +563,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
         self.strict = False
         self.models_at: dict[int, Any] = {}    # id of an assignment -> the model it bound (while the script ran)
         self.calls_at: dict[int, tuple] = {}   # id of a call of the file's function or class -> (args, kwargs)
+        self.names_before: dict[int, dict] = {}   # id of such a call -> Keras' name counters when it ran
 
     def run_function(self, fn: ast.FunctionDef, self_value, args, kwargs, strict: bool):
         """Run a function (a method with ``self_value``) of the source, reporting its constructs when strict."""
@@ -581,6 +592,12 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def make_free(self, name, origin, where):
         return Unknown(free_message(name, origin, where), where, "free-value")
+
+    def exec_AnnAssign(self, stmt, scope):
+        super().exec_AnnAssign(stmt, scope)
+        if stmt.value is not None and isinstance(stmt.target, ast.Name) and isinstance(
+                scope.get(stmt.target.id), (SequentialObj, FunctionalModel, Instance)):
+            self.models_at[id(stmt)] = scope[stmt.target.id]   # ``model: keras.Model = build(...)``
 
     def exec_Assign(self, stmt, scope):
         super().exec_Assign(stmt, scope)
@@ -644,6 +661,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def exec_If(self, stmt, scope):
         if not self.strict and self.is_main_guard(stmt.test):
+            if self.names_at_import is None and scope is self.module_env:
+                self.names_at_import = dict(self.automatic_names)
             self.exec_body(stmt.body, scope)
             return
         super().exec_If(stmt, scope)
@@ -774,6 +793,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
         if isinstance(func, (Function, ClassDef)) and not self.strict and isinstance(expr, ast.Call):
             args, kwargs = self.free_arguments(func, args, kwargs, expr)
             self.calls_at[id(expr)] = (func, args, kwargs, len(self.diagnostics))
+            self.names_before[id(expr)] = dict(self.automatic_names)
         if isinstance(func, ClassDef) and func.role is None:
             return SourceInterpreter.instantiate(self, func, args, kwargs, expr)   # a config object
         if isinstance(func, Function):
@@ -998,7 +1018,15 @@ class Interpreter(KerasImporter, SourceInterpreter):
                   "layout: the pivot gives this call weights of its own (Keras shares them)", loc)
 
     def automatic_name(self, cls: str) -> str:
-        """The name Keras gives the next unnamed layer of class ``cls`` (``dense``, ``dense_1``...)."""
+        """The name Keras gives the next unnamed layer of class ``cls`` (``dense``, ``dense_1``...).
+
+        Keras numbers unnamed layers per class over every layer the process has made since it started or
+        since ``keras.backend.clear_session()`` (``keras.src.utils.naming.uniquify``); named layers do not
+        count. The importer counts in the order Python runs the script (``python script.py``: top level,
+        ``__main__`` block included), so a model the script builds, trains and saves gets the names of that
+        build, earlier builds counted. A model built again here (``--model-args``, or a build not bound to a
+        name) is numbered from the counters of the script's own call of its builder, else from those of a
+        plain import of the module (top level only)."""
         counts = self.automatic_names
         base = keras_snake(cls)
         counts[base] = counts.get(base, 0) + 1
@@ -1177,6 +1205,9 @@ class Interpreter(KerasImporter, SourceInterpreter):
     # --- calls of keras/tensorflow names ---------------------------------------------------------------
     def call_path(self, path, args, kwargs, expr, hint, hints):
         loc = self.loc(expr)
+        if path in ("backend.clear_session", "utils.clear_session"):
+            self.automatic_names = {}   # Keras numbers unnamed layers from scratch again
+            return None
         if path in ("Sequential", "models.Sequential"):
             items = args[0] if args else kwargs.get("layers", [])
             name = kwargs.get("name") if isinstance(kwargs.get("name"), str) else None
@@ -1199,7 +1230,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             layer = LayerObj(canonical_class(original), list(args), dict(kwargs), loc, original=original)
             if isinstance(kwargs.get("name"), str):
                 layer.name = kwargs["name"]
-            layer.runtime_name = layer.name or self.automatic_name(layer.cls)
+            if layer.name or "name" not in kwargs:   # a name= not known statically: Keras' counter not used
+                layer.runtime_name = layer.name or self.automatic_name(runtime_class(original))
             if "input_shape" in kwargs or "input_dim" in kwargs:
                 shape = kwargs.get("input_shape", (kwargs.get("input_dim"),))
                 layer.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) else None
@@ -2560,6 +2592,7 @@ class Candidate:
     arguments: dict | None = None   # the arguments the script built it with, by parameter
     how: str = ""            # how the script trains it ("compiled", "fitted"...)
     reported: tuple | None = None   # the diagnostics the script's build of it made: (first, end)
+    names_before: dict | None = None   # Keras' name counters when the script built it (see ``automatic_name``)
 
 
 def find_candidates(self, tree) -> list[Candidate]:
@@ -2607,7 +2640,7 @@ def trained_candidates(self, candidates: list[Candidate]) -> dict[str, Candidate
     """The models the script compiles, fits or trains, by name: the builder function or class that built
     them (with the arguments the script passed), else the variable itself."""
     by_name = {c.name: c for c in candidates}
-    trained = {}
+    trained, saved_builds = {}, set()
     for site in trained_sites(self.tree):
         built = self.models_at.get(id(site.binding))
         known = by_name.get(site.callee)
@@ -2615,14 +2648,20 @@ def trained_candidates(self, candidates: list[Candidate]) -> dict[str, Candidate
             recorded = self.calls_at.get(id(site.call))
             arguments = by_parameter(self, known.value, *recorded[1:3]) if recorded else None
             found = Candidate(known.name, known.kind, known.loc, known.value, built, arguments, site.how,
-                              recorded[3:5] if recorded and len(recorded) == 5 else None)
+                              recorded[3:5] if recorded and len(recorded) == 5 else None,
+                              self.names_before.get(id(site.call)))
         elif site.variable in by_name and site.scope is self.tree:
             found = by_name[site.variable]
         elif built is not None:
             found = Candidate(site.variable, "variable", self.loc(site.binding), built, built, None, site.how)
         else:
             continue
-        if found.name not in trained and not is_augmentation(self, found):
+        # the build the script saves is the one a weights file comes from (a baseline trained first is not)
+        saved = site.variable in saved_variables(site.scope)
+        replaces = found.name in trained and saved and found.name not in saved_builds
+        if (found.name not in trained or replaces) and not is_augmentation(self, found):
+            if saved:
+                saved_builds.add(found.name)
             trained[found.name] = found
             found.how = found.how or site.how
             found.loc = found.loc or self.loc(site.binding)
@@ -2714,6 +2753,15 @@ def shapes_given(self, count: int, names: list[str]):
 def materialize(self, candidate: Candidate):
     """The network's inputs (T) and outputs (structure of T) for the chosen candidate."""
     value = candidate.value
+    self.report.keras_name_counters = candidate.names_before
+    if candidate.built is None or self.model_args:
+        # built here again: unnamed layers are numbered as in the script's own build of it, else as in a build
+        # right after the module is imported (top level run, ``__main__`` block not)
+        self.automatic_names = dict(candidate.names_before if candidate.names_before is not None else
+                                    self.names_at_import if self.names_at_import is not None else
+                                    self.automatic_names)
+        if candidate.kind in ("function", "class"):
+            self.report.keras_name_counters = dict(self.automatic_names)
     if candidate.built is not None and not self.model_args:
         value = candidate.built   # as the script built it (the builder ran with the script's arguments)
     elif candidate.kind == "function" and candidate.reported is not None:
@@ -3044,7 +3092,7 @@ def weight_paths(self, model, stacks) -> dict[str, str]:
     for layer in order:
         if id(layer) in path_of:
             continue
-        snake = keras_snake(layer.cls)
+        snake = keras_snake(runtime_class(layer.original))
         count = counters.get(snake, 0)
         counters[snake] = count + 1
         path_of[id(layer)] = f"layers/{snake}" + (f"_{count}" if count else "")

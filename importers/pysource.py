@@ -201,8 +201,8 @@ class ImportReport:
       block the key is ``"<Block>:<node>"`` and the prefix is relative to the
       block's module.
     * ``keras_layer_names`` (Keras): model node name -> the name the Keras
-      layer has when the source runs in a fresh session (its ``name=`` or
-      Keras' automatic ``dense_1``). A folded stack of recurrent layers maps
+      layer has in the build the script trains (its ``name=`` or Keras'
+      automatic ``dense_1``, counted as ``python script.py`` runs). A folded stack of recurrent layers maps
       ``"<node>_l<i>"`` to layer i, the names the Keras generator gives them.
       ``keras_weight_parts`` names the nodes that hold only part of their
       layer's weights (a SeparableConv's depthwise and pointwise halves): node
@@ -234,6 +234,10 @@ class ImportReport:
     # Keras: model node name -> the group of a ``.weights.h5`` saved from the source model that holds its layer
     # (``layers/dense_1``); empty when the importer cannot tell (subclassed models).
     keras_weight_paths: dict[str, str] = field(default_factory=dict)
+    # Keras: the per-class counters of unnamed layers just before the build ``keras_layer_names`` describes (the
+    # script's own, in the order ``python script.py`` runs); a run of the source sets them before building the
+    # model so its layers get those names. None when the importer cannot tell.
+    keras_name_counters: dict[str, int] | None = None
 
     def add(self, node: str, kind: str, location: Location | None, note: str = "", *, exact: bool = True,
             graph: str = "") -> Entry:

@@ -153,6 +153,13 @@ def trained_sites(tree: ast.Module) -> list[TrainedSite]:
     return explicit or sites   # a model called before loss.backward() counts when nothing more explicit does
 
 
+def saved_variables(scope) -> set[str]:
+    """The variables the scope saves as a model (``model.save_weights(...)``, ``model.save(...)``)."""
+    return {node.func.value.id for node in _own_nodes(scope) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+            and node.func.attr in ("save_weights", "save")}
+
+
 def statements_before(body: list[ast.stmt], target: ast.stmt) -> tuple[list[ast.stmt], bool]:
     """The statements a script runs before ``target`` in ``body`` (entering the blocks that hold it):
     ``(statements, found)``. Blocks before it that do not hold it are left whole."""
@@ -170,4 +177,4 @@ def statements_before(body: list[ast.stmt], target: ast.stmt) -> tuple[list[ast.
     return done, False
 
 
-__all__ = ["TrainedSite", "statements_before", "trained_sites"]
+__all__ = ["TrainedSite", "saved_variables", "statements_before", "trained_sites"]

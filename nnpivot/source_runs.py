@@ -8,9 +8,15 @@ numpy, and torch or TensorFlow (imported where a function needs them):
   attributes, ``features.0.weight``) is read without running anything: the
   importer's ``report.state_dict_prefixes`` say which source prefix holds each
   pivot node's parameters. A Keras ``.weights.h5`` saved from the original
-  model can only be read by Keras into that very model, so the source file is
-  executed to build it (in a fresh Keras session) and the importer's
-  ``report.keras_layer_names`` name the layer holding each node's weights.
+  model is read with h5py by layer path (``report.keras_weight_paths``); where
+  that is not enough (subclassed models, weights in sub-layers) the source's
+  definitions are executed to build the model (in a fresh Keras session, the
+  name counters set to ``report.keras_name_counters``), Keras loads the file,
+  and each node's layer is found by its path in that model, else by the name
+  ``report.keras_layer_names`` predicts (Keras numbers unnamed layers over the
+  whole process: the importer counts them as ``python script.py`` runs, up
+  to the build the script saves); a layer found neither way is a located
+  ``weights-unmapped`` error.
   Either checkpoint may also be a pivot store (``.npz``/``.safetensors``).
 * ``SourceTorchRunner``/``SourceKerasRunner`` run the original source model in
   pivot terms (weights in and out through the importer's maps, inputs and
@@ -26,6 +32,7 @@ numpy, and torch or TensorFlow (imported where a function needs them):
 from __future__ import annotations
 
 import ast
+import collections
 import importlib.util
 import itertools
 import sys
@@ -196,21 +203,44 @@ def store_from_source_state_dict(model, report, state_dict, copy: bool = True) -
 
 class _LayersByName:
     """What the Keras generator's weight helpers expect of an owner, for a hand-written model: its layers
-    found by the name they have at run time (``report.keras_layer_names``); a node holding only part of its
-    layer's weights (``report.keras_weight_parts``) gets that part."""
+    found by the path a ``.weights.h5`` keeps them under (``report.keras_weight_paths``, Sequential and
+    functional models: it does not depend on how many layers the process made before), else by the name
+    they have at run time (``report.keras_layer_names``); a node holding only part of its layer's weights
+    (``report.keras_weight_parts``) gets that part. A node whose layer is not found raises AttributeError."""
 
-    def __init__(self, keras_model, names: dict[str, str], parts: dict[str, tuple]):
+    def __init__(self, keras_model, report):
         self.layers = {}
         for layer in keras_model._flatten_layers(include_self=False, recursive=True):
             self.layers.setdefault(layer.name, layer)
-        self.names = names
-        self.parts = parts
+        self.by_path = _layers_by_path(keras_model) if report.keras_weight_paths else {}
+        self.paths, self.names, self.parts = report.keras_weight_paths, report.keras_layer_names, \
+            report.keras_weight_parts
 
     def __getattr__(self, node_name):
-        runtime = self.__dict__["names"].get(node_name)
-        layer = self.__dict__["layers"].get(runtime) if runtime else None
-        part = self.__dict__["parts"].get(node_name)
-        return _LayerPart(layer, part) if layer is not None and part else layer
+        if node_name.startswith("__"):
+            raise AttributeError(node_name)
+        state = self.__dict__
+        layer = state["by_path"].get(state["paths"].get(node_name))
+        if layer is None:
+            layer = state["layers"].get(state["names"].get(node_name))
+        if layer is None:
+            raise AttributeError(node_name)
+        part = state["parts"].get(node_name)
+        return _LayerPart(layer, part) if part else layer
+
+
+def _layers_by_path(keras_model) -> dict:
+    """The layers of a Sequential or functional model by their ``.weights.h5`` path (Keras 3 saving:
+    ``layers/<class in snake case>[_<n>]``, numbered per class in the order of ``model.layers``)."""
+    import keras  # the framework of the model being read
+
+    found, counters = {}, {}
+    for layer in getattr(keras_model, "layers", []):
+        snake = keras.src.utils.naming.to_snake_case(type(layer).__name__)
+        count = counters.get(snake, 0)
+        counters[snake] = count + 1
+        found[f"layers/{snake}" + (f"_{count}" if count else "")] = layer
+    return found
 
 
 class _Variable:
@@ -261,7 +291,7 @@ def _keras_weighted_nodes(model):
 
 def _keras_units(keras_model, model, report):
     """(node, [(layer, info)]) of every weighted node of a hand-written Keras model."""
-    owner = _LayersByName(keras_model, report.keras_layer_names, report.keras_weight_parts)
+    owner = _LayersByName(keras_model, report)
     for node in _keras_weighted_nodes(model):
         if node.eClass.name == "BlockCall":
             raise NNPivotError([error("weights-unmapped", f"{node.name}: weights inside a Keras layer subclass "
@@ -269,9 +299,10 @@ def _keras_units(keras_model, model, report):
         try:
             units = keras_target._units(owner, _NoCode, node)
         except AttributeError:
-            raise NNPivotError([error("weights-unmapped", f"{node.name}: no Keras layer named "
-                                      f"'{report.keras_layer_names.get(node.name, node.name)}' in the source model",
-                                      location_of(node))]) from None
+            runtime = report.keras_layer_names.get(node.name)
+            why = (f"no Keras layer named '{runtime}' in the source model" if runtime else
+                   "its Keras layer's name is not known statically (give the layer a literal name=)")
+            raise NNPivotError([error("weights-unmapped", f"{node.name}: {why}", location_of(node))]) from None
         yield node, units
 
 
@@ -382,11 +413,22 @@ def build_source_model(path, framework: str, report, model_args=None, settings=N
     target = _module_target(module, report.model, path)
     if callable(target) and not _is_model_object(target, framework):
         arguments = report.model_arguments if report.model_arguments is not None else model_args
+        if framework == "keras" and report.keras_name_counters is not None:
+            _set_keras_name_counters(report.keras_name_counters)
         try:
             target = target(**{k: _rebuilt(v, module) for k, v in (arguments or {}).items()})
         except Exception as exc:  # noqa: BLE001 - the source's own constructor failing
             raise NNPivotError([_raised_in(path.resolve(), exc, f"building {report.model}")]) from None
     return target
+
+
+def _set_keras_name_counters(counters: dict[str, int]) -> None:
+    """Number the next unnamed Keras layers as the script's own build of the model did (the importer's
+    ``keras_name_counters``): the layers then have the names ``report.keras_layer_names`` gives."""
+    import keras  # TensorFlow: only when a Keras source is run
+
+    keras.src.backend.common.global_state.set_global_attribute(
+        "object_name_uids", collections.defaultdict(int, counters))
 
 
 def _rebuilt(value, module):
