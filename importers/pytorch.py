@@ -43,7 +43,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pyecore.ecore import EEnum
+from pyecore.ecore import BadValueError, EEnum
 
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors, set_location, warning
 from nnpivot.graph import new_node
@@ -393,7 +393,11 @@ class GraphBuilder:
             notes: list[str] = (), source_path: str | None = None, weights_of=None):
         node = new_node(kind.eclass_name, name)
         for key, value in attrs.items():
-            _set_attribute(node, key, value)
+            try:
+                _set_attribute(node, key, value)
+            except (BadValueError, TypeError, ValueError):   # the source passed a value of another type
+                raise Refused(error("bad-value", f"{kind.keyword} '{name}': {snake(key)} cannot be "
+                                                 f"{value!r}", where)) from None
         node.weightsOf = weights_of
         node.inputs.extend([self.operand(v) for v in inputs])
         set_location(node, where)
@@ -1384,6 +1388,9 @@ class Importer(Interpreter):
             return self.cast(tensor, dtypes[0], node) if dtypes else tensor
         if name == "size":
             sizes = self.sizes(tensor, node)
+            if args and not (_is_int(args[0]) and -len(sizes) <= args[0] < len(sizes)):
+                raise self.refuse("bad-value", f"'{describe(node)}': no dimension {args[0]!r} in a tensor of rank "
+                                               f"{len(sizes)}", node)
             return sizes if not args else sizes[args[0]]
         if name == "dim":
             return len(self.tensor_shape(tensor, node))

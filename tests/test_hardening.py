@@ -115,10 +115,24 @@ def test_keras_layer_name_never_imported_is_a_located_error(capsys, tmp_path):
     assert status == 1 and f"{source}:7:" in err and "error[unknown-layer]" in err and "FancyLayer" in err
 
 
+@pytest.mark.parametrize("line,says", [
+    ("        x = torch.flatten(x, start_dim=[])", "error[bad-value]: flatten 'flatten': start_dim cannot be []"),
+    ("        x = x.view(x.size(16), -1)", "error[bad-value]: 'x.size(16)': no dimension 16 in a tensor of rank 2"),
+])
+def test_pytorch_values_of_the_wrong_type_are_a_located_error(capsys, tmp_path, line, says):
+    """Found by benchmarks/fuzz.py (seed 2): pyecore's BadValueError and an IndexError escaped as internal errors."""
+    source = write(tmp_path / "net.py", MLP_TORCH.replace("        return self.head(self.body(x))",
+                                                          f"{line}\n        return self.head(self.body(x))"))
+    status, _, err = run(capsys, "migrate", source, "--to", "keras", "-o", tmp_path / "out.py", "--input-shape", "8")
+    assert status == 1 and f"{source}:12:" in err and says in err
+    assert files_in(tmp_path) == ["net.py"]
+
+
 @pytest.mark.parametrize("call", ["layers.Permute((1e-320, 1))(inputs)", "layers.Permute((1, 1))(inputs)",
                                   "ops.transpose(inputs, (0, 2.0, 1))", "ops.transpose(inputs, (0, 1, 1))",
                                   "layers.ZeroPadding1D(padding=(2.5, 1))(inputs)",
-                                  "layers.ZeroPadding1D(padding=((1, 0.5),))(inputs)"])
+                                  "layers.ZeroPadding1D(padding=((1, 0.5),))(inputs)",
+                                  "layers.ZeroPadding1D(padding=(inf, 1))(inputs)"])
 def test_keras_axes_and_pads_that_are_no_integers_are_a_located_error(capsys, tmp_path, call):
     """Found by benchmarks/fuzz.py (seed 2): a float Permute dim reached a tuple index, a float pad tuple()."""
     source = write(tmp_path / "net.py", "import keras\nfrom keras import layers, ops\n\n"
