@@ -38,7 +38,7 @@ GROWTH = 16          # added to every free axis for the second size
 INTEGER_RANGE = 10   # integer inputs that name no vocabulary
 OTHER = {"pytorch": "keras", "keras": "pytorch"}
 
-# path -> why it still fails (strict: it must fail, so a fix shows up)
+# "folder/path" -> why it still fails (strict: it must fail, so a fix shows up). None at present.
 KNOWN_FAILURES: dict[str, str] = {}
 
 ENTRIES = [(folder, entry) for folder in ("corpus", "paper")
@@ -118,11 +118,14 @@ def test_migrated_without_a_shape_matches_at_two_sizes_in_the_users_layout(folde
     model_name = None if "set" in entry else entry["model"]
     model_args = None if "set" in entry else (entry["kwargs"] or None)
 
-    # The original, built from the source's definitions, with lively weights saved as its users save them.
     migrated_code, migrated_weights = tmp_path / "migrated.py", tmp_path / (
         "migrated.weights.h5" if target == "keras" else "migrated.pt")
     model, report = import_source(source, framework, model_name, model_args, settings=entry.get("set"))
     assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
+    free = [tuple(axis for axis, size in enumerate(shape) if size < 0) for shape in report.input_shapes.values()]
+    assert free == [tuple(spec.get("free_axes", ())) for spec in entry["inputs"]]   # sizes left to run time
+
+    # The original, built from the source's definitions, with lively weights saved as its users save them.
     torch.manual_seed(0)
     keras.utils.set_random_seed(0)
     original = source_runner(source, framework, model, report, model_args, entry.get("set"))
@@ -151,8 +154,7 @@ def test_migrated_without_a_shape_matches_at_two_sizes_in_the_users_layout(folde
         migrated.load_state_dict(torch.load(migrated_weights))
     else:
         migrated = load_generated(migrated_code, name)
-        call_keras(migrated, [channels_last(np.transpose(a, p)) for a, p in zip(calls[0], to_pivot or ())]
-                   if to_pivot else [channels_last(a) for a in calls[0]])   # builds the layers
+        call_keras(migrated, [channels_last(a) for a in calls[0]])   # builds the layers, as its users do
         migrated.load_weights(str(migrated_weights))
 
     worst = []
