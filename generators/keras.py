@@ -46,7 +46,7 @@ from nnpivot.kinds.pysyntax import LINE_WIDTH, comment, docstring, identifier, l
 from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.shapes import ShapeError
-from nnpivot.shapes import ShapeTable, infer_shapes, run_time_size
+from nnpivot.shapes import ShapeTable, infer_shapes, run_time_size, run_time_sizes
 from nnpivot.weights import WeightStore
 
 from .codegen import OutputNames, Taken, class_name, class_names, environment, header, write_atomic
@@ -770,20 +770,25 @@ def _deferred_keras_model(model, source_name: str = "<model>"):
     module = types.ModuleType(f"nnpivot_keras_{identifier(model.name)}")
     exec(compile(text, f"<keras code of {model.name}>", "exec"), module.__dict__)  # noqa: S102 - our own output
     in_perms, _ = keras_layouts(model)
-    specs = []
-    size = run_time_size(model)   # a run-time size the graph accepts (stride-2 stages need more than a few cells)
-    for node, perm in zip(graph_inputs(model), in_perms):
-        shape = (1, *(size if d < 0 else d for d in node.shape))
-        specs.append(keras.KerasTensor(tuple(shape[axis] for axis in perm), dtype=node.dtype.name))
-    keras_model = None
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            keras_model = getattr(module, class_name(model.name))()  # Dropout makes its seed variable here
-            keras_model(specs[0] if len(specs) == 1 else specs)
-    except BaseException:
-        if keras_model is not None:
-            _forget_deferred(keras_model)
-        raise
+    # Run-time sizes the graph accepts (stride-2 stages need more than a few cells), tried in turn: Keras refuses
+    # some the source takes (an adaptive pool to more cells than it is given, which PyTorch repeats).
+    sizes = run_time_sizes(model) or [run_time_size(model)]
+    for attempt, size in enumerate(sizes, 1):
+        specs = []
+        for node, perm in zip(graph_inputs(model), in_perms):
+            shape = (1, *(size if d < 0 else d for d in node.shape))
+            specs.append(keras.KerasTensor(tuple(shape[axis] for axis in perm), dtype=node.dtype.name))
+        keras_model = None
+        try:
+            with keras.StatelessScope(initialize_variables=False):
+                keras_model = getattr(module, class_name(model.name))()  # Dropout makes its seed variable here
+                keras_model(specs[0] if len(specs) == 1 else specs)
+            break
+        except BaseException as exc:
+            if keras_model is not None:
+                _forget_deferred(keras_model)
+            if attempt == len(sizes) or not isinstance(exc, ValueError):
+                raise
     if not all(getattr(v, "_value", 0) is None and hasattr(v, "_initializer") for v in keras_model.variables):
         _forget_deferred(keras_model)
         return None

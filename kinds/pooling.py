@@ -223,7 +223,14 @@ def _ceil_mode_pads(ctx, kernel, stride, pads) -> list[int] | None:
 
 
 def emit_adaptive_pool(ctx):
-    # Keras 3's adaptive pooling uses PyTorch's windows (floor start, ceil end), at every input size.
+    # Keras 3's adaptive pooling uses PyTorch's windows (floor start, ceil end), at every input size. To one cell
+    # it is a global pool keeping the axes: Keras' adaptive pool there also pools a window one cell longer than
+    # the input, which a symbolic call (building, saving the weights) refuses.
+    if all(size == 1 for size in ctx.out_shapes[0][2:]):
+        cls = ctx.mapping.layer.replace("Adaptive", "Global")
+        layer = ctx.layer(cls, ["keepdims=True"])
+        ctx.assign(f"{layer}({ctx.x.expr})")
+        return [ctx.x.perm]
     layer = ctx.layer(ctx.mapping.layer, ctx.kwargs())
     ctx.assign(f"{layer}({ctx.x.expr})")
     return [ctx.x.perm]

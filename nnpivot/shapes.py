@@ -22,7 +22,7 @@ class BlockShapeConflict(ShapeError):
 
     code = "block-shape-conflict"
 
-__all__ = ["InputSizes", "ShapeTable", "fmt", "infer_shapes", "input_shape", "run_time_size", "solve_input_sizes", "tied_solutions"]
+__all__ = ["InputSizes", "ShapeTable", "fmt", "infer_shapes", "input_shape", "run_time_size", "run_time_sizes", "solve_input_sizes", "tied_solutions"]
 
 
 class ShapeTable(dict):
@@ -200,14 +200,19 @@ def _usual(size: int) -> bool:
     return size in USUAL_SIZES or size & (size - 1) == 0
 
 
-def run_time_size(model, candidates=(32, 64, 128, 224, 16, 8, 4)) -> int:
+RUN_TIME_CANDIDATES = (32, 64, 128, 224, 16, 8, 4)
+
+
+def run_time_size(model, candidates=RUN_TIME_CANDIDATES) -> int:
     """The first of ``candidates`` that every run-time size (-1) of the model's inputs can take at once (the
     first candidate when none fits), for building a model on example inputs."""
+    return next(iter(run_time_sizes(model, candidates)), candidates[0])
+
+
+def run_time_sizes(model, candidates=RUN_TIME_CANDIDATES) -> list[int]:
+    """Every one of ``candidates`` that all run-time sizes (-1) of the model's inputs can take at once, in order."""
     inputs = graph_inputs(model)
-    for size in candidates:
-        if _accepts(model, _at(inputs, dict.fromkeys(range(len(inputs)), size))):
-            return size
-    return candidates[0]
+    return [size for size in candidates if _accepts(model, _at(inputs, dict.fromkeys(range(len(inputs)), size)))]
 
 
 def _at(nodes, values: dict[int, int]) -> list[tuple]:

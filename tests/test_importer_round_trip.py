@@ -95,7 +95,12 @@ _SAME_TRANSPOSED = ("a transposed 'same' convolution with kernel size = stride c
                     "the plain transposed convolution, which reads back as the 'valid' one (the same function)")
 _GLOBAL = ("a mean/max over exactly the axes after the channel axis computes a global pooling, and PyTorch writes "
            "both alike (x.mean(dim=(2, 3))); the importer reads the more specific kind, the pooling")
+_ADAPTIVE_TO_ONE = ("Keras' adaptive pooling to one cell also pools a window one cell longer than the input, which a "
+                    "symbolic call refuses, so it is written as the global pooling keeping its axes (the same "
+                    "function), which reads back as that kind")
 KNOWN_DIFFERENCES = {
+    **{f"keras:adaptive_{op}_pool{d}d-1": (_ADAPTIVE_TO_ONE, f"node result: Adaptive{kind}Pool{d}d != Global{kind}Pool")
+       for op, kind in (("avg", "Avg"), ("max", "Max")) for d in (1, 2, 3)},
     **{f"pytorch:{case}": (_SAME_TRANSPOSED, "node result: padding same != valid") for case in (
         "conv_transpose1d-1", "conv_transpose2d-1", "conv_transpose3d-1")},
     "pytorch:mean-0": (_GLOBAL, "node result: ReduceMean != GlobalAvgPool"),
