@@ -110,7 +110,10 @@ def parse_model_args(text: str | None) -> dict:
         return {}
     text = text.strip()
     if text.startswith("{"):
-        value = _json_value(text)
+        try:
+            value = _json_value(text, "--model-args", "bad-model-args")
+        except json.JSONDecodeError as exc:
+            raise UsageError([error("bad-model-args", f"--model-args is not valid JSON: {exc}")]) from None
         if not isinstance(value, dict):
             raise UsageError([error("bad-model-args", "--model-args must be a JSON object")])
         return value
@@ -120,8 +123,8 @@ def parse_model_args(text: str | None) -> dict:
         if not sep or not key.strip().isidentifier():
             raise UsageError([error("bad-model-args", f"--model-args item '{item}' is not NAME=VALUE")])
         try:
-            result[key.strip()] = _json_value(raw)
-        except UsageError:
+            result[key.strip()] = _json_value(raw, "--model-args", "bad-model-args")
+        except json.JSONDecodeError:
             result[key.strip()] = raw
     return result
 
@@ -139,7 +142,7 @@ def parse_settings(items) -> dict | None:
             raise UsageError([error("bad-setting", f"--set '{item}' is not NAME=VALUE (like num_classes=10)")])
         raw = raw.strip()
         try:
-            value = json.loads(raw)
+            value = _json_value(raw, "--set", "bad-setting")
         except json.JSONDecodeError:
             parts = [p.strip() for p in raw.split(",")]
             value = tuple(int(p) for p in parts) if len(parts) > 1 and all(
@@ -148,25 +151,23 @@ def parse_settings(items) -> dict | None:
     return settings
 
 
-# Constructor arguments are configuration: a few levels of lists and dicts, never hundreds.
+# Constructor arguments and --set values are configuration: a few levels of lists and dicts, never hundreds.
 MODEL_ARGS_NESTING = 32
 
 
-def _json_value(text: str):
-    """A JSON value of ``--model-args``; ``bad-model-args`` when it is not JSON or nests too deep."""
+def _json_value(text: str, option: str, code: str):
+    """A JSON value given with ``option``: ``code`` when it nests too deep (the parser recurses per level),
+    json.JSONDecodeError when it is not JSON (the caller decides what that text means)."""
     depth = deepest = 0
-    for char in text:  # counted before parsing: the parser recurses per level
+    for char in text:  # counted before parsing
         if char in "[{":
             depth += 1
             deepest = max(deepest, depth)
         elif char in "]}":
             depth -= 1
     if deepest > MODEL_ARGS_NESTING:
-        raise UsageError([error("bad-model-args", f"--model-args nests more than {MODEL_ARGS_NESTING} levels")])
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise UsageError([error("bad-model-args", f"--model-args is not valid JSON: {exc}")]) from None
+        raise UsageError([error(code, f"{option} nests more than {MODEL_ARGS_NESTING} levels")])
+    return json.loads(text)
 
 
 def parse_input_shapes(items) -> dict | list | None:

@@ -329,6 +329,17 @@ def test_deeply_nested_model_args_are_a_usage_error(capsys, tmp_path):
     assert status == 2 and "error[bad-model-args]" in err and "nests more than" in err
 
 
+@pytest.mark.parametrize("option,code", [("--set", "bad-setting"), ("--model-args", "bad-model-args")])
+def test_deeply_nested_name_value_options_are_a_usage_error(capsys, tmp_path, option, code):
+    """``--set n=[[...]]`` reached json.loads unbounded (a RecursionError, exit 70); ``--model-args n=[[...]]``
+    was taken as a bare string."""
+    source = write(tmp_path / "net.py", MLP_TORCH)
+    status, _, err = run(capsys, "migrate", source, "--to", "keras", "-o", tmp_path / "out.py",
+                         "--input-shape", "8", option, "hidden=" + "[" * 20_000 + "]" * 20_000)
+    assert status == 2 and f"error[{code}]: {option} nests more than" in err
+    assert files_in(tmp_path) == ["net.py"]
+
+
 @pytest.mark.parametrize("command", ["check", "convert"])
 def test_dev_zero_as_input_is_refused(capsys, tmp_path, command):
     argv = ["check", "--from", "nn", "/dev/zero"] if command == "check" else \
