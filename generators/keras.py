@@ -46,7 +46,7 @@ from nnpivot.kinds.pysyntax import LINE_WIDTH, comment, docstring, identifier, l
 from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.shapes import ShapeError
-from nnpivot.shapes import ShapeTable, infer_shapes, run_time_size, run_time_sizes
+from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, infer_shapes, run_time_sizes
 from nnpivot.weights import WeightStore
 
 from .codegen import OutputNames, Taken, class_name, class_names, environment, header, write_atomic
@@ -772,8 +772,9 @@ def _deferred_keras_model(model, source_name: str = "<model>"):
     in_perms, _ = keras_layouts(model)
     # Run-time sizes the graph accepts (stride-2 stages need more than a few cells), tried in turn: Keras refuses
     # some the source takes (an adaptive pool to more cells than it is given, which PyTorch repeats).
-    sizes = run_time_sizes(model) or [run_time_size(model)]
-    for attempt, size in enumerate(sizes, 1):
+    sizes = run_time_sizes(model)
+    size = next(sizes, RUN_TIME_CANDIDATES[0])
+    while True:
         specs = []
         for node, perm in zip(graph_inputs(model), in_perms):
             shape = (1, *(size if d < 0 else d for d in node.shape))
@@ -787,7 +788,8 @@ def _deferred_keras_model(model, source_name: str = "<model>"):
         except BaseException as exc:
             if keras_model is not None:
                 _forget_deferred(keras_model)
-            if attempt == len(sizes) or not isinstance(exc, ValueError):
+            size = next(sizes, None) if isinstance(exc, ValueError) else None
+            if size is None:
                 raise
     if not all(getattr(v, "_value", 0) is None and hasattr(v, "_initializer") for v in keras_model.variables):
         _forget_deferred(keras_model)

@@ -8,6 +8,7 @@ message.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from nnpivot.diagnostics import Diagnostic, error, location_of
@@ -206,13 +207,14 @@ RUN_TIME_CANDIDATES = (32, 64, 128, 224, 16, 8, 4)
 def run_time_size(model, candidates=RUN_TIME_CANDIDATES) -> int:
     """The first of ``candidates`` that every run-time size (-1) of the model's inputs can take at once (the
     first candidate when none fits), for building a model on example inputs."""
-    return next(iter(run_time_sizes(model, candidates)), candidates[0])
+    return next(run_time_sizes(model, candidates), candidates[0])
 
 
-def run_time_sizes(model, candidates=RUN_TIME_CANDIDATES) -> list[int]:
-    """Every one of ``candidates`` that all run-time sizes (-1) of the model's inputs can take at once, in order."""
+def run_time_sizes(model, candidates=RUN_TIME_CANDIDATES) -> Iterator[int]:
+    """Each of ``candidates`` that all run-time sizes (-1) of the model's inputs can take at once, in order
+    (checked as asked for: the first usually serves)."""
     inputs = graph_inputs(model)
-    return [size for size in candidates if _accepts(model, _at(inputs, dict.fromkeys(range(len(inputs)), size)))]
+    return (size for size in candidates if _accepts(model, _at(inputs, dict.fromkeys(range(len(inputs)), size))))
 
 
 def _at(nodes, values: dict[int, int]) -> list[tuple]:
