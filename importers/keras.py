@@ -3199,16 +3199,18 @@ def import_keras(path, model_name: str | None = None, input_shapes=None, model_a
     """
     path = Path(path)
     text, tree = read_source(path)  # file-not-found, unreadable-file and syntax-error diagnostics
-    importer = Interpreter(path, text, input_shapes, model_args, settings)
-    importer.tree = tree
-    importer.read_stdlib_imports(tree)
+
+    def reading(input_overrides: dict) -> Interpreter:
+        importer = Interpreter(path, text, input_shapes, model_args, settings)
+        importer.tree, importer.input_overrides = tree, input_overrides
+        importer.read_stdlib_imports(tree)
+        return importer
+
+    importer = reading({})
     try:
         model = run(importer, model_name)
         if importer.pending_overrides:   # a functional model's inputs, used before the given shapes applied
-            overrides = importer.pending_overrides
-            importer = Interpreter(path, text, input_shapes, model_args, settings)
-            importer.tree, importer.input_overrides = tree, overrides
-            importer.read_stdlib_imports(tree)
+            importer = reading(importer.pending_overrides)
             model = run(importer, model_name)
     except _Abort:
         raise NNPivotError(importer.diagnostics) from None
