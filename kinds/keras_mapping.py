@@ -20,7 +20,7 @@ from pyecore.ecore import EEnumLiteral
 from nnpivot.diagnostics import error, location_of, warning
 
 from . import layout as L
-from .pysyntax import CODE_BUILTINS, literal, same_value, wrap_call
+from .pysyntax import CODE_BUILTINS, comment, literal, same_value, wrap_call
 from .spec import kind_of
 
 TARGET = "keras"
@@ -205,7 +205,7 @@ class NodeContext:
     def specialise(self, why: str) -> None:
         """The code written for this node holds only at the declared input size: say so in the code and in a
         ``size-specialised`` warning (which the migration report lists), never silently."""
-        self.graph.body.append(f"        # Specialised to the declared input size: {why}.")
+        self.graph.body.append(f"        # Specialised to the declared input size: {comment(why)}.")
         self.graph.diagnostics.append(warning(
             "size-specialised", f"{kind_of(self.node).keyword} '{self.node.name}': the Keras code holds only at "
             f"the declared input size ({why})", location_of(self.node)))
