@@ -9,7 +9,7 @@ from .keras_mapping import Arg as KerasArg
 from .keras_mapping import KerasMapping, Weights, gate_blocks, states_used
 from .pysyntax import literal
 from .spec import SEQ, ex, keras, kind, pytorch
-from .torch_mapping import Arg, TorchMapping, py_name
+from .torch_mapping import Arg, TorchMapping
 
 for keyword, name in (("simple_rnn", "SimpleRNN"), ("lstm", "LSTM"), ("gru", "GRU")):
     kind(keyword, name, S.recurrent, f"{name} recurrent layer, stacked and/or bidirectional.",
@@ -54,7 +54,9 @@ def _recurrent_statements(site):
         if all(n == "_" for n in names[1:]):
             return [f"{names[0]}, _ = {call}"]
         return [f"{names[0]}, ({states}) = {call}" if lstm else f"{names[0]}, {states} = {call}"]
-    hidden = names[1] if names[1] != "_" else py_name(f"{node.name}_h")
+    # h_n unread: the node's own variable holds it until it holds the last step (a name made up here could be
+    # another node's variable)
+    hidden = names[1] if names[1] != "_" else names[0]
     states = f"({hidden}, {names[2]})" if lstm else hidden
     last = (f"torch.cat(({hidden}[-2], {hidden}[-1]), dim=1)" if node.bidirectional else f"{hidden}[-1]")
     return [f"_, {states} = {call}", f"{names[0]} = {last}"]

@@ -499,6 +499,31 @@ def test_nodes_named_like_private_framework_attributes_keep_their_own_layers(pri
 
 @pytest.mark.torch
 @pytest.mark.tensorflow
+def test_a_node_named_like_a_recurrent_layers_state_keeps_its_value():
+    """An LSTM 'r' whose h_n nobody reads once held it in a variable 'r_h', overwriting the node named r_h."""
+    import torch
+
+    model = parse_text("model Col {\n  input x: float32[5, 4]\n  r_h = dense(x, 8)\n"
+                       "  r = lstm(x, 8, return_sequences=false)\n  output r, r_h\n}\n", "col.nn")
+    store = random_store(model, 2)
+    codes = check_generated(model)
+    torch_net = fresh_module(codes["pytorch"], "generated_torch")["Col"]()
+    torch_net.load_state_dict(torch_generator.state_dict_from_store(model, store))
+    keras_net = fresh_module(codes["keras"], "generated_keras")["Col"]()
+    for batch in (np.linspace(-1, 1, 2 * 20, dtype=np.float32).reshape(2, 5, 4),
+                  np.linspace(1, -1, 3 * 20, dtype=np.float32).reshape(3, 5, 4)):
+        keras_net(batch)
+        assert keras_generator.assign_store(keras_net, model, store) == []
+        with torch.no_grad():
+            ours = [t.numpy() for t in torch_net(torch.from_numpy(batch))]
+        theirs = [np.asarray(t) for t in keras_net(batch)]
+        np.testing.assert_allclose(ours[1], dense(store, "r_h", batch), rtol=1e-5, atol=1e-5)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("name", ["true", "none", "F", "nn", "layers"])
 def test_models_named_like_python_words_compute_their_graph(name):
     model = dense_model(name)

@@ -32,8 +32,8 @@ class CnnRnn(nn.Module):
         pool_b = self.pool_b(relu_b)
         joined = torch.cat([pool_a, pool_b], dim=2)
         steps = joined.permute(0, 2, 1)
-        _, gru1_h = self.gru1(steps)
-        gru1 = gru1_h[-1]
+        _, gru1 = self.gru1(steps)
+        gru1 = gru1[-1]
         fc = self.fc(gru1)
         fc_relu = self.fc_relu(fc)
         out = self.out(fc_relu)

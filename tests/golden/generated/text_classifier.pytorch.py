@@ -21,8 +21,8 @@ class TextClassifier(nn.Module):
         embed = self.embed(tokens)
         bilstm, _ = self.bilstm(embed)
         drop = self.drop(bilstm)
-        _, (last_h, _) = self.last(drop)
-        last = last_h[-1]
+        _, (last, _) = self.last(drop)
+        last = last[-1]
         hidden = self.hidden(last)
         hidden_relu = self.hidden_relu(hidden)
         logits = self.logits(hidden_relu)
