@@ -70,7 +70,7 @@ def test_sharing_model_prints_and_parses_back(model):
 def test_pytorch_code_has_one_module_per_shared_set(codes):
     code = codes["pytorch"]
     assert code.count("nn.LSTM(") == 1 and code.count("= Encoder()") == 1 and code.count("nn.Linear(6, 6)") == 1
-    assert "_, (rnn_right_h, _) = self.rnn(right)" in code
+    assert "_, (rnn_right, _) = self.rnn(right)" in code and "rnn_right = rnn_right[-1]" in code
     assert "enc_right = self.enc(rnn_right)" in code
     assert "again = self.proj(act)" in code
 
