@@ -48,6 +48,7 @@ from nnpivot.importers.pysource import (
     ImportReport,
     ImportTable,
     as_argument,
+    canonicalise,
     describe_training,
     dotted,
     embedding_inputs_hold_ids,
@@ -3055,6 +3056,9 @@ def run(self, wanted: str | None):
     model.outputs.extend([t.node for t in tensors])
     self.layer_order = functional_layer_order(self, model) if isinstance(self.model_value, FunctionalModel) else None
     stacks = fold_stacks(self, model)
+    for change in canonicalise(model, self.report):   # the layer that made a node made its canonical spelling
+        if change.before in self.layer_of_node:
+            self.layer_of_node[change.after] = self.layer_of_node.pop(change.before)
     self.output_nodes = list(model.outputs)
     embedding_inputs_hold_ids(model, self.explicit_dtype)
     model.training = training_config(self, candidate)

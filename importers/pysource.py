@@ -15,11 +15,14 @@ graph rewrites their passes over the built model share.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import read_text
+from nnpivot.kinds import kind_of
+from nnpivot.passes import CANONICAL_FORMS, Canonicalised, run_pass
 from nnpivot.shapes import solve_input_sizes, tied_solutions
 
 
@@ -329,6 +332,30 @@ def embedding_inputs_hold_ids(graph, declared=frozenset()) -> None:
             for dep in node.inputs:
                 if dep.eClass.name == "Input" and dep not in declared:
                     dep.dtype = dep.dtype.eEnum.getEEnumLiteral("int64")
+
+
+def canonicalise(model, report: ImportReport) -> list[Canonicalised]:
+    """Run the canonical-forms pass on an imported model; the report's entries name the kinds it chose."""
+    changes, problems = run_pass(CANONICAL_FORMS, model)
+    report.diagnostics.extend(problems)
+    done = []
+    for graph, rewritten in changes.items():
+        graph_name = "" if graph is model else graph.name
+        taken = {n.name for n in graph.nodes}
+        renamed = {}   # a name the importer derived from the first spelling's keyword takes the canonical one
+        for change in rewritten:
+            before, after = kind_of(change.before).keyword, kind_of(change.after).keyword
+            derived = re.fullmatch(rf"{re.escape(before)}(_\d+)?", change.after.name)
+            if derived and before != after and f"{after}{derived[1] or ''}" not in taken:
+                renamed[change.after.name] = change.after.name = f"{after}{derived[1] or ''}"
+                taken.add(change.after.name)
+        keywords = {c.after.name: kind_of(c.after).keyword for c in rewritten}
+        for entry in report.entries:
+            if entry.graph == graph_name:
+                entry.node = renamed.get(entry.node, entry.node)
+                entry.kind = keywords.get(entry.node, entry.kind)
+        done.extend(rewritten)
+    return done
 
 
 def pinned_sizes(model, shapes: dict, where: Location) -> tuple[dict | None, list[Diagnostic]]:

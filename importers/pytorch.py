@@ -64,6 +64,7 @@ from .pysource import (
     Refused,
     ReturnValue,
     as_argument,
+    canonicalise,
     describe,
     describe_training,
     dotted,
@@ -1942,29 +1943,12 @@ def _read_matmul(call):
 
 
 def _read_reduction(call):
-    tensor = call.tensor()
+    """A mean or maximum over exactly the spatial axes is read as one; the canonical-forms pass makes it the
+    global pooling it is (x.mean(dim=(2, 3)) is how PyTorch code writes one)."""
+    call.tensor()
     dim = call.param("dim", None)
     keep = call.param("keepdim", False)
-    return _global_pool(call, tensor, dim, keep) or {"axes": _axes(dim), "keepdims": keep}
-
-
-# A mean or maximum over every axis after the channel axis (and only those) is a global pooling: the one way
-# PyTorch code writes it (x.mean(dim=(2, 3)), torch.amax(x, dim=(-2, -1)), keepdim or not).
-GLOBAL_POOLS = {"mean": "global_avg_pool", "max": "global_max_pool"}
-
-
-def _global_pool(call, tensor, dim, keep):
-    keyword = GLOBAL_POOLS.get(call.kind)
-    if keyword is None or dim is None:
-        return None
-    rank = len(call.importer.tensor_shape(tensor, call.node))
-    dims = list(dim) if isinstance(dim, (list, tuple)) else [dim]
-    if rank < 3 or not all(_is_int(d) and -rank <= d < rank for d in dims):
-        return None
-    spatial = [d % rank for d in dims]
-    if sorted(spatial) != list(range(2, rank)):
-        return None
-    return {"__kind__": keyword, "keepdims": keep}
+    return {"axes": _axes(dim), "keepdims": keep}
 
 
 def _read_extremum(call):
@@ -1974,7 +1958,7 @@ def _read_extremum(call):
     if isinstance(dim, Tensor):
         raise TypeError("the elementwise maximum of two tensors has no pivot kind")
     keep = call.param("keepdim", False)
-    attrs = _global_pool(call, call.tensors[-1], dim, keep) or {"axes": _axes(dim), "keepdims": keep}
+    attrs = {"axes": _axes(dim), "keepdims": keep}
     if call.spelling.endswith(("amax", "amin")):
         return attrs
     attrs["__pair__"] = True
@@ -2408,6 +2392,7 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     for graph, folded in changes.items():
         for node_name, construct in folded.items():
             report.folded[f"{graph.name}.{node_name}" if graph is not model else node_name] = construct
+    canonicalise(model, report)
     embedding_inputs_hold_ids(model)
     model.training = _TrainingReader(importer).read(model)
     report.training = describe_training(model.training)

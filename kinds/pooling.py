@@ -43,7 +43,8 @@ for d in (1, 2, 3):
 for op in ("avg", "max"):
     kind(f"global_{op}_pool", f"Global{op.capitalize()}Pool", S.global_pool,
          f"Global {op} pooling over all spatial axes.",
-         [ex(f"global_{op}_pool(x)"), ex(f"global_{op}_pool(x, keepdims=true)", SIGNAL)])
+         # keeping its axes over one to three spatial axes it is the adaptive pooling to one cell (canonical-forms)
+         [ex(f"global_{op}_pool(x)"), ex(f"global_{op}_pool(x)", SIGNAL)])
 
 
 # --- PyTorch ---------------------------------------------------------------------------------

@@ -72,9 +72,12 @@ for keyword, name in (("add", "Add"), ("sub", "Sub"), ("mul", "Mul"), ("div", "D
           ex(f"{keyword}(x, scalar=3.0, scalar_first=true)")], arity=(1, 2), category=OP)
 kind("matmul", "MatMul", S.matmul, "Matrix product (batched).",
      [ex("matmul(x, y)", ("x: float32[5, 6]", "y: float32[6, 3]"))], arity=(2, 2), category=OP)
-for keyword, name in (("mean", "ReduceMean"), ("sum", "ReduceSum"), ("max", "ReduceMax"), ("min", "ReduceMin")):
+# A mean or maximum over exactly the spatial axes is a global pooling (the canonical-forms pass): theirs reduce
+# the channels too.
+for keyword, name, axes in (("mean", "ReduceMean", "[1, 2]"), ("sum", "ReduceSum", "[2, 3]"),
+                            ("max", "ReduceMax", "[1, 2]"), ("min", "ReduceMin", "[2, 3]")):
     kind(keyword, name, S.reduction, f"{name[6:]} over axes.",
-         [ex(f"{keyword}(x, [2, 3])"), ex(f"{keyword}(x, 1, keepdims=true)", SEQ)], positional=("axes",),
+         [ex(f"{keyword}(x, {axes})"), ex(f"{keyword}(x, 1, keepdims=true)", SEQ)], positional=("axes",),
          category=OP)
 kind("squeeze", "Squeeze", S.squeeze, "Removes axes of size one.",
      [ex("squeeze(x, 1)", ("x: float32[1, 6]",))], positional=("axes",), category=OP)

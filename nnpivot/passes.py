@@ -5,8 +5,9 @@ thing; :func:`run_pass` runs it on the model and every block, checks the
 graph's wiring before and after, and names the pass in any diagnostic, so a
 rewrite that breaks a model is reported as that pass's failure, never passed
 on. The importers run them on what they built (``FOLD_LAST_STEPS`` after the
-PyTorch importer, ``FOLD_RECURRENT_STACKS`` after the Keras one); each pass is
-exact on any pivot model, whatever its source.
+PyTorch importer, ``FOLD_RECURRENT_STACKS`` after the Keras one, ``CANONICAL_FORMS``
+after every importer of source text: ``.nn``, PyTorch, Keras); each pass is exact
+on any pivot model, whatever its source.
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nnpivot.diagnostics import Diagnostic, error, location_of
-from nnpivot.graph import consumers, index_of, is_recurrent, replace_uses, topological_order
+from nnpivot.diagnostics import Diagnostic, error, location_of, set_location
+from nnpivot.graph import consumers, index_of, is_recurrent, new_node, replace_uses, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.metamodel import eclass, is_kind
+from nnpivot.shapes import infer_shapes
 
 
 @dataclass(frozen=True)
@@ -272,5 +274,97 @@ FOLD_RECURRENT_STACKS = Pass(
             "num_layers and dropout, its states read through one select",
     rewrite=fold_recurrent_stacks)
 
-__all__ = ["FOLD_LAST_STEPS", "FOLD_RECURRENT_STACKS", "Pass", "Stack", "fold_last_steps", "fold_recurrent_stacks",
-           "run_pass", "wiring_problems"]
+# --- one spelling per meaning ------------------------------------------------------------------------------
+# Where two pivot spellings compute the same function at every input size, the importers keep one, so a model
+# reads back from generated code as the kind it was (code cannot tell the two apart: PyTorch writes a global
+# pooling as x.mean(dim=(2, 3)), Keras an adaptive pooling to one cell as GlobalAveragePooling2D(keepdims=True)).
+
+@dataclass(frozen=True)
+class Canonicalised:
+    """``before`` (no longer in the graph) was replaced by ``after``, the same function spelt canonically."""
+    before: Any
+    after: Any
+    why: str
+
+
+GLOBAL_OF_REDUCTION = {"ReduceMean": "GlobalAvgPool", "ReduceMax": "GlobalMaxPool"}
+ADAPTIVE_OF_GLOBAL = {"GlobalAvgPool": "AdaptiveAvgPool{}d", "GlobalMaxPool": "AdaptiveMaxPool{}d"}
+
+
+def canonical_forms(graph) -> list[Canonicalised]:
+    """Rewrite each node spelt one of the ways a kind's meaning has two spellings into the canonical one.
+
+    * a mean or maximum over exactly the axes after the channel axis (rank >= 3) is a global pooling;
+    * a global pooling keeping its axes over one to three spatial axes is the adaptive pooling to one cell
+      (both frameworks have a layer for that one: ``nn.AdaptiveAvgPool2d(1)``, Keras'
+      ``GlobalAveragePooling2D(keepdims=True)``);
+    * a transposed convolution with 'same' padding whose window spans exactly the stride
+      (``dilation * (kernel - 1) + 1 == stride`` on every axis, no output padding) crops nothing: it is the
+      'valid' one (output = input * stride both ways, at every input size).
+
+    The node keeps its name, inputs and readers; the ranks come from shape inference (a node of unknown
+    rank is left as it is).
+    """
+    done = []
+    for node in list(graph.nodes):
+        if _same_transposed_crops_nothing(node):
+            node.padding = node.eClass.findEStructuralFeature("padding").eType.getEEnumLiteral("valid")
+            done.append(Canonicalised(node, node, "a transposed 'same' convolution whose window spans the stride "
+                                                  "crops nothing: 'valid'"))
+    candidates = [n for n in graph.nodes if n.eClass.name in GLOBAL_OF_REDUCTION and len(n.axes) > 0
+                  or n.eClass.name in ADAPTIVE_OF_GLOBAL and n.keepdims]
+    if not candidates:
+        return done
+    model = graph if is_kind(graph, "Model") else graph.eContainer()
+    table, _ = infer_shapes(model)
+    for node in candidates:
+        shape = table.of(node.inputs[0]) if len(node.inputs) == 1 else None
+        if shape is None:
+            continue
+        rank = len(shape)
+        if node.eClass.name in GLOBAL_OF_REDUCTION:
+            if rank < 3 or not all(-rank <= a < rank for a in node.axes) \
+                    or sorted(a % rank for a in node.axes) != list(range(2, rank)):
+                continue
+            node = _replace(graph, node, GLOBAL_OF_REDUCTION[node.eClass.name], done,
+                            "a reduction over exactly the spatial axes is a global pooling",
+                            keepdims=node.keepdims)
+        if node.eClass.name in ADAPTIVE_OF_GLOBAL and node.keepdims and 3 <= rank <= 5:
+            _replace(graph, node, ADAPTIVE_OF_GLOBAL[node.eClass.name].format(rank - 2), done,
+                     "a global pooling keeping its axes is the adaptive pooling to one cell", output_size=[1])
+    return done
+
+
+def _same_transposed_crops_nothing(node) -> bool:
+    if not is_kind(node, "ConvTranspose") or str(node.padding) != "same" or any(node.outputPadding):
+        return False
+    axes = max(len(node.kernelSize), len(node.stride), len(node.dilation), 1)
+    kernel, stride, dilation = (list(v) * axes if len(v) == 1 else list(v) or [1] * axes
+                                for v in (node.kernelSize, node.stride, node.dilation))
+    return len(kernel) == len(stride) == len(dilation) == axes and \
+        all(d * (k - 1) + 1 == s for k, s, d in zip(kernel, stride, dilation))
+
+
+def _replace(graph, node, eclass_name: str, done: list, why: str, **attributes):
+    """``node`` replaced by a new ``eclass_name`` node of the same name, inputs and readers, at its place."""
+    first = done.index(next(c for c in done if c.after is node)) if any(c.after is node for c in done) else None
+    original = done.pop(first).before if first is not None else node
+    where = location_of(node)
+    replacement = new_node(eclass_name, node.name, list(node.inputs), **attributes)
+    set_location(replacement, where)
+    graph.nodes.insert(graph.nodes.index(node), replacement)
+    replace_uses(graph, node, replacement)
+    graph.nodes.remove(node)
+    done.append(Canonicalised(original, replacement, why))
+    return replacement
+
+
+CANONICAL_FORMS = Pass(
+    "canonical-forms",
+    requires="a wired, acyclic graph",
+    ensures="no reduction over exactly the spatial axes, no global pooling keeping one to three spatial axes, "
+            "no transposed 'same' convolution that crops nothing: their canonical kinds compute them",
+    rewrite=canonical_forms)
+
+__all__ = ["CANONICAL_FORMS", "FOLD_LAST_STEPS", "FOLD_RECURRENT_STACKS", "Canonicalised", "Pass", "Stack",
+           "canonical_forms", "fold_last_steps", "fold_recurrent_stacks", "run_pass", "wiring_problems"]

@@ -14,6 +14,12 @@ a declared input size (``in_channels``, ``num_features``, ``input_size``...) of
 for PyTorch the original is compared with its inferred sizes written in, and
 must still validate (a size that disagrees with the shapes is an error there).
 
+Where two pivot spellings compute the same function, every importer keeps one
+(the canonical-forms pass, nnpivot/passes.py), the `.nn` reader of the example
+included: a mean over exactly the spatial axes is a global pooling, a global
+pooling keeping its axes is the adaptive pooling to one cell, a transposed
+'same' convolution that crops nothing is the 'valid' one.
+
 Static: the generators and importers need neither torch nor TensorFlow.
 
 ``KNOWN_DIFFERENCES`` lists the examples whose generated code cannot yet state
@@ -91,20 +97,7 @@ def read_back_keras(model, folder):
 
 READ_BACK = {"pytorch": read_back_pytorch, "keras": read_back_keras}
 
-_SAME_TRANSPOSED = ("a transposed 'same' convolution with kernel size = stride crops nothing: its PyTorch code is "
-                    "the plain transposed convolution, which reads back as the 'valid' one (the same function)")
-_GLOBAL = ("a mean/max over exactly the axes after the channel axis computes a global pooling, and PyTorch writes "
-           "both alike (x.mean(dim=(2, 3))); the importer reads the more specific kind, the pooling")
-_ADAPTIVE_TO_ONE = ("Keras' adaptive pooling to one cell also pools a window one cell longer than the input, which a "
-                    "symbolic call refuses, so it is written as the global pooling keeping its axes (the same "
-                    "function), which reads back as that kind")
 KNOWN_DIFFERENCES = {
-    **{f"keras:adaptive_{op}_pool{d}d-1": (_ADAPTIVE_TO_ONE, f"node result: Adaptive{kind}Pool{d}d != Global{kind}Pool")
-       for op, kind in (("avg", "Avg"), ("max", "Max")) for d in (1, 2, 3)},
-    **{f"pytorch:{case}": (_SAME_TRANSPOSED, "node result: padding same != valid") for case in (
-        "conv_transpose1d-1", "conv_transpose2d-1", "conv_transpose3d-1")},
-    "pytorch:mean-0": (_GLOBAL, "node result: ReduceMean != GlobalAvgPool"),
-    "pytorch:max-0": (_GLOBAL, "node result: ReduceMax != GlobalMaxPool"),
     "keras:embedding-1": (("Keras cannot state padding_idx, so the generator leaves it out: PyTorch keeps that row "
                            "out of training, Keras trains a variable whole (a constraint runs after the update and "
                            "would reset, not keep, the row), and mask_zero masks the layers downstream, which "

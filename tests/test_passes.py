@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from nnpivot.generators.nn_text import to_text
+from nnpivot.graph import new_node
+from nnpivot.importers.keras import import_keras
 from nnpivot.importers.nn_text import parse_text
-from nnpivot.passes import FOLD_LAST_STEPS, FOLD_RECURRENT_STACKS, Pass, run_pass
+from nnpivot.importers.pytorch import import_pytorch
+from nnpivot.metamodel import Model
+from nnpivot.passes import CANONICAL_FORMS, FOLD_LAST_STEPS, FOLD_RECURRENT_STACKS, Pass, run_pass
 from nnpivot.validators import validate
 
 
@@ -55,3 +59,83 @@ def test_a_pass_refuses_a_graph_it_cannot_take():
     _, problems = run_pass(FOLD_LAST_STEPS, m)
     assert [d.code for d in problems] == ["pass-failed"]
     assert problems[0].message.startswith("pass fold-last-steps requires a wired, acyclic graph")
+
+
+# --- canonical forms: one spelling per meaning ---------------------------------------------------------------
+
+def built(input_shape: list[int], *nodes_of):
+    """A model built in Python (the `.nn` reader would already canonicalise): x -> the nodes made in turn."""
+    m = Model(name="M")
+    last = new_node("Input", "x", shape=input_shape)
+    m.nodes.append(last)
+    for make in nodes_of:
+        last = make(last)
+        m.nodes.append(last)
+    m.outputs.append(last)
+    return m
+
+
+def test_a_reduction_over_exactly_the_spatial_axes_is_a_global_pooling():
+    m = built([3, 16, 16], lambda x: new_node("ReduceMean", "m", [x], axes=[-1, 2]),
+              lambda m: new_node("Dense", "d", [m], units=4))
+    changes, problems = run_pass(CANONICAL_FORMS, m)
+    assert problems == []
+    (change,) = changes[m]
+    assert change.before.eClass.name == "ReduceMean" and change.after.eClass.name == "GlobalAvgPool"
+    assert [n.name for n in m.nodes] == ["x", "m", "d"] and m.nodes[2].inputs[0] is m.nodes[1]
+    assert "m = global_avg_pool(x)" in to_text(m) and validate(m) == []
+
+
+def test_reductions_that_are_not_a_global_pooling_stay():
+    over_channels = built([3, 16, 16], lambda x: new_node("ReduceMax", "m", [x], axes=[1, 2, 3]))
+    sequence_steps = built([7, 12], lambda x: new_node("ReduceMean", "m", [x], axes=[1]))
+    total = built([3, 16, 16], lambda x: new_node("ReduceSum", "m", [x], axes=[2, 3]))
+    for m in (over_channels, sequence_steps, total):
+        changes, problems = run_pass(CANONICAL_FORMS, m)
+        assert problems == [] and changes[m] == [] and m.nodes[1].eClass.name.startswith("Reduce")
+
+
+def test_pooling_that_keeps_its_axes_is_the_adaptive_pooling_to_one_cell():
+    kept = built([4, 6, 6, 6], lambda x: new_node("ReduceMax", "m", [x], axes=[2, 3, 4], keepdims=True))
+    changes, _ = run_pass(CANONICAL_FORMS, kept)
+    assert [c.before.eClass.name for c in changes[kept]] == ["ReduceMax"]
+    assert "m = adaptive_max_pool3d(x, 1)" in to_text(kept)
+    global_kept = built([3, 20], lambda x: new_node("GlobalAvgPool", "g", [x], keepdims=True))
+    run_pass(CANONICAL_FORMS, global_kept)
+    assert "g = adaptive_avg_pool1d(x, 1)" in to_text(global_kept) and validate(global_kept) == []
+    dropped = built([3, 20], lambda x: new_node("GlobalAvgPool", "g", [x]))
+    assert run_pass(CANONICAL_FORMS, dropped)[0][dropped] == []
+
+
+def test_a_transposed_same_convolution_that_crops_nothing_is_valid():
+    crops_nothing = built([3, 8, 8], lambda x: new_node("ConvTranspose2d", "t", [x], filters=4, kernel_size=[2, 2],
+                                                        stride=[2], padding="same"))
+    dilated = built([3, 8], lambda x: new_node("ConvTranspose1d", "t", [x], filters=4, kernel_size=[2], stride=[3],
+                                               dilation=[2], padding="same"))
+    crops = built([3, 8, 8], lambda x: new_node("ConvTranspose2d", "t", [x], filters=4, kernel_size=[3], stride=[2],
+                                                padding="same"))
+    for m, padding in ((crops_nothing, "valid"), (dilated, "valid"), (crops, "same")):
+        run_pass(CANONICAL_FORMS, m)
+        assert str(m.nodes[1].padding) == padding
+
+
+def test_blocks_are_canonical_too_and_every_source_reader_runs_the_pass(tmp_path):
+    text = ("model M {\n    input x: float32[3, 8, 8]\n    c = conv2d(x, 4, kernel_size=3)\n    y = Head(c)\n"
+            "    z = max(c, [2, 3], keepdims=true)\n    output y, z\n\n"
+            "    block Head {\n        input h\n        p = mean(h, [2, 3])\n        output p\n    }\n}\n")
+    m = parse_text(text, "m.nn")
+    assert "p = global_avg_pool(h)" in to_text(m) and "z = adaptive_max_pool2d(c, 1)" in to_text(m)
+    source = tmp_path / "net.py"
+    source.write_text("import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
+                      "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 4, 3)\n\n"
+                      "    def forward(self, x):\n        x = self.conv(x)\n        return x.mean(dim=(-2, -1)), "
+                      "torch.amax(x, dim=(2, 3), keepdim=True)\n", encoding="utf-8")
+    imported, report = import_pytorch(source, "Net", None, [[3, 8, 8]])
+    assert [n.eClass.name for n in imported.nodes[2:]] == ["GlobalAvgPool", "AdaptiveMaxPool2d"]
+    assert [(e.node, e.kind) for e in report.entries[1:]] == [("global_avg_pool", "global_avg_pool"),
+                                                             ("adaptive_max_pool2d", "adaptive_max_pool2d")]
+    source.write_text("import keras\nfrom keras import layers, ops\n\n\ndef build():\n"
+                      "    x = keras.Input((8, 8, 3))\n    y = layers.Conv2D(4, 3)(x)\n"
+                      "    y = ops.mean(y, axis=(1, 2))\n    return keras.Model(x, y)\n", encoding="utf-8")
+    imported, _ = import_keras(source, "build")
+    assert [n.eClass.name for n in imported.nodes[-1:]] == ["GlobalAvgPool"]
