@@ -2332,6 +2332,23 @@ def op_tile(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, x.perm)
 
 
+def op_repeat(self, path, args, kwargs, hint, loc):
+    """``ops.repeat(x, n, axis)`` of an axis one cell long is that axis tiled n times (how edge cells are repeated
+    for a replicate pad); repeating each cell of a longer axis has no pivot kind."""
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
+    repeats, axis = _arg(args, kwargs, 1, "repeats"), _arg(args, kwargs, 2, "axis")
+    if x is None:
+        return Unknown("repeat", loc)
+    if not (_is_int(repeats) and repeats > 0 and _is_int(axis) and -x.rank <= axis < x.rank and axis % x.rank
+            and x.shape[x.perm[axis % x.rank]] == 1):
+        self.error("unsupported-construct", f"{path} is translated only along a non-batch axis one cell long", loc)
+        return Unknown("repeat", loc)
+    pivot_axis = x.perm[axis % x.rank]
+    node = self.builder.add("Tile", (hint, "tile"), [x], loc,
+                            repeats=[repeats if a == pivot_axis else 1 for a in range(1, x.rank)])
+    return self.out_tensor(node, x.perm)
+
+
 # keras.ops.pad's (numpy's) modes by their pivot name; tf.pad's upper-case names lower-cased.
 PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular",
              "circular": "circular"}
@@ -2461,6 +2478,7 @@ OPS: dict[str, Callable] = {
     **{p: op_pad for p in ("ops.pad", "tf.pad")},
     "ops.ones_like": op_ones_like,
     **{p: op_tile for p in ("ops.tile", "tf.tile")},
+    **{p: op_repeat for p in ("ops.repeat", "tf.repeat")},
     **{p: op_arange for p in ("ops.arange", "tf.range")},
     **{p: op_broadcast_to for p in ("ops.broadcast_to", "tf.broadcast_to")},
     **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},

@@ -31,7 +31,7 @@ from nnpivot.metamodel import (
     TrainingConfig,
     eenum,
 )
-from nnpivot.passes import CANONICAL_FORMS, run_pass
+from nnpivot.passes import CANONICALISATION, run_pass
 
 TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics"}
 _SETTING_FEATURES = {"batch_size": "batchSize"}  # DSL setting -> TrainingConfig feature
@@ -474,7 +474,8 @@ def build_model(tx_model, filename: str, line_columns=None):
     if not has_errors(builder.diagnostics):
         # One spelling per meaning, as the source importers keep it. A graph the pass refuses (a cycle) is left
         # as written: the validators name what is wrong with it.
-        run_pass(CANONICAL_FORMS, model)
+        for rewrite in CANONICALISATION:
+            run_pass(rewrite, model)
     return model, sorted(builder.diagnostics, key=lambda d: (d.location.line, d.location.col))
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import read_text
 from nnpivot.kinds import kind_of
-from nnpivot.passes import CANONICAL_FORMS, Canonicalised, run_pass
+from nnpivot.passes import CANONICAL_FORMS, FOLD_EDGE_PADS, Canonicalised, run_pass
 from nnpivot.shapes import solve_input_sizes, tied_solutions
 
 
@@ -335,7 +335,21 @@ def embedding_inputs_hold_ids(graph, declared=frozenset()) -> None:
 
 
 def canonicalise(model, report: ImportReport) -> list[Canonicalised]:
-    """Run the canonical-forms pass on an imported model; the report's entries name the kinds it chose."""
+    """Run the canonicalisation passes on an imported model; the report's entries name the kinds they chose.
+    Returns the nodes the canonical-forms pass replaced."""
+    changes, problems = run_pass(FOLD_EDGE_PADS, model)
+    report.diagnostics.extend(problems)
+    for graph, folded in changes.items():
+        graph_name = "" if graph is model else graph.name
+        for name, mode in folded.items():
+            report.folded[f"{graph_name}.{name}" if graph_name else name] = f"a join of edge cells: a {mode} pad"
+        alive = {n.name for n in graph.nodes}
+        report.entries = [e for e in report.entries if e.graph != graph_name or e.node in alive]
+        for entry in report.entries:
+            if entry.graph == graph_name and entry.node in folded:
+                entry.kind = "pad"
+    if has_errors(problems):
+        return []
     changes, problems = run_pass(CANONICAL_FORMS, model)
     report.diagnostics.extend(problems)
     done = []

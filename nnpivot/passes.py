@@ -366,5 +366,125 @@ CANONICAL_FORMS = Pass(
             "no transposed 'same' convolution that crops nothing: their canonical kinds compute them",
     rewrite=canonical_forms)
 
-__all__ = ["CANONICAL_FORMS", "FOLD_LAST_STEPS", "FOLD_RECURRENT_STACKS", "Canonicalised", "Pass", "Stack",
-           "canonical_forms", "fold_last_steps", "fold_recurrent_stacks", "run_pass", "wiring_problems"]
+# --- edge pads written as joins ---------------------------------------------------------------------------
+# TensorFlow's pad has no replicate or circular mode, so code (the Keras generator's included) joins a tensor
+# with its edge cells repeated or with the cells of its opposite end; the join is the pad.
+
+OPEN_END = 2 ** 31 - 1   # a slice without an end
+
+
+def fold_edge_pads(graph) -> dict[str, str]:
+    """Joins that pad one axis with edge cells become replicate or circular pads (exact); node name -> mode.
+
+    ``concat([tile(x[:, :1], a), x, tile(x[:, -1:], b)], axis)`` (a single edge cell needs no tile) is a
+    replicate pad of ``axis`` by (a, b); ``concat([x[:, -a:], x, x[:, :b]], axis)`` is a circular one, where
+    the axis is known to hold at least a and b cells (shorter, the slices hold fewer cells, and the pad is
+    undefined). Either side may be missing. A pad of another axis of the same mode that only this join
+    reads joins the new pad, so padding the axes one after the other folds into one pad.
+    """
+    if not any(is_kind(n, "Concat") for n in graph.nodes):
+        return {}
+    model = graph if is_kind(graph, "Model") else graph.eContainer()
+    table, _ = infer_shapes(model)
+    folded = {}
+    users = consumers(graph)
+    for join in [n for n in graph.nodes if is_kind(n, "Concat")]:
+        shape = table.of(join)
+        if shape is None or not 2 <= len(join.inputs) <= 3:
+            continue
+        rank = len(shape)
+        axis = join.axis % rank if -rank <= join.axis < rank else 0
+        found = _edge_pad_of(join, axis, rank, table, users)
+        if found is None:
+            continue
+        source, mode, begin, end, pieces = found
+        pads = {axis: (begin, end)}
+        inner = source
+        if is_kind(inner, "Pad") and str(inner.mode) == mode and users.get(inner) and \
+                all(u is join or u in pieces for u in users[inner]):
+            count = len(inner.pads) // 2
+            inner_pads = {rank - count + k: (inner.pads[2 * k], inner.pads[2 * k + 1]) for k in range(count)}
+            if not any(inner_pads.get(axis, (0, 0))):
+                pads = {**inner_pads, axis: (begin, end)}
+                source = inner.inputs[0]
+        first = min(pads)
+        flat = [v for a in range(first, rank) for v in pads.get(a, (0, 0))]
+        pad = new_node("Pad", join.name, [source], pads=flat, mode=mode)
+        set_location(pad, location_of(join))
+        graph.nodes.insert(graph.nodes.index(join), pad)
+        replace_uses(graph, join, pad)
+        for node in [join, *pieces, *([inner] if source is not inner else [])]:
+            graph.nodes.remove(node)
+        folded[pad.name] = mode
+        users = consumers(graph)
+    return folded
+
+
+def _edge_pad_of(join, axis: int, rank: int, table, users):
+    """(source, mode, begin, end, the slice and tile nodes) when ``join`` pads ``axis`` of one tensor."""
+    parts = list(join.inputs)
+    for middle, source in enumerate(parts):
+        before, after = parts[:middle], parts[middle + 1:]
+        if len(before) > 1 or len(after) > 1 or not (before or after):
+            continue
+        pieces, sides = [], []
+        for side, part in (("before", before[0] if before else None), ("after", after[0] if after else None)):
+            if part is None:
+                sides.append((None, 0))
+                continue
+            read = _edge_piece(part, source, axis, rank)
+            if read is None or any(u is not join for u in users.get(part, [])):
+                break
+            edge, count, made = read
+            if any(any(u is not m_reader for u in users.get(m, [])) for m, m_reader in made):
+                break
+            mode = "replicate" if (side, edge) in (("before", "head"), ("after", "tail")) else "circular"
+            sides.append((mode, count))
+            pieces += [part, *(m for m, _ in made)]
+        else:
+            modes = {m for m, _ in sides if m is not None}
+            if len(modes) != 1:
+                continue
+            (mode,) = modes
+            size = (table.of(source) or (None,) * rank)[axis]
+            if mode == "circular" and (size is None or size < max(c for _, c in sides)):
+                continue
+            return source, mode, sides[0][1], sides[1][1], pieces
+    return None
+
+
+def _edge_piece(part, source, axis: int, rank: int):
+    """("head"/"tail", cells, [(inner node, its one reader)]) when ``part`` is ``source``'s first or last cells
+    along ``axis`` (``x[:, :n]``, ``x[:, -n:]``), or its first or last cell tiled along ``axis``."""
+    if is_kind(part, "Tile"):
+        repeats = list(part.repeats)
+        inner = part.inputs[0]
+        if len(repeats) != rank - 1 or any(r != 1 for a, r in enumerate(repeats, 1) if a != axis):
+            return None
+        read = _edge_piece(inner, source, axis, rank)
+        if read is None or read[1] != 1:
+            return None
+        return read[0], repeats[axis - 1], [(inner, part)]
+    if not is_kind(part, "Slice") or part.inputs[0] is not source or len(part.axes) != 1 \
+            or part.axes[0] % rank != axis or any(step != 1 for step in part.steps):
+        return None
+    start, end = part.starts[0], part.ends[0]
+    if start == 0 and 0 < end < OPEN_END:
+        return "head", end, []
+    if start < 0 and end >= OPEN_END:
+        return "tail", -start, []
+    return None
+
+
+FOLD_EDGE_PADS = Pass(
+    "fold-edge-pads",
+    requires="a wired, acyclic graph",
+    ensures="a join of a tensor with its repeated edge cells or its opposite end's cells along one axis is a "
+            "replicate or circular pad",
+    rewrite=fold_edge_pads)
+
+# What every reader of source text (.nn, PyTorch, Keras) runs on the model it read, in this order.
+CANONICALISATION = (FOLD_EDGE_PADS, CANONICAL_FORMS)
+
+__all__ = ["CANONICALISATION", "CANONICAL_FORMS", "FOLD_EDGE_PADS", "FOLD_LAST_STEPS", "FOLD_RECURRENT_STACKS", "Canonicalised", "Pass", "Stack",
+           "canonical_forms", "fold_edge_pads", "fold_last_steps", "fold_recurrent_stacks", "run_pass", "wiring_problems"]

@@ -18,7 +18,9 @@ Where two pivot spellings compute the same function, every importer keeps one
 (the canonical-forms pass, nnpivot/passes.py), the `.nn` reader of the example
 included: a mean over exactly the spatial axes is a global pooling, a global
 pooling keeping its axes is the adaptive pooling to one cell, a transposed
-'same' convolution that crops nothing is the 'valid' one.
+'same' convolution that crops nothing is the 'valid' one; and a join of a
+tensor with its repeated edge cells or its opposite end's cells is a replicate
+or circular pad (fold-edge-pads: TensorFlow's pad has neither mode).
 
 Static: the generators and importers need neither torch nor TensorFlow.
 
@@ -103,12 +105,6 @@ KNOWN_DIFFERENCES = {
                            "would reset, not keep, the row), and mask_zero masks the layers downstream, which "
                            "PyTorch does not; at inference both compute the same"),
                           "node result: paddingIdx 0 != unset"),
-    "keras:pad-3": (("TensorFlow's pad has no replicate mode: the edge cells are joined with ops.repeat and "
-                     "ops.concatenate, which the importer does not read back as one pad"),
-                    "unsupported-construct: ops.repeat is not translated"),
-    "keras:pad-4": (("TensorFlow's pad has no circular mode: the opposite ends are joined with ops.concatenate, "
-                     "which reads back as slices and a concat (the same function, not the same kind)"),
-                    "model: nodes differ (only in the second: slice, slice_1)"),
     **{f"keras:unflatten-{i}": (("Keras has no unflatten: ops.reshape to the sizes reads back as a reshape (a "
                                  "split of the batch axis only where the per-sample size changes, see "
                                  "test_import_keras.py)"), "node result: Unflatten != Reshape") for i in (0, 1, 2)},

@@ -7,7 +7,7 @@ from nnpivot.importers.keras import import_keras
 from nnpivot.importers.nn_text import parse_text
 from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.metamodel import Model
-from nnpivot.passes import CANONICAL_FORMS, FOLD_LAST_STEPS, FOLD_RECURRENT_STACKS, Pass, run_pass
+from nnpivot.passes import CANONICAL_FORMS, FOLD_EDGE_PADS, FOLD_LAST_STEPS, FOLD_RECURRENT_STACKS, Pass, run_pass
 from nnpivot.validators import validate
 
 
@@ -139,3 +139,72 @@ def test_blocks_are_canonical_too_and_every_source_reader_runs_the_pass(tmp_path
                       "    y = ops.mean(y, axis=(1, 2))\n    return keras.Model(x, y)\n", encoding="utf-8")
     imported, _ = import_keras(source, "build")
     assert [n.eClass.name for n in imported.nodes[-1:]] == ["GlobalAvgPool"]
+
+
+# --- edge pads written as joins ------------------------------------------------------------------------------
+
+def sliced(x, name: str, start: int, end: int, axis: int):
+    return new_node("Slice", name, [x], axes=[axis], starts=[start], ends=[end])
+
+
+OPEN = 2 ** 31 - 1
+
+
+def test_joins_of_edge_cells_are_replicate_and_circular_pads():
+    m = built([3, 20])
+    x = m.nodes[0]
+    head, tail = sliced(x, "head", -1, OPEN, 2), sliced(x, "tail", 0, 2, 2)
+    join = new_node("Concat", "padded", [head, x, tail], axis=-1)
+    m.nodes.extend([head, tail, join])
+    m.outputs[0] = join
+    changes, problems = run_pass(FOLD_EDGE_PADS, m)
+    assert problems == [] and changes[m] == {"padded": "circular"}
+    assert "padded = pad(x, [1, 2], mode=circular)" in to_text(m) and validate(m) == []
+
+
+def test_edge_cells_repeated_along_two_axes_fold_into_one_replicate_pad():
+    m = built([3, 8, 8])
+    x = m.nodes[0]
+    first = sliced(x, "first", 0, 1, 2)
+    tiled = new_node("Tile", "tiled", [first], repeats=[1, 2, 1])
+    rows = new_node("Concat", "rows", [tiled, x], axis=2)
+    last = sliced(rows, "last", -1, OPEN, 3)
+    both = new_node("Concat", "both", [rows, last], axis=3)
+    m.nodes.extend([first, tiled, rows, last, both])
+    m.outputs[0] = both
+    changes, problems = run_pass(FOLD_EDGE_PADS, m)
+    assert problems == [] and changes[m] == {"rows": "replicate", "both": "replicate"}
+    assert [n.name for n in m.nodes] == ["x", "both"]
+    assert "both = pad(x, [2, 0, 0, 1], mode=replicate)" in to_text(m) and validate(m) == []
+
+
+def test_joins_that_are_not_an_edge_pad_stay():
+    short = built([3, 2])   # two cells: x[:, :, -3:] holds two, not the three a circular pad would
+    x = short.nodes[0]
+    wrap = sliced(x, "wrap", -3, OPEN, 2)
+    short.nodes.extend([wrap, new_node("Concat", "j", [wrap, x], axis=2)])
+    short.outputs[0] = short.nodes[-1]
+    shared = built([3, 20])   # the slice is read elsewhere too
+    x = shared.nodes[0]
+    edge = sliced(x, "edge", 0, 1, 2)
+    shared.nodes.extend([edge, new_node("Concat", "j", [edge, x], axis=2)])
+    shared.outputs.extend([edge])
+    mixed = built([3, 20])   # a head cell before and a head cell after: neither pad
+    x = mixed.nodes[0]
+    a, b = sliced(x, "a", 0, 1, 2), sliced(x, "b", 0, 1, 2)
+    mixed.nodes.extend([a, b, new_node("Concat", "j", [a, x, b], axis=2)])
+    mixed.outputs[0] = mixed.nodes[-1]
+    for m in (short, shared, mixed):
+        changes, problems = run_pass(FOLD_EDGE_PADS, m)
+        assert problems == [] and changes[m] == {} and m.nodes[-1].eClass.name == "Concat"
+
+
+def test_pytorch_code_joining_edge_cells_reads_as_a_pad(tmp_path):
+    source = tmp_path / "net.py"
+    source.write_text("import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
+                      "    def forward(self, x):\n"
+                      "        return torch.cat([x[:, :, -2:], x, x[:, :, :1]], dim=2)\n", encoding="utf-8")
+    imported, report = import_pytorch(source, "Net", None, [[4, 10]])
+    assert [n.eClass.name for n in imported.nodes] == ["Input", "Pad"]
+    assert str(imported.nodes[1].mode) == "circular" and list(imported.nodes[1].pads) == [2, 1]
+    assert [e.kind for e in report.entries] == ["pad"]
