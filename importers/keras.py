@@ -205,6 +205,13 @@ class Unknown:
 
 
 @dataclass
+class ZeroState:
+    """``ops.zeros((batch, units))``: a recurrent cell's zero state, which the pivot states by leaving it out."""
+    units: int
+    loc: Location | None
+
+
+@dataclass
 class CountMask:
     """``ops.ones_like(x)`` padded: the cells an average pooling counts (the Keras generator's divisor of an
     average over the cells PyTorch counts). ``pads``: (value, {pivot axis: (begin, end)}) per ``ops.pad``."""
@@ -1246,7 +1253,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
             name = path.rsplit(".", 1)[-1]
             if path.split(".")[0] in ("ops", "activations", "tf") and name in ACTIVATIONS:
                 handler = op_activation
-        if handler is not None and (self.has_tensor(args, kwargs) or handler is op_arange):
+        if handler is not None and (self.has_tensor(args, kwargs) or handler in (op_arange, op_zeros)):
             self.pending_hints = list(hints or [])  # the names a tuple assignment unpacks the results into
             return handler(self, path, args, kwargs, hint or None, loc)
         if self.has_tensor(args, kwargs):
@@ -1515,6 +1522,37 @@ def layer_recurrent(self, layer, x, given, names, loc, bidirectional=False):
                                      axis=0, index=d)
             result.append(self.out_tensor(index, L.identity(2)))
     return result
+
+
+def layer_lstm_cell(self, layer, x, names, loc):
+    """``cell(x, [h, c])``, one LSTM step: Keras' cell returns (h, [h, c]), the next states. Zero states
+    (``ops.zeros((batch, units))``) are the pivot's cell without state inputs."""
+    given = self.given(layer)
+    states = self.pending_operands[1] if len(self.pending_operands) > 1 else self.pending_kwargs.get("states")
+    x = self.tensor(x, loc)
+    if x is None:
+        return Unknown(f"output of {layer.original}", loc)
+    attrs = self.attributes(layer, "lstm_cell", given)
+    if not (isinstance(states, (list, tuple)) and len(states) == 2):
+        self.error("unsupported-construct", f"{layer.original} is translated when called on (x, [h, c])", loc)
+        return Unknown(f"output of {layer.original}", loc)
+    if all(isinstance(s, ZeroState) for s in states):
+        if any(s.units != attrs.get("hiddenSize") for s in states):
+            self.error("shape-mismatch", f"{layer.original}'s zero states must have its {attrs.get('hiddenSize')} "
+                       "units", loc)
+        inputs = [x]
+    else:
+        inputs = [self.tensor(s, loc) for s in states]
+        if any(t is None for t in inputs):
+            return Unknown(f"output of {layer.original}", loc)
+        inputs = [x, *inputs]
+    name = self.builder.name(*names)
+    inputs = [self.builder.permuted(t, L.identity(t.rank), (f"{name}_in{i}",), loc) for i, t in enumerate(inputs)]
+    node = self.builder.add(KINDS["lstm_cell"].eclass_name, name, inputs, loc, **attrs)
+    hidden = self.out_tensor(node, L.identity(2))
+    cell = self.builder.add("Select", (f"{name}_c",), [node], loc, index=1)
+    self.shape_of(cell)
+    return hidden, [hidden, self.out_tensor(cell, L.identity(2))]
 
 
 def layer_bidirectional(self, layer, x, names, loc):
@@ -1998,7 +2036,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     **{f"SeparableConv{d}D": layer_separable_conv for d in (1, 2)},
     **{f"{op}Pooling{d}D": layer_pool for op in ("Max", "Average") for d in (1, 2, 3)},
     "TimeDistributed": layer_time_distributed,
-    "RepeatVector": layer_repeat_vector, "Rescaling": layer_rescaling,
+    "RepeatVector": layer_repeat_vector, "Rescaling": layer_rescaling, "LSTMCell": layer_lstm_cell,
     **dict.fromkeys(TRAINING_ONLY_LAYERS, layer_training_only),
 }
 
@@ -2447,6 +2485,16 @@ def op_flatten(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, L.identity(2))
 
 
+def op_zeros(self, path, args, kwargs, hint, loc):
+    """Zeros of (the batch size, n): the zero state a recurrent cell starts from; other zeros have no pivot kind."""
+    shape = _arg(args, kwargs, 0, "shape")
+    if isinstance(shape, (list, tuple)) and len(shape) == 2 and shape[0] is None and _is_int(shape[1]):
+        return ZeroState(shape[1], loc)
+    self.error("unsupported-construct", f"{path} is translated only as a recurrent cell's zero state, of the "
+               "shape (batch size, units)", loc)
+    return Unknown("zeros", loc)
+
+
 def op_shape(self, path, args, kwargs, hint, loc):
     """``ops.shape(x)``: the sizes of the Keras tensor as the shapes know them (None where unknown)."""
     x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
@@ -2484,6 +2532,7 @@ OPS: dict[str, Callable] = {
     **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
     **{p: op_cast for p in ("ops.cast", "tf.cast")},
     **{p: op_shape for p in ("ops.shape", "tf.shape")},
+    **{p: op_zeros for p in ("ops.zeros", "tf.zeros")},
 }
 
 

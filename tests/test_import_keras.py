@@ -6,6 +6,7 @@ real Keras output shapes the pivot's inferred shapes must equal.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import sys
@@ -592,3 +593,49 @@ def test_position_embedding_of_ops_arange_in_a_custom_layer(tmp_path):
     assert (nodes["positions"].eClass.name, nodes["positions"].start, nodes["positions"].end) == ("Arange", 0, 20)
     assert nodes["positions"].inputs[0].eClass.name == "Input"
     assert nodes["pos_emb"].inputs[0] is nodes["positions"] and nodes["pos_emb"].numEmbeddings == 20
+
+
+STEPPER = '''import keras
+from keras import layers, ops
+
+STEPS, UNITS = 4, 8
+
+
+class Stepper(keras.Model):
+    """An LSTM cell unrolled by hand over the first steps of a sequence, its last state classified."""
+
+    def __init__(self, classes=3, **kwargs):
+        super().__init__(**kwargs)
+        self.cell = layers.LSTMCell(UNITS, use_bias=False)
+        self.head = layers.Dense(classes)
+
+    def call(self, sequence):
+        batch = ops.shape(sequence)[0]
+        state = [ops.zeros((batch, UNITS)), ops.zeros((batch, UNITS))]
+        for step in range(STEPS):
+            hidden, state = self.cell(sequence[:, step], state)
+        return self.head(hidden)
+'''
+
+
+def test_an_lstm_cell_unrolled_over_steps(tmp_path):
+    model, report = _model(tmp_path, STEPPER, input_shapes=[[6, 5]])
+    assert report.ok
+    cells = [n for n in model.nodes if n.eClass.name == "LSTMCell"]
+    assert len(cells) == 4 and all(c.hiddenSize == 8 and not c.bias for c in cells)
+    assert len(cells[0].inputs) == 1   # zero states: the pivot's cell without state inputs
+    for previous, cell in itertools.pairwise(cells):
+        x, h, c = cell.inputs
+        assert x.eClass.name == "Index" and h is previous
+        assert (c.eClass.name, c.index, c.inputs[0]) == ("Select", 1, previous)
+        assert cell.weightsOf is cells[0]   # one layer object called four times
+    head = _by_name(model)["head"]
+    assert head.inputs[0] is cells[-1] and model.outputs[0] is head
+    assert infer_shapes(model)[1] == []
+
+
+def test_zeros_other_than_a_cell_state_are_not_translated(tmp_path):
+    with pytest.raises(NNPivotError) as caught:
+        _model(tmp_path, STEPPER.replace("ops.zeros((batch, UNITS))", "ops.zeros((batch, UNITS, 2))"),
+               input_shapes=[[6, 5]])
+    assert any(d.code == "unsupported-construct" and "zero state" in d.message for d in caught.value.diagnostics)
