@@ -22,7 +22,7 @@ from pathlib import Path
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import read_text
 from nnpivot.kinds import kind_of
-from nnpivot.passes import CANONICAL_FORMS, FOLD_EDGE_PADS, Canonicalised, run_pass
+from nnpivot.passes import CANCEL_PERMUTES, CANONICAL_FORMS, FOLD_EDGE_PADS, Canonicalised, run_pass
 from nnpivot.shapes import solve_input_sizes, tied_solutions
 
 
@@ -337,6 +337,13 @@ def embedding_inputs_hold_ids(graph, declared=frozenset()) -> None:
 def canonicalise(model, report: ImportReport) -> list[Canonicalised]:
     """Run the canonicalisation passes on an imported model; the report's entries name the kinds they chose.
     Returns the nodes the canonical-forms pass replaced."""
+    changes, problems = run_pass(CANCEL_PERMUTES, model)
+    report.diagnostics.extend(problems)
+    for graph, cancelled in changes.items():
+        graph_name = "" if graph is model else graph.name
+        report.entries = [e for e in report.entries if e.graph != graph_name or e.node not in cancelled]
+    if has_errors(problems):
+        return []
     changes, problems = run_pass(FOLD_EDGE_PADS, model)
     report.diagnostics.extend(problems)
     for graph, folded in changes.items():

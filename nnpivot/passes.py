@@ -483,8 +483,52 @@ FOLD_EDGE_PADS = Pass(
             "replicate or circular pad",
     rewrite=fold_edge_pads)
 
-# What every reader of source text (.nn, PyTorch, Keras) runs on the model it read, in this order.
-CANONICALISATION = (FOLD_EDGE_PADS, CANONICAL_FORMS)
+# --- layout permutes -----------------------------------------------------------------------------------------
 
-__all__ = ["CANONICALISATION", "CANONICAL_FORMS", "FOLD_EDGE_PADS", "FOLD_LAST_STEPS", "FOLD_RECURRENT_STACKS", "Canonicalised", "Pass", "Stack",
-           "canonical_forms", "fold_edge_pads", "fold_last_steps", "fold_recurrent_stacks", "run_pass", "wiring_problems"]
+def cancel_permutes(graph) -> dict[str, str]:
+    """A permute of a permute that nothing else reads is one permute, and a permute that keeps every axis in
+    place is none (exact); node name -> what became of it ("merged" into its reader, "removed").
+
+    Code moving axes back and forth (``x.transpose(1, 2)`` twice, a Keras ``Permute`` undoing a transpose)
+    leaves such chains; a permute that is a graph output stays, so the output keeps its name.
+    """
+    done: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        users = consumers(graph)
+        for node in [n for n in graph.nodes if is_kind(n, "Permute")]:
+            inner = node.inputs[0]
+            rank = len(node.dims)
+            if is_kind(inner, "Permute") and len(inner.dims) == rank and users.get(inner) == [node]:
+                outer = [d % rank for d in node.dims]
+                node.dims.clear()
+                node.dims.extend([inner.dims[j] % rank for j in outer])
+                node.inputs[0] = inner.inputs[0]
+                graph.nodes.remove(inner)
+                done[inner.name] = "merged"
+                changed = True
+                break
+            if [d % rank for d in node.dims] == list(range(rank)) and graph not in users.get(node, []):
+                replace_uses(graph, node, inner)
+                graph.nodes.remove(node)
+                done[node.name] = "removed"
+                changed = True
+                break
+    return done
+
+
+CANCEL_PERMUTES = Pass(
+    "cancel-permutes",
+    requires="a wired, acyclic graph",
+    ensures="no permute reads a permute that only it reads, no permute other than a graph output keeps every "
+            "axis in place",
+    rewrite=cancel_permutes)
+
+
+# What every reader of source text (.nn, PyTorch, Keras) runs on the model it read, in this order.
+CANONICALISATION = (CANCEL_PERMUTES, FOLD_EDGE_PADS, CANONICAL_FORMS)
+
+__all__ = ["CANCEL_PERMUTES", "CANONICALISATION", "CANONICAL_FORMS", "FOLD_EDGE_PADS", "FOLD_LAST_STEPS",
+           "FOLD_RECURRENT_STACKS", "Canonicalised", "Pass", "Stack", "cancel_permutes", "canonical_forms",
+           "fold_edge_pads", "fold_last_steps", "fold_recurrent_stacks", "run_pass", "wiring_problems"]

@@ -7,7 +7,15 @@ from nnpivot.importers.keras import import_keras
 from nnpivot.importers.nn_text import parse_text
 from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.metamodel import Model
-from nnpivot.passes import CANONICAL_FORMS, FOLD_EDGE_PADS, FOLD_LAST_STEPS, FOLD_RECURRENT_STACKS, Pass, run_pass
+from nnpivot.passes import (
+    CANCEL_PERMUTES,
+    CANONICAL_FORMS,
+    FOLD_EDGE_PADS,
+    FOLD_LAST_STEPS,
+    FOLD_RECURRENT_STACKS,
+    Pass,
+    run_pass,
+)
 from nnpivot.validators import validate
 
 
@@ -208,3 +216,35 @@ def test_pytorch_code_joining_edge_cells_reads_as_a_pad(tmp_path):
     assert [n.eClass.name for n in imported.nodes] == ["Input", "Pad"]
     assert str(imported.nodes[1].mode) == "circular" and list(imported.nodes[1].pads) == [2, 1]
     assert [e.kind for e in report.entries] == ["pad"]
+
+
+# --- layout permutes -----------------------------------------------------------------------------------------
+
+def test_permutes_of_permutes_merge_and_permutes_that_move_nothing_go():
+    m = built([3, 8, 8])
+    x = m.nodes[0]
+    there = new_node("Permute", "there", [x], dims=[0, 2, 3, 1])
+    back = new_node("Permute", "back", [there], dims=[0, -1, 1, 2])
+    swap = new_node("Permute", "swap", [back], dims=[0, 1, 3, 2])
+    relu = new_node("ReLU", "relu", [swap])
+    m.nodes.extend([there, back, swap, relu])
+    m.outputs[0] = relu
+    changes, problems = run_pass(CANCEL_PERMUTES, m)
+    assert problems == [] and changes[m] == {"there": "merged", "back": "removed"}   # back undid there
+    assert [n.name for n in m.nodes] == ["x", "swap", "relu"] and list(m.nodes[1].dims) == [0, 1, 3, 2]
+    assert "swap = permute(x, [0, 1, 3, 2])" in to_text(m) and validate(m) == []
+    undone = built([7, 12], lambda x: new_node("Permute", "t", [x], dims=[0, 2, 1]),
+                   lambda t: new_node("Permute", "u", [t], dims=[0, 2, 1]),
+                   lambda u: new_node("ReLU", "r", [u]))
+    changes, _ = run_pass(CANCEL_PERMUTES, undone)
+    assert [n.name for n in undone.nodes] == ["x", "r"] and undone.nodes[1].inputs[0] is undone.nodes[0]
+
+
+def test_a_permute_read_twice_or_a_graph_output_stays():
+    shared = built([7, 12], lambda x: new_node("Permute", "t", [x], dims=[0, 2, 1]),
+                   lambda t: new_node("Permute", "u", [t], dims=[0, 2, 1]))
+    shared.outputs.append(shared.nodes[1])   # t is read by u and is an output itself
+    output = built([7, 12], lambda x: new_node("Permute", "same", [x], dims=[0, 1, 2]))
+    for m in (shared, output):
+        changes, problems = run_pass(CANCEL_PERMUTES, m)
+        assert problems == [] and changes[m] == {} and all(n.eClass.name in ("Input", "Permute") for n in m.nodes)
