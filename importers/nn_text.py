@@ -31,7 +31,7 @@ from nnpivot.metamodel import (
     TrainingConfig,
     eenum,
 )
-from nnpivot.passes import CANONICALISATION, run_pass
+from nnpivot.passes import CANONICALISATION, run_pass, wiring_problems
 
 TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics"}
 _SETTING_FEATURES = {"batch_size": "batchSize"}  # DSL setting -> TrainingConfig feature
@@ -471,12 +471,12 @@ def build_model(tx_model, filename: str, line_columns=None):
     """
     builder = _Builder(filename, line_columns)
     model = builder.model(tx_model)
-    if not has_errors(builder.diagnostics):
-        # One spelling per meaning, as the source importers keep it. A graph the pass refuses (a cycle) is left
-        # as written: the validators name what is wrong with it.
+    if not has_errors(builder.diagnostics) and not any(wiring_problems(g) for g in [model, *model.blocks]):
+        # One spelling per meaning, as the source importers keep it. A graph the passes cannot take (a cycle) is
+        # left as written: the validators name what is wrong with it.
         for rewrite in CANONICALISATION:
-            run_pass(rewrite, model)
-    return model, sorted(builder.diagnostics, key=lambda d: (d.location.line, d.location.col))
+            builder.diagnostics.extend(run_pass(rewrite, model)[1])
+    return model, sorted(builder.diagnostics, key=lambda d: (d.location.line, d.location.col) if d.location else (0, 0))
 
 
 def _syntax_message(exc: TextXSyntaxError) -> str:

@@ -1,8 +1,12 @@
 """Named passes over the pivot: each is exact on any model, and a pass that breaks a graph is named."""
 from __future__ import annotations
 
+import pytest
+
+from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators.nn_text import to_text
 from nnpivot.graph import new_node
+from nnpivot.importers import nn_text
 from nnpivot.importers.keras import import_keras
 from nnpivot.importers.nn_text import parse_text
 from nnpivot.importers.pytorch import import_pytorch
@@ -67,6 +71,25 @@ def test_a_pass_refuses_a_graph_it_cannot_take():
     _, problems = run_pass(FOLD_LAST_STEPS, m)
     assert [d.code for d in problems] == ["pass-failed"]
     assert problems[0].message.startswith("pass fold-last-steps requires a wired, acyclic graph")
+
+
+def test_the_dsl_reader_names_a_canonicalisation_pass_that_breaks_the_model(monkeypatch):
+    def drop_first_layer(graph):
+        graph.nodes.remove(graph.nodes[1])
+        return ["dropped"]
+
+    broken = Pass("drop-first-layer", requires="anything", ensures="a wired graph", rewrite=drop_first_layer)
+    monkeypatch.setattr(nn_text, "CANONICALISATION", (broken,))
+    with pytest.raises(NNPivotError) as caught:
+        model("    a = relu(x)\n    output a\n")
+    assert [d.code for d in caught.value.diagnostics] == ["pass-failed"]
+    assert "pass drop-first-layer broke graph 'M'" in caught.value.diagnostics[0].message
+
+
+def test_a_cycle_in_dsl_text_is_the_validators_to_report_not_a_pass_failure():
+    m = model("    a = relu(b)\n    b = relu(a)\n    output b\n")
+    codes = {d.code for d in validate(m)}
+    assert "cycle" in codes and "pass-failed" not in codes
 
 
 # --- canonical forms: one spelling per meaning ---------------------------------------------------------------
