@@ -475,7 +475,7 @@ def build_model(tx_model, filename: str, line_columns=None):
         # One spelling per meaning, as the source importers keep it. A graph the passes cannot take (a cycle) is
         # left as written: the validators name what is wrong with it.
         for rewrite in CANONICALISATION:
-            builder.diagnostics.extend(run_pass(rewrite, model)[1])
+            builder.diagnostics.extend(run_pass(rewrite, model, wired=True)[1])
     return model, sorted(builder.diagnostics, key=lambda d: (d.location.line, d.location.col) if d.location else (0, 0))
 
 
