@@ -109,7 +109,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     **{f"Conv{d}DTranspose": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
     **{f"SeparableConv{d}D": ("filters", "kernel_size", "strides", "padding") for d in (1, 2)},
     **{f"{op}Pooling{d}D": ("pool_size", "strides", "padding") for d in (1, 2, 3) for op in ("Max", "Average")},
-    **{f"ZeroPadding{d}D": ("padding",) for d in (1, 2, 3)},
+    **{f"ZeroPadding{d}D": ("padding",) for d in (1, 2, 3)}, **{f"Cropping{d}D": ("cropping",) for d in (1, 2, 3)},
     **{f"Adaptive{op}Pooling{d}D": ("output_size",) for d in (1, 2, 3) for op in ("Max", "Average")},
     **{f"SpatialDropout{d}D": ("rate",) for d in (1, 2, 3)},
     "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
@@ -1927,22 +1927,23 @@ def _crops(cropping, dims: int) -> list:
 
 @operand_layer
 def layer_cropping(self, layer, x, given, names, loc):
-    """A Cropping right after a transposed convolution read by nothing else: that convolution's explicit padding
-    (PyTorch's ``padding`` of a transposed convolution crops its output)."""
+    """Cropping{d}D: a slice of the spatial axes. Right after a transposed convolution nothing else reads, the
+    fold-transposed-crops pass makes it that convolution's explicit padding (PyTorch's ``padding`` of a
+    transposed convolution crops its output)."""
     dims = int(layer.cls[-2])
     crops = _crops(given.get("cropping", 1), dims)
     self.check_rest(layer, given, {"cropping"})
-    node = x.node
-    if is_kind(node, "ConvTranspose") and node.padding.name == "valid" and x.perm == L.channels_last(x.rank) \
-            and len(crops) == dims == x.rank - 2 and not any(node in other.inputs for other in self.builder.nodes):
-        node.padding = "explicit"
-        node.pads.extend([v for pair in crops for v in pair])
-        for key in [k for k in self._shapes if k[0] is node]:
-            del self._shapes[key]
-        return self.out_tensor(node, x.perm)
-    self.error("unsupported-construct", f"{layer.original} is translated only right after a transposed "
-               "convolution that nothing else reads", loc)
-    return x
+    if len(crops) != dims or x.rank != dims + 2 or any(b < 0 or e < 0 for b, e in crops):
+        self.error("bad-value", f"{layer.original} crops {dims} spatial axes of a tensor with {x.rank} axes "
+                   f"by non-negative counts, got {given.get('cropping', 1)!r}", loc)
+        return x
+    cropped = [(x.perm[1 + j], b, e) for j, (b, e) in enumerate(crops) if b or e]   # Keras is channels-last
+    if not cropped:
+        return x
+    node = self.builder.add("Slice", names, [x], loc, **slice_attributes(
+        [a for a, _, _ in cropped], [b for _, b, _ in cropped], [-e if e else 2 ** 31 - 1 for _, _, e in cropped],
+        [1] * len(cropped)))
+    return self.out_tensor(node, x.perm)
 
 
 @operand_layer
@@ -3126,6 +3127,7 @@ def run(self, wanted: str | None):
     for change in canonicalise(model, self.report):   # the layer that made a node made its canonical spelling
         if change.before in self.layer_of_node:
             self.layer_of_node[change.after] = self.layer_of_node.pop(change.before)
+    self._shapes.clear()   # the passes may have changed what a node computes (a crop folded into it)
     self.output_nodes = list(model.outputs)
     embedding_inputs_hold_ids(model, self.explicit_dtype)
     model.training = training_config(self, candidate)

@@ -22,7 +22,14 @@ from pathlib import Path
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import read_text
 from nnpivot.kinds import kind_of
-from nnpivot.passes import CANCEL_PERMUTES, CANONICAL_FORMS, FOLD_EDGE_PADS, Canonicalised, run_pass
+from nnpivot.passes import (
+    CANONICAL_FORMS,
+    CANONICALISATION,
+    FOLD_EDGE_PADS,
+    FOLD_TRANSPOSED_CROPS,
+    Canonicalised,
+    run_pass,
+)
 from nnpivot.shapes import solve_input_sizes, tied_solutions
 
 
@@ -335,48 +342,55 @@ def embedding_inputs_hold_ids(graph, declared=frozenset()) -> None:
 
 
 def canonicalise(model, report: ImportReport) -> list[Canonicalised]:
-    """Run the canonicalisation passes on an imported model; the report's entries name the kinds they chose.
-    Returns the nodes the canonical-forms pass replaced."""
-    changes, problems = run_pass(CANCEL_PERMUTES, model)
-    report.diagnostics.extend(problems)
-    for graph, cancelled in changes.items():
-        graph_name = "" if graph is model else graph.name
-        report.entries = [e for e in report.entries if e.graph != graph_name or e.node not in cancelled]
-    if has_errors(problems):
-        return []
-    changes, problems = run_pass(FOLD_EDGE_PADS, model)
-    report.diagnostics.extend(problems)
-    for graph, folded in changes.items():
-        graph_name = "" if graph is model else graph.name
-        for name, mode in folded.items():
-            report.folded[f"{graph_name}.{name}" if graph_name else name] = f"a join of edge cells: a {mode} pad"
-        alive = {n.name for n in graph.nodes}
-        report.entries = [e for e in report.entries if e.graph != graph_name or e.node in alive]
-        for entry in report.entries:
-            if entry.graph == graph_name and entry.node in folded:
-                entry.kind = "pad"
-    if has_errors(problems):
-        return []
-    changes, problems = run_pass(CANONICAL_FORMS, model)
-    report.diagnostics.extend(problems)
+    """Run the canonicalisation passes on an imported model. The report follows: entries of the nodes a pass
+    removed go, the kinds it chose are named, and what it folded is listed. Returns the nodes the canonical-forms
+    pass replaced."""
     done = []
-    for graph, rewritten in changes.items():
-        graph_name = "" if graph is model else graph.name
-        taken = {n.name for n in graph.nodes}
-        renamed = {}   # a name the importer derived from the first spelling's keyword takes the canonical one
-        for change in rewritten:
-            before, after = kind_of(change.before).keyword, kind_of(change.after).keyword
-            derived = re.fullmatch(rf"{re.escape(before)}(_\d+)?", change.after.name)
-            if derived and before != after and f"{after}{derived[1] or ''}" not in taken:
-                renamed[change.after.name] = change.after.name = f"{after}{derived[1] or ''}"
-                taken.add(change.after.name)
-        keywords = {c.after.name: kind_of(c.after).keyword for c in rewritten}
-        for entry in report.entries:
-            if entry.graph == graph_name:
-                entry.node = renamed.get(entry.node, entry.node)
-                entry.kind = keywords.get(entry.node, entry.kind)
-        done.extend(rewritten)
+    for rewrite in CANONICALISATION:
+        names = {graph: {n.name for n in graph.nodes} for graph in [model, *model.blocks]}
+        changes, problems = run_pass(rewrite, model)
+        report.diagnostics.extend(problems)
+        if has_errors(problems):
+            return done
+        for graph, changed in changes.items():
+            if not changed:
+                continue
+            graph_name = "" if graph is model else graph.name
+            if rewrite is CANONICAL_FORMS:
+                done.extend(_canonical_kinds(graph, graph_name, changed, report))
+                continue
+            gone = names[graph] - {n.name for n in graph.nodes}
+            report.entries = [e for e in report.entries if e.graph != graph_name or e.node not in gone]
+            for name, what in changed.items() if rewrite in FOLDS else ():
+                report.folded[f"{graph_name}.{name}" if graph_name else name] = FOLDS[rewrite](what)
+                for entry in report.entries:
+                    if entry.graph == graph_name and entry.node == name and rewrite is FOLD_EDGE_PADS:
+                        entry.kind = "pad"
     return done
+
+
+# What the report says a pass folded into a node.
+FOLDS = {FOLD_EDGE_PADS: lambda mode: f"a join of edge cells: a {mode} pad",
+         FOLD_TRANSPOSED_CROPS: lambda crop: f"the crop {crop} of its output: its explicit padding"}
+
+
+def _canonical_kinds(graph, graph_name: str, rewritten: list, report: ImportReport) -> list[Canonicalised]:
+    """The report's entries of nodes the canonical-forms pass replaced name the canonical kind; a name the
+    importer derived from the first spelling's keyword takes the canonical one."""
+    taken = {n.name for n in graph.nodes}
+    renamed = {}
+    for change in rewritten:
+        before, after = kind_of(change.before).keyword, kind_of(change.after).keyword
+        derived = re.fullmatch(rf"{re.escape(before)}(_\d+)?", change.after.name)
+        if derived and before != after and f"{after}{derived[1] or ''}" not in taken:
+            renamed[change.after.name] = change.after.name = f"{after}{derived[1] or ''}"
+            taken.add(change.after.name)
+    keywords = {c.after.name: kind_of(c.after).keyword for c in rewritten}
+    for entry in report.entries:
+        if entry.graph == graph_name:
+            entry.node = renamed.get(entry.node, entry.node)
+            entry.kind = keywords.get(entry.node, entry.kind)
+    return rewritten
 
 
 def pinned_sizes(model, shapes: dict, where: Location) -> tuple[dict | None, list[Diagnostic]]:

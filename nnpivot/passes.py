@@ -487,6 +487,49 @@ FOLD_EDGE_PADS = Pass(
             "replicate or circular pad",
     rewrite=fold_edge_pads)
 
+# --- crops of a transposed convolution ----------------------------------------------------------------------
+
+def fold_transposed_crops(graph) -> dict[str, str]:
+    """A transposed convolution without padding whose one reader is a slice cropping its spatial axes from both
+    ends (``y[:, :, 1:-1]``, Keras' ``Cropping2D``) takes the crop as its explicit padding (exact: a transposed
+    convolution's padding crops its output, the cells of its output padding included, which lie at the end);
+    convolution name -> the slice folded into it.
+    """
+    folded = {}
+    users = consumers(graph)
+    for crop in [n for n in graph.nodes if is_kind(n, "Slice")]:
+        conv = crop.inputs[0]
+        if not is_kind(conv, "ConvTranspose") or str(conv.padding) != "valid" or users.get(conv) != [crop]:
+            continue
+        rank = kind_of(conv).spatial_dims + 2
+        steps = list(crop.steps) or [1] * len(crop.axes)
+        pads: dict[int, tuple[int, int]] = {}
+        for axis, start, end, step in zip(crop.axes, crop.starts, crop.ends, steps):
+            axis = axis % rank if -rank <= axis < rank else 0
+            if axis < 2 or axis in pads or step != 1 or start < 0 or 0 <= end < OPEN_END:
+                break
+            pads[axis] = (start, -end if end < 0 else 0)
+        else:
+            if len(pads) != len(crop.axes) or not any(b or e for b, e in pads.values()):
+                continue
+            conv.padding = conv.eClass.findEStructuralFeature("padding").eType.getEEnumLiteral("explicit")
+            conv.pads.clear()
+            conv.pads.extend([v for axis in range(2, rank) for v in pads.get(axis, (0, 0))])
+            replace_uses(graph, crop, conv)
+            graph.nodes.remove(crop)
+            folded[conv.name] = crop.name
+            users = consumers(graph)
+    return folded
+
+
+FOLD_TRANSPOSED_CROPS = Pass(
+    "fold-transposed-crops",
+    requires="a wired, acyclic graph",
+    ensures="no transposed convolution without padding is read only by a slice cropping its spatial axes from "
+            "both ends: the crop is its explicit padding",
+    rewrite=fold_transposed_crops)
+
+
 # --- layout permutes -----------------------------------------------------------------------------------------
 
 def cancel_permutes(graph) -> dict[str, str]:
@@ -531,8 +574,8 @@ CANCEL_PERMUTES = Pass(
 
 
 # What every reader of source text (.nn, PyTorch, Keras) runs on the model it read, in this order.
-CANONICALISATION = (CANCEL_PERMUTES, FOLD_EDGE_PADS, CANONICAL_FORMS)
+CANONICALISATION = (CANCEL_PERMUTES, FOLD_EDGE_PADS, FOLD_TRANSPOSED_CROPS, CANONICAL_FORMS)
 
 __all__ = ["CANCEL_PERMUTES", "CANONICALISATION", "CANONICAL_FORMS", "FOLD_EDGE_PADS", "FOLD_LAST_STEPS",
-           "FOLD_RECURRENT_STACKS", "Canonicalised", "Pass", "Stack", "cancel_permutes", "canonical_forms",
-           "fold_edge_pads", "fold_last_steps", "fold_recurrent_stacks", "run_pass", "wiring_problems"]
+           "FOLD_RECURRENT_STACKS", "FOLD_TRANSPOSED_CROPS", "Canonicalised", "Pass", "Stack", "cancel_permutes", "canonical_forms",
+           "fold_edge_pads", "fold_last_steps", "fold_recurrent_stacks", "fold_transposed_crops", "run_pass", "wiring_problems"]

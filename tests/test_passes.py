@@ -17,6 +17,7 @@ from nnpivot.passes import (
     FOLD_EDGE_PADS,
     FOLD_LAST_STEPS,
     FOLD_RECURRENT_STACKS,
+    FOLD_TRANSPOSED_CROPS,
     Pass,
     run_pass,
 )
@@ -271,3 +272,61 @@ def test_a_permute_read_twice_or_a_graph_output_stays():
     for m in (shared, output):
         changes, problems = run_pass(CANCEL_PERMUTES, m)
         assert problems == [] and changes[m] == {} and all(n.eClass.name in ("Input", "Permute") for n in m.nodes)
+
+
+# --- crops of a transposed convolution ------------------------------------------------------------------------
+
+UPSAMPLER = '''import keras
+from keras import layers
+
+
+def build():
+    image = keras.Input((8, 8, 3))
+    up = layers.Conv2DTranspose(4, 3, strides=2)(image)
+    up = layers.Cropping2D(((0, 1), (1, 1)))(up)
+    border = layers.Cropping2D(2)(layers.Conv2D(4, 1)(image))
+    return keras.Model(image, [up, border])
+'''
+
+
+def test_a_crop_right_after_a_transposed_convolution_is_its_padding_and_other_crops_are_slices(tmp_path):
+    source = tmp_path / "net.py"
+    source.write_text(UPSAMPLER, encoding="utf-8")
+    m, report = import_keras(source, "build")
+    assert report.ok
+    up, border = m.outputs
+    assert (up.eClass.name, str(up.padding), list(up.pads)) == ("ConvTranspose2d", "explicit", [0, 1, 1, 1])
+    assert (border.eClass.name, list(border.axes), list(border.starts), list(border.ends)) == \
+        ("Slice", [2, 3], [2, 2], [-2, -2])
+    assert [n.eClass.name for n in m.nodes].count("Slice") == 1
+    assert not any(e.kind == "slice" and e.node != border.name for e in report.entries)
+    assert "crop" in report.folded[up.name]
+
+
+def test_crops_that_are_not_a_padding_stay_slices():
+    def transposed(x):
+        return new_node("ConvTranspose2d", "t", [x], filters=4, kernel_size=[3], stride=[2])
+
+    from_the_start = built([3, 8, 8], transposed, lambda t: sliced(t, "s", 0, 5, 2))   # keeps 5 cells: a size
+    stepping = built([3, 8, 8], transposed, lambda t: new_node("Slice", "s", [t], axes=[2], starts=[1], ends=[-1],
+                                                                 steps=[2]))
+    channels = built([3, 8, 8], transposed, lambda t: sliced(t, "s", 1, -1, 1))
+    for m in (from_the_start, stepping, channels):
+        changes, problems = run_pass(FOLD_TRANSPOSED_CROPS, m)
+        assert problems == [] and changes[m] == {} and m.nodes[-1].eClass.name == "Slice"
+
+
+@pytest.mark.torch
+def test_the_folded_padding_computes_the_crop(tmp_path):
+    """PyTorch's padding of a transposed convolution crops its output, output padding included: the crop and
+    the padding give the same tensor at two input sizes."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    weight, bias = torch.randn(3, 4, 3, 3), torch.randn(4)
+    for size in (5, 8):
+        x = torch.randn(2, 3, size, size)
+        cropped = F.conv_transpose2d(x, weight, bias, stride=2, output_padding=1)[:, :, 1:-1, 1:-1]
+        padded = F.conv_transpose2d(x, weight, bias, stride=2, padding=1, output_padding=1)
+        assert torch.allclose(cropped, padded, atol=1e-6)
