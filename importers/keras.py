@@ -784,8 +784,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
     def eval_Subscript(self, expr, env):
         value = self.eval(expr.value, env)
         if isinstance(value, T):
-            return self.tensor_subscript(value, expr.slice, env, self.hint_for(expr), self.loc(expr),
-                                         fresh=isinstance(expr.value, ast.Call))
+            return self.tensor_subscript(value, expr.slice, env, self.hint_for(expr), self.loc(expr))
         return super().eval_Subscript(expr, env)
 
     def foreign_subscript(self, owner, key, node):
@@ -1316,23 +1315,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
                                 axis=-1 if axis < 0 and placed[0] == rank - 1 else placed[0])
         return self.out_tensor(node, L.insert_axis(first.perm, placed[0]))
 
-    def strided_after(self, x: T, axes, starts, ends, steps) -> bool:
-        """``Conv2D(..., dilation_rate=2)(x)[:, ::2, ::2]``, how code (and the generator) writes a convolution with
-        both strides and dilation, which Keras refuses: the convolution's own stride. Exact for a convolution
-        at stride 1 without 'same' padding (the stride-th outputs from the first are those of the strided one)."""
-        kind = kind_of(x.node)
-        spatial = set(range(2, x.rank))
-        if kind is None or not _is_convolution(kind) or x.node.padding.name == "same" or \
-                any(v != 1 for v in x.node.stride) or not set(axes) <= spatial or any(starts) or \
-                any(e != 2 ** 31 - 1 for e in ends) or self.builder.nodes[-1] is not x.node:
-            return False
-        by_axis = dict(zip(axes, steps))
-        x.node.stride.clear()
-        x.node.stride.extend(canonical_per_axis([by_axis.get(a, 1) for a in sorted(spatial)]))
-        self._shapes.pop((x.node, 0), None)
-        return True
-
-    def tensor_subscript(self, x: T, index_expr, env, hint, loc, fresh=False):
+    def tensor_subscript(self, x: T, index_expr, env, hint, loc):
         items = index_expr.elts if isinstance(index_expr, ast.Tuple) else [index_expr]
         values = [self.eval(item, env) for item in items]
         if len(values) > x.rank or any(not isinstance(v, (int, slice)) for v in values):
@@ -1354,8 +1337,6 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 ends.append(2 ** 31 - 1 if value.stop is None else value.stop)
                 steps.append(value.step or 1)
         result = x
-        if axes and fresh and not picks and self.strided_after(x, axes, starts, ends, steps):
-            return self.out_tensor(x.node, x.perm)
         if axes:
             node = self.builder.add("Slice", (hint if not picks else None, "slice"), [x], loc,
                                     **slice_attributes(axes, starts, ends, steps))

@@ -26,6 +26,7 @@ from nnpivot.passes import (
     CANONICAL_FORMS,
     CANONICALISATION,
     FOLD_EDGE_PADS,
+    FOLD_STRIDED_SLICES,
     FOLD_TRANSPOSED_CROPS,
     Canonicalised,
     run_pass,
@@ -371,7 +372,8 @@ def canonicalise(model, report: ImportReport) -> list[Canonicalised]:
 
 # What the report says a pass folded into a node.
 FOLDS = {FOLD_EDGE_PADS: lambda mode: f"a join of edge cells: a {mode} pad",
-         FOLD_TRANSPOSED_CROPS: lambda crop: f"the crop {crop} of its output: its explicit padding"}
+         FOLD_TRANSPOSED_CROPS: lambda crop: f"the crop {crop} of its output: its explicit padding",
+         FOLD_STRIDED_SLICES: lambda picks: f"the strided slice {picks} of its output: its stride"}
 
 
 def _canonical_kinds(graph, graph_name: str, rewritten: list, report: ImportReport) -> list[Canonicalised]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from nnpivot.diagnostics import Diagnostic, error, location_of, set_location
 from nnpivot.graph import consumers, index_of, is_recurrent, new_node, replace_uses, topological_order
-from nnpivot.kinds import kind_of
+from nnpivot.kinds import canonical_per_axis, kind_of
 from nnpivot.metamodel import eclass, is_kind
 from nnpivot.shapes import infer_shapes
 
@@ -530,6 +530,53 @@ FOLD_TRANSPOSED_CROPS = Pass(
     rewrite=fold_transposed_crops)
 
 
+# --- strided slices of a convolution ------------------------------------------------------------------------
+
+def fold_strided_slices(graph) -> dict[str, str]:
+    """A convolution at stride 1 without 'same' padding whose one reader keeps every s-th cell of its spatial
+    axes from the first (``conv(x)[:, ::2, ::2]``: how code, the Keras generator's included, writes a dilated
+    strided convolution, which Keras refuses) is that convolution at stride s; convolution name -> the slice.
+
+    Exact: the stride-s windows are the stride-1 windows starting at 0, s, 2s..., as many as the slice keeps.
+    """
+    folded = {}
+    users = consumers(graph)
+    for picks in [n for n in graph.nodes if is_kind(n, "Slice")]:
+        conv = picks.inputs[0]
+        kind = kind_of(conv)
+        if kind is None or not _is_plain_convolution(kind) or str(conv.padding) == "same" \
+                or any(s != 1 for s in conv.stride) or users.get(conv) != [picks]:
+            continue
+        rank = kind.spatial_dims + 2
+        steps = list(picks.steps) or [1] * len(picks.axes)
+        axes = [a % rank if -rank <= a < rank else 0 for a in picks.axes]
+        if len(set(axes)) != len(axes) or any(a < 2 for a in axes) or any(picks.starts) \
+                or any(e < OPEN_END for e in picks.ends) or not any(s > 1 for s in steps) or min(steps) < 1:
+            continue
+        by_axis = dict(zip(axes, steps))
+        conv.stride.clear()
+        conv.stride.extend(canonical_per_axis([by_axis.get(a, 1) for a in range(2, rank)]))
+        replace_uses(graph, picks, conv)
+        graph.nodes.remove(picks)
+        folded[conv.name] = picks.name
+        users = consumers(graph)
+    return folded
+
+
+def _is_plain_convolution(kind) -> bool:
+    """A kind windowed over the input with explicit pads, that is neither transposed nor a pooling."""
+    return all(kind.attribute(a) is not None for a in ("pads", "kernelSize", "dilation", "stride")) and \
+        kind.attribute("outputPadding") is None and kind.attribute("ceilMode") is None
+
+
+FOLD_STRIDED_SLICES = Pass(
+    "fold-strided-slices",
+    requires="a wired, acyclic graph",
+    ensures="no convolution at stride 1 (not 'same') is read only by a slice keeping every s-th cell of its spatial "
+            "axes from the first: its stride is s",
+    rewrite=fold_strided_slices)
+
+
 # --- layout permutes -----------------------------------------------------------------------------------------
 
 def cancel_permutes(graph) -> dict[str, str]:
@@ -574,8 +621,10 @@ CANCEL_PERMUTES = Pass(
 
 
 # What every reader of source text (.nn, PyTorch, Keras) runs on the model it read, in this order.
-CANONICALISATION = (CANCEL_PERMUTES, FOLD_EDGE_PADS, FOLD_TRANSPOSED_CROPS, CANONICAL_FORMS)
+CANONICALISATION = (CANCEL_PERMUTES, FOLD_EDGE_PADS, FOLD_TRANSPOSED_CROPS, FOLD_STRIDED_SLICES,
+                    CANONICAL_FORMS)
 
 __all__ = ["CANCEL_PERMUTES", "CANONICALISATION", "CANONICAL_FORMS", "FOLD_EDGE_PADS", "FOLD_LAST_STEPS",
-           "FOLD_RECURRENT_STACKS", "FOLD_TRANSPOSED_CROPS", "Canonicalised", "Pass", "Stack", "cancel_permutes", "canonical_forms",
-           "fold_edge_pads", "fold_last_steps", "fold_recurrent_stacks", "fold_transposed_crops", "run_pass", "wiring_problems"]
+           "FOLD_RECURRENT_STACKS", "FOLD_STRIDED_SLICES", "FOLD_TRANSPOSED_CROPS", "Canonicalised", "Pass", "Stack",
+           "cancel_permutes", "canonical_forms", "fold_edge_pads", "fold_last_steps", "fold_recurrent_stacks",
+           "fold_strided_slices", "fold_transposed_crops", "run_pass", "wiring_problems"]

@@ -526,13 +526,16 @@ def test_dilated_convolution_then_strided_slice_is_a_strided_dilated_convolution
         "kept = layers.Conv2D(4, 3, dilation_rate=2, padding='same', name='same')(inputs)[:, ::2, ::2]\n"
         "named = layers.Conv2D(4, 3, dilation_rate=2, name='named')(inputs)\n"
         "later = named[:, ::2]\n"
-        "model = keras.Model(inputs, [folded, kept, later])\n"))
+        "shared = layers.Conv2D(4, 3, dilation_rate=2, name='shared')(inputs)\n"
+        "model = keras.Model(inputs, [folded, kept, later, shared[:, ::2], shared])\n"))
     assert report.ok
     nodes = _by_name(model)
     assert (list(nodes["folded"].stride), list(nodes["folded"].dilation)) == ([2, 3], [2])
     assert list(nodes["folded"].pads) == [2, 2, 2, 2]
-    # TensorFlow's 'same' pads depend on the stride, and a named output may be read elsewhere: both stay slices
-    assert list(nodes["same"].stride) == [] and list(nodes["named"].stride) == []
+    # a convolution kept in a variable and read only through the slice is strided too (the pass sees every reader)
+    assert list(nodes["named"].stride) == [2, 1]
+    # TensorFlow's 'same' pads depend on the stride, and an output read elsewhere too: both stay slices
+    assert list(nodes["same"].stride) == [] and list(nodes["shared"].stride) == []
     assert sum(kind_of(n).keyword == "slice" for n in model.nodes if kind_of(n)) == 2
 
 

@@ -17,6 +17,7 @@ from nnpivot.passes import (
     FOLD_EDGE_PADS,
     FOLD_LAST_STEPS,
     FOLD_RECURRENT_STACKS,
+    FOLD_STRIDED_SLICES,
     FOLD_TRANSPOSED_CROPS,
     Pass,
     run_pass,
@@ -330,3 +331,23 @@ def test_the_folded_padding_computes_the_crop(tmp_path):
         cropped = F.conv_transpose2d(x, weight, bias, stride=2, output_padding=1)[:, :, 1:-1, 1:-1]
         padded = F.conv_transpose2d(x, weight, bias, stride=2, padding=1, output_padding=1)
         assert torch.allclose(cropped, padded, atol=1e-6)
+
+
+# --- strided slices of a convolution --------------------------------------------------------------------------
+
+def test_every_second_cell_of_a_stride_one_convolution_is_its_stride_two():
+    def conv(x, padding="explicit"):
+        return new_node("Conv1d", "c", [x], filters=4, kernel_size=[3], dilation=[2], padding=padding, pads=[2, 2])
+
+    strided = built([3, 20], conv, lambda c: new_node("Slice", "s", [c], axes=[-1], starts=[0], ends=[OPEN],
+                                                        steps=[2]))
+    changes, problems = run_pass(FOLD_STRIDED_SLICES, strided)
+    assert problems == [] and changes[strided] == {"c": "s"}
+    assert "c = conv1d(x, 4, kernel_size=3, stride=2, padding=2, dilation=2)" in to_text(strided)
+    offset = built([3, 20], conv, lambda c: new_node("Slice", "s", [c], axes=[2], starts=[1], ends=[OPEN],
+                                                       steps=[2]))
+    same = built([3, 20], lambda x: conv(x, "same"),
+                 lambda c: new_node("Slice", "s", [c], axes=[2], starts=[0], ends=[OPEN], steps=[2]))
+    for m in (offset, same):
+        changes, problems = run_pass(FOLD_STRIDED_SLICES, m)
+        assert problems == [] and changes[m] == {} and m.nodes[-1].eClass.name == "Slice"
