@@ -436,7 +436,7 @@ class _FxWriter:
         if target is getattr and len(args) == 2:
             return f"{self.arg(args[0])}.{args[1]}"
         del operator
-        return f"{self.function(target)}({self.call_args(args, kwargs)})"
+        return f"{self.function(target)}({self.call_args(args, _given(target, kwargs))})"
 
     def lines(self) -> list[str]:
         params, body = [], []
@@ -453,6 +453,17 @@ class _FxWriter:
             self.writer.problem(self.module, self.path, f"its forward cannot be written: {exc}")
             return ["    def forward(self, *args):", "        return None"]
         return [f"    def forward(self, {', '.join(params)}):", *body]
+
+
+def _given(function, kwargs: dict) -> dict:
+    """The keyword arguments of a traced call the user's code gave: fx also records the defaults of a
+    Python function (``F.softmax(x, dim, _stacklevel=3, dtype=None)``)."""
+    try:
+        params = inspect.signature(function).parameters
+    except (TypeError, ValueError):   # a builtin without a signature: fx recorded what was given
+        return kwargs
+    return {key: value for key, value in kwargs.items()
+            if key not in params or not (key.startswith("_") or _same(value, params[key].default))}
 
 
 def constructed_pytorch_source(path: Path, built) -> tuple[str, str, TorchWriter]:
