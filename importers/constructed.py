@@ -47,6 +47,7 @@ _PLAIN_VALUE_NODES = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.
                       ast.BinOp, ast.UnaryOp, ast.Subscript, ast.Slice, ast.operator, ast.unaryop, ast.Starred,
                       ast.BoolOp, ast.boolop, ast.Compare, ast.cmpop, ast.IfExp)
 _counter = itertools.count()
+DEFINITIONS_MODULE = "_nnpivot_constructed_"   # the name of the module the definitions run as, numbered
 CONSTRUCTED_SUFFIX = " (constructed)"   # the written module's path in diagnostics before they are relocated
 
 
@@ -89,7 +90,7 @@ def execute_definitions(path: Path, settings: dict | None = None):
     path = Path(path).resolve()
     _, tree = read_source(path)
     module_tree = ast.fix_missing_locations(ast.Module(constructor_definitions(tree, settings), type_ignores=[]))
-    name = f"_nnpivot_constructed_{next(_counter)}"
+    name = f"{DEFINITIONS_MODULE}{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module   # dataclasses look their module up while the class body runs
@@ -152,5 +153,5 @@ def as_source(report, path: Path, name: str, how: str, model_args, sequential_ro
     report.constructed = True
 
 
-__all__ = ["CONSTRUCTED_SUFFIX", "Unreadable", "as_source", "build_model", "constructor_definitions",
+__all__ = ["CONSTRUCTED_SUFFIX", "DEFINITIONS_MODULE", "Unreadable", "as_source", "build_model", "constructor_definitions",
            "execute_definitions", "same_value"]

@@ -11,6 +11,7 @@ torch counterpart is an error naming the module path, never an identity.
 """
 from __future__ import annotations
 
+import ast
 import inspect
 import itertools
 from pathlib import Path
@@ -19,7 +20,12 @@ from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error
 from nnpivot.kinds.pysyntax import literal
 
 from . import pytorch as pytorch_importer
-from .constructed import CONSTRUCTED_SUFFIX, Unreadable, as_source, build_model, same_value
+from .pysource import read_source
+
+# The torch.nn classes the static importer reads: layers of a kind, containers and composites of kinds.
+KNOWN_CLASSES = frozenset({*pytorch_importer.CLASSES, *pytorch_importer.REFINEMENTS, *pytorch_importer.CONTAINERS,
+                           *pytorch_importer.COMPOSITES})
+from .constructed import CONSTRUCTED_SUFFIX, DEFINITIONS_MODULE, Unreadable, as_source, build_model, same_value
 
 
 def _pick(path: Path, model_args, settings) -> str:
@@ -106,6 +112,8 @@ class TorchWriter:
 
     def __init__(self, path: Path):
         self.path = path
+        _, tree = read_source(path)
+        self.class_lines = {node.name: node.lineno for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
         self.classes: dict[str, str] = {}     # class text (with a placeholder name) -> its name
         self.texts: list[str] = []
         self.names: set[str] = set()
@@ -113,6 +121,10 @@ class TorchWriter:
         self.origins: dict[str, tuple[str, type]] = {}   # written class name -> (first module path, user class)
 
     def where(self, cls) -> Location:
+        """Where the user's class is defined: in the source file (whose definitions ran as a module of
+        execute_definitions), else in the file inspect finds, else the source file."""
+        if cls.__module__.startswith(DEFINITIONS_MODULE) and cls.__name__ in self.class_lines:
+            return Location(str(self.path), self.class_lines[cls.__name__])
         try:
             file, line = inspect.getsourcefile(cls), inspect.getsourcelines(cls)[1]
         except (OSError, TypeError):
@@ -132,8 +144,10 @@ class TorchWriter:
         if _is_torch_class(type(module)):
             from torch import nn  # the framework of the model being read
 
-            if getattr(nn, type(module).__name__, None) is not type(module):
-                self.problem(module, path, "not a class of torch.nn")
+            public = getattr(nn, type(module).__name__, None) is type(module)
+            spelling = f"nn.{type(module).__name__}" if public else f"{type(module).__module__}.{type(module).__name__}"
+            if spelling not in KNOWN_CLASSES:
+                self.problem(module, path, f"{spelling} has no pivot kind")
                 return "None"
             try:
                 return f"nn.{type(module).__name__}({', '.join(_torch_arguments(module, path))})"
@@ -344,6 +358,7 @@ def constructed_pytorch_source(path: Path, built) -> tuple[str, str, TorchWriter
     if _container_kind(built) is not None or _is_torch_class(type(built)):   # a builder returning nn.Sequential
         root = "ConstructedModel"
         writer.names.add(root)
+        writer.origins[root] = ("", type(built))
         init = f"        self.model = {writer.construct(built, '')}"
         writer.texts.append(f"class {root}(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
                             f"{init}\n\n    def forward(self, x):\n        return self.model(x)\n")
