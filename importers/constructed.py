@@ -8,21 +8,25 @@ functions and module-level assignments of plain constants, never a top-level
 call, loop or the ``__main__`` block: :func:`constructor_definitions`) and the
 model's constructor or builder with the model arguments, then reads the object:
 
-* PyTorch: the module tree (``named_children``), each torch layer's
-  hyper-parameters from its attributes (the constructor parameters torch keeps
-  under their own names), and each user-defined module's forward traced with
-  ``torch.fx`` (torch layers and user-defined submodules stay calls, so the
-  user's classes stay blocks). From that a plain module file is written (one
-  class per distinct structure of a user class, children constructed with
-  literal arguments, forward as traced) and read by the static PyTorch importer,
-  so the pivot, the blocks and the weight map (``state_dict`` keys, which the
-  written file keeps) come from the one importer. Where fx cannot trace a
-  forward, ``torch.export`` decides whether the forward is a pure graph at all;
-  either way the module is reported (an error naming its module path), never
-  turned into an identity.
-* Keras: the built model's functional graph (``model.layers``, each layer's
-  inbound nodes), layer configs (``get_config``) written as a functional
-  builder with the layers' own names and read by the static Keras importer.
+* PyTorch (:mod:`.constructed_torch`): the module tree (``named_children``),
+  each torch layer's hyper-parameters from its attributes (the constructor
+  parameters torch keeps under their own names), and each user-defined
+  module's forward traced with ``torch.fx`` (torch layers, ``nn.Sequential``
+  and user-defined submodules stay calls, so the user's classes stay blocks).
+  From that a plain module file is written (one class per distinct structure
+  of a user class, children constructed with literal arguments under the
+  original attribute names, forward as traced) and read by the static PyTorch
+  importer, so the pivot, the blocks and the weight map (``state_dict`` keys,
+  which the written file keeps) come from the one importer. A forward fx
+  cannot trace (a branch on sizes, ``math`` on a size) is read statically
+  instead: the class's own methods are written with the plain values its
+  instance holds and the file's module level (a ``forward-read-statically``
+  note says so). What neither reading translates is an error naming the
+  module path, and the import fails rather than leave an identity.
+* Keras (:mod:`.constructed_keras`): the built model's functional graph
+  (each tensor's producing layer and call), layer configs (``get_config``)
+  written as a functional builder with the layers' own names and read by the
+  static Keras importer.
 
 Weights are never taken from the built object (its initial values mean nothing):
 they come from the user's checkpoint, through the importer's weight maps.

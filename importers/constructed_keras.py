@@ -166,6 +166,8 @@ def import_keras_constructed(path, model_name=None, model_args=None, input_shape
     report.keras_weight_paths = {}   # the layers are found by their names (the written code names each)
     if model is not None:
         model.name = built.name
+    if any(d.is_error for d in report.diagnostics):   # a partial reading of the written builder would mislead
+        raise NNPivotError(report.diagnostics)
     return model, report
 
 

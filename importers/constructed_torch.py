@@ -6,8 +6,9 @@ keeps under the constructor parameters' names, and each user-defined module's fo
 ``torch.fx`` (torch layers, ``nn.Sequential`` and user-defined submodules stay calls). One class is
 written per distinct structure of a user class (so they stay blocks), its children constructed with
 literal arguments under the attribute names of the original (so ``state_dict`` keys are the same),
-and the written file is read by the static importer. A forward fx cannot trace and anything without a
-torch counterpart is an error naming the module path, never an identity.
+and the written file is read by the static importer. A forward fx cannot trace is read from the
+class's own methods instead (the static importer knows the sizes a branch asks about); what neither
+reading translates, and a layer without a pivot kind, is an error naming the module path, never an identity.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import inspect
 import itertools
 from pathlib import Path
 
-from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error
+from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error
 from nnpivot.kinds.pysyntax import literal
 
 from . import pytorch as pytorch_importer
@@ -25,7 +26,15 @@ from .pysource import read_source
 # The torch.nn classes the static importer reads: layers of a kind, containers and composites of kinds.
 KNOWN_CLASSES = frozenset({*pytorch_importer.CLASSES, *pytorch_importer.REFINEMENTS, *pytorch_importer.CONTAINERS,
                            *pytorch_importer.COMPOSITES})
-from .constructed import CONSTRUCTED_SUFFIX, DEFINITIONS_MODULE, Unreadable, as_source, build_model, same_value
+from .constructed import (
+    CONSTRUCTED_SUFFIX,
+    DEFINITIONS_MODULE,
+    Unreadable,
+    as_source,
+    build_model,
+    constructor_definitions,
+    same_value,
+)
 
 
 def _pick(path: Path, model_args, settings) -> str:
@@ -112,8 +121,14 @@ class TorchWriter:
 
     def __init__(self, path: Path):
         self.path = path
-        _, tree = read_source(path)
-        self.class_lines = {node.name: node.lineno for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+        _, self.tree = read_source(path)
+        self.class_nodes: dict[str, ast.ClassDef] = {}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.ClassDef):
+                self.class_nodes.setdefault(node.name, node)
+        self.class_lines = {name: node.lineno for name, node in self.class_nodes.items()}
+        self.notes: list[Diagnostic] = []
+        self.read_statically = False   # a forward is the source's own: the written file needs its module level
         self.classes: dict[str, str] = {}     # class text (with a placeholder name) -> its name
         self.texts: list[str] = []
         self.names: set[str] = set()
@@ -175,6 +190,9 @@ class TorchWriter:
                 continue
             init.append(f"        self.{name} = {self.construct(child, _join(path, name))}")
         forward = self.forward(module, path)
+        if forward is None:   # fx cannot trace it: the source's own methods, with the plain values they read
+            forward = self.source_methods(module)
+            init += [f"        self.{name} = {_value(value)}" for name, value in _plain_attributes(module).items()]
         body = "\n".join(["    def __init__(self):", "        super().__init__()", *init, "", *forward])
         key = body
         if key not in self.classes:
@@ -204,15 +222,65 @@ class TorchWriter:
 
         try:
             graph = Tracer().trace(module)
-        except Exception as exc:  # noqa: BLE001 - a forward fx cannot follow (data-dependent control flow...)
-            writer.problem(module, path, f"its forward cannot be traced ({_traced_why(module, exc)})")
-            return ["    def forward(self, *args):", "        return None"]
+        except Exception as exc:  # noqa: BLE001 - a forward fx cannot follow (a branch on sizes or data...)
+            why = _traced_why(module, exc)
+            if not self.user_methods(type(module)):
+                writer.problem(module, path, f"its forward cannot be traced ({why}) and its class is not defined "
+                                             "in the source file to read it from")
+                return ["    def forward(self, *args):", "        return None"]
+            self.notes.append(Diagnostic(NOTE, "forward-read-statically", f"module {path or 'the model'} "
+                                         f"({type(module).__name__}): torch.fx cannot trace its forward ({why}); "
+                                         "it is read from the source", self.where(type(module))))
+            return None
         return _FxWriter(module, graph, self, path).lines()
+
+    def user_methods(self, cls) -> list[ast.FunctionDef]:
+        """The methods (but ``__init__``) of a user class and of its user-defined bases, as the file defines
+        them, the most derived first."""
+        methods, seen = [], {"__init__"}
+        for owner in cls.__mro__:
+            node = self.class_nodes.get(owner.__name__) if owner.__module__.startswith(DEFINITIONS_MODULE) else None
+            for stmt in node.body if node is not None else ():
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name not in seen:
+                    seen.add(stmt.name)
+                    methods.append(stmt)
+        return methods
+
+    def source_methods(self, module) -> list[str]:
+        """The source's own methods of the module's class, for the static reading (fx could not trace them)."""
+        self.read_statically = True
+        return [line for method in self.user_methods(type(module))
+                for line in ["", *("    " + text for text in ast.unparse(method).splitlines())]][1:]
 
     def text(self, root_class: str) -> str:
         header = ["from collections import OrderedDict", "", "import torch", "import torch.nn as nn",
-                  "import torch.nn.functional as F", "", ""]
-        return "\n".join(header) + "\n\n".join(self.texts) + f"\n\n# the constructed model: {root_class}\n"
+                  "import torch.nn.functional as F", ""]
+        if self.read_statically:   # the names the source's own methods may read: imports, constants, functions
+            header += [ast.unparse(stmt) for stmt in constructor_definitions(self.tree)
+                       if not isinstance(stmt, ast.ClassDef)]
+        return "\n".join([*header, "", ""]) + "\n\n".join(self.texts) + \
+            f"\n\n# the constructed model: {root_class}\n"
+
+
+def _plain_attributes(module) -> dict:
+    """The plain values (numbers, strings, flags, tuples of them) a module and its user classes hold, which
+    its own methods may read (``self.use_res_connect``, ``expansion``): not the torch.nn bookkeeping."""
+    from torch import nn  # the framework of the model being read
+
+    internal = set(vars(nn.Module()))
+    found = {}
+    for owner in reversed(type(module).__mro__):
+        if owner is not object and not _is_torch_class(owner):
+            found.update({k: v for k, v in vars(owner).items() if not k.startswith("__") and _is_plain(v)})
+    found.update({k: v for k, v in vars(module).items() if k not in internal and not k.startswith("__")
+                  and _is_plain(v)})
+    return found
+
+
+def _is_plain(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def _traced_why(module, exc: BaseException) -> str:
@@ -380,16 +448,23 @@ def import_pytorch_constructed(path, model_name=None, model_args=None, input_sha
         model, report = pytorch_importer.import_pytorch(written, root, None, input_shapes, partial=True,
                                                         source_text=text)
     except NNPivotError as exc:
-        raise NNPivotError(writer.problems + _relocated(exc.diagnostics, writer, text, path)) from None
-    report.diagnostics[:] = writer.problems + _relocated(report.diagnostics, writer, text, path)
+        raise NNPivotError(writer.problems + _relocated(exc.diagnostics, writer, text, path) + writer.notes) from None
+    report.diagnostics[:] = writer.problems + _relocated(report.diagnostics, writer, text, path) + writer.notes
     as_source(report, path, name, how, model_args, sequential_root)
     if sequential_root:   # the written wrapper's attribute is not in the user's state_dict
         report.state_dict_prefixes = {key: value.removeprefix("model.").removeprefix("model")
                                       for key, value in report.state_dict_prefixes.items()}
     if model is not None and sequential_root:
         model.name = name
-    if report.diagnostics and any(d.is_error for d in report.diagnostics) and not partial:
-        raise pytorch_importer.PyTorchImportError(report.diagnostics, model, report)
+    lines = text.splitlines()
+    for entry in report.entries:
+        if entry.location is not None and str(entry.location.file).endswith(CONSTRUCTED_SUFFIX):
+            owner = writer.origins.get(_class_at(lines, entry.location.line))
+            entry.location = writer.where(owner[1]) if owner else Location(str(path))
+    if any(d.is_error for d in report.diagnostics):
+        # fatal even for a partial import: the static reading goes on past an untranslated statement of a
+        # written forward, and what it kept would compute something else
+        raise pytorch_importer.PyTorchImportError(report.diagnostics, None, report)
     return model, report
 
 

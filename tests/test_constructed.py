@@ -223,16 +223,94 @@ def build(width=4):
 '''
 
 
-def test_a_forward_that_cannot_be_traced_is_an_error_naming_its_module_path(tmp_path):
+def test_a_forward_fx_cannot_trace_is_read_from_the_source_and_an_untranslated_branch_names_its_module(tmp_path):
     source = tmp_path / "gated.py"
     source.write_text(UNTRACEABLE)
     result = migrate(source, "keras", tmp_path / "out.py", model_name="Stack", input_shapes=[[4]],
                      run_constructor=True)
-    assert result.failed is not None and not (tmp_path / "out.py").exists()
+    # never a partial output: Gate's forward would have been read as an identity
+    assert result.failed == "import" and not (tmp_path / "out.py").exists()
     first = result.diagnostics[0]
-    assert first.code == "constructor-untranslated"
-    assert "module stages.1 (Gate)" in first.message and "cannot be traced" in first.message
+    assert first.code == "unsupported-construct" and first.is_error
+    assert first.message.startswith("module stages.1 (Gate), in `if x.sum() > 0:`: ")
     assert first.location.file == str(source.resolve()) and first.location.line == 5   # class Gate
+    notes = [d for d in result.diagnostics if d.code == "forward-read-statically"]
+    assert len(notes) == 1 and "module stages.1 (Gate): torch.fx cannot trace its forward" in notes[0].message
+
+
+SHAPE_BRANCH = '''import math
+
+import torch
+from torch import nn
+
+
+def scaled(scores, dim):
+    return scores * (1.0 / math.sqrt(dim))
+
+
+class Attention(nn.Module):
+    heads = 2
+
+    def __init__(self, dim):
+        super().__init__()
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        if x.dim() == 2:   # one token: a sequence of one
+            x = x.unsqueeze(1)
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        q = q.view(b, t, self.heads, c // self.heads).transpose(1, 2)
+        k = k.view(b, t, self.heads, c // self.heads).transpose(1, 2)
+        v = v.view(b, t, self.heads, c // self.heads).transpose(1, 2)
+        att = torch.softmax(scaled(q @ k.transpose(-2, -1), k.size(-1)), dim=-1)
+        return self.out((att @ v).transpose(1, 2).reshape(b, t, c))
+
+
+class Net(nn.Module):
+    def __init__(self, dim=8):
+        super().__init__()
+        self.embed = nn.Linear(4, dim)
+        self.attn = Attention(dim)
+        self.head = nn.Linear(dim, 3)
+
+    def forward(self, x):
+        h = self.embed(x)
+        return self.head(h + self.attn(h))
+'''
+
+
+def test_a_branch_on_sizes_fx_cannot_trace_is_read_statically_and_computes_the_same(tmp_path):
+    import keras
+    import torch
+
+    source = tmp_path / "branchy.py"
+    source.write_text(SHAPE_BRANCH)
+    module, _ = execute_definitions(source)
+    torch.manual_seed(0)
+    original = module.Net().eval()
+    torch.save(original.state_dict(), tmp_path / "net.pt")
+    code, weights = tmp_path / "net_keras.py", tmp_path / "net.weights.h5"
+    result = migrate(source, "keras", code, model_name="Net", input_shapes=[[5, 4]], weights=tmp_path / "net.pt",
+                     weights_out=weights, run_constructor=True)
+    assert result.ok, result.report_text()
+    assert result.report.blocks == ["Attention"]
+    (note,) = [d for d in result.import_problems if d.code == "forward-read-statically"]
+    assert note.location.line == 11 and "module attn (Attention)" in note.message
+    namespace: dict = {}
+    exec(compile(code.read_text(), str(code), "exec"), namespace)  # noqa: S102 - nnpivot's own output
+    migrated = namespace[class_name(result.model.name)]()
+    rng = np.random.default_rng(2)
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 5, 4)).astype("float32")
+        if batch == 2:
+            migrated(x)
+            migrated.load_weights(str(weights))
+        with torch.no_grad():
+            expected = original(torch.from_numpy(x)).numpy()
+        got = keras.ops.convert_to_numpy(migrated(x))
+        assert np.abs(got - expected).max() <= 1e-5
 
 
 def test_a_layer_without_a_pivot_kind_is_an_error_naming_its_module_path(tmp_path):
@@ -267,6 +345,19 @@ def build(width=4):
         import_source(source, "keras", "build", run_constructor=True)
     first = caught.value.diagnostics[0]   # the cause comes first, before what it leaves unread
     assert first.code == "constructor-untranslated" and "layer scale (Scale)" in first.message
+
+
+def test_a_failing_constructor_and_a_missing_builder_are_located(tmp_path):
+    source = tmp_path / "broken.py"
+    source.write_text("import torch\nfrom torch import nn\n\n\ndef build(width=4):\n"
+                      "    layers = [nn.Linear(width, width)]\n    return nn.Sequential(*layers, nn.Linear(width))\n")
+    with pytest.raises(NNPivotError) as caught:
+        import_source(source, "pytorch", "build", run_constructor=True)
+    (failed,) = caught.value.diagnostics
+    assert failed.code == "constructor-failed" and failed.location.line == 7 and "TypeError" in failed.message
+    with pytest.raises(NNPivotError) as caught:
+        import_source(source, "pytorch", "resnet50", run_constructor=True)
+    assert caught.value.diagnostics[0].code == "model-not-found"
 
 
 def test_the_flag_is_documented_and_taken_by_convert_migrate_and_verify(tmp_path):
