@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
+from markers import FRAMEWORK_MARKS
 
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.importers.keras import import_keras
@@ -31,7 +32,9 @@ def _read(folder: str, entry: dict):
                          settings=entry.get("set"), run_constructor=entry.get("run_constructor", False))
 
 
-@pytest.mark.parametrize(("folder", "entry"), ENTRIES, ids=[f"{f}/{e['path']}" for f, e in ENTRIES])
+@pytest.mark.parametrize(("folder", "entry"), [
+    pytest.param(f, e, id=f"{f}/{e['path']}", marks=[FRAMEWORK_MARKS[e["framework"]]] if e.get("run_constructor")
+                 else []) for f, e in ENTRIES])
 def test_input_shapes_are_read_from_the_code(folder, entry):
     if "shape_needed" in entry:
         with pytest.raises(NNPivotError) as caught:
