@@ -164,8 +164,6 @@ def import_keras_constructed(path, model_name=None, model_args=None, input_shape
     as_source(report, path, name, how, model_args, False)
     report.keras_name_counters = None
     report.keras_weight_paths = {}   # the layers are found by their names (the written code names each)
-    if model is not None:
-        model.name = built.name
     if any(d.is_error for d in report.diagnostics):   # a partial reading of the written builder would mislead
         raise NNPivotError(report.diagnostics)
     return model, report

@@ -114,6 +114,10 @@ def _value(value) -> str:
     return literal(value)
 
 
+# The forward written for a module whose forward could not be written (an error says why): never read as a model.
+PLACEHOLDER_FORWARD = ("    def forward(self, *args):", "        return None")
+
+
 class TorchWriter:
     """Writes the constructed module tree as a module file: one class per distinct structure of each user
     class (children with literal constructor arguments, the traced forward), torch layers and containers
@@ -129,7 +133,8 @@ class TorchWriter:
         self.class_lines = {name: node.lineno for name, node in self.class_nodes.items()}
         self.notes: list[Diagnostic] = []
         self.read_statically = False   # a forward is the source's own: the written file needs its module level
-        self.classes: dict[str, str] = {}     # class text (with a placeholder name) -> its name
+        self.variants: dict[str, list] = {}   # written class -> its variants: (children lines, method lines)
+        self.class_for: dict[type, str] = {}  # user class -> its written class (of the first signature)
         self.texts: list[str] = []
         self.names: set[str] = set()
         self.problems: list[Diagnostic] = []
@@ -169,7 +174,7 @@ class TorchWriter:
             except Unreadable as exc:
                 self.problem(module, path, str(exc))
                 return "None"
-        return f"{self.user_class(module, path)}()"
+        return self.user_class(module, path)
 
     def container(self, module, path: str, kind: str) -> str:
         children = list(module.named_children())
@@ -182,20 +187,26 @@ class TorchWriter:
         return "nn.Sequential(OrderedDict([" + ", ".join(f"({literal(n)}, {c})" for n, c in parts) + "]))"
 
     def user_class(self, module, path: str) -> str:
-        """The written class of a user-defined module (shared by every module of the same structure)."""
+        """The constructor call of the written class of a user-defined module: one class per user class whose
+        ``variant`` argument picks the structure (children and forward) of this module, so the static
+        importer names the blocks as it names the blocks of a hand-written class (``BasicBlock``,
+        ``BasicBlock2``... per structure and input shape)."""
         init = []
         for name, child in module.named_children():
             if not name.isidentifier():
                 self.problem(module, path, f"its submodule '{name}' has no attribute name to write")
                 continue
-            init.append(f"        self.{name} = {self.construct(child, _join(path, name))}")
-        forward = self.forward(module, path)
-        if forward is None:   # fx cannot trace it: the source's own methods, with the plain values they read
-            forward = self.source_methods(module)
-            init += [f"        self.{name} = {_value(value)}" for name, value in _plain_attributes(module).items()]
-        body = "\n".join(["    def __init__(self):", "        super().__init__()", *init, "", *forward])
-        key = body
-        if key not in self.classes:
+            init.append(f"self.{name} = {self.construct(child, _join(path, name))}")
+        methods = self.forward(module, path)
+        traced = methods is not None and methods[0] != PLACEHOLDER_FORWARD[0]
+        if methods is None:   # fx cannot trace it: the source's own methods, with the plain values they read
+            methods = self.source_methods(module)
+            init += [f"self.{name} = {_value(value)}" for name, value in _plain_attributes(module).items()]
+        name = self.class_for.get(type(module))
+        variants = self.variants.get(name, [])
+        if variants and not (variants[0][1] == methods or traced and variants[0][2] and variants[0][1][0] == methods[0]):   # another signature, other methods: its own class
+            name, variants = None, []
+        if name is None:
             base = type(module).__name__ if type(module).__name__.isidentifier() else "Block"
             name = base
             for number in itertools.count(2):
@@ -203,10 +214,31 @@ class TorchWriter:
                     break
                 name = f"{base}{number}"
             self.names.add(name)
-            self.classes[key] = name
+            self.class_for.setdefault(type(module), name)
             self.origins[name] = (path, type(module))
-            self.texts.append(f"class {name}(nn.Module):\n{body}\n")
-        return self.classes[key]
+            self.variants[name] = variants
+        if (init, methods, traced) not in variants:
+            variants.append((init, methods, traced))
+        return f"{name}({variants.index((init, methods, traced))})"
+
+    def class_text(self, name: str) -> str:
+        """A written class: its variants' children and forwards behind ``if self.variant == k``."""
+        variants = self.variants[name]
+        lines = [f"class {name}(nn.Module):", "    def __init__(self, variant=0):", "        super().__init__()",
+                 "        self.variant = variant"]
+        for index, (init, _, _) in enumerate(variants):
+            indent = "        " if len(variants) == 1 else "            "
+            if len(variants) > 1:
+                lines.append(f"        {'if' if index == 0 else 'elif'} variant == {index}:")
+            lines += [indent + line for line in init] or ([indent + "pass"] if len(variants) > 1 else [])
+        methods = variants[0][1]
+        if len(variants) == 1 or all(v[1] == methods for v in variants):
+            return "\n".join([*lines, "", *methods]) + "\n"
+        lines += ["", methods[0]]   # forwards of one signature, each variant its own body
+        for index, (_, forward, _) in enumerate(variants):
+            lines.append(f"        {'if' if index == 0 else 'elif'} self.variant == {index}:")
+            lines += ["    " + line for line in forward[1:]]
+        return "\n".join(lines) + "\n"
 
     def forward(self, module, path: str) -> list[str]:
         """The forward of ``module`` traced with torch.fx, torch layers, containers and user-defined
@@ -227,7 +259,7 @@ class TorchWriter:
             if not self.user_methods(type(module)):
                 writer.problem(module, path, f"its forward cannot be traced ({why}) and its class is not defined "
                                              "in the source file to read it from")
-                return ["    def forward(self, *args):", "        return None"]
+                return list(PLACEHOLDER_FORWARD)
             self.notes.append(Diagnostic(NOTE, "forward-read-statically", f"module {path or 'the model'} "
                                          f"({type(module).__name__}): torch.fx cannot trace its forward ({why}); "
                                          "it is read from the source", self.where(type(module))))
@@ -258,8 +290,8 @@ class TorchWriter:
         if self.read_statically:   # the names the source's own methods may read: imports, constants, functions
             header += [ast.unparse(stmt) for stmt in constructor_definitions(self.tree)
                        if not isinstance(stmt, ast.ClassDef)]
-        return "\n".join([*header, "", ""]) + "\n\n".join(self.texts) + \
-            f"\n\n# the constructed model: {root_class}\n"
+        classes = [self.class_text(name) for name in self.variants] + self.texts
+        return "\n".join([*header, "", ""]) + "\n\n".join(classes) + f"\n\n# the constructed model: {root_class}\n"
 
 
 def _plain_attributes(module) -> dict:
@@ -400,7 +432,7 @@ class _FxWriter:
                     body.append(f"        {self.var(node)} = {self.expression(node)}")
         except Unreadable as exc:
             self.writer.problem(self.module, self.path, f"its forward cannot be written: {exc}")
-            return ["    def forward(self, *args):", "        return None"]
+            return list(PLACEHOLDER_FORWARD)
         return [f"    def forward(self, {', '.join(params)}):", *body]
 
 
@@ -431,7 +463,7 @@ def constructed_pytorch_source(path: Path, built) -> tuple[str, str, TorchWriter
         writer.texts.append(f"class {root}(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
                             f"{init}\n\n    def forward(self, x):\n        return self.model(x)\n")
         return writer.text(root), root, writer
-    root = writer.user_class(built, "")
+    root = writer.user_class(built, "").split("(")[0]
     return writer.text(root), root, writer
 
 
