@@ -3238,7 +3238,7 @@ def model_name(self, candidate: Candidate) -> str:
 
 
 def import_keras(path, model_name: str | None = None, input_shapes=None, model_args: dict | None = None,
-                 settings: dict | None = None):
+                 settings: dict | None = None, source_text: str | None = None):
     """Read the Keras model defined in the Python file ``path`` into a pivot model.
 
     ``model_name`` picks a class, builder function or variable when the file
@@ -3252,7 +3252,8 @@ def import_keras(path, model_name: str | None = None, input_shapes=None, model_a
     model class or builder function (their defaults otherwise).
     """
     path = Path(path)
-    text, tree = read_source(path)  # file-not-found, unreadable-file and syntax-error diagnostics
+    # file-not-found, unreadable-file and syntax-error diagnostics; ``source_text`` is read under the name ``path``
+    text, tree = read_source(path) if source_text is None else (source_text, ast.parse(source_text, str(path)))
 
     def reading(input_overrides: dict) -> Interpreter:
         importer = Interpreter(path, text, input_shapes, model_args, settings)

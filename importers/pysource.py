@@ -242,6 +242,7 @@ class ImportReport:
     # The arguments the script builds the model with where it trains it (argparse defaults, --set values), by
     # parameter name; a run of the source builds it with them.
     model_arguments: dict | None = None
+    constructed: bool = False   # read from the object the constructor built (--run-constructor)
     # Keras: model node name -> the group of a ``.weights.h5`` saved from the source model that holds its layer
     # (``layers/dense_1``); empty when the importer cannot tell (subclassed models).
     keras_weight_paths: dict[str, str] = field(default_factory=dict)

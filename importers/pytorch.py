@@ -534,9 +534,10 @@ class Importer(Interpreter):
         self.building = 0
 
     @classmethod
-    def of_file(cls, path, model_args: dict | None, settings: dict | None = None) -> Importer:
-        """An importer of the file ``path`` with its module level read (classes, functions, constants)."""
-        text, tree = read_source(path)
+    def of_file(cls, path, model_args: dict | None, settings: dict | None = None, text: str | None = None) -> Importer:
+        """An importer of the file ``path`` (or of ``text`` under that name) with its module level read (classes,
+        functions, constants)."""
+        text, tree = read_source(path) if text is None else (text, ast.parse(text, filename=str(path)))
         importer = cls(path, text, tree, model_args, settings)
         importer.scan_module()
         return importer
@@ -2360,8 +2361,8 @@ def _all_initialise(body: list, cls, depth: int, nested: bool) -> bool:
 # --- public API -------------------------------------------------------------------------------------
 
 def import_pytorch(path, model_name: str | None = None, model_args: dict | None = None, input_shapes=None,
-                   partial: bool = False, settings: dict | None = None):
-    """Read a PyTorch source file into a pivot Model, without running it.
+                   partial: bool = False, settings: dict | None = None, source_text: str | None = None):
+    """Read a PyTorch source file (or ``source_text`` under its name) into a pivot Model, without running it.
 
     ``model_name`` picks the class or module-level ``nn.Sequential`` variable
     (default: the one network no other uses); ``model_args`` are constructor
@@ -2375,7 +2376,7 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     could not be translated, unless ``partial`` is true. ``settings`` (``--set NAME=VALUE``) give the values the
     script computes from data (a class count, a feature size).
     """
-    importer = Importer.of_file(path, model_args, settings)
+    importer = Importer.of_file(path, model_args, settings, source_text)
     name, how = importer.pick(model_name)
     try:
         picked, (importer, model) = importer, _build_reading_shapes(importer, name, how, input_shapes)

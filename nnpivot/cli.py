@@ -65,6 +65,12 @@ def _source_values(parser, whose: str):
     parser.add_argument("--set", action="append", dest="settings", metavar="NAME=VALUE",
                         help=f"a value {whose} script computes from data, like num_classes=10 or "
                              "input_shape=64,64,3 (repeatable; the free-value diagnostics name them)")
+    parser.add_argument("--run-constructor", action="store_true",
+                        help="EXECUTE the source's module definitions (imports, classes, functions, plain constants) "
+                             "and the model's constructor or builder, then read the built model (module tree, "
+                             "hyper-parameters, traced forward; Keras: the functional graph); never the script's "
+                             "top level or __main__ block. For models built by builder functions, config objects "
+                             "and loops; only for code you trust")
 
 
 def _convert_arguments(parser):

@@ -19,7 +19,8 @@ from nnpivot.pipeline import Conversion
 
 def _source_options(args) -> dict:
     return {"model_name": args.model, "model_args": parse_model_args(args.model_args) or None,
-            "input_shapes": parse_input_shapes(args.input_shape), "settings": parse_settings(args.settings)}
+            "input_shapes": parse_input_shapes(args.input_shape), "settings": parse_settings(args.settings),
+            "run_constructor": args.run_constructor or None}
 
 
 # --- check -----------------------------------------------------------------------------
@@ -74,7 +75,7 @@ def run_migrate(args) -> int:
     result = migrate(args.source, args.target, args.output, source_framework=args.source_framework,
                      model_name=args.model, model_args=parse_model_args(args.model_args),
                      input_shapes=parse_input_shapes(args.input_shape), settings=parse_settings(args.settings),
-                     weights=args.weights,
+                     weights=args.weights, run_constructor=args.run_constructor,
                      weights_out=args.weights_out, force=args.force)
     report(result.diagnostics)
     if result.report is not None and result.report.model:

@@ -28,8 +28,9 @@ TEXT, CODE, FILE = "text", "code", "file"
 # What a loader returns: a Model, or (Model, ImportReport) for source code, whose report lists what
 # was translated and what not (a report with errors beside a model is a partial import).
 MODEL, REPORTED = "model", "reported"
-# The options a source-code importer takes (``--model``, ``--model-args``, ``--input-shape``, ``--set``).
-SOURCE_OPTIONS = ("model_name", "model_args", "input_shapes", "settings")
+# The options a source-code importer takes (``--model``, ``--model-args``, ``--input-shape``, ``--set``,
+# ``--run-constructor``: importers/constructed.py, which hands the static reading to the static importer).
+SOURCE_OPTIONS = ("model_name", "model_args", "input_shapes", "settings", "run_constructor")
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,12 @@ FORMATS: tuple[Format, ...] = (
     Format("dot", (".dot", ".gv"), "Graphviz diagram",
            saver="nnpivot.generators.dot:to_dot", saver_style=CODE),
     Format("pytorch", (".py",), "PyTorch source code",
-           loader="nnpivot.importers.pytorch:import_pytorch", loader_style=REPORTED, options=SOURCE_OPTIONS,
+           loader="nnpivot.importers.constructed_torch:import_pytorch_source", loader_style=REPORTED, options=SOURCE_OPTIONS,
            fixed_options={"partial": True}, detect="nnpivot.importers.pysource:detect_framework",
            saver="nnpivot.generators.pytorch:generate", saver_style=CODE,
            reporter="nnpivot.generators.pytorch:generate_code"),
     Format("keras", (".py",), "Keras 3 source code",
-           loader="nnpivot.importers.keras:import_keras", loader_style=REPORTED, options=SOURCE_OPTIONS,
+           loader="nnpivot.importers.constructed_keras:import_keras_source", loader_style=REPORTED, options=SOURCE_OPTIONS,
            detect="nnpivot.importers.pysource:detect_framework",
            saver="nnpivot.generators.keras:generate", saver_style=CODE,
            reporter="nnpivot.generators.keras:generate_code"),

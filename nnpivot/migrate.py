@@ -6,7 +6,8 @@ A migration is the conversion chain of :mod:`nnpivot.pipeline` (the same as
     import -> validate -> [read weights] -> generate -> write
 
 and stops at the first step with errors, saying which. The source is read by
-the static importers (it is never executed to translate it). Nothing is
+the static importers (it is never executed to translate it), unless ``--run-constructor`` asks to build the
+model from its definitions and constructor (never the script's top level or ``__main__`` block). Nothing is
 written until every step has succeeded: the generated code and the weights
 are prepared in memory first, then written atomically; when a write fails the
 outputs this run created are removed again. Existing files are never replaced
@@ -201,15 +202,19 @@ def detect_source_framework(path) -> str:
     return detect_framework(path)
 
 
-def import_source(path, framework: str, model_name=None, model_args=None, input_shapes=None, settings=None):
+def import_source(path, framework: str, model_name=None, model_args=None, input_shapes=None, settings=None,
+                  run_constructor: bool = False):
     """``(model, report)`` of a source file; untranslated constructs are in ``report.diagnostics``.
+    ``run_constructor`` executes the file's definitions and the model's constructor (never its script) and
+    reads the built object (importers/constructed.py).
 
     Raises NNPivotError when no model at all can be built (no network, a
     missing input shape...). The model is None when the network's construction
     itself could not be followed.
     """
     return load_as(format_named(framework), path, {"model_name": model_name, "model_args": model_args or None,
-                                                    "input_shapes": input_shapes, "settings": settings or None})
+                                                    "input_shapes": input_shapes, "settings": settings or None,
+                                                    "run_constructor": run_constructor or None})
 
 
 def source_key(model, report, pivot_key: str) -> str | None:
@@ -237,10 +242,12 @@ def source_key(model, report, pivot_key: str) -> str | None:
 
 def migrate(src, to: str, out, *, source_framework: str | None = None, model_name: str | None = None,
             model_args: dict | None = None, input_shapes=None, weights=None, weights_out=None,
-            force: bool = False, settings: dict | None = None) -> MigrationResult:
+            force: bool = False, settings: dict | None = None, run_constructor: bool = False) -> MigrationResult:
     """Migrate the network of the source file ``src`` to ``to`` (pytorch, keras, nn, xmi, dot), writing ``out``.
 
-    ``settings`` (``--set``) give the values the script computes from data. With ``weights`` (a checkpoint
+    ``settings`` (``--set``) give the values the script computes from data. ``run_constructor``
+    (``--run-constructor``) executes the source's module definitions and the model's constructor (never the
+    script's top level or ``__main__`` block) and reads the built model. With ``weights`` (a checkpoint
     of the original model) also writes
     ``weights_out`` in the target's format. Raises UsageError for a request
     that cannot be interpreted; every other problem is in the result's
@@ -253,7 +260,8 @@ def migrate(src, to: str, out, *, source_framework: str | None = None, model_nam
         raise UsageError([error("unknown-source", f"--from must be one of {', '.join(FRAMEWORKS)}")])
     conversion = Conversion(src, out, to, source_framework,
                             options={"model_name": model_name, "model_args": model_args or None,
-                                     "input_shapes": input_shapes, "settings": settings or None},
+                                     "input_shapes": input_shapes, "settings": settings or None,
+                                     "run_constructor": run_constructor or None},
                             weights=weights, weights_out=weights_out, force=force, partial=True)
     outcome = conversion.run()
     state = outcome.state

@@ -48,6 +48,7 @@ from nnpivot.formats import weight_format
 from nnpivot.frameworks import KerasRunner, Runner, TorchRunner, _raised_in, random_inputs
 from nnpivot.generators import keras as keras_target
 from nnpivot.generators import pytorch as torch_target
+from nnpivot.importers.constructed import execute_definitions
 from nnpivot.importers.pysource import ImportTable, SourceObject, dotted
 from nnpivot.importers.pytorch import guess_input_shapes
 from nnpivot.kinds import kind_of
@@ -150,13 +151,14 @@ def load_definitions(path, settings: dict | None = None):
 
 
 def source_model(path, framework: str, model_name=None, model_args=None, input_shapes=None, announce=print,
-                 settings=None):
+                 settings=None, run_constructor: bool = False):
     """``(model, report)`` of a source file for running it (``nnpivot verify``): input shapes from the code or
     ``input_shapes``, else (PyTorch) a small legal shape guessed from the first layer, which is announced."""
     try:
-        model, report = import_source(path, framework, model_name, model_args, input_shapes, settings)
+        model, report = import_source(path, framework, model_name, model_args, input_shapes, settings,
+                                      run_constructor)
     except NNPivotError as exc:
-        if framework != "pytorch" or input_shapes or not any(d.code == "missing-input-shape"
+        if framework != "pytorch" or input_shapes or run_constructor or not any(d.code == "missing-input-shape"
                                                              for d in exc.diagnostics) or any(
                 d.code == "free-value" for d in exc.diagnostics):
             raise
@@ -409,7 +411,8 @@ def build_source_model(path, framework: str, report, model_args=None, settings=N
     if framework == "keras":
         import keras  # TensorFlow: only when a Keras source is run
         keras.backend.clear_session()
-    module = load_definitions(path, settings)
+    # constructor mode runs fewer statements (plain constants, no module-level call): the same ones again
+    module = execute_definitions(path, settings)[0] if report.constructed else load_definitions(path, settings)
     target = _module_target(module, report.model, path)
     if callable(target) and not _is_model_object(target, framework):
         arguments = report.model_arguments if report.model_arguments is not None else model_args

@@ -303,7 +303,8 @@ def run_verify(args) -> int:
         model = _pivot_model(args.model)
     else:  # A is a source file: its importer gives the pivot (and a guessed input shape when the code has none)
         model, source_report = source_model(args.a, framework_a, args.model_name, model_args,
-                                            parse_input_shapes(args.input_shape), settings=settings)
+                                            parse_input_shapes(args.input_shape), settings=settings,
+                                            run_constructor=args.run_constructor)
     store = None
     if args.weights:  # a checkpoint of A read by A's own keys (nn.Sequential indices...), as migrate reads it
         store, diagnostics = read_source_weights(args.a, framework_a, model, source_report, args.weights, model_args,

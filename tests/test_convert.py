@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from markers import FRAMEWORK_MARKS
 
 from nnpivot import __version__, api, validators
 from nnpivot.cli import main
@@ -71,7 +72,8 @@ def check_output(model, source: Path, output: Path, target: str) -> None:
 
 def options_of(entry: dict) -> dict:
     return {"model_name": entry["model"], "model_args": entry["kwargs"] or None,
-            "input_shapes": [spec["shape"] for spec in entry["inputs"]]}
+            "input_shapes": [spec["shape"] for spec in entry["inputs"]],
+            "run_constructor": entry.get("run_constructor") or None}   # constructor mode runs the framework
 
 
 def test_every_target_is_covered():
@@ -122,7 +124,9 @@ def test_paper_source_to_every_target(tmp_path, entry, target):
     assert files_in(tmp_path) == [output.name]
 
 
-@pytest.mark.parametrize("index", range(len(CORPUS_ENTRIES)), ids=[e["path"] for e in CORPUS_ENTRIES])
+@pytest.mark.parametrize("index", [
+    pytest.param(i, id=e["path"], marks=[FRAMEWORK_MARKS[e["framework"]]] if e.get("run_constructor") else [])
+    for i, e in enumerate(CORPUS_ENTRIES)])
 def test_corpus_source_converts(tmp_path, index):
     """Each corpus file to one target, taken in turn, so every source framework meets every target."""
     entry = CORPUS_ENTRIES[index]

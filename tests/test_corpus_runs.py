@@ -40,6 +40,7 @@ pytestmark = [
 ]
 ENTRY_KEYS = {"path", "framework", "model", "model_kind", "kwargs", "inputs", "description", "constructs"}
 SCRIPT_KEYS = {"set"}   # whole scripts: the values they compute from data (--set), migrated with nothing else
+CONSTRUCTOR_KEYS = {"run_constructor"}   # files migrated in constructor mode (--run-constructor)
 
 # Construct tags a manifest may use, with a pattern the file's source must
 # match when it claims the tag (None: checked from the manifest entry itself).
@@ -155,6 +156,8 @@ CONSTRUCTS: dict[str, str | None] = {
     "dataclass-config": r"@dataclass",
     "config-dict": r"(?m)^[A-Z_]+ = \{",
     "free-value": None,
+    # Constructor mode (issue 10 item 3): the entry says run_constructor
+    "run-constructor": None,
 }
 
 # What the corpus as a whole must exercise (issue 4).
@@ -236,7 +239,9 @@ def test_paper_has_five_networks_in_two_styles_per_framework():
 @pytest.mark.parametrize("item", ENTRIES, ids=entry_id)
 def test_entry_is_well_formed(item):
     _, base, entry = item
-    assert set(entry) - SCRIPT_KEYS - {"shape_needed"} == ENTRY_KEYS
+    assert set(entry) - SCRIPT_KEYS - CONSTRUCTOR_KEYS - {"shape_needed"} == ENTRY_KEYS
+    assert entry.get("run_constructor", True) is True, "run_constructor is given only when true"
+    assert ("run_constructor" in entry) == ("run-constructor" in entry["constructs"])
     assert entry.get("shape_needed", "why") and "\n" not in entry.get("shape_needed", "")
     assert ("set" in entry) == ("whole-script" in entry["constructs"])
     assert entry["framework"] in ("pytorch", "keras")

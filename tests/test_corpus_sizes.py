@@ -120,7 +120,9 @@ def test_migrated_without_a_shape_matches_at_two_sizes_in_the_users_layout(folde
 
     migrated_code, migrated_weights = tmp_path / "migrated.py", tmp_path / (
         "migrated.weights.h5" if target == "keras" else "migrated.pt")
-    model, report = import_source(source, framework, model_name, model_args, settings=entry.get("set"))
+    constructed = entry.get("run_constructor", False)   # built by its constructor, read from the object
+    model, report = import_source(source, framework, model_name, model_args, settings=entry.get("set"),
+                                  run_constructor=constructed)
     assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
     free = [tuple(axis for axis, size in enumerate(shape) if size < 0) for shape in report.input_shapes.values()]
     assert free == [tuple(spec.get("free_axes", ())) for spec in entry["inputs"]]   # sizes left to run time
@@ -138,7 +140,8 @@ def test_migrated_without_a_shape_matches_at_two_sizes_in_the_users_layout(folde
         original.obj.save_weights(str(checkpoint))
 
     result = migrate(source, target, migrated_code, model_name=model_name, model_args=model_args,
-                     settings=entry.get("set"), weights=checkpoint, weights_out=migrated_weights)
+                     settings=entry.get("set"), weights=checkpoint, weights_out=migrated_weights,
+                     run_constructor=constructed)
     assert result.ok, result.report_text()
     assert migrated_weights in result.written
     name = class_name(result.model.name)

@@ -11,7 +11,8 @@ readable diff: a mismatch writes ``*.actual`` beside the expected file and
 What the other corpus tests do and this one does not: ``test_corpus_runs.py``
 executes the files in their framework, ``test_migrate_corpus.py`` checks the
 migrated code numerically, ``test_import_*.py`` check output shapes and round
-trips. Static: needs neither torch nor TensorFlow.
+trips. Static: needs neither torch nor TensorFlow, but for the files read in constructor mode (manifest
+``run_constructor``), whose builders run and which carry their framework's marker.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from golden import GOLDEN_DIR, check_golden
+from markers import FRAMEWORK_MARKS
 
 from nnpivot.diagnostics import has_errors
 from nnpivot.generators.nn_text import to_text
@@ -37,7 +39,8 @@ def golden_path(entry) -> Path:
 
 def imported_text(entry) -> str:
     model, report = import_source(CORPUS / entry["path"], entry["framework"], entry["model"], entry["kwargs"],
-                                  [spec["shape"] for spec in entry["inputs"]])
+                                  [spec["shape"] for spec in entry["inputs"]],
+                                  run_constructor=entry.get("run_constructor", False))
     assert not has_errors(report.diagnostics), [str(d) for d in report.diagnostics]
     return to_text(model)
 
@@ -50,7 +53,9 @@ def test_every_corpus_file_has_one_golden_file():
     assert on_disk == expected, "a golden file without its corpus file, or the reverse"
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=[e["path"] for e in ENTRIES])
+@pytest.mark.parametrize("entry", [
+    pytest.param(e, id=e["path"], marks=[FRAMEWORK_MARKS[e["framework"]]] if e.get("run_constructor") else [])
+    for e in ENTRIES])
 def test_import_matches_the_golden_text(entry):
     text = imported_text(entry)
     check_golden(golden_path(entry), text)

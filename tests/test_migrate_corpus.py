@@ -105,7 +105,8 @@ def test_corpus_file_migrates_and_verifies(entry, summary, tmp_path):
         assert {k: v for k, v in built_with.items() if k in entry["kwargs"]} == as_tuples(entry["kwargs"])
         model_args = None
     else:
-        model, report = import_source(source, framework, entry["model"], entry["kwargs"], shapes)
+        model, report = import_source(source, framework, entry["model"], entry["kwargs"], shapes,
+                                      run_constructor=entry.get("run_constructor", False))
         model_args = entry["kwargs"]
     assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
 

@@ -1,0 +1,161 @@
+"""Constructor mode (``--run-constructor``): the model object built by the source's own constructor, read.
+
+The static importers never run user code. Model files written the way the big
+model libraries write them (builder functions over config lists, ``_make_layer``
+loops, ``nn.init`` loops, config objects) are easier to read once built, so on
+request this importer executes the file's DEFINITIONS only (imports, classes,
+functions and module-level assignments of plain constants, never a top-level
+call, loop or the ``__main__`` block: :func:`constructor_definitions`) and the
+model's constructor or builder with the model arguments, then reads the object:
+
+* PyTorch (:mod:`.constructed_torch`): the module tree (``named_children``),
+  each torch layer's hyper-parameters from its attributes (the constructor
+  parameters torch keeps under their own names), and each user-defined
+  module's forward traced with ``torch.fx`` (torch layers, ``nn.Sequential``
+  and user-defined submodules stay calls, so the user's classes stay blocks).
+  From that a plain module file is written (one class per distinct structure
+  of a user class, children constructed with literal arguments under the
+  original attribute names, forward as traced) and read by the static PyTorch
+  importer, so the pivot, the blocks and the weight map (``state_dict`` keys,
+  which the written file keeps) come from the one importer. A forward fx
+  cannot trace (a branch on sizes, ``math`` on a size) is read statically
+  instead: the class's own methods are written with the plain values its
+  instance holds and the file's module level (a ``forward-read-statically``
+  note says so). What neither reading translates is an error naming the
+  module path, and the import fails rather than leave an identity.
+* Keras (:mod:`.constructed_keras`): the built model's functional graph
+  (each tensor's producing layer and call), layer configs (``get_config``)
+  written as a functional builder with the layers' own names and read by the
+  static Keras importer.
+
+Weights are never taken from the built object (its initial values mean nothing):
+they come from the user's checkpoint, through the importer's weight maps.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import itertools
+import sys
+import traceback
+from pathlib import Path
+
+from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error
+
+from .pysource import read_source
+
+# Module-level statements kept in constructor mode besides imports and definitions: assignments of values
+# built from literals, names already defined and attribute reads, with no call at all (a call at module level
+# may read data, download or train: it is the script's, never the model's).
+_PLAIN_VALUE_NODES = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.Name, ast.Load, ast.Attribute,
+                      ast.BinOp, ast.UnaryOp, ast.Subscript, ast.Slice, ast.operator, ast.unaryop, ast.Starred,
+                      ast.BoolOp, ast.boolop, ast.Compare, ast.cmpop, ast.IfExp)
+_counter = itertools.count()
+DEFINITIONS_MODULE = "_nnpivot_constructed_"   # the name of the module the definitions run as, numbered
+CONSTRUCTED_SUFFIX = " (constructed)"   # the written module's path in diagnostics before they are relocated
+
+
+def constructor_definitions(tree: ast.Module, settings: dict | None = None) -> list[ast.stmt]:
+    """The statements of ``tree`` constructor mode executes: imports, class and function definitions, and
+    module-level assignments of plain constants (no call anywhere in them, only names defined before); a
+    name given by ``--set`` is assigned its value. Never ``if __name__ == "__main__"`` or a top-level call."""
+    settings = settings or {}
+    defined = set(dir(__builtins__) if not isinstance(__builtins__, dict) else __builtins__)
+    kept: list[ast.stmt] = []
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            kept.append(stmt)
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in stmt.names)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kept.append(stmt)
+            defined.add(stmt.name)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if not all(isinstance(t, ast.Name) for t in targets):
+                continue
+            names = [t.id for t in targets]
+            if len(names) == 1 and names[0] in settings:
+                value = ast.parse(repr(settings[names[0]]), mode="eval").body
+                kept.append(ast.copy_location(ast.Assign([ast.Name(names[0], ast.Store())], value), stmt))
+                defined.add(names[0])
+            elif _plain_value(stmt.value, defined):
+                kept.append(stmt)
+                defined.update(names)
+    return kept
+
+
+def _plain_value(expr: ast.AST, defined: set) -> bool:
+    return all(isinstance(sub, _PLAIN_VALUE_NODES) and (not isinstance(sub, ast.Name) or sub.id in defined)
+               for sub in ast.walk(expr))
+
+
+def execute_definitions(path: Path, settings: dict | None = None):
+    """Execute the :func:`constructor_definitions` of the file at ``path`` as a fresh module and return it."""
+    path = Path(path).resolve()
+    _, tree = read_source(path)
+    module_tree = ast.fix_missing_locations(ast.Module(constructor_definitions(tree, settings), type_ignores=[]))
+    name = f"{DEFINITIONS_MODULE}{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module   # dataclasses look their module up while the class body runs
+    try:
+        exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's definitions, asked for
+    except Exception as exc:  # noqa: BLE001 - the file's own error, reported with its line
+        raise NNPivotError([_raised(path, exc, "executing the definitions of")]) from None
+    finally:
+        sys.modules.pop(name, None)
+    return module, tree
+
+
+def _raised(path: Path, exc: BaseException, doing: str) -> Diagnostic:
+    """An error for an exception the user's code raised, at the deepest line of the file it passed."""
+    line = 0
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).resolve() == path:
+            line = frame.lineno or 0
+    return error("constructor-failed", f"{doing} {path.name} raised {type(exc).__name__}: {exc}",
+                 Location(str(path), line))
+
+
+def build_model(path, model_name: str | None, model_args: dict | None, settings: dict | None, pick):
+    """``(model object, name, how)``: the file's definitions executed and its model class or builder called
+    with ``model_args`` (its defaults for the rest). ``model_name`` picks it; without it ``pick(path)``."""
+    path = Path(path).resolve()
+    module, _ = execute_definitions(path, settings)
+    name = model_name or pick(path)
+    target = module.__dict__.get(name)
+    if target is None:
+        raise NNPivotError([error("model-not-found", f"{path.name} defines no '{name}' (constructor mode runs "
+                                  "only its definitions and plain constants: give --model with the class or "
+                                  "builder function)", Location(str(path)))])
+    how = "class" if isinstance(target, type) else "function" if callable(target) else "variable"
+    if how == "variable":
+        return target, name, how
+    try:
+        built = target(**(model_args or {}))
+    except Exception as exc:  # noqa: BLE001 - the source's own constructor failing
+        raise NNPivotError([_raised(path, exc, f"building {name} from")]) from None
+    return built, name, how
+
+
+class Unreadable(Exception):
+    """A module of the tree that cannot be written as constructed code (the message says why)."""
+
+
+def same_value(value, default) -> bool:
+    try:
+        return type(value) is type(default) and bool(value == default) or (value is None and default is None)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
+def as_source(report, path: Path, name: str, how: str, model_args, sequential_root: bool) -> None:
+    """The report of the written module file made the report of the user's file and model."""
+    report.source = str(path)
+    report.model, report.model_kind = name, how
+    report.model_arguments = dict(model_args or {})
+    report.constructed = True
+
+
+__all__ = ["CONSTRUCTED_SUFFIX", "DEFINITIONS_MODULE", "Unreadable", "as_source", "build_model", "constructor_definitions",
+           "execute_definitions", "same_value"]
