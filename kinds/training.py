@@ -173,6 +173,21 @@ KERAS_OPTIMIZER_IGNORED = frozenset({"name"})
 KERAS_OPTIMIZER_ALIASES = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2"}
 
 
+# --- learning-rate schedules, loss settings, clipping ------------------------------------------------
+
+# The metamodel's LearningRateSchedule classes; the DSL writes each as its snake_case name with its
+# features as snake_case keywords: ``schedule step_decay(step_size=2, gamma=0.5, interval=epoch)``.
+SCHEDULE_CLASSES = ("StepDecay", "ExponentialDecay", "CosineDecay", "PiecewiseConstantDecay", "ReduceOnPlateau",
+                    "OneCycle")
+# DSL keywords of a ``loss name(...)`` call -> TrainingConfig features
+LOSS_SETTINGS = {"reduction": "lossReduction", "label_smoothing": "labelSmoothing", "labels": "labelFormat"}
+# DSL training settings that are one number -> TrainingConfig features
+CLIPPING_SETTINGS = {"clip_norm": "clipNorm", "clip_value": "clipValue"}
+# Schedules that advance only once per epoch whatever the source writes
+PER_EPOCH_ONLY = frozenset({"ReduceOnPlateau"})
+PER_STEP_ONLY = frozenset({"OneCycle"})
+
+
 # --- losses ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
