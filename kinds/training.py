@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nnpivot.kinds.pysyntax import literal
+
 # What a model's last node says about its output (see ``ending_of_keyword``).
 LOGITS = "logits"
 PROBABILITIES = "probabilities"            # ends in softmax
@@ -179,13 +181,82 @@ KERAS_OPTIMIZER_ALIASES = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "b
 # features as snake_case keywords: ``schedule step_decay(step_size=2, gamma=0.5, interval=epoch)``.
 SCHEDULE_CLASSES = ("StepDecay", "ExponentialDecay", "CosineDecay", "PiecewiseConstantDecay", "ReduceOnPlateau",
                     "OneCycle")
-# DSL keywords of a ``loss name(...)`` call -> TrainingConfig features
-LOSS_SETTINGS = {"reduction": "lossReduction", "label_smoothing": "labelSmoothing", "labels": "labelFormat"}
+# DSL keywords of a ``loss name(...)`` call -> TrainingConfig features (the label format is the loss's own:
+# cross_entropy takes class indices, categorical_cross_entropy one-hot rows, binary_cross_entropy 0/1)
+LOSS_SETTINGS = {"reduction": "lossReduction", "label_smoothing": "labelSmoothing"}
 # DSL training settings that are one number -> TrainingConfig features
 CLIPPING_SETTINGS = {"clip_norm": "clipNorm", "clip_value": "clipValue"}
 # Schedules that advance only once per epoch whatever the source writes
 PER_EPOCH_ONLY = frozenset({"ReduceOnPlateau"})
 PER_STEP_ONLY = frozenset({"OneCycle"})
+
+
+# Losses that take label smoothing in each framework (Keras's sparse cross-entropy has none)
+TORCH_LABEL_SMOOTHING = frozenset({"cross_entropy", "categorical_cross_entropy"})
+KERAS_LABEL_SMOOTHING = frozenset({"categorical_cross_entropy", "binary_cross_entropy"})
+
+
+def schedule_rate(schedule, step: str, initial: str) -> str | None:
+    """The learning rate after ``step`` intervals as a Python expression of ``step`` and the initial rate
+    ``initial`` (both code); None for the schedules that are not a function of the step alone."""
+    name = schedule.eClass.name
+    if name == "StepDecay":
+        return f"{initial} * {literal(schedule.gamma)} ** ({step} // {literal(schedule.stepSize)})"
+    if name == "ExponentialDecay":
+        exponent = f"{step} {'//' if schedule.staircase else '/'} {literal(schedule.decaySteps)}"
+        return f"{initial} * {literal(schedule.decayRate)} ** ({exponent})"
+    if name == "CosineDecay":
+        minimum, steps = literal(schedule.minimum), literal(schedule.decaySteps)
+        return f"{minimum} + ({initial} - {minimum}) * (1 + math.cos(math.pi * min({step}, {steps}) / {steps})) / 2"
+    if name == "PiecewiseConstantDecay":
+        values, boundaries = literal(tuple(schedule.values)), literal(tuple(schedule.boundaries))
+        return f"{values}[sum({step} >= boundary for boundary in {boundaries})]"
+    return None
+
+
+def torch_scheduler(schedule) -> tuple[str, list[str]]:
+    """The torch.optim.lr_scheduler class of the pivot schedule and its arguments, built on ``optimizer`` with
+    the initial rate ``learning_rate`` (generated code's names)."""
+    name, scheduler = schedule.eClass.name, "torch.optim.lr_scheduler."
+    if name == "StepDecay":
+        return f"{scheduler}StepLR", [f"step_size={literal(schedule.stepSize)}", f"gamma={literal(schedule.gamma)}"]
+    if name == "ExponentialDecay" and schedule.decaySteps == 1:
+        return f"{scheduler}ExponentialLR", [f"gamma={literal(schedule.decayRate)}"]
+    if name == "ExponentialDecay" and schedule.staircase:
+        return f"{scheduler}StepLR", [f"step_size={literal(schedule.decaySteps)}", f"gamma={literal(schedule.decayRate)}"]
+    if name == "ReduceOnPlateau":
+        mode = "rel" if schedule.thresholdMode.name == "relative" else "abs"
+        return f"{scheduler}ReduceLROnPlateau", [
+            f"factor={literal(schedule.factor)}", f"patience={literal(schedule.patience)}",
+            f"threshold={literal(schedule.threshold)}", f"threshold_mode={literal(mode)}",
+            f"cooldown={literal(schedule.cooldown)}", f"min_lr={literal(schedule.minimum)}"]
+    if name == "OneCycle":
+        return f"{scheduler}OneCycleLR", [
+            f"max_lr={literal(schedule.maxLearningRate)}", f"total_steps={literal(schedule.totalSteps)}",
+            f"pct_start={literal(schedule.pctStart)}", f"anneal_strategy={literal(schedule.annealing.name)}",
+            f"div_factor={literal(schedule.divFactor)}", f"final_div_factor={literal(schedule.finalDivFactor)}",
+            f"cycle_momentum={literal(bool(schedule.cycleMomentum))}"]
+    # the closed form, as a factor of the initial rate (LambdaLR multiplies the optimizer's rate by it)
+    return f"{scheduler}LambdaLR", [f"lambda step: ({schedule_rate(schedule, 'step', 'learning_rate')}) / learning_rate"]
+
+
+def keras_schedule(schedule, initial: str) -> str | None:
+    """The keras.optimizers.schedules object of a per-step pivot schedule (None: Keras has none)."""
+    name, schedules = schedule.eClass.name, "keras.optimizers.schedules."
+    if name == "StepDecay":
+        return (f"{schedules}ExponentialDecay({initial}, decay_steps={literal(schedule.stepSize)}, "
+                f"decay_rate={literal(schedule.gamma)}, staircase=True)")
+    if name == "ExponentialDecay":
+        return (f"{schedules}ExponentialDecay({initial}, decay_steps={literal(schedule.decaySteps)}, "
+                f"decay_rate={literal(schedule.decayRate)}, staircase={literal(bool(schedule.staircase))})")
+    if name == "CosineDecay":
+        return (f"{schedules}CosineDecay({initial}, decay_steps={literal(schedule.decaySteps)}, "
+                f"alpha={literal(schedule.minimum)} / {initial})")
+    if name == "PiecewiseConstantDecay":
+        # Keras switches after a boundary (step > b), the pivot at it (step >= b)
+        boundaries = [b - 1 for b in schedule.boundaries]
+        return f"{schedules}PiecewiseConstantDecay({literal(boundaries)}, {literal(list(schedule.values))})"
+    return None
 
 
 # --- losses ----------------------------------------------------------------------------------------
