@@ -259,6 +259,37 @@ def keras_schedule(schedule, initial: str) -> str | None:
     return None
 
 
+# torch.optim.lr_scheduler classes the PyTorch importer reads: the pivot class and, in positional order after
+# the optimizer, (torch keyword, pivot feature or None, torch default). A keyword without a feature is read by
+# the importer itself (MultiStepLR's gamma, OneCycleLR's epochs) or must keep its default (a warning otherwise).
+TORCH_SCHEDULERS = {
+    "StepLR": ("StepDecay", (("step_size", "stepSize", None), ("gamma", "gamma", 0.1))),
+    "ExponentialLR": ("ExponentialDecay", (("gamma", "decayRate", None),)),
+    "CosineAnnealingLR": ("CosineDecay", (("T_max", "decaySteps", None), ("eta_min", "minimum", 0.0))),
+    "MultiStepLR": ("PiecewiseConstantDecay", (("milestones", None, None), ("gamma", None, 0.1))),
+    "ReduceLROnPlateau": ("ReduceOnPlateau", (
+        ("mode", None, "min"), ("factor", "factor", 0.1), ("patience", "patience", 10),
+        ("threshold", "threshold", 1e-4), ("threshold_mode", "thresholdMode", "rel"), ("cooldown", "cooldown", 0),
+        ("min_lr", "minimum", 0.0), ("eps", None, 1e-8))),
+    "OneCycleLR": ("OneCycle", (
+        ("max_lr", "maxLearningRate", None), ("total_steps", "totalSteps", None), ("epochs", None, None),
+        ("steps_per_epoch", None, None), ("pct_start", "pctStart", 0.3), ("anneal_strategy", "annealing", "cos"),
+        ("cycle_momentum", "cycleMomentum", True), ("base_momentum", None, 0.85), ("max_momentum", None, 0.95),
+        ("div_factor", "divFactor", 25.0), ("final_div_factor", "finalDivFactor", 1e4),
+        ("three_phase", None, False))),
+}
+THRESHOLD_MODES = {"rel": "relative", "abs": "absolute"}
+# keras.optimizers.schedules classes the Keras importer reads (as the optimizer's learning rate, per step)
+KERAS_SCHEDULES = {
+    "ExponentialDecay": ("ExponentialDecay", (("initial_learning_rate", None, None), ("decay_steps", "decaySteps", None),
+                                              ("decay_rate", "decayRate", None), ("staircase", "staircase", False))),
+    "CosineDecay": ("CosineDecay", (("initial_learning_rate", None, None), ("decay_steps", "decaySteps", None),
+                                    ("alpha", None, 0.0), ("name", None, None), ("warmup_target", None, None),
+                                    ("warmup_steps", None, 0))),
+    "PiecewiseConstantDecay": ("PiecewiseConstantDecay", (("boundaries", None, None), ("values", "values", None))),
+}
+
+
 # --- losses ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
