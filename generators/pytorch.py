@@ -250,7 +250,7 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
         "signature": wrap_call("def train(", parameters, "", "):"),
         "optimizer": wrap_call(f"optimizer = {entry.torch_class}(", ["model.parameters()", *options], INDENT),
         "loss_input": writing.input.format("outputs"), "probabilities": writing.input != "{}",
-        "loss": _loss_code(writing.code, config, loss, diagnostics), "targets": vocabulary.LOSSES[loss].torch_targets,
+        "loss": _loss_code(writing.code, config, loss, diagnostics), "targets": _targets(config, loss),
         "scheduler": scheduler, "scheduler_step": scheduler_step, "clipping": _clipping(config),
         "mean": config.lossReduction.name == "mean",
         "doc": docstring(_TRAIN_DOC.format(optimizer=kind, loss=loss)),
@@ -259,12 +259,21 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
     }
 
 
+def _targets(config, loss: str) -> str:
+    """The labels as the loss takes them; binary label smoothing as Keras does it (PyTorch's BCE has none)."""
+    targets = vocabulary.LOSSES[loss].torch_targets
+    if config.labelSmoothing and loss in vocabulary.TORCH_TARGET_SMOOTHING:
+        smoothing = literal(config.labelSmoothing)
+        return f"{targets} * (1 - {smoothing}) + 0.5 * {smoothing}"
+    return targets
+
+
 def _loss_code(code: str, config, loss: str, diagnostics: list[Diagnostic]) -> str:
     """The loss constructor with the configuration's reduction and label smoothing."""
     options = []
     if config.lossReduction.name != "mean":
         options.append(f"reduction={literal(config.lossReduction.name)}")
-    if config.labelSmoothing:
+    if config.labelSmoothing and loss not in vocabulary.TORCH_TARGET_SMOOTHING:
         if loss in vocabulary.TORCH_LABEL_SMOOTHING:
             options.append(f"label_smoothing={literal(config.labelSmoothing)}")
         else:

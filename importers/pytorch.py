@@ -2157,7 +2157,7 @@ class _TrainingReader:
 
     def constants(self, scope_node) -> dict:
         """Names with constant values where ``scope_node`` runs: module constants, then its own assignments."""
-        values = {k: v for k, v in self.importer.globals.items() if isinstance(v, (int, float, str, bool))}
+        values = {k: v for k, v in self.importer.globals.items() if _plain_setting(v)}
         if isinstance(scope_node, ast.FunctionDef):
             spec = scope_node.args
             params = spec.posonlyargs + spec.args
@@ -2246,11 +2246,15 @@ class _TrainingReader:
         """Each ``add_argument`` option's destination -> its default; the names holding ``parse_args()``."""
         module = {k: v for k, v in self.importer.globals.items() if isinstance(v, (int, float, str, bool))}
         found = {}
+        parsers = {"parse_args", "parse_known_args"}
+        # the script's own functions that return the parsed options (def get_args(): return parser.parse_args())
+        parsers |= {f.name for f in self.functions.values() if any(
+            isinstance(n, ast.Return) and isinstance(n.value, ast.Call) and
+            _attribute_name(n.value.func) in ("parse_args", "parse_known_args") for n in ast.walk(f))}
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Call, ast.Subscript)):
                 call = node.value.value if isinstance(node.value, ast.Subscript) else node.value
-                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and \
-                        call.func.attr in ("parse_args", "parse_known_args"):
+                if isinstance(call, ast.Call) and _attribute_name(call.func) in parsers:
                     for target in node.targets:
                         first = target.elts[0] if isinstance(target, ast.Tuple) and target.elts else target
                         if isinstance(first, ast.Name):
@@ -2648,6 +2652,15 @@ class _TrainingReader:
                 if _is_int(step):
                     return step
         return None
+
+
+def _plain_setting(value) -> bool:
+    """A constant a training setting can come from: a number, string, or a dict / list / tuple of them."""
+    if isinstance(value, dict):
+        return all(isinstance(k, (str, int)) and _plain_setting(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain_setting(v) for v in value)
+    return isinstance(value, (int, float, str, bool))
 
 
 def _field_default(node):

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nnpivot.kinds.pysyntax import literal
+from nnpivot.kinds.spec import snake
 
 # What a model's last node says about its output (see ``ending_of_keyword``).
 LOGITS = "logits"
@@ -109,8 +110,17 @@ def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerPa
 # Not quite one quantity: Keras's Adam family adds epsilon before the bias correction of sqrt(v) ("epsilon
 # hat"), its RMSprop and Adagrad inside the square root; PyTorch adds it to the (bias-corrected) sqrt(v). The
 # updates agree where sqrt(v) is well above epsilon, i.e. except for near-zero gradients or a large epsilon.
-def _epsilon(torch_default: float, keras_default: float = 1e-7) -> OptimizerParameter:
-    return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default)
+# Adadelta adds it inside the square root in both.
+_EPSILON_HAT = ("Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after it: the same value is a "
+                "larger epsilon in Keras in the first steps")
+_EPSILON_INSIDE = ("Keras adds epsilon inside the square root, PyTorch outside it: the updates differ where the "
+                   "squared-gradient average is near epsilon")
+
+
+def _epsilon(torch_default: float, keras_default: float = 1e-7, differs: str = _EPSILON_HAT) -> OptimizerParameter:
+    """The pivot's epsilon is PyTorch's (added to the bias-corrected sqrt(v)); Keras places it otherwise, and
+    no constant converts one into the other, so its Keras form is approximate (a warning)."""
+    return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default, keras_differs=differs)
 
 
 def _flag(name: str) -> OptimizerParameter:
@@ -130,13 +140,13 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
     OptimizerEntry("rmsprop", "torch.optim.RMSprop", "keras.optimizers.RMSprop", ("rmsprop",), 1e-2, 1e-3, (
         OptimizerParameter("rho", "alpha", "rho", 0.99, 0.9),
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
-        _epsilon(1e-8), _decay("RMSprop"), _flag("centered"))),
+        _epsilon(1e-8, differs=_EPSILON_INSIDE), _decay("RMSprop"), _flag("centered"))),
     OptimizerEntry("adagrad", "torch.optim.Adagrad", "keras.optimizers.Adagrad", ("adagrad",), 1e-2, 1e-3, (
-        _epsilon(1e-10), _decay("Adagrad"),
+        _epsilon(1e-10, differs=_EPSILON_INSIDE), _decay("Adagrad"),
         OptimizerParameter("initial_accumulator_value", "initial_accumulator_value", "initial_accumulator_value",
                            0.0, 0.1))),
     OptimizerEntry("adadelta", "torch.optim.Adadelta", "keras.optimizers.Adadelta", ("adadelta",), 1.0, 1e-3, (
-        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6), _decay("Adadelta"))),
+        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6, differs=""), _decay("Adadelta"))),
     OptimizerEntry("adamax", "torch.optim.Adamax", "keras.optimizers.Adamax", ("adamax",), 2e-3, 1e-3, (
         *_betas(), _epsilon(1e-8), _decay("Adamax"))),
     OptimizerEntry("nadam", "torch.optim.NAdam", "keras.optimizers.Nadam", ("nadam",), 2e-3, 1e-3, (
@@ -194,6 +204,8 @@ PER_STEP_ONLY = frozenset({"OneCycle"})
 # Losses that take label smoothing in each framework (Keras's sparse cross-entropy has none)
 TORCH_LABEL_SMOOTHING = frozenset({"cross_entropy", "categorical_cross_entropy"})
 KERAS_LABEL_SMOOTHING = frozenset({"categorical_cross_entropy", "binary_cross_entropy"})
+# PyTorch's BCE has no label smoothing: generated code smooths the 0/1 targets as Keras does, y * (1 - e) + e / 2
+TORCH_TARGET_SMOOTHING = frozenset({"binary_cross_entropy"})
 
 
 def schedule_rate(schedule, step: str, initial: str) -> str | None:
@@ -536,6 +548,22 @@ def markdown_table() -> str:
             forms = [f"{_ending_label(e, len(writings))}: " + _writing_text(w) for e, w in writings.items()]
             written.append(f"{ending} {'; '.join(forms)}")
         lines.append(f"| `{entry.name}` | {entry.meaning} | {torch_names} | {keras_names} | {'<br>'.join(written)} |")
+    lines += ["", "| schedule (`.nn`) | PyTorch read | PyTorch written | Keras (read and written) |",
+              "|---|---|---|---|"]
+    torch_written = {"StepDecay": "`StepLR`", "ExponentialDecay": "`ExponentialLR` (decay_steps 1), `StepLR` "
+                     "(staircase), else `LambdaLR`", "CosineDecay": "`LambdaLR` (stays at the minimum after T_max)",
+                     "PiecewiseConstantDecay": "`LambdaLR`", "ReduceOnPlateau": "`ReduceLROnPlateau`",
+                     "OneCycle": "`OneCycleLR`"}
+    keras_forms = {"StepDecay": "`ExponentialDecay(staircase=True)` per step, `LearningRateScheduler` per epoch",
+                   "ExponentialDecay": "`ExponentialDecay` per step, `LearningRateScheduler` per epoch",
+                   "CosineDecay": "`CosineDecay` per step, `LearningRateScheduler` per epoch",
+                   "PiecewiseConstantDecay": "`PiecewiseConstantDecay` (boundaries - 1) per step, "
+                                             "`LearningRateScheduler` per epoch",
+                   "ReduceOnPlateau": "`callbacks.ReduceLROnPlateau` (patience + 1; min_delta is absolute)",
+                   "OneCycle": "none (warning)"}
+    for name in SCHEDULE_CLASSES:
+        torch_names = ", ".join(f"`{t}`" for t, (pivot, _) in TORCH_SCHEDULERS.items() if pivot == name)
+        lines.append(f"| `{snake(name)}` | {torch_names} | {torch_written[name]} | {keras_forms[name]} |")
     lines += ["", "| metric | Keras (read) | PyTorch training function |", "|---|---|---|"]
     for entry in METRICS.values():
         torch_form = "running sum" if entry.torch else "left out (warning)"
