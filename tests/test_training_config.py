@@ -27,6 +27,7 @@ from nnpivot.importers.nn_text import parse_text
 from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.importers.xmi import load_xmi
 from nnpivot.migrate import migrate
+from nnpivot.validators import validate
 
 pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]
 
@@ -587,3 +588,16 @@ def test_wrong_training_settings_are_located_errors(setting, message):
         parse_text(text, "net.nn")
     [problem] = raised.value.diagnostics
     assert message in problem.message and problem.location.line == 9
+
+
+@pytest.mark.parametrize("schedule,message", [
+    ("step_decay(step_size=0)", "schedule step_decay: step_size must be positive, got 0"),
+    ("piecewise_constant_decay(boundaries=[3, 2], values=[0.1, 0.01, 0.001])", "must be positive and increasing"),
+    ("piecewise_constant_decay(boundaries=[2], values=[0.1])", "values must be 2 positive learning rates"),
+    ("reduce_on_plateau(factor=1.5)", "factor must be below 1"),
+    ("one_cycle(max_learning_rate=0.1)", "total_steps must be positive"),
+])
+def test_a_schedule_that_cannot_run_is_a_located_error(schedule, message):
+    [problem] = validate(parse_text(SCHEDULED_MODEL.format(schedule=schedule), "net.nn"))
+    assert problem.code == "out-of-range" and message in problem.message
+    assert problem.location.line == 9
