@@ -3056,7 +3056,11 @@ def optimizer(self, value, loc, config=None):
         elif key in ("global_clipnorm", "clipnorm", "clipvalue") and item is None:
             continue
         elif parameter is not None and isinstance(item, (int, float, bool)):
-            if parameter.keras_differs:
+            if entry.name == "adam" and key == "weight_decay" and item:
+                # Keras decouples Adam's weight decay, as PyTorch's AdamW does: the same update, exactly
+                entry = vocabulary.OPTIMIZERS["adamw"]
+                result.kind = entry.name
+            elif parameter.keras_differs:
                 self.warn("approximate-translation", f"optimizer {entry.name} argument {key}={item!r} is carried "
                           f"over approximately ({parameter.keras_differs})", loc)
             result.parameters.append(eclass("Parameter")(key=parameter.name, value=float(item)))
