@@ -311,7 +311,9 @@ def _scheduler(config, diagnostics: list[Diagnostic]) -> tuple[str | None, str |
         interval = "plateau"
     else:
         interval = "step" if name in vocabulary.PER_STEP_ONLY else schedule.interval.name
-    callee, args = vocabulary.torch_scheduler(schedule)
+    optimizer = config.optimizer
+    callee, args = vocabulary.torch_scheduler(schedule, optimizer.learningRate if optimizer is not None
+                                              else vocabulary.DEFAULT_LEARNING_RATE)
     return wrap_call(f"scheduler = {callee}(", ["optimizer", *args], INDENT), interval
 
 

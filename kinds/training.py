@@ -226,9 +226,25 @@ def schedule_rate(schedule, step: str, initial: str) -> str | None:
     return None
 
 
-def torch_scheduler(schedule) -> tuple[str, list[str]]:
+def _multistep_gamma(schedule, initial: float | None) -> float | None:
+    """The gamma of MultiStepLR when the piecewise values are ``initial`` multiplied by it at each boundary, as
+    MultiStepLR computes them (the shortest spelling that gives the very same floats), else None."""
+    values = list(schedule.values)
+    if initial is None or len(values) < 2 or values[0] != initial:
+        return None
+    for digits in (6, 9, 12, 17):
+        gamma = float(f"{values[1] / values[0]:.{digits}g}")
+        rates = [initial]
+        for _ in values[1:]:
+            rates.append(rates[-1] * gamma)
+        if rates == values:
+            return gamma
+    return None
+
+
+def torch_scheduler(schedule, initial: float | None = None) -> tuple[str, list[str]]:
     """The torch.optim.lr_scheduler class of the pivot schedule and its arguments, built on ``optimizer`` with
-    the initial rate ``learning_rate`` (generated code's names)."""
+    the initial rate ``learning_rate`` (generated code's names; ``initial`` is its default value)."""
     name, scheduler = schedule.eClass.name, "torch.optim.lr_scheduler."
     if name == "StepDecay":
         return f"{scheduler}StepLR", [f"step_size={literal(schedule.stepSize)}", f"gamma={literal(schedule.gamma)}"]
@@ -236,6 +252,8 @@ def torch_scheduler(schedule) -> tuple[str, list[str]]:
         return f"{scheduler}ExponentialLR", [f"gamma={literal(schedule.decayRate)}"]
     if name == "ExponentialDecay" and schedule.staircase:
         return f"{scheduler}StepLR", [f"step_size={literal(schedule.decaySteps)}", f"gamma={literal(schedule.decayRate)}"]
+    if name == "PiecewiseConstantDecay" and (gamma := _multistep_gamma(schedule, initial)) is not None:
+        return f"{scheduler}MultiStepLR", [f"milestones={literal(list(schedule.boundaries))}", f"gamma={literal(gamma)}"]
     if name == "ReduceOnPlateau":
         mode = "rel" if schedule.thresholdMode.name == "relative" else "abs"
         return f"{scheduler}ReduceLROnPlateau", [

@@ -233,7 +233,8 @@ def test_each_schedule_gives_the_same_rates_in_both_generated_trainings(tmp_path
                  "cosine_decay(decay_steps=3, minimum=0.01)",
                  "cosine_decay(decay_steps=7, minimum=0.02, interval=step)",
                  "piecewise_constant_decay(boundaries=[1, 3], values=[0.1, 0.05, 0.01])",
-                 "piecewise_constant_decay(boundaries=[4, 8], values=[0.1, 0.05, 0.01], interval=step)"]
+                 "piecewise_constant_decay(boundaries=[4, 8], values=[0.1, 0.05, 0.01], interval=step)",
+                 "piecewise_constant_decay(boundaries=[2, 3], values=[0.1, 0.03, 0.009])"]  # MultiStepLR
     features, labels = classes_data(12, seed=5)
     for index, schedule in enumerate(schedules):
         text = SCHEDULED_MODEL.format(schedule=schedule)
