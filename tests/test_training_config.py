@@ -505,9 +505,17 @@ def test_an_unknown_optimizer_is_a_warning_naming_it(tmp_path):
     assert "torch.optim.LBFGS" in warned.message and (warned.location.line, warned.location.col) == (20, 21)
 
 
-def test_a_one_cycle_schedule_is_a_warning_for_keras():
+def test_a_one_cycle_schedule_is_a_warning_for_keras(tmp_path, torch_rates):
     pivot = parse_text(SCHEDULED_MODEL.format(schedule="one_cycle(max_learning_rate=0.1, total_steps=12)"), "net.nn")
-    assert "OneCycleLR(" in P.generate(pivot, "net.nn")
+    torch_file = tmp_path / "net.py"
+    torch_file.write_text(P.generate(pivot, "net.nn"))
+    module = load_module(torch_file)
+    features, labels = classes_data(12, seed=6)
+    printed_losses(module.train, module.Net(), torch.utils.data.TensorDataset(torch.from_numpy(features),
+                                                                              torch.from_numpy(labels)))
+    # 4 epochs of 3 steps: warm up from 0.1 / 25 to 0.1 over 30% of the 12 steps, then anneal
+    assert len(torch_rates) == 12 and torch_rates[0] == pytest.approx(0.004)
+    assert 0.09 < max(torch_rates) <= 0.1 and torch_rates[-1] < torch_rates[0]
     program = K.plan(pivot)
     K.render(program, "net.nn")
     [warned] = program.diagnostics
@@ -633,3 +641,12 @@ def test_keras_adam_weight_decay_becomes_pytorch_adamw_and_updates_the_same(tmp_
     # float32 rounding in a different order (measured 1.4e-6); L2 decay lands 1e-3 and more away
     np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), parameter.detach().numpy(), atol=1e-5)
     assert np.abs(coupled.detach().numpy() - parameter.detach().numpy()).max() > 1e-3
+
+
+def test_one_cycle_needs_an_optimizer_with_momentum():
+    text = SCHEDULED_MODEL.format(schedule="one_cycle(max_learning_rate=0.1, total_steps=12)")
+    [problem] = validate(parse_text(text.replace("sgd(learning_rate=0.1)", "adagrad(learning_rate=0.1)"), "net.nn"))
+    assert "optimizer adagrad has none: write cycle_momentum=false" in problem.message and problem.location.line == 9
+    assert validate(parse_text(text.replace("total_steps=12", "total_steps=12, cycle_momentum=false").replace(
+        "sgd(learning_rate=0.1)", "adagrad(learning_rate=0.1)"), "net.nn")) == []
+    assert validate(parse_text(text, "net.nn")) == []

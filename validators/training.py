@@ -5,7 +5,7 @@ from difflib import get_close_matches
 
 from nnpivot.diagnostics import Diagnostic, error, location_of, warning
 from nnpivot.kinds import snake
-from nnpivot.kinds.training import LOSSES, METRICS, OPTIMIZERS
+from nnpivot.kinds.training import DEFAULT_OPTIMIZER, LOSSES, METRICS, OPTIMIZERS
 
 
 def _suggest(name: str, known) -> str:
@@ -58,6 +58,11 @@ def check_training(model) -> list[Diagnostic]:
     found.extend(_check_settings(config))
     if config.schedule is not None:
         found.extend(_check_schedule(config.schedule))
+        entry = OPTIMIZERS.get(optimizer.kind) if optimizer is not None else OPTIMIZERS[DEFAULT_OPTIMIZER]
+        if config.schedule.eClass.name == "OneCycle" and config.schedule.cycleMomentum and entry is not None and \
+                not (entry.parameter("momentum") or entry.parameter("beta_1")):
+            found.append(error("out-of-range", f"schedule one_cycle cycles the momentum, and optimizer {entry.name} "
+                               "has none: write cycle_momentum=false", location_of(config.schedule)))
     for metric in config.metrics:
         if metric not in METRICS:
             found.append(warning("unknown-metric",
