@@ -464,7 +464,7 @@ def render(program: KerasProgram, source_name: str) -> str:
     ordered_blocks = [b for b in model.blocks if b in program.blocks]
     classes = [_class_view(program.blocks[b], f"Block {b.name}.") for b in ordered_blocks]
     classes.append(_class_view(program.code, model.description or None))
-    training = _training_view(model, program.diagnostics)
+    training = _training_view(model, program.diagnostics, program.shapes)
     if has_errors(program.diagnostics):
         raise NNPivotError(program.diagnostics)
     text = environment(TARGET).get_template("model.py.j2").render(
@@ -598,7 +598,13 @@ def _loss_code(code: str, config, loss: str, diagnostics) -> str:
     return head + (", " if not head.endswith("(") else "") + ", ".join(options) + ")"
 
 
-def _training_view(model, diagnostics) -> dict | None:
+def _class_count(model, shapes) -> int | None:
+    outputs = list(model.outputs)
+    shape = shapes.operand(outputs[0]) if shapes is not None and len(outputs) == 1 else None
+    return shape[-1] if shape and isinstance(shape[-1], int) and shape[-1] > 1 else None
+
+
+def _training_view(model, diagnostics, shapes=None) -> dict | None:
     config = model.training
     if config is None:
         return None
@@ -612,7 +618,14 @@ def _training_view(model, diagnostics) -> dict | None:
         diagnostics.append(error("unsupported-for-target", f"loss {loss}: {problem}",
                                  location_of(config, "loss") or location_of(config)))
         return None
-    compile_args.append(f"loss={_loss_code(writing.code, config, loss, diagnostics)}")
+    code, labels = writing.code, None
+    classes = _class_count(model, shapes)
+    if config.labelSmoothing and loss == "cross_entropy" and classes is not None:
+        # Keras's sparse cross-entropy has no label smoothing: one-hot labels and the categorical loss, which
+        # smooths them as PyTorch does, y * (1 - e) + e / classes
+        code = code.replace("SparseCategoricalCrossentropy", "CategoricalCrossentropy")
+        labels = f"    y = keras.ops.one_hot(keras.ops.reshape(y, (-1,)), {classes})  # class indices, (N,) or (N, 1)"
+    compile_args.append(f"loss={_loss_code(code, config, 'categorical_cross_entropy' if labels else loss, diagnostics)}")
     metrics = []
     for metric in config.metrics:
         metric_entry = vocabulary.METRICS.get(metric)
@@ -627,7 +640,7 @@ def _training_view(model, diagnostics) -> dict | None:
     callbacks = _callbacks(config, diagnostics)
     fit = wrap_call("return model.fit(", ["x", "y", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
                                           *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else [])], "    ")
-    return {"compile": compile_text, "fit": fit}
+    return {"compile": compile_text, "fit": f"{labels}\n{fit}" if labels else fit}
 
 
 # =============================================================================

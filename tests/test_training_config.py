@@ -108,7 +108,7 @@ def main(dataset, argv=()):
     for epoch in range(args.epochs):
         for features, labels in loader:
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(features), labels)
+            loss = F.cross_entropy(model(features), labels, label_smoothing=0.1)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), max_norm=args.clip)
             optimizer.step()
@@ -134,6 +134,7 @@ def test_steplr_script_trains_the_same_in_keras_epoch_by_epoch(tmp_path, torch_r
     training = print_nn(model).split("training {")[1]
     # the argparse defaults, the schedule per epoch (scheduler.step() after the batch loop), the clipping
     for line in ("optimizer sgd(learning_rate=0.5)", "schedule step_decay(step_size=2, gamma=0.5)", "epochs 7",
+                 "loss cross_entropy(label_smoothing=0.1)",
                  "batch_size 40", "clip_norm 0.3"):
         assert line in training
 
@@ -144,7 +145,11 @@ def test_steplr_script_trains_the_same_in_keras_epoch_by_epoch(tmp_path, torch_r
     result = migrate(script, "keras", out, input_shapes=[[6]], weights=tmp_path / "initial.pt",
                      weights_out=tmp_path / "initial.weights.h5")
     assert result.weights_written
-    assert "LearningRateScheduler" in out.read_text() and "global_clipnorm=0.3" in out.read_text()
+    generated = re.sub(r"\s", "", out.read_text())
+    assert "LearningRateScheduler" in generated and "global_clipnorm=0.3" in generated
+    # label smoothing on class indices: one-hot labels and Keras's categorical loss, which has it
+    assert "CategoricalCrossentropy(from_logits=True,label_smoothing=0.1)" in generated
+    assert "y=keras.ops.one_hot(keras.ops.reshape(y,(-1,)),3)" in generated
 
     features, labels = classes_data(40, seed=2)
     torch.manual_seed(0)
