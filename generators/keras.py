@@ -464,13 +464,15 @@ def render(program: KerasProgram, source_name: str) -> str:
     ordered_blocks = [b for b in model.blocks if b in program.blocks]
     classes = [_class_view(program.blocks[b], f"Block {b.name}.") for b in ordered_blocks]
     classes.append(_class_view(program.code, model.description or None))
-    training = _training_view(model, program.diagnostics)
+    training = _training_view(model, program.diagnostics, program.shapes)
     if has_errors(program.diagnostics):
         raise NNPivotError(program.diagnostics)
     text = environment(TARGET).get_template("model.py.j2").render(
         header=header(source_name), classes=classes, training=training, model_name=model.name)
     imports = [name for name in ("layers", "ops") if re.search(rf"\b{name}\.", text)]
     text = text.replace("@@IMPORTS@@", f"from keras import {', '.join(imports)}\n" if imports else "", 1)  # not in a docstring
+    if re.search(r"\bmath\.", text):
+        text = text.replace("\nimport keras\n", "\nimport math\n\nimport keras\n", 1)
     if any(len(line) > LINE_WIDTH for line in text.splitlines()):
         text = _ruff_format(text)
     return text
@@ -497,11 +499,14 @@ def _ending(model) -> str:
     return vocabulary.ending_of_keyword(kind.keyword if kind else None)
 
 
-def _optimizer_code(opt, diagnostics) -> str:
-    """The Keras optimizer of the pivot's (the default one when ``opt`` is None)."""
+def _optimizer_code(opt, diagnostics, config=None) -> str:
+    """The Keras optimizer of the pivot's (the default one when ``opt`` is None), with the configuration's
+    per-step schedule and gradient clipping."""
+    extra = _clipping_args(config, diagnostics) if config is not None else []
     if opt is None:
+        rate = _rate_code(config, literal(vocabulary.DEFAULT_LEARNING_RATE), diagnostics)
         return f"{vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER].keras_class}(" \
-               f"learning_rate={literal(vocabulary.DEFAULT_LEARNING_RATE)})"
+               f"{', '.join([f'learning_rate={rate}', *extra])})"
     entry = vocabulary.OPTIMIZERS.get(opt.kind or "")
     if entry is None:
         diagnostics.append(warning("unsupported-for-target", f"optimizer '{opt.kind}' has no Keras mapping; "
@@ -509,7 +514,7 @@ def _optimizer_code(opt, diagnostics) -> str:
         entry, parameters = vocabulary.OPTIMIZERS["adam"], []
     else:
         parameters = list(opt.parameters)
-    args = [f"learning_rate={literal(opt.learningRate)}"]
+    args = [f"learning_rate={_rate_code(config, literal(opt.learningRate), diagnostics)}"]
     for parameter in parameters:
         known = entry.parameter(parameter.key)
         if known is None:
@@ -521,15 +526,90 @@ def _optimizer_code(opt, diagnostics) -> str:
                                        f"carried over approximately ({known.keras_differs})",
                                        location_of(parameter) or location_of(opt)))
         args.append(f"{known.keras}={literal(known.keras_value(parameter.value))}")
-    return f"{entry.keras_class}({', '.join(args)})"
+    return f"{entry.keras_class}({', '.join(args + extra)})"
 
 
-def _training_view(model, diagnostics) -> dict | None:
+def _rate_code(config, initial: str, diagnostics) -> str:
+    """The optimizer's learning rate: a keras.optimizers.schedules object for a per-step schedule."""
+    schedule = config.schedule if config is not None else None
+    if schedule is None or schedule.eClass.name == "ReduceOnPlateau" or (
+            schedule.interval.name == "epoch" and schedule.eClass.name not in vocabulary.PER_STEP_ONLY):
+        return initial
+    code = vocabulary.keras_schedule(schedule, initial)
+    if code is None:
+        diagnostics.append(warning("unsupported-for-target", f"the learning-rate schedule "
+                                   f"{schedule.eClass.name} has no Keras counterpart; the Keras training uses the "
+                                   "constant learning rate", location_of(schedule) or location_of(config)))
+        return initial
+    return code
+
+
+def _clipping_args(config, diagnostics) -> list[str]:
+    if config.clipNorm and config.clipValue:
+        diagnostics.append(warning("unsupported-for-target", "Keras clips gradients either by norm or by value, "
+                                   f"not both: clip_value={config.clipValue:g} is left out",
+                                   location_of(config, "clipValue") or location_of(config)))
+    if config.clipNorm:
+        return [f"global_clipnorm={literal(config.clipNorm)}"]
+    if config.clipValue:
+        return [f"clipvalue={literal(config.clipValue)}"]
+    return []
+
+
+def _callbacks(config, diagnostics) -> list[str]:
+    """The fit callbacks of a per-epoch schedule."""
+    schedule = config.schedule
+    if schedule is None:
+        return []
+    name = schedule.eClass.name
+    if name == "ReduceOnPlateau":
+        if schedule.thresholdMode.name == "relative" and schedule.threshold:
+            diagnostics.append(warning("approximate-translation", "Keras's ReduceLROnPlateau takes an absolute "
+                                       f"improvement (min_delta); the relative threshold {schedule.threshold:g} is "
+                                       "carried over as an absolute one", location_of(schedule)))
+        # Keras reduces after patience epochs without improvement, PyTorch (the pivot) after patience + 1
+        plateau = (f"keras.callbacks.ReduceLROnPlateau(monitor={literal(schedule.monitor)}, "
+                   f"factor={literal(schedule.factor)}, patience={literal(schedule.patience + 1)}, "
+                   f"min_delta={literal(schedule.threshold)}, cooldown={literal(schedule.cooldown)}, "
+                   f"min_lr={literal(schedule.minimum)})")
+        return [plateau]
+    if schedule.interval.name != "epoch" or name in vocabulary.PER_STEP_ONLY:
+        return []
+    rate = vocabulary.schedule_rate(schedule, "epoch", literal(config.optimizer.learningRate if config.optimizer
+                                                               is not None else vocabulary.DEFAULT_LEARNING_RATE))
+    return [f"keras.callbacks.LearningRateScheduler(lambda epoch: {rate})"]
+
+
+def _loss_code(code: str, config, loss: str, diagnostics) -> str:
+    """The loss constructor with the configuration's reduction and label smoothing."""
+    options = []
+    if config.lossReduction.name != "mean":
+        options.append(f"reduction={literal(config.lossReduction.name)}")
+    if config.labelSmoothing:
+        if loss in vocabulary.KERAS_LABEL_SMOOTHING:
+            options.append(f"label_smoothing={literal(config.labelSmoothing)}")
+        else:
+            diagnostics.append(warning("unsupported-for-target", f"loss {loss}: Keras has no label smoothing for "
+                                       f"it; label_smoothing={config.labelSmoothing:g} is left out",
+                                       location_of(config, "labelSmoothing") or location_of(config)))
+    if not options:
+        return code
+    head = code[:-1]
+    return head + (", " if not head.endswith("(") else "") + ", ".join(options) + ")"
+
+
+def _class_count(model, shapes) -> int | None:
+    outputs = list(model.outputs)
+    shape = shapes.operand(outputs[0]) if shapes is not None and len(outputs) == 1 else None
+    return shape[-1] if shape and isinstance(shape[-1], int) and shape[-1] > 1 else None
+
+
+def _training_view(model, diagnostics, shapes=None) -> dict | None:
     config = model.training
     if config is None:
         return None
     # an unset optimizer or loss means the same defaults as in the PyTorch training function
-    compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics)}"]
+    compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config)}"]
     loss = config.loss or vocabulary.DEFAULT_LOSS
     entry = vocabulary.LOSSES.get(loss)
     writing = entry.keras(_ending(model)) if entry is not None else None
@@ -538,7 +618,14 @@ def _training_view(model, diagnostics) -> dict | None:
         diagnostics.append(error("unsupported-for-target", f"loss {loss}: {problem}",
                                  location_of(config, "loss") or location_of(config)))
         return None
-    compile_args.append(f"loss={writing.code}")
+    code, labels = writing.code, None
+    classes = _class_count(model, shapes)
+    if config.labelSmoothing and loss == "cross_entropy" and classes is not None:
+        # Keras's sparse cross-entropy has no label smoothing: one-hot labels and the categorical loss, which
+        # smooths them as PyTorch does, y * (1 - e) + e / classes
+        code = code.replace("SparseCategoricalCrossentropy", "CategoricalCrossentropy")
+        labels = f"    y = keras.ops.one_hot(keras.ops.reshape(y, (-1,)), {classes})  # class indices, (N,) or (N, 1)"
+    compile_args.append(f"loss={_loss_code(code, config, 'categorical_cross_entropy' if labels else loss, diagnostics)}")
     metrics = []
     for metric in config.metrics:
         metric_entry = vocabulary.METRICS.get(metric)
@@ -550,8 +637,10 @@ def _training_view(model, diagnostics) -> dict | None:
     if metrics:
         compile_args.append(f"metrics=[{', '.join(metrics)}]")
     compile_text = wrap_call("model.compile(", compile_args, "    ")
-    fit = f"    return model.fit(x, y, epochs={config.epochs}, batch_size={config.batchSize})"
-    return {"compile": compile_text, "fit": fit}
+    callbacks = _callbacks(config, diagnostics)
+    fit = wrap_call("return model.fit(", ["x", "y", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
+                                          *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else [])], "    ")
+    return {"compile": compile_text, "fit": f"{labels}\n{fit}" if labels else fit}
 
 
 # =============================================================================

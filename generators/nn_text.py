@@ -11,7 +11,7 @@ import json
 
 from nnpivot.graph import topological_order
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, is_enum, kind_of, snake
-from nnpivot.kinds.training import OPTIMIZERS
+from nnpivot.kinds.training import CLIPPING_SETTINGS, LOSS_SETTINGS, OPTIMIZERS
 from nnpivot.metamodel import is_kind
 
 INDENT = "    "
@@ -129,6 +129,21 @@ def _optimizer_value(kind: str, parameter) -> str:
     return _number(parameter.value)
 
 
+def _settings_text(obj, keywords: dict[str, str] | None = None) -> str:
+    """``(key=value, ...)`` of the set features of ``obj`` (only those in ``keywords``, DSL keyword -> feature)."""
+    features = ([obj.eClass.findEStructuralFeature(f) for f in keywords.values()] if keywords is not None else
+                list(obj.eClass.eAllStructuralFeatures()))
+    names = {f: k for k, f in (keywords or {}).items()}
+    args = []
+    for feature in features:
+        if not _is_given(obj, feature):
+            continue
+        value = getattr(obj, feature.name)
+        text = _list(feature, value) if feature.many else _value(feature, value)
+        args.append(f"{names.get(feature.name, snake(feature.name))}={text}")
+    return f"({', '.join(args)})" if args or keywords is None else ""
+
+
 def _training_lines(training, indent: str) -> list[str]:
     inner = indent + INDENT
     lines = [f"{indent}training {{"]
@@ -138,11 +153,16 @@ def _training_lines(training, indent: str) -> list[str]:
         params += [f"{p.key}={_optimizer_value(opt.kind, p)}" for p in opt.parameters]
         lines.append(f"{inner}optimizer {opt.kind}({', '.join(params)})")
     if training.loss:
-        lines.append(f"{inner}loss {training.loss}")
+        lines.append(f"{inner}loss {training.loss}{_settings_text(training, LOSS_SETTINGS)}")
+    if training.schedule is not None:
+        lines.append(f"{inner}schedule {snake(training.schedule.eClass.name)}{_settings_text(training.schedule)}")
     lines.append(f"{inner}epochs {training.epochs}")
     lines.append(f"{inner}batch_size {training.batchSize}")
     if len(training.metrics):
         lines.append(f"{inner}metrics {', '.join(training.metrics)}")
+    for setting, feature in CLIPPING_SETTINGS.items():
+        if getattr(training, feature):
+            lines.append(f"{inner}{setting} {_number(getattr(training, feature))}")
     lines.append(f"{indent}}}")
     return lines
 

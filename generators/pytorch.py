@@ -10,6 +10,7 @@ without it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +85,8 @@ class _Generation:
         body = template.render(imports=[], helpers=[], **values)
         helpers = [SAME_PADDED_CODE] if f"{SAME_PADDED}(" in body else []
         body += "".join(helpers)
-        imports = ["import torch"] if "torch." in body else []
+        imports = ["import math", ""] if re.search(r"\bmath\.", body) else []
+        imports += ["import torch"] if "torch." in body else []
         imports += ["import torch.nn.functional as F"] if "F." in body else []
         imports += ["from torch import nn"]
         return template.render(imports=imports, helpers=helpers, **values)
@@ -241,17 +243,78 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
             continue
         metrics.append({"label": fstring_text(metric), "var": identifier(metric) + "_sum", "increment": increment})
     several = len(graph_inputs(model)) > 1
+    scheduler, scheduler_step = _scheduler(config, diagnostics)
     parameters = ["model", "dataset", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
                   f"learning_rate={literal(optimizer.learningRate if optimizer is not None else vocabulary.DEFAULT_LEARNING_RATE)}"]
     return {
         "signature": wrap_call("def train(", parameters, "", "):"),
         "optimizer": wrap_call(f"optimizer = {entry.torch_class}(", ["model.parameters()", *options], INDENT),
         "loss_input": writing.input.format("outputs"), "probabilities": writing.input != "{}",
-        "loss": writing.code, "targets": vocabulary.LOSSES[loss].torch_targets,
+        "loss": _loss_code(writing.code, config, loss, diagnostics), "targets": _targets(config, loss),
+        "scheduler": scheduler, "scheduler_step": scheduler_step, "clipping": _clipping(config),
+        "mean": config.lossReduction.name == "mean",
         "doc": docstring(_TRAIN_DOC.format(optimizer=kind, loss=loss)),
         "metrics": metrics, "batch": "*inputs, targets" if several else "inputs, targets",
         "call": ("model(*inputs)" if several else "model(inputs)") + ("[0]" if len(outputs) > 1 else ""),
     }
+
+
+def _targets(config, loss: str) -> str:
+    """The labels as the loss takes them; binary label smoothing as Keras does it (PyTorch's BCE has none)."""
+    targets = vocabulary.LOSSES[loss].torch_targets
+    if config.labelSmoothing and loss in vocabulary.TORCH_TARGET_SMOOTHING:
+        smoothing = literal(config.labelSmoothing)
+        return f"{targets} * (1 - {smoothing}) + 0.5 * {smoothing}"
+    return targets
+
+
+def _loss_code(code: str, config, loss: str, diagnostics: list[Diagnostic]) -> str:
+    """The loss constructor with the configuration's reduction and label smoothing."""
+    options = []
+    if config.lossReduction.name != "mean":
+        options.append(f"reduction={literal(config.lossReduction.name)}")
+    if config.labelSmoothing and loss not in vocabulary.TORCH_TARGET_SMOOTHING:
+        if loss in vocabulary.TORCH_LABEL_SMOOTHING:
+            options.append(f"label_smoothing={literal(config.labelSmoothing)}")
+        else:
+            diagnostics.append(warning("unsupported-for-target", f"loss {loss}: PyTorch has no label smoothing for "
+                                       f"it; label_smoothing={config.labelSmoothing:g} is left out",
+                                       location_of(config, "labelSmoothing") or location_of(config)))
+    if not options:
+        return code
+    head = code[:-1]
+    return head + (", " if not head.endswith("(") else "") + ", ".join(options) + ")"
+
+
+def _clipping(config) -> list[str]:
+    """Gradient clipping between backward() and step(): by global norm, then by value (as written)."""
+    lines = []
+    if config.clipNorm:
+        lines.append(f"torch.nn.utils.clip_grad_norm_(model.parameters(), {literal(config.clipNorm)})")
+    if config.clipValue:
+        lines.append(f"torch.nn.utils.clip_grad_value_(model.parameters(), {literal(config.clipValue)})")
+    return lines
+
+
+def _scheduler(config, diagnostics: list[Diagnostic]) -> tuple[str | None, str | None]:
+    """The scheduler's constructor and when it steps: "step" (each batch), "epoch" or "plateau" (each epoch, on
+    the epoch's mean loss)."""
+    schedule = config.schedule
+    if schedule is None:
+        return None, None
+    name = schedule.eClass.name
+    if name == "ReduceOnPlateau":
+        if schedule.monitor != "loss":
+            diagnostics.append(warning("approximate-translation", f"the learning-rate schedule watches "
+                                       f"'{schedule.monitor}'; train() has no validation data and watches the "
+                                       "training loss", location_of(schedule) or location_of(config)))
+        interval = "plateau"
+    else:
+        interval = "step" if name in vocabulary.PER_STEP_ONLY else schedule.interval.name
+    optimizer = config.optimizer
+    callee, args = vocabulary.torch_scheduler(schedule, optimizer.learningRate if optimizer is not None
+                                              else vocabulary.DEFAULT_LEARNING_RATE)
+    return wrap_call(f"scheduler = {callee}(", ["optimizer", *args], INDENT), interval
 
 
 # --- weights -------------------------------------------------------------------------------------

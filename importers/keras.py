@@ -61,7 +61,7 @@ from nnpivot.kinds import KINDS, PER_AXIS, camel, canonical_per_axis, kind_of, s
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
-from nnpivot.metamodel import eclass, is_kind
+from nnpivot.metamodel import eclass, eenum, is_kind
 from nnpivot.metamodel.shapes import ShapeError, per_axis, window_out
 from nnpivot.passes import FOLD_RECURRENT_STACKS, Stack, run_pass
 
@@ -1243,7 +1243,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 shape = kwargs.get("input_shape", (kwargs.get("input_dim"),))
                 layer.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) else None
             return layer
-        if path.split(".")[0] in ("optimizers", "losses", "metrics", "initializers"):
+        if path.split(".")[0] in ("optimizers", "losses", "metrics", "initializers", "callbacks"):
             return ConfigObj(path, args, kwargs, loc)
         handler = OPS.get(path) or OPS.get(re.sub(r"^tf\.(math|nn)\.", "tf.", path))
         if handler is None and path in TABLE_OPS:
@@ -2956,25 +2956,100 @@ def training_config(self, candidate: Candidate):
     set_location(config, loc)
     given_optimizer = _arg(args, kwargs, 0, "optimizer")
     if given_optimizer is not None:
-        config.optimizer = optimizer(self, given_optimizer, loc)
+        config.optimizer = optimizer(self, given_optimizer, loc, config)
     given_loss = _arg(args, kwargs, 1, "loss")
     if given_loss is not None:
-        config.loss = loss(self, given_loss, loc)
+        config.loss = loss(self, given_loss, loc, config)
     for given_metric in _arg(args, kwargs, 2, "metrics") or []:
         name = metric(self, given_metric, loc)
         if name:
             config.metrics.append(name)
     fits = [f for f in self.fits if matches(f[0])]
     if fits:
-        _, _, fit_kwargs, fit_loc = fits[-1]
-        for key, feature in (("epochs", "epochs"), ("batch_size", "batchSize")):
-            value = fit_kwargs.get(key)
-            if isinstance(value, int):
-                setattr(config, feature, value)
-            elif value is not None:
-                self.warn("dynamic-value", f"fit {key}={value!r} is not known statically; the default is kept",
-                          fit_loc)
+        fit_epochs(self, config, fits)
+        _, fit_args, fit_kwargs, fit_loc = fits[-1]
+        value = _arg(fit_args, fit_kwargs, 2, "batch_size")
+        if isinstance(value, int) and not isinstance(value, bool):
+            config.batchSize = value
+        elif value is not None:
+            self.warn("dynamic-value", f"fit batch_size={value!r} is not known statically; the default is kept",
+                      fit_loc)
+        for callback in fit_kwargs.get("callbacks") or []:
+            fit_callback(self, config, callback, fit_loc)
     return config
+
+
+def fit_epochs(self, config, fits) -> None:
+    """The epochs of every ``fit`` the script runs, added up: a loop around ``fit(epochs=2)`` three times trains
+    six (``initial_epoch`` counts as already trained)."""
+    total = 0
+    for _, fit_args, fit_kwargs, fit_loc in fits:
+        epochs, initial = _arg(fit_args, fit_kwargs, 3, "epochs"), fit_kwargs.get("initial_epoch", 0)
+        epochs = 1 if epochs is None else epochs
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (epochs, initial)):
+            self.warn("dynamic-value", f"fit epochs={epochs!r} is not known statically; the default is kept",
+                      fit_loc)
+            return
+        total += max(epochs - initial, 0)
+    if len(fits) > 1 or _arg(fits[0][1], fits[0][2], 3, "epochs") is not None:
+        config.epochs = total
+
+
+# Callbacks that do not change how the model trains
+NEUTRAL_CALLBACKS = frozenset({"ModelCheckpoint", "TensorBoard", "CSVLogger", "History", "ProgbarLogger",
+                               "BackupAndRestore", "TerminateOnNaN", "RemoteMonitor"})
+
+
+def fit_callback(self, config, callback, loc) -> None:
+    """A ``fit`` callback: ReduceLROnPlateau becomes the pivot's schedule; one that changes training otherwise is
+    a warning."""
+    name = callback.path.rsplit(".", 1)[-1] if isinstance(callback, ConfigObj) else None
+    where = callback.loc if isinstance(callback, ConfigObj) and callback.loc is not None else loc
+    if name in NEUTRAL_CALLBACKS:
+        return
+    if name == "ReduceLROnPlateau":
+        schedule = plateau_schedule(self, callback, where)
+        if schedule is not None and config.schedule is not None:
+            self.warn("unsupported-construct", "ReduceLROnPlateau on top of a learning-rate schedule has no pivot "
+                      "counterpart; the callback is left out", where)
+        elif schedule is not None:
+            config.schedule = schedule
+        return
+    what = name or "a callback not known statically"
+    self.warn("unsupported-construct", f"the fit callback {what} changes training and has no pivot counterpart; "
+              "it is left out", where)
+
+
+_PLATEAU = (("monitor", "monitor", "val_loss"), ("factor", "factor", 0.1), ("patience", "patience", 10),
+            ("min_delta", "threshold", 1e-4), ("cooldown", "cooldown", 0), ("min_lr", "minimum", 0.0))
+
+
+def plateau_schedule(self, callback, where):
+    schedule = eclass("ReduceOnPlateau")()
+    set_location(schedule, where)
+    schedule.thresholdMode = eenum("ThresholdMode").getEEnumLiteral("absolute")
+    given = dict(callback.kwargs)
+    for (keyword, _, _), value in zip(_PLATEAU, callback.args):
+        given[keyword] = value
+    for keyword, value in given.items():
+        known = next((p for p in _PLATEAU if p[0] == keyword), None)
+        if known is None and (keyword == "verbose" or keyword == "mode" and value in ("auto", "min")):
+            continue
+        if known is None or not isinstance(value, (int, float, str)) or isinstance(value, bool) or \
+                (keyword == "monitor") != isinstance(value, str):
+            self.warn("unsupported-construct", f"ReduceLROnPlateau argument {keyword}={value!r} has no pivot "
+                      "counterpart; the callback is left out", where)
+            return None
+    for keyword, feature, default in _PLATEAU:
+        value = given.get(keyword, default)
+        if keyword == "patience":   # Keras reduces after patience epochs without improvement, the pivot after
+            value = max(value - 1, 0)  # patience + 1 (PyTorch's count)
+        setattr(schedule, feature, float(value) if feature in ("factor", "threshold", "minimum") else value)
+    if schedule.monitor not in ("loss", "val_loss"):
+        self.warn("unsupported-construct", f"ReduceLROnPlateau watches '{schedule.monitor}'; the pivot watches the "
+                  "loss or val_loss, the callback is left out", where)
+        return None
+    return schedule
 
 
 def run_training_functions(self):
@@ -2994,7 +3069,7 @@ def run_training_functions(self):
                 pass
 
 
-def optimizer(self, value, loc):
+def optimizer(self, value, loc, config=None):
     result = eclass("Optimizer")()
     set_location(result, loc)
     if isinstance(value, str):
@@ -3018,8 +3093,24 @@ def optimizer(self, value, loc):
         parameter = entry.parameter_of_keras(key)
         if key == "learning_rate" and isinstance(item, (int, float)):
             result.learningRate = float(item)
+        elif key == "learning_rate" and isinstance(item, ConfigObj) and config is not None:
+            initial = keras_schedule(self, item, config)
+            if initial is not None:
+                result.learningRate = float(initial)
+        elif key in ("global_clipnorm", "clipnorm", "clipvalue") and isinstance(item, (int, float)) and \
+                not isinstance(item, bool) and item > 0 and config is not None:
+            if key == "clipnorm":
+                self.warn("approximate-translation", f"clipnorm={item!r} clips each variable's gradient by its own "
+                          "norm; the pivot (PyTorch clip_grad_norm_) clips the norm of all gradients together", loc)
+            setattr(config, "clipValue" if key == "clipvalue" else "clipNorm", float(item))
+        elif key in ("global_clipnorm", "clipnorm", "clipvalue") and item is None:
+            continue
         elif parameter is not None and isinstance(item, (int, float, bool)):
-            if parameter.keras_differs:
+            if entry.name == "adam" and key == "weight_decay" and item:
+                # Keras decouples Adam's weight decay, as PyTorch's AdamW does: the same update, exactly
+                entry = vocabulary.OPTIMIZERS["adamw"]
+                result.kind = entry.name
+            elif parameter.keras_differs:
                 self.warn("approximate-translation", f"optimizer {entry.name} argument {key}={item!r} is carried "
                           f"over approximately ({parameter.keras_differs})", loc)
             result.parameters.append(eclass("Parameter")(key=parameter.name, value=float(item)))
@@ -3035,7 +3126,70 @@ def optimizer(self, value, loc):
 _OPTIMIZERS_BY_KERAS_NAME = {name.lower(): entry for name, entry in vocabulary.OPTIMIZERS_BY_KERAS_NAME.items()}
 
 
-def loss(self, value, loc):
+def keras_schedule(self, value: ConfigObj, config):
+    """A keras.optimizers.schedules object as the optimizer's learning rate: the pivot's per-step schedule.
+    Returns the initial learning rate (None when the schedule is not carried over; a warning says why)."""
+    name = value.path.rsplit(".", 1)[-1]
+    where = value.loc
+    known = vocabulary.KERAS_SCHEDULES.get(name)
+    if known is None:
+        self.warn("unsupported-construct", f"the learning-rate schedule {name} has no pivot counterpart; the "
+                  "migrated training keeps the learning rate constant", where)
+        return None
+    pivot_class, arguments = known
+    given = {arguments[i][0]: arg for i, arg in enumerate(value.args[:len(arguments)])}
+    given.update(value.kwargs)
+    for keyword, item in given.items():
+        if keyword == "name":
+            continue
+        spec = next((a for a in arguments if a[0] == keyword), None)
+        plain = isinstance(item, (int, float, bool)) or isinstance(item, (list, tuple)) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in item)
+        if spec is None or not plain or spec[1] is None and spec[0] not in (
+                "initial_learning_rate", "alpha", "boundaries") and item != spec[2]:
+            self.warn("unsupported-construct", f"{name} argument {keyword}={item!r} has no pivot counterpart; the "
+                      "migrated training keeps the learning rate constant", where)
+            return None
+    schedule = eclass(pivot_class)()
+    set_location(schedule, where)
+    schedule.interval = eenum("ScheduleInterval").getEEnumLiteral("step")
+    for keyword, feature, default in arguments:
+        item = given.get(keyword, default)
+        if feature is None:
+            continue
+        if item is None:
+            self.warn("unsupported-construct", f"{name}: {keyword} is not given; the migrated training keeps the "
+                      "learning rate constant", where)
+            return None
+        if isinstance(item, (list, tuple)):
+            getattr(schedule, feature).extend([float(v) for v in item])
+        else:
+            setattr(schedule, feature, float(item) if feature == "decayRate" else item)
+    if pivot_class == "PiecewiseConstantDecay":
+        boundaries = given.get("boundaries")
+        if not isinstance(boundaries, (list, tuple)) or not all(isinstance(b, int) for b in boundaries) or \
+                len(schedule.values) != len(boundaries) + 1:
+            self.warn("unsupported-construct", f"{name}: the boundaries are not integers, one fewer than the "
+                      "values; the migrated training keeps the learning rate constant", where)
+            return None
+        schedule.boundaries.extend(b + 1 for b in boundaries)   # Keras switches after a boundary, the pivot at it
+        initial = schedule.values[0]
+    else:
+        initial = given.get("initial_learning_rate")
+    if not isinstance(initial, (int, float)):
+        self.warn("unsupported-construct", f"{name}: the initial learning rate is not known statically; the "
+                  "migrated training keeps the learning rate constant", where)
+        return None
+    if pivot_class == "CosineDecay":
+        schedule.minimum = float(given.get("alpha", 0.0)) * initial
+    config.schedule = schedule
+    return initial
+
+
+KERAS_REDUCTIONS = {"sum_over_batch_size": "mean", "sum": "sum"}
+
+
+def loss(self, value, loc, config=None):
     if isinstance(value, str):
         name, logits = value, False
     elif isinstance(value, ConfigObj):
@@ -3050,6 +3204,13 @@ def loss(self, value, loc):
         return None
     entry, spelling = found
     for key, item in (value.kwargs.items() if isinstance(value, ConfigObj) else ()):
+        if config is not None and key == "reduction" and item in KERAS_REDUCTIONS:
+            config.lossReduction = eenum("LossReduction").getEEnumLiteral(KERAS_REDUCTIONS[item])
+            continue
+        if config is not None and key == "label_smoothing" and isinstance(item, (int, float)) and \
+                not isinstance(item, bool) and 0 <= item <= 1:
+            config.labelSmoothing = float(item)
+            continue
         if key not in vocabulary.KERAS_LOSS_IGNORED and vocabulary.KERAS_LOSS_NEUTRAL.get(key, ...) != item:
             self.warn("unsupported-construct", f"loss {name} argument {key}={item!r} is left out: the pivot loss "
                       "has no such setting", loc)

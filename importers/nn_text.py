@@ -18,8 +18,8 @@ from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors, set_location
 from nnpivot.fileio import read_text
 from nnpivot.grammars import metamodel, reader
-from nnpivot.kinds import KINDS, PER_AXIS, Kind, canonical_per_axis, is_enum, snake
-from nnpivot.kinds.training import OPTIMIZERS
+from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, is_enum, snake
+from nnpivot.kinds.training import CLIPPING_SETTINGS, LOSS_SETTINGS, OPTIMIZERS, SCHEDULE_CLASSES
 from nnpivot.metamodel import (
     Block,
     BlockCall,
@@ -29,12 +29,13 @@ from nnpivot.metamodel import (
     Parameter,
     Select,
     TrainingConfig,
+    eclass,
     eenum,
 )
 from nnpivot.passes import CANONICALISATION, run_pass, wiring_problems
 
-TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics"}
-_SETTING_FEATURES = {"batch_size": "batchSize"}  # DSL setting -> TrainingConfig feature
+TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics", "schedule", *CLIPPING_SETTINGS}
+_SETTING_FEATURES = {"batch_size": "batchSize", **CLIPPING_SETTINGS}  # DSL setting -> TrainingConfig feature
 PADDING_ALIASES = {"pads"}  # written through `padding=` in the DSL, see _padding_value
 SHARES = "shares"  # `y2 = dense(x2, 4, shares=y1)`: the metamodel's Node.weightsOf
 
@@ -275,6 +276,16 @@ class _Builder:
             if key == "optimizer":
                 config.optimizer = self.optimizer(setting)
                 continue
+            if key == "schedule":
+                config.schedule = self.schedule(setting)
+                continue
+            if key == "loss" and setting.call is not None:
+                config.loss = setting.call.op
+                self.loss_settings(config, setting.call)
+                continue
+            if setting.call is not None:
+                self.fail("bad-value", f"{key} takes no arguments", setting)
+                continue
             values = [_plain(v) for v in setting.values]
             if key == "metrics":
                 if not all(isinstance(v, str) for v in values):
@@ -286,12 +297,58 @@ class _Builder:
                     self.fail("bad-value", "loss expects one name, e.g. cross_entropy", setting)
                     continue
                 config.loss = values[0]
+            elif key in CLIPPING_SETTINGS:
+                if len(values) != 1 or isinstance(values[0], (bool, str, list)) or not values[0] > 0:
+                    self.fail("bad-value", f"{key} expects one positive number", setting)
+                    continue
+                setattr(config, CLIPPING_SETTINGS[key], float(values[0]))
             else:
                 if len(values) != 1 or not _is_int(values[0]):
                     self.fail("bad-value", f"{key} expects one integer", setting)
                     continue
                 setattr(config, "batchSize" if key == "batch_size" else key, values[0])
         return config
+
+    def loss_settings(self, config, call) -> None:
+        """``loss cross_entropy(reduction=sum, label_smoothing=0.1, labels=class_indices)``."""
+        for arg in call.args:
+            feature_name = LOSS_SETTINGS.get(arg.key or "")
+            if feature_name is None:
+                self.fail("unknown-argument", f"loss has no setting '{arg.key}'{_suggest(arg.key or '', LOSS_SETTINGS)}"
+                          f"; known: {', '.join(LOSS_SETTINGS)}", arg)
+                continue
+            self.set_feature(config, config.eClass.findEStructuralFeature(feature_name), arg)
+
+    def set_feature(self, obj, feature, arg) -> None:
+        value = _convert(feature, _plain(arg.value))
+        if value is _INVALID:
+            self.fail("bad-value", f"{arg.key} expects {_describe_type(feature)}", arg)
+        elif feature.many:
+            getattr(obj, feature.name).extend(value)
+        else:
+            setattr(obj, feature.name, value)
+        set_location(obj, self.loc(arg), feature=feature.name)
+
+    def schedule(self, setting):
+        """``schedule step_decay(step_size=2, gamma=0.5, interval=epoch)``: a LearningRateSchedule class."""
+        names = {snake(name): name for name in SCHEDULE_CLASSES}
+        call = setting.call
+        keyword = call.op if call is not None else next(iter([_plain(v) for v in setting.values][:1]), None)
+        if not isinstance(keyword, str) or keyword not in names:
+            self.fail("bad-value", f"unknown schedule '{keyword}'{_suggest(str(keyword), names)}; known: "
+                      f"{', '.join(names)}", setting)
+            return None
+        schedule = eclass(names[keyword])()
+        set_location(schedule, self.loc(setting))
+        for arg in call.args if call is not None else ():
+            feature = schedule.eClass.findEStructuralFeature(camel(arg.key or ""))
+            if feature is None or not arg.key:
+                known = [snake(f.name) for f in schedule.eClass.eAllStructuralFeatures()]
+                self.fail("unknown-argument", f"schedule {keyword} has no argument '{arg.key}'"
+                          f"{_suggest(arg.key or '', known)}; known: {', '.join(known)}", arg)
+                continue
+            self.set_feature(schedule, feature, arg)
+        return schedule
 
     def optimizer(self, setting):
         call = setting.call

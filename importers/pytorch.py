@@ -51,7 +51,18 @@ from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.tensor_ops import PAD_CLASSES
 from nnpivot.kinds.torch_mapping import REQUIRED, SAME_PADDED, SAME_PADDED_CODE
-from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
+from nnpivot.metamodel import (
+    Block,
+    BlockCall,
+    Model,
+    Optimizer,
+    Parameter,
+    Select,
+    TrainingConfig,
+    eclass,
+    eenum,
+    is_kind,
+)
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.passes import FOLD_LAST_STEPS, run_pass
 from nnpivot.shapes import infer_shapes
@@ -74,7 +85,7 @@ from .pysource import (
     read_source,
     slice_attributes,
 )
-from .scripts import TrainedSite, statements_before, trained_sites
+from .scripts import SAME_MODEL_METHODS, TrainedSite, statements_before, trained_sites
 
 SOURCE = "pytorch"
 OPEN_END = 2 ** 31 - 1          # a slice without an end
@@ -2116,14 +2127,22 @@ OPERATIONS = {
 class _TrainingReader:
     """Plain training settings of a script: optimizer, learning rate, loss, epochs, batch size."""
 
-    def __init__(self, importer: Importer):
+    def __init__(self, importer: Importer, model_name: str | None = None):
         self.importer = importer
         self.tree = importer.tree
+        self.model_name = model_name
         self.functions = {f.name: f for f in ast.walk(self.tree) if isinstance(f, ast.FunctionDef)}
+        self.parents = {child: parent for parent in ast.walk(self.tree) for child in ast.iter_child_nodes(parent)}
+        self.namespaces: set[str] = set()
+        self.class_constants: dict[str, Any] = {}
+        self.instances: dict[str, str] = {}   # variable -> the settings class it holds (cfg = Config())
+        self.arguments = self.argparse_defaults()
+        self.read_settings_classes()
+        self.loss_settings: dict[str, Any] = {}
 
     def constants(self, scope_node) -> dict:
         """Names with constant values where ``scope_node`` runs: module constants, then its own assignments."""
-        values = {k: v for k, v in self.importer.globals.items() if isinstance(v, (int, float, str, bool))}
+        values = {k: v for k, v in self.importer.globals.items() if _plain_setting(v)}
         if isinstance(scope_node, ast.FunctionDef):
             spec = scope_node.args
             params = spec.posonlyargs + spec.args
@@ -2147,12 +2166,132 @@ class _TrainingReader:
         return values
 
     def literal(self, node, values):
+        """The constant value of ``node``: literals, names, argparse options (``args.epochs``), settings classes
+        (``Config.EPOCHS``, ``cfg.lr``), config dicts (``config["epochs"]``, ``config.get("lr", 0.1)``) and
+        arithmetic on them; None when it is not known statically."""
         if isinstance(node, ast.Name):
             return values.get(node.id)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            owner = node.value.id
+            if owner in self.namespaces and node.attr in self.arguments:
+                return self.arguments[node.attr]
+            return self.class_constants.get(f"{owner}.{node.attr}",
+                                            self.class_constants.get(f"{self.instances.get(owner)}.{node.attr}"))
+        if isinstance(node, ast.Subscript):
+            container, key = self.literal(node.value, values), self.literal(node.slice, values)
+            if isinstance(container, dict) and isinstance(key, (str, int)):
+                return container.get(key)
+            if isinstance(container, (list, tuple)) and _is_int(key) and -len(container) <= key < len(container):
+                return container[key]
+            return None
+        if isinstance(node, ast.Call):
+            return self.call_value(node, values)
+        if isinstance(node, ast.Dict):
+            keys = [self.literal(k, values) if k is not None else None for k in node.keys]
+            if any(not isinstance(k, (str, int)) for k in keys):
+                return None
+            return {k: self.literal(v, values) for k, v in zip(keys, node.values)}
+        if isinstance(node, (ast.Tuple, ast.List)):
+            items = [self.literal(e, values) for e in node.elts]
+            if any(i is None for i in items):
+                return None
+            return tuple(items) if isinstance(node, ast.Tuple) else items
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            left, right = self.literal(node.left, values), self.literal(node.right, values)
+            if _number(left) and _number(right):
+                try:
+                    return _ARITHMETIC[type(node.op)](left, right)
+                except (ArithmeticError, ValueError):
+                    return None
+            return None
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            value = self.literal(node.operand, values)
+            return -value if _number(value) else None
         try:
             return ast.literal_eval(node)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return None
+
+    def call_value(self, node: ast.Call, values):
+        """``int(x)``, ``float(x)``, ``dict(a=1)``, ``config.get(key, default)``."""
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in ("int", "float") and len(node.args) == 1:
+            value = self.literal(node.args[0], values)
+            return (int if func.id == "int" else float)(value) if _number(value) else None
+        if isinstance(func, ast.Name) and func.id == "dict" and not node.args:
+            return {k.arg: self.literal(k.value, values) for k in node.keywords if k.arg}
+        if isinstance(func, ast.Attribute) and func.attr == "get" and 1 <= len(node.args) <= 2:
+            container, key = self.literal(func.value, values), self.literal(node.args[0], values)
+            if isinstance(container, dict) and isinstance(key, (str, int)):
+                default = self.literal(node.args[1], values) if len(node.args) == 2 else None
+                return container.get(key, default)
+        return None
+
+    def argparse_defaults(self) -> dict:
+        """Each ``add_argument`` option's destination -> its default; the names holding ``parse_args()``."""
+        module = {k: v for k, v in self.importer.globals.items() if isinstance(v, (int, float, str, bool))}
+        found = {}
+        parsers = {"parse_args", "parse_known_args"}
+        # the script's own functions that return the parsed options (def get_args(): return parser.parse_args())
+        parsers |= {f.name for f in self.functions.values() if any(
+            isinstance(n, ast.Return) and isinstance(n.value, ast.Call) and
+            _attribute_name(n.value.func) in ("parse_args", "parse_known_args") for n in ast.walk(f))}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Call, ast.Subscript)):
+                call = node.value.value if isinstance(node.value, ast.Subscript) else node.value
+                if isinstance(call, ast.Call) and _attribute_name(call.func) in parsers:
+                    for target in node.targets:
+                        first = target.elts[0] if isinstance(target, ast.Tuple) and target.elts else target
+                        if isinstance(first, ast.Name):
+                            self.namespaces.add(first.id)
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and
+                    node.func.attr == "add_argument"):
+                continue
+            flags = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            keywords = {k.arg: k.value for k in node.keywords if k.arg}
+            dest = self.literal(keywords["dest"], module) if "dest" in keywords else next(
+                (f[2:] for f in flags if f.startswith("--")), flags[0].lstrip("-") if flags else None)
+            if not isinstance(dest, str):
+                continue
+            action = self.literal(keywords["action"], module) if "action" in keywords else None
+            if "default" in keywords:
+                value = self.literal(keywords["default"], module)
+            else:
+                value = {"store_true": False, "store_false": True}.get(action)
+            kind = keywords.get("type")
+            if isinstance(value, str) and isinstance(kind, ast.Name) and kind.id in ("int", "float"):
+                try:
+                    value = (int if kind.id == "int" else float)(value)
+                except ValueError:
+                    value = None
+            if value is not None:
+                found.setdefault(dest.replace("-", "_"), value)
+        return found
+
+    def read_settings_classes(self) -> None:
+        """Class-level constants of the file's plain classes (``class Config: EPOCHS = 5``, dataclass fields with
+        defaults), and the variables that hold an instance of one (``cfg = Config()``)."""
+        for cls in ast.walk(self.tree):
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            for stmt in cls.body:
+                target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
+                    stmt.target if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else None
+                if isinstance(target, ast.Name):
+                    value = self.literal(_field_default(stmt.value), {})
+                    if value is not None:
+                        self.class_constants[f"{cls.name}.{target.id}"] = value
+        classes = {key.split(".")[0] for key in self.class_constants}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and \
+                    isinstance(node.value.func, ast.Name) and node.value.func.id in classes and not node.value.args:
+                for target in node.targets:
+                    if isinstance(target, ast.Name):   # cfg = TrainConfig(channels=args.channels)
+                        self.instances[target.id] = node.value.func.id
+                        for keyword in node.value.keywords:
+                            value = self.literal(keyword.value, {}) if keyword.arg else None
+                            if value is not None:
+                                self.class_constants[f"{target.id}.{keyword.arg}"] = value
 
     def scopes(self):
         yield self.tree
@@ -2175,7 +2314,9 @@ class _TrainingReader:
         return vocabulary.ending_of_keyword(kind.keyword if kind else None)
 
     def read(self, model=None):
-        optimizer = loss = epochs = batch = None
+        mine, others = self.model_variables()
+        optimizers, schedulers, clips = [], [], []
+        loss = epochs = batch = None
         for scope in self.scopes():
             values = None
             for node in self.walk(scope):
@@ -2195,14 +2336,12 @@ class _TrainingReader:
                     else:
                         continue
                 spelling = _canonical(name)
-                if optimizer is None and name.startswith("torch.optim.") and \
-                        name.split(".")[-1] in vocabulary.OPTIMIZERS_BY_TORCH_NAME:
-                    optimizer = (name.split(".")[-1], node, values)
-                elif optimizer is None and re.fullmatch(r"torch\.optim\.[A-Z]\w*", name):
-                    self.importer.problem("unsupported-construct", f"the optimizer {name} has no pivot counterpart; "
-                                          "the training configuration has no optimizer", self.importer.where(node),
-                                          warning)
-                    optimizer = ()
+                if re.fullmatch(r"torch\.optim\.[A-Z]\w*", name):
+                    optimizers.append((name.split(".")[-1], node, values))
+                elif name.startswith("torch.optim.lr_scheduler."):
+                    schedulers.append((name.split(".")[-1], node, values))
+                elif spelling.split(".")[-1] in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm"):
+                    clips.append((spelling.split(".")[-1], node, values))
                 elif loss is None and spelling in vocabulary.LOSSES_BY_TORCH_SPELLING:
                     entry, written = vocabulary.LOSSES_BY_TORCH_SPELLING[spelling]
                     loss = entry.name
@@ -2219,49 +2358,241 @@ class _TrainingReader:
                     for keyword in node.keywords:
                         if keyword.arg == "batch_size":
                             batch = self.literal(keyword.value, values)
-        if optimizer is None and loss is None and epochs is None and batch is None:
+        optimizer = self.pick_optimizer(optimizers, mine, others)
+        clips = [c for c in clips if self.parameters_owner(c[1]) not in others]
+        if optimizer is None and loss is None and epochs is None and batch is None and not clips:
             return None
         config = TrainingConfig()
-        if optimizer:  # () when the source's optimizer has no pivot counterpart (reported)
-            cls, call, values = optimizer
-            entry = vocabulary.OPTIMIZERS_BY_TORCH_NAME[cls]
-            opt = Optimizer(kind=entry.name, learningRate=entry.torch_learning_rate)
-            set_location(opt, self.importer.where(call))
-            for keyword in call.keywords:
-                value = self.literal(keyword.value, values)
-                parameter = entry.parameter_of_torch(keyword.arg)
-                members = entry.torch_tuple(keyword.arg)
-                if keyword.arg == "lr" and _number(value):
-                    opt.learningRate = float(value)
-                elif keyword.arg == "lr":
-                    self.importer.problem("dynamic-value", f"the learning rate '{describe(keyword.value)}' is not a "
-                                          "constant; the pivot keeps its default", self.importer.where(keyword),
-                                          warning)
-                elif members and isinstance(value, (tuple, list)) and len(value) == len(members) and \
-                        all(_number(v) for v in value):
-                    opt.parameters.extend([Parameter(key=p.name, value=float(v)) for p, v in zip(members, value)])
-                elif parameter is not None and (_number(value) or isinstance(value, bool)):
-                    opt.parameters.append(Parameter(key=parameter.name, value=float(value)))
-                else:
-                    self.importer.problem("unsupported-construct", f"optimizer argument '{keyword.arg}' is left out",
-                                          self.importer.where(keyword), warning)
-            if len(call.args) > 1 and _number(self.literal(call.args[1], values)):
-                opt.learningRate = float(self.literal(call.args[1], values))
-            # PyTorch's defaults where Keras has others (epsilon...): the migrated model trains with them
-            given = {p.key for p in opt.parameters}
-            opt.parameters.extend(Parameter(key=p.name, value=float(default))
-                                  for p, default in vocabulary.source_defaults(entry, "torch") if p.name not in given)
-            config.optimizer = opt
+        if optimizer is not None and optimizer[0] not in vocabulary.OPTIMIZERS_BY_TORCH_NAME:
+            self.importer.problem("unsupported-construct", f"the optimizer torch.optim.{optimizer[0]} has no pivot "
+                                  "counterpart; the training configuration has no optimizer",
+                                  self.importer.where(optimizer[1]), warning)
+        elif optimizer is not None:
+            config.optimizer = self.optimizer(*optimizer)
         if loss:
             config.loss = loss
+            for feature, value in self.loss_settings.items():
+                setattr(config, feature, eenum("LossReduction").getEEnumLiteral(value) if feature == "lossReduction"
+                        else value)
         if _is_int(epochs):
             config.epochs = epochs
         if _is_int(batch):
             config.batchSize = batch
+        if optimizer is not None:
+            config.schedule = self.schedule(schedulers, optimizer[1], config)
+        for clip, call, values in clips:
+            self.clipping(config, clip, call, values)
         return config
 
+    # -- which optimizer trains the picked network --------------------------------------------------
+    def model_variables(self) -> tuple[set[str], set[str]]:
+        """The variables (and ``self.`` attributes) bound to the picked network, and those bound to the file's
+        other networks (a GAN's generator and discriminator each have their optimizer)."""
+        networks = set(self.importer.candidates())
+        mine, others = {self.model_name} if self.model_name else set(), set()
+        for node in ast.walk(self.tree):
+            if not isinstance(node, ast.Assign):
+                continue
+            call = node.value
+            while isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and \
+                    call.func.attr in SAME_MODEL_METHODS:
+                call = call.func.value
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in networks:
+                bound = mine if call.func.id == self.model_name else others
+                for target in node.targets:
+                    if isinstance(target, (ast.Name, ast.Attribute)):
+                        bound.add(target.id if isinstance(target, ast.Name) else target.attr)
+        return mine, others - mine
+
+    @staticmethod
+    def parameters_owner(call: ast.Call) -> str | None:
+        """``model`` of ``Adam(model.parameters())`` / ``clip_grad_norm_(self.net.parameters(), 1.0)``."""
+        first = call.args[0] if call.args else next(
+            (k.value for k in call.keywords if k.arg in ("params", "parameters")), None)
+        for node in ast.walk(first) if first is not None else ():
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("parameters", "named_parameters"):
+                owner = node.func.value
+                return owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) \
+                    else None
+        return None
+
+    def pick_optimizer(self, optimizers, mine: set[str], others: set[str]):
+        """The optimizer of the picked network's parameters; else the first of no other network's."""
+        owners = [self.parameters_owner(call) for _, call, _ in optimizers]
+        for found, owner in zip(optimizers, owners):
+            if owner in mine:
+                return found
+        return next((found for found, owner in zip(optimizers, owners) if owner not in others), None)
+
+    def optimizer(self, cls: str, call: ast.Call, values) -> Optimizer:
+        entry = vocabulary.OPTIMIZERS_BY_TORCH_NAME[cls]
+        opt = Optimizer(kind=entry.name, learningRate=entry.torch_learning_rate)
+        set_location(opt, self.importer.where(call))
+        for keyword in call.keywords:
+            value = self.literal(keyword.value, values)
+            parameter = entry.parameter_of_torch(keyword.arg)
+            members = entry.torch_tuple(keyword.arg)
+            if keyword.arg == "lr" and _number(value):
+                opt.learningRate = float(value)
+            elif keyword.arg == "lr":
+                self.importer.problem("dynamic-value", f"the learning rate '{describe(keyword.value)}' is not a "
+                                      "constant; the pivot keeps its default", self.importer.where(keyword),
+                                      warning)
+            elif members and isinstance(value, (tuple, list)) and len(value) == len(members) and \
+                    all(_number(v) for v in value):
+                opt.parameters.extend([Parameter(key=p.name, value=float(v)) for p, v in zip(members, value)])
+            elif parameter is not None and (_number(value) or isinstance(value, bool)):
+                opt.parameters.append(Parameter(key=parameter.name, value=float(value)))
+            else:
+                self.importer.problem("unsupported-construct", f"optimizer argument '{keyword.arg}' is left out",
+                                      self.importer.where(keyword), warning)
+        if len(call.args) > 1 and _number(self.literal(call.args[1], values)):
+            opt.learningRate = float(self.literal(call.args[1], values))
+        # PyTorch's defaults where Keras has others (epsilon...): the migrated model trains with them
+        given = {p.key for p in opt.parameters}
+        opt.parameters.extend(Parameter(key=p.name, value=float(default))
+                              for p, default in vocabulary.source_defaults(entry, "torch") if p.name not in given)
+        return opt
+
+    # -- learning-rate schedule -------------------------------------------------------------------------
+    def bound_name(self, call: ast.AST) -> str | None:
+        """The variable or attribute a call's result is assigned to."""
+        parent = self.parents.get(call)
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+            target = parent.targets[0]
+            return target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) \
+                else None
+        return None
+
+    def schedule(self, schedulers, optimizer_call: ast.Call, config):
+        """The pivot schedule of the scheduler built on the picked optimizer (None when there is none)."""
+        optimizer_name = self.bound_name(optimizer_call)
+        for cls, call, values in schedulers:
+            given = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "optimizer"),
+                                                        None)
+            on = given.id if isinstance(given, ast.Name) else given.attr if isinstance(given, ast.Attribute) else None
+            if optimizer_name is not None and on is not None and on != optimizer_name:
+                continue
+            where = self.importer.where(call)
+            if cls not in vocabulary.TORCH_SCHEDULERS:
+                self.importer.problem("unsupported-construct", f"the learning-rate scheduler {cls} has no pivot "
+                                      "counterpart; the migrated training keeps the learning rate constant", where,
+                                      warning)
+                return None
+            return self.read_schedule(cls, call, values, config, where)
+        return None
+
+    def read_schedule(self, cls: str, call: ast.Call, values, config, where: Location):
+        pivot_class, arguments = vocabulary.TORCH_SCHEDULERS[cls]
+        given = {arguments[i][0]: arg for i, arg in enumerate(call.args[1:len(arguments) + 1])}
+        given.update({k.arg: k.value for k in call.keywords if k.arg and k.arg != "optimizer"})
+        read = {}
+        for keyword, node in given.items():
+            value = self.literal(node, values)
+            known = next((a for a in arguments if a[0] == keyword), None)
+            if known is None or value is None and not _is_none(node):
+                self.importer.problem("unsupported-construct", f"{cls} argument {keyword}={describe(node)} is not "
+                                      "known statically or has no pivot counterpart; the migrated training keeps the "
+                                      "learning rate constant", self.importer.where(node), warning)
+                return None
+            read[keyword] = value
+        schedule = eclass(pivot_class)()
+        set_location(schedule, where)
+        problem = None
+        for keyword, feature, default in arguments:
+            value = read.get(keyword, default)
+            if feature is None:
+                if keyword in ("milestones", "epochs", "steps_per_epoch") or value == default:
+                    continue
+                problem = f"{keyword}={value!r}"
+                break
+            if value is None:
+                problem = f"{keyword} is not given"
+                break
+            if keyword == "threshold_mode":
+                value = vocabulary.THRESHOLD_MODES.get(value)
+            if value is None or isinstance(value, (list, tuple)):
+                problem = f"{keyword}={read.get(keyword)!r}"
+                break
+            feature_type = schedule.eClass.findEStructuralFeature(feature).eType
+            setattr(schedule, feature, feature_type.getEEnumLiteral(value) if hasattr(feature_type, "eLiterals")
+                    else float(value) if feature_type.name == "EDouble" else value)
+        if cls == "MultiStepLR" and problem is None:
+            milestones, gamma = read.get("milestones"), read.get("gamma", 0.1)
+            rate = config.optimizer.learningRate if config.optimizer is not None else None
+            if not isinstance(milestones, (list, tuple)) or not all(_is_int(m) for m in milestones) or \
+                    rate is None or not _number(gamma):
+                problem = "its milestones or the optimizer's learning rate are not known statically"
+            else:
+                schedule.boundaries.extend(sorted(milestones))
+                rates = [rate]
+                for _ in milestones:   # multiplied at each milestone, as MultiStepLR does
+                    rates.append(rates[-1] * gamma)
+                schedule.values.extend(rates)
+        if cls == "OneCycleLR" and problem is None and not schedule.totalSteps:
+            epochs, steps = read.get("epochs"), read.get("steps_per_epoch")
+            if _is_int(epochs) and _is_int(steps):
+                schedule.totalSteps = epochs * steps
+            else:
+                problem = "total_steps (or epochs and steps_per_epoch) is not known statically"
+        if problem is not None:
+            self.importer.problem("unsupported-construct", f"{cls}: {problem} has no pivot counterpart; the migrated "
+                                  "training keeps the learning rate constant", where, warning)
+            return None
+        self.schedule_interval(schedule, cls, call)
+        if cls == "CosineAnnealingLR" and schedule.interval.name == "epoch" and config.epochs > schedule.decaySteps:
+            self.importer.problem("approximate-translation", f"CosineAnnealingLR rises again after T_max="
+                                  f"{schedule.decaySteps} epochs of {config.epochs}; the pivot's cosine decay (Keras "
+                                  "CosineDecay) stays at eta_min", where, warning)
+        return schedule
+
+    def schedule_interval(self, schedule, cls: str, call: ast.Call) -> None:
+        """Per step when ``scheduler.step()`` runs in the loop that runs ``optimizer.step()``, else per epoch;
+        ReduceLROnPlateau watches what its step is given."""
+        name = self.bound_name(call)
+        steps = [n for n in ast.walk(self.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                 and n.func.attr == "step" and n is not call]
+        own = [n for n in steps if name is not None and _attribute_name(n.func.value) == name]
+        optimizer_loops = {self.loop_of(n) for n in steps if n not in own} - {None}
+        if cls == "ReduceLROnPlateau":
+            watched = own[0].args[0] if own and own[0].args else None
+            if watched is not None and "val" in describe(watched).lower():
+                schedule.monitor = "val_loss"
+            return
+        if cls == "OneCycleLR":
+            return
+        if own and self.loop_of(own[0]) in optimizer_loops:
+            schedule.interval = schedule.eClass.findEStructuralFeature("interval").eType.getEEnumLiteral("step")
+
+    def loop_of(self, node) -> ast.AST | None:
+        parent = self.parents.get(node)
+        while parent is not None and not isinstance(parent, (ast.For, ast.While, ast.FunctionDef)):
+            parent = self.parents.get(parent)
+        return parent if isinstance(parent, (ast.For, ast.While)) else None
+
+    def clipping(self, config, clip: str, call: ast.Call, values) -> None:
+        where = self.importer.where(call)
+        limit = self.literal(call.args[1], values) if len(call.args) > 1 else self.literal(next(
+            (k.value for k in call.keywords if k.arg in ("max_norm", "clip_value")), ast.Constant(None)), values)
+        norm_type = self.literal(call.args[2], values) if len(call.args) > 2 else self.literal(next(
+            (k.value for k in call.keywords if k.arg == "norm_type"), ast.Constant(2.0)), values)
+        if not _number(limit) or not limit > 0:
+            self.importer.problem("unsupported-construct", f"{clip}: the limit is not a positive constant; the "
+                                  "migrated training does not clip gradients", where, warning)
+        elif clip != "clip_grad_value_" and norm_type != 2:
+            self.importer.problem("unsupported-construct", f"{clip} with norm_type={norm_type!r} has no pivot "
+                                  "counterpart (the pivot clips the L2 norm); the migrated training does not clip",
+                                  where, warning)
+        elif clip == "clip_grad_value_":
+            config.clipValue = float(limit)
+            set_location(config, where, feature="clipValue")
+        else:
+            config.clipNorm = float(limit)
+            set_location(config, where, feature="clipNorm")
+
     def loss_arguments(self, call: ast.Call, spelling: str, values) -> None:
-        """Warn about loss arguments the pivot does not hold (class weights, label smoothing, reduction...)."""
+        """Read the loss's reduction and label smoothing; warn about the arguments the pivot does not hold."""
         extra = call.args[2:] if spelling.startswith("F.") else call.args
         if extra:
             self.importer.problem("unsupported-construct", f"positional arguments of {spelling} are left out",
@@ -2269,8 +2600,14 @@ class _TrainingReader:
         for keyword in call.keywords:
             if keyword.arg in ("input", "target"):
                 continue
-            neutral = vocabulary.TORCH_LOSS_NEUTRAL.get(keyword.arg, ...)
             literal = self.literal(keyword.value, values)
+            if keyword.arg == "reduction" and literal in ("mean", "sum"):
+                self.loss_settings["lossReduction"] = literal
+                continue
+            if keyword.arg == "label_smoothing" and _number(literal) and 0 <= literal <= 1:
+                self.loss_settings["labelSmoothing"] = float(literal)
+                continue
+            neutral = vocabulary.TORCH_LOSS_NEUTRAL.get(keyword.arg, ...)
             if neutral is ... or literal != neutral or (neutral is None and not _is_none(keyword.value)):
                 self.importer.problem("unsupported-construct", f"{spelling} argument {keyword.arg}="
                                       f"{describe(keyword.value)} is left out: the pivot loss has no such setting",
@@ -2302,8 +2639,37 @@ class _TrainingReader:
         return None
 
 
+def _plain_setting(value) -> bool:
+    """A constant a training setting can come from: a number, string, or a dict / list / tuple of them."""
+    if isinstance(value, dict):
+        return all(isinstance(k, (str, int)) and _plain_setting(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain_setting(v) for v in value)
+    return isinstance(value, (int, float, str, bool))
+
+
+def _field_default(node):
+    """The default of a dataclass ``field(default=...)`` / ``field(default_factory=lambda: ...)``, else ``node``."""
+    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and \
+            _attribute_name(node.func) == "field":
+        for keyword in node.keywords:
+            if keyword.arg == "default":
+                return keyword.value
+            if keyword.arg == "default_factory" and isinstance(keyword.value, ast.Lambda):
+                return keyword.value.body
+    return node
+
+
+def _attribute_name(node) -> str | None:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+
 def _is_none(node) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
+
+
+_ARITHMETIC = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+               ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Pow: lambda a, b: a ** b if abs(b) <= 64 else None}
 
 
 # --- construction-time code that only initialises weights ------------------------------------------
@@ -2395,7 +2761,7 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
             report.folded[f"{graph.name}.{node_name}" if graph is not model else node_name] = construct
     canonicalise(model, report)
     embedding_inputs_hold_ids(model)
-    model.training = _TrainingReader(importer).read(model)
+    model.training = _TrainingReader(importer, name).read(model)
     report.training = describe_training(model.training)
     if has_errors(report.diagnostics) and not partial:
         raise PyTorchImportError(report.diagnostics, model, report)

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nnpivot.kinds.pysyntax import literal
+from nnpivot.kinds.spec import snake
+
 # What a model's last node says about its output (see ``ending_of_keyword``).
 LOGITS = "logits"
 PROBABILITIES = "probabilities"            # ends in softmax
@@ -107,8 +110,17 @@ def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerPa
 # Not quite one quantity: Keras's Adam family adds epsilon before the bias correction of sqrt(v) ("epsilon
 # hat"), its RMSprop and Adagrad inside the square root; PyTorch adds it to the (bias-corrected) sqrt(v). The
 # updates agree where sqrt(v) is well above epsilon, i.e. except for near-zero gradients or a large epsilon.
-def _epsilon(torch_default: float, keras_default: float = 1e-7) -> OptimizerParameter:
-    return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default)
+# Adadelta adds it inside the square root in both.
+_EPSILON_HAT = ("Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after it: the same value is a "
+                "larger epsilon in Keras in the first steps")
+_EPSILON_INSIDE = ("Keras adds epsilon inside the square root, PyTorch outside it: the updates differ where the "
+                   "squared-gradient average is near epsilon")
+
+
+def _epsilon(torch_default: float, keras_default: float = 1e-7, differs: str = _EPSILON_HAT) -> OptimizerParameter:
+    """The pivot's epsilon is PyTorch's (added to the bias-corrected sqrt(v)); Keras places it otherwise, and
+    no constant converts one into the other, so its Keras form is approximate (a warning)."""
+    return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default, keras_differs=differs)
 
 
 def _flag(name: str) -> OptimizerParameter:
@@ -128,13 +140,13 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
     OptimizerEntry("rmsprop", "torch.optim.RMSprop", "keras.optimizers.RMSprop", ("rmsprop",), 1e-2, 1e-3, (
         OptimizerParameter("rho", "alpha", "rho", 0.99, 0.9),
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
-        _epsilon(1e-8), _decay("RMSprop"), _flag("centered"))),
+        _epsilon(1e-8, differs=_EPSILON_INSIDE), _decay("RMSprop"), _flag("centered"))),
     OptimizerEntry("adagrad", "torch.optim.Adagrad", "keras.optimizers.Adagrad", ("adagrad",), 1e-2, 1e-3, (
-        _epsilon(1e-10), _decay("Adagrad"),
+        _epsilon(1e-10, differs=_EPSILON_INSIDE), _decay("Adagrad"),
         OptimizerParameter("initial_accumulator_value", "initial_accumulator_value", "initial_accumulator_value",
                            0.0, 0.1))),
     OptimizerEntry("adadelta", "torch.optim.Adadelta", "keras.optimizers.Adadelta", ("adadelta",), 1.0, 1e-3, (
-        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6), _decay("Adadelta"))),
+        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6, differs=""), _decay("Adadelta"))),
     OptimizerEntry("adamax", "torch.optim.Adamax", "keras.optimizers.Adamax", ("adamax",), 2e-3, 1e-3, (
         *_betas(), _epsilon(1e-8), _decay("Adamax"))),
     OptimizerEntry("nadam", "torch.optim.NAdam", "keras.optimizers.Nadam", ("nadam",), 2e-3, 1e-3, (
@@ -171,6 +183,141 @@ OPTIMIZERS_BY_KERAS_NAME: dict[str, OptimizerEntry] = {
 KERAS_OPTIMIZER_IGNORED = frozenset({"name"})
 # Older spellings of Keras optimizer keywords -> today's keyword
 KERAS_OPTIMIZER_ALIASES = {"lr": "learning_rate", "beta1": "beta_1", "beta2": "beta_2"}
+
+
+# --- learning-rate schedules, loss settings, clipping ------------------------------------------------
+
+# The metamodel's LearningRateSchedule classes; the DSL writes each as its snake_case name with its
+# features as snake_case keywords: ``schedule step_decay(step_size=2, gamma=0.5, interval=epoch)``.
+SCHEDULE_CLASSES = ("StepDecay", "ExponentialDecay", "CosineDecay", "PiecewiseConstantDecay", "ReduceOnPlateau",
+                    "OneCycle")
+# DSL keywords of a ``loss name(...)`` call -> TrainingConfig features (the label format is the loss's own:
+# cross_entropy takes class indices, categorical_cross_entropy one-hot rows, binary_cross_entropy 0/1)
+LOSS_SETTINGS = {"reduction": "lossReduction", "label_smoothing": "labelSmoothing"}
+# DSL training settings that are one number -> TrainingConfig features
+CLIPPING_SETTINGS = {"clip_norm": "clipNorm", "clip_value": "clipValue"}
+# Schedules that advance only once per epoch whatever the source writes
+PER_EPOCH_ONLY = frozenset({"ReduceOnPlateau"})
+PER_STEP_ONLY = frozenset({"OneCycle"})
+
+
+# Losses that take label smoothing in each framework (Keras's sparse cross-entropy has none)
+TORCH_LABEL_SMOOTHING = frozenset({"cross_entropy", "categorical_cross_entropy"})
+KERAS_LABEL_SMOOTHING = frozenset({"categorical_cross_entropy", "binary_cross_entropy"})
+# PyTorch's BCE has no label smoothing: generated code smooths the 0/1 targets as Keras does, y * (1 - e) + e / 2
+TORCH_TARGET_SMOOTHING = frozenset({"binary_cross_entropy"})
+
+
+def schedule_rate(schedule, step: str, initial: str) -> str | None:
+    """The learning rate after ``step`` intervals as a Python expression of ``step`` and the initial rate
+    ``initial`` (both code); None for the schedules that are not a function of the step alone."""
+    name = schedule.eClass.name
+    if name == "StepDecay":
+        return f"{initial} * {literal(schedule.gamma)} ** ({step} // {literal(schedule.stepSize)})"
+    if name == "ExponentialDecay":
+        exponent = f"{step} {'//' if schedule.staircase else '/'} {literal(schedule.decaySteps)}"
+        return f"{initial} * {literal(schedule.decayRate)} ** ({exponent})"
+    if name == "CosineDecay":
+        minimum, steps = literal(schedule.minimum), literal(schedule.decaySteps)
+        return f"{minimum} + ({initial} - {minimum}) * (1 + math.cos(math.pi * min({step}, {steps}) / {steps})) / 2"
+    if name == "PiecewiseConstantDecay":
+        values, boundaries = literal(tuple(schedule.values)), literal(tuple(schedule.boundaries))
+        return f"{values}[sum({step} >= boundary for boundary in {boundaries})]"
+    return None
+
+
+def _multistep_gamma(schedule, initial: float | None) -> float | None:
+    """The gamma of MultiStepLR when the piecewise values are ``initial`` multiplied by it at each boundary, as
+    MultiStepLR computes them (the shortest spelling that gives the very same floats), else None."""
+    values = list(schedule.values)
+    if initial is None or len(values) < 2 or values[0] != initial:
+        return None
+    for digits in (6, 9, 12, 17):
+        gamma = float(f"{values[1] / values[0]:.{digits}g}")
+        rates = [initial]
+        for _ in values[1:]:
+            rates.append(rates[-1] * gamma)
+        if rates == values:
+            return gamma
+    return None
+
+
+def torch_scheduler(schedule, initial: float | None = None) -> tuple[str, list[str]]:
+    """The torch.optim.lr_scheduler class of the pivot schedule and its arguments, built on ``optimizer`` with
+    the initial rate ``learning_rate`` (generated code's names; ``initial`` is its default value)."""
+    name, scheduler = schedule.eClass.name, "torch.optim.lr_scheduler."
+    if name == "StepDecay":
+        return f"{scheduler}StepLR", [f"step_size={literal(schedule.stepSize)}", f"gamma={literal(schedule.gamma)}"]
+    if name == "ExponentialDecay" and schedule.decaySteps == 1:
+        return f"{scheduler}ExponentialLR", [f"gamma={literal(schedule.decayRate)}"]
+    if name == "ExponentialDecay" and schedule.staircase:
+        return f"{scheduler}StepLR", [f"step_size={literal(schedule.decaySteps)}", f"gamma={literal(schedule.decayRate)}"]
+    if name == "PiecewiseConstantDecay" and (gamma := _multistep_gamma(schedule, initial)) is not None:
+        return f"{scheduler}MultiStepLR", [f"milestones={literal(list(schedule.boundaries))}", f"gamma={literal(gamma)}"]
+    if name == "ReduceOnPlateau":
+        mode = "rel" if schedule.thresholdMode.name == "relative" else "abs"
+        return f"{scheduler}ReduceLROnPlateau", [
+            f"factor={literal(schedule.factor)}", f"patience={literal(schedule.patience)}",
+            f"threshold={literal(schedule.threshold)}", f"threshold_mode={literal(mode)}",
+            f"cooldown={literal(schedule.cooldown)}", f"min_lr={literal(schedule.minimum)}"]
+    if name == "OneCycle":
+        return f"{scheduler}OneCycleLR", [
+            f"max_lr={literal(schedule.maxLearningRate)}", f"total_steps={literal(schedule.totalSteps)}",
+            f"pct_start={literal(schedule.pctStart)}", f"anneal_strategy={literal(schedule.annealing.name)}",
+            f"div_factor={literal(schedule.divFactor)}", f"final_div_factor={literal(schedule.finalDivFactor)}",
+            f"cycle_momentum={literal(bool(schedule.cycleMomentum))}"]
+    # the closed form, as a factor of the initial rate (LambdaLR multiplies the optimizer's rate by it)
+    return f"{scheduler}LambdaLR", [f"lambda step: ({schedule_rate(schedule, 'step', 'learning_rate')}) / learning_rate"]
+
+
+def keras_schedule(schedule, initial: str) -> str | None:
+    """The keras.optimizers.schedules object of a per-step pivot schedule (None: Keras has none)."""
+    name, schedules = schedule.eClass.name, "keras.optimizers.schedules."
+    if name == "StepDecay":
+        return (f"{schedules}ExponentialDecay({initial}, decay_steps={literal(schedule.stepSize)}, "
+                f"decay_rate={literal(schedule.gamma)}, staircase=True)")
+    if name == "ExponentialDecay":
+        return (f"{schedules}ExponentialDecay({initial}, decay_steps={literal(schedule.decaySteps)}, "
+                f"decay_rate={literal(schedule.decayRate)}, staircase={literal(bool(schedule.staircase))})")
+    if name == "CosineDecay":
+        return (f"{schedules}CosineDecay({initial}, decay_steps={literal(schedule.decaySteps)}, "
+                f"alpha={literal(schedule.minimum)} / {initial})")
+    if name == "PiecewiseConstantDecay":
+        # Keras switches after a boundary (step > b), the pivot at it (step >= b)
+        boundaries = [b - 1 for b in schedule.boundaries]
+        return f"{schedules}PiecewiseConstantDecay({literal(boundaries)}, {literal(list(schedule.values))})"
+    return None
+
+
+# torch.optim.lr_scheduler classes the PyTorch importer reads: the pivot class and, in positional order after
+# the optimizer, (torch keyword, pivot feature or None, torch default). A keyword without a feature is read by
+# the importer itself (MultiStepLR's gamma, OneCycleLR's epochs) or must keep its default (a warning otherwise).
+TORCH_SCHEDULERS = {
+    "StepLR": ("StepDecay", (("step_size", "stepSize", None), ("gamma", "gamma", 0.1))),
+    "ExponentialLR": ("ExponentialDecay", (("gamma", "decayRate", None),)),
+    "CosineAnnealingLR": ("CosineDecay", (("T_max", "decaySteps", None), ("eta_min", "minimum", 0.0))),
+    "MultiStepLR": ("PiecewiseConstantDecay", (("milestones", None, None), ("gamma", None, 0.1))),
+    "ReduceLROnPlateau": ("ReduceOnPlateau", (
+        ("mode", None, "min"), ("factor", "factor", 0.1), ("patience", "patience", 10),
+        ("threshold", "threshold", 1e-4), ("threshold_mode", "thresholdMode", "rel"), ("cooldown", "cooldown", 0),
+        ("min_lr", "minimum", 0.0), ("eps", None, 1e-8))),
+    "OneCycleLR": ("OneCycle", (
+        ("max_lr", "maxLearningRate", None), ("total_steps", "totalSteps", None), ("epochs", None, None),
+        ("steps_per_epoch", None, None), ("pct_start", "pctStart", 0.3), ("anneal_strategy", "annealing", "cos"),
+        ("cycle_momentum", "cycleMomentum", True), ("base_momentum", None, 0.85), ("max_momentum", None, 0.95),
+        ("div_factor", "divFactor", 25.0), ("final_div_factor", "finalDivFactor", 1e4),
+        ("three_phase", None, False))),
+}
+THRESHOLD_MODES = {"rel": "relative", "abs": "absolute"}
+# keras.optimizers.schedules classes the Keras importer reads (as the optimizer's learning rate, per step)
+KERAS_SCHEDULES = {
+    "ExponentialDecay": ("ExponentialDecay", (("initial_learning_rate", None, None), ("decay_steps", "decaySteps", None),
+                                              ("decay_rate", "decayRate", None), ("staircase", "staircase", False))),
+    "CosineDecay": ("CosineDecay", (("initial_learning_rate", None, None), ("decay_steps", "decaySteps", None),
+                                    ("alpha", None, 0.0), ("name", None, None), ("warmup_target", None, None),
+                                    ("warmup_steps", None, 0))),
+    "PiecewiseConstantDecay": ("PiecewiseConstantDecay", (("boundaries", None, None), ("values", "values", None))),
+}
 
 
 # --- losses ----------------------------------------------------------------------------------------
@@ -419,6 +566,22 @@ def markdown_table() -> str:
             forms = [f"{_ending_label(e, len(writings))}: " + _writing_text(w) for e, w in writings.items()]
             written.append(f"{ending} {'; '.join(forms)}")
         lines.append(f"| `{entry.name}` | {entry.meaning} | {torch_names} | {keras_names} | {'<br>'.join(written)} |")
+    lines += ["", "| schedule (`.nn`) | PyTorch read | PyTorch written | Keras (read and written) |",
+              "|---|---|---|---|"]
+    torch_written = {"StepDecay": "`StepLR`", "ExponentialDecay": "`ExponentialLR` (decay_steps 1), `StepLR` "
+                     "(staircase), else `LambdaLR`", "CosineDecay": "`LambdaLR` (stays at the minimum after T_max)",
+                     "PiecewiseConstantDecay": "`LambdaLR`", "ReduceOnPlateau": "`ReduceLROnPlateau`",
+                     "OneCycle": "`OneCycleLR`"}
+    keras_forms = {"StepDecay": "`ExponentialDecay(staircase=True)` per step, `LearningRateScheduler` per epoch",
+                   "ExponentialDecay": "`ExponentialDecay` per step, `LearningRateScheduler` per epoch",
+                   "CosineDecay": "`CosineDecay` per step, `LearningRateScheduler` per epoch",
+                   "PiecewiseConstantDecay": "`PiecewiseConstantDecay` (boundaries - 1) per step, "
+                                             "`LearningRateScheduler` per epoch",
+                   "ReduceOnPlateau": "`callbacks.ReduceLROnPlateau` (patience + 1; min_delta is absolute)",
+                   "OneCycle": "none (warning)"}
+    for name in SCHEDULE_CLASSES:
+        torch_names = ", ".join(f"`{t}`" for t, (pivot, _) in TORCH_SCHEDULERS.items() if pivot == name)
+        lines.append(f"| `{snake(name)}` | {torch_names} | {torch_written[name]} | {keras_forms[name]} |")
     lines += ["", "| metric | Keras (read) | PyTorch training function |", "|---|---|---|"]
     for entry in METRICS.values():
         torch_form = "running sum" if entry.torch else "left out (warning)"

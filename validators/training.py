@@ -4,7 +4,8 @@ from __future__ import annotations
 from difflib import get_close_matches
 
 from nnpivot.diagnostics import Diagnostic, error, location_of, warning
-from nnpivot.kinds.training import LOSSES, METRICS, OPTIMIZERS
+from nnpivot.kinds import snake
+from nnpivot.kinds.training import DEFAULT_OPTIMIZER, LOSSES, METRICS, OPTIMIZERS
 
 
 def _suggest(name: str, known) -> str:
@@ -54,9 +55,66 @@ def check_training(model) -> list[Diagnostic]:
             spelled = "batch_size" if feature == "batchSize" else feature
             found.append(error("out-of-range", f"training: {spelled} must be positive, got {value}",
                                location_of(config, feature)))
+    found.extend(_check_settings(config))
+    if config.schedule is not None:
+        found.extend(_check_schedule(config.schedule))
+        entry = OPTIMIZERS.get(optimizer.kind) if optimizer is not None else OPTIMIZERS[DEFAULT_OPTIMIZER]
+        if config.schedule.eClass.name == "OneCycle" and config.schedule.cycleMomentum and entry is not None and \
+                not (entry.parameter("momentum") or entry.parameter("beta_1")):
+            found.append(error("out-of-range", f"schedule one_cycle cycles the momentum, and optimizer {entry.name} "
+                               "has none: write cycle_momentum=false", location_of(config.schedule)))
     for metric in config.metrics:
         if metric not in METRICS:
             found.append(warning("unknown-metric",
                                  f"unknown metric '{metric}' will be left out of generated code"
                                  f"{_suggest(metric, METRICS)}", location_of(config, "metrics")))
+    return found
+
+
+def _check_settings(config) -> list[Diagnostic]:
+    found = []
+    for feature, spelled in (("clipNorm", "clip_norm"), ("clipValue", "clip_value")):
+        if getattr(config, feature) < 0:
+            found.append(error("out-of-range", f"training: {spelled} must be positive (0: no clipping), got "
+                               f"{getattr(config, feature):g}", location_of(config, feature) or location_of(config)))
+    if not 0 <= config.labelSmoothing <= 1:
+        found.append(error("out-of-range", f"training: label_smoothing must be between 0 and 1, got "
+                           f"{config.labelSmoothing:g}", location_of(config, "labelSmoothing") or location_of(config)))
+    return found
+
+
+# Schedule features that must be positive (> 0), and those that must not be negative
+_POSITIVE = ("stepSize", "gamma", "decaySteps", "decayRate", "factor", "maxLearningRate", "totalSteps", "divFactor",
+             "finalDivFactor")
+_NOT_NEGATIVE = ("minimum", "patience", "threshold", "cooldown")
+
+
+def _check_schedule(schedule) -> list[Diagnostic]:
+    """Values a schedule cannot run with: both frameworks refuse them or divide by them."""
+    name, at = snake(schedule.eClass.name), location_of(schedule)
+    found = []
+    features = {f.name for f in schedule.eClass.eAllStructuralFeatures()}
+    for feature in features & set(_POSITIVE):
+        if not getattr(schedule, feature) > 0:
+            found.append(error("out-of-range", f"schedule {name}: {snake(feature)} must be positive, got "
+                               f"{getattr(schedule, feature):g}", location_of(schedule, feature) or at))
+    for feature in features & set(_NOT_NEGATIVE):
+        if getattr(schedule, feature) < 0:
+            found.append(error("out-of-range", f"schedule {name}: {snake(feature)} cannot be negative, got "
+                               f"{getattr(schedule, feature):g}", location_of(schedule, feature) or at))
+    if name == "reduce_on_plateau" and not schedule.factor < 1:
+        found.append(error("out-of-range", f"schedule {name}: factor must be below 1, got {schedule.factor:g}",
+                           location_of(schedule, "factor") or at))
+    if name == "one_cycle" and not 0 < schedule.pctStart < 1:
+        found.append(error("out-of-range", f"schedule {name}: pct_start must be between 0 and 1, got "
+                           f"{schedule.pctStart:g}", location_of(schedule, "pctStart") or at))
+    if name == "piecewise_constant_decay":
+        boundaries, values = list(schedule.boundaries), list(schedule.values)
+        if any(b <= 0 for b in boundaries) or boundaries != sorted(set(boundaries)):
+            found.append(error("out-of-range", f"schedule {name}: boundaries must be positive and increasing, got "
+                               f"{boundaries}", location_of(schedule, "boundaries") or at))
+        if len(values) != len(boundaries) + 1 or any(not v > 0 for v in values):
+            found.append(error("out-of-range", f"schedule {name}: values must be {len(boundaries) + 1} positive "
+                               f"learning rates (one more than the boundaries), got {values}",
+                               location_of(schedule, "values") or at))
     return found
