@@ -73,7 +73,7 @@ from .pysource import (
     read_source,
     slice_attributes,
 )
-from .scripts import TrainedSite, statements_before, trained_sites
+from .scripts import TrainedSite, saved_state_dicts, statements_before, trained_sites
 
 SOURCE = "pytorch"
 OPEN_END = 2 ** 31 - 1          # a slice without an end
@@ -623,8 +623,14 @@ class Importer(Interpreter):
         return False
 
     def candidates(self) -> dict[str, tuple[str, ast.AST]]:
-        """Network definitions: nn.Module classes and module-level Sequential variables."""
+        """Network definitions: nn.Module classes, module-level Sequential variables and the builder functions
+        the script trains the result of (``model = ConvMixer(**HPARAMS)`` returning an nn.Sequential)."""
         found = {name: ("class", info.node) for name, info in self.classes.items() if _is_module(info)}
+        for site in trained_sites(self.tree):
+            function = self.functions.get(site.callee)
+            if function is not None and any(isinstance(n, ast.Return) and n.value is not None and
+                                            self.makes_modules(n.value) for n in ast.walk(function)):
+                found[function.name] = ("function", function)
         for stmt in self.tree.body:
             if isinstance(stmt, ast.Assign):
                 for target in stmt.targets:
@@ -653,6 +659,13 @@ class Importer(Interpreter):
             name = next(iter(trained))
             self.trained = trained[name]
             return name, found[name][0]
+        kept = [name for name, site in trained.items() if site.variable in saved_state_dicts(site.scope)]
+        if len(trained) > 1 and len(kept) == 1:   # a GAN trains two networks and keeps the generator
+            self.trained = trained[kept[0]]
+            self.problem("model-picked", f"the script trains {', '.join(sorted(trained))} and saves the weights "
+                                         f"of {kept[0]} only: {kept[0]} is the model (choose another with --model)",
+                         self.where(self.trained.use), _note)
+            return kept[0], found[kept[0]][0]
         if len(trained) > 1:
             raise NNPivotError([error("ambiguous-model", "the script trains several networks: " + ", ".join(
                 f"{name} ({site.how} at {self.where(site.use)})" for name, site in trained.items()) +
@@ -674,7 +687,7 @@ class Importer(Interpreter):
         """The networks the script trains (compiles, fits, optimizes, trains in a loop), by candidate name."""
         trained = {}
         for site in trained_sites(self.tree):
-            name = site.callee if site.callee in found and found[site.callee][0] == "class" else \
+            name = site.callee if site.callee in found and found[site.callee][0] in ("class", "function") else \
                 site.variable if site.scope is self.tree and found.get(site.variable, ("",))[0] == "variable" \
                 else None
             if name is not None and not self._is_loss(name):
@@ -687,9 +700,9 @@ class Importer(Interpreter):
         return info is not None and (name.endswith("Loss") or any(
             isinstance(b, str) and b.rsplit(".", 1)[-1].endswith("Loss") for b in info.bases))
 
-    def site_arguments(self, info: ClassInfo) -> tuple[list, dict]:
-        """The constructor arguments the script passes where it builds the network it trains, evaluated
-        statically; values from data are free (``--set``)."""
+    def site_arguments(self, info: ClassInfo | ast.FunctionDef) -> tuple[list, dict]:
+        """The constructor (or builder function) arguments the script passes where it builds the network it
+        trains, evaluated statically; values from data are free (``--set``)."""
         site = self.trained
         if site is None or site.call is None or site.callee != info.name or self.model_args:
             return [], dict(self.model_args)   # --model-args are the constructor's arguments, replacing the script's
@@ -702,8 +715,7 @@ class Importer(Interpreter):
         for stmt in statements:
             if not (at_module and stmt in self.tree.body):   # module level is read already
                 self.run_script_statement(stmt, scope)
-        init = info.method("__init__")
-        params = [a.arg for a in init[0].args.posonlyargs + init[0].args.args][1:] if init else []
+        params = _builder_params(info)
         args, kwargs = [], {}
         for arg in site.call.args:
             if isinstance(arg, ast.Starred):
@@ -718,13 +730,12 @@ class Importer(Interpreter):
                 kwargs[keyword.arg] = self.script_value(keyword.arg, keyword.value, scope)
         return args, kwargs
 
-    def arguments_by_name(self, info: ClassInfo, args: list, kwargs: dict) -> dict | None:
+    def arguments_by_name(self, info: ClassInfo | ast.FunctionDef, args: list, kwargs: dict) -> dict | None:
         """The constructor arguments the script passes, by parameter, as plain values; None when the script
         does not build the model or passes something a run cannot rebuild."""
         if self.trained is None or self.trained.callee != info.name or self.model_args:
             return None
-        init = info.method("__init__")
-        params = [a.arg for a in init[0].args.posonlyargs + init[0].args.args][1:] if init else []
+        params = _builder_params(info)
         if len(args) > len(params):
             return None
         named = {**dict(zip(params, args)), **kwargs}
@@ -758,6 +769,22 @@ class Importer(Interpreter):
             for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
                 scope[name] = self.free_value(name, describe(value).splitlines()[0], value)
 
+    def built_by_function(self, name: str):
+        """The network a builder function returns, called with the arguments the script passes it (or
+        ``--model-args``); a module it returns, never a plain value."""
+        function = self.functions[name]
+        args, kwargs = self.site_arguments(function)
+        self.report.model_arguments = self.arguments_by_name(function, args, kwargs)
+        try:
+            root = self.call_function(function, args, kwargs, function)
+        except Refused as refused:
+            raise NNPivotError([*[d for d in self.report.diagnostics if d.code == "free-value"],
+                                refused.diagnostic or error("dynamic-value", f"{name}() cannot be evaluated",
+                                                            self.where(function))]) from None
+        if not isinstance(root, (Layer, Container, Instance)):
+            raise NNPivotError([error("no-model-found", f"{name}() does not return a network", self.where(function))])
+        return root
+
     def _functions_called(self, node) -> list[ast.FunctionDef]:
         return [self.functions[n.func.id] for n in ast.walk(node)
                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in self.functions]
@@ -780,7 +807,7 @@ class Importer(Interpreter):
             where = self.where(forward[0])
             body = forward[0]
         else:
-            root = self.globals[name]
+            root = self.built_by_function(name) if how == "function" else self.globals[name]
             params = ["x"]
             where = Location(self.path)
             body = None
@@ -2605,6 +2632,15 @@ class _FirstReader:
         return _self_attribute(self.importer, self.root, func)
 
 
+def _builder_params(definition: ClassInfo | ast.FunctionDef) -> list[str]:
+    """The parameters a script's call passes positionally: a class's ``__init__`` without self, or a
+    builder function's."""
+    if isinstance(definition, ast.FunctionDef):
+        return [a.arg for a in definition.args.posonlyargs + definition.args.args]
+    init = definition.method("__init__")
+    return [a.arg for a in init[0].args.posonlyargs + init[0].args.args][1:] if init else []
+
+
 def _first_layer(value):
     if isinstance(value, Layer) and value.kind.mappings[SOURCE].module is not None:
         return value
@@ -2642,7 +2678,8 @@ def guess_input_shapes(path, model_name: str | None = None, model_args: dict | N
         params = importer.forward_params(forward[0]) if forward else []
         body = forward[0] if forward else info.node
     else:
-        root, params, body = importer.globals[name], ["x"], None
+        root = importer.built_by_function(name) if how == "function" else importer.globals[name]
+        params, body = ["x"], None
     layers = {}
     for param in params:
         layer, views = _consumer_layer(importer, root, param, body)

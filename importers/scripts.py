@@ -160,6 +160,19 @@ def saved_variables(scope) -> set[str]:
             and node.func.attr in ("save_weights", "save")}
 
 
+def saved_state_dicts(scope) -> set[str]:
+    """The variables whose ``state_dict()`` the scope saves (``torch.save(net.state_dict(), path)``, also inside
+    a checkpoint dict): the networks a script keeps, where it trains others beside them (a GAN's discriminator)."""
+    found = set()
+    for node in _own_nodes(scope):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "save" and \
+                node.args:
+            found |= {inner.func.value.id for inner in ast.walk(node.args[0]) if isinstance(inner, ast.Call)
+                      and isinstance(inner.func, ast.Attribute) and inner.func.attr == "state_dict"
+                      and isinstance(inner.func.value, ast.Name)}
+    return found
+
+
 def statements_before(body: list[ast.stmt], target: ast.stmt) -> tuple[list[ast.stmt], bool]:
     """The statements a script runs before ``target`` in ``body`` (entering the blocks that hold it):
     ``(statements, found)``. Blocks before it that do not hold it are left whole."""
@@ -177,4 +190,4 @@ def statements_before(body: list[ast.stmt], target: ast.stmt) -> tuple[list[ast.
     return done, False
 
 
-__all__ = ["TrainedSite", "saved_variables", "statements_before", "trained_sites"]
+__all__ = ["TrainedSite", "saved_state_dicts", "saved_variables", "statements_before", "trained_sites"]

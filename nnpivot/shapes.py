@@ -249,4 +249,11 @@ def solve_input_sizes(model) -> list[InputSizes]:
                 working[i] = FREE_PROBES[-1] if free else solutions[0]
         if all(r.solutions for r in results.values()):
             break
+    unsolved = [i for i in open_inputs if not results[i].solutions]
+    if len(unsolved) > 1:   # one block called on each (a triplet network): they fit only at one size together
+        joint = [size for size in range(1, LARGEST_CANDIDATE + 1)
+                 if _accepts(model, _at(inputs, {**working, **dict.fromkeys(unsolved, size)}))]
+        free = len(joint) > 1 and joint[-1] > 2 * joint[0] + 1
+        for i in unsolved:
+            results[i] = InputSizes(i, inputs[i].name, results[i].axes, joint, free)
     return [results[i] for i in open_inputs]

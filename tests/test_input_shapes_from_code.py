@@ -22,7 +22,8 @@ from nnpivot.migrate import _size_to_give, import_source, parse_input_shapes
 
 ROOT = Path(__file__).resolve().parent.parent / "samples"
 ENTRIES = [(folder, entry) for folder in ("corpus", "paper")
-           for entry in json.loads((ROOT / folder / "manifest.json").read_text())["entries"]]
+           for entry in json.loads((ROOT / folder / "manifest.json").read_text())["entries"]
+           if "refused" not in entry]   # a file the importer still refuses: tests/test_corpus_sizes.py
 
 
 def _read(folder: str, entry: dict):
@@ -48,7 +49,7 @@ def test_input_shapes_are_read_from_the_code(folder, entry):
 def test_the_counts():
     needing = [e["path"] for _, e in ENTRIES if "shape_needed" in e]
     free = [e["path"] for _, e in ENTRIES if "shape_needed" not in e and any("free_axes" in s for s in e["inputs"])]
-    assert len(ENTRIES) == 146 and len(needing) == 13 and len(free) == 58
+    assert len(ENTRIES) == 160 and len(needing) == 14 and len(free) == 67
 
 
 def test_a_flatten_into_a_dense_layer_pins_the_image_and_the_note_says_so():
