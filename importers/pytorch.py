@@ -520,6 +520,7 @@ class Importer(Interpreter):
         self.settings = dict(settings or {})
         self.model_args = dict(model_args or {})
         self.trained: TrainedSite | None = None   # where the script builds the model it trains
+        self.script_scopes: dict[int, dict] = {}   # id(function or module) -> the values its statements computed
         self.free_causes: dict = {}   # module-level name -> the free-value diagnostic that kept it unknown
         self.report = ImportReport(self.path, SOURCE)
         self.template_choice, self.template_options = {}, {}   # candidate input shapes (import_pytorch)
@@ -715,6 +716,7 @@ class Importer(Interpreter):
         for stmt in statements:
             if not (at_module and stmt in self.tree.body):   # module level is read already
                 self.run_script_statement(stmt, scope)
+        self.script_scopes[id(site.scope)] = scope   # the training settings read argparse values from it too
         params = _builder_params(info)
         args, kwargs = [], {}
         for arg in site.call.args:
@@ -2154,6 +2156,7 @@ OPERATIONS = {
 
 
 # --- training configuration ---------------------------------------------------------------------------
+SCRIPT_SCOPE = "<script scope>"   # a key no Python name can be: the interpreter's values where a scope runs
 
 class _TrainingReader:
     """Plain training settings of a script: optimizer, learning rate, loss, epochs, batch size."""
@@ -2164,8 +2167,11 @@ class _TrainingReader:
         self.functions = {f.name: f for f in ast.walk(self.tree) if isinstance(f, ast.FunctionDef)}
 
     def constants(self, scope_node) -> dict:
-        """Names with constant values where ``scope_node`` runs: module constants, then its own assignments."""
+        """Names with constant values where ``scope_node`` runs: module constants, then its own assignments;
+        under ``SCRIPT_SCOPE`` what the importer computed there (``args.lr``, ``cfg.epochs``), if it ran it."""
         values = {k: v for k, v in self.importer.globals.items() if isinstance(v, (int, float, str, bool))}
+        values[SCRIPT_SCOPE] = self.importer.script_scopes.get(
+            id(scope_node), self.importer.globals if scope_node is self.tree else None)
         if isinstance(scope_node, ast.FunctionDef):
             spec = scope_node.args
             params = spec.posonlyargs + spec.args
@@ -2189,12 +2195,27 @@ class _TrainingReader:
         return values
 
     def literal(self, node, values):
-        if isinstance(node, ast.Name):
-            return values.get(node.id)
+        if isinstance(node, ast.Name) and node.id in values:
+            return values[node.id]
         try:
             return ast.literal_eval(node)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return self.evaluated(node, values.get(SCRIPT_SCOPE))
+
+    def evaluated(self, node, scope: dict | None):
+        """A setting the script computes from its options or config (``args.lr``, ``CONFIG["lr"]``), by the
+        importer's own evaluation of the statements around the model; None when it is not a plain value."""
+        if scope is None:
             return None
+        reported = len(self.importer.report.diagnostics)
+        try:
+            value = self.importer.eval(node, scope)
+        except (Refused, NNPivotError):
+            value = None
+        del self.importer.report.diagnostics[reported:]   # reading a setting reports nothing of its own
+        if isinstance(value, (tuple, list)):   # betas=(args.beta1, 0.999)
+            return value if all(isinstance(v, (int, float)) for v in value) else None
+        return value if isinstance(value, (int, float, str, bool)) else None
 
     def scopes(self):
         yield self.tree
@@ -2423,6 +2444,7 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     try:
         picked, (importer, model) = importer, _build_reading_shapes(importer, name, how, input_shapes)
         importer.report.candidates = picked.report.candidates
+        importer.report.diagnostics[:0] = [d for d in picked.report.diagnostics if d.code == "model-picked"]
     except Refused as refused:   # the network itself cannot be set up (its constructor failed)
         problems = [d for d in [*importer.report.diagnostics, refused.diagnostic] if d is not None]
         raise PyTorchImportError(problems, None, importer.report) from None
