@@ -763,9 +763,13 @@ class Importer(Interpreter):
             reported = len(self.report.diagnostics)
             try:
                 self.exec(stmt, scope)
-                return
+                # a helper whose statements failed (open(path) in read_data()) went on without them: what it
+                # returned is not what the script computes (counts of empty dicts), so its targets are free
+                if not has_errors(self.report.diagnostics[reported:]):
+                    return
             except Refused:
-                del self.report.diagnostics[reported:]   # script code is not the model: nothing of it is reported
+                pass
+            del self.report.diagnostics[reported:]   # script code is not the model: nothing of it is reported
         value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) else stmt
         for target in target_names(stmt):
             for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):

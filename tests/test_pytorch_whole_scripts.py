@@ -327,3 +327,60 @@ def test_training_settings_come_from_argparse_and_config_objects(tmp_path):
     assert (parameters["beta_1"], parameters["beta_2"], parameters["weight_decay"]) == (0.5, 0.99, 0.01)
     assert (training.epochs, training.batchSize) == (12, 48)
     assert not [d for d in report.diagnostics if d.code in ("dynamic-value", "unsupported-construct")]
+
+
+RECOMMENDER = '''
+    import argparse
+
+    import torch
+    import torch.nn as nn
+
+
+    def read_ratings(path):
+        users, items = {}, {}
+        with open(path) as f:
+            for line in f:
+                user, item = line.split(",")[:2]
+                users.setdefault(user, len(users))
+                items.setdefault(item, len(items))
+        return len(users), len(items)
+
+
+    class MatrixFactorization(nn.Module):
+        def __init__(self, num_users, num_items, factors=4):
+            super().__init__()
+            self.user = nn.Embedding(num_users, factors)
+            self.item = nn.Embedding(num_items, factors)
+
+        def forward(self, user, item):
+            return (self.user(user) * self.item(item)).sum(-1)
+
+
+    def main():
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--ratings", default="ratings.csv")
+        args = parser.parse_args()
+        num_users, num_items = read_ratings(args.ratings)
+        model = MatrixFactorization(num_users, num_items)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+'''
+
+
+def test_counts_a_helper_reads_from_a_file_are_free_not_those_of_empty_dicts(tmp_path):
+    path = write(tmp_path, "mf.py", RECOMMENDER)
+    with pytest.raises(NNPivotError) as caught:
+        import_pytorch(path)
+    free = [d for d in caught.value.diagnostics if d.code == "free-value"]
+    assert [d.message.split()[0] for d in free] == ["num_users", "num_items"]
+    assert caught.value.diagnostics[0] is free[0] and "--set num_users=VALUE" in free[0].message
+    assert not [d for d in caught.value.diagnostics if "'open'" in d.message]   # the script's own code: not reported
+    model, report = import_pytorch(path, settings={"num_users": 30, "num_items": 50})
+    assert report.model_arguments == {"num_users": 30, "num_items": 50}
+    assert [n.numEmbeddings for n in model.nodes if n.eClass.name == "Embedding"] == [30, 50]
+
+
+def test_id_inputs_tied_to_each_other_stay_run_time_sizes(tmp_path):
+    path = write(tmp_path, "mf.py", RECOMMENDER)
+    _, report = import_pytorch(path, settings={"num_users": 30, "num_items": 50})
+    assert report.input_shapes == {"user": (-1,), "item": (-1,)}   # equal lengths, any length: not pinned to a probe
+    assert not [d for d in report.diagnostics if d.code == "input-size-inferred"]
