@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import math
+import string
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,7 +187,11 @@ class FieldSpec:
 
 
 # What a script may import from the standard library and have evaluated statically.
-KNOWN_STDLIB = frozenset({"argparse", "dataclasses", "types"})
+KNOWN_STDLIB = frozenset({"argparse", "dataclasses", "types", "string"})
+# Constants of those modules, read as values (``string.ascii_letters`` spells a character vocabulary).
+STDLIB_CONSTANTS = {f"string.{name}": getattr(string, name) for name in (
+    "ascii_letters", "ascii_lowercase", "ascii_uppercase", "digits", "hexdigits", "octdigits", "punctuation",
+    "printable", "whitespace")}
 NAMESPACE_CLASS = ast.ClassDef(name="Namespace", bases=[], keywords=[], body=[ast.Pass()], decorator_list=[])
 
 
@@ -440,6 +445,11 @@ class Interpreter:
                 for alias in node.names:
                     if alias.name != "*":
                         self.stdlib_names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+    @staticmethod
+    def stdlib_value(qualified: str):
+        """A name of a standard library module: its constant value, else the name to call."""
+        return STDLIB_CONSTANTS.get(qualified, PyModule(qualified))
 
     def call_stdlib(self, qualified: str, args: list, kwargs: dict, node):
         if qualified == "argparse.ArgumentParser":
@@ -745,7 +755,7 @@ class Interpreter:
         if name in self.globals:
             return self.globals[name]
         if name in self.stdlib_names:
-            return PyModule(self.stdlib_names[name])
+            return self.stdlib_value(self.stdlib_names[name])
         return self.lookup_missing(name, node)
 
     def eval(self, node: ast.AST, scope: dict):
@@ -972,7 +982,7 @@ class Interpreter:
         if isinstance(owner, Object):
             return self.instance_attribute(owner, name, node)
         if isinstance(owner, PyModule):
-            return PyModule(f"{owner.qualified}.{name}")
+            return self.stdlib_value(f"{owner.qualified}.{name}")
         if isinstance(owner, ArgParser):
             return ArgParserMethod(owner, name)
         if isinstance(owner, Class):

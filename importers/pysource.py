@@ -339,13 +339,27 @@ def describe_training(config) -> str:
     return ", ".join(parts)
 
 
+# Operations that pass their input's values on unchanged (a column taken, a view): an Embedding reading
+# their result reads the input's ids (``emb(x_cat[:, i])`` for each categorical column).
+SAME_VALUE_OPERATIONS = frozenset({"Index", "Slice", "Select", "Split", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Permute",
+                          "Unflatten", "Tile", "Identity"})
+
+
 def embedding_inputs_hold_ids(graph, declared=frozenset()) -> None:
-    """Inputs read by an Embedding hold token ids: int64, unless the source declared their dtype."""
+    """Inputs read by an Embedding, directly or through views and columns of them, hold token ids: int64,
+    unless the source declared their dtype."""
     for node in graph.nodes:
         if node.eClass.name == "Embedding":
-            for dep in node.inputs:
+            pending, seen = list(node.inputs), set()
+            while pending:
+                dep = pending.pop()
+                if id(dep) in seen:
+                    continue
+                seen.add(id(dep))
                 if dep.eClass.name == "Input" and dep not in declared:
                     dep.dtype = dep.dtype.eEnum.getEEnumLiteral("int64")
+                elif dep.eClass.name in SAME_VALUE_OPERATIONS:
+                    pending.extend(dep.inputs)
 
 
 def canonicalise(model, report: ImportReport) -> list[Canonicalised]:
@@ -451,6 +465,6 @@ def slice_attributes(axes: list, starts: list, ends: list, steps: list) -> dict:
     return attrs
 
 
-__all__ = ["Entry", "ImportReport", "ImportTable", "Refused", "ReturnValue", "describe",
+__all__ = ["SAME_VALUE_OPERATIONS", "Entry", "ImportReport", "ImportTable", "Refused", "ReturnValue", "describe",
            "describe_training", "detect_framework", "dotted", "embedding_inputs_hold_ids",
            "location", "pinned_sizes", "read_source", "slice_attributes"]

@@ -85,7 +85,7 @@ from .pysource import (
     read_source,
     slice_attributes,
 )
-from .scripts import SAME_MODEL_METHODS, TrainedSite, statements_before, trained_sites
+from .scripts import SAME_MODEL_METHODS, TrainedSite, saved_state_dicts, statements_before, trained_sites
 
 SOURCE = "pytorch"
 OPEN_END = 2 ** 31 - 1          # a slice without an end
@@ -532,6 +532,7 @@ class Importer(Interpreter):
         self.settings = dict(settings or {})
         self.model_args = dict(model_args or {})
         self.trained: TrainedSite | None = None   # where the script builds the model it trains
+        self.script_scopes: dict[int, dict] = {}   # id(function or module) -> the values its statements computed
         self.free_causes: dict = {}   # module-level name -> the free-value diagnostic that kept it unknown
         self.report = ImportReport(self.path, SOURCE)
         self.template_choice, self.template_options = {}, {}   # candidate input shapes (import_pytorch)
@@ -636,8 +637,14 @@ class Importer(Interpreter):
         return False
 
     def candidates(self) -> dict[str, tuple[str, ast.AST]]:
-        """Network definitions: nn.Module classes and module-level Sequential variables."""
+        """Network definitions: nn.Module classes, module-level Sequential variables and the builder functions
+        the script trains the result of (``model = ConvMixer(**HPARAMS)`` returning an nn.Sequential)."""
         found = {name: ("class", info.node) for name, info in self.classes.items() if _is_module(info)}
+        for site in trained_sites(self.tree):
+            function = self.functions.get(site.callee)
+            if function is not None and any(isinstance(n, ast.Return) and n.value is not None and
+                                            self.makes_modules(n.value) for n in ast.walk(function)):
+                found[function.name] = ("function", function)
         for stmt in self.tree.body:
             if isinstance(stmt, ast.Assign):
                 for target in stmt.targets:
@@ -666,6 +673,13 @@ class Importer(Interpreter):
             name = next(iter(trained))
             self.trained = trained[name]
             return name, found[name][0]
+        kept = [name for name, site in trained.items() if site.variable in saved_state_dicts(site.scope)]
+        if len(trained) > 1 and len(kept) == 1:   # a GAN trains two networks and keeps the generator
+            self.trained = trained[kept[0]]
+            self.problem("model-picked", f"the script trains {', '.join(sorted(trained))} and saves the weights "
+                                         f"of {kept[0]} only: {kept[0]} is the model (choose another with --model)",
+                         self.where(self.trained.use), _note)
+            return kept[0], found[kept[0]][0]
         if len(trained) > 1:
             raise NNPivotError([error("ambiguous-model", "the script trains several networks: " + ", ".join(
                 f"{name} ({site.how} at {self.where(site.use)})" for name, site in trained.items()) +
@@ -687,7 +701,7 @@ class Importer(Interpreter):
         """The networks the script trains (compiles, fits, optimizes, trains in a loop), by candidate name."""
         trained = {}
         for site in trained_sites(self.tree):
-            name = site.callee if site.callee in found and found[site.callee][0] == "class" else \
+            name = site.callee if site.callee in found and found[site.callee][0] in ("class", "function") else \
                 site.variable if site.scope is self.tree and found.get(site.variable, ("",))[0] == "variable" \
                 else None
             if name is not None and not self._is_loss(name):
@@ -700,9 +714,9 @@ class Importer(Interpreter):
         return info is not None and (name.endswith("Loss") or any(
             isinstance(b, str) and b.rsplit(".", 1)[-1].endswith("Loss") for b in info.bases))
 
-    def site_arguments(self, info: ClassInfo) -> tuple[list, dict]:
-        """The constructor arguments the script passes where it builds the network it trains, evaluated
-        statically; values from data are free (``--set``)."""
+    def site_arguments(self, info: ClassInfo | ast.FunctionDef) -> tuple[list, dict]:
+        """The constructor (or builder function) arguments the script passes where it builds the network it
+        trains, evaluated statically; values from data are free (``--set``)."""
         site = self.trained
         if site is None or site.call is None or site.callee != info.name or self.model_args:
             return [], dict(self.model_args)   # --model-args are the constructor's arguments, replacing the script's
@@ -715,8 +729,8 @@ class Importer(Interpreter):
         for stmt in statements:
             if not (at_module and stmt in self.tree.body):   # module level is read already
                 self.run_script_statement(stmt, scope)
-        init = info.method("__init__")
-        params = [a.arg for a in init[0].args.posonlyargs + init[0].args.args][1:] if init else []
+        self.script_scopes[id(site.scope)] = scope   # the training settings read argparse values from it too
+        params = _builder_params(info)
         args, kwargs = [], {}
         for arg in site.call.args:
             if isinstance(arg, ast.Starred):
@@ -731,13 +745,12 @@ class Importer(Interpreter):
                 kwargs[keyword.arg] = self.script_value(keyword.arg, keyword.value, scope)
         return args, kwargs
 
-    def arguments_by_name(self, info: ClassInfo, args: list, kwargs: dict) -> dict | None:
+    def arguments_by_name(self, info: ClassInfo | ast.FunctionDef, args: list, kwargs: dict) -> dict | None:
         """The constructor arguments the script passes, by parameter, as plain values; None when the script
         does not build the model or passes something a run cannot rebuild."""
         if self.trained is None or self.trained.callee != info.name or self.model_args:
             return None
-        init = info.method("__init__")
-        params = [a.arg for a in init[0].args.posonlyargs + init[0].args.args][1:] if init else []
+        params = _builder_params(info)
         if len(args) > len(params):
             return None
         named = {**dict(zip(params, args)), **kwargs}
@@ -763,13 +776,33 @@ class Importer(Interpreter):
             reported = len(self.report.diagnostics)
             try:
                 self.exec(stmt, scope)
-                return
+                # a helper whose statements failed (open(path) in read_data()) went on without them: what it
+                # returned is not what the script computes (counts of empty dicts), so its targets are free
+                if not has_errors(self.report.diagnostics[reported:]):
+                    return
             except Refused:
-                del self.report.diagnostics[reported:]   # script code is not the model: nothing of it is reported
+                pass
+            del self.report.diagnostics[reported:]   # script code is not the model: nothing of it is reported
         value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) else stmt
         for target in target_names(stmt):
             for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
                 scope[name] = self.free_value(name, describe(value).splitlines()[0], value)
+
+    def built_by_function(self, name: str):
+        """The network a builder function returns, called with the arguments the script passes it (or
+        ``--model-args``); a module it returns, never a plain value."""
+        function = self.functions[name]
+        args, kwargs = self.site_arguments(function)
+        self.report.model_arguments = self.arguments_by_name(function, args, kwargs)
+        try:
+            root = self.call_function(function, args, kwargs, function)
+        except Refused as refused:
+            raise NNPivotError([*[d for d in self.report.diagnostics if d.code == "free-value"],
+                                refused.diagnostic or error("dynamic-value", f"{name}() cannot be evaluated",
+                                                            self.where(function))]) from None
+        if not isinstance(root, (Layer, Container, Instance)):
+            raise NNPivotError([error("no-model-found", f"{name}() does not return a network", self.where(function))])
+        return root
 
     def _functions_called(self, node) -> list[ast.FunctionDef]:
         return [self.functions[n.func.id] for n in ast.walk(node)
@@ -793,7 +826,7 @@ class Importer(Interpreter):
             where = self.where(forward[0])
             body = forward[0]
         else:
-            root = self.globals[name]
+            root = self.built_by_function(name) if how == "function" else self.globals[name]
             params = ["x"]
             where = Location(self.path)
             body = None
@@ -2123,6 +2156,7 @@ OPERATIONS = {
 
 
 # --- training configuration ---------------------------------------------------------------------------
+SCRIPT_SCOPE = "<script scope>"   # a key no Python name can be: the interpreter's values where a scope runs
 
 class _TrainingReader:
     """Plain training settings of a script: optimizer, learning rate, loss, epochs, batch size."""
@@ -2141,8 +2175,11 @@ class _TrainingReader:
         self.loss_settings: dict[str, Any] = {}
 
     def constants(self, scope_node) -> dict:
-        """Names with constant values where ``scope_node`` runs: module constants, then its own assignments."""
+        """Names with constant values where ``scope_node`` runs: module constants, then its own assignments;
+        under ``SCRIPT_SCOPE`` what the importer computed there (``args.lr``, ``cfg.epochs``), if it ran it."""
         values = {k: v for k, v in self.importer.globals.items() if _plain_setting(v)}
+        values[SCRIPT_SCOPE] = self.importer.script_scopes.get(
+            id(scope_node), self.importer.globals if scope_node is self.tree else None)
         if isinstance(scope_node, ast.FunctionDef):
             spec = scope_node.args
             params = spec.posonlyargs + spec.args
@@ -2166,9 +2203,14 @@ class _TrainingReader:
         return values
 
     def literal(self, node, values):
-        """The constant value of ``node``: literals, names, argparse options (``args.epochs``), settings classes
-        (``Config.EPOCHS``, ``cfg.lr``), config dicts (``config["epochs"]``, ``config.get("lr", 0.1)``) and
-        arithmetic on them; None when it is not known statically."""
+        """The constant value of ``node`` (``read_statically``), else what the importer computed for it where
+        the model is built (``evaluated``); None when it is not known statically."""
+        value = self.read_statically(node, values)
+        return value if value is not None else self.evaluated(node, values.get(SCRIPT_SCOPE))
+
+    def read_statically(self, node, values):
+        """Literals, names, argparse options (``args.epochs``), settings classes (``Config.EPOCHS``,
+        ``cfg.lr``), config dicts (``config["epochs"]``, ``config.get("lr", 0.1)``) and arithmetic on them."""
         if isinstance(node, ast.Name):
             return values.get(node.id)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
@@ -2211,6 +2253,21 @@ class _TrainingReader:
             return ast.literal_eval(node)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return None
+
+    def evaluated(self, node, scope: dict | None):
+        """A setting the script computes from its options or config (``args.lr``, ``CONFIG["lr"]``), by the
+        importer's own evaluation of the statements around the model; None when it is not a plain value."""
+        if scope is None:
+            return None
+        reported = len(self.importer.report.diagnostics)
+        try:
+            value = self.importer.eval(node, scope)
+        except (Refused, NNPivotError):
+            value = None
+        del self.importer.report.diagnostics[reported:]   # reading a setting reports nothing of its own
+        if isinstance(value, (tuple, list)):   # betas=(args.beta1, 0.999)
+            return value if all(isinstance(v, (int, float)) for v in value) else None
+        return value if isinstance(value, (int, float, str, bool)) else None
 
     def call_value(self, node: ast.Call, values):
         """``int(x)``, ``float(x)``, ``dict(a=1)``, ``config.get(key, default)``."""
@@ -2747,6 +2804,7 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     try:
         picked, (importer, model) = importer, _build_reading_shapes(importer, name, how, input_shapes)
         importer.report.candidates = picked.report.candidates
+        importer.report.diagnostics[:0] = [d for d in picked.report.diagnostics if d.code == "model-picked"]
     except Refused as refused:   # the network itself cannot be set up (its constructor failed)
         problems = [d for d in [*importer.report.diagnostics, refused.diagnostic] if d is not None]
         raise PyTorchImportError(problems, None, importer.report) from None
@@ -2957,6 +3015,15 @@ class _FirstReader:
         return _self_attribute(self.importer, self.root, func)
 
 
+def _builder_params(definition: ClassInfo | ast.FunctionDef) -> list[str]:
+    """The parameters a script's call passes positionally: a class's ``__init__`` without self, or a
+    builder function's."""
+    if isinstance(definition, ast.FunctionDef):
+        return [a.arg for a in definition.args.posonlyargs + definition.args.args]
+    init = definition.method("__init__")
+    return [a.arg for a in init[0].args.posonlyargs + init[0].args.args][1:] if init else []
+
+
 def _first_layer(value):
     if isinstance(value, Layer) and value.kind.mappings[SOURCE].module is not None:
         return value
@@ -2994,7 +3061,8 @@ def guess_input_shapes(path, model_name: str | None = None, model_args: dict | N
         params = importer.forward_params(forward[0]) if forward else []
         body = forward[0] if forward else info.node
     else:
-        root, params, body = importer.globals[name], ["x"], None
+        root = importer.built_by_function(name) if how == "function" else importer.globals[name]
+        params, body = ["x"], None
     layers = {}
     for param in params:
         layer, views = _consumer_layer(importer, root, param, body)

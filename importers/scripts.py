@@ -86,9 +86,20 @@ def _bindings(scope, name: str) -> list[ast.stmt]:
     for node in _own_nodes(scope):
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            if any(_bound_value(t, node.value, name) is not None for t in targets):
                 found.append(node)
     return sorted(found, key=lambda n: (n.lineno, n.col_offset))
+
+
+def _bound_value(target: ast.AST, value: ast.AST, name: str) -> ast.AST | None:
+    """What an assignment binds ``name`` to: the whole value, or its element (``g, d = G(), D()``)."""
+    if isinstance(target, ast.Name):
+        return value if target.id == name else None
+    if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)) and \
+            len(target.elts) == len(value.elts):
+        return next((found for t, v in zip(target.elts, value.elts)
+                     if (found := _bound_value(t, v, name)) is not None), None)
+    return None
 
 
 def _building_call(scope, name: str, before: int, depth: int = 0) -> tuple[ast.stmt | None, ast.Call | None]:
@@ -97,7 +108,8 @@ def _building_call(scope, name: str, before: int, depth: int = 0) -> tuple[ast.s
     if not earlier or depth > 8:
         return None, None
     binding = earlier[-1]
-    value = binding.value
+    targets = binding.targets if isinstance(binding, ast.Assign) else [binding.target]
+    value = next(v for t in targets if (v := _bound_value(t, binding.value, name)) is not None)
     if isinstance(value, ast.Name):   # model = net
         return _building_call(scope, value.id, binding.lineno, depth + 1)
     while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and \
@@ -160,6 +172,19 @@ def saved_variables(scope) -> set[str]:
             and node.func.attr in ("save_weights", "save")}
 
 
+def saved_state_dicts(scope) -> set[str]:
+    """The variables whose ``state_dict()`` the scope saves (``torch.save(net.state_dict(), path)``, also inside
+    a checkpoint dict): the networks a script keeps, where it trains others beside them (a GAN's discriminator)."""
+    found = set()
+    for node in _own_nodes(scope):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "save" and \
+                node.args:
+            found |= {inner.func.value.id for inner in ast.walk(node.args[0]) if isinstance(inner, ast.Call)
+                      and isinstance(inner.func, ast.Attribute) and inner.func.attr == "state_dict"
+                      and isinstance(inner.func.value, ast.Name)}
+    return found
+
+
 def statements_before(body: list[ast.stmt], target: ast.stmt) -> tuple[list[ast.stmt], bool]:
     """The statements a script runs before ``target`` in ``body`` (entering the blocks that hold it):
     ``(statements, found)``. Blocks before it that do not hold it are left whole."""
@@ -177,4 +202,4 @@ def statements_before(body: list[ast.stmt], target: ast.stmt) -> tuple[list[ast.
     return done, False
 
 
-__all__ = ["TrainedSite", "saved_variables", "statements_before", "trained_sites"]
+__all__ = ["TrainedSite", "saved_state_dicts", "saved_variables", "statements_before", "trained_sites"]

@@ -38,7 +38,7 @@ from nnpivot.fileio import check_readable
 from nnpivot.generators.keras import assign_store, build_keras_model, keras_layouts, store_from_keras
 from nnpivot.generators.pytorch import parameter_slots, state_dict_from_store, store_from_state_dict
 from nnpivot.graph import graph_inputs, topological_order
-from nnpivot.importers.pysource import detect_framework
+from nnpivot.importers.pysource import SAME_VALUE_OPERATIONS, detect_framework
 from nnpivot.kinds.layout import channels_last, identity
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import infer_shapes
@@ -161,7 +161,8 @@ def _keras_model_class():
 # --- random inputs ---------------------------------------------------------------------------
 
 def _embedding_readers(graph, node) -> list:
-    """Embedding nodes reading ``node`` directly or through block calls."""
+    """Embedding nodes reading ``node`` directly, through block calls or through columns and views of it
+    (``emb(x_cat[:, i])``: each column's ids stay below the smallest vocabulary)."""
     found = []
     for reader in graph.nodes:
         for position, dep in enumerate(reader.inputs):
@@ -169,6 +170,8 @@ def _embedding_readers(graph, node) -> list:
                 continue
             if is_kind(reader, "Embedding"):
                 found.append(reader)
+            elif reader.eClass.name in SAME_VALUE_OPERATIONS:
+                found += _embedding_readers(graph, reader)
             elif is_kind(reader, "BlockCall") and reader.block is not None:
                 block_inputs = graph_inputs(reader.block)
                 if position < len(block_inputs):

@@ -232,6 +232,12 @@ def solve_input_sizes(model) -> list[InputSizes]:
     open_inputs = [i for i, node in enumerate(inputs) if any(d < 0 for d in node.shape)]
     if not open_inputs:
         return []
+    if len(open_inputs) > 1 and all(_accepts(model, _at(inputs, dict.fromkeys(open_inputs, size)))
+                                    for size in FREE_PROBES):
+        # any size works when all take it (user and item ids multiplied together): tied to each other, not
+        # pinned to the size the others were held at
+        return [InputSizes(i, inputs[i].name, [a for a, d in enumerate(inputs[i].shape) if d < 0],
+                           list(FREE_PROBES), True) for i in open_inputs]
     working = {i: FREE_PROBES[-1] for i in open_inputs}
     results = {}
     for _ in range(2):   # a second round when one input's solution depends on where another was held
@@ -249,4 +255,11 @@ def solve_input_sizes(model) -> list[InputSizes]:
                 working[i] = FREE_PROBES[-1] if free else solutions[0]
         if all(r.solutions for r in results.values()):
             break
+    unsolved = [i for i in open_inputs if not results[i].solutions]
+    if len(unsolved) > 1:   # one block called on each (a triplet network): they fit only at one size together
+        joint = [size for size in range(1, LARGEST_CANDIDATE + 1)
+                 if _accepts(model, _at(inputs, {**working, **dict.fromkeys(unsolved, size)}))]
+        free = len(joint) > 1 and joint[-1] > 2 * joint[0] + 1
+        for i in unsolved:
+            results[i] = InputSizes(i, inputs[i].name, results[i].axes, joint, free)
     return [results[i] for i in open_inputs]

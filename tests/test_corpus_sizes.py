@@ -13,7 +13,8 @@ with ``free_axes`` run at the manifest size and at a second size (a multiple of 
 axis, so pools and strides still fit; a longer sequence of token ids); the others at the manifest size with
 two batches. Tolerance 1e-5 absolute.
 
-Files that still fail are listed in ``KNOWN_FAILURES`` with the reason (strict xfail: a fixed file fails the
+Realistic files the importer still refuses say so in their manifest entry (``refused``: the code of the first
+error, checked here as handed over, so a fix shows up). Files that still fail are listed in ``KNOWN_FAILURES`` with the reason (strict xfail: a fixed file fails the
 run until it is taken off the list).
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from nnpivot.diagnostics import NNPivotError
 from nnpivot.frameworks import enliven
 from nnpivot.generators.codegen import class_name
 from nnpivot.migrate import import_source, migrate
@@ -41,9 +43,10 @@ OTHER = {"pytorch": "keras", "keras": "pytorch"}
 # "folder/path" -> why it still fails (strict: it must fail, so a fix shows up). None at present.
 KNOWN_FAILURES: dict[str, str] = {}
 
-ENTRIES = [(folder, entry) for folder in ("corpus", "paper")
-           for entry in json.loads((ROOT / folder / "manifest.json").read_text())["entries"]
-           if "shape_needed" not in entry]
+ALL_ENTRIES = [(folder, entry) for folder in ("corpus", "paper")
+               for entry in json.loads((ROOT / folder / "manifest.json").read_text())["entries"]]
+ENTRIES = [(folder, entry) for folder, entry in ALL_ENTRIES if "shape_needed" not in entry and "refused" not in entry]
+REFUSED = [(folder, entry) for folder, entry in ALL_ENTRIES if "refused" in entry]
 
 pytestmark = [pytest.mark.torch, pytest.mark.tensorflow,
               pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning"),
@@ -172,3 +175,14 @@ def test_migrated_without_a_shape_matches_at_two_sizes_in_the_users_layout(folde
         assert [g.shape for g in got] == [e.shape for e in expected], [a.shape for a in arrays]
         worst.append(max(float(np.abs(g.astype("float64") - e).max()) for g, e in zip(got, expected)))
     assert max(worst) <= ATOL, dict(zip([str([a.shape for a in c]) for c in calls], worst))
+
+
+@pytest.mark.parametrize(("folder", "entry"), REFUSED, ids=[f"{f}/{e['path']}" for f, e in REFUSED])
+def test_a_file_the_manifest_calls_refused_is_refused_with_its_code_first(folder, entry):
+    source = ROOT / folder / entry["path"]
+    model_name = None if "set" in entry else entry["model"]
+    model_args = None if "set" in entry else (entry["kwargs"] or None)
+    with pytest.raises(NNPivotError) as caught:
+        import_source(source, entry["framework"], model_name, model_args, settings=entry.get("set"))
+    errors = [d for d in caught.value.diagnostics if d.is_error]
+    assert errors[0].code == entry["refused"] and errors[0].location.line, [str(d) for d in errors]

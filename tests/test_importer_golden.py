@@ -29,7 +29,8 @@ from nnpivot.importers.nn_text import parse_text
 from nnpivot.migrate import import_source
 
 CORPUS = Path(__file__).resolve().parent.parent / "samples" / "corpus"
-ENTRIES = json.loads((CORPUS / "manifest.json").read_text())["entries"]
+# a file the importer still refuses (manifest "refused") has no golden text: tests/test_corpus_sizes.py checks it
+ENTRIES = [e for e in json.loads((CORPUS / "manifest.json").read_text())["entries"] if "refused" not in e]
 FRAMEWORKS = ("pytorch", "keras")
 
 
