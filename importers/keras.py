@@ -376,6 +376,8 @@ class KerasImporter:
         self.layer_of_node: dict = {}               # pivot node -> the LayerObj that made it
         self.remarks: dict = {}                     # pivot node -> what its report entry says instead of the class
         self.weight_parts: dict = {}                # pivot node -> the part of its layer's weights it holds
+        self.instance_of_call: dict = {}            # BlockCall node -> the custom layer (Instance) it calls
+        self.block_builder: dict = {}               # Block -> the Instance whose call built its nodes
 
     # --- diagnostics and report --------------------------------------------------
     def loc(self, node) -> Location | None:
@@ -612,6 +614,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             scope[target.id] = self.free_value(target.id, ast.unparse(stmt.value), stmt.value)
 
     def truth(self, value, node):
+        if isinstance(value, Object) and not any(value.cls.method(m) for m in ("__bool__", "__len__")):
+            return True   # a config object: ``config = config or Config()``
         if isinstance(value, Unknown) or not is_const(value) and not isinstance(value, (list, tuple, dict, set)):
             return None
         return bool(value)
@@ -764,6 +768,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return Unknown(f"'{ast.unparse(expr)}' is not set in __init__", self.loc(expr))
         if isinstance(owner, T) and expr.attr == "shape":
             return tuple(owner.shape[a] for a in owner.perm)
+        if isinstance(owner, ClassDef) and owner.role is None:   # a plain class: Config.epochs, a dataclass default
+            return self.attribute(owner, expr.attr, expr)
         if isinstance(owner, (SequentialObj, FunctionalModel, ClassDef, Function, LayerObj)):
             return ObjectMethod(owner, expr.attr)
         if isinstance(owner, (Unknown, T, InputSpec, ModulePath, ConfigObj)):
@@ -2270,6 +2276,8 @@ def op_expand_dims(self, path, args, kwargs, hint, loc):
     axis = _arg(args, kwargs, 1, "axis")
     if x is None or not isinstance(axis, int):
         return Unknown("expand_dims", loc)
+    if is_kind(x.node, "Arange") and axis == 0:   # the batch axis of position ids: per sample in the pivot already
+        return x
     x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'unsqueeze'}_in",), loc)
     node = self.builder.add("Unsqueeze", (hint, "unsqueeze"), [x], loc, axis=axis % (x.rank + 1))
     return self.out_tensor(node, L.identity(x.rank + 1))
@@ -2500,6 +2508,7 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
     node = self.builder.add("BlockCall", (base, hint, keras_snake(instance.cls.node.name)), tensors, loc)
     node.block = block
     node.weightsOf = owner
+    self.instance_of_call[node] = instance
     if instance.first_call is None:
         instance.first_call = (node, self.builder, key)
     for i, shape in enumerate(out_shapes):
@@ -2535,6 +2544,7 @@ def build_block(self, instance, call, tensors, args, loc):
     block.nodes.extend(reachable(self.builder.nodes, [t.node for t in out_tensors], [t.node for t in block_inputs]))
     block.outputs.extend([t.node for t in out_tensors])
     self.model.blocks.append(block)
+    self.block_builder[block] = instance
     self.builder = outer
     return block, [t.perm for t in tensors], [t.perm for t in out_tensors], [t.shape for t in out_tensors]
 
@@ -2818,6 +2828,9 @@ def sequential_io(self, value: SequentialObj, candidate):
                  tuple(self.builds[id(value)][1:]) if id(value) in self.builds else None))
     if shape is None and getattr(first, "cls", None) in TOKEN_READERS:
         shape = (None,)   # token ids of any length
+    if shape is None and spec is not None and spec.free is not None:   # keras.Input(shape=x_train.shape[1:])
+        self.error(spec.free.code, f"input '{spec.name or 'x'}': {spec.free.why}", spec.free.loc or spec.loc)
+        raise _Abort
     if shape is None:
         self.error("missing-input-shape", f"{candidate.name}: the Sequential's input has no shape: add "
                    "keras.Input(shape=...) or input_shape=, or give an input shape", value.loc)
@@ -3074,7 +3087,44 @@ def run(self, wanted: str | None):
                                              for i, layer in enumerate(stack.layers)
                                              if self.layer_of_node[layer].runtime_name})
     report.keras_weight_paths = weight_paths(self, model, stacks)
+    report.keras_block_layers = block_layers(self, model)
     return model
+
+
+def layers_by_attribute(value, path=()):
+    """``(attribute path, LayerObj)`` of the layers a custom layer holds: its attributes, through Sequentials,
+    lists and dicts (``self.ffn = keras.Sequential([...])``, ``self.convs = [...]``)."""
+    if isinstance(value, LayerObj):
+        yield path, value
+    elif isinstance(value, SequentialObj):
+        yield from layers_by_attribute(value.layers, path)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from layers_by_attribute(item, (*path, i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from layers_by_attribute(item, (*path, key))
+
+
+def block_layers(self, model) -> dict[str, dict[str, tuple]]:
+    """For each call of a custom layer: its weighted inner nodes -> (the run-time name of the Keras layer that
+    holds their weights in THAT layer object, the part of the layer's weights or None). A block's nodes are
+    made by the first object's call; another object of the class holds the layer at the same attribute."""
+    found = {}
+    for call, instance in self.instance_of_call.items():
+        if call not in model.nodes or call.weightsOf is not None:
+            continue
+        builder = self.block_builder.get(call.block)
+        path_of = {id(layer): path for path, layer in layers_by_attribute(builder.attrs)} if builder else {}
+        layer_at = dict(layers_by_attribute(instance.attrs))
+        inner = {}
+        for node in call.block.nodes:
+            path = path_of.get(id(self.layer_of_node.get(node)))
+            layer = layer_at.get(path) if path is not None else None
+            if layer is not None and layer.runtime_name:
+                inner[node.name] = (layer.runtime_name, self.weight_parts.get(node))
+        found[call.name] = inner
+    return found
 
 
 def weight_paths(self, model, stacks) -> dict[str, str]:

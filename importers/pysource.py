@@ -238,6 +238,9 @@ class ImportReport:
     # script's own, in the order ``python script.py`` runs); a run of the source sets them before building the
     # model so its layers get those names. None when the importer cannot tell.
     keras_name_counters: dict[str, int] | None = None
+    # Keras: per call of a custom layer (BlockCall node), its inner node -> (the run-time name of the Keras layer
+    # inside that layer object holding its weights, the part of them as in ``keras_weight_parts`` or None).
+    keras_block_layers: dict[str, dict[str, tuple]] = field(default_factory=dict)
 
     def add(self, node: str, kind: str, location: Location | None, note: str = "", *, exact: bool = True,
             graph: str = "") -> Entry:

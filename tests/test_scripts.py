@@ -444,3 +444,221 @@ def test_keras_weights_h5_are_read_by_layer_path_without_running_the_source(tmp_
     read, problems = read_source_weights(path, "keras", model, report, weights)
     assert not [d for d in problems if d.is_error]
     assert all(np.array_equal(read[key], expected[key]) for key in expected)
+
+
+SEPARABLE_FUNCTIONAL = '''
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(12, 12, 3))
+    x = layers.Conv2D(4, 3, padding="same")(inputs)
+    x = layers.SeparableConv2D(6, 3, padding="same", depth_multiplier=2, activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, layers.Dense(2)(x))
+'''
+
+
+@pytest.mark.tensorflow
+def test_a_separable_convolution_read_from_a_weights_h5_gives_each_half_its_part(tmp_path):
+    """A SeparableConv2D is two pivot nodes over one layer's three variables: read by path from the file,
+    the depthwise node takes the depthwise kernel and the pointwise node the pointwise kernel and the bias
+    (it once took the depthwise kernel and the pointwise one as its bias)."""
+    import keras
+    import numpy as np
+
+    from nnpivot.frameworks import enliven
+    from nnpivot.source_runs import source_runner, store_from_keras_h5
+
+    path = write(tmp_path, "separable.py", SEPARABLE_FUNCTIONAL)
+    model, report = import_keras(path)
+    assert set(report.keras_weight_parts) == {"separable_conv2d", "separable_conv2d_pointwise"}
+    keras.utils.set_random_seed(0)
+    runner = source_runner(path, "keras", model, report)
+    runner.load_store(enliven(runner.native_store()))
+    expected, _ = runner._read_store()
+    weights = tmp_path / "model.weights.h5"
+    runner.obj.save_weights(str(weights))
+    store, diagnostics = store_from_keras_h5(weights, model, report)
+    assert not diagnostics, [str(d) for d in diagnostics]
+    assert sorted(store) == sorted(expected)
+    assert all(np.array_equal(store[key], expected[key]) for key in expected)
+
+
+MIXER_SCRIPT = '''
+    """Token mixer: two objects of one custom layer (a Sequential and a LayerNormalization inside)."""
+    import argparse
+
+    import keras
+    from keras import layers
+
+
+    class MixerBlock(layers.Layer):
+        def __init__(self, width, hidden, **kwargs):
+            super().__init__(**kwargs)
+            self.norm = layers.LayerNormalization()
+            self.ffn = keras.Sequential([layers.Dense(hidden, activation="gelu"), layers.Dense(width)])
+
+        def call(self, x):
+            return x + self.ffn(self.norm(x))
+
+
+    def build(width=8, hidden=16, blocks=2):
+        tokens = keras.Input(shape=(5, width))
+        x = tokens
+        for _ in range(blocks):
+            x = MixerBlock(width, hidden)(x)
+        return keras.Model(tokens, layers.Dense(3)(layers.GlobalAveragePooling1D()(x)))
+
+
+    if __name__ == "__main__":
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--blocks", type=int, default=2)
+        model = build(blocks=parser.parse_args().blocks)
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(keras.random.normal((8, 5, 8)), keras.random.normal((8, 3)), epochs=1)
+'''
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_weights_inside_custom_layers_are_read_per_layer_object(tmp_path):
+    """Both MixerBlock objects are calls of one pivot block; each call's weights come from the layers ITS
+    object holds (run-time names of its own Dense and LayerNormalization), so the migrated PyTorch model
+    computes the original at two batch sizes."""
+    import keras
+    import numpy as np
+    import torch
+
+    from nnpivot.frameworks import enliven
+    from nnpivot.migrate import migrate
+    from nnpivot.source_runs import source_runner
+
+    path = write(tmp_path, "mixer.py", MIXER_SCRIPT)
+    model, report = import_keras(path)
+    calls = [node for node in model.nodes if node.eClass.name == "BlockCall"]
+    assert len(calls) == 2 and calls[0].block is calls[1].block and calls[1].weightsOf is None
+    first, second = (report.keras_block_layers[call.name] for call in calls)
+    assert first.keys() == second.keys() and len(set(first.values())) == 3   # a LayerNormalization, two Denses
+    assert not set(first.values()) & set(second.values())   # each object's own layers
+
+    keras.utils.set_random_seed(0)
+    original = source_runner(path, "keras", model, report)
+    original.load_store(enliven(original.native_store()))
+    checkpoint = tmp_path / "original.weights.h5"
+    original.obj.save_weights(str(checkpoint))
+    output, weights_out = tmp_path / "migrated.py", tmp_path / "migrated.pt"
+    result = migrate(path, "pytorch", output, weights=checkpoint, weights_out=weights_out)
+    assert result.ok, result.report_text()
+    namespace = {"__name__": "migrated_mixer"}
+    exec(compile(output.read_text(), str(output), "exec"), namespace)  # noqa: S102 - nnpivot's own output
+    (name,) = [k for k, v in namespace.items() if isinstance(v, type) and issubclass(v, torch.nn.Module)
+               and v.__module__ == "migrated_mixer" and k[0].isupper() and "Block" not in k]
+    migrated = namespace[name]().eval()
+    migrated.load_state_dict(torch.load(weights_out, weights_only=True))
+    rng = np.random.default_rng(1)
+    for batch in (1, 3):
+        x = rng.standard_normal((batch, 5, 8)).astype("float32")
+        want = keras.ops.convert_to_numpy(original.obj(x, training=False))
+        with torch.no_grad():
+            got = migrated(torch.from_numpy(x)).numpy()
+        assert np.abs(want - got).max() <= 1e-5
+
+
+CONFIG_SCRIPT = '''
+    import argparse
+    from dataclasses import dataclass
+
+    import numpy as np
+    import keras
+    from keras import layers, ops
+
+
+    @dataclass
+    class Config:
+        image_size: int = 16
+        patch_size: int = 4
+        width: int = 8
+        epochs: int = 3
+
+        @property
+        def num_patches(self):
+            return (self.image_size // self.patch_size) ** 2
+
+
+    class Patches(layers.Layer):
+        def __init__(self, num_patches, width, patch_size, **kwargs):
+            super().__init__(**kwargs)
+            self.num_patches = num_patches
+            self.project = layers.Conv2D(width, patch_size, strides=patch_size)
+            self.flatten = layers.Reshape((num_patches, width))
+            self.position = layers.Embedding(num_patches, width)
+
+        def call(self, images):
+            positions = ops.expand_dims(ops.arange(start=0, stop=self.num_patches, step=1), axis=0)
+            return self.flatten(self.project(images)) + self.position(positions)
+
+
+    def build(config=None):
+        config = config or Config()
+        images = keras.Input(shape=(config.image_size, config.image_size, 3))
+        x = Patches(config.num_patches, config.width, config.patch_size)(images)
+        return keras.Model(images, layers.Dense(2)(layers.GlobalAveragePooling1D()(x)))
+
+
+    def main():
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--epochs", type=int, default=Config.epochs)
+        args = parser.parse_args()
+        config = Config(epochs=args.epochs)
+        model = build(config)
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(np.load("x.npy"), np.load("y.npy"), epochs=config.epochs)
+
+
+    if __name__ == "__main__":
+        main()
+'''
+
+
+def test_config_properties_class_defaults_and_or_defaults_are_evaluated(tmp_path):
+    """A dataclass property (config.num_patches), a class attribute as an argparse default (Config.epochs),
+    ``config = config or Config()`` and position ids ops.expand_dims(ops.arange(...), axis=0) are all read
+    statically, as the script computes them."""
+    path = write(tmp_path, "patches.py", CONFIG_SCRIPT)
+    model, report = import_keras(path)
+    assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
+    assert report.model == "build" and report.input_shapes == {"images": (16, 16, 3)}
+    assert "epochs 3" in report.training
+    (arange,) = [n for block in model.blocks for n in block.nodes if n.eClass.name == "Arange"]
+    assert (arange.start, arange.end) == (0, 16)
+    _, fallback = import_keras(path, model_name="build")   # the builder on its own: config=None
+    assert fallback.input_shapes == {"images": (16, 16, 3)}
+
+
+def test_a_sequential_input_shape_from_data_names_its_flag(tmp_path):
+    path = write(tmp_path, "convnet.py", '''
+        import numpy as np
+        import keras
+        from keras import layers
+
+
+        def make_convnet(input_shape, num_classes):
+            return keras.Sequential([keras.Input(shape=input_shape), layers.Flatten(), layers.Dense(num_classes)])
+
+
+        def main():
+            x_train, y_train = np.load("x.npy"), np.load("y.npy")
+            model = make_convnet(x_train.shape[1:], len(np.unique(y_train)))
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            model.fit(x_train, y_train)
+
+
+        if __name__ == "__main__":
+            main()
+    ''')
+    with pytest.raises(NNPivotError) as caught:
+        import_keras(path)
+    first = caught.value.diagnostics[0]
+    assert first.code == "free-value" and "--set input_shape=" in first.message
+    _, report = import_keras(path, settings={"input_shape": [28, 28, 1], "num_classes": 10})
+    assert report.input_shapes == {"x": (28, 28, 1)}
