@@ -378,6 +378,8 @@ class KerasImporter:
         self.weight_parts: dict = {}                # pivot node -> the part of its layer's weights it holds
         self.instance_of_call: dict = {}            # BlockCall node -> the custom layer (Instance) it calls
         self.block_builder: dict = {}               # Block -> the Instance whose call built its nodes
+        self.nested_outputs: dict = {}              # Block of a functional model called as a layer -> outputs
+        self.nested_first_call: dict = {}           # id of that functional model -> its first BlockCall
 
     # --- diagnostics and report --------------------------------------------------
     def loc(self, node) -> Location | None:
@@ -770,6 +772,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return tuple(owner.shape[a] for a in owner.perm)
         if isinstance(owner, ClassDef) and owner.role is None:   # a plain class: Config.epochs, a dataclass default
             return self.attribute(owner, expr.attr, expr)
+        if isinstance(owner, FunctionalModel) and expr.attr in ("output_shape", "input_shape"):
+            return functional_shape(owner, expr.attr, self.loc(expr))   # encoder.output_shape[1:]
         if isinstance(owner, (SequentialObj, FunctionalModel, ClassDef, Function, LayerObj)):
             return ObjectMethod(owner, expr.attr)
         if isinstance(owner, (Unknown, T, InputSpec, ModulePath, ConfigObj)):
@@ -878,7 +882,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def instantiate(self, cls: ClassDef, args, kwargs, loc):
         instance = Instance(cls, {}, loc, name=kwargs.get("name") if isinstance(kwargs.get("name"), str) else None)
-        instance.ctor = (tuple(map(repr, args)), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        instance.ctor = (tuple(map(repr, args)),   # name= changes no computation: objects differing by it share a block
+                         tuple(sorted((k, repr(v)) for k, v in kwargs.items() if k != "name")))
         init = self.method_of(cls, "__init__")
         if init is not None:
             self.run_function(init, instance, args, kwargs, strict=False)
@@ -971,8 +976,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
         if isinstance(callee, Instance):
             return apply_instance(self, callee, args, kwargs, hint, loc)
         if isinstance(callee, FunctionalModel):
-            self.error("unsupported-construct", "a functional model used as a layer is not translated", loc)
-            return Unknown("nested functional model", loc)
+            return apply_functional(self, callee, args, hint, loc)
         if not isinstance(callee, LayerObj):  # an unknown name or a value: reported where it was made
             what = callee.why if isinstance(callee, Unknown) else type(callee).__name__
             self.error("unknown-layer", f"{what} is used as a layer but is not a Keras layer nnpivot knows",
@@ -2524,6 +2528,65 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
     return results
 
 
+def functional_shape(model: FunctionalModel, which: str, loc):
+    """``model.output_shape``/``input_shape`` of a functional model: the Keras shapes (batch None) of its
+    outputs or inputs, a tuple for one, a list for several."""
+    ends = model.outputs if which == "output_shape" else [getattr(s, "tensor", s) for s in model.inputs]
+    ends = ends if isinstance(ends, (list, tuple)) else [ends]
+    if not all(isinstance(t, T) for t in ends):
+        return Unknown(f"{which} of a model whose graph is not known", loc)
+    shapes = [tuple(None if d is None or d < 0 else d for d in (t.shape[a] for a in t.perm)) for t in ends]
+    return shapes[0] if len(shapes) == 1 else shapes
+
+
+def apply_functional(self, nested: FunctionalModel, args, hint, loc):
+    """A functional model called as a layer (``decoder(encoder(x))``): its graph, made when it was built, moves
+    into a block the outer graph calls; called again, the call shares the first call's weights, as Keras does."""
+    operands = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+    tensors = [self.tensor(t, loc) for t in operands]
+    inputs = [getattr(s, "tensor", None) for s in nested.inputs]
+    outputs = nested.outputs if isinstance(nested.outputs, (list, tuple)) else [nested.outputs]
+    if any(t is None for t in tensors) or not all(isinstance(t, T) for t in [*inputs, *outputs]) or \
+            len(tensors) != len(inputs):
+        if all(t is not None for t in tensors):
+            self.error("unsupported-construct", "a functional model whose graph is not known is used as a layer",
+                       loc)
+        return Unknown("nested functional model", loc)
+    first = self.nested_first_call.get(id(nested))
+    if first is None:
+        block = eclass("Block")(name=unique_block_name(self, camel_name(nested.name or "functional")))
+        set_location(block, nested.loc)
+        finished = [finish_output(self, t, loc) for t in outputs]
+        inner = reachable(self.builder.nodes, [t.node for t in finished], [t.node for t in inputs])
+        moved = set(inner)
+        self.builder.nodes[:] = [n for n in self.builder.nodes if n not in moved]
+        block.nodes.extend(inner)
+        block.outputs.extend([t.node for t in finished])
+        for t in inputs:   # a block's inputs take their sizes from each call, as a custom layer's do
+            self._shapes[(t.node, 0)] = t.shape
+            t.node.shape.clear()
+        self.model.blocks.append(block)
+        self.nested_outputs[block] = [(t.perm, t.shape) for t in finished]
+    else:
+        block = first.block
+    tensors = [self.builder.permuted(t, i.perm, (f"{nested.name or 'model'}_in{k}",), loc)
+               for k, (t, i) in enumerate(zip(tensors, inputs))]
+    node = self.builder.add("BlockCall", (nested.name, hint, "functional"), tensors, loc)
+    node.block = block
+    if first is None:
+        self.nested_first_call[id(nested)] = node
+    else:
+        node.weightsOf = first
+    self.instance_of_call[node] = nested
+    self.note(node, loc)
+    results = []
+    for i, (perm, shape) in enumerate(self.nested_outputs[block]):
+        select = node if i == 0 else self.builder.add("Select", (f"{node.name}_{i}",), [node], loc, index=i)
+        self._shapes[(select, 0)] = shape
+        results.append(T(select, perm, shape))
+    return results[0] if len(results) == 1 else results
+
+
 def build_block(self, instance, call, tensors, args, loc):
     outer = self.builder
     params = [a.arg for a in call.args.args[1:]]
@@ -2531,8 +2594,10 @@ def build_block(self, instance, call, tensors, args, loc):
     self.builder = GraphBuilder(self, block.name)
     set_location(block, self.loc(instance.cls.node))
     block_inputs = []
+    packed = len(args) != len(tensors)   # one list of tensors: named as call unpacks it (``a, b = inputs``)
+    unpacked = unpacked_names(call, params[0], len(tensors)) if packed and params else None
     for i, t in enumerate(tensors):
-        name = params[i] if i < len(params) and len(args) == len(tensors) else f"x{i}"
+        name = unpacked[i] if unpacked else params[i] if i < len(params) and not packed else f"x{i}"
         node = self.builder.add("Input", (name, f"x{i}"), [], loc)
         self._shapes[(node, 0)] = t.shape
         block_inputs.append(T(node, t.perm, t.shape))
@@ -3017,6 +3082,8 @@ def loss(self, value, loc):
             self.warn("unsupported-construct", f"loss {name} argument {key}={item!r} is left out: the pivot loss "
                       "has no such setting", loc)
     outputs = list(self.output_nodes)
+    while len(outputs) == 1 and is_kind(outputs[0], "BlockCall"):   # a nested model's or custom layer's output
+        outputs = list(outputs[0].block.outputs)
     kind = kind_of(outputs[0]) if len(outputs) == 1 else None
     problem = vocabulary.mismatch(entry, spelling, vocabulary.ending_of_keyword(kind.keyword if kind else None),
                                   from_logits=logits)
@@ -3116,11 +3183,13 @@ def block_layers(self, model) -> dict[str, dict[str, tuple]]:
             continue
         builder = self.block_builder.get(call.block)
         path_of = {id(layer): path for path, layer in layers_by_attribute(builder.attrs)} if builder else {}
-        layer_at = dict(layers_by_attribute(instance.attrs))
+        layer_at = dict(layers_by_attribute(getattr(instance, "attrs", {})))
         inner = {}
         for node in call.block.nodes:
             path = path_of.get(id(self.layer_of_node.get(node)))
             layer = layer_at.get(path) if path is not None else None
+            if isinstance(instance, FunctionalModel):   # a nested model's graph: its own layers made its nodes
+                layer = self.layer_of_node.get(node)
             if layer is not None and layer.runtime_name:
                 inner[node.name] = (layer.runtime_name, self.weight_parts.get(node))
         found[call.name] = inner

@@ -662,3 +662,120 @@ def test_a_sequential_input_shape_from_data_names_its_flag(tmp_path):
     assert first.code == "free-value" and "--set input_shape=" in first.message
     _, report = import_keras(path, settings={"input_shape": [28, 28, 1], "num_classes": 10})
     assert report.input_shapes == {"x": (28, 28, 1)}
+
+
+NESTED_MODELS_SCRIPT = '''
+    """Change detection: one functional tower model embeds both images; a decoder model sized from the
+    tower's output_shape maps the difference back."""
+    import numpy as np
+    import keras
+    from keras import layers
+
+
+    def build_tower(input_shape, width=4):
+        image = keras.Input(shape=input_shape)
+        x = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(image)
+        return keras.Model(image, layers.Conv2D(width * 2, 1)(x), name="tower")
+
+
+    def build_head(code_shape):
+        code = keras.Input(shape=code_shape)
+        x = layers.GlobalAveragePooling2D()(code)
+        return keras.Model(code, layers.Dense(3, activation="softmax")(x), name="head")
+
+
+    def build_model(input_shape=(8, 8, 2)):
+        tower = build_tower(input_shape)
+        head = build_head(tower.output_shape[1:])
+        before, after = keras.Input(shape=input_shape), keras.Input(shape=input_shape)
+        change = layers.Subtract()([tower(after), tower(before)])
+        return keras.Model([before, after], head(change))
+
+
+    if __name__ == "__main__":
+        pairs = np.load("pairs.npz")
+        model = build_model()
+        model.compile(optimizer="adam", loss="categorical_crossentropy")
+        model.fit([pairs["before"], pairs["after"]], pairs["change"], epochs=5)
+'''
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_functional_models_called_as_layers_become_blocks_sharing_their_weights(tmp_path):
+    """A functional model called as a layer keeps its graph as a block; the second call of the tower shares
+    the first call's weights (Keras does), the head's input shape is read from tower.output_shape, and the
+    softmax inside the head is the model's ending (no loss warning). Migrated with a .weights.h5 of the
+    original, the PyTorch model computes it at two batch sizes."""
+    import keras
+    import numpy as np
+    import torch
+
+    from nnpivot.frameworks import enliven
+    from nnpivot.migrate import migrate
+    from nnpivot.shapes import infer_shapes
+    from nnpivot.source_runs import source_runner
+
+    path = write(tmp_path, "change.py", NESTED_MODELS_SCRIPT)
+    model, report = import_keras(path)
+    assert not report.diagnostics, [str(d) for d in report.diagnostics]
+    calls = [node for node in model.nodes if node.eClass.name == "BlockCall"]
+    assert [call.block.name for call in calls] == ["Tower", "Tower", "Head"]
+    assert calls[1].weightsOf is calls[0] and calls[0].weightsOf is None
+    (head_input,) = [n for n in calls[2].block.nodes if n.eClass.name == "Input"]
+    assert list(head_input.shape) == []   # a block's input takes its sizes from the call
+    table, problems = infer_shapes(model)
+    assert problems == [] and tuple(table.of(calls[0]))[1:] == (8, 4, 4)   # pivot layout of (None, 4, 4, 8)
+    assert tuple(table.of(calls[2]))[1:] == (3,)
+
+    keras.utils.set_random_seed(0)
+    original = source_runner(path, "keras", model, report)
+    original.load_store(enliven(original.native_store()))
+    checkpoint = tmp_path / "original.weights.h5"
+    original.obj.save_weights(str(checkpoint))
+    output, weights_out = tmp_path / "migrated.py", tmp_path / "migrated.pt"
+    result = migrate(path, "pytorch", output, weights=checkpoint, weights_out=weights_out)
+    assert result.ok, result.report_text()
+    namespace = {"__name__": "migrated_change"}
+    exec(compile(output.read_text(), str(output), "exec"), namespace)  # noqa: S102 - nnpivot's own output
+    migrated = namespace["ChangeModel" if "ChangeModel" in namespace else "Model"]().eval()
+    migrated.load_state_dict(torch.load(weights_out, weights_only=True))
+    rng = np.random.default_rng(2)
+    for batch in (1, 3):
+        before, after = (rng.standard_normal((batch, 8, 8, 2)).astype("float32") for _ in range(2))
+        want = keras.ops.convert_to_numpy(original.obj([before, after], training=False))
+        with torch.no_grad():
+            got = migrated(*(torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+                             for a in (before, after))).numpy()
+        assert np.abs(want - got).max() <= 1e-5
+
+
+def test_custom_layer_objects_differing_only_by_name_share_a_block_and_unpacked_inputs_keep_their_names(tmp_path):
+    """name= changes no computation (generated Keras code names every object), and ``a, b = inputs`` names a
+    block's inputs as the call unpacks them."""
+    path = write(tmp_path, "pairs.py", '''
+        import keras
+        from keras import layers
+
+
+        class Gate(layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.dense = layers.Dense(units, activation="sigmoid")
+
+            def call(self, inputs):
+                value, context = inputs
+                return value * self.dense(context)
+
+
+        value = keras.Input(shape=(6,))
+        context = keras.Input(shape=(4,))
+        x = Gate(6, name="first_gate")([value, context])
+        x = Gate(6, name="second_gate")([x, context])
+        model = keras.Model([value, context], layers.Dense(2)(x))
+    ''')
+    model, report = import_keras(path)
+    assert not [d for d in report.diagnostics if d.is_error]
+    (block,) = model.blocks
+    assert [n.name for n in block.nodes if n.eClass.name == "Input"] == ["value", "context"]
+    assert [n.name for n in model.nodes if n.eClass.name == "BlockCall"] == ["first_gate", "second_gate"]

@@ -1,4 +1,4 @@
-"""House listings: numeric features and a neighbourhood id in, price and a price band out (two heads, two losses)."""
+"""House listings: numeric features and a neighbourhood id in, price and days on the market out (two regression heads)."""
 import argparse
 from dataclasses import dataclass
 
@@ -12,14 +12,13 @@ class Config:
     hidden: int = 64
     embedding_dim: int = 8
     dropout: float = 0.2
-    num_bands: int = 4
     learning_rate: float = 1e-3
     epochs: int = 30
 
 
 def load_listings(path):
     data = np.load(path)
-    return data["numeric"], data["district"], data["price"], data["band"]
+    return data["numeric"], data["district"], data["price"], np.log1p(data["days_listed"])
 
 
 def build_model(num_numeric, num_districts, config=None):
@@ -33,8 +32,8 @@ def build_model(num_numeric, num_districts, config=None):
     x = layers.Dropout(config.dropout)(x)
     x = layers.Dense(config.hidden // 2, activation="relu")(x)
     price = layers.Dense(1, name="price")(x)
-    band = layers.Dense(config.num_bands, activation="softmax", name="band")(x)
-    return keras.Model(inputs=[numeric, district], outputs=[price, band])
+    days = layers.Dense(1, activation="softplus", name="days")(x)
+    return keras.Model(inputs=[numeric, district], outputs=[price, days])
 
 
 def main():
@@ -45,14 +44,12 @@ def main():
     args = parser.parse_args()
     config = Config(hidden=args.hidden, epochs=args.epochs)
 
-    numeric, district, price, band = load_listings(args.data)
+    numeric, district, price, days = load_listings(args.data)
     num_districts = int(district.max()) + 1
     model = build_model(numeric.shape[1], num_districts, config)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss={"price": "mse", "band": "sparse_categorical_crossentropy"},
-                  loss_weights={"price": 1.0, "band": 0.5},
-                  metrics={"price": ["mae"], "band": ["accuracy"]})
-    model.fit({"numeric": numeric, "district": district}, {"price": price, "band": band},
+                  loss="mse", metrics=["mae"])
+    model.fit({"numeric": numeric, "district": district}, {"price": price, "days": days},
               epochs=config.epochs, batch_size=64, validation_split=0.2)
 
 
