@@ -326,12 +326,24 @@ def describe_training(config) -> str:
 
 
 def embedding_inputs_hold_ids(graph, declared=frozenset()) -> None:
-    """Inputs read by an Embedding hold token ids: int64, unless the source declared their dtype."""
+    """Inputs read by an Embedding, directly or as the input of a block that gives it to one (a token and
+    position embedding layer), hold token ids: int64, unless the source declared their dtype."""
     for node in graph.nodes:
-        if node.eClass.name == "Embedding":
-            for dep in node.inputs:
-                if dep.eClass.name == "Input" and dep not in declared:
-                    dep.dtype = dep.dtype.eEnum.getEEnumLiteral("int64")
+        for dep in node.inputs:
+            if dep.eClass.name == "Input" and dep not in declared and _reads_ids(node, dep):
+                dep.dtype = dep.dtype.eEnum.getEEnumLiteral("int64")
+
+
+def _reads_ids(node, operand) -> bool:
+    """Whether ``node`` reads ``operand`` as token ids: an Embedding, or a block call whose block input in that
+    position is read so."""
+    if node.eClass.name == "Embedding":
+        return True
+    if node.eClass.name != "BlockCall" or node.block is None:
+        return False
+    block_inputs = [n for n in node.block.nodes if n.eClass.name == "Input"]
+    return any(inner in user.inputs and _reads_ids(user, inner)
+               for dep, inner in zip(node.inputs, block_inputs) if dep is operand for user in node.block.nodes)
 
 
 def pinned_sizes(model, shapes: dict, where: Location) -> tuple[dict | None, list[Diagnostic]]:
