@@ -2910,7 +2910,11 @@ def sequential_io(self, value: SequentialObj, candidate):
 def subclass_io(self, instance: Instance, candidate):
     call = self.method_of(instance.cls, "call")
     if call is None:
-        self.error("no-model-found", f"{candidate.name} has no call method", candidate.loc)
+        held = [f"self.{attr} ({getattr(value, 'origin', None) or getattr(getattr(value, 'cls', None), 'name', '')})"
+                .replace(" ()", "") for attr, value in instance.attrs.items()
+                if isinstance(value, (SequentialObj, FunctionalModel, Instance))]
+        trains = f": it trains the models it is given, {', '.join(held)}; choose one with --model" if held else ""
+        self.error("no-model-found", f"{candidate.name} has no call method{trains}", candidate.loc)
         raise _Abort
     params = [a for a in call.args.args[1:]]
     required = params[:len(params) - len(call.args.defaults)] or params[:1]

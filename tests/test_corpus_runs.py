@@ -40,6 +40,7 @@ pytestmark = [
 ]
 ENTRY_KEYS = {"path", "framework", "model", "model_kind", "kwargs", "inputs", "description", "constructs"}
 SCRIPT_KEYS = {"set"}   # whole scripts: the values they compute from data (--set), migrated with nothing else
+REFUSAL_KEYS = {"refused"}   # whole scripts nnpivot refuses as handed over: the code of its first error
 
 # Construct tags a manifest may use, with a pattern the file's source must
 # match when it claims the tag (None: checked from the manifest entry itself).
@@ -236,9 +237,10 @@ def test_paper_has_five_networks_in_two_styles_per_framework():
 @pytest.mark.parametrize("item", ENTRIES, ids=entry_id)
 def test_entry_is_well_formed(item):
     _, base, entry = item
-    assert set(entry) - SCRIPT_KEYS - {"shape_needed"} == ENTRY_KEYS
+    assert set(entry) - SCRIPT_KEYS - REFUSAL_KEYS - {"shape_needed"} == ENTRY_KEYS
     assert entry.get("shape_needed", "why") and "\n" not in entry.get("shape_needed", "")
     assert ("set" in entry) == ("whole-script" in entry["constructs"])
+    assert "refused" not in entry or ("set" in entry and re.fullmatch(r"[a-z]+(-[a-z]+)*", entry["refused"]))
     assert entry["framework"] in ("pytorch", "keras")
     assert Path(entry["path"]).parts[0] == entry["framework"]
     assert entry["model_kind"] in ("class", "variable", "function")

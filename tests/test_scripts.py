@@ -779,3 +779,43 @@ def test_custom_layer_objects_differing_only_by_name_share_a_block_and_unpacked_
     (block,) = model.blocks
     assert [n.name for n in block.nodes if n.eClass.name == "Input"] == ["value", "context"]
     assert [n.name for n in model.nodes if n.eClass.name == "BlockCall"] == ["first_gate", "second_gate"]
+
+
+def test_a_trainer_model_without_call_names_the_models_it_is_given(tmp_path):
+    """A keras.Model subclass that only trains others (a GAN's train_step) cannot be the network: the refusal
+    names the models it holds, with the builders that made them, and the --model way out."""
+    path = write(tmp_path, "gan.py", '''
+        import keras
+        from keras import layers
+
+
+        def make_generator():
+            return keras.Sequential([keras.Input(shape=(8,)), layers.Dense(16)])
+
+
+        def make_critic():
+            return keras.Sequential([keras.Input(shape=(16,)), layers.Dense(1)])
+
+
+        class Adversarial(keras.Model):
+            def __init__(self, generator, critic):
+                super().__init__()
+                self.generator = generator
+                self.critic = critic
+
+            def train_step(self, data):
+                return {}
+
+
+        if __name__ == "__main__":
+            gan = Adversarial(make_generator(), make_critic())
+            gan.compile(optimizer="adam")
+            gan.fit(keras.random.normal((4, 16)), epochs=1)
+    ''')
+    with pytest.raises(NNPivotError) as caught:
+        import_keras(path)
+    (first, *_) = caught.value.diagnostics
+    assert first.code == "no-model-found" and first.location.line == place(path, "class Adversarial")[0]
+    assert "self.generator (make_generator), self.critic (make_critic)" in first.message and "--model" in first.message
+    _, report = import_keras(path, model_name="make_critic")
+    assert report.input_shapes == {"x": (16,)}
