@@ -819,3 +819,32 @@ def test_a_trainer_model_without_call_names_the_models_it_is_given(tmp_path):
     assert "self.generator (make_generator), self.critic (make_critic)" in first.message and "--model" in first.message
     _, report = import_keras(path, model_name="make_critic")
     assert report.input_shapes == {"x": (16,)}
+
+
+def test_an_input_handed_to_a_layer_that_embeds_it_holds_token_ids(tmp_path):
+    """keras.Input without dtype= into a token-and-position embedding layer: the pivot input holds int64 ids,
+    as one read by an Embedding directly does (the migrated PyTorch model's nn.Embedding needs them)."""
+    path = write(tmp_path, "tokens.py", '''
+        import keras
+        from keras import layers, ops
+
+
+        class TokenAndPosition(layers.Layer):
+            def __init__(self, maxlen, vocab, width, **kwargs):
+                super().__init__(**kwargs)
+                self.tokens = layers.Embedding(vocab, width)
+                self.positions = layers.Embedding(maxlen, width)
+
+            def call(self, ids):
+                return self.tokens(ids) + self.positions(ops.arange(0, ops.shape(ids)[-1]))
+
+
+        ids = keras.Input(shape=(12,))
+        features = keras.Input(shape=(3,))
+        x = layers.GlobalAveragePooling1D()(TokenAndPosition(12, 50, 8)(ids))
+        model = keras.Model([ids, features], layers.Dense(2)(layers.Concatenate()([x, features])))
+    ''')
+    model, report = import_keras(path)
+    assert not [d for d in report.diagnostics if d.is_error]
+    assert {n.name: n.dtype.name for n in model.nodes if n.eClass.name == "Input"} == {"ids": "int64",
+                                                                                      "features": "float32"}
