@@ -1004,6 +1004,8 @@ class Interpreter:
         if name in owner.attrs:
             return owner.attrs[name]
         found = owner.cls.method(name)
+        if found and any(isinstance(d, ast.Name) and d.id == "property" for d in found[0].decorator_list):
+            return self.call_function(Function(found[0]), [owner], {}, node, cls=found[1])   # config.num_patches
         if found:
             return BoundMethod(owner, found[0], found[1])
         value = owner.cls.class_attribute(name)

@@ -384,6 +384,10 @@ class KerasImporter:
         self.layer_of_node: dict = {}               # pivot node -> the LayerObj that made it
         self.remarks: dict = {}                     # pivot node -> what its report entry says instead of the class
         self.weight_parts: dict = {}                # pivot node -> the part of its layer's weights it holds
+        self.instance_of_call: dict = {}            # BlockCall node -> the custom layer (Instance) it calls
+        self.block_builder: dict = {}               # Block -> the Instance whose call built its nodes
+        self.nested_outputs: dict = {}              # Block of a functional model called as a layer -> outputs
+        self.nested_first_call: dict = {}           # id of that functional model -> its first BlockCall
 
     # --- diagnostics and report --------------------------------------------------
     def loc(self, node) -> Location | None:
@@ -620,6 +624,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             scope[target.id] = self.free_value(target.id, ast.unparse(stmt.value), stmt.value)
 
     def truth(self, value, node):
+        if isinstance(value, Object) and not any(value.cls.method(m) for m in ("__bool__", "__len__")):
+            return True   # a config object: ``config = config or Config()``
         if isinstance(value, Unknown) or not is_const(value) and not isinstance(value, (list, tuple, dict, set)):
             return None
         return bool(value)
@@ -772,6 +778,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return Unknown(f"'{ast.unparse(expr)}' is not set in __init__", self.loc(expr))
         if isinstance(owner, T) and expr.attr == "shape":
             return tuple(owner.shape[a] for a in owner.perm)
+        if isinstance(owner, ClassDef) and owner.role is None:   # a plain class: Config.epochs, a dataclass default
+            return self.attribute(owner, expr.attr, expr)
+        if isinstance(owner, FunctionalModel) and expr.attr in ("output_shape", "input_shape"):
+            return functional_shape(owner, expr.attr, self.loc(expr))   # encoder.output_shape[1:]
         if isinstance(owner, (SequentialObj, FunctionalModel, ClassDef, Function, LayerObj)):
             return ObjectMethod(owner, expr.attr)
         if isinstance(owner, (Unknown, T, InputSpec, ModulePath, ConfigObj)):
@@ -879,7 +889,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
 
     def instantiate(self, cls: ClassDef, args, kwargs, loc):
         instance = Instance(cls, {}, loc, name=kwargs.get("name") if isinstance(kwargs.get("name"), str) else None)
-        instance.ctor = (tuple(map(repr, args)), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        instance.ctor = (tuple(map(repr, args)),   # name= changes no computation: objects differing by it share a block
+                         tuple(sorted((k, repr(v)) for k, v in kwargs.items() if k != "name")))
         init = self.method_of(cls, "__init__")
         if init is not None:
             self.run_function(init, instance, args, kwargs, strict=False)
@@ -972,8 +983,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
         if isinstance(callee, Instance):
             return apply_instance(self, callee, args, kwargs, hint, loc)
         if isinstance(callee, FunctionalModel):
-            self.error("unsupported-construct", "a functional model used as a layer is not translated", loc)
-            return Unknown("nested functional model", loc)
+            return apply_functional(self, callee, args, hint, loc)
         if not isinstance(callee, LayerObj):  # an unknown name or a value: reported where it was made
             what = callee.why if isinstance(callee, Unknown) else type(callee).__name__
             self.error("unknown-layer", f"{what} is used as a layer but is not a Keras layer nnpivot knows",
@@ -2291,6 +2301,8 @@ def op_expand_dims(self, path, args, kwargs, hint, loc):
     axis = _arg(args, kwargs, 1, "axis")
     if x is None or not isinstance(axis, int):
         return Unknown("expand_dims", loc)
+    if is_kind(x.node, "Arange") and axis == 0:   # the batch axis of position ids: per sample in the pivot already
+        return x
     x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'unsqueeze'}_in",), loc)
     node = self.builder.add("Unsqueeze", (hint, "unsqueeze"), [x], loc, axis=axis % (x.rank + 1))
     return self.out_tensor(node, L.identity(x.rank + 1))
@@ -2550,6 +2562,7 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
     node = self.builder.add("BlockCall", (base, hint, keras_snake(instance.cls.node.name)), tensors, loc)
     node.block = block
     node.weightsOf = owner
+    self.instance_of_call[node] = instance
     if instance.first_call is None:
         instance.first_call = (node, self.builder, key)
     for i, shape in enumerate(out_shapes):
@@ -2565,6 +2578,65 @@ def apply_instance(self, instance: Instance, args, kwargs, hint, loc):
     return results
 
 
+def functional_shape(model: FunctionalModel, which: str, loc):
+    """``model.output_shape``/``input_shape`` of a functional model: the Keras shapes (batch None) of its
+    outputs or inputs, a tuple for one, a list for several."""
+    ends = model.outputs if which == "output_shape" else [getattr(s, "tensor", s) for s in model.inputs]
+    ends = ends if isinstance(ends, (list, tuple)) else [ends]
+    if not all(isinstance(t, T) for t in ends):
+        return Unknown(f"{which} of a model whose graph is not known", loc)
+    shapes = [tuple(None if d is None or d < 0 else d for d in (t.shape[a] for a in t.perm)) for t in ends]
+    return shapes[0] if len(shapes) == 1 else shapes
+
+
+def apply_functional(self, nested: FunctionalModel, args, hint, loc):
+    """A functional model called as a layer (``decoder(encoder(x))``): its graph, made when it was built, moves
+    into a block the outer graph calls; called again, the call shares the first call's weights, as Keras does."""
+    operands = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+    tensors = [self.tensor(t, loc) for t in operands]
+    inputs = [getattr(s, "tensor", None) for s in nested.inputs]
+    outputs = nested.outputs if isinstance(nested.outputs, (list, tuple)) else [nested.outputs]
+    if any(t is None for t in tensors) or not all(isinstance(t, T) for t in [*inputs, *outputs]) or \
+            len(tensors) != len(inputs):
+        if all(t is not None for t in tensors):
+            self.error("unsupported-construct", "a functional model whose graph is not known is used as a layer",
+                       loc)
+        return Unknown("nested functional model", loc)
+    first = self.nested_first_call.get(id(nested))
+    if first is None:
+        block = eclass("Block")(name=unique_block_name(self, camel_name(nested.name or "functional")))
+        set_location(block, nested.loc)
+        finished = [finish_output(self, t, loc) for t in outputs]
+        inner = reachable(self.builder.nodes, [t.node for t in finished], [t.node for t in inputs])
+        moved = set(inner)
+        self.builder.nodes[:] = [n for n in self.builder.nodes if n not in moved]
+        block.nodes.extend(inner)
+        block.outputs.extend([t.node for t in finished])
+        for t in inputs:   # a block's inputs take their sizes from each call, as a custom layer's do
+            self._shapes[(t.node, 0)] = t.shape
+            t.node.shape.clear()
+        self.model.blocks.append(block)
+        self.nested_outputs[block] = [(t.perm, t.shape) for t in finished]
+    else:
+        block = first.block
+    tensors = [self.builder.permuted(t, i.perm, (f"{nested.name or 'model'}_in{k}",), loc)
+               for k, (t, i) in enumerate(zip(tensors, inputs))]
+    node = self.builder.add("BlockCall", (nested.name, hint, "functional"), tensors, loc)
+    node.block = block
+    if first is None:
+        self.nested_first_call[id(nested)] = node
+    else:
+        node.weightsOf = first
+    self.instance_of_call[node] = nested
+    self.note(node, loc)
+    results = []
+    for i, (perm, shape) in enumerate(self.nested_outputs[block]):
+        select = node if i == 0 else self.builder.add("Select", (f"{node.name}_{i}",), [node], loc, index=i)
+        self._shapes[(select, 0)] = shape
+        results.append(T(select, perm, shape))
+    return results[0] if len(results) == 1 else results
+
+
 def build_block(self, instance, call, tensors, args, loc):
     outer = self.builder
     params = [a.arg for a in call.args.args[1:]]
@@ -2572,8 +2644,10 @@ def build_block(self, instance, call, tensors, args, loc):
     self.builder = GraphBuilder(self, block.name)
     set_location(block, self.loc(instance.cls.node))
     block_inputs = []
+    packed = len(args) != len(tensors)   # one list of tensors: named as call unpacks it (``a, b = inputs``)
+    unpacked = unpacked_names(call, params[0], len(tensors)) if packed and params else None
     for i, t in enumerate(tensors):
-        name = params[i] if i < len(params) and len(args) == len(tensors) else f"x{i}"
+        name = unpacked[i] if unpacked else params[i] if i < len(params) and not packed else f"x{i}"
         node = self.builder.add("Input", (name, f"x{i}"), [], loc)
         self._shapes[(node, 0)] = t.shape
         block_inputs.append(T(node, t.perm, t.shape))
@@ -2585,6 +2659,7 @@ def build_block(self, instance, call, tensors, args, loc):
     block.nodes.extend(reachable(self.builder.nodes, [t.node for t in out_tensors], [t.node for t in block_inputs]))
     block.outputs.extend([t.node for t in out_tensors])
     self.model.blocks.append(block)
+    self.block_builder[block] = instance
     self.builder = outer
     return block, [t.perm for t in tensors], [t.perm for t in out_tensors], [t.shape for t in out_tensors]
 
@@ -2868,6 +2943,9 @@ def sequential_io(self, value: SequentialObj, candidate):
                  tuple(self.builds[id(value)][1:]) if id(value) in self.builds else None))
     if shape is None and getattr(first, "cls", None) in TOKEN_READERS:
         shape = (None,)   # token ids of any length
+    if shape is None and spec is not None and spec.free is not None:   # keras.Input(shape=x_train.shape[1:])
+        self.error(spec.free.code, f"input '{spec.name or 'x'}': {spec.free.why}", spec.free.loc or spec.loc)
+        raise _Abort
     if shape is None:
         self.error("missing-input-shape", f"{candidate.name}: the Sequential's input has no shape: add "
                    "keras.Input(shape=...) or input_shape=, or give an input shape", value.loc)
@@ -2882,7 +2960,11 @@ def sequential_io(self, value: SequentialObj, candidate):
 def subclass_io(self, instance: Instance, candidate):
     call = self.method_of(instance.cls, "call")
     if call is None:
-        self.error("no-model-found", f"{candidate.name} has no call method", candidate.loc)
+        held = [f"self.{attr} ({getattr(value, 'origin', None) or getattr(getattr(value, 'cls', None), 'name', '')})"
+                .replace(" ()", "") for attr, value in instance.attrs.items()
+                if isinstance(value, (SequentialObj, FunctionalModel, Instance))]
+        trains = f": it trains the models it is given, {', '.join(held)}; choose one with --model" if held else ""
+        self.error("no-model-found", f"{candidate.name} has no call method{trains}", candidate.loc)
         raise _Abort
     params = [a for a in call.args.args[1:]]
     required = params[:len(params) - len(call.args.defaults)] or params[:1]
@@ -3215,6 +3297,8 @@ def loss(self, value, loc, config=None):
             self.warn("unsupported-construct", f"loss {name} argument {key}={item!r} is left out: the pivot loss "
                       "has no such setting", loc)
     outputs = list(self.output_nodes)
+    while len(outputs) == 1 and is_kind(outputs[0], "BlockCall"):   # a nested model's or custom layer's output
+        outputs = list(outputs[0].block.outputs)
     kind = kind_of(outputs[0]) if len(outputs) == 1 else None
     problem = vocabulary.mismatch(entry, spelling, vocabulary.ending_of_keyword(kind.keyword if kind else None),
                                   from_logits=logits)
@@ -3289,7 +3373,46 @@ def run(self, wanted: str | None):
                                              for i, layer in enumerate(stack.layers)
                                              if self.layer_of_node[layer].runtime_name})
     report.keras_weight_paths = weight_paths(self, model, stacks)
+    report.keras_block_layers = block_layers(self, model)
     return model
+
+
+def layers_by_attribute(value, path=()):
+    """``(attribute path, LayerObj)`` of the layers a custom layer holds: its attributes, through Sequentials,
+    lists and dicts (``self.ffn = keras.Sequential([...])``, ``self.convs = [...]``)."""
+    if isinstance(value, LayerObj):
+        yield path, value
+    elif isinstance(value, SequentialObj):
+        yield from layers_by_attribute(value.layers, path)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from layers_by_attribute(item, (*path, i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from layers_by_attribute(item, (*path, key))
+
+
+def block_layers(self, model) -> dict[str, dict[str, tuple]]:
+    """For each call of a custom layer: its weighted inner nodes -> (the run-time name of the Keras layer that
+    holds their weights in THAT layer object, the part of the layer's weights or None). A block's nodes are
+    made by the first object's call; another object of the class holds the layer at the same attribute."""
+    found = {}
+    for call, instance in self.instance_of_call.items():
+        if call not in model.nodes or call.weightsOf is not None:
+            continue
+        builder = self.block_builder.get(call.block)
+        path_of = {id(layer): path for path, layer in layers_by_attribute(builder.attrs)} if builder else {}
+        layer_at = dict(layers_by_attribute(getattr(instance, "attrs", {})))
+        inner = {}
+        for node in call.block.nodes:
+            path = path_of.get(id(self.layer_of_node.get(node)))
+            layer = layer_at.get(path) if path is not None else None
+            if isinstance(instance, FunctionalModel):   # a nested model's graph: its own layers made its nodes
+                layer = self.layer_of_node.get(node)
+            if layer is not None and layer.runtime_name:
+                inner[node.name] = (layer.runtime_name, self.weight_parts.get(node))
+        found[call.name] = inner
+    return found
 
 
 def weight_paths(self, model, stacks) -> dict[str, str]:

@@ -250,6 +250,9 @@ class ImportReport:
     # script's own, in the order ``python script.py`` runs); a run of the source sets them before building the
     # model so its layers get those names. None when the importer cannot tell.
     keras_name_counters: dict[str, int] | None = None
+    # Keras: per call of a custom layer (BlockCall node), its inner node -> (the run-time name of the Keras layer
+    # inside that layer object holding its weights, the part of them as in ``keras_weight_parts`` or None).
+    keras_block_layers: dict[str, dict[str, tuple]] = field(default_factory=dict)
 
     def add(self, node: str, kind: str, location: Location | None, note: str = "", *, exact: bool = True,
             graph: str = "") -> Entry:
@@ -346,20 +349,32 @@ SAME_VALUE_OPERATIONS = frozenset({"Index", "Slice", "Select", "Split", "Reshape
 
 
 def embedding_inputs_hold_ids(graph, declared=frozenset()) -> None:
-    """Inputs read by an Embedding, directly or through views and columns of them, hold token ids: int64,
-    unless the source declared their dtype."""
+    """Inputs read by an Embedding, directly, through views and columns of them, or as the input of a block that
+    gives it to one (a token and position embedding layer), hold token ids: int64, unless the source declared
+    their dtype."""
     for node in graph.nodes:
-        if node.eClass.name == "Embedding":
-            pending, seen = list(node.inputs), set()
-            while pending:
-                dep = pending.pop()
-                if id(dep) in seen:
-                    continue
-                seen.add(id(dep))
-                if dep.eClass.name == "Input" and dep not in declared:
-                    dep.dtype = dep.dtype.eEnum.getEEnumLiteral("int64")
-                elif dep.eClass.name in SAME_VALUE_OPERATIONS:
-                    pending.extend(dep.inputs)
+        pending, seen = [dep for dep in node.inputs if _reads_ids(node, dep)], set()
+        while pending:
+            dep = pending.pop()
+            if id(dep) in seen:
+                continue
+            seen.add(id(dep))
+            if dep.eClass.name == "Input" and dep not in declared:
+                dep.dtype = dep.dtype.eEnum.getEEnumLiteral("int64")
+            elif dep.eClass.name in SAME_VALUE_OPERATIONS:
+                pending.extend(dep.inputs)
+
+
+def _reads_ids(node, operand) -> bool:
+    """Whether ``node`` reads ``operand`` as token ids: an Embedding, or a block call whose block input in that
+    position is read so."""
+    if node.eClass.name == "Embedding":
+        return True
+    if node.eClass.name != "BlockCall" or node.block is None:
+        return False
+    block_inputs = [n for n in node.block.nodes if n.eClass.name == "Input"]
+    return any(inner in user.inputs and _reads_ids(user, inner)
+               for dep, inner in zip(node.inputs, block_inputs) if dep is operand for user in node.block.nodes)
 
 
 def canonicalise(model, report: ImportReport) -> list[Canonicalised]:

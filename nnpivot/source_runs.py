@@ -292,20 +292,35 @@ def _keras_weighted_nodes(model):
 
 
 def _keras_units(keras_model, model, report):
-    """(node, [(layer, info)]) of every weighted node of a hand-written Keras model."""
+    """(store key, node, [(layer, info)]) of every weighted node of a hand-written Keras model; the nodes inside
+    a call of a custom layer (BlockCall) under ``<call>.<node>``, found by the run-time names of the layers that
+    layer object holds (``report.keras_block_layers``)."""
     owner = _LayersByName(keras_model, report)
     for node in _keras_weighted_nodes(model):
-        if node.eClass.name == "BlockCall":
-            raise NNPivotError([error("weights-unmapped", f"{node.name}: weights inside a Keras layer subclass "
-                                      "(block) are not mapped to the source yet", location_of(node))])
-        try:
-            units = keras_target._units(owner, _NoCode, node)
-        except AttributeError:
-            runtime = report.keras_layer_names.get(node.name)
-            why = (f"no Keras layer named '{runtime}' in the source model" if runtime else
-                   "its Keras layer's name is not known statically (give the layer a literal name=)")
-            raise NNPivotError([error("weights-unmapped", f"{node.name}: {why}", location_of(node))]) from None
-        yield node, units
+        if node.eClass.name != "BlockCall":
+            yield node.name, node, _keras_node_units(owner, node, report.keras_layer_names.get(node.name))
+            continue
+        inner = report.keras_block_layers.get(node.name, {})
+        block_owner = _LayersByName(keras_model, report)
+        block_owner.paths, block_owner.by_path = {}, {}
+        block_owner.names = {name: runtime for name, (runtime, _) in inner.items()}
+        block_owner.parts = {name: part for name, (_, part) in inner.items() if part}
+        for inner_node in _keras_weighted_nodes(node.block):
+            if inner_node.eClass.name == "BlockCall":
+                raise NNPivotError([error("weights-unmapped", f"{node.name}.{inner_node.name}: weights of a Keras "
+                                          "layer subclass inside another are not mapped to the source yet",
+                                          location_of(inner_node))])
+            yield (f"{node.name}.{inner_node.name}", inner_node,
+                   _keras_node_units(block_owner, inner_node, block_owner.names.get(inner_node.name)))
+
+
+def _keras_node_units(owner, node, runtime):
+    try:
+        return keras_target._units(owner, _NoCode, node)
+    except AttributeError:
+        why = (f"no Keras layer named '{runtime}' in the source model" if runtime else
+               "its Keras layer's name is not known statically (give the layer a literal name=)")
+        raise NNPivotError([error("weights-unmapped", f"{node.name}: {why}", location_of(node))]) from None
 
 
 class _NestedWeights(Exception):
@@ -337,14 +352,16 @@ class _H5Layers:
     """What the Keras generator's weight helpers expect of an owner: each node's layer, found in the file by
     the path the importer computed (``report.keras_weight_paths``)."""
 
-    def __init__(self, handle, paths: dict[str, str]):
-        self.handle, self.paths = handle, paths
+    def __init__(self, handle, paths: dict[str, str], parts: dict[str, tuple]):
+        self.handle, self.paths, self.parts = handle, paths, parts
 
     def __getattr__(self, node_name):
         path = self.__dict__["paths"].get(node_name)
         if path is None or path not in self.__dict__["handle"]:
             raise AttributeError(node_name)
-        return _H5Layer(self.__dict__["handle"][path], path)
+        layer = _H5Layer(self.__dict__["handle"][path], path)
+        part = self.__dict__["parts"].get(node_name)   # a SeparableConv's depthwise or pointwise half
+        return _LayerPart(layer, part) if part else layer
 
 
 def store_from_keras_h5(weights: Path, model, report) -> tuple[WeightStore | None, list[Diagnostic]]:
@@ -360,12 +377,10 @@ def store_from_keras_h5(weights: Path, model, report) -> tuple[WeightStore | Non
     except OSError as exc:
         raise NNPivotError([error("weights-unreadable", f"{weights}: {exc}", Location(str(weights)))]) from None
     with handle:
-        owner = _H5Layers(handle, report.keras_weight_paths)
+        owner = _H5Layers(handle, report.keras_weight_paths, report.keras_weight_parts)
         for node in _keras_weighted_nodes(model):
             if node.eClass.name == "BlockCall":
-                diagnostics.append(error("weights-unmapped", f"{node.name}: weights inside a Keras layer subclass "
-                                         "(block) are not mapped to the source yet", location_of(node)))
-                continue
+                return None, []   # a custom layer's file groups follow its attributes: read from the built model
             try:
                 units = keras_target._units(owner, _NoCode, node)
             except AttributeError:
@@ -382,16 +397,16 @@ def store_from_keras_h5(weights: Path, model, report) -> tuple[WeightStore | Non
 def store_from_keras_source(keras_model, model, report) -> tuple[WeightStore, list[Diagnostic]]:
     """The pivot store of a built hand-written Keras model (the one the importer read)."""
     store, diagnostics = WeightStore(), []
-    for node, units in _keras_units(keras_model, model, report):
-        diagnostics += keras_target.read_layer_weights(node.name, node, units, store)
+    for key, node, units in _keras_units(keras_model, model, report):
+        diagnostics += keras_target.read_layer_weights(key, node, units, store)
     return store, diagnostics
 
 
 def assign_keras_source(keras_model, model, report, store: WeightStore) -> list[Diagnostic]:
     """Copy pivot weights into a built hand-written Keras model."""
     diagnostics: list[Diagnostic] = []
-    for node, units in _keras_units(keras_model, model, report):
-        diagnostics += keras_target.write_layer_weights(node.name, node, units, store.for_node(node.name))
+    for key, node, units in _keras_units(keras_model, model, report):
+        diagnostics += keras_target.write_layer_weights(key, node, units, store.for_node(key))
     return diagnostics
 
 

@@ -44,6 +44,7 @@ CONSTRUCTOR_KEYS = {"run_constructor"}   # files migrated in constructor mode (-
 # A realistic file the importer still refuses: the code of the first error it reports (tests/test_corpus_sizes.py
 # checks the refusal, strictly, so a fix shows up); the other corpus tests leave the file out.
 REFUSED_KEY = "refused"
+MODEL_NEEDED_KEY = "model_needed"   # whole scripts with a real choice of model: the code of the first error
 
 # Construct tags a manifest may use, with a pattern the file's source must
 # match when it claims the tag (None: checked from the manifest entry itself).
@@ -242,12 +243,14 @@ def test_paper_has_five_networks_in_two_styles_per_framework():
 @pytest.mark.parametrize("item", ENTRIES, ids=entry_id)
 def test_entry_is_well_formed(item):
     _, base, entry = item
-    assert set(entry) - SCRIPT_KEYS - CONSTRUCTOR_KEYS - {"shape_needed", REFUSED_KEY} == ENTRY_KEYS
+    assert set(entry) - SCRIPT_KEYS - CONSTRUCTOR_KEYS - {"shape_needed", REFUSED_KEY, MODEL_NEEDED_KEY} == ENTRY_KEYS
     assert entry.get("run_constructor", True) is True, "run_constructor is given only when true"
     assert ("run_constructor" in entry) == ("run-constructor" in entry["constructs"])
     assert re.fullmatch(r"[a-z]+(-[a-z]+)*", entry.get(REFUSED_KEY, "code")), "a refusal is a diagnostic code"
     assert entry.get("shape_needed", "why") and "\n" not in entry.get("shape_needed", "")
     assert ("set" in entry) == ("whole-script" in entry["constructs"])
+    assert MODEL_NEEDED_KEY not in entry or ("set" in entry and re.fullmatch(r"[a-z]+(-[a-z]+)*",
+                                                                           entry[MODEL_NEEDED_KEY]))
     assert entry["framework"] in ("pytorch", "keras")
     assert Path(entry["path"]).parts[0] == entry["framework"]
     assert entry["model_kind"] in ("class", "variable", "function")

@@ -444,3 +444,407 @@ def test_keras_weights_h5_are_read_by_layer_path_without_running_the_source(tmp_
     read, problems = read_source_weights(path, "keras", model, report, weights)
     assert not [d for d in problems if d.is_error]
     assert all(np.array_equal(read[key], expected[key]) for key in expected)
+
+
+SEPARABLE_FUNCTIONAL = '''
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(12, 12, 3))
+    x = layers.Conv2D(4, 3, padding="same")(inputs)
+    x = layers.SeparableConv2D(6, 3, padding="same", depth_multiplier=2, activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, layers.Dense(2)(x))
+'''
+
+
+@pytest.mark.tensorflow
+def test_a_separable_convolution_read_from_a_weights_h5_gives_each_half_its_part(tmp_path):
+    """A SeparableConv2D is two pivot nodes over one layer's three variables: read by path from the file,
+    the depthwise node takes the depthwise kernel and the pointwise node the pointwise kernel and the bias
+    (it once took the depthwise kernel and the pointwise one as its bias)."""
+    import keras
+    import numpy as np
+
+    from nnpivot.frameworks import enliven
+    from nnpivot.source_runs import source_runner, store_from_keras_h5
+
+    path = write(tmp_path, "separable.py", SEPARABLE_FUNCTIONAL)
+    model, report = import_keras(path)
+    assert set(report.keras_weight_parts) == {"separable_conv2d", "separable_conv2d_pointwise"}
+    keras.utils.set_random_seed(0)
+    runner = source_runner(path, "keras", model, report)
+    runner.load_store(enliven(runner.native_store()))
+    expected, _ = runner._read_store()
+    weights = tmp_path / "model.weights.h5"
+    runner.obj.save_weights(str(weights))
+    store, diagnostics = store_from_keras_h5(weights, model, report)
+    assert not diagnostics, [str(d) for d in diagnostics]
+    assert sorted(store) == sorted(expected)
+    assert all(np.array_equal(store[key], expected[key]) for key in expected)
+
+
+MIXER_SCRIPT = '''
+    """Token mixer: two objects of one custom layer (a Sequential and a LayerNormalization inside)."""
+    import argparse
+
+    import keras
+    from keras import layers
+
+
+    class MixerBlock(layers.Layer):
+        def __init__(self, width, hidden, **kwargs):
+            super().__init__(**kwargs)
+            self.norm = layers.LayerNormalization()
+            self.ffn = keras.Sequential([layers.Dense(hidden, activation="gelu"), layers.Dense(width)])
+
+        def call(self, x):
+            return x + self.ffn(self.norm(x))
+
+
+    def build(width=8, hidden=16, blocks=2):
+        tokens = keras.Input(shape=(5, width))
+        x = tokens
+        for _ in range(blocks):
+            x = MixerBlock(width, hidden)(x)
+        return keras.Model(tokens, layers.Dense(3)(layers.GlobalAveragePooling1D()(x)))
+
+
+    if __name__ == "__main__":
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--blocks", type=int, default=2)
+        model = build(blocks=parser.parse_args().blocks)
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(keras.random.normal((8, 5, 8)), keras.random.normal((8, 3)), epochs=1)
+'''
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_weights_inside_custom_layers_are_read_per_layer_object(tmp_path):
+    """Both MixerBlock objects are calls of one pivot block; each call's weights come from the layers ITS
+    object holds (run-time names of its own Dense and LayerNormalization), so the migrated PyTorch model
+    computes the original at two batch sizes."""
+    import keras
+    import numpy as np
+    import torch
+
+    from nnpivot.frameworks import enliven
+    from nnpivot.migrate import migrate
+    from nnpivot.source_runs import source_runner
+
+    path = write(tmp_path, "mixer.py", MIXER_SCRIPT)
+    model, report = import_keras(path)
+    calls = [node for node in model.nodes if node.eClass.name == "BlockCall"]
+    assert len(calls) == 2 and calls[0].block is calls[1].block and calls[1].weightsOf is None
+    first, second = (report.keras_block_layers[call.name] for call in calls)
+    assert first.keys() == second.keys() and len(set(first.values())) == 3   # a LayerNormalization, two Denses
+    assert not set(first.values()) & set(second.values())   # each object's own layers
+
+    keras.utils.set_random_seed(0)
+    original = source_runner(path, "keras", model, report)
+    original.load_store(enliven(original.native_store()))
+    checkpoint = tmp_path / "original.weights.h5"
+    original.obj.save_weights(str(checkpoint))
+    output, weights_out = tmp_path / "migrated.py", tmp_path / "migrated.pt"
+    result = migrate(path, "pytorch", output, weights=checkpoint, weights_out=weights_out)
+    assert result.ok, result.report_text()
+    namespace = {"__name__": "migrated_mixer"}
+    exec(compile(output.read_text(), str(output), "exec"), namespace)  # noqa: S102 - nnpivot's own output
+    (name,) = [k for k, v in namespace.items() if isinstance(v, type) and issubclass(v, torch.nn.Module)
+               and v.__module__ == "migrated_mixer" and k[0].isupper() and "Block" not in k]
+    migrated = namespace[name]().eval()
+    migrated.load_state_dict(torch.load(weights_out, weights_only=True))
+    rng = np.random.default_rng(1)
+    for batch in (1, 3):
+        x = rng.standard_normal((batch, 5, 8)).astype("float32")
+        want = keras.ops.convert_to_numpy(original.obj(x, training=False))
+        with torch.no_grad():
+            got = migrated(torch.from_numpy(x)).numpy()
+        assert np.abs(want - got).max() <= 1e-5
+
+
+CONFIG_SCRIPT = '''
+    import argparse
+    from dataclasses import dataclass
+
+    import numpy as np
+    import keras
+    from keras import layers, ops
+
+
+    @dataclass
+    class Config:
+        image_size: int = 16
+        patch_size: int = 4
+        width: int = 8
+        epochs: int = 3
+
+        @property
+        def num_patches(self):
+            return (self.image_size // self.patch_size) ** 2
+
+
+    class Patches(layers.Layer):
+        def __init__(self, num_patches, width, patch_size, **kwargs):
+            super().__init__(**kwargs)
+            self.num_patches = num_patches
+            self.project = layers.Conv2D(width, patch_size, strides=patch_size)
+            self.flatten = layers.Reshape((num_patches, width))
+            self.position = layers.Embedding(num_patches, width)
+
+        def call(self, images):
+            positions = ops.expand_dims(ops.arange(start=0, stop=self.num_patches, step=1), axis=0)
+            return self.flatten(self.project(images)) + self.position(positions)
+
+
+    def build(config=None):
+        config = config or Config()
+        images = keras.Input(shape=(config.image_size, config.image_size, 3))
+        x = Patches(config.num_patches, config.width, config.patch_size)(images)
+        return keras.Model(images, layers.Dense(2)(layers.GlobalAveragePooling1D()(x)))
+
+
+    def main():
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--epochs", type=int, default=Config.epochs)
+        args = parser.parse_args()
+        config = Config(epochs=args.epochs)
+        model = build(config)
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(np.load("x.npy"), np.load("y.npy"), epochs=config.epochs)
+
+
+    if __name__ == "__main__":
+        main()
+'''
+
+
+def test_config_properties_class_defaults_and_or_defaults_are_evaluated(tmp_path):
+    """A dataclass property (config.num_patches), a class attribute as an argparse default (Config.epochs),
+    ``config = config or Config()`` and position ids ops.expand_dims(ops.arange(...), axis=0) are all read
+    statically, as the script computes them."""
+    path = write(tmp_path, "patches.py", CONFIG_SCRIPT)
+    model, report = import_keras(path)
+    assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
+    assert report.model == "build" and report.input_shapes == {"images": (16, 16, 3)}
+    assert "epochs 3" in report.training
+    (arange,) = [n for block in model.blocks for n in block.nodes if n.eClass.name == "Arange"]
+    assert (arange.start, arange.end) == (0, 16)
+    _, fallback = import_keras(path, model_name="build")   # the builder on its own: config=None
+    assert fallback.input_shapes == {"images": (16, 16, 3)}
+
+
+def test_a_sequential_input_shape_from_data_names_its_flag(tmp_path):
+    path = write(tmp_path, "convnet.py", '''
+        import numpy as np
+        import keras
+        from keras import layers
+
+
+        def make_convnet(input_shape, num_classes):
+            return keras.Sequential([keras.Input(shape=input_shape), layers.Flatten(), layers.Dense(num_classes)])
+
+
+        def main():
+            x_train, y_train = np.load("x.npy"), np.load("y.npy")
+            model = make_convnet(x_train.shape[1:], len(np.unique(y_train)))
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            model.fit(x_train, y_train)
+
+
+        if __name__ == "__main__":
+            main()
+    ''')
+    with pytest.raises(NNPivotError) as caught:
+        import_keras(path)
+    first = caught.value.diagnostics[0]
+    assert first.code == "free-value" and "--set input_shape=" in first.message
+    _, report = import_keras(path, settings={"input_shape": [28, 28, 1], "num_classes": 10})
+    assert report.input_shapes == {"x": (28, 28, 1)}
+
+
+NESTED_MODELS_SCRIPT = '''
+    """Change detection: one functional tower model embeds both images; a decoder model sized from the
+    tower's output_shape maps the difference back."""
+    import numpy as np
+    import keras
+    from keras import layers
+
+
+    def build_tower(input_shape, width=4):
+        image = keras.Input(shape=input_shape)
+        x = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(image)
+        return keras.Model(image, layers.Conv2D(width * 2, 1)(x), name="tower")
+
+
+    def build_head(code_shape):
+        code = keras.Input(shape=code_shape)
+        x = layers.GlobalAveragePooling2D()(code)
+        return keras.Model(code, layers.Dense(3, activation="softmax")(x), name="head")
+
+
+    def build_model(input_shape=(8, 8, 2)):
+        tower = build_tower(input_shape)
+        head = build_head(tower.output_shape[1:])
+        before, after = keras.Input(shape=input_shape), keras.Input(shape=input_shape)
+        change = layers.Subtract()([tower(after), tower(before)])
+        return keras.Model([before, after], head(change))
+
+
+    if __name__ == "__main__":
+        pairs = np.load("pairs.npz")
+        model = build_model()
+        model.compile(optimizer="adam", loss="categorical_crossentropy")
+        model.fit([pairs["before"], pairs["after"]], pairs["change"], epochs=5)
+'''
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_functional_models_called_as_layers_become_blocks_sharing_their_weights(tmp_path):
+    """A functional model called as a layer keeps its graph as a block; the second call of the tower shares
+    the first call's weights (Keras does), the head's input shape is read from tower.output_shape, and the
+    softmax inside the head is the model's ending (no loss warning). Migrated with a .weights.h5 of the
+    original, the PyTorch model computes it at two batch sizes."""
+    import keras
+    import numpy as np
+    import torch
+
+    from nnpivot.frameworks import enliven
+    from nnpivot.migrate import migrate
+    from nnpivot.shapes import infer_shapes
+    from nnpivot.source_runs import source_runner
+
+    path = write(tmp_path, "change.py", NESTED_MODELS_SCRIPT)
+    model, report = import_keras(path)
+    assert not report.diagnostics, [str(d) for d in report.diagnostics]
+    calls = [node for node in model.nodes if node.eClass.name == "BlockCall"]
+    assert [call.block.name for call in calls] == ["Tower", "Tower", "Head"]
+    assert calls[1].weightsOf is calls[0] and calls[0].weightsOf is None
+    (head_input,) = [n for n in calls[2].block.nodes if n.eClass.name == "Input"]
+    assert list(head_input.shape) == []   # a block's input takes its sizes from the call
+    table, problems = infer_shapes(model)
+    assert problems == [] and tuple(table.of(calls[0]))[1:] == (8, 4, 4)   # pivot layout of (None, 4, 4, 8)
+    assert tuple(table.of(calls[2]))[1:] == (3,)
+
+    keras.utils.set_random_seed(0)
+    original = source_runner(path, "keras", model, report)
+    original.load_store(enliven(original.native_store()))
+    checkpoint = tmp_path / "original.weights.h5"
+    original.obj.save_weights(str(checkpoint))
+    output, weights_out = tmp_path / "migrated.py", tmp_path / "migrated.pt"
+    result = migrate(path, "pytorch", output, weights=checkpoint, weights_out=weights_out)
+    assert result.ok, result.report_text()
+    namespace = {"__name__": "migrated_change"}
+    exec(compile(output.read_text(), str(output), "exec"), namespace)  # noqa: S102 - nnpivot's own output
+    migrated = namespace["ChangeModel" if "ChangeModel" in namespace else "Model"]().eval()
+    migrated.load_state_dict(torch.load(weights_out, weights_only=True))
+    rng = np.random.default_rng(2)
+    for batch in (1, 3):
+        before, after = (rng.standard_normal((batch, 8, 8, 2)).astype("float32") for _ in range(2))
+        want = keras.ops.convert_to_numpy(original.obj([before, after], training=False))
+        with torch.no_grad():
+            got = migrated(*(torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+                             for a in (before, after))).numpy()
+        assert np.abs(want - got).max() <= 1e-5
+
+
+def test_custom_layer_objects_differing_only_by_name_share_a_block_and_unpacked_inputs_keep_their_names(tmp_path):
+    """name= changes no computation (generated Keras code names every object), and ``a, b = inputs`` names a
+    block's inputs as the call unpacks them."""
+    path = write(tmp_path, "pairs.py", '''
+        import keras
+        from keras import layers
+
+
+        class Gate(layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.dense = layers.Dense(units, activation="sigmoid")
+
+            def call(self, inputs):
+                value, context = inputs
+                return value * self.dense(context)
+
+
+        value = keras.Input(shape=(6,))
+        context = keras.Input(shape=(4,))
+        x = Gate(6, name="first_gate")([value, context])
+        x = Gate(6, name="second_gate")([x, context])
+        model = keras.Model([value, context], layers.Dense(2)(x))
+    ''')
+    model, report = import_keras(path)
+    assert not [d for d in report.diagnostics if d.is_error]
+    (block,) = model.blocks
+    assert [n.name for n in block.nodes if n.eClass.name == "Input"] == ["value", "context"]
+    assert [n.name for n in model.nodes if n.eClass.name == "BlockCall"] == ["first_gate", "second_gate"]
+
+
+def test_a_trainer_model_without_call_names_the_models_it_is_given(tmp_path):
+    """A keras.Model subclass that only trains others (a GAN's train_step) cannot be the network: the refusal
+    names the models it holds, with the builders that made them, and the --model way out."""
+    path = write(tmp_path, "gan.py", '''
+        import keras
+        from keras import layers
+
+
+        def make_generator():
+            return keras.Sequential([keras.Input(shape=(8,)), layers.Dense(16)])
+
+
+        def make_critic():
+            return keras.Sequential([keras.Input(shape=(16,)), layers.Dense(1)])
+
+
+        class Adversarial(keras.Model):
+            def __init__(self, generator, critic):
+                super().__init__()
+                self.generator = generator
+                self.critic = critic
+
+            def train_step(self, data):
+                return {}
+
+
+        if __name__ == "__main__":
+            gan = Adversarial(make_generator(), make_critic())
+            gan.compile(optimizer="adam")
+            gan.fit(keras.random.normal((4, 16)), epochs=1)
+    ''')
+    with pytest.raises(NNPivotError) as caught:
+        import_keras(path)
+    (first, *_) = caught.value.diagnostics
+    assert first.code == "no-model-found" and first.location.line == place(path, "class Adversarial")[0]
+    assert "self.generator (make_generator), self.critic (make_critic)" in first.message and "--model" in first.message
+    _, report = import_keras(path, model_name="make_critic")
+    assert report.input_shapes == {"x": (16,)}
+
+
+def test_an_input_handed_to_a_layer_that_embeds_it_holds_token_ids(tmp_path):
+    """keras.Input without dtype= into a token-and-position embedding layer: the pivot input holds int64 ids,
+    as one read by an Embedding directly does (the migrated PyTorch model's nn.Embedding needs them)."""
+    path = write(tmp_path, "tokens.py", '''
+        import keras
+        from keras import layers, ops
+
+
+        class TokenAndPosition(layers.Layer):
+            def __init__(self, maxlen, vocab, width, **kwargs):
+                super().__init__(**kwargs)
+                self.tokens = layers.Embedding(vocab, width)
+                self.positions = layers.Embedding(maxlen, width)
+
+            def call(self, ids):
+                return self.tokens(ids) + self.positions(ops.arange(0, ops.shape(ids)[-1]))
+
+
+        ids = keras.Input(shape=(12,))
+        features = keras.Input(shape=(3,))
+        x = layers.GlobalAveragePooling1D()(TokenAndPosition(12, 50, 8)(ids))
+        model = keras.Model([ids, features], layers.Dense(2)(layers.Concatenate()([x, features])))
+    ''')
+    model, report = import_keras(path)
+    assert not [d for d in report.diagnostics if d.is_error]
+    assert {n.name: n.dtype.name for n in model.nodes if n.eClass.name == "Input"} == {"ids": "int64",
+                                                                                      "features": "float32"}
