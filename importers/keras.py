@@ -236,6 +236,13 @@ class LayerObj:
         return inner.cls if isinstance(inner, LayerObj) else ""
 
 
+@dataclass(frozen=True)
+class ZeroState:
+    """``ops.zeros((batch, units))``: a recurrent cell's zero state (its default), accepted as a state only."""
+    units: int
+    loc: Location | None
+
+
 @dataclass
 class SequentialObj:
     layers: list
@@ -1245,7 +1252,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
             name = path.rsplit(".", 1)[-1]
             if path.split(".")[0] in ("ops", "activations", "tf") and name in ACTIVATIONS:
                 handler = op_activation
-        if handler is not None and (self.has_tensor(args, kwargs) or handler is op_arange):
+        if handler is not None and (self.has_tensor(args, kwargs) or handler in (op_arange, op_zeros)):
             self.pending_hints = list(hints or [])  # the names a tuple assignment unpacks the results into
             return handler(self, path, args, kwargs, hint or None, loc)
         if self.has_tensor(args, kwargs):
@@ -1514,6 +1521,55 @@ def layer_recurrent(self, layer, x, given, names, loc, bidirectional=False):
                                      axis=0, index=d)
             result.append(self.out_tensor(index, L.identity(2)))
     return result
+
+
+def layer_cell(self, layer, x, names, loc):
+    """``cell(x, [h, c])`` of a Keras LSTMCell/GRUCell: one step; Keras returns (h, [h, c]) or (h, [h])."""
+    keyword = TABLE_CLASSES[layer.cls][0]
+    given = self.given(layer)
+    for key, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("reset_after", True)):
+        if given.pop(key, default) != default:
+            self.error("unsupported-construct", f"{layer.original} {key}={given.get(key)!r} is not translated "
+                       f"(the pivot's cells use {default!r})", loc)
+    operands = self.pending_operands
+    states = operands[1] if len(operands) > 1 else self.pending_kwargs.get("states")
+    states = list(states) if isinstance(states, (list, tuple)) else [states]
+    count = KINDS[keyword].arity[1] - 1
+    units = given.get("units")
+    if len(states) != count:
+        self.error("unsupported-construct", f"{layer.original} called with {len(states)} state(s), it takes "
+                   f"{count}", loc)
+        return Unknown(f"output of {layer.original}", loc)
+    if all(isinstance(s, ZeroState) and s.units == units for s in states):
+        states = []   # the zero states the pivot's cell starts from without any
+    tensors = [self.tensor(t, loc, "cell input") for t in [x, *states]]
+    if any(t is None for t in tensors):
+        return Unknown(f"output of {layer.original}", loc)
+    attrs = self.attributes(layer, keyword, given)
+    name = self.builder.name(*names)
+    tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{name}_in{i}",), loc) for i, t in enumerate(tensors)]
+    node = self.builder.add(KINDS[keyword].eclass_name, name, tensors, loc, **attrs)
+    hidden = self.out_tensor(node, L.identity(2))
+    if count == 1:
+        return hidden, [hidden]
+    cell = self.builder.add("Select", (f"{name}_c",), [node], loc, index=1)
+    return hidden, [hidden, self.out_tensor(cell, L.identity(2))]
+
+
+RNN_OF_CELL = {"LSTMCell": "LSTM", "GRUCell": "GRU", "SimpleRNNCell": "SimpleRNN"}
+
+
+def layer_rnn(self, layer, x, names, loc):
+    """``layers.RNN(cell, ...)`` of one LSTM, GRU or SimpleRNN cell: the recurrent layer of that cell."""
+    cell = layer.kwargs.get("cell", layer.args[0] if layer.args else None)
+    if not isinstance(cell, LayerObj) or cell.cls not in RNN_OF_CELL or len(layer.args) > 1:
+        self.error("unsupported-construct", "layers.RNN is translated for one LSTMCell, GRUCell or SimpleRNNCell "
+                   "only (a list of cells or a custom cell is not)", loc)
+        return Unknown("RNN", loc)
+    options = {key: value for key, value in layer.kwargs.items() if key not in ("cell", "name")}
+    merged = LayerObj(RNN_OF_CELL[cell.cls], list(cell.args), {**cell.kwargs, **options}, loc, name=layer.name,
+                      original=f"RNN({cell.original})")
+    return layer_recurrent(self, merged, x, names, loc)
 
 
 def layer_bidirectional(self, layer, x, names, loc):
@@ -1989,6 +2045,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     "BatchNormalization": layer_batch_norm, "GroupNormalization": layer_group_norm,
     "LayerNormalization": layer_layer_norm, "LSTM": layer_recurrent, "GRU": layer_recurrent,
     "SimpleRNN": layer_recurrent, "Bidirectional": layer_bidirectional, "Flatten": layer_flatten,
+    "LSTMCell": layer_cell, "GRUCell": layer_cell, "RNN": layer_rnn,
     "Reshape": layer_reshape, "Permute": layer_permute, "Concatenate": layer_join,
     **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
@@ -2429,6 +2486,15 @@ def op_flatten(self, path, args, kwargs, hint, loc):
     return self.out_tensor(node, L.identity(2))
 
 
+def op_zeros(self, path, args, kwargs, hint, loc):
+    """``ops.zeros((batch, units))``: the zero state of a recurrent cell (the only use the pivot has for it)."""
+    shape = _arg(args, kwargs, 0, "shape")
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2 or not _is_int(shape[1]) or \
+            _arg(args, kwargs, 1, "dtype") is not None:
+        return Unknown(f"result of {path} (zeros are read as a recurrent cell's (batch, units) state only)", loc)
+    return ZeroState(shape[1], loc)
+
+
 def op_shape(self, path, args, kwargs, hint, loc):
     """``ops.shape(x)``: the sizes of the Keras tensor as the shapes know them (None where unknown)."""
     x = self.tensor(_arg(args, kwargs, 0, "x", "input"), loc)
@@ -2465,6 +2531,7 @@ OPS: dict[str, Callable] = {
     **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
     **{p: op_cast for p in ("ops.cast", "tf.cast")},
     **{p: op_shape for p in ("ops.shape", "tf.shape")},
+    **{p: op_zeros for p in ("ops.zeros", "tf.zeros")},
 }
 
 

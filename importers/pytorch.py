@@ -1048,6 +1048,8 @@ class Importer(Interpreter):
         elif layer.kind.eclass_name == "LSTMCell" and len(tensors) == 2 and isinstance(tensors[1], tuple) and \
                 len(tensors[1]) == 2 and all(isinstance(t, Tensor) for t in tensors[1]):
             tensors = [tensors[0], *tensors[1]]   # cell(x, (h, c))
+        elif layer.kind.eclass_name == "GRUCell" and len(tensors) == 2:
+            pass   # cell(x, h)
         elif len(tensors) > 1:
             raise self.refuse("unsupported-construct", f"{keyword} called with {len(tensors)} inputs", node)
         layer.calls += 1

@@ -39,6 +39,22 @@ kind("lstm_cell", "LSTMCell", _lstm_cell_shape, "One LSTM step, (x, h, c) to the
      positional=("hiddenSize",), required=("hiddenSize",), arity=(1, 3), output_count=2)  # next h, next c
 
 
+def _gru_cell_shape(node, shapes):
+    x = shapes[0]
+    if len(x) != 2:
+        raise S.ShapeError(f"takes x (N, features), then h or no state, got x {S.fmt(x)}")
+    if any(len(s) != 2 or s[1] not in (None, node.hiddenSize) for s in shapes[1:]):
+        raise S.ShapeError(f"the state must be (N, {node.hiddenSize}), got {S.fmt(shapes[1])}")
+    return [(x[0], node.hiddenSize)]
+
+
+kind("gru_cell", "GRUCell", _gru_cell_shape, "One GRU step, (x, h) to the next h; a zero state when only x is "
+     "given (loops over time steps).",
+     [ex("gru_cell(x, 6)", ("x: float32[5]",)),
+      ex("gru_cell(x, h, 4, bias=false)", ("x: float32[5]", "h: float32[4]"))],
+     positional=("hiddenSize",), required=("hiddenSize",), arity=(1, 2))
+
+
 # --- PyTorch ---------------------------------------------------------------------------------
 
 # Recurrent layers. PyTorch returns (sequence, h_n) or (sequence, (h_n, c_n)); the pivot's output 0
@@ -99,16 +115,19 @@ def _lstm_cell_statements(site):
     return [f"{site.outputs[0]}, {site.outputs[1]} = {site.module}({site.x}{states})"]
 
 
-def _lstm_cell_parameters(site):
-    hidden = site.node.hiddenSize
-    shapes = {"weight_ih": (4 * hidden, site.shape[1]), "weight_hh": (4 * hidden, hidden)}
-    return shapes | ({"bias_ih": (4 * hidden,), "bias_hh": (4 * hidden,)} if site.node.bias else {})
+def _cell_parameters(gates: int):
+    def parameters(site):
+        hidden = site.node.hiddenSize
+        shapes = {"weight_ih": (gates * hidden, site.shape[1]), "weight_hh": (gates * hidden, hidden)}
+        return shapes | ({"bias_ih": (gates * hidden,), "bias_hh": (gates * hidden,)} if site.node.bias else {})
+    return parameters
 
 
-pytorch("lstm_cell", TorchMapping(
-    "nn.LSTMCell", (Arg("input_size", derive=lambda site: site.shape[1], positional=True),
-                    Arg("hidden_size", "hiddenSize", positional=True), _bias),
-    statements=_lstm_cell_statements, parameters=_lstm_cell_parameters))
+_CELL_ARGS = (Arg("input_size", derive=lambda site: site.shape[1], positional=True),
+              Arg("hidden_size", "hiddenSize", positional=True), _bias)
+pytorch("lstm_cell", TorchMapping("nn.LSTMCell", _CELL_ARGS, statements=_lstm_cell_statements,
+                                  parameters=_cell_parameters(4)))
+pytorch("gru_cell", TorchMapping("nn.GRUCell", _CELL_ARGS, parameters=_cell_parameters(3)))
 
 
 # --- Keras -----------------------------------------------------------------------------------
@@ -164,6 +183,14 @@ GRU_ORDER = (1, 0, 2)  # PyTorch (r, z, n) <-> Keras (z, r, h): the same swap bo
 
 
 
+def _is_gru(node) -> bool:
+    return is_kind(node, "GRU") or is_kind(node, "GRUCell")
+
+
+def _reset_after(node) -> bool:
+    return node.resetAfter if is_kind(node, "GRU") else True   # a GRU cell always applies it after
+
+
 def _rnn_cell_to_keras(np, node, params, suffix):
     """One layer and direction of a recurrent node; ``suffix`` is its PyTorch suffix (``_l0_reverse``)."""
     hidden = node.hiddenSize
@@ -171,13 +198,13 @@ def _rnn_cell_to_keras(np, node, params, suffix):
     kernel, recurrent = w_ih.T, w_hh.T
     b_ih = params.get(f"bias_ih{suffix}")
     b_hh = params.get(f"bias_hh{suffix}")
-    if is_kind(node, "GRU"):
+    if _is_gru(node):
         kernel = gate_blocks(np, kernel, GRU_ORDER, hidden, 1)
         recurrent = gate_blocks(np, recurrent, GRU_ORDER, hidden, 1)
         if not node.bias:
             return [kernel, recurrent]
         b_ih, b_hh = gate_blocks(np, b_ih, GRU_ORDER, hidden), gate_blocks(np, b_hh, GRU_ORDER, hidden)
-        if node.resetAfter:
+        if _reset_after(node):
             return [kernel, recurrent, np.stack([b_ih, b_hh])]
         return [kernel, recurrent, b_ih + b_hh]
     return [kernel, recurrent] + ([b_ih + b_hh] if node.bias else [])
@@ -186,14 +213,14 @@ def _rnn_cell_to_keras(np, node, params, suffix):
 def _rnn_cell_from_keras(np, node, arrays, suffix):
     hidden = node.hiddenSize
     kernel, recurrent = arrays[0], arrays[1]
-    is_gru = is_kind(node, "GRU")
+    is_gru = _is_gru(node)
     if is_gru:
         kernel = gate_blocks(np, kernel, GRU_ORDER, hidden, 1)
         recurrent = gate_blocks(np, recurrent, GRU_ORDER, hidden, 1)
     out = {f"weight_ih{suffix}": kernel.T, f"weight_hh{suffix}": recurrent.T}
     if node.bias:
         bias = arrays[2]
-        if is_gru and node.resetAfter:
+        if is_gru and _reset_after(node):
             b_ih, b_hh = gate_blocks(np, bias[0], GRU_ORDER, hidden), gate_blocks(np, bias[1], GRU_ORDER, hidden)
         else:
             # Keras has one bias: all of it goes to b_ih, b_hh is zero.
@@ -230,8 +257,17 @@ def emit_lstm_cell(ctx):
     return [L.identity(2), L.identity(2)]
 
 
-# The cell's weights are torch's without a layer suffix (weight_ih, bias_hh...).
-keras("lstm_cell", KerasMapping(
-    "layers.LSTMCell", emit_lstm_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot",
-    Weights(lambda np, node, params, info: _rnn_cell_to_keras(np, node, params, ""),
-            lambda np, node, arrays, info: _rnn_cell_from_keras(np, node, arrays, ""))))
+def emit_gru_cell(ctx):
+    layer = ctx.layer(ctx.mapping.layer, ctx.kwargs())
+    x = ctx.x.expr
+    state = ctx.inputs[1].expr if len(ctx.inputs) == 2 else f"ops.zeros((ops.shape({x})[0], {ctx.node.hiddenSize}))"
+    # Keras' cell returns (h, [h]) for a list of states.
+    ctx.assign(f"{layer}({x}, [{state}])", [f"{ctx.var}, _"])
+    return [L.identity(2)]
+
+
+# The cells' weights are torch's without a layer suffix (weight_ih, bias_hh...).
+_CELL_WEIGHTS = Weights(lambda np, node, params, info: _rnn_cell_to_keras(np, node, params, ""),
+                        lambda np, node, arrays, info: _rnn_cell_from_keras(np, node, arrays, ""))
+keras("lstm_cell", KerasMapping("layers.LSTMCell", emit_lstm_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS))
+keras("gru_cell", KerasMapping("layers.GRUCell", emit_gru_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS))

@@ -119,10 +119,6 @@ KNOWN_DIFFERENCES = {
     **{f"keras:unflatten-{i}": (("Keras has no unflatten: ops.reshape to the sizes reads back as a reshape (a "
                                  "split of the batch axis only where the per-sample size changes, see "
                                  "test_import_keras.py)"), "node result: Unflatten != Reshape") for i in (0, 1, 2)},
-    **{f"keras:lstm_cell-{i}": (("the Keras importer does not read a layers.LSTMCell called on (x, [h, c]) yet "
-                                 "(PyTorch nn.LSTMCell loops are what it is read from)"),
-                                "unsupported-construct: cannot unpack into (result, (_, _)): the value has no items")
-       for i in (0, 1)},
 }
 
 
