@@ -90,7 +90,8 @@ WANTS: dict[str, Callable] = {
     "any": lambda node, operands, i, rank: None,
     "channels_last": lambda node, operands, i, rank: L.channels_last(rank),
     "pivot": lambda node, operands, i, rank: L.identity(rank),
-    "sequence": lambda node, operands, i, rank: L.identity(rank) if node.batchFirst or rank != 3 else (1, 0, 2),
+    # operand 0 is the sequence; initial states (layers * directions, N, H) are read in pivot order
+    "sequence": lambda node, operands, i, rank: L.identity(rank) if i or node.batchFirst or rank != 3 else (1, 0, 2),
     "last_axis": lambda node, operands, i, rank: None if operands[i].perm[-1] == rank - 1 else L.identity(rank),
     "dropout": lambda node, operands, i, rank: L.channels_last(rank) if node.spatial else None,
     "layer_norm": _want_layer_norm,

@@ -959,7 +959,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             if strict and args:
                 self.tensor(args[0], loc)
             return Unknown("a model or layer called on data", loc)
-        for key in ("mask", "initial_state"):
+        recurrent = isinstance(callee, LayerObj) and callee.cls in RECURRENT_LAYERS
+        for key in ("mask",) if recurrent else ("mask", "initial_state"):
             if kwargs.get(key) is not None:
                 self.error("unsupported-construct", f"{key}= is not translated", loc)
         if isinstance(callee, SequentialObj):
@@ -1501,7 +1502,10 @@ def layer_recurrent(self, layer, x, given, names, loc, bidirectional=False):
         attrs["bidirectional"] = True
     name = self.builder.name(*names)
     x = self.builder.permuted(x, L.identity(x.rank), (f"{name}_in",), loc)
-    node = self.builder.add(KINDS[keyword].eclass_name, name, [x], loc, **attrs)
+    states = initial_states(self, keyword, 2 if bidirectional else 1, name, loc)
+    if states is None:
+        return Unknown(f"output of {layer.original}", loc)
+    node = self.builder.add(KINDS[keyword].eclass_name, name, [x, *states], loc, **attrs)
     output = self.out_tensor(node, x.perm)
     if not given.get("return_state"):
         return output
@@ -1570,6 +1574,48 @@ def layer_rnn(self, layer, x, names, loc):
     merged = LayerObj(RNN_OF_CELL[cell.cls], list(cell.args), {**cell.kwargs, **options}, loc, name=layer.name,
                       original=f"RNN({cell.original})")
     return layer_recurrent(self, merged, x, names, loc)
+
+
+RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "Bidirectional", "RNN"})
+
+
+def initial_states(self, keyword: str, directions: int, name: str, loc) -> list | None:
+    """The pivot's initial states of a recurrent call's ``initial_state=[h, c]`` (or its second argument).
+
+    Keras takes each direction's (N, H) states, forward first; the pivot takes (directions, N, H) per state,
+    PyTorch's h0/c0: the states an encoder returned are used as they are, others are stacked. None after an
+    error; [] without initial states."""
+    given = self.pending_kwargs.get("initial_state")
+    if given is None and len(self.pending_operands) > 1:
+        given = self.pending_operands[1]
+    if given is None:
+        return []
+    per_direction = 2 if keyword == "lstm" else 1
+    given = list(given) if isinstance(given, (list, tuple)) else [given]
+    if len(given) != per_direction * directions:
+        self.error("unsupported-construct", f"initial_state holds {len(given)} state(s); this layer takes "
+                   f"{per_direction * directions} ((N, units) each{', forward first' if directions == 2 else ''})",
+                   loc)
+        return None
+    tensors = [self.tensor(t, loc, "initial state") for t in given]
+    if any(t is None for t in tensors):
+        return None
+    states = []
+    for slot, letter in enumerate("hc"[:per_direction]):
+        parts = [tensors[d * per_direction + slot] for d in range(directions)]
+        parts = [self.builder.permuted(t, L.identity(t.rank), (f"{name}_{letter}0_in",), loc) for t in parts]
+        rows = [t.node for t in parts]
+        whole = rows[0].inputs[0] if all(is_kind(r, "Index") for r in rows) else None
+        if whole is not None and all(r.inputs[0] is whole and r.axis == 0 and r.index == d for d, r in
+                                     enumerate(rows)) and (self.shape_of(whole) or (None,))[0] == directions:
+            states.append(T(whole, L.identity(3), self.shape_of(whole)))   # an encoder's states as returned
+        elif directions == 1:
+            node = self.builder.add("Unsqueeze", (f"{name}_{letter}0",), parts, loc, axis=0)
+            states.append(self.out_tensor(node, L.identity(3)))
+        else:
+            node = self.builder.add("Stack", (f"{name}_{letter}0",), parts, loc, axis=0)
+            states.append(self.out_tensor(node, L.identity(3)))
+    return states
 
 
 def layer_bidirectional(self, layer, x, names, loc):

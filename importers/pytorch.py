@@ -1039,17 +1039,18 @@ class Importer(Interpreter):
         for key in kwargs:
             if key != "need_weights":
                 raise self.refuse("unsupported-construct", f"{keyword} called with {key}=", node)
-        if not tensors or not all(isinstance(t, Tensor) or layer.kind.eclass_name == "LSTMCell" and
-                                  isinstance(t, tuple) for t in tensors):
+        pairs = layer.kind.eclass_name in ("LSTMCell", "LSTM")   # called with (h, c)
+        if not tensors or not all(isinstance(t, Tensor) or pairs and isinstance(t, tuple) for t in tensors):
             raise self.refuse("unsupported-construct", f"{keyword} called with {len(args)} argument(s) that are not "
                                                        "all tensors", node)
         if layer.kind.eclass_name == "MultiHeadAttention":
             tensors = _attention_operands(tensors)
-        elif layer.kind.eclass_name == "LSTMCell" and len(tensors) == 2 and isinstance(tensors[1], tuple) and \
+        elif pairs and len(tensors) == 2 and isinstance(tensors[1], tuple) and \
                 len(tensors[1]) == 2 and all(isinstance(t, Tensor) for t in tensors[1]):
-            tensors = [tensors[0], *tensors[1]]   # cell(x, (h, c))
-        elif layer.kind.eclass_name == "GRUCell" and len(tensors) == 2:
-            pass   # cell(x, h)
+            tensors = [tensors[0], *tensors[1]]   # cell(x, (h, c)), lstm(x, (h0, c0))
+        elif layer.kind.eclass_name in ("GRUCell", "GRU", "SimpleRNN") and len(tensors) == 2 and \
+                isinstance(tensors[1], Tensor):
+            pass   # cell(x, h), gru(x, h0)
         elif len(tensors) > 1:
             raise self.refuse("unsupported-construct", f"{keyword} called with {len(tensors)} inputs", node)
         layer.calls += 1

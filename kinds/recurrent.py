@@ -11,12 +11,30 @@ from .pysyntax import literal
 from .spec import SEQ, ex, keras, kind, pytorch
 from .torch_mapping import Arg, TorchMapping
 
+
+def _recurrent_shape(node, shapes):
+    """The layer's outputs; initial states, when given, are (num_layers * directions, N, H) each, as the
+    final states the layer returns (an encoder's states start a decoder as they are)."""
+    states = shapes[1:]
+    if states and len(states) != (2 if node.eClass.name == "LSTM" else 1):
+        raise S.ShapeError(f"takes the sequence, then {'h0 and c0' if node.eClass.name == 'LSTM' else 'h0'} or "
+                           f"no initial state, got {len(states)} initial state(s)")
+    outputs = S.recurrent(node, shapes[:1])
+    expected = outputs[1]
+    for state in states:
+        if len(state) != 3 or any(a is not None and b is not None and a != b for a, b in zip(state, expected)):
+            raise S.ShapeError(f"initial states must be (num_layers * directions, N, hidden) = {S.fmt(expected)}, "
+                               f"got {S.fmt(state)}")
+    return outputs
+
+
 for keyword, name in (("simple_rnn", "SimpleRNN"), ("lstm", "LSTM"), ("gru", "GRU")):
-    kind(keyword, name, S.recurrent, f"{name} recurrent layer, stacked and/or bidirectional.",
+    kind(keyword, name, _recurrent_shape, f"{name} recurrent layer, stacked and/or bidirectional, from zero or "
+         "given initial states.",
          [ex(f"{keyword}(x, 8)", SEQ), ex(f"{keyword}(x, 6, return_sequences=false)", SEQ),
           ex(f"{keyword}(x, 5, num_layers=2, bidirectional=true)", SEQ)]
          + ([ex("simple_rnn(x, 4, nonlinearity=relu, bias=false)", SEQ)] if name == "SimpleRNN" else []),
-         positional=("hiddenSize",), required=("hiddenSize",),
+         positional=("hiddenSize",), required=("hiddenSize",), arity=(1, 3 if name == "LSTM" else 2),
          output_count=3 if name == "LSTM" else 2)  # sequence, hidden states (, cell states)
 
 
@@ -64,7 +82,9 @@ def _recurrent_statements(site):
     node = site.node
     lstm = node.eClass.name == "LSTM"
     names = list(site.outputs)
-    call = f"{site.module}({site.x})"
+    states = site.inputs[1:]
+    initial = (f", ({states[0]}, {states[1]})" if lstm else f", {states[0]}") if states else ""
+    call = f"{site.module}({site.x}{initial})"
     if node.returnSequences:
         states = ", ".join(names[1:])
         if all(n == "_" for n in names[1:]):
@@ -75,6 +95,8 @@ def _recurrent_statements(site):
     hidden = names[1] if names[1] != "_" else names[0]
     states = f"({hidden}, {names[2]})" if lstm else hidden
     last = (f"torch.cat(({hidden}[-2], {hidden}[-1]), dim=1)" if node.bidirectional else f"{hidden}[-1]")
+    if names[0] == "_":   # only the states are read (an encoder's)
+        return [f"_, {states} = {call}"]
     return [f"_, {states} = {call}", f"{names[0]} = {last}"]
 
 
@@ -162,6 +184,11 @@ def emit_recurrent(ctx):
             layer = ctx.layer("layers.Bidirectional", [f"{cls}({inner})"], suffix=suffix)
         else:
             layer = ctx.layer(cls, ctx.kwargs(**computed), suffix=suffix)
+        # The pivot's initial states are PyTorch's (layers * directions, N, H); Keras takes this layer's
+        # [h, c] per direction, forward first.
+        initial = [f"{state.expr}[{index * directions + direction}]" for direction in range(directions)
+                   for state in ctx.inputs[1:]]
+        call = f"{layer}({sequence}, initial_state=[{', '.join(initial)}])" if initial else f"{layer}({sequence})"
         output = ctx.var if last else ctx.graph.fresh(f"{node.name}_l{index}")
         targets = [output]
         if want_states:
@@ -170,7 +197,7 @@ def emit_recurrent(ctx):
                     state = ctx.graph.fresh(f"{node.name}_{letter}{index}{direction}")
                     finals[slot].append(state)
                     targets.append(state)
-        ctx.assign(f"{layer}({sequence})", targets)
+        ctx.assign(call, targets)
         sequence = output
     for slot, used in enumerate(states_used(ctx)):
         if used:

@@ -15,6 +15,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from nnpivot.diagnostics import NNPivotError
 from nnpivot.frameworks import open_model_file
 from nnpivot.migrate import import_source, migrate, source_runner
 
@@ -216,3 +217,87 @@ def test_keras_rnn_of_cells_migrates_to_pytorch(tmp_path):
     assert {"LSTM", "GRU", "SimpleRNN"} <= set(kinds)
     # the recurrent layers run over any sequence length: two lengths and batch sizes
     assert_same("keras", original, generated, [[normal(2, 7, 5)], [normal(4, 11, 5, seed=1)]])
+
+
+# --- recurrent initial states ------------------------------------------------------------------------------
+
+TORCH_SEQ2SEQ = '''"""A sequence-to-sequence forecaster: the encoder's final states start the decoder; a GRU from a context."""
+import torch
+import torch.nn as nn
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, features=6, targets=4, hidden=16, context=3):
+        super().__init__()
+        self.encoder = nn.LSTM(features, hidden, num_layers=2, batch_first=True)
+        self.decoder = nn.LSTM(targets, hidden, num_layers=2, batch_first=True)
+        self.init_state = nn.Linear(context, 8)
+        self.smoother = nn.GRU(hidden, 8, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(16, targets)
+
+    def forward(self, source, target, context):
+        _, (h, c) = self.encoder(source)
+        decoded, _ = self.decoder(target, (h, c))
+        start = torch.tanh(self.init_state(context)).unsqueeze(0)
+        smoothed, _ = self.smoother(decoded, torch.cat([start, -start], dim=0))
+        return self.head(smoothed)
+'''
+
+
+def test_pytorch_initial_states_migrate_to_keras(tmp_path):
+    original, generated, result = migrated(tmp_path, TORCH_SEQ2SEQ, "pytorch", [[9, 6], [5, 4], [3]])
+    decoder = next(n for n in result.model.nodes if n.name == "decoder")
+    assert [n.eClass.name for n in decoder.inputs] == ["Input", "Select", "Select"]
+    smoother = next(n for n in result.model.nodes if n.name == "smoother")
+    assert len(smoother.inputs) == 2
+    code = (tmp_path / "migrated.py").read_text()
+    assert "initial_state=[" in code
+    batches = [[normal(2, 9, 6), normal(2, 5, 4, seed=1), normal(2, 3, seed=2)],
+               [normal(5, 12, 6, seed=3), normal(5, 7, 4, seed=4), normal(5, 3, seed=5)]]
+    assert_same("pytorch", original, generated, batches)
+
+
+KERAS_SEQ2SEQ = '''"""Keras encoder-decoder (the lstm_seq2seq example's shape): the encoder's states start the decoder."""
+import keras
+from keras import layers
+
+LATENT = 12
+
+
+def build(source_tokens=7, target_tokens=5, context_size=3):
+    encoder_inputs = keras.Input(shape=(None, source_tokens))
+    _, state_h, state_c = layers.LSTM(LATENT, return_state=True)(encoder_inputs)
+    decoder_inputs = keras.Input(shape=(None, target_tokens))
+    decoded = layers.LSTM(LATENT, return_sequences=True)(decoder_inputs, initial_state=[state_h, state_c])
+    context = keras.Input(shape=(context_size,))
+    start = layers.Dense(6, activation="tanh")(context)
+    refined = layers.Bidirectional(layers.GRU(6, return_sequences=True))(decoded, initial_state=[start, start])
+    summary = layers.GRU(6)(decoder_inputs, start)
+    outputs = layers.Dense(target_tokens, activation="softmax")(refined)
+    return keras.Model([encoder_inputs, decoder_inputs, context], [outputs, summary])
+
+
+model = build()
+model.compile(optimizer="rmsprop", loss=["categorical_crossentropy", "mse"])
+'''
+
+
+def test_keras_initial_states_migrate_to_pytorch(tmp_path):
+    original, generated, result = migrated(tmp_path, KERAS_SEQ2SEQ, "keras", [[8, 7], [6, 5], [3]])
+    recurrent = [n for n in result.model.nodes if n.eClass.name in ("LSTM", "GRU")]
+    assert [len(n.inputs) for n in recurrent] == [1, 3, 2, 2]
+    assert [n.eClass.name for n in recurrent[1].inputs[1:]] == ["Select", "Select"]  # the encoder's, as returned
+    batches = [[normal(2, 8, 7), normal(2, 6, 5, seed=1), normal(2, 3, seed=2)],
+               [normal(4, 10, 7, seed=3), normal(4, 3, 5, seed=4), normal(4, 3, seed=5)]]
+    assert_same("keras", original, generated, batches)
+
+
+def test_keras_initial_state_of_the_wrong_count_is_located(tmp_path):
+    source = tmp_path / "net.py"
+    source.write_text(KERAS_SEQ2SEQ.replace("initial_state=[state_h, state_c]", "initial_state=[state_h]"))
+    with pytest.raises(NNPivotError) as raised:
+        import_source(source, "keras", None, None, [[8, 7], [6, 5], [3]])
+    errors = [d for d in raised.value.diagnostics if d.is_error]
+    assert errors[0].code == "unsupported-construct"   # the cause comes first
+    assert "initial_state holds 1 state(s); this layer takes 2" in errors[0].message
+    assert errors[0].location.line == 12
