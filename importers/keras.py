@@ -2043,18 +2043,29 @@ def layer_attention(self, layer, x, names, loc, call_args=None):
     if query is None or value is None or key is None:
         return Unknown("attention", loc)
     heads, key_dim = given.get("num_heads"), given.get("key_dim")
+    value_dim, output_shape = given.get("value_dim"), given.get("output_shape")
+    if isinstance(output_shape, (tuple, list)) and len(output_shape) == 1:
+        output_shape = output_shape[0]
     embed = query.shape[-1] if L.is_identity(query.perm) else query.shape[query.perm[-1]]
-    if not isinstance(heads, int) or not isinstance(key_dim, int) or heads * key_dim != embed:
-        self.error("unsupported-construct", f"MultiHeadAttention with num_heads={heads}, key_dim={key_dim} on "
-                   f"{embed} features: the pivot splits the query's features over the heads", loc)
+    sizes = {"num_heads": heads, "key_dim": key_dim, "value_dim": value_dim, "output_shape": output_shape}
+    wrong = next((f"{key}={value!r}" for key, value in sizes.items() if not (
+        _is_int(value) and value > 0 or value is None and key in ("value_dim", "output_shape"))), None)
+    if wrong or not _is_int(embed):
+        self.error("unsupported-construct", f"MultiHeadAttention with {wrong or f'{embed} query features'}: the "
+                   "pivot takes a positive number of heads and head sizes, and a query of known features "
+                   "(output_shape: one size)", loc)
         return Unknown("attention", loc)
-    if given.get("value_dim") not in (None, key_dim) or given.get("output_shape") is not None:
-        self.error("unsupported-construct", "MultiHeadAttention value_dim/output_shape are not translated", loc)
     if self.pending_kwargs.get("return_attention_scores"):
         self.error("unsupported-construct", "return_attention_scores is not translated", loc)
     attrs = self.attributes(layer, "multi_head_attention", given,
                             handled={"key_dim", "value_dim", "output_shape"})
     attrs.update(embedDim=embed, numHeads=heads)
+    # Sizes other than embed_dim split over the heads are the pivot's own head sizes (0: that default).
+    key_default = embed // heads if embed % heads == 0 else None
+    own = {"keyDim": 0 if key_dim == key_default else key_dim,
+           "valueDim": 0 if value_dim in (None, key_dim) else value_dim,
+           "outputDim": 0 if output_shape in (None, embed) else output_shape}
+    attrs.update({key: value for key, value in own.items() if value})
     name = self.builder.name(*names)
     tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{name}_in{i}",), loc)
                for i, t in enumerate([query, key, value])]

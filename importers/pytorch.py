@@ -49,6 +49,7 @@ from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error,
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import training as vocabulary
+from nnpivot.kinds.attention import PROJECTED_ATTENTION, PROJECTED_ATTENTION_CODE
 from nnpivot.kinds.tensor_ops import PAD_CLASSES
 from nnpivot.kinds.torch_mapping import REQUIRED, SAME_PADDED, SAME_PADDED_CODE
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
@@ -860,6 +861,10 @@ class Importer(Interpreter):
             return super().instantiate(info, args, kwargs, where_node)   # a plain class: a config object
         if not _is_module(info):
             raise self.refuse("unsupported-construct", f"class {info.name} is not an nn.Module", where_node)
+        if info.name == PROJECTED_ATTENTION and ast.dump(info.node) == PROJECTED_ATTENTION_TREE:
+            # the generated module of attention heads of their own sizes: the attention kind (batch first)
+            return self.make_layer(KINDS["multi_head_attention"], info.name, args, {**kwargs, "batch_first": True},
+                                   where_node)
         instance = Instance(info, ", ".join(map(repr, args)))
         init = info.method("__init__")
         if init is not None:
@@ -2016,6 +2021,7 @@ def _read_normalize(call):
 
 # The generated helper of run-time 'same' padding, recognised by its exact code (never run).
 SAME_PADDED_TREE = ast.dump(ast.parse(SAME_PADDED_CODE).body[0])
+PROJECTED_ATTENTION_TREE = ast.dump(ast.parse(PROJECTED_ATTENTION_CODE).body[0])
 # F.pad's modes -> the pivot's padding modes
 PAD_MODES = {"constant": "zeros", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 

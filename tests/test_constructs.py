@@ -301,3 +301,47 @@ def test_keras_initial_state_of_the_wrong_count_is_located(tmp_path):
     assert errors[0].code == "unsupported-construct"   # the cause comes first
     assert "initial_state holds 1 state(s); this layer takes 2" in errors[0].message
     assert errors[0].location.line == 12
+
+
+# --- Keras MultiHeadAttention with head sizes of its own -------------------------------------------------------
+
+KERAS_ATTENTION = '''"""A small cross-attention tagger: Keras MultiHeadAttention with key_dim * num_heads unlike the features."""
+import keras
+from keras import layers
+
+
+class CrossTagger(keras.Model):
+    def __init__(self, tags=3, **kwargs):
+        super().__init__(**kwargs)
+        self.self_attention = layers.MultiHeadAttention(num_heads=4, key_dim=8)
+        self.cross = layers.MultiHeadAttention(num_heads=2, key_dim=5, value_dim=3, output_shape=10,
+                                               use_bias=False)
+        self.norm = layers.LayerNormalization()
+        self.classify = layers.Dense(tags)
+
+    def call(self, inputs):
+        tokens, memory = inputs
+        x = self.norm(tokens + self.self_attention(tokens, tokens))
+        mixed = self.cross(x, memory)
+        return self.classify(mixed)
+'''
+
+
+def test_keras_attention_head_sizes_migrate_to_pytorch_and_back(tmp_path):
+    original, generated, result = migrated(tmp_path, KERAS_ATTENTION, "keras", [[9, 6], [4, 11]])
+    attention = {n.name: n for n in result.model.nodes if n.eClass.name == "MultiHeadAttention"}
+    assert {(n.keyDim, n.valueDim, n.outputDim) for n in attention.values()} == {(8, 0, 0), (5, 3, 10)}
+    code = (tmp_path / "migrated.py").read_text()
+    assert code.count("class ProjectedAttention(nn.Module)") == 1 and "nn.MultiheadAttention(" not in code
+    batches = [[normal(2, 9, 6), normal(2, 4, 11, seed=1)], [normal(3, 5, 6, seed=2), normal(3, 13, 11, seed=3)]]
+    assert_same("keras", original, generated, batches)
+
+    # the generated PyTorch module, read back with its weights, migrates to Keras again
+    back = tmp_path / "back"
+    back.mkdir()
+    again = migrate(tmp_path / "migrated.py", "keras", back / "net.py", input_shapes=[[9, 6], [4, 11]],
+                    weights=tmp_path / "migrated.pt", weights_out=back / "net.weights.h5")
+    assert again.ok, [str(d) for d in again.diagnostics]
+    keras_again = open_model_file(back / "net.py", again.model, "keras").obj
+    keras_again.load_weights(str(back / "net.weights.h5"))
+    assert_same("pytorch", generated, keras_again, batches)
