@@ -60,6 +60,7 @@ from nnpivot.kinds import KINDS, PER_AXIS, camel, canonical_per_axis, kind_of, s
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
+from nnpivot.kinds.recurrent import FRAMES_LAST
 from nnpivot.metamodel import eclass, is_kind
 from nnpivot.metamodel.shapes import ShapeError, per_axis, window_out
 from nnpivot.passes import FOLD_RECURRENT_STACKS, Stack, run_pass
@@ -1177,6 +1178,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return L.channels_last(rank)
         if rule in ("pivot", "sequence", "flatten"):
             return L.identity(rank)
+        if rule == "frames" and rank == 5:
+            return FRAMES_LAST   # (N, T, H, W, C) maps are the pivot's (N, T, C, H, W)
         if rule in ("last_axis", "layer_norm"):
             return x.perm if x.perm[-1] == rank - 1 else L.identity(rank)
         return x.perm
@@ -1558,6 +1561,28 @@ def layer_cell(self, layer, x, names, loc):
         return hidden, [hidden]
     cell = self.builder.add("Select", (f"{name}_c",), [node], loc, index=1)
     return hidden, [hidden, self.out_tensor(cell, L.identity(2))]
+
+
+@operand_layer
+def layer_conv_lstm(self, layer, x, given, names, loc):
+    """ConvLSTM2D over (N, T, H, W, C) maps: the pivot's (N, T, C, H, W) sequence of maps."""
+    for key, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("strides", 1),
+                         ("dilation_rate", 1), ("return_state", False), ("go_backwards", False),
+                         ("data_format", None)):
+        value = given.pop(key, default)
+        if value != default and not (key in ("strides", "dilation_rate") and value in ((1, 1), [1, 1])):
+            self.error("unsupported-construct", f"{layer.original} {key}={value!r} is not translated", loc)
+            return Unknown(f"output of {layer.original}", loc)
+    if x.rank != 5:
+        self.error("shape-mismatch", f"{layer.original} reads (N, T, H, W, C) sequences of maps, got rank {x.rank}",
+                   loc)
+        return Unknown(f"output of {layer.original}", loc)
+    attrs = self.attributes(layer, "conv_lstm2d", given)
+    name = self.builder.name(*names)
+    x = self.builder.permuted(x, FRAMES_LAST, (f"{name}_in",), loc)
+    node = self.builder.add("ConvLSTM2d", name, [x], loc, **attrs)
+    # Keras returns (N, T, H', W', F) maps, or the last step's (N, H', W', F)
+    return self.out_tensor(node, FRAMES_LAST if attrs.get("returnSequences") else L.channels_last(4))
 
 
 RNN_OF_CELL = {"LSTMCell": "LSTM", "GRUCell": "GRU", "SimpleRNNCell": "SimpleRNN"}
@@ -2102,7 +2127,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     "BatchNormalization": layer_batch_norm, "GroupNormalization": layer_group_norm,
     "LayerNormalization": layer_layer_norm, "LSTM": layer_recurrent, "GRU": layer_recurrent,
     "SimpleRNN": layer_recurrent, "Bidirectional": layer_bidirectional, "Flatten": layer_flatten,
-    "LSTMCell": layer_cell, "GRUCell": layer_cell, "RNN": layer_rnn,
+    "LSTMCell": layer_cell, "GRUCell": layer_cell, "RNN": layer_rnn, "ConvLSTM2D": layer_conv_lstm,
     "Reshape": layer_reshape, "Permute": layer_permute, "Concatenate": layer_join,
     **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,

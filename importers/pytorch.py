@@ -50,6 +50,7 @@ from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.attention import PROJECTED_ATTENTION, PROJECTED_ATTENTION_CODE
+from nnpivot.kinds.recurrent import CONV_LSTM, CONV_LSTM_CODE
 from nnpivot.kinds.tensor_ops import PAD_CLASSES
 from nnpivot.kinds.torch_mapping import REQUIRED, SAME_PADDED, SAME_PADDED_CODE
 from nnpivot.metamodel import Block, BlockCall, Model, Optimizer, Parameter, Select, TrainingConfig, is_kind
@@ -861,10 +862,10 @@ class Importer(Interpreter):
             return super().instantiate(info, args, kwargs, where_node)   # a plain class: a config object
         if not _is_module(info):
             raise self.refuse("unsupported-construct", f"class {info.name} is not an nn.Module", where_node)
-        if info.name == PROJECTED_ATTENTION and ast.dump(info.node) == PROJECTED_ATTENTION_TREE:
-            # the generated module of attention heads of their own sizes: the attention kind (batch first)
-            return self.make_layer(KINDS["multi_head_attention"], info.name, args, {**kwargs, "batch_first": True},
-                                   where_node)
+        generated = GENERATED_MODULES.get(info.name)
+        if generated is not None and ast.dump(info.node) == generated[0]:
+            # a module nnpivot's PyTorch code holds for a kind torch lacks: that kind
+            return self.make_layer(KINDS[generated[1]], info.name, args, {**kwargs, **generated[2]}, where_node)
         instance = Instance(info, ", ".join(map(repr, args)))
         init = info.method("__init__")
         if init is not None:
@@ -2021,7 +2022,13 @@ def _read_normalize(call):
 
 # The generated helper of run-time 'same' padding, recognised by its exact code (never run).
 SAME_PADDED_TREE = ast.dump(ast.parse(SAME_PADDED_CODE).body[0])
-PROJECTED_ATTENTION_TREE = ast.dump(ast.parse(PROJECTED_ATTENTION_CODE).body[0])
+# Modules the generated PyTorch code holds for kinds torch lacks, read back as those kinds when their code is exactly
+# the generated one: class name -> (its tree, kind keyword, arguments implied).
+GENERATED_MODULES = {
+    PROJECTED_ATTENTION: (ast.dump(ast.parse(PROJECTED_ATTENTION_CODE).body[0]), "multi_head_attention",
+                          {"batch_first": True}),
+    CONV_LSTM: (ast.dump(ast.parse(CONV_LSTM_CODE).body[0]), "conv_lstm2d", {}),
+}
 # F.pad's modes -> the pivot's padding modes
 PAD_MODES = {"constant": "zeros", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 

@@ -6,10 +6,10 @@ from nnpivot.metamodel import shapes as S
 
 from . import layout as L
 from .keras_mapping import Arg as KerasArg
-from .keras_mapping import KerasMapping, Weights, gate_blocks, states_used
+from .keras_mapping import KerasMapping, Weights, gate_blocks, states_used, tuple_or_int
 from .pysyntax import literal
 from .spec import SEQ, ex, keras, kind, pytorch
-from .torch_mapping import Arg, TorchMapping
+from .torch_mapping import HELPERS, Arg, TorchMapping
 
 
 def _recurrent_shape(node, shapes):
@@ -298,3 +298,114 @@ _CELL_WEIGHTS = Weights(lambda np, node, params, info: _rnn_cell_to_keras(np, no
                         lambda np, node, arrays, info: _rnn_cell_from_keras(np, node, arrays, ""))
 keras("lstm_cell", KerasMapping("layers.LSTMCell", emit_lstm_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS))
 keras("gru_cell", KerasMapping("layers.GRUCell", emit_gru_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS))
+
+
+# --- ConvLSTM2D: an LSTM whose gates are convolutions ----------------------------------------------------------
+
+def _conv_lstm_shape(node, shapes):
+    (x,) = shapes
+    if len(x) != 5:
+        raise S.ShapeError(f"expects a sequence of maps (N, T, C, H, W), got {S.fmt(x)}")
+    if str(node.padding) not in ("valid", "same"):
+        raise S.ShapeError(f"padding must be valid or same, got {node.padding}")
+    kernel = S.per_axis(node.kernelSize, 2, 0, "kernel_size")
+    if str(node.padding) == "same":
+        sizes = x[3:]
+    else:
+        sizes = tuple(None if s is None else s - k + 1 for s, k in zip(x[3:], kernel))
+        if any(s is not None and s < 1 for s in sizes):
+            raise S.ShapeError(f"kernel {kernel} is larger than the maps {S.fmt(x)}")
+    step = (x[0], node.filters, *sizes)
+    return [(step[0], x[1], *step[1:]) if node.returnSequences else step]
+
+
+kind("conv_lstm2d", "ConvLSTM2d", _conv_lstm_shape, "LSTM with convolutional gates over a sequence of maps "
+     "(Keras ConvLSTM2D), from zero states.",
+     [ex("conv_lstm2d(x, 4, kernel_size=3)", ("x: float32[5, 2, 9, 9]",)),
+      ex("conv_lstm2d(x, 3, kernel_size=[3, 5], padding=same, return_sequences=true, bias=false)",
+         ("x: float32[4, 3, 8, 10]",))],
+     positional=("filters",), required=("filters", "kernelSize"))
+
+# PyTorch has no such layer: the generated code holds this module (read back by the importer by its exact code).
+CONV_LSTM = "ConvLSTM2d"
+CONV_LSTM_CODE = '''class ConvLSTM2d(nn.Module):
+    """Keras' ConvLSTM2D: an LSTM whose gates (i, f, c, o) are 2-D convolutions, over (N, T, C, H, W)."""
+
+    def __init__(
+        self,
+        in_channels,
+        filters,
+        kernel_size,
+        padding="valid",
+        bias=True,
+        return_sequences=False,
+    ):
+        super().__init__()
+        self.return_sequences = return_sequences
+        self.input_conv = nn.Conv2d(
+            in_channels, 4 * filters, kernel_size, padding=padding, bias=bias
+        )
+        self.recurrent_conv = nn.Conv2d(
+            filters, 4 * filters, kernel_size, padding="same", bias=False
+        )
+
+    def forward(self, x):
+        gates = self.input_conv(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+        h = c = torch.zeros_like(gates[:, 0].chunk(4, dim=1)[0])
+        steps = []
+        for t in range(x.shape[1]):
+            i, f, g, o = (gates[:, t] + self.recurrent_conv(h)).chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            steps.append(h)
+        return torch.stack(steps, dim=1) if self.return_sequences else h
+'''
+HELPERS[CONV_LSTM] = CONV_LSTM_CODE
+
+
+def _conv_lstm_parameters(site):
+    filters, channels = site.node.filters, site.shape[2]
+    kernel = tuple(S.per_axis(site.node.kernelSize, 2, 0, "kernel_size"))
+    shapes = {"input_conv.weight": (4 * filters, channels, *kernel)}
+    if site.node.bias:
+        shapes["input_conv.bias"] = (4 * filters,)
+    return shapes | {"recurrent_conv.weight": (4 * filters, filters, *kernel)}
+
+
+pytorch("conv_lstm2d", TorchMapping(
+    CONV_LSTM, (Arg("in_channels", derive=lambda site: site.shape[2], positional=True),
+                Arg("filters", "filters", positional=True),
+                Arg("kernel_size", "kernelSize", positional=True, to_torch=tuple_or_int),
+                Arg("padding", "padding", "valid", to_torch=str), _bias,
+                Arg("return_sequences", "returnSequences", False)),
+    parameters=_conv_lstm_parameters))
+
+
+FRAMES_LAST = (0, 1, 3, 4, 2)   # Keras' (N, T, H, W, C) of the pivot's (N, T, C, H, W)
+
+
+def emit_conv_lstm(ctx):
+    layer = ctx.layer(ctx.mapping.layer, ctx.kwargs())
+    ctx.assign(f"{layer}({ctx.x.expr})")
+    return [FRAMES_LAST if ctx.node.returnSequences else L.channels_last(4)]
+
+
+def _conv_lstm_to_keras(np, node, params, info):
+    kernel = params["input_conv.weight"].transpose(2, 3, 1, 0)   # (4F, C, kh, kw) -> (kh, kw, C, 4F)
+    recurrent = params["recurrent_conv.weight"].transpose(2, 3, 1, 0)
+    return [kernel, recurrent] + ([params["input_conv.bias"]] if node.bias else [])
+
+
+def _conv_lstm_from_keras(np, node, arrays, info):
+    out = {"input_conv.weight": arrays[0].transpose(3, 2, 0, 1),
+           "recurrent_conv.weight": arrays[1].transpose(3, 2, 0, 1)}
+    return out | ({"input_conv.bias": arrays[2]} if node.bias else {})
+
+
+keras("conv_lstm2d", KerasMapping(
+    "layers.ConvLSTM2D", emit_conv_lstm,
+    (KerasArg("filters", "filters", positional=True),
+     KerasArg("kernel_size", "kernelSize", to_keras=tuple_or_int, positional=True),
+     KerasArg("padding", "padding", default="valid"), KerasArg("use_bias", "bias", default=True),
+     KerasArg("return_sequences", "returnSequences", default=False)),
+    "frames", Weights(_conv_lstm_to_keras, _conv_lstm_from_keras)))

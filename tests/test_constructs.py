@@ -17,6 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.frameworks import open_model_file
+from nnpivot.generators.keras import keras_layouts
+from nnpivot.kinds.recurrent import CONV_LSTM_CODE
 from nnpivot.migrate import import_source, migrate, source_runner
 
 ATOL = 1e-5
@@ -345,3 +347,77 @@ def test_keras_attention_head_sizes_migrate_to_pytorch_and_back(tmp_path):
     keras_again = open_model_file(back / "net.py", again.model, "keras").obj
     keras_again.load_weights(str(back / "net.weights.h5"))
     assert_same("pytorch", generated, keras_again, batches)
+
+
+# --- ConvLSTM2D ------------------------------------------------------------------------------------------------
+
+KERAS_CONV_LSTM = '''"""Next-frame prediction in the manner of the Keras video example: stacked ConvLSTM2D layers, then a Conv3D."""
+import keras
+from keras import layers
+
+FRAME = 12
+
+
+def build_predictor(channels=1):
+    frames = keras.Input(shape=(None, FRAME, FRAME, channels))
+    x = layers.ConvLSTM2D(6, kernel_size=(5, 5), padding="same", return_sequences=True, activation="tanh")(frames)
+    x = layers.BatchNormalization()(x)
+    x = layers.ConvLSTM2D(filters=4, kernel_size=3, padding="same", return_sequences=True)(x)
+    x = layers.Conv3D(channels, kernel_size=(3, 3, 3), activation="sigmoid", padding="same")(x)
+    last = layers.ConvLSTM2D(3, 3, use_bias=False)(frames)
+    return keras.Model(frames, [x, layers.GlobalAveragePooling2D()(last)])
+
+
+model = build_predictor()
+model.compile(loss=["binary_crossentropy", "mse"], optimizer="adam")
+'''
+
+
+def _to_pivot(keras_array, layout):
+    return np.ascontiguousarray(np.transpose(keras_array, np.argsort(layout)))
+
+
+def test_keras_conv_lstm_migrates_to_pytorch(tmp_path):
+    original, generated, result = migrated(tmp_path, KERAS_CONV_LSTM, "keras", [[5, 12, 12, 1]])
+    assert sum(n.eClass.name == "ConvLSTM2d" for n in result.model.nodes) == 3
+    assert "class ConvLSTM2d(nn.Module)" in (tmp_path / "migrated.py").read_text()
+    (layout,) = result.report.input_layouts
+    batches = [[normal(2, 5, 12, 12, 1)], [normal(3, 8, 12, 12, 1, seed=1)]]   # the source pins the frame size
+    for inputs in batches:
+        want = call("keras", original, inputs)
+        got = call("pytorch", generated, [_to_pivot(inputs[0], layout)])
+        # the sequence comes back as PyTorch's (N, C, T, H, W) volume, the pooled last step as (N, F)
+        got[0] = np.transpose(got[0], (0, 2, 3, 4, 1))
+        for a, b in zip(want, got):
+            assert a.shape == b.shape and np.abs(a - b).max() <= ATOL, float(np.abs(a - b).max())
+
+
+TORCH_CONV_LSTM = '''"""Precipitation nowcasting with a convolutional LSTM module written in the project (as nnpivot writes it)."""
+import torch
+from torch import nn
+
+
+''' + CONV_LSTM_CODE + '''
+
+class Nowcaster(nn.Module):
+    def __init__(self, channels=2, hidden=5):
+        super().__init__()
+        self.encoder = ConvLSTM2d(channels, hidden, 3, padding="same", return_sequences=True)
+        self.forecaster = ConvLSTM2d(hidden, hidden, (3, 5), bias=False)
+        self.head = nn.Conv2d(hidden, 1, 1)
+
+    def forward(self, radar):
+        return self.head(self.forecaster(self.encoder(radar)))
+'''
+
+
+def test_pytorch_conv_lstm_module_migrates_to_keras(tmp_path):
+    original, generated, result = migrated(tmp_path, TORCH_CONV_LSTM, "pytorch", [[4, 2, 10, 12]])
+    assert [n.eClass.name for n in result.model.nodes if n.eClass.name == "ConvLSTM2d"] == ["ConvLSTM2d"] * 2
+    (layout,), _ = keras_layouts(result.model)   # the Keras tensor is the pivot's transposed by layout
+    # Keras' ConvLSTM2D keeps the map size of its first call (its cell's input spec): sequences vary in length
+    for inputs in [[normal(2, 4, 2, 10, 12)], [normal(3, 7, 2, 10, 12, seed=1)]]:
+        want = call("pytorch", original, inputs)
+        (got,) = call("keras", generated, [np.transpose(inputs[0], layout)])
+        got = np.transpose(got, (0, 3, 1, 2))   # Keras maps are channels last
+        assert got.shape == want[0].shape and np.abs(got - want[0]).max() <= ATOL
