@@ -90,9 +90,11 @@ WANTS: dict[str, Callable] = {
     "any": lambda node, operands, i, rank: None,
     "channels_last": lambda node, operands, i, rank: L.channels_last(rank),
     "pivot": lambda node, operands, i, rank: L.identity(rank),
-    "sequence": lambda node, operands, i, rank: L.identity(rank) if node.batchFirst or rank != 3 else (1, 0, 2),
+    # operand 0 is the sequence; initial states (layers * directions, N, H) are read in pivot order
+    "sequence": lambda node, operands, i, rank: L.identity(rank) if i or node.batchFirst or rank != 3 else (1, 0, 2),
     "last_axis": lambda node, operands, i, rank: None if operands[i].perm[-1] == rank - 1 else L.identity(rank),
     "dropout": lambda node, operands, i, rank: L.channels_last(rank) if node.spatial else None,
+    "frames": lambda node, operands, i, rank: (0, 1, 3, 4, 2) if rank == 5 else L.identity(rank),  # (N, T, H, W, C)
     "layer_norm": _want_layer_norm,
     "match": _want_match,
     "flatten": _want_flatten,
@@ -290,6 +292,7 @@ def _why(node) -> str:
         "match": "operands must share one layout",
         "layer_norm": "layer_norm over several axes follows the pivot's axis order",
         "dropout": "spatial dropout drops channels-last channels",
+        "frames": f"{kind_of(node).keyword} reads (N, T, H, W, C) sequences of maps",
     }[rule]
 
 

@@ -29,7 +29,7 @@ from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.pysyntax import INDENT, docstring, fstring_text, identifier, literal, wrap_call
-from nnpivot.kinds.torch_mapping import SAME_PADDED, SAME_PADDED_CODE, Site, TorchMapping, py_name
+from nnpivot.kinds.torch_mapping import HELPERS, Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import ShapeTable, infer_shapes
 from nnpivot.weights import WeightStore
@@ -83,7 +83,7 @@ class _Generation:
         template = codegen.environment(TARGET).get_template("module.py.j2")
         values = {"header": codegen.header(source_name), "classes": classes, "training": training}
         body = template.render(imports=[], helpers=[], **values)
-        helpers = [SAME_PADDED_CODE] if f"{SAME_PADDED}(" in body else []
+        helpers = [code for name, code in HELPERS.items() if f"{name}(" in body]
         body += "".join(helpers)
         imports = ["import math", ""] if re.search(r"\bmath\.", body) else []
         imports += ["import torch"] if "torch." in body else []

@@ -61,6 +61,7 @@ from nnpivot.kinds import KINDS, PER_AXIS, camel, canonical_per_axis, kind_of, s
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
+from nnpivot.kinds.recurrent import FRAMES_LAST
 from nnpivot.metamodel import eclass, eenum, is_kind
 from nnpivot.metamodel.shapes import ShapeError, per_axis, window_out
 from nnpivot.passes import FOLD_RECURRENT_STACKS, Stack, run_pass
@@ -970,7 +971,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             if strict and args:
                 self.tensor(args[0], loc)
             return Unknown("a model or layer called on data", loc)
-        for key in ("mask", "initial_state"):
+        recurrent = isinstance(callee, LayerObj) and callee.cls in RECURRENT_LAYERS
+        for key in ("mask",) if recurrent else ("mask", "initial_state"):
             if kwargs.get(key) is not None:
                 self.error("unsupported-construct", f"{key}= is not translated", loc)
         if isinstance(callee, SequentialObj):
@@ -1186,6 +1188,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return L.channels_last(rank)
         if rule in ("pivot", "sequence", "flatten"):
             return L.identity(rank)
+        if rule == "frames" and rank == 5:
+            return FRAMES_LAST   # (N, T, H, W, C) maps are the pivot's (N, T, C, H, W)
         if rule in ("last_axis", "layer_norm"):
             return x.perm if x.perm[-1] == rank - 1 else L.identity(rank)
         return x.perm
@@ -1493,7 +1497,10 @@ def layer_recurrent(self, layer, x, given, names, loc, bidirectional=False):
         attrs["bidirectional"] = True
     name = self.builder.name(*names)
     x = self.builder.permuted(x, L.identity(x.rank), (f"{name}_in",), loc)
-    node = self.builder.add(KINDS[keyword].eclass_name, name, [x], loc, **attrs)
+    states = initial_states(self, keyword, 2 if bidirectional else 1, name, loc)
+    if states is None:
+        return Unknown(f"output of {layer.original}", loc)
+    node = self.builder.add(KINDS[keyword].eclass_name, name, [x, *states], loc, **attrs)
     output = self.out_tensor(node, x.perm)
     if not given.get("return_state"):
         return output
@@ -1515,35 +1522,120 @@ def layer_recurrent(self, layer, x, given, names, loc, bidirectional=False):
     return result
 
 
-def layer_lstm_cell(self, layer, x, names, loc):
-    """``cell(x, [h, c])``, one LSTM step: Keras' cell returns (h, [h, c]), the next states. Zero states
-    (``ops.zeros((batch, units))``) are the pivot's cell without state inputs."""
+def layer_cell(self, layer, x, names, loc):
+    """``cell(x, [h, c])`` of a Keras LSTMCell/GRUCell: one step; Keras returns (h, [h, c]) or (h, [h])."""
+    keyword = TABLE_CLASSES[layer.cls][0]
     given = self.given(layer)
-    states = self.pending_operands[1] if len(self.pending_operands) > 1 else self.pending_kwargs.get("states")
-    x = self.tensor(x, loc)
-    if x is None:
-        return Unknown(f"output of {layer.original}", loc)
-    attrs = self.attributes(layer, "lstm_cell", given)
-    if not (isinstance(states, (list, tuple)) and len(states) == 2):
-        self.error("unsupported-construct", f"{layer.original} is translated when called on (x, [h, c])", loc)
+    for key, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("reset_after", True)):
+        if given.pop(key, default) != default:
+            self.error("unsupported-construct", f"{layer.original} {key}={given.get(key)!r} is not translated "
+                       f"(the pivot's cells use {default!r})", loc)
+    operands = self.pending_operands
+    states = operands[1] if len(operands) > 1 else self.pending_kwargs.get("states")
+    states = list(states) if isinstance(states, (list, tuple)) else [states]
+    count = KINDS[keyword].arity[1] - 1
+    units = given.get("units")
+    if len(states) != count:
+        self.error("unsupported-construct", f"{layer.original} called with {len(states)} state(s), it takes "
+                   f"{count}", loc)
         return Unknown(f"output of {layer.original}", loc)
     if all(isinstance(s, ZeroState) for s in states):
-        if any(s.units != attrs.get("hiddenSize") for s in states):
-            self.error("shape-mismatch", f"{layer.original}'s zero states must have its {attrs.get('hiddenSize')} "
-                       "units", loc)
-        inputs = [x]
-    else:
-        inputs = [self.tensor(s, loc) for s in states]
-        if any(t is None for t in inputs):
-            return Unknown(f"output of {layer.original}", loc)
-        inputs = [x, *inputs]
+        if any(s.units != units for s in states):
+            self.error("shape-mismatch", f"{layer.original}'s zero states must have its {units} units", loc)
+        states = []   # the zero states the pivot's cell starts from without any
+    tensors = [self.tensor(t, loc, "cell input") for t in [x, *states]]
+    if any(t is None for t in tensors):
+        return Unknown(f"output of {layer.original}", loc)
+    attrs = self.attributes(layer, keyword, given)
     name = self.builder.name(*names)
-    inputs = [self.builder.permuted(t, L.identity(t.rank), (f"{name}_in{i}",), loc) for i, t in enumerate(inputs)]
-    node = self.builder.add(KINDS["lstm_cell"].eclass_name, name, inputs, loc, **attrs)
+    tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{name}_in{i}",), loc) for i, t in enumerate(tensors)]
+    node = self.builder.add(KINDS[keyword].eclass_name, name, tensors, loc, **attrs)
     hidden = self.out_tensor(node, L.identity(2))
+    if count == 1:
+        return hidden, [hidden]
     cell = self.builder.add("Select", (f"{name}_c",), [node], loc, index=1)
     self.shape_of(cell)
     return hidden, [hidden, self.out_tensor(cell, L.identity(2))]
+
+
+@operand_layer
+def layer_conv_lstm(self, layer, x, given, names, loc):
+    """ConvLSTM2D over (N, T, H, W, C) maps: the pivot's (N, T, C, H, W) sequence of maps."""
+    for key, default in (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("strides", 1),
+                         ("dilation_rate", 1), ("return_state", False), ("go_backwards", False),
+                         ("data_format", None)):
+        value = given.pop(key, default)
+        if value != default and not (key in ("strides", "dilation_rate") and value in ((1, 1), [1, 1])):
+            self.error("unsupported-construct", f"{layer.original} {key}={value!r} is not translated", loc)
+            return Unknown(f"output of {layer.original}", loc)
+    if x.rank != 5:
+        self.error("shape-mismatch", f"{layer.original} reads (N, T, H, W, C) sequences of maps, got rank {x.rank}",
+                   loc)
+        return Unknown(f"output of {layer.original}", loc)
+    attrs = self.attributes(layer, "conv_lstm2d", given)
+    name = self.builder.name(*names)
+    x = self.builder.permuted(x, FRAMES_LAST, (f"{name}_in",), loc)
+    node = self.builder.add("ConvLSTM2d", name, [x], loc, **attrs)
+    # Keras returns (N, T, H', W', F) maps, or the last step's (N, H', W', F)
+    return self.out_tensor(node, FRAMES_LAST if attrs.get("returnSequences") else L.channels_last(4))
+
+
+RNN_OF_CELL = {"LSTMCell": "LSTM", "GRUCell": "GRU", "SimpleRNNCell": "SimpleRNN"}
+
+
+def layer_rnn(self, layer, x, names, loc):
+    """``layers.RNN(cell, ...)`` of one LSTM, GRU or SimpleRNN cell: the recurrent layer of that cell."""
+    cell = layer.kwargs.get("cell", layer.args[0] if layer.args else None)
+    if not isinstance(cell, LayerObj) or cell.cls not in RNN_OF_CELL or len(layer.args) > 1:
+        self.error("unsupported-construct", "layers.RNN is translated for one LSTMCell, GRUCell or SimpleRNNCell "
+                   "only (a list of cells or a custom cell is not)", loc)
+        return Unknown("RNN", loc)
+    options = {key: value for key, value in layer.kwargs.items() if key not in ("cell", "name")}
+    merged = LayerObj(RNN_OF_CELL[cell.cls], list(cell.args), {**cell.kwargs, **options}, loc, name=layer.name,
+                      original=f"RNN({cell.original})")
+    return layer_recurrent(self, merged, x, names, loc)
+
+
+RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "Bidirectional", "RNN"})
+
+
+def initial_states(self, keyword: str, directions: int, name: str, loc) -> list | None:
+    """The pivot's initial states of a recurrent call's ``initial_state=[h, c]`` (or its second argument).
+
+    Keras takes each direction's (N, H) states, forward first; the pivot takes (directions, N, H) per state,
+    PyTorch's h0/c0: the states an encoder returned are used as they are, others are stacked. None after an
+    error; [] without initial states."""
+    given = self.pending_kwargs.get("initial_state")
+    if given is None and len(self.pending_operands) > 1:
+        given = self.pending_operands[1]
+    if given is None:
+        return []
+    per_direction = 2 if keyword == "lstm" else 1
+    given = list(given) if isinstance(given, (list, tuple)) else [given]
+    if len(given) != per_direction * directions:
+        self.error("unsupported-construct", f"initial_state holds {len(given)} state(s); this layer takes "
+                   f"{per_direction * directions} ((N, units) each{', forward first' if directions == 2 else ''})",
+                   loc)
+        return None
+    tensors = [self.tensor(t, loc, "initial state") for t in given]
+    if any(t is None for t in tensors):
+        return None
+    states = []
+    for slot, letter in enumerate("hc"[:per_direction]):
+        parts = [tensors[d * per_direction + slot] for d in range(directions)]
+        parts = [self.builder.permuted(t, L.identity(t.rank), (f"{name}_{letter}0_in",), loc) for t in parts]
+        rows = [t.node for t in parts]
+        whole = rows[0].inputs[0] if all(is_kind(r, "Index") for r in rows) else None
+        if whole is not None and all(r.inputs[0] is whole and r.axis == 0 and r.index == d for d, r in
+                                     enumerate(rows)) and (self.shape_of(whole) or (None,))[0] == directions:
+            states.append(T(whole, L.identity(3), self.shape_of(whole)))   # an encoder's states as returned
+        elif directions == 1:
+            node = self.builder.add("Unsqueeze", (f"{name}_{letter}0",), parts, loc, axis=0)
+            states.append(self.out_tensor(node, L.identity(3)))
+        else:
+            node = self.builder.add("Stack", (f"{name}_{letter}0",), parts, loc, axis=0)
+            states.append(self.out_tensor(node, L.identity(3)))
+    return states
 
 
 def layer_bidirectional(self, layer, x, names, loc):
@@ -1972,18 +2064,29 @@ def layer_attention(self, layer, x, names, loc, call_args=None):
     if query is None or value is None or key is None:
         return Unknown("attention", loc)
     heads, key_dim = given.get("num_heads"), given.get("key_dim")
+    value_dim, output_shape = given.get("value_dim"), given.get("output_shape")
+    if isinstance(output_shape, (tuple, list)) and len(output_shape) == 1:
+        output_shape = output_shape[0]
     embed = query.shape[-1] if L.is_identity(query.perm) else query.shape[query.perm[-1]]
-    if not isinstance(heads, int) or not isinstance(key_dim, int) or heads * key_dim != embed:
-        self.error("unsupported-construct", f"MultiHeadAttention with num_heads={heads}, key_dim={key_dim} on "
-                   f"{embed} features: the pivot splits the query's features over the heads", loc)
+    sizes = {"num_heads": heads, "key_dim": key_dim, "value_dim": value_dim, "output_shape": output_shape}
+    wrong = next((f"{key}={value!r}" for key, value in sizes.items() if not (
+        _is_int(value) and value > 0 or value is None and key in ("value_dim", "output_shape"))), None)
+    if wrong or not _is_int(embed):
+        self.error("unsupported-construct", f"MultiHeadAttention with {wrong or f'{embed} query features'}: the "
+                   "pivot takes a positive number of heads and head sizes, and a query of known features "
+                   "(output_shape: one size)", loc)
         return Unknown("attention", loc)
-    if given.get("value_dim") not in (None, key_dim) or given.get("output_shape") is not None:
-        self.error("unsupported-construct", "MultiHeadAttention value_dim/output_shape are not translated", loc)
     if self.pending_kwargs.get("return_attention_scores"):
         self.error("unsupported-construct", "return_attention_scores is not translated", loc)
     attrs = self.attributes(layer, "multi_head_attention", given,
                             handled={"key_dim", "value_dim", "output_shape"})
     attrs.update(embedDim=embed, numHeads=heads)
+    # Sizes other than embed_dim split over the heads are the pivot's own head sizes (0: that default).
+    key_default = embed // heads if embed % heads == 0 else None
+    own = {"keyDim": 0 if key_dim == key_default else key_dim,
+           "valueDim": 0 if value_dim in (None, key_dim) else value_dim,
+           "outputDim": 0 if output_shape in (None, embed) else output_shape}
+    attrs.update({key: value for key, value in own.items() if value})
     name = self.builder.name(*names)
     tensors = [self.builder.permuted(t, L.identity(t.rank), (f"{name}_in{i}",), loc)
                for i, t in enumerate([query, key, value])]
@@ -2020,6 +2123,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     "BatchNormalization": layer_batch_norm, "GroupNormalization": layer_group_norm,
     "LayerNormalization": layer_layer_norm, "LSTM": layer_recurrent, "GRU": layer_recurrent,
     "SimpleRNN": layer_recurrent, "Bidirectional": layer_bidirectional, "Flatten": layer_flatten,
+    "LSTMCell": layer_cell, "GRUCell": layer_cell, "RNN": layer_rnn, "ConvLSTM2D": layer_conv_lstm,
     "Reshape": layer_reshape, "Permute": layer_permute, "Concatenate": layer_join,
     **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
@@ -2028,7 +2132,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     **{f"SeparableConv{d}D": layer_separable_conv for d in (1, 2)},
     **{f"{op}Pooling{d}D": layer_pool for op in ("Max", "Average") for d in (1, 2, 3)},
     "TimeDistributed": layer_time_distributed,
-    "RepeatVector": layer_repeat_vector, "Rescaling": layer_rescaling, "LSTMCell": layer_lstm_cell,
+    "RepeatVector": layer_repeat_vector, "Rescaling": layer_rescaling,
     **dict.fromkeys(TRAINING_ONLY_LAYERS, layer_training_only),
 }
 
@@ -3056,7 +3160,8 @@ def training_config(self, candidate: Candidate):
         elif value is not None:
             self.warn("dynamic-value", f"fit batch_size={value!r} is not known statically; the default is kept",
                       fit_loc)
-        for callback in fit_kwargs.get("callbacks") or []:
+        callbacks = fit_kwargs.get("callbacks") or []
+        for callback in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:   # Keras flattens one
             fit_callback(self, config, callback, fit_loc)
     return config
 

@@ -49,6 +49,8 @@ from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error,
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import training as vocabulary
+from nnpivot.kinds.attention import PROJECTED_ATTENTION, PROJECTED_ATTENTION_CODE
+from nnpivot.kinds.recurrent import CONV_LSTM, CONV_LSTM_CODE
 from nnpivot.kinds.tensor_ops import PAD_CLASSES
 from nnpivot.kinds.torch_mapping import REQUIRED, SAME_PADDED, SAME_PADDED_CODE
 from nnpivot.metamodel import (
@@ -906,6 +908,10 @@ class Importer(Interpreter):
             return super().instantiate(info, args, kwargs, where_node)   # a plain class: a config object
         if not _is_module(info):
             raise self.refuse("unsupported-construct", f"class {info.name} is not an nn.Module", where_node)
+        generated = GENERATED_MODULES.get(info.name)
+        if generated is not None and ast.dump(info.node) == generated[0]:
+            # a module nnpivot's PyTorch code holds for a kind torch lacks: that kind
+            return self.make_layer(KINDS[generated[1]], info.name, args, {**kwargs, **generated[2]}, where_node)
         instance = Instance(info, ", ".join(map(repr, args)))
         init = info.method("__init__")
         if init is not None:
@@ -1085,15 +1091,18 @@ class Importer(Interpreter):
         for key in kwargs:
             if key != "need_weights":
                 raise self.refuse("unsupported-construct", f"{keyword} called with {key}=", node)
-        if not tensors or not all(isinstance(t, Tensor) or layer.kind.eclass_name == "LSTMCell" and
-                                  isinstance(t, tuple) for t in tensors):
+        pairs = layer.kind.eclass_name in ("LSTMCell", "LSTM")   # called with (h, c)
+        if not tensors or not all(isinstance(t, Tensor) or pairs and isinstance(t, tuple) for t in tensors):
             raise self.refuse("unsupported-construct", f"{keyword} called with {len(args)} argument(s) that are not "
                                                        "all tensors", node)
         if layer.kind.eclass_name == "MultiHeadAttention":
             tensors = _attention_operands(tensors)
-        elif layer.kind.eclass_name == "LSTMCell" and len(tensors) == 2 and isinstance(tensors[1], tuple) and \
+        elif pairs and len(tensors) == 2 and isinstance(tensors[1], tuple) and \
                 len(tensors[1]) == 2 and all(isinstance(t, Tensor) for t in tensors[1]):
-            tensors = [tensors[0], *tensors[1]]   # cell(x, (h, c))
+            tensors = [tensors[0], *tensors[1]]   # cell(x, (h, c)), lstm(x, (h0, c0))
+        elif layer.kind.eclass_name in ("GRUCell", "GRU", "SimpleRNN") and len(tensors) == 2 and \
+                isinstance(tensors[1], Tensor):
+            pass   # cell(x, h), gru(x, h0)
         elif len(tensors) > 1:
             raise self.refuse("unsupported-construct", f"{keyword} called with {len(tensors)} inputs", node)
         layer.calls += 1
@@ -2042,6 +2051,13 @@ def _read_normalize(call):
 
 # The generated helper of run-time 'same' padding, recognised by its exact code (never run).
 SAME_PADDED_TREE = ast.dump(ast.parse(SAME_PADDED_CODE).body[0])
+# Modules the generated PyTorch code holds for kinds torch lacks, read back as those kinds when their code is exactly
+# the generated one: class name -> (its tree, kind keyword, arguments implied).
+GENERATED_MODULES = {
+    PROJECTED_ATTENTION: (ast.dump(ast.parse(PROJECTED_ATTENTION_CODE).body[0]), "multi_head_attention",
+                          {"batch_first": True}),
+    CONV_LSTM: (ast.dump(ast.parse(CONV_LSTM_CODE).body[0]), "conv_lstm2d", {}),
+}
 # F.pad's modes -> the pivot's padding modes
 PAD_MODES = {"constant": "zeros", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 

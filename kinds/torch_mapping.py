@@ -55,6 +55,7 @@ RESERVED = frozenset({
     "register_module", "register_state_dict_post_hook", "register_state_dict_pre_hook", "set_extra_state",
     "set_submodule", "to_empty", "xpu",
     "same_padded",  # the generated helper of run-time 'same' padding (SAME_PADDED_CODE)
+    "ProjectedAttention", "ConvLSTM2d",  # generated modules (kinds/attention.py, kinds/recurrent.py)
 })
 
 
@@ -192,6 +193,10 @@ SAME_PADDED_CODE = '''def same_padded(layer, x, mode="constant", value=None):
         return layer(padded) / layer(F.pad(torch.ones_like(x[:1, :1]), pads))
     return layer(padded)
 '''
+
+
+# Code the generated module holds when its classes call it: name -> definition (kinds add theirs).
+HELPERS: dict[str, str] = {SAME_PADDED: SAME_PADDED_CODE}
 
 
 def same_padded(site, **options) -> str:

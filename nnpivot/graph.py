@@ -98,8 +98,8 @@ def consumers(graph) -> dict:
 
 
 def is_recurrent(node) -> bool:
-    kind = kind_of(node)
-    return kind is not None and kind.attribute("returnSequences") is not None
+    """An RNN, LSTM or GRU layer (a ConvLSTM2d also returns sequences, but is none of them)."""
+    return kind_of(node) is not None and is_kind(node, "Recurrent")
 
 
 def index_of(node, axis: int, index: int) -> bool:

@@ -122,9 +122,36 @@ def _recurrent_run(node, module, xs, shapes):
     return [out, *states]
 
 
+class _HeadsOfTheirOwn(nn.Module):
+    """Attention heads of their own sizes (key_dim, value_dim, output_dim), written here independently of the
+    generated module: torch's scaled_dot_product_attention on the split heads."""
+
+    def __init__(self, node, key_features, value_features):
+        super().__init__()
+        heads = node.numHeads
+        self.key_dim = node.keyDim or node.embedDim // heads
+        self.value_dim = node.valueDim or self.key_dim
+        self.query = nn.Linear(node.embedDim, heads * self.key_dim, bias=node.bias)
+        self.key = nn.Linear(key_features, heads * self.key_dim, bias=node.bias)
+        self.value = nn.Linear(value_features, heads * self.value_dim, bias=node.bias)
+        self.output = nn.Linear(heads * self.value_dim, node.outputDim or node.embedDim, bias=node.bias)
+        self.heads = heads
+
+    def forward(self, query, key, value):
+        def split(x, size):
+            return x.reshape(x.shape[0], x.shape[1], self.heads, size).permute(0, 2, 1, 3)
+        q, k = split(self.query(query), self.key_dim), split(self.key(key), self.key_dim)
+        v = split(self.value(value), self.value_dim)
+        attended = F.scaled_dot_product_attention(q, k, v).permute(0, 2, 1, 3)
+        weights = torch.softmax(torch.einsum("nhqd,nhkd->nhqk", q, k) / self.key_dim ** 0.5, dim=-1)
+        return self.output(attended.reshape(*attended.shape[:2], -1)), weights.mean(dim=1)
+
+
 def _attention_build(node, shapes):
     key = shapes[1] if len(shapes) > 1 else shapes[0]
     value = shapes[2] if len(shapes) > 2 else key
+    if node.keyDim or node.valueDim or node.outputDim:
+        return _HeadsOfTheirOwn(node, key[2], value[2])
     return nn.MultiheadAttention(node.embedDim, node.numHeads, dropout=node.dropout, bias=node.bias,
                                  batch_first=True, kdim=key[2], vdim=value[2])
 
@@ -133,6 +160,8 @@ def _attention_run(node, module, xs, shapes):
     query = xs[0]
     key = xs[1] if len(xs) > 1 else query
     value = xs[2] if len(xs) > 2 else key
+    if isinstance(module, _HeadsOfTheirOwn):
+        return list(module(query, key, value))
     out, weights = module(query, key, value, need_weights=True, average_attn_weights=True)
     return [out, weights]
 

@@ -32,7 +32,8 @@ RULES: dict[str, Rule] = {
                      "hiddenSize", "embedDim", "numEmbeddings", "embeddingDim", "numGroups", "numParameters",
                      "upscaleFactor", "outputSize", "normalizedShape", "sizes", "size", "steps"), POSITIVE),
     # declared input sizes: 0 means "inferred from the input shape"
-    **dict.fromkeys(("inChannels", "inFeatures", "numFeatures", "numChannels", "inputSize", "kdim", "vdim"),
+    **dict.fromkeys(("inChannels", "inFeatures", "numFeatures", "numChannels", "inputSize", "kdim", "vdim", "keyDim",
+                     "valueDim", "outputDim"),
                     NON_NEGATIVE),
     **dict.fromkeys(("pads", "outputPadding"), Rule(lambda v, node: v >= 0, "zero or positive")),
     # scales and numerical constants
