@@ -250,19 +250,21 @@ def absent_nodes(block, env: dict) -> dict:
     return absent
 
 
-def specialise(block, env: dict):
+def specialise(block, env: dict, keep_guarded: bool = False, bound=None):
     """The plain block a call with parameter values ``env`` computes (a new Block, not added to any model).
 
     Attribute bindings are evaluated into the attributes; nodes of guards that do not hold are left out and
     their result is read from the guard's ``otherwise``. Inner block calls get literal arguments.
+    ``keep_guarded`` keeps every node (a template for code generation), and ``bound(binding, value)`` gives
+    the value a binding stores (a generator's symbolic number).
     """
-    absent = absent_nodes(block, env)
+    absent = {} if keep_guarded else absent_nodes(block, env)
     copy = eclass("Block")(name=block.name)
     set_location(copy, location_of(block))
     copies = {}
     for node in block.nodes:
         if node not in absent:
-            copies[node] = _copy_node(node, env)
+            copies[node] = _copy_node(node, env, bound)
             copy.nodes.append(copies[node])
 
     def present(node):
@@ -292,7 +294,7 @@ def specialise(block, env: dict):
     return copy
 
 
-def _copy_node(node, env: dict):
+def _copy_node(node, env: dict, bound=None):
     new = node.eClass(name=node.name)
     set_location(new, location_of(node))
     for feature in node.eClass.eAllStructuralFeatures():
@@ -308,6 +310,8 @@ def _copy_node(node, env: dict):
         if not isinstance(feature, EAttribute):
             raise BlockError("unknown-attribute", f"'{node.name}' has no attribute '{binding.feature}'", binding)
         value = attribute_value(feature, evaluate(binding.value, env), binding)
+        if bound is not None:
+            value = bound(binding, value)
         if feature.many:
             getattr(new, feature.name).clear()
             getattr(new, feature.name).extend(value)

@@ -26,7 +26,7 @@ class BlockShapeConflict(ShapeError):
 
     code = "block-shape-conflict"
 
-__all__ = ["InputSizes", "ShapeTable", "fmt", "infer_shapes", "input_shape", "run_time_size", "run_time_sizes", "solve_input_sizes", "tied_solutions"]
+__all__ = ["InputSizes", "ShapeTable", "block_shapes", "called_block", "fmt", "infer_shapes", "input_shape", "run_time_size", "run_time_sizes", "solve_input_sizes", "tied_solutions"]
 
 
 class ShapeTable(dict):
@@ -139,6 +139,18 @@ def _parameterised_call(call, operands, table, visited_blocks, skip):
     if any(s is None for s in outs):
         raise ShapeError(f"the shapes inside block {block.name} could not be inferred")
     return outs
+
+
+def called_block(call, table: ShapeTable):
+    """The block ``call`` computes: its block specialised for its arguments (from ``table``), else its block."""
+    return table.calls.get(call, call.block)
+
+
+def block_shapes(block, operands: list) -> tuple[ShapeTable, list[Diagnostic]]:
+    """The shapes inside ``block`` called on ``operands`` (batch axis first)."""
+    table, diagnostics = ShapeTable(), []
+    _run_graph(block, operands, table, diagnostics, _EveryCall())
+    return table, diagnostics
 
 
 def _describe(node) -> str:
