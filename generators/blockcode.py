@@ -207,15 +207,15 @@ def parameter_name(parameter, reserved: frozenset) -> str:
 
 
 def call_arguments(call, names: dict, reserved: frozenset) -> list[str]:
-    """A block call's arguments in Python: by position while they follow the parameters, then by name."""
+    """A block call's arguments in Python: by position while they follow the parameters and have no default,
+    then by name."""
     given = {a.parameter: a.value for a in call.arguments}
     args, positional = [], True
     for parameter in call.block.parameters:
-        if parameter not in given:
-            positional = False
-            continue
-        text = python_expression(given[parameter], names)
-        args.append(text if positional else f"{parameter_name(parameter, reserved)}={text}")
+        positional = positional and parameter in given and parameter.default is None
+        if parameter in given:
+            text = python_expression(given[parameter], names)
+            args.append(text if positional else f"{parameter_name(parameter, reserved)}={text}")
     return args
 
 

@@ -133,15 +133,15 @@ def _block_head(block) -> str:
 
 
 def _call_arguments(node) -> list[str]:
-    """A block call's parameter values: by position while they follow the parameters' order, then by name."""
+    """A block call's parameter values: by position while they follow the parameters' order and have no
+    default, then by name (``BasicBlock(x, 8, 16, stride=2)``)."""
     given = {a.parameter: a.value for a in node.arguments}
     args, positional = [], True
     for parameter in node.block.parameters:
-        if parameter not in given:
-            positional = False
-            continue
-        text = expression_text(given[parameter])
-        args.append(text if positional else f"{parameter.name}={text}")
+        positional = positional and parameter in given and parameter.default is None
+        if parameter in given:
+            text = expression_text(given[parameter])
+            args.append(text if positional else f"{parameter.name}={text}")
     return args
 
 

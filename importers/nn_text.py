@@ -62,6 +62,7 @@ class _Builder:
         self.diagnostics: list[Diagnostic] = []
         self.line_columns = line_columns  # set for a tree of grammars.reader, which has no textX parser
         self.parameters: dict = {}  # name -> BlockParameter of the block being built
+        self.defaulted: set = set()  # parameters written with a default that was wrong (reported once)
 
     # -- helpers -------------------------------------------------------------
     def loc(self, tx_obj) -> Location:
@@ -153,6 +154,7 @@ class _Builder:
                 param.type))
             set_location(parameter, self.loc(param))
             if param.default is not None:
+                self.defaulted.add(parameter)
                 default = self.expression(param.default)
                 value = self.constant(default, param.default)
                 if value is not _INVALID and not fits(parameter, value):
@@ -269,7 +271,7 @@ class _Builder:
         seen: set[str] = set()
         parameters = list(block.parameters)
         by_name = {p.name: p for p in parameters}
-        given = {}
+        given, mentioned = {}, set()
         position = 0
         for arg in call.args:
             value = arg.value
@@ -295,9 +297,10 @@ class _Builder:
             else:
                 parameter = parameters[position]
                 position += 1
-            if parameter in given:
+            if parameter in given or parameter in mentioned:
                 self.fail("duplicate-argument", f"{parameter.name} is given twice", arg)
                 continue
+            mentioned.add(parameter)   # a wrong value is reported once, not again as a missing one
             expression = self.expression(value)
             if expression is None:
                 continue
@@ -311,7 +314,7 @@ class _Builder:
             set_location(argument, self.loc(arg))
             given[parameter] = argument
         node.arguments.extend(given[p] for p in parameters if p in given)
-        missing = [p.name for p in parameters if p not in given and p.default is None]
+        missing = [p.name for p in parameters if p not in mentioned and p.default is None and p not in self.defaulted]
         if missing:
             self.fail("missing-block-argument", f"call '{node.name}' of block {block.name} gives no value for "
                       f"{', '.join(repr(m) for m in missing)}", call)
@@ -319,7 +322,8 @@ class _Builder:
     def resolve(self, ref, scope):
         target = scope.get(ref.name)
         if target is None and ref.name not in scope:
-            self.fail("unknown-reference", f"'{ref.name}' is not defined here{_suggest(ref.name, scope)}", ref)
+            known = [*scope, *self.parameters]
+            self.fail("unknown-reference", f"'{ref.name}' is not defined here{_suggest(ref.name, known)}", ref)
         return target
 
     def input(self, decl):
@@ -417,6 +421,11 @@ class _Builder:
             self.bind(node, kind, feature_name, tx_value)
             return
         feature = kind.attribute(feature_name)
+        if tx_value.__class__.__name__ == "NameValue" and self.parameters and feature.eType.name in (
+                "EInt", "EDouble", "EBoolean"):   # in a block, a word where a number goes is meant as a parameter
+            self.fail("unknown-parameter", f"'{tx_value.value}' is not a parameter here"
+                      f"{_suggest(tx_value.value, self.parameters)}", tx_value)
+            return
         value = _plain(tx_value)
         if feature_name == "padding" and kind.attribute("pads") is not None:
             self.padding(node, kind.spatial_dims, value, tx_value)

@@ -33,7 +33,7 @@ class BlockError(ValueError):
 
 def is_parameterised(block) -> bool:
     """True for a block that has parameters or guards: each call is specialised on its own."""
-    return block is not None and (len(block.parameters) > 0 or len(block.guards) > 0)
+    return is_kind(block, "Block") and (len(block.parameters) > 0 or len(block.guards) > 0)
 
 
 def type_name(value) -> str:

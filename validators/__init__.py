@@ -69,6 +69,8 @@ def _check_blocks(model, found: Findings) -> None:
 def _check_calls(table: ShapeTable, found: Findings) -> None:
     """The attribute ranges of each parameterised block as a call specialised it, reported at the call."""
     for call, block in table.calls.items():
+        if call not in table:
+            continue   # its shapes failed: reported once, there
         inner = Findings()
         for node in block.nodes:
             check_ranges(node, block, None, inner)
