@@ -98,7 +98,7 @@ def expression_text(expression) -> str:
     if cls == "ParameterRef":
         return expression.parameter.name
     if cls == "Conditional":
-        return (f"({_operand(expression.then, 0)} if {_operand(expression.condition, 0)} else "
+        return (f"({expression_text(expression.then)} if {expression_text(expression.condition)} else "
                 f"{expression_text(expression.otherwise)})")
     if cls == "UnaryExpression":
         if expression.operator.name == "neg":

@@ -70,8 +70,7 @@ Arg = _rule("Arg", key="", value=None)
 ListValue = _rule("ListValue", items=list)
 Chain = _rule("Chain", terms=list, ops=list)
 PrefixedTerm = _rule("PrefixedTerm", prefixes=list, atom=None)
-Group = _rule("Group", conditional=None, inner=None)
-Conditional = _rule("Conditional", then=None, condition=None, otherwise=None)
+Group = _rule("Group", inner=None, condition=None, otherwise=None)
 BoolValue = _rule("BoolValue", value="")
 FloatValue = _rule("FloatValue", value=0.0)
 IntValue = _rule("IntValue", value=0)
@@ -305,30 +304,30 @@ class Reader:
             return Arg(value._tx_position, end, value=value), end
 
     def value(self, pos):
-        # Value: ListValue | Expr | Scalar. A plain scalar is read once: it is an Expr (a Chain) only when
-        # an operator and another term follow it.
+        # Value: ListValue | Chain | Scalar. A plain scalar is read once: it is a Chain only when an operator
+        # and another term follow it.
         start = self.skip(pos)
         first = self.text[start:start + 1]
         if first == "[":
             return self.list_value(pos)
         if first == "(" or self.prefix_op(start) is not None:
-            return self.first_of(pos, self.expr, self.scalar)
+            return self.chain(pos)
         scalar, end = self.scalar(pos)
         chain = self.chain_rest([scalar], end, at_least_one=True)
         return chain if chain is not None else (scalar, end)
 
-    def expr(self, pos):
-        return self.first_of(pos, self.chain, self.group)
-
     def chain(self, pos):
-        # Chain: terms=PrefixedTerm (ops=BinOp terms=Term)* | terms=Term (ops=BinOp terms=Term)+
-        try:
+        # Chain: terms=PrefixedTerm (ops=BinOp terms=Term)* | terms=Group (...)* | terms=Scalar (...)+
+        start = self.skip(pos)
+        if self.prefix_op(start) is not None:
             first, end = self.prefixed_term(pos)
-        except _Mismatch:
-            first, end = self.term(pos)
+        elif self.text.startswith("(", start):
+            first, end = self.group(pos)
+        else:
+            first, end = self.scalar(pos)
             chain = self.chain_rest([first], end, at_least_one=True)
             if chain is None:
-                raise self.mismatch(end) from None
+                raise self.mismatch(end)
             return chain
         return self.chain_rest([first], end, at_least_one=False)
 
@@ -377,34 +376,31 @@ class Reader:
         return PrefixedTerm(start, end, prefixes=prefixes, atom=atom), end
 
     def term(self, pos):
-        return self.first_of(pos, self.prefixed_term, self.atom)
+        # Term: PrefixedTerm | Group | Scalar (each starts with another token)
+        start = self.skip(pos)
+        if self.prefix_op(start) is not None:
+            return self.prefixed_term(pos)
+        return self.atom(pos)
 
     def atom(self, pos):
-        return self.first_of(pos, self.group, self.scalar)
+        start = self.skip(pos)
+        return self.group(pos) if self.text.startswith("(", start) else self.scalar(pos)
 
     def group(self, pos):
-        # Group: '(' (conditional=Conditional | inner=Value) ')'
+        # Group: '(' inner=Value ('if' condition=Value 'else' otherwise=Value)? ')'
         start, after = self.token(pos, "(")
+        inner, after = self.value(after)
+        values = {}
         try:
-            conditional, end = self.conditional(after)
-            _, end = self.token(end, ")")
-            return Group(start, end, conditional=conditional), end
+            _, rest = self.keyword(after, "if")
+            condition, rest = self.value(rest)
+            _, rest = self.keyword(rest, "else")
+            otherwise, rest = self.value(rest)
+            values, after = {"condition": condition, "otherwise": otherwise}, rest
         except _Mismatch:
             pass
-        inner, end = self.value(after)
-        _, end = self.token(end, ")")
-        return Group(start, end, inner=inner), end
-
-    def conditional(self, pos):
-        then, pos = self.operand(pos)
-        _, pos = self.keyword(pos, "if")
-        condition, pos = self.operand(pos)
-        _, pos = self.keyword(pos, "else")
-        otherwise, end = self.value(pos)
-        return Conditional(then._tx_position, end, then=then, condition=condition, otherwise=otherwise), end
-
-    def operand(self, pos):
-        return self.first_of(pos, self.chain, self.group, self.scalar)
+        _, end = self.token(after, ")")
+        return Group(start, end, inner=inner, **values), end
 
     def list_value(self, pos):
         start, pos = self.token(pos, "[")

@@ -44,7 +44,8 @@ BINARY = {"or": ("or", 1), "and": ("and", 2), "==": ("eq", 4), "!=": ("ne", 4), 
           ">": ("gt", 4), ">=": ("ge", 4), "+": ("add", 5), "-": ("sub", 5), "*": ("mul", 6), "/": ("div", 6),
           "div": ("floordiv", 6), "%": ("mod", 6)}
 NOT_PRECEDENCE = 3
-EXPRESSION_RULES = frozenset({"Chain", "Group", "PrefixedTerm"})
+MAX_OPERATORS = 64
+EXPRESSION_RULES = frozenset({"Chain", "Group", "PrefixedTerm"})  # (a Group or a PrefixedTerm is in a Chain)
 
 
 def _meta():
@@ -213,9 +214,8 @@ class _Builder:
         if cls == "Chain":
             return _ChainReader(self, tx_value).read()
         if cls == "Group":
-            if tx_value.conditional is not None:
-                c = tx_value.conditional
-                parts = [self.expression(c.condition), self.expression(c.then), self.expression(c.otherwise)]
+            if tx_value.condition is not None:
+                parts = [self.expression(v) for v in (tx_value.condition, tx_value.inner, tx_value.otherwise)]
                 if None in parts:
                     return None
                 return self.located(eclass("Conditional")(condition=parts[0], then=parts[1], otherwise=parts[2]),
@@ -557,6 +557,11 @@ class _ChainReader:
         self.prefix = 0   # prefixes of that term already read
 
     def read(self):
+        prefixes = max((len(t.prefixes) for t in self.terms if t.__class__.__name__ == "PrefixedTerm"), default=0)
+        if len(self.ops) > MAX_OPERATORS or prefixes > MAX_NESTING:   # evaluating and printing recurse per level
+            self.builder.fail("nesting-too-deep", f"an expression of more than {MAX_OPERATORS} operators (or "
+                              f"{MAX_NESTING} 'not' in a row)", self.chain)
+            return None
         try:
             return self.expression(0)
         except _Unreadable:
@@ -668,25 +673,29 @@ def _show(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-# Lists nest at most this deep: the parsers recurse per level, and no argument needs more than two.
+# Lists (and parentheses in expressions) nest at most this deep: the parsers recurse per level, and no
+# argument needs more than two.
 MAX_NESTING = 32
-_BRACKETS = re.compile(r'[\[\]]|"(?:\\.|[^"\\\n])*"|//[^\n]*|#[^\n]*|/\*.*?\*/', re.DOTALL)
+_BRACKETS = re.compile(r'[\[\]()]|"(?:\\.|[^"\\\n])*"|//[^\n]*|#[^\n]*|/\*.*?\*/', re.DOTALL)
+_NESTED = {"[": ("]", "lists", MAX_NESTING), "(": (")", "parentheses", MAX_NESTING + 1)}   # + 1: the call's
 
 
 def _check_nesting(text: str, filename: str) -> None:
     """``nesting-too-deep`` at the first bracket deeper than MAX_NESTING (strings and comments skipped)."""
-    depth = 0
+    depth = dict.fromkeys(_NESTED, 0)
+    closing = {close: opening for opening, (close, _, _) in _NESTED.items()}
     for match in _BRACKETS.finditer(text):
         token = match.group()
-        if token == "[":
-            depth += 1
-            if depth > MAX_NESTING:
+        if token in _NESTED:
+            depth[token] += 1
+            _, what, most = _NESTED[token]
+            if depth[token] > most:
                 line = text.count("\n", 0, match.start()) + 1
                 col = match.start() - text.rfind("\n", 0, match.start())
-                raise NNPivotError([error("nesting-too-deep", f"lists nested more than {MAX_NESTING} deep",
+                raise NNPivotError([error("nesting-too-deep", f"{what} nested more than {MAX_NESTING} deep",
                                           Location(filename, line, col))])
-        elif token == "]":
-            depth = max(depth - 1, 0)
+        elif token in closing:
+            depth[closing[token]] = max(depth[closing[token]] - 1, 0)
 
 
 # Above this size a syntax error is located by the direct reader alone (textX's report would take seconds).
