@@ -192,6 +192,8 @@ class _Generation:
                 init += unit_init
                 forward += unit_forward
         forward.append(f"{indent}return {', '.join(names.of(o) for o in block.outputs)}")
+        found = self.diagnostics[errors_before:]   # a node every call renders alike is reported once
+        self.diagnostics[errors_before:] = [d for i, d in enumerate(found) if d not in found[:i]]
         running_code = "\n".join(forward)   # the parameters forward reads are kept on self
         kept = [f"{indent}self.{n} = {n}" for n in plan.names.values() if re.search(rf"\bself\.{n}\b", running_code)]
         return ClassCode(self.class_names[block], "", [py_name(n.name) for n in graph_inputs(block)], kept + init,
