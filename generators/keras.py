@@ -45,11 +45,13 @@ from nnpivot.kinds.keras_mapping import RESERVED, TARGET, NodeContext, Tensor
 from nnpivot.kinds.pysyntax import LINE_WIDTH, comment, docstring, identifier, literal, python_name, wrap_call
 from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
+from nnpivot.metamodel.blocks import is_parameterised
 from nnpivot.metamodel.shapes import ShapeError
-from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, infer_shapes, run_time_sizes
+from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, called_block, infer_shapes, run_time_sizes
 from nnpivot.weights import WeightStore
 
-from .codegen import OutputNames, Taken, class_name, class_names, environment, header, write_atomic
+from .blockcode import call_arguments, members, plan_block
+from .codegen import MODULE_NAMES, OutputNames, Taken, class_name, class_names, environment, header, write_atomic
 
 np = lazy_module("numpy")  # for the weight functions: generating code never loads numpy
 
@@ -126,6 +128,10 @@ class GraphCode:
     transposes: list[str] = field(default_factory=list)           # why each explicit transpose was written
     _attributes: set = field(default_factory=set)
     class_names: dict = field(default_factory=dict)               # model and blocks -> class name
+    sources: dict = field(default_factory=dict)   # BlockParameter -> how this class reads it (a template's)
+    spans: dict = field(default_factory=dict)     # node name -> (init start, init end, body start, body end)
+    perms: dict = field(default_factory=dict)     # node name -> layout of its output 0
+    tail: int = 0                                 # where the body's output conversions start
 
     def fresh(self, base: str) -> str:
         name = identifier(base, Taken(RESERVED, self._names))
@@ -149,6 +155,7 @@ class GraphCode:
         tensors: dict = {}
         for node, perm in zip(graph_inputs(graph), self.input_perms):
             tensors[(node, 0)] = Tensor(names.of(node), perm, shapes.of(node))
+            self.perms[node.name] = tuple(perm)
         if graph.eClass.name == "Model":
             self._cast_inputs([(n, names.of(n)) for n in graph_inputs(graph)])
         consumers = _consumers(graph)
@@ -165,16 +172,21 @@ class GraphCode:
             if any(t is None for t in operands):
                 continue
             out_vars = names.outputs(node)
+            start = (len(self.init), len(self.body))
             try:
                 produced = self._emit_node(node, operands, out_vars, consumers)
             except ShapeError as exc:
                 self.diagnostics.append(error("unsupported-for-target", f"'{node.name}': {exc}", location_of(node)))
                 continue
+            self.spans[node.name] = (start[0], len(self.init), start[1], len(self.body))
+            if produced:
+                self.perms[node.name] = tuple(produced[0][1])
             flat = self.flat_nodes.get(node)
             if flat is None and _carries_flat_order(node):
                 flat = operands[0].flat
             for index, (var, perm) in enumerate(produced):
                 tensors[(node, index)] = Tensor(var, perm, shapes.of(node, index), flat if index == 0 else None)
+        self.tail = len(self.body)
         for node in graph.outputs:
             tensor = tensors.get((node, 0))
             if tensor is None:
@@ -238,6 +250,8 @@ class GraphCode:
         return True
 
     def _emit_call(self, node, operands, out_vars):
+        if is_parameterised(node.block):
+            return self._emit_parameterised_call(node, operands, out_vars)
         code = self.blocks.get(node.block)
         if code is None:
             code = GraphCode(node.block, self.shapes, [t.perm for t in operands], self.blocks, self.diagnostics,
@@ -257,6 +271,35 @@ class GraphCode:
         targets = out_vars if len(out_vars) > 1 else out_vars[:1]
         self.line(f"{', '.join(targets)} = self.{attr}({args})")
         return list(zip(out_vars, code.output_perms))
+
+    def _emit_parameterised_call(self, node, operands, out_vars):
+        """A call of a parameterised block: the block's class with the call's arguments (or, where its calls
+        cannot share one class, the class of the call's argument set). Weights map through a GraphCode of the
+        block as this call specialised it."""
+        code = self.blocks.get(node.block)
+        if code is None:
+            code = ParameterisedCode.plan(node.block, self.shapes, [t.perm for t in operands], self.blocks,
+                                          self.diagnostics, self.class_names)
+            self.blocks[node.block] = code
+        operands = [self._convert(t, p, f"block {node.block.name} was generated for this layout")
+                    for t, p in zip(operands, code.input_perms)]
+        spec_code = code.specialised(node, self)
+        if node.weightsOf is not None:
+            attr = self.layer_names[node.weightsOf.name]
+        else:
+            attr = self.attribute(node.name)
+            if code.shared:
+                args = call_arguments(node, self.sources, PARAMETER_RESERVED)
+            else:
+                args = []
+            self.init.append(wrap_call(f"self.{attr} = {code.class_name(node)}(",
+                                       [*args, f"name={literal(node.name)}"], "        "))
+            self.layer_names[node.name] = attr
+            self.calls[node.name] = spec_code
+        args = operands[0].expr if len(operands) == 1 else "[" + ", ".join(t.expr for t in operands) + "]"
+        targets = out_vars if len(out_vars) > 1 else out_vars[:1]
+        self.line(f"{', '.join(targets)} = self.{attr}({args})")
+        return list(zip(out_vars, spec_code.output_perms))
 
     def _convert(self, tensor: Tensor, wanted: L.Perm, why: str, variable: str | None = None) -> Tensor:
         if tuple(tensor.perm) == tuple(wanted):
@@ -299,6 +342,128 @@ def _why(node) -> str:
 def _is_output_layout(tensor: Tensor) -> bool:
     rank = len(tensor.perm)
     return L.is_identity(tensor.perm) or (rank >= 4 and tensor.perm == L.channels_last(rank))
+
+
+# A block parameter is a local of __init__ and a key of get_config: not a Layer keyword or attribute.
+PARAMETER_RESERVED = RESERVED | MODULE_NAMES
+
+
+@dataclass
+class ParameterisedCode:
+    """The Keras code of a parameterised block: one ``keras.layers.Layer`` class taking its parameters (see
+    ``generators.blockcode``), or, when its calls cannot share one, one class per argument set."""
+    block: Any
+    input_perms: list
+    class_names: dict
+    shared: bool = False               # one class for every call
+    view: dict | None = None           # that class
+    fallback: dict = field(default_factory=dict)   # argument set -> GraphCode of its class
+    transposes: list[str] = field(default_factory=list)
+    _specialised: dict = field(default_factory=dict)
+
+    @classmethod
+    def plan(cls, block, shapes, perms, blocks, diagnostics, class_names) -> ParameterisedCode:
+        code = cls(block, list(perms), class_names)
+        plan = plan_block(block, shapes, PARAMETER_RESERVED)
+        running = plan_block(block, shapes, PARAMETER_RESERVED, prefix="self.")
+        if plan is not None and running is not None:
+            code.view = code._shared_view(plan, running, blocks)
+            code.shared = code.view is not None
+        return code
+
+    def _template_codes(self, plan, blocks) -> list[GraphCode] | None:
+        codes = []
+        for call in plan.calls:
+            scratch: list[Diagnostic] = []
+            code = GraphCode(call.template, call.shapes, self.input_perms, blocks, scratch,
+                             class_names=self.class_names, sources=plan.sources).build()
+            if has_errors(scratch):
+                return None
+            codes.append(code)
+        return codes
+
+    def _shared_view(self, plan, running, blocks) -> dict | None:
+        """The one class of the block, or None when its calls render differently."""
+        inits, bodies = self._template_codes(plan, blocks), self._template_codes(running, blocks)
+        if inits is None or bodies is None:
+            return None
+        order = topological_order(self.block)
+        init = [f"        self.{name} = {name}" for name in plan.names.values()]
+        body: list[str] = []
+        for unit in plan.units:
+            unit_init, unit_body = [], []
+            for node in members(unit, order):
+                if is_kind(node, "Input") or is_kind(node, "Select"):
+                    continue
+                texts = set()
+                for call, init_code, body_code in zip(plan.calls, inits, bodies):
+                    if not call.computes(node.name) or node.name not in init_code.spans:
+                        continue
+                    i0, i1, _, _ = init_code.spans[node.name]
+                    _, _, b0, b1 = body_code.spans[node.name]
+                    texts.add((tuple(init_code.init[i0:i1]), tuple(body_code.body[b0:b1])))
+                if len(texts) != 1:
+                    return None
+                ((node_init, node_body),) = texts
+                unit_init += node_init
+                unit_body += node_body
+            if unit.eClass.name != "Guard":
+                init += unit_init
+                body += unit_body
+                continue
+            if unit_init:
+                init += [f"        if {plan.condition(unit)}:", *(_indented(line) for line in unit_init)]
+            body += [f"        if {plan.condition(unit, 'self.')}:", *(_indented(line) for line in unit_body)]
+            if unit.result is not None and unit.otherwise is not None:
+                if any(code.perms.get(unit.result.name) != code.perms.get(unit.otherwise.name) for code in bodies):
+                    return None   # the two values would reach the readers in other layouts
+                names = OutputNames(self.block, rename=lambda n: python_name(n, RESERVED))
+                body += ["        else:", f"            {names.of(unit.result)} = {names.of(unit.otherwise)}"]
+        ends = {(tuple(c.body[c.tail:]), tuple(c.returns), tuple(map(tuple, c.output_perms))) for c in bodies}
+        if len(ends) != 1:
+            return None
+        first = bodies[0]
+        body += first.body[first.tail:]
+        self.transposes = first.transposes
+        self.output_perms = first.output_perms
+        self.class_names[first.graph] = self.class_names[self.block]
+        view = _class_view(first, f"Block {self.block.name}.")
+        config = [(literal(name), name) for name in plan.names.values()]
+        return {**view, "name": self.class_names[self.block], "init": init, "body": body,
+                "base": "keras.layers.Layer", "init_params": "".join(f", {p}" for p in plan.signature()),
+                "config": config}
+
+    def specialised(self, call, caller: GraphCode) -> GraphCode:
+        """The GraphCode of the block as ``call`` specialised it: its weights' paths, and its class when the
+        calls do not share one."""
+        spec = called_block(call, caller.shapes)
+        key = tuple((p.name, repr(v)) for p, v in caller.shapes.arguments[call].items())
+        code = GraphCode(spec, caller.shapes, self.input_perms, caller.blocks, caller.diagnostics,
+                         class_names=self.class_names).build()
+        if not self.shared and key not in self.fallback:
+            base = self.class_names[self.block]
+            taken = {n.casefold() for n in self.class_names.values()}
+            name = base if not self.fallback else f"{base}{len(self.fallback) + 1}"
+            while self.fallback and name.casefold() in taken:
+                name += "_"
+            self.class_names[spec] = name
+            self.fallback[key] = code
+        self._specialised[call] = key
+        return code
+
+    def class_name(self, call) -> str:
+        if self.shared:
+            return self.class_names[self.block]
+        return self.class_names[self.fallback[self._specialised[call]].graph]
+
+    def views(self) -> list[dict]:
+        if self.shared:
+            return [self.view]
+        return [_class_view(code, f"Block {self.block.name}.") for code in self.fallback.values()]
+
+
+def _indented(text: str) -> str:
+    return "\n".join("    " + line for line in text.split("\n"))
 
 
 def _consumers(graph) -> dict:
@@ -459,13 +624,16 @@ def _class_view(code: GraphCode, doc: str | None) -> dict:
         signature, unpack = "inputs", f"{', '.join(params)} = inputs"
     returns = code.returns[0] if len(code.returns) == 1 else ", ".join(code.returns)
     return {"name": code.class_names[code.graph], "doc": docstring(doc) if doc else None, "init": code.init, "body": code.body, "signature": signature,
-            "unpack": unpack, "returns": returns}
+            "unpack": unpack, "returns": returns, "base": "keras.Model", "init_params": "", "config": []}
 
 
 def render(program: KerasProgram, source_name: str) -> str:
     model = program.model
     ordered_blocks = [b for b in model.blocks if b in program.blocks]
-    classes = [_class_view(program.blocks[b], f"Block {b.name}.") for b in ordered_blocks]
+    classes = []
+    for block in ordered_blocks:
+        code = program.blocks[block]
+        classes += code.views() if isinstance(code, ParameterisedCode) else [_class_view(code, f"Block {block.name}.")]
     classes.append(_class_view(program.code, model.description or None))
     training = _training_view(model, program.diagnostics, program.shapes)
     if has_errors(program.diagnostics):

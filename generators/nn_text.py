@@ -13,6 +13,7 @@ from nnpivot.graph import topological_order
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, is_enum, kind_of, snake
 from nnpivot.kinds.training import CLIPPING_SETTINGS, LOSS_SETTINGS, OPTIMIZERS
 from nnpivot.metamodel import is_kind
+from nnpivot.metamodel.blocks import guard_of, parameters_used
 
 INDENT = "    "
 
@@ -63,10 +64,92 @@ def _padding_text(node) -> str:
     return "[" + ", ".join(f"[{b}, {e}]" for b, e in pairs) + "]"
 
 
+# --- expressions (parameterised blocks) ------------------------------------------------------
+# BinaryOperator -> (how .nn writes it, precedence); the parser reads them back with the same precedences.
+BINARY = {"or": ("or", 1), "and": ("and", 2), "eq": ("==", 4), "ne": ("!=", 4), "lt": ("<", 4), "le": ("<=", 4),
+          "gt": (">", 4), "ge": (">=", 4), "add": ("+", 5), "sub": ("-", 5), "mul": ("*", 6), "div": ("/", 6),
+          "floordiv": ("div", 6), "mod": ("%", 6)}
+NOT_PRECEDENCE = 3
+ATOM = 9
+
+
+def _precedence(expression) -> int:
+    cls = expression.eClass.name
+    if cls == "BinaryExpression":
+        return BINARY[expression.operator.name][1]
+    if cls == "UnaryExpression":
+        return NOT_PRECEDENCE if expression.operator.name == "not" else ATOM
+    return ATOM
+
+
+def expression_text(expression) -> str:
+    """An expression as .nn writes it: Python's precedences, parentheses only where needed, ``div`` for //."""
+    cls = expression.eClass.name
+    if cls == "IntLiteral":
+        return str(expression.value)
+    if cls == "FloatLiteral":
+        return _number(expression.value)
+    if cls == "BoolLiteral":
+        return "true" if expression.value else "false"
+    if cls == "StringLiteral":
+        return _string(expression.value)
+    if cls == "ListExpression":
+        return "[" + ", ".join(expression_text(i) for i in expression.items) + "]"
+    if cls == "ParameterRef":
+        return expression.parameter.name
+    if cls == "Conditional":
+        return (f"({expression_text(expression.then)} if {expression_text(expression.condition)} else "
+                f"{expression_text(expression.otherwise)})")
+    if cls == "UnaryExpression":
+        if expression.operator.name == "neg":
+            return f"-({expression_text(expression.operand)})"
+        return f"not {_operand(expression.operand, NOT_PRECEDENCE + 1)}"
+    symbol, precedence = BINARY[expression.operator.name]
+    return f"{_operand(expression.left, precedence)} {symbol} {_operand(expression.right, precedence + 1)}"
+
+
+def _operand(expression, lowest: int) -> str:
+    text = expression_text(expression)
+    negative_number = expression.eClass.name in ("IntLiteral", "FloatLiteral") and text.startswith("-")
+    return f"({text})" if _precedence(expression) < lowest or (negative_number and lowest > ATOM - 4) else text
+
+
+def _bound_text(expression) -> str:
+    """A bound attribute's expression; one without parameters or operators in parentheses, so it reads back
+    as an expression and not as a plain value."""
+    text = expression_text(expression)
+    plain = expression.eClass.name == "ListExpression" or _precedence(expression) == ATOM
+    return f"({text})" if plain and not parameters_used(expression) and not text.startswith("(") else text
+
+
+def _block_head(block) -> str:
+    params = []
+    for parameter in block.parameters:
+        text = f"{parameter.name}: {parameter.type.name}"
+        if parameter.default is not None:
+            text += f" = {expression_text(parameter.default)}"
+        params.append(text)
+    return f"block {block.name}" + (f"({', '.join(params)})" if len(block.parameters) else "")
+
+
+def _call_arguments(node) -> list[str]:
+    """A block call's parameter values: by position while they follow the parameters' order and have no
+    default, then by name (``BasicBlock(x, 8, 16, stride=2)``)."""
+    given = {a.parameter: a.value for a in node.arguments}
+    args, positional = [], True
+    for parameter in node.block.parameters:
+        positional = positional and parameter in given and parameter.default is None
+        if parameter in given:
+            text = expression_text(given[parameter])
+            args.append(text if positional else f"{parameter.name}={text}")
+    return args
+
+
 def _arguments(node, kind: Kind) -> list[str]:
     args = []
     features = {f.name: f for f in kind.attributes()}
-    given = {name for name, f in features.items() if _is_given(node, f) or name in kind.required}
+    bound = {b.feature: b.value for b in node.bindings}
+    given = {name for name, f in features.items() if _is_given(node, f) or name in kind.required or name in bound}
     positional_done = False
     written = set()
     for name in kind.positional:
@@ -75,10 +158,16 @@ def _arguments(node, kind: Kind) -> list[str]:
             continue
         feature = features[name]
         value = getattr(node, name)
-        args.append(_list(feature, value) if feature.many else _value(feature, value))
+        if name in bound:
+            args.append(_bound_text(bound[name]))
+        else:
+            args.append(_list(feature, value) if feature.many else _value(feature, value))
         written.add(name)
     for name, feature in features.items():
         if name in written or name not in given or name == "pads":
+            continue
+        if name in bound:
+            args.append(f"{snake(name)}={_bound_text(bound[name])}")
             continue
         if name == "padding" and "pads" in features and str(node.padding) == "explicit":
             args.append(f"padding={_padding_text(node)}")
@@ -98,7 +187,7 @@ def call_text(node) -> str:
         return f"{refs[0]}[{node.index}]"
     shares = [f"shares={node.weightsOf.name}"] if node.weightsOf is not None else []
     if is_kind(node, "BlockCall"):
-        return f"{node.block.name}({', '.join(refs + shares)})"
+        return f"{node.block.name}({', '.join(refs + _call_arguments(node) + shares)})"
     kind = kind_of(node)
     return f"{kind.keyword}({', '.join(refs + _arguments(node, kind) + shares)})"
 
@@ -110,12 +199,27 @@ def _input_line(node) -> str:
     return f"input {node.name}: {node.dtype.name}[{dims}]"
 
 
+def _node_line(node) -> str:
+    return _input_line(node) if is_kind(node, "Input") else f"{node.name} = {call_text(node)}"
+
+
 def _graph_lines(graph, indent: str) -> list[str]:
     try:
         order = topological_order(graph)
     except ValueError:
         order = list(graph.nodes)  # a cyclic model is still printed, in definition order
-    lines = [indent + (_input_line(n) if is_kind(n, "Input") else f"{n.name} = {call_text(n)}") for n in order]
+    guards = guard_of(graph) if is_kind(graph, "Block") else {}
+    lines = []
+    for node in order:
+        guard = guards.get(node)
+        if guard is None:
+            lines.append(indent + _node_line(node))
+        elif node is next(n for n in order if guards.get(n) is guard):   # a guard is written at its first node
+            lines.append(f"{indent}if {expression_text(guard.condition)} {{")
+            lines += [indent + INDENT + _node_line(n) for n in order if guards.get(n) is guard]
+            otherwise = f" else {guard.result.name} = {guard.otherwise.name}" if guard.result is not None \
+                and guard.otherwise is not None else ""
+            lines.append(f"{indent}}}{otherwise}")
     if len(graph.outputs):
         lines.append(f"{indent}output {', '.join(o.name for o in graph.outputs)}")
     return lines
@@ -176,7 +280,7 @@ def to_text(model) -> str:
     lines += _graph_lines(model, INDENT)
     for block in model.blocks:
         lines.append("")
-        lines.append(f"{INDENT}block {block.name} {{")
+        lines.append(f"{INDENT}{_block_head(block)} {{")
         lines += _graph_lines(block, INDENT * 2)
         lines.append(f"{INDENT}}}")
     if model.training is not None:

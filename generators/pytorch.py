@@ -29,15 +29,19 @@ from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.pysyntax import INDENT, docstring, fstring_text, identifier, literal, wrap_call
-from nnpivot.kinds.torch_mapping import HELPERS, Site, TorchMapping, py_name
+from nnpivot.kinds.torch_mapping import HELPERS, RESERVED, Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
-from nnpivot.shapes import ShapeTable, infer_shapes
+from nnpivot.metamodel.blocks import is_parameterised
+from nnpivot.shapes import ShapeTable, called_block, infer_shapes
 from nnpivot.weights import WeightStore
 
 from . import codegen
+from .blockcode import call_arguments, members, plan_block
 from .codegen import OutputNames
 
 TARGET = "pytorch"
+# A block parameter is a local of __init__: it must not hide a module the generated code reads.
+RESERVED_PARAMETERS = RESERVED | codegen.MODULE_NAMES
 
 
 def _tuple_results(site: Site) -> str:
@@ -60,6 +64,7 @@ class ClassCode:
     params: list[str]
     init: list[str]
     forward: list[str]
+    init_params: str = ""   # ", in_planes, planes, stride=1" for a parameterised block
 
 
 class _Generation:
@@ -68,6 +73,7 @@ class _Generation:
         self.diagnostics: list[Diagnostic] = []
         self.table: ShapeTable | None = shapes  # a validated model's shapes, else inferred in run()
         self.class_names = codegen.class_names(model)
+        self.call_classes: dict = {}   # call of a parameterised block written per argument set -> its class
 
     def run(self, source_name: str) -> str | None:
         if self.table is None:
@@ -75,7 +81,9 @@ class _Generation:
             self.diagnostics += shape_diagnostics
         if has_errors(self.diagnostics):
             return None
-        classes = [self.graph_class(block) for block in self.model.blocks]
+        classes = []
+        for block in self.model.blocks:
+            classes += self.parameterised_classes(block) if is_parameterised(block) else [self.graph_class(block)]
         classes.append(self.graph_class(self.model, doc=self.model.description or ""))
         training = _training(self.model, self.diagnostics, self.table)
         if has_errors(self.diagnostics):
@@ -111,15 +119,116 @@ class _Generation:
                 continue
             site = Site(node, shapes, self.table[node], inputs, outputs)
             if is_kind(node, "BlockCall"):
-                if node.weightsOf is None:
-                    init.append(f"{indent}{site.module} = {self.class_names[node.block]}()")
-                forward.append(f"{indent}{', '.join(outputs)} = {site.module}({', '.join(inputs)})")
+                forward.extend(self.call_code(site, node, init, indent, {}))
                 continue
             forward.extend(self.node_code(site, init, indent))
         params = [py_name(n.name) for n in graph_inputs(graph)]
         returned = ", ".join(names.of(o) for o in graph.outputs)
         forward.append(f"{indent}return {returned}")
         return ClassCode(self.class_names[graph], docstring(doc) if doc else "", params, init, forward)
+
+    def call_code(self, site: Site, call, init: list[str], indent: str, names: dict) -> list[str]:
+        """A block call: its submodule (with the call's arguments, read through ``names`` in a block) and the
+        forward statement."""
+        if call.weightsOf is None:
+            if call in self.call_classes:
+                init.append(f"{indent}{site.module} = {self.call_classes[call]}()")
+            else:
+                args = call_arguments(call, names, RESERVED_PARAMETERS)
+                init.append(wrap_call(f"{site.module} = {self.class_names[call.block]}(", args, indent))
+        return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(site.inputs)})"]
+
+    # -- parameterised blocks ---------------------------------------------------------------------
+    def parameterised_classes(self, block) -> list[ClassCode]:
+        """One class taking the block's parameters; one class per argument set when the calls' code differs."""
+        plan = plan_block(block, self.table, RESERVED_PARAMETERS)
+        running = plan_block(block, self.table, RESERVED_PARAMETERS, prefix="self.")
+        if plan is None or running is None:
+            self.diagnostics.append(error("shape-unknown", f"cannot generate block {block.name}: it is never "
+                                          "called, so its shapes are unknown", location_of(block)))
+            return []
+        code = self.parameterised_class(plan, running)
+        return [code] if code is not None else self.specialised_classes(block)
+
+    def parameterised_class(self, plan, running) -> ClassCode | None:
+        """The block's class, its ``__init__`` rendered from ``plan``'s templates and its ``forward`` from
+        ``running``'s (which read the parameters kept on ``self``); None when calls render differently."""
+        block = plan.block
+        names = OutputNames(block, rename=py_name)
+        order = topological_order(block)
+        indent = INDENT * 2
+        init: list[str] = []
+        forward: list[str] = []
+        errors_before = len(self.diagnostics)
+        for unit in plan.units:
+            guarded = unit.eClass.name == "Guard"
+            inner = indent + INDENT if guarded else indent
+            unit_init: list[str] = []
+            unit_forward: list[str] = []
+            for node in members(unit, order):
+                if is_kind(node, "Input") or is_kind(node, "Select"):
+                    continue
+                texts = set()
+                for call, run in zip(plan.calls, running.calls):
+                    if not (call.computes(node.name) and run.computes(node.name)):
+                        continue
+                    node_init = self.template_code(call, node, names, inner, plan.sources)[0]
+                    lines = self.template_code(run, node, names, inner, running.sources)[1]
+                    texts.add((tuple(node_init), tuple(lines)))
+                if len(texts) != 1:
+                    del self.diagnostics[errors_before:]   # the classes per argument set report their own
+                    return None
+                ((node_init, lines),) = texts
+                unit_init += node_init
+                unit_forward += lines
+            if guarded:
+                if unit_init:
+                    init.append(f"{indent}if {plan.condition(unit)}:")
+                init += unit_init
+                forward.append(f"{indent}if {plan.condition(unit, 'self.')}:")
+                forward += unit_forward
+                if unit.result is not None and unit.otherwise is not None:
+                    forward += [f"{indent}else:", f"{inner}{names.of(unit.result)} = {names.of(unit.otherwise)}"]
+            else:
+                init += unit_init
+                forward += unit_forward
+        forward.append(f"{indent}return {', '.join(names.of(o) for o in block.outputs)}")
+        found = self.diagnostics[errors_before:]   # a node every call renders alike is reported once
+        self.diagnostics[errors_before:] = [d for i, d in enumerate(found) if d not in found[:i]]
+        running_code = "\n".join(forward)   # the parameters forward reads are kept on self
+        kept = [f"{indent}self.{n} = {n}" for n in plan.names.values() if re.search(rf"\bself\.{n}\b", running_code)]
+        return ClassCode(self.class_names[block], "", [py_name(n.name) for n in graph_inputs(block)], kept + init,
+                         forward, "".join(f", {p}" for p in plan.signature()))
+
+    def template_code(self, call, node, names, indent: str, sources: dict) -> tuple[list[str], list[str]]:
+        """(init lines, forward lines) of ``node`` rendered from ``call``'s template."""
+        template = call.node(node.name)
+        site = Site(template, [call.shapes.operand(dep) for dep in template.inputs], call.shapes[template],
+                    [names.of(dep) for dep in node.inputs], names.outputs(node))
+        init: list[str] = []
+        if is_kind(node, "BlockCall"):
+            return init, self.call_code(site, node, init, indent, sources)
+        return init, self.node_code(site, init, indent)
+
+    def specialised_classes(self, block) -> list[ClassCode]:
+        """The block written once per distinct argument set, as a block without parameters."""
+        taken = {name.casefold() for name in self.class_names.values()}
+        by_values: dict = {}
+        classes = []
+        for call, spec in self.table.calls.items():
+            if call.block is not block:
+                continue
+            key = tuple((p.name, repr(v)) for p, v in self.table.arguments[call].items())
+            if key not in by_values:
+                name = self.class_names[block] if not by_values else f"{self.class_names[block]}{len(by_values) + 1}"
+                while name.casefold() in taken - {self.class_names[block].casefold()} and by_values:
+                    name += "_"
+                taken.add(name.casefold())
+                by_values[key] = name
+                self.class_names[spec] = name
+                classes.append(self.graph_class(spec))
+            self.call_classes[call] = by_values[key]
+        return classes
 
     def node_code(self, site: Site, init: list[str], indent: str) -> list[str]:
         mapping = mapping_of(site.node)
@@ -341,7 +450,7 @@ def parameter_slots(model, table: ShapeTable | None = None) -> list[ParameterSlo
             if node.weightsOf is not None:
                 continue  # computes with its owner's parameters: no keys of its own
             if is_kind(node, "BlockCall"):
-                visit(node.block, f"{pivot_prefix}{node.name}.", f"{torch_prefix}{py_name(node.name)}.")
+                visit(called_block(node, table), f"{pivot_prefix}{node.name}.", f"{torch_prefix}{py_name(node.name)}.")
                 continue
             kind = kind_of(node)
             if kind is None or node not in table:

@@ -27,7 +27,11 @@ _SPECIAL_FLOAT = re.compile(r"[+-]?(nan|inf)\b", re.MULTILINE)
 _SKIP_STARTS = frozenset(" \t\n\r/#")
 _TEXT = re.compile(r'"(\\.|[^"\\])*"', re.MULTILINE)
 _KEYWORDS = {word: re.compile(rf"{word}\b", re.MULTILINE)
-             for word in ("model", "block", "input", "output", "training", "true", "false")}
+             for word in ("model", "block", "input", "output", "training", "true", "false", "if", "else", "not")}
+# BinOp of nn.tx in grammar order: textX's autokwd makes the word operators match whole words only.
+_BINARY_OPERATORS = tuple((op, re.compile(rf"{op}\b", re.MULTILINE) if op.isalpha() else None)
+                          for op in ("or", "and", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "div", "%"))
+_NEGATION = re.compile(r"-(?=[ \t]*\()", re.MULTILINE)
 
 
 class _Element:
@@ -53,7 +57,9 @@ def _rule(rule_name: str, /, **defaults) -> type:
 
 File = _rule("File", model=None)
 ModelDecl = _rule("ModelDecl", name="", description=None, elements=list)
-BlockDecl = _rule("BlockDecl", name="", elements=list)
+BlockDecl = _rule("BlockDecl", name="", params=list, elements=list)
+ParamDecl = _rule("ParamDecl", name="", type="", default=None)
+GuardDecl = _rule("GuardDecl", condition=None, nodes=list, result=None, otherwise=None)
 InputDecl = _rule("InputDecl", name="", dtype="", dims=list)
 Dim = _rule("Dim", size=0, unknown=False)
 OutputDecl = _rule("OutputDecl", refs=list)
@@ -62,6 +68,9 @@ Selection = _rule("Selection", source=None, index=0)
 Call = _rule("Call", op="", args=list)
 Arg = _rule("Arg", key="", value=None)
 ListValue = _rule("ListValue", items=list)
+Chain = _rule("Chain", terms=list, ops=list)
+PrefixedTerm = _rule("PrefixedTerm", prefixes=list, atom=None)
+Group = _rule("Group", inner=None, condition=None, otherwise=None)
 BoolValue = _rule("BoolValue", value="")
 FloatValue = _rule("FloatValue", value=0.0)
 IntValue = _rule("IntValue", value=0)
@@ -187,10 +196,46 @@ class Reader:
     def block_decl(self, pos):
         start, pos = self.keyword(pos, "block")
         name, _, pos = self.regex(pos, _ID)
+        params = []
+        try:  # ('(' params*=ParamDecl[','] ')')?
+            _, after = self.token(pos, "(")
+            params, after = self.separated(after, self.param_decl)
+            _, pos = self.token(after, ")")
+        except _Mismatch:
+            params = []
         _, pos = self.token(pos, "{")
         elements, pos = self.many(pos, self.block_element)
         _, pos = self.token(pos, "}")
-        return BlockDecl(start, pos, name=name, elements=elements), pos
+        return BlockDecl(start, pos, name=name, params=params, elements=elements), pos
+
+    def param_decl(self, pos):
+        name, start, pos = self.regex(pos, _ID)
+        _, pos = self.token(pos, ":")
+        type_name, _, pos = self.regex(pos, _ID)
+        default = None
+        try:  # ('=' default=Value)?
+            _, after = self.token(pos, "=")
+            default, pos = self.value(after)
+        except _Mismatch:
+            pass
+        return ParamDecl(start, pos, name=name, type=type_name, default=default), pos
+
+    def guard_decl(self, pos):
+        start, pos = self.keyword(pos, "if")
+        condition, pos = self.value(pos)
+        _, pos = self.token(pos, "{")
+        nodes, pos = self.many(pos, self.node_decl)
+        _, pos = self.token(pos, "}")
+        values = {}
+        try:  # ('else' result=Ref '=' otherwise=Ref)?
+            _, after = self.keyword(pos, "else")
+            result, after = self.ref(after)
+            _, after = self.token(after, "=")
+            otherwise, after = self.ref(after)
+            values, pos = {"result": result, "otherwise": otherwise}, after
+        except _Mismatch:
+            pass
+        return GuardDecl(start, pos, condition=condition, nodes=nodes, **values), pos
 
     def block_element(self, pos):
         return self.first_of(pos, *self.keyword_rules(pos, KEYWORD_BLOCK_ELEMENTS), self.node_decl)
@@ -259,7 +304,103 @@ class Reader:
             return Arg(value._tx_position, end, value=value), end
 
     def value(self, pos):
-        return self.first_of(pos, self.list_value, self.scalar)
+        # Value: ListValue | Chain | Scalar. A plain scalar is read once: it is a Chain only when an operator
+        # and another term follow it.
+        start = self.skip(pos)
+        first = self.text[start:start + 1]
+        if first == "[":
+            return self.list_value(pos)
+        if first == "(" or self.prefix_op(start) is not None:
+            return self.chain(pos)
+        scalar, end = self.scalar(pos)
+        chain = self.chain_rest([scalar], end, at_least_one=True)
+        return chain if chain is not None else (scalar, end)
+
+    def chain(self, pos):
+        # Chain: terms=PrefixedTerm (ops=BinOp terms=Term)* | terms=Group (...)* | terms=Scalar (...)+
+        start = self.skip(pos)
+        if self.prefix_op(start) is not None:
+            first, end = self.prefixed_term(pos)
+        elif self.text.startswith("(", start):
+            first, end = self.group(pos)
+        else:
+            first, end = self.scalar(pos)
+            chain = self.chain_rest([first], end, at_least_one=True)
+            if chain is None:
+                raise self.mismatch(end)
+            return chain
+        return self.chain_rest([first], end, at_least_one=False)
+
+    def chain_rest(self, terms, pos, at_least_one: bool):
+        """The (ops=BinOp terms=Term)* part after ``terms[0]``; None when ``at_least_one`` finds none."""
+        ops = []
+        while True:
+            try:
+                op, after = self.binary_operator(pos)
+                term, after = self.term(after)
+            except _Mismatch:
+                break
+            ops.append(op)
+            terms.append(term)
+            pos = after
+        if at_least_one and not ops:
+            return None
+        return Chain(terms[0]._tx_position, pos, terms=terms, ops=ops), pos
+
+    def binary_operator(self, pos):
+        start = self.skip(pos)
+        for op, word in _BINARY_OPERATORS:
+            if word is not None:
+                match = word.match(self.text, start)
+                if match is not None:
+                    return op, match.end()
+            elif self.text.startswith(op, start):
+                return op, start + len(op)
+        raise self.mismatch(start)
+
+    def prefix_op(self, start: int) -> str | None:
+        if _KEYWORDS["not"].match(self.text, start):
+            return "not"
+        return "-" if _NEGATION.match(self.text, start) else None
+
+    def prefixed_term(self, pos):
+        # PrefixedTerm: prefixes+=PrefixOp atom=Atom
+        prefixes, start = [], self.skip(pos)
+        pos = start
+        while (op := self.prefix_op(self.skip(pos))) is not None:
+            prefixes.append(op)
+            pos = self.skip(pos) + len(op)
+        if not prefixes:
+            raise self.mismatch(start)
+        atom, end = self.atom(pos)
+        return PrefixedTerm(start, end, prefixes=prefixes, atom=atom), end
+
+    def term(self, pos):
+        # Term: PrefixedTerm | Group | Scalar (each starts with another token)
+        start = self.skip(pos)
+        if self.prefix_op(start) is not None:
+            return self.prefixed_term(pos)
+        return self.atom(pos)
+
+    def atom(self, pos):
+        start = self.skip(pos)
+        return self.group(pos) if self.text.startswith("(", start) else self.scalar(pos)
+
+    def group(self, pos):
+        # Group: '(' inner=Value ('if' condition=Value 'else' otherwise=Value)? ')'
+        start, after = self.token(pos, "(")
+        inner, after = self.value(after)
+        values = {}
+        try:
+            _, rest = self.keyword(after, "if")
+            condition, rest = self.value(rest)
+            _, rest = self.keyword(rest, "else")
+            otherwise, rest = self.value(rest)
+            values, after = {"condition": condition, "otherwise": otherwise}, rest
+        except _Mismatch:
+            pass
+        _, end = self.token(after, ")")
+        return Group(start, end, inner=inner, **values), end
 
     def list_value(self, pos):
         start, pos = self.token(pos, "[")
@@ -317,7 +458,7 @@ class Reader:
 _NUMBER_STARTS = frozenset("+-.0123456789")
 KEYWORD_ELEMENTS = {"input": "input_decl", "output": "output_decl", "block": "block_decl",
                     "training": "training_decl"}
-KEYWORD_BLOCK_ELEMENTS = {"input": "input_decl", "output": "output_decl"}
+KEYWORD_BLOCK_ELEMENTS = {"input": "input_decl", "output": "output_decl", "if": "guard_decl"}
 
 
 class LineColumns:

@@ -32,12 +32,21 @@ from nnpivot.metamodel import (
     eclass,
     eenum,
 )
+from nnpivot.metamodel.blocks import BlockError, evaluate, fits, literal_of, static_type, type_name
 from nnpivot.passes import CANONICALISATION, run_pass, wiring_problems
 
 TRAINING_SETTINGS = {"optimizer", "loss", "epochs", "batch_size", "metrics", "schedule", *CLIPPING_SETTINGS}
 _SETTING_FEATURES = {"batch_size": "batchSize", **CLIPPING_SETTINGS}  # DSL setting -> TrainingConfig feature
 PADDING_ALIASES = {"pads"}  # written through `padding=` in the DSL, see _padding_value
 SHARES = "shares"  # `y2 = dense(x2, 4, shares=y1)`: the metamodel's Node.weightsOf
+PARAMETER_TYPES = ("int", "float", "bool", "string")
+# Operators of an expression chain (nn.tx Chain) -> (BinaryOperator literal, precedence as in Python).
+BINARY = {"or": ("or", 1), "and": ("and", 2), "==": ("eq", 4), "!=": ("ne", 4), "<": ("lt", 4), "<=": ("le", 4),
+          ">": ("gt", 4), ">=": ("ge", 4), "+": ("add", 5), "-": ("sub", 5), "*": ("mul", 6), "/": ("div", 6),
+          "div": ("floordiv", 6), "%": ("mod", 6)}
+NOT_PRECEDENCE = 3
+MAX_OPERATORS = 64
+EXPRESSION_RULES = frozenset({"Chain", "Group", "PrefixedTerm"})  # (a Group or a PrefixedTerm is in a Chain)
 
 
 def _meta():
@@ -54,6 +63,8 @@ class _Builder:
         self.filename = filename
         self.diagnostics: list[Diagnostic] = []
         self.line_columns = line_columns  # set for a tree of grammars.reader, which has no textX parser
+        self.parameters: dict = {}  # name -> BlockParameter of the block being built
+        self.defaulted: set = set()  # parameters written with a default that was wrong (reported once)
 
     # -- helpers -------------------------------------------------------------
     def loc(self, tx_obj) -> Location:
@@ -83,10 +94,14 @@ class _Builder:
             set_location(block, self.loc(b))
             block_objs[b.name] = block
             model.blocks.append(block)
+            self.block_parameters(block, b)
         self.blocks = block_objs
         for b in blocks:
             if block_objs.get(b.name) is not None and b.name in block_objs:
-                self.graph(block_objs[b.name], b.elements)
+                block = block_objs[b.name]
+                self.parameters = {p.name: p for p in block.parameters}
+                self.graph(block, b.elements)
+        self.parameters = {}
         self.graph(model, [e for e in decl.elements if e.__class__.__name__ != "BlockDecl"])
         trainings = [e for e in decl.elements if e.__class__.__name__ == "TrainingDecl"]
         for extra in trainings[1:]:
@@ -98,11 +113,13 @@ class _Builder:
     def graph(self, graph, elements) -> None:
         scope: dict[str, object] = {}
         pending = []  # (node, tx call or selection) resolved once every name is known
+        guards = [e for e in elements if e.__class__.__name__ == "GuardDecl"]
+        elements = [n for e in elements for n in (e.nodes if e.__class__.__name__ == "GuardDecl" else [e])]
         for element in elements:
             kind_name = element.__class__.__name__
             if kind_name == "TrainingDecl" or kind_name == "OutputDecl":
                 continue
-            if element.name in scope:
+            if element.name in scope or element.name in self.parameters:
                 self.fail("duplicate-name", f"'{element.name}' is defined twice in {graph.name}", element)
                 continue
             node = self.input(element) if kind_name == "InputDecl" else self.node_head(element)
@@ -122,11 +139,192 @@ class _Builder:
                 target = self.resolve(ref, scope)
                 if target is not None:
                     graph.outputs.append(target)
+        for decl in guards:
+            self.guard(graph, decl, scope)
+
+    # -- parameterised blocks -------------------------------------------------
+    def block_parameters(self, block, decl) -> None:
+        for param in decl.params:
+            if param.name in {p.name for p in block.parameters}:
+                self.fail("duplicate-name", f"block {block.name} has two parameters '{param.name}'", param)
+                continue
+            if param.type not in PARAMETER_TYPES:
+                self.fail("unknown-type", f"parameter '{param.name}': unknown type '{param.type}' (one of "
+                          f"{', '.join(PARAMETER_TYPES)}){_suggest(param.type, PARAMETER_TYPES)}", param)
+                continue
+            parameter = eclass("BlockParameter")(name=param.name, type=eenum("ParameterType").getEEnumLiteral(
+                param.type))
+            set_location(parameter, self.loc(param))
+            if param.default is not None:
+                self.defaulted.add(parameter)
+                default = self.expression(param.default)
+                value = self.constant(default, param.default)
+                if value is not _INVALID and not fits(parameter, value):
+                    self.fail("argument-type", f"parameter '{param.name}' is {param.type}, its default is "
+                              f"{type_name(value)} {_show(value)}", param.default)
+                elif value is not _INVALID:
+                    parameter.default = literal_of(float(value) if param.type == "float" else value)
+            block.parameters.append(parameter)
+
+    def constant(self, expression, tx_value):
+        """The value of an expression that reads no parameter (a default), else _INVALID (reported)."""
+        if expression is None:
+            return _INVALID
+        try:
+            return evaluate(expression, {})
+        except BlockError as exc:
+            self.fail(exc.code, f"a default is a constant: {exc}", tx_value)
+            return _INVALID
+
+    def guard(self, graph, decl, scope) -> None:
+        condition = self.expression(decl.condition)
+        if condition is None:
+            return
+        if static_type(condition) not in ("bool", None):
+            self.fail("expression-type", f"the condition of 'if' must be true or false, not "
+                                         f"{static_type(condition)}", decl.condition)
+        guard = eclass("Guard")(condition=condition)
+        set_location(guard, self.loc(decl))
+        members = [scope.get(n.name) for n in decl.nodes]
+        guard.nodes.extend(m for m in members if m is not None)
+        if decl.result is not None:
+            result, otherwise = self.resolve(decl.result, scope), self.resolve(decl.otherwise, scope)
+            if result is not None and result not in members:
+                self.fail("bad-guard", f"'else {decl.result.name} = ...' names a node outside the 'if'", decl.result)
+            elif otherwise is not None and otherwise in members:
+                self.fail("bad-guard", f"'{decl.otherwise.name}' is inside the 'if': it is absent too",
+                          decl.otherwise)
+            else:
+                guard.result, guard.otherwise = result, otherwise
+        graph.guards.append(guard)
+
+    def is_expression(self, tx_value) -> bool:
+        """True when a value must become an expression: operators, parentheses or a parameter's name."""
+        cls = tx_value.__class__.__name__
+        if cls in EXPRESSION_RULES:
+            return True
+        if cls == "NameValue":
+            return tx_value.value in self.parameters
+        if cls == "ListValue":
+            return any(self.is_expression(v) for v in tx_value.items)
+        return False
+
+    def expression(self, tx_value):
+        """The Expression of a textX value; None when a part of it is wrong (reported)."""
+        cls = tx_value.__class__.__name__
+        if cls == "Chain":
+            return _ChainReader(self, tx_value).read()
+        if cls == "Group":
+            if tx_value.condition is not None:
+                parts = [self.expression(v) for v in (tx_value.condition, tx_value.inner, tx_value.otherwise)]
+                if None in parts:
+                    return None
+                return self.located(eclass("Conditional")(condition=parts[0], then=parts[1], otherwise=parts[2]),
+                                    tx_value)
+            return self.expression(tx_value.inner)
+        if cls == "ListValue":
+            items = [self.expression(v) for v in tx_value.items]
+            if None in items:
+                return None
+            listed = eclass("ListExpression")()
+            listed.items.extend(items)
+            return self.located(listed, tx_value)
+        if cls == "NameValue":
+            parameter = self.parameters.get(tx_value.value)
+            if parameter is None:
+                where = "" if self.parameters else " (only a block's parameters can be used in expressions)"
+                self.fail("unknown-parameter", f"'{tx_value.value}' is not a parameter here"
+                          f"{_suggest(tx_value.value, self.parameters)}{where}", tx_value)
+                return None
+            return self.located(eclass("ParameterRef")(parameter=parameter), tx_value)
+        return self.located(literal_of(_plain(tx_value)), tx_value)
+
+    def located(self, element, tx_value):
+        set_location(element, self.loc(tx_value))
+        return element
+
+    def bind(self, node, kind: Kind, feature_name: str, tx_value) -> None:
+        """``feature = expression``: an AttributeBinding, checked against the attribute's type."""
+        feature = kind.attribute(feature_name)
+        if feature_name == "padding" and kind.attribute("pads") is not None:
+            self.fail("unsupported-expression", f"{kind.keyword}: padding cannot be an expression (write the "
+                                                "padding, or keep it the same for every call)", tx_value)
+            return
+        expression = self.expression(tx_value)
+        if expression is None:
+            return
+        wanted = _expression_types(feature)
+        found = static_type(expression)
+        if found == "list" and feature.many:
+            bad = [static_type(item) for item in expression.items if static_type(item) not in (*wanted, None)]
+            found = bad[0] if bad else None
+        if found is not None and found not in wanted:
+            self.fail("expression-type", f"{kind.keyword} argument {snake(feature_name)} expects "
+                      f"{_describe_type(feature)}, the expression gives {found}", tx_value)
+            return
+        binding = eclass("AttributeBinding")(feature=feature_name, value=expression)
+        set_location(binding, self.loc(tx_value))
+        node.bindings.append(binding)
+
+    def block_arguments(self, node, call, scope) -> None:
+        """A block call's arguments: tensor inputs first, then parameter values by position or by name."""
+        block = node.block
+        seen: set[str] = set()
+        parameters = list(block.parameters)
+        by_name = {p.name: p for p in parameters}
+        given, mentioned = {}, set()
+        position = 0
+        for arg in call.args:
+            value = arg.value
+            if arg.key == SHARES:
+                self.shares(node, arg, scope, seen)
+                continue
+            if not arg.key and value.__class__.__name__ == "NameValue" and not position \
+                    and value.value not in self.parameters:   # tensor inputs (their count is checked later)
+                target = self.resolve(_Ref(value), scope)
+                if target is not None:
+                    node.inputs.append(target)
+                continue
+            if arg.key:
+                parameter = by_name.get(arg.key)
+                if parameter is None:
+                    self.fail("unknown-parameter", f"block {block.name} has no parameter '{arg.key}'"
+                              f"{_suggest(arg.key, by_name)}", arg)
+                    continue
+            elif position >= len(parameters):
+                self.fail("too-many-arguments", f"block {block.name} takes {len(parameters)} parameter value(s)"
+                          f" ({', '.join(by_name) or 'none'})", arg)
+                continue
+            else:
+                parameter = parameters[position]
+                position += 1
+            if parameter in given or parameter in mentioned:
+                self.fail("duplicate-argument", f"{parameter.name} is given twice", arg)
+                continue
+            mentioned.add(parameter)   # a wrong value is reported once, not again as a missing one
+            expression = self.expression(value)
+            if expression is None:
+                continue
+            found = static_type(expression)
+            if found is not None and not (found == parameter.type.name or (found, parameter.type.name) ==
+                                          ("int", "float")):
+                self.fail("argument-type", f"parameter '{parameter.name}' of block {block.name} is "
+                          f"{parameter.type.name}, got {found}", value)
+                continue
+            argument = eclass("Argument")(parameter=parameter, value=expression)
+            set_location(argument, self.loc(arg))
+            given[parameter] = argument
+        node.arguments.extend(given[p] for p in parameters if p in given)
+        missing = [p.name for p in parameters if p not in mentioned and p.default is None and p not in self.defaulted]
+        if missing:
+            self.fail("missing-block-argument", f"call '{node.name}' of block {block.name} gives no value for "
+                      f"{', '.join(repr(m) for m in missing)}", call)
 
     def resolve(self, ref, scope):
         target = scope.get(ref.name)
         if target is None and ref.name not in scope:
-            self.fail("unknown-reference", f"'{ref.name}' is not defined here{_suggest(ref.name, scope)}", ref)
+            known = [*scope, *self.parameters]
+            self.fail("unknown-reference", f"'{ref.name}' is not defined here{_suggest(ref.name, known)}", ref)
         return target
 
     def input(self, decl):
@@ -160,12 +358,16 @@ class _Builder:
             if source is not None:
                 node.inputs.append(source)
             return
+        if node.eClass.name == "BlockCall":
+            self.block_arguments(node, decl.call, scope)
+            return
         kind = KINDS.get(decl.call.op)
         positional_count = 0
         seen: set[str] = set()
         for arg in decl.call.args:
             value = arg.value
-            if not arg.key and not positional_count and value.__class__.__name__ == "NameValue":
+            if not arg.key and not positional_count and value.__class__.__name__ == "NameValue" \
+                    and value.value not in self.parameters:
                 target = self.resolve(_Ref(value), scope)
                 if target is not None:
                     node.inputs.append(target)
@@ -216,7 +418,15 @@ class _Builder:
 
     # -- values --------------------------------------------------------------
     def assign(self, node, kind: Kind, feature_name: str, tx_value) -> None:
+        if self.is_expression(tx_value):
+            self.bind(node, kind, feature_name, tx_value)
+            return
         feature = kind.attribute(feature_name)
+        if tx_value.__class__.__name__ == "NameValue" and self.parameters and feature.eType.name in (
+                "EInt", "EDouble", "EBoolean"):   # in a block, a word where a number goes is meant as a parameter
+            self.fail("unknown-parameter", f"'{tx_value.value}' is not a parameter here"
+                      f"{_suggest(tx_value.value, self.parameters)}", tx_value)
+            return
         value = _plain(tx_value)
         if feature_name == "padding" and kind.attribute("pads") is not None:
             self.padding(node, kind.spatial_dims, value, tx_value)
@@ -392,6 +602,66 @@ class _Ref:
         return getattr(self._tx_model, item)
 
 
+class _ChainReader:
+    """An expression chain (terms and operators, nn.tx Chain) as an Expression tree, by precedence climbing."""
+
+    def __init__(self, builder: _Builder, chain):
+        self.builder = builder
+        self.terms = chain.terms
+        self.ops = chain.ops
+        self.chain = chain
+        self.term = 0     # the term being read; ops[term] follows it
+        self.prefix = 0   # prefixes of that term already read
+
+    def read(self):
+        prefixes = max((len(t.prefixes) for t in self.terms if t.__class__.__name__ == "PrefixedTerm"), default=0)
+        if len(self.ops) > MAX_OPERATORS or prefixes > MAX_NESTING:   # evaluating and printing recurse per level
+            self.builder.fail("nesting-too-deep", f"an expression of more than {MAX_OPERATORS} operators (or "
+                              f"{MAX_NESTING} 'not' in a row)", self.chain)
+            return None
+        try:
+            return self.expression(0)
+        except _Unreadable:
+            return None
+
+    def expression(self, lowest: int):
+        left = self.unary()
+        while self.term < len(self.ops) and BINARY[self.ops[self.term]][1] >= lowest:
+            op = self.ops[self.term]
+            self.term, self.prefix = self.term + 1, 0
+            right = self.expression(BINARY[op][1] + 1)
+            operator = eenum("BinaryOperator").getEEnumLiteral(BINARY[op][0])
+            left = self.builder.located(eclass("BinaryExpression")(operator=operator, left=left, right=right),
+                                        self.chain)
+        return left
+
+    def unary(self):
+        term = self.terms[self.term]
+        prefixes = term.prefixes if term.__class__.__name__ == "PrefixedTerm" else []
+        if self.prefix < len(prefixes):
+            op = prefixes[self.prefix]
+            self.prefix += 1
+            operand = self.expression(NOT_PRECEDENCE + 1) if op == "not" else self.unary()
+            operator = eenum("UnaryOperator").getEEnumLiteral("not" if op == "not" else "neg")
+            return self.builder.located(eclass("UnaryExpression")(operator=operator, operand=operand), term)
+        atom = term.atom if prefixes else term
+        expression = self.builder.expression(atom)
+        if expression is None:
+            raise _Unreadable
+        return expression
+
+
+class _Unreadable(Exception):
+    """A part of an expression was wrong (already reported)."""
+
+
+def _expression_types(feature) -> tuple[str, ...]:
+    """The static expression types an attribute takes."""
+    if is_enum(feature) or feature.eType.name == "EString":
+        return ("string",)
+    return {"EInt": ("int",), "EDouble": ("int", "float"), "EBoolean": ("bool",)}.get(feature.eType.name, ())
+
+
 _INVALID = object()
 
 
@@ -460,25 +730,29 @@ def _show(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-# Lists nest at most this deep: the parsers recurse per level, and no argument needs more than two.
+# Lists (and parentheses in expressions) nest at most this deep: the parsers recurse per level, and no
+# argument needs more than two.
 MAX_NESTING = 32
-_BRACKETS = re.compile(r'[\[\]]|"(?:\\.|[^"\\\n])*"|//[^\n]*|#[^\n]*|/\*.*?\*/', re.DOTALL)
+_BRACKETS = re.compile(r'[\[\]()]|"(?:\\.|[^"\\\n])*"|//[^\n]*|#[^\n]*|/\*.*?\*/', re.DOTALL)
+_NESTED = {"[": ("]", "lists", MAX_NESTING), "(": (")", "parentheses", MAX_NESTING + 1)}   # + 1: the call's
 
 
 def _check_nesting(text: str, filename: str) -> None:
     """``nesting-too-deep`` at the first bracket deeper than MAX_NESTING (strings and comments skipped)."""
-    depth = 0
+    depth = dict.fromkeys(_NESTED, 0)
+    closing = {close: opening for opening, (close, _, _) in _NESTED.items()}
     for match in _BRACKETS.finditer(text):
         token = match.group()
-        if token == "[":
-            depth += 1
-            if depth > MAX_NESTING:
+        if token in _NESTED:
+            depth[token] += 1
+            _, what, most = _NESTED[token]
+            if depth[token] > most:
                 line = text.count("\n", 0, match.start()) + 1
                 col = match.start() - text.rfind("\n", 0, match.start())
-                raise NNPivotError([error("nesting-too-deep", f"lists nested more than {MAX_NESTING} deep",
+                raise NNPivotError([error("nesting-too-deep", f"{what} nested more than {MAX_NESTING} deep",
                                           Location(filename, line, col))])
-        elif token == "]":
-            depth = max(depth - 1, 0)
+        elif token in closing:
+            depth[closing[token]] = max(depth[closing[token]] - 1, 0)
 
 
 # Above this size a syntax error is located by the direct reader alone (textX's report would take seconds).

@@ -6,7 +6,7 @@ from nnpivot.metamodel.shapes import ShapeError, explicit_pads, fmt, per_axis, s
 
 from .keras_mapping import Arg as KerasArg
 from .keras_mapping import KerasMapping, Weights, padding_spec, spatial_dims, tuple_or_int
-from .pysyntax import literal
+from .pysyntax import is_symbolic, literal
 from .spec import SPATIAL, ex, keras, kind, pytorch
 from .torch_mapping import (
     Arg,
@@ -201,8 +201,10 @@ def emit_conv(ctx):
         ctx.fail("'same' padding with both stride and dilation above 1 needs a known input size")
         return [x.perm]
     # Explicit pads that are TensorFlow's 'same' pads (3x3, pad 1, stride 1) are written as such; at stride 1
-    # only, since above it TensorFlow's pads change with the input size and explicit ones do not.
-    same = [same_pads(None, k, 1, d) for k, d in zip(kernel, dilation)] if max(stride) == 1 else None
+    # only, since above it TensorFlow's pads change with the input size and explicit ones do not. A stride
+    # that is a block parameter's expression keeps its pads explicit: one code serves every stride.
+    fixed_stride = max(stride) == 1 and not is_symbolic(stride)
+    same = [same_pads(None, k, 1, d) for k, d in zip(kernel, dilation)] if fixed_stride else None
     is_same = mode == "same" or (mode == "explicit" and [tuple(p) for p in pads] == same)
     keras_padding = "same" if is_same and padding_mode == "zeros" and not strided_after else "valid"
     source = x.expr if keras_padding == "same" else ctx.pad(

@@ -52,12 +52,56 @@ def _escaped(text: str, keep: str = "") -> str:
     return "".join(out)
 
 
+class SymbolicInt(int):
+    """A number that is written as a Python expression: an attribute of a parameterised block computed
+    from its parameters (``planes * 4``). It computes as the number it holds for one call."""
+
+    source: str
+
+    def __new__(cls, value, source: str):
+        number = super().__new__(cls, value)
+        number.source = source
+        return number
+
+
+class SymbolicFloat(float):
+    """A float written as a Python expression (see SymbolicInt)."""
+
+    source: str
+
+    def __new__(cls, value, source: str):
+        number = super().__new__(cls, value)
+        number.source = source
+        return number
+
+
+def symbolic(value, source: str):
+    """``value`` written as ``source`` in generated code; None for a value no number can stand for."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return SymbolicInt(value, source)
+    if isinstance(value, float):
+        return SymbolicFloat(value, source)
+    return None
+
+
+def is_symbolic(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(is_symbolic(v) for v in value)
+    return isinstance(value, (SymbolicInt, SymbolicFloat))
+
+
 def literal(value) -> str:
     """Python source for a plain value (lists become tuples, strings double-quoted and escaped).
 
     THE quoting path of generated code: any user text becomes a one-line literal
-    here (or a docstring or a comment below), whatever characters it holds.
+    here (or a docstring or a comment below), whatever characters it holds. A
+    symbolic number is its expression, which the generator built from literals
+    and identifiers.
     """
+    if isinstance(value, (SymbolicInt, SymbolicFloat)):
+        return value.source
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, float):
@@ -178,7 +222,9 @@ def attribute_default(attribute):
 
 def same_value(a, b) -> bool:
     """Equal as argument values (an argument equal to its default is not written): 1 == 1.0,
-    (3, 3) == [3, 3], but True is not 1 and a list is not a number."""
+    (3, 3) == [3, 3], but True is not 1 and a list is not a number. An expression is always written."""
+    if is_symbolic(a) or is_symbolic(b):
+        return False
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):

@@ -202,7 +202,9 @@ def sharing_difference(node, owner) -> str:
         if node.block is not owner.block:
             names = [b.name if b is not None else "none" for b in (node.block, owner.block)]
             return f"calls block {names[0]}, not {names[1]}"
-        return ""
+        found: list[str] = []
+        _compare_children(node, owner, node.eClass.findEStructuralFeature("arguments"), "call", found)
+        return "gives the block other arguments" if found else ""
     for feature in persistent_features(node.eClass):
         if not isinstance(feature, EAttribute) or feature.name == "name":
             continue

@@ -41,7 +41,7 @@ from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.importers.pysource import SAME_VALUE_OPERATIONS, detect_framework
 from nnpivot.kinds.layout import channels_last, identity
 from nnpivot.metamodel import is_kind
-from nnpivot.shapes import infer_shapes
+from nnpivot.shapes import called_block, infer_shapes
 from nnpivot.weights import WeightStore
 
 PYTORCH, KERAS = "pytorch", "keras"
@@ -250,7 +250,7 @@ def node_sites(model) -> list[NodeSite]:
                 continue
             if is_kind(node, "BlockCall"):
                 if node.block is not None:
-                    visit(node.block, f"{prefix}{node.name}.")
+                    visit(called_block(node, table), f"{prefix}{node.name}.")
                 sites.append(NodeSite(f"{prefix}{node.name}", node, _shape_of(table, node)))
                 continue
             sites.append(NodeSite(f"{prefix}{node.name}", node, _shape_of(table, node)))

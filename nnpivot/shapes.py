@@ -1,7 +1,9 @@
 """Static shape inference: the pass that annotates every node with its output shapes.
 
 Runs from the declared input shapes through the graph in topological order,
-blocks included (a block's inner nodes take the shapes of its first call), and
+blocks included (a block's inner nodes take the shapes of its first call; a
+parameterised block is specialised for each call with its arguments, see
+``metamodel.blocks``, and that copy's nodes take the call's shapes), and
 reports every node whose inputs do not fit as a ``shape-mismatch`` diagnostic.
 Nodes downstream of a failure are skipped silently, so one mistake gives one
 message.
@@ -15,6 +17,7 @@ from nnpivot.diagnostics import Diagnostic, error, location_of
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.metamodel import is_kind
+from nnpivot.metamodel.blocks import BlockError, argument_values, is_parameterised, specialise
 from nnpivot.metamodel.shapes import ShapeError, fmt
 
 
@@ -23,11 +26,20 @@ class BlockShapeConflict(ShapeError):
 
     code = "block-shape-conflict"
 
-__all__ = ["InputSizes", "ShapeTable", "fmt", "infer_shapes", "input_shape", "run_time_size", "run_time_sizes", "solve_input_sizes", "tied_solutions"]
+__all__ = ["InputSizes", "ShapeTable", "block_shapes", "called_block", "fmt", "infer_shapes", "input_shape", "run_time_size", "run_time_sizes", "solve_input_sizes", "tied_solutions"]
 
 
 class ShapeTable(dict):
-    """node -> list of output shapes (batch axis first, None where unknown)."""
+    """node -> list of output shapes (batch axis first, None where unknown).
+
+    ``calls`` maps each call of a parameterised block to the block specialised for its arguments (whose
+    nodes the table holds) and ``arguments`` to its parameter values.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls: dict = {}
+        self.arguments: dict = {}
 
     def of(self, node, index: int = 0):
         """Shape of output ``index`` of ``node``; None when it could not be inferred."""
@@ -78,6 +90,8 @@ def _node_shapes(node, operands, table, diagnostics, visited_blocks, skip):
         if node.index >= len(shapes):
             raise ShapeError(f"selects output {node.index} but {producer.name} has {len(shapes)}")
         return [shapes[node.index]]
+    if is_kind(node, "BlockCall") and is_parameterised(node.block):
+        return _parameterised_call(node, operands, table, visited_blocks, skip)
     if is_kind(node, "BlockCall"):
         block = node.block
         if block not in visited_blocks:
@@ -99,6 +113,44 @@ def _node_shapes(node, operands, table, diagnostics, visited_blocks, skip):
         expected = str(low) if low == high else f"{low} to {high}" if high else f"at least {low}"
         raise ShapeError(f"takes {expected} inputs, got {len(operands)}")
     return [tuple(s) for s in kind.shape(node, operands)]
+
+
+def _parameterised_call(call, operands, table, visited_blocks, skip):
+    """The outputs of ``call``: its block specialised for its arguments, run at its operands' shapes. A
+    problem inside is reported at the call (the block's text is right for other arguments)."""
+    owner = call.weightsOf
+    try:
+        values = argument_values(call)
+        block = table.calls[owner] if owner in table.calls and table.arguments.get(owner) == values else \
+            specialise(call.block, values)
+    except BlockError as exc:
+        problem = ShapeError(str(exc))
+        problem.code = exc.code   # missing-block-argument, argument-type, expression-type...
+        raise problem from None
+    table.calls[call] = block
+    table.arguments[call] = values
+    inner: list[Diagnostic] = []
+    _run_graph(block, operands, table, inner, visited_blocks, skip)
+    if inner:
+        shown = ", ".join(f"{p.name}={v!r}" for p, v in values.items())
+        raise ShapeError(f"{call.block.name}({shown}) does not fit its inputs "
+                         f"{', '.join(fmt(s) for s in operands)}: " + "; ".join(d.message for d in inner))
+    outs = [table.operand(o) for o in block.outputs]
+    if any(s is None for s in outs):
+        raise ShapeError(f"the shapes inside block {block.name} could not be inferred")
+    return outs
+
+
+def called_block(call, table: ShapeTable):
+    """The block ``call`` computes: its block specialised for its arguments (from ``table``), else its block."""
+    return table.calls.get(call, call.block)
+
+
+def block_shapes(block, operands: list) -> tuple[ShapeTable, list[Diagnostic]]:
+    """The shapes inside ``block`` called on ``operands`` (batch axis first)."""
+    table, diagnostics = ShapeTable(), []
+    _run_graph(block, operands, table, diagnostics, _EveryCall())
+    return table, diagnostics
 
 
 def _describe(node) -> str:

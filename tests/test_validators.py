@@ -116,11 +116,67 @@ def shares_across_graphs():
     return model
 
 
+def parameterised_call(units=None, guarded: bool = False, argument=None, binds: str = "units"):
+    """Model M calling block B(n: int) { input z; d = dense(z, units=<units>) }, as an importer could build it
+    without the .nn parser's checks: ``a = B(x, n=<argument>)``, the call at api.nn:3:3."""
+    model, x = built("M")
+    block = Block(name="B")
+    n = eclass("BlockParameter")(name="n")
+    block.parameters.append(n)
+    z = new_node("Input", "z")
+    dense = new_node("Dense", "d", [z], units=2)
+    if units is not None:
+        dense.bindings.append(eclass("AttributeBinding")(feature=binds, value=units(n)))
+    block.nodes.extend([z, dense])
+    block.outputs.append(dense)
+    if guarded:   # d exists only when n > 4, and nothing stands in for it
+        block.guards.append(eclass("Guard")(condition=binary("gt", ref(n), int_literal(4)), nodes=[dense],
+                                            result=dense))
+    model.blocks.append(block)
+    call = new_node("BlockCall", "a", [x], block=block)
+    if argument is not None:
+        call.arguments.append(eclass("Argument")(parameter=n, value=argument(n)))
+    set_location(call, Location("api.nn", 3, 3))
+    model.nodes.append(call)
+    model.outputs.append(call)
+    return model
+
+
+def ref(parameter):
+    return eclass("ParameterRef")(parameter=parameter)
+
+
+def int_literal(value):
+    return eclass("IntLiteral")(value=value)
+
+
+def binary(operator, left, right):
+    literal = eclass("BinaryExpression").findEStructuralFeature("operator").eType.getEEnumLiteral(operator)
+    return eclass("BinaryExpression")(operator=literal, left=left, right=right)
+
+
 def model_text(body: str, blocks: str = "", training: str = "") -> str:
     return f"model M {{\n  input x: float32[4]\n{body}{blocks}{training}}}\n"
 
 
 CASES = [
+    Case("missing-block-argument", lambda: parameterised_call(units=ref), "3:3",
+         "call 'a' of block B gives no value for parameter 'n'"),
+    Case("argument-type", lambda: parameterised_call(units=ref, argument=lambda n: eclass("BoolLiteral")(value=True)),
+         "3:3", "parameter 'n' of block B is int, got bool True"),
+    Case("expression-type", lambda: parameterised_call(units=lambda n: binary("gt", ref(n), int_literal(1)),
+                                                       argument=lambda n: int_literal(3)),
+         "3:3", "attribute units expects an integer, the expression gives bool True"),
+    Case("expression-error", lambda: parameterised_call(units=lambda n: binary("floordiv", ref(n), int_literal(0)),
+                                                        argument=lambda n: int_literal(3)),
+         "3:3", "division by zero"),
+    Case("unknown-parameter", lambda: parameterised_call(units=lambda n: ref(eclass("BlockParameter")(name="m")),
+                                                         argument=lambda n: int_literal(3)),
+         "3:3", "'m' is not a parameter of this block"),
+    Case("unknown-attribute", lambda: parameterised_call(units=ref, argument=lambda n: int_literal(3), binds="filters"),
+         "3:3", "'d' has no attribute 'filters'"),
+    Case("guarded-read", lambda: parameterised_call(units=ref, argument=lambda n: int_literal(3), guarded=True),
+         "3:3", "block B outputs 'd', which this call leaves out"),
     Case("shared-weights-mismatch", model_text("  a = dense(x, 3)\n  b = dense(x, 4, shares=a)\n  output a, b\n"),
          "4:3", "dense 'b' shares the weights of 'a' but differs in units (4 here, 3 there)"),
     Case("shared-weights-mismatch", model_text("  a = dense(x, 3)\n  b = relu(x, shares=a)\n  output a, b\n"),

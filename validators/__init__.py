@@ -14,7 +14,7 @@ from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Diagnostic
 from nnpivot.shapes import ShapeTable, infer_shapes
 
-from .checks import GRAPH_CHECKS, IDENTIFIER, NODE_CHECKS, Findings, check_model
+from .checks import GRAPH_CHECKS, IDENTIFIER, NODE_CHECKS, Findings, check_model, check_ranges
 from .sharing import check_shared_shapes, check_sharing
 from .training import check_training
 
@@ -44,6 +44,15 @@ CODES: dict[str, str] = {
                                "other attributes or block, inputs giving other parameter shapes, or an input",
     "shared-weights-chain": "a node shares the weights of a node that shares weights itself (or its own)",
     "shared-weights-order": "a node shares the weights of a node computed from it; the owner is applied first",
+    "missing-block-argument": "a call of a parameterised block gives no value for a parameter without default",
+    "argument-type": "a block call gives a parameter a value of another type than the parameter's",
+    "expression-type": "an expression in a block gives a value of another type than the attribute (or guard, or "
+                       "operator) takes",
+    "expression-error": "an expression in a block has no value for a call's arguments (a division by zero)",
+    "unknown-parameter": "an expression reads a parameter the block does not have, or a call names one",
+    "unknown-attribute": "a node of a block binds an expression to an attribute its kind does not have",
+    "guarded-read": "a node or output reads a node that a call's guard leaves out, and the guard gives nothing "
+                    "in its place",
 }
 
 
@@ -55,6 +64,18 @@ def _check_blocks(model, found: Findings) -> None:
         elif block.name in seen:
             found.error("duplicate-name", f"model {model.name} defines block '{block.name}' twice", block)
         seen.add(block.name)
+
+
+def _check_calls(table: ShapeTable, found: Findings) -> None:
+    """The attribute ranges of each parameterised block as a call specialised it, reported at the call."""
+    for call, block in table.calls.items():
+        if call not in table:
+            continue   # its shapes failed: reported once, there
+        inner = Findings()
+        for node in block.nodes:
+            check_ranges(node, block, None, inner)
+        for problem in inner.diagnostics:
+            found.error(problem.code, f"call '{call.name}' of block {call.block.name}: {problem.message}", call)
 
 
 def _graphs(model):
@@ -92,6 +113,7 @@ def _validate(model) -> tuple[list[Diagnostic], ShapeTable]:
     found.diagnostics.extend(check_training(model))
     table, shape_diagnostics = infer_shapes(model, skip=frozenset(found.broken))
     found.diagnostics.extend(shape_diagnostics)
+    _check_calls(table, found)
     for graph in _graphs(model):
         check_shared_shapes(graph, table, found)
     return sorted(found.diagnostics, key=_by_location), table

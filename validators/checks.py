@@ -208,8 +208,9 @@ def check_required(node, graph, model, found: Findings) -> None:
                                               f"is not a block of model {model.name}", node)
         return
     kind = kind_of(node)
+    bound = {binding.feature for binding in node.bindings}  # computed per call of a parameterised block
     for name in kind.required if kind else ():
-        if _is_missing(node, kind.attribute(name)):
+        if name not in bound and _is_missing(node, kind.attribute(name)):
             found.error("missing-argument", f"{describe(node, graph)} needs {snake(name)}", node)
 
 

@@ -1,0 +1,223 @@
+"""Parameterised blocks in generated code: one class per block, with its parameters.
+
+A parameterised block is written once, its ``__init__`` taking the block's
+parameters, its bound attributes written as Python expressions over them and
+its guarded nodes under ``if``. The generators render the block once per call
+from a *template*: the block with all its nodes (guarded ones too), whose bound
+attributes hold symbolic numbers (``pysyntax.SymbolicInt``: the call's value,
+written as the expression) and whose input channels, where calls differ in
+them, are the parameter they equal in every call. When every call renders a
+node to the same text, that text computes each call exactly; when not (a value
+the code derives from shapes that differ between calls, a bound flag), the
+generator writes one class per distinct argument set instead, as for blocks
+without parameters.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nnpivot.graph import graph_inputs, topological_order
+from nnpivot.kinds.pysyntax import literal, python_name, symbolic
+from nnpivot.metamodel.blocks import BlockError, absent_nodes, evaluate, guard_of, specialise
+from nnpivot.shapes import ShapeTable, block_shapes
+
+# BinaryOperator -> (Python operator, precedence as in Python's grammar).
+BINARY = {"or": ("or", 1), "and": ("and", 2), "eq": ("==", 4), "ne": ("!=", 4), "lt": ("<", 4), "le": ("<=", 4),
+          "gt": (">", 4), "ge": (">=", 4), "add": ("+", 5), "sub": ("-", 5), "mul": ("*", 6), "div": ("/", 6),
+          "floordiv": ("//", 6), "mod": ("%", 6)}
+NOT, NEGATION, ATOM = 3, 7, 9
+
+
+def _precedence(expression) -> int:
+    cls = expression.eClass.name
+    if cls == "BinaryExpression":
+        return BINARY[expression.operator.name][1]
+    if cls == "UnaryExpression":
+        return NOT if expression.operator.name == "not" else NEGATION
+    if cls == "Conditional":
+        return 0
+    return ATOM
+
+
+def python_expression(expression, names: dict) -> str:
+    """Python source of an expression; ``names`` maps each BlockParameter to the identifier it is read as."""
+    cls = expression.eClass.name
+    if cls in ("IntLiteral", "FloatLiteral", "BoolLiteral", "StringLiteral"):
+        return literal(expression.value)
+    if cls == "ListExpression":
+        items = [python_expression(i, names) for i in expression.items]
+        return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+    if cls == "ParameterRef":
+        return names[expression.parameter]
+    if cls == "Conditional":
+        return (f"{_operand(expression.then, 1, names)} if {_operand(expression.condition, 1, names)} else "
+                f"{_operand(expression.otherwise, 0, names)}")
+    if cls == "UnaryExpression":
+        if expression.operator.name == "not":
+            return f"not {_operand(expression.operand, NOT, names)}"
+        return f"-{_operand(expression.operand, NEGATION, names)}"
+    symbol, precedence = BINARY[expression.operator.name]
+    left = _operand(expression.left, precedence, names)
+    return f"{left} {symbol} {_operand(expression.right, precedence + 1, names)}"
+
+
+def _operand(expression, lowest: int, names: dict) -> str:
+    text = python_expression(expression, names)
+    return f"({text})" if _precedence(expression) < lowest else text
+
+
+def _symbolic_value(expression, value, names: dict):
+    """``value`` of a bound attribute as symbolic numbers written as ``expression`` (item by item for a list)."""
+    if isinstance(value, list):
+        if expression.eClass.name == "ListExpression" and len(expression.items) == len(value):
+            return [_symbolic_value(e, v, names) for e, v in zip(expression.items, value)]
+        return [_symbolic_value(expression, v, names) for v in value]
+    written = symbolic(value, python_expression(expression, names))
+    return value if written is None else written
+
+
+@dataclass
+class CallTemplate:
+    """One call of a parameterised block: its values and the block's template rendered at its shapes."""
+    call: object
+    values: dict
+    template: object
+    shapes: ShapeTable
+    absent: set        # names of the nodes this call leaves out
+
+    def node(self, name: str):
+        return next(n for n in self.template.nodes if n.name == name)
+
+    def computes(self, name: str) -> bool:
+        """True when this call has the node and its template's shapes reach it."""
+        return name not in self.absent and self.node(name) in self.shapes
+
+
+@dataclass
+class BlockPlan:
+    """How a parameterised block is written: its parameters, its calls' templates, its statements' order."""
+    block: object
+    names: dict                    # BlockParameter -> identifier in __init__
+    sources: dict                  # BlockParameter -> how the rendered code reads it (``self.stride`` in forward)
+    calls: list[CallTemplate]
+    units: list                    # nodes and Guards in the order their code is written
+    guards: dict = field(default_factory=dict)
+
+    def present_in(self, name: str) -> list[CallTemplate]:
+        return [c for c in self.calls if c.computes(name)]
+
+    def condition(self, guard, prefix: str = "") -> str:
+        return python_expression(guard.condition, {p: prefix + n for p, n in self.names.items()})
+
+    def signature(self) -> list[str]:
+        """``in_planes``, ``stride=1``...: the parameters of ``__init__`` (defaults kept)."""
+        params = []
+        for parameter, name in self.names.items():
+            default = parameter.default
+            params.append(name if default is None else f"{name}={literal(evaluate(default, {}))}")
+        return params
+
+
+def plan_block(block, table: ShapeTable, reserved: frozenset, prefix: str = "") -> BlockPlan | None:
+    """The plan of ``block`` from its calls in ``table``, its templates reading each parameter as ``prefix``
+    + its name (``self.`` where the code runs after ``__init__``); None when it has no call or a guard
+    cannot be written as one ``if``."""
+    calls = [c for c in table.calls if c.block is block]
+    if not calls:
+        return None
+    parameters = list(block.parameters)
+    names = {p: parameter_name(p, reserved) for p in parameters}
+    placeholders = {p: prefix + names[p] for p in parameters}
+    operands = {c: [table.operand(dep) for dep in c.inputs] for c in calls}
+    symbols = _input_symbols(block, calls, table, operands, placeholders)
+    templates = []
+    for call in calls:
+        values = table.arguments[call]
+        try:
+            template = specialise(block, values, keep_guarded=True,
+                                  bound=lambda binding, value: _symbolic_value(binding.value, value, placeholders))
+            absent = {n.name for n in absent_nodes(block, values)}
+        except BlockError:
+            return None
+        given = [tuple(symbols.get((i, a), lambda c, d: d)(call, d) for a, d in enumerate(shape))
+                 for i, shape in enumerate(operands[call])]
+        shapes, _ = block_shapes(template, given)
+        templates.append(CallTemplate(call, values, template, shapes, absent))
+    try:
+        units = _units(block)
+    except ValueError:
+        return None
+    return BlockPlan(block, names, placeholders, templates, units, guard_of(block))
+
+
+def _input_symbols(block, calls, table, operands, placeholders) -> dict:
+    """(input, axis) -> a function giving the call's size there as a symbolic number, for the axes whose size
+    equals an int parameter in every call: where calls differ, or the channel axis when one parameter fits."""
+    found = {}
+    for index, _node in enumerate(graph_inputs(block)):
+        for axis in range(1, max((len(operands[c][index]) for c in calls if index < len(operands[c])), default=0)):
+            sizes = [operands[c][index][axis] if axis < len(operands[c][index]) else None for c in calls]
+            if None in sizes:
+                continue
+            fitting = [p for p in placeholders if p.type.name == "int"
+                       and all(table.arguments[c][p] == s for c, s in zip(calls, sizes))]
+            varies = len(set(sizes)) > 1
+            if fitting and (varies or (axis == 1 and len(fitting) == 1)):
+                source = placeholders[fitting[0]]
+                found[(index, axis)] = lambda call, size, source=source: symbolic(size, source)
+    return found
+
+
+def _units(block) -> list:
+    """The block's nodes in dataflow order with each guard's nodes together, as one unit where its first node
+    would be (ValueError when a guard cannot be kept together: a node outside it is computed in between)."""
+    guards = guard_of(block)
+    order = topological_order(block)
+    units, done = [], set()
+    for node in order:
+        guard = guards.get(node)
+        if guard is None:
+            units.append(node)
+        elif guard not in done:
+            done.add(guard)
+            units.append(guard)
+    position = {}
+    for i, unit in enumerate(units):
+        members = unit.nodes if unit.eClass.name == "Guard" else [unit]
+        for member in members:
+            position[member] = i
+    for i, unit in enumerate(units):
+        members = unit.nodes if unit.eClass.name == "Guard" else [unit]
+        if any(position.get(dep, -1) > i for m in members for dep in m.inputs):
+            raise ValueError(f"guard of block {block.name} is not contiguous")
+    return units
+
+
+def members(unit, order: list) -> list:
+    """The nodes of a unit in dataflow order."""
+    if unit.eClass.name != "Guard":
+        return [unit]
+    inside = set(unit.nodes)
+    return [n for n in order if n in inside]
+
+
+def parameter_name(parameter, reserved: frozenset) -> str:
+    """The identifier of a block parameter in ``__init__`` (and of the attribute keeping it)."""
+    return python_name(parameter.name, reserved)
+
+
+def call_arguments(call, names: dict, reserved: frozenset) -> list[str]:
+    """A block call's arguments in Python: by position while they follow the parameters and have no default,
+    then by name."""
+    given = {a.parameter: a.value for a in call.arguments}
+    args, positional = [], True
+    for parameter in call.block.parameters:
+        positional = positional and parameter in given and parameter.default is None
+        if parameter in given:
+            text = python_expression(given[parameter], names)
+            args.append(text if positional else f"{parameter_name(parameter, reserved)}={text}")
+    return args
+
+
+__all__ = ["BlockPlan", "CallTemplate", "call_arguments", "members", "parameter_name", "plan_block",
+           "python_expression"]
