@@ -157,5 +157,5 @@ def as_source(report, path: Path, name: str, how: str, model_args, sequential_ro
     report.constructed = True
 
 
-__all__ = ["CONSTRUCTED_SUFFIX", "DEFINITIONS_MODULE", "Unreadable", "as_source", "build_model", "constructor_definitions",
-           "execute_definitions", "same_value"]
+__all__ = ["CONSTRUCTED_SUFFIX", "DEFINITIONS_MODULE", "Unreadable", "as_source", "build_model",
+           "constructor_definitions", "execute_definitions", "same_value"]

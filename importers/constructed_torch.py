@@ -4,11 +4,12 @@ See :mod:`nnpivot.importers.constructed`. The module object the source's constru
 as it is: its tree (``named_children``), each torch layer's hyper-parameters from the attributes torch
 keeps under the constructor parameters' names, and each user-defined module's forward traced with
 ``torch.fx`` (torch layers, ``nn.Sequential`` and user-defined submodules stay calls). One class is
-written per distinct structure of a user class (so they stay blocks), its children constructed with
-literal arguments under the attribute names of the original (so ``state_dict`` keys are the same),
-and the written file is read by the static importer. A forward fx cannot trace is read from the
-class's own methods instead (the static importer knows the sizes a branch asks about); what neither
-reading translates, and a layer without a pivot kind, is an error naming the module path, never an identity.
+written per user class (so they stay blocks), a ``constructed_variant`` argument choosing each
+instance's structure, its children constructed with literal arguments under the attribute names of
+the original (so ``state_dict`` keys are the same), and the written file is read by the static
+importer. A forward fx cannot trace is read from the class's own methods instead (the static importer
+knows the sizes a branch asks about); what neither reading translates, and a layer without a pivot
+kind, is an error naming the module path, never an identity.
 """
 from __future__ import annotations
 
@@ -21,11 +22,6 @@ from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error
 from nnpivot.kinds.pysyntax import literal
 
 from . import pytorch as pytorch_importer
-from .pysource import read_source
-
-# The torch.nn classes the static importer reads: layers of a kind, containers and composites of kinds.
-KNOWN_CLASSES = frozenset({*pytorch_importer.CLASSES, *pytorch_importer.REFINEMENTS, *pytorch_importer.CONTAINERS,
-                           *pytorch_importer.COMPOSITES})
 from .constructed import (
     CONSTRUCTED_SUFFIX,
     DEFINITIONS_MODULE,
@@ -35,6 +31,13 @@ from .constructed import (
     constructor_definitions,
     same_value,
 )
+from .pysource import read_source
+
+# The torch.nn classes the static importer reads: layers of a kind, containers and composites of kinds.
+KNOWN_CLASSES = frozenset({*pytorch_importer.CLASSES, *pytorch_importer.REFINEMENTS, *pytorch_importer.CONTAINERS,
+                           *pytorch_importer.COMPOSITES})
+# Constructor parameters that only set initial values (the weights come from the checkpoint): not kept by torch.
+INITIAL_VALUES_ONLY = frozenset({"init"})
 
 
 def _pick(path: Path, model_args, settings) -> str:
@@ -85,9 +88,9 @@ def _torch_arguments(module, path: str) -> list[str]:
         elif hasattr(module, param.name) and not isinstance(getattr(module, param.name),
                                                                 (torch.Tensor, torch.nn.Module)):
             value = getattr(module, param.name)
-        elif param.default is not param.empty:
-            continue   # not kept by torch: written as the default (weights come from the checkpoint)
-        else:
+        elif param.name in INITIAL_VALUES_ONLY:
+            continue   # an initial value: the weights come from the checkpoint
+        else:   # the default might not be what the source gave: never guessed
             raise Unreadable(f"nn.{cls.__name__} keeps no '{param.name}' to read its constructor argument from")
         if param.default is not param.empty and same_value(value, param.default):
             continue
@@ -116,12 +119,14 @@ def _value(value) -> str:
 
 # The forward written for a module whose forward could not be written (an error says why): never read as a model.
 PLACEHOLDER_FORWARD = ("    def forward(self, *args):", "        return None")
+VARIANT = "constructed_variant"   # the argument of a written class choosing an instance's structure
 
 
 class TorchWriter:
-    """Writes the constructed module tree as a module file: one class per distinct structure of each user
-    class (children with literal constructor arguments, the traced forward), torch layers and containers
-    as constructor calls. ``origins`` maps each written line to the module path and user class it came from."""
+    """Writes the constructed module tree as a module file: one class per user class (per structure,
+    children with literal constructor arguments and the traced forward, behind a ``constructed_variant``
+    argument), torch layers and containers as constructor calls. ``origins`` maps each written class to
+    the first module path and the user class it came from."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -187,9 +192,9 @@ class TorchWriter:
         return "nn.Sequential(OrderedDict([" + ", ".join(f"({literal(n)}, {c})" for n, c in parts) + "]))"
 
     def user_class(self, module, path: str) -> str:
-        """The constructor call of the written class of a user-defined module: one class per user class whose
-        ``variant`` argument picks the structure (children and forward) of this module, so the static
-        importer names the blocks as it names the blocks of a hand-written class (``BasicBlock``,
+        """The constructor call of the written class of a user-defined module: one class per user class
+        whose ``constructed_variant`` argument picks the structure (children and forward) of this module,
+        so the static importer names the blocks as it names those of a hand-written class (``BasicBlock``,
         ``BasicBlock2``... per structure and input shape)."""
         init = []
         for name, child in module.named_children():
@@ -204,8 +209,8 @@ class TorchWriter:
             init += [f"self.{name} = {_value(value)}" for name, value in _plain_attributes(module).items()]
         name = self.class_for.get(type(module))
         variants = self.variants.get(name, [])
-        if variants and not (variants[0][1] == methods or traced and variants[0][2] and variants[0][1][0] == methods[0]):   # another signature, other methods: its own class
-            name, variants = None, []
+        if variants and not _one_class(variants[0], methods, traced):
+            name, variants = None, []   # another forward signature, or other methods of the source: its own class
         if name is None:
             base = type(module).__name__ if type(module).__name__.isidentifier() else "Block"
             name = base
@@ -222,21 +227,21 @@ class TorchWriter:
         return f"{name}({variants.index((init, methods, traced))})"
 
     def class_text(self, name: str) -> str:
-        """A written class: its variants' children and forwards behind ``if self.variant == k``."""
+        """A written class: its variants' children and forwards behind ``if self.constructed_variant == k``."""
         variants = self.variants[name]
-        lines = [f"class {name}(nn.Module):", "    def __init__(self, variant=0):", "        super().__init__()",
-                 "        self.variant = variant"]
+        lines = [f"class {name}(nn.Module):", f"    def __init__(self, {VARIANT}=0):", "        super().__init__()",
+                 f"        self.{VARIANT} = {VARIANT}"]
         for index, (init, _, _) in enumerate(variants):
             indent = "        " if len(variants) == 1 else "            "
             if len(variants) > 1:
-                lines.append(f"        {'if' if index == 0 else 'elif'} variant == {index}:")
+                lines.append(f"        {'if' if index == 0 else 'elif'} {VARIANT} == {index}:")
             lines += [indent + line for line in init] or ([indent + "pass"] if len(variants) > 1 else [])
         methods = variants[0][1]
         if len(variants) == 1 or all(v[1] == methods for v in variants):
             return "\n".join([*lines, "", *methods]) + "\n"
         lines += ["", methods[0]]   # forwards of one signature, each variant its own body
         for index, (_, forward, _) in enumerate(variants):
-            lines.append(f"        {'if' if index == 0 else 'elif'} self.variant == {index}:")
+            lines.append(f"        {'if' if index == 0 else 'elif'} self.{VARIANT} == {index}:")
             lines += ["    " + line for line in forward[1:]]
         return "\n".join(lines) + "\n"
 
@@ -292,6 +297,13 @@ class TorchWriter:
                        if not isinstance(stmt, ast.ClassDef)]
         classes = [self.class_text(name) for name in self.variants] + self.texts
         return "\n".join([*header, "", ""]) + "\n\n".join(classes) + f"\n\n# the constructed model: {root_class}\n"
+
+
+def _one_class(first: tuple, methods: list[str], traced: bool) -> bool:
+    """Whether a structure can be a variant of the class written first for its user class: the same methods,
+    or traced forwards of one signature (their bodies then differ behind the variant)."""
+    _, first_methods, first_traced = first
+    return first_methods == methods or (traced and first_traced and first_methods[0] == methods[0])
 
 
 def _plain_attributes(module) -> dict:
