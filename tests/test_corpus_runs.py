@@ -133,6 +133,7 @@ CONSTRUCTS: dict[str, str | None] = {
     "position-ids": r"(torch|ops)\.arange\(",
     "torch-transformer": r"nn\.TransformerEncoder(Layer)?\(",
     "lstm-cell-loop": r"LSTMCell\((.|\n)*for \w+ in range",
+    "initial-state": r"initial_state=",
     "activation-layers": r"\b(ReLU|Tanh|Sigmoid|GELU|SiLU|ELU|LeakyReLU|Hardswish|Hardsigmoid|Mish|PReLU|ReLU6|SELU|Softplus|Activation)\(",
     # Keras
     "keras-sequential-list": r"Sequential\(\s*\[",
