@@ -615,17 +615,23 @@ class KerasRunner(Runner):
         optimizer = optimizer_class(learning_rate=settings.learning_rate, **settings.keras_keywords())
         loss_fn = _vocabulary_code(writing.code, {"keras": keras})
         variables = list(self.obj.trainable_variables)
-        losses = []
-        for inputs, targets in batches:
-            perm = self.out_perms[0] if self.out_perms and len(self.out_perms[0]) == targets.ndim else None
-            labels = np.ascontiguousarray(np.transpose(targets, perm) if perm is not None else targets)
+        optimizer.build(variables)
+
+        @tf.function  # a traced step: recurrent layers run step by step in Python when eager
+        def step(feed, labels):
             with tf.GradientTape() as tape:
-                result = self.obj(self._feed(inputs), training=training)
+                result = self.obj(feed, training=training)
                 outputs = result[0] if isinstance(result, (tuple, list)) else result
                 loss = loss_fn(labels, outputs)
             gradients = tape.gradient(loss, variables)
             optimizer.apply_gradients([(g, v) for g, v in zip(gradients, variables) if g is not None])
-            losses.append(float(keras.ops.convert_to_numpy(loss)))
+            return loss
+
+        losses = []
+        for inputs, targets in batches:
+            perm = self.out_perms[0] if self.out_perms and len(self.out_perms[0]) == targets.ndim else None
+            labels = np.ascontiguousarray(np.transpose(targets, perm) if perm is not None else targets)
+            losses.append(float(keras.ops.convert_to_numpy(step(self._feed(inputs), labels))))
         return losses
 
     def _forward(self, inputs):
