@@ -356,11 +356,23 @@ def _training_config(runner: Runner, model, model_args=None, settings=None):
     return None
 
 
+def _seed_framework(framework: str, seed: int) -> None:
+    if framework == KERAS:
+        import keras  # the framework of the file about to be built
+
+        keras.utils.set_random_seed(seed)
+    else:
+        import torch  # the framework of the file about to be built
+
+        torch.manual_seed(seed)
+
+
 def _run_training(args, model, source_report, store, framework_a, model_args, settings) -> int:
     """``verify --train STEPS``: both files train from the same weights on the same batches (verify_training)."""
     if args.train < 1 or args.train_batch < 1:
         raise UsageError([error("bad-argument", "--train and --train-batch take a positive number of steps and "
                                 "samples")])
+    _seed_framework(framework_a, args.seed)  # A's initialization, the weights both start from, is seeded too
     if source_report is not None:
         a = source_runner(args.a, framework_a, model, source_report, model_args, settings)
         config_a = model.training
