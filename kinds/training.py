@@ -530,6 +530,83 @@ def torch_accuracy(loss: str, ending: str, binary_output: bool) -> str:
     return TORCH_ACCURACY["categorical" if loss == "categorical_cross_entropy" else "sparse"]
 
 
+# --- reading a training configuration ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """A pivot TrainingConfig resolved against the vocabulary: what a training step needs (``nnpivot verify
+    --train``). ``parameters`` holds the optimizer parameters the configuration sets (pivot names)."""
+
+    optimizer: OptimizerEntry
+    learning_rate: float
+    parameters: dict[str, float]
+    loss: LossEntry
+    batch_size: int
+
+    def torch_keywords(self) -> dict:
+        """The torch.optim keywords of the set parameters (a tuple keyword such as betas completed with the
+        PyTorch defaults), without ``lr``."""
+        keywords: dict = {}
+        for name, value in self.parameters.items():
+            parameter = self.optimizer.parameter(name)
+            if parameter is None:
+                continue
+            if parameter.torch_index is None:
+                keywords[parameter.torch] = parameter.torch_value(value)
+            elif parameter.torch not in keywords:
+                keywords[parameter.torch] = tuple(
+                    p.torch_value(self.parameters.get(p.name, p.torch_default))
+                    for p in self.optimizer.torch_tuple(parameter.torch))
+        return keywords
+
+    def keras_keywords(self) -> dict:
+        """The keras.optimizers keywords of the set parameters, without ``learning_rate``."""
+        return {p.keras: p.keras_value(value) for name, value in self.parameters.items()
+                if (p := self.optimizer.parameter(name)) is not None}
+
+    def unknown_parameters(self) -> list[str]:
+        return [name for name in self.parameters if self.optimizer.parameter(name) is None]
+
+    def describe(self) -> str:
+        values = [f"learning_rate={self.learning_rate:g}", *(f"{k}={v:g}" for k, v in self.parameters.items())]
+        return f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}"
+
+
+# How a loss wants its labels, for data made up to train with it (``label_format``).
+CLASS_INDICES, ONE_HOT, BINARY, TARGET_VALUES = "class indices", "one-hot rows", "0/1 values", "values"
+
+
+def label_format(entry: LossEntry) -> str:
+    """What a loss compares the model's output with: CLASS_INDICES (labels without the class axis), ONE_HOT,
+    BINARY (the output's shape) or TARGET_VALUES (the output's shape)."""
+    if entry.output == VALUES:
+        return TARGET_VALUES
+    if entry.output == BINARY_PROBABILITIES:
+        return BINARY
+    return ONE_HOT if entry.torch_targets == _SOFT_TARGETS else CLASS_INDICES
+
+# What ``nnpivot verify --train`` trains with when neither file sets a training configuration: there is no
+# setting to carry over, so the check takes an update rule PyTorch and Keras share exactly (SGD with momentum;
+# Keras's Adam adds epsilon before the bias correction, PyTorch's after it), and measures the models alone.
+CHECK_OPTIMIZER, CHECK_LEARNING_RATE, CHECK_PARAMETERS = "sgd", 0.01, {"momentum": 0.9}
+
+
+def training_settings(config) -> TrainingSettings | None:
+    """The settings of a pivot TrainingConfig (None when the optimizer or loss is not in the vocabulary);
+    without a configuration, the check's (CHECK_OPTIMIZER) with the default loss."""
+    if config is None:
+        return TrainingSettings(OPTIMIZERS[CHECK_OPTIMIZER], CHECK_LEARNING_RATE, dict(CHECK_PARAMETERS),
+                                LOSSES[DEFAULT_LOSS], 32)
+    optimizer = config.optimizer
+    entry = OPTIMIZERS.get(optimizer.kind if optimizer is not None else DEFAULT_OPTIMIZER)
+    loss = LOSSES.get(config.loss or DEFAULT_LOSS)
+    if entry is None or loss is None:
+        return None
+    learning_rate = optimizer.learningRate if optimizer is not None else DEFAULT_LEARNING_RATE
+    parameters = {p.key: p.value for p in optimizer.parameters} if optimizer is not None else {}
+    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize)
+
+
 # --- documentation ---------------------------------------------------------------------------------
 
 README_START, README_END = "<!-- training:start -->", "<!-- training:end -->"

@@ -112,6 +112,13 @@ def _verify_arguments(parser):
     parser.add_argument("--rtol", type=float, default=0.0, help="also allow this share of |B| per element "
                                                                  "(default 0: --atol bounds the absolute difference)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs and weights (default 0)")
+    parser.add_argument("--train", type=int, metavar="STEPS",
+                        help="instead of comparing outputs, train both from the same weights for STEPS optimizer steps "
+                             "on the same seeded batches, each with its own training configuration (dropout off, "
+                             "batch normalization on its running statistics), and compare the loss of every step "
+                             "and the weights at the end; names the first step and parameter that diverge")
+    parser.add_argument("--train-batch", type=int, default=4, metavar="N",
+                        help="samples per training step with --train (default 4)")
 
 
 def _weights_arguments(parser):

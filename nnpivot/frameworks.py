@@ -226,6 +226,12 @@ def enliven(store: WeightStore, seed: int = 0) -> WeightStore:
     return result
 
 
+def _vocabulary_code(text: str, namespace: dict):
+    """The value of a code text of the training vocabulary (kinds/training.py: ``nn.CrossEntropyLoss()``,
+    ``targets.reshape(...)``), the very text the generated ``train`` holds; never user code."""
+    return eval(compile(text, "<training vocabulary>", "eval"), namespace)
+
+
 @dataclass(frozen=True)
 class NodeSite:
     """A pivot node as the runners see it: its path (block calls prefixed), node and output shape."""
@@ -304,6 +310,31 @@ class Runner:
         if has_errors(diagnostics):
             raise NNPivotError(diagnostics)
         self._loaded = True
+
+    def current_store(self) -> WeightStore:
+        """The weights the model holds now, in pivot form (after training steps)."""
+        store, diagnostics = self._read_store()
+        if has_errors(diagnostics):
+            raise NNPivotError(diagnostics)
+        return store
+
+    # training
+    def train_steps(self, batches: list[tuple[list[np.ndarray], np.ndarray]], settings, ending: str,
+                    training: bool = False) -> list[float]:
+        """One optimizer step per (pivot-layout inputs, pivot-layout targets) batch with ``settings`` (a
+        kinds.training.TrainingSettings; its loss read for a model whose output is ``ending``); the loss of each
+        step, taken before its update, on the first output. The model runs in inference mode (dropout off,
+        batch normalization on its running statistics, which stay fixed) so that both frameworks compute the
+        same function; ``training`` runs it as training does (dropout on, batch statistics)."""
+        try:
+            return self._train_steps(batches, settings, ending, training)
+        except NNPivotError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the model file's own error
+            raise self._fail(exc, "training the model of") from None
+
+    def _train_steps(self, batches, settings, ending: str, training: bool) -> list[float]:
+        raise NotImplementedError
 
     # running
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -415,6 +446,32 @@ class TorchRunner(Runner):
             return [error("weight-missing", f"{self.path.name}: the pivot weights give no value for "
                                             f"{', '.join(missing)}", Location(str(self.path)))]
         return []
+
+    def _train_steps(self, batches, settings, ending, training):
+        import torch
+        from torch import nn
+
+        writing = settings.loss.torch(ending)
+        if writing.code is None:
+            raise NNPivotError([error("unsupported-for-target", f"loss {settings.loss.name}: {writing.problem}",
+                                      Location(str(self.path)))])
+        self.obj.train(training)
+        optimizer_class = getattr(torch.optim, settings.optimizer.torch_name)
+        optimizer = optimizer_class(self.obj.parameters(), lr=settings.learning_rate, **settings.torch_keywords())
+        loss_fn = _vocabulary_code(writing.code, {"nn": nn, "torch": torch})
+        losses = []
+        for inputs, targets in batches:
+            optimizer.zero_grad()
+            result = self.obj(*(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs))
+            outputs = result[0] if isinstance(result, (tuple, list)) else result
+            names = {"torch": torch, "outputs": outputs, "targets": torch.from_numpy(np.ascontiguousarray(targets))}
+            shaped = _vocabulary_code(settings.loss.torch_targets, names)
+            loss = loss_fn(_vocabulary_code(writing.input.format("outputs"), names), shaped)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+        self.obj.eval()
+        return losses
 
     def _forward(self, inputs):
         import torch
@@ -548,6 +605,37 @@ class KerasRunner(Runner):
         return error("weight-layout-unknown", f"{self.path.name}: its layers are not laid out like the generated "
                      f"Keras model of {self.model.name}, so pivot weights cannot be placed ({exc})",
                      Location(str(self.path)))
+
+    def _train_steps(self, batches, settings, ending, training):
+        import keras
+        import tensorflow as tf
+
+        writing = settings.loss.keras(ending)
+        if writing.code is None:
+            raise NNPivotError([error("unsupported-for-target", f"loss {settings.loss.name}: {writing.problem}",
+                                      Location(str(self.path)))])
+        optimizer_class = getattr(keras.optimizers, settings.optimizer.keras_name)
+        optimizer = optimizer_class(learning_rate=settings.learning_rate, **settings.keras_keywords())
+        loss_fn = _vocabulary_code(writing.code, {"keras": keras})
+        variables = list(self.obj.trainable_variables)
+        optimizer.build(variables)
+
+        @tf.function  # a traced step: recurrent layers run step by step in Python when eager
+        def step(feed, labels):
+            with tf.GradientTape() as tape:
+                result = self.obj(feed, training=training)
+                outputs = result[0] if isinstance(result, (tuple, list)) else result
+                loss = loss_fn(labels, outputs)
+            gradients = tape.gradient(loss, variables)
+            optimizer.apply_gradients([(g, v) for g, v in zip(gradients, variables) if g is not None])
+            return loss
+
+        losses = []
+        for inputs, targets in batches:
+            perm = self.out_perms[0] if self.out_perms and len(self.out_perms[0]) == targets.ndim else None
+            labels = np.ascontiguousarray(np.transpose(targets, perm) if perm is not None else targets)
+            losses.append(float(keras.ops.convert_to_numpy(step(self._feed(inputs), labels))))
+        return losses
 
     def _forward(self, inputs):
         import keras

@@ -19,16 +19,18 @@ then found at the next named node or at the model output.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from nnpivot import api
-from nnpivot.diagnostics import Location, NNPivotError, error, has_errors
-from nnpivot.formats import format_named
+from nnpivot.diagnostics import Location, NNPivotError, error, has_errors, location_of
+from nnpivot.formats import UsageError, format_named
 from nnpivot.frameworks import (
     DYNAMIC_SIZE,
+    KERAS,
     Runner,
     detect_framework,
     enliven,
@@ -36,14 +38,16 @@ from nnpivot.frameworks import (
     open_model_file,
     random_inputs,
 )
+from nnpivot.generators.keras import keras_layouts
 from nnpivot.graph import graph_inputs
 from nnpivot.kinds import kind_of
 from nnpivot.metamodel import is_kind
-from nnpivot.migrate import parse_input_shapes, parse_model_args, parse_settings
+from nnpivot.migrate import import_source, parse_input_shapes, parse_model_args, parse_settings
 from nnpivot.pipeline import load_as
 from nnpivot.shapes import infer_shapes
 from nnpivot.source_runs import read_source_weights, source_model, source_runner
 from nnpivot.validators import validate
+from nnpivot.verify_training import train_report_lines, train_runners
 from nnpivot.weight_formats import read_store
 from nnpivot.weights import WeightStore
 
@@ -312,6 +316,8 @@ def run_verify(args) -> int:
             read_store(model, args.weights)
         if has_errors(diagnostics):
             raise NNPivotError(diagnostics)
+    if args.train is not None:
+        return _run_training(args, model, source_report, store, framework_a, model_args, settings)
     if source_report is not None:  # run A (its definitions only) through the importer's maps of its layers
         a = source_runner(args.a, framework_a, model, source_report, model_args, settings)
         result = verify_runners(a, open_model_file(args.b, model), model, store, inputs=args.inputs, atol=args.atol,
@@ -326,5 +332,67 @@ def run_verify(args) -> int:
     return 0 if result.passed else 1
 
 
-__all__ = ["NodeDifference", "VerifyResult", "first_divergent", "pivot_from_source", "report_lines", "run_verify",
+def file_input_shapes(model, framework: str) -> list[list[int]]:
+    """The pivot model's input shapes in the layout of its generated ``framework`` code (no batch axis, -1 for
+    '?'): what a generated file that leaves its shapes to the first call is imported with."""
+    perms = keras_layouts(model)[0] if framework == KERAS else []
+    shapes = []
+    for index, node in enumerate(graph_inputs(model)):
+        shape = [0, *node.shape]
+        perm = perms[index] if index < len(perms) and len(perms[index]) == len(shape) else range(len(shape))
+        shapes.append([shape[p] for p in perm][1:])
+    return shapes
+
+
+def _training_config(runner: Runner, model, model_args=None, settings=None):
+    """The pivot TrainingConfig the importer reads from the runner's file (None when it reads none or cannot
+    import the file); a file that leaves its input shapes to the first call (a generated Keras subclass) is
+    read with the pivot model's shapes in its layout."""
+    for shapes in (None, file_input_shapes(model, runner.framework)):
+        try:
+            found, _ = import_source(runner.path, runner.framework, None, model_args, shapes, settings)
+        except NNPivotError:
+            continue
+        return found.training if found is not None else None
+    return None
+
+
+def _seed_framework(framework: str, seed: int) -> None:
+    if framework == KERAS:
+        import keras  # the framework of the file about to be built
+
+        keras.utils.set_random_seed(seed)
+    else:
+        import torch  # the framework of the file about to be built
+
+        torch.manual_seed(seed)
+
+
+def _run_training(args, model, source_report, store, framework_a, model_args, settings) -> int:
+    """``verify --train STEPS``: both files train from the same weights on the same batches (verify_training)."""
+    if args.train < 1 or args.train_batch < 1:
+        raise UsageError([error("bad-argument", "--train and --train-batch take a positive number of steps and "
+                                "samples")])
+    _seed_framework(framework_a, args.seed)  # A's initialization, the weights both start from, is seeded too
+    if source_report is not None:
+        a = source_runner(args.a, framework_a, model, source_report, model_args, settings)
+        config_a = model.training
+    else:
+        a = open_model_file(args.a, model)
+        config_a = _training_config(a, model, model_args, settings)
+        config_a = config_a if config_a is not None else model.training
+    b = open_model_file(args.b, model)
+    config_b = _training_config(b, model)
+    result = train_runners(a, b, model, (config_a, config_b), args.train, sizes_to_check(model)[0],
+                           args.train_batch, args.seed, store,
+                           locations=(location_of(config_a), location_of(config_b)))
+    weights = f"from {args.weights}" if args.weights else f"random ({a.framework} initialization of {a.path.name})"
+    for diagnostic in result.diagnostics:  # gcc-style on stderr, as the command line prints every diagnostic
+        print(diagnostic, file=sys.stderr)
+    for line in train_report_lines(result, Path(args.a).name, Path(args.b).name, weights):
+        print(line)
+    return 0 if result.passed else 1
+
+
+__all__ = ["NodeDifference", "VerifyResult", "file_input_shapes", "first_divergent", "pivot_from_source", "report_lines", "run_verify",
            "sizes_to_check", "verify", "verify_runners"]

@@ -1,0 +1,272 @@
+"""``nnpivot verify --train STEPS``: do two model files TRAIN alike, step for step?
+
+Both models get the same initial weights (the first file's initialization, made
+lively by :func:`nnpivot.frameworks.enliven`, written into both through the
+pivot weight store, as plain ``verify`` does) and take STEPS optimizer steps on
+the same deterministic batches: seeded random inputs of the pivot model's input
+shapes and seeded labels in the format of the loss (class indices, one-hot
+rows, 0/1 values or real values of the output's shape). Each file trains with
+its OWN training configuration, read by its importer into the pivot (a source
+file's ``compile``/``torch.optim`` code, a generated file's ``train``) and
+resolved through :func:`nnpivot.kinds.training.training_settings`: a migration
+that changed the learning rate or an epsilon trains differently and fails. A
+file whose configuration cannot be read trains with the other's; with none on
+either side both use SGD with momentum 0.9 (learning rate 0.01) and
+cross-entropy, an update rule the frameworks share exactly
+(``kinds.training.CHECK_OPTIMIZER``).
+
+Both models run in inference mode while they train (``model.eval()``,
+``training=False``): dropout and noise layers are off, so both compute the same
+function, and batch normalization normalizes with its running statistics,
+which stay fixed while its scale and shift train. (In training mode PyTorch
+updates the running variance with the unbiased batch variance and Keras with
+the biased one: a framework convention no migration can change, which would
+hide every other difference in the final weights.)
+
+The loss of every step (taken before its update) is compared relatively, and
+every pivot parameter after the last step; the first step and the first
+parameter (pivot key order) beyond the tolerances are named in located
+diagnostics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, warning
+from nnpivot.frameworks import Runner, enliven, random_inputs
+from nnpivot.generators.pytorch import parameter_slots
+from nnpivot.kinds import kind_of
+from nnpivot.kinds import training as vocabulary
+from nnpivot.weights import WeightStore
+
+# float32 training in two frameworks sums gradients in different orders; the relative difference of the losses
+# grows from ~1e-7 at the first step. A wrong setting (learning rate, epsilon, momentum, loss) differs by
+# 1e-3 and more from the second step on.
+LOSS_RTOL = 1e-4
+LOSS_ATOL = 1e-6     # losses near zero are compared absolutely
+# After the steps, a parameter agrees when max |a - b| <= WEIGHT_ATOL + WEIGHT_RTOL * max |b|: see the module's
+# tests for the measured differences after 50 steps.
+WEIGHT_ATOL = 1e-4
+WEIGHT_RTOL = 1e-3
+DEFAULT_BATCH = 4
+
+
+@dataclass
+class ParameterDifference:
+    key: str
+    max_abs_diff: float
+    scale: float
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return bool(np.isfinite(self.max_abs_diff) and self.max_abs_diff <= self.tolerance)
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    batch: int
+    frameworks: tuple[str, str]
+    settings: tuple[str, str]                 # each file's training settings, described
+    losses: tuple[list[float], list[float]]
+    parameters: list[ParameterDifference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def loss_differences(self) -> list[float]:
+        """Per step: |a - b| / max(|a|, |b|) (0 when both are 0)."""
+        return [_relative(x, y) for x, y in zip(*self.losses)]
+
+    @property
+    def first_divergent_step(self) -> int | None:
+        """The first step (counted from 1) whose losses differ beyond the tolerance."""
+        for step, (x, y) in enumerate(zip(*self.losses), start=1):
+            if not _losses_agree(x, y):
+                return step
+        return None
+
+    @property
+    def first_divergent_parameter(self) -> ParameterDifference | None:
+        return next((p for p in self.parameters if not p.passed), None)
+
+    @property
+    def max_weight_diff(self) -> float:
+        return max((p.max_abs_diff for p in self.parameters), default=0.0)
+
+    @property
+    def passed(self) -> bool:
+        return self.first_divergent_step is None and self.first_divergent_parameter is None
+
+
+def _relative(x: float, y: float) -> float:
+    scale = max(abs(x), abs(y))
+    if not (np.isfinite(x) and np.isfinite(y)):
+        return 0.0 if x == y else float("inf")
+    return abs(x - y) / scale if scale else 0.0
+
+
+def _losses_agree(x: float, y: float) -> bool:
+    if not (np.isfinite(x) and np.isfinite(y)):
+        return False
+    return abs(x - y) <= LOSS_ATOL + LOSS_RTOL * max(abs(x), abs(y))
+
+
+def ending_of(model) -> str:
+    """How the losses read the pivot model's output (the generators' rule: its only output's kind)."""
+    outputs = list(model.outputs)
+    kind = kind_of(outputs[0]) if len(outputs) == 1 else None
+    return vocabulary.ending_of_keyword(kind.keyword if kind else None)
+
+
+def training_labels(entry: vocabulary.LossEntry, output: np.ndarray, rng) -> np.ndarray:
+    """Seeded labels for a batch whose (pivot layout) model output is ``output``, in the loss's format."""
+    form = vocabulary.label_format(entry)
+    if form == vocabulary.TARGET_VALUES:
+        return rng.standard_normal(output.shape).astype(np.float32)
+    if form == vocabulary.BINARY:
+        return (rng.random(output.shape) < 0.5).astype(np.float32)
+    classes = rng.integers(0, output.shape[-1], size=output.shape[:-1])
+    if form == vocabulary.ONE_HOT:
+        return np.eye(output.shape[-1], dtype=np.float32)[classes]
+    return classes.astype(np.int64)
+
+
+def resolve_settings(configs: tuple, paths: tuple[str, str]):
+    """Each file's TrainingSettings from its (possibly None) pivot TrainingConfig, with notes on what stood in."""
+    notes = []
+    settings = []
+    for config, path in zip(configs, paths):
+        resolved = vocabulary.training_settings(config) if config is not None else None
+        if config is not None and resolved is None:
+            raise NNPivotError([error("unknown-training", f"{path}: its optimizer or loss is not in the training "
+                                      "vocabulary", location_of(config) or Location(str(path)))])
+        settings.append(resolved)
+    if settings[0] is None and settings[1] is None:
+        shared = vocabulary.training_settings(None)
+        notes.append(f"neither file sets a training configuration: both train with {shared.describe()}, an update "
+                     "rule both frameworks share")
+        return (shared, shared), notes
+    for index in (0, 1):
+        if settings[index] is None:
+            settings[index] = settings[1 - index]
+            notes.append(f"{paths[index]} sets no training configuration: it trains with "
+                         f"{paths[1 - index]}'s")
+    return tuple(settings), notes
+
+
+def make_batches(model, reference: Runner, loss: vocabulary.LossEntry, steps: int, batch: int, seed: int,
+                 size: int) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """STEPS batches of seeded inputs and labels (pivot layout); the labels' shape from ``reference``'s output."""
+    rng = np.random.default_rng(seed + 1)
+    batches = []
+    for step in range(steps):
+        inputs = random_inputs(model, batch, seed + 1 + step, size)
+        if step == 0:
+            output = reference.run(inputs)[0]
+        batches.append((inputs, training_labels(loss, output, rng)))
+    return batches
+
+
+def compare_weights(model, a_store: WeightStore, b_store: WeightStore) -> list[ParameterDifference]:
+    """Every pivot parameter of both stores, in pivot key order."""
+    try:
+        order = [slot.pivot_key for slot in parameter_slots(model)]
+    except NNPivotError:
+        order = []
+    keys = [k for k in order if k in a_store and k in b_store]
+    keys += [k for k in a_store if k in b_store and k not in keys]
+    found = []
+    for key in keys:
+        x, y = np.asarray(a_store[key], np.float64), np.asarray(b_store[key], np.float64)
+        if x.shape != y.shape:
+            found.append(ParameterDifference(key, float("inf"), 0.0, 0.0))
+            continue
+        diff = float(np.abs(x - y).max()) if x.size else 0.0
+        diff = diff if np.isfinite(diff) else float("inf")
+        scale = float(np.abs(y).max()) if y.size else 0.0
+        found.append(ParameterDifference(key, diff, scale, WEIGHT_ATOL + WEIGHT_RTOL * scale))
+    return found
+
+
+def _node_location(model, key: str) -> Location | None:
+    for slot in parameter_slots(model):
+        if slot.pivot_key == key:
+            return location_of(slot.node)
+    return None
+
+
+def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size: int, batch: int = DEFAULT_BATCH,
+                  seed: int = 0, store: WeightStore | None = None, locations: tuple = (None, None)) -> TrainResult:
+    """Train ``a`` and ``b`` for ``steps`` steps from the same weights on the same batches and compare.
+
+    ``configs`` are the files' pivot TrainingConfigs (either may be None); ``size`` what the ``?`` input axes
+    are; ``locations`` where each file's configuration is written (for the diagnostics). Without ``store`` the weights are ``a``'s own
+    initialization, made lively.
+    """
+    paths = (a.path.name, b.path.name)
+    settings, notes = resolve_settings(configs, paths)
+    if store is None:
+        store = enliven(a.native_store(), seed)
+    a.load_store(store)
+    b.load_store(store)
+    ending = ending_of(model)
+    batches = make_batches(model, a, settings[0].loss, steps, batch, seed, size)
+    if settings[0].loss.name != settings[1].loss.name:
+        notes.append(f"the files train different losses ({settings[0].loss.name} and {settings[1].loss.name}): "
+                     f"the labels follow {paths[0]}'s")
+    losses = (a.train_steps(batches, settings[0], ending), b.train_steps(batches, settings[1], ending))
+    result = TrainResult(steps, batch, (a.framework, b.framework), (settings[0].describe(), settings[1].describe()),
+                         losses, compare_weights(model, a.current_store(), b.current_store()), notes)
+    step = result.first_divergent_step
+    if step is not None:
+        x, y = losses[0][step - 1], losses[1][step - 1]
+        result.diagnostics.append(error(
+            "training-diverges", f"step {step} of {steps}: loss {x:.7g} in {paths[0]}, {y:.7g} in {paths[1]} "
+            f"(relative difference {_relative(x, y):.2g}, tolerance {LOSS_RTOL:g})",
+            locations[1] or locations[0] or Location(str(b.path))))
+    parameter = result.first_divergent_parameter
+    if parameter is not None:
+        result.diagnostics.append(error(
+            "weights-diverge", f"after {steps} steps, parameter {parameter.key} differs by up to "
+            f"{parameter.max_abs_diff:.3g} (tolerance {parameter.tolerance:.3g} at its scale {parameter.scale:.3g})",
+            _node_location(model, parameter.key) or Location(str(b.path))))
+    if settings[0].describe() != settings[1].describe():
+        result.diagnostics.append(warning("training-settings-differ", f"{paths[0]} trains with "
+                                       f"{settings[0].describe()}, {paths[1]} with {settings[1].describe()}",
+                                       locations[1] or Location(str(b.path))))
+    return result
+
+
+def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: str) -> list[str]:
+    verdict = "PASS" if result.passed else "FAIL"
+    differences = result.loss_differences
+    worst = max(differences, default=0.0)
+    lines = [(f"{a_name} ({result.frameworks[0]}) vs {b_name} ({result.frameworks[1]}): {result.steps} training "
+             f"steps on seeded batches of {result.batch}, weights {weights}; both in inference mode (dropout off, "
+             "batch normalization on its fixed running statistics)"),
+             f"training: {a_name} {result.settings[0]}; {b_name} {result.settings[1]}"]
+    lines += [f"note: {text}" for text in result.notes]
+    if result.losses[0]:
+        lines.append(f"loss: step 1 {result.losses[0][0]:.6g}, step {result.steps} {result.losses[0][-1]:.6g} "
+                     f"({a_name}); max relative difference {worst:.3g} over the steps (rtol {LOSS_RTOL:g})")
+    weight = max(result.parameters, key=lambda p: p.max_abs_diff, default=None)
+    if weight is not None:
+        lines.append(f"weights after {result.steps} steps: max abs difference {weight.max_abs_diff:.3g} "
+                     f"({weight.key}; tolerance {WEIGHT_ATOL:g} + {WEIGHT_RTOL:g} x max |w|) over "
+                     f"{len(result.parameters)} parameters")
+    lines.append(f"training check: {verdict}")
+    step = result.first_divergent_step
+    if step is not None:
+        lines.append(f"first diverging step: {step}")
+    parameter = result.first_divergent_parameter
+    if parameter is not None:
+        lines.append(f"first diverging parameter: {parameter.key}")
+    return lines
+
+
+__all__ = ["ParameterDifference", "TrainResult", "compare_weights", "ending_of", "make_batches", "resolve_settings",
+           "train_report_lines", "train_runners", "training_labels"]

@@ -1,0 +1,249 @@
+"""``nnpivot verify --train STEPS`` (issue 11 item 3): original and migrated files train alike, step for step.
+
+Each case migrates a source file with ``nnpivot.migrate.migrate`` and runs ``nnpivot verify SRC MIGRATED
+--train 50`` (the original's definitions only, as plain verify runs them): both start from the original's
+initial weights and take 50 optimizer steps on the same seeded batches, each with the training configuration
+its importer reads from it; the loss of every step must agree within 1e-4 relative, every parameter after the
+last step within 1e-4 + 1e-3 * max |w|. Batches of 4 samples; paper files at the manifest's input size.
+
+Cases that still fail are listed in ``KNOWN_FAILURES`` with their cause (strict xfail: a fix shows up).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from nnpivot.cli import main
+from nnpivot.migrate import import_source, migrate
+from nnpivot.verify import file_input_shapes
+
+ROOT = Path(__file__).resolve().parent.parent / "samples"
+OTHER = {"pytorch": "keras", "keras": "pytorch"}
+STEPS = 50
+
+pytestmark = [pytest.mark.torch, pytest.mark.tensorflow,
+              pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning"),
+              pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning")]
+
+# Per paper network, the files migrated PyTorch -> Keras and Keras -> PyTorch with the batch size of the check.
+# Only the pairs run to the end on the 2-core machine shared by eight sessions this was written on are listed;
+# AlexNet and VGG16 (61M and 138M parameters at 224 x 224) are still to be added (see the report of the branch).
+PAPER = [
+    ("pytorch/cnn_rnn_sequential.py", 4),
+    ("keras/cnn_rnn_functional.py", 4),
+    ("pytorch/tutorial_cnn_subclass.py", 4),
+    ("keras/tutorial_cnn_sequential.py", 4),
+    ("pytorch/text_classifier_sequential.py", 4),
+    ("keras/text_classifier_sequential.py", 4),
+]
+_LSTM_BIASES = ("PyTorch's LSTM has two biases (bias_ih, bias_hh) where Keras has one: each receives the whole "
+                "gradient, so their sum moves twice as far per SGD step as the Keras bias (lstm_1.bias_ih_l0 differs "
+                "by 0.16 after 50 steps); the migration is exact for inference, not for training")
+
+# Corpus files whose training code sets a complete configuration (optimizer and loss), each as
+# (file, direction): "original->migrated" checks the original against its migration, "migrated->back" the
+# migrated file (a source in its own right) against its migration back.
+CORPUS = [
+    ("keras/cnn_training_script.py", "original->migrated"),
+    ("keras/cnn_training_script.py", "migrated->back"),
+    ("keras/mlp_training_script.py", "original->migrated"),
+    ("keras/mlp_training_script.py", "migrated->back"),
+    ("pytorch/cnn_training_script.py", "migrated->back"),
+    ("pytorch/mlp_log_softmax_mnist.py", "original->migrated"),
+    ("pytorch/mlp_log_softmax_mnist.py", "migrated->back"),
+    ("pytorch/mlp_training_script.py", "original->migrated"),
+    ("pytorch/mlp_training_script.py", "migrated->back"),
+    ("pytorch/script_cnn_dataclass_config.py", "original->migrated"),
+    ("pytorch/script_cnn_dataclass_config.py", "migrated->back"),
+    ("pytorch/script_resnet_image_folder.py", "original->migrated"),
+    ("pytorch/mlp_tensor_methods_device.py", "original->migrated"),
+    ("pytorch/script_resnet_image_folder.py", "migrated->back"),
+    ("pytorch/mlp_tensor_methods_device.py", "migrated->back"),
+]
+
+# "folder/path direction" -> why it fails today (strict xfail: a fix shows up)
+_KERAS_BLOCKS = ("the generated Keras file, read as a source, holds its blocks as Keras layer subclasses, whose "
+                 "weights the source runner does not map yet (weights-unmapped)")
+KNOWN_FAILURES: dict[str, str] = {
+    "paper/keras/tutorial_cnn_sequential.py": (
+        "Adam: Keras adds epsilon (1e-7) to sqrt(v) before the bias correction, PyTorch after it; the generated "
+        "PyTorch train() uses torch.optim.Adam(eps=1e-07), which takes larger steps where gradients are small "
+        "(relative loss difference 2.6e-4 at step 3)"),
+    "paper/pytorch/text_classifier_sequential.py": _LSTM_BIASES,
+    "paper/keras/text_classifier_sequential.py": _LSTM_BIASES,
+    "corpus/pytorch/script_resnet_image_folder.py migrated->back": _KERAS_BLOCKS,
+    "corpus/pytorch/mlp_tensor_methods_device.py migrated->back": _KERAS_BLOCKS,
+}
+
+
+def _entries(folder: str) -> dict[str, dict]:
+    return {e["path"]: e for e in json.loads((ROOT / folder / "manifest.json").read_text())["entries"]}
+
+
+def _options(entry: dict) -> list[str]:
+    """The verify options that say what the manifest says about the source: model, arguments, values, shapes."""
+    options = ["--model-name", entry["model"]]
+    for item in entry["inputs"]:  # the manifest's size: a PyTorch file's own guess may be too small to train
+        options += ["--input-shape", f"{item['name']}={','.join(map(str, item['shape']))}"]
+    if entry.get("kwargs"):
+        options += ["--model-args", json.dumps(entry["kwargs"])]
+    for name, value in entry.get("set", {}).items():
+        options += ["--set", f"{name}={','.join(map(str, value)) if isinstance(value, list) else value}"]
+    return options
+
+
+def _shapes(entry: dict) -> dict | None:
+    return {i["name"]: tuple(i["shape"]) for i in entry["inputs"]} if "shape_needed" in entry else None
+
+
+def _migrate(source: Path, entry: dict, target: str, output: Path) -> None:
+    result = migrate(source, target, output, model_name=entry["model"], model_args=entry.get("kwargs") or None,
+                     input_shapes=_shapes(entry), settings=entry.get("set") or None, force=True)
+    assert result.failed is None and not result.partial, [str(d) for d in result.diagnostics]
+
+
+def _verify_train(capsys, a: Path, b: Path, options: list[str], batch: int, steps: int = STEPS):
+    status = main(["verify", str(a), str(b), *options, "--train", str(steps), "--train-batch", str(batch)])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _param(key: str, *values):
+    marks = [pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[key])] if key in KNOWN_FAILURES else []
+    return pytest.param(*values, id=key, marks=marks)
+
+
+PAPER_CASES = [_param(f"paper/{path}", path, batch) for path, batch in PAPER]
+
+
+@pytest.mark.parametrize(("path", "batch"), PAPER_CASES)
+def test_paper_network_trains_like_its_migration(path, batch, tmp_path, capsys):
+    entry = _entries("paper")[path]
+    migrated = tmp_path / f"migrated_{Path(path).stem}.py"
+    _migrate(ROOT / "paper" / path, entry, OTHER[entry["framework"]], migrated)
+    status, out, err = _verify_train(capsys, ROOT / "paper" / path, migrated, _options(entry), batch)
+    assert status == 0, out + err
+    assert f"{STEPS} training steps" in out and "training check: PASS" in out
+
+
+CORPUS_CASES = [_param(f"corpus/{path} {direction}", path, direction) for path, direction in CORPUS]
+
+
+@pytest.mark.parametrize(("path", "direction"), CORPUS_CASES)
+def test_corpus_file_trains_like_its_migration(path, direction, tmp_path, capsys):
+    entry = _entries("corpus")[path]
+    source = ROOT / "corpus" / path
+    migrated = tmp_path / f"migrated_{source.stem}.py"
+    _migrate(source, entry, OTHER[entry["framework"]], migrated)
+    if direction == "original->migrated":
+        status, out, err = _verify_train(capsys, source, migrated, _options(entry), 4)
+    else:  # the migrated file is a source in its own right: migrate it back and train both
+        model, _ = import_source(source, entry["framework"], entry["model"], entry.get("kwargs") or None,
+                                 _shapes(entry), entry.get("set") or None)
+        shapes = file_input_shapes(model, OTHER[entry["framework"]])  # a Keras subclass leaves them to its call
+        back = tmp_path / f"back_{source.stem}.py"
+        result = migrate(migrated, entry["framework"], back, input_shapes=shapes, force=True)
+        assert result.failed is None and not result.partial, [str(d) for d in result.diagnostics]
+        options = [f"--input-shape={','.join('?' if d < 0 else str(d) for d in shape)}" for shape in shapes]
+        status, out, err = _verify_train(capsys, migrated, back, options, 4)
+    assert status == 0, out + err
+    assert "training check: PASS" in out
+    # the configuration was read from both files, not made up by the check
+    assert "sets no training configuration" not in out and "neither file" not in out
+
+
+# --- a wrong migration fails, naming the step ----------------------------------------------------------
+
+SCRIPT = """\
+import torch
+import torch.nn as nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, features=12, hidden=32, classes=4):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, classes))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def main():
+    model = Classifier()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    data = torch.utils.data.TensorDataset(torch.randn(256, 12), torch.randint(0, 4, (256,)))
+    for epoch in range(3):
+        for x, y in torch.utils.data.DataLoader(data, batch_size=32, shuffle=True):
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.fixture()
+def user_script(tmp_path):
+    source = tmp_path / "classifier.py"
+    source.write_text(SCRIPT)
+    migrated = tmp_path / "classifier_keras.py"
+    result = migrate(source, "keras", migrated)
+    assert result.failed is None, [str(d) for d in result.diagnostics]
+    return source, migrated
+
+
+def test_faithful_migration_passes_and_reports_the_measurements(user_script, capsys):
+    source, migrated = user_script
+    status, out, err = _verify_train(capsys, source, migrated, [], 8)
+    assert status == 0, out + err
+    assert "sgd(learning_rate=0.05, momentum=0.9), loss cross_entropy" in out
+    worst = float(out.split("max relative difference ")[1].split()[0])
+    weights = float(out.split("max abs difference ")[1].split()[0])
+    assert worst <= 1e-4 and weights <= 1e-4
+
+
+# The loss of step k is taken before update k: a changed learning rate shows at step 2; a changed momentum at
+# step 3 at the earliest, since the first update of SGD with momentum is the gradient alone in both frameworks
+# (with these seeds the 0.1 x lr x gradient it adds to the second update shows in the loss of step 4).
+@pytest.mark.parametrize(("written", "wrong", "step"), [("learning_rate=0.05", "learning_rate=0.06", 2),
+                                                        ("momentum=0.9", "momentum=0.8", 4)])
+def test_a_changed_setting_in_the_migrated_file_fails_at_its_first_step(user_script, written, wrong, step, capsys):
+    source, migrated = user_script
+    code = migrated.read_text()
+    assert written in code
+    migrated.write_text(code.replace(written, wrong))
+    status, out, err = _verify_train(capsys, source, migrated, [], 8, steps=10)
+    assert status == 1
+    assert f"{migrated.name}:" in err and f"error[training-diverges]: step {step} of 10" in err
+    assert "warning[training-settings-differ]" in err and wrong in err
+    assert f"first diverging step: {step}\n" in out and "first diverging parameter: body_0.weight" in out
+    assert "error[weights-diverge]" in err and f"{source}:" in err  # located at the parameter's layer
+
+
+def test_a_changed_epsilon_fails(tmp_path, capsys):
+    source = tmp_path / "adam_classifier.py"
+    source.write_text(SCRIPT.replace("torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)",
+                                     "torch.optim.Adam(model.parameters(), lr=0.01, eps=1e-3)"))
+    migrated = tmp_path / "adam_classifier_keras.py"
+    assert migrate(source, "keras", migrated).failed is None
+    code = migrated.read_text()
+    assert "epsilon=0.001" in code
+    migrated.write_text(code.replace("epsilon=0.001", "epsilon=1e-07"))
+    status, out, err = _verify_train(capsys, source, migrated, [], 8, steps=10)
+    assert status == 1
+    assert "first diverging step: 1" not in out and "first diverging step:" in out
+    assert "error[training-diverges]" in err
+
+
+def test_bad_step_count_is_a_usage_error(user_script, capsys):
+    source, migrated = user_script
+    status, _, err = _verify_train(capsys, source, migrated, [], 8, steps=0)
+    assert status == 2 and "error[bad-argument]" in err
