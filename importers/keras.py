@@ -238,11 +238,22 @@ class LayerObj:
     original: str = ""             # the class as written, "MaxPool2D"
     runtime_name: str | None = None  # the layer's name when the source runs in a fresh Keras session
     first_call: tuple | None = None  # ([nodes with weights], graph builder) made by its first call
+    tensor: tuple | None = None    # (attribute, LearnedWeight) a bare layers.Layer holds (add_weight)
 
     @property
     def inner_cls(self) -> str:
         inner = self.kwargs.get("layer", self.args[0] if self.args else None)
         return inner.cls if isinstance(inner, LayerObj) else ""
+
+
+@dataclass
+class LearnedWeight:
+    """``self.add_weight(shape=...)``: a trainable tensor, an add_learned node where it is added to a tensor."""
+    shape: tuple
+    loc: Location | None
+    holder: Any = None   # the LayerObj or Instance holding it
+    attribute: str | None = None
+    node: Any = None     # the add_learned node of its first use
 
 
 @dataclass
@@ -724,6 +735,11 @@ class Interpreter(KerasImporter, SourceInterpreter):
             value.name = name
 
     def set_attribute(self, owner, name, value, node) -> None:
+        if isinstance(value, LearnedWeight) and value.attribute is None:
+            value.attribute = name
+        if isinstance(owner, LayerObj) and isinstance(value, LearnedWeight):
+            owner.tensor = (name, value)   # self.k.tensor = self.k.add_weight(...)
+            return
         if isinstance(owner, Instance):
             if isinstance(value, (LayerObj, SequentialObj, Instance)) and value.name is None:
                 value.name = name
@@ -750,6 +766,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return op_matmul(self, "ops.matmul", [left, right], {}, hint, loc)
         if isinstance(op, ast.Div) and isinstance(left, T) and isinstance(right, PooledMask):
             return average_over_counted(self, left, right, loc)
+        if isinstance(op, ast.Add) and isinstance(right, LearnedWeight) and isinstance(left, T):
+            return self.add_learned(left, right, hint, loc)
+        if isinstance(op, ast.Add) and isinstance(left, LearnedWeight) and isinstance(right, T):
+            return self.add_learned(right, left, hint, loc)
         kind = BINARY_KINDS.get(type(op))
         if kind and (isinstance(left, T) or isinstance(right, T)):
             if isinstance(left, T) and isinstance(right, T):
@@ -777,6 +797,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
             if expr.attr in ("compile", "fit", "build"):
                 return ObjectMethod(owner, expr.attr)
             return Unknown(f"'{ast.unparse(expr)}' is not set in __init__", self.loc(expr))
+        if isinstance(owner, LayerObj) and owner.tensor is not None and expr.attr == owner.tensor[0]:
+            return owner.tensor[1]
+        if isinstance(owner, (LayerObj, Instance)) and expr.attr == "add_weight":
+            return ObjectMethod(owner, expr.attr)
         if isinstance(owner, T) and expr.attr == "shape":
             return tuple(owner.shape[a] for a in owner.perm)
         if isinstance(owner, ClassDef) and owner.role is None:   # a plain class: Config.epochs, a dataclass default
@@ -875,6 +899,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return None
         if isinstance(target, LayerObj) and name == "__call__":
             return self.apply(target, args, kwargs, None, None, loc, self.strict)
+        if name == "add_weight":
+            return self.learned_weight(target, args, kwargs, loc)
+        if name == "build" and isinstance(target, LayerObj) and target.tensor is not None:
+            return None   # a bare Layer holding a tensor marked built: nothing to compute
         return Unknown(f"result of '{ast.unparse(expr)}'", loc)
 
     def unexpected_keyword(self, func, key, node) -> bool:
@@ -1274,6 +1302,46 @@ class Interpreter(KerasImporter, SourceInterpreter):
         return Unknown(f"result of {path}", loc)
 
     # --- operations ---------------------------------------------------------------------------------------
+    def learned_weight(self, holder, args, kwargs, loc):
+        """``add_weight(shape=(...), initializer=..., trainable=True)``: the initializer is weight initialisation,
+        which the checkpoint replaces; a weight not trained, or of sizes not known statically, is refused."""
+        shape = kwargs.get("shape", args[0] if args else None)
+        if not isinstance(shape, (tuple, list)) or not shape or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            self.error("unsupported-construct", "add_weight needs a shape of fixed positive sizes", loc)
+            return Unknown("add_weight of unknown shape", loc)
+        if kwargs.get("trainable", True) is not True:
+            self.error("unsupported-construct", "a weight that is not trained (trainable=False) has no pivot "
+                       "counterpart", loc)
+            return Unknown("untrained weight", loc)
+        return LearnedWeight(tuple(shape), loc, holder)
+
+    def add_learned(self, x: T, weight: LearnedWeight, hint, loc):
+        """``x + weight``: the add_learned node; the weight's Keras axes follow ``x``'s layout."""
+        rank, shape = x.rank, weight.shape
+        if len(shape) == rank and shape[0] == 1:
+            keras_full, batch_axis = shape, True
+        elif len(shape) < rank and (L.is_identity(x.perm) or len(shape) == rank - 1):
+            keras_full, batch_axis = (1,) * (rank - len(shape)) + shape, False
+        else:
+            self.error("unsupported-construct", f"a weight of shape {shape} added to a tensor of rank {rank}", loc)
+            return Unknown("sum with a weight", loc)
+        pivot_full = [0] * rank
+        for axis, size in zip(x.perm, keras_full):
+            pivot_full[axis] = size
+        declared = pivot_full[1:] if batch_axis or not L.is_identity(x.perm) else list(shape)
+        tensor = self.tensor(x, loc)
+        holder = weight.holder
+        names = (holder.name if isinstance(holder, LayerObj) else weight.attribute, hint, "add_learned")
+        node = self.builder.add("AddLearned", names, [tensor], loc, shape=declared, batch_axis=batch_axis)
+        if weight.node is None:
+            weight.node = node
+        elif weight.node.eContainer() is node.eContainer():
+            node.weightsOf = weight.node
+        if isinstance(holder, LayerObj):
+            self.layer_of_node[node] = holder
+        return self.out_tensor(node, tensor.perm)
+
     def arithmetic(self, eclass_name, operands, hint, loc, scalar=None, scalar_first=False):
         tensors = [self.tensor(t, loc) for t in operands]
         if any(t is None for t in tensors):
