@@ -252,6 +252,7 @@ class LearnedWeight:
     shape: tuple
     loc: Location | None
     holder: Any = None   # the LayerObj or Instance holding it
+    index: int = 0       # its place among the holder's own variables (add_weight order)
     attribute: str | None = None
     node: Any = None     # the add_learned node of its first use
 
@@ -282,6 +283,7 @@ class Instance:
     name: str | None = None
     uses: int = 0
     first_call: tuple | None = None  # (BlockCall, graph builder, block key) of its first call
+    runtime_name: str | None = None  # the literal name= it was made with: its Keras layer's name
 
 
 @dataclass
@@ -396,6 +398,8 @@ class KerasImporter:
         self.layer_of_node: dict = {}               # pivot node -> the LayerObj that made it
         self.remarks: dict = {}                     # pivot node -> what its report entry says instead of the class
         self.weight_parts: dict = {}                # pivot node -> the part of its layer's weights it holds
+        self.learned_of_node: dict = {}             # add_learned node -> the LearnedWeight it adds
+        self.learned_counts: dict = {}              # id(holder) -> how many add_weight calls it made
         self.instance_of_call: dict = {}            # BlockCall node -> the custom layer (Instance) it calls
         self.block_builder: dict = {}               # Block -> the Instance whose call built its nodes
         self.nested_outputs: dict = {}              # Block of a functional model called as a layer -> outputs
@@ -794,12 +798,12 @@ class Interpreter(KerasImporter, SourceInterpreter):
             found = owner.cls.method(expr.attr)
             if found is not None:
                 return BoundMethod(owner, found[0], found[1])
-            if expr.attr in ("compile", "fit", "build"):
+            if expr.attr in ("compile", "fit", "build", "add_weight"):
                 return ObjectMethod(owner, expr.attr)
             return Unknown(f"'{ast.unparse(expr)}' is not set in __init__", self.loc(expr))
         if isinstance(owner, LayerObj) and owner.tensor is not None and expr.attr == owner.tensor[0]:
             return owner.tensor[1]
-        if isinstance(owner, (LayerObj, Instance)) and expr.attr == "add_weight":
+        if isinstance(owner, LayerObj) and expr.attr == "add_weight":
             return ObjectMethod(owner, expr.attr)
         if isinstance(owner, T) and expr.attr == "shape":
             return tuple(owner.shape[a] for a in owner.perm)
@@ -917,7 +921,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
         return found[0] if found else None
 
     def instantiate(self, cls: ClassDef, args, kwargs, loc):
-        instance = Instance(cls, {}, loc, name=kwargs.get("name") if isinstance(kwargs.get("name"), str) else None)
+        literal_name = kwargs.get("name") if isinstance(kwargs.get("name"), str) else None
+        instance = Instance(cls, {}, loc, name=literal_name, runtime_name=literal_name)
         instance.ctor = (tuple(map(repr, args)),   # name= changes no computation: objects differing by it share a block
                          tuple(sorted((k, repr(v)) for k, v in kwargs.items() if k != "name")))
         init = self.method_of(cls, "__init__")
@@ -1314,22 +1319,26 @@ class Interpreter(KerasImporter, SourceInterpreter):
             self.error("unsupported-construct", "a weight that is not trained (trainable=False) has no pivot "
                        "counterpart", loc)
             return Unknown("untrained weight", loc)
-        return LearnedWeight(tuple(shape), loc, holder)
+        index = self.learned_counts.get(id(holder), 0)
+        self.learned_counts[id(holder)] = index + 1
+        return LearnedWeight(tuple(shape), loc, holder, index=index)
 
     def add_learned(self, x: T, weight: LearnedWeight, hint, loc):
         """``x + weight``: the add_learned node; the weight's Keras axes follow ``x``'s layout."""
         rank, shape = x.rank, weight.shape
+        if not L.is_identity(x.perm):
+            # a checkpoint's variable could not be matched to the pivot's axes without the layout of the code
+            self.error("unsupported-construct", f"a weight added to a tensor laid out {x.perm} in Keras (not the "
+                       "pivot's axis order) is not read", loc)
+            return Unknown("sum with a weight", loc)
         if len(shape) == rank and shape[0] == 1:
-            keras_full, batch_axis = shape, True
-        elif len(shape) < rank and (L.is_identity(x.perm) or len(shape) == rank - 1):
-            keras_full, batch_axis = (1,) * (rank - len(shape)) + shape, False
+            batch_axis = True
+        elif len(shape) < rank:
+            batch_axis = False
         else:
             self.error("unsupported-construct", f"a weight of shape {shape} added to a tensor of rank {rank}", loc)
             return Unknown("sum with a weight", loc)
-        pivot_full = [0] * rank
-        for axis, size in zip(x.perm, keras_full):
-            pivot_full[axis] = size
-        declared = pivot_full[1:] if batch_axis or not L.is_identity(x.perm) else list(shape)
+        declared = list(shape[1:] if batch_axis else shape)
         tensor = self.tensor(x, loc)
         holder = weight.holder
         names = (holder.name if isinstance(holder, LayerObj) else weight.attribute, hint, "add_learned")
@@ -1340,6 +1349,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
             node.weightsOf = weight.node
         if isinstance(holder, LayerObj):
             self.layer_of_node[node] = holder
+        self.learned_of_node[node] = weight
         return self.out_tensor(node, tensor.perm)
 
     def arithmetic(self, eclass_name, operands, hint, loc, scalar=None, scalar_first=False):
@@ -3584,6 +3594,11 @@ def block_layers(self, model) -> dict[str, dict[str, tuple]]:
                 layer = self.layer_of_node.get(node)
             if layer is not None and layer.runtime_name:
                 inner[node.name] = (layer.runtime_name, self.weight_parts.get(node))
+            weight = self.learned_of_node.get(node)
+            if weight is not None and isinstance(weight.holder, Instance) and \
+                    getattr(instance, "runtime_name", None):
+                # the custom layer's own add_weight variables come first in its weights, in the order made
+                inner[node.name] = (instance.runtime_name, [(weight.index, None)])
         found[call.name] = inner
     return found
 

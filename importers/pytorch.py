@@ -1676,6 +1676,8 @@ class Importer(Interpreter):
 
     def batch_source(self) -> Tensor:
         """A tensor whose batch axis is the batch: the first input of the graph being built."""
+        if self.builder is None:   # in __init__: a tensor computed at construction (a buffer's content)
+            raise ValueError("a tensor computed in __init__ has no pivot counterpart")
         first = next((n for n in self.builder.graph.nodes if n.eClass.name == "Input"), None)
         if first is None:
             raise ValueError("needs an input of the network first")

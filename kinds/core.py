@@ -7,7 +7,7 @@ from . import layout as L
 from .keras_mapping import Arg as KerasArg
 from .keras_mapping import KerasMapping, Weights, emit_layer
 from .pysyntax import literal
-from .spec import SEQ, VEC, ex, keras, kind, pytorch
+from .spec import SEQ, SIGNAL, VEC, ex, keras, kind, pytorch
 from .torch_mapping import Arg, TorchMapping
 
 kind("dense", "Dense", S.dense, "Fully connected layer on the last axis.",
@@ -19,7 +19,7 @@ kind("embedding", "Embedding", S.embedding, "Lookup table of vectors for integer
      positional=("numEmbeddings", "embeddingDim"), required=("numEmbeddings", "embeddingDim"))
 kind("add_learned", "AddLearned", S.add_learned,
      "Adds a trainable tensor of a declared shape (a learned position table), broadcast from the right.",
-     [ex("add_learned(x, [7, 12])", SEQ), ex("add_learned(x, [3, 1, 16], batch_axis=true)")],
+     [ex("add_learned(x, [7, 12])", SEQ), ex("add_learned(x, [1, 20], batch_axis=true)", SIGNAL)],
      positional=("shape",), required=("shape",))
 
 
@@ -159,17 +159,30 @@ def _full_rank(node, perm) -> tuple:
     return (1,) * (len(perm) - len(node.shape)) + tuple(node.shape)
 
 
+def _layout(node, perm, keras_shape) -> tuple:
+    """The layout of the node's input in Keras: the generated code's, else (a hand-written source, whose
+    importer reads a weight only on a tensor in the pivot's layout) the pivot's, checked on the weight's shape."""
+    if perm is not None:
+        return perm
+    if tuple(keras_shape) != learned_shape(node):
+        raise ValueError(f"a weight of shape {tuple(keras_shape)} where {learned_shape(node)} is expected")
+    return L.identity(len(node.shape) + 1)
+
+
 def _learned_to_keras(np, node, params, perm):
+    if perm is None:
+        return [params["weight"]]
     full = params["weight"].reshape(_full_rank(node, perm))
     return [full.transpose(perm).reshape(keras_learned_shape(node, perm))]
 
 
 def _learned_from_keras(np, node, arrays, perm):
+    perm = _layout(node, perm, arrays[0].shape)
     keras_full = tuple(_full_rank(node, perm)[axis] for axis in perm)
     return {"weight": arrays[0].reshape(keras_full).transpose(L.inverse(perm)).reshape(learned_shape(node))}
 
 
 keras("add_learned", KerasMapping(None, emit_add_learned, layout="any",
                                   weights=Weights(_learned_to_keras, _learned_from_keras,
-                                                  info=lambda layer, code, node: code.perms[node.name]),
+                                                  info=lambda layer, code, node: getattr(code, "perms", {}).get(node.name)),
                                   note="a Layer holding the tensor (add_weight), added to the input"))
