@@ -237,7 +237,9 @@ class _Generation:
             self.diagnostics.append(error("unsupported-in-pytorch", f"'{site.node.name}': PyTorch cannot express"
                                           f" {reason}", location_of(site.node)))
             return []
-        if mapping.module_class(site) and site.node.weightsOf is None:  # a sharing node reuses its owner's
+        if mapping.declaration and site.node.weightsOf is None:
+            init.append(f"{indent}{site.module} = {mapping.declaration(site)}")
+        elif mapping.module_class(site) and site.node.weightsOf is None:  # a sharing node reuses its owner's
             written = [s for a in mapping.args if (s := a.source(site)) is not None]
             init.append(wrap_call(f"{site.module} = {mapping.module_class(site)}(", written, indent))
         if mapping.statements:
@@ -460,8 +462,10 @@ def parameter_slots(model, table: ShapeTable | None = None) -> list[ParameterSlo
                 continue
             site = Site(node, [table.operand(dep) for dep in node.inputs], table[node])
             for name, shape in mapping.parameters(site).items():
+                attribute = f"{torch_prefix}{py_name(node.name)}"  # a bare nn.Parameter is its own key
                 slots.append(ParameterSlot(f"{pivot_prefix}{node.name}.{name}",
-                                           f"{torch_prefix}{py_name(node.name)}.{name}", tuple(shape), node))
+                                           attribute if mapping.declaration else f"{attribute}.{name}",
+                                           tuple(shape), node))
 
     visit(model, "", "")
     return slots

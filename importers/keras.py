@@ -238,11 +238,23 @@ class LayerObj:
     original: str = ""             # the class as written, "MaxPool2D"
     runtime_name: str | None = None  # the layer's name when the source runs in a fresh Keras session
     first_call: tuple | None = None  # ([nodes with weights], graph builder) made by its first call
+    tensor: tuple | None = None    # (attribute, LearnedWeight) a bare layers.Layer holds (add_weight)
 
     @property
     def inner_cls(self) -> str:
         inner = self.kwargs.get("layer", self.args[0] if self.args else None)
         return inner.cls if isinstance(inner, LayerObj) else ""
+
+
+@dataclass
+class LearnedWeight:
+    """``self.add_weight(shape=...)``: a trainable tensor, an add_learned node where it is added to a tensor."""
+    shape: tuple
+    loc: Location | None
+    holder: Any = None   # the LayerObj or Instance holding it
+    index: int = 0       # its place among the holder's own variables (add_weight order)
+    attribute: str | None = None
+    node: Any = None     # the add_learned node of its first use
 
 
 @dataclass
@@ -271,6 +283,7 @@ class Instance:
     name: str | None = None
     uses: int = 0
     first_call: tuple | None = None  # (BlockCall, graph builder, block key) of its first call
+    runtime_name: str | None = None  # the literal name= it was made with: its Keras layer's name
 
 
 @dataclass
@@ -385,6 +398,8 @@ class KerasImporter:
         self.layer_of_node: dict = {}               # pivot node -> the LayerObj that made it
         self.remarks: dict = {}                     # pivot node -> what its report entry says instead of the class
         self.weight_parts: dict = {}                # pivot node -> the part of its layer's weights it holds
+        self.learned_of_node: dict = {}             # add_learned node -> the LearnedWeight it adds
+        self.learned_counts: dict = {}              # id(holder) -> how many add_weight calls it made
         self.instance_of_call: dict = {}            # BlockCall node -> the custom layer (Instance) it calls
         self.block_builder: dict = {}               # Block -> the Instance whose call built its nodes
         self.nested_outputs: dict = {}              # Block of a functional model called as a layer -> outputs
@@ -724,6 +739,11 @@ class Interpreter(KerasImporter, SourceInterpreter):
             value.name = name
 
     def set_attribute(self, owner, name, value, node) -> None:
+        if isinstance(value, LearnedWeight) and value.attribute is None:
+            value.attribute = name
+        if isinstance(owner, LayerObj) and isinstance(value, LearnedWeight):
+            owner.tensor = (name, value)   # self.k.tensor = self.k.add_weight(...)
+            return
         if isinstance(owner, Instance):
             if isinstance(value, (LayerObj, SequentialObj, Instance)) and value.name is None:
                 value.name = name
@@ -750,6 +770,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return op_matmul(self, "ops.matmul", [left, right], {}, hint, loc)
         if isinstance(op, ast.Div) and isinstance(left, T) and isinstance(right, PooledMask):
             return average_over_counted(self, left, right, loc)
+        if isinstance(op, ast.Add) and isinstance(right, LearnedWeight) and isinstance(left, T):
+            return self.add_learned(left, right, hint, loc)
+        if isinstance(op, ast.Add) and isinstance(left, LearnedWeight) and isinstance(right, T):
+            return self.add_learned(right, left, hint, loc)
         kind = BINARY_KINDS.get(type(op))
         if kind and (isinstance(left, T) or isinstance(right, T)):
             if isinstance(left, T) and isinstance(right, T):
@@ -774,9 +798,13 @@ class Interpreter(KerasImporter, SourceInterpreter):
             found = owner.cls.method(expr.attr)
             if found is not None:
                 return BoundMethod(owner, found[0], found[1])
-            if expr.attr in ("compile", "fit", "build"):
+            if expr.attr in ("compile", "fit", "build", "add_weight"):
                 return ObjectMethod(owner, expr.attr)
             return Unknown(f"'{ast.unparse(expr)}' is not set in __init__", self.loc(expr))
+        if isinstance(owner, LayerObj) and owner.tensor is not None and expr.attr == owner.tensor[0]:
+            return owner.tensor[1]
+        if isinstance(owner, LayerObj) and expr.attr == "add_weight":
+            return ObjectMethod(owner, expr.attr)
         if isinstance(owner, T) and expr.attr == "shape":
             return tuple(owner.shape[a] for a in owner.perm)
         if isinstance(owner, ClassDef) and owner.role is None:   # a plain class: Config.epochs, a dataclass default
@@ -875,6 +903,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return None
         if isinstance(target, LayerObj) and name == "__call__":
             return self.apply(target, args, kwargs, None, None, loc, self.strict)
+        if name == "add_weight":
+            return self.learned_weight(target, args, kwargs, loc)
+        if name == "build" and isinstance(target, LayerObj) and target.tensor is not None:
+            return None   # a bare Layer holding a tensor marked built: nothing to compute
         return Unknown(f"result of '{ast.unparse(expr)}'", loc)
 
     def unexpected_keyword(self, func, key, node) -> bool:
@@ -889,7 +921,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
         return found[0] if found else None
 
     def instantiate(self, cls: ClassDef, args, kwargs, loc):
-        instance = Instance(cls, {}, loc, name=kwargs.get("name") if isinstance(kwargs.get("name"), str) else None)
+        literal_name = kwargs.get("name") if isinstance(kwargs.get("name"), str) else None
+        instance = Instance(cls, {}, loc, name=literal_name, runtime_name=literal_name)
         instance.ctor = (tuple(map(repr, args)),   # name= changes no computation: objects differing by it share a block
                          tuple(sorted((k, repr(v)) for k, v in kwargs.items() if k != "name")))
         init = self.method_of(cls, "__init__")
@@ -1274,6 +1307,51 @@ class Interpreter(KerasImporter, SourceInterpreter):
         return Unknown(f"result of {path}", loc)
 
     # --- operations ---------------------------------------------------------------------------------------
+    def learned_weight(self, holder, args, kwargs, loc):
+        """``add_weight(shape=(...), initializer=..., trainable=True)``: the initializer is weight initialisation,
+        which the checkpoint replaces; a weight not trained, or of sizes not known statically, is refused."""
+        shape = kwargs.get("shape", args[0] if args else None)
+        if not isinstance(shape, (tuple, list)) or not shape or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            self.error("unsupported-construct", "add_weight needs a shape of fixed positive sizes", loc)
+            return Unknown("add_weight of unknown shape", loc)
+        if kwargs.get("trainable", True) is not True:
+            self.error("unsupported-construct", "a weight that is not trained (trainable=False) has no pivot "
+                       "counterpart", loc)
+            return Unknown("untrained weight", loc)
+        index = self.learned_counts.get(id(holder), 0)
+        self.learned_counts[id(holder)] = index + 1
+        return LearnedWeight(tuple(shape), loc, holder, index=index)
+
+    def add_learned(self, x: T, weight: LearnedWeight, hint, loc):
+        """``x + weight``: the add_learned node; the weight's Keras axes follow ``x``'s layout."""
+        rank, shape = x.rank, weight.shape
+        if not L.is_identity(x.perm):
+            # a checkpoint's variable could not be matched to the pivot's axes without the layout of the code
+            self.error("unsupported-construct", f"a weight added to a tensor laid out {x.perm} in Keras (not the "
+                       "pivot's axis order) is not read", loc)
+            return Unknown("sum with a weight", loc)
+        if len(shape) == rank and shape[0] == 1:
+            batch_axis = True
+        elif len(shape) < rank:
+            batch_axis = False
+        else:
+            self.error("unsupported-construct", f"a weight of shape {shape} added to a tensor of rank {rank}", loc)
+            return Unknown("sum with a weight", loc)
+        declared = list(shape[1:] if batch_axis else shape)
+        tensor = self.tensor(x, loc)
+        holder = weight.holder
+        names = (holder.name if isinstance(holder, LayerObj) else weight.attribute, hint, "add_learned")
+        node = self.builder.add("AddLearned", names, [tensor], loc, shape=declared, batch_axis=batch_axis)
+        if weight.node is None:
+            weight.node = node
+        elif weight.node.eContainer() is node.eContainer():
+            node.weightsOf = weight.node
+        if isinstance(holder, LayerObj):
+            self.layer_of_node[node] = holder
+        self.learned_of_node[node] = weight
+        return self.out_tensor(node, tensor.perm)
+
     def arithmetic(self, eclass_name, operands, hint, loc, scalar=None, scalar_first=False):
         tensors = [self.tensor(t, loc) for t in operands]
         if any(t is None for t in tensors):
@@ -3516,6 +3594,11 @@ def block_layers(self, model) -> dict[str, dict[str, tuple]]:
                 layer = self.layer_of_node.get(node)
             if layer is not None and layer.runtime_name:
                 inner[node.name] = (layer.runtime_name, self.weight_parts.get(node))
+            weight = self.learned_of_node.get(node)
+            if weight is not None and isinstance(weight.holder, Instance) and \
+                    getattr(instance, "runtime_name", None):
+                # the custom layer's own add_weight variables come first in its weights, in the order made
+                inner[node.name] = (instance.runtime_name, [(weight.index, None)])
         found[call.name] = inner
     return found
 

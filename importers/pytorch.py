@@ -139,6 +139,7 @@ DTYPES = {"torch.float32": "float32", "torch.float": "float32", "torch.FloatTens
           "torch.int": "int32", "torch.IntTensor": "int32", "torch.float64": "float64", "torch.double": "float64",
           "torch.float16": "float16", "torch.half": "float16", "torch.bool": "bool"}
 TENSOR_CLASSES = frozenset({"torch.Tensor", "nn.Parameter"})
+NEW_TENSORS = frozenset({"torch.zeros", "torch.randn", "torch.rand", "torch.empty"})  # an nn.Parameter's content
 # Calls that only matter outside the function the pivot computes: answers that hold for an eager model on the CPU
 # (is_scripting() is False), and devices, profiler ranges and grad modes, which forward may use but not compute.
 STATIC_ANSWERS = {"torch.jit.is_scripting": False, "torch.jit.is_tracing": False, "torch.cuda.is_available": False,
@@ -238,8 +239,18 @@ BATCH = BatchSize()
 
 @dataclass(frozen=True)
 class Zeros:
-    """``torch.zeros(...)``: accepted as an RNN's initial state (the default), nothing else."""
+    """``torch.zeros(...)``: accepted as an RNN's initial state (the default) and, of fixed ``sizes`` in
+    ``__init__``, as an ``nn.Parameter``'s content."""
     where: ast.AST
+    sizes: tuple = ()
+
+
+@dataclass(frozen=True)
+class Filled:
+    """``torch.zeros/randn/rand/empty(sizes)`` in ``__init__``: the content of an ``nn.Parameter`` (its starting
+    values are weight initialisation, which the checkpoint replaces)."""
+    where: ast.AST
+    sizes: tuple
 
 
 @dataclass(frozen=True)
@@ -291,6 +302,23 @@ class Layer(Module):
     @property
     def label(self) -> str:
         return self.kind.keyword
+
+
+class LearnedTensor(Layer):
+    """``self.pos = nn.Parameter(torch.zeros(1, n, d))``: a tensor trained with the model, made an ``add_learned``
+    node where forward adds it to an activation (its attributes depend on that activation's rank)."""
+
+    def __init__(self, sizes: tuple, where: Location, notes: list[str]):
+        super().__init__(KINDS["add_learned"], {}, {}, where, notes)
+        self.sizes = sizes
+
+    def attributes_for(self, rank: int) -> dict | None:
+        """The pivot attributes when added to an activation of ``rank`` axes (batch included), None when the
+        tensor cannot be added without widening it."""
+        sizes = list(self.sizes)
+        if len(sizes) == rank and sizes[0] == 1:
+            return {"shape": sizes[1:], "batchAxis": True}
+        return {"shape": sizes} if 0 < len(sizes) < rank else None
 
 
 class Container(Module):
@@ -1281,6 +1309,10 @@ class Importer(Interpreter):
             return BatchMultiple(right if isinstance(left, BatchSize) else left)
         if isinstance(left, BatchSize) or isinstance(right, BatchSize):
             raise self.refuse("dynamic-value", f"'{describe(node)}' computes with the batch size", node)
+        if isinstance(op, ast.Add) and isinstance(right, LearnedTensor):
+            return self.add_learned(right, left, node)
+        if isinstance(op, ast.Add) and isinstance(left, LearnedTensor):
+            return self.add_learned(left, right, node)
         tensor_left, tensor_right = isinstance(left, Tensor), isinstance(right, Tensor)
         if not tensor_left and not tensor_right:
             try:
@@ -1409,6 +1441,12 @@ class Importer(Interpreter):
             return self.make_composite(spelling, args, kwargs, node)
         if spelling in CLASSES:
             return self.make_layer(CLASSES[spelling], spelling, args, kwargs, node)
+        if spelling == "nn.Parameter":
+            return self.make_learned(args, kwargs, node)
+        if spelling in NEW_TENSORS and self.builder is None:
+            sizes = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
+            if sizes and all(_is_int(d) and d > 0 for d in sizes) and set(kwargs) <= {"dtype", "requires_grad"}:
+                return Filled(node, sizes) if spelling != "torch.zeros" else Zeros(node, sizes)
         if spelling == "torch.zeros" or spelling == "torch.zeros_like":
             return Zeros(node)
         if spelling in ("collections.OrderedDict",):
@@ -1427,6 +1465,27 @@ class Importer(Interpreter):
         if spelling.startswith("nn.") and spelling[3:4].isupper():
             raise self.refuse("unknown-layer", f"{spelling} has no pivot kind", node)
         raise self.refuse("unknown-function", f"{spelling}() has no pivot counterpart", node)
+
+    def make_learned(self, args, kwargs, node):
+        """``nn.Parameter(torch.zeros(...))``: a learned tensor of fixed sizes, trained (requires_grad)."""
+        if len(args) != 1 or not isinstance(args[0], (Filled, Zeros)) or not args[0].sizes or kwargs.get("requires_grad", True) is not True \
+                or set(kwargs) - {"requires_grad"}:
+            raise self.refuse("unknown-layer", f"'{describe(node)}': a parameter is read only as "
+                                               "nn.Parameter(torch.zeros/randn/empty(fixed sizes))", node)
+        return LearnedTensor(args[0].sizes, self.where(node), [])
+
+    def add_learned(self, learned: LearnedTensor, tensor, node):
+        """``x + self.pos``: the add_learned node of ``learned`` on ``tensor``."""
+        if not isinstance(tensor, Tensor):
+            raise self.refuse("unsupported-construct", f"'{describe(node)}' adds a parameter to "
+                                                       f"{type(tensor).__name__}", node)
+        attrs = learned.attributes_for(len(self.tensor_shape(tensor, node)))
+        if attrs is None or learned.attrs and attrs != learned.attrs:
+            raise self.refuse("unsupported-construct", f"'{describe(node)}': a parameter of sizes "
+                                                       f"{learned.sizes} added to a tensor of rank "
+                                                       f"{len(self.tensor_shape(tensor, node))}", node)
+        learned.attrs = attrs
+        return self.call_layer(learned, [tensor], {}, node)
 
     def call_tensor_method(self, method: TensorMethod, args, kwargs, node):
         name, tensor = method.name, method.tensor
@@ -1617,6 +1676,8 @@ class Importer(Interpreter):
 
     def batch_source(self) -> Tensor:
         """A tensor whose batch axis is the batch: the first input of the graph being built."""
+        if self.builder is None:   # in __init__: a tensor computed at construction (a buffer's content)
+            raise ValueError("a tensor computed in __init__ has no pivot counterpart")
         first = next((n for n in self.builder.graph.nodes if n.eClass.name == "Input"), None)
         if first is None:
             raise ValueError("needs an input of the network first")

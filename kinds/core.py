@@ -6,7 +6,8 @@ from nnpivot.metamodel import shapes as S
 from . import layout as L
 from .keras_mapping import Arg as KerasArg
 from .keras_mapping import KerasMapping, Weights, emit_layer
-from .spec import SEQ, VEC, ex, keras, kind, pytorch
+from .pysyntax import literal
+from .spec import SEQ, SIGNAL, VEC, ex, keras, kind, pytorch
 from .torch_mapping import Arg, TorchMapping
 
 kind("dense", "Dense", S.dense, "Fully connected layer on the last axis.",
@@ -16,6 +17,10 @@ kind("dropout", "Dropout", S.same_shape, "Dropout (identity at inference).",
 kind("embedding", "Embedding", S.embedding, "Lookup table of vectors for integer indices.",
      [ex("embedding(x, 50, 8)", ("x: int64[10]",)), ex("embedding(x, 30, 6, padding_idx=0)", ("x: int64[9]",))],
      positional=("numEmbeddings", "embeddingDim"), required=("numEmbeddings", "embeddingDim"))
+kind("add_learned", "AddLearned", S.add_learned,
+     "Adds a trainable tensor of a declared shape (a learned position table), broadcast from the right.",
+     [ex("add_learned(x, [7, 12])", SEQ), ex("add_learned(x, [1, 20], batch_axis=true)", SIGNAL)],
+     positional=("shape",), required=("shape",))
 
 
 # --- PyTorch ---------------------------------------------------------------------------------
@@ -45,6 +50,19 @@ pytorch("embedding", TorchMapping(
      Arg("padding_idx", "paddingIdx", None), Arg("max_norm", "maxNorm", None)),
     parameters=lambda site: {"weight": (site.node.numEmbeddings, site.node.embeddingDim)},
     functions=("F.embedding",)))
+
+
+def learned_shape(node) -> tuple:
+    """The learned tensor's shape in PyTorch and in the pivot's weights: the declared one, after a 1 for the
+    batch when the source wrote one."""
+    return (1, *node.shape) if node.batchAxis else tuple(node.shape)
+
+
+pytorch("add_learned", TorchMapping(
+    # Weight initialisation is not part of the pivot (as for every layer): the tensor starts at zeros.
+    declaration=lambda site: f"nn.Parameter(torch.zeros({', '.join(literal(d) for d in learned_shape(site.node))}))",
+    forward="{x} + {module}",
+    parameters=lambda site: {"weight": learned_shape(site.node)}))
 
 
 # --- Keras -----------------------------------------------------------------------------------
@@ -113,3 +131,58 @@ keras("embedding", KerasMapping("layers.Embedding", emit_embedding, (
     "pivot", Weights(lambda np, node, params, info: [params["weight"]],
                      lambda np, node, arrays, info: {"weight": arrays[0]}),
     note="padding_idx only changes training in PyTorch; not a Keras mask"))
+
+
+def keras_learned_shape(node, perm) -> tuple:
+    """The Keras variable's shape on an input laid out as ``perm``: PyTorch's where the layout is the pivot's, else
+    the tensor at the input's rank (1s in front) with its axes in the input's layout, the batch axis kept only
+    when the source wrote one."""
+    if L.is_identity(perm):
+        return learned_shape(node)
+    full = (1,) * (len(perm) - len(node.shape)) + tuple(node.shape)
+    permuted = tuple(full[axis] for axis in perm)
+    return permuted if node.batchAxis else permuted[1:]
+
+
+def emit_add_learned(ctx):
+    # A bare Layer holds the variable, so its weights load and save by layer name like any other layer's.
+    holder = ctx.layer("layers.Layer", [])
+    shape = keras_learned_shape(ctx.node, ctx.x.perm)
+    ctx.graph.init.append(f"        {holder}.tensor = {holder}.add_weight(shape={literal(shape)}, "
+                          f"initializer={literal('zeros')}, name={literal('tensor')})")
+    ctx.graph.init.append(f"        {holder}.build(None)  # built: its one variable exists")
+    ctx.assign(f"{ctx.x.expr} + {holder}.tensor")
+    return [ctx.x.perm]
+
+
+def _full_rank(node, perm) -> tuple:
+    return (1,) * (len(perm) - len(node.shape)) + tuple(node.shape)
+
+
+def _layout(node, perm, keras_shape) -> tuple:
+    """The layout of the node's input in Keras: the generated code's, else (a hand-written source, whose
+    importer reads a weight only on a tensor in the pivot's layout) the pivot's, checked on the weight's shape."""
+    if perm is not None:
+        return perm
+    if tuple(keras_shape) != learned_shape(node):
+        raise ValueError(f"a weight of shape {tuple(keras_shape)} where {learned_shape(node)} is expected")
+    return L.identity(len(node.shape) + 1)
+
+
+def _learned_to_keras(np, node, params, perm):
+    if perm is None:
+        return [params["weight"]]
+    full = params["weight"].reshape(_full_rank(node, perm))
+    return [full.transpose(perm).reshape(keras_learned_shape(node, perm))]
+
+
+def _learned_from_keras(np, node, arrays, perm):
+    perm = _layout(node, perm, arrays[0].shape)
+    keras_full = tuple(_full_rank(node, perm)[axis] for axis in perm)
+    return {"weight": arrays[0].reshape(keras_full).transpose(L.inverse(perm)).reshape(learned_shape(node))}
+
+
+keras("add_learned", KerasMapping(None, emit_add_learned, layout="any",
+                                  weights=Weights(_learned_to_keras, _learned_from_keras,
+                                                  info=lambda layer, code, node: getattr(code, "perms", {}).get(node.name)),
+                                  note="a Layer holding the tensor (add_weight), added to the input"))

@@ -155,6 +155,9 @@ class TorchMapping:
     # For a kind written with another kind's class (a depthwise convolution is an nn.Conv2d): whether
     # the bound constructor arguments of that class mean this kind. The importer asks it first.
     recognise: Callable[[dict], bool] | None = None
+    # For a kind held as a bare tensor rather than a submodule: the right-hand side of ``self.<node> = ...``
+    # in ``__init__`` (``nn.Parameter(torch.zeros(...))``); its one parameter's state_dict key is ``<node>``.
+    declaration: Callable[[Site], str] | None = None
 
     def module_class(self, site: Site) -> str | None:
         return self.module(site) if callable(self.module) else self.module

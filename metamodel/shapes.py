@@ -242,6 +242,17 @@ def embedding(node, shapes):
     return [(*x, node.embeddingDim)]
 
 
+def add_learned(node, shapes):
+    (x,) = shapes
+    table = list(node.shape)
+    if not table or len(table) > len(x) - 1 or any(d <= 0 for d in table):
+        raise ShapeError(f"shape {tuple(table)} must hold 1 to {len(x) - 1} positive sizes for an input {fmt(x)}")
+    for size, axis in zip(reversed(table), reversed(x[1:])):
+        if size != 1 and size != axis:  # the sum must keep the input's shape: no broadcasting of the input
+            raise ShapeError(f"a tensor of shape {tuple(table)} cannot be added to an input {fmt(x)}")
+    return [x]
+
+
 def recurrent(node, shapes):
     (x,) = shapes
     if len(x) != 3:

@@ -35,6 +35,7 @@ from pathlib import Path
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, error, has_errors
 from nnpivot.formats import FRAMEWORKS, TARGETS, UsageError, format_named
 from nnpivot.importers.pysource import ImportReport, detect_framework
+from nnpivot.kinds import kind_of
 from nnpivot.pipeline import Conversion, load_as
 from nnpivot.shapes import run_time_size
 
@@ -235,6 +236,9 @@ def source_key(model, report, pivot_key: str) -> str | None:
         graph = getattr(node, "block", None)
     if not consumed:
         return None
+    if graph is None and node is not None and kind_of(node) is not None and \
+            kind_of(node).mappings["pytorch"].declaration is not None:
+        return ".".join(filter(None, prefix))   # a bare nn.Parameter: its attribute is its key
     return ".".join([*filter(None, prefix), *parts[consumed:]])
 
 
