@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from nnpivot.compare import sharing_difference
-from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
+from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
 from nnpivot.importers.interpreter import BoundMethod, Function, Object, free_message
 from nnpivot.importers.interpreter import Class as ClassDef
@@ -1741,7 +1741,7 @@ def layer_zero_padding(self, layer, x, names, loc):
 
 
 # Layers that change their input only in training (augmentation, noise): the identity at inference. The migration
-# leaves them out, with a warning; the training pipeline is the user's to rebuild.
+# leaves them out, which is exact for inference, with a note naming them; the training pipeline is the user's to rebuild.
 TRAINING_ONLY_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
                         "RandomBrightness", "RandomErasing", "RandomGrayscale", "RandomHue", "RandomSaturation",
                         "RandomSharpness", "RandomShear", "RandomColorJitter", "RandomPerspective",
@@ -1753,8 +1753,9 @@ def layer_training_only(self, layer, x, names, loc):
     x = self.tensor(x, loc)
     if x is None:
         return Unknown("operand", loc)
-    self.warn("approximate-translation", f"{layer.original} changes its input only in training (augmentation or "
-              "noise); it is left out, and the model computes the same at inference", loc)
+    self.diagnose(Diagnostic(NOTE, "training-only-layer", f"{layer.original} changes its input only in training "
+                             "(augmentation or noise); it is left out, and the model computes the same at inference",
+                             loc))
     return x
 
 
