@@ -120,6 +120,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
     "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
     "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
+    "Normalization": ("axis", "mean", "variance", "invert"),
     "MultiHeadAttention": ("num_heads", "key_dim"), "InputLayer": ("shape",), "Input": ("shape",),
 }
 # Old (tf.keras 2) keyword spellings.
@@ -1442,6 +1443,25 @@ def layer_batch_norm(self, layer, x, given, names, loc):
 
 
 @operand_layer
+def layer_normalization(self, layer, x, given, names, loc):
+    """Normalization(axis): (x - mean) / max(sqrt(variance), epsilon) over one axis, the pivot's channel axis; its
+    statistics are weights (adapted on data, then saved with the model)."""
+    axis = given.get("axis", -1)
+    if not isinstance(axis, int) or x.rank < 2:
+        self.error("unsupported-construct", f"Normalization over axis {axis!r} (one axis only) is not translated",
+                   loc)
+        return Unknown("normalization", loc)
+    constants = [key for key in ("mean", "variance") if given.get(key) is not None]
+    if constants or given.get("invert"):
+        what = f"{' and '.join(constants)} given in the code" if constants else "invert=True"
+        self.error("unsupported-construct", f"Normalization with {what} is not translated (an adapted "
+                   "Normalization, whose statistics are saved with the weights, is)", loc)
+        return Unknown("normalization", loc)
+    self.check_rest(layer, given, {"axis", "mean", "variance", "invert"})
+    return channel_layer(self, layer, "normalization", x, axis, given, names, loc)
+
+
+@operand_layer
 def layer_group_norm(self, layer, x, given, names, loc):
     if given.get("groups") == -1:  # Keras' "a group per channel" is instance normalization
         return channel_layer(self, layer, "instance_norm", x, given.get("axis", -1), given, names, loc)
@@ -2122,6 +2142,7 @@ JOIN_LAYERS = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul"}
 SPECIAL_LAYERS: dict[str, Callable] = {
     "Activation": layer_activation, "ReLU": layer_relu, "Softmax": layer_softmax,
     "BatchNormalization": layer_batch_norm, "GroupNormalization": layer_group_norm,
+    "Normalization": layer_normalization,
     "LayerNormalization": layer_layer_norm, "LSTM": layer_recurrent, "GRU": layer_recurrent,
     "SimpleRNN": layer_recurrent, "Bidirectional": layer_bidirectional, "Flatten": layer_flatten,
     "LSTMCell": layer_cell, "GRUCell": layer_cell, "RNN": layer_rnn, "ConvLSTM2D": layer_conv_lstm,
