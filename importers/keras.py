@@ -120,7 +120,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
     "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
     "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
-    "Normalization": ("axis", "mean", "variance", "invert"),
+    "Normalization": ("axis", "mean", "variance", "invert"), "CenterCrop": ("height", "width"),
     "MultiHeadAttention": ("num_heads", "key_dim"), "InputLayer": ("shape",), "Input": ("shape",),
 }
 # Old (tf.keras 2) keyword spellings.
@@ -2051,6 +2051,38 @@ def layer_cropping(self, layer, x, given, names, loc):
 
 
 @operand_layer
+def layer_center_crop(self, layer, x, given, names, loc):
+    """CenterCrop(height, width): the middle height x width window, a slice whose offsets depend on the input size;
+    Keras resizes (instead of cropping) an input smaller than the window, which has no exact counterpart."""
+    size = (given.get("height"), given.get("width"))
+    channels_first = given.get("data_format") == "channels_first"
+    self.check_rest(layer, given, {"height", "width", "data_format"})
+    if x.rank != 4 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        self.error("unsupported-construct", f"CenterCrop of {size!r} over a rank-{x.rank} tensor is not translated "
+                   "(a batch of images and two sizes are)", loc)
+        return Unknown("center_crop", loc)
+    axes = [x.perm[j] for j in ((2, 3) if channels_first else (1, 2))]
+    spatial = [x.shape[a] if x.shape else None for a in axes]
+    if any(n is None or n < 0 for n in spatial):
+        self.error("input-size-needed", f"CenterCrop({size[0]}, {size[1]}) crops at offsets that depend on the input "
+                   "size, which the code leaves open: give it with --input-shape", loc)
+        return Unknown("center_crop", loc)
+    if any(n < want for n, want in zip(spatial, size)):
+        self.error("unsupported-construct", f"CenterCrop({size[0]}, {size[1]}) of a {spatial[0]}x{spatial[1]} input "
+                   "resizes it (Keras crops only inputs at least as large as the window), which is not translated",
+                   loc)
+        return Unknown("center_crop", loc)
+    starts = [(n - want) // 2 for n, want in zip(spatial, size)]
+    cropped = [(a, b, b + want) for a, b, want, n in zip(axes, starts, size, spatial) if want != n]
+    if not cropped:
+        return x
+    node = self.builder.add("Slice", names, [x], loc, **slice_attributes(
+        [a for a, _, _ in cropped], [b for _, b, _ in cropped], [e for _, _, e in cropped], [1] * len(cropped)))
+    self.note(node, loc, f"CenterCrop: exact for {spatial[0]}x{spatial[1]} inputs (its offsets depend on the size)")
+    return self.out_tensor(node, x.perm)
+
+
+@operand_layer
 def layer_prelu(self, layer, x, given, names, loc):
     shared = given.get("shared_axes")
     shared = sorted(a % x.rank for a in ([shared] if isinstance(shared, int) else shared or []))
@@ -2150,7 +2182,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
     **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
-    **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)},
+    **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)}, "CenterCrop": layer_center_crop,
     **{f"SeparableConv{d}D": layer_separable_conv for d in (1, 2)},
     **{f"{op}Pooling{d}D": layer_pool for op in ("Max", "Average") for d in (1, 2, 3)},
     "TimeDistributed": layer_time_distributed,
