@@ -121,6 +121,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
     "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
     "Normalization": ("axis", "mean", "variance", "invert"), "CenterCrop": ("height", "width"),
+    "Resizing": ("height", "width", "interpolation"),
     "MultiHeadAttention": ("num_heads", "key_dim"), "InputLayer": ("shape",), "Input": ("shape",),
 }
 # Old (tf.keras 2) keyword spellings.
@@ -2083,6 +2084,31 @@ def layer_center_crop(self, layer, x, given, names, loc):
 
 
 @operand_layer
+def layer_resizing(self, layer, x, given, names, loc):
+    """Resizing(height, width): bilinear with half-pixel centres and no antialiasing is exactly F.interpolate's
+    bilinear (align_corners=False). Keras' nearest picks the cells of torch's 'nearest-exact', not 'nearest'."""
+    size = (given.get("height"), given.get("width"))
+    interpolation = given.get("interpolation", "bilinear")
+    flags = [key for key in ("crop_to_aspect_ratio", "pad_to_aspect_ratio", "antialias") if given.get(key)]
+    self.check_rest(layer, given, {"height", "width", "interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio",
+                                   "antialias", "data_format"})
+    if x.rank != 4 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        self.error("unsupported-construct", f"Resizing to {size!r} of a rank-{x.rank} tensor is not translated (a "
+                   "batch of images and two sizes are)", loc)
+        return Unknown("resizing", loc)
+    if interpolation != "bilinear" or flags:
+        what = ", ".join(f"{key}=True" for key in flags) or f"interpolation={interpolation!r}"
+        self.error("unsupported-construct", f"Resizing with {what} is not translated: only bilinear resizing without "
+                   "antialiasing or aspect-ratio handling has an exact PyTorch counterpart", loc)
+        return Unknown("resizing", loc)
+    channels_first = given.get("data_format") == "channels_first"
+    name = self.builder.name(*names)
+    x = self.builder.permuted(x, L.identity(4) if channels_first else L.channels_last(4), (f"{name}_in",), loc)
+    node = self.builder.add("Upsample", name, [x], loc, size=list(size), mode="bilinear")
+    return self.out_tensor(node, x.perm)
+
+
+@operand_layer
 def layer_prelu(self, layer, x, given, names, loc):
     shared = given.get("shared_axes")
     shared = sorted(a % x.rank for a in ([shared] if isinstance(shared, int) else shared or []))
@@ -2183,6 +2209,7 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
     **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
     **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)}, "CenterCrop": layer_center_crop,
+    "Resizing": layer_resizing,
     **{f"SeparableConv{d}D": layer_separable_conv for d in (1, 2)},
     **{f"{op}Pooling{d}D": layer_pool for op in ("Max", "Average") for d in (1, 2, 3)},
     "TimeDistributed": layer_time_distributed,

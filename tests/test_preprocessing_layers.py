@@ -172,3 +172,61 @@ def test_center_crop_of_an_input_of_open_size_asks_for_the_size(tmp_path):
         import_source(source, "keras")
     assert ("input-size-needed", 5) in _codes(caught.value.diagnostics)
     assert any("--input-shape" in d.message for d in caught.value.diagnostics)
+
+
+RESIZED_NET = """import keras
+from keras import layers
+
+
+def build_model(classes=3):
+    inputs = keras.Input(shape=(None, None, 3))
+    x = layers.Resizing(12, 10)(inputs)
+    x = layers.Conv2D(4, 3, activation="relu")(x)
+    x = layers.Flatten()(x)
+    return keras.Model(inputs, layers.Dense(classes)(x))
+"""
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_bilinear_resizing_is_f_interpolate_at_any_input_size(tmp_path):
+    import torch
+
+    source = tmp_path / "resized.py"
+    source.write_text(RESIZED_NET)
+    model, report = import_source(source, "keras")
+    assert report.ok, [str(d) for d in report.diagnostics]
+    original = source_runner(source, "keras", model, report)
+    checkpoint = tmp_path / "resized.weights.h5"
+    original.obj.save_weights(str(checkpoint))
+    output, weights_out = tmp_path / "resized_torch.py", tmp_path / "resized.pt"
+    result = migrate(source, "pytorch", output, weights=checkpoint, weights_out=weights_out)
+    assert result.ok, [str(d) for d in result.diagnostics]
+    assert 'F.interpolate(x, size=(12, 10), mode="bilinear")' in output.read_text()
+    generated = open_model_file(output, result.model, "pytorch").obj
+    generated.load_state_dict(torch.load(weights_out, weights_only=True))
+    rng = np.random.default_rng(5)
+    for batch, (height, width) in ((2, (7, 19)), (3, (30, 16))):   # down- and up-sampling, both axes
+        images = rng.normal(size=(batch, height, width, 3)).astype("float32")
+        want = np.asarray(original.obj(images, training=False))
+        with torch.no_grad():
+            got = generated(torch.from_numpy(np.ascontiguousarray(np.moveaxis(images, -1, 1)))).numpy()
+        assert got.shape == want.shape == (batch, 3)
+        assert np.abs(want - got).max() <= ATOL, ((height, width), float(np.abs(want - got).max()))
+
+
+@pytest.mark.parametrize("layer, needle", [
+    ('layers.Resizing(16, 16, interpolation="nearest")', "interpolation='nearest'"),
+    ("layers.Resizing(16, 16, crop_to_aspect_ratio=True)", "crop_to_aspect_ratio=True"),
+])
+def test_resizing_without_an_exact_counterpart_is_a_located_error(tmp_path, layer, needle):
+    source = tmp_path / "net.py"
+    source.write_text("import keras\nfrom keras import layers\n\n"
+                      "model = keras.Sequential([\n"
+                      "    keras.Input(shape=(32, 32, 3)),\n"
+                      f"    {layer},\n"
+                      "])\n")
+    with pytest.raises(NNPivotError) as caught:
+        import_source(source, "keras")
+    assert ("unsupported-construct", 6) in _codes(caught.value.diagnostics)
+    assert any(needle in d.message and "exact" in d.message for d in caught.value.diagnostics)
