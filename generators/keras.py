@@ -924,6 +924,14 @@ def write_layer_weights(key, node, units, params: dict, assign=None) -> list[Dia
 
 def _set_weights(layer, convert) -> None:
     layer.set_weights([np.asarray(a, dtype=v.dtype) for v, a in zip(layer.weights, convert())])
+    refresh_statistics(layer)
+
+
+def refresh_statistics(layer) -> None:
+    """Preprocessing layers (Normalization) compute tensors from their weights when built or loaded from a file,
+    not when the weights are set: recompute them."""
+    if hasattr(layer, "finalize_state"):
+        layer.finalize_state()
 
 
 def read_layer_weights(key, node, units, store: WeightStore) -> list[Diagnostic]:

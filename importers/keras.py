@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from nnpivot.compare import sharing_difference
-from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
+from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
 from nnpivot.importers.interpreter import BoundMethod, Function, Object, free_message
 from nnpivot.importers.interpreter import Class as ClassDef
@@ -120,6 +120,8 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
     "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
     "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
+    "Normalization": ("axis", "mean", "variance", "invert"), "CenterCrop": ("height", "width"),
+    "Resizing": ("height", "width", "interpolation"),
     "MultiHeadAttention": ("num_heads", "key_dim"), "InputLayer": ("shape",), "Input": ("shape",),
 }
 # Old (tf.keras 2) keyword spellings.
@@ -1520,6 +1522,25 @@ def layer_batch_norm(self, layer, x, given, names, loc):
 
 
 @operand_layer
+def layer_normalization(self, layer, x, given, names, loc):
+    """Normalization(axis): (x - mean) / max(sqrt(variance), epsilon) over one axis, the pivot's channel axis; its
+    statistics are weights (adapted on data, then saved with the model)."""
+    axis = given.get("axis", -1)
+    if not isinstance(axis, int) or x.rank < 2:
+        self.error("unsupported-construct", f"Normalization over axis {axis!r} (one axis only) is not translated",
+                   loc)
+        return Unknown("normalization", loc)
+    constants = [key for key in ("mean", "variance") if given.get(key) is not None]
+    if constants or given.get("invert"):
+        what = f"{' and '.join(constants)} given in the code" if constants else "invert=True"
+        self.error("unsupported-construct", f"Normalization with {what} is not translated (an adapted "
+                   "Normalization, whose statistics are saved with the weights, is)", loc)
+        return Unknown("normalization", loc)
+    self.check_rest(layer, given, {"axis", "mean", "variance", "invert"})
+    return channel_layer(self, layer, "normalization", x, axis, given, names, loc)
+
+
+@operand_layer
 def layer_group_norm(self, layer, x, given, names, loc):
     if given.get("groups") == -1:  # Keras' "a group per channel" is instance normalization
         return channel_layer(self, layer, "instance_norm", x, given.get("axis", -1), given, names, loc)
@@ -1819,7 +1840,7 @@ def layer_zero_padding(self, layer, x, names, loc):
 
 
 # Layers that change their input only in training (augmentation, noise): the identity at inference. The migration
-# leaves them out, with a warning; the training pipeline is the user's to rebuild.
+# leaves them out, which is exact for inference, with a note naming them; the training pipeline is the user's to rebuild.
 TRAINING_ONLY_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
                         "RandomBrightness", "RandomErasing", "RandomGrayscale", "RandomHue", "RandomSaturation",
                         "RandomSharpness", "RandomShear", "RandomColorJitter", "RandomPerspective",
@@ -1831,8 +1852,9 @@ def layer_training_only(self, layer, x, names, loc):
     x = self.tensor(x, loc)
     if x is None:
         return Unknown("operand", loc)
-    self.warn("approximate-translation", f"{layer.original} changes its input only in training (augmentation or "
-              "noise); it is left out, and the model computes the same at inference", loc)
+    self.diagnose(Diagnostic(NOTE, "training-only-layer", f"{layer.original} changes its input only in training "
+                             "(augmentation or noise); it is left out, and the model computes the same at inference",
+                             loc))
     return x
 
 
@@ -2108,6 +2130,63 @@ def layer_cropping(self, layer, x, given, names, loc):
 
 
 @operand_layer
+def layer_center_crop(self, layer, x, given, names, loc):
+    """CenterCrop(height, width): the middle height x width window, a slice whose offsets depend on the input size;
+    Keras resizes (instead of cropping) an input smaller than the window, which has no exact counterpart."""
+    size = (given.get("height"), given.get("width"))
+    channels_first = given.get("data_format") == "channels_first"
+    self.check_rest(layer, given, {"height", "width", "data_format"})
+    if x.rank != 4 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        self.error("unsupported-construct", f"CenterCrop of {size!r} over a rank-{x.rank} tensor is not translated "
+                   "(a batch of images and two sizes are)", loc)
+        return Unknown("center_crop", loc)
+    axes = [x.perm[j] for j in ((2, 3) if channels_first else (1, 2))]
+    spatial = [x.shape[a] if x.shape else None for a in axes]
+    if any(n is None or n < 0 for n in spatial):
+        self.error("input-size-needed", f"CenterCrop({size[0]}, {size[1]}) crops at offsets that depend on the input "
+                   "size, which the code leaves open: give it with --input-shape", loc)
+        return Unknown("center_crop", loc)
+    if any(n < want for n, want in zip(spatial, size)):
+        self.error("unsupported-construct", f"CenterCrop({size[0]}, {size[1]}) of a {spatial[0]}x{spatial[1]} input "
+                   "resizes it (Keras crops only inputs at least as large as the window), which is not translated",
+                   loc)
+        return Unknown("center_crop", loc)
+    starts = [(n - want) // 2 for n, want in zip(spatial, size)]
+    cropped = [(a, b, b + want) for a, b, want, n in zip(axes, starts, size, spatial) if want != n]
+    if not cropped:
+        return x
+    node = self.builder.add("Slice", names, [x], loc, **slice_attributes(
+        [a for a, _, _ in cropped], [b for _, b, _ in cropped], [e for _, _, e in cropped], [1] * len(cropped)))
+    self.note(node, loc, f"CenterCrop: exact for {spatial[0]}x{spatial[1]} inputs (its offsets depend on the size)")
+    return self.out_tensor(node, x.perm)
+
+
+@operand_layer
+def layer_resizing(self, layer, x, given, names, loc):
+    """Resizing(height, width): bilinear with half-pixel centres and no antialiasing is exactly F.interpolate's
+    bilinear (align_corners=False). Keras' nearest picks the cells of torch's 'nearest-exact', not 'nearest'."""
+    size = (given.get("height"), given.get("width"))
+    interpolation = given.get("interpolation", "bilinear")
+    flags = [key for key in ("crop_to_aspect_ratio", "pad_to_aspect_ratio", "antialias") if given.get(key)]
+    self.check_rest(layer, given, {"height", "width", "interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio",
+                                   "antialias", "data_format"})
+    if x.rank != 4 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        self.error("unsupported-construct", f"Resizing to {size!r} of a rank-{x.rank} tensor is not translated (a "
+                   "batch of images and two sizes are)", loc)
+        return Unknown("resizing", loc)
+    if interpolation != "bilinear" or flags:
+        what = ", ".join(f"{key}=True" for key in flags) or f"interpolation={interpolation!r}"
+        self.error("unsupported-construct", f"Resizing with {what} is not translated: only bilinear resizing without "
+                   "antialiasing or aspect-ratio handling has an exact PyTorch counterpart", loc)
+        return Unknown("resizing", loc)
+    channels_first = given.get("data_format") == "channels_first"
+    name = self.builder.name(*names)
+    x = self.builder.permuted(x, L.identity(4) if channels_first else L.channels_last(4), (f"{name}_in",), loc)
+    node = self.builder.add("Upsample", name, [x], loc, size=list(size), mode="bilinear")
+    return self.out_tensor(node, x.perm)
+
+
+@operand_layer
 def layer_prelu(self, layer, x, given, names, loc):
     shared = given.get("shared_axes")
     shared = sorted(a % x.rank for a in ([shared] if isinstance(shared, int) else shared or []))
@@ -2199,6 +2278,7 @@ JOIN_LAYERS = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul"}
 SPECIAL_LAYERS: dict[str, Callable] = {
     "Activation": layer_activation, "ReLU": layer_relu, "Softmax": layer_softmax,
     "BatchNormalization": layer_batch_norm, "GroupNormalization": layer_group_norm,
+    "Normalization": layer_normalization,
     "LayerNormalization": layer_layer_norm, "LSTM": layer_recurrent, "GRU": layer_recurrent,
     "SimpleRNN": layer_recurrent, "Bidirectional": layer_bidirectional, "Flatten": layer_flatten,
     "LSTMCell": layer_cell, "GRUCell": layer_cell, "RNN": layer_rnn, "ConvLSTM2D": layer_conv_lstm,
@@ -2206,7 +2286,8 @@ SPECIAL_LAYERS: dict[str, Callable] = {
     **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
     "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
     **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
-    **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)},
+    **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)}, "CenterCrop": layer_center_crop,
+    "Resizing": layer_resizing,
     **{f"SeparableConv{d}D": layer_separable_conv for d in (1, 2)},
     **{f"{op}Pooling{d}D": layer_pool for op in ("Max", "Average") for d in (1, 2, 3)},
     "TimeDistributed": layer_time_distributed,

@@ -50,6 +50,7 @@ from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.attention import PROJECTED_ATTENTION, PROJECTED_ATTENTION_CODE
+from nnpivot.kinds.normalization import FEATURE_NORMALIZATION, FEATURE_NORMALIZATION_CODE
 from nnpivot.kinds.recurrent import CONV_LSTM, CONV_LSTM_CODE
 from nnpivot.kinds.tensor_ops import PAD_CLASSES
 from nnpivot.kinds.torch_mapping import REQUIRED, SAME_PADDED, SAME_PADDED_CODE
@@ -2118,6 +2119,7 @@ GENERATED_MODULES = {
     PROJECTED_ATTENTION: (ast.dump(ast.parse(PROJECTED_ATTENTION_CODE).body[0]), "multi_head_attention",
                           {"batch_first": True}),
     CONV_LSTM: (ast.dump(ast.parse(CONV_LSTM_CODE).body[0]), "conv_lstm2d", {}),
+    FEATURE_NORMALIZATION: (ast.dump(ast.parse(FEATURE_NORMALIZATION_CODE).body[0]), "normalization", {}),
 }
 # F.pad's modes -> the pivot's padding modes
 PAD_MODES = {"constant": "zeros", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}

@@ -1,4 +1,4 @@
-"""Normalization: batch, instance, layer and group normalization."""
+"""Normalization: batch, instance, layer and group normalization, and Keras' feature Normalization."""
 from __future__ import annotations
 
 from nnpivot.metamodel import is_kind
@@ -7,8 +7,9 @@ from nnpivot.metamodel import shapes as S
 from . import layout as L
 from .keras_mapping import Arg as KerasArg
 from .keras_mapping import KerasMapping, Weights
+from .pysyntax import literal
 from .spec import IMG, SEQ, SIGNAL, TWO_MAPS, VOLUME, ex, keras, kind, pytorch
-from .torch_mapping import Arg, TorchMapping, affine, channels_of, compact
+from .torch_mapping import HELPERS, Arg, TorchMapping, affine, channels_of, compact
 
 for d, inp in ((1, SEQ), (2, IMG), (3, VOLUME)):
     kind(f"batch_norm{d}d", f"BatchNorm{d}d", S.batch_norm(d), f"Batch normalization over the channel axis ({d}-D).",
@@ -23,6 +24,9 @@ kind("layer_norm", "LayerNorm", S.layer_norm, "Layer normalization over the trai
 kind("group_norm", "GroupNorm", S.channel_norm("numChannels"), "Group normalization over channel groups.",
      [ex("group_norm(x, 2)", TWO_MAPS[:1]), ex("group_norm(x, 3, affine=false)")],
      positional=("numGroups",), required=("numGroups",))
+kind("normalization", "Normalization", S.channel_norm("numFeatures"),
+     "Keras' feature normalization: (x - mean) / max(sqrt(variance), eps) per channel, from stored statistics.",
+     [ex("normalization(x)"), ex("normalization(x)", SEQ)])
 
 
 # --- PyTorch ---------------------------------------------------------------------------------
@@ -71,6 +75,28 @@ pytorch("group_norm", TorchMapping(
      Arg("eps", "eps", 1e-5), Arg("affine", "affine", True)),
     parameters=affine("affine", lambda site: (site.shape[1],)), functions=("F.group_norm",)))
 
+# Keras' Normalization, which torch lacks: written once into the generated code where needed (the PyTorch importer
+# reads it back by its exact code). Keras divides by max(sqrt(variance), epsilon), not by sqrt(variance + eps).
+FEATURE_NORMALIZATION = "FeatureNormalization"
+FEATURE_NORMALIZATION_CODE = '''class FeatureNormalization(nn.Module):
+    """(x - mean) / max(sqrt(variance), eps) per channel (axis 1), as Keras' Normalization layer."""
+
+    def __init__(self, num_features, eps=1e-7):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(num_features))
+        self.register_buffer("variance", torch.ones(num_features))
+
+    def forward(self, x):
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        scale = torch.clamp(torch.sqrt(self.variance), min=self.eps)
+        return (x - self.mean.view(shape)) / scale.view(shape)
+'''
+HELPERS[FEATURE_NORMALIZATION] = FEATURE_NORMALIZATION_CODE
+pytorch("normalization", TorchMapping(
+    FEATURE_NORMALIZATION, (Arg("num_features", derive=channels_of, positional=True), Arg("eps", "eps", 1e-7)),
+    parameters=lambda site: {"mean": (site.shape[1],), "variance": (site.shape[1],)}))
+
 
 # --- Keras -----------------------------------------------------------------------------------
 
@@ -99,6 +125,23 @@ def emit_layer_norm(ctx):
     axes = [L.target_axis(ctx.x.perm, a) for a in range(rank - count, rank)]
     axis = -1 if axes == [rank - 1] else axes[0] if len(axes) == 1 else axes
     layer = ctx.layer("layers.LayerNormalization", ctx.kwargs(axis=axis))
+    ctx.assign(f"{layer}({ctx.x.expr})")
+    return [ctx.x.perm]
+
+
+KERAS_EPSILON = 1e-7  # keras.config.epsilon(), which Normalization reads: global, not a layer argument
+
+
+def emit_normalization(ctx):
+    if ctx.node.eps != KERAS_EPSILON:
+        ctx.fail(f"eps={ctx.node.eps} differs from Keras' global epsilon {KERAS_EPSILON}, which its Normalization uses")
+    rank = len(ctx.x.perm)
+    axis = L.target_axis(ctx.x.perm, 1)
+    layer = ctx.layer("layers.Normalization", ctx.kwargs(axis=-1 if axis == rank - 1 else axis))
+    # Built in __init__, eagerly: Normalization keeps its statistics as tensors made when it is built, which a
+    # first build inside a traced call would leave in that call's graph.
+    build_shape = tuple(ctx.x.shape[1] if a == axis else None for a in range(rank))
+    ctx.graph.init.append(f"        {layer}.build({literal(build_shape)})")
     ctx.assign(f"{layer}({ctx.x.expr})")
     return [ctx.x.perm]
 
@@ -153,3 +196,17 @@ keras("layer_norm", KerasMapping("layers.LayerNormalization", emit_layer_norm, (
     KerasArg("axis", default=-1), KerasArg("epsilon", "eps", default=1e-3),
     KerasArg("center", "elementwiseAffine", default=True), KerasArg("scale", "elementwiseAffine", default=True)),
     "layer_norm", _NORM_WEIGHTS))
+
+
+def _normalization_to_keras(np, node, params, info):
+    # Keras' third weight, the count of samples adapted on, only merges later adapt() calls.
+    return [params["mean"], params["variance"], np.zeros((), dtype="int64")]
+
+
+def _normalization_from_keras(np, node, arrays, info):
+    return {"mean": arrays[0], "variance": arrays[1]}
+
+
+keras("normalization", KerasMapping("layers.Normalization", emit_normalization, (
+    KerasArg("axis", default=-1),), "any", Weights(_normalization_to_keras, _normalization_from_keras),
+    note="epsilon: Keras' backend.epsilon() (1e-7), the floor of sqrt(variance)"))

@@ -55,7 +55,8 @@ RESERVED = frozenset({
     "register_module", "register_state_dict_post_hook", "register_state_dict_pre_hook", "set_extra_state",
     "set_submodule", "to_empty", "xpu",
     "same_padded",  # the generated helper of run-time 'same' padding (SAME_PADDED_CODE)
-    "ProjectedAttention", "ConvLSTM2d",  # generated modules (kinds/attention.py, kinds/recurrent.py)
+    "ProjectedAttention", "ConvLSTM2d", "FeatureNormalization",  # generated modules (kinds/attention.py, recurrent.py,
+    # normalization.py)
 })
 
 

@@ -561,7 +561,7 @@ def test_reshapes_that_fold_time_steps_into_the_batch(tmp_path):
     assert (unflatten.axis, list(unflatten.shape)) == (0, [-1, 5])
 
 
-def test_rescaling_is_arithmetic_and_augmentation_is_left_out_with_a_warning(tmp_path):
+def test_rescaling_is_arithmetic_and_augmentation_is_left_out_with_a_note(tmp_path):
     source = ("import keras\nfrom keras import layers\n\n"
               "model = keras.Sequential([\n"
               "    keras.Input(shape=(8, 8, 3)),\n"
@@ -573,7 +573,10 @@ def test_rescaling_is_arithmetic_and_augmentation_is_left_out_with_a_warning(tmp
     model, report = _model(tmp_path, source)
     assert [(n.eClass.name, n.name, n.scalar) for n in model.nodes[1:]] == [
         ("Mul", "rescaling", 1 / 255), ("Mul", "centre_scaled", 2.0), ("Add", "centre", -1.0)]
-    assert _codes(report) == {("approximate-translation", 6, 5), ("approximate-translation", 9, 5)}
+    assert _codes(report) == {("training-only-layer", 6, 5), ("training-only-layer", 9, 5)}
+    assert {d.severity for d in report.diagnostics} == {"note"}
+    listed = report.to_text()
+    assert "RandomFlip" in listed and "GaussianNoise" in listed and "only in training" in listed
     with pytest.raises(NNPivotError) as caught:
         _model(tmp_path, source.replace("GaussianNoise(0.1)", "Rescaling(scale=[1.0, 2.0, 3.0])"))
     assert ("unsupported-construct", 9, 5) in _codes(caught.value)
