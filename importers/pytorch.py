@@ -594,9 +594,11 @@ class Importer(Interpreter):
             self.report.state_dict_prefixes[key] = source_path
 
     # -- module level ---------------------------------------------------------------------------
-    def scan_module(self) -> None:
-        for stmt in self.tree.body:
-            if isinstance(stmt, ast.ClassDef):
+    def scan_module(self, tree: ast.Module | None = None) -> None:
+        for stmt in (tree or self.tree).body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                self.exec(stmt, self.globals)   # modules of the project are read here (never run)
+            elif isinstance(stmt, ast.ClassDef):
                 self.define_class(stmt, self.globals)
             elif isinstance(stmt, ast.FunctionDef):
                 self.functions[stmt.name] = stmt
@@ -627,6 +629,25 @@ class Importer(Interpreter):
                     self.eval(stmt.value, self.globals)
                 except Refused:
                     pass
+
+    # -- modules of the project (sibling files) ------------------------------------------------------------
+    def new_module_state(self, tree: ast.Module) -> dict:
+        return {"imports": ImportTable(tree), "classes": {}, "functions": {}}
+
+    def module_state(self) -> dict:
+        return {"imports": self.imports, "classes": self.classes, "functions": self.functions}
+
+    def set_module_state(self, state: dict) -> None:
+        self.imports, self.classes, self.functions = state["imports"], state["classes"], state["functions"]
+
+    def load_definitions(self, tree: ast.Module) -> None:
+        self.read_stdlib_imports(tree)
+        self.scan_module(tree)
+
+    def bind_import(self, name: str, value, scope: dict) -> None:
+        super().bind_import(name, value, scope)
+        if isinstance(value, ClassInfo) and scope is self.globals:   # a base or a candidate of this file
+            self.classes[name] = value
 
     def makes_modules(self, expr: ast.AST) -> bool:
         """Whether an expression calls torch or a module class of the file (it builds layers, not a number)."""
