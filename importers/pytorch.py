@@ -542,6 +542,7 @@ class Importer(Interpreter):
         self.dropped: list[Diagnostic] = []    # outputs of the model or of a block lost to untranslated code
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, ast.FunctionDef] = {}
+        self.imported_classes: set[str] = set()   # classes of the file that come from the project's other files
         self.builder: GraphBuilder | None = None
         self.model = None
         self.blocks: dict[str, list] = {}          # class name -> [(signature, Block)]
@@ -646,8 +647,10 @@ class Importer(Interpreter):
 
     def bind_import(self, name: str, value, scope: dict) -> None:
         super().bind_import(name, value, scope)
-        if isinstance(value, ClassInfo) and scope is self.globals:   # a base or a candidate of this file
+        if isinstance(value, ClassInfo) and scope is self.globals:   # a base, or the model the script trains
             self.classes[name] = value
+            if self.module is self.main_module:
+                self.imported_classes.add(name)
 
     def makes_modules(self, expr: ast.AST) -> bool:
         """Whether an expression calls torch or a module class of the file (it builds layers, not a number)."""
@@ -712,7 +715,8 @@ class Importer(Interpreter):
             used |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id != name}
             for func in self._functions_called(node):
                 used |= {n.id for n in ast.walk(func) if isinstance(n, ast.Name)}
-        top = [name for name in found if name not in used and not self._is_loss(name)]
+        top = [name for name in found if name not in used and not self._is_loss(name)
+               and name not in self.imported_classes]   # an imported block is the model only if trained
         if len(top) != 1:
             names = top or sorted(found)
             raise NNPivotError([error("ambiguous-model", f"several networks could be the model: {', '.join(names)} "

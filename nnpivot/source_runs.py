@@ -73,10 +73,11 @@ SIDE_EFFECT_BUILTINS = frozenset({"open", "input", "exec", "eval", "compile", "_
 _definitions_counter = itertools.count()
 
 
-def _definitions(tree: ast.Module, settings: dict) -> list[ast.stmt]:
+def _definitions(tree: ast.Module, settings: dict, folder: Path | None = None) -> list[ast.stmt]:
     """The statements of ``tree`` that define things: imports, classes, functions, and module-level assignments
-    (and ``x.add(...)`` building calls) that only compute with what is defined, the framework and Python;
-    a name given by ``--set`` is assigned its value instead."""
+    (and ``x.add(...)`` building calls) that only compute with what is defined, the framework, Python and the
+    project's own modules (files below ``folder``, loaded by their definitions only); a name given by ``--set``
+    is assigned its value instead."""
     imports = ImportTable(tree)
     defined = set(dir(__builtins__) if not isinstance(__builtins__, dict) else __builtins__)
     kept: list[ast.stmt] = []
@@ -91,7 +92,8 @@ def _definitions(tree: ast.Module, settings: dict) -> list[ast.stmt]:
                 if isinstance(head, ast.Name) and head.id in imports.names:
                     package = imports.names[head.id].split(".")[0]
                     path = [*imports.names[head.id].split("."), *parts]
-                    if package not in FRAMEWORK_PACKAGES or SIDE_EFFECTS.intersection(path):
+                    own = folder is not None and _project_file(folder, [package]) is not None
+                    if package not in FRAMEWORK_PACKAGES and not own or SIDE_EFFECTS.intersection(path):
                         return False
                 elif parts and SIDE_EFFECTS.intersection(parts):
                     return False
@@ -147,7 +149,7 @@ class _DefinitionsLoader(importlib.abc.Loader):
     def exec_module(self, module) -> None:
         path = Path(module.__spec__.origin)
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        module_tree = ast.fix_missing_locations(ast.Module(_definitions(tree, {}), type_ignores=[]))
+        module_tree = ast.fix_missing_locations(ast.Module(_definitions(tree, {}, path.parent), type_ignores=[]))
         exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's own definitions
 
 
@@ -187,7 +189,7 @@ def load_definitions(path, settings: dict | None = None):
     project's files it imports, whose definitions only are loaded)."""
     path = check_readable(Path(path).resolve())
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    module_tree = ast.Module(_definitions(tree, settings or {}), type_ignores=[])
+    module_tree = ast.Module(_definitions(tree, settings or {}, path.parent), type_ignores=[])
     ast.fix_missing_locations(module_tree)
     number = next(_definitions_counter)
     name, package = f"_nnpivot_definitions_{number}", f"_nnpivot_project_{number}"
