@@ -33,11 +33,8 @@ from __future__ import annotations
 
 import ast
 import collections
-import importlib.abc
-import importlib.machinery
 import importlib.util
 import itertools
-import sys
 import types
 from pathlib import Path
 from typing import ClassVar
@@ -50,7 +47,7 @@ from nnpivot.formats import weight_format
 from nnpivot.frameworks import KerasRunner, Runner, TorchRunner, _raised_in, random_inputs
 from nnpivot.generators import keras as keras_target
 from nnpivot.generators import pytorch as torch_target
-from nnpivot.importers.constructed import execute_definitions
+from nnpivot.importers.constructed import execute_definitions, project_file, project_imports
 from nnpivot.importers.pysource import ImportTable, SourceObject, dotted
 from nnpivot.importers.pytorch import guess_input_shapes
 from nnpivot.kinds import kind_of
@@ -92,7 +89,7 @@ def _definitions(tree: ast.Module, settings: dict, folder: Path | None = None) -
                 if isinstance(head, ast.Name) and head.id in imports.names:
                     package = imports.names[head.id].split(".")[0]
                     path = [*imports.names[head.id].split("."), *parts]
-                    own = folder is not None and _project_file(folder, [package]) is not None
+                    own = folder is not None and project_file(folder, [package]) is not None
                     if package not in FRAMEWORK_PACKAGES and not own or SIDE_EFFECTS.intersection(path):
                         return False
                 elif parts and SIDE_EFFECTS.intersection(parts):
@@ -134,55 +131,6 @@ def _updates_in_place(stmt: ast.stmt) -> bool:
         isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr in BUILDING_METHODS
 
 
-def _project_file(folder: Path, parts: list[str]) -> Path | None:
-    """The file of the project's module ``parts`` below ``folder`` (``a/b.py`` or ``a/b/__init__.py``)."""
-    target = folder.joinpath(*parts)
-    for candidate in (target.with_name(target.name + ".py"), target / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-class _DefinitionsLoader(importlib.abc.Loader):
-    """Loads a module of the user's project by executing its DEFINITIONS only (as the file run itself)."""
-
-    def exec_module(self, module) -> None:
-        path = Path(module.__spec__.origin)
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        module_tree = ast.fix_missing_locations(ast.Module(_definitions(tree, {}, path.parent), type_ignores=[]))
-        exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's own definitions
-
-
-class _ProjectFinder(importlib.abc.MetaPathFinder):
-    """While the definitions of a source file run, its imports of files of the same project (next to it or in
-    a package below its folder) load those files' definitions only: never their top level. ``package`` is the
-    name relative imports of the source file resolve against."""
-
-    def __init__(self, folder: Path, package: str):
-        self.folder, self.package = folder, package
-        self.loaded: list[str] = []
-
-    def find_spec(self, fullname, path=None, target=None):
-        parts = fullname.split(".")
-        if parts[0] == self.package:
-            parts = parts[1:]
-        elif parts[0] in FRAMEWORK_PACKAGES:
-            return None
-        folder = self.folder.joinpath(*parts)
-        found = _project_file(self.folder, parts) if parts else None
-        if found is None:
-            if not (parts and folder.is_dir()):
-                return None
-            spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)   # a namespace package
-            spec.submodule_search_locations = [str(folder)]
-        else:
-            spec = importlib.util.spec_from_file_location(
-                fullname, found, loader=_DefinitionsLoader(),
-                submodule_search_locations=[str(found.parent)] if found.name == "__init__.py" else None)
-        self.loaded.append(fullname)
-        return spec
-
-
 def load_definitions(path, settings: dict | None = None):
     """Execute the DEFINITIONS of a source file (see :func:`_definitions`) as a fresh module and return it:
     never its top-level script, its data loading, its training or its ``__main__`` block (nor those of the
@@ -191,27 +139,14 @@ def load_definitions(path, settings: dict | None = None):
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     module_tree = ast.Module(_definitions(tree, settings or {}, path.parent), type_ignores=[])
     ast.fix_missing_locations(module_tree)
-    number = next(_definitions_counter)
-    name, package = f"_nnpivot_definitions_{number}", f"_nnpivot_project_{number}"
+    name = f"_nnpivot_definitions_{next(_definitions_counter)}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    module.__package__ = package   # from .layers import ConvBlock
-    project = types.ModuleType(package)
-    project.__path__ = [str(path.parent)]
-    finder = _ProjectFinder(path.parent, package)
-    before = set(sys.modules)
-    sys.modules[name] = module  # dataclasses look their module up while it runs
-    sys.modules[package] = project
-    sys.meta_path.insert(0, finder)
     try:
-        exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's own definitions
+        with project_imports(module, lambda tree: _definitions(tree, {}, path.parent)):
+            exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's definitions
     except Exception as exc:  # noqa: BLE001 - the file's own error, reported with its line
         raise NNPivotError([_raised_in(path, exc, "defining the model of")]) from None
-    finally:
-        sys.meta_path.remove(finder)
-        for loaded in [name, package, *finder.loaded]:   # the project's modules are this run's, not the process's
-            if loaded not in before:
-                sys.modules.pop(loaded, None)
     return module
 
 

@@ -22,7 +22,7 @@ from nnpivot.cli import main
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.importers.keras import import_keras
 from nnpivot.importers.pytorch import import_pytorch
-from nnpivot.migrate import migrate
+from nnpivot.migrate import import_source, migrate
 
 pytestmark = [pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning")]
 
@@ -460,3 +460,40 @@ def test_a_side_effect_at_a_siblings_top_level_never_runs(tmp_path, capsys):
     status, out = cli(capsys, "verify", path, output, "--input-shape", "4", "--inputs", 3)
     assert status == 0 and "PASS" in out, out
     assert not marker.exists()
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_constructor_mode_loads_the_siblings_definitions_only(tmp_path):
+    import torch
+
+    marker = tmp_path / "layers_top_level_ran.txt"
+    path = pytorch_project(tmp_path)
+    write(tmp_path, "layers.py", LAYERS + f'''
+    open({str(marker)!r}, "w").write("the sibling's top level ran")
+    ''')
+    _, report = import_source(path, "pytorch", input_shapes=[(3, 32)], run_constructor=True)
+    assert report.constructed and report.model == "VibrationNet"
+    assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
+    assert not marker.exists()
+    output = tmp_path / "migrated_keras.py"
+    result = migrate(path, "keras", output, input_shapes=[(3, 32)], run_constructor=True)
+    assert result.ok, result.report_text()
+    torch.manual_seed(0)
+    original = import_project(tmp_path, "train", ("train", "config", "layers", "models")).VibrationNet().eval()
+    marker.unlink()   # the user's own import ran it, as Python does
+    checkpoint, weights_out = tmp_path / "original.pt", tmp_path / "migrated.weights.h5"
+    torch.save(original.state_dict(), checkpoint)
+    result = migrate(path, "keras", output, input_shapes=[(3, 32)], run_constructor=True, weights=checkpoint,
+                     weights_out=weights_out, force=True)
+    assert result.ok, result.report_text()
+    assert not marker.exists()
+    migrated = load_generated(output, "VibrationNet")()
+    rng = np.random.default_rng(3)
+    migrated(rng.standard_normal((1, 3, 32)).astype("float32"))
+    migrated.load_weights(str(weights_out))
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 3, 32)).astype("float32")
+        with torch.no_grad():
+            want = original(torch.from_numpy(x)).numpy()
+        assert np.abs(want - np.asarray(migrated(x, training=False))).max() <= 1e-5
