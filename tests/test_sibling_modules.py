@@ -497,3 +497,14 @@ def test_constructor_mode_loads_the_siblings_definitions_only(tmp_path):
         with torch.no_grad():
             want = original(torch.from_numpy(x)).numpy()
         assert np.abs(want - np.asarray(migrated(x, training=False))).max() <= 1e-5
+
+
+def test_a_relative_import_in_the_source_reads_the_file_next_to_it(tmp_path):
+    write(tmp_path, "config.py", CONFIG)
+    layers = write(tmp_path, "layers.py", LAYERS)
+    path = write(tmp_path, "net.py", NET_USING.format(imports="from .layers import ConvBlock", call="ConvBlock(3, 5)"))
+    model, report = import_pytorch(path, input_shapes=[(3, 16)])
+    assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
+    line, column = place(layers, "nn.Conv1d(")
+    assert f"{layers}:{line}:{column}" in [str(e.location) for e in report.entries]
+    assert report.model == "Net" and len(model.nodes) >= 2
