@@ -34,10 +34,14 @@ they come from the user's checkpoint, through the importer's weight maps.
 from __future__ import annotations
 
 import ast
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import itertools
 import sys
 import traceback
+import types
+from contextlib import contextmanager
 from pathlib import Path
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error
@@ -89,6 +93,85 @@ def _plain_value(expr: ast.AST, defined: set) -> bool:
                for sub in ast.walk(expr))
 
 
+# Packages that are never files of the user's project.
+FRAMEWORK_PACKAGES = ("torch", "keras", "tensorflow", "numpy", "math")
+
+
+def project_file(folder: Path, parts: list[str]) -> Path | None:
+    """The file of the project's module ``parts`` below ``folder`` (``a/b.py`` or ``a/b/__init__.py``)."""
+    target = folder.joinpath(*parts)
+    for candidate in (target.with_name(target.name + ".py"), target / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class _DefinitionsLoader(importlib.abc.Loader):
+    """Loads a module of the user's project by executing only the statements ``select`` keeps of it."""
+
+    def __init__(self, select):
+        self.select = select
+
+    def exec_module(self, module) -> None:
+        path = Path(module.__spec__.origin)
+        _, tree = read_source(path)
+        module_tree = ast.fix_missing_locations(ast.Module(self.select(tree), type_ignores=[]))
+        exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's own definitions
+
+
+class _ProjectFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules of the user's project (next to the source or in a package below its folder) for
+    :func:`project_imports`; ``package`` is the name the source's relative imports resolve against."""
+
+    def __init__(self, folder: Path, package: str, select):
+        self.folder, self.package, self.select = folder, package, select
+        self.loaded: list[str] = []
+
+    def find_spec(self, fullname, path=None, target=None):
+        parts = fullname.split(".")
+        if parts[0] == self.package:
+            parts = parts[1:]
+        elif parts[0] in FRAMEWORK_PACKAGES:
+            return None
+        folder = self.folder.joinpath(*parts)
+        found = project_file(self.folder, parts) if parts else None
+        if found is None:
+            if not (parts and folder.is_dir()):
+                return None
+            spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)   # a namespace package
+            spec.submodule_search_locations = [str(folder)]
+        else:
+            spec = importlib.util.spec_from_file_location(
+                fullname, found, loader=_DefinitionsLoader(self.select),
+                submodule_search_locations=[str(found.parent)] if found.name == "__init__.py" else None)
+        self.loaded.append(fullname)
+        return spec
+
+
+@contextmanager
+def project_imports(module, select):
+    """While ``module`` (made from a source file) runs: its imports of the project's own files load only the
+    statements ``select`` keeps of them (definitions), never their top level; afterwards they are forgotten
+    (they are this run's, not the process's)."""
+    path = Path(module.__spec__.origin)
+    package = f"{module.__name__}_project"
+    module.__package__ = package   # from .layers import ConvBlock
+    project = types.ModuleType(package)
+    project.__path__ = [str(path.parent)]
+    finder = _ProjectFinder(path.parent, package, select)
+    before = set(sys.modules)
+    sys.modules[module.__name__] = module   # dataclasses look their module up while the class body runs
+    sys.modules[package] = project
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        for loaded in [module.__name__, package, *finder.loaded]:
+            if loaded not in before:
+                sys.modules.pop(loaded, None)
+
+
 def execute_definitions(path: Path, settings: dict | None = None):
     """Execute the :func:`constructor_definitions` of the file at ``path`` as a fresh module and return it."""
     path = Path(path).resolve()
@@ -97,13 +180,11 @@ def execute_definitions(path: Path, settings: dict | None = None):
     name = f"{DEFINITIONS_MODULE}{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module   # dataclasses look their module up while the class body runs
     try:
-        exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's definitions, asked for
+        with project_imports(module, lambda sibling: constructor_definitions(sibling, None)):
+            exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's definitions
     except Exception as exc:  # noqa: BLE001 - the file's own error, reported with its line
         raise NNPivotError([_raised(path, exc, "executing the definitions of")]) from None
-    finally:
-        sys.modules.pop(name, None)
     return module, tree
 
 

@@ -20,13 +20,17 @@ diagnostic: a hostile file ends in a diagnostic, never in a hang or a traceback.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import math
 import string
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nnpivot.diagnostics import Location, NNPivotError, error
-from nnpivot.importers.pysource import Refused, ReturnValue, describe, location
+from nnpivot.importers.pysource import Refused, ReturnValue, describe, location, read_source
 
 # --- evaluation limits ---------------------------------------------------------------------------------
 
@@ -186,6 +190,41 @@ class FieldSpec:
     has_default: bool = False
 
 
+@dataclass(eq=False)
+class SourceModule:
+    """A module of the user's project (a file next to the source, or in a package below its folder), read
+    with the same interpreter in its own namespace: its definitions, never its top-level effects."""
+    name: str
+    path: str
+    globals: dict = field(default_factory=dict)
+    state: dict = field(default_factory=dict)   # the front-end's per-file state (its import table...)
+    loading: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class MissingImport:
+    """A name an import statement of the project could not give: using it is the import's diagnostic."""
+    diagnostic: Any
+
+
+# Modules that are never files of the user's project: their names keep the front-ends' own handling.
+THIRD_PARTY = frozenset({"torch", "torchvision", "torchaudio", "torchtext", "keras", "tensorflow", "tf_keras",
+                         "numpy", "math", "scipy", "pandas", "sklearn", "matplotlib", "tqdm", "PIL", "h5py"})
+# Top-level definitions a sibling module contributes; anything else at its top level is left alone.
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign, ast.Import,
+               ast.ImportFrom)
+
+
+def is_third_party(top: str) -> bool:
+    """Whether ``top`` names a module of the standard library or an installed package (found, not imported)."""
+    if top in THIRD_PARTY or top in sys.stdlib_module_names or top in KNOWN_STDLIB:
+        return True
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 # What a script may import from the standard library and have evaluated statically.
 KNOWN_STDLIB = frozenset({"argparse", "dataclasses", "types", "string"})
 # Constants of those modules, read as values (``string.ascii_letters`` spells a character vocabulary).
@@ -256,6 +295,10 @@ class Interpreter:
         self.statement_target: str | None = None       # the name a statement assigns its value to
         self.statement_targets: list | None = None     # the names a tuple assignment unpacks into
         self.statement_value: ast.AST | None = None    # that value's expression
+        self.main_path = self.path                   # the file read: absolute imports are found next to it
+        self.project_modules: dict[str, SourceModule] = {}   # resolved file -> the sibling module read from it
+        self.module: SourceModule | None = None        # the module whose code runs (None: only the file read)
+        self.main_module: SourceModule | None = None
 
     # -- locations, policy hooks --------------------------------------------------------------------------
     def where(self, node) -> Location:
@@ -422,7 +465,7 @@ class Interpreter:
             elif default is None:
                 return self.fail("dynamic-value", f"{cls.name}() needs a value for '{name}'", node)
             else:
-                value = self.eval(default, self.globals)
+                value = self.eval_where_defined(default)
                 if isinstance(value, FieldSpec):
                     value = value.default if value.has_default else \
                         self.call_user(value.factory, [], node) if value.factory is not None else None
@@ -667,7 +710,189 @@ class Interpreter:
     def exec_Pass(self, stmt, scope):
         pass
 
-    exec_Import = exec_ImportFrom = exec_Global = exec_Nonlocal = exec_Assert = exec_Pass
+    exec_Global = exec_Nonlocal = exec_Assert = exec_Pass
+
+    # -- the project's own modules: sibling files read statically, never run ----------------------------------
+    def exec_Import(self, stmt, scope):
+        for alias in stmt.names:
+            module = self.project_module(alias.name, 0, stmt)
+            if module is None:
+                continue   # the standard library or an installed package: the front-end's own handling
+            if alias.asname is None and "." in alias.name:   # import models.blocks binds models
+                module = self.project_module(alias.name.split(".")[0], 0, stmt)
+            self.bind_import(alias.asname or alias.name.split(".")[0], module, scope)
+
+    def exec_ImportFrom(self, stmt, scope):
+        if stmt.module == "__future__":
+            return
+        module = self.project_module(stmt.module or "", stmt.level, stmt)
+        if module is None:
+            return
+        for alias in stmt.names:
+            if alias.name == "*":
+                if isinstance(module, MissingImport):
+                    raise NNPivotError([module.diagnostic])   # the names it would give are not known
+                for name in self.public_names(module, stmt):
+                    self.bind_import(name, module.globals[name], scope)
+                continue
+            value = module if isinstance(module, MissingImport) else self.module_member(module, alias.name, stmt)
+            self.bind_import(alias.asname or alias.name, value, scope)
+
+    def bind_import(self, name: str, value, scope: dict) -> None:
+        """Bind a name an import of the project gives (a front-end may note an imported class)."""
+        self.bind_name(name, value, scope)
+
+    def public_names(self, module: SourceModule, stmt) -> list:
+        """The names ``from module import *`` gives: ``__all__`` if the module sets it, else its public names."""
+        names = module.globals.get("__all__")
+        if names is None:
+            return [n for n in module.globals if not n.startswith("_")]
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise NNPivotError([error("dynamic-value", f"__all__ of {module.path} is not a list of names known "
+                                                       "statically", self.where(stmt))])
+        missing = [n for n in names if n not in module.globals]
+        if missing:
+            raise NNPivotError([error("name-not-found", f"__all__ of {module.path} lists "
+                                                        f"{', '.join(missing)}, which it does not define",
+                                      self.where(stmt))])
+        return list(names)
+
+    def module_member(self, module: SourceModule, name: str, stmt):
+        """``from module import name``: a definition of the module, else a submodule file of its package."""
+        if name in module.globals:
+            return module.globals[name]
+        folder = Path(module.path) if Path(module.path).is_dir() else Path(module.path).parent
+        if Path(module.path).is_dir() or Path(module.path).name == "__init__.py":
+            found = self.module_file(folder, [name])
+            if found is not None:
+                return self.load_module(f"{module.name}.{name}", found, stmt)
+        return MissingImport(error("name-not-found", f"'{name}' is not defined at the top level of {module.path} "
+                                                     "(its classes, functions and constants are read)",
+                                   self.where(stmt)))
+
+    def module_attribute(self, module: SourceModule, name: str, node):
+        """``config.EPOCHS`` of an imported module of the project."""
+        value = self.module_member(module, name, node)
+        if isinstance(value, MissingImport):
+            return self.import_failed(value, node)
+        return value
+
+    def import_failed(self, missing: MissingImport, node):
+        """A name of a project module that is missing, or that the module does not define, is used."""
+        raise Refused(missing.diagnostic)
+
+    @staticmethod
+    def module_file(folder: Path, parts: list) -> Path | None:
+        """The file of module ``parts`` below ``folder``: ``a/b.py``, else the package ``a/b/__init__.py``, else
+        the folder ``a/b`` itself (a namespace package)."""
+        target = folder.joinpath(*parts)
+        for candidate in (target.with_name(target.name + ".py"), target / "__init__.py"):
+            if parts and candidate.is_file():
+                return candidate
+        return target if parts and target.is_dir() else None
+
+    def project_module(self, dotted: str, level: int, stmt):
+        """The module of the user's project an import names (read statically), a MissingImport when the
+        project should hold it and does not, or None for the standard library and installed packages."""
+        parts = [p for p in dotted.split(".") if p]
+        if level:
+            folder = Path(self.path).parent
+            for _ in range(level - 1):
+                folder = folder.parent
+        else:
+            folder = Path(self.main_path).parent
+            if not parts or is_third_party(parts[0]) and self.module_file(folder, parts[:1]) is None:
+                return None
+        if not parts:   # from . import layers: the package's __init__.py, or its folder
+            found = folder / "__init__.py" if (folder / "__init__.py").is_file() else folder
+            return self.load_module(".", found, stmt)
+        found = self.module_file(folder, parts)
+        if found is None:
+            searched = folder.joinpath(*parts)
+            return MissingImport(error("module-not-found", f"module '{'.' * level}{dotted}' is not a file of the "
+                                                           f"project: {searched}.py and {searched / '__init__.py'} "
+                                                           "do not exist", self.where(stmt)))
+        for depth in range(1, len(parts)):   # import models.blocks reads models (a package) first
+            parent = self.module_file(folder, parts[:depth])
+            if parent is not None:
+                package = self.load_module(".".join(parts[:depth]), parent, stmt)
+                child = self.module_file(folder, parts[:depth + 1])
+                if child is not None:
+                    package.globals.setdefault(parts[depth], self.load_module(".".join(parts[:depth + 1]), child,
+                                                                               stmt))
+        return self.load_module(dotted or ".", found, stmt)
+
+    def load_module(self, name: str, file: Path, stmt) -> SourceModule:
+        """Read a module of the project once: its definitions in its own namespace; an import cycle is refused."""
+        if self.main_module is None:
+            self.main_module = SourceModule("__main__", self.main_path, self.globals,
+                                            {**self.module_state(), "stdlib": self.stdlib_names})
+            self.project_modules[str(Path(self.main_path).resolve())] = self.main_module
+            self.module = self.main_module
+        key = str(file.resolve())
+        module = self.project_modules.get(key)
+        if module is not None:
+            if module.loading:
+                raise NNPivotError([error("import-cycle", f"importing '{name}' from {self.path} reads {file} again "
+                                                          "while it is still being read (an import cycle)",
+                                          self.where(stmt))])
+            return module
+        module = SourceModule(name, str(file))
+        self.project_modules[key] = module
+        if file.is_dir():   # a namespace package: only its submodules
+            module.loading = False
+            return module
+        _, tree = read_source(file)
+        for node in ast.walk(tree):   # its nodes are located in it and run in its namespace
+            if hasattr(node, "lineno"):   # (expression contexts are shared by all trees)
+                node.source_path, node.source_module = str(file), module
+        module.state = {**self.new_module_state(tree), "stdlib": {}}
+        with self.in_module(module):
+            self.load_definitions(tree)
+        module.loading = False
+        return module
+
+    def load_definitions(self, tree: ast.Module) -> None:
+        """A sibling module's top-level definitions (classes, functions, constants, imports); its other
+        statements (a script's top level, its ``__main__`` block) are left alone."""
+        self.read_stdlib_imports(tree)
+        for stmt in tree.body:
+            if isinstance(stmt, DEFINITIONS):
+                try:
+                    self.exec(stmt, self.globals)
+                except Refused:
+                    pass   # a value it cannot know is reported where the importing file uses it
+
+    def new_module_state(self, tree: ast.Module) -> dict:
+        """The front-end's per-file state for a newly read module (its import table)."""
+        return {}
+
+    def module_state(self) -> dict:
+        return {}
+
+    def set_module_state(self, state: dict) -> None:
+        pass
+
+    @contextmanager
+    def in_module(self, module: SourceModule):
+        """Run code of ``module``: its globals, its imports, its file for locations."""
+        outer = self.module, self.path, self.globals, self.stdlib_names, self.module_state()
+        self.module, self.path, self.globals = module, module.path, module.globals
+        self.stdlib_names = module.state.setdefault("stdlib", {})
+        self.set_module_state(module.state)
+        try:
+            yield
+        finally:
+            self.module, self.path, self.globals, self.stdlib_names, state = outer
+            self.set_module_state(state)
+
+    def eval_where_defined(self, node):
+        """A class attribute or field default: evaluated in the module that wrote it."""
+        module = getattr(node, "source_module", None) or self.main_module
+        if module is None or module is self.module:
+            return self.eval(node, self.globals)
+        with self.in_module(module):
+            return self.eval(node, self.globals)
 
     def exec_Delete(self, stmt, scope):
         for target in stmt.targets:
@@ -792,7 +1017,10 @@ class Interpreter:
         return node.value
 
     def eval_Name(self, node, scope):
-        return self.lookup(node.id, scope, node)
+        value = self.lookup(node.id, scope, node)
+        if isinstance(value, MissingImport):
+            return self.import_failed(value, node)
+        return value
 
     def eval_NamedExpr(self, node, scope):
         value = self.eval(node.value, scope)
@@ -983,12 +1211,14 @@ class Interpreter:
             return self.instance_attribute(owner, name, node)
         if isinstance(owner, PyModule):
             return self.stdlib_value(f"{owner.qualified}.{name}")
+        if isinstance(owner, SourceModule):
+            return self.module_attribute(owner, name, node)
         if isinstance(owner, ArgParser):
             return ArgParserMethod(owner, name)
         if isinstance(owner, Class):
             value = owner.class_attribute(name)
             if value is not None:
-                return self.eval(value, self.globals)
+                return self.eval_where_defined(value)
             found = owner.method(name)
             if found:
                 return Function(found[0])
@@ -1010,7 +1240,7 @@ class Interpreter:
             return BoundMethod(owner, found[0], found[1])
         value = owner.cls.class_attribute(name)
         if value is not None:
-            return self.eval(value, self.globals)
+            return self.eval_where_defined(value)
         return self.fail("dynamic-value", f"{owner.cls.name} has no attribute '{name}' at this point", node)
 
     def eval_Subscript(self, node, scope):
@@ -1126,6 +1356,10 @@ class Interpreter:
         """Run a function of the source on ``args``: its ``return`` value (None without one)."""
         if self.depth >= self.limits.depth:
             raise self.limit(f"calls nested more than {self.limits.depth} deep in {func.name} (recursion?)", node)
+        module = getattr(func.node, "source_module", None) or self.main_module
+        if module is not None and module is not self.module:   # a function of another file runs in its namespace
+            with self.in_module(module):
+                return self.call_function(func, args, kwargs, node, cls)
         self.depth += 1
         scope = self.function_scope(func, args, cls)
         try:

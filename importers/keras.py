@@ -671,6 +671,20 @@ class Interpreter(KerasImporter, SourceInterpreter):
     def spread_keywords(self, value, node) -> dict:
         return value if isinstance(value, dict) else {}
 
+    # --- modules of the project (sibling files) ------------------------------------------------------------
+    def new_module_state(self, tree: ast.Module) -> dict:
+        return {"imports": ImportTable(tree, KERAS_MODULES)}
+
+    def module_state(self) -> dict:
+        return {"imports": self.imports}
+
+    def set_module_state(self, state: dict) -> None:
+        self.imports = state["imports"]
+
+    def import_failed(self, missing, node):
+        self.diagnose(missing.diagnostic)   # the cause, at the import statement
+        return Unknown(missing.diagnostic.message, missing.diagnostic.location)
+
     def lookup_missing(self, name, node):
         if name in self.imports.names:
             return ModulePath(normalize_path(self.imports.names[name]))

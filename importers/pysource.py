@@ -85,7 +85,8 @@ def location(path, node: ast.AST | None) -> Location:
     """``file:line:col`` of an AST node (columns count from 1, as gcc and editors do)."""
     if node is None or not hasattr(node, "lineno"):
         return Location(str(path))
-    return Location(str(path), node.lineno, node.col_offset + 1)
+    # a node of a sibling module of the project is located in its own file
+    return Location(str(getattr(node, "source_path", path)), node.lineno, node.col_offset + 1)
 
 
 def describe(node: ast.AST) -> str:

@@ -571,6 +571,7 @@ class Importer(Interpreter):
         self.dropped: list[Diagnostic] = []    # outputs of the model or of a block lost to untranslated code
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, ast.FunctionDef] = {}
+        self.imported_classes: set[str] = set()   # classes of the file that come from the project's other files
         self.builder: GraphBuilder | None = None
         self.model = None
         self.blocks: dict[str, list] = {}          # class name -> [(signature, Block)]
@@ -623,9 +624,11 @@ class Importer(Interpreter):
             self.report.state_dict_prefixes[key] = source_path
 
     # -- module level ---------------------------------------------------------------------------
-    def scan_module(self) -> None:
-        for stmt in self.tree.body:
-            if isinstance(stmt, ast.ClassDef):
+    def scan_module(self, tree: ast.Module | None = None) -> None:
+        for stmt in (tree or self.tree).body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                self.exec(stmt, self.globals)   # modules of the project are read here (never run)
+            elif isinstance(stmt, ast.ClassDef):
                 self.define_class(stmt, self.globals)
             elif isinstance(stmt, ast.FunctionDef):
                 self.functions[stmt.name] = stmt
@@ -656,6 +659,27 @@ class Importer(Interpreter):
                     self.eval(stmt.value, self.globals)
                 except Refused:
                     pass
+
+    # -- modules of the project (sibling files) ------------------------------------------------------------
+    def new_module_state(self, tree: ast.Module) -> dict:
+        return {"imports": ImportTable(tree), "classes": {}, "functions": {}}
+
+    def module_state(self) -> dict:
+        return {"imports": self.imports, "classes": self.classes, "functions": self.functions}
+
+    def set_module_state(self, state: dict) -> None:
+        self.imports, self.classes, self.functions = state["imports"], state["classes"], state["functions"]
+
+    def load_definitions(self, tree: ast.Module) -> None:
+        self.read_stdlib_imports(tree)
+        self.scan_module(tree)
+
+    def bind_import(self, name: str, value, scope: dict) -> None:
+        super().bind_import(name, value, scope)
+        if isinstance(value, ClassInfo) and scope is self.globals:   # a base, or the model the script trains
+            self.classes[name] = value
+            if self.module is self.main_module:
+                self.imported_classes.add(name)
 
     def makes_modules(self, expr: ast.AST) -> bool:
         """Whether an expression calls torch or a module class of the file (it builds layers, not a number)."""
@@ -720,7 +744,8 @@ class Importer(Interpreter):
             used |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id != name}
             for func in self._functions_called(node):
                 used |= {n.id for n in ast.walk(func) if isinstance(n, ast.Name)}
-        top = [name for name in found if name not in used and not self._is_loss(name)]
+        top = [name for name in found if name not in used and not self._is_loss(name)
+               and name not in self.imported_classes]   # an imported block is the model only if trained
         if len(top) != 1:
             names = top or sorted(found)
             raise NNPivotError([error("ambiguous-model", f"several networks could be the model: {', '.join(names)} "

@@ -35,7 +35,6 @@ import ast
 import collections
 import importlib.util
 import itertools
-import sys
 import types
 from pathlib import Path
 from typing import ClassVar
@@ -48,7 +47,7 @@ from nnpivot.formats import weight_format
 from nnpivot.frameworks import KerasRunner, Runner, TorchRunner, _raised_in, random_inputs
 from nnpivot.generators import keras as keras_target
 from nnpivot.generators import pytorch as torch_target
-from nnpivot.importers.constructed import execute_definitions
+from nnpivot.importers.constructed import execute_definitions, project_file, project_imports
 from nnpivot.importers.pysource import ImportTable, SourceObject, dotted
 from nnpivot.importers.pytorch import guess_input_shapes
 from nnpivot.kinds import kind_of
@@ -71,10 +70,11 @@ SIDE_EFFECT_BUILTINS = frozenset({"open", "input", "exec", "eval", "compile", "_
 _definitions_counter = itertools.count()
 
 
-def _definitions(tree: ast.Module, settings: dict) -> list[ast.stmt]:
+def _definitions(tree: ast.Module, settings: dict, folder: Path | None = None) -> list[ast.stmt]:
     """The statements of ``tree`` that define things: imports, classes, functions, and module-level assignments
-    (and ``x.add(...)`` building calls) that only compute with what is defined, the framework and Python;
-    a name given by ``--set`` is assigned its value instead."""
+    (and ``x.add(...)`` building calls) that only compute with what is defined, the framework, Python and the
+    project's own modules (files below ``folder``, loaded by their definitions only); a name given by ``--set``
+    is assigned its value instead."""
     imports = ImportTable(tree)
     defined = set(dir(__builtins__) if not isinstance(__builtins__, dict) else __builtins__)
     kept: list[ast.stmt] = []
@@ -89,7 +89,8 @@ def _definitions(tree: ast.Module, settings: dict) -> list[ast.stmt]:
                 if isinstance(head, ast.Name) and head.id in imports.names:
                     package = imports.names[head.id].split(".")[0]
                     path = [*imports.names[head.id].split("."), *parts]
-                    if package not in FRAMEWORK_PACKAGES or SIDE_EFFECTS.intersection(path):
+                    own = folder is not None and project_file(folder, [package]) is not None
+                    if package not in FRAMEWORK_PACKAGES and not own or SIDE_EFFECTS.intersection(path):
                         return False
                 elif parts and SIDE_EFFECTS.intersection(parts):
                     return False
@@ -132,21 +133,20 @@ def _updates_in_place(stmt: ast.stmt) -> bool:
 
 def load_definitions(path, settings: dict | None = None):
     """Execute the DEFINITIONS of a source file (see :func:`_definitions`) as a fresh module and return it:
-    never its top-level script, its data loading, its training or its ``__main__`` block."""
+    never its top-level script, its data loading, its training or its ``__main__`` block (nor those of the
+    project's files it imports, whose definitions only are loaded)."""
     path = check_readable(Path(path).resolve())
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    module_tree = ast.Module(_definitions(tree, settings or {}), type_ignores=[])
+    module_tree = ast.Module(_definitions(tree, settings or {}, path.parent), type_ignores=[])
     ast.fix_missing_locations(module_tree)
     name = f"_nnpivot_definitions_{next(_definitions_counter)}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while it runs
     try:
-        exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's own definitions
+        with project_imports(module, lambda tree: _definitions(tree, {}, path.parent)):
+            exec(compile(module_tree, str(path), "exec"), module.__dict__)  # noqa: S102 - the user's definitions
     except Exception as exc:  # noqa: BLE001 - the file's own error, reported with its line
         raise NNPivotError([_raised_in(path, exc, "defining the model of")]) from None
-    finally:
-        sys.modules.pop(name, None)
     return module
 
 
