@@ -3554,6 +3554,10 @@ def loss(self, value, loc, config=None):
         name, logits = value, False
     elif isinstance(value, ConfigObj):
         name, logits = value.path.rsplit(".", 1)[-1], bool(value.kwargs.get("from_logits", False))
+    elif isinstance(value, (list, tuple, dict)):
+        self.warn("unsupported-construct", "one loss per output (a list or dict of losses) has no pivot counterpart; "
+                  "it is left out, and the generated training code uses one default loss", loc)
+        return None
     else:
         self.warn("dynamic-value", "the loss is not known statically; it is left out", loc)
         return None

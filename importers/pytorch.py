@@ -2559,11 +2559,19 @@ class _TrainingReader:
                     call.func.attr in SAME_MODEL_METHODS:
                 call = call.func.value
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in networks:
-                bound = mine if call.func.id == self.model_name else others
+                bound = mine if call.func.id == self.model_name or self.returns_model(call.func.id) else others
                 for target in node.targets:
                     if isinstance(target, (ast.Name, ast.Attribute)):
                         bound.add(target.id if isinstance(target, ast.Name) else target.attr)
         return mine, others - mine
+
+    def returns_model(self, function: str) -> bool:
+        """Whether the builder ``function`` returns the picked class itself (``return TextClassifier(...)``)."""
+        body = self.functions.get(function)
+        return body is not None and self.model_name is not None and any(
+            isinstance(node, ast.Return) and isinstance(node.value, ast.Call) and
+            isinstance(node.value.func, ast.Name) and node.value.func.id == self.model_name
+            for node in ast.walk(body))
 
     @staticmethod
     def parameters_owner(call: ast.Call) -> str | None:

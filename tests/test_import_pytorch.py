@@ -179,17 +179,30 @@ def test_generated_module_computes_what_the_source_computes(collection, path, en
                 assert float((a - b).abs().max()) < 1e-5
 
 
+# Training settings that do not come back from the generated train(): corpus path -> (the diagnostic codes
+# re-reading the generated file gives, the differences it reads back).
+APPROXIMATE_TRAINING = {
+    # ReduceLROnPlateau on the validation loss: train() has no validation data and watches the training loss
+    # (the generator warns: approximate-translation)
+    "pytorch/script_conv1d_load_forecaster.py": ([], ["training, schedule: monitor 'val_loss' != 'loss'"]),
+    # a cosine schedule is written as LambdaLR, exactly (CosineAnnealingLR rises again after T_max, the pivot's
+    # stays flat), which the importer does not read back
+    "pytorch/script_sensor_attention_classifier.py": (["unsupported-construct"], ["training: schedule present != missing"]),
+}
+
+
 @pytest.mark.parametrize(("collection", "path", "entry"), PARAMS)
 def test_round_trip_through_generated_pytorch(collection, path, entry, imported, tmp_path):
     model, _ = imported(path, entry)
     generated_file = tmp_path / "generated.py"
     generated_file.write_text(torch_target.generate(model, entry["path"]))
     again, report = import_pytorch(generated_file, class_name(model.name), None, _shapes(entry))
-    assert report.diagnostics == []
+    codes, known = APPROXIMATE_TRAINING.get(entry["path"], ([], []))
+    assert [d.code for d in report.diagnostics] == codes, [str(d) for d in report.diagnostics]
     again.name = model.name                       # a Sequential variable became a class
     if model.training is not None and model.training.loss is None:
         model.training.loss = again.training.loss  # the training function needs a loss; the source gave none
-    assert differences(model, again) == []
+    assert differences(model, again) == known
 
 
 # ---------------------------------------------------------------- what the pivot holds
