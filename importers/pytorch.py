@@ -69,6 +69,7 @@ from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.passes import FOLD_LAST_STEPS, run_pass
 from nnpivot.shapes import infer_shapes
 
+from .block_templates import parameterise
 from .interpreter import BINARY, ArgParser, BoundMethod, Free, Function, Interpreter, Object, PyMethod, target_names
 from .interpreter import Class as ClassInfo
 from .pysource import (
@@ -322,6 +323,7 @@ class Instance(Module):
     def __init__(self, cls: ClassInfo, args_text: str):
         self.cls, self.attrs, self.args_text = cls, {}, args_text
         self.first_call = None  # (BlockCall, input shapes) of its first call; alike later calls share it
+        self.constructor: tuple = ([], {})  # the arguments __init__ was called with
 
     @property
     def label(self) -> str:
@@ -545,6 +547,7 @@ class Importer(Interpreter):
         self.builder: GraphBuilder | None = None
         self.model = None
         self.blocks: dict[str, list] = {}          # class name -> [(signature, Block)]
+        self.block_uses: list[tuple] = []          # (BlockCall, Instance) of every block call
         self.building = 0
 
     @classmethod
@@ -913,6 +916,7 @@ class Importer(Interpreter):
             # a module nnpivot's PyTorch code holds for a kind torch lacks: that kind
             return self.make_layer(KINDS[generated[1]], info.name, args, {**kwargs, **generated[2]}, where_node)
         instance = Instance(info, ", ".join(map(repr, args)))
+        instance.constructor = (list(args), dict(kwargs))
         init = info.method("__init__")
         if init is not None:
             self.call_function(init[0], [instance, *args], kwargs, where_node, cls=init[1])
@@ -982,6 +986,7 @@ class Importer(Interpreter):
         outer.shapes[call] = out_shapes
         if instance.first_call is None:
             instance.first_call = (call, [outer.shape(a) for a in args])
+        self.block_uses.append((call, instance))
         self.record(outer, call, f"block {block.name}", self.where(node), [], self.source_path(instance, outer))
         if len(block.outputs) == 1:
             return Tensor(call)
@@ -1754,6 +1759,33 @@ def _attention_operands(tensors):
     if all(t.node is query.node and t.index == query.index for t in (key, value)):
         return [query]
     return [query, key, value]
+
+
+def parameterise_blocks(importer: Importer, model, report: ImportReport) -> None:
+    """One parameterised block per source class whose blocks differ only in constructor arguments."""
+    graphs = {model, *model.blocks}
+    for entries in importer.blocks.values():
+        blocks = [block for _, block in entries]
+        if len(blocks) < 2:
+            continue
+        uses = [(call, instance) for call, instance in importer.block_uses
+                if call.block in blocks and call.eContainer() in graphs]
+        prefixes = [{k.split(":", 1)[1]: v for k, v in report.state_dict_prefixes.items()
+                     if k.startswith(f"{block.name}:")} for block in blocks]
+        if any(p != prefixes[0] for p in prefixes):   # the weights would not be where the one block looks
+            continue
+        init = uses[0][1].cls.method("__init__") if uses else None
+        if not parameterise(blocks, [(call, *instance.constructor) for call, instance in uses],
+                            init[0] if init else None):
+            continue
+        gone = {block.name for block in blocks[1:]}
+        for block in blocks[1:]:
+            model.blocks.remove(block)
+        report.blocks[:] = [name for name in report.blocks if name not in gone]
+        report.entries[:] = [entry for entry in report.entries if entry.graph not in gone]
+        for key in [k for k in report.state_dict_prefixes if k.split(":", 1)[0] in gone and ":" in k]:
+            del report.state_dict_prefixes[key]
+        entries[1:] = []
 
 
 def _signature(graph) -> tuple:
@@ -2834,6 +2866,7 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
         for node_name, construct in folded.items():
             report.folded[f"{graph.name}.{node_name}" if graph is not model else node_name] = construct
     canonicalise(model, report)
+    parameterise_blocks(importer, model, report)
     embedding_inputs_hold_ids(model)
     model.training = _TrainingReader(importer, name).read(model)
     report.training = describe_training(model.training)
