@@ -40,6 +40,7 @@ from typing import Any
 from nnpivot.compare import sharing_difference
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
+from nnpivot.importers.block_templates import parameterise
 from nnpivot.importers.interpreter import BoundMethod, Function, Object, free_message
 from nnpivot.importers.interpreter import Class as ClassDef
 from nnpivot.importers.interpreter import Function as FunctionDef
@@ -271,6 +272,7 @@ class Instance:
     name: str | None = None
     uses: int = 0
     first_call: tuple | None = None  # (BlockCall, graph builder, block key) of its first call
+    arguments: tuple = ((), {})      # the constructor's arguments
 
 
 @dataclass
@@ -892,6 +894,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
         instance = Instance(cls, {}, loc, name=kwargs.get("name") if isinstance(kwargs.get("name"), str) else None)
         instance.ctor = (tuple(map(repr, args)),   # name= changes no computation: objects differing by it share a block
                          tuple(sorted((k, repr(v)) for k, v in kwargs.items() if k != "name")))
+        instance.arguments = (list(args), dict(kwargs))   # the values: a parameterised block's calls pass them
         init = self.method_of(cls, "__init__")
         if init is not None:
             self.run_function(init, instance, args, kwargs, strict=False)
@@ -3479,7 +3482,27 @@ def run(self, wanted: str | None):
                                              if self.layer_of_node[layer].runtime_name})
     report.keras_weight_paths = weight_paths(self, model, stacks)
     report.keras_block_layers = block_layers(self, model)
+    parameterise_blocks(self, model)
     return model
+
+
+def parameterise_blocks(self, model) -> None:
+    """One parameterised block per custom layer class whose blocks differ only in constructor arguments."""
+    calls_of: dict[str, list] = {}
+    for call, instance in self.instance_of_call.items():
+        if isinstance(instance, Instance) and call.eContainer() in (model, *model.blocks):
+            calls_of.setdefault(instance.cls.node.name, []).append((call, instance))
+    for uses in calls_of.values():
+        blocks = list(dict.fromkeys(call.block for call, _ in uses))
+        if len(blocks) < 2:
+            continue
+        init = self.method_of(uses[0][1].cls, "__init__")
+        if not parameterise(blocks, [(call, *instance.arguments) for call, instance in uses], init):
+            continue
+        gone = {block.name for block in blocks[1:]}
+        for block in blocks[1:]:
+            model.blocks.remove(block)
+        self.report.entries[:] = [entry for entry in self.report.entries if entry.graph not in gone]
 
 
 def layers_by_attribute(value, path=()):

@@ -303,6 +303,11 @@ def _keras_units(keras_model, model, report):
         inner = report.keras_block_layers.get(node.name, {})
         block_owner = _LayersByName(keras_model, report)
         block_owner.paths, block_owner.by_path = {}, {}
+        outer = owner.layers.get(report.keras_layer_names.get(node.name, node.name))
+        if outer is not None:   # layers of this object only: two objects of a class name their layers alike
+            block_owner.layers = {}
+            for layer in outer._flatten_layers(include_self=False, recursive=True):
+                block_owner.layers.setdefault(layer.name, layer)
         block_owner.names = {name: runtime for name, (runtime, _) in inner.items()}
         block_owner.parts = {name: part for name, (_, part) in inner.items() if part}
         for inner_node in _keras_weighted_nodes(node.block):
