@@ -40,7 +40,7 @@ from typing import Any
 from nnpivot.compare import sharing_difference
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
-from nnpivot.importers.block_templates import parameterise
+from nnpivot.importers.block_templates import class_constants, parameterise
 from nnpivot.importers.interpreter import BoundMethod, Function, Object, free_message
 from nnpivot.importers.interpreter import Class as ClassDef
 from nnpivot.importers.interpreter import Function as FunctionDef
@@ -3497,12 +3497,34 @@ def parameterise_blocks(self, model) -> None:
         if len(blocks) < 2:
             continue
         init = self.method_of(uses[0][1].cls, "__init__")
-        if not parameterise(blocks, [(call, *instance.arguments) for call, instance in uses], init):
+        prefixes = [attribute_paths(self, block) for block in blocks]
+        template = parameterise(blocks, [(call, *instance.arguments) for call, instance in uses], init, prefixes,
+                                class_constants(uses[0][1].cls.node, init))
+        if template is None:
             continue
-        gone = {block.name for block in blocks[1:]}
-        for block in blocks[1:]:
-            model.blocks.remove(block)
-        self.report.entries[:] = [entry for entry in self.report.entries if entry.graph not in gone]
+        old, name = template.name, blocks[0].name
+        gone = {block.name for block in blocks if block is not template}
+        for block in blocks:
+            if block is not template:
+                model.blocks.remove(block)
+        template.name = name
+        kept = [entry for entry in self.report.entries if entry.graph not in gone or entry.graph == old]
+        for entry in kept:
+            entry.graph = name if entry.graph == old else entry.graph
+        self.report.entries[:] = kept
+
+
+def attribute_paths(self, block) -> dict[str, str]:
+    """node name -> the attribute path (``shortcut.0``) of the layer that made it in the custom layer that built
+    ``block``."""
+    builder = self.block_builder.get(block)
+    path_of = {id(layer): path for path, layer in layers_by_attribute(builder.attrs)} if builder else {}
+    found = {}
+    for node in block.nodes:
+        path = path_of.get(id(self.layer_of_node.get(node)))
+        if path:
+            found[node.name] = ".".join(map(str, path))
+    return found
 
 
 def layers_by_attribute(value, path=()):

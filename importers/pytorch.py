@@ -69,7 +69,7 @@ from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.passes import FOLD_LAST_STEPS, run_pass
 from nnpivot.shapes import infer_shapes
 
-from .block_templates import parameterise
+from .block_templates import class_constants, parameterise
 from .interpreter import BINARY, ArgParser, BoundMethod, Free, Function, Interpreter, Object, PyMethod, target_names
 from .interpreter import Class as ClassInfo
 from .pysource import (
@@ -1772,20 +1772,32 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport) -> None
                 if call.block in blocks and call.eContainer() in graphs]
         prefixes = [{k.split(":", 1)[1]: v for k, v in report.state_dict_prefixes.items()
                      if k.startswith(f"{block.name}:")} for block in blocks]
-        if any(p != prefixes[0] for p in prefixes):   # the weights would not be where the one block looks
+        shared = set.intersection(*(set(p) for p in prefixes))
+        if any(p[key] != prefixes[0][key] for p in prefixes for key in shared):   # the weights would be elsewhere
             continue
         init = uses[0][1].cls.method("__init__") if uses else None
-        if not parameterise(blocks, [(call, *instance.constructor) for call, instance in uses],
-                            init[0] if init else None):
+        template = parameterise(blocks, [(call, *instance.constructor) for call, instance in uses],
+                                init[0] if init else None, prefixes,
+                                class_constants(uses[0][1].cls.node, init[0] if init else None))
+        if template is None:
             continue
-        gone = {block.name for block in blocks[1:]}
-        for block in blocks[1:]:
-            model.blocks.remove(block)
-        report.blocks[:] = [name for name in report.blocks if name not in gone]
-        report.entries[:] = [entry for entry in report.entries if entry.graph not in gone]
-        for key in [k for k in report.state_dict_prefixes if k.split(":", 1)[0] in gone and ":" in k]:
-            del report.state_dict_prefixes[key]
-        entries[1:] = []
+        old, name = template.name, blocks[0].name
+        gone = {block.name for block in blocks if block is not template}
+        for block in blocks:
+            if block is not template:
+                model.blocks.remove(block)
+        template.name = name
+        report.blocks[:] = [b for b in report.blocks if b not in gone or b == name]
+        report.entries[:] = [entry for entry in report.entries if entry.graph not in gone or entry.graph == old]
+        for entry in report.entries:
+            if entry.graph == old:
+                entry.graph = name
+        state = report.state_dict_prefixes
+        for key in [k for k in state if ":" in k and k.split(":", 1)[0] in gone | {old}]:
+            path = state.pop(key)
+            if key.startswith(f"{old}:"):
+                state[f"{name}:{key.split(':', 1)[1]}"] = path
+        entries[:] = [(signature, block) for signature, block in entries if block is template]
 
 
 def _signature(graph) -> tuple:

@@ -52,6 +52,7 @@ from nnpivot.importers.constructed import execute_definitions
 from nnpivot.importers.pysource import ImportTable, SourceObject, dotted
 from nnpivot.importers.pytorch import guess_input_shapes
 from nnpivot.kinds import kind_of
+from nnpivot.metamodel.blocks import argument_values, is_parameterised, specialise
 from nnpivot.migrate import import_source, source_key
 from nnpivot.weight_formats import check_store, read_pivot
 from nnpivot.weights import WeightStore
@@ -310,7 +311,10 @@ def _keras_units(keras_model, model, report):
                 block_owner.layers.setdefault(layer.name, layer)
         block_owner.names = {name: runtime for name, (runtime, _) in inner.items()}
         block_owner.parts = {name: part for name, (_, part) in inner.items() if part}
-        for inner_node in _keras_weighted_nodes(node.block):
+        block = node.block
+        if is_parameterised(block):   # the layers this call's arguments make (an absent guard makes none)
+            block = specialise(block, argument_values(node))
+        for inner_node in _keras_weighted_nodes(block):
             if inner_node.eClass.name == "BlockCall":
                 raise NNPivotError([error("weights-unmapped", f"{node.name}.{inner_node.name}: weights of a Keras "
                                           "layer subclass inside another are not mapped to the source yet",

@@ -106,10 +106,58 @@ class TinySqueezeNet(nn.Module):
         return torch.flatten(self.classifier(self.features(x)), 1)
 '''
 
+RESNET = '''\
+import torch.nn as nn
+import torch.nn.functional as F
+
+STAGES = [(16, 1), (32, 2), (32, 1)]
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, in_planes, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_planes != self.expansion * planes:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, self.expansion * planes, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(self.expansion * planes),
+            )
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += self.shortcut(x)
+        return F.relu(out)
+
+
+class SmallResNet(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        blocks, width = [], 16
+        for planes, stride in STAGES:
+            blocks.append(BasicBlock(width, planes, stride))
+            width = planes
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        out = self.pool(self.blocks(self.stem(x)))
+        return self.fc(out.flatten(1))
+'''
+
 # source file, network class, block classes, (channels, two input sizes)
 SOURCES = {
     "unet": (UNET, "SmallUNet", ["DoubleConv"], (3, (16, 24))),
     "squeezenet": (FIRE, "TinySqueezeNet", ["Fire"], (3, (33, 47))),
+    "resnet": (RESNET, "SmallResNet", ["BasicBlock"], (3, (16, 20))),
 }
 
 
@@ -137,6 +185,20 @@ def test_one_block_per_source_class(name, tmp_path):
     # every call has its own arguments, and they are the constructor's
     values = [tuple(argument_values(c).values()) for c in calls]
     assert len(set(values)) > 1
+
+
+def test_optional_shortcut_is_a_guard_with_the_source_test(tmp_path):
+    path = tmp_path / "resnet.py"
+    path.write_text(RESNET, encoding="utf-8")
+    model, _ = import_pytorch(path)
+    [block] = model.blocks
+    [guard] = block.guards
+    assert sorted(n.name for n in guard.nodes) == ["shortcut_0", "shortcut_1"]
+    assert (guard.result.name, guard.otherwise.name) == ("shortcut_1", "x")
+    condition = guard.condition   # stride != 1 or in_planes != self.expansion * planes: expansion is no parameter
+    assert condition is not None
+    calls = [n for n in model.nodes if n.eClass.name == "BlockCall"]
+    assert [tuple(v for v in argument_values(c).values()) for c in calls] == [(16, 16, 1), (16, 32, 2), (32, 32, 1)]
 
 
 def test_resnet_like_bottleneck_binds_an_arithmetic_expression(tmp_path):
