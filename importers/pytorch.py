@@ -1787,7 +1787,7 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport) -> None
             if block is not template:
                 model.blocks.remove(block)
         template.name = name
-        report.blocks[:] = [b for b in report.blocks if b not in gone or b == name]
+        report.blocks[:] = list(dict.fromkeys(name if b == old else b for b in report.blocks if b not in gone - {name}))
         report.entries[:] = [entry for entry in report.entries if entry.graph not in gone or entry.graph == old]
         for entry in report.entries:
             if entry.graph == old:
