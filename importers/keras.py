@@ -40,6 +40,7 @@ from typing import Any
 from nnpivot.compare import sharing_difference
 from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error, location_of, set_location, warning
 from nnpivot.graph import new_node
+from nnpivot.importers.block_templates import class_constants, parameterise
 from nnpivot.importers.interpreter import BoundMethod, Function, Object, free_message
 from nnpivot.importers.interpreter import Class as ClassDef
 from nnpivot.importers.interpreter import Function as FunctionDef
@@ -286,6 +287,7 @@ class Instance:
     uses: int = 0
     first_call: tuple | None = None  # (BlockCall, graph builder, block key) of its first call
     runtime_name: str | None = None  # the literal name= it was made with: its Keras layer's name
+    arguments: tuple = ((), {})      # the constructor's arguments
 
 
 @dataclass
@@ -941,6 +943,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
         instance = Instance(cls, {}, loc, name=literal_name, runtime_name=literal_name)
         instance.ctor = (tuple(map(repr, args)),   # name= changes no computation: objects differing by it share a block
                          tuple(sorted((k, repr(v)) for k, v in kwargs.items() if k != "name")))
+        instance.arguments = (list(args), dict(kwargs))   # the values: a parameterised block's calls pass them
         init = self.method_of(cls, "__init__")
         if init is not None:
             self.run_function(init, instance, args, kwargs, strict=False)
@@ -3656,7 +3659,49 @@ def run(self, wanted: str | None):
                                              if self.layer_of_node[layer].runtime_name})
     report.keras_weight_paths = weight_paths(self, model, stacks)
     report.keras_block_layers = block_layers(self, model)
+    parameterise_blocks(self, model)
     return model
+
+
+def parameterise_blocks(self, model) -> None:
+    """One parameterised block per custom layer class whose blocks differ only in constructor arguments."""
+    calls_of: dict[str, list] = {}
+    for call, instance in self.instance_of_call.items():
+        if isinstance(instance, Instance) and call.eContainer() in (model, *model.blocks):
+            calls_of.setdefault(instance.cls.node.name, []).append((call, instance))
+    for uses in calls_of.values():
+        blocks = list(dict.fromkeys(call.block for call, _ in uses))
+        if len(blocks) < 2:
+            continue
+        init = self.method_of(uses[0][1].cls, "__init__")
+        prefixes = [attribute_paths(self, block) for block in blocks]
+        template = parameterise(blocks, [(call, *instance.arguments) for call, instance in uses], init, prefixes,
+                                class_constants(uses[0][1].cls.node, init))
+        if template is None:
+            continue
+        old, name = template.name, blocks[0].name
+        gone = {block.name for block in blocks if block is not template}
+        for block in blocks:
+            if block is not template:
+                model.blocks.remove(block)
+        template.name = name
+        kept = [entry for entry in self.report.entries if entry.graph not in gone or entry.graph == old]
+        for entry in kept:
+            entry.graph = name if entry.graph == old else entry.graph
+        self.report.entries[:] = kept
+
+
+def attribute_paths(self, block) -> dict[str, str]:
+    """node name -> the attribute path (``shortcut.0``) of the layer that made it in the custom layer that built
+    ``block``."""
+    builder = self.block_builder.get(block)
+    path_of = {id(layer): path for path, layer in layers_by_attribute(builder.attrs)} if builder else {}
+    found = {}
+    for node in block.nodes:
+        path = path_of.get(id(self.layer_of_node.get(node)))
+        if path:
+            found[node.name] = ".".join(map(str, path))
+    return found
 
 
 def layers_by_attribute(value, path=()):

@@ -70,6 +70,7 @@ from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.passes import FOLD_LAST_STEPS, run_pass
 from nnpivot.shapes import infer_shapes
 
+from .block_templates import class_constants, parameterise
 from .interpreter import BINARY, ArgParser, BoundMethod, Free, Function, Interpreter, Object, PyMethod, target_names
 from .interpreter import Class as ClassInfo
 from .pysource import (
@@ -351,6 +352,7 @@ class Instance(Module):
     def __init__(self, cls: ClassInfo, args_text: str):
         self.cls, self.attrs, self.args_text = cls, {}, args_text
         self.first_call = None  # (BlockCall, input shapes) of its first call; alike later calls share it
+        self.constructor: tuple = ([], {})  # the arguments __init__ was called with
 
     @property
     def label(self) -> str:
@@ -575,6 +577,7 @@ class Importer(Interpreter):
         self.builder: GraphBuilder | None = None
         self.model = None
         self.blocks: dict[str, list] = {}          # class name -> [(signature, Block)]
+        self.block_uses: list[tuple] = []          # (BlockCall, Instance) of every block call
         self.building = 0
 
     @classmethod
@@ -967,6 +970,7 @@ class Importer(Interpreter):
             # a module nnpivot's PyTorch code holds for a kind torch lacks: that kind
             return self.make_layer(KINDS[generated[1]], info.name, args, {**kwargs, **generated[2]}, where_node)
         instance = Instance(info, ", ".join(map(repr, args)))
+        instance.constructor = (list(args), dict(kwargs))
         init = info.method("__init__")
         if init is not None:
             self.call_function(init[0], [instance, *args], kwargs, where_node, cls=init[1])
@@ -1036,6 +1040,7 @@ class Importer(Interpreter):
         outer.shapes[call] = out_shapes
         if instance.first_call is None:
             instance.first_call = (call, [outer.shape(a) for a in args])
+        self.block_uses.append((call, instance))
         self.record(outer, call, f"block {block.name}", self.where(node), [], self.source_path(instance, outer))
         if len(block.outputs) == 1:
             return Tensor(call)
@@ -1841,6 +1846,45 @@ def _attention_operands(tensors):
     if all(t.node is query.node and t.index == query.index for t in (key, value)):
         return [query]
     return [query, key, value]
+
+
+def parameterise_blocks(importer: Importer, model, report: ImportReport) -> None:
+    """One parameterised block per source class whose blocks differ only in constructor arguments."""
+    graphs = {model, *model.blocks}
+    for entries in importer.blocks.values():
+        blocks = [block for _, block in entries]
+        if len(blocks) < 2:
+            continue
+        uses = [(call, instance) for call, instance in importer.block_uses
+                if call.block in blocks and call.eContainer() in graphs]
+        prefixes = [{k.split(":", 1)[1]: v for k, v in report.state_dict_prefixes.items()
+                     if k.startswith(f"{block.name}:")} for block in blocks]
+        shared = set.intersection(*(set(p) for p in prefixes))
+        if any(p[key] != prefixes[0][key] for p in prefixes for key in shared):   # the weights would be elsewhere
+            continue
+        init = uses[0][1].cls.method("__init__") if uses else None
+        template = parameterise(blocks, [(call, *instance.constructor) for call, instance in uses],
+                                init[0] if init else None, prefixes,
+                                class_constants(uses[0][1].cls.node, init[0] if init else None))
+        if template is None:
+            continue
+        old, name = template.name, blocks[0].name
+        gone = {block.name for block in blocks if block is not template}
+        for block in blocks:
+            if block is not template:
+                model.blocks.remove(block)
+        template.name = name
+        report.blocks[:] = list(dict.fromkeys(name if b == old else b for b in report.blocks if b not in gone - {name}))
+        report.entries[:] = [entry for entry in report.entries if entry.graph not in gone or entry.graph == old]
+        for entry in report.entries:
+            if entry.graph == old:
+                entry.graph = name
+        state = report.state_dict_prefixes
+        for key in [k for k in state if ":" in k and k.split(":", 1)[0] in gone | {old}]:
+            path = state.pop(key)
+            if key.startswith(f"{old}:"):
+                state[f"{name}:{key.split(':', 1)[1]}"] = path
+        entries[:] = [(signature, block) for signature, block in entries if block is template]
 
 
 def _signature(graph) -> tuple:
@@ -2930,6 +2974,7 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
         for node_name, construct in folded.items():
             report.folded[f"{graph.name}.{node_name}" if graph is not model else node_name] = construct
     canonicalise(model, report)
+    parameterise_blocks(importer, model, report)
     embedding_inputs_hold_ids(model)
     model.training = _TrainingReader(importer, name).read(model)
     report.training = describe_training(model.training)

@@ -52,7 +52,13 @@ def _depthwise_shape(node, shapes):
         raise ShapeError(f"declared with {node.inChannels} input channels but fed {x[1]} ({fmt(x)})")
     kernel, stride, dilation, pads = spatial_geometry(node, x, 2)
     spatial = [window_out(s, k, st, d, p) for s, k, st, d, p in zip(x[2:], kernel, stride, dilation, pads)]
-    return [(x[0], None if x[1] is None else x[1] * node.depthMultiplier, *spatial)]
+    return [(x[0], None if x[1] is None else _depthwise_outputs(x[1], node.depthMultiplier), *spatial)]
+
+
+def _depthwise_outputs(channels, multiplier):
+    """A depthwise convolution's output channels; with multiplier 1 the input's channels as they are (the
+    symbolic number of a parameterised block's generated code stays the parameter it is written as)."""
+    return channels if multiplier == 1 else channels * multiplier
 
 
 kind("depthwise_conv2d", "DepthwiseConv2d", _depthwise_shape,
@@ -168,7 +174,7 @@ pytorch("depthwise_conv2d", TorchMapping(
     "nn.Conv2d",
     (_in_channels,
      Arg("out_channels", "depthMultiplier", positional=True,
-         derive=lambda site: site.shape[1] * site.node.depthMultiplier,
+         derive=lambda site: _depthwise_outputs(site.shape[1], site.node.depthMultiplier),
          read=lambda bound: bound["out_channels"] // bound["in_channels"]),
      Arg("kernel_size", "kernelSize", derive=kernel_size_of),
      per_axis_arg("stride", "stride", 1),

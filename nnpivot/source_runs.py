@@ -51,6 +51,7 @@ from nnpivot.importers.constructed import execute_definitions, project_file, pro
 from nnpivot.importers.pysource import ImportTable, SourceObject, dotted
 from nnpivot.importers.pytorch import guess_input_shapes
 from nnpivot.kinds import kind_of
+from nnpivot.metamodel.blocks import argument_values, is_parameterised, specialise
 from nnpivot.migrate import import_source, source_key
 from nnpivot.weight_formats import check_store, read_pivot
 from nnpivot.weights import WeightStore
@@ -303,9 +304,17 @@ def _keras_units(keras_model, model, report):
         inner = report.keras_block_layers.get(node.name, {})
         block_owner = _LayersByName(keras_model, report)
         block_owner.paths, block_owner.by_path = {}, {}
+        outer = owner.layers.get(report.keras_layer_names.get(node.name, node.name))
+        if outer is not None:   # layers of this object only: two objects of a class name their layers alike
+            block_owner.layers = {}
+            for layer in outer._flatten_layers(include_self=False, recursive=True):
+                block_owner.layers.setdefault(layer.name, layer)
         block_owner.names = {name: runtime for name, (runtime, _) in inner.items()}
         block_owner.parts = {name: part for name, (_, part) in inner.items() if part}
-        for inner_node in _keras_weighted_nodes(node.block):
+        block = node.block
+        if is_parameterised(block):   # the layers this call's arguments make (an absent guard makes none)
+            block = specialise(block, argument_values(node))
+        for inner_node in _keras_weighted_nodes(block):
             if inner_node.eClass.name == "BlockCall":
                 raise NNPivotError([error("weights-unmapped", f"{node.name}.{inner_node.name}: weights of a Keras "
                                           "layer subclass inside another are not mapped to the source yet",

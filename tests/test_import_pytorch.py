@@ -215,14 +215,14 @@ def test_layer_arguments_become_pivot_attributes(imported):
     path = ROOT / "corpus" / "pytorch" / "cnn_resnet_blocks.py"
     entry = next(e for _, p, e in ENTRIES if p == path)
     model, report = imported(path, entry)
-    assert [b.name for b in model.blocks] == ["BasicBlock", "BasicBlock2", "BasicBlock3"] == report.blocks
+    assert [b.name for b in model.blocks] == ["BasicBlock"] == report.blocks   # one parameterised block (issue 12)
     conv = _node(model, "conv1")
     assert (list(conv.kernelSize), str(conv.padding), list(conv.pads), conv.bias, conv.inChannels) == \
         ([3], "explicit", [1, 1, 1, 1], False, 3)
     assert list(conv.stride) == []              # stride=1 is the pivot default
     assert [n.eClass.name for n in model.nodes if n.name.startswith("layer")] == ["BlockCall"] * 3
     assert report.state_dict_prefixes["layer2"] == "layer2"
-    assert report.state_dict_prefixes["BasicBlock2:shortcut_0"] == "shortcut.0"
+    assert report.state_dict_prefixes["BasicBlock:shortcut_0"] == "shortcut.0"
 
 
 def test_recurrent_last_step_becomes_return_sequences_false(imported):

@@ -1,0 +1,375 @@
+"""One parameterised block for the uses of one source class that differ only in constructor arguments.
+
+The importers build one plain block per distinct use of a helper class (its
+attributes evaluated for that use's constructor arguments). When every block
+of a class has the same nodes and wiring, this module makes ONE block with the
+class's ``__init__`` parameters: each attribute that differs between uses is
+bound to an expression over the parameters (the parameter itself, or one
+parameter with a constant: ``planes * 4``) that gives the right value for EVERY
+use; each call gets its constructor arguments. When some attribute has no
+such expression the blocks stay as they are: nothing is guessed.
+"""
+from __future__ import annotations
+
+import ast
+
+from nnpivot.kinds import kind_of
+from nnpivot.metamodel import eclass, eenum, is_kind
+from nnpivot.metamodel.blocks import BlockError, evaluate, literal_of, specialise, type_name
+
+# One parameter with a constant, tried in this order after the parameter itself.
+_ARITHMETIC = ("mul", "floordiv", "add", "sub")
+
+
+def constructor_values(init: ast.FunctionDef | None, args: list, kwargs: dict) -> tuple[list, dict, dict]:
+    """The ``__init__`` parameter names (without self), their values for this use, and the source's defaults
+    (those that are literals)."""
+    if init is None:
+        return [], {}, {}
+    spec = init.args
+    names = [a.arg for a in spec.posonlyargs + spec.args][1:]
+    defaults = {}
+    for arg, default in zip(names[len(names) - len(spec.defaults):], spec.defaults):
+        try:
+            defaults[arg] = ast.literal_eval(default)
+        except ValueError:
+            continue
+    values = dict(zip(names, args))
+    values.update({k: v for k, v in kwargs.items() if k in names})
+    for name in names:
+        if name not in values and name in defaults:
+            values[name] = defaults[name]
+    return names, values, defaults
+
+
+def _plain(value) -> bool:
+    return isinstance(value, (bool, int, float, str))
+
+
+def _parameter_type(values: list) -> str | None:
+    types = {type_name(v) for v in values}
+    if types in ({"int"}, {"bool"}, {"string"}, {"float"}):
+        return next(iter(types))
+    return "float" if types == {"int", "float"} else None
+
+
+def _attribute_value(node, feature):
+    """An attribute's value as plain Python (an enum literal by its name, a list as a tuple)."""
+    value = node.eGet(feature)
+    if feature.many:
+        return tuple(_named(v) for v in value)
+    return _named(value)
+
+
+def _named(value):
+    return value if _plain(value) or value is None else getattr(value, "name", str(value))
+
+
+def _structure(block) -> tuple:
+    """Everything of a block but its node attributes: classes, names, wiring, calls' arguments, outputs."""
+    rows = []
+    for node in block.nodes:
+        arguments = ()
+        if is_kind(node, "BlockCall"):
+            try:
+                arguments = tuple((a.parameter.name, evaluate(a.value, {})) for a in node.arguments)
+            except BlockError:
+                arguments = ("?",)
+        rows.append((node.eClass.name, node.name, tuple(i.name for i in node.inputs),
+                     node.block.name if is_kind(node, "BlockCall") else getattr(node, "index", None),
+                     tuple(getattr(node, "shape", ()) or ()), node.weightsOf.name if node.weightsOf else None,
+                     arguments, len(node.bindings)))
+    return tuple(rows), tuple(o.name for o in block.outputs), len(block.parameters), len(block.guards)
+
+
+def _features(node) -> list:
+    kind = kind_of(node)
+    return list(kind.attributes()) if kind else []
+
+
+# What an empty per-axis attribute means: the framework's default on every axis.
+_UNSET_PER_AXIS = {"stride": 1, "dilation": 1, "outputPadding": 0}
+
+
+def _scalar_of(value, feature):
+    """A per-axis list whose axes agree is the one number a binding gives (the block spreads it over axes)."""
+    if feature.many:
+        if len(value) == 0 and feature.name in _UNSET_PER_AXIS:
+            return _UNSET_PER_AXIS[feature.name]
+        if len(value) == 0 or len(set(value)) != 1:
+            return None
+        return value[0]
+    return value
+
+
+def _fits_all(expression, envs: list, wanted: list) -> bool:
+    for env, value in zip(envs, wanted):
+        try:
+            got = evaluate(expression, env)
+        except BlockError:
+            return False
+        same = got == value and type_name(got) == type_name(value)
+        if not same and not (isinstance(value, float) and type_name(got) == "int" and float(got) == value):
+            return False
+    return True
+
+
+def _reference(parameter):
+    return eclass("ParameterRef")(parameter=parameter)
+
+
+def _expression_for(parameters: list, envs: list, wanted: list):
+    """The simplest expression over ``parameters`` giving ``wanted[i]`` with ``envs[i]`` for every use, or None."""
+    for parameter in parameters:
+        candidate = _reference(parameter)
+        if _fits_all(candidate, envs, wanted):
+            return candidate
+    if not all(type_name(v) == "int" for v in wanted):
+        return None
+    for operator in _ARITHMETIC:
+        for parameter in parameters:
+            if parameter.type.name != "int":
+                continue
+            first, target = envs[0][parameter], wanted[0]
+            constant = _constant(operator, first, target)
+            if constant is None:
+                continue
+            candidate = eclass("BinaryExpression")(operator=eenum("BinaryOperator").getEEnumLiteral(operator),
+                                                   left=_reference(parameter), right=literal_of(constant))
+            if _fits_all(candidate, envs, wanted):
+                return candidate
+    return None
+
+
+def _constant(operator: str, value: int, target: int) -> int | None:
+    """The constant c with ``value <operator> c == target``, from one use (the others verify it)."""
+    if operator == "mul":
+        return target // value if value and target % value == 0 and target // value not in (0, 1) else None
+    if operator == "floordiv":
+        return value // target if target and value // target > 1 else None
+    if operator == "add":
+        return target - value if target > value else None
+    return value - target if value > target else None
+
+
+def class_constants(cls: ast.ClassDef, init: ast.FunctionDef | None) -> dict:
+    """``self.<name>`` values that are constants: literals the class body assigns and ``__init__`` leaves."""
+    assigned = {target.attr for node in ast.walk(init) if isinstance(node, ast.Assign) for target in node.targets
+                if isinstance(target, ast.Attribute)} if init is not None else set()
+    found = {}
+    for statement in cls.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and \
+                isinstance(statement.targets[0], ast.Name) and statement.targets[0].id not in assigned:
+            try:
+                value = ast.literal_eval(statement.value)
+            except ValueError:
+                continue
+            if _plain(value):
+                found[statement.targets[0].id] = value
+    return found
+
+
+def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixes: list | None = None,
+                 constants: dict | None = None):
+    """Make one block of all ``blocks`` of a class, if it can be: the fullest one, with parameters.
+
+    ``uses`` holds ``(call, args, kwargs)`` for every BlockCall of these blocks (its instance's constructor
+    arguments). Blocks whose nodes differ only by the nodes an ``if`` of ``__init__`` on its arguments makes
+    (``prefixes``: per block, node name -> its module path in the class) get a guard with that ``if``'s test.
+    Every use is checked: the block specialised for its arguments must be the block it had. On success the
+    calls call the fullest block with arguments, which is returned; otherwise nothing changes and None is
+    returned.
+    """
+    if any(b.parameters or b.guards for b in blocks):
+        return None
+    template = max(blocks, key=lambda b: len(b.nodes))
+    names, defaults, per_use = [], {}, []
+    for call, args, kwargs in uses:
+        names, values, defaults = constructor_values(init, args, kwargs)
+        per_use.append(values)
+    parameters, envs, by_source = _parameters(template, names, defaults, per_use)
+    guard = None
+    if len({_structure(b) for b in blocks}) != 1:
+        guard = _guard(template, blocks, init, prefixes[blocks.index(template)] if prefixes else {}, by_source,
+                       constants or {})
+        if guard is None:
+            return None
+    bindings = []
+    for node in template.nodes:
+        present = [(env, use[0].block) for env, use in zip(envs, uses) if _node_named(use[0].block, node.name)]
+        for feature in _features(node):
+            wanted = [_attribute_value(_node_named(block, node.name), feature) for _, block in present]
+            scalars = [_scalar_of(v, feature) for v in wanted]
+            if len(set(wanted)) == 1:
+                # A guarded node the present uses give one value: the one parameter that has it at each of
+                # them, so the block reads as written (conv2d(x, planes)) rather than fixed to those uses.
+                matching = [p for p in parameters if guard is not None and node in guard.nodes and
+                            scalars[0] is not None and _fits_all(_reference(p), [env for env, _ in present], scalars)]
+                if len(matching) == 1:
+                    bindings.append((node, feature.name, _reference(matching[0])))
+                continue
+            if any(s is None for s in scalars):
+                return None
+            expression = _expression_for(parameters, [env for env, _ in present], scalars)
+            if expression is None:
+                return None
+            bindings.append((node, feature.name, expression))
+    template.parameters.extend(parameters)
+    for node, feature, expression in bindings:
+        node.bindings.append(eclass("AttributeBinding")(feature=feature, value=expression))
+    if guard is not None:
+        template.guards.append(guard)
+    if not all(_same(specialise(template, env), call.block) for (call, _, _), env in zip(uses, envs)):
+        template.parameters.clear()   # some use would compute something else: one block per use, as before
+        template.guards.clear()
+        for node in template.nodes:
+            node.bindings.clear()
+        return None
+    for (call, _, _), env in zip(uses, envs):
+        call.block = template
+        call.arguments.clear()
+        for parameter in parameters:
+            value = env[parameter]
+            if parameter.default is not None and evaluate(parameter.default, {}) == value:
+                continue
+            call.arguments.append(eclass("Argument")(parameter=parameter, value=literal_of(value)))
+    return template
+
+
+def _parameters(template, names: list, defaults: dict, per_use: list) -> tuple:
+    """The block parameters of the ``__init__`` parameters with plain values at every use, each use's values
+    by parameter, and the parameters by their source name."""
+    kept = [n for n in names if all(n in values and _plain(values[n]) for values in per_use)]
+    parameters, envs, by_source = [], [{} for _ in per_use], {}
+    taken = {node.name for node in template.nodes} | set(kept)
+    for name in kept:
+        type_ = _parameter_type([values[name] for values in per_use])
+        if type_ is None:
+            continue
+        spelled = name
+        while spelled in {node.name for node in template.nodes} or (spelled != name and spelled in taken):
+            spelled += "_arg"   # a node of the block has the name: the .nn text could not tell them apart
+        parameter = eclass("BlockParameter")(name=spelled, type=eenum("ParameterType").getEEnumLiteral(type_))
+        default = defaults.get(name)
+        default_type = _parameter_type([default]) if _plain(default) else None
+        if default_type == type_ or (type_, default_type) == ("float", "int"):
+            parameter.default = literal_of(float(default) if type_ == "float" else default)
+        parameters.append(parameter)
+        by_source[name] = parameter
+        for env, values in zip(envs, per_use):
+            env[parameter] = float(values[name]) if type_ == "float" else values[name]
+    return parameters, envs, by_source
+
+
+def _node_named(block, name: str):
+    return next((node for node in block.nodes if node.name == name), None)
+
+
+def _guard(template, blocks: list, init, prefixes: dict, by_source: dict, constants: dict):
+    """The Guard of ``template``'s nodes that the other blocks lack, with the test of the ``if`` in ``__init__``
+    that makes their modules; None when the blocks differ otherwise or the test is not an expression over the
+    parameters."""
+    names = {node.name for node in template.nodes}
+    missing = {frozenset(names - {node.name for node in b.nodes}) for b in blocks}
+    missing.discard(frozenset())
+    if len(missing) != 1 or init is None:
+        return None
+    guarded = [node for node in template.nodes if node.name in next(iter(missing))]
+    if any(not {node.name for node in b.nodes} <= names for b in blocks):
+        return None
+    test = _test_making(init, {prefixes.get(node.name, "").split(".")[0] for node in guarded})
+    condition = _expression(test, by_source, constants) if test is not None else None
+    if condition is None:
+        return None
+    readers = [(node, i) for node in template.nodes if node not in guarded for i, dep in enumerate(node.inputs)
+               if dep in guarded]
+    read_out = [out for out in template.outputs if out in guarded]
+    if len({id(node.inputs[i]) for node, i in readers}) != 1 or read_out:
+        return None
+    result = readers[0][0].inputs[readers[0][1]]
+    smaller = next(b for b in blocks if len(b.nodes) < len(template.nodes))
+    reader, position = readers[0]
+    instead = _node_named(smaller, reader.name)
+    if instead is None or position >= len(instead.inputs):
+        return None
+    otherwise = _node_named(template, instead.inputs[position].name)
+    if otherwise is None or otherwise in guarded:
+        return None
+    guard = eclass("Guard")(condition=condition, result=result, otherwise=otherwise)
+    guard.nodes.extend(guarded)
+    return guard
+
+
+def _test_making(init: ast.FunctionDef, attributes: set):
+    """The test of the ``if`` statement of ``__init__`` whose body sets every one of ``self.<attributes>``."""
+    if "" in attributes:
+        return None
+    for statement in init.body:
+        if not isinstance(statement, ast.If):
+            continue
+        assigned = {target.attr for item in statement.body if isinstance(item, ast.Assign)
+                    for target in item.targets if isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name) and target.value.id == "self"}
+        if attributes <= assigned:
+            return statement.test
+    return None
+
+
+_AST_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.FloorDiv: "floordiv", ast.Div: "div",
+                  ast.Mod: "mod", ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt",
+                  ast.GtE: "ge", ast.And: "and", ast.Or: "or"}
+
+
+def _expression(tree, by_source: dict, constants: dict):
+    """``tree`` (an ``if`` test) as an expression over the parameters: names of parameters, constants (also
+    the class's, ``self.expansion``), comparisons, and/or/not, arithmetic; None for anything else."""
+    def binary(operator, left, right):
+        if left is None or right is None:
+            return None
+        return eclass("BinaryExpression")(operator=eenum("BinaryOperator").getEEnumLiteral(operator), left=left,
+                                          right=right)
+
+    if isinstance(tree, ast.Name):
+        return _reference(by_source[tree.id]) if tree.id in by_source else None
+    if isinstance(tree, ast.Constant) and _plain(tree.value):
+        return literal_of(tree.value)
+    if isinstance(tree, ast.Attribute) and isinstance(tree.value, ast.Name) and tree.value.id == "self":
+        return literal_of(constants[tree.attr]) if tree.attr in constants else None
+    if isinstance(tree, ast.Compare) and len(tree.ops) == 1 and type(tree.ops[0]) in _AST_OPERATORS:
+        return binary(_AST_OPERATORS[type(tree.ops[0])], _expression(tree.left, by_source, constants),
+                      _expression(tree.comparators[0], by_source, constants))
+    if isinstance(tree, ast.BinOp) and type(tree.op) in _AST_OPERATORS:
+        return binary(_AST_OPERATORS[type(tree.op)], _expression(tree.left, by_source, constants),
+                      _expression(tree.right, by_source, constants))
+    if isinstance(tree, ast.BoolOp):
+        folded = _expression(tree.values[0], by_source, constants)
+        for value in tree.values[1:]:
+            folded = binary(_AST_OPERATORS[type(tree.op)], folded, _expression(value, by_source, constants))
+        return folded
+    if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, (ast.Not, ast.USub)):
+        operand = _expression(tree.operand, by_source, constants)
+        if operand is None:
+            return None
+        operator = "not" if isinstance(tree.op, ast.Not) else "neg"
+        literal = eenum("UnaryOperator").getEEnumLiteral(operator)
+        return eclass("UnaryExpression")(operator=literal, operand=operand) if literal is not None else None
+    return None
+
+
+def _same(specialised, block) -> bool:
+    """Whether a specialised block computes what ``block`` does: the same nodes, wiring and attributes."""
+    def rows(graph):
+        found = []
+        for node in graph.nodes:
+            values = []
+            for feature in _features(node):
+                value = _attribute_value(node, feature)
+                scalar = _scalar_of(value, feature) if feature.many else None
+                values.append(value if scalar is None else scalar)
+            found.append((node.eClass.name, node.name, tuple(i.name for i in node.inputs), tuple(values),
+                          node.block.name if is_kind(node, "BlockCall") else getattr(node, "index", None)))
+        return sorted(found, key=repr), [o.name for o in graph.outputs]
+    return rows(specialised) == rows(block)
+
+
+__all__ = ["class_constants", "constructor_values", "parameterise"]
