@@ -91,6 +91,11 @@ def _features(node) -> list:
 _UNSET_PER_AXIS = {"stride": 1, "dilation": 1, "outputPadding": 0}
 
 
+# Attributes the .nn language cannot bind to an expression (a convolution's padding is written as a number, a
+# pair list or a mode, never an expression): a class whose uses differ in them keeps one block per use.
+UNBOUND_FEATURES = frozenset({"pads", "padding"})
+
+
 def _scalar_of(value, feature):
     """A per-axis list whose axes agree is the one number a binding gives (the block spreads it over axes)."""
     if feature.many:
@@ -208,7 +213,7 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
                 if len(matching) == 1:
                     bindings.append((node, feature.name, _reference(matching[0])))
                 continue
-            if any(s is None for s in scalars):
+            if any(s is None for s in scalars) or feature.name in UNBOUND_FEATURES:
                 return None
             expression = _expression_for(parameters, [env for env, _ in present], scalars)
             if expression is None:

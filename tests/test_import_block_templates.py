@@ -15,6 +15,9 @@ import sys
 import numpy as np
 import pytest
 
+from nnpivot.compare import differences
+from nnpivot.generators.nn_text import to_text
+from nnpivot.importers.nn_text import parse_text
 from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.metamodel.blocks import argument_values
 from nnpivot.migrate import migrate
@@ -270,6 +273,39 @@ class Net(nn.Module):
     model, _ = import_pytorch(path, input_shapes=[(4,)])
     assert [b.name for b in model.blocks] == ["Square", "Square2"]
     assert all(not b.parameters for b in model.blocks)
+
+
+def test_a_padding_differing_per_use_keeps_one_block_per_use_and_prints_back(tmp_path):
+    # The .nn language writes a padding as numbers, never as an expression: bound to a parameter, the .nn
+    # text would lose the binding and every call would read the first use's padding.
+    source = '''\
+import torch.nn as nn
+
+
+class Dilated(nn.Module):
+    def __init__(self, channels, dilation):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation)
+
+    def forward(self, x):
+        return self.conv(x).relu()
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = Dilated(4, 1)
+        self.b = Dilated(4, 2)
+
+    def forward(self, x):
+        return self.b(self.a(x))
+'''
+    path = tmp_path / "dilated.py"
+    path.write_text(source, encoding="utf-8")
+    model, _ = import_pytorch(path, input_shapes=[(4, 16)])
+    assert [b.name for b in model.blocks] == ["Dilated", "Dilated2"]
+    text = to_text(model)
+    assert differences(model, parse_text(text, "dilated.nn")) == []
 
 
 @pytest.mark.torch
