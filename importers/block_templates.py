@@ -283,7 +283,7 @@ def _guard(template, blocks: list, init, prefixes: dict, by_source: dict, consta
     if any(not {node.name for node in b.nodes} <= names for b in blocks):
         return None
     test = _test_making(init, {prefixes.get(node.name, "").split(".")[0] for node in guarded})
-    condition = _expression(test, by_source, constants) if test is not None else None
+    condition = _expression(test, by_source, constants, _derived_attributes(init)) if test is not None else None
     if condition is None:
         return None
     readers = [(node, i) for node in template.nodes if node not in guarded for i, dep in enumerate(node.inputs)
@@ -325,9 +325,26 @@ _AST_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.FloorDiv:
                   ast.GtE: "ge", ast.And: "and", ast.Or: "or"}
 
 
-def _expression(tree, by_source: dict, constants: dict):
+def _derived_attributes(init: ast.FunctionDef) -> dict:
+    """``self.<name>`` -> the expression ``__init__`` gives it once, unconditionally (``self.project = strides
+    != 1``): a test may read the parameters through it."""
+    assigned: dict = {}
+    for node in ast.walk(init):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        for target in targets:
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                assigned.setdefault(target.attr, []).append(node)
+    return {name: nodes[0].value for name, nodes in assigned.items()
+            if len(nodes) == 1 and isinstance(nodes[0], ast.Assign) and nodes[0] in init.body}
+
+
+def _expression(tree, by_source: dict, constants: dict, derived: dict | None = None):
     """``tree`` (an ``if`` test) as an expression over the parameters: names of parameters, constants (also
-    the class's, ``self.expansion``), comparisons, and/or/not, arithmetic; None for anything else."""
+    the class's, ``self.expansion``), attributes ``__init__`` computes from them once (``derived``),
+    comparisons, and/or/not, arithmetic; None for anything else."""
+    derived = derived or {}
+
     def binary(operator, left, right):
         if left is None or right is None:
             return None
@@ -339,20 +356,25 @@ def _expression(tree, by_source: dict, constants: dict):
     if isinstance(tree, ast.Constant) and _plain(tree.value):
         return literal_of(tree.value)
     if isinstance(tree, ast.Attribute) and isinstance(tree.value, ast.Name) and tree.value.id == "self":
-        return literal_of(constants[tree.attr]) if tree.attr in constants else None
+        if tree.attr in constants:
+            return literal_of(constants[tree.attr])
+        if tree.attr in derived:   # read once: an attribute defined through itself cannot loop
+            return _expression(derived[tree.attr], by_source, constants,
+                               {k: v for k, v in derived.items() if k != tree.attr})
+        return None
     if isinstance(tree, ast.Compare) and len(tree.ops) == 1 and type(tree.ops[0]) in _AST_OPERATORS:
-        return binary(_AST_OPERATORS[type(tree.ops[0])], _expression(tree.left, by_source, constants),
-                      _expression(tree.comparators[0], by_source, constants))
+        return binary(_AST_OPERATORS[type(tree.ops[0])], _expression(tree.left, by_source, constants, derived),
+                      _expression(tree.comparators[0], by_source, constants, derived))
     if isinstance(tree, ast.BinOp) and type(tree.op) in _AST_OPERATORS:
-        return binary(_AST_OPERATORS[type(tree.op)], _expression(tree.left, by_source, constants),
-                      _expression(tree.right, by_source, constants))
+        return binary(_AST_OPERATORS[type(tree.op)], _expression(tree.left, by_source, constants, derived),
+                      _expression(tree.right, by_source, constants, derived))
     if isinstance(tree, ast.BoolOp):
-        folded = _expression(tree.values[0], by_source, constants)
+        folded = _expression(tree.values[0], by_source, constants, derived)
         for value in tree.values[1:]:
-            folded = binary(_AST_OPERATORS[type(tree.op)], folded, _expression(value, by_source, constants))
+            folded = binary(_AST_OPERATORS[type(tree.op)], folded, _expression(value, by_source, constants, derived))
         return folded
     if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, (ast.Not, ast.USub)):
-        operand = _expression(tree.operand, by_source, constants)
+        operand = _expression(tree.operand, by_source, constants, derived)
         if operand is None:
             return None
         operator = "not" if isinstance(tree.op, ast.Not) else "neg"
