@@ -39,8 +39,13 @@ def _compare(x, y, where: str, found: list[str]) -> None:
     if x.eClass is not y.eClass:
         found.append(f"{where}: {x.eClass.name} != {y.eClass.name}")
         return
+    # An attribute bound to an expression (inside a parameterised block) takes its value from the binding,
+    # compared as the node's containment; what the plain attribute holds then means nothing.
+    bound = {b.feature for b in getattr(x, "bindings", ())} | {b.feature for b in getattr(y, "bindings", ())}
     for feature in persistent_features(x.eClass):
         if isinstance(feature, EAttribute):
+            if feature.name in bound:
+                continue
             left, right = _attribute(x, feature), _attribute(y, feature)
             if not _same(left, right):
                 found.append(f"{where}: {feature.name} {_show(left)} != {_show(right)}")

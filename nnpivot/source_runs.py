@@ -304,7 +304,8 @@ def _keras_units(keras_model, model, report):
         inner = report.keras_block_layers.get(node.name, {})
         block_owner = _LayersByName(keras_model, report)
         block_owner.paths, block_owner.by_path = {}, {}
-        outer = owner.layers.get(report.keras_layer_names.get(node.name, node.name))
+        outer = _custom_layer_of(keras_model, owner, report.keras_layer_names.get(node.name), node.name,
+                                 {runtime for runtime, _ in inner.values()})
         if outer is not None:   # layers of this object only: two objects of a class name their layers alike
             block_owner.layers = {}
             for layer in outer._flatten_layers(include_self=False, recursive=True):
@@ -321,6 +322,23 @@ def _keras_units(keras_model, model, report):
                                           location_of(inner_node))])
             yield (f"{node.name}.{inner_node.name}", inner_node,
                    _keras_node_units(block_owner, inner_node, block_owner.names.get(inner_node.name)))
+
+
+def _custom_layer_of(keras_model, owner, runtime: str | None, node_name: str, inner_names: set):
+    """The custom-layer object of a block call: by its run-time name when the importer knows it; else the layer
+    named like the call (nnpivot's generated code names them so) if it holds the call's inner run-time names;
+    else the one top-level layer that holds them all (None when not exactly one)."""
+    if runtime is not None:
+        return owner.layers.get(runtime)
+
+    def holds(layer) -> bool:
+        return inner_names <= {inner.name for inner in layer._flatten_layers(include_self=False, recursive=True)}
+
+    named = owner.layers.get(node_name)
+    if named is not None and (not inner_names or holds(named)):
+        return named
+    holding = [layer for layer in keras_model.layers if inner_names and holds(layer)]
+    return holding[0] if len(holding) == 1 else None
 
 
 def _keras_node_units(owner, node, runtime):

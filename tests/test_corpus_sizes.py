@@ -193,12 +193,14 @@ def test_migrated_without_a_shape_matches_at_two_sizes_in_the_users_layout(folde
     assert max(worst) <= ATOL, dict(zip([str([a.shape for a in c]) for c in calls], worst))
 
 
-@pytest.mark.parametrize(("folder", "entry"), REFUSED, ids=[f"{f}/{e['path']}" for f, e in REFUSED])
-def test_a_file_the_manifest_calls_refused_is_refused_with_its_code_first(folder, entry):
-    source = ROOT / folder / entry["path"]
-    model_name = None if "set" in entry else entry["model"]
-    model_args = None if "set" in entry else (entry["kwargs"] or None)
-    with pytest.raises(NNPivotError) as caught:
-        import_source(source, entry["framework"], model_name, model_args, settings=entry.get("set"))
-    errors = [d for d in caught.value.diagnostics if d.is_error]
-    assert errors[0].code == entry["refused"] and errors[0].location.line, [str(d) for d in errors]
+def test_the_files_the_manifest_calls_refused_are_refused_with_their_code_first():
+    # One test over the list (none today: the last one, the patch transformer, migrates since add_learned),
+    # so an empty list is not a skipped test.
+    for folder, entry in REFUSED:
+        source = ROOT / folder / entry["path"]
+        model_name = None if "set" in entry else entry["model"]
+        model_args = None if "set" in entry else (entry["kwargs"] or None)
+        with pytest.raises(NNPivotError) as caught:
+            import_source(source, entry["framework"], model_name, model_args, settings=entry.get("set"))
+        errors = [d for d in caught.value.diagnostics if d.is_error]
+        assert errors[0].code == entry["refused"] and errors[0].location.line, [str(d) for d in errors]

@@ -82,7 +82,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "corpus/pytorch/script_cnn_dataclass_config.py original->migrated": _COUPLED_DECAY,
     "corpus/pytorch/script_cnn_dataclass_config.py migrated->back": _COUPLED_DECAY,
     "corpus/pytorch/script_resnet_image_folder.py migrated->back": _KERAS_BLOCKS,
-    "corpus/pytorch/mlp_tensor_methods_device.py migrated->back": _KERAS_BLOCKS,
 }
 
 
