@@ -47,7 +47,7 @@ from nnpivot.formats import weight_format
 from nnpivot.frameworks import KerasRunner, Runner, TorchRunner, _raised_in, random_inputs
 from nnpivot.generators import keras as keras_target
 from nnpivot.generators import pytorch as torch_target
-from nnpivot.importers.constructed import execute_definitions, project_file, project_imports
+from nnpivot.importers.constructed import FRAMEWORK_PACKAGES, execute_definitions, project_file, project_imports
 from nnpivot.importers.pysource import ImportTable, SourceObject, dotted
 from nnpivot.importers.pytorch import guess_input_shapes
 from nnpivot.kinds import kind_of
@@ -58,7 +58,6 @@ from nnpivot.weights import WeightStore
 
 # --- the source's definitions, without its script --------------------------------------------------
 
-FRAMEWORK_PACKAGES = ("torch", "keras", "tensorflow", "numpy", "math")
 # Parts of a framework call path that read or write files, download or train: never run from a script.
 SIDE_EFFECTS = frozenset({"datasets", "data", "io", "load", "load_data", "get_file", "hub", "save", "load_model",
                           "load_weights", "save_weights", "image_dataset_from_directory", "text_dataset_from_directory",
