@@ -137,7 +137,8 @@ def plan_block(block, table: ShapeTable, reserved: frozenset, prefix: str = "", 
     placeholders = {p: prefix + names[p] for p in parameters}
     operands = {c: [table.operand(dep) for dep in c.inputs] for c in calls}
     symbols = _input_symbols(block, calls, table, operands, placeholders)
-    sizes = _size_parameters(block, calls, operands, symbols, set(names.values()), reserved) if input_sizes else {}
+    taken = set(names.values()) | {python_name(n.name, reserved) for n in block.nodes}   # modules: self.<node>
+    sizes = _size_parameters(block, calls, operands, symbols, taken, reserved) if input_sizes else {}
     for (index, axis), name in sizes.items():
         symbols[(index, axis)] = lambda call, size, source=prefix + name: symbolic(size, source)
     templates = []

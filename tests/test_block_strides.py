@@ -166,3 +166,11 @@ def test_the_keras_resnet_script_migrates_to_one_block_class_equal_at_two_sizes(
             torch_out = np.transpose(captured[name].numpy(), (0, 2, 3, 1))
             assert torch_out.shape == keras_out.shape, name
             assert np.abs(torch_out - keras_out).max() < ATOL * 10, (name, (height, width))
+
+
+def test_the_size_parameter_never_takes_a_modules_name():
+    """A node named like the parameter keeps ``self.in_channels`` as its module; the parameter moves aside."""
+    code = pytorch_generator.generate(parse_text(STRIDED.replace("wide", "in_channels"), "strided.nn"), "strided.nn")
+    assert "def __init__(self, in_channels_, filters, stride=1):" in code
+    assert "self.in_channels = nn.Conv2d(\n            in_channels_, filters, kernel_size=3, stride=stride\n" in code
+    assert "self.in_channels = in_channels" not in code
