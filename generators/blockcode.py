@@ -102,6 +102,9 @@ class BlockPlan:
     calls: list[CallTemplate]
     units: list                    # nodes and Guards in the order their code is written
     guards: dict = field(default_factory=dict)
+    # (input, axis) -> identifier of a parameter the generated code adds for an input size that differs between
+    # calls and equals no block parameter (the input channels of a Keras layer, which Keras infers at build time)
+    sizes: dict = field(default_factory=dict)
 
     def present_in(self, name: str) -> list[CallTemplate]:
         return [c for c in self.calls if c.computes(name)]
@@ -110,18 +113,22 @@ class BlockPlan:
         return python_expression(guard.condition, {p: prefix + n for p, n in self.names.items()})
 
     def signature(self) -> list[str]:
-        """``in_planes``, ``stride=1``...: the parameters of ``__init__`` (defaults kept)."""
-        params = []
+        """``in_channels``, ``in_planes``, ``stride=1``...: the parameters of ``__init__`` (input sizes first,
+        defaults kept)."""
+        params = list(self.sizes.values())
         for parameter, name in self.names.items():
             default = parameter.default
             params.append(name if default is None else f"{name}={literal(evaluate(default, {}))}")
         return params
 
 
-def plan_block(block, table: ShapeTable, reserved: frozenset, prefix: str = "") -> BlockPlan | None:
+def plan_block(block, table: ShapeTable, reserved: frozenset, prefix: str = "", input_sizes: bool = False
+               ) -> BlockPlan | None:
     """The plan of ``block`` from its calls in ``table``, its templates reading each parameter as ``prefix``
     + its name (``self.`` where the code runs after ``__init__``); None when it has no call or a guard
-    cannot be written as one ``if``."""
+    cannot be written as one ``if``. ``input_sizes``: an input size that differs between calls and equals no
+    parameter becomes a parameter of the generated code (:attr:`BlockPlan.sizes`; the generator keeps those
+    its code reads)."""
     calls = [c for c in table.calls if c.block is block]
     if not calls:
         return None
@@ -130,6 +137,10 @@ def plan_block(block, table: ShapeTable, reserved: frozenset, prefix: str = "") 
     placeholders = {p: prefix + names[p] for p in parameters}
     operands = {c: [table.operand(dep) for dep in c.inputs] for c in calls}
     symbols = _input_symbols(block, calls, table, operands, placeholders)
+    taken = set(names.values()) | {python_name(n.name, reserved) for n in block.nodes}   # modules: self.<node>
+    sizes = _size_parameters(block, calls, operands, symbols, taken, reserved) if input_sizes else {}
+    for (index, axis), name in sizes.items():
+        symbols[(index, axis)] = lambda call, size, source=prefix + name: symbolic(size, source)
     templates = []
     for call in calls:
         values = table.arguments[call]
@@ -147,7 +158,7 @@ def plan_block(block, table: ShapeTable, reserved: frozenset, prefix: str = "") 
         units = _units(block)
     except ValueError:
         return None
-    return BlockPlan(block, names, placeholders, templates, units, guard_of(block))
+    return BlockPlan(block, names, placeholders, templates, units, guard_of(block), sizes)
 
 
 def _input_symbols(block, calls, table, operands, placeholders) -> dict:
@@ -165,6 +176,28 @@ def _input_symbols(block, calls, table, operands, placeholders) -> dict:
             if fitting and (varies or (axis == 1 and len(fitting) == 1)):
                 source = placeholders[fitting[0]]
                 found[(index, axis)] = lambda call, size, source=source: symbolic(size, source)
+    return found
+
+
+def _size_parameters(block, calls, operands, symbols: dict, taken: set, reserved: frozenset) -> dict:
+    """(input, axis) -> identifier for the input axes whose size differs between calls and that no parameter
+    gives: ``in_channels`` (axis 1 of a feature map), ``in_features`` (the last axis), ``size<axis>`` else;
+    with the input's name when the block has several inputs."""
+    inputs = graph_inputs(block)
+    found = {}
+    for index, node in enumerate(inputs):
+        ranks = {len(operands[c][index]) for c in calls if index < len(operands[c])}
+        if len(ranks) != 1:
+            continue
+        rank = ranks.pop()
+        for axis in range(1, rank):
+            sizes = {operands[c][index][axis] for c in calls}
+            if (index, axis) in symbols or len(sizes) == 1 or None in sizes:
+                continue
+            base = "in_features" if axis == rank - 1 else "in_channels" if axis == 1 else f"size{axis}"
+            name = python_name(base if len(inputs) == 1 else f"{base}_{node.name}", reserved | taken)
+            taken.add(name)
+            found[(index, axis)] = name
     return found
 
 
@@ -206,11 +239,12 @@ def parameter_name(parameter, reserved: frozenset) -> str:
     return python_name(parameter.name, reserved)
 
 
-def call_arguments(call, names: dict, reserved: frozenset) -> list[str]:
-    """A block call's arguments in Python: by position while they follow the parameters and have no default,
-    then by name."""
+def call_arguments(call, names: dict, reserved: frozenset, sizes: list | None = None) -> list[str]:
+    """A block call's arguments in Python: the input sizes the generated class takes (``sizes``: the values, as
+    numbers or symbolic numbers), then the block's by position while they follow the parameters and have no
+    default, then by name."""
     given = {a.parameter: a.value for a in call.arguments}
-    args, positional = [], True
+    args, positional = [literal(size) for size in sizes or ()], True
     for parameter in call.block.parameters:
         positional = positional and parameter in given and parameter.default is None
         if parameter in given:

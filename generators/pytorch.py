@@ -74,6 +74,7 @@ class _Generation:
         self.table: ShapeTable | None = shapes  # a validated model's shapes, else inferred in run()
         self.class_names = codegen.class_names(model)
         self.call_classes: dict = {}   # call of a parameterised block written per argument set -> its class
+        self.size_parameters: dict = {}   # block -> the (input, axis) sizes its class takes first (BlockPlan.sizes)
 
     def run(self, source_name: str) -> str | None:
         if self.table is None:
@@ -81,9 +82,10 @@ class _Generation:
             self.diagnostics += shape_diagnostics
         if has_errors(self.diagnostics):
             return None
-        classes = []
-        for block in self.model.blocks:
-            classes += self.parameterised_classes(block) if is_parameterised(block) else [self.graph_class(block)]
+        written = {}   # a block's class after those of the blocks it calls: their calls need their parameters
+        for block in _callees_first(self.model.blocks):
+            written[block] = self.parameterised_classes(block) if is_parameterised(block) else [self.graph_class(block)]
+        classes = [code for block in self.model.blocks for code in written[block]]
         classes.append(self.graph_class(self.model, doc=self.model.description or ""))
         training = _training(self.model, self.diagnostics, self.table)
         if has_errors(self.diagnostics):
@@ -134,15 +136,16 @@ class _Generation:
             if call in self.call_classes:
                 init.append(f"{indent}{site.module} = {self.call_classes[call]}()")
             else:
-                args = call_arguments(call, names, RESERVED_PARAMETERS)
+                sizes = [site.in_shapes[index][axis] for index, axis in self.size_parameters.get(call.block, ())]
+                args = call_arguments(call, names, RESERVED_PARAMETERS, sizes)
                 init.append(wrap_call(f"{site.module} = {self.class_names[call.block]}(", args, indent))
         return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(site.inputs)})"]
 
     # -- parameterised blocks ---------------------------------------------------------------------
     def parameterised_classes(self, block) -> list[ClassCode]:
         """One class taking the block's parameters; one class per argument set when the calls' code differs."""
-        plan = plan_block(block, self.table, RESERVED_PARAMETERS)
-        running = plan_block(block, self.table, RESERVED_PARAMETERS, prefix="self.")
+        plan = plan_block(block, self.table, RESERVED_PARAMETERS, input_sizes=True)
+        running = plan_block(block, self.table, RESERVED_PARAMETERS, prefix="self.", input_sizes=True)
         if plan is None or running is None:
             self.diagnostics.append(error("shape-unknown", f"cannot generate block {block.name}: it is never "
                                           "called, so its shapes are unknown", location_of(block)))
@@ -196,7 +199,11 @@ class _Generation:
         found = self.diagnostics[errors_before:]   # a node every call renders alike is reported once
         self.diagnostics[errors_before:] = [d for i, d in enumerate(found) if d not in found[:i]]
         running_code = "\n".join(forward)   # the parameters forward reads are kept on self
-        kept = [f"{indent}self.{n} = {n}" for n in plan.names.values() if re.search(rf"\bself\.{n}\b", running_code)]
+        code = "\n".join(init + forward)   # an input size is a parameter where the code reads it (a conv's channels)
+        plan.sizes = {at: n for at, n in plan.sizes.items() if re.search(rf"\b{n}\b", code)}
+        self.size_parameters[block] = list(plan.sizes)
+        kept = [f"{indent}self.{n} = {n}" for n in [*plan.sizes.values(), *plan.names.values()]
+                if re.search(rf"\bself\.{n}\b", running_code)]
         return ClassCode(self.class_names[block], "", [py_name(n.name) for n in graph_inputs(block)], kept + init,
                          forward, "".join(f", {p}" for p in plan.signature()))
 
@@ -246,6 +253,23 @@ class _Generation:
             return [indent + line for line in mapping.statements(site)]
         targets = _tuple_results(site) if mapping.results == "tuple" else site.outputs[0]
         return [f"{indent}{targets} = {mapping.expression(site)}"]
+
+
+def _callees_first(blocks) -> list:
+    """``blocks`` ordered so that a block comes after the blocks it calls."""
+    ordered: list = []
+
+    def visit(block):
+        if block in ordered:
+            return
+        for node in block.nodes:
+            if is_kind(node, "BlockCall") and node.block is not block:
+                visit(node.block)
+        ordered.append(block)
+
+    for block in blocks:
+        visit(block)
+    return ordered
 
 
 def generate_code(model, source_name: str = "<model>", shapes: ShapeTable | None = None

@@ -34,7 +34,7 @@ from typing import Any
 from nnpivot.metamodel import weights_owner
 from nnpivot.metamodel.shapes import per_axis, spatial_geometry
 
-from .pysyntax import CODE_BUILTINS, attribute_value, literal, python_name, same_value
+from .pysyntax import CODE_BUILTINS, attribute_value, is_symbolic, literal, python_name, same_value
 from .spec import kind_of, snake
 
 REQUIRED = object()  # an argument torch has no default for: always written
@@ -210,8 +210,9 @@ def same_padded(site, **options) -> str:
 
 
 def runtime_same(site) -> bool:
-    """A 'same' node whose pads depend on the input size (a stride above 1): padded by :data:`SAME_PADDED_CODE`."""
-    return str(site.node.padding) == "same" and any(s > 1 for s in geometry(site)[1])
+    """A 'same' node whose pads depend on the input size (a stride above 1), or may (a stride a parameterised
+    block binds to its parameters, so one class serves every value): padded by :data:`SAME_PADDED_CODE`."""
+    return str(site.node.padding) == "same" and any(s > 1 or is_symbolic(s) for s in geometry(site)[1])
 
 
 def compact(values):
