@@ -7,9 +7,11 @@ pivot model, with the training configuration of a plain ``compile``/``fit``.
 
 How Keras spellings become pivot attributes is read BACKWARDS from the Keras
 generator's mapping table (``kind.mappings["keras"]``: class names, argument
-renames, Keras defaults, conversions such as BatchNorm momentum ``1 - m``); this
-module only adds what the table cannot say: Keras positional signatures, other
-spellings of one class (``MaxPool2D``), functions of ``keras.ops``/``tf``.
+renames, Keras defaults, conversions such as BatchNorm momentum ``1 - m``), which
+also says how each kind is recognised in source: the Keras positional signatures,
+other names of one class (``MaxPool2D``), other classes read as the kind and the
+names of their readers. This module adds the readers and what is no one kind
+(wrappers such as ``Bidirectional``, ``Lambda``) and functions of ``keras.ops``/``tf``.
 The Python of the file (statements, functions, classes, comprehensions...) is
 evaluated by the interpreter the importers share (``importers/interpreter.py``);
 the ``Interpreter`` here is its Keras front-end: Keras values and what Python
@@ -83,48 +85,46 @@ def _short(layer: str) -> str:
     return layer.split(".", 1)[1] if layer and "." in layer else layer
 
 
-def _classes_from_table() -> dict[str, list[str]]:
-    """Keras layer class (``Conv2D``) -> pivot keywords whose mapping writes that class."""
-    found: dict[str, list[str]] = {}
+def _keras_classes(mapping) -> list[tuple[str, tuple[str, ...], str | None, tuple[str, ...]]]:
+    """(class, positional parameters, reader name, other names) of each Keras class a mapping writes or reads."""
+    own = mapping.signature if mapping.signature is not None else tuple(a.keras for a in mapping.args if a.positional)
+    found = [(_short(mapping.layer), own, mapping.reader, mapping.aliases)] \
+        if mapping.layer and mapping.layer.startswith("layers.") else []
+    return found + [(read.name, own if read.signature is None else read.signature, read.reader, read.aliases)
+                    for read in mapping.reads]
+
+
+def _classes_from_table() -> tuple[dict[str, list[str]], dict[str, tuple[str, ...]], dict[str, str], dict[str, str]]:
+    """What the kinds say about the Keras classes: class (``Conv2D``) -> the pivot keywords whose mapping writes or
+    reads it, -> its positional parameters, -> the name of its reader; and other name -> class (``MaxPool2D``).
+    Kinds written with one class must read it alike."""
+    kinds: dict[str, list[str]] = {}
+    signatures: dict[str, tuple[str, ...]] = {}
+    readers: dict[str, str] = {}
+    aliases: dict[str, str] = {}
     for keyword, mapping in MAPPINGS.items():
-        if mapping.layer and mapping.layer.startswith("layers."):
-            found.setdefault(_short(mapping.layer), []).append(keyword)
-    return found
+        for cls, signature, reader, names in _keras_classes(mapping):
+            if kinds.setdefault(cls, []) and (signatures[cls], readers.get(cls)) != (signature, reader):
+                raise RuntimeError(f"kind {keyword} reads Keras {cls} unlike {kinds[cls][0]}: give them one "
+                                   "signature and reader")
+            kinds[cls].append(keyword)
+            signatures[cls] = signature
+            if reader is not None:
+                readers[cls] = reader
+            for name in names:
+                if aliases.setdefault(name, cls) != cls:
+                    raise RuntimeError(f"Keras name {name} is given to both {aliases[name]} and {cls}")
+    return kinds, signatures, readers, aliases
 
 
-TABLE_CLASSES = _classes_from_table()
+TABLE_CLASSES, KIND_SIGNATURES, READER_NAMES, CLASS_ALIASES = _classes_from_table()
 # ``ops`` functions a kind is written as by the generic emitter: keras path -> pivot keyword.
 TABLE_OPS = {mapping.layer: keyword for keyword, mapping in MAPPINGS.items() if mapping.emit is emit_op}
 
-# Other spellings of the classes the table names (Keras aliases, rank variants the table writes as one entry).
-_ALIASES = [
-    (r"MaxPool(\d)D", r"MaxPooling\1D"), (r"AvgPool(\d)D", r"AveragePooling\1D"),
-    (r"GlobalMaxPool(\d)D", r"GlobalMaxPooling\1D"), (r"GlobalAvgPool(\d)D", r"GlobalAveragePooling\1D"),
-    (r"Convolution(\d)D(Transpose)?", r"Conv\1D\2"), (r"Global(Max|Average)Pooling[13]D", r"Global\1Pooling2D"),
-    (r"UpSampling[13]D", "UpSampling2D"), (r"SpatialDropout[123]D", "Dropout"),
-    (r"SeparableConvolution([12])D", r"SeparableConv\1D"),
-]
-
-# Keras positional parameters (the Keras signatures, not a pivot mapping).
-POSITIONAL: dict[str, tuple[str, ...]] = {
-    **{f"Conv{d}D": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
-    **{f"Conv{d}DTranspose": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
-    **{f"SeparableConv{d}D": ("filters", "kernel_size", "strides", "padding") for d in (1, 2)},
-    **{f"{op}Pooling{d}D": ("pool_size", "strides", "padding") for d in (1, 2, 3) for op in ("Max", "Average")},
-    **{f"ZeroPadding{d}D": ("padding",) for d in (1, 2, 3)}, **{f"Cropping{d}D": ("cropping",) for d in (1, 2, 3)},
-    **{f"Adaptive{op}Pooling{d}D": ("output_size",) for d in (1, 2, 3) for op in ("Max", "Average")},
-    **{f"SpatialDropout{d}D": ("rate",) for d in (1, 2, 3)},
-    "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
-    "LSTM": ("units", "activation"), "GRU": ("units", "activation"), "SimpleRNN": ("units", "activation"),
-    "Bidirectional": ("layer", "merge_mode"), "Activation": ("activation",), "Reshape": ("target_shape",),
-    "Permute": ("dims",), "Concatenate": ("axis",), "RepeatVector": ("n",), "Rescaling": ("scale", "offset"), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
-    "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
-    "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
-    "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
-    "Normalization": ("axis", "mean", "variance", "invert"), "CenterCrop": ("height", "width"),
-    "Resizing": ("height", "width", "interpolation"),
-    "MultiHeadAttention": ("num_heads", "key_dim"), "InputLayer": ("shape",), "Input": ("shape",),
-}
+# Keras positional parameters of the constructs that are no one kind (the kinds' are in their mappings).
+CONSTRUCT_SIGNATURES = {"Bidirectional": ("layer", "merge_mode"), "TimeDistributed": ("layer",),
+                        "InputLayer": ("shape",), "Input": ("shape",)}
+POSITIONAL: dict[str, tuple[str, ...]] = {**KIND_SIGNATURES, **CONSTRUCT_SIGNATURES}
 # Old (tf.keras 2) keyword spellings.
 RENAMED_KWARGS = {"alpha": "negative_slope", "input_shape": "input_shape", "lr": "learning_rate",
                   "epsilon": "epsilon"}
@@ -143,19 +143,8 @@ APPROXIMATE_KWARGS = {"dropout": "dropout inside the recurrent cell (training on
 
 
 def canonical_class(name: str) -> str:
-    for pattern, replacement in _ALIASES:
-        if re.fullmatch(pattern, name):
-            return re.sub(pattern, replacement, name)
-    return name
-
-
-def runtime_class(name: str) -> str:
-    """The class a Keras layer name really makes (``MaxPool2D`` is ``MaxPooling2D``); unlike
-    :func:`canonical_class`, 1D and 3D layers keep their own class."""
-    for pattern, replacement in (*_ALIASES[:5], _ALIASES[-1]):   # Keras' own aliases (the rest are the pivot's)
-        if re.fullmatch(pattern, name):
-            return re.sub(pattern, replacement, name)
-    return name
+    """The class a Keras layer name really makes (``MaxPool2D`` is ``MaxPooling2D``)."""
+    return CLASS_ALIASES.get(name, name)
 
 
 def keras_snake(name: str) -> str:
@@ -1113,7 +1102,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
     # --- arguments ---------------------------------------------------------------------------------
     def given(self, layer: LayerObj) -> dict:
         """The layer's arguments by Keras keyword (positional ones named from the Keras signature)."""
-        names = POSITIONAL.get(layer.original, POSITIONAL.get(layer.cls)) or self.table_positional(layer.cls)
+        names = POSITIONAL.get(layer.cls, ())
         given = {}
         for i, value in enumerate(layer.args):
             if i >= len(names):
@@ -1128,12 +1117,6 @@ class Interpreter(KerasImporter, SourceInterpreter):
             if isinstance(value, Unknown):
                 self.error(value.code, f"{layer.original} argument {key}: {value.why}", value.loc or layer.loc)
         return {k: v for k, v in given.items() if not isinstance(v, Unknown)}
-
-    @staticmethod
-    def table_positional(keras_class: str) -> tuple[str, ...]:
-        """The positional Keras arguments the mapping writes for a class (for classes POSITIONAL lacks)."""
-        keywords = TABLE_CLASSES.get(keras_class, ())
-        return tuple(a.keras for a in MAPPINGS[keywords[0]].args if a.positional) if keywords else ()
 
     def attributes(self, layer: LayerObj, keyword: str, given: dict, handled=()) -> dict:
         """Pivot attributes of ``keyword`` read backwards from the Keras mapping's arguments."""
@@ -1304,7 +1287,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
             if isinstance(kwargs.get("name"), str):
                 layer.name = kwargs["name"]
             if layer.name or "name" not in kwargs:   # a name= not known statically: Keras' counter not used
-                layer.runtime_name = layer.name or self.automatic_name(runtime_class(original))
+                layer.runtime_name = layer.name or self.automatic_name(canonical_class(original))
             if "input_shape" in kwargs or "input_dim" in kwargs:
                 shape = kwargs.get("input_shape", (kwargs.get("input_dim"),))
                 layer.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) else None
@@ -1712,7 +1695,8 @@ def layer_rnn(self, layer, x, names, loc):
     return layer_recurrent(self, merged, x, names, loc)
 
 
-RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "Bidirectional", "RNN"})
+RECURRENT_LAYERS = frozenset({*(cls for cls, name in READER_NAMES.items() if name == "recurrent"), "Bidirectional",
+                              "RNN"})
 
 
 def initial_states(self, keyword: str, directions: int, name: str, loc) -> list | None:
@@ -1914,9 +1898,10 @@ def layer_join(self, layer, operands, names, loc):
         self.error("unsupported-construct", f"{layer.original} expects a list of tensors", loc)
         return Unknown("join", loc)
     self.check_rest(layer, given, {"axis"})
-    if layer.cls == "Concatenate":
+    keyword = TABLE_CLASSES[layer.cls][0]
+    if keyword == "concat":
         return self.join("concat", list(operands), given.get("axis", -1), names[0] or names[1], loc)
-    return self.chain(JOIN_LAYERS[layer.cls], list(operands), names[0] or names[1], loc)
+    return self.chain(KINDS[keyword].eclass_name, list(operands), names[0] or names[1], loc)
 
 
 @operand_layer
@@ -2291,36 +2276,32 @@ def pass_through(args):
     return args[0] if args and isinstance(args[0], (T, InputSpec)) else Unknown("untranslated layer", None)
 
 
-JOIN_LAYERS = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul"}
-SPECIAL_LAYERS: dict[str, Callable] = {
-    "Activation": layer_activation, "ReLU": layer_relu, "Softmax": layer_softmax,
-    "BatchNormalization": layer_batch_norm, "GroupNormalization": layer_group_norm,
-    "Normalization": layer_normalization,
-    "LayerNormalization": layer_layer_norm, "LSTM": layer_recurrent, "GRU": layer_recurrent,
-    "SimpleRNN": layer_recurrent, "Bidirectional": layer_bidirectional, "Flatten": layer_flatten,
-    "LSTMCell": layer_cell, "GRUCell": layer_cell, "RNN": layer_rnn, "ConvLSTM2D": layer_conv_lstm,
-    "Reshape": layer_reshape, "Permute": layer_permute, "Concatenate": layer_join,
-    **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
-    "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
-    **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
-    **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)}, "CenterCrop": layer_center_crop,
-    "Resizing": layer_resizing,
-    **{f"SeparableConv{d}D": layer_separable_conv for d in (1, 2)},
-    **{f"{op}Pooling{d}D": layer_pool for op in ("Max", "Average") for d in (1, 2, 3)},
-    "TimeDistributed": layer_time_distributed,
-    "RepeatVector": layer_repeat_vector, "Rescaling": layer_rescaling,
-    **dict.fromkeys(TRAINING_ONLY_LAYERS, layer_training_only),
+# The readers a kind's Keras mapping names (``reader="pool"``) for a class the generic reader cannot read.
+READERS: dict[str, Callable] = {
+    "activation": layer_activation, "relu": layer_relu, "softmax": layer_softmax, "prelu": layer_prelu,
+    "batch_norm": layer_batch_norm, "group_norm": layer_group_norm, "layer_norm": layer_layer_norm,
+    "normalization": layer_normalization, "recurrent": layer_recurrent, "cell": layer_cell,
+    "conv_lstm": layer_conv_lstm, "flatten": layer_flatten, "reshape": layer_reshape, "permute": layer_permute,
+    "join": layer_join, "zero_padding": layer_zero_padding, "upsample": layer_upsample, "resizing": layer_resizing,
+    "attention": layer_attention, "dropout": layer_dropout, "conv": layer_conv, "conv_transpose": layer_conv_transpose,
+    "separable_conv": layer_separable_conv, "pool": layer_pool, "cropping": layer_cropping,
+    "center_crop": layer_center_crop, "repeat_vector": layer_repeat_vector, "rescaling": layer_rescaling,
+}
+# Keras classes that are no one kind: wrappers of another layer, arbitrary code, layers of training only.
+CONSTRUCTS: dict[str, Callable] = {
+    "Bidirectional": layer_bidirectional, "RNN": layer_rnn, "TimeDistributed": layer_time_distributed,
+    "Lambda": layer_unsupported, **dict.fromkeys(TRAINING_ONLY_LAYERS, layer_training_only),
 }
 
 
-def _is_convolution(kind) -> bool:
-    """A kind windowed over the input with explicit pads, that is neither transposed nor a pooling."""
-    return all(kind.attribute(a) is not None for a in ("pads", "kernelSize", "dilation")) and \
-        kind.attribute("outputPadding") is None and kind.attribute("ceilMode") is None
+def _special_layers() -> dict[str, Callable]:
+    unknown = sorted(set(READER_NAMES.values()) - set(READERS))
+    if unknown:
+        raise RuntimeError(f"kinds name Keras readers the importer does not have: {unknown}")
+    return {cls: READERS[name] for cls, name in READER_NAMES.items()} | CONSTRUCTS
 
 
-# Every convolution class of the table (causal padding, a ZeroPadding before it as its own padding).
-SPECIAL_LAYERS.update({cls: layer_conv for cls, keywords in TABLE_CLASSES.items() if _is_convolution(KINDS[keywords[0]])})
+SPECIAL_LAYERS = _special_layers()
 
 
 # --- functions of keras.ops / tf / keras.layers ------------------------------------------------------------
@@ -3762,7 +3743,7 @@ def weight_paths(self, model, stacks) -> dict[str, str]:
     for layer in order:
         if id(layer) in path_of:
             continue
-        snake = keras_snake(runtime_class(layer.original))
+        snake = keras_snake(canonical_class(layer.original))
         count = counters.get(snake, 0)
         counters[snake] = count + 1
         path_of[id(layer)] = f"layers/{snake}" + (f"_{count}" if count else "")

@@ -235,4 +235,5 @@ def _attention_from_keras(np, node, arrays, info):
 keras("multi_head_attention", KerasMapping("layers.MultiHeadAttention", emit_attention, (
     KerasArg("num_heads", "numHeads"), KerasArg("key_dim"), KerasArg("value_dim"), KerasArg("output_shape"),
     KerasArg("dropout", "dropout", default=0.0),
-    KerasArg("use_bias", "bias", default=True)), "pivot", Weights(_attention_to_keras, _attention_from_keras)))
+    KerasArg("use_bias", "bias", default=True)), "pivot", Weights(_attention_to_keras, _attention_from_keras),
+    signature=("num_heads", "key_dim"), reader="attention"))

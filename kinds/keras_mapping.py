@@ -85,6 +85,21 @@ class Weights:
 
 
 @dataclass(frozen=True)
+class KerasClass:
+    """Another Keras layer class the importer reads as the kind (``ZeroPadding2D`` is a pad).
+
+    signature: the leading positional parameters of its constructor, in order (None: the mapping's);
+    reader:    the name of the Keras importer's reader of the class (None: the generic reader, which reads
+               the mapping's ``args`` backwards);
+    aliases:   other names Keras gives this very class (``GlobalMaxPool1D`` is ``GlobalMaxPooling1D``).
+    """
+    name: str
+    signature: tuple[str, ...] | None = None
+    reader: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class KerasMapping:
     """How one pivot kind is written in Keras 3.
 
@@ -96,6 +111,14 @@ class KerasMapping:
              (the last axis must stay last), "sequence" (N, T, F), "match"
              (all operands in the first operand's layout).
     weights: the weight converters, None for a kind without weights.
+
+    How the Keras importer recognises the kind in source, besides ``layer`` and ``args`` read backwards:
+    signature: the leading positional parameters of the constructor of ``layer`` (None: the arguments the
+               mapping writes positionally); kinds written with one class declare the same signature;
+    reader:    the name of the Keras importer's reader of ``layer`` when the generic one cannot read it (the
+               reader needs the interpreter's values, so the importer holds it and this names it);
+    aliases:   other names Keras gives the class ``layer`` (``MaxPool2D`` is ``MaxPooling2D``);
+    reads:     other Keras classes read as this kind (:class:`KerasClass`).
     """
     layer: str | None
     emit: Callable
@@ -103,6 +126,10 @@ class KerasMapping:
     layout: str = "any"
     weights: Weights | None = None
     note: str = ""
+    signature: tuple[str, ...] | None = None
+    reader: str | None = None
+    aliases: tuple[str, ...] = ()
+    reads: tuple[KerasClass, ...] = ()
 
 
 def tuple_or_int(values):

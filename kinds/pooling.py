@@ -6,7 +6,7 @@ from nnpivot.metamodel import shapes as S
 from nnpivot.metamodel.shapes import spatial_geometry
 
 from . import layout as L
-from .keras_mapping import UNSET, KerasMapping, pad_widths, spatial_dims, tuple_or_int
+from .keras_mapping import UNSET, KerasClass, KerasMapping, pad_widths, spatial_dims, tuple_or_int
 from .keras_mapping import Arg as KerasArg
 from .pysyntax import literal
 from .spec import SIGNAL, SPATIAL, ex, keras, kind, pytorch
@@ -250,14 +250,19 @@ def emit_global_pool(ctx):
 POOL_ARGS = (KerasArg("pool_size", "kernelSize"), KerasArg("strides", "stride"),
              KerasArg("padding", "padding", default="valid"))
 for d in (1, 2, 3):
-    for op, cls in (("max", "Max"), ("avg", "Average")):
-        keras(f"{op}_pool{d}d", KerasMapping(f"layers.{cls}Pooling{d}D", emit_pool, POOL_ARGS, "channels_last"))
+    for op, cls, short in (("max", "Max", "Max"), ("avg", "Average", "Avg")):
+        keras(f"{op}_pool{d}d", KerasMapping(f"layers.{cls}Pooling{d}D", emit_pool, POOL_ARGS, "channels_last",
+                                             signature=("pool_size", "strides", "padding"), reader="pool",
+                                             aliases=(f"{short}Pool{d}D",)))
 for d in (1, 2, 3):
     for op, cls in (("max", "Max"), ("avg", "Average")):
         keras(f"adaptive_{op}_pool{d}d", KerasMapping(
             f"layers.Adaptive{cls}Pooling{d}D", emit_adaptive_pool,
             (KerasArg("output_size", "outputSize", to_keras=tuple_or_int, positional=True),), "channels_last"))
-for op, cls in (("max", "Max"), ("avg", "Average")):
+for op, cls, short in (("max", "Max", "Max"), ("avg", "Average", "Avg")):
     keras(f"global_{op}_pool", KerasMapping(f"layers.Global{cls}Pooling2D", emit_global_pool,
                                             (KerasArg("keepdims", "keepdims", default=False),), "channels_last",
-                                            note="1D/2D/3D by the input rank"))
+                                            note="1D/2D/3D by the input rank", aliases=(f"Global{short}Pool2D",),
+                                            reads=tuple(KerasClass(f"Global{cls}Pooling{d}D",
+                                                                   aliases=(f"Global{short}Pool{d}D",))
+                                                        for d in (1, 3))))

@@ -266,9 +266,13 @@ RNN_ARGS = (KerasArg("units", "hiddenSize", positional=True),
             KerasArg("return_state", default=False),
             KerasArg("reset_after", "resetAfter", default=True))
 
-keras("simple_rnn", KerasMapping("layers.SimpleRNN", emit_recurrent, RNN_ARGS[:5], "sequence", _RNN_WEIGHTS))
-keras("lstm", KerasMapping("layers.LSTM", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:5]), "sequence", _RNN_WEIGHTS))
-keras("gru", KerasMapping("layers.GRU", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:]), "sequence", _RNN_WEIGHTS))
+_RNN_READING = {"signature": ("units", "activation"), "reader": "recurrent"}
+keras("simple_rnn", KerasMapping("layers.SimpleRNN", emit_recurrent, RNN_ARGS[:5], "sequence", _RNN_WEIGHTS,
+                                 **_RNN_READING))
+keras("lstm", KerasMapping("layers.LSTM", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:5]), "sequence", _RNN_WEIGHTS,
+                           **_RNN_READING))
+keras("gru", KerasMapping("layers.GRU", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:]), "sequence", _RNN_WEIGHTS,
+                          **_RNN_READING))
 
 
 def emit_lstm_cell(ctx):
@@ -296,8 +300,10 @@ def emit_gru_cell(ctx):
 # The cells' weights are torch's without a layer suffix (weight_ih, bias_hh...).
 _CELL_WEIGHTS = Weights(lambda np, node, params, info: _rnn_cell_to_keras(np, node, params, ""),
                         lambda np, node, arrays, info: _rnn_cell_from_keras(np, node, arrays, ""))
-keras("lstm_cell", KerasMapping("layers.LSTMCell", emit_lstm_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS))
-keras("gru_cell", KerasMapping("layers.GRUCell", emit_gru_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS))
+keras("lstm_cell", KerasMapping("layers.LSTMCell", emit_lstm_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS,
+                                reader="cell"))
+keras("gru_cell", KerasMapping("layers.GRUCell", emit_gru_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS,
+                               reader="cell"))
 
 
 # --- ConvLSTM2D: an LSTM whose gates are convolutions ----------------------------------------------------------
@@ -408,4 +414,4 @@ keras("conv_lstm2d", KerasMapping(
      KerasArg("kernel_size", "kernelSize", to_keras=tuple_or_int, positional=True),
      KerasArg("padding", "padding", default="valid"), KerasArg("use_bias", "bias", default=True),
      KerasArg("return_sequences", "returnSequences", default=False)),
-    "frames", Weights(_conv_lstm_to_keras, _conv_lstm_from_keras)))
+    "frames", Weights(_conv_lstm_to_keras, _conv_lstm_from_keras), reader="conv_lstm"))

@@ -7,7 +7,7 @@ import math
 from nnpivot.metamodel import shapes as S
 
 from . import layout as L
-from .keras_mapping import EDGE_MODES, KerasMapping, emit_layer, pad_options, pad_widths, tuple_or_int
+from .keras_mapping import EDGE_MODES, KerasClass, KerasMapping, emit_layer, pad_options, pad_widths, tuple_or_int
 from .pysyntax import literal
 from .spec import MANY, SEQ, SIGNAL, TWO_MAPS, VEC, ex, keras, kind, pytorch
 from .torch_mapping import TorchMapping, compact, keywords, torch_pad_order
@@ -511,27 +511,39 @@ def emit_pixel_shuffle(ctx):
 
 
 keras("flatten", KerasMapping("layers.Flatten", emit_flatten, layout="flatten",
-                              note="a partial range becomes ops.reshape"))
+                              note="a partial range becomes ops.reshape", signature=("data_format",), reader="flatten"))
 keras("arange", KerasMapping("ops.arange", emit_arange, note="broadcast over the batch"))
 keras("unflatten", KerasMapping("ops.reshape", emit_unflatten, layout="pivot"))
-keras("reshape", KerasMapping("layers.Reshape", emit_reshape, layout="pivot"))
-keras("permute", KerasMapping(None, emit_permute, layout="any", note="no code: changes the tensor's layout"))
-keras("concat", KerasMapping("ops.concatenate", emit_concat, layout="match"))
+keras("reshape", KerasMapping("layers.Reshape", emit_reshape, layout="pivot", signature=("target_shape",),
+                              reader="reshape"))
+keras("permute", KerasMapping(None, emit_permute, layout="any", note="no code: changes the tensor's layout",
+                              reads=(KerasClass("Permute", ("dims",), "permute"),)))
+keras("concat", KerasMapping("ops.concatenate", emit_concat, layout="match",
+                             reads=(KerasClass("Concatenate", ("axis",), "join"),)))
 keras("stack", KerasMapping("ops.stack", emit_stack, layout="match"))
 keras("split", KerasMapping("ops.split", emit_split))
+# The merge layers of Keras (Add()([a, b])), and Rescaling(scale, offset): x * scale (+ offset).
+_KERAS_JOINS = {"add": (KerasClass("Add", reader="join"),), "sub": (KerasClass("Subtract", reader="join"),),
+                "mul": (KerasClass("Multiply", reader="join"), KerasClass("Rescaling", ("scale", "offset"), "rescaling"))}
 for keyword, name in (("add", "Add"), ("sub", "Sub"), ("mul", "Mul"), ("div", "Div")):
-    keras(keyword, KerasMapping(f"operator {OPERATORS[name]}", emit_arithmetic, layout="match"))
+    keras(keyword, KerasMapping(f"operator {OPERATORS[name]}", emit_arithmetic, layout="match",
+                                reads=_KERAS_JOINS.get(keyword, ())))
 keras("matmul", KerasMapping("ops.matmul", emit_matmul, layout="pivot"))
 for keyword in ("mean", "sum", "max", "min"):
     keras(keyword, KerasMapping(f"ops.{keyword}", emit_reduction))
 keras("squeeze", KerasMapping("ops.squeeze", emit_squeeze))
 keras("unsqueeze", KerasMapping("ops.expand_dims", emit_unsqueeze))
-keras("slice", KerasMapping("subscript", emit_slice))
+keras("slice", KerasMapping("subscript", emit_slice, reads=(
+    *(KerasClass(f"Cropping{d}D", ("cropping",), "cropping") for d in (1, 2, 3)),
+    KerasClass("CenterCrop", ("height", "width"), "center_crop"))))
 keras("index", KerasMapping("subscript", emit_index))
 keras("normalize", KerasMapping("ops.normalize", emit_normalize, note="ops.norm for a fractional p"))
-keras("pad", KerasMapping("ops.pad", emit_pad))
-keras("tile", KerasMapping("ops.tile", emit_tile))
+keras("pad", KerasMapping("ops.pad", emit_pad, reads=tuple(
+    KerasClass(f"ZeroPadding{d}D", ("padding",), "zero_padding") for d in (1, 2, 3))))
+keras("tile", KerasMapping("ops.tile", emit_tile, reads=(KerasClass("RepeatVector", ("n",), "repeat_vector"),)))
 keras("upsample", KerasMapping("layers.UpSampling2D", emit_upsample, layout="channels_last",
-                               note="1D/2D/3D by the input rank"))
+                               note="1D/2D/3D by the input rank", signature=("size",), reader="upsample", reads=(
+                                   *(KerasClass(f"UpSampling{d}D", ("size",), "upsample") for d in (1, 3)),
+                                   KerasClass("Resizing", ("height", "width", "interpolation"), "resizing"))))
 keras("pixel_shuffle", KerasMapping("ops.reshape", emit_pixel_shuffle, layout="channels_last"))
 keras("identity", KerasMapping("layers.Identity", emit_layer))  # a layer, so the node reads back as itself
