@@ -146,7 +146,8 @@ pytorch("multi_head_attention", TorchMapping(
      Arg("key_dim", default=None, derive=_own_size("keyDim")),
      Arg("value_dim", default=None, derive=_own_size("valueDim")),
      Arg("output_dim", default=None, derive=_own_size("outputDim"))),
-    statements=_attention_statements, parameters=_attention_parameters, classes=("nn.MultiheadAttention",)))
+    statements=_attention_statements, parameters=_attention_parameters, classes=("nn.MultiheadAttention",),
+    generated=PROJECTED_ATTENTION, implied={"batch_first": True}))
 
 
 

@@ -95,7 +95,7 @@ FEATURE_NORMALIZATION_CODE = '''class FeatureNormalization(nn.Module):
 HELPERS[FEATURE_NORMALIZATION] = FEATURE_NORMALIZATION_CODE
 pytorch("normalization", TorchMapping(
     FEATURE_NORMALIZATION, (Arg("num_features", derive=channels_of, positional=True), Arg("eps", "eps", 1e-7)),
-    parameters=lambda site: {"mean": (site.shape[1],), "variance": (site.shape[1],)}))
+    parameters=lambda site: {"mean": (site.shape[1],), "variance": (site.shape[1],)}, generated=FEATURE_NORMALIZATION))
 
 
 # --- Keras -----------------------------------------------------------------------------------

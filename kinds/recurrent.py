@@ -384,7 +384,7 @@ pytorch("conv_lstm2d", TorchMapping(
                 Arg("kernel_size", "kernelSize", positional=True, to_torch=tuple_or_int),
                 Arg("padding", "padding", "valid", to_torch=str), _bias,
                 Arg("return_sequences", "returnSequences", False)),
-    parameters=_conv_lstm_parameters))
+    parameters=_conv_lstm_parameters, generated=CONV_LSTM))
 
 
 FRAMES_LAST = (0, 1, 3, 4, 2)   # Keras' (N, T, H, W, C) of the pivot's (N, T, C, H, W)

@@ -213,46 +213,59 @@ def _split(site):
 
 # torch.max/min give (values, indices) when a dim is given: Tensor methods are spellings of the reductions too.
 _EXTREMA = {keyword: (f"torch.{keyword}", f"Tensor.{keyword}") for keyword in ("max", "min")}
-pytorch("flatten", TorchMapping(forward=_flatten, classes=("nn.Flatten",), functions=("torch.flatten", "Tensor.flatten")))
+# ``reader``: the PyTorch importer's reader of the call's arguments (these calls are not constructors).
+pytorch("flatten", TorchMapping(forward=_flatten, classes=("nn.Flatten",), functions=("torch.flatten", "Tensor.flatten"),
+                                reader="flatten"))
 pytorch("arange", TorchMapping(statements=lambda site: [
     f"{site.outputs[0]} = torch.arange({site.attr('start')}, {site.attr('end')}, device={site.x}.device)",
-    f"{site.outputs[0]} = {site.outputs[0]}.expand({site.x}.size(0), -1)"], functions=("torch.arange",)))
+    f"{site.outputs[0]} = {site.outputs[0]}.expand({site.x}.size(0), -1)"], functions=("torch.arange",),
+    reader="arange"))
 pytorch("unflatten", TorchMapping(forward=lambda site: f"{site.x}.unflatten({site.attr('axis')}, "
                                                      f"{literal(tuple(site.attr('shape')))})",
-                                  classes=("nn.Unflatten",), functions=("Tensor.unflatten", "torch.unflatten")))
-pytorch("reshape", TorchMapping(forward=_reshape, functions=("torch.reshape", "Tensor.reshape", "Tensor.view")))
+                                  classes=("nn.Unflatten",), functions=("Tensor.unflatten", "torch.unflatten"),
+                                  reader="unflatten"))
+pytorch("reshape", TorchMapping(forward=_reshape, functions=("torch.reshape", "Tensor.reshape", "Tensor.view"),
+                                reader="reshape"))
 pytorch("permute", TorchMapping(forward=_permute, functions=("torch.permute", "Tensor.permute", "Tensor.transpose",
-                                                            "torch.transpose")))
-pytorch("concat", TorchMapping(forward="torch.cat([{inputs}], dim={axis})", functions=("torch.cat", "torch.concat")))
-pytorch("stack", TorchMapping(forward="torch.stack([{inputs}], dim={axis})", functions=("torch.stack",)))
+                                                            "torch.transpose"), reader="permute"))
+pytorch("concat", TorchMapping(forward="torch.cat([{inputs}], dim={axis})", functions=("torch.cat", "torch.concat"),
+                               reader="concat"))
+pytorch("stack", TorchMapping(forward="torch.stack([{inputs}], dim={axis})", functions=("torch.stack",),
+                              reader="stack"))
 pytorch("split", TorchMapping(forward=_split, results="tuple", functions=("torch.split", "Tensor.split",
-                                                                              "torch.chunk", "Tensor.chunk")))
+                                                                              "torch.chunk", "Tensor.chunk"),
+                              reader="split"))
 # Every spelling of the four: torch functions, their long names and Tensor methods (torch.neg is a product by -1).
 _ARITHMETIC_SPELLINGS = {"add": ("add",), "sub": ("sub", "subtract"), "mul": ("mul", "multiply", "neg", "negative"),
                          "div": ("div", "divide", "true_divide")}
 for keyword, symbol in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")):
     pytorch(keyword, TorchMapping(forward=_arithmetic(symbol), functions=tuple(
-        f"{owner}.{name}" for name in _ARITHMETIC_SPELLINGS[keyword] for owner in ("torch", "Tensor"))))
-pytorch("matmul", TorchMapping(forward="{x} @ {y}", functions=("torch.matmul", "torch.bmm", "Tensor.matmul")))
+        f"{owner}.{name}" for name in _ARITHMETIC_SPELLINGS[keyword] for owner in ("torch", "Tensor")),
+        reader="binary"))
+pytorch("matmul", TorchMapping(forward="{x} @ {y}", functions=("torch.matmul", "torch.bmm", "Tensor.matmul"),
+                               reader="matmul"))
 for keyword, method in (("mean", "mean"), ("sum", "sum"), ("max", "amax"), ("min", "amin")):
     pytorch(keyword, TorchMapping(forward=_reduce(method), functions=(f"torch.{method}", f"Tensor.{method}",
-                                                                       *_EXTREMA.get(keyword, ()))))
-pytorch("squeeze", TorchMapping(forward=_squeeze, functions=("torch.squeeze", "Tensor.squeeze")))
-pytorch("unsqueeze", TorchMapping(forward="{x}.unsqueeze({axis})", functions=("torch.unsqueeze", "Tensor.unsqueeze")))
+                                                                       *_EXTREMA.get(keyword, ())),
+                                  reader="extremum" if keyword in _EXTREMA else "reduction"))
+pytorch("squeeze", TorchMapping(forward=_squeeze, functions=("torch.squeeze", "Tensor.squeeze"), reader="squeeze"))
+pytorch("unsqueeze", TorchMapping(forward="{x}.unsqueeze({axis})", functions=("torch.unsqueeze", "Tensor.unsqueeze"),
+                                  reader="unsqueeze"))
 pytorch("slice", TorchMapping(forward=_slice, functions=("Tensor.__getitem__",)))
 pytorch("index", TorchMapping(forward=_index, functions=("Tensor.__getitem__", "Tensor.select")))
-pytorch("normalize", TorchMapping(forward=_normalize, functions=("F.normalize",)))
+pytorch("normalize", TorchMapping(forward=_normalize, functions=("F.normalize",), reader="normalize"))
 # The padding modules, by the pad mode their class name means (nn.ReflectionPad2d is reflect).
 PAD_CLASSES = {f"nn.{prefix}Pad{d}d": mode for d in (1, 2, 3) for prefix, mode in (
     ("Zero", "constant"), ("Constant", "constant"), ("Reflection", "reflect"), ("Replication", "replicate"),
     ("Circular", "circular"))}
-pytorch("pad", TorchMapping(forward=_pad, classes=tuple(PAD_CLASSES), functions=("F.pad",)))
+pytorch("pad", TorchMapping(forward=_pad, classes=tuple(PAD_CLASSES), functions=("F.pad",), reader="pad"))
 pytorch("tile", TorchMapping(forward=lambda site: f"{site.x}.repeat(1, {', '.join(map(str, site.attr('repeats')))})",
-                             functions=("Tensor.repeat", "torch.tile", "Tensor.tile", "Tensor.expand")))
-pytorch("upsample", TorchMapping(forward=_upsample, classes=("nn.Upsample",), functions=("F.interpolate",)))
+                             functions=("Tensor.repeat", "torch.tile", "Tensor.tile", "Tensor.expand"), reader="tile"))
+pytorch("upsample", TorchMapping(forward=_upsample, classes=("nn.Upsample",), functions=("F.interpolate",),
+                                 reader="upsample"))
 pytorch("pixel_shuffle", TorchMapping(forward="F.pixel_shuffle({x}, {upscale_factor})", classes=("nn.PixelShuffle",),
-                                   functions=("F.pixel_shuffle",)))
-pytorch("identity", TorchMapping("nn.Identity"))  # a module, so the node reads back as itself
+                                   functions=("F.pixel_shuffle",), reader="pixel_shuffle"))
+pytorch("identity", TorchMapping("nn.Identity", reader="identity"))  # a module, so the node reads back as itself
 
 
 
