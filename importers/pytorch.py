@@ -1610,10 +1610,14 @@ class Importer(Interpreter):
     def bind_layer_arguments(self, kind: Kind, spelling: str, args, kwargs, node) -> dict:
         mapping = kind.mappings[SOURCE]
         names = [a.name for a in mapping.args]
+        positional = mapping.signatures.get(spelling, names)
         bound = {}
         for i, value in enumerate(args):
-            if i < len(names):
-                bound[names[i]] = value
+            if i < len(positional):
+                if positional[i] not in names:
+                    raise self.refuse("unsupported-construct", f"{spelling}: argument '{positional[i]}' (positional "
+                                                               f"argument {i + 1}) has no pivot counterpart", node)
+                bound[positional[i]] = value
             elif isinstance(value, bool) and i == len(args) - 1:
                 continue   # a trailing positional inplace flag: nn.ReLU(True), nn.LeakyReLU(0.2, True)
             else:

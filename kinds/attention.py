@@ -147,7 +147,11 @@ pytorch("multi_head_attention", TorchMapping(
      Arg("value_dim", default=None, derive=_own_size("valueDim")),
      Arg("output_dim", default=None, derive=_own_size("outputDim"))),
     statements=_attention_statements, parameters=_attention_parameters, classes=("nn.MultiheadAttention",),
-    generated=PROJECTED_ATTENTION, implied={"batch_first": True}))
+    generated=PROJECTED_ATTENTION, implied={"batch_first": True},
+    signatures={"nn.MultiheadAttention": ("embed_dim", "num_heads", "dropout", "bias", "add_bias_kv", "add_zero_attn",
+                                          "kdim", "vdim", "batch_first"),
+                PROJECTED_ATTENTION: ("embed_dim", "num_heads", "dropout", "bias", "kdim", "vdim", "key_dim",
+                                      "value_dim", "output_dim")}))
 
 
 

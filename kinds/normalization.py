@@ -62,7 +62,9 @@ pytorch("instance_norm", TorchMapping(
     (Arg("num_features", derive=channels_of, positional=True), Arg("eps", "eps", 1e-5),
      Arg("affine", "affine", False)),
     parameters=affine("affine", lambda site: (site.shape[1],)),
-    classes=("nn.InstanceNorm1d", "nn.InstanceNorm2d", "nn.InstanceNorm3d"), functions=("F.instance_norm",)))
+    classes=("nn.InstanceNorm1d", "nn.InstanceNorm2d", "nn.InstanceNorm3d"), functions=("F.instance_norm",),
+    signatures=dict.fromkeys((f"nn.InstanceNorm{d}d" for d in (1, 2, 3)),
+                             ("num_features", "eps", "momentum", "affine", "track_running_stats"))))
 pytorch("layer_norm", TorchMapping(
     "nn.LayerNorm",
     (Arg("normalized_shape", positional=True, derive=lambda site: compact(_layer_norm_shape(site))

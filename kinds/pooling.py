@@ -138,7 +138,9 @@ for d in (1, 2, 3):
          Arg("padding", default=0, derive=_pool_padding),
          per_axis_arg("dilation", "dilation", 1),
          Arg("ceil_mode", "ceilMode", False, derive=_pool_ceil_mode)),
-        forward=_pool_forward('float("-inf")'), functions=(f"F.max_pool{d}d",)))
+        forward=_pool_forward('float("-inf")'), functions=(f"F.max_pool{d}d",),
+        signatures={f"nn.MaxPool{d}d": ("kernel_size", "stride", "padding", "dilation", "return_indices",
+                                        "ceil_mode")}))
     pytorch(f"avg_pool{d}d", TorchMapping(
         f"nn.AvgPool{d}d",
         (Arg("kernel_size", "kernelSize", derive=kernel_size_of, positional=True),

@@ -165,6 +165,9 @@ class TorchMapping:
     # For a kind written as an expression: the name of the PyTorch importer's reader of its arguments (the
     # reader needs the interpreter's values, so the importer holds it; kinds with one call shape share one).
     reader: str | None = None
+    # The positional parameters of a spelling whose constructor takes them in another order than ``args``, or takes
+    # others between them (nn.MaxPool2d's return_indices comes before ceil_mode): spelling -> parameter names.
+    signatures: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # For a kind torch lacks: the class the generated code defines for it (its code in HELPERS), read back as
     # the kind when the source holds exactly that code, with the constructor arguments it implies.
     generated: str | None = None
