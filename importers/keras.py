@@ -132,12 +132,9 @@ RENAMED_KWARGS = {"alpha": "negative_slope", "input_shape": "input_shape", "lr":
 TRAINING_ONLY = re.compile(r".*_(initializer|regularizer|constraint)$|^(name|trainable|seed|dtype|input_length|"
                            r"use_cudnn|unroll|autocast|noise_shape|data_format|input_shape|input_dim|"
                            r"batch_input_shape|batch_size)$")
-# Keras arguments the table has no entry for, with the value under which the translation is exact.
-KERAS_DEFAULTS = {"recurrent_activation": "sigmoid", "go_backwards": False, "stateful": False,
-                  "merge_mode": "concat", "activation": None, "time_major": False, "recurrent_dropout": 0.0,
-                  "dropout": 0.0, "mask_zero": False, "sparse": False, "lora_rank": None}
-# Keras defaults the table does not record (it always writes these arguments).
-UNRECORDED_DEFAULTS = {"pool_size": 2}
+# Keras arguments of any layer (or of a wrapper) with the value under which the translation is exact; the kinds'
+# own are their mappings' ``defaults``.
+KERAS_DEFAULTS = {"merge_mode": "concat", "activation": None, "lora_rank": None}
 APPROXIMATE_KWARGS = {"dropout": "dropout inside the recurrent cell (training only)",
                       "recurrent_dropout": "recurrent dropout (training only)"}
 
@@ -163,13 +160,13 @@ def _activation_names() -> dict[str, str]:
         mapping = MAPPINGS[keyword]
         if mapping.layer == "layers.Activation" and mapping.note:
             names[mapping.note.split(";")[0].strip()] = keyword
-    names.update({"swish": "silu", "hard_swish": "hardswish", "hard_silu": "hardswish"})
+        names.update(dict.fromkeys(mapping.functions, keyword))
     return names
 
 
 ACTIVATIONS = _activation_names()
 # Keras activation functions whose parameters differ from the pivot defaults.
-ACTIVATION_DEFAULTS = {"leaky_relu": {"negativeSlope": 0.2}}
+ACTIVATION_DEFAULTS = {name: attrs for mapping in MAPPINGS.values() for name, attrs in mapping.functions.items() if attrs}
 
 
 # =============================================================================
@@ -1110,9 +1107,9 @@ class Interpreter(KerasImporter, SourceInterpreter):
                            "translated (use its keyword)", layer.loc)
                 break
             given[names[i]] = value
+        renamed = {old: new for keyword in TABLE_CLASSES.get(layer.cls, ()) for old, new in MAPPINGS[keyword].renamed.items()}
         for key, value in layer.kwargs.items():
-            key = "negative_slope" if key == "alpha" and layer.cls == "LeakyReLU" else key
-            given[key] = value
+            given[renamed.get(key, key)] = value
         for key, value in given.items():
             if isinstance(value, Unknown):
                 self.error(value.code, f"{layer.original} argument {key}: {value.why}", value.loc or layer.loc)
@@ -1130,8 +1127,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 value = given[arg.keras]
             elif arg.default is not UNSET and arg.keras not in given:
                 value = arg.default
-            elif arg.keras in UNRECORDED_DEFAULTS and arg.keras not in given:
-                value = UNRECORDED_DEFAULTS[arg.keras]
+            elif arg.keras in mapping.defaults and arg.keras not in given:
+                value = mapping.defaults[arg.keras]
             else:
                 continue
             consumed.add(arg.keras)
@@ -1149,13 +1146,16 @@ class Interpreter(KerasImporter, SourceInterpreter):
         return canonical(kind, attrs)
 
     def check_rest(self, layer: LayerObj, given: dict, consumed) -> None:
+        exact = dict(KERAS_DEFAULTS)
+        for keyword in TABLE_CLASSES.get(layer.cls, ()):
+            exact.update(MAPPINGS[keyword].defaults)
         for key, value in given.items():
             if key in consumed or TRAINING_ONLY.match(key):
                 if re.search(r"_(regularizer|constraint)$", key) and value is not None:
                     self.warn("unsupported-construct", f"{layer.original}: {key} is left out (it changes "
                               "training only)", layer.loc)
                 continue
-            if key in KERAS_DEFAULTS and value == KERAS_DEFAULTS[key]:
+            if key in exact and value == exact[key]:
                 continue
             if key in APPROXIMATE_KWARGS:
                 self.warn("unsupported-construct", f"{layer.original}: {APPROXIMATE_KWARGS[key]} {key}={value!r} "

@@ -110,7 +110,8 @@ keras("relu", KerasMapping("layers.ReLU", emit_layer, **_RELU))
 keras("relu6", KerasMapping("layers.ReLU", emit_layer, (KerasArg("max_value", constant=6.0),), note="max_value=6.0",
                             **_RELU))
 keras("leaky_relu", KerasMapping("layers.LeakyReLU", emit_layer, (
-    KerasArg("negative_slope", "negativeSlope", default=0.3),), signature=("negative_slope",)))
+    KerasArg("negative_slope", "negativeSlope", default=0.3),), signature=("negative_slope",),
+    renamed={"alpha": "negative_slope"}, functions={"leaky_relu": {"negativeSlope": 0.2}}))
 keras("elu", KerasMapping("layers.ELU", emit_layer, (KerasArg("alpha", "alpha", default=1.0),), signature=("alpha",)))
 keras("prelu", KerasMapping("layers.PReLU", emit_prelu, (KerasArg("alpha_initializer"), KerasArg("shared_axes")),
                             weights=Weights(lambda np, node, params, info: [params["weight"].reshape(info)],
@@ -125,6 +126,9 @@ keras("softplus", KerasMapping("layers.Activation", emit_softplus, note="softplu
 keras("softmax", KerasMapping("layers.Softmax", emit_softmax, (KerasArg("axis", default=-1),), signature=("axis",),
                               reader="softmax"))
 keras("log_softmax", KerasMapping("ops.log_softmax", emit_log_softmax))
+# Other names Keras gives the functions: swish is silu, hard_swish hard_silu.
+_OTHER_NAMES = {"silu": {"swish": {}}, "hardswish": {"hard_swish": {}}}
 for keyword, fn in (("selu", "selu"), ("silu", "silu"), ("mish", "mish"), ("sigmoid", "sigmoid"), ("tanh", "tanh"),
                     ("hardsigmoid", "hard_sigmoid"), ("hardswish", "hard_silu")):
-    keras(keyword, KerasMapping("layers.Activation", emit_activation_fn, note=fn, **BY_NAME))
+    keras(keyword, KerasMapping("layers.Activation", emit_activation_fn, note=fn, functions=_OTHER_NAMES.get(keyword, {}),
+                                **BY_NAME))

@@ -131,7 +131,8 @@ keras("embedding", KerasMapping("layers.Embedding", emit_embedding, (
     KerasArg("input_dim", "numEmbeddings", positional=True), KerasArg("output_dim", "embeddingDim", positional=True)),
     "pivot", Weights(lambda np, node, params, info: [params["weight"]],
                      lambda np, node, arrays, info: {"weight": arrays[0]}),
-    note="padding_idx only changes training in PyTorch; not a Keras mask"))
+    note="padding_idx only changes training in PyTorch; not a Keras mask",
+    defaults={"mask_zero": False, "sparse": False}))
 
 
 def keras_learned_shape(node, perm) -> tuple:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyecore.ecore import EEnumLiteral
@@ -118,7 +118,13 @@ class KerasMapping:
     reader:    the name of the Keras importer's reader of ``layer`` when the generic one cannot read it (the
                reader needs the interpreter's values, so the importer holds it and this names it);
     aliases:   other names Keras gives the class ``layer`` (``MaxPool2D`` is ``MaxPooling2D``);
-    reads:     other Keras classes read as this kind (:class:`KerasClass`).
+    reads:     other Keras classes read as this kind (:class:`KerasClass`);
+    defaults:  Keras' defaults of arguments the mapping writes always (``pool_size``) or never
+               (``recurrent_activation``): a missing argument takes it, and one the mapping has no entry for
+               is read exactly at that value;
+    renamed:   older (tf.keras 2) spellings of the class's arguments (``alpha`` of LeakyReLU);
+    functions: names of Keras activation functions computing the kind (``activation="swish"``), beside its
+               keyword and the ``Activation`` name it is written with, with the pivot attributes each implies.
     """
     layer: str | None
     emit: Callable
@@ -130,6 +136,9 @@ class KerasMapping:
     reader: str | None = None
     aliases: tuple[str, ...] = ()
     reads: tuple[KerasClass, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def tuple_or_int(values):

@@ -255,7 +255,7 @@ for d in (1, 2, 3):
     for op, cls, short in (("max", "Max", "Max"), ("avg", "Average", "Avg")):
         keras(f"{op}_pool{d}d", KerasMapping(f"layers.{cls}Pooling{d}D", emit_pool, POOL_ARGS, "channels_last",
                                              signature=("pool_size", "strides", "padding"), reader="pool",
-                                             aliases=(f"{short}Pool{d}D",)))
+                                             aliases=(f"{short}Pool{d}D",), defaults={"pool_size": 2}))
 for d in (1, 2, 3):
     for op, cls in (("max", "Max"), ("avg", "Average")):
         keras(f"adaptive_{op}_pool{d}d", KerasMapping(

@@ -266,7 +266,10 @@ RNN_ARGS = (KerasArg("units", "hiddenSize", positional=True),
             KerasArg("return_state", default=False),
             KerasArg("reset_after", "resetAfter", default=True))
 
-_RNN_READING = {"signature": ("units", "activation"), "reader": "recurrent"}
+# Keras arguments of the recurrent layers the pivot has no attribute for, at the values it computes.
+_RNN_DEFAULTS = {"recurrent_activation": "sigmoid", "go_backwards": False, "stateful": False, "time_major": False,
+                 "recurrent_dropout": 0.0, "dropout": 0.0}
+_RNN_READING = {"signature": ("units", "activation"), "reader": "recurrent", "defaults": _RNN_DEFAULTS}
 keras("simple_rnn", KerasMapping("layers.SimpleRNN", emit_recurrent, RNN_ARGS[:5], "sequence", _RNN_WEIGHTS,
                                  **_RNN_READING))
 keras("lstm", KerasMapping("layers.LSTM", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:5]), "sequence", _RNN_WEIGHTS,
@@ -301,9 +304,9 @@ def emit_gru_cell(ctx):
 _CELL_WEIGHTS = Weights(lambda np, node, params, info: _rnn_cell_to_keras(np, node, params, ""),
                         lambda np, node, arrays, info: _rnn_cell_from_keras(np, node, arrays, ""))
 keras("lstm_cell", KerasMapping("layers.LSTMCell", emit_lstm_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS,
-                                reader="cell"))
+                                reader="cell", defaults=_RNN_DEFAULTS))
 keras("gru_cell", KerasMapping("layers.GRUCell", emit_gru_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS,
-                               reader="cell"))
+                               reader="cell", defaults=_RNN_DEFAULTS))
 
 
 # --- ConvLSTM2D: an LSTM whose gates are convolutions ----------------------------------------------------------
@@ -414,4 +417,4 @@ keras("conv_lstm2d", KerasMapping(
      KerasArg("kernel_size", "kernelSize", to_keras=tuple_or_int, positional=True),
      KerasArg("padding", "padding", default="valid"), KerasArg("use_bias", "bias", default=True),
      KerasArg("return_sequences", "returnSequences", default=False)),
-    "frames", Weights(_conv_lstm_to_keras, _conv_lstm_from_keras), reader="conv_lstm"))
+    "frames", Weights(_conv_lstm_to_keras, _conv_lstm_from_keras), reader="conv_lstm", defaults=_RNN_DEFAULTS))
