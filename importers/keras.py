@@ -160,13 +160,14 @@ def _activation_names() -> dict[str, str]:
         mapping = MAPPINGS[keyword]
         if mapping.layer == "layers.Activation" and mapping.note:
             names[mapping.note.split(";")[0].strip()] = keyword
-        names.update(dict.fromkeys(mapping.functions, keyword))
+        names.update(dict.fromkeys(mapping.activations, keyword))
     return names
 
 
 ACTIVATIONS = _activation_names()
 # Keras activation functions whose parameters differ from the pivot defaults.
-ACTIVATION_DEFAULTS = {name: attrs for mapping in MAPPINGS.values() for name, attrs in mapping.functions.items() if attrs}
+ACTIVATION_DEFAULTS = {name: attrs for mapping in MAPPINGS.values() for name, attrs in mapping.activations.items()
+                       if attrs}
 
 
 # =============================================================================
@@ -1294,7 +1295,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
             return layer
         if path.split(".")[0] in ("optimizers", "losses", "metrics", "initializers", "callbacks"):
             return ConfigObj(path, args, kwargs, loc)
-        handler = OPS.get(path) or OPS.get(re.sub(r"^tf\.(math|nn)\.", "tf.", path))
+        handler = OPS.get(function_key(path))
         if handler is None and path in TABLE_OPS:
             handler = op_table
         if handler is None:
@@ -2349,17 +2350,17 @@ def stacked_states(self, operands, axis, hint) -> T | None:
     return self.builder.tensor(select, L.identity(3))
 
 
-def op_binary(eclass_name):
-    def handler(self, path, args, kwargs, hint, loc):
-        if path.startswith("layers."):
-            return self.chain(eclass_name, list(args[0]), hint, loc)
-        left, right = _arg(args, kwargs, 0, "x1", "x"), _arg(args, kwargs, 1, "x2", "y")
-        if isinstance(right, (int, float)):
-            return self.arithmetic(eclass_name, [left], hint, loc, scalar=float(right))
-        if isinstance(left, (int, float)):
-            return self.arithmetic(eclass_name, [right], hint, loc, scalar=float(left), scalar_first=True)
-        return self.arithmetic(eclass_name, [left, right], hint, loc)
-    return handler
+def op_binary(self, path, args, kwargs, hint, loc):
+    """``ops.add(x, y)``, ``tf.multiply(x, 2.0)``, ``layers.add([x, y])``: the arithmetic kind of the function."""
+    eclass_name = KINDS[FUNCTION_KINDS[function_key(path)]].eclass_name
+    if path.startswith("layers."):
+        return self.chain(eclass_name, list(args[0]), hint, loc)
+    left, right = _arg(args, kwargs, 0, "x1", "x"), _arg(args, kwargs, 1, "x2", "y")
+    if isinstance(right, (int, float)):
+        return self.arithmetic(eclass_name, [left], hint, loc, scalar=float(right))
+    if isinstance(left, (int, float)):
+        return self.arithmetic(eclass_name, [right], hint, loc, scalar=float(left), scalar_first=True)
+    return self.arithmetic(eclass_name, [left, right], hint, loc)
 
 
 def op_reshape(self, path, args, kwargs, hint, loc):
@@ -2435,22 +2436,22 @@ def op_transpose(self, path, args, kwargs, hint, loc):
     return result
 
 
-def op_reduce(eclass_name):
-    def handler(self, path, args, kwargs, hint, loc):
-        x = self.tensor(_arg(args, kwargs, 0, "x", "input_tensor"), loc)
-        if x is None:
-            return Unknown("reduction", loc)
-        axis = _arg(args, kwargs, 1, "axis")
-        keep = bool(_arg(args, kwargs, 2, "keepdims", "keep_dims", default=False))
-        keras_axes = list(range(1, x.rank)) if axis is None else [axis] if isinstance(axis, int) else list(axis)
-        pivot_axes = sorted(x.perm[a % x.rank] for a in keras_axes)
-        if 0 in pivot_axes:
-            self.error("unsupported-construct", f"{path} over the batch axis is not translated", loc)
-            return Unknown("reduction", loc)
-        node = self.builder.add(eclass_name, (hint, eclass_name[6:].lower()), [x], loc, axes=pivot_axes,
-                                keepdims=keep)
-        return self.out_tensor(node, x.perm if keep else L.drop_axes(x.perm, pivot_axes))
-    return handler
+def op_reduce(self, path, args, kwargs, hint, loc):
+    """``ops.mean(x, axis)``, ``tf.reduce_max(x, axis, keepdims)``: the reduction kind of the function."""
+    eclass_name = KINDS[FUNCTION_KINDS[function_key(path)]].eclass_name
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input_tensor"), loc)
+    if x is None:
+        return Unknown("reduction", loc)
+    axis = _arg(args, kwargs, 1, "axis")
+    keep = bool(_arg(args, kwargs, 2, "keepdims", "keep_dims", default=False))
+    keras_axes = list(range(1, x.rank)) if axis is None else [axis] if isinstance(axis, int) else list(axis)
+    pivot_axes = sorted(x.perm[a % x.rank] for a in keras_axes)
+    if 0 in pivot_axes:
+        self.error("unsupported-construct", f"{path} over the batch axis is not translated", loc)
+        return Unknown("reduction", loc)
+    node = self.builder.add(eclass_name, (hint, eclass_name[6:].lower()), [x], loc, axes=pivot_axes,
+                            keepdims=keep)
+    return self.out_tensor(node, x.perm if keep else L.drop_axes(x.perm, pivot_axes))
 
 
 def op_split(self, path, args, kwargs, hint, loc):
@@ -2758,37 +2759,40 @@ def op_shape(self, path, args, kwargs, hint, loc):
     return tuple(x.shape[a] for a in x.perm)
 
 
-OPS: dict[str, Callable] = {
-    **{p: op_concat for p in ("ops.concatenate", "tf.concat", "layers.concatenate", "backend.concatenate")},
-    **{p: op_stack for p in ("ops.stack", "tf.stack")},
-    **{p: op_binary(cls) for cls, names in (("Add", ("ops.add", "tf.add", "layers.add")),
-                                             ("Sub", ("ops.subtract", "tf.subtract", "layers.subtract")),
-                                             ("Mul", ("ops.multiply", "tf.multiply", "layers.multiply")),
-                                             ("Div", ("ops.divide", "tf.divide", "ops.true_divide")))
-       for p in names},
-    **{p: op_reshape for p in ("ops.reshape", "tf.reshape")},
-    **{p: op_transpose for p in ("ops.transpose", "tf.transpose")},
-    **{p: op_reduce(cls) for cls, names in (("ReduceMean", ("ops.mean", "tf.reduce_mean")),
-                                             ("ReduceSum", ("ops.sum", "tf.reduce_sum")),
-                                             ("ReduceMax", ("ops.max", "tf.reduce_max")),
-                                             ("ReduceMin", ("ops.min", "tf.reduce_min"))) for p in names},
-    **{p: op_squeeze for p in ("ops.squeeze", "tf.squeeze")},
-    **{p: op_split for p in ("ops.split", "tf.split")},
-    **{p: op_normalize for p in ("ops.normalize", "ops.nn.normalize")},
-    "ops.greater": op_greater, "ops.where": op_where,
-    **{p: op_expand_dims for p in ("ops.expand_dims", "tf.expand_dims")},
-    **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
-    **{p: op_pad for p in ("ops.pad", "tf.pad")},
-    "ops.ones_like": op_ones_like,
-    **{p: op_tile for p in ("ops.tile", "tf.tile")},
-    **{p: op_repeat for p in ("ops.repeat", "tf.repeat")},
-    **{p: op_arange for p in ("ops.arange", "tf.range")},
-    **{p: op_broadcast_to for p in ("ops.broadcast_to", "tf.broadcast_to")},
-    **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
-    **{p: op_cast for p in ("ops.cast", "tf.cast")},
-    **{p: op_shape for p in ("ops.shape", "tf.shape")},
-    **{p: op_zeros for p in ("ops.zeros", "tf.zeros")},
+# The readers a kind's Keras mapping names for the functions it is read from (``functions={"tf.concat": "concat"}``).
+OP_READERS: dict[str, Callable] = {
+    "concat": op_concat, "stack": op_stack, "binary": op_binary, "reshape": op_reshape, "transpose": op_transpose,
+    "reduce": op_reduce, "squeeze": op_squeeze, "split": op_split, "normalize": op_normalize, "greater": op_greater,
+    "where": op_where, "expand_dims": op_expand_dims, "matmul": op_matmul, "pad": op_pad, "tile": op_tile,
+    "repeat": op_repeat, "arange": op_arange, "broadcast_to": op_broadcast_to, "flatten": op_flatten,
 }
+# Functions that make no one kind: a model input's dtype, static sizes, a recurrent cell's zero state, a count mask.
+OP_CONSTRUCTS: dict[str, Callable] = {
+    "ops.ones_like": op_ones_like, **{p: op_cast for p in ("ops.cast", "tf.cast")},
+    **{p: op_shape for p in ("ops.shape", "tf.shape")}, **{p: op_zeros for p in ("ops.zeros", "tf.zeros")},
+}
+
+
+def _functions_from_table() -> tuple[dict[str, str], dict[str, Callable]]:
+    """Function path -> the keyword of the kind it is read as, and -> its reader (the kinds' and the constructs')."""
+    kinds: dict[str, str] = {}
+    readers: dict[str, Callable] = dict(OP_CONSTRUCTS)
+    for keyword, mapping in MAPPINGS.items():
+        for path, reader in mapping.functions.items():
+            if path in readers:
+                raise RuntimeError(f"Keras function {path} is read as {keyword} and as {kinds.get(path, 'a construct')}")
+            if reader not in OP_READERS:
+                raise RuntimeError(f"kind {keyword} names a Keras function reader the importer does not have: {reader}")
+            kinds[path], readers[path] = keyword, OP_READERS[reader]
+    return kinds, readers
+
+
+FUNCTION_KINDS, OPS = _functions_from_table()
+
+
+def function_key(path: str) -> str:
+    """The spelling ``OPS`` knows a function by: ``tf.math.reduce_mean`` is ``tf.reduce_mean``."""
+    return path if path in OPS else re.sub(r"^tf\.(math|nn)\.", "tf.", path)
 
 
 # --- blocks: custom layers and nested models ------------------------------------------------------------------

@@ -111,7 +111,7 @@ keras("relu6", KerasMapping("layers.ReLU", emit_layer, (KerasArg("max_value", co
                             **_RELU))
 keras("leaky_relu", KerasMapping("layers.LeakyReLU", emit_layer, (
     KerasArg("negative_slope", "negativeSlope", default=0.3),), signature=("negative_slope",),
-    renamed={"alpha": "negative_slope"}, functions={"leaky_relu": {"negativeSlope": 0.2}}))
+    renamed={"alpha": "negative_slope"}, activations={"leaky_relu": {"negativeSlope": 0.2}}))
 keras("elu", KerasMapping("layers.ELU", emit_layer, (KerasArg("alpha", "alpha", default=1.0),), signature=("alpha",)))
 keras("prelu", KerasMapping("layers.PReLU", emit_prelu, (KerasArg("alpha_initializer"), KerasArg("shared_axes")),
                             weights=Weights(lambda np, node, params, info: [params["weight"].reshape(info)],
@@ -122,7 +122,9 @@ keras("hardtanh", KerasMapping("ops.clip", emit_op, (KerasArg("x_min", "minVal",
                                                      KerasArg("x_max", "maxVal", positional=True))))
 keras("gelu", KerasMapping("layers.Activation", emit_gelu, note="gelu; ops.gelu(approximate=True) for tanh",
                            **BY_NAME))
-keras("softplus", KerasMapping("layers.Activation", emit_softplus, note="softplus", **BY_NAME))
+# With beta and threshold: ops.where(ops.greater(x * beta, threshold), x, ops.softplus(x * beta) / beta).
+keras("softplus", KerasMapping("layers.Activation", emit_softplus, note="softplus",
+                               functions={"ops.greater": "greater", "ops.where": "where"}, **BY_NAME))
 keras("softmax", KerasMapping("layers.Softmax", emit_softmax, (KerasArg("axis", default=-1),), signature=("axis",),
                               reader="softmax"))
 keras("log_softmax", KerasMapping("ops.log_softmax", emit_log_softmax))
@@ -130,5 +132,5 @@ keras("log_softmax", KerasMapping("ops.log_softmax", emit_log_softmax))
 _OTHER_NAMES = {"silu": {"swish": {}}, "hardswish": {"hard_swish": {}}}
 for keyword, fn in (("selu", "selu"), ("silu", "silu"), ("mish", "mish"), ("sigmoid", "sigmoid"), ("tanh", "tanh"),
                     ("hardsigmoid", "hard_sigmoid"), ("hardswish", "hard_silu")):
-    keras(keyword, KerasMapping("layers.Activation", emit_activation_fn, note=fn, functions=_OTHER_NAMES.get(keyword, {}),
-                                **BY_NAME))
+    keras(keyword, KerasMapping("layers.Activation", emit_activation_fn, note=fn,
+                                activations=_OTHER_NAMES.get(keyword, {}), **BY_NAME))

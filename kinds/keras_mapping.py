@@ -123,8 +123,10 @@ class KerasMapping:
                (``recurrent_activation``): a missing argument takes it, and one the mapping has no entry for
                is read exactly at that value;
     renamed:   older (tf.keras 2) spellings of the class's arguments (``alpha`` of LeakyReLU);
-    functions: names of Keras activation functions computing the kind (``activation="swish"``), beside its
-               keyword and the ``Activation`` name it is written with, with the pivot attributes each implies.
+    activations: names of Keras activation functions computing the kind (``activation="swish"``), beside its
+               keyword and the ``Activation`` name it is written with, with the pivot attributes each implies;
+    functions: functions of ``keras.ops``/``tf``/``keras.layers`` read as the kind (``tf.concat``), each with the
+               name of the Keras importer's reader of its arguments.
     """
     layer: str | None
     emit: Callable
@@ -138,7 +140,8 @@ class KerasMapping:
     reads: tuple[KerasClass, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
     renamed: dict[str, str] = field(default_factory=dict)
-    functions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    activations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    functions: dict[str, str] = field(default_factory=dict)
 
 
 def tuple_or_int(values):

@@ -524,36 +524,52 @@ def emit_pixel_shuffle(ctx):
 
 
 keras("flatten", KerasMapping("layers.Flatten", emit_flatten, layout="flatten",
-                              note="a partial range becomes ops.reshape", signature=("data_format",), reader="flatten"))
-keras("arange", KerasMapping("ops.arange", emit_arange, note="broadcast over the batch"))
+                              note="a partial range becomes ops.reshape", signature=("data_format",), reader="flatten",
+                              functions={"layers.flatten": "flatten", "tf.layers.flatten": "flatten"}))
+keras("arange", KerasMapping("ops.arange", emit_arange, note="broadcast over the batch",
+                             functions={"ops.arange": "arange", "tf.range": "arange", "ops.broadcast_to": "broadcast_to",
+                                        "tf.broadcast_to": "broadcast_to"}))
 keras("unflatten", KerasMapping("ops.reshape", emit_unflatten, layout="pivot"))
 keras("reshape", KerasMapping("layers.Reshape", emit_reshape, layout="pivot", signature=("target_shape",),
-                              reader="reshape"))
+                              reader="reshape", functions={"ops.reshape": "reshape", "tf.reshape": "reshape"}))
 keras("permute", KerasMapping(None, emit_permute, layout="any", note="no code: changes the tensor's layout",
-                              reads=(KerasClass("Permute", ("dims",), "permute"),)))
+                              reads=(KerasClass("Permute", ("dims",), "permute"),),
+                              functions={"ops.transpose": "transpose", "tf.transpose": "transpose"}))
 keras("concat", KerasMapping("ops.concatenate", emit_concat, layout="match",
-                             reads=(KerasClass("Concatenate", ("axis",), "join"),)))
-keras("stack", KerasMapping("ops.stack", emit_stack, layout="match"))
-keras("split", KerasMapping("ops.split", emit_split))
+                             reads=(KerasClass("Concatenate", ("axis",), "join"),), functions=dict.fromkeys(
+                                 ("ops.concatenate", "tf.concat", "layers.concatenate", "backend.concatenate"),
+                                 "concat")))
+keras("stack", KerasMapping("ops.stack", emit_stack, layout="match", functions={"ops.stack": "stack", "tf.stack": "stack"}))
+keras("split", KerasMapping("ops.split", emit_split, functions={"ops.split": "split", "tf.split": "split"}))
 # The merge layers of Keras (Add()([a, b])), and Rescaling(scale, offset): x * scale (+ offset).
 _KERAS_JOINS = {"add": (KerasClass("Add", reader="join"),), "sub": (KerasClass("Subtract", reader="join"),),
                 "mul": (KerasClass("Multiply", reader="join"), KerasClass("Rescaling", ("scale", "offset"), "rescaling"))}
+_KERAS_ARITHMETIC = {"add": ("ops.add", "tf.add", "layers.add"), "sub": ("ops.subtract", "tf.subtract", "layers.subtract"),
+                     "mul": ("ops.multiply", "tf.multiply", "layers.multiply"),
+                     "div": ("ops.divide", "tf.divide", "ops.true_divide")}
 for keyword, name in (("add", "Add"), ("sub", "Sub"), ("mul", "Mul"), ("div", "Div")):
     keras(keyword, KerasMapping(f"operator {OPERATORS[name]}", emit_arithmetic, layout="match",
-                                reads=_KERAS_JOINS.get(keyword, ())))
-keras("matmul", KerasMapping("ops.matmul", emit_matmul, layout="pivot"))
+                                reads=_KERAS_JOINS.get(keyword, ()),
+                                functions=dict.fromkeys(_KERAS_ARITHMETIC[keyword], "binary")))
+keras("matmul", KerasMapping("ops.matmul", emit_matmul, layout="pivot",
+                             functions={"ops.matmul": "matmul", "tf.matmul": "matmul"}))
 for keyword in ("mean", "sum", "max", "min"):
-    keras(keyword, KerasMapping(f"ops.{keyword}", emit_reduction))
-keras("squeeze", KerasMapping("ops.squeeze", emit_squeeze))
-keras("unsqueeze", KerasMapping("ops.expand_dims", emit_unsqueeze))
+    keras(keyword, KerasMapping(f"ops.{keyword}", emit_reduction,
+                                functions={f"ops.{keyword}": "reduce", f"tf.reduce_{keyword}": "reduce"}))
+keras("squeeze", KerasMapping("ops.squeeze", emit_squeeze, functions={"ops.squeeze": "squeeze", "tf.squeeze": "squeeze"}))
+keras("unsqueeze", KerasMapping("ops.expand_dims", emit_unsqueeze,
+                                functions={"ops.expand_dims": "expand_dims", "tf.expand_dims": "expand_dims"}))
 keras("slice", KerasMapping("subscript", emit_slice, reads=(
     *(KerasClass(f"Cropping{d}D", ("cropping",), "cropping") for d in (1, 2, 3)),
     KerasClass("CenterCrop", ("height", "width"), "center_crop"))))
 keras("index", KerasMapping("subscript", emit_index))
-keras("normalize", KerasMapping("ops.normalize", emit_normalize, note="ops.norm for a fractional p"))
+keras("normalize", KerasMapping("ops.normalize", emit_normalize, note="ops.norm for a fractional p",
+                                functions={"ops.normalize": "normalize", "ops.nn.normalize": "normalize"}))
 keras("pad", KerasMapping("ops.pad", emit_pad, reads=tuple(
-    KerasClass(f"ZeroPadding{d}D", ("padding",), "zero_padding") for d in (1, 2, 3))))
-keras("tile", KerasMapping("ops.tile", emit_tile, reads=(KerasClass("RepeatVector", ("n",), "repeat_vector"),)))
+    KerasClass(f"ZeroPadding{d}D", ("padding",), "zero_padding") for d in (1, 2, 3)),
+    functions={"ops.pad": "pad", "tf.pad": "pad"}))
+keras("tile", KerasMapping("ops.tile", emit_tile, reads=(KerasClass("RepeatVector", ("n",), "repeat_vector"),),
+                           functions={"ops.tile": "tile", "tf.tile": "tile", "ops.repeat": "repeat", "tf.repeat": "repeat"}))
 keras("upsample", KerasMapping("layers.UpSampling2D", emit_upsample, layout="channels_last",
                                note="1D/2D/3D by the input rank", signature=("size",), reader="upsample", reads=(
                                    *(KerasClass(f"UpSampling{d}D", ("size",), "upsample") for d in (1, 3)),

@@ -56,6 +56,16 @@ def test_every_keras_class_of_a_kind_has_its_signature_and_every_reader_is_named
             if reader not in keras_importer.CONSTRUCTS.values()} == set(keras_importer.READER_NAMES)
 
 
+def test_every_keras_function_the_importer_reads_is_a_kinds_or_a_listed_construct():
+    """``keras.ops``/``tf`` functions are read as the kind whose mapping lists them, by the reader it names."""
+    functions = {path: keyword for keyword, mapping in KERAS_MAPPINGS.items() for path in mapping.functions}
+    assert not set(functions) & set(keras_importer.OP_CONSTRUCTS)
+    assert set(keras_importer.OPS) == set(functions) | set(keras_importer.OP_CONSTRUCTS)
+    assert keras_importer.FUNCTION_KINDS == functions
+    named = {reader for mapping in KERAS_MAPPINGS.values() for reader in mapping.functions.values()}
+    assert named == set(keras_importer.OP_READERS), "a function reader a kind names is missing, or one no kind names"
+
+
 def test_keras_classes_shared_by_kinds_are_read_alike():
     kinds = kind_keras_classes()
     shared = {cls: keywords for cls, keywords in kinds.items() if len(keywords) > 1}
