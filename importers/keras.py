@@ -7,9 +7,11 @@ pivot model, with the training configuration of a plain ``compile``/``fit``.
 
 How Keras spellings become pivot attributes is read BACKWARDS from the Keras
 generator's mapping table (``kind.mappings["keras"]``: class names, argument
-renames, Keras defaults, conversions such as BatchNorm momentum ``1 - m``); this
-module only adds what the table cannot say: Keras positional signatures, other
-spellings of one class (``MaxPool2D``), functions of ``keras.ops``/``tf``.
+renames, Keras defaults, conversions such as BatchNorm momentum ``1 - m``), which
+also says how each kind is recognised in source: the Keras positional signatures,
+other names of one class (``MaxPool2D``), other classes read as the kind and the
+names of their readers. This module adds the readers and what is no one kind
+(wrappers such as ``Bidirectional``, ``Lambda``) and functions of ``keras.ops``/``tf``.
 The Python of the file (statements, functions, classes, comprehensions...) is
 evaluated by the interpreter the importers share (``importers/interpreter.py``);
 the ``Interpreter`` here is its Keras front-end: Keras values and what Python
@@ -83,48 +85,46 @@ def _short(layer: str) -> str:
     return layer.split(".", 1)[1] if layer and "." in layer else layer
 
 
-def _classes_from_table() -> dict[str, list[str]]:
-    """Keras layer class (``Conv2D``) -> pivot keywords whose mapping writes that class."""
-    found: dict[str, list[str]] = {}
+def _keras_classes(mapping) -> list[tuple[str, tuple[str, ...], str | None, tuple[str, ...]]]:
+    """(class, positional parameters, reader name, other names) of each Keras class a mapping writes or reads."""
+    own = mapping.signature if mapping.signature is not None else tuple(a.keras for a in mapping.args if a.positional)
+    found = [(_short(mapping.layer), own, mapping.reader, mapping.aliases)] \
+        if mapping.layer and mapping.layer.startswith("layers.") else []
+    return found + [(read.name, own if read.signature is None else read.signature, read.reader, read.aliases)
+                    for read in mapping.reads]
+
+
+def _classes_from_table() -> tuple[dict[str, list[str]], dict[str, tuple[str, ...]], dict[str, str], dict[str, str]]:
+    """What the kinds say about the Keras classes: class (``Conv2D``) -> the pivot keywords whose mapping writes or
+    reads it, -> its positional parameters, -> the name of its reader; and other name -> class (``MaxPool2D``).
+    Kinds written with one class must read it alike."""
+    kinds: dict[str, list[str]] = {}
+    signatures: dict[str, tuple[str, ...]] = {}
+    readers: dict[str, str] = {}
+    aliases: dict[str, str] = {}
     for keyword, mapping in MAPPINGS.items():
-        if mapping.layer and mapping.layer.startswith("layers."):
-            found.setdefault(_short(mapping.layer), []).append(keyword)
-    return found
+        for cls, signature, reader, names in _keras_classes(mapping):
+            if kinds.setdefault(cls, []) and (signatures[cls], readers.get(cls)) != (signature, reader):
+                raise RuntimeError(f"kind {keyword} reads Keras {cls} unlike {kinds[cls][0]}: give them one "
+                                   "signature and reader")
+            kinds[cls].append(keyword)
+            signatures[cls] = signature
+            if reader is not None:
+                readers[cls] = reader
+            for name in names:
+                if aliases.setdefault(name, cls) != cls:
+                    raise RuntimeError(f"Keras name {name} is given to both {aliases[name]} and {cls}")
+    return kinds, signatures, readers, aliases
 
 
-TABLE_CLASSES = _classes_from_table()
+TABLE_CLASSES, KIND_SIGNATURES, READER_NAMES, CLASS_ALIASES = _classes_from_table()
 # ``ops`` functions a kind is written as by the generic emitter: keras path -> pivot keyword.
 TABLE_OPS = {mapping.layer: keyword for keyword, mapping in MAPPINGS.items() if mapping.emit is emit_op}
 
-# Other spellings of the classes the table names (Keras aliases, rank variants the table writes as one entry).
-_ALIASES = [
-    (r"MaxPool(\d)D", r"MaxPooling\1D"), (r"AvgPool(\d)D", r"AveragePooling\1D"),
-    (r"GlobalMaxPool(\d)D", r"GlobalMaxPooling\1D"), (r"GlobalAvgPool(\d)D", r"GlobalAveragePooling\1D"),
-    (r"Convolution(\d)D(Transpose)?", r"Conv\1D\2"), (r"Global(Max|Average)Pooling[13]D", r"Global\1Pooling2D"),
-    (r"UpSampling[13]D", "UpSampling2D"), (r"SpatialDropout[123]D", "Dropout"),
-    (r"SeparableConvolution([12])D", r"SeparableConv\1D"),
-]
-
-# Keras positional parameters (the Keras signatures, not a pivot mapping).
-POSITIONAL: dict[str, tuple[str, ...]] = {
-    **{f"Conv{d}D": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
-    **{f"Conv{d}DTranspose": ("filters", "kernel_size", "strides", "padding") for d in (1, 2, 3)},
-    **{f"SeparableConv{d}D": ("filters", "kernel_size", "strides", "padding") for d in (1, 2)},
-    **{f"{op}Pooling{d}D": ("pool_size", "strides", "padding") for d in (1, 2, 3) for op in ("Max", "Average")},
-    **{f"ZeroPadding{d}D": ("padding",) for d in (1, 2, 3)}, **{f"Cropping{d}D": ("cropping",) for d in (1, 2, 3)},
-    **{f"Adaptive{op}Pooling{d}D": ("output_size",) for d in (1, 2, 3) for op in ("Max", "Average")},
-    **{f"SpatialDropout{d}D": ("rate",) for d in (1, 2, 3)},
-    "Dense": ("units", "activation"), "Dropout": ("rate",), "Embedding": ("input_dim", "output_dim"),
-    "LSTM": ("units", "activation"), "GRU": ("units", "activation"), "SimpleRNN": ("units", "activation"),
-    "Bidirectional": ("layer", "merge_mode"), "Activation": ("activation",), "Reshape": ("target_shape",),
-    "Permute": ("dims",), "Concatenate": ("axis",), "RepeatVector": ("n",), "Rescaling": ("scale", "offset"), "TimeDistributed": ("layer",), "Softmax": ("axis",), "LeakyReLU": ("negative_slope",),
-    "ELU": ("alpha",), "ReLU": ("max_value", "negative_slope", "threshold"), "Flatten": ("data_format",),
-    "BatchNormalization": ("axis", "momentum", "epsilon"), "LayerNormalization": ("axis", "epsilon"),
-    "GroupNormalization": ("groups", "axis", "epsilon"), "UpSampling2D": ("size",),
-    "Normalization": ("axis", "mean", "variance", "invert"), "CenterCrop": ("height", "width"),
-    "Resizing": ("height", "width", "interpolation"),
-    "MultiHeadAttention": ("num_heads", "key_dim"), "InputLayer": ("shape",), "Input": ("shape",),
-}
+# Keras positional parameters of the constructs that are no one kind (the kinds' are in their mappings).
+CONSTRUCT_SIGNATURES = {"Bidirectional": ("layer", "merge_mode"), "TimeDistributed": ("layer",),
+                        "InputLayer": ("shape",), "Input": ("shape",)}
+POSITIONAL: dict[str, tuple[str, ...]] = {**KIND_SIGNATURES, **CONSTRUCT_SIGNATURES}
 # Old (tf.keras 2) keyword spellings.
 RENAMED_KWARGS = {"alpha": "negative_slope", "input_shape": "input_shape", "lr": "learning_rate",
                   "epsilon": "epsilon"}
@@ -132,30 +132,16 @@ RENAMED_KWARGS = {"alpha": "negative_slope", "input_shape": "input_shape", "lr":
 TRAINING_ONLY = re.compile(r".*_(initializer|regularizer|constraint)$|^(name|trainable|seed|dtype|input_length|"
                            r"use_cudnn|unroll|autocast|noise_shape|data_format|input_shape|input_dim|"
                            r"batch_input_shape|batch_size)$")
-# Keras arguments the table has no entry for, with the value under which the translation is exact.
-KERAS_DEFAULTS = {"recurrent_activation": "sigmoid", "go_backwards": False, "stateful": False,
-                  "merge_mode": "concat", "activation": None, "time_major": False, "recurrent_dropout": 0.0,
-                  "dropout": 0.0, "mask_zero": False, "sparse": False, "lora_rank": None}
-# Keras defaults the table does not record (it always writes these arguments).
-UNRECORDED_DEFAULTS = {"pool_size": 2}
+# Keras arguments of any layer (or of a wrapper) with the value under which the translation is exact; the kinds'
+# own are their mappings' ``defaults``.
+KERAS_DEFAULTS = {"merge_mode": "concat", "activation": None, "lora_rank": None}
 APPROXIMATE_KWARGS = {"dropout": "dropout inside the recurrent cell (training only)",
                       "recurrent_dropout": "recurrent dropout (training only)"}
 
 
 def canonical_class(name: str) -> str:
-    for pattern, replacement in _ALIASES:
-        if re.fullmatch(pattern, name):
-            return re.sub(pattern, replacement, name)
-    return name
-
-
-def runtime_class(name: str) -> str:
-    """The class a Keras layer name really makes (``MaxPool2D`` is ``MaxPooling2D``); unlike
-    :func:`canonical_class`, 1D and 3D layers keep their own class."""
-    for pattern, replacement in (*_ALIASES[:5], _ALIASES[-1]):   # Keras' own aliases (the rest are the pivot's)
-        if re.fullmatch(pattern, name):
-            return re.sub(pattern, replacement, name)
-    return name
+    """The class a Keras layer name really makes (``MaxPool2D`` is ``MaxPooling2D``)."""
+    return CLASS_ALIASES.get(name, name)
 
 
 def keras_snake(name: str) -> str:
@@ -174,13 +160,14 @@ def _activation_names() -> dict[str, str]:
         mapping = MAPPINGS[keyword]
         if mapping.layer == "layers.Activation" and mapping.note:
             names[mapping.note.split(";")[0].strip()] = keyword
-    names.update({"swish": "silu", "hard_swish": "hardswish", "hard_silu": "hardswish"})
+        names.update(dict.fromkeys(mapping.activations, keyword))
     return names
 
 
 ACTIVATIONS = _activation_names()
 # Keras activation functions whose parameters differ from the pivot defaults.
-ACTIVATION_DEFAULTS = {"leaky_relu": {"negativeSlope": 0.2}}
+ACTIVATION_DEFAULTS = {name: attrs for mapping in MAPPINGS.values() for name, attrs in mapping.activations.items()
+                       if attrs}
 
 
 # =============================================================================
@@ -1113,7 +1100,7 @@ class Interpreter(KerasImporter, SourceInterpreter):
     # --- arguments ---------------------------------------------------------------------------------
     def given(self, layer: LayerObj) -> dict:
         """The layer's arguments by Keras keyword (positional ones named from the Keras signature)."""
-        names = POSITIONAL.get(layer.original, POSITIONAL.get(layer.cls)) or self.table_positional(layer.cls)
+        names = POSITIONAL.get(layer.cls, ())
         given = {}
         for i, value in enumerate(layer.args):
             if i >= len(names):
@@ -1121,19 +1108,13 @@ class Interpreter(KerasImporter, SourceInterpreter):
                            "translated (use its keyword)", layer.loc)
                 break
             given[names[i]] = value
+        renamed = {old: new for keyword in TABLE_CLASSES.get(layer.cls, ()) for old, new in MAPPINGS[keyword].renamed.items()}
         for key, value in layer.kwargs.items():
-            key = "negative_slope" if key == "alpha" and layer.cls == "LeakyReLU" else key
-            given[key] = value
+            given[renamed.get(key, key)] = value
         for key, value in given.items():
             if isinstance(value, Unknown):
                 self.error(value.code, f"{layer.original} argument {key}: {value.why}", value.loc or layer.loc)
         return {k: v for k, v in given.items() if not isinstance(v, Unknown)}
-
-    @staticmethod
-    def table_positional(keras_class: str) -> tuple[str, ...]:
-        """The positional Keras arguments the mapping writes for a class (for classes POSITIONAL lacks)."""
-        keywords = TABLE_CLASSES.get(keras_class, ())
-        return tuple(a.keras for a in MAPPINGS[keywords[0]].args if a.positional) if keywords else ()
 
     def attributes(self, layer: LayerObj, keyword: str, given: dict, handled=()) -> dict:
         """Pivot attributes of ``keyword`` read backwards from the Keras mapping's arguments."""
@@ -1147,8 +1128,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 value = given[arg.keras]
             elif arg.default is not UNSET and arg.keras not in given:
                 value = arg.default
-            elif arg.keras in UNRECORDED_DEFAULTS and arg.keras not in given:
-                value = UNRECORDED_DEFAULTS[arg.keras]
+            elif arg.keras in mapping.defaults and arg.keras not in given:
+                value = mapping.defaults[arg.keras]
             else:
                 continue
             consumed.add(arg.keras)
@@ -1166,13 +1147,16 @@ class Interpreter(KerasImporter, SourceInterpreter):
         return canonical(kind, attrs)
 
     def check_rest(self, layer: LayerObj, given: dict, consumed) -> None:
+        exact = dict(KERAS_DEFAULTS)
+        for keyword in TABLE_CLASSES.get(layer.cls, ()):
+            exact.update(MAPPINGS[keyword].defaults)
         for key, value in given.items():
             if key in consumed or TRAINING_ONLY.match(key):
                 if re.search(r"_(regularizer|constraint)$", key) and value is not None:
                     self.warn("unsupported-construct", f"{layer.original}: {key} is left out (it changes "
                               "training only)", layer.loc)
                 continue
-            if key in KERAS_DEFAULTS and value == KERAS_DEFAULTS[key]:
+            if key in exact and value == exact[key]:
                 continue
             if key in APPROXIMATE_KWARGS:
                 self.warn("unsupported-construct", f"{layer.original}: {APPROXIMATE_KWARGS[key]} {key}={value!r} "
@@ -1304,14 +1288,14 @@ class Interpreter(KerasImporter, SourceInterpreter):
             if isinstance(kwargs.get("name"), str):
                 layer.name = kwargs["name"]
             if layer.name or "name" not in kwargs:   # a name= not known statically: Keras' counter not used
-                layer.runtime_name = layer.name or self.automatic_name(runtime_class(original))
+                layer.runtime_name = layer.name or self.automatic_name(canonical_class(original))
             if "input_shape" in kwargs or "input_dim" in kwargs:
                 shape = kwargs.get("input_shape", (kwargs.get("input_dim"),))
                 layer.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) else None
             return layer
         if path.split(".")[0] in ("optimizers", "losses", "metrics", "initializers", "callbacks"):
             return ConfigObj(path, args, kwargs, loc)
-        handler = OPS.get(path) or OPS.get(re.sub(r"^tf\.(math|nn)\.", "tf.", path))
+        handler = OPS.get(function_key(path))
         if handler is None and path in TABLE_OPS:
             handler = op_table
         if handler is None:
@@ -1712,7 +1696,8 @@ def layer_rnn(self, layer, x, names, loc):
     return layer_recurrent(self, merged, x, names, loc)
 
 
-RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "Bidirectional", "RNN"})
+RECURRENT_LAYERS = frozenset({*(cls for cls, name in READER_NAMES.items() if name == "recurrent"), "Bidirectional",
+                              "RNN"})
 
 
 def initial_states(self, keyword: str, directions: int, name: str, loc) -> list | None:
@@ -1914,9 +1899,10 @@ def layer_join(self, layer, operands, names, loc):
         self.error("unsupported-construct", f"{layer.original} expects a list of tensors", loc)
         return Unknown("join", loc)
     self.check_rest(layer, given, {"axis"})
-    if layer.cls == "Concatenate":
+    keyword = TABLE_CLASSES[layer.cls][0]
+    if keyword == "concat":
         return self.join("concat", list(operands), given.get("axis", -1), names[0] or names[1], loc)
-    return self.chain(JOIN_LAYERS[layer.cls], list(operands), names[0] or names[1], loc)
+    return self.chain(KINDS[keyword].eclass_name, list(operands), names[0] or names[1], loc)
 
 
 @operand_layer
@@ -2291,36 +2277,32 @@ def pass_through(args):
     return args[0] if args and isinstance(args[0], (T, InputSpec)) else Unknown("untranslated layer", None)
 
 
-JOIN_LAYERS = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul"}
-SPECIAL_LAYERS: dict[str, Callable] = {
-    "Activation": layer_activation, "ReLU": layer_relu, "Softmax": layer_softmax,
-    "BatchNormalization": layer_batch_norm, "GroupNormalization": layer_group_norm,
-    "Normalization": layer_normalization,
-    "LayerNormalization": layer_layer_norm, "LSTM": layer_recurrent, "GRU": layer_recurrent,
-    "SimpleRNN": layer_recurrent, "Bidirectional": layer_bidirectional, "Flatten": layer_flatten,
-    "LSTMCell": layer_cell, "GRUCell": layer_cell, "RNN": layer_rnn, "ConvLSTM2D": layer_conv_lstm,
-    "Reshape": layer_reshape, "Permute": layer_permute, "Concatenate": layer_join,
-    **{name: layer_join for name in JOIN_LAYERS}, **{f"ZeroPadding{d}D": layer_zero_padding for d in (1, 2, 3)},
-    "UpSampling2D": layer_upsample, "MultiHeadAttention": layer_attention, "Dropout": layer_dropout, "PReLU": layer_prelu, "Lambda": layer_unsupported,
-    **{f"Conv{d}DTranspose": layer_conv_transpose for d in (1, 2, 3)},
-    **{f"Cropping{d}D": layer_cropping for d in (1, 2, 3)}, "CenterCrop": layer_center_crop,
-    "Resizing": layer_resizing,
-    **{f"SeparableConv{d}D": layer_separable_conv for d in (1, 2)},
-    **{f"{op}Pooling{d}D": layer_pool for op in ("Max", "Average") for d in (1, 2, 3)},
-    "TimeDistributed": layer_time_distributed,
-    "RepeatVector": layer_repeat_vector, "Rescaling": layer_rescaling,
-    **dict.fromkeys(TRAINING_ONLY_LAYERS, layer_training_only),
+# The readers a kind's Keras mapping names (``reader="pool"``) for a class the generic reader cannot read.
+READERS: dict[str, Callable] = {
+    "activation": layer_activation, "relu": layer_relu, "softmax": layer_softmax, "prelu": layer_prelu,
+    "batch_norm": layer_batch_norm, "group_norm": layer_group_norm, "layer_norm": layer_layer_norm,
+    "normalization": layer_normalization, "recurrent": layer_recurrent, "cell": layer_cell,
+    "conv_lstm": layer_conv_lstm, "flatten": layer_flatten, "reshape": layer_reshape, "permute": layer_permute,
+    "join": layer_join, "zero_padding": layer_zero_padding, "upsample": layer_upsample, "resizing": layer_resizing,
+    "attention": layer_attention, "dropout": layer_dropout, "conv": layer_conv, "conv_transpose": layer_conv_transpose,
+    "separable_conv": layer_separable_conv, "pool": layer_pool, "cropping": layer_cropping,
+    "center_crop": layer_center_crop, "repeat_vector": layer_repeat_vector, "rescaling": layer_rescaling,
+}
+# Keras classes that are no one kind: wrappers of another layer, arbitrary code, layers of training only.
+CONSTRUCTS: dict[str, Callable] = {
+    "Bidirectional": layer_bidirectional, "RNN": layer_rnn, "TimeDistributed": layer_time_distributed,
+    "Lambda": layer_unsupported, **dict.fromkeys(TRAINING_ONLY_LAYERS, layer_training_only),
 }
 
 
-def _is_convolution(kind) -> bool:
-    """A kind windowed over the input with explicit pads, that is neither transposed nor a pooling."""
-    return all(kind.attribute(a) is not None for a in ("pads", "kernelSize", "dilation")) and \
-        kind.attribute("outputPadding") is None and kind.attribute("ceilMode") is None
+def _special_layers() -> dict[str, Callable]:
+    unknown = sorted(set(READER_NAMES.values()) - set(READERS))
+    if unknown:
+        raise RuntimeError(f"kinds name Keras readers the importer does not have: {unknown}")
+    return {cls: READERS[name] for cls, name in READER_NAMES.items()} | CONSTRUCTS
 
 
-# Every convolution class of the table (causal padding, a ZeroPadding before it as its own padding).
-SPECIAL_LAYERS.update({cls: layer_conv for cls, keywords in TABLE_CLASSES.items() if _is_convolution(KINDS[keywords[0]])})
+SPECIAL_LAYERS = _special_layers()
 
 
 # --- functions of keras.ops / tf / keras.layers ------------------------------------------------------------
@@ -2368,17 +2350,17 @@ def stacked_states(self, operands, axis, hint) -> T | None:
     return self.builder.tensor(select, L.identity(3))
 
 
-def op_binary(eclass_name):
-    def handler(self, path, args, kwargs, hint, loc):
-        if path.startswith("layers."):
-            return self.chain(eclass_name, list(args[0]), hint, loc)
-        left, right = _arg(args, kwargs, 0, "x1", "x"), _arg(args, kwargs, 1, "x2", "y")
-        if isinstance(right, (int, float)):
-            return self.arithmetic(eclass_name, [left], hint, loc, scalar=float(right))
-        if isinstance(left, (int, float)):
-            return self.arithmetic(eclass_name, [right], hint, loc, scalar=float(left), scalar_first=True)
-        return self.arithmetic(eclass_name, [left, right], hint, loc)
-    return handler
+def op_binary(self, path, args, kwargs, hint, loc):
+    """``ops.add(x, y)``, ``tf.multiply(x, 2.0)``, ``layers.add([x, y])``: the arithmetic kind of the function."""
+    eclass_name = KINDS[FUNCTION_KINDS[function_key(path)]].eclass_name
+    if path.startswith("layers."):
+        return self.chain(eclass_name, list(args[0]), hint, loc)
+    left, right = _arg(args, kwargs, 0, "x1", "x"), _arg(args, kwargs, 1, "x2", "y")
+    if isinstance(right, (int, float)):
+        return self.arithmetic(eclass_name, [left], hint, loc, scalar=float(right))
+    if isinstance(left, (int, float)):
+        return self.arithmetic(eclass_name, [right], hint, loc, scalar=float(left), scalar_first=True)
+    return self.arithmetic(eclass_name, [left, right], hint, loc)
 
 
 def op_reshape(self, path, args, kwargs, hint, loc):
@@ -2454,22 +2436,22 @@ def op_transpose(self, path, args, kwargs, hint, loc):
     return result
 
 
-def op_reduce(eclass_name):
-    def handler(self, path, args, kwargs, hint, loc):
-        x = self.tensor(_arg(args, kwargs, 0, "x", "input_tensor"), loc)
-        if x is None:
-            return Unknown("reduction", loc)
-        axis = _arg(args, kwargs, 1, "axis")
-        keep = bool(_arg(args, kwargs, 2, "keepdims", "keep_dims", default=False))
-        keras_axes = list(range(1, x.rank)) if axis is None else [axis] if isinstance(axis, int) else list(axis)
-        pivot_axes = sorted(x.perm[a % x.rank] for a in keras_axes)
-        if 0 in pivot_axes:
-            self.error("unsupported-construct", f"{path} over the batch axis is not translated", loc)
-            return Unknown("reduction", loc)
-        node = self.builder.add(eclass_name, (hint, eclass_name[6:].lower()), [x], loc, axes=pivot_axes,
-                                keepdims=keep)
-        return self.out_tensor(node, x.perm if keep else L.drop_axes(x.perm, pivot_axes))
-    return handler
+def op_reduce(self, path, args, kwargs, hint, loc):
+    """``ops.mean(x, axis)``, ``tf.reduce_max(x, axis, keepdims)``: the reduction kind of the function."""
+    eclass_name = KINDS[FUNCTION_KINDS[function_key(path)]].eclass_name
+    x = self.tensor(_arg(args, kwargs, 0, "x", "input_tensor"), loc)
+    if x is None:
+        return Unknown("reduction", loc)
+    axis = _arg(args, kwargs, 1, "axis")
+    keep = bool(_arg(args, kwargs, 2, "keepdims", "keep_dims", default=False))
+    keras_axes = list(range(1, x.rank)) if axis is None else [axis] if isinstance(axis, int) else list(axis)
+    pivot_axes = sorted(x.perm[a % x.rank] for a in keras_axes)
+    if 0 in pivot_axes:
+        self.error("unsupported-construct", f"{path} over the batch axis is not translated", loc)
+        return Unknown("reduction", loc)
+    node = self.builder.add(eclass_name, (hint, eclass_name[6:].lower()), [x], loc, axes=pivot_axes,
+                            keepdims=keep)
+    return self.out_tensor(node, x.perm if keep else L.drop_axes(x.perm, pivot_axes))
 
 
 def op_split(self, path, args, kwargs, hint, loc):
@@ -2777,37 +2759,40 @@ def op_shape(self, path, args, kwargs, hint, loc):
     return tuple(x.shape[a] for a in x.perm)
 
 
-OPS: dict[str, Callable] = {
-    **{p: op_concat for p in ("ops.concatenate", "tf.concat", "layers.concatenate", "backend.concatenate")},
-    **{p: op_stack for p in ("ops.stack", "tf.stack")},
-    **{p: op_binary(cls) for cls, names in (("Add", ("ops.add", "tf.add", "layers.add")),
-                                             ("Sub", ("ops.subtract", "tf.subtract", "layers.subtract")),
-                                             ("Mul", ("ops.multiply", "tf.multiply", "layers.multiply")),
-                                             ("Div", ("ops.divide", "tf.divide", "ops.true_divide")))
-       for p in names},
-    **{p: op_reshape for p in ("ops.reshape", "tf.reshape")},
-    **{p: op_transpose for p in ("ops.transpose", "tf.transpose")},
-    **{p: op_reduce(cls) for cls, names in (("ReduceMean", ("ops.mean", "tf.reduce_mean")),
-                                             ("ReduceSum", ("ops.sum", "tf.reduce_sum")),
-                                             ("ReduceMax", ("ops.max", "tf.reduce_max")),
-                                             ("ReduceMin", ("ops.min", "tf.reduce_min"))) for p in names},
-    **{p: op_squeeze for p in ("ops.squeeze", "tf.squeeze")},
-    **{p: op_split for p in ("ops.split", "tf.split")},
-    **{p: op_normalize for p in ("ops.normalize", "ops.nn.normalize")},
-    "ops.greater": op_greater, "ops.where": op_where,
-    **{p: op_expand_dims for p in ("ops.expand_dims", "tf.expand_dims")},
-    **{p: op_matmul for p in ("ops.matmul", "tf.matmul")},
-    **{p: op_pad for p in ("ops.pad", "tf.pad")},
-    "ops.ones_like": op_ones_like,
-    **{p: op_tile for p in ("ops.tile", "tf.tile")},
-    **{p: op_repeat for p in ("ops.repeat", "tf.repeat")},
-    **{p: op_arange for p in ("ops.arange", "tf.range")},
-    **{p: op_broadcast_to for p in ("ops.broadcast_to", "tf.broadcast_to")},
-    **{p: op_flatten for p in ("layers.flatten", "tf.layers.flatten")},
-    **{p: op_cast for p in ("ops.cast", "tf.cast")},
-    **{p: op_shape for p in ("ops.shape", "tf.shape")},
-    **{p: op_zeros for p in ("ops.zeros", "tf.zeros")},
+# The readers a kind's Keras mapping names for the functions it is read from (``functions={"tf.concat": "concat"}``).
+OP_READERS: dict[str, Callable] = {
+    "concat": op_concat, "stack": op_stack, "binary": op_binary, "reshape": op_reshape, "transpose": op_transpose,
+    "reduce": op_reduce, "squeeze": op_squeeze, "split": op_split, "normalize": op_normalize, "greater": op_greater,
+    "where": op_where, "expand_dims": op_expand_dims, "matmul": op_matmul, "pad": op_pad, "tile": op_tile,
+    "repeat": op_repeat, "arange": op_arange, "broadcast_to": op_broadcast_to, "flatten": op_flatten,
 }
+# Functions that make no one kind: a model input's dtype, static sizes, a recurrent cell's zero state, a count mask.
+OP_CONSTRUCTS: dict[str, Callable] = {
+    "ops.ones_like": op_ones_like, **{p: op_cast for p in ("ops.cast", "tf.cast")},
+    **{p: op_shape for p in ("ops.shape", "tf.shape")}, **{p: op_zeros for p in ("ops.zeros", "tf.zeros")},
+}
+
+
+def _functions_from_table() -> tuple[dict[str, str], dict[str, Callable]]:
+    """Function path -> the keyword of the kind it is read as, and -> its reader (the kinds' and the constructs')."""
+    kinds: dict[str, str] = {}
+    readers: dict[str, Callable] = dict(OP_CONSTRUCTS)
+    for keyword, mapping in MAPPINGS.items():
+        for path, reader in mapping.functions.items():
+            if path in readers:
+                raise RuntimeError(f"Keras function {path} is read as {keyword} and as {kinds.get(path, 'a construct')}")
+            if reader not in OP_READERS:
+                raise RuntimeError(f"kind {keyword} names a Keras function reader the importer does not have: {reader}")
+            kinds[path], readers[path] = keyword, OP_READERS[reader]
+    return kinds, readers
+
+
+FUNCTION_KINDS, OPS = _functions_from_table()
+
+
+def function_key(path: str) -> str:
+    """The spelling ``OPS`` knows a function by: ``tf.math.reduce_mean`` is ``tf.reduce_mean``."""
+    return path if path in OPS else re.sub(r"^tf\.(math|nn)\.", "tf.", path)
 
 
 # --- blocks: custom layers and nested models ------------------------------------------------------------------
@@ -3762,7 +3747,7 @@ def weight_paths(self, model, stacks) -> dict[str, str]:
     for layer in order:
         if id(layer) in path_of:
             continue
-        snake = keras_snake(runtime_class(layer.original))
+        snake = keras_snake(canonical_class(layer.original))
         count = counters.get(snake, 0)
         counters[snake] = count + 1
         path_of[id(layer)] = f"layers/{snake}" + (f"_{count}" if count else "")

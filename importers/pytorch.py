@@ -8,8 +8,8 @@ dataflow graph. What a layer means comes from the PyTorch generator's mapping
 table (``kind.mappings["pytorch"]``) read backwards: its class and function
 spellings find the kind, its constructor arguments (in the constructor's order,
 with torch's defaults) give the pivot attributes. Tensor operations whose call
-signature is not a constructor's (``torch.cat``, ``x.view``, ``F.pad``...) have
-one argument reader per pivot kind in ``OPERATIONS`` below. The Python itself is
+signature is not a constructor's (``torch.cat``, ``x.view``, ``F.pad``...) are read
+by the argument reader their mapping names (``reader="concat"``), one of ``OPERATIONS`` below. The Python itself is
 evaluated by the interpreter the importers share (``importers/interpreter.py``);
 ``Importer`` is its PyTorch front-end.
 
@@ -49,11 +49,8 @@ from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error,
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import training as vocabulary
-from nnpivot.kinds.attention import PROJECTED_ATTENTION, PROJECTED_ATTENTION_CODE
-from nnpivot.kinds.normalization import FEATURE_NORMALIZATION, FEATURE_NORMALIZATION_CODE
-from nnpivot.kinds.recurrent import CONV_LSTM, CONV_LSTM_CODE
 from nnpivot.kinds.tensor_ops import PAD_CLASSES
-from nnpivot.kinds.torch_mapping import REQUIRED, SAME_PADDED, SAME_PADDED_CODE
+from nnpivot.kinds.torch_mapping import HELPERS, REQUIRED, SAME_PADDED, SAME_PADDED_CODE
 from nnpivot.metamodel import (
     Block,
     BlockCall,
@@ -1613,10 +1610,14 @@ class Importer(Interpreter):
     def bind_layer_arguments(self, kind: Kind, spelling: str, args, kwargs, node) -> dict:
         mapping = kind.mappings[SOURCE]
         names = [a.name for a in mapping.args]
+        positional = mapping.signatures.get(spelling, names)
         bound = {}
         for i, value in enumerate(args):
-            if i < len(names):
-                bound[names[i]] = value
+            if i < len(positional):
+                if positional[i] not in names:
+                    raise self.refuse("unsupported-construct", f"{spelling}: argument '{positional[i]}' (positional "
+                                                               f"argument {i + 1}) has no pivot counterpart", node)
+                bound[positional[i]] = value
             elif isinstance(value, bool) and i == len(args) - 1:
                 continue   # a trailing positional inplace flag: nn.ReLU(True), nn.LeakyReLU(0.2, True)
             else:
@@ -1791,7 +1792,7 @@ class Importer(Interpreter):
 
     # -- operations --------------------------------------------------------------------------------
     def operation_attributes(self, kind, spelling, inputs, args, kwargs, node):
-        reader = OPERATIONS.get(kind.keyword)
+        reader = OPERATIONS.get(kind.mappings[SOURCE].reader)
         if reader is None:
             raise self.refuse("unsupported-construct", f"{spelling} has no argument reader", node)
         call = _OperationCall(self, kind.keyword, spelling, list(args or []), dict(kwargs), node,
@@ -2182,14 +2183,11 @@ def _read_normalize(call):
 
 # The generated helper of run-time 'same' padding, recognised by its exact code (never run).
 SAME_PADDED_TREE = ast.dump(ast.parse(SAME_PADDED_CODE).body[0])
-# Modules the generated PyTorch code holds for kinds torch lacks, read back as those kinds when their code is exactly
-# the generated one: class name -> (its tree, kind keyword, arguments implied).
+# Modules the generated PyTorch code holds for kinds torch lacks (a mapping's ``generated``), read back as those kinds
+# when their code is exactly the generated one: class name -> (its tree, kind keyword, arguments implied).
 GENERATED_MODULES = {
-    PROJECTED_ATTENTION: (ast.dump(ast.parse(PROJECTED_ATTENTION_CODE).body[0]), "multi_head_attention",
-                          {"batch_first": True}),
-    CONV_LSTM: (ast.dump(ast.parse(CONV_LSTM_CODE).body[0]), "conv_lstm2d", {}),
-    FEATURE_NORMALIZATION: (ast.dump(ast.parse(FEATURE_NORMALIZATION_CODE).body[0]), "normalization", {}),
-}
+    mapping.generated: (ast.dump(ast.parse(HELPERS[mapping.generated]).body[0]), kind.keyword, dict(mapping.implied))
+    for kind in KINDS.values() if (mapping := kind.mappings.get(SOURCE)) is not None and mapping.generated}
 # F.pad's modes -> the pivot's padding modes
 PAD_MODES = {"constant": "zeros", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
@@ -2292,15 +2290,19 @@ def _read_activation(keyword):
     return read
 
 
+# The argument readers a kind's PyTorch mapping names (``reader="binary"``): kinds with one call shape share one.
 OPERATIONS = {
     "flatten": _read_flatten, "reshape": _read_reshape, "permute": _read_permute, "concat": _read_concat,
-    "stack": _read_stack, "split": _read_split, "add": _read_binary, "sub": _read_binary, "mul": _read_binary,
-    "div": _read_binary, "matmul": _read_matmul, "mean": _read_reduction, "sum": _read_reduction,
-    "max": _read_extremum, "min": _read_extremum, "squeeze": _read_squeeze, "unsqueeze": _read_unsqueeze,
+    "stack": _read_stack, "split": _read_split, "binary": _read_binary, "matmul": _read_matmul,
+    "reduction": _read_reduction, "extremum": _read_extremum, "squeeze": _read_squeeze, "unsqueeze": _read_unsqueeze,
     "normalize": _read_normalize, "pad": _read_pad, "upsample": _read_upsample,
     "pixel_shuffle": _read_pixel_shuffle, "identity": _read_identity, "tile": _read_tile,
     "unflatten": _read_unflatten, "arange": _read_arange,
 }
+_UNKNOWN_READERS = sorted({m.reader for k in KINDS.values() if (m := k.mappings.get(SOURCE)) and m.reader} -
+                          set(OPERATIONS))
+if _UNKNOWN_READERS:
+    raise RuntimeError(f"kinds name PyTorch argument readers the importer does not have: {_UNKNOWN_READERS}")
 
 
 # --- training configuration ---------------------------------------------------------------------------

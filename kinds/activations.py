@@ -102,21 +102,35 @@ def emit_prelu(ctx):
 
 
 
-keras("relu", KerasMapping("layers.ReLU", emit_layer))
-keras("relu6", KerasMapping("layers.ReLU", emit_layer, (KerasArg("max_value", constant=6.0),), note="max_value=6.0"))
+# One Keras class, ReLU, for both kinds (and for a leaky ReLU): one reader picks the kind from its arguments.
+_RELU = {"signature": ("max_value", "negative_slope", "threshold"), "reader": "relu"}
+# layers.Activation("<fn>") names the kind by its argument: one reader for every kind written so.
+BY_NAME = {"signature": ("activation",), "reader": "activation"}
+keras("relu", KerasMapping("layers.ReLU", emit_layer, **_RELU))
+keras("relu6", KerasMapping("layers.ReLU", emit_layer, (KerasArg("max_value", constant=6.0),), note="max_value=6.0",
+                            **_RELU))
 keras("leaky_relu", KerasMapping("layers.LeakyReLU", emit_layer, (
-    KerasArg("negative_slope", "negativeSlope", default=0.3),)))
-keras("elu", KerasMapping("layers.ELU", emit_layer, (KerasArg("alpha", "alpha", default=1.0),)))
+    KerasArg("negative_slope", "negativeSlope", default=0.3),), signature=("negative_slope",),
+    renamed={"alpha": "negative_slope"}, activations={"leaky_relu": {"negativeSlope": 0.2}}))
+keras("elu", KerasMapping("layers.ELU", emit_layer, (KerasArg("alpha", "alpha", default=1.0),), signature=("alpha",)))
 keras("prelu", KerasMapping("layers.PReLU", emit_prelu, (KerasArg("alpha_initializer"), KerasArg("shared_axes")),
                             weights=Weights(lambda np, node, params, info: [params["weight"].reshape(info)],
                                             lambda np, node, arrays, info: {"weight": arrays[0].reshape(-1)},
-                                            info=lambda layer, code, node: tuple(layer.alpha.shape))))
+                                            info=lambda layer, code, node: tuple(layer.alpha.shape)),
+                            reader="prelu"))
 keras("hardtanh", KerasMapping("ops.clip", emit_op, (KerasArg("x_min", "minVal", positional=True),
                                                      KerasArg("x_max", "maxVal", positional=True))))
-keras("gelu", KerasMapping("layers.Activation", emit_gelu, note="gelu; ops.gelu(approximate=True) for tanh"))
-keras("softplus", KerasMapping("layers.Activation", emit_softplus, note="softplus"))
-keras("softmax", KerasMapping("layers.Softmax", emit_softmax, (KerasArg("axis", default=-1),)))
+keras("gelu", KerasMapping("layers.Activation", emit_gelu, note="gelu; ops.gelu(approximate=True) for tanh",
+                           **BY_NAME))
+# With beta and threshold: ops.where(ops.greater(x * beta, threshold), x, ops.softplus(x * beta) / beta).
+keras("softplus", KerasMapping("layers.Activation", emit_softplus, note="softplus",
+                               functions={"ops.greater": "greater", "ops.where": "where"}, **BY_NAME))
+keras("softmax", KerasMapping("layers.Softmax", emit_softmax, (KerasArg("axis", default=-1),), signature=("axis",),
+                              reader="softmax"))
 keras("log_softmax", KerasMapping("ops.log_softmax", emit_log_softmax))
+# Other names Keras gives the functions: swish is silu, hard_swish hard_silu.
+_OTHER_NAMES = {"silu": {"swish": {}}, "hardswish": {"hard_swish": {}}}
 for keyword, fn in (("selu", "selu"), ("silu", "silu"), ("mish", "mish"), ("sigmoid", "sigmoid"), ("tanh", "tanh"),
                     ("hardsigmoid", "hard_sigmoid"), ("hardswish", "hard_silu")):
-    keras(keyword, KerasMapping("layers.Activation", emit_activation_fn, note=fn))
+    keras(keyword, KerasMapping("layers.Activation", emit_activation_fn, note=fn,
+                                activations=_OTHER_NAMES.get(keyword, {}), **BY_NAME))

@@ -146,7 +146,12 @@ pytorch("multi_head_attention", TorchMapping(
      Arg("key_dim", default=None, derive=_own_size("keyDim")),
      Arg("value_dim", default=None, derive=_own_size("valueDim")),
      Arg("output_dim", default=None, derive=_own_size("outputDim"))),
-    statements=_attention_statements, parameters=_attention_parameters, classes=("nn.MultiheadAttention",)))
+    statements=_attention_statements, parameters=_attention_parameters, classes=("nn.MultiheadAttention",),
+    generated=PROJECTED_ATTENTION, implied={"batch_first": True},
+    signatures={"nn.MultiheadAttention": ("embed_dim", "num_heads", "dropout", "bias", "add_bias_kv", "add_zero_attn",
+                                          "kdim", "vdim", "batch_first"),
+                PROJECTED_ATTENTION: ("embed_dim", "num_heads", "dropout", "bias", "kdim", "vdim", "key_dim",
+                                      "value_dim", "output_dim")}))
 
 
 
@@ -235,4 +240,5 @@ def _attention_from_keras(np, node, arrays, info):
 keras("multi_head_attention", KerasMapping("layers.MultiHeadAttention", emit_attention, (
     KerasArg("num_heads", "numHeads"), KerasArg("key_dim"), KerasArg("value_dim"), KerasArg("output_shape"),
     KerasArg("dropout", "dropout", default=0.0),
-    KerasArg("use_bias", "bias", default=True)), "pivot", Weights(_attention_to_keras, _attention_from_keras)))
+    KerasArg("use_bias", "bias", default=True)), "pivot", Weights(_attention_to_keras, _attention_from_keras),
+    signature=("num_heads", "key_dim"), reader="attention"))

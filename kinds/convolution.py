@@ -5,7 +5,7 @@ from nnpivot.metamodel import shapes as S
 from nnpivot.metamodel.shapes import ShapeError, explicit_pads, fmt, per_axis, same_pads, spatial_geometry, window_out
 
 from .keras_mapping import Arg as KerasArg
-from .keras_mapping import KerasMapping, Weights, padding_spec, spatial_dims, tuple_or_int
+from .keras_mapping import KerasClass, KerasMapping, Weights, padding_spec, spatial_dims, tuple_or_int
 from .pysyntax import is_symbolic, literal
 from .spec import SPATIAL, ex, keras, kind, pytorch
 from .torch_mapping import (
@@ -277,10 +277,17 @@ def _conv_from_keras(np, node, arrays, info):
 
 
 _CONV_WEIGHTS = Weights(_conv_to_keras, _conv_from_keras)
+_CONV_SIGNATURE = ("filters", "kernel_size", "strides", "padding")
+# SeparableConv{1,2}D: a depthwise convolution (a conv1d with a group per channel in 1D), then a pointwise one.
+_SEPARABLE = {d: KerasClass(f"SeparableConv{d}D", _CONV_SIGNATURE, "separable_conv", (f"SeparableConvolution{d}D",))
+              for d in (1, 2)}
 for d in (1, 2, 3):
-    keras(f"conv{d}d", KerasMapping(f"layers.Conv{d}D", emit_conv, _conv_args(False), "channels_last", _CONV_WEIGHTS))
+    keras(f"conv{d}d", KerasMapping(f"layers.Conv{d}D", emit_conv, _conv_args(False), "channels_last", _CONV_WEIGHTS,
+                                    signature=_CONV_SIGNATURE, reader="conv", aliases=(f"Convolution{d}D",),
+                                    reads=(_SEPARABLE[1],) if d == 1 else ()))
     keras(f"conv_transpose{d}d", KerasMapping(f"layers.Conv{d}DTranspose", emit_conv_transpose, _conv_args(True),
-                                              "channels_last", _CONV_WEIGHTS))
+                                              "channels_last", _CONV_WEIGHTS, signature=_CONV_SIGNATURE,
+                                              reader="conv_transpose", aliases=(f"Convolution{d}DTranspose",)))
 
 
 def _depthwise_to_keras(np, node, params, info):
@@ -301,4 +308,4 @@ keras("depthwise_conv2d", KerasMapping(
     (KerasArg("kernel_size", "kernelSize", positional=True), KerasArg("strides", "stride", default=1),
      KerasArg("padding", "padding", default="valid"), KerasArg("depth_multiplier", "depthMultiplier", default=1),
      KerasArg("dilation_rate", "dilation", default=1), KerasArg("use_bias", "bias", default=True)),
-    "channels_last", Weights(_depthwise_to_keras, _depthwise_from_keras)))
+    "channels_last", Weights(_depthwise_to_keras, _depthwise_from_keras), reader="conv", reads=(_SEPARABLE[2],)))

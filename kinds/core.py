@@ -5,7 +5,7 @@ from nnpivot.metamodel import shapes as S
 
 from . import layout as L
 from .keras_mapping import Arg as KerasArg
-from .keras_mapping import KerasMapping, Weights, emit_layer
+from .keras_mapping import KerasClass, KerasMapping, Weights, emit_layer
 from .pysyntax import literal
 from .spec import SEQ, SIGNAL, VEC, ex, keras, kind, pytorch
 from .torch_mapping import Arg, TorchMapping
@@ -121,16 +121,18 @@ def _dense_from_keras(np, node, arrays, info):
 
 keras("dense", KerasMapping("layers.Dense", emit_dense, (KerasArg("units", "units", positional=True),
                                                          KerasArg("use_bias", "bias", default=True)),
-                            layout="last_axis",
+                            layout="last_axis", signature=("units", "activation"),
                             weights=Weights(_dense_to_keras, _dense_from_keras,
                                             info=lambda layer, code, node: code.dense_rows.get(node.name))))
 keras("dropout", KerasMapping("layers.Dropout", emit_dropout, (KerasArg("rate", "rate", positional=True),),
-                              "dropout", note="spatial=true: layers.SpatialDropout{n}D"))
+                              "dropout", note="spatial=true: layers.SpatialDropout{n}D", reader="dropout",
+                              reads=tuple(KerasClass(f"SpatialDropout{d}D", ("rate",), "dropout") for d in (1, 2, 3))))
 keras("embedding", KerasMapping("layers.Embedding", emit_embedding, (
     KerasArg("input_dim", "numEmbeddings", positional=True), KerasArg("output_dim", "embeddingDim", positional=True)),
     "pivot", Weights(lambda np, node, params, info: [params["weight"]],
                      lambda np, node, arrays, info: {"weight": arrays[0]}),
-    note="padding_idx only changes training in PyTorch; not a Keras mask"))
+    note="padding_idx only changes training in PyTorch; not a Keras mask",
+    defaults={"mask_zero": False, "sparse": False}))
 
 
 def keras_learned_shape(node, perm) -> tuple:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyecore.ecore import EEnumLiteral
@@ -85,6 +85,21 @@ class Weights:
 
 
 @dataclass(frozen=True)
+class KerasClass:
+    """Another Keras layer class the importer reads as the kind (``ZeroPadding2D`` is a pad).
+
+    signature: the leading positional parameters of its constructor, in order (None: the mapping's);
+    reader:    the name of the Keras importer's reader of the class (None: the generic reader, which reads
+               the mapping's ``args`` backwards);
+    aliases:   other names Keras gives this very class (``GlobalMaxPool1D`` is ``GlobalMaxPooling1D``).
+    """
+    name: str
+    signature: tuple[str, ...] | None = None
+    reader: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class KerasMapping:
     """How one pivot kind is written in Keras 3.
 
@@ -96,6 +111,22 @@ class KerasMapping:
              (the last axis must stay last), "sequence" (N, T, F), "match"
              (all operands in the first operand's layout).
     weights: the weight converters, None for a kind without weights.
+
+    How the Keras importer recognises the kind in source, besides ``layer`` and ``args`` read backwards:
+    signature: the leading positional parameters of the constructor of ``layer`` (None: the arguments the
+               mapping writes positionally); kinds written with one class declare the same signature;
+    reader:    the name of the Keras importer's reader of ``layer`` when the generic one cannot read it (the
+               reader needs the interpreter's values, so the importer holds it and this names it);
+    aliases:   other names Keras gives the class ``layer`` (``MaxPool2D`` is ``MaxPooling2D``);
+    reads:     other Keras classes read as this kind (:class:`KerasClass`);
+    defaults:  Keras' defaults of arguments the mapping writes always (``pool_size``) or never
+               (``recurrent_activation``): a missing argument takes it, and one the mapping has no entry for
+               is read exactly at that value;
+    renamed:   older (tf.keras 2) spellings of the class's arguments (``alpha`` of LeakyReLU);
+    activations: names of Keras activation functions computing the kind (``activation="swish"``), beside its
+               keyword and the ``Activation`` name it is written with, with the pivot attributes each implies;
+    functions: functions of ``keras.ops``/``tf``/``keras.layers`` read as the kind (``tf.concat``), each with the
+               name of the Keras importer's reader of its arguments.
     """
     layer: str | None
     emit: Callable
@@ -103,6 +134,14 @@ class KerasMapping:
     layout: str = "any"
     weights: Weights | None = None
     note: str = ""
+    signature: tuple[str, ...] | None = None
+    reader: str | None = None
+    aliases: tuple[str, ...] = ()
+    reads: tuple[KerasClass, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)
+    activations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    functions: dict[str, str] = field(default_factory=dict)
 
 
 def tuple_or_int(values):

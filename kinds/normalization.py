@@ -62,7 +62,9 @@ pytorch("instance_norm", TorchMapping(
     (Arg("num_features", derive=channels_of, positional=True), Arg("eps", "eps", 1e-5),
      Arg("affine", "affine", False)),
     parameters=affine("affine", lambda site: (site.shape[1],)),
-    classes=("nn.InstanceNorm1d", "nn.InstanceNorm2d", "nn.InstanceNorm3d"), functions=("F.instance_norm",)))
+    classes=("nn.InstanceNorm1d", "nn.InstanceNorm2d", "nn.InstanceNorm3d"), functions=("F.instance_norm",),
+    signatures=dict.fromkeys((f"nn.InstanceNorm{d}d" for d in (1, 2, 3)),
+                             ("num_features", "eps", "momentum", "affine", "track_running_stats"))))
 pytorch("layer_norm", TorchMapping(
     "nn.LayerNorm",
     (Arg("normalized_shape", positional=True, derive=lambda site: compact(_layer_norm_shape(site))
@@ -95,7 +97,7 @@ FEATURE_NORMALIZATION_CODE = '''class FeatureNormalization(nn.Module):
 HELPERS[FEATURE_NORMALIZATION] = FEATURE_NORMALIZATION_CODE
 pytorch("normalization", TorchMapping(
     FEATURE_NORMALIZATION, (Arg("num_features", derive=channels_of, positional=True), Arg("eps", "eps", 1e-7)),
-    parameters=lambda site: {"mean": (site.shape[1],), "variance": (site.shape[1],)}))
+    parameters=lambda site: {"mean": (site.shape[1],), "variance": (site.shape[1],)}, generated=FEATURE_NORMALIZATION))
 
 
 # --- Keras -----------------------------------------------------------------------------------
@@ -185,17 +187,20 @@ for d in (1, 2, 3):
     keras(f"batch_norm{d}d", KerasMapping("layers.BatchNormalization", emit_batch_norm, (
         KerasArg("axis", default=-1), KerasArg("momentum", "momentum", _one_minus, _one_minus, default=0.99),
         KerasArg("epsilon", "eps", default=1e-3), *_NORM_AFFINE), "any",
-        Weights(_batch_norm_to_keras, _batch_norm_from_keras)))
+        Weights(_batch_norm_to_keras, _batch_norm_from_keras), signature=("axis", "momentum", "epsilon"),
+        reader="batch_norm"))
+# One Keras class, GroupNormalization, for both kinds (groups=-1 is the instance norm): one reader picks the kind.
+_GROUP_NORM = {"signature": ("groups", "axis", "epsilon"), "reader": "group_norm"}
 keras("instance_norm", KerasMapping("layers.GroupNormalization", emit_group_norm, (
     KerasArg("groups"), KerasArg("axis", default=-1), KerasArg("epsilon", "eps", default=1e-3), *_NORM_AFFINE),
-    "any", _NORM_WEIGHTS, note="groups=-1: a group per channel"))
+    "any", _NORM_WEIGHTS, note="groups=-1: a group per channel", **_GROUP_NORM))
 keras("group_norm", KerasMapping("layers.GroupNormalization", emit_group_norm, (
     KerasArg("groups", "numGroups"), KerasArg("axis", default=-1), KerasArg("epsilon", "eps", default=1e-3),
-    *_NORM_AFFINE), "any", _NORM_WEIGHTS))
+    *_NORM_AFFINE), "any", _NORM_WEIGHTS, **_GROUP_NORM))
 keras("layer_norm", KerasMapping("layers.LayerNormalization", emit_layer_norm, (
     KerasArg("axis", default=-1), KerasArg("epsilon", "eps", default=1e-3),
     KerasArg("center", "elementwiseAffine", default=True), KerasArg("scale", "elementwiseAffine", default=True)),
-    "layer_norm", _NORM_WEIGHTS))
+    "layer_norm", _NORM_WEIGHTS, signature=("axis", "epsilon"), reader="layer_norm"))
 
 
 def _normalization_to_keras(np, node, params, info):
@@ -209,4 +214,5 @@ def _normalization_from_keras(np, node, arrays, info):
 
 keras("normalization", KerasMapping("layers.Normalization", emit_normalization, (
     KerasArg("axis", default=-1),), "any", Weights(_normalization_to_keras, _normalization_from_keras),
-    note="epsilon: Keras' backend.epsilon() (1e-7), the floor of sqrt(variance)"))
+    note="epsilon: Keras' backend.epsilon() (1e-7), the floor of sqrt(variance)",
+    signature=("axis", "mean", "variance", "invert"), reader="normalization"))

@@ -6,7 +6,7 @@ from nnpivot.metamodel import shapes as S
 from nnpivot.metamodel.shapes import spatial_geometry
 
 from . import layout as L
-from .keras_mapping import UNSET, KerasMapping, pad_widths, spatial_dims, tuple_or_int
+from .keras_mapping import UNSET, KerasClass, KerasMapping, pad_widths, spatial_dims, tuple_or_int
 from .keras_mapping import Arg as KerasArg
 from .pysyntax import literal
 from .spec import SIGNAL, SPATIAL, ex, keras, kind, pytorch
@@ -138,7 +138,9 @@ for d in (1, 2, 3):
          Arg("padding", default=0, derive=_pool_padding),
          per_axis_arg("dilation", "dilation", 1),
          Arg("ceil_mode", "ceilMode", False, derive=_pool_ceil_mode)),
-        forward=_pool_forward('float("-inf")'), functions=(f"F.max_pool{d}d",)))
+        forward=_pool_forward('float("-inf")'), functions=(f"F.max_pool{d}d",),
+        signatures={f"nn.MaxPool{d}d": ("kernel_size", "stride", "padding", "dilation", "return_indices",
+                                        "ceil_mode")}))
     pytorch(f"avg_pool{d}d", TorchMapping(
         f"nn.AvgPool{d}d",
         (Arg("kernel_size", "kernelSize", derive=kernel_size_of, positional=True),
@@ -250,14 +252,19 @@ def emit_global_pool(ctx):
 POOL_ARGS = (KerasArg("pool_size", "kernelSize"), KerasArg("strides", "stride"),
              KerasArg("padding", "padding", default="valid"))
 for d in (1, 2, 3):
-    for op, cls in (("max", "Max"), ("avg", "Average")):
-        keras(f"{op}_pool{d}d", KerasMapping(f"layers.{cls}Pooling{d}D", emit_pool, POOL_ARGS, "channels_last"))
+    for op, cls, short in (("max", "Max", "Max"), ("avg", "Average", "Avg")):
+        keras(f"{op}_pool{d}d", KerasMapping(f"layers.{cls}Pooling{d}D", emit_pool, POOL_ARGS, "channels_last",
+                                             signature=("pool_size", "strides", "padding"), reader="pool",
+                                             aliases=(f"{short}Pool{d}D",), defaults={"pool_size": 2}))
 for d in (1, 2, 3):
     for op, cls in (("max", "Max"), ("avg", "Average")):
         keras(f"adaptive_{op}_pool{d}d", KerasMapping(
             f"layers.Adaptive{cls}Pooling{d}D", emit_adaptive_pool,
             (KerasArg("output_size", "outputSize", to_keras=tuple_or_int, positional=True),), "channels_last"))
-for op, cls in (("max", "Max"), ("avg", "Average")):
+for op, cls, short in (("max", "Max", "Max"), ("avg", "Average", "Avg")):
     keras(f"global_{op}_pool", KerasMapping(f"layers.Global{cls}Pooling2D", emit_global_pool,
                                             (KerasArg("keepdims", "keepdims", default=False),), "channels_last",
-                                            note="1D/2D/3D by the input rank"))
+                                            note="1D/2D/3D by the input rank", aliases=(f"Global{short}Pool2D",),
+                                            reads=tuple(KerasClass(f"Global{cls}Pooling{d}D",
+                                                                   aliases=(f"Global{short}Pool{d}D",))
+                                                        for d in (1, 3))))

@@ -266,9 +266,16 @@ RNN_ARGS = (KerasArg("units", "hiddenSize", positional=True),
             KerasArg("return_state", default=False),
             KerasArg("reset_after", "resetAfter", default=True))
 
-keras("simple_rnn", KerasMapping("layers.SimpleRNN", emit_recurrent, RNN_ARGS[:5], "sequence", _RNN_WEIGHTS))
-keras("lstm", KerasMapping("layers.LSTM", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:5]), "sequence", _RNN_WEIGHTS))
-keras("gru", KerasMapping("layers.GRU", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:]), "sequence", _RNN_WEIGHTS))
+# Keras arguments of the recurrent layers the pivot has no attribute for, at the values it computes.
+_RNN_DEFAULTS = {"recurrent_activation": "sigmoid", "go_backwards": False, "stateful": False, "time_major": False,
+                 "recurrent_dropout": 0.0, "dropout": 0.0}
+_RNN_READING = {"signature": ("units", "activation"), "reader": "recurrent", "defaults": _RNN_DEFAULTS}
+keras("simple_rnn", KerasMapping("layers.SimpleRNN", emit_recurrent, RNN_ARGS[:5], "sequence", _RNN_WEIGHTS,
+                                 **_RNN_READING))
+keras("lstm", KerasMapping("layers.LSTM", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:5]), "sequence", _RNN_WEIGHTS,
+                           **_RNN_READING))
+keras("gru", KerasMapping("layers.GRU", emit_recurrent, (RNN_ARGS[0], *RNN_ARGS[2:]), "sequence", _RNN_WEIGHTS,
+                          **_RNN_READING))
 
 
 def emit_lstm_cell(ctx):
@@ -296,8 +303,10 @@ def emit_gru_cell(ctx):
 # The cells' weights are torch's without a layer suffix (weight_ih, bias_hh...).
 _CELL_WEIGHTS = Weights(lambda np, node, params, info: _rnn_cell_to_keras(np, node, params, ""),
                         lambda np, node, arrays, info: _rnn_cell_from_keras(np, node, arrays, ""))
-keras("lstm_cell", KerasMapping("layers.LSTMCell", emit_lstm_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS))
-keras("gru_cell", KerasMapping("layers.GRUCell", emit_gru_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS))
+keras("lstm_cell", KerasMapping("layers.LSTMCell", emit_lstm_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS,
+                                reader="cell", defaults=_RNN_DEFAULTS))
+keras("gru_cell", KerasMapping("layers.GRUCell", emit_gru_cell, (RNN_ARGS[0], RNN_ARGS[2]), "pivot", _CELL_WEIGHTS,
+                               reader="cell", defaults=_RNN_DEFAULTS))
 
 
 # --- ConvLSTM2D: an LSTM whose gates are convolutions ----------------------------------------------------------
@@ -378,7 +387,7 @@ pytorch("conv_lstm2d", TorchMapping(
                 Arg("kernel_size", "kernelSize", positional=True, to_torch=tuple_or_int),
                 Arg("padding", "padding", "valid", to_torch=str), _bias,
                 Arg("return_sequences", "returnSequences", False)),
-    parameters=_conv_lstm_parameters))
+    parameters=_conv_lstm_parameters, generated=CONV_LSTM))
 
 
 FRAMES_LAST = (0, 1, 3, 4, 2)   # Keras' (N, T, H, W, C) of the pivot's (N, T, C, H, W)
@@ -408,4 +417,4 @@ keras("conv_lstm2d", KerasMapping(
      KerasArg("kernel_size", "kernelSize", to_keras=tuple_or_int, positional=True),
      KerasArg("padding", "padding", default="valid"), KerasArg("use_bias", "bias", default=True),
      KerasArg("return_sequences", "returnSequences", default=False)),
-    "frames", Weights(_conv_lstm_to_keras, _conv_lstm_from_keras)))
+    "frames", Weights(_conv_lstm_to_keras, _conv_lstm_from_keras), reader="conv_lstm", defaults=_RNN_DEFAULTS))

@@ -7,7 +7,7 @@ import math
 from nnpivot.metamodel import shapes as S
 
 from . import layout as L
-from .keras_mapping import EDGE_MODES, KerasMapping, emit_layer, pad_options, pad_widths, tuple_or_int
+from .keras_mapping import EDGE_MODES, KerasClass, KerasMapping, emit_layer, pad_options, pad_widths, tuple_or_int
 from .pysyntax import literal
 from .spec import MANY, SEQ, SIGNAL, TWO_MAPS, VEC, ex, keras, kind, pytorch
 from .torch_mapping import TorchMapping, compact, keywords, torch_pad_order
@@ -213,46 +213,59 @@ def _split(site):
 
 # torch.max/min give (values, indices) when a dim is given: Tensor methods are spellings of the reductions too.
 _EXTREMA = {keyword: (f"torch.{keyword}", f"Tensor.{keyword}") for keyword in ("max", "min")}
-pytorch("flatten", TorchMapping(forward=_flatten, classes=("nn.Flatten",), functions=("torch.flatten", "Tensor.flatten")))
+# ``reader``: the PyTorch importer's reader of the call's arguments (these calls are not constructors).
+pytorch("flatten", TorchMapping(forward=_flatten, classes=("nn.Flatten",), functions=("torch.flatten", "Tensor.flatten"),
+                                reader="flatten"))
 pytorch("arange", TorchMapping(statements=lambda site: [
     f"{site.outputs[0]} = torch.arange({site.attr('start')}, {site.attr('end')}, device={site.x}.device)",
-    f"{site.outputs[0]} = {site.outputs[0]}.expand({site.x}.size(0), -1)"], functions=("torch.arange",)))
+    f"{site.outputs[0]} = {site.outputs[0]}.expand({site.x}.size(0), -1)"], functions=("torch.arange",),
+    reader="arange"))
 pytorch("unflatten", TorchMapping(forward=lambda site: f"{site.x}.unflatten({site.attr('axis')}, "
                                                      f"{literal(tuple(site.attr('shape')))})",
-                                  classes=("nn.Unflatten",), functions=("Tensor.unflatten", "torch.unflatten")))
-pytorch("reshape", TorchMapping(forward=_reshape, functions=("torch.reshape", "Tensor.reshape", "Tensor.view")))
+                                  classes=("nn.Unflatten",), functions=("Tensor.unflatten", "torch.unflatten"),
+                                  reader="unflatten"))
+pytorch("reshape", TorchMapping(forward=_reshape, functions=("torch.reshape", "Tensor.reshape", "Tensor.view"),
+                                reader="reshape"))
 pytorch("permute", TorchMapping(forward=_permute, functions=("torch.permute", "Tensor.permute", "Tensor.transpose",
-                                                            "torch.transpose")))
-pytorch("concat", TorchMapping(forward="torch.cat([{inputs}], dim={axis})", functions=("torch.cat", "torch.concat")))
-pytorch("stack", TorchMapping(forward="torch.stack([{inputs}], dim={axis})", functions=("torch.stack",)))
+                                                            "torch.transpose"), reader="permute"))
+pytorch("concat", TorchMapping(forward="torch.cat([{inputs}], dim={axis})", functions=("torch.cat", "torch.concat"),
+                               reader="concat"))
+pytorch("stack", TorchMapping(forward="torch.stack([{inputs}], dim={axis})", functions=("torch.stack",),
+                              reader="stack"))
 pytorch("split", TorchMapping(forward=_split, results="tuple", functions=("torch.split", "Tensor.split",
-                                                                              "torch.chunk", "Tensor.chunk")))
+                                                                              "torch.chunk", "Tensor.chunk"),
+                              reader="split"))
 # Every spelling of the four: torch functions, their long names and Tensor methods (torch.neg is a product by -1).
 _ARITHMETIC_SPELLINGS = {"add": ("add",), "sub": ("sub", "subtract"), "mul": ("mul", "multiply", "neg", "negative"),
                          "div": ("div", "divide", "true_divide")}
 for keyword, symbol in (("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/")):
     pytorch(keyword, TorchMapping(forward=_arithmetic(symbol), functions=tuple(
-        f"{owner}.{name}" for name in _ARITHMETIC_SPELLINGS[keyword] for owner in ("torch", "Tensor"))))
-pytorch("matmul", TorchMapping(forward="{x} @ {y}", functions=("torch.matmul", "torch.bmm", "Tensor.matmul")))
+        f"{owner}.{name}" for name in _ARITHMETIC_SPELLINGS[keyword] for owner in ("torch", "Tensor")),
+        reader="binary"))
+pytorch("matmul", TorchMapping(forward="{x} @ {y}", functions=("torch.matmul", "torch.bmm", "Tensor.matmul"),
+                               reader="matmul"))
 for keyword, method in (("mean", "mean"), ("sum", "sum"), ("max", "amax"), ("min", "amin")):
     pytorch(keyword, TorchMapping(forward=_reduce(method), functions=(f"torch.{method}", f"Tensor.{method}",
-                                                                       *_EXTREMA.get(keyword, ()))))
-pytorch("squeeze", TorchMapping(forward=_squeeze, functions=("torch.squeeze", "Tensor.squeeze")))
-pytorch("unsqueeze", TorchMapping(forward="{x}.unsqueeze({axis})", functions=("torch.unsqueeze", "Tensor.unsqueeze")))
+                                                                       *_EXTREMA.get(keyword, ())),
+                                  reader="extremum" if keyword in _EXTREMA else "reduction"))
+pytorch("squeeze", TorchMapping(forward=_squeeze, functions=("torch.squeeze", "Tensor.squeeze"), reader="squeeze"))
+pytorch("unsqueeze", TorchMapping(forward="{x}.unsqueeze({axis})", functions=("torch.unsqueeze", "Tensor.unsqueeze"),
+                                  reader="unsqueeze"))
 pytorch("slice", TorchMapping(forward=_slice, functions=("Tensor.__getitem__",)))
 pytorch("index", TorchMapping(forward=_index, functions=("Tensor.__getitem__", "Tensor.select")))
-pytorch("normalize", TorchMapping(forward=_normalize, functions=("F.normalize",)))
+pytorch("normalize", TorchMapping(forward=_normalize, functions=("F.normalize",), reader="normalize"))
 # The padding modules, by the pad mode their class name means (nn.ReflectionPad2d is reflect).
 PAD_CLASSES = {f"nn.{prefix}Pad{d}d": mode for d in (1, 2, 3) for prefix, mode in (
     ("Zero", "constant"), ("Constant", "constant"), ("Reflection", "reflect"), ("Replication", "replicate"),
     ("Circular", "circular"))}
-pytorch("pad", TorchMapping(forward=_pad, classes=tuple(PAD_CLASSES), functions=("F.pad",)))
+pytorch("pad", TorchMapping(forward=_pad, classes=tuple(PAD_CLASSES), functions=("F.pad",), reader="pad"))
 pytorch("tile", TorchMapping(forward=lambda site: f"{site.x}.repeat(1, {', '.join(map(str, site.attr('repeats')))})",
-                             functions=("Tensor.repeat", "torch.tile", "Tensor.tile", "Tensor.expand")))
-pytorch("upsample", TorchMapping(forward=_upsample, classes=("nn.Upsample",), functions=("F.interpolate",)))
+                             functions=("Tensor.repeat", "torch.tile", "Tensor.tile", "Tensor.expand"), reader="tile"))
+pytorch("upsample", TorchMapping(forward=_upsample, classes=("nn.Upsample",), functions=("F.interpolate",),
+                                 reader="upsample"))
 pytorch("pixel_shuffle", TorchMapping(forward="F.pixel_shuffle({x}, {upscale_factor})", classes=("nn.PixelShuffle",),
-                                   functions=("F.pixel_shuffle",)))
-pytorch("identity", TorchMapping("nn.Identity"))  # a module, so the node reads back as itself
+                                   functions=("F.pixel_shuffle",), reader="pixel_shuffle"))
+pytorch("identity", TorchMapping("nn.Identity", reader="identity"))  # a module, so the node reads back as itself
 
 
 
@@ -511,27 +524,55 @@ def emit_pixel_shuffle(ctx):
 
 
 keras("flatten", KerasMapping("layers.Flatten", emit_flatten, layout="flatten",
-                              note="a partial range becomes ops.reshape"))
-keras("arange", KerasMapping("ops.arange", emit_arange, note="broadcast over the batch"))
+                              note="a partial range becomes ops.reshape", signature=("data_format",), reader="flatten",
+                              functions={"layers.flatten": "flatten", "tf.layers.flatten": "flatten"}))
+keras("arange", KerasMapping("ops.arange", emit_arange, note="broadcast over the batch",
+                             functions={"ops.arange": "arange", "tf.range": "arange", "ops.broadcast_to": "broadcast_to",
+                                        "tf.broadcast_to": "broadcast_to"}))
 keras("unflatten", KerasMapping("ops.reshape", emit_unflatten, layout="pivot"))
-keras("reshape", KerasMapping("layers.Reshape", emit_reshape, layout="pivot"))
-keras("permute", KerasMapping(None, emit_permute, layout="any", note="no code: changes the tensor's layout"))
-keras("concat", KerasMapping("ops.concatenate", emit_concat, layout="match"))
-keras("stack", KerasMapping("ops.stack", emit_stack, layout="match"))
-keras("split", KerasMapping("ops.split", emit_split))
+keras("reshape", KerasMapping("layers.Reshape", emit_reshape, layout="pivot", signature=("target_shape",),
+                              reader="reshape", functions={"ops.reshape": "reshape", "tf.reshape": "reshape"}))
+keras("permute", KerasMapping(None, emit_permute, layout="any", note="no code: changes the tensor's layout",
+                              reads=(KerasClass("Permute", ("dims",), "permute"),),
+                              functions={"ops.transpose": "transpose", "tf.transpose": "transpose"}))
+keras("concat", KerasMapping("ops.concatenate", emit_concat, layout="match",
+                             reads=(KerasClass("Concatenate", ("axis",), "join"),), functions=dict.fromkeys(
+                                 ("ops.concatenate", "tf.concat", "layers.concatenate", "backend.concatenate"),
+                                 "concat")))
+keras("stack", KerasMapping("ops.stack", emit_stack, layout="match", functions={"ops.stack": "stack", "tf.stack": "stack"}))
+keras("split", KerasMapping("ops.split", emit_split, functions={"ops.split": "split", "tf.split": "split"}))
+# The merge layers of Keras (Add()([a, b])), and Rescaling(scale, offset): x * scale (+ offset).
+_KERAS_JOINS = {"add": (KerasClass("Add", reader="join"),), "sub": (KerasClass("Subtract", reader="join"),),
+                "mul": (KerasClass("Multiply", reader="join"), KerasClass("Rescaling", ("scale", "offset"), "rescaling"))}
+_KERAS_ARITHMETIC = {"add": ("ops.add", "tf.add", "layers.add"), "sub": ("ops.subtract", "tf.subtract", "layers.subtract"),
+                     "mul": ("ops.multiply", "tf.multiply", "layers.multiply"),
+                     "div": ("ops.divide", "tf.divide", "ops.true_divide")}
 for keyword, name in (("add", "Add"), ("sub", "Sub"), ("mul", "Mul"), ("div", "Div")):
-    keras(keyword, KerasMapping(f"operator {OPERATORS[name]}", emit_arithmetic, layout="match"))
-keras("matmul", KerasMapping("ops.matmul", emit_matmul, layout="pivot"))
+    keras(keyword, KerasMapping(f"operator {OPERATORS[name]}", emit_arithmetic, layout="match",
+                                reads=_KERAS_JOINS.get(keyword, ()),
+                                functions=dict.fromkeys(_KERAS_ARITHMETIC[keyword], "binary")))
+keras("matmul", KerasMapping("ops.matmul", emit_matmul, layout="pivot",
+                             functions={"ops.matmul": "matmul", "tf.matmul": "matmul"}))
 for keyword in ("mean", "sum", "max", "min"):
-    keras(keyword, KerasMapping(f"ops.{keyword}", emit_reduction))
-keras("squeeze", KerasMapping("ops.squeeze", emit_squeeze))
-keras("unsqueeze", KerasMapping("ops.expand_dims", emit_unsqueeze))
-keras("slice", KerasMapping("subscript", emit_slice))
+    keras(keyword, KerasMapping(f"ops.{keyword}", emit_reduction,
+                                functions={f"ops.{keyword}": "reduce", f"tf.reduce_{keyword}": "reduce"}))
+keras("squeeze", KerasMapping("ops.squeeze", emit_squeeze, functions={"ops.squeeze": "squeeze", "tf.squeeze": "squeeze"}))
+keras("unsqueeze", KerasMapping("ops.expand_dims", emit_unsqueeze,
+                                functions={"ops.expand_dims": "expand_dims", "tf.expand_dims": "expand_dims"}))
+keras("slice", KerasMapping("subscript", emit_slice, reads=(
+    *(KerasClass(f"Cropping{d}D", ("cropping",), "cropping") for d in (1, 2, 3)),
+    KerasClass("CenterCrop", ("height", "width"), "center_crop"))))
 keras("index", KerasMapping("subscript", emit_index))
-keras("normalize", KerasMapping("ops.normalize", emit_normalize, note="ops.norm for a fractional p"))
-keras("pad", KerasMapping("ops.pad", emit_pad))
-keras("tile", KerasMapping("ops.tile", emit_tile))
+keras("normalize", KerasMapping("ops.normalize", emit_normalize, note="ops.norm for a fractional p",
+                                functions={"ops.normalize": "normalize", "ops.nn.normalize": "normalize"}))
+keras("pad", KerasMapping("ops.pad", emit_pad, reads=tuple(
+    KerasClass(f"ZeroPadding{d}D", ("padding",), "zero_padding") for d in (1, 2, 3)),
+    functions={"ops.pad": "pad", "tf.pad": "pad"}))
+keras("tile", KerasMapping("ops.tile", emit_tile, reads=(KerasClass("RepeatVector", ("n",), "repeat_vector"),),
+                           functions={"ops.tile": "tile", "tf.tile": "tile", "ops.repeat": "repeat", "tf.repeat": "repeat"}))
 keras("upsample", KerasMapping("layers.UpSampling2D", emit_upsample, layout="channels_last",
-                               note="1D/2D/3D by the input rank"))
+                               note="1D/2D/3D by the input rank", signature=("size",), reader="upsample", reads=(
+                                   *(KerasClass(f"UpSampling{d}D", ("size",), "upsample") for d in (1, 3)),
+                                   KerasClass("Resizing", ("height", "width", "interpolation"), "resizing"))))
 keras("pixel_shuffle", KerasMapping("ops.reshape", emit_pixel_shuffle, layout="channels_last"))
 keras("identity", KerasMapping("layers.Identity", emit_layer))  # a layer, so the node reads back as itself

@@ -19,7 +19,10 @@ Each family module gives every kind one :class:`TorchMapping`:
   name as a torch literal) or a function of the :class:`Site`.
 * ``results``: how a multi-output expression unpacks.
 * ``classes`` / ``functions``: every spelling of the kind in PyTorch source, for
-  the importer that reads this table backwards.
+  the importer that reads this table backwards; ``reader`` names the importer's
+  argument reader of a kind whose call is not a constructor's (``torch.cat``,
+  ``x.view``, ``F.pad``), and ``generated``/``implied`` the class the generated
+  code defines for a kind torch lacks, which the importer reads back as the kind.
 * ``parameters``: the ``state_dict`` entries of one node and their shapes, which
   are also the pivot's canonical names (the pivot layout is PyTorch's).
 
@@ -159,6 +162,16 @@ class TorchMapping:
     # For a kind held as a bare tensor rather than a submodule: the right-hand side of ``self.<node> = ...``
     # in ``__init__`` (``nn.Parameter(torch.zeros(...))``); its one parameter's state_dict key is ``<node>``.
     declaration: Callable[[Site], str] | None = None
+    # For a kind written as an expression: the name of the PyTorch importer's reader of its arguments (the
+    # reader needs the interpreter's values, so the importer holds it; kinds with one call shape share one).
+    reader: str | None = None
+    # The positional parameters of a spelling whose constructor takes them in another order than ``args``, or takes
+    # others between them (nn.MaxPool2d's return_indices comes before ceil_mode): spelling -> parameter names.
+    signatures: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # For a kind torch lacks: the class the generated code defines for it (its code in HELPERS), read back as
+    # the kind when the source holds exactly that code, with the constructor arguments it implies.
+    generated: str | None = None
+    implied: dict[str, Any] = field(default_factory=dict)
 
     def module_class(self, site: Site) -> str | None:
         return self.module(site) if callable(self.module) else self.module
