@@ -91,9 +91,9 @@ def _features(node) -> list:
 _UNSET_PER_AXIS = {"stride": 1, "dilation": 1, "outputPadding": 0}
 
 
-# Attributes the .nn language cannot bind to an expression (a convolution's padding is written as a number, a
-# pair list or a mode, never an expression): a class whose uses differ in them keeps one block per use.
-UNBOUND_FEATURES = frozenset({"pads", "padding"})
+# Padding modes a bound padding covers: explicit pads, and no pads (valid) where its expression gives zeros.
+# Uses differing in another mode ('same') keep one block per use.
+BOUND_PADDING_MODES = frozenset({"valid", "explicit"})
 
 
 def _scalar_of(value, feature):
@@ -123,12 +123,17 @@ def _reference(parameter):
     return eclass("ParameterRef")(parameter=parameter)
 
 
-def _expression_for(parameters: list, envs: list, wanted: list):
-    """The simplest expression over ``parameters`` giving ``wanted[i]`` with ``envs[i]`` for every use, or None."""
+def _expression_for(parameters: list, envs: list, wanted: list, written: list = ()):
+    """The simplest expression over ``parameters`` giving ``wanted[i]`` with ``envs[i]`` for every use, or None:
+    a parameter, else one of the expressions the source writes (``written``), else a parameter with a
+    constant."""
     for parameter in parameters:
         candidate = _reference(parameter)
         if _fits_all(candidate, envs, wanted):
             return candidate
+    for candidate in written:
+        if _fits_all(candidate, envs, wanted):
+            return copy_expression(candidate)
     if not all(type_name(v) == "int" for v in wanted):
         return None
     for operator in _ARITHMETIC:
@@ -144,6 +149,61 @@ def _expression_for(parameters: list, envs: list, wanted: list):
             if _fits_all(candidate, envs, wanted):
                 return candidate
     return None
+
+
+def _pads_expression(node, parameters: list, envs: list, wanted: list, written: list):
+    """The list expression of a padding (begin, end per axis) giving each use its pads, item by item (a number
+    every use has, else an expression over the parameters); None when an item has none. No pads (a valid
+    padding) are zeros."""
+    sides = 2 * (kind_of(node).spatial_dims or 1)
+    lists = [tuple(v) if len(v) else (0,) * sides for v in wanted]
+    if any(len(v) != sides for v in lists):
+        return None
+    items = []
+    for position in range(sides):
+        values = [v[position] for v in lists]
+        item = literal_of(values[0]) if len(set(values)) == 1 else _expression_for(parameters, envs, values, written)
+        if item is None:
+            return None
+        items.append(item)
+    pads = eclass("ListExpression")()
+    pads.items.extend(items)
+    return pads
+
+
+def _written_expressions(init: ast.FunctionDef | None, by_source: dict, constants: dict) -> list:
+    """The arithmetic ``__init__`` writes over its parameters (``self.left_pad = (kernel_size - 1) * dilation``,
+    a layer's ``padding=dilation * (k - 1)``) as expressions: what a computed attribute most likely is."""
+    if init is None:
+        return []
+    derived = _derived_attributes(init)
+    found, seen = [], set()
+    for tree in ast.walk(init):
+        if not isinstance(tree, ast.BinOp):
+            continue
+        expression = _expression(tree, by_source, constants, derived)
+        key = ast.dump(tree)
+        if expression is not None and key not in seen:
+            seen.add(key)
+            found.append(expression)
+    return found
+
+
+def copy_expression(expression):
+    """A new Expression equal to ``expression`` (the same parameters referenced)."""
+    new = expression.eClass()
+    for feature in expression.eClass.eAllStructuralFeatures():
+        value = expression.eGet(feature)
+        if getattr(feature, "containment", False):
+            if feature.many:
+                new.eGet(feature).extend(copy_expression(v) for v in value)
+            elif value is not None:
+                new.eSet(feature, copy_expression(value))
+        elif feature.many:
+            new.eGet(feature).extend(value)
+        elif value is not None:
+            new.eSet(feature, value)
+    return new
 
 
 def _constant(operator: str, value: int, target: int) -> int | None:
@@ -199,11 +259,21 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
                        constants or {})
         if guard is None:
             return None
-    bindings = []
+    bindings, written, explicit = [], None, []
     for node in template.nodes:
         present = [(env, use[0].block) for env, use in zip(envs, uses) if _node_named(use[0].block, node.name)]
         for feature in _features(node):
             wanted = [_attribute_value(_node_named(block, node.name), feature) for _, block in present]
+            if feature.name == "padding" and len(set(wanted)) > 1 and set(wanted) <= BOUND_PADDING_MODES:
+                explicit.append(node)   # the pads say how much: bound below, or the uses keep their blocks
+                continue
+            if feature.name == "pads" and len(set(wanted)) > 1:
+                written = _written_expressions(init, by_source, constants or {}) if written is None else written
+                expression = _pads_expression(node, parameters, [env for env, _ in present], wanted, written)
+                if expression is None:
+                    return None
+                bindings.append((node, feature.name, expression))
+                continue
             scalars = [_scalar_of(v, feature) for v in wanted]
             if len(set(wanted)) == 1:
                 # A guarded node the present uses give one value: the one parameter that has it at each of
@@ -213,13 +283,18 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
                 if len(matching) == 1:
                     bindings.append((node, feature.name, _reference(matching[0])))
                 continue
-            if any(s is None for s in scalars) or feature.name in UNBOUND_FEATURES:
+            if any(s is None for s in scalars) or feature.name == "padding":
                 return None
             expression = _expression_for(parameters, [env for env, _ in present], scalars)
             if expression is None:
                 return None
             bindings.append((node, feature.name, expression))
+    if any(node not in {n for n, feature, _ in bindings if feature == "pads"} for node in explicit):
+        return None
     template.parameters.extend(parameters)
+    modes = {node: node.padding for node in explicit}
+    for node in explicit:
+        node.padding = eenum("Padding").getEEnumLiteral("explicit")
     for node, feature, expression in bindings:
         node.bindings.append(eclass("AttributeBinding")(feature=feature, value=expression))
     if guard is not None:
@@ -229,6 +304,8 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
         template.guards.clear()
         for node in template.nodes:
             node.bindings.clear()
+        for node, mode in modes.items():
+            node.padding = mode
         return None
     for (call, _, _), env in zip(uses, envs):
         call.block = template
