@@ -171,21 +171,28 @@ def _pads_expression(node, parameters: list, envs: list, wanted: list, written: 
     return pads
 
 
-def _written_expressions(init: ast.FunctionDef | None, by_source: dict, constants: dict) -> list:
-    """The arithmetic ``__init__`` writes over its parameters (``self.left_pad = (kernel_size - 1) * dilation``,
-    a layer's ``padding=dilation * (k - 1)``) as expressions: what a computed attribute most likely is."""
+def _written_expressions(init: ast.FunctionDef | None, source_class: ast.ClassDef | None, by_source: dict,
+                         constants: dict) -> list:
+    """The arithmetic the class writes over its constructor's parameters, as expressions: in ``__init__``
+    (``self.left_pad = (kernel_size - 1) * dilation``, a layer's ``padding=dilation * (k - 1)``) and in its other
+    methods over attributes ``__init__`` keeps (``F.pad(x, ((self.kernel_size - 1) * self.dilation, 0))``).
+    What a computed attribute most likely is."""
     if init is None:
         return []
     derived = _derived_attributes(init)
+    methods = [init] + [m for m in (source_class.body if source_class is not None else ())
+                        if isinstance(m, ast.FunctionDef) and m is not init and m.name != "__init__"]
     found, seen = [], set()
-    for tree in ast.walk(init):
-        if not isinstance(tree, ast.BinOp):
-            continue
-        expression = _expression(tree, by_source, constants, derived)
-        key = ast.dump(tree)
-        if expression is not None and key not in seen:
-            seen.add(key)
-            found.append(expression)
+    for method in methods:
+        for tree in ast.walk(method):
+            if not isinstance(tree, ast.BinOp) or (method is not init and any(
+                    isinstance(name, ast.Name) and name.id != "self" for name in ast.walk(tree))):
+                continue   # outside __init__ a bare name is a local variable, not a parameter
+            expression = _expression(tree, by_source, constants, derived)
+            key = ast.dump(tree)
+            if expression is not None and key not in seen:
+                seen.add(key)
+                found.append(expression)
     return found
 
 
@@ -235,13 +242,13 @@ def class_constants(cls: ast.ClassDef, init: ast.FunctionDef | None) -> dict:
 
 
 def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixes: list | None = None,
-                 constants: dict | None = None):
+                 constants: dict | None = None, source_class: ast.ClassDef | None = None):
     """Make one block of all ``blocks`` of a class, if it can be: the fullest one, with parameters.
 
     ``uses`` holds ``(call, args, kwargs)`` for every BlockCall of these blocks (its instance's constructor
     arguments). Blocks whose nodes differ only by the nodes an ``if`` of ``__init__`` on its arguments makes
     (``prefixes``: per block, node name -> its module path in the class) get a guard with that ``if``'s test.
-    Every use is checked: the block specialised for its arguments must be the block it had. On success the
+    A padding is bound item by item, preferably to arithmetic ``source_class`` writes. Every use is checked: the block specialised for its arguments must be the block it had. On success the
     calls call the fullest block with arguments, which is returned; otherwise nothing changes and None is
     returned.
     """
@@ -268,7 +275,8 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
                 explicit.append(node)   # the pads say how much: bound below, or the uses keep their blocks
                 continue
             if feature.name == "pads" and len(set(wanted)) > 1:
-                written = _written_expressions(init, by_source, constants or {}) if written is None else written
+                if written is None:
+                    written = _written_expressions(init, source_class, by_source, constants or {})
                 expression = _pads_expression(node, parameters, [env for env, _ in present], wanted, written)
                 if expression is None:
                     return None
