@@ -299,6 +299,7 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
             bindings.append((node, feature.name, expression))
     if any(node not in {n for n, feature, _ in bindings if feature == "pads"} for node in explicit):
         return None
+    computed = [_rows(call.block) for call, _, _ in uses]   # before the template (one of them) changes
     template.parameters.extend(parameters)
     modes = {node: node.padding for node in explicit}
     for node in explicit:
@@ -307,7 +308,7 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
         node.bindings.append(eclass("AttributeBinding")(feature=feature, value=expression))
     if guard is not None:
         template.guards.append(guard)
-    if not all(_same(specialise(template, env), call.block) for (call, _, _), env in zip(uses, envs)):
+    if not all(_rows(specialise(template, env)) == rows for rows, env in zip(computed, envs)):
         template.parameters.clear()   # some use would compute something else: one block per use, as before
         template.guards.clear()
         for node in template.nodes:
@@ -468,20 +469,19 @@ def _expression(tree, by_source: dict, constants: dict, derived: dict | None = N
     return None
 
 
-def _same(specialised, block) -> bool:
-    """Whether a specialised block computes what ``block`` does: the same nodes, wiring and attributes."""
-    def rows(graph):
-        found = []
-        for node in graph.nodes:
-            values = []
-            for feature in _features(node):
-                value = _attribute_value(node, feature)
-                scalar = _scalar_of(value, feature) if feature.many else None
-                values.append(value if scalar is None else scalar)
-            found.append((node.eClass.name, node.name, tuple(i.name for i in node.inputs), tuple(values),
-                          node.block.name if is_kind(node, "BlockCall") else getattr(node, "index", None)))
-        return sorted(found, key=repr), [o.name for o in graph.outputs]
-    return rows(specialised) == rows(block)
+def _rows(graph) -> tuple:
+    """What a block computes: its nodes, wiring and attributes (a specialised block computes what a use's block
+    does when their rows are equal)."""
+    found = []
+    for node in graph.nodes:
+        values = []
+        for feature in _features(node):
+            value = _attribute_value(node, feature)
+            scalar = _scalar_of(value, feature) if feature.many else None
+            values.append(value if scalar is None else scalar)
+        found.append((node.eClass.name, node.name, tuple(i.name for i in node.inputs), tuple(values),
+                      node.block.name if is_kind(node, "BlockCall") else getattr(node, "index", None)))
+    return sorted(found, key=repr), [o.name for o in graph.outputs]
 
 
 __all__ = ["class_constants", "constructor_values", "parameterise"]

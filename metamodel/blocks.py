@@ -318,8 +318,9 @@ def _copy_node(node, env: dict, bound=None):
         else:
             setattr(new, feature.name, value)
     if "pads" in {b.feature for b in node.bindings} and new.eClass.findEStructuralFeature("padding") is not None \
-            and not any(new.pads):
-        # no pad on any side is no padding, spelt as the .nn reader and the importers spell a written 0
+            and not any(new.pads) and bound is None:
+        # no pad on any side is no padding, spelt as the .nn reader and the importers spell a written 0 (a
+        # template for code keeps it: the code computes the pads, zero for this call)
         new.padding = eenum("Padding").getEEnumLiteral("valid")
         new.pads.clear()
     if is_kind(node, "BlockCall"):

@@ -429,3 +429,71 @@ def test_corpus_tcn_is_one_causal_block_in_both_frameworks_with_its_weights(tmp_
         assert found.shape == expected.shape == (2, 1)
         assert np.abs(found - expected).max() < 1e-5, (length, np.abs(found - expected).max())
         assert np.abs(again - expected).max() < 1e-5, (length, np.abs(again - expected).max())
+
+
+DILATED_STACK = '''\
+import torch
+import torch.nn as nn
+
+
+class Dilated(nn.Module):
+    """A dilated 3-tap convolution; at dilation 1 it pads nothing (padding=0 is a valid convolution)."""
+
+    def __init__(self, channels, dilation):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, kernel_size=3, padding=dilation - 1, dilation=dilation)
+
+    def forward(self, x):
+        return torch.tanh(self.conv(x))
+
+
+class Stack(nn.Module):
+    def __init__(self, channels=4):
+        super().__init__()
+        self.layers = nn.Sequential(Dilated(channels, 1), Dilated(channels, 2), Dilated(channels, 3))
+
+    def forward(self, x):
+        return self.layers(x)
+'''
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_a_padding_that_is_zero_for_one_use_binds_and_migrates_as_one_class(tmp_path):
+    import torch
+
+    path = tmp_path / "stack.py"
+    path.write_text(DILATED_STACK, encoding="utf-8")
+    model, _ = import_pytorch(path, input_shapes=[(4, 24)])
+    assert [b.name for b in model.blocks] == ["Dilated"]   # valid at dilation 1, explicit above: one block
+    assert "padding=dilation - 1, dilation=dilation)" in to_text(model)
+    first = next(n for n in model.nodes if n.eClass.name == "BlockCall")
+    conv = next(n for n in specialise(model.blocks[0], argument_values(first)).nodes if n.name == "conv")
+    assert (str(conv.padding), list(conv.pads)) == ("valid", [])   # no pads is no padding, as imported
+
+    torch.manual_seed(1)
+    original = _module(path, "dilated_stack_source").Stack().eval()
+    checkpoint = tmp_path / "original.pt"
+    torch.save(original.state_dict(), checkpoint)
+    keras_path, keras_weights = tmp_path / "stack_keras.py", tmp_path / "migrated.weights.h5"
+    result = migrate(path, "keras", keras_path, weights=checkpoint, weights_out=keras_weights)
+    assert result.failed is None, [str(d) for d in result.diagnostics]
+    keras_code = keras_path.read_text(encoding="utf-8")
+    assert _classes(keras_code) == ["Dilated", "Stack"]
+    assert 'layers.ZeroPadding1D(padding=dilation - 1, name="conv_pad")' in keras_code
+    torch_path = tmp_path / "stack_torch.py"
+    assert migrate(path, "pytorch", torch_path).failed is None
+    assert _classes(torch_path.read_text(encoding="utf-8")) == ["Dilated", "Stack"]
+
+    lengths = (24, 31)
+    keras_model = _module(keras_path, "dilated_stack_keras").Stack()
+    keras_model(np.zeros((1, 4, lengths[0]), np.float32))   # a Conv1d's (N, C, L), as the source reads it
+    keras_model.load_weights(keras_weights)
+    rng = np.random.default_rng(4)
+    for length in lengths:
+        signals = rng.standard_normal((2, 4, length)).astype(np.float32)
+        with torch.no_grad():
+            expected = original(torch.from_numpy(signals)).numpy()
+        found = np.asarray(keras_model(signals))
+        assert found.shape == expected.shape == (2, 4, length - 6)
+        assert np.abs(found - expected).max() < 1e-5, (length, np.abs(found - expected).max())
