@@ -133,7 +133,7 @@ def _expression_for(parameters: list, envs: list, wanted: list, written: list = 
             return candidate
     for candidate in written:
         if _fits_all(candidate, envs, wanted):
-            return copy_expression(candidate)
+            return _copy_expression(candidate)
     if not all(type_name(v) == "int" for v in wanted):
         return None
     for operator in _ARITHMETIC:
@@ -196,16 +196,16 @@ def _written_expressions(init: ast.FunctionDef | None, source_class: ast.ClassDe
     return found
 
 
-def copy_expression(expression):
+def _copy_expression(expression):
     """A new Expression equal to ``expression`` (the same parameters referenced)."""
     new = expression.eClass()
     for feature in expression.eClass.eAllStructuralFeatures():
         value = expression.eGet(feature)
         if getattr(feature, "containment", False):
             if feature.many:
-                new.eGet(feature).extend(copy_expression(v) for v in value)
+                new.eGet(feature).extend(_copy_expression(v) for v in value)
             elif value is not None:
-                new.eSet(feature, copy_expression(value))
+                new.eSet(feature, _copy_expression(value))
         elif feature.many:
             new.eGet(feature).extend(value)
         elif value is not None:
@@ -248,9 +248,9 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
     ``uses`` holds ``(call, args, kwargs)`` for every BlockCall of these blocks (its instance's constructor
     arguments). Blocks whose nodes differ only by the nodes an ``if`` of ``__init__`` on its arguments makes
     (``prefixes``: per block, node name -> its module path in the class) get a guard with that ``if``'s test.
-    A padding is bound item by item, preferably to arithmetic ``source_class`` writes. Every use is checked: the block specialised for its arguments must be the block it had. On success the
-    calls call the fullest block with arguments, which is returned; otherwise nothing changes and None is
-    returned.
+    A padding is bound item by item, preferably to arithmetic the class (``source_class``) writes. Every use is
+    checked: the block specialised for its arguments must be the block it had. On success the calls call the
+    fullest block with arguments, which is returned; otherwise nothing changes and None is returned.
     """
     if any(b.parameters or b.guards for b in blocks):
         return None

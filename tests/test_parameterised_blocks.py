@@ -314,7 +314,8 @@ def test_a_padding_expression_checks_prints_back_and_round_trips_through_xmi(tmp
     assert to_text(loaded) == CAUSAL_TCN
     table, diagnostics = infer_shapes(model)
     assert diagnostics == []
-    pads = {call.name: list(next(n for n in block.nodes if n.name == "conv").pads) for call, block in table.calls.items()}
+    pads = {call.name: list(next(n for n in block.nodes if n.name == "conv").pads)
+            for call, block in table.calls.items()}
     assert pads == {"b1": [2, 0], "b2": [4, 0], "b3": [4, 0]}   # each call pads by its own arguments
 
 
