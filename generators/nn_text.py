@@ -122,6 +122,20 @@ def _bound_text(expression) -> str:
     return f"({text})" if plain and not parameters_used(expression) and not text.startswith("(") else text
 
 
+def _bound_padding_text(pads) -> str:
+    """A padding bound to an expression (begin, end per axis, nn_text's bind_padding), in the shortest form the
+    reader takes back: one expression for every side, one per axis, else [begin, end] pairs."""
+    if pads.eClass.name != "ListExpression" or len(pads.items) % 2:
+        return _bound_text(pads)
+    fixed = not parameters_used(pads)   # numbers alone are read as a plain padding: each stays an expression
+    texts = [_bound_text(item) if fixed else expression_text(item) for item in pads.items]
+    pairs = [texts[i:i + 2] for i in range(0, len(texts), 2)]
+    if all(b == e for b, e in pairs):
+        singles = [b for b, _ in pairs]
+        return singles[0] if len(set(singles)) == 1 else "[" + ", ".join(singles) + "]"
+    return "[" + ", ".join(f"[{b}, {e}]" for b, e in pairs) + "]"
+
+
 def _block_head(block) -> str:
     params = []
     for parameter in block.parameters:
@@ -150,6 +164,8 @@ def _arguments(node, kind: Kind) -> list[str]:
     features = {f.name: f for f in kind.attributes()}
     bound = {b.feature: b.value for b in node.bindings}
     given = {name for name, f in features.items() if _is_given(node, f) or name in kind.required or name in bound}
+    if "pads" in bound:
+        given.add("padding")
     positional_done = False
     written = set()
     for name in kind.positional:
@@ -168,6 +184,9 @@ def _arguments(node, kind: Kind) -> list[str]:
             continue
         if name in bound:
             args.append(f"{snake(name)}={_bound_text(bound[name])}")
+            continue
+        if name == "padding" and "pads" in bound:
+            args.append(f"padding={_bound_padding_text(bound['pads'])}")
             continue
         if name == "padding" and "pads" in features and str(node.padding) == "explicit":
             args.append(f"padding={_padding_text(node)}")

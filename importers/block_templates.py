@@ -91,9 +91,9 @@ def _features(node) -> list:
 _UNSET_PER_AXIS = {"stride": 1, "dilation": 1, "outputPadding": 0}
 
 
-# Attributes the .nn language cannot bind to an expression (a convolution's padding is written as a number, a
-# pair list or a mode, never an expression): a class whose uses differ in them keeps one block per use.
-UNBOUND_FEATURES = frozenset({"pads", "padding"})
+# Padding modes a bound padding covers: explicit pads, and no pads (valid) where its expression gives zeros.
+# Uses differing in another mode ('same') keep one block per use.
+BOUND_PADDING_MODES = frozenset({"valid", "explicit"})
 
 
 def _scalar_of(value, feature):
@@ -123,12 +123,17 @@ def _reference(parameter):
     return eclass("ParameterRef")(parameter=parameter)
 
 
-def _expression_for(parameters: list, envs: list, wanted: list):
-    """The simplest expression over ``parameters`` giving ``wanted[i]`` with ``envs[i]`` for every use, or None."""
+def _expression_for(parameters: list, envs: list, wanted: list, written: list = ()):
+    """The simplest expression over ``parameters`` giving ``wanted[i]`` with ``envs[i]`` for every use, or None:
+    a parameter, else one of the expressions the source writes (``written``), else a parameter with a
+    constant."""
     for parameter in parameters:
         candidate = _reference(parameter)
         if _fits_all(candidate, envs, wanted):
             return candidate
+    for candidate in written:
+        if _fits_all(candidate, envs, wanted):
+            return _copy_expression(candidate)
     if not all(type_name(v) == "int" for v in wanted):
         return None
     for operator in _ARITHMETIC:
@@ -144,6 +149,68 @@ def _expression_for(parameters: list, envs: list, wanted: list):
             if _fits_all(candidate, envs, wanted):
                 return candidate
     return None
+
+
+def _pads_expression(node, parameters: list, envs: list, wanted: list, written: list):
+    """The list expression of a padding (begin, end per axis) giving each use its pads, item by item (a number
+    every use has, else an expression over the parameters); None when an item has none. No pads (a valid
+    padding) are zeros."""
+    sides = 2 * (kind_of(node).spatial_dims or 1)
+    lists = [tuple(v) if len(v) else (0,) * sides for v in wanted]
+    if any(len(v) != sides for v in lists):
+        return None
+    items = []
+    for position in range(sides):
+        values = [v[position] for v in lists]
+        item = literal_of(values[0]) if len(set(values)) == 1 else _expression_for(parameters, envs, values, written)
+        if item is None:
+            return None
+        items.append(item)
+    pads = eclass("ListExpression")()
+    pads.items.extend(items)
+    return pads
+
+
+def _written_expressions(init: ast.FunctionDef | None, source_class: ast.ClassDef | None, by_source: dict,
+                         constants: dict) -> list:
+    """The arithmetic the class writes over its constructor's parameters, as expressions: in ``__init__``
+    (``self.left_pad = (kernel_size - 1) * dilation``, a layer's ``padding=dilation * (k - 1)``) and in its other
+    methods over attributes ``__init__`` keeps (``F.pad(x, ((self.kernel_size - 1) * self.dilation, 0))``).
+    What a computed attribute most likely is."""
+    if init is None:
+        return []
+    derived = _derived_attributes(init)
+    methods = [init] + [m for m in (source_class.body if source_class is not None else ())
+                        if isinstance(m, ast.FunctionDef) and m is not init and m.name != "__init__"]
+    found, seen = [], set()
+    for method in methods:
+        for tree in ast.walk(method):
+            if not isinstance(tree, ast.BinOp) or (method is not init and any(
+                    isinstance(name, ast.Name) and name.id != "self" for name in ast.walk(tree))):
+                continue   # outside __init__ a bare name is a local variable, not a parameter
+            expression = _expression(tree, by_source, constants, derived)
+            key = ast.dump(tree)
+            if expression is not None and key not in seen:
+                seen.add(key)
+                found.append(expression)
+    return found
+
+
+def _copy_expression(expression):
+    """A new Expression equal to ``expression`` (the same parameters referenced)."""
+    new = expression.eClass()
+    for feature in expression.eClass.eAllStructuralFeatures():
+        value = expression.eGet(feature)
+        if getattr(feature, "containment", False):
+            if feature.many:
+                new.eGet(feature).extend(_copy_expression(v) for v in value)
+            elif value is not None:
+                new.eSet(feature, _copy_expression(value))
+        elif feature.many:
+            new.eGet(feature).extend(value)
+        elif value is not None:
+            new.eSet(feature, value)
+    return new
 
 
 def _constant(operator: str, value: int, target: int) -> int | None:
@@ -175,15 +242,15 @@ def class_constants(cls: ast.ClassDef, init: ast.FunctionDef | None) -> dict:
 
 
 def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixes: list | None = None,
-                 constants: dict | None = None):
+                 constants: dict | None = None, source_class: ast.ClassDef | None = None):
     """Make one block of all ``blocks`` of a class, if it can be: the fullest one, with parameters.
 
     ``uses`` holds ``(call, args, kwargs)`` for every BlockCall of these blocks (its instance's constructor
     arguments). Blocks whose nodes differ only by the nodes an ``if`` of ``__init__`` on its arguments makes
     (``prefixes``: per block, node name -> its module path in the class) get a guard with that ``if``'s test.
-    Every use is checked: the block specialised for its arguments must be the block it had. On success the
-    calls call the fullest block with arguments, which is returned; otherwise nothing changes and None is
-    returned.
+    A padding is bound item by item, preferably to arithmetic the class (``source_class``) writes. Every use is
+    checked: the block specialised for its arguments must be the block it had. On success the calls call the
+    fullest block with arguments, which is returned; otherwise nothing changes and None is returned.
     """
     if any(b.parameters or b.guards for b in blocks):
         return None
@@ -199,11 +266,22 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
                        constants or {})
         if guard is None:
             return None
-    bindings = []
+    bindings, written, explicit = [], None, []
     for node in template.nodes:
         present = [(env, use[0].block) for env, use in zip(envs, uses) if _node_named(use[0].block, node.name)]
         for feature in _features(node):
             wanted = [_attribute_value(_node_named(block, node.name), feature) for _, block in present]
+            if feature.name == "padding" and len(set(wanted)) > 1 and set(wanted) <= BOUND_PADDING_MODES:
+                explicit.append(node)   # the pads say how much: bound below, or the uses keep their blocks
+                continue
+            if feature.name == "pads" and len(set(wanted)) > 1:
+                if written is None:
+                    written = _written_expressions(init, source_class, by_source, constants or {})
+                expression = _pads_expression(node, parameters, [env for env, _ in present], wanted, written)
+                if expression is None:
+                    return None
+                bindings.append((node, feature.name, expression))
+                continue
             scalars = [_scalar_of(v, feature) for v in wanted]
             if len(set(wanted)) == 1:
                 # A guarded node the present uses give one value: the one parameter that has it at each of
@@ -213,22 +291,30 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
                 if len(matching) == 1:
                     bindings.append((node, feature.name, _reference(matching[0])))
                 continue
-            if any(s is None for s in scalars) or feature.name in UNBOUND_FEATURES:
+            if any(s is None for s in scalars) or feature.name == "padding":
                 return None
             expression = _expression_for(parameters, [env for env, _ in present], scalars)
             if expression is None:
                 return None
             bindings.append((node, feature.name, expression))
+    if any(node not in {n for n, feature, _ in bindings if feature == "pads"} for node in explicit):
+        return None
+    computed = [_rows(call.block) for call, _, _ in uses]   # before the template (one of them) changes
     template.parameters.extend(parameters)
+    modes = {node: node.padding for node in explicit}
+    for node in explicit:
+        node.padding = eenum("Padding").getEEnumLiteral("explicit")
     for node, feature, expression in bindings:
         node.bindings.append(eclass("AttributeBinding")(feature=feature, value=expression))
     if guard is not None:
         template.guards.append(guard)
-    if not all(_same(specialise(template, env), call.block) for (call, _, _), env in zip(uses, envs)):
+    if not all(_rows(specialise(template, env)) == rows for rows, env in zip(computed, envs)):
         template.parameters.clear()   # some use would compute something else: one block per use, as before
         template.guards.clear()
         for node in template.nodes:
             node.bindings.clear()
+        for node, mode in modes.items():
+            node.padding = mode
         return None
     for (call, _, _), env in zip(uses, envs):
         call.block = template
@@ -383,20 +469,19 @@ def _expression(tree, by_source: dict, constants: dict, derived: dict | None = N
     return None
 
 
-def _same(specialised, block) -> bool:
-    """Whether a specialised block computes what ``block`` does: the same nodes, wiring and attributes."""
-    def rows(graph):
-        found = []
-        for node in graph.nodes:
-            values = []
-            for feature in _features(node):
-                value = _attribute_value(node, feature)
-                scalar = _scalar_of(value, feature) if feature.many else None
-                values.append(value if scalar is None else scalar)
-            found.append((node.eClass.name, node.name, tuple(i.name for i in node.inputs), tuple(values),
-                          node.block.name if is_kind(node, "BlockCall") else getattr(node, "index", None)))
-        return sorted(found, key=repr), [o.name for o in graph.outputs]
-    return rows(specialised) == rows(block)
+def _rows(graph) -> tuple:
+    """What a block computes: its nodes, wiring and attributes (a specialised block computes what a use's block
+    does when their rows are equal)."""
+    found = []
+    for node in graph.nodes:
+        values = []
+        for feature in _features(node):
+            value = _attribute_value(node, feature)
+            scalar = _scalar_of(value, feature) if feature.many else None
+            values.append(value if scalar is None else scalar)
+        found.append((node.eClass.name, node.name, tuple(i.name for i in node.inputs), tuple(values),
+                      node.block.name if is_kind(node, "BlockCall") else getattr(node, "index", None)))
+    return sorted(found, key=repr), [o.name for o in graph.outputs]
 
 
 __all__ = ["class_constants", "constructor_values", "parameterise"]

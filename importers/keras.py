@@ -3661,7 +3661,7 @@ def parameterise_blocks(self, model) -> None:
         init = self.method_of(uses[0][1].cls, "__init__")
         prefixes = [attribute_paths(self, block) for block in blocks]
         template = parameterise(blocks, [(call, *instance.arguments) for call, instance in uses], init, prefixes,
-                                class_constants(uses[0][1].cls.node, init))
+                                class_constants(uses[0][1].cls.node, init), uses[0][1].cls.node)
         if template is None:
             continue
         old, name = template.name, blocks[0].name

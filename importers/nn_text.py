@@ -247,8 +247,7 @@ class _Builder:
         """``feature = expression``: an AttributeBinding, checked against the attribute's type."""
         feature = kind.attribute(feature_name)
         if feature_name == "padding" and kind.attribute("pads") is not None:
-            self.fail("unsupported-expression", f"{kind.keyword}: padding cannot be an expression (write the "
-                                                "padding, or keep it the same for every call)", tx_value)
+            self.bind_padding(node, kind, tx_value)
             return
         expression = self.expression(tx_value)
         if expression is None:
@@ -265,6 +264,57 @@ class _Builder:
         binding = eclass("AttributeBinding")(feature=feature_name, value=expression)
         set_location(binding, self.loc(tx_value))
         node.bindings.append(binding)
+
+    def bind_padding(self, node, kind: Kind, tx_value) -> None:
+        """``padding=<expression>`` in a block: the begin and end pads of every spatial axis computed from the
+        parameters, written in any form a plain padding takes (one value for every side, one per axis, or a
+        [begin, end] pair per axis). Bound to the pivot's ``pads`` as one list expression (b0, e0, b1, e1...),
+        with an explicit padding mode."""
+        sides = self.padding_sides(tx_value, kind.spatial_dims or 1, kind)
+        if sides is None:
+            return
+        for written in dict.fromkeys(sides):   # each value once: a wrong one is reported once
+            expression = self.expression(written)
+            if expression is None:
+                return
+            found = static_type(expression)
+            if found not in ("int", None):
+                self.fail("expression-type", f"{kind.keyword} argument padding expects integers, the expression "
+                                             f"gives {found}", written)
+                return
+        pads = self.located(eclass("ListExpression")(), tx_value)
+        pads.items.extend(self.expression(written) for written in sides)   # one expression object per side
+        node.padding = eenum("Padding").getEEnumLiteral("explicit")
+        binding = eclass("AttributeBinding")(feature="pads", value=pads)
+        set_location(binding, self.loc(tx_value))
+        node.bindings.append(binding)
+
+    def padding_sides(self, tx_value, dims: int, kind: Kind) -> list | None:
+        """The written value of each side of a padding expression, begin and end per spatial axis; None when its
+        form is wrong (reported)."""
+        while True:   # ([a, 0]) is the list
+            cls = tx_value.__class__.__name__
+            if cls == "Chain" and not tx_value.ops and tx_value.terms[0].__class__.__name__ == "Group":
+                tx_value = tx_value.terms[0]
+            elif cls == "Group" and tx_value.condition is None:
+                tx_value = tx_value.inner
+            else:
+                break
+        if tx_value.__class__.__name__ != "ListValue":
+            return [tx_value] * (2 * dims)
+        items = tx_value.items
+        lists = [item.__class__.__name__ == "ListValue" for item in items]
+        if len(items) == dims and all(lists) and all(len(item.items) == 2 for item in items):
+            return [side for item in items for side in item.items]
+        if len(items) == dims and not any(lists):
+            return [item for item in items for _ in range(2)]
+        written = "[" + ", ".join(f"a list of {len(i.items)}" if is_list else "a value"
+                                  for i, is_list in zip(items, lists)) + "]"
+        hint = " (one axis padded [begin, end] is written [[begin, end]])" if dims == 1 and len(items) == 2 \
+            and not any(lists) else ""
+        self.fail("expression-type", f"{kind.keyword} argument padding expects one expression, {dims} (one per "
+                                     f"axis) or {dims} [begin, end] pair(s), got {written}{hint}", tx_value)
+        return None
 
     def block_arguments(self, node, call, scope) -> None:
         """A block call's arguments: tensor inputs first, then parameter values by position or by name."""
@@ -429,6 +479,9 @@ class _Builder:
             return
         value = _plain(tx_value)
         if feature_name == "padding" and kind.attribute("pads") is not None:
+            if self.parameters and tx_value.__class__.__name__ == "ListValue" and _words_in(tx_value):
+                self.bind_padding(node, kind, tx_value)   # a word where a pad goes is meant as a parameter
+                return
             self.padding(node, kind.spatial_dims, value, tx_value)
             return
         converted = _convert(feature, value)
@@ -653,6 +706,12 @@ class _ChainReader:
 
 class _Unreadable(Exception):
     """A part of an expression was wrong (already reported)."""
+
+
+def _words_in(tx_list) -> bool:
+    """True when a list value holds a name at any depth."""
+    return any(_words_in(item) if item.__class__.__name__ == "ListValue" else item.__class__.__name__ == "NameValue"
+               for item in tx_list.items)
 
 
 def _expression_types(feature) -> tuple[str, ...]:

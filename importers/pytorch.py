@@ -1866,7 +1866,8 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport) -> None
         init = uses[0][1].cls.method("__init__") if uses else None
         template = parameterise(blocks, [(call, *instance.constructor) for call, instance in uses],
                                 init[0] if init else None, prefixes,
-                                class_constants(uses[0][1].cls.node, init[0] if init else None))
+                                class_constants(uses[0][1].cls.node, init[0] if init else None),
+                                uses[0][1].cls.node if uses else None)
         if template is None:
             continue
         old, name = template.name, blocks[0].name

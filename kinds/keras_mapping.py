@@ -20,7 +20,7 @@ from pyecore.ecore import EEnumLiteral
 from nnpivot.diagnostics import error, location_of, warning
 
 from . import layout as L
-from .pysyntax import CODE_BUILTINS, comment, literal, same_value, wrap_call
+from .pysyntax import CODE_BUILTINS, comment, is_symbolic, literal, same_value, wrap_call
 from .spec import kind_of
 
 TARGET = "keras"
@@ -251,8 +251,9 @@ class NodeContext:
 
     def pad(self, tensor: Tensor, pads: list[tuple[int, int]], value=0.0, mode: str = "constant",
             layer_cls: str | None = None) -> str:
-        """Pad the spatial axes of a channels-last ``tensor``; returns the padded expression."""
-        if not any(b or e for b, e in pads):
+        """Pad the spatial axes of a channels-last ``tensor``; returns the padded expression (a pad computed
+        from a block's parameters is written even where this call's value is zero)."""
+        if not any(b or e or is_symbolic(b) or is_symbolic(e) for b, e in pads):
             return tensor.expr
         if mode in EDGE_MODES:
             return self.edge_pad(tensor, {2 + i: p for i, p in enumerate(pads)}, mode)

@@ -17,7 +17,7 @@ from pyecore.ecore import EAttribute
 
 from nnpivot.diagnostics import location_of, set_location
 
-from . import eclass, is_kind
+from . import eclass, eenum, is_kind
 
 PYTHON_TYPES = {"int": (int,), "float": (float, int), "bool": (bool,), "string": (str,)}
 
@@ -317,6 +317,12 @@ def _copy_node(node, env: dict, bound=None):
             getattr(new, feature.name).extend(value)
         else:
             setattr(new, feature.name, value)
+    if "pads" in {b.feature for b in node.bindings} and new.eClass.findEStructuralFeature("padding") is not None \
+            and not any(new.pads) and bound is None:
+        # no pad on any side is no padding, spelt as the .nn reader and the importers spell a written 0 (a
+        # template for code keeps it: the code computes the pads, zero for this call)
+        new.padding = eenum("Padding").getEEnumLiteral("valid")
+        new.pads.clear()
     if is_kind(node, "BlockCall"):
         new.block = node.block
         for argument in node.arguments:

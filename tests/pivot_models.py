@@ -4,12 +4,13 @@ They cover what a file format has to carry: lists with repeated values
 (kernel_size [3, 3]), unsettable attributes set to their default
 (padding_idx=0, scalar=0.0), strings with spaces, enum literals, a node used
 twice as the same input, Select of a multi-output node, blocks called twice,
-an input from a block, several inputs and outputs, and a training config.
+an input from a block, several inputs and outputs, a training config, and a
+parameterised block whose padding is an expression over its parameters.
 """
 from __future__ import annotations
 
 from nnpivot.graph import new_node
-from nnpivot.metamodel import Block, Model, Optimizer, Parameter, TrainingConfig
+from nnpivot.metamodel import Block, Model, Optimizer, Parameter, TrainingConfig, eclass, eenum
 
 
 def _graph(graph, *nodes):
@@ -122,7 +123,84 @@ def siamese() -> Model:
     return model
 
 
-PROGRAMMATIC_MODELS = {"lenet": lenet, "text_classifier": text_classifier, "small_resnet": small_resnet,
-                       "two_inputs": two_inputs, "siamese": siamese}
+def _int(value: int):
+    return eclass("IntLiteral")(value=value)
 
-__all__ = ["PROGRAMMATIC_MODELS", "lenet", "siamese", "small_resnet", "text_classifier", "two_inputs"]
+
+def _binary(operator: str, left, right):
+    return eclass("BinaryExpression")(operator=eenum("BinaryOperator").getEEnumLiteral(operator), left=left,
+                                      right=right)
+
+
+def causal_tcn() -> Model:
+    """A temporal convolution network: one parameterised block called at three dilations, its convolution
+    padded on the left by ``(kernel_size - 1) * dilation`` (a padding bound to a list expression), the .nn
+    text ``CAUSAL_TCN`` built without the parser."""
+    block = Block(name="CausalBlock")
+    int_type = eenum("ParameterType").getEEnumLiteral("int")
+    channels = eclass("BlockParameter")(name="channels", type=int_type)
+    dilation = eclass("BlockParameter")(name="dilation", type=int_type)
+    kernel = eclass("BlockParameter")(name="kernel_size", type=int_type, default=_int(3))
+    block.parameters.extend([channels, dilation, kernel])
+
+    def ref(parameter):
+        return eclass("ParameterRef")(parameter=parameter)
+
+    z = new_node("Input", "z")
+    conv = new_node("Conv1d", "conv", [z], padding="explicit")
+    left_pad = _binary("mul", _binary("sub", ref(kernel), _int(1)), ref(dilation))
+    pads = eclass("ListExpression")()
+    pads.items.extend([left_pad, _int(0)])
+    for feature, value in (("filters", ref(channels)), ("kernelSize", ref(kernel)), ("pads", pads),
+                           ("dilation", ref(dilation))):
+        conv.bindings.append(eclass("AttributeBinding")(feature=feature, value=value))
+    act = new_node("ReLU", "act", [conv])
+    out = new_node("Add", "out", [act, z])
+    _graph(block, z, conv, act, out)
+    block.outputs.append(out)
+
+    model = Model(name="CausalTCN")
+    model.blocks.append(block)
+    x = new_node("Input", "x", shape=[3, -1])
+    stem = new_node("Conv1d", "stem", [x], filters=8, kernel_size=[1])
+    calls, previous = [], stem
+    for name, values in (("b1", (8, 1)), ("b2", (8, 2)), ("b3", (8, 4, 2))):
+        call = new_node("BlockCall", name, [previous], block=block)
+        for parameter, value in zip(block.parameters, values):
+            call.arguments.append(eclass("Argument")(parameter=parameter, value=_int(value)))
+        calls.append(call)
+        previous = call
+    last = new_node("Index", "last", [previous], axis=2, index=-1)
+    head = new_node("Dense", "head", [last], units=2)
+    _graph(model, x, stem, *calls, last, head)
+    model.outputs.append(head)
+    return model
+
+
+# The .nn text of causal_tcn, as the printer writes it.
+CAUSAL_TCN = """model CausalTCN {
+    input x: float32[3, ?]
+    stem = conv1d(x, 8, kernel_size=1)
+    b1 = CausalBlock(stem, 8, 1)
+    b2 = CausalBlock(b1, 8, 2)
+    b3 = CausalBlock(b2, 8, 4, kernel_size=2)
+    last = index(b3, axis=2, index=-1)
+    head = dense(last, 2)
+    output head
+
+    block CausalBlock(channels: int, dilation: int, kernel_size: int = 3) {
+        input z
+        conv = conv1d(z, channels, kernel_size=kernel_size, padding=[[(kernel_size - 1) * dilation, 0]], dilation=dilation)
+        act = relu(conv)
+        out = add(act, z)
+        output out
+    }
+}
+"""
+
+
+PROGRAMMATIC_MODELS = {"lenet": lenet, "text_classifier": text_classifier, "small_resnet": small_resnet,
+                       "two_inputs": two_inputs, "siamese": siamese, "causal_tcn": causal_tcn}
+
+__all__ = ["CAUSAL_TCN", "PROGRAMMATIC_MODELS", "causal_tcn", "lenet", "siamese", "small_resnet", "text_classifier",
+           "two_inputs"]

@@ -14,13 +14,16 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from nnpivot.compare import differences
 from nnpivot.generators.nn_text import to_text
 from nnpivot.importers.nn_text import parse_text
 from nnpivot.importers.pytorch import import_pytorch
-from nnpivot.metamodel.blocks import argument_values
+from nnpivot.metamodel.blocks import argument_values, specialise
 from nnpivot.migrate import migrate
+
+CORPUS = ROOT / "samples" / "corpus"
 
 UNET = '''\
 import torch
@@ -275,9 +278,9 @@ class Net(nn.Module):
     assert all(not b.parameters for b in model.blocks)
 
 
-def test_a_padding_differing_per_use_keeps_one_block_per_use_and_prints_back(tmp_path):
-    # The .nn language writes a padding as numbers, never as an expression: bound to a parameter, the .nn
-    # text would lose the binding and every call would read the first use's padding.
+def test_a_padding_differing_per_use_is_bound_and_prints_back(tmp_path):
+    # A padding bound to a parameter is written as an expression in the .nn text: read back, every call pads
+    # by its own dilation (not the first use's padding).
     source = '''\
 import torch.nn as nn
 
@@ -303,9 +306,16 @@ class Net(nn.Module):
     path = tmp_path / "dilated.py"
     path.write_text(source, encoding="utf-8")
     model, _ = import_pytorch(path, input_shapes=[(4, 16)])
-    assert [b.name for b in model.blocks] == ["Dilated", "Dilated2"]
+    assert [b.name for b in model.blocks] == ["Dilated"]
     text = to_text(model)
-    assert differences(model, parse_text(text, "dilated.nn")) == []
+    assert "        conv = conv1d(x, 4, in_channels=4, kernel_size=3, padding=dilation, dilation=dilation)\n" in text
+    again = parse_text(text, "dilated.nn")
+    assert differences(model, again) == []
+    assert to_text(again) == text
+    block = again.blocks[0]
+    pads = [list(next(n for n in specialise(block, argument_values(call)).nodes if n.name == "conv").pads)
+            for call in again.nodes if call.eClass.name == "BlockCall"]
+    assert pads == [[1, 1], [2, 2]]
 
 
 @pytest.mark.torch
@@ -362,3 +372,128 @@ def test_migrates_to_keras_and_back_with_weights(name, tmp_path):
         assert np.abs(found - expected).max() < 1e-5, (size, np.abs(found - expected).max())
         assert np.abs(again - expected).max() < 1e-5, (size, np.abs(again - expected).max())
     del keras
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_corpus_tcn_is_one_causal_block_in_both_frameworks_with_its_weights(tmp_path):
+    """The corpus TCN: one CausalBlock whose left pad (kernel_size - 1) * dilation is computed from its
+    arguments, migrated to Keras and back with one block class each; the migrated weights, loaded strictly by
+    the users' own loaders, give the original's outputs at two sequence lengths."""
+    import torch
+
+    source = CORPUS / "pytorch" / "conv1d_dilated_tcn.py"
+    model, _ = import_pytorch(source, model_name="TCN", input_shapes=[(3, 32)])
+    assert [b.name for b in model.blocks] == ["CausalBlock"]
+    assert "padding=[[(kernel_size - 1) * dilation, 0]]" in to_text(model)
+
+    original = _module(source, "corpus_tcn_source").TCN()
+    torch.manual_seed(5)
+    with torch.no_grad():
+        for parameter in original.parameters():
+            parameter.uniform_(-0.5, 0.5)
+    original.eval()
+    checkpoint = tmp_path / "original.pt"
+    torch.save(original.state_dict(), checkpoint)
+
+    keras_path, keras_weights = tmp_path / "tcn_keras.py", tmp_path / "migrated.weights.h5"
+    result = migrate(source, "keras", keras_path, weights=checkpoint, weights_out=keras_weights)
+    assert result.failed is None, [str(d) for d in result.diagnostics]
+    keras_code = keras_path.read_text(encoding="utf-8")
+    assert _classes(keras_code) == ["CausalBlock", "TCN"]
+    assert "layers.ZeroPadding1D(\n            padding=((kernel_size - 1) * dilation, 0)" in keras_code
+
+    back_path, back_weights = tmp_path / "tcn_back.py", tmp_path / "back.pt"
+    result = migrate(keras_path, "pytorch", back_path, weights=keras_weights, weights_out=back_weights,
+                     input_shapes=[(3, -1)])   # the Keras model is built on call: given, length left free
+    assert result.failed is None, [str(d) for d in result.diagnostics]
+    back_code = back_path.read_text(encoding="utf-8")
+    assert _classes(back_code) == ["CausalBlock", "TCN"]
+    assert "F.pad(x, ((self.kernel_size - 1) * self.dilation, 0))" in back_code
+
+    lengths = (32, 45)
+    keras_model = _module(keras_path, "corpus_tcn_keras").TCN()
+    keras_model(np.zeros((1, 3, lengths[0]), np.float32))   # a Conv1d's (N, C, L), as the source reads it
+    keras_model.load_weights(keras_weights)
+    back = _module(back_path, "corpus_tcn_back").TCN()
+    back.load_state_dict(torch.load(back_weights))   # strict: every key maps
+    back.eval()
+
+    rng = np.random.default_rng(2)
+    for length in lengths:
+        signals = rng.standard_normal((2, 3, length)).astype(np.float32)
+        with torch.no_grad():
+            expected = original(torch.from_numpy(signals)).numpy()
+            again = back(torch.from_numpy(signals)).numpy()
+        found = np.asarray(keras_model(signals))
+        assert found.shape == expected.shape == (2, 1)
+        assert np.abs(found - expected).max() < 1e-5, (length, np.abs(found - expected).max())
+        assert np.abs(again - expected).max() < 1e-5, (length, np.abs(again - expected).max())
+
+
+DILATED_STACK = '''\
+import torch
+import torch.nn as nn
+
+
+class Dilated(nn.Module):
+    """A dilated 3-tap convolution; at dilation 1 it pads nothing (padding=0 is a valid convolution)."""
+
+    def __init__(self, channels, dilation):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, kernel_size=3, padding=dilation - 1, dilation=dilation)
+
+    def forward(self, x):
+        return torch.tanh(self.conv(x))
+
+
+class Stack(nn.Module):
+    def __init__(self, channels=4):
+        super().__init__()
+        self.layers = nn.Sequential(Dilated(channels, 1), Dilated(channels, 2), Dilated(channels, 3))
+
+    def forward(self, x):
+        return self.layers(x)
+'''
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_a_padding_that_is_zero_for_one_use_binds_and_migrates_as_one_class(tmp_path):
+    import torch
+
+    path = tmp_path / "stack.py"
+    path.write_text(DILATED_STACK, encoding="utf-8")
+    model, _ = import_pytorch(path, input_shapes=[(4, 24)])
+    assert [b.name for b in model.blocks] == ["Dilated"]   # valid at dilation 1, explicit above: one block
+    assert "padding=dilation - 1, dilation=dilation)" in to_text(model)
+    first = next(n for n in model.nodes if n.eClass.name == "BlockCall")
+    conv = next(n for n in specialise(model.blocks[0], argument_values(first)).nodes if n.name == "conv")
+    assert (str(conv.padding), list(conv.pads)) == ("valid", [])   # no pads is no padding, as imported
+
+    torch.manual_seed(1)
+    original = _module(path, "dilated_stack_source").Stack().eval()
+    checkpoint = tmp_path / "original.pt"
+    torch.save(original.state_dict(), checkpoint)
+    keras_path, keras_weights = tmp_path / "stack_keras.py", tmp_path / "migrated.weights.h5"
+    result = migrate(path, "keras", keras_path, weights=checkpoint, weights_out=keras_weights)
+    assert result.failed is None, [str(d) for d in result.diagnostics]
+    keras_code = keras_path.read_text(encoding="utf-8")
+    assert _classes(keras_code) == ["Dilated", "Stack"]
+    assert 'layers.ZeroPadding1D(padding=dilation - 1, name="conv_pad")' in keras_code
+    torch_path = tmp_path / "stack_torch.py"
+    assert migrate(path, "pytorch", torch_path).failed is None
+    assert _classes(torch_path.read_text(encoding="utf-8")) == ["Dilated", "Stack"]
+
+    lengths = (24, 31)
+    keras_model = _module(keras_path, "dilated_stack_keras").Stack()
+    keras_model(np.zeros((1, 4, lengths[0]), np.float32))   # a Conv1d's (N, C, L), as the source reads it
+    keras_model.load_weights(keras_weights)
+    rng = np.random.default_rng(4)
+    for length in lengths:
+        signals = rng.standard_normal((2, 4, length)).astype(np.float32)
+        with torch.no_grad():
+            expected = original(torch.from_numpy(signals)).numpy()
+        found = np.asarray(keras_model(signals))
+        assert found.shape == expected.shape == (2, 4, length - 6)
+        assert np.abs(found - expected).max() < 1e-5, (length, np.abs(found - expected).max())

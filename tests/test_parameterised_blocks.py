@@ -20,6 +20,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from conftest import ROOT
+from pivot_models import CAUSAL_TCN, causal_tcn
 
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
@@ -28,7 +29,8 @@ from nnpivot.generators import keras as keras_generator
 from nnpivot.generators import pytorch as pytorch_generator
 from nnpivot.generators.nn_text import to_text
 from nnpivot.generators.xmi import save_xmi, to_xmi_string
-from nnpivot.importers.nn_text import parse_file, parse_text
+from nnpivot.grammars import metamodel, reader
+from nnpivot.importers.nn_text import build_model, parse_file, parse_text
 from nnpivot.importers.xmi import load_xmi
 from nnpivot.shapes import infer_shapes
 from nnpivot.validators import validate
@@ -286,3 +288,161 @@ def test_canonicalisation_leaves_a_parameterised_block_as_written():
     assert [node.name for node in model.blocks[0].nodes] == ["x", "p", "flipped", "out"]
     assert [d for d in validate(model) if d.is_error] == []
     assert to_text(parse_text(to_text(model), "again.nn")) == to_text(model)
+
+
+# --- a padding bound to an expression --------------------------------------------------------------
+
+def _both_paths(text: str, filename: str):
+    """The model and the problems the direct reader and textX build from ``text``: they must be the same."""
+    fast, fast_problems = build_model(reader.read(text), filename, reader.LineColumns(text))
+    slow, slow_problems = build_model(metamodel().model_from_str(text), filename)
+    assert [str(d) for d in fast_problems] == [str(d) for d in slow_problems]
+    assert differences(fast, slow) == []
+    return fast, [str(d) for d in fast_problems]
+
+
+def test_a_padding_expression_checks_prints_back_and_round_trips_through_xmi(tmp_path):
+    model, problems = _both_paths(CAUSAL_TCN, "tcn.nn")
+    assert problems == []
+    assert [d for d in validate(model) if d.is_error] == []
+    assert to_text(model) == CAUSAL_TCN                        # the text was written as the printer writes it
+    assert differences(model, causal_tcn()) == []              # the expression tree is the one built in Python
+    binding = next(b for b in model.blocks[0].nodes[1].bindings if b.feature == "pads")
+    assert binding.value.eClass.name == "ListExpression" and len(binding.value.items) == 2
+    loaded = load_xmi(save_xmi(model, tmp_path / "tcn.xmi"))
+    assert differences(model, loaded) == []
+    assert to_text(loaded) == CAUSAL_TCN
+    table, diagnostics = infer_shapes(model)
+    assert diagnostics == []
+    pads = {call.name: list(next(n for n in block.nodes if n.name == "conv").pads)
+            for call, block in table.calls.items()}
+    assert pads == {"b1": [2, 0], "b2": [4, 0], "b3": [4, 0]}   # each call pads by its own arguments
+
+
+@pytest.mark.parametrize("written,printed", [
+    ("dilation", "padding=dilation"),                              # every side
+    ("[[dilation, dilation]]", "padding=dilation"),                # the same, as a pair
+    ("[dilation * 2]", "padding=dilation * 2"),                    # one per axis
+    ("([[dilation, 0]])", "padding=[[dilation, 0]]"),              # parentheses around the list
+    ("[[(2), 0]]", "padding=[[(2), (0)]]"),                        # no parameter: still an expression
+])
+def test_a_padding_expression_prints_in_its_shortest_form(written, printed):
+    text = CAUSAL_TCN.replace("[[(kernel_size - 1) * dilation, 0]]", written).replace("out = add(act, z)",
+                                                                                      "out = relu(act)")
+    model, problems = _both_paths(text, "tcn.nn")
+    assert problems == []
+    again = to_text(model)
+    assert f"kernel_size=kernel_size, {printed}, dilation=dilation)" in again
+    assert to_text(parse_text(again, "again.nn")) == again
+    assert differences(model, parse_text(again, "again.nn")) == []
+
+
+@pytest.mark.parametrize("written,expected", [
+    ("[[flag, 0]]", ("tcn.nn:13:71: error[expression-type]: conv1d argument padding expects integers, the "
+                     "expression gives bool")),
+    ("[[dilation / 2, 0]]", ("tcn.nn:13:71: error[expression-type]: conv1d argument padding expects integers, the "
+                             "expression gives float")),
+    ("mode", ("tcn.nn:13:69: error[expression-type]: conv1d argument padding expects integers, the expression "
+              "gives string")),
+    ("[(kernel_size - 1) * dilation, 0]", ("tcn.nn:13:69: error[expression-type]: conv1d argument padding expects "
+                                           "one expression, 1 (one per axis) or 1 [begin, end] pair(s), got [a "
+                                           "value, a value] (one axis padded [begin, end] is written [[begin, "
+                                           "end]])")),
+    ("[[dilation, 0], [0, 0]]", ("tcn.nn:13:69: error[expression-type]: conv1d argument padding expects one "
+                                 "expression, 1 (one per axis) or 1 [begin, end] pair(s), got [a list of 2, a list "
+                                 "of 2]")),
+    ("[[dilaton, 0]]", ("tcn.nn:13:71: error[unknown-parameter]: 'dilaton' is not a parameter here (did you mean "
+                        "'dilation'?)")),
+])
+def test_a_wrong_padding_expression_is_located(written, expected):
+    text = CAUSAL_TCN.replace("[[(kernel_size - 1) * dilation, 0]]", written).replace(
+        "kernel_size: int = 3)", 'kernel_size: int = 3, flag: bool = false, mode: string = "same")')
+    _, problems = _both_paths(text, "tcn.nn")
+    assert problems == [expected]
+    with pytest.raises(NNPivotError) as caught:
+        parse_text(text, "tcn.nn")
+    assert [str(d) for d in caught.value.diagnostics] == [expected]
+
+
+def test_a_padding_out_of_range_for_one_call_is_reported_at_that_call():
+    text = CAUSAL_TCN.replace("[[(kernel_size - 1) * dilation, 0]]",
+                              "[[(kernel_size - 1) * dilation + 3 - kernel_size, kernel_size - 3]]")
+    model = parse_text(text, "tcn.nn")   # right for the calls at kernel size 3: the text is no mistake
+    found = [str(d) for d in validate(model) if d.is_error]
+    assert found == [("tcn.nn:6:5: error[out-of-range]: call 'b3' of block CausalBlock: conv1d 'conv' in block "
+                      "CausalBlock: pads must be zero or positive, got [5, -1]")], found
+
+
+def _agree_at_lengths(model, name: str, model_class: str, lengths=(20, 33)):
+    """Generate both frameworks' code, load the same lively weights strictly into each, call them directly on
+    (N, C, L) signals (a Conv1d's layout in PyTorch, and the pivot's for a rank-3 Keras input) at two
+    lengths, and check they agree within 1e-5; the code and the PyTorch model are returned."""
+    import torch
+
+    torch_code = pytorch_generator.generate(model, f"{name}.nn")
+    net = getattr(_load(torch_code, f"{name}_torch"), model_class)().eval()
+    store, problems = pytorch_generator.store_from_state_dict(model, net.state_dict())
+    assert problems == []
+    store = enliven(store, seed=7)
+    net.load_state_dict(pytorch_generator.state_dict_from_store(model, store))   # strict: every key maps
+    keras_code = keras_generator.generate(model, f"{name}.nn")
+    layer = getattr(_load(keras_code, f"{name}_keras"), model_class)()
+    layer(np.zeros((1, 3, lengths[0]), np.float32))
+    assert keras_generator.assign_store(layer, model, store) == []
+    rng = np.random.default_rng(1)
+    for length in lengths:
+        signals = rng.standard_normal((2, 3, length)).astype(np.float32)
+        with torch.no_grad():
+            expected = net(torch.from_numpy(signals)).numpy()
+        found = np.asarray(layer(signals))
+        assert found.shape == expected.shape
+        assert np.abs(found - expected).max() < 1e-5, (length, np.abs(found - expected).max())
+    return torch_code, keras_code, net
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_a_padding_expression_is_one_class_and_agrees_in_both_frameworks():
+    import torch
+    import torch.nn.functional as F
+
+    model = parse_text(CAUSAL_TCN, "tcn.nn")
+    torch_code, keras_code, net = _agree_at_lengths(model, "tcn", "CausalTCN")
+    # The PyTorch model computes what the text says: each block pads (kernel_size - 1) * dilation on the left.
+    rng = np.random.default_rng(3)
+    for length in (20, 33):
+        signals = torch.from_numpy(rng.standard_normal((2, 3, length)).astype(np.float32))
+        with torch.no_grad():
+            y = net.stem(signals)
+            for block, dilation, kernel_size in ((net.b1, 1, 3), (net.b2, 2, 3), (net.b3, 4, 2)):
+                padded = F.pad(y, ((kernel_size - 1) * dilation, 0))
+                y = torch.relu(F.conv1d(padded, block.conv.weight, block.conv.bias, dilation=dilation)) + y
+            expected = net.head(y[:, :, -1])
+            assert torch.abs(net(signals) - expected).max() < 1e-5
+    for code in (torch_code, keras_code):
+        assert re.findall(r"^class (\w+)\(", code, re.MULTILINE) == ["CausalBlock", "CausalTCN"]
+    assert "F.pad(z, ((self.kernel_size - 1) * self.dilation, 0))" in torch_code
+    assert "padding=((kernel_size - 1) * dilation, 0)" in keras_code
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_a_padding_that_renders_otherwise_per_call_gets_one_class_per_argument_set():
+    """Symmetric pads are the layer's own padding, asymmetric ones a pad before it: two calls, two classes."""
+    model = parse_text("""model Pads {
+    input x: float32[3, ?]
+    a = Side(x, 1)
+    b = Side(a, 2)
+    output b
+
+    block Side(dilation: int) {
+        input z
+        c = conv1d(z, 3, kernel_size=3, padding=[[dilation, 1]], dilation=dilation)
+        output c
+    }
+}
+""", "pads.nn")
+    assert [d for d in validate(model) if d.is_error] == []
+    torch_code, keras_code, _ = _agree_at_lengths(model, "pads", "Pads")
+    for code in (torch_code, keras_code):
+        assert re.findall(r"^class (\w+)\(", code, re.MULTILINE) == ["Side", "Side2", "Pads"]
