@@ -32,9 +32,6 @@ GENERATED_BASES = {"pytorch": {"nn.Module"}, "keras": {"keras.layers.Layer", "ke
 
 # "path" -> why its generated files still hold another number of block classes (strict xfail).
 KNOWN_SHORT = {
-    "pytorch/conv1d_dilated_tcn.py": "CausalBlock's uses differ in a padding bound to the dilation "
-                                     "((kernel_size - 1) * dilation), and paddings bound to expressions are "
-                                     "being built separately: one class per dilation until then",
     "pytorch/transformer_encoder_classifier.py": (
         "its two nn.TransformerEncoderLayer uses differ in norm_first, which moves norm1 before self_attn "
         "(pre-norm) or after the residual add (post-norm): one acyclic block graph holding both orders needs "
