@@ -196,7 +196,7 @@ def test_help_lists_the_subcommands(capsys):
 def test_internal_errors_are_one_line(capsys, monkeypatch):
     def explode(args):
         raise RuntimeError("boom")
-    monkeypatch.setattr("nnpivot.cli.run_layers", explode)
+    monkeypatch.setattr("nnpivot.layers_cli.run_layers", explode)
     status, _out, err = run(capsys, "layers")
     assert status == 70
     assert err == "nnpivot: internal error in 'layers': RuntimeError: boom (run with --traceback and report it)\n"

@@ -31,8 +31,8 @@ print(json.dumps([status, [name for name in json.loads(sys.argv[2]) if executed(
 """
 
 
-def loaded_by(argv: list[str]) -> tuple[int, set[str]]:
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(WATCHED)], capture_output=True,
+def loaded_by(argv: list[str], watched=WATCHED) -> tuple[int, set[str]]:
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(watched)], capture_output=True,
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     status, names = json.loads(done.stdout.splitlines()[-1])
@@ -47,6 +47,39 @@ CODE = {"nnpivot.importers.pytorch", "nnpivot.importers.keras", "nnpivot.generat
 def test_layers_loads_the_registry_only():
     status, loaded = loaded_by(["layers"])
     assert status == 0 and loaded == set()
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["migrate", "--help"]])
+def test_the_parser_loads_no_metamodel(argv):
+    status, loaded = loaded_by(argv, watched=("pyecore", "nnpivot.metamodel", "nnpivot.kinds", *WATCHED))
+    assert status == 0 and loaded == set()
+
+
+FREEZE_PROBE = """
+import contextlib, gc, io, json, sys
+from nnpivot.cli import main
+argv = json.loads(sys.argv[1])
+with contextlib.redirect_stdout(io.StringIO()):
+    if argv[0] == "own":  # the process's own command line, as the console script runs it
+        sys.argv = ["nnpivot", *argv[1:]]
+        status = main()
+    else:
+        status = main(argv[1:])
+print(json.dumps([status, gc.get_freeze_count(), gc.isenabled()]))
+"""
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["own-command-line", "called-with-argv"])
+def test_only_the_processs_own_command_line_freezes_what_start_up_made(own):
+    """The collector skips the modules and the metamodel in a command's own process; a caller's objects stay
+    collectable when main is called with arguments (tests, scripts), and the collector stays on."""
+    argv = ["own" if own else "call", "layers"]
+    done = subprocess.run([sys.executable, "-c", FREEZE_PROBE, json.dumps(argv)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    status, frozen, collecting = json.loads(done.stdout.splitlines()[-1])
+    assert status == 0 and collecting
+    assert (frozen > 10_000) if own else (frozen == 0)
 
 
 def test_check_loads_no_source_importer_nor_numpy():
