@@ -11,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
+
+from nnpivot.generators.codegen import CompiledTemplates, environment
 
 ROOT = Path(__file__).resolve().parent.parent
 LENET_PY = ROOT / "samples" / "corpus" / "pytorch" / "cnn_lenet.py"
@@ -101,3 +104,55 @@ def test_static_migration_loads_its_importer_and_generator_and_no_numpy(tmp_path
     status, loaded = loaded_by(["migrate", str(source), "--to", target, "-o", str(tmp_path / f"out{suffix}"), *shape])
     assert status == 0
     assert needed <= loaded and not loaded & (HEAVY | unused)
+
+
+# --- compiled templates ------------------------------------------------------------------
+
+def _compiled(cache: CompiledTemplates) -> list:
+    """The code of the Keras template through ``cache``: [(code read from the cache or None, code used)]."""
+    env = environment("keras")
+    env.bytecode_cache = cache
+    seen = []
+    read = cache.load_bytecode
+    cache.load_bytecode = lambda bucket: (read(bucket), seen.append(bucket.code))
+    template = env.get_template("model.py.j2")
+    return [(seen[0], template.root_render_func.__code__)]
+
+
+def _fresh_code():
+    env = environment("keras")
+    source, filename, _ = env.loader.get_source(env, "model.py.j2")
+    return env.compile(source, "model.py.j2", filename)
+
+
+def test_templates_compile_once_and_are_read_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    folder = tmp_path / "made" / "__pycache__"  # made when first written
+    [(read, _)] = _compiled(CompiledTemplates(str(folder), pattern="keras-%s.jinja2"))
+    assert read is None and [p.suffix for p in folder.iterdir()] == [".jinja2"]
+    [(read, _)] = _compiled(CompiledTemplates(str(folder), pattern="keras-%s.jinja2"))
+    assert read == _fresh_code()
+
+
+def test_a_changed_template_is_compiled_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    folder = tmp_path / "__pycache__"
+    _compiled(CompiledTemplates(str(folder), pattern="keras-%s.jinja2"))
+    [cached] = folder.iterdir()
+    cached.write_bytes(cached.read_bytes()[:-1] + b"x")  # what an older template's text would have left
+    original = environment("keras").loader.get_source
+    monkeypatch.setattr(jinja2.FileSystemLoader, "get_source", lambda self, env, name: (
+        original(env, name)[0] + "\n", *original(env, name)[1:]))
+    [(read, _)] = _compiled(CompiledTemplates(str(folder), pattern="keras-%s.jinja2"))
+    assert read is None  # the checksum of the text differs: not read
+
+
+def test_templates_are_not_cached_without_bytecode_writing_or_a_writable_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    _compiled(CompiledTemplates(str(tmp_path / "quiet"), pattern="keras-%s.jinja2"))
+    assert not (tmp_path / "quiet").exists()
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    [(read, _)] = _compiled(CompiledTemplates(str(blocked / "__pycache__"), pattern="keras-%s.jinja2"))  # no error
+    assert read is None and blocked.read_text() == "not a folder"
