@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nnpivot import __version__
+from nnpivot.bulk import collector_paused
 from nnpivot.console import FAILED, OK, USAGE, report
 from nnpivot.diagnostics import NNPivotError, has_errors
 from nnpivot.formats import FORMATS, FRAMEWORKS, TARGETS, UsageError
@@ -163,7 +164,9 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command_name: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command_name``, only that subcommand's arguments are defined (all that
+    parsing a command line of it needs: the others' serve their own runs and --help)."""
     parser = argparse.ArgumentParser(prog="nnpivot", description="Migrate neural networks between PyTorch and "
                                                                  "Keras through an Ecore pivot model.")
     parser.add_argument("--version", action="version", version=f"nnpivot {__version__}")
@@ -171,22 +174,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
-        command.arguments(sub)
+        if command_name in (None, command.name):
+            command.arguments(sub)
         sub.set_defaults(run=command.run)
     return parser
 
 
 # --- entry point -----------------------------------------------------------------------
 
+def _command_named(argv) -> str | None:
+    """The subcommand ``argv`` runs: its first word that is not an option (the global options take no value)."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return first if any(command.name == first for command in COMMANDS) else None
+
+
 def _resolve(spec: str) -> Callable:
     module_name, _, function_name = spec.partition(":")
-    collecting = gc.isenabled()
-    gc.disable()  # a module's objects live as long as the module: collecting while importing frees nothing
-    try:
+    with collector_paused():  # a module's objects live as long as the module: collecting while importing frees nothing
         return getattr(importlib.import_module(module_name), function_name)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 # TensorFlow, when verify or migrate loads it: no C++ start-up chatter, and no oneDNN
@@ -198,7 +203,7 @@ def main(argv=None) -> int:
     """Run the command line ``argv`` (default: this process's own arguments); returns the exit status."""
     for key, value in QUIET_TENSORFLOW.items():
         os.environ.setdefault(key, value)
-    parser = build_parser()
+    parser = build_parser(_command_named(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version (0) and usage errors (2) end here
