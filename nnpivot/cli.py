@@ -188,10 +188,17 @@ def _command_named(argv) -> str | None:
     return first if any(command.name == first for command in COMMANDS) else None
 
 
-def _resolve(spec: str) -> Callable:
+def _resolve(spec: str, keep: bool = False) -> Callable:
+    """The function ``spec`` names, its module imported with the collector paused (a module's objects live as
+    long as the module: collecting while importing frees nothing). ``keep``: the process ends with this command,
+    so everything made so far (modules, the metamodel, the registry) is frozen, left out of later collections,
+    the one at exit included (a tenth of ``nnpivot layers``), and of the one the collector's return would start."""
     module_name, _, function_name = spec.partition(":")
-    with collector_paused():  # a module's objects live as long as the module: collecting while importing frees nothing
-        return getattr(importlib.import_module(module_name), function_name)
+    with collector_paused():
+        function = getattr(importlib.import_module(module_name), function_name)
+        if keep:
+            gc.freeze()
+    return function
 
 
 # TensorFlow, when verify or migrate loads it: no C++ start-up chatter, and no oneDNN
@@ -209,12 +216,8 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # --help, --version (0) and usage errors (2) end here
         return int(exc.code or 0)
     try:
-        run = _resolve(args.run)
-        if argv is None:  # this process's own command line (console script, python -m): it ends with the command
-            # Everything made so far (modules, the metamodel, the registry) lives until the process ends: the
-            # collector leaves it out of later collections, the one at exit included (a tenth of `nnpivot layers`).
-            gc.freeze()
-        return run(args)
+        # argv None: this process's own command line (console script, python -m), which ends with the command
+        return _resolve(args.run, keep=argv is None)(args)
     except UsageError as exc:
         report(exc.diagnostics)
         return USAGE
