@@ -21,7 +21,8 @@ LENET_PY = ROOT / "samples" / "corpus" / "pytorch" / "cnn_lenet.py"
 KERAS_PY = ROOT / "samples" / "paper" / "keras" / "tutorial_cnn_sequential.py"
 WATCHED = ("numpy", "torch", "tensorflow", "keras", "h5py", "jinja2", "textx", "nnpivot.validators",
            "nnpivot.pipeline", "nnpivot.importers.pytorch", "nnpivot.importers.keras", "nnpivot.generators.keras",
-           "nnpivot.generators.pytorch", "nnpivot.migrate", "nnpivot.source_runs", "nnpivot.weight_formats")
+           "nnpivot.generators.pytorch", "nnpivot.migrate", "nnpivot.source_runs", "nnpivot.weight_formats",
+           "_posixsubprocess")  # (subprocess executed: the Keras generator names it lazily, for ruff only)
 
 PROBE = """
 import contextlib, io, json, sys
@@ -42,7 +43,8 @@ def loaded_by(argv: list[str], watched=WATCHED) -> tuple[int, set[str]]:
     return status, set(names)
 
 
-HEAVY = {"numpy", "torch", "tensorflow", "keras", "h5py", "nnpivot.source_runs", "nnpivot.weight_formats"}
+HEAVY = {"numpy", "torch", "tensorflow", "keras", "h5py", "nnpivot.source_runs", "nnpivot.weight_formats",
+         "_posixsubprocess"}
 CODE = {"nnpivot.importers.pytorch", "nnpivot.importers.keras", "nnpivot.generators.keras",
         "nnpivot.generators.pytorch", "jinja2"}
 
