@@ -10,10 +10,10 @@ builds each class after its supertypes. Anything else in the file is an
 error here, so a metamodel edit outside that part is noticed;
 ``tests/test_xmi.py`` checks the result against pyecore's own reading.
 
-The structural features (about 300) are made by :func:`_feature` rather than
+The structural features (about 200) are made by :func:`_feature` rather than
 pyecore's constructors: those set some fifteen values each through a
 descriptor that type-checks the value and sends a notification nobody listens
-to yet, half of the reader's time; ``tests/test_xmi.py`` checks that each
+to yet, about half of the reading; ``tests/test_xmi.py`` checks that each
 feature equals, value by value, the one pyecore's constructor makes.
 """
 from __future__ import annotations
