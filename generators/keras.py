@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
 import types
 from collections.abc import Callable
@@ -54,6 +53,7 @@ from .blockcode import call_arguments, members, plan_block
 from .codegen import MODULE_NAMES, OutputNames, Taken, class_name, class_names, environment, header, write_atomic
 
 np = lazy_module("numpy")  # for the weight functions: generating code never loads numpy
+subprocess = lazy_module("subprocess")  # for ruff on over-long lines only (its import is 1% of a migrate)
 
 # =============================================================================
 # Layout requirements

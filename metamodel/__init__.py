@@ -9,11 +9,14 @@ from pathlib import Path
 
 from pyecore.ecore import EClass, EEnum, EPackage
 
+from nnpivot.bulk import collector_paused
+
 from .ecore_file import read_package
 
 ECORE_PATH = Path(__file__).with_name("nn.ecore")
 
-nn: EPackage = read_package(ECORE_PATH)  # (not pyecore's XMI resource: see ecore_file)
+with collector_paused():  # its thousands of objects all stay: a collection while reading frees nothing
+    nn: EPackage = read_package(ECORE_PATH)  # (not pyecore's XMI resource: see ecore_file)
 NS_URI: str = nn.nsURI
 
 

@@ -9,6 +9,12 @@ uses (classes, enums, attributes, references, documentation annotations) and
 builds each class after its supertypes. Anything else in the file is an
 error here, so a metamodel edit outside that part is noticed;
 ``tests/test_xmi.py`` checks the result against pyecore's own reading.
+
+The structural features (about 200) are made by :func:`_feature` rather than
+pyecore's constructors: those set some fifteen values each through a
+descriptor that type-checks the value and sends a notification nobody listens
+to yet, about half of the reading; ``tests/test_xmi.py`` checks that each
+feature equals, value by value, the one pyecore's constructor makes.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from pyecore import ecore
+from pyecore.valuecontainer import EValue
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 ECORE_TYPES = "ecore:EDataType http://www.eclipse.org/emf/2002/Ecore#//"
@@ -94,6 +101,7 @@ def _annotate(owner, element) -> None:
 
 
 def _features(eclass: ecore.EClass, element, classifiers: dict) -> None:
+    features = []
     for child in element:
         if child.tag == "eAnnotations":
             continue
@@ -105,19 +113,62 @@ def _features(eclass: ecore.EClass, element, classifiers: dict) -> None:
             etype = getattr(ecore, type_name[len(ECORE_TYPES):])
         else:
             etype = classifiers[_local(type_name)]
-        options = {"lower": int(child.get("lowerBound", 0)), "upper": int(child.get("upperBound", 1)),
-                   "unique": _BOOL[child.get("unique", "true")], "transient": _BOOL[child.get("transient", "false")],
-                   "unsettable": _BOOL[child.get("unsettable", "false")]}
-        if is_reference:
-            feature = ecore.EReference(child.get("name"), etype,
-                                       containment=_BOOL[child.get("containment", "false")], **options)
-        else:
+        if not is_reference:
             _expect(child.get(XSI_TYPE) == "ecore:EAttribute" and child.get("containment") is None,
                     f"unknown feature type of {eclass.name}.{child.get('name')}")
-            feature = ecore.EAttribute(child.get("name"), etype,
-                                       defaultValueLiteral=child.get("defaultValueLiteral"), **options)
+        feature = _feature(ecore.EReference if is_reference else ecore.EAttribute, child.get("name"), etype,
+                           lower=int(child.get("lowerBound", 0)), upper=int(child.get("upperBound", 1)),
+                           unique=_BOOL[child.get("unique", "true")],
+                           transient=_BOOL[child.get("transient", "false")],
+                           unsettable=_BOOL[child.get("unsettable", "false")],
+                           containment=_BOOL[child.get("containment", "false")],
+                           literal=child.get("defaultValueLiteral"))
         _annotate(feature, child)
-        eclass.eStructuralFeatures.append(feature)
+        features.append(feature)
+    eclass.eStructuralFeatures.extend(features)
+
+
+def _feature(kind: type, name: str, etype, *, lower: int, upper: int, unique: bool, transient: bool,
+             unsettable: bool, containment: bool, literal: str | None) -> ecore.EStructuralFeature:
+    """An EAttribute or EReference in the state ``kind(name, etype, lower=..., ...)`` leaves it in.
+
+    Each value is stored as pyecore's descriptor stores it (a value holder per
+    feature, marked set, the type told of its user) without the descriptor's
+    type check and notification: the values come from the checked file, and a
+    new object has no listener. The constructor's plain attributes follow it.
+    """
+    values = [("name", name), ("eType", etype), ("lowerBound", lower), ("upperBound", upper), ("ordered", True),
+              ("unique", unique), ("required", False), ("changeable", True), ("volatile", False),
+              ("transient", transient), ("unsettable", unsettable), ("derived", False)]
+    values += [("containment", containment)] if kind is ecore.EReference else [("iD", False),
+                                                                                ("defaultValueLiteral", literal)]
+    feature = kind.__new__(kind)  # pyecore's bookkeeping of every object (listeners, set features, ...)
+    state, marked = feature.__dict__, feature._isset
+    for value_name, value in values:
+        meta, is_reference = _META_FEATURES[kind, value_name]
+        holder = EValue.__new__(EValue)
+        holder.owner, holder.feature, holder.generic_type, holder._value = feature, meta, None, value
+        holder.is_ref, holder.is_cont = is_reference, False
+        state[value_name] = holder
+        marked[meta] = None
+        if is_reference and hasattr(value, "_inverse_rels"):
+            value._inverse_rels.add((feature, meta))
+    feature._many_cache = upper < 0 or upper > 1
+    feature._eternal_listener.append(feature)
+    feature.derived_class, feature._name, feature._eType = ecore.ECollection, name, etype
+    if kind is ecore.EReference:
+        feature._eopposite = None
+    else:
+        feature.default_value = etype.default_value if isinstance(etype, ecore.EDataType) else None
+    return feature
+
+
+# (meta-class, value name) -> (the meta-feature pyecore stores the value under, whether it is a reference)
+_META_FEATURES = {(kind, name): (getattr(kind, name), getattr(kind, name).is_reference)
+                  for kind in (ecore.EAttribute, ecore.EReference)
+                  for name in ("name", "eType", "lowerBound", "upperBound", "ordered", "unique", "required",
+                               "changeable", "volatile", "transient", "unsettable", "derived",
+                               *(("containment",) if kind is ecore.EReference else ("iD", "defaultValueLiteral")))}
 
 
 __all__ = ["EcoreFileError", "read_package"]

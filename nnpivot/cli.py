@@ -3,8 +3,9 @@
 Subcommands are rows of ``COMMANDS``: a name, a help line, a function adding
 its arguments and the function running it (``"module:function"``, imported only
 when that subcommand runs). The arguments of every subcommand are defined here
-from the format registry, so building the parser imports no transformation;
-``layers`` runs from this module (it needs the registry only), ``check``,
+from the format registry, so building the parser imports no transformation
+and no metamodel (``--version`` and ``--help`` load neither);
+``layers`` runs from :mod:`nnpivot.layers_cli` (it needs the registry only), ``check``,
 ``convert`` and ``migrate`` from :mod:`nnpivot.commands` (their chain imports
 its importer and generator when it runs), ``verify`` and ``weights``, which
 need numpy and the frameworks, from their own modules.
@@ -18,21 +19,18 @@ on stderr; results and summaries on stdout. No user mistake ends in a traceback
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from nnpivot import __version__
+from nnpivot.bulk import collector_paused
 from nnpivot.console import FAILED, OK, USAGE, report
 from nnpivot.diagnostics import NNPivotError, has_errors
-from nnpivot.fileio import read_text, write_atomic
 from nnpivot.formats import FORMATS, FRAMEWORKS, TARGETS, UsageError
-from nnpivot.kinds import KINDS, snake
-
-LAYERS_START, LAYERS_END = "<!-- layers:start -->", "<!-- layers:end -->"
 
 
 @dataclass(frozen=True)
@@ -156,7 +154,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("check", "validate model files and print their problems", _check_arguments, "nnpivot.commands:run_check"),
     Command("convert", "convert a model between formats (.nn, .xmi, .dot, PyTorch or Keras code)", _convert_arguments,
             "nnpivot.commands:run_convert"),
-    Command("layers", "list the supported layer kinds", _layers_arguments, "nnpivot.cli:run_layers"),
+    Command("layers", "list the supported layer kinds", _layers_arguments, "nnpivot.layers_cli:run_layers"),
     Command("migrate", "migrate PyTorch or Keras source code to the other framework (or .nn, XMI), with weights",
             _migrate_arguments, "nnpivot.commands:run_migrate"),
     Command("verify", "run two model files on the same weights and inputs and compare them (executes both)",
@@ -166,7 +164,9 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command_name: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command_name``, only that subcommand's arguments are defined (all that
+    parsing a command line of it needs: the others' serve their own runs and --help)."""
     parser = argparse.ArgumentParser(prog="nnpivot", description="Migrate neural networks between PyTorch and "
                                                                  "Keras through an Ecore pivot model.")
     parser.add_argument("--version", action="version", version=f"nnpivot {__version__}")
@@ -174,87 +174,31 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
-        command.arguments(sub)
+        if command_name in (None, command.name):
+            command.arguments(sub)
         sub.set_defaults(run=command.run)
     return parser
 
 
-# --- layers ----------------------------------------------------------------------------
-
-def _arity(kind) -> str:
-    low, high = kind.arity
-    return str(low) if low == high else f"{low}+" if high is None else f"{low}-{high}"
-
-
-def _arguments(kind) -> list[tuple[str, bool, str | None]]:
-    """(DSL name, required, default literal) of a kind's arguments: positional first, then required ones."""
-    positional = {name: i for i, name in enumerate(kind.positional)}
-    ranked = sorted(kind.attributes(), key=lambda a: (positional.get(a.name, len(positional)),
-                                                      a.name not in kind.required))
-    return [(snake(a.name), a.name in kind.required, a.defaultValueLiteral) for a in ranked]
-
-
-def _argument_text(name: str, default: str | None) -> str:
-    return name if default is None else f"{name}={default}"
-
-
-def layers_markdown() -> str:
-    """The README's table of supported kinds, generated from the registry."""
-    rows = [f"{len(KINDS)} kinds. Arguments: positional ones first, **required** ones in bold, defaults after `=`.",
-            "",
-            "| Keyword | EClass | Category | Inputs | Arguments | Summary |",
-            "|---|---|---|---|---|---|"]
-    for kind in KINDS.values():
-        arguments = ", ".join(f"**{name}**" if required else _argument_text(name, default)
-                              for name, required, default in _arguments(kind)) or "-"
-        rows.append(f"| `{kind.keyword}` | {kind.eclass_name} | {kind.category} | {_arity(kind)} | {arguments} "
-                    f"| {kind.summary} |")
-    return "\n".join(rows) + "\n"
-
-
-def layers_text() -> str:
-    width = max(len(k) for k in KINDS)
-    eclass_width = max(len(k.eclass_name) for k in KINDS.values())
-    lines = [f"{len(KINDS)} kinds"]
-    for kind in KINDS.values():
-        lines.append(f"{kind.keyword:<{width}}  {kind.eclass_name:<{eclass_width}}  {kind.category:<10}  "
-                     f"inputs {_arity(kind):<3}  {kind.summary}")
-        arguments = _arguments(kind)
-        required = [name for name, is_required, _ in arguments if is_required]
-        optional = [_argument_text(name, default) for name, is_required, default in arguments if not is_required]
-        for label, names in (("required", required), ("optional", optional)):
-            if names:
-                lines.append(f"{'':<{width}}  {label}: {', '.join(names)}")
-    return "\n".join(lines) + "\n"
-
-
-def replace_layers_section(readme_text: str, table: str) -> str:
-    """``readme_text`` with the generated table between the layers markers (added at the end if absent)."""
-    section = f"{LAYERS_START}\n{table}{LAYERS_END}"
-    start, end = readme_text.find(LAYERS_START), readme_text.find(LAYERS_END)
-    if start < 0 or end < start:
-        return readme_text.rstrip("\n") + ("\n\n" if readme_text.strip() else "") + section + "\n"
-    return readme_text[:start] + section + readme_text[end + len(LAYERS_END):]
-
-
-def run_layers(args) -> int:
-    if args.update_readme:
-        path = Path(args.update_readme)
-        current = read_text(path) if os.path.lexists(path) else ""  # a FIFO or folder: not-a-file
-        updated = replace_layers_section(current, layers_markdown())
-        if updated != current:
-            write_atomic(path, updated, force=True)
-        print(f"{path}: layer table {'updated' if updated != current else 'already up to date'}")
-        return OK
-    sys.stdout.write(layers_markdown() if args.markdown else layers_text())
-    return OK
-
-
 # --- entry point -----------------------------------------------------------------------
 
-def _resolve(spec: str) -> Callable:
+def _command_named(argv) -> str | None:
+    """The subcommand ``argv`` runs: its first word that is not an option (the global options take no value)."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return first if any(command.name == first for command in COMMANDS) else None
+
+
+def _resolve(spec: str, keep: bool = False) -> Callable:
+    """The function ``spec`` names, its module imported with the collector paused (a module's objects live as
+    long as the module: collecting while importing frees nothing). ``keep``: the process ends with this command,
+    so everything made so far (modules, the metamodel, the registry) is frozen, left out of later collections,
+    the one at exit included (a tenth of ``nnpivot layers``), and of the one the collector's return would start."""
     module_name, _, function_name = spec.partition(":")
-    return getattr(importlib.import_module(module_name), function_name)
+    with collector_paused():
+        function = getattr(importlib.import_module(module_name), function_name)
+        if keep:
+            gc.freeze()
+    return function
 
 
 # TensorFlow, when verify or migrate loads it: no C++ start-up chatter, and no oneDNN
@@ -263,15 +207,17 @@ QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
 
 
 def main(argv=None) -> int:
+    """Run the command line ``argv`` (default: this process's own arguments); returns the exit status."""
     for key, value in QUIET_TENSORFLOW.items():
         os.environ.setdefault(key, value)
-    parser = build_parser()
+    parser = build_parser(_command_named(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version (0) and usage errors (2) end here
         return int(exc.code or 0)
     try:
-        return _resolve(args.run)(args)
+        # argv None: this process's own command line (console script, python -m), which ends with the command
+        return _resolve(args.run, keep=argv is None)(args)
     except UsageError as exc:
         report(exc.diagnostics)
         return USAGE

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nnpivot.bulk import collector_paused
 from nnpivot.diagnostics import Location, NNPivotError, error
 
 # How a saver is called: "text" savers return the text of the file (nnpivot writes it atomically),
@@ -124,7 +125,8 @@ def resolve(spec: str) -> Callable:
     """The function a ``"module:function"`` string names, imported now; ``format-unavailable`` if missing."""
     module_name, _, function_name = spec.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), function_name)
+        with collector_paused():  # a module's objects live as long as the module: collecting frees nothing
+            return getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as exc:
         raise NNPivotError([error("format-unavailable", f"{spec} is not available in this installation ({exc})")]
                            ) from None

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nnpivot import api
-from nnpivot.cli import COMMANDS, main
+from nnpivot.cli import COMMANDS, build_parser, main
 from nnpivot.diagnostics import NNPivotError, error
 from nnpivot.fileio import write_atomic
 from nnpivot.generators.nn_text import to_text
@@ -193,10 +193,36 @@ def test_help_lists_the_subcommands(capsys):
     assert all(command.name in out for command in COMMANDS)
 
 
+def _subcommand_parsers(parser) -> dict:
+    [commands] = [action for action in parser._actions if action.dest == "command"]
+    return commands.choices
+
+
+def _arguments_of(sub) -> list:
+    return [(a.option_strings, a.dest, a.nargs, a.default, a.required, a.help) for a in sub._actions] + [
+        (name, _arguments_of(nested)) for action in sub._actions if action.choices and isinstance(action.choices, dict)
+        for name, nested in action.choices.items()]
+
+
+@pytest.mark.parametrize("name", [command.name for command in COMMANDS])
+def test_the_parser_of_one_subcommand_defines_its_arguments_as_the_whole_parser(name):
+    """main() defines only the arguments of the subcommand it runs (start-up time): the same arguments."""
+    whole, one = _subcommand_parsers(build_parser()), _subcommand_parsers(build_parser(name))
+    assert list(one) == list(whole)
+    assert _arguments_of(one[name]) == _arguments_of(whole[name]) and len(_arguments_of(one[name])) > 2
+    assert all(len(one[other]._actions) == 1 for other in one if other != name)  # --help only
+
+
+@pytest.mark.parametrize("argv", [["--traceback", "migrate", "--help"], ["weights", "convert", "--help"]])
+def test_help_of_a_subcommand_after_global_options(capsys, argv):
+    status, out, _ = run(capsys, *argv)
+    assert status == 0 and "--force" in out
+
+
 def test_internal_errors_are_one_line(capsys, monkeypatch):
     def explode(args):
         raise RuntimeError("boom")
-    monkeypatch.setattr("nnpivot.cli.run_layers", explode)
+    monkeypatch.setattr("nnpivot.layers_cli.run_layers", explode)
     status, _out, err = run(capsys, "layers")
     assert status == 70
     assert err == "nnpivot: internal error in 'layers': RuntimeError: boom (run with --traceback and report it)\n"

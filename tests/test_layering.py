@@ -26,6 +26,7 @@ LAYERS = {
     "nnpivot.frameworks": 5, "nnpivot.formats": 5, "nnpivot.textx_registration": 5,
     "nnpivot.source_runs": 5, "nnpivot.weight_formats": 5, "nnpivot.verify_training": 5,
     "nnpivot.cli": 6, "nnpivot.__main__": 6, "nnpivot.commands": 6, "nnpivot.console": 6, "nnpivot.weights_cli": 6,
+    "nnpivot.layers_cli": 6,
 }
 # Transformations that must not import each other (the DSL's grammar belongs to its importer).
 SIBLINGS = {"nnpivot.importers": "importers", "nnpivot.grammars": "importers", "nnpivot.validators": "validators",

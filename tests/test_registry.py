@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from counts import EXAMPLE_COUNT, KIND_COUNT
 
-from nnpivot.cli import LAYERS_END, LAYERS_START, layers_markdown, layers_text, replace_layers_section
 from nnpivot.importers.nn_text import parse_text
 from nnpivot.kinds import BY_ECLASS, KINDS, kind_of
+from nnpivot.layers_cli import LAYERS_END, LAYERS_START, layers_markdown, layers_text, replace_layers_section
 from nnpivot.metamodel import concrete_node_classes
 from nnpivot.shapes import infer_shapes
 from nnpivot.validators import validate

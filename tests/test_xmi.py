@@ -10,7 +10,9 @@ from golden import check_golden
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pivot_models import PROGRAMMATIC_MODELS, lenet, small_resnet, text_classifier
+from pyecore import ecore
 from pyecore.resources import URI, ResourceSet
+from pyecore.valuecontainer import EValue
 
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError, location_of
@@ -343,6 +345,48 @@ def test_the_metamodel_reader_builds_what_pyecore_reads():
     by_pyecore = ResourceSet().get_resource(URI(str(ECORE_PATH))).contents[0]
     assert _described(nn) == _described(by_pyecore)
     assert [c.name for c in nn.eClassifiers] == [c.name for c in by_pyecore.eClassifiers]
+
+
+# What the reader's features hold beyond their feature values: the class they belong to is set when they are added.
+_PLACEMENT = {"eContainingClass", "eAnnotations", "_container", "_containment_feature", "_inverse_rels", "dyn_inst",
+              "_isset", "listeners", "_eternal_listener"}
+
+
+def _state(feature) -> dict:
+    """Everything a pyecore feature object stores: each set value's holder, plain attributes, what is set."""
+    state = {}
+    for key, value in vars(feature).items():
+        if key in _PLACEMENT:
+            continue
+        if isinstance(value, EValue):
+            if value.feature not in feature._isset:  # made on a first read of an unset value (other tests read)
+                continue
+            value = ("held", type(value), value.owner is feature, value.feature, value.is_ref, value.is_cont,
+                     value.generic_type, value._value)
+        state[key] = value
+    state["set"] = {meta for meta in feature._isset if meta.name not in _PLACEMENT}
+    state["listeners"] = ([listener is feature for listener in feature._eternal_listener], feature.listeners)
+    return state
+
+
+def test_the_metamodel_reader_makes_each_feature_as_pyecore_constructs_it():
+    """The reader stores feature values without pyecore's per-value checks and notifications (start-up time)."""
+    features = [f for c in nn.eClassifiers if isinstance(c, ecore.EClass) for f in c.eStructuralFeatures]
+    assert len(features) > 200 and any(isinstance(f, ecore.EReference) for f in features)
+    for feature in features:
+        options = {"lower": feature.lowerBound, "upper": feature.upperBound, "unique": feature.unique,
+                   "transient": feature.transient, "unsettable": feature.unsettable}
+        if isinstance(feature, ecore.EReference):
+            made = ecore.EReference(feature.name, feature.eType, containment=feature.containment, **options)
+        else:
+            made = ecore.EAttribute(feature.name, feature.eType, defaultValueLiteral=feature.defaultValueLiteral,
+                                    **options)
+        if hasattr(feature.eType, "_inverse_rels"):
+            assert (feature, ecore.ETypedElement.eType) in feature.eType._inverse_rels, feature
+            feature.eType._inverse_rels.discard((made, ecore.ETypedElement.eType))
+        assert type(made) is type(feature) and _state(made) == _state(feature), feature
+        assert feature.eContainingClass.python_class.__dict__[feature.name] is feature
+        assert feature in type(feature)._instances
 
 
 def test_the_metamodel_reader_refuses_what_it_does_not_know(tmp_path):
