@@ -174,17 +174,25 @@ def test_a_constructed_model_given_its_size_migrates_with_its_weights(path, tmp_
     assert worst <= 1e-5
 
 
-def test_blocks_of_the_module_tree_stay_blocks_one_per_structure():
+def test_blocks_of_the_module_tree_stay_blocks_one_per_source_class():
     model, report = import_source(ROOT / "pytorch/ctor_resnet_make_layer.py", "pytorch", "resnet14",
                                   run_constructor=True)
     assert not [d for d in report.diagnostics if d.is_error]
-    # resnet14 has stages of 1, 2, 2, 1 blocks: 3 stages open with a downsampling block, 2 repeat a block
-    assert report.blocks == ["BasicBlock", "BasicBlock2", "BasicBlock3", "BasicBlock4", "BasicBlock5",
-                             "BasicBlock6"]
+    # resnet14 has stages of 1, 2, 2, 1 blocks: 3 stages open with a downsampling block, 2 repeat a block;
+    # the constructor's recorded arguments make them one BasicBlock(inplanes, planes, stride, downsample)
+    assert report.blocks == ["BasicBlock"]
+    (block,) = model.blocks
+    assert [(p.name, p.type.name) for p in block.parameters] == [
+        ("inplanes", "int"), ("planes", "int"), ("stride", "int"), ("downsample", "bool")]
+    (guard,) = block.guards
+    assert sorted(n.name for n in guard.nodes) == ["downsample_0", "downsample_1"]
     calls = [n for n in model.nodes if n.eClass.name == "BlockCall"]
-    assert len(calls) == 6
+    given = [{a.parameter.name: a.value.value for a in call.arguments} for call in calls]
+    assert given == [{"inplanes": 16, "planes": 16}, {"inplanes": 16, "planes": 32, "stride": 2, "downsample": True},
+                     {"inplanes": 32, "planes": 32}, {"inplanes": 32, "planes": 64, "stride": 2, "downsample": True},
+                     {"inplanes": 64, "planes": 64}, {"inplanes": 64, "planes": 128, "stride": 2, "downsample": True}]
     assert report.state_dict_prefixes["layer2_0"] == "layer2.0"
-    assert report.state_dict_prefixes["BasicBlock2:downsample_0"] == "downsample.0"
+    assert report.state_dict_prefixes["BasicBlock:downsample_0"] == "downsample.0"
     assert report.model == "resnet14" and report.model_kind == "function" and report.constructed
 
 
