@@ -237,7 +237,8 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
         if guard is None:
             return None
     bindings = []
-    flag_parameters = {by_source[name] for name in flags if name in by_source}
+    guard_flags = {ref.parameter for ref in [guard.condition, *guard.condition.eAllContents()]
+                   if is_kind(ref, "ParameterRef") and ref.parameter.type.name == "bool"} if guard is not None else set()
     for node in template.nodes:
         present = [(env, use[0].block) for env, use in zip(envs, uses) if _node_named(use[0].block, node.name)]
         for feature in _features(node):
@@ -246,9 +247,9 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
             if len(set(wanted)) == 1:
                 # A guarded node the present uses give one value: the one parameter that has it at each of
                 # them, so the block reads as written (conv2d(x, planes)) rather than fixed to those uses.
-                # A flag of a given module (_given_flags) is true wherever its nodes are: it says nothing more.
+                # A flag the guard tests holds wherever its nodes are: binding a switch to it says nothing more.
                 matching = [p for p in parameters if guard is not None and node in guard.nodes and
-                            scalars[0] is not None and p not in flag_parameters and
+                            scalars[0] is not None and p not in guard_flags and
                             _fits_all(_reference(p), [env for env, _ in present], scalars)]
                 if len(matching) == 1:
                     bindings.append((node, feature.name, _reference(matching[0])))
