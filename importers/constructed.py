@@ -17,7 +17,10 @@ model's constructor or builder with the model arguments, then reads the object:
   of a user class, children constructed with literal arguments under the
   original attribute names, forward as traced) and read by the static PyTorch
   importer, so the pivot, the blocks and the weight map (``state_dict`` keys,
-  which the written file keeps) come from the one importer. A forward fx
+  which the written file keeps) come from the one importer. The arguments the
+  constructor passes to each user module are recorded while it runs
+  (:func:`recording_constructors`), so the importer's block templates make one
+  parameterised block of a user class whose instances differ only in them. A forward fx
   cannot trace (a branch on sizes, ``math`` on a size) is read statically
   instead: the class's own methods are written with the plain values its
   instance holds and the file's module level (a ``forward-read-statically``
