@@ -8,6 +8,10 @@ bound to an expression over the parameters (the parameter itself, or one
 parameter with a constant: ``planes * 4``) that gives the right value for EVERY
 use; each call gets its constructor arguments. When some attribute has no
 such expression the blocks stay as they are: nothing is guessed.
+
+In constructor mode the blocks are read from a written module file whose classes take no arguments of the
+user's: :class:`ConstructorRecords` gives each written instance the arguments the user's constructor passed
+(recorded while it ran) and each written class the user's own ``__init__``, so the same template is made.
 """
 from __future__ import annotations
 
@@ -16,6 +20,33 @@ import ast
 from nnpivot.kinds import kind_of
 from nnpivot.metamodel import eclass, eenum, is_kind
 from nnpivot.metamodel.blocks import BlockError, evaluate, literal_of, specialise, type_name
+
+# The keyword a class written in constructor mode takes to name its instance in ConstructorRecords.arguments.
+INSTANCE_ARGUMENT = "constructed_instance"
+
+
+class ConstructorRecords:
+    """Constructor mode: ``inits`` maps a written class to ``(the user's __init__, its class)`` (syntax), and
+    ``arguments[k]`` holds ``{parameter: value}`` that the user's constructor gave the written instance
+    called with ``constructed_instance=k``."""
+
+    def __init__(self):
+        self.inits: dict[str, tuple[ast.FunctionDef, ast.ClassDef]] = {}
+        self.arguments: list[dict] = []
+
+    def of_uses(self, written_class: str, constructors: list) -> tuple | None:
+        """``(init, class, [(args, kwargs)])`` of the uses of a written class (each use's ``constructors``
+        entry is the written call's ``(args, kwargs)``), or None when a use was not recorded."""
+        if written_class not in self.inits:
+            return None
+        found = []
+        for _, kwargs in constructors:
+            index = kwargs.get(INSTANCE_ARGUMENT)
+            if not isinstance(index, int) or not 0 <= index < len(self.arguments):
+                return None
+            found.append(([], self.arguments[index]))
+        return (*self.inits[written_class], found)
+
 
 # One parameter with a constant, tried in this order after the parameter itself.
 _ARITHMETIC = ("mul", "floordiv", "add", "sub")
@@ -259,14 +290,22 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
     for call, args, kwargs in uses:
         names, values, defaults = constructor_values(init, args, kwargs)
         per_use.append(values)
+    flags = _given_flags(init, names, per_use)
+    for name in flags:   # a module given or not (downsample=None): the block has it or not, a flag says which
+        for values in per_use:
+            values[name] = values[name] is not None
+        if name in defaults:
+            defaults[name] = False if defaults[name] is None else defaults[name]
     parameters, envs, by_source = _parameters(template, names, defaults, per_use)
     guard = None
     if len({_structure(b) for b in blocks}) != 1:
         guard = _guard(template, blocks, init, prefixes[blocks.index(template)] if prefixes else {}, by_source,
-                       constants or {})
+                       constants or {}, flags)
         if guard is None:
             return None
     bindings, written, explicit = [], None, []
+    guard_flags = {ref.parameter for ref in [guard.condition, *guard.condition.eAllContents()]
+                   if is_kind(ref, "ParameterRef") and ref.parameter.type.name == "bool"} if guard is not None else set()
     for node in template.nodes:
         present = [(env, use[0].block) for env, use in zip(envs, uses) if _node_named(use[0].block, node.name)]
         for feature in _features(node):
@@ -286,8 +325,10 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
             if len(set(wanted)) == 1:
                 # A guarded node the present uses give one value: the one parameter that has it at each of
                 # them, so the block reads as written (conv2d(x, planes)) rather than fixed to those uses.
+                # A flag the guard tests holds wherever its nodes are: binding a switch to it says nothing more.
                 matching = [p for p in parameters if guard is not None and node in guard.nodes and
-                            scalars[0] is not None and _fits_all(_reference(p), [env for env, _ in present], scalars)]
+                            scalars[0] is not None and p not in guard_flags and
+                            _fits_all(_reference(p), [env for env, _ in present], scalars)]
                 if len(matching) == 1:
                     bindings.append((node, feature.name, _reference(matching[0])))
                 continue
@@ -327,6 +368,34 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
     return template
 
 
+def _given_flags(init: ast.FunctionDef | None, names: list, per_use: list) -> dict:
+    """``{parameter: attribute}`` of the ``__init__`` parameters that ``__init__`` keeps as they are
+    (``self.downsample = downsample``) and that are None at some uses and an object (a module, not a plain
+    value) at the others: whether one was given is what makes the uses differ."""
+    if init is None:
+        return {}
+    kept = {}
+    for statement in init.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and \
+                isinstance(statement.value, ast.Name) and _self_attribute(statement.targets[0]):
+            kept.setdefault(statement.value.id, statement.targets[0].attr)
+    flags = {}
+    for name in names:
+        values = [values.get(name, _MISSING) for values in per_use]
+        given = [v for v in values if v is not None]
+        if name in kept and given and len(given) < len(values) and \
+                all(v is not _MISSING and not _plain(v) for v in given):
+            flags[name] = kept[name]
+    return flags
+
+
+_MISSING = object()
+
+
+def _self_attribute(target) -> bool:
+    return isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
+
+
 def _parameters(template, names: list, defaults: dict, per_use: list) -> tuple:
     """The block parameters of the ``__init__`` parameters with plain values at every use, each use's values
     by parameter, and the parameters by their source name."""
@@ -356,9 +425,10 @@ def _node_named(block, name: str):
     return next((node for node in block.nodes if node.name == name), None)
 
 
-def _guard(template, blocks: list, init, prefixes: dict, by_source: dict, constants: dict):
+def _guard(template, blocks: list, init, prefixes: dict, by_source: dict, constants: dict, flags: dict):
     """The Guard of ``template``'s nodes that the other blocks lack, with the test of the ``if`` in ``__init__``
-    that makes their modules; None when the blocks differ otherwise or the test is not an expression over the
+    that makes their modules (or the flag of the parameter ``__init__`` keeps as their module, see
+    :func:`_given_flags`); None when the blocks differ otherwise or the test is not an expression over the
     parameters."""
     names = {node.name for node in template.nodes}
     missing = {frozenset(names - {node.name for node in b.nodes}) for b in blocks}
@@ -368,7 +438,11 @@ def _guard(template, blocks: list, init, prefixes: dict, by_source: dict, consta
     guarded = [node for node in template.nodes if node.name in next(iter(missing))]
     if any(not {node.name for node in b.nodes} <= names for b in blocks):
         return None
-    test = _test_making(init, {prefixes.get(node.name, "").split(".")[0] for node in guarded})
+    attributes = {prefixes.get(node.name, "").split(".")[0] for node in guarded}
+    test = _test_making(init, attributes)
+    given = [name for name, attribute in flags.items() if {attribute} == attributes]
+    if test is None and len(given) == 1:
+        test = ast.Name(id=given[0], ctx=ast.Load())
     condition = _expression(test, by_source, constants, _derived_attributes(init)) if test is not None else None
     if condition is None:
         return None
@@ -484,4 +558,4 @@ def _rows(graph) -> tuple:
     return sorted(found, key=repr), [o.name for o in graph.outputs]
 
 
-__all__ = ["class_constants", "constructor_values", "parameterise"]
+__all__ = ["INSTANCE_ARGUMENT", "ConstructorRecords", "class_constants", "constructor_values", "parameterise"]

@@ -17,7 +17,10 @@ model's constructor or builder with the model arguments, then reads the object:
   of a user class, children constructed with literal arguments under the
   original attribute names, forward as traced) and read by the static PyTorch
   importer, so the pivot, the blocks and the weight map (``state_dict`` keys,
-  which the written file keeps) come from the one importer. A forward fx
+  which the written file keeps) come from the one importer. The arguments the
+  constructor passes to each user module are recorded while it runs
+  (:func:`recording_constructors`), so the importer's block templates make one
+  parameterised block of a user class whose instances differ only in them. A forward fx
   cannot trace (a branch on sizes, ``math`` on a size) is read statically
   instead: the class's own methods are written with the plain values its
   instance holds and the file's module level (a ``forward-read-statically``
@@ -34,14 +37,16 @@ they come from the user's checkpoint, through the importer's weight maps.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import inspect
 import itertools
 import sys
 import traceback
 import types
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error
@@ -198,9 +203,11 @@ def _raised(path: Path, exc: BaseException, doing: str) -> Diagnostic:
                  Location(str(path), line))
 
 
-def build_model(path, model_name: str | None, model_args: dict | None, settings: dict | None, pick):
+def build_model(path, model_name: str | None, model_args: dict | None, settings: dict | None, pick,
+                recorded: RecordedConstructors | None = None):
     """``(model object, name, how)``: the file's definitions executed and its model class or builder called
-    with ``model_args`` (its defaults for the rest). ``model_name`` picks it; without it ``pick(path)``."""
+    with ``model_args`` (its defaults for the rest). ``model_name`` picks it; without it ``pick(path)``.
+    With ``recorded``, the constructor arguments of the user's block instances are recorded into it."""
     path = Path(path).resolve()
     module, _ = execute_definitions(path, settings)
     name = model_name or pick(path)
@@ -213,10 +220,110 @@ def build_model(path, model_name: str | None, model_args: dict | None, settings:
     if how == "variable":
         return target, name, how
     try:
-        built = target(**(model_args or {}))
+        with recording_constructors(recorded, path.parent) if recorded is not None else nullcontext():
+            built = target(**(model_args or {}))
     except Exception as exc:  # noqa: BLE001 - the source's own constructor failing
         raise NNPivotError([_raised(path, exc, f"building {name} from")]) from None
     return built, name, how
+
+
+class RecordedConstructors:
+    """What the user's constructor passed to each instance of the user's own subclasses of ``base`` (an
+    ``nn.Module``), recorded while the model is built (:func:`build_model`): ``calls`` maps ``id(instance)`` to
+    ``(instance, __init__ function, {parameter: value})`` (the parameters of the ``__init__`` that ran first
+    for it, defaults applied; the instance is held so its id stays its own)."""
+
+    def __init__(self, base: type):
+        self.base = base
+        self.calls: dict[int, tuple] = {}
+
+    def arguments_of(self, instance) -> tuple | None:
+        """``(__init__ function, {parameter: value})`` of an instance built while recording, else None."""
+        found = self.calls.get(id(instance))
+        return found[1:] if found is not None and found[0] is instance else None
+
+
+def _user_classes(base: type, folder: Path) -> list[type]:
+    """The subclasses of ``base`` defined in the files below ``folder`` (the user's project) that define an
+    ``__init__`` of their own."""
+    found, pending, seen = [], [base], set()
+    while pending:
+        for cls in pending.pop().__subclasses__():
+            if cls in seen:
+                continue
+            seen.add(cls)
+            pending.append(cls)
+            code = getattr(cls.__dict__.get("__init__"), "__code__", None)
+            if code is not None and _in_project(Path(code.co_filename), folder):
+                found.append(cls)
+    return found
+
+
+def _in_project(file: Path, folder: Path) -> bool:
+    try:
+        return file.resolve().is_relative_to(folder) and "site-packages" not in file.parts
+    except OSError:
+        return False
+
+
+@contextmanager
+def recording_constructors(recorded: RecordedConstructors, folder: Path):
+    """Meanwhile each instance of a ``recorded.base`` subclass of the user's project (the files below
+    ``folder``) gets its constructor arguments recorded, bound to its ``__init__``'s parameters by
+    ``inspect.signature``: the classes' own ``__init__`` are wrapped, and restored afterwards."""
+    wrapped = {cls: cls.__dict__["__init__"] for cls in _user_classes(recorded.base, Path(folder).resolve())}
+
+    def recorder(original):
+        @functools.wraps(original)
+        def init(self, *args, **kwargs):
+            if id(self) not in recorded.calls:   # the most derived __init__ runs first; a super() call is its
+                recorded.calls[id(self)] = (self, original, _bound(original, self, args, kwargs))
+            return original(self, *args, **kwargs)
+        return init
+
+    for cls, original in wrapped.items():
+        cls.__init__ = recorder(original)
+    try:
+        yield
+    finally:
+        for cls, original in wrapped.items():
+            cls.__init__ = original
+
+
+def _bound(function, instance, args: tuple, kwargs: dict) -> dict:
+    """``{parameter: value}`` of a call of ``function`` (defaults applied, ``**kwargs`` spread, ``*args``
+    left out: no parameter names them)."""
+    try:
+        bound = inspect.signature(function).bind(instance, *args, **kwargs)
+    except TypeError:   # the call itself is wrong: the constructor raises it when it runs
+        return {}
+    bound.apply_defaults()
+    values = {}
+    for name, parameter in list(bound.signature.parameters.items())[1:]:
+        if parameter.kind is parameter.VAR_KEYWORD:
+            values.update(bound.arguments.get(name, {}))
+        elif parameter.kind is not parameter.VAR_POSITIONAL and name in bound.arguments:
+            values[name] = bound.arguments[name]
+    return values
+
+
+def init_source(function) -> tuple[ast.FunctionDef, ast.ClassDef] | None:
+    """The syntax of a user class's ``__init__`` and of the class defining it, found by its code's file and
+    first line; None when the file cannot be read."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return None
+    try:
+        _, tree = read_source(Path(code.co_filename))
+    except NNPivotError:
+        return None
+    for cls in ast.walk(tree):
+        if isinstance(cls, ast.ClassDef):
+            for item in cls.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__" and \
+                        min([item.lineno, *(d.lineno for d in item.decorator_list)]) == code.co_firstlineno:
+                    return item, cls
+    return None
 
 
 class Unreadable(Exception):
@@ -238,5 +345,6 @@ def as_source(report, path: Path, name: str, how: str, model_args, sequential_ro
     report.constructed = True
 
 
-__all__ = ["CONSTRUCTED_SUFFIX", "DEFINITIONS_MODULE", "Unreadable", "as_source", "build_model",
-           "constructor_definitions", "execute_definitions", "same_value"]
+__all__ = ["CONSTRUCTED_SUFFIX", "DEFINITIONS_MODULE", "RecordedConstructors", "Unreadable", "as_source",
+           "build_model", "constructor_definitions", "execute_definitions", "init_source", "recording_constructors",
+           "same_value"]

@@ -22,13 +22,16 @@ from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error
 from nnpivot.kinds.pysyntax import literal
 
 from . import pytorch as pytorch_importer
+from .block_templates import INSTANCE_ARGUMENT, ConstructorRecords
 from .constructed import (
     CONSTRUCTED_SUFFIX,
     DEFINITIONS_MODULE,
+    RecordedConstructors,
     Unreadable,
     as_source,
     build_model,
     constructor_definitions,
+    init_source,
     same_value,
 )
 from .pysource import read_source
@@ -126,10 +129,15 @@ class TorchWriter:
     """Writes the constructed module tree as a module file: one class per user class (per structure,
     children with literal constructor arguments and the traced forward, behind a ``constructed_variant``
     argument), torch layers and containers as constructor calls. ``origins`` maps each written class to
-    the first module path and the user class it came from."""
+    the first module path and the user class it came from. Each instance the user's constructor was
+    recorded building (``recorded``) is written with a ``constructed_instance`` number whose arguments
+    ``records`` holds, with the user's ``__init__`` of its class, for the block templates."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, recorded: RecordedConstructors | None = None):
         self.path = path
+        self.recorded = recorded
+        self.records = ConstructorRecords()
+        self.init_sources: dict = {}   # a user class's __init__ function -> its syntax (init_source)
         _, self.tree = read_source(path)
         self.class_nodes: dict[str, ast.ClassDef] = {}
         for node in ast.walk(self.tree):
@@ -224,12 +232,25 @@ class TorchWriter:
             self.variants[name] = variants
         if (init, methods, traced) not in variants:
             variants.append((init, methods, traced))
-        return f"{name}({variants.index((init, methods, traced))})"
+        return f"{name}({variants.index((init, methods, traced))}{self.record(name, module)})"
+
+    def record(self, name: str, module) -> str:
+        """``, constructed_instance=k`` naming the recorded arguments of a user module (with its class's
+        ``__init__`` in the records), or nothing when they were not recorded."""
+        given = self.recorded.arguments_of(module) if self.recorded is not None else None
+        if given is not None and given[0] not in self.init_sources:
+            self.init_sources[given[0]] = init_source(given[0])
+        source = self.init_sources[given[0]] if given is not None else None
+        if source is None or self.records.inits.setdefault(name, source) != source:
+            return ""
+        self.records.arguments.append(given[1])
+        return f", {INSTANCE_ARGUMENT}={len(self.records.arguments) - 1}"
 
     def class_text(self, name: str) -> str:
         """A written class: its variants' children and forwards behind ``if self.constructed_variant == k``."""
         variants = self.variants[name]
-        lines = [f"class {name}(nn.Module):", f"    def __init__(self, {VARIANT}=0):", "        super().__init__()",
+        lines = [f"class {name}(nn.Module):", f"    def __init__(self, {VARIANT}=0, {INSTANCE_ARGUMENT}=None):",
+                 "        super().__init__()",
                  f"        self.{VARIANT} = {VARIANT}"]
         for index, (init, _, _) in enumerate(variants):
             indent = "        " if len(variants) == 1 else "            "
@@ -459,14 +480,16 @@ def _given(function, kwargs: dict) -> dict:
             if key not in params or not (key.startswith("_") or same_value(value, params[key].default))}
 
 
-def constructed_pytorch_source(path: Path, built) -> tuple[str, str, TorchWriter]:
-    """``(text, root class, writer)``: the module file of the built PyTorch model."""
+def constructed_pytorch_source(path: Path, built, recorded: RecordedConstructors | None = None
+                               ) -> tuple[str, str, TorchWriter]:
+    """``(text, root class, writer)``: the module file of the built PyTorch model (``recorded``: the
+    constructor arguments of its user modules, see :class:`TorchWriter`)."""
     from torch import nn  # the framework of the model being read
 
     if not isinstance(built, nn.Module):
         raise NNPivotError([error("model-not-found", f"the constructor of {path.name} built a "
                                   f"{type(built).__name__}, not an nn.Module", Location(str(path)))])
-    writer = TorchWriter(path)
+    writer = TorchWriter(path, recorded)
     if _container_kind(built) is not None or _is_torch_class(type(built)):   # a builder returning nn.Sequential
         root = "ConstructedModel"
         writer.names.add(root)
@@ -482,15 +505,18 @@ def constructed_pytorch_source(path: Path, built) -> tuple[str, str, TorchWriter
 def import_pytorch_constructed(path, model_name=None, model_args=None, input_shapes=None, partial=False,
                                settings=None):
     """Constructor mode for PyTorch: ``(model, report)`` of the module object the file's constructor builds."""
+    from torch import nn  # the framework of the model being read
+
     path = Path(path)
+    recorded = RecordedConstructors(nn.Module)
     built, name, how = build_model(path, model_name, model_args, settings,
-                                   lambda file: _pick(file, model_args, settings))
-    text, root, writer = constructed_pytorch_source(path.resolve(), built)
+                                   lambda file: _pick(file, model_args, settings), recorded)
+    text, root, writer = constructed_pytorch_source(path.resolve(), built, recorded)
     sequential_root = root == "ConstructedModel"
     written = Path(f"{path}{CONSTRUCTED_SUFFIX}")
     try:
         model, report = pytorch_importer.import_pytorch(written, root, None, input_shapes, partial=True,
-                                                        source_text=text)
+                                                        source_text=text, records=writer.records)
     except NNPivotError as exc:
         raise NNPivotError(writer.problems + _relocated(exc.diagnostics, writer, text, path) + writer.notes) from None
     report.diagnostics[:] = writer.problems + _relocated(report.diagnostics, writer, text, path) + writer.notes

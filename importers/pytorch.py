@@ -67,7 +67,7 @@ from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.passes import FOLD_LAST_STEPS, run_pass
 from nnpivot.shapes import infer_shapes
 
-from .block_templates import class_constants, parameterise
+from .block_templates import ConstructorRecords, class_constants, parameterise
 from .interpreter import BINARY, ArgParser, BoundMethod, Free, Function, Interpreter, Object, PyMethod, target_names
 from .interpreter import Class as ClassInfo
 from .pysource import (
@@ -1849,10 +1849,12 @@ def _attention_operands(tensors):
     return [query, key, value]
 
 
-def parameterise_blocks(importer: Importer, model, report: ImportReport) -> None:
-    """One parameterised block per source class whose blocks differ only in constructor arguments."""
+def parameterise_blocks(importer: Importer, model, report: ImportReport,
+                        records: ConstructorRecords | None = None) -> None:
+    """One parameterised block per source class whose blocks differ only in constructor arguments (in
+    constructor mode, ``records`` give the user's arguments and ``__init__`` of each written class)."""
     graphs = {model, *model.blocks}
-    for entries in importer.blocks.values():
+    for class_name, entries in importer.blocks.items():
         blocks = [block for _, block in entries]
         if len(blocks) < 2:
             continue
@@ -1864,10 +1866,13 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport) -> None
         if any(p[key] != prefixes[0][key] for p in prefixes for key in shared):   # the weights would be elsewhere
             continue
         init = uses[0][1].cls.method("__init__") if uses else None
-        template = parameterise(blocks, [(call, *instance.constructor) for call, instance in uses],
-                                init[0] if init else None, prefixes,
-                                class_constants(uses[0][1].cls.node, init[0] if init else None),
-                                uses[0][1].cls.node if uses else None)
+        init, cls, arguments = init[0] if init else None, uses[0][1].cls.node if uses else None, \
+            [instance.constructor for _, instance in uses]
+        recorded = records.of_uses(class_name, arguments) if records is not None else None
+        if recorded is not None:
+            init, cls, arguments = recorded
+        template = parameterise(blocks, [(call, *given) for (call, _), given in zip(uses, arguments)], init,
+                                prefixes, class_constants(cls, init) if cls is not None else {}, cls)
         if template is None:
             continue
         old, name = template.name, blocks[0].name
@@ -2943,7 +2948,8 @@ def _all_initialise(body: list, cls, depth: int, nested: bool) -> bool:
 # --- public API -------------------------------------------------------------------------------------
 
 def import_pytorch(path, model_name: str | None = None, model_args: dict | None = None, input_shapes=None,
-                   partial: bool = False, settings: dict | None = None, source_text: str | None = None):
+                   partial: bool = False, settings: dict | None = None, source_text: str | None = None,
+                   records: ConstructorRecords | None = None):
     """Read a PyTorch source file (or ``source_text`` under its name) into a pivot Model, without running it.
 
     ``model_name`` picks the class or module-level ``nn.Sequential`` variable
@@ -2956,7 +2962,8 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
     ``no-model-found``, ``ambiguous-model``, ``missing-input-shape``) and
     :class:`PyTorchImportError` (with ``.model`` and ``.report``) when parts
     could not be translated, unless ``partial`` is true. ``settings`` (``--set NAME=VALUE``) give the values the
-    script computes from data (a class count, a feature size).
+    script computes from data (a class count, a feature size). ``records`` (constructor mode, with the
+    written ``source_text``) give the constructor arguments the user's code gave each block instance.
     """
     importer = Importer.of_file(path, model_args, settings, source_text)
     name, how = importer.pick(model_name)
@@ -2977,7 +2984,7 @@ def import_pytorch(path, model_name: str | None = None, model_args: dict | None 
         for node_name, construct in folded.items():
             report.folded[f"{graph.name}.{node_name}" if graph is not model else node_name] = construct
     canonicalise(model, report)
-    parameterise_blocks(importer, model, report)
+    parameterise_blocks(importer, model, report, records)
     embedding_inputs_hold_ids(model)
     model.training = _TrainingReader(importer, name).read(model)
     report.training = describe_training(model.training)

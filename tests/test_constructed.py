@@ -6,7 +6,8 @@ tests/test_corpus_sizes.py; the one whose input size must be given (the minGPT-s
 position ids cover the sequence) is migrated here with its weights and called at two batch sizes. The
 other tests pin the contract: only definitions, plain constants and the constructor run (never the
 script's top level, an unused function or the ``__main__`` block; without the flag nothing runs), blocks
-stay blocks, what cannot be read is an error naming the module path, and the CLI and the API take the flag.
+stay blocks (one parameterised block per user class where the recorded constructor arguments give one),
+what cannot be read is an error naming the module path, and the CLI and the API take the flag.
 """
 from __future__ import annotations
 
@@ -26,7 +27,12 @@ from nnpivot import api
 from nnpivot.cli import main
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators.codegen import class_name
-from nnpivot.importers.constructed import constructor_definitions, execute_definitions
+from nnpivot.importers.constructed import (
+    RecordedConstructors,
+    build_model,
+    constructor_definitions,
+    execute_definitions,
+)
 from nnpivot.migrate import import_source, migrate
 
 pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]
@@ -174,18 +180,121 @@ def test_a_constructed_model_given_its_size_migrates_with_its_weights(path, tmp_
     assert worst <= 1e-5
 
 
-def test_blocks_of_the_module_tree_stay_blocks_one_per_structure():
+def test_blocks_of_the_module_tree_stay_blocks_one_per_source_class():
     model, report = import_source(ROOT / "pytorch/ctor_resnet_make_layer.py", "pytorch", "resnet14",
                                   run_constructor=True)
     assert not [d for d in report.diagnostics if d.is_error]
-    # resnet14 has stages of 1, 2, 2, 1 blocks: 3 stages open with a downsampling block, 2 repeat a block
-    assert report.blocks == ["BasicBlock", "BasicBlock2", "BasicBlock3", "BasicBlock4", "BasicBlock5",
-                             "BasicBlock6"]
+    # resnet14 has stages of 1, 2, 2, 1 blocks: 3 stages open with a downsampling block, 2 repeat a block;
+    # the constructor's recorded arguments make them one BasicBlock(inplanes, planes, stride, downsample)
+    assert report.blocks == ["BasicBlock"]
+    (block,) = model.blocks
+    assert [(p.name, p.type.name) for p in block.parameters] == [
+        ("inplanes", "int"), ("planes", "int"), ("stride", "int"), ("downsample", "bool")]
+    (guard,) = block.guards
+    assert sorted(n.name for n in guard.nodes) == ["downsample_0", "downsample_1"]
     calls = [n for n in model.nodes if n.eClass.name == "BlockCall"]
-    assert len(calls) == 6
+    given = [{a.parameter.name: a.value.value for a in call.arguments} for call in calls]
+    assert given == [{"inplanes": 16, "planes": 16}, {"inplanes": 16, "planes": 32, "stride": 2, "downsample": True},
+                     {"inplanes": 32, "planes": 32}, {"inplanes": 32, "planes": 64, "stride": 2, "downsample": True},
+                     {"inplanes": 64, "planes": 64}, {"inplanes": 64, "planes": 128, "stride": 2, "downsample": True}]
     assert report.state_dict_prefixes["layer2_0"] == "layer2.0"
-    assert report.state_dict_prefixes["BasicBlock2:downsample_0"] == "downsample.0"
+    assert report.state_dict_prefixes["BasicBlock:downsample_0"] == "downsample.0"
     assert report.model == "resnet14" and report.model_kind == "function" and report.constructed
+
+
+RECORDED = '''import torch
+from torch import nn
+
+
+class Base(nn.Module):
+    def __init__(self, width, **options):
+        super().__init__()
+        self.norm = nn.LayerNorm(width, eps=options.get("eps", 1e-5))
+
+
+class Scaled(Base):
+    def __init__(self, width, factor=2, *extra, **options):
+        super().__init__(width, **options)
+        self.proj = nn.Linear(width, width * factor)
+
+    def forward(self, x):
+        return self.proj(self.norm(x))
+
+
+def build():
+    return nn.Sequential(Scaled(4), Scaled(8, 3, eps=1e-3))
+'''
+
+
+def test_the_users_block_constructors_are_recorded_only_while_the_model_is_built(tmp_path):
+    from torch import nn
+
+    source = tmp_path / "recorded.py"
+    source.write_text(RECORDED)
+    recorded = RecordedConstructors(nn.Module)
+    linear_init = nn.Linear.__init__
+    built, _, _ = build_model(source, "build", None, None, None, recorded)
+    first, second = built[0], built[1]
+    module_class = type(first)
+    # the most derived __init__ is recorded, bound to its parameters with its defaults; **options spread
+    assert recorded.arguments_of(first) == (module_class.__init__, {"width": 4, "factor": 2})
+    assert recorded.arguments_of(second)[1] == {"width": 8, "factor": 3, "eps": 1e-3}
+    base_class = module_class.__mro__[1]
+    assert base_class.__name__ == "Base"
+    # restored: the classes are the user's again, and torch's were never touched
+    assert "__wrapped__" not in vars(module_class.__init__) and "__wrapped__" not in vars(base_class.__init__)
+    assert nn.Linear.__init__ is linear_init
+    assert recorded.arguments_of(nn.Linear(2, 2)) is None
+    assert len(recorded.calls) == 2   # the torch layers are not the user's classes
+
+
+STAGES = '''import torch
+from torch import nn
+
+
+class Stage(nn.Module):
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, stride, 1)
+        if stride != 1 or cin != cout:
+            self.skip = nn.Conv2d(cin, cout, 1, stride)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x)) + (self.skip(x) if hasattr(self, "skip") else x)
+
+
+class Square(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.proj = nn.Conv2d(width, width * width, 1)
+
+    def forward(self, x):
+        return self.proj(x)
+
+
+def build(widths=(4, 4, 8, 8)):
+    layers = [Stage(3, widths[0])]
+    for cin, cout in zip(widths, widths[1:]):
+        layers.append(Stage(cin, cout, 2 if cout != cin else 1))
+    layers += [Square(8), nn.Conv2d(64, 2, 1), Square(2)]
+    return nn.Sequential(*layers)
+'''
+
+
+def test_recorded_arguments_make_one_block_of_a_class_whose_uses_specialise_back(tmp_path):
+    source = tmp_path / "stages.py"
+    source.write_text(STAGES)
+    model, report = import_source(source, "pytorch", "build", input_shapes=[[3, 16, 16]], run_constructor=True)
+    assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
+    blocks = {b.name: b for b in model.blocks}
+    # Stage: the user's own `if` of __init__ guards the skip convolution
+    stage = blocks["Stage"]
+    assert [p.name for p in stage.parameters] == ["cin", "cout", "stride"]
+    assert [n.name for n in stage.guards[0].nodes] == ["skip"]
+    # Square's uses need width * width, which no expression of one parameter and one constant gives: one
+    # block per use, as before
+    assert sorted(blocks) == ["Square", "Square2", "Stage"]
+    assert not blocks["Square"].parameters and not blocks["Square2"].parameters
 
 
 UNTRACEABLE = '''import torch
