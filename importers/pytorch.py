@@ -174,13 +174,13 @@ class TransformerEncoderLayer(_nnpivot_nn.Module):
         self.gelu = activation == "gelu"
 
     def forward(self, src):
+        # pre-norm normalises each sub-layer's input, post-norm its residual sum: one choice per place, so
+        # the layers of one model make one parameterised block whatever their norm_first and activation
         x = src
-        if self.norm_first:
-            x = x + self.dropout1(self.self_attention(self.norm1(x)))
-            x = x + self.dropout2(self.feed_forward(self.norm2(x)))
-        else:
-            x = self.norm1(x + self.dropout1(self.self_attention(x)))
-            x = self.norm2(x + self.dropout2(self.feed_forward(x)))
+        x = x + self.dropout1(self.self_attention(self.norm1(x) if self.norm_first else x))
+        x = x if self.norm_first else self.norm1(x)
+        x = x + self.dropout2(self.feed_forward(self.norm2(x) if self.norm_first else x))
+        x = x if self.norm_first else self.norm2(x)
         return x
 
     def self_attention(self, x):
@@ -393,6 +393,7 @@ class GraphBuilder:
         self.names: set[str] = set()
         self.next_number: dict[str, int] = {}
         self.selects: dict = {}
+        self.choice_base = len(importer.choices)   # the choices of the code around the graph are not its own
 
     def unique(self, base: str) -> str:
         base = re.sub(r"\W", "_", base) or "node"
@@ -447,6 +448,7 @@ class GraphBuilder:
         node.inputs.extend([self.operand(v) for v in inputs])
         set_location(node, where)
         self.graph.nodes.append(node)
+        self.importer.node_choices[node] = tuple(self.importer.choices[self.choice_base:])
         operands = [self.shape(v) for v in inputs]
         self.shapes[node] = [None] * kind.outputs(node)
         if all(s is not None for s in operands):
@@ -578,6 +580,7 @@ class Importer(Interpreter):
         self.model = None
         self.blocks: dict[str, list] = {}          # class name -> [(signature, Block)]
         self.block_uses: list[tuple] = []          # (BlockCall, Instance) of every block call
+        self.node_choices: dict = {}               # node of a graph -> the (test, value) choices it was made under
         self.building = 0
 
     @classmethod
@@ -1037,6 +1040,7 @@ class Importer(Interpreter):
         call.inputs.extend([outer.operand(a) for a in args])
         set_location(call, self.where(node))
         outer.graph.nodes.append(call)
+        self.node_choices[call] = tuple(self.choices[outer.choice_base:])
         outer.shapes[call] = out_shapes
         if instance.first_call is None:
             instance.first_call = (call, [outer.shape(a) for a in args])
@@ -1865,7 +1869,7 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport) -> None
         init = uses[0][1].cls.method("__init__") if uses else None
         template = parameterise(blocks, [(call, *instance.constructor) for call, instance in uses],
                                 init[0] if init else None, prefixes,
-                                class_constants(uses[0][1].cls.node, init[0] if init else None))
+                                class_constants(uses[0][1].cls.node, init[0] if init else None), importer.node_choices)
         if template is None:
             continue
         old, name = template.name, blocks[0].name

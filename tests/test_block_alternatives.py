@@ -7,17 +7,23 @@ to the same tree with the direct reader and with textX, round-trips through XMI,
 PyTorch and Keras whose shared modules are declared unconditionally (one weight name at every argument set);
 both generated models, loaded strictly with the same weights and called directly at two sequence lengths,
 agree within 1e-5. Mistakes in an else branch are located.
+
+The corpus's sentence classifier, whose torch TransformerEncoderLayers differ in norm_first and activation,
+migrates to one TransformerEncoderLayer class in each framework, equal to the source with its own weights.
 """
 from __future__ import annotations
 
 import os
 import re
+import runpy
 import types
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from conftest import ROOT
 
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
@@ -30,6 +36,7 @@ from nnpivot.grammars import reader
 from nnpivot.importers.nn_text import _meta, build_model, parse_text
 from nnpivot.importers.xmi import load_xmi
 from nnpivot.metamodel.blocks import argument_values, specialise
+from nnpivot.migrate import migrate
 from nnpivot.validators import validate
 
 ENCODER = """\
@@ -193,3 +200,54 @@ def test_mistakes_in_an_else_branch_are_located(old, new, expected):
         parse_text(ENCODER.replace(old, new, 1), "encoder.nn")
     found = [str(d) for d in caught.value.diagnostics]
     assert len(found) == 1 and found[0].startswith(expected), found
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_pre_and_post_norm_torch_layers_migrate_to_one_class_equal_with_the_sources_weights(tmp_path):
+    """pytorch/transformer_encoder_classifier.py with lively weights against both migrations, loaded strictly
+    from the migrated checkpoints and called directly, at two sequence lengths."""
+    import torch
+
+    source = ROOT / "samples" / "corpus" / "pytorch" / "transformer_encoder_classifier.py"
+    definitions = runpy.run_path(str(source))   # the test's own input; its training is guarded
+    torch.manual_seed(5)
+    original = definitions["SentenceEncoder"]().eval()
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for name, parameter in original.named_parameters():   # lively: LayerNorm scales away from one
+            parameter.copy_(1 + 0.3 * torch.randn(parameter.shape, generator=generator) if "norm" in name
+                            else 0.3 * torch.randn(parameter.shape, generator=generator))
+    checkpoint = tmp_path / "original.pt"
+    torch.save(original.state_dict(), checkpoint)
+
+    torch_code, torch_weights = tmp_path / "migrated_torch.py", tmp_path / "migrated.pt"
+    to_torch = migrate(source, "pytorch", torch_code, weights=checkpoint, weights_out=torch_weights)
+    assert to_torch.ok, to_torch.report_text()
+    keras_code, keras_weights = tmp_path / "migrated_keras.py", tmp_path / "migrated.weights.h5"
+    to_keras = migrate(source, "keras", keras_code, weights=checkpoint, weights_out=keras_weights)
+    assert to_keras.ok, to_keras.report_text()
+    for code in (torch_code.read_text(), keras_code.read_text()):
+        assert re.findall(r"^class (\w+)\(", code, re.MULTILINE) == ["TransformerEncoderLayer", "TransformerEncoder",
+                                                                     "SentenceEncoder"]
+    assert "if self.norm_first:" in torch_code.read_text() and "if self.norm_first:" in keras_code.read_text()
+
+    net = _load(torch_code.read_text(), "classifier_torch").SentenceEncoder().eval()
+    net.load_state_dict(torch.load(torch_weights))   # strict: the source's keys, one norm1 per layer
+    refine = {k for k in net.state_dict() if k.startswith("refine.")}   # the pre-norm layer: the source's keys
+    assert refine == {k for k in original.state_dict() if k.startswith("refine.")}
+    assert len(net.state_dict()) == len(original.state_dict())   # the encoder's layers are layers_<i> here
+    keras_model = _load(keras_code.read_text(), "classifier_keras").SentenceEncoder()
+    keras_model(np.ones((1, 12), np.int64))
+    keras_model.load_weights(keras_weights)
+
+    rng = np.random.default_rng(5)
+    for length in (12, 7):
+        tokens = rng.integers(1, 300, (3, length))
+        with torch.no_grad():
+            expected = original(torch.from_numpy(tokens)).numpy()
+            found_torch = net(torch.from_numpy(tokens)).numpy()
+        found_keras = np.asarray(keras_model(tokens))
+        assert expected.shape == found_torch.shape == found_keras.shape == (3, 4)
+        assert np.abs(found_torch - expected).max() < 1e-5, (length, np.abs(found_torch - expected).max())
+        assert np.abs(found_keras - expected).max() < 1e-5, (length, np.abs(found_keras - expected).max())

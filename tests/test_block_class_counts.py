@@ -35,11 +35,6 @@ KNOWN_SHORT = {
     "pytorch/conv1d_dilated_tcn.py": "CausalBlock's uses differ in a padding bound to the dilation "
                                      "((kernel_size - 1) * dilation), and paddings bound to expressions are "
                                      "being built separately: one class per dilation until then",
-    "pytorch/transformer_encoder_classifier.py": (
-        "its two nn.TransformerEncoderLayer uses differ in norm_first, which moves norm1 before self_attn "
-        "(pre-norm) or after the residual add (post-norm): one acyclic block graph holding both orders needs "
-        "the LayerNorm (or the attention) twice sharing one weight, and a guard cannot leave out a weight owner "
-        "whose sharer the other branch computes; so the pre-norm and post-norm layers stay two classes"),
     "pytorch/script_lstm_anomaly_autoencoder.py": "Decoder.forward takes a non-tensor argument (steps), so the "
                                                   "importer inlines its layers into the model instead of a block",
     "pytorch/rnn_sequential_helpers.py": "LastOutput's forward unpacks the RNN's (output, state) tuple, which no "
