@@ -11,7 +11,7 @@ without it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nnpivot import fileio
@@ -28,7 +28,7 @@ from nnpivot.diagnostics import (
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.kinds import training as vocabulary
-from nnpivot.kinds.pysyntax import INDENT, docstring, fstring_text, identifier, literal, wrap_call
+from nnpivot.kinds.pysyntax import INDENT, LINE_WIDTH, docstring, fstring_text, identifier, literal, wrap_call
 from nnpivot.kinds.torch_mapping import HELPERS, RESERVED, Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.blocks import is_parameterised
@@ -64,7 +64,17 @@ class ClassCode:
     params: list[str]
     init: list[str]
     forward: list[str]
-    init_params: str = ""   # ", in_planes, planes, stride=1" for a parameterised block
+    init_params: list[str] = field(default_factory=list)   # in_planes, planes, stride=1 of a parameterised block
+
+    @property
+    def init_signature(self) -> str:
+        """``(self, in_planes, ...)`` laid out as ``ruff format`` does when the line would be too long."""
+        params = ", ".join(["self", *self.init_params])
+        if len(f"    def __init__({params}):") <= LINE_WIDTH:
+            return f"({params})"
+        if len(f"        {params}") <= LINE_WIDTH:
+            return f"(\n        {params}\n    )"
+        return "(\n" + "".join(f"        {p},\n" for p in ["self", *self.init_params]) + "    )"
 
 
 class _Generation:
@@ -228,7 +238,7 @@ class _Generation:
         kept = [f"{indent}self.{n} = {n}" for n in [*plan.sizes.values(), *plan.names.values()]
                 if re.search(rf"\bself\.{n}\b", running_code)]
         return ClassCode(self.class_names[block], "", [py_name(n.name) for n in graph_inputs(block)], kept + init,
-                         forward, "".join(f", {p}" for p in plan.signature()))
+                         forward, plan.signature())
 
     def template_code(self, call, node, names, indent: str, sources: dict) -> tuple[list[str], list[str]]:
         """(init lines, forward lines) of ``node`` rendered from ``call``'s template."""

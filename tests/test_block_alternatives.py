@@ -1,6 +1,6 @@
 """If/else in parameterised blocks: a guard with an else branch, and a module both branches use declared once.
 
-A transformer encoder layer is written once in .nn, pre-norm or post-norm (``if norm_first { ... } else
+A transformer encoder layer is written once in .nn (samples/prepost_encoder_blocks.nn), pre-norm or post-norm (``if norm_first { ... } else
 { ... }``, the post-norm branch computing with the pre-norm branch's attention and LayerNorm through
 ``shares=``) and with relu or gelu chosen by a string parameter. It checks, prints back to the same text, reads
 to the same tree with the direct reader and with textX, round-trips through XMI, and generates one class in
@@ -39,45 +39,9 @@ from nnpivot.metamodel.blocks import argument_values, specialise
 from nnpivot.migrate import migrate
 from nnpivot.validators import validate
 
-ENCODER = """\
-model PrePostEncoder "two encoder layers of one block: pre-norm with gelu, then post-norm with relu" {
-    input x: float32[?, 16]
-    pre = EncoderLayer(x, 16, 2, 32, norm_first=true, activation="gelu")
-    post = EncoderLayer(pre, 16, 2, 32)
-    output post
-
-    block EncoderLayer(d_model: int, nhead: int, dim_feedforward: int, norm_first: bool = false, activation: string = "relu") {
-        input src
-        if norm_first {
-            norm1 = layer_norm(src, [d_model])
-            self_attn = multi_head_attention(norm1, d_model, nhead)
-            attended = add(src, self_attn)
-        } else {
-            post_attn = multi_head_attention(src, d_model, nhead, shares=self_attn)
-            post_sum = add(src, post_attn)
-            post_norm1 = layer_norm(post_sum, [d_model], shares=norm1)
-            attended = post_norm1
-        }
-        if norm_first {
-            norm2 = layer_norm(attended, [d_model])
-        } else norm2 = attended
-        linear1 = dense(norm2, dim_feedforward)
-        if activation == "gelu" {
-            act = gelu(linear1)
-        } else {
-            relu = relu(linear1)
-            act = relu
-        }
-        linear2 = dense(act, d_model)
-        residual = add(attended, linear2)
-        if not norm_first {
-            post_norm2 = layer_norm(residual, [d_model], shares=norm2)
-        } else post_norm2 = residual
-        output post_norm2
-    }
-}
-"""
-LENGTHS = (5, 9)
+SAMPLE = ROOT / "samples" / "prepost_encoder_blocks.nn"
+ENCODER = "".join(line for line in SAMPLE.read_text().splitlines(True) if not line.startswith("//"))
+LENGTHS = (12, 7)
 
 
 @pytest.fixture(scope="module")
