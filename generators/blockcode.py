@@ -216,22 +216,35 @@ def _units(block) -> list:
             units.append(guard)
     position = {}
     for i, unit in enumerate(units):
-        members = unit.nodes if unit.eClass.name == "Guard" else [unit]
+        members = [*unit.nodes, *unit.alternative] if unit.eClass.name == "Guard" else [unit]
         for member in members:
             position[member] = i
     for i, unit in enumerate(units):
-        members = unit.nodes if unit.eClass.name == "Guard" else [unit]
+        members = [*unit.nodes, *unit.alternative] if unit.eClass.name == "Guard" else [unit]
         if any(position.get(dep, -1) > i for m in members for dep in m.inputs):
             raise ValueError(f"guard of block {block.name} is not contiguous")
     return units
 
 
-def members(unit, order: list) -> list:
-    """The nodes of a unit in dataflow order."""
+def members(unit, order: list, alternative: bool = False) -> list:
+    """The nodes of a unit in dataflow order (of a guard: its nodes, or with ``alternative`` its else branch)."""
     if unit.eClass.name != "Guard":
-        return [unit]
-    inside = set(unit.nodes)
+        return [] if alternative else [unit]
+    inside = set(unit.alternative if alternative else unit.nodes)
     return [n for n in order if n in inside]
+
+
+def declared_outside(block) -> set:
+    """The guarded nodes whose module is declared unconditionally: a node outside their group (the other
+    branch, another guard) computes with their weights, so the module exists whichever nodes a call runs."""
+    guards = guard_of(block)
+
+    def group(node):
+        guard = guards.get(node)
+        return None if guard is None else (guard, node in guard.alternative)
+
+    return {node.weightsOf for node in block.nodes
+            if node.weightsOf in guards and group(node) != group(node.weightsOf)}
 
 
 def parameter_name(parameter, reserved: frozenset) -> str:
@@ -253,5 +266,5 @@ def call_arguments(call, names: dict, reserved: frozenset, sizes: list | None = 
     return args
 
 
-__all__ = ["BlockPlan", "CallTemplate", "call_arguments", "members", "parameter_name", "plan_block",
+__all__ = ["BlockPlan", "CallTemplate", "call_arguments", "declared_outside", "members", "parameter_name", "plan_block",
            "python_expression"]

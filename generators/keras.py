@@ -49,7 +49,7 @@ from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, called_block, infer_shapes, run_time_sizes
 from nnpivot.weights import WeightStore
 
-from .blockcode import call_arguments, members, plan_block
+from .blockcode import call_arguments, declared_outside, members, plan_block
 from .codegen import MODULE_NAMES, OutputNames, Taken, class_name, class_names, environment, header, write_atomic
 
 np = lazy_module("numpy")  # for the weight functions: generating code never loads numpy
@@ -390,35 +390,59 @@ class ParameterisedCode:
         order = topological_order(self.block)
         init = [f"        self.{name} = {name}" for name in plan.names.values()]
         body: list[str] = []
-        for unit in plan.units:
+        hoisted = declared_outside(self.block)
+
+        def rendered(nodes: list):
+            """(init lines, call lines) of ``nodes``, alike in every call computing them, else None; a layer
+            declared outside its guard goes to ``init`` from any call's template."""
             unit_init, unit_body = [], []
-            for node in members(unit, order):
+            for node in nodes:
                 if is_kind(node, "Input") or is_kind(node, "Select"):
                     continue
-                texts = set()
+                texts, declarations = set(), set()
                 for call, init_code, body_code in zip(plan.calls, inits, bodies):
+                    if node in hoisted and node.name in init_code.spans:   # the template holds every node
+                        i0, i1, _, _ = init_code.spans[node.name]
+                        declarations.add(tuple(init_code.init[i0:i1]))
                     if not call.computes(node.name) or node.name not in init_code.spans:
                         continue
                     i0, i1, _, _ = init_code.spans[node.name]
                     _, _, b0, b1 = body_code.spans[node.name]
                     texts.add((tuple(init_code.init[i0:i1]), tuple(body_code.body[b0:b1])))
-                if len(texts) != 1:
+                if len(texts) > 1 or (not texts and node not in hoisted) or len(declarations) > 1:
                     return None
-                ((node_init, node_body),) = texts
-                unit_init += node_init
-                unit_body += node_body
+                if node in hoisted:
+                    init.extend(declarations.pop() if declarations else ())
+                if texts:
+                    ((node_init, node_body),) = texts
+                    unit_init += [] if node in hoisted else node_init
+                    unit_body += node_body
+            return unit_init, unit_body
+
+        names = OutputNames(self.block, rename=lambda n: python_name(n, RESERVED))
+        for unit in plan.units:
+            branches = [rendered(members(unit, order)), rendered(members(unit, order, True))]
+            if None in branches:
+                return None
+            (unit_init, unit_body), (else_init, else_body) = branches
             if unit.eClass.name != "Guard":
                 init += unit_init
                 body += unit_body
                 continue
             if unit_init:
                 init += [f"        if {plan.condition(unit)}:", *(_indented(line) for line in unit_init)]
+            if else_init:
+                init += ["        else:" if unit_init else f"        if not ({plan.condition(unit)}):",
+                         *(_indented(line) for line in else_init)]
             body += [f"        if {plan.condition(unit, 'self.')}:", *(_indented(line) for line in unit_body)]
             if unit.result is not None and unit.otherwise is not None:
-                if any(code.perms.get(unit.result.name) != code.perms.get(unit.otherwise.name) for code in bodies):
+                if any(code.perms.get(unit.result.name) != code.perms.get(unit.otherwise.name) for code in bodies
+                       if unit.otherwise.name in code.perms):
                     return None   # the two values would reach the readers in other layouts
-                names = OutputNames(self.block, rename=lambda n: python_name(n, RESERVED))
-                body += ["        else:", f"            {names.of(unit.result)} = {names.of(unit.otherwise)}"]
+                body += ["        else:", *(_indented(line) for line in else_body),
+                         f"            {names.of(unit.result)} = {names.of(unit.otherwise)}"]
+            elif len(unit.alternative):
+                body += ["        else:", *(_indented(line) for line in else_body)]
         ends = {(tuple(c.body[c.tail:]), tuple(c.returns), tuple(map(tuple, c.output_perms))) for c in bodies}
         if len(ends) != 1:
             return None

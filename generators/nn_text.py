@@ -235,7 +235,14 @@ def _graph_lines(graph, indent: str) -> list[str]:
             lines.append(indent + _node_line(node))
         elif node is next(n for n in order if guards.get(n) is guard):   # a guard is written at its first node
             lines.append(f"{indent}if {expression_text(guard.condition)} {{")
-            lines += [indent + INDENT + _node_line(n) for n in order if guards.get(n) is guard]
+            lines += [indent + INDENT + _node_line(n) for n in order if n in guard.nodes]
+            if len(guard.alternative):
+                lines.append(f"{indent}}} else {{")
+                lines += [indent + INDENT + _node_line(n) for n in order if n in guard.alternative]
+                if guard.result is not None and guard.otherwise is not None:
+                    lines.append(f"{indent}{INDENT}{guard.result.name} = {guard.otherwise.name}")
+                lines.append(f"{indent}}}")
+                continue
             otherwise = f" else {guard.result.name} = {guard.otherwise.name}" if guard.result is not None \
                 and guard.otherwise is not None else ""
             lines.append(f"{indent}}}{otherwise}")

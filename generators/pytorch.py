@@ -11,7 +11,7 @@ without it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nnpivot import fileio
@@ -28,7 +28,7 @@ from nnpivot.diagnostics import (
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.kinds import training as vocabulary
-from nnpivot.kinds.pysyntax import INDENT, docstring, fstring_text, identifier, literal, wrap_call
+from nnpivot.kinds.pysyntax import INDENT, LINE_WIDTH, docstring, fstring_text, identifier, literal, wrap_call
 from nnpivot.kinds.torch_mapping import HELPERS, RESERVED, Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.blocks import is_parameterised
@@ -36,7 +36,7 @@ from nnpivot.shapes import ShapeTable, called_block, infer_shapes
 from nnpivot.weights import WeightStore
 
 from . import codegen
-from .blockcode import call_arguments, members, plan_block
+from .blockcode import call_arguments, declared_outside, members, plan_block
 from .codegen import OutputNames
 
 TARGET = "pytorch"
@@ -64,7 +64,17 @@ class ClassCode:
     params: list[str]
     init: list[str]
     forward: list[str]
-    init_params: str = ""   # ", in_planes, planes, stride=1" for a parameterised block
+    init_params: list[str] = field(default_factory=list)   # in_planes, planes, stride=1 of a parameterised block
+
+    @property
+    def init_signature(self) -> str:
+        """``(self, in_planes, ...)`` laid out as ``ruff format`` does when the line would be too long."""
+        params = ", ".join(["self", *self.init_params])
+        if len(f"    def __init__({params}):") <= LINE_WIDTH:
+            return f"({params})"
+        if len(f"        {params}") <= LINE_WIDTH:
+            return f"(\n        {params}\n    )"
+        return "(\n" + "".join(f"        {p},\n" for p in ["self", *self.init_params]) + "    )"
 
 
 class _Generation:
@@ -163,34 +173,57 @@ class _Generation:
         init: list[str] = []
         forward: list[str] = []
         errors_before = len(self.diagnostics)
-        for unit in plan.units:
-            guarded = unit.eClass.name == "Guard"
-            inner = indent + INDENT if guarded else indent
+        hoisted = declared_outside(block)
+
+        def rendered(nodes: list, inner: str):
+            """(init lines, forward lines) of ``nodes`` rendered alike by every call computing them, else None;
+            a module declared outside its guard is declared at ``indent`` from any call's template."""
             unit_init: list[str] = []
             unit_forward: list[str] = []
-            for node in members(unit, order):
+            for node in nodes:
                 if is_kind(node, "Input") or is_kind(node, "Select"):
                     continue
-                texts = set()
+                texts, declarations = set(), set()
                 for call, run in zip(plan.calls, running.calls):
+                    if node in hoisted and call.node(node.name) in call.shapes:
+                        declarations.add(tuple(self.template_code(call, node, names, indent, plan.sources)[0]))
                     if not (call.computes(node.name) and run.computes(node.name)):
                         continue
                     node_init = self.template_code(call, node, names, inner, plan.sources)[0]
                     lines = self.template_code(run, node, names, inner, running.sources)[1]
                     texts.add((tuple(node_init), tuple(lines)))
-                if len(texts) != 1:
-                    del self.diagnostics[errors_before:]   # the classes per argument set report their own
+                if len(texts) > 1 or (not texts and node not in hoisted) or len(declarations) > 1:
                     return None
-                ((node_init, lines),) = texts
-                unit_init += node_init
-                unit_forward += lines
+                if node in hoisted:
+                    init.extend(declarations.pop() if declarations else ())
+                if texts:
+                    ((node_init, lines),) = texts
+                    unit_init += [] if node in hoisted else node_init
+                    unit_forward += lines
+            return unit_init, unit_forward
+
+        for unit in plan.units:
+            guarded = unit.eClass.name == "Guard"
+            inner = indent + INDENT if guarded else indent
+            branches = [rendered(members(unit, order), inner), rendered(members(unit, order, True), inner)]
+            if None in branches:
+                del self.diagnostics[errors_before:]   # the classes per argument set report their own
+                return None
+            (unit_init, unit_forward), (else_init, else_forward) = branches
             if guarded:
                 if unit_init:
                     init.append(f"{indent}if {plan.condition(unit)}:")
                 init += unit_init
+                if else_init:
+                    init += [f"{indent}if not ({plan.condition(unit)}):" if not unit_init else f"{indent}else:",
+                             *else_init]
                 forward.append(f"{indent}if {plan.condition(unit, 'self.')}:")
                 forward += unit_forward
-                if unit.result is not None and unit.otherwise is not None:
+                if len(unit.alternative):
+                    forward += [f"{indent}else:", *else_forward]
+                    if unit.result is not None and unit.otherwise is not None:
+                        forward.append(f"{inner}{names.of(unit.result)} = {names.of(unit.otherwise)}")
+                elif unit.result is not None and unit.otherwise is not None:
                     forward += [f"{indent}else:", f"{inner}{names.of(unit.result)} = {names.of(unit.otherwise)}"]
             else:
                 init += unit_init
@@ -205,7 +238,7 @@ class _Generation:
         kept = [f"{indent}self.{n} = {n}" for n in [*plan.sizes.values(), *plan.names.values()]
                 if re.search(rf"\bself\.{n}\b", running_code)]
         return ClassCode(self.class_names[block], "", [py_name(n.name) for n in graph_inputs(block)], kept + init,
-                         forward, "".join(f", {p}" for p in plan.signature()))
+                         forward, plan.signature())
 
     def template_code(self, call, node, names, indent: str, sources: dict) -> tuple[list[str], list[str]]:
         """(init lines, forward lines) of ``node`` rendered from ``call``'s template."""

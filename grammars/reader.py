@@ -59,7 +59,7 @@ File = _rule("File", model=None)
 ModelDecl = _rule("ModelDecl", name="", description=None, elements=list)
 BlockDecl = _rule("BlockDecl", name="", params=list, elements=list)
 ParamDecl = _rule("ParamDecl", name="", type="", default=None)
-GuardDecl = _rule("GuardDecl", condition=None, nodes=list, result=None, otherwise=None)
+GuardDecl = _rule("GuardDecl", condition=None, nodes=list, alternative=list, result=None, otherwise=None)
 InputDecl = _rule("InputDecl", name="", dtype="", dims=list)
 Dim = _rule("Dim", size=0, unknown=False)
 OutputDecl = _rule("OutputDecl", refs=list)
@@ -227,15 +227,34 @@ class Reader:
         nodes, pos = self.many(pos, self.node_decl)
         _, pos = self.token(pos, "}")
         values = {}
-        try:  # ('else' result=Ref '=' otherwise=Ref)?
+        try:  # ('else' ('{' alternative*=NodeDecl (result=Ref '=' otherwise=Ref)? '}' | result=Ref '=' otherwise=Ref))?
             _, after = self.keyword(pos, "else")
-            result, after = self.ref(after)
-            _, after = self.token(after, "=")
-            otherwise, after = self.ref(after)
-            values, pos = {"result": result, "otherwise": otherwise}, after
+            try:
+                values, pos = self.else_branch(after)
+            except _Mismatch:
+                values, pos = self.result_line(after)
         except _Mismatch:
             pass
         return GuardDecl(start, pos, condition=condition, nodes=nodes, **values), pos
+
+    def else_branch(self, pos):
+        _, pos = self.token(pos, "{")
+        alternative, pos = self.many(pos, self.node_decl)
+        values = {"alternative": alternative}
+        try:
+            found, pos = self.result_line(pos)
+            values.update(found)
+        except _Mismatch:
+            pass
+        _, pos = self.token(pos, "}")
+        return values, pos
+
+    def result_line(self, pos):
+        """``result=Ref '=' otherwise=Ref``."""
+        result, pos = self.ref(pos)
+        _, pos = self.token(pos, "=")
+        otherwise, pos = self.ref(pos)
+        return {"result": result, "otherwise": otherwise}, pos
 
     def block_element(self, pos):
         return self.first_of(pos, *self.keyword_rules(pos, KEYWORD_BLOCK_ELEMENTS), self.node_decl)

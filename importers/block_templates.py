@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import ast
 
+from pyecore.ecore import EReference
+
+from nnpivot.diagnostics import location_of, set_location
 from nnpivot.kinds import kind_of
 from nnpivot.metamodel import eclass, eenum, is_kind
 from nnpivot.metamodel.blocks import BlockError, evaluate, literal_of, specialise, type_name
@@ -273,7 +276,8 @@ def class_constants(cls: ast.ClassDef, init: ast.FunctionDef | None) -> dict:
 
 
 def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixes: list | None = None,
-                 constants: dict | None = None, source_class: ast.ClassDef | None = None):
+                 constants: dict | None = None, source_class: ast.ClassDef | None = None,
+                 choices: dict | None = None):
     """Make one block of all ``blocks`` of a class, if it can be: the fullest one, with parameters.
 
     ``uses`` holds ``(call, args, kwargs)`` for every BlockCall of these blocks (its instance's constructor
@@ -282,6 +286,10 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
     A padding is bound item by item, preferably to arithmetic the class (``source_class``) writes. Every use is
     checked: the block specialised for its arguments must be the block it had. On success the calls call the
     fullest block with arguments, which is returned; otherwise nothing changes and None is returned.
+
+    ``choices`` (node -> the ``(test, value)`` of each ``if`` and conditional expression of the source that
+    ran to make it) lets blocks whose wiring differs become one block with an ``if``/``else`` guard per test
+    (:func:`_merge_choices`) when no ``if`` of ``__init__`` explains their difference.
     """
     if any(b.parameters or b.guards for b in blocks):
         return None
@@ -297,19 +305,35 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
         if name in defaults:
             defaults[name] = False if defaults[name] is None else defaults[name]
     parameters, envs, by_source = _parameters(template, names, defaults, per_use)
-    guard = None
+    guard, guards, origins, undo = None, [], {}, lambda: None
+    expected = {id(b): _rows(b) for b in blocks}   # what each use computes, before the template changes
     if len({_structure(b) for b in blocks}) != 1:
         guard = _guard(template, blocks, init, prefixes[blocks.index(template)] if prefixes else {}, by_source,
                        constants or {}, flags)
-        if guard is None:
+        if guard is None and choices:
+            kept = _wiring(blocks[0])
+            merged = _merge_choices(blocks, uses, envs, choices, by_source, constants or {},
+                                    _derived_attributes(init) if init is not None else {})
+            if merged is None:
+                return None
+            template, guards, origins = merged
+            undo = lambda: _rewire(template, kept)   # the merged block back as its use had it
+        elif guard is None:
             return None
+    if guard is not None:
+        guards = [guard]
+
+    def origin(node, block):
+        """The node of a use's block that ``node`` of the template stands for (None: that block lacks it)."""
+        return origins[node].get(id(block)) if origins else _node_named(block, node.name)
+
     bindings, written, explicit = [], None, []
-    guard_flags = {ref.parameter for ref in [guard.condition, *guard.condition.eAllContents()]
-                   if is_kind(ref, "ParameterRef") and ref.parameter.type.name == "bool"} if guard is not None else set()
+    guard_flags = {ref.parameter for g in guards for ref in [g.condition, *g.condition.eAllContents()]
+                   if is_kind(ref, "ParameterRef") and ref.parameter.type.name == "bool"}
     for node in template.nodes:
-        present = [(env, use[0].block) for env, use in zip(envs, uses) if _node_named(use[0].block, node.name)]
+        present = [(env, use[0].block) for env, use in zip(envs, uses) if origin(node, use[0].block) is not None]
         for feature in _features(node):
-            wanted = [_attribute_value(_node_named(block, node.name), feature) for _, block in present]
+            wanted = [_attribute_value(origin(node, block), feature) for _, block in present]
             if feature.name == "padding" and len(set(wanted)) > 1 and set(wanted) <= BOUND_PADDING_MODES:
                 explicit.append(node)   # the pads say how much: bound below, or the uses keep their blocks
                 continue
@@ -318,6 +342,7 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
                     written = _written_expressions(init, source_class, by_source, constants or {})
                 expression = _pads_expression(node, parameters, [env for env, _ in present], wanted, written)
                 if expression is None:
+                    undo()
                     return None
                 bindings.append((node, feature.name, expression))
                 continue
@@ -326,36 +351,39 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
                 # A guarded node the present uses give one value: the one parameter that has it at each of
                 # them, so the block reads as written (conv2d(x, planes)) rather than fixed to those uses.
                 # A flag the guard tests holds wherever its nodes are: binding a switch to it says nothing more.
-                matching = [p for p in parameters if guard is not None and node in guard.nodes and
+                matching = [p for p in parameters if any(node in [*g.nodes, *g.alternative] for g in guards) and
                             scalars[0] is not None and p not in guard_flags and
                             _fits_all(_reference(p), [env for env, _ in present], scalars)]
                 if len(matching) == 1:
                     bindings.append((node, feature.name, _reference(matching[0])))
                 continue
             if any(s is None for s in scalars) or feature.name == "padding":
+                undo()
                 return None
             expression = _expression_for(parameters, [env for env, _ in present], scalars)
             if expression is None:
+                undo()
                 return None
             bindings.append((node, feature.name, expression))
     if any(node not in {n for n, feature, _ in bindings if feature == "pads"} for node in explicit):
+        undo()
         return None
-    computed = [_rows(call.block) for call, _, _ in uses]   # before the template (one of them) changes
     template.parameters.extend(parameters)
     modes = {node: node.padding for node in explicit}
     for node in explicit:
         node.padding = eenum("Padding").getEEnumLiteral("explicit")
     for node, feature, expression in bindings:
         node.bindings.append(eclass("AttributeBinding")(feature=feature, value=expression))
-    if guard is not None:
-        template.guards.append(guard)
-    if not all(_rows(specialise(template, env)) == rows for rows, env in zip(computed, envs)):
+    template.guards.extend(guards)
+    if not all(_rows(_specialised(template, env), _renames(origins, call.block)) == expected[id(call.block)]
+               for (call, _, _), env in zip(uses, envs)):
         template.parameters.clear()   # some use would compute something else: one block per use, as before
         template.guards.clear()
         for node in template.nodes:
             node.bindings.clear()
         for node, mode in modes.items():
             node.padding = mode
+        undo()
         return None
     for (call, _, _), env in zip(uses, envs):
         call.block = template
@@ -543,9 +571,10 @@ def _expression(tree, by_source: dict, constants: dict, derived: dict | None = N
     return None
 
 
-def _rows(graph) -> tuple:
-    """What a block computes: its nodes, wiring and attributes (a specialised block computes what a use's block
-    does when their rows are equal)."""
+def _rows(graph, renamed: dict | None = None):
+    """What a block computes: its nodes, wiring and attributes, outputs (its nodes' names through ``renamed``,
+    a template's name -> the use's), to tell whether a specialised block computes what a use's block does."""
+    renamed = renamed or {}
     found = []
     for node in graph.nodes:
         values = []
@@ -553,9 +582,227 @@ def _rows(graph) -> tuple:
             value = _attribute_value(node, feature)
             scalar = _scalar_of(value, feature) if feature.many else None
             values.append(value if scalar is None else scalar)
-        found.append((node.eClass.name, node.name, tuple(i.name for i in node.inputs), tuple(values),
-                      node.block.name if is_kind(node, "BlockCall") else getattr(node, "index", None)))
-    return sorted(found, key=repr), [o.name for o in graph.outputs]
+        found.append((node.eClass.name, renamed.get(node.name, node.name),
+                      tuple(renamed.get(i.name, i.name) for i in node.inputs), tuple(values),
+                      node.block.name if is_kind(node, "BlockCall") else getattr(node, "index", None),
+                      node.weightsOf is not None))
+    return sorted(found, key=repr), [renamed.get(o.name, o.name) for o in graph.outputs]
+
+
+def _specialised(template, env: dict):
+    try:
+        return specialise(template, env)
+    except BlockError:   # a use reads a node its arguments leave out: no template for this class
+        return eclass("Block")(name=template.name)
+
+
+def _renames(origins: dict, block) -> dict:
+    """Template node name -> the name of the node it stands for in ``block``."""
+    return {node.name: found.name for node, by_block in origins.items()
+            if (found := by_block.get(id(block))) is not None}
+
+
+def _copy(node):
+    """A node with ``node``'s attributes and no wiring (a BlockCall calls the same block)."""
+    new = node.eClass(name=node.name)
+    for feature in node.eClass.eAllAttributes():
+        if feature.name == "name" or feature.derived or feature.transient:
+            continue
+        if feature.many:
+            getattr(new, feature.name).extend(getattr(node, feature.name))
+        elif node.eIsSet(feature.name):
+            setattr(new, feature.name, getattr(node, feature.name))
+    if is_kind(node, "BlockCall"):
+        new.block = node.block
+    set_location(new, location_of(node))
+    return new
+
+
+def _holds_weights(node) -> bool:
+    kind = kind_of(node)
+    return kind is not None and any(getattr(m, "parameters", None) is not None for m in kind.mappings.values())
+
+
+def _merge_choices(blocks: list, uses: list, envs: list, choices: dict, by_source: dict, constants: dict,
+                   derived: dict):
+    """Two blocks of one class whose nodes were made under other branches of the source's ``if``s, as one
+    block: a node is the same in both when its name and the choices it was made under are; the nodes made
+    under one branch of a test form a guard on that test (both branches: an ``if``/``else``), and a reader
+    reads the guarded node where the other block reads something else, which is what the guard yields when
+    its branch does not run. A weight-holding node of the same module made under another branch computes
+    with the first one's weights (``weightsOf``): the module is one, whichever branch runs. Returns
+    (template, guards, origins: template node -> {id(block): the node it stands for}) or None: more than two
+    blocks, a node made under several choices, a difference no choice explains, a test that is no expression
+    over the parameters. The caller checks every use."""
+    if len(blocks) != 2:
+        return None
+    first, second = blocks
+    made = {}   # (name, choices) -> template node
+    origins: dict = {}
+    template, added = first, []
+    names = {node.name for node in first.nodes}
+    group_of: dict = {}   # template node -> (test, value) it was made under
+    tests: dict = {}      # id(test) -> test
+
+    def key(node):
+        return node.name, tuple((id(test), value) for test, value in choices.get(node, ()))
+
+    for block in blocks:
+        for node in block.nodes:
+            made_under = choices.get(node, ())
+            if len(made_under) > 1:
+                return None
+            k = key(node)
+            if k not in made:
+                if block is first:
+                    made[k] = node
+                else:
+                    copy = _copy(node)
+                    base, n = node.name, 2
+                    while copy.name in names:
+                        copy.name, n = f"{base}_{n}", n + 1
+                    names.add(copy.name)
+                    added.append(copy)
+                    made[k] = copy
+                    owner = next((m for (name, _), m in made.items() if name == node.name and m is not copy
+                                  and m.eClass is copy.eClass), None)
+                    if owner is not None and _holds_weights(copy) and owner.weightsOf is None:
+                        copy.weightsOf = owner
+                if made_under:
+                    test, value = made_under[0]
+                    group_of[made[k]] = (id(test), value)
+                    tests[id(test)] = test
+                elif block is not first:
+                    return None   # a node of one block only, made under no choice
+            origins.setdefault(made[k], {})[id(block)] = node
+    common = [m for m in made.values() if m not in group_of]
+    if any(len(origins[m]) != 2 for m in common):
+        return None
+    conditions = {}
+    for test_id, test in tests.items():
+        expression = _expression(test, by_source, constants, derived)
+        if expression is None:
+            return None
+        conditions[test_id] = expression
+    block_envs = {id(b): [env for env, use in zip(envs, uses) if use[0].block is b] for b in blocks}
+
+    def runs(group, block) -> bool | None:
+        """Whether ``block``'s uses run the branch ``group`` (None: its uses disagree)."""
+        try:
+            found = {evaluate(conditions[group[0]], env) == group[1] for env in block_envs[id(block)]}
+        except BlockError:
+            return None
+        return found.pop() if len(found) == 1 else None
+
+    otherwise: dict = {}
+
+    def choose(read: dict):
+        """The template node a reader reads, given what each block reads there (block id -> template node)."""
+        a, b = read[id(first)], read[id(second)]
+        if a is b:
+            return a
+        for mine, theirs, other in ((a, b, second), (b, a, first)):
+            group = group_of.get(mine)
+            if group is not None and runs(group, other) is False:
+                if otherwise.setdefault(group, theirs) is not theirs:
+                    return None
+                return mine
+        return None
+
+    wiring = {}
+    for node in made.values():
+        present = origins[node]
+        per_block = {bid: [made[key(dep)] for dep in original.inputs] for bid, original in present.items()}
+        lengths = {len(v) for v in per_block.values()}
+        if len(lengths) != 1:
+            return None
+        inputs = []
+        for i in range(lengths.pop()):
+            if len(per_block) == 1:
+                inputs.append(next(iter(per_block.values()))[i])
+                continue
+            chosen = choose({bid: v[i] for bid, v in per_block.items()})
+            if chosen is None:
+                return None
+            inputs.append(chosen)
+        wiring[node] = inputs
+    if len(first.outputs) != len(second.outputs):
+        return None
+    outputs = [choose({id(first): made[key(a)], id(second): made[key(b)]})
+               for a, b in zip(first.outputs, second.outputs)]
+    if None in outputs:
+        return None
+    guards = []
+    everything = [*template.nodes, *added]
+    for test_id in tests:
+        branches = [[n for n in everything if group_of.get(n) == (test_id, value)] for value in (True, False)]
+        results = []
+        for value, members in zip((True, False), branches):
+            inside = set(members)
+            read = {dep for n in everything if n not in inside for dep in wiring.get(n, ()) if dep in inside}
+            read |= {o for o in outputs if o in inside}
+            if len(read) > 1:
+                return None
+            results.append(next(iter(read), None))
+        (then, alternative), (then_result, else_result) = branches, results
+        if then and alternative:   # the else branch's value is what the if branch's result is otherwise
+            if then_result is None or else_result is not None or otherwise.get((test_id, True)) not in alternative:
+                return None
+            guard = eclass("Guard")(condition=conditions[test_id], result=then_result,
+                                    otherwise=otherwise.get((test_id, True)))
+            guard.nodes.extend(then)
+            guard.alternative.extend(alternative)
+        else:
+            value = bool(then)
+            members, result = (then, then_result) if value else (alternative, else_result)
+            condition = conditions[test_id] if value else eclass("UnaryExpression")(
+                operator=eenum("UnaryOperator").getEEnumLiteral("not"), operand=_clone(conditions[test_id]))
+            if result is None:
+                return None
+            guard = eclass("Guard")(condition=condition, result=result, otherwise=otherwise.get((test_id, value)))
+            guard.nodes.extend(members)
+        guards.append(guard)
+    template.nodes.extend(added)
+    for node, inputs in wiring.items():
+        node.inputs.clear()
+        node.inputs.extend(inputs)
+    template.outputs.clear()
+    template.outputs.extend(outputs)
+    return template, guards, origins
+
+
+def _wiring(block) -> tuple:
+    """A block's nodes, their inputs and its outputs, to put back with :func:`_rewire`."""
+    return list(block.nodes), {node: list(node.inputs) for node in block.nodes}, list(block.outputs)
+
+
+def _rewire(block, wiring: tuple) -> None:
+    nodes, inputs, outputs = wiring
+    for node in [n for n in block.nodes if n not in inputs]:
+        block.nodes.remove(node)
+    for node in nodes:
+        node.inputs.clear()
+        node.inputs.extend(inputs[node])
+        node.weightsOf = node.weightsOf if node.weightsOf in inputs else None
+    block.outputs.clear()
+    block.outputs.extend(outputs)
+
+
+def _clone(expression):
+    """A copy of an expression tree (an expression is contained once)."""
+    new = expression.eClass()
+    for feature in expression.eClass.eAllStructuralFeatures():
+        value = expression.eGet(feature)
+        if isinstance(feature, EReference) and feature.containment:
+            if feature.many:
+                getattr(new, feature.name).extend(_clone(v) for v in value)
+            elif value is not None:
+                new.eSet(feature, _clone(value))
+        elif feature.many:
+            getattr(new, feature.name).extend(value)
+        else:
+            new.eSet(feature, value)
+    return new
 
 
 __all__ = ["INSTANCE_ARGUMENT", "ConstructorRecords", "class_constants", "constructor_values", "parameterise"]

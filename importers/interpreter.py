@@ -296,6 +296,9 @@ class Interpreter:
         self.statement_targets: list | None = None     # the names a tuple assignment unpacks into
         self.statement_value: ast.AST | None = None    # that value's expression
         self.main_path = self.path                   # the file read: absolute imports are found next to it
+        # (test, value) of every `if` and conditional expression whose branch is being run, outermost first:
+        # the choices a front-end's node was made under (the branches a parameterised block keeps)
+        self.choices: list[tuple[ast.expr, bool]] = []
         self.project_modules: dict[str, SourceModule] = {}   # resolved file -> the sibling module read from it
         self.module: SourceModule | None = None        # the module whose code runs (None: only the file read)
         self.main_module: SourceModule | None = None
@@ -670,7 +673,11 @@ class Interpreter:
         if test is None:
             self.known_only_at_run_time(stmt)
             return
-        self.exec_body(stmt.body if test else stmt.orelse, scope)
+        self.choices.append((stmt.test, bool(test)))
+        try:
+            self.exec_body(stmt.body if test else stmt.orelse, scope)
+        finally:
+            self.choices.pop()
 
     def loop(self, items, body, orelse, scope, bind=None) -> None:
         for item in items:
@@ -1102,7 +1109,11 @@ class Interpreter:
         branch = node.body if test else node.orelse
         if self.hint_through_conditional and node is self.statement_value:
             self.statement_value = branch
-        return self.eval(branch, scope)
+        self.choices.append((node.test, bool(test)))
+        try:
+            return self.eval(branch, scope)
+        finally:
+            self.choices.pop()
 
     def eval_BoolOp(self, node, scope):
         value = None

@@ -114,7 +114,8 @@ class _Builder:
         scope: dict[str, object] = {}
         pending = []  # (node, tx call or selection) resolved once every name is known
         guards = [e for e in elements if e.__class__.__name__ == "GuardDecl"]
-        elements = [n for e in elements for n in (e.nodes if e.__class__.__name__ == "GuardDecl" else [e])]
+        elements = [n for e in elements
+                    for n in ([*e.nodes, *e.alternative] if e.__class__.__name__ == "GuardDecl" else [e])]
         for element in elements:
             kind_name = element.__class__.__name__
             if kind_name == "TrainingDecl" or kind_name == "OutputDecl":
@@ -187,6 +188,18 @@ class _Builder:
         set_location(guard, self.loc(decl))
         members = [scope.get(n.name) for n in decl.nodes]
         guard.nodes.extend(m for m in members if m is not None)
+        alternative = [scope.get(n.name) for n in decl.alternative]
+        guard.alternative.extend(m for m in alternative if m is not None)
+        for element, node in zip(decl.alternative, alternative):
+            read = [dep.name for dep in (node.inputs if node is not None else []) if dep in members]
+            if read:
+                self.fail("bad-guard", f"'{element.name}' of the else branch reads '{read[0]}' of the 'if' branch, "
+                                       "which never runs with it", element)
+        for element, node in zip(decl.nodes, members):
+            read = [dep.name for dep in (node.inputs if node is not None else []) if dep in alternative]
+            if read:
+                self.fail("bad-guard", f"'{element.name}' of the 'if' branch reads '{read[0]}' of the else branch, "
+                                       "which never runs with it", element)
         if decl.result is not None:
             result, otherwise = self.resolve(decl.result, scope), self.resolve(decl.otherwise, scope)
             if result is not None and result not in members:
@@ -194,6 +207,8 @@ class _Builder:
             elif otherwise is not None and otherwise in members:
                 self.fail("bad-guard", f"'{decl.otherwise.name}' is inside the 'if': it is absent too",
                           decl.otherwise)
+            elif otherwise is not None and decl.alternative and otherwise not in alternative:
+                self.fail("bad-guard", f"'{decl.otherwise.name}' is not a node of the else branch", decl.otherwise)
             else:
                 guard.result, guard.otherwise = result, otherwise
         graph.guards.append(guard)

@@ -171,13 +171,13 @@ class TransformerEncoderLayer(_nnpivot_nn.Module):
         self.gelu = activation == "gelu"
 
     def forward(self, src):
+        # pre-norm normalises each sub-layer's input, post-norm its residual sum: one choice per place, so
+        # the layers of one model make one parameterised block whatever their norm_first and activation
         x = src
-        if self.norm_first:
-            x = x + self.dropout1(self.self_attention(self.norm1(x)))
-            x = x + self.dropout2(self.feed_forward(self.norm2(x)))
-        else:
-            x = self.norm1(x + self.dropout1(self.self_attention(x)))
-            x = self.norm2(x + self.dropout2(self.feed_forward(x)))
+        x = x + self.dropout1(self.self_attention(self.norm1(x) if self.norm_first else x))
+        x = x if self.norm_first else self.norm1(x)
+        x = x + self.dropout2(self.feed_forward(self.norm2(x) if self.norm_first else x))
+        x = x if self.norm_first else self.norm2(x)
         return x
 
     def self_attention(self, x):
@@ -390,6 +390,7 @@ class GraphBuilder:
         self.names: set[str] = set()
         self.next_number: dict[str, int] = {}
         self.selects: dict = {}
+        self.choice_base = len(importer.choices)   # the choices of the code around the graph are not its own
 
     def unique(self, base: str) -> str:
         base = re.sub(r"\W", "_", base) or "node"
@@ -444,6 +445,7 @@ class GraphBuilder:
         node.inputs.extend([self.operand(v) for v in inputs])
         set_location(node, where)
         self.graph.nodes.append(node)
+        self.importer.node_choices[node] = tuple(self.importer.choices[self.choice_base:])
         operands = [self.shape(v) for v in inputs]
         self.shapes[node] = [None] * kind.outputs(node)
         if all(s is not None for s in operands):
@@ -575,6 +577,7 @@ class Importer(Interpreter):
         self.model = None
         self.blocks: dict[str, list] = {}          # class name -> [(signature, Block)]
         self.block_uses: list[tuple] = []          # (BlockCall, Instance) of every block call
+        self.node_choices: dict = {}               # node of a graph -> the (test, value) choices it was made under
         self.building = 0
 
     @classmethod
@@ -1034,6 +1037,7 @@ class Importer(Interpreter):
         call.inputs.extend([outer.operand(a) for a in args])
         set_location(call, self.where(node))
         outer.graph.nodes.append(call)
+        self.node_choices[call] = tuple(self.choices[outer.choice_base:])
         outer.shapes[call] = out_shapes
         if instance.first_call is None:
             instance.first_call = (call, [outer.shape(a) for a in args])
@@ -1872,7 +1876,8 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport,
         if recorded is not None:
             init, cls, arguments = recorded
         template = parameterise(blocks, [(call, *given) for (call, _), given in zip(uses, arguments)], init,
-                                prefixes, class_constants(cls, init) if cls is not None else {}, cls)
+                                prefixes, class_constants(cls, init) if cls is not None else {}, cls,
+                                importer.node_choices)
         if template is None:
             continue
         old, name = template.name, blocks[0].name

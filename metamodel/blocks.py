@@ -247,6 +247,9 @@ def absent_nodes(block, env: dict) -> dict:
         if not condition:
             for node in guard.nodes:
                 absent[node] = guard.otherwise if node is guard.result else None
+        else:
+            for node in guard.alternative:
+                absent[node] = None
     return absent
 
 
@@ -276,6 +279,7 @@ def specialise(block, env: dict, keep_guarded: bool = False, bound=None):
             return None
         return copies.get(node, node)
 
+    heirs = {}   # a left-out owner -> the first node of the other branch computing with its weights
     for node, new in copies.items():
         for dep in node.inputs:
             target = present(dep)
@@ -283,7 +287,13 @@ def specialise(block, env: dict, keep_guarded: bool = False, bound=None):
                 raise BlockError("guarded-read", f"'{node.name}' reads '{dep.name}', which this call leaves out",
                                  node)
             new.inputs.append(target)
-        if node.weightsOf is not None:
+        if node.weightsOf in absent:
+            if node.weightsOf not in heirs:   # it owns the weights now, under their name
+                heirs[node.weightsOf] = new
+                new.name = node.weightsOf.name
+            else:
+                new.weightsOf = heirs[node.weightsOf]
+        elif node.weightsOf is not None:
             new.weightsOf = present(node.weightsOf)
     for out in block.outputs:
         target = present(out)
@@ -334,7 +344,7 @@ def _copy_node(node, env: dict, bound=None):
 
 def guard_of(block) -> dict:
     """node -> the Guard it belongs to, for the nodes of ``block``'s guards."""
-    return {node: guard for guard in block.guards for node in guard.nodes}
+    return {node: guard for guard in block.guards for node in [*guard.nodes, *guard.alternative]}
 
 
 __all__ = ["BlockError", "absent_nodes", "argument_values", "attribute_value", "evaluate", "fits", "guard_of",

@@ -17,12 +17,23 @@ def topological_order(graph) -> list:
     """
     nodes = list(graph.nodes)
     position = {node: i for i, node in enumerate(nodes)}
+    # a guard's nodes come after what it yields when they are left out: the code writes both branches there
+    later: dict = {}
+    for guard in (graph.guards if is_kind(graph, "Block") else ()):
+        inside = {*guard.nodes, *guard.alternative}
+        if guard.otherwise is not None and guard.otherwise not in inside:
+            for member in inside:
+                later.setdefault(member, []).append(guard.otherwise)
+
+    def after(node) -> list:
+        return [*dependencies(node), *later.get(node, ())]
+
     state: dict = {}
     order: list = []
     for root in nodes:
         if root in state:
             continue
-        stack = [(root, iter(dependencies(root)))]
+        stack = [(root, iter(after(root)))]
         state[root] = "open"
         while stack:
             node, pending = stack[-1]
@@ -33,7 +44,7 @@ def topological_order(graph) -> list:
                     raise ValueError(dep.name)
                 if dep not in state:
                     state[dep] = "open"
-                    stack.append((dep, iter(dependencies(dep))))
+                    stack.append((dep, iter(after(dep))))
                     break
             else:
                 stack.pop()

@@ -43,11 +43,6 @@ GENERATED_BASES = {"pytorch": {"nn.Module"}, "keras": {"keras.layers.Layer", "ke
 
 # "path" -> why its generated files still hold another number of block classes (strict xfail).
 KNOWN_SHORT = {
-    "pytorch/transformer_encoder_classifier.py": (
-        "its two nn.TransformerEncoderLayer uses differ in norm_first, which moves norm1 before self_attn "
-        "(pre-norm) or after the residual add (post-norm): one acyclic block graph holding both orders needs "
-        "the LayerNorm (or the attention) twice sharing one weight, and a guard cannot leave out a weight owner "
-        "whose sharer the other branch computes; so the pre-norm and post-norm layers stay two classes"),
     "pytorch/script_lstm_anomaly_autoencoder.py": "Decoder.forward takes a non-tensor argument (steps), so the "
                                                   "importer inlines its layers into the model instead of a block",
     "pytorch/rnn_sequential_helpers.py": "LastOutput's forward unpacks the RNN's (output, state) tuple, which no "

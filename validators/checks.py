@@ -137,12 +137,17 @@ def check_unused(graph, found: Findings) -> None:
     if not list(graph.outputs):
         return
     members, used = set(graph.nodes), set()
+    # a guard's result is its otherwise when the condition fails (an else branch's last value)
+    instead = {g.result: g.otherwise for g in (graph.guards if is_kind(graph, "Block") else ())
+               if g.result is not None and g.otherwise is not None}
     pending = [o for o in graph.outputs if o in members]
     while pending:
         node = pending.pop()
         if node not in used:
             used.add(node)
             pending.extend(n for n in node.inputs if n in members)
+            if node in instead and instead[node] in members:
+                pending.append(instead[node])
     for node in graph.nodes:
         if node not in used:
             found.warning("unused-node", f"{describe(node, graph)} does not contribute to any output of "
