@@ -51,7 +51,8 @@ from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, called_block, infer_
 from nnpivot.weights import WeightStore
 
 from .blockcode import call_arguments, members, plan_block
-from .codegen import MODULE_NAMES, OutputNames, Taken, class_name, class_names, environment, header, write_atomic
+from .codegen import (MODULE_NAMES, OutputNames, Taken, class_name, class_names, environment, header, rule_class_code,
+                      write_atomic)
 
 np = lazy_module("numpy")  # for the weight functions: generating code never loads numpy
 
@@ -697,7 +698,9 @@ def _optimizer_code(opt, diagnostics, config=None) -> str:
                                        f"carried over approximately ({known.keras_differs})",
                                        location_of(parameter) or location_of(opt)))
         args.append(f"{known.keras}={literal(known.keras_value(parameter.value))}")
-    return f"{entry.keras_class}({', '.join(args + extra)})"
+    # settings written for PyTorch's update rule train with the subclass that updates so (see _training_view)
+    cls = vocabulary.rule_class(entry, vocabulary.rule_of(opt), "keras") or entry.keras_class
+    return f"{cls}({', '.join(args + extra)})"
 
 
 def _rate_code(config, initial: str, diagnostics) -> str:
@@ -811,7 +814,10 @@ def _training_view(model, diagnostics, shapes=None) -> dict | None:
     callbacks = _callbacks(config, diagnostics)
     fit = wrap_call("return model.fit(", ["x", "y", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
                                           *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else [])], "    ")
-    return {"compile": compile_text, "fit": f"{labels}\n{fit}" if labels else fit}
+    entry = vocabulary.OPTIMIZERS.get(config.optimizer.kind or "") if config.optimizer is not None else None
+    rule_class = entry is not None and vocabulary.rule_class(entry, vocabulary.rule_of(config.optimizer), "keras")
+    return {"compile": compile_text, "fit": f"{labels}\n{fit}" if labels else fit,
+            "rule_class": rule_class_code(TARGET, entry) if rule_class else None}
 
 
 # =============================================================================

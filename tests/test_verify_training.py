@@ -69,9 +69,6 @@ CORPUS = [
 # "folder/path direction" -> why it fails today (strict xfail: a fix shows up)
 _KERAS_BLOCKS = ("the generated Keras file, read as a source, holds its blocks as Keras layer subclasses, whose "
                  "weights the source runner does not map yet (weights-unmapped)")
-_COUPLED_DECAY = ("SGD with momentum and weight_decay=5e-4: PyTorch adds the decay to the gradient (L2), Keras 3 "
-                  "decouples it; both migrations warn (approximate-translation), and the weights part after about "
-                  "18 steps")
 KNOWN_FAILURES: dict[str, str] = {
     "paper/keras/tutorial_cnn_sequential.py": (
         "Adam: Keras adds epsilon (1e-7) to sqrt(v) before the bias correction, PyTorch after it; the generated "
@@ -79,8 +76,6 @@ KNOWN_FAILURES: dict[str, str] = {
         "(relative loss difference 2.6e-4 at step 3)"),
     "paper/pytorch/text_classifier_sequential.py": _LSTM_BIASES,
     "paper/keras/text_classifier_sequential.py": _LSTM_BIASES,
-    "corpus/pytorch/script_cnn_dataclass_config.py original->migrated": _COUPLED_DECAY,
-    "corpus/pytorch/script_cnn_dataclass_config.py migrated->back": _COUPLED_DECAY,
     "corpus/pytorch/script_resnet_image_folder.py migrated->back": _KERAS_BLOCKS,
 }
 
