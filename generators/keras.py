@@ -51,8 +51,17 @@ from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, called_block, infer_
 from nnpivot.weights import WeightStore
 
 from .blockcode import call_arguments, members, plan_block
-from .codegen import (MODULE_NAMES, OutputNames, Taken, class_name, class_names, environment, header, rule_class_code,
-                      write_atomic)
+from .codegen import (
+    MODULE_NAMES,
+    OutputNames,
+    Taken,
+    class_name,
+    class_names,
+    environment,
+    header,
+    rule_class_code,
+    write_atomic,
+)
 
 np = lazy_module("numpy")  # for the weight functions: generating code never loads numpy
 

@@ -182,10 +182,10 @@ def rule_matters(entry: OptimizerEntry, parameters: dict[str, float]) -> bool:
 
 
 def rule_of(optimizer) -> str:
-    """The pivot optimizer's rule where it matters, else PyTorch's (the default): equal settings, equal rule."""
+    """The pivot optimizer's rule where it matters, else "" (both frameworks' optimizers update alike)."""
     entry = OPTIMIZERS.get(optimizer.kind or "")
     if entry is None or not rule_matters(entry, {p.key: p.value for p in optimizer.parameters}):
-        return RULE_PYTORCH
+        return ""
     return optimizer.rule.name
 
 
@@ -226,9 +226,9 @@ KERAS_RULE_CLASSES: dict[str, OptimizerEntry] = {
 
 def rule_class(entry: OptimizerEntry, rule: str, target: str) -> str:
     """The rule class ``target`` ("torch"/"keras") trains with for a model whose optimizer has ``rule`` (its
-    ``rule_of``); "" when the target's own optimizer class updates with that rule."""
+    ``rule_of``); "" when the target's own optimizer class updates with that rule (or the rule does not matter)."""
     native = RULE_PYTORCH if target == "torch" else RULE_KERAS
-    return "" if rule == native else entry.rule_class(target)
+    return "" if rule in ("", native) else entry.rule_class(target)
 
 # Keywords a Keras optimizer accepts that are not hyper-parameters of the update rule.
 KERAS_OPTIMIZER_IGNORED = frozenset({"name"})
@@ -593,7 +593,7 @@ class TrainingSettings:
     parameters: dict[str, float]
     loss: LossEntry
     batch_size: int
-    rule: str = RULE_PYTORCH        # whose update rule (rule_of): the runners train with a rule class otherwise
+    rule: str = ""                  # whose update rule, where it matters (rule_of): the runners pick the class
 
     def torch_keywords(self) -> dict:
         """The torch.optim keywords of the set parameters (a tuple keyword such as betas completed with the
@@ -621,7 +621,7 @@ class TrainingSettings:
 
     def describe(self) -> str:
         values = [f"learning_rate={self.learning_rate:g}", *(f"{k}={v:g}" for k, v in self.parameters.items())]
-        if self.rule != RULE_PYTORCH:
+        if self.rule:
             values.append(f"rule={self.rule}")
         return f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}"
 
@@ -658,7 +658,7 @@ def training_settings(config) -> TrainingSettings | None:
         return None
     learning_rate = optimizer.learningRate if optimizer is not None else DEFAULT_LEARNING_RATE
     parameters = {p.key: p.value for p in optimizer.parameters} if optimizer is not None else {}
-    rule = rule_of(optimizer) if optimizer is not None else RULE_PYTORCH
+    rule = rule_of(optimizer) if optimizer is not None else ""
     return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule)
 
 

@@ -25,6 +25,7 @@ import ast
 import importlib.util
 import inspect
 import itertools
+import math
 import re
 import sys
 import traceback
@@ -251,8 +252,6 @@ def rule_optimizer_class(target: str, entry, namespace: dict) -> type:
 
 def torch_optimizer_class(settings):
     """The torch.optim class that trains with ``settings`` (a kinds.training.TrainingSettings), its rule's."""
-    import math
-
     import torch
 
     if rule_class(settings.optimizer, settings.rule, "torch"):
