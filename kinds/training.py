@@ -171,14 +171,15 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
 
 def rule_matters(entry: OptimizerEntry, parameters: dict[str, float]) -> bool:
     """Whether PyTorch's and Keras's update rules differ for these settings (pivot names -> values), so the
-    model records whose rule they are written for: the Adam family's epsilon (unless 0), SGD's weight decay
-    under momentum (without momentum, decoupled and L2 decay are the same update). Only the optimizers with
-    rule classes are told apart; the others carry their values over approximately (with a warning)."""
+    model records whose rule they are written for: the Adam family's epsilon (unless 0 or unset: an unset one
+    is each target's own default, in its own rule), SGD's weight decay under momentum (without momentum,
+    decoupled and L2 decay are the same update). Only the optimizers with rule classes are told apart; the
+    others carry their values over approximately (with a warning)."""
     if not entry.torch_rule_class:
         return False
     if entry.name == "sgd":
         return bool(parameters.get("weight_decay") and parameters.get("momentum"))
-    return parameters.get("epsilon", 1.0) != 0 or (entry.name == "adam" and bool(parameters.get("weight_decay")))
+    return bool(parameters.get("epsilon")) or (entry.name == "adam" and bool(parameters.get("weight_decay")))
 
 
 def rule_of(optimizer) -> str:

@@ -23,7 +23,14 @@ import tensorflow as tf
 import torch
 from keras import ops
 
+from nnpivot.diagnostics import NNPivotError
 from nnpivot.frameworks import rule_optimizer_class
+from nnpivot.generators import keras as K
+from nnpivot.generators import pytorch as P
+from nnpivot.generators.nn_text import to_text as print_nn
+from nnpivot.importers.keras import import_keras
+from nnpivot.importers.nn_text import parse_text
+from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.kinds import training as vocabulary
 
 pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]
@@ -166,5 +173,66 @@ def test_the_rule_matters_only_where_the_updates_differ():
     assert not vocabulary.rule_matters(sgd, {"momentum": 0.9})
     assert not vocabulary.rule_matters(sgd, {"weight_decay": 1e-4})  # without momentum: the same update
     assert vocabulary.rule_matters(adam, {"epsilon": 1e-7})
-    assert not vocabulary.rule_matters(adam, {"epsilon": 0.0})
+    assert not vocabulary.rule_matters(adam, {"epsilon": 0.0}) and not vocabulary.rule_matters(adam, {})
     assert not vocabulary.rule_matters(vocabulary.OPTIMIZERS["rmsprop"], {"epsilon": 1e-7})  # no rule class
+
+
+# --- the rule travels: .nn text, generated code read back ---------------------------------------------------
+
+NET = """\
+model Net {{
+  input x: float32[4]
+  d = dense(x, 3)
+  output d
+  training {{
+    optimizer {optimizer}
+    loss mse
+    epochs 2
+    batch_size 8
+  }}
+}}
+"""
+
+
+def test_the_rule_is_written_and_read_in_nn_text():
+    text = NET.format(optimizer="adam(learning_rate=0.01, epsilon=1e-07, rule=keras)")
+    model = parse_text(text, "net.nn")
+    assert model.training.optimizer.rule.name == "keras"
+    printed = print_nn(model)
+    assert "optimizer adam(learning_rate=0.01, epsilon=1e-07, rule=keras)" in printed
+    assert print_nn(parse_text(printed, "net.nn")) == printed
+    pytorch_rule = parse_text(NET.format(optimizer="adam(learning_rate=0.01, epsilon=1e-07)"), "net.nn")
+    assert pytorch_rule.training.optimizer.rule.name == "pytorch" and "rule=" not in print_nn(pytorch_rule)
+
+
+def test_an_unknown_rule_is_a_located_error():
+    with pytest.raises(NNPivotError) as raised:
+        parse_text(NET.format(optimizer="adam(learning_rate=0.01, rule=jax)"), "net.nn")
+    [problem] = raised.value.diagnostics
+    assert problem.code == "bad-value" and "pytorch, keras" in problem.message
+    assert (problem.location.line, problem.location.col) == (6, 40)  # at rule=
+
+
+@pytest.mark.parametrize(("optimizer", "rule"), [
+    ("adam(learning_rate=0.01, epsilon=1e-07, rule=keras)", "keras"),
+    ("adam(learning_rate=0.01, epsilon=1e-08, weight_decay=0.1)", "pytorch"),
+    ("adamw(learning_rate=0.01, epsilon=1e-07, weight_decay=0.004, rule=keras)", "keras"),
+    ("sgd(learning_rate=0.1, momentum=0.9, weight_decay=0.0005)", "pytorch"),
+    ("sgd(learning_rate=0.1, momentum=0.9, weight_decay=0.0005, rule=keras)", "keras"),
+])
+def test_generated_code_reads_back_with_its_rule(optimizer, rule, tmp_path):
+    """Each target writes the rule class where its own optimizer updates otherwise; its importer reads the class
+    back as the optimizer with that rule, the settings unchanged."""
+    model = parse_text(NET.format(optimizer=optimizer), "net.nn")
+    expected = ({p.key: p.value for p in model.training.optimizer.parameters}, model.training.optimizer.kind)
+    for generate, read, target in ((P.generate, import_pytorch, "torch"), (K.generate, import_keras, "keras")):
+        path = tmp_path / f"{target}_net.py"
+        path.write_text(generate(model, "net.nn"))
+        entry = vocabulary.OPTIMIZERS[model.training.optimizer.kind]
+        rule_class = vocabulary.rule_class(entry, rule, target)
+        assert (f"class {rule_class}(" in path.read_text()) == bool(rule_class)
+        again, report = read(path, input_shapes=[[4]])
+        assert report.ok and not report.diagnostics, [str(d) for d in report.diagnostics]
+        optimizer_again = again.training.optimizer
+        assert ({p.key: p.value for p in optimizer_again.parameters}, optimizer_again.kind) == expected
+        assert vocabulary.rule_of(optimizer_again) == rule, target
