@@ -787,10 +787,29 @@ def _class_count(model, shapes) -> int | None:
     return shape[-1] if shape and isinstance(shape[-1], int) and shape[-1] > 1 else None
 
 
+# Recurrent kinds whose pivot (PyTorch) form has two biases where Keras's has one, their sum
+_TWO_BIASES = ("SimpleRNN", "LSTM", "LSTMCell")
+
+
+def _two_bias_warnings(model, diagnostics) -> None:
+    """The pivot's recurrent layers hold PyTorch's two biases (bias_ih, bias_hh), Keras's one their sum: both
+    receive the whole gradient, so PyTorch's training moves the sum twice as far per step (SGD: as a doubled
+    learning rate would; Adam: as the same update taken twice), which Keras's one bias cannot follow."""
+    for graph in (model, *model.blocks):
+        for node in graph.nodes:
+            if node.eClass.name in _TWO_BIASES and node.bias:
+                diagnostics.append(warning(
+                    "approximate-translation", f"training of {node.name}: the model's {node.eClass.name} has "
+                    "PyTorch's two biases (bias_ih, bias_hh), Keras's one is their sum; where both train (a PyTorch "
+                    "source), each receives the whole gradient and the sum moves twice as far per step as Keras's "
+                    "bias does (inference is exact)", location_of(node)))
+
+
 def _training_view(model, diagnostics, shapes=None) -> dict | None:
     config = model.training
     if config is None:
         return None
+    _two_bias_warnings(model, diagnostics)
     # an unset optimizer or loss means the same defaults as in the PyTorch training function
     compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config)}"]
     loss = config.loss or vocabulary.DEFAULT_LOSS

@@ -133,8 +133,9 @@ _EPSILON_INSIDE = ("Keras adds epsilon inside the square root, PyTorch outside i
 
 
 def _epsilon(torch_default: float, keras_default: float = 1e-7, differs: str = _EPSILON_HAT) -> OptimizerParameter:
-    """The pivot's epsilon is PyTorch's (added to the bias-corrected sqrt(v)); Keras places it otherwise, and
-    no constant converts one into the other, so its Keras form is approximate (a warning)."""
+    """The epsilon of the optimizer's rule. No constant converts one framework's into the other's (Adam's
+    differs by sqrt(1 - beta_2 ** t) at step t): Adam and AdamW train with a rule class where the target's rule
+    differs (``differs=""``), the others' other form is approximate (a warning)."""
     return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default, keras_differs=differs)
 
 

@@ -236,3 +236,42 @@ def test_generated_code_reads_back_with_its_rule(optimizer, rule, tmp_path):
         optimizer_again = again.training.optimizer
         assert ({p.key: p.value for p in optimizer_again.parameters}, optimizer_again.kind) == expected
         assert vocabulary.rule_of(optimizer_again) == rule, target
+
+
+# --- recurrent biases: PyTorch trains two where Keras has one ---------------------------------------------
+
+RECURRENT = """\
+model Reader {{
+  input tokens: int64[12]
+  embed = embedding(tokens, 50, 8)
+  state = lstm(embed, 6, return_sequences=false)
+  logits = dense(state, 2)
+  output logits
+{training}}}
+"""
+
+
+def test_keras_training_of_two_recurrent_biases_is_a_located_warning():
+    """Each of PyTorch's two LSTM biases receives the whole gradient; Keras's one bias (their sum) cannot move as
+    their sum does, so the Keras training function says so at the layer (inference is exact: no warning)."""
+    training = "  training {\n    optimizer sgd(learning_rate=0.1)\n    loss cross_entropy\n  }\n"
+    program = K.plan(parse_text(RECURRENT.format(training=training), "reader.nn"))
+    K.render(program, "reader.nn")
+    [problem] = program.diagnostics
+    assert problem.code == "approximate-translation" and not problem.is_error
+    assert "state" in problem.message and "bias_ih, bias_hh" in problem.message and problem.location.line == 4
+    program = K.plan(parse_text(RECURRENT.format(training=""), "reader.nn"))
+    K.render(program, "reader.nn")
+    assert not program.diagnostics
+
+
+def test_two_biases_move_their_sum_twice_as_far():
+    """The cause, measured: one SGD step on an LSTM moves bias_ih + bias_hh by twice the step of either."""
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 2, batch_first=True)
+    before = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().clone()
+    lstm(torch.randn(4, 5, 3))[0].sum().backward()
+    assert torch.equal(lstm.bias_ih_l0.grad, lstm.bias_hh_l0.grad)
+    torch.optim.SGD(lstm.parameters(), lr=0.1).step()
+    moved = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach() - before
+    torch.testing.assert_close(moved, -2 * 0.1 * lstm.bias_ih_l0.grad)
