@@ -191,3 +191,14 @@ def environment(target: str) -> jinja2.Environment:
 
 # One atomic writer for every output file (refuses an existing file with ``output-exists``).
 write_atomic = fileio.write_atomic
+
+
+def rule_class_code(target: str, entry) -> str:
+    """The code of the optimizer class that trains ``entry`` (a kinds.training.OptimizerEntry) in ``target``
+    ("pytorch"/"keras") with the other framework's update rule. Generated files define it; ``nnpivot verify
+    --train`` runs this same code (the runners execute it), so what is checked is what is written."""
+    torch_side = target == "pytorch"
+    return environment(target).get_template("optimizer.py.j2").render(
+        kind=entry.name, name=entry.rule_class("torch" if torch_side else "keras"),
+        base=entry.torch_class if torch_side else entry.keras_class,
+        torch_name=entry.torch_name, keras_name=entry.keras_name)

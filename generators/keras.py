@@ -50,7 +50,17 @@ from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, called_block, infer_
 from nnpivot.weights import WeightStore
 
 from .blockcode import call_arguments, declared_outside, members, plan_block
-from .codegen import MODULE_NAMES, OutputNames, Taken, class_name, class_names, environment, header, write_atomic
+from .codegen import (
+    MODULE_NAMES,
+    OutputNames,
+    Taken,
+    class_name,
+    class_names,
+    environment,
+    header,
+    rule_class_code,
+    write_atomic,
+)
 
 np = lazy_module("numpy")  # for the weight functions: generating code never loads numpy
 subprocess = lazy_module("subprocess")  # for ruff on over-long lines only (its import is 1% of a migrate)
@@ -721,7 +731,9 @@ def _optimizer_code(opt, diagnostics, config=None) -> str:
                                        f"carried over approximately ({known.keras_differs})",
                                        location_of(parameter) or location_of(opt)))
         args.append(f"{known.keras}={literal(known.keras_value(parameter.value))}")
-    return f"{entry.keras_class}({', '.join(args + extra)})"
+    # settings written for PyTorch's update rule train with the subclass that updates so (see _training_view)
+    cls = vocabulary.rule_class(entry, vocabulary.rule_of(opt), "keras") or entry.keras_class
+    return f"{cls}({', '.join(args + extra)})"
 
 
 def _rate_code(config, initial: str, diagnostics) -> str:
@@ -799,10 +811,29 @@ def _class_count(model, shapes) -> int | None:
     return shape[-1] if shape and isinstance(shape[-1], int) and shape[-1] > 1 else None
 
 
+# Recurrent kinds whose pivot (PyTorch) form has two biases where Keras's has one, their sum
+_TWO_BIASES = ("SimpleRNN", "LSTM", "LSTMCell")
+
+
+def _two_bias_warnings(model, diagnostics) -> None:
+    """The pivot's recurrent layers hold PyTorch's two biases (bias_ih, bias_hh), Keras's one their sum: both
+    receive the whole gradient, so PyTorch's training moves the sum twice as far per step (SGD: as a doubled
+    learning rate would; Adam: as the same update taken twice), which Keras's one bias cannot follow."""
+    for graph in (model, *model.blocks):
+        for node in graph.nodes:
+            if node.eClass.name in _TWO_BIASES and node.bias:
+                diagnostics.append(warning(
+                    "approximate-translation", f"training of {node.name}: the model's {node.eClass.name} has "
+                    "PyTorch's two biases (bias_ih, bias_hh), Keras's one is their sum; where both train (a PyTorch "
+                    "source), each receives the whole gradient and the sum moves twice as far per step as Keras's "
+                    "bias does (inference is exact)", location_of(node)))
+
+
 def _training_view(model, diagnostics, shapes=None) -> dict | None:
     config = model.training
     if config is None:
         return None
+    _two_bias_warnings(model, diagnostics)
     # an unset optimizer or loss means the same defaults as in the PyTorch training function
     compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config)}"]
     loss = config.loss or vocabulary.DEFAULT_LOSS
@@ -835,7 +866,10 @@ def _training_view(model, diagnostics, shapes=None) -> dict | None:
     callbacks = _callbacks(config, diagnostics)
     fit = wrap_call("return model.fit(", ["x", "y", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
                                           *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else [])], "    ")
-    return {"compile": compile_text, "fit": f"{labels}\n{fit}" if labels else fit}
+    entry = vocabulary.OPTIMIZERS.get(config.optimizer.kind or "") if config.optimizer is not None else None
+    rule_class = entry is not None and vocabulary.rule_class(entry, vocabulary.rule_of(config.optimizer), "keras")
+    return {"compile": compile_text, "fit": f"{labels}\n{fit}" if labels else fit,
+            "rule_class": rule_class_code(TARGET, entry) if rule_class else None}
 
 
 # =============================================================================

@@ -11,7 +11,7 @@ import json
 
 from nnpivot.graph import topological_order
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, is_enum, kind_of, snake
-from nnpivot.kinds.training import CLIPPING_SETTINGS, LOSS_SETTINGS, OPTIMIZERS
+from nnpivot.kinds.training import CLIPPING_SETTINGS, LOSS_SETTINGS, OPTIMIZERS, RULE_PYTORCH
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.blocks import guard_of, parameters_used
 
@@ -281,6 +281,8 @@ def _training_lines(training, indent: str) -> list[str]:
     if opt is not None:
         params = [f"learning_rate={_number(opt.learningRate)}"]
         params += [f"{p.key}={_optimizer_value(opt.kind, p)}" for p in opt.parameters]
+        if opt.rule.name != RULE_PYTORCH:   # written for Keras's update rule (UpdateRule)
+            params.append(f"rule={opt.rule.name}")
         lines.append(f"{inner}optimizer {opt.kind}({', '.join(params)})")
     if training.loss:
         lines.append(f"{inner}loss {training.loss}{_settings_text(training, LOSS_SETTINGS)}")

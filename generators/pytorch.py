@@ -414,9 +414,13 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
     scheduler, scheduler_step = _scheduler(config, diagnostics)
     parameters = ["model", "dataset", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
                   f"learning_rate={literal(optimizer.learningRate if optimizer is not None else vocabulary.DEFAULT_LEARNING_RATE)}"]
+    # settings written for Keras's update rule train with the subclass that updates so
+    rule_class = vocabulary.rule_class(entry, vocabulary.rule_of(optimizer), "torch") if optimizer is not None else ""
     return {
         "signature": wrap_call("def train(", parameters, "", "):"),
-        "optimizer": wrap_call(f"optimizer = {entry.torch_class}(", ["model.parameters()", *options], INDENT),
+        "optimizer": wrap_call(f"optimizer = {rule_class or entry.torch_class}(", ["model.parameters()", *options],
+                               INDENT),
+        "rule_class": codegen.rule_class_code(TARGET, entry) if rule_class else None,
         "loss_input": writing.input.format("outputs"), "probabilities": writing.input != "{}",
         "loss": _loss_code(writing.code, config, loss, diagnostics), "targets": _targets(config, loss),
         "scheduler": scheduler, "scheduler_step": scheduler_step, "clipping": _clipping(config),

@@ -717,6 +717,12 @@ class Interpreter(KerasImporter, SourceInterpreter):
         return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
 
     def define_class(self, node: ast.ClassDef, scope) -> None:
+        rule_class = vocabulary.KERAS_RULE_CLASSES.get(node.name)
+        if rule_class is not None and any(self.qualname(b) == f"optimizers.{rule_class.keras_name}"
+                                          for b in node.bases):
+            # generated code's optimizer with PyTorch's update rule: read as that optimizer (optimizer())
+            scope[node.name] = ModulePath(f"optimizers.{node.name}")
+            return
         role = self.class_role(node, scope)
         if not role and not node.bases:   # a plain class of the script: a config object
             SourceInterpreter.define_class(self, node, scope)
@@ -3429,7 +3435,7 @@ def optimizer(self, value, loc, config=None):
     else:
         self.warn("dynamic-value", "the optimizer is not known statically; it is left out", loc)
         return None
-    entry = _OPTIMIZERS_BY_KERAS_NAME.get(spelling.lower())
+    entry = _OPTIMIZERS_BY_KERAS_NAME.get(spelling.lower()) or vocabulary.KERAS_RULE_CLASSES.get(spelling)
     if entry is None:
         self.warn("unsupported-construct", f"optimizer '{spelling.lower()}' is not in the pivot's vocabulary; "
                   "it is left out", loc)
@@ -3454,7 +3460,7 @@ def optimizer(self, value, loc, config=None):
         elif key in ("global_clipnorm", "clipnorm", "clipvalue") and item is None:
             continue
         elif parameter is not None and isinstance(item, (int, float, bool)):
-            if entry.name == "adam" and key == "weight_decay" and item:
+            if entry.name == "adam" and key == "weight_decay" and item and spelling not in vocabulary.KERAS_RULE_CLASSES:
                 # Keras decouples Adam's weight decay, as PyTorch's AdamW does: the same update, exactly
                 entry = vocabulary.OPTIMIZERS["adamw"]
                 result.kind = entry.name
@@ -3468,6 +3474,10 @@ def optimizer(self, value, loc, config=None):
     given = {p.key for p in result.parameters}
     result.parameters.extend(eclass("Parameter")(key=p.name, value=float(default))
                              for p, default in vocabulary.source_defaults(entry, "keras") if p.name not in given)
+    # Keras's update rule, where it makes a difference; a rule class of generated code has PyTorch's (the default)
+    if spelling not in vocabulary.KERAS_RULE_CLASSES and \
+            vocabulary.rule_matters(entry, {p.key: p.value for p in result.parameters}):
+        result.rule = eenum("UpdateRule").getEEnumLiteral(vocabulary.RULE_KERAS)
     return result
 
 

@@ -646,7 +646,14 @@ class _Builder:
             flag = known is not None and (parameter := known.parameter(arg.key)) is not None and parameter.boolean
             if flag and isinstance(value, bool):
                 value = float(value)  # the pivot stores flags as 0/1
-            if not arg.key or isinstance(value, (bool, str, list)):
+            if arg.key == "rule":   # whose update rule the parameters are written for: pytorch or keras
+                literal_value = eenum("UpdateRule").getEEnumLiteral(value) if isinstance(value, str) else None
+                if literal_value is None:
+                    names = ", ".join(lit.name for lit in eenum("UpdateRule").eLiterals)
+                    self.fail("bad-value", f"an optimizer's rule is one of {names}", arg)
+                else:
+                    optimizer.rule = literal_value
+            elif not arg.key or isinstance(value, (bool, str, list)):
                 self.fail("bad-value", "optimizer parameters are written key=number (flags: true/false)", arg)
             elif arg.key == "learning_rate":
                 optimizer.learningRate = float(value)

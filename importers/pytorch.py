@@ -2551,6 +2551,8 @@ class _TrainingReader:
                 if name is None:
                     if isinstance(node.func, ast.Name) and node.func.id == "DataLoader":
                         name = "torch.utils.data.DataLoader"
+                    elif isinstance(node.func, ast.Name) and node.func.id in self.rule_classes():
+                        name = f"torch.optim.{node.func.id}"   # generated code's optimizer with Keras's rule
                     else:
                         continue
                 spelling = _canonical(name)
@@ -2581,7 +2583,8 @@ class _TrainingReader:
         if optimizer is None and loss is None and epochs is None and batch is None and not clips:
             return None
         config = TrainingConfig()
-        if optimizer is not None and optimizer[0] not in vocabulary.OPTIMIZERS_BY_TORCH_NAME:
+        if optimizer is not None and optimizer[0] not in vocabulary.OPTIMIZERS_BY_TORCH_NAME and \
+                optimizer[0] not in vocabulary.TORCH_RULE_CLASSES:
             self.importer.problem("unsupported-construct", f"the optimizer torch.optim.{optimizer[0]} has no pivot "
                                   "counterpart; the training configuration has no optimizer",
                                   self.importer.where(optimizer[1]), warning)
@@ -2651,9 +2654,21 @@ class _TrainingReader:
                 return found
         return next((found for found, owner in zip(optimizers, owners) if owner not in others), None)
 
+    def rule_classes(self) -> set[str]:
+        """The rule classes (kinds.training: a torch.optim subclass updating with Keras's rule) this file
+        defines, as generated code does: a module-level class of that name subclassing that torch.optim class."""
+        found = set()
+        for stmt in self.tree.body:
+            entry = vocabulary.TORCH_RULE_CLASSES.get(stmt.name) if isinstance(stmt, ast.ClassDef) else None
+            if entry is not None and any(self.importer.imports.qualified(b) == entry.torch_class for b in stmt.bases):
+                found.add(stmt.name)
+        return found
+
     def optimizer(self, cls: str, call: ast.Call, values) -> Optimizer:
-        entry = vocabulary.OPTIMIZERS_BY_TORCH_NAME[cls]
+        entry = vocabulary.OPTIMIZERS_BY_TORCH_NAME.get(cls) or vocabulary.TORCH_RULE_CLASSES[cls]
         opt = Optimizer(kind=entry.name, learningRate=entry.torch_learning_rate)
+        if cls in vocabulary.TORCH_RULE_CLASSES:
+            opt.rule = eenum("UpdateRule").getEEnumLiteral(vocabulary.RULE_KERAS)
         set_location(opt, self.importer.where(call))
         for keyword in call.keywords:
             value = self.literal(keyword.value, values)

@@ -9,9 +9,15 @@ Pivot conventions:
 
 - Parameter names are Keras-like (``learning_rate``, ``beta_1``, ``epsilon``, ``rho``);
   a parameter the model does not set means the target framework's default.
-- ``weight_decay`` means what PyTorch's optimizer of that name does with it: an L2
-  term added to the gradient, except for ``adamw`` (decoupled). Keras 3 always
-  decouples it, so only ``adamw`` (and plain ``sgd``) carry it over exactly.
+- The values mean what they mean in the update rule of the optimizer's ``rule``
+  (metamodel UpdateRule): PyTorch's by default, Keras's where a Keras source's
+  settings update otherwise (``rule_matters``). ``weight_decay`` is an L2 term
+  added to the gradient in PyTorch's rule (except ``adamw``: decoupled), subtracted
+  from the weights apart from the gradient in Keras's; ``epsilon`` of the Adam
+  family is added to the bias-corrected sqrt(v) in PyTorch's rule, to sqrt(v)
+  before the bias correction in Keras's. Where the target framework's rule is not
+  the model's, generated code uses a small subclass of the target's optimizer that
+  updates with the model's rule (``OptimizerEntry.rule_class``), exactly.
 - The cross-entropies read the model's output by its last activation: a model that
   ends in softmax (sigmoid for the binary loss) outputs probabilities, any other
   model outputs logits; ``nll`` reads log-probabilities (a model ending in
@@ -69,6 +75,13 @@ class OptimizerEntry:
     torch_learning_rate: float      # each framework's default learning rate
     keras_learning_rate: float
     parameters: tuple[OptimizerParameter, ...]
+    # the optimizer classes generated code defines to update with the other framework's rule (see rule_matters)
+    torch_rule_class: str = ""      # a torch.optim subclass updating with Keras's rule ("KerasAdam")
+    keras_rule_class: str = ""      # a keras.optimizers subclass updating with PyTorch's rule ("TorchAdam")
+
+    def rule_class(self, target: str) -> str:
+        """The class that updates with the other framework's rule in ``target`` ("torch"/"keras"); "" if none."""
+        return self.torch_rule_class if target == "torch" else self.keras_rule_class
 
     @property
     def torch_name(self) -> str:
@@ -94,6 +107,7 @@ class OptimizerEntry:
 
 
 _COUPLED_DECAY = "Keras decouples weight decay from the gradient, PyTorch's {} adds it to the gradient (L2)"
+RULE_PYTORCH, RULE_KERAS = "pytorch", "keras"   # the metamodel's UpdateRule literals
 
 
 def _decay(optimizer: str, torch_default: float = 0.0, keras_default: float | None = None,
@@ -110,7 +124,8 @@ def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerPa
 # Not quite one quantity: Keras's Adam family adds epsilon before the bias correction of sqrt(v) ("epsilon
 # hat"), its RMSprop and Adagrad inside the square root; PyTorch adds it to the (bias-corrected) sqrt(v). The
 # updates agree where sqrt(v) is well above epsilon, i.e. except for near-zero gradients or a large epsilon.
-# Adadelta adds it inside the square root in both.
+# Adadelta adds it inside the square root in both. Adam and AdamW carry it over exactly through their rule
+# classes (the optimizer's rule says whose epsilon it is); the others approximately, with a warning.
 _EPSILON_HAT = ("Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after it: the same value is a "
                 "larger epsilon in Keras in the first steps")
 _EPSILON_INSIDE = ("Keras adds epsilon inside the square root, PyTorch outside it: the updates differ where the "
@@ -118,8 +133,9 @@ _EPSILON_INSIDE = ("Keras adds epsilon inside the square root, PyTorch outside i
 
 
 def _epsilon(torch_default: float, keras_default: float = 1e-7, differs: str = _EPSILON_HAT) -> OptimizerParameter:
-    """The pivot's epsilon is PyTorch's (added to the bias-corrected sqrt(v)); Keras places it otherwise, and
-    no constant converts one into the other, so its Keras form is approximate (a warning)."""
+    """The epsilon of the optimizer's rule. No constant converts one framework's into the other's (Adam's
+    differs by sqrt(1 - beta_2 ** t) at step t): Adam and AdamW train with a rule class where the target's rule
+    differs (``differs=""``), the others' other form is approximate (a warning)."""
     return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default, keras_differs=differs)
 
 
@@ -131,12 +147,13 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
     OptimizerEntry("sgd", "torch.optim.SGD", "keras.optimizers.SGD", ("sgd",), 1e-3, 0.01, (
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
         OptimizerParameter("nesterov", "nesterov", "nesterov", False, False, boolean=True, requires="momentum"),
-        # without momentum, decoupled and L2 decay give the same update
-        _decay("SGD"))),
+        # exact through the rule classes (without momentum, decoupled and L2 decay give the same update)
+        _decay("SGD", exact=True)), "KerasSGD", "TorchSGD"),
     OptimizerEntry("adam", "torch.optim.Adam", "keras.optimizers.Adam", ("adam",), 1e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8), _decay("Adam"), _flag("amsgrad"))),
+        *_betas(), _epsilon(1e-8, differs=""), _decay("Adam", exact=True), _flag("amsgrad")), "KerasAdam", "TorchAdam"),
     OptimizerEntry("adamw", "torch.optim.AdamW", "keras.optimizers.AdamW", ("adamw",), 1e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8), _decay("AdamW", 0.01, 0.004, exact=True), _flag("amsgrad"))),
+        *_betas(), _epsilon(1e-8, differs=""), _decay("AdamW", 0.01, 0.004, exact=True), _flag("amsgrad")),
+        "KerasAdamW", "TorchAdamW"),
     OptimizerEntry("rmsprop", "torch.optim.RMSprop", "keras.optimizers.RMSprop", ("rmsprop",), 1e-2, 1e-3, (
         OptimizerParameter("rho", "alpha", "rho", 0.99, 0.9),
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
@@ -153,6 +170,28 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
         *_betas(), _epsilon(1e-8), _decay("NAdam"))),
 )}
 
+def rule_matters(entry: OptimizerEntry, parameters: dict[str, float]) -> bool:
+    """Whether PyTorch's and Keras's update rules differ for these settings (pivot names -> values), so the
+    model records whose rule they are written for: the Adam family's epsilon (unless 0 or unset: an unset one
+    is each target's own default, in its own rule), SGD's weight decay under momentum (without momentum,
+    decoupled and L2 decay are the same update). Only the optimizers with rule classes are told apart; the
+    others carry their values over approximately (with a warning)."""
+    if not entry.torch_rule_class:
+        return False
+    if entry.name == "sgd":
+        return bool(parameters.get("weight_decay") and parameters.get("momentum"))
+    return bool(parameters.get("epsilon")) or (entry.name == "adam" and bool(parameters.get("weight_decay")))
+
+
+def rule_of(optimizer) -> str:
+    """The pivot optimizer's rule where it matters, else "" (both frameworks' optimizers update alike)."""
+    entry = OPTIMIZERS.get(optimizer.kind or "")
+    if entry is None or not rule_matters(entry, {p.key: p.value for p in optimizer.parameters}):
+        return ""
+    return optimizer.rule.name
+
+
+# The rule class of a spelling, for the importers: {"KerasAdam": (entry, RULE_KERAS), "TorchAdam": ...}
 def source_defaults(entry: OptimizerEntry, framework: str) -> list[tuple[OptimizerParameter, float | bool]]:
     """The parameters whose default differs between the frameworks, with the ``framework``'s ("torch"/"keras").
 
@@ -178,6 +217,20 @@ OPTIMIZERS_BY_TORCH_NAME: dict[str, OptimizerEntry] = {e.torch_name: e for e in 
 OPTIMIZERS_BY_KERAS_NAME: dict[str, OptimizerEntry] = {
     **{e.keras_name: e for e in OPTIMIZERS.values()},
     **{s: e for e in OPTIMIZERS.values() for s in e.keras_strings}}
+# The rule classes generated code defines (a torch.optim subclass with Keras's rule, a Keras optimizer subclass
+# with PyTorch's), by class name: the importers read one back as its optimizer with that rule. Each subclasses
+# the framework's own class of the optimizer (torch_class / keras_class); see generators/templates/*/optimizers.
+TORCH_RULE_CLASSES: dict[str, OptimizerEntry] = {
+    e.torch_rule_class: e for e in OPTIMIZERS.values() if e.torch_rule_class}
+KERAS_RULE_CLASSES: dict[str, OptimizerEntry] = {
+    e.keras_rule_class: e for e in OPTIMIZERS.values() if e.keras_rule_class}
+
+
+def rule_class(entry: OptimizerEntry, rule: str, target: str) -> str:
+    """The rule class ``target`` ("torch"/"keras") trains with for a model whose optimizer has ``rule`` (its
+    ``rule_of``); "" when the target's own optimizer class updates with that rule (or the rule does not matter)."""
+    native = RULE_PYTORCH if target == "torch" else RULE_KERAS
+    return "" if rule in ("", native) else entry.rule_class(target)
 
 # Keywords a Keras optimizer accepts that are not hyper-parameters of the update rule.
 KERAS_OPTIMIZER_IGNORED = frozenset({"name"})
@@ -542,6 +595,7 @@ class TrainingSettings:
     parameters: dict[str, float]
     loss: LossEntry
     batch_size: int
+    rule: str = ""                  # whose update rule, where it matters (rule_of): the runners pick the class
 
     def torch_keywords(self) -> dict:
         """The torch.optim keywords of the set parameters (a tuple keyword such as betas completed with the
@@ -569,6 +623,8 @@ class TrainingSettings:
 
     def describe(self) -> str:
         values = [f"learning_rate={self.learning_rate:g}", *(f"{k}={v:g}" for k, v in self.parameters.items())]
+        if self.rule:
+            values.append(f"rule={self.rule}")
         return f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}"
 
 
@@ -604,7 +660,8 @@ def training_settings(config) -> TrainingSettings | None:
         return None
     learning_rate = optimizer.learningRate if optimizer is not None else DEFAULT_LEARNING_RATE
     parameters = {p.key: p.value for p in optimizer.parameters} if optimizer is not None else {}
-    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize)
+    rule = rule_of(optimizer) if optimizer is not None else ""
+    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule)
 
 
 # --- documentation ---------------------------------------------------------------------------------

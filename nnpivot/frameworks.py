@@ -25,6 +25,7 @@ import ast
 import importlib.util
 import inspect
 import itertools
+import math
 import re
 import sys
 import traceback
@@ -35,11 +36,13 @@ import numpy as np
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import check_readable
+from nnpivot.generators.codegen import rule_class_code
 from nnpivot.generators.keras import assign_store, build_keras_model, keras_layouts, store_from_keras
 from nnpivot.generators.pytorch import parameter_slots, state_dict_from_store, store_from_state_dict
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.importers.pysource import SAME_VALUE_OPERATIONS, detect_framework
 from nnpivot.kinds.layout import channels_last, identity
+from nnpivot.kinds.training import rule_class
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import called_block, infer_shapes
 from nnpivot.weights import WeightStore
@@ -230,6 +233,40 @@ def _vocabulary_code(text: str, namespace: dict):
     """The value of a code text of the training vocabulary (kinds/training.py: ``nn.CrossEntropyLoss()``,
     ``targets.reshape(...)``), the very text the generated ``train`` holds; never user code."""
     return eval(compile(text, "<training vocabulary>", "eval"), namespace)
+
+
+_RULE_CLASSES: dict[tuple[str, str], type] = {}
+
+
+def rule_optimizer_class(target: str, entry, namespace: dict) -> type:
+    """The optimizer class generated code defines to train ``entry`` in ``target`` ("pytorch"/"keras") with the
+    other framework's update rule (kinds.training ``rule_class``): the generators' very code, run once per
+    process in ``namespace`` (the framework modules it names: torch and math, or keras and ops)."""
+    key = (target, entry.name)
+    if key not in _RULE_CLASSES:
+        scope = dict(namespace)
+        exec(compile(rule_class_code(target, entry), f"<{target} rule class>", "exec"), scope)  # noqa: S102
+        _RULE_CLASSES[key] = scope[entry.rule_class("torch" if target == "pytorch" else "keras")]
+    return _RULE_CLASSES[key]
+
+
+def torch_optimizer_class(settings):
+    """The torch.optim class that trains with ``settings`` (a kinds.training.TrainingSettings), its rule's."""
+    import torch
+
+    if rule_class(settings.optimizer, settings.rule, "torch"):
+        return rule_optimizer_class("pytorch", settings.optimizer, {"torch": torch, "math": math})
+    return getattr(torch.optim, settings.optimizer.torch_name)
+
+
+def keras_optimizer_class(settings):
+    """The Keras optimizer class that trains with ``settings``, its rule's."""
+    import keras
+    from keras import ops
+
+    if rule_class(settings.optimizer, settings.rule, "keras"):
+        return rule_optimizer_class("keras", settings.optimizer, {"keras": keras, "ops": ops})
+    return getattr(keras.optimizers, settings.optimizer.keras_name)
 
 
 @dataclass(frozen=True)
@@ -456,7 +493,7 @@ class TorchRunner(Runner):
             raise NNPivotError([error("unsupported-for-target", f"loss {settings.loss.name}: {writing.problem}",
                                       Location(str(self.path)))])
         self.obj.train(training)
-        optimizer_class = getattr(torch.optim, settings.optimizer.torch_name)
+        optimizer_class = torch_optimizer_class(settings)
         optimizer = optimizer_class(self.obj.parameters(), lr=settings.learning_rate, **settings.torch_keywords())
         loss_fn = _vocabulary_code(writing.code, {"nn": nn, "torch": torch})
         losses = []
@@ -614,7 +651,7 @@ class KerasRunner(Runner):
         if writing.code is None:
             raise NNPivotError([error("unsupported-for-target", f"loss {settings.loss.name}: {writing.problem}",
                                       Location(str(self.path)))])
-        optimizer_class = getattr(keras.optimizers, settings.optimizer.keras_name)
+        optimizer_class = keras_optimizer_class(settings)
         optimizer = optimizer_class(learning_rate=settings.learning_rate, **settings.keras_keywords())
         loss_fn = _vocabulary_code(writing.code, {"keras": keras})
         variables = list(self.obj.trainable_variables)

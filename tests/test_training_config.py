@@ -628,7 +628,8 @@ def test_keras_adam_weight_decay_becomes_pytorch_adamw_and_updates_the_same(tmp_
     assert report.ok and not report.diagnostics
     assert model.training.optimizer.kind == "adamw"
     code = re.sub(r"\s", "", P.generate(model, "decayed.py"))
-    assert "torch.optim.AdamW(model.parameters(),lr=learning_rate,weight_decay=0.2,eps=1e-07)" in code
+    # AdamW with Keras's epsilon (KerasAdamW, tests/test_training_rules.py): the decay is the same in both
+    assert "KerasAdamW(model.parameters(),lr=learning_rate,weight_decay=0.2,eps=1e-07)" in code
 
     weights = np.array([[1.5, -2.0], [0.5, 3.0]], "float32")
     gradients = [np.array([[0.3, -0.1], [2.0, 0.7]], "float32"), np.array([[-0.4, 0.2], [1.0, -0.9]], "float32")]

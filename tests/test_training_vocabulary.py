@@ -161,11 +161,15 @@ def test_optimizer_is_generated_for_both_frameworks(case, tmp_path):
     setting = parameter_setting(parameter) if parameter else ""
     model = parsed(model_text(f"{entry.name}(learning_rate=0.05{setting})"))
 
+    # a .nn model's settings follow PyTorch's update rule: Keras trains them with its rule class where the rules
+    # differ (TorchAdam...), both frameworks' optimizer classes otherwise
+    rule = vocabulary.rule_of(model.training.optimizer)
     code = P.generate(model, "net.nn")
     net = nn.Linear(4, 3)
     optimizer = eval(torch_training(code)["optimizer"],  # our own generated expression
                      {"torch": torch, "model": net, "learning_rate": 0.05})
     assert type(optimizer) is getattr(torch.optim, entry.torch_name)
+    assert not vocabulary.rule_class(entry, rule, "torch")
     group = optimizer.param_groups[0]
     assert group["lr"] == pytest.approx(0.05)
     if parameter is not None:
@@ -175,23 +179,28 @@ def test_optimizer_is_generated_for_both_frameworks(case, tmp_path):
     optimizer.step()
 
     code = K.generate(model, "net.nn")
-    optimizer = eval(keras_compile(code)["optimizer"], {"keras": keras})
-    assert type(optimizer) is getattr(keras.optimizers, entry.keras_name)
+    names = {"keras": keras}
+    exec(compile(code.split("\ndef train(")[0], "net.py", "exec"), names)  # noqa: S102 - the generated classes
+    optimizer = eval(keras_compile(code)["optimizer"], names)
+    expected = vocabulary.rule_class(entry, rule, "keras") or entry.keras_name
+    assert type(optimizer).__name__ == expected and isinstance(optimizer, getattr(keras.optimizers, entry.keras_name))
     assert float(optimizer.learning_rate) == pytest.approx(0.05)
     if parameter is not None:
         assert getattr(optimizer, parameter.keras) == pytest.approx(parameter.keras_value(parameter_value(parameter)))
 
 
 def test_inexact_keras_weight_decay_is_a_located_warning():
-    model = parsed(model_text("adam(learning_rate=0.05, weight_decay=0.01)"))
+    # RMSprop has no rule class: Keras decouples its decay, PyTorch's is L2 (Adam's and SGD's are exact: TorchAdam)
+    model = parsed(model_text("rmsprop(learning_rate=0.05, weight_decay=0.01)"))
     program = K.plan(model)
     K.render(program, "net.nn")
     [diagnostic] = [d for d in program.diagnostics if d.code == "approximate-translation"]
-    assert (diagnostic.location.line, diagnostic.location.col) == (6, 40) and "decouples" in diagnostic.message
-    model = parsed(model_text("adamw(learning_rate=0.05, weight_decay=0.01)"))
-    program = K.plan(model)
-    K.render(program, "net.nn")
-    assert not program.diagnostics
+    assert (diagnostic.location.line, diagnostic.location.col) == (6, 43) and "decouples" in diagnostic.message
+    for exact in ("adamw(learning_rate=0.05, weight_decay=0.01)", "adam(learning_rate=0.05, weight_decay=0.01)",
+                  "sgd(learning_rate=0.05, momentum=0.9, weight_decay=0.01)"):
+        program = K.plan(parsed(model_text(exact)))
+        K.render(program, "net.nn")
+        assert not program.diagnostics, exact
 
 
 def test_boolean_parameters_are_flags():
@@ -516,8 +525,6 @@ def test_generated_training_code_reads_back(case, tmp_path):
     expected = _with_source_defaults(_settings(model), "keras")
     if loss == "nll":  # Keras writes nll on log-probabilities as sparse cross-entropy from logits
         expected = (*expected[:3], "cross_entropy")
-    if entry.name == "adam" and parameter is not None and parameter.name == "weight_decay":
-        expected = ("adamw", *expected[1:])  # Keras's Adam decouples the decay: its code reads back as AdamW
     assert _settings(again) == expected
 
 

@@ -1,0 +1,277 @@
+"""The optimizer rule classes update exactly as the other framework's optimizer (issue 11: training migrates).
+
+Keras adds Adam's epsilon to sqrt(v) before the bias correction, PyTorch after it; Keras subtracts SGD's weight
+decay from the weights, PyTorch adds it to the gradient, which momentum carries on. Generated code trains a
+model with its source's rule through a small subclass of the target's optimizer (generators/templates/*/
+optimizer.py.j2, run here through the same code the runners of ``nnpivot verify --train`` execute). Each test
+applies the same fixed gradients for several steps (so the bias correction matters) to the same weights in both
+frameworks and compares the weights after every step within 1e-6. The gradients are small (about 1e-6), where
+the epsilons differ most: the native pair of optimizers is shown to differ there, so each test can fail.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import tensorflow as tf
+import torch
+from keras import ops
+
+from nnpivot.diagnostics import NNPivotError
+from nnpivot.frameworks import rule_optimizer_class
+from nnpivot.generators import keras as K
+from nnpivot.generators import pytorch as P
+from nnpivot.generators.nn_text import to_text as print_nn
+from nnpivot.importers.keras import import_keras
+from nnpivot.importers.nn_text import parse_text
+from nnpivot.importers.pytorch import import_pytorch
+from nnpivot.kinds import training as vocabulary
+
+pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]
+
+STEPS = 8
+TOLERANCE = 1e-6
+SHAPES = [(3, 4), (4,)]
+
+
+def _weights_and_gradients(scale: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    weights = [(rng.standard_normal(shape) * 0.1).astype(np.float32) for shape in SHAPES]  # float32 ulp << 1e-6
+    gradients = [[(rng.standard_normal(shape) * scale).astype(np.float32) for shape in SHAPES]
+                 for _ in range(STEPS)]
+    return weights, gradients
+
+
+def _torch_trajectory(optimizer_class, weights, gradients, **options) -> list[list[np.ndarray]]:
+    params = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in weights]
+    optimizer = optimizer_class(params, **options)
+    trajectory = []
+    for step in gradients:
+        for param, gradient in zip(params, step):
+            param.grad = torch.from_numpy(gradient.copy())
+        optimizer.step()
+        trajectory.append([p.detach().numpy().copy() for p in params])
+    return trajectory
+
+
+def _keras_trajectory(optimizer_class, weights, gradients, traced: bool, **options) -> list[list[np.ndarray]]:
+    variables = [keras.Variable(w.copy()) for w in weights]
+    optimizer = optimizer_class(**options)
+    optimizer.build(variables)
+
+    def apply(step):
+        optimizer.apply_gradients(zip(step, variables))
+
+    run = tf.function(apply, jit_compile=True) if traced else apply
+    trajectory = []
+    for step in gradients:
+        run([tf.constant(g) for g in step])
+        trajectory.append([ops.convert_to_numpy(v).copy() for v in variables])
+    return trajectory
+
+
+def _largest_difference(a, b) -> float:
+    return max(float(np.abs(x - y).max()) for step_a, step_b in zip(a, b) for x, y in zip(step_a, step_b))
+
+
+def _torch_class(name: str):
+    return rule_optimizer_class("pytorch", vocabulary.OPTIMIZERS[name], {"torch": torch, "math": math})
+
+
+def _keras_class(name: str):
+    return rule_optimizer_class("keras", vocabulary.OPTIMIZERS[name], {"keras": keras, "ops": ops})
+
+
+# (pivot optimizer, torch keywords, the same settings as Keras keywords, gradient scale)
+ADAM_CASES = [
+    ("adam", {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7}, 1e-6),
+    ("adam", {"lr": 0.003, "betas": (0.8, 0.99), "eps": 1e-3, "amsgrad": True},
+     {"learning_rate": 0.003, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-3, "amsgrad": True}, 1e-2),
+    ("adamw", {"lr": 0.01, "eps": 1e-7, "weight_decay": 0.05},
+     {"learning_rate": 0.01, "epsilon": 1e-7, "weight_decay": 0.05}, 1e-6),
+]
+
+
+@pytest.mark.parametrize(("name", "torch_options", "keras_options", "scale"), ADAM_CASES)
+def test_keras_adam_in_pytorch_updates_as_keras(name, torch_options, keras_options, scale):
+    weights, gradients = _weights_and_gradients(scale)
+    keras_class = getattr(keras.optimizers, vocabulary.OPTIMIZERS[name].keras_name)
+    expected = _keras_trajectory(keras_class, weights, gradients, traced=False, **keras_options)
+    native = _torch_trajectory(getattr(torch.optim, vocabulary.OPTIMIZERS[name].torch_name), weights, gradients,
+                               **torch_options)
+    assert _largest_difference(native, expected) > 100 * TOLERANCE  # PyTorch's own rule differs here
+    assert _largest_difference(_torch_trajectory(_torch_class(name), weights, gradients, **torch_options),
+                               expected) <= TOLERANCE
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["eager", "jit_compile"])
+@pytest.mark.parametrize(("name", "torch_options", "keras_options", "scale"), ADAM_CASES)
+def test_pytorch_adam_in_keras_updates_as_pytorch(name, torch_options, keras_options, scale, traced):
+    weights, gradients = _weights_and_gradients(scale)
+    entry = vocabulary.OPTIMIZERS[name]
+    expected = _torch_trajectory(getattr(torch.optim, entry.torch_name), weights, gradients, **torch_options)
+    native = _keras_trajectory(getattr(keras.optimizers, entry.keras_name), weights, gradients, traced,
+                               **keras_options)
+    assert _largest_difference(native, expected) > 100 * TOLERANCE
+    assert _largest_difference(_keras_trajectory(_keras_class(name), weights, gradients, traced, **keras_options),
+                               expected) <= TOLERANCE
+
+
+def test_pytorch_adam_weight_decay_in_keras_is_added_to_the_gradient():
+    """torch.optim.Adam's weight decay is L2 (Keras's Adam decouples it): the rule class adds it to the gradient."""
+    weights, gradients = _weights_and_gradients(1e-2)
+    expected = _torch_trajectory(torch.optim.Adam, weights, gradients, lr=0.01, eps=1e-8, weight_decay=0.1)
+    found = _keras_trajectory(_keras_class("adam"), weights, gradients, False, learning_rate=0.01, epsilon=1e-8,
+                              weight_decay=0.1)
+    assert _largest_difference(found, expected) <= TOLERANCE
+
+
+SGD_TORCH = {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-2}
+SGD_KERAS = {"learning_rate": 0.05, "momentum": 0.9, "weight_decay": 5e-2}
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_keras_sgd_decay_in_pytorch_is_decoupled(nesterov):
+    weights, gradients = _weights_and_gradients(1e-1)
+    expected = _keras_trajectory(keras.optimizers.SGD, weights, gradients, False, nesterov=nesterov, **SGD_KERAS)
+    native = _torch_trajectory(torch.optim.SGD, weights, gradients, nesterov=nesterov, **SGD_TORCH)
+    assert _largest_difference(native, expected) > 100 * TOLERANCE
+    found = _torch_trajectory(_torch_class("sgd"), weights, gradients, nesterov=nesterov, **SGD_TORCH)
+    assert _largest_difference(found, expected) <= TOLERANCE
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["eager", "jit_compile"])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_pytorch_sgd_decay_in_keras_is_added_to_the_gradient(nesterov, traced):
+    weights, gradients = _weights_and_gradients(1e-1)
+    expected = _torch_trajectory(torch.optim.SGD, weights, gradients, nesterov=nesterov, **SGD_TORCH)
+    native = _keras_trajectory(keras.optimizers.SGD, weights, gradients, traced, nesterov=nesterov, **SGD_KERAS)
+    assert _largest_difference(native, expected) > 100 * TOLERANCE
+    found = _keras_trajectory(_keras_class("sgd"), weights, gradients, traced, nesterov=nesterov, **SGD_KERAS)
+    assert _largest_difference(found, expected) <= TOLERANCE
+
+
+def test_a_keras_rule_class_survives_saving(tmp_path):
+    """The Keras rule classes are registered: a model compiled with one saves and loads again with its settings."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=_keras_class("adam")(learning_rate=0.01, epsilon=1e-8), loss="mse")
+    model.fit(np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32), verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert type(loaded.optimizer).__name__ == "TorchAdam" and loaded.optimizer.epsilon == 1e-8
+
+
+def test_the_rule_matters_only_where_the_updates_differ():
+    sgd, adam = vocabulary.OPTIMIZERS["sgd"], vocabulary.OPTIMIZERS["adam"]
+    assert vocabulary.rule_matters(sgd, {"momentum": 0.9, "weight_decay": 1e-4})
+    assert not vocabulary.rule_matters(sgd, {"momentum": 0.9})
+    assert not vocabulary.rule_matters(sgd, {"weight_decay": 1e-4})  # without momentum: the same update
+    assert vocabulary.rule_matters(adam, {"epsilon": 1e-7})
+    assert not vocabulary.rule_matters(adam, {"epsilon": 0.0}) and not vocabulary.rule_matters(adam, {})
+    assert not vocabulary.rule_matters(vocabulary.OPTIMIZERS["rmsprop"], {"epsilon": 1e-7})  # no rule class
+
+
+# --- the rule travels: .nn text, generated code read back ---------------------------------------------------
+
+NET = """\
+model Net {{
+  input x: float32[4]
+  d = dense(x, 3)
+  output d
+  training {{
+    optimizer {optimizer}
+    loss mse
+    epochs 2
+    batch_size 8
+  }}
+}}
+"""
+
+
+def test_the_rule_is_written_and_read_in_nn_text():
+    text = NET.format(optimizer="adam(learning_rate=0.01, epsilon=1e-07, rule=keras)")
+    model = parse_text(text, "net.nn")
+    assert model.training.optimizer.rule.name == "keras"
+    printed = print_nn(model)
+    assert "optimizer adam(learning_rate=0.01, epsilon=1e-07, rule=keras)" in printed
+    assert print_nn(parse_text(printed, "net.nn")) == printed
+    pytorch_rule = parse_text(NET.format(optimizer="adam(learning_rate=0.01, epsilon=1e-07)"), "net.nn")
+    assert pytorch_rule.training.optimizer.rule.name == "pytorch" and "rule=" not in print_nn(pytorch_rule)
+
+
+def test_an_unknown_rule_is_a_located_error():
+    with pytest.raises(NNPivotError) as raised:
+        parse_text(NET.format(optimizer="adam(learning_rate=0.01, rule=jax)"), "net.nn")
+    [problem] = raised.value.diagnostics
+    assert problem.code == "bad-value" and "pytorch, keras" in problem.message
+    assert (problem.location.line, problem.location.col) == (6, 40)  # at rule=
+
+
+@pytest.mark.parametrize(("optimizer", "rule"), [
+    ("adam(learning_rate=0.01, epsilon=1e-07, rule=keras)", "keras"),
+    ("adam(learning_rate=0.01, epsilon=1e-08, weight_decay=0.1)", "pytorch"),
+    ("adamw(learning_rate=0.01, epsilon=1e-07, weight_decay=0.004, rule=keras)", "keras"),
+    ("sgd(learning_rate=0.1, momentum=0.9, weight_decay=0.0005)", "pytorch"),
+    ("sgd(learning_rate=0.1, momentum=0.9, weight_decay=0.0005, rule=keras)", "keras"),
+])
+def test_generated_code_reads_back_with_its_rule(optimizer, rule, tmp_path):
+    """Each target writes the rule class where its own optimizer updates otherwise; its importer reads the class
+    back as the optimizer with that rule, the settings unchanged."""
+    model = parse_text(NET.format(optimizer=optimizer), "net.nn")
+    expected = ({p.key: p.value for p in model.training.optimizer.parameters}, model.training.optimizer.kind)
+    for generate, read, target in ((P.generate, import_pytorch, "torch"), (K.generate, import_keras, "keras")):
+        path = tmp_path / f"{target}_net.py"
+        path.write_text(generate(model, "net.nn"))
+        entry = vocabulary.OPTIMIZERS[model.training.optimizer.kind]
+        rule_class = vocabulary.rule_class(entry, rule, target)
+        assert (f"class {rule_class}(" in path.read_text()) == bool(rule_class)
+        again, report = read(path, input_shapes=[[4]])
+        assert report.ok and not report.diagnostics, [str(d) for d in report.diagnostics]
+        optimizer_again = again.training.optimizer
+        assert ({p.key: p.value for p in optimizer_again.parameters}, optimizer_again.kind) == expected
+        assert vocabulary.rule_of(optimizer_again) == rule, target
+
+
+# --- recurrent biases: PyTorch trains two where Keras has one ---------------------------------------------
+
+RECURRENT = """\
+model Reader {{
+  input tokens: int64[12]
+  embed = embedding(tokens, 50, 8)
+  state = lstm(embed, 6, return_sequences=false)
+  logits = dense(state, 2)
+  output logits
+{training}}}
+"""
+
+
+def test_keras_training_of_two_recurrent_biases_is_a_located_warning():
+    """Each of PyTorch's two LSTM biases receives the whole gradient; Keras's one bias (their sum) cannot move as
+    their sum does, so the Keras training function says so at the layer (inference is exact: no warning)."""
+    training = "  training {\n    optimizer sgd(learning_rate=0.1)\n    loss cross_entropy\n  }\n"
+    program = K.plan(parse_text(RECURRENT.format(training=training), "reader.nn"))
+    K.render(program, "reader.nn")
+    [problem] = program.diagnostics
+    assert problem.code == "approximate-translation" and not problem.is_error
+    assert "state" in problem.message and "bias_ih, bias_hh" in problem.message and problem.location.line == 4
+    program = K.plan(parse_text(RECURRENT.format(training=""), "reader.nn"))
+    K.render(program, "reader.nn")
+    assert not program.diagnostics
+
+
+def test_two_biases_move_their_sum_twice_as_far():
+    """The cause, measured: one SGD step on an LSTM moves bias_ih + bias_hh by twice the step of either."""
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 2, batch_first=True)
+    before = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().clone()
+    lstm(torch.randn(4, 5, 3))[0].sum().backward()
+    assert torch.equal(lstm.bias_ih_l0.grad, lstm.bias_hh_l0.grad)
+    torch.optim.SGD(lstm.parameters(), lr=0.1).step()
+    moved = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach() - before
+    torch.testing.assert_close(moved, -2 * 0.1 * lstm.bias_ih_l0.grad)
