@@ -24,8 +24,9 @@ system-deps:
 	  $$SUDO apt-get install -y -qq libeclipse-emf-ecore-xmi-java default-jdk-headless graphviz >/dev/null; \
 	fi
 
+# Two workers (pytest-xdist): the suite is mostly single-threaded framework calls, and the machine has two cores.
 test: $(STAMP) system-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 demo: $(STAMP)
 	$(PY) samples/demo.py
