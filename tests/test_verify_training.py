@@ -14,13 +14,16 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from nnpivot.cli import main
+from nnpivot.kinds import training as vocabulary
 from nnpivot.migrate import import_source, migrate
 from nnpivot.verify import file_input_shapes
+from nnpivot.verify_training import labels_for
 
 ROOT = Path(__file__).resolve().parent.parent / "samples"
 OTHER = {"pytorch": "keras", "keras": "pytorch"}
@@ -251,3 +254,105 @@ def test_bad_step_count_is_a_usage_error(user_script, capsys):
     source, migrated = user_script
     status, _, err = _verify_train(capsys, source, migrated, [], 8, steps=0)
     assert status == 2 and "error[bad-argument]" in err
+
+
+# --- each file gets the labels its own training code takes ---------------------------------------------
+
+KERAS_ONE_HOT_SCRIPT = """\
+import numpy as np
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def build_model(features=10, classes=3):
+    inputs = keras.Input(shape=(features,))
+    x = layers.Dense(16, activation="relu")(inputs)
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x))
+
+
+if __name__ == "__main__":
+    model = build_model()
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.5),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    labels = keras.utils.to_categorical(np.random.randint(0, 3, size=200), 3)
+    model.fit(np.random.rand(200, 10), labels, batch_size=20, epochs=4)
+"""
+
+
+def test_one_hot_labels_reach_a_migration_that_takes_class_indices(tmp_path, capsys):
+    # Keras trains on one-hot rows (categorical_crossentropy); the generated PyTorch train() writes
+    # CrossEntropyLoss, which reads back as class indices: the check gives each file its own format
+    source = tmp_path / "one_hot_classifier.py"
+    source.write_text(KERAS_ONE_HOT_SCRIPT)
+    migrated = tmp_path / "one_hot_classifier_torch.py"
+    assert migrate(source, "pytorch", migrated).failed is None
+    status, out, err = _verify_train(capsys, source, migrated, [], 8, steps=10)
+    assert status == 0, out + err
+    assert "given to one_hot_classifier_torch.py as class indices" in out and "training check: PASS" in out
+
+
+def test_labels_are_rewritten_only_between_class_indices_and_one_hot_rows():
+    indices = np.array([2, 0, 1, 2])
+    one_hot = labels_for(vocabulary.LOSSES["categorical_cross_entropy"], indices, vocabulary.LOSSES["cross_entropy"], 3)
+    assert one_hot.dtype == np.float32 and one_hot.tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    back = labels_for(vocabulary.LOSSES["cross_entropy"], one_hot, vocabulary.LOSSES["categorical_cross_entropy"], 3)
+    assert back.dtype == np.int64 and back.tolist() == indices.tolist()
+    # nll takes class indices as cross_entropy does; binary and regression targets stay as they are
+    assert labels_for(vocabulary.LOSSES["nll"], indices, vocabulary.LOSSES["cross_entropy"], 3) is indices
+    values = np.zeros((4, 3), np.float32)
+    assert labels_for(vocabulary.LOSSES["mae"], values, vocabulary.LOSSES["mse"], 3) is values
+
+
+TWO_OUTPUT_SCRIPT = """\
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Decoder(nn.Module):
+    def __init__(self, code=4, features=12):
+        super().__init__()
+        self.fc = nn.Linear(code, features)
+
+    def forward(self, z):
+        return torch.sigmoid(self.fc(z))
+
+
+class AutoEncoder(nn.Module):
+    def __init__(self, features=12, code=4):
+        super().__init__()
+        self.encoder = nn.Linear(features, code)
+        self.decoder = Decoder(code, features)
+
+    def forward(self, x):
+        code = torch.tanh(self.encoder(x))
+        return self.decoder(code), code
+
+
+def main():
+    model = AutoEncoder()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    data = torch.rand(64, 12)
+    for epoch in range(5):
+        reconstruction, _ = model(data)
+        loss = F.binary_cross_entropy(reconstruction, data)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_the_loss_reads_the_first_output_of_a_model_with_two(tmp_path, capsys):
+    # the loss takes the sigmoid reconstruction (the first output, inside a block) as probabilities in both
+    # files; read as logits, Keras's from_logits loss would take the values behind the sigmoid (step 1 differs)
+    source = tmp_path / "autoencoder.py"
+    source.write_text(TWO_OUTPUT_SCRIPT)
+    migrated = tmp_path / "autoencoder_keras.py"
+    assert migrate(source, "keras", migrated, model_name="AutoEncoder").failed is None
+    status, out, err = _verify_train(capsys, source, migrated, ["--model-name", "AutoEncoder"], 8, steps=10)
+    assert status == 0, out + err
+    assert "loss binary_cross_entropy" in out and "training check: PASS" in out
