@@ -33,16 +33,21 @@ pytestmark = [pytest.mark.torch, pytest.mark.tensorflow,
               pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning"),
               pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning")]
 
-# Per paper network, the files migrated PyTorch -> Keras and Keras -> PyTorch with the batch size of the check.
-# Only the pairs run to the end on the 2-core machine shared by eight sessions this was written on are listed;
-# AlexNet and VGG16 (61M and 138M parameters at 224 x 224) are still to be added (see the report of the branch).
+# Per paper network, the files migrated PyTorch -> Keras and Keras -> PyTorch with the batch size and the number
+# of steps of the check. AlexNet and VGG16 (61M and 138M parameters at 224 x 224) train one sample for 2 steps
+# here, the least that compares a loss after an update, to keep the suite short on a 2-core machine; the report
+# of the branch shows all of them at 50 steps.
 PAPER = [
-    ("pytorch/cnn_rnn_sequential.py", 4),
-    ("keras/cnn_rnn_functional.py", 4),
-    ("pytorch/tutorial_cnn_subclass.py", 4),
-    ("keras/tutorial_cnn_sequential.py", 4),
-    ("pytorch/text_classifier_sequential.py", 4),
-    ("keras/text_classifier_sequential.py", 4),
+    ("pytorch/cnn_rnn_sequential.py", 4, STEPS),
+    ("keras/cnn_rnn_functional.py", 4, STEPS),
+    ("pytorch/tutorial_cnn_subclass.py", 4, STEPS),
+    ("keras/tutorial_cnn_sequential.py", 4, STEPS),
+    ("pytorch/text_classifier_sequential.py", 4, STEPS),
+    ("keras/text_classifier_sequential.py", 4, STEPS),
+    ("pytorch/alexnet_sequential.py", 1, 2),
+    ("keras/alexnet_functional.py", 1, 2),
+    ("pytorch/vgg16_sequential.py", 1, 2),
+    ("keras/vgg16_sequential.py", 1, 2),
 ]
 _LSTM_BIASES = ("PyTorch's LSTM has two biases (bias_ih, bias_hh) where Keras has one: each receives the whole "
                 "gradient, so their sum moves twice as far per SGD step as the Keras bias (lstm_1.bias_ih_l0 differs "
@@ -125,17 +130,17 @@ def _param(key: str, *values):
     return pytest.param(*values, id=key, marks=marks)
 
 
-PAPER_CASES = [_param(f"paper/{path}", path, batch) for path, batch in PAPER]
+PAPER_CASES = [_param(f"paper/{path}", path, batch, steps) for path, batch, steps in PAPER]
 
 
-@pytest.mark.parametrize(("path", "batch"), PAPER_CASES)
-def test_paper_network_trains_like_its_migration(path, batch, tmp_path, capsys):
+@pytest.mark.parametrize(("path", "batch", "steps"), PAPER_CASES)
+def test_paper_network_trains_like_its_migration(path, batch, steps, tmp_path, capsys):
     entry = _entries("paper")[path]
     migrated = tmp_path / f"migrated_{Path(path).stem}.py"
     _migrate(ROOT / "paper" / path, entry, OTHER[entry["framework"]], migrated)
-    status, out, err = _verify_train(capsys, ROOT / "paper" / path, migrated, _options(entry), batch)
+    status, out, err = _verify_train(capsys, ROOT / "paper" / path, migrated, _options(entry), batch, steps)
     assert status == 0, out + err
-    assert f"{STEPS} training steps" in out and "training check: PASS" in out
+    assert f"{steps} training steps" in out and "training check: PASS" in out
 
 
 CORPUS_CASES = [_param(f"corpus/{path} {direction}", path, direction) for path, direction in CORPUS]
@@ -147,8 +152,14 @@ def test_corpus_file_trains_like_its_migration(path, direction, tmp_path, capsys
     source = ROOT / "corpus" / path
     migrated = tmp_path / f"migrated_{source.stem}.py"
     _migrate(source, entry, OTHER[entry["framework"]], migrated)
+    _check_direction(capsys, tmp_path, path, direction, migrated, STEPS)
+
+
+def _check_direction(capsys, tmp_path, path: str, direction: str, migrated: Path, steps: int) -> None:
+    entry = _entries("corpus")[path]
+    source = ROOT / "corpus" / path
     if direction == "original->migrated":
-        status, out, err = _verify_train(capsys, source, migrated, _options(entry), 4)
+        status, out, err = _verify_train(capsys, source, migrated, _options(entry), 4, steps)
     else:  # the migrated file is a source in its own right: migrate it back and train both
         model, _ = import_source(source, entry["framework"], entry["model"], entry.get("kwargs") or None,
                                  _shapes(entry), entry.get("set") or None)
@@ -157,11 +168,43 @@ def test_corpus_file_trains_like_its_migration(path, direction, tmp_path, capsys
         result = migrate(migrated, entry["framework"], back, input_shapes=shapes, force=True)
         assert result.failed is None and not result.partial, [str(d) for d in result.diagnostics]
         options = [f"--input-shape={','.join('?' if d < 0 else str(d) for d in shape)}" for shape in shapes]
-        status, out, err = _verify_train(capsys, migrated, back, options, 4)
-    assert status == 0, out + err
+        status, out, err = _verify_train(capsys, migrated, back, options, 4, steps)
+    assert status == 0, f"{direction}: {out}{err}"
     assert "training check: PASS" in out
     # the configuration was read from both files, not made up by the check
     assert "sets no training configuration" not in out and "neither file" not in out
+
+
+# More corpus files with training code, each checked in both directions in one test (one migration) over
+# QUICK_STEPS steps to keep the suite short (the report of the branch shows them at 50 steps).
+QUICK_STEPS = 10
+CORPUS_BOTH_WAYS = [
+    "pytorch/script_audio_keyword_spotting.py",
+    "pytorch/script_mobilenet_amp_ema.py",
+    "keras/script_resnet_custom_blocks.py",
+    "pytorch/script_distill_student.py",
+    "pytorch/script_denoising_autoencoder.py",
+    "pytorch/script_dcgan_generator.py",
+    "pytorch/script_conv1d_load_forecaster.py",
+    "pytorch/script_tabular_residual_mlp.py",
+    "keras/script_mlp_dataclass_config.py",
+    "keras/script_subclass_residual_mlp.py",
+    "keras/script_hparams_dict_cnn.py",
+]
+_ADAM_RULE = ("Adam/AdamW: Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after it; the weights "
+              "part beyond the tolerance within 10 steps in both directions (both pass when the PyTorch side "
+              "updates with Keras's rule: the only cause)")
+for _path in CORPUS_BOTH_WAYS[3:]:
+    KNOWN_FAILURES[f"corpus/{_path} both ways"] = _ADAM_RULE
+
+
+@pytest.mark.parametrize("path", [_param(f"corpus/{path} both ways", path) for path in CORPUS_BOTH_WAYS])
+def test_corpus_file_trains_like_its_migration_both_ways(path, tmp_path, capsys):
+    entry = _entries("corpus")[path]
+    migrated = tmp_path / f"migrated_{Path(path).stem}.py"
+    _migrate(ROOT / "corpus" / path, entry, OTHER[entry["framework"]], migrated)
+    for direction in ("original->migrated", "migrated->back"):
+        _check_direction(capsys, tmp_path, path, direction, migrated, QUICK_STEPS)
 
 
 # --- a wrong migration fails, naming the step ----------------------------------------------------------
