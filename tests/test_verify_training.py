@@ -61,6 +61,7 @@ CORPUS = [
     ("keras/cnn_training_script.py", "migrated->back"),
     ("keras/mlp_training_script.py", "original->migrated"),
     ("keras/mlp_training_script.py", "migrated->back"),
+    ("pytorch/cnn_training_script.py", "original->migrated"),
     ("pytorch/cnn_training_script.py", "migrated->back"),
     ("pytorch/mlp_log_softmax_mnist.py", "original->migrated"),
     ("pytorch/mlp_log_softmax_mnist.py", "migrated->back"),
@@ -176,11 +177,11 @@ def _check_direction(capsys, tmp_path, path: str, direction: str, migrated: Path
 
 
 # More corpus files with training code, each checked in both directions in one test (one migration) over
-# QUICK_STEPS steps to keep the suite short (the report of the branch shows them at 50 steps).
+# QUICK_STEPS steps to keep the suite short (the report of the branch shows them at 50 steps). Left out:
+# script_audio_keyword_spotting and script_mobilenet_amp_ema pass 10 steps but not 50 (SGD with a small
+# weight_decay, coupled in PyTorch and decoupled in Keras: the cause of script_cnn_dataclass_config's xfail).
 QUICK_STEPS = 10
 CORPUS_BOTH_WAYS = [
-    "pytorch/script_audio_keyword_spotting.py",
-    "pytorch/script_mobilenet_amp_ema.py",
     "keras/script_resnet_custom_blocks.py",
     "pytorch/script_distill_student.py",
     "pytorch/script_denoising_autoencoder.py",
@@ -194,7 +195,7 @@ CORPUS_BOTH_WAYS = [
 _ADAM_RULE = ("Adam/AdamW: Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after it; the weights "
               "part beyond the tolerance within 10 steps in both directions (both pass when the PyTorch side "
               "updates with Keras's rule: the only cause)")
-for _path in CORPUS_BOTH_WAYS[3:]:
+for _path in CORPUS_BOTH_WAYS[1:]:
     KNOWN_FAILURES[f"corpus/{_path} both ways"] = _ADAM_RULE
 
 
