@@ -35,8 +35,11 @@ pytestmark = [pytest.mark.torch, pytest.mark.tensorflow,
 
 # Per paper network, the files migrated PyTorch -> Keras and Keras -> PyTorch with the batch size and the number
 # of steps of the check. AlexNet and VGG16 (61M and 138M parameters at 224 x 224) train one sample for 2 steps
-# here, the least that compares a loss after an update, to keep the suite short on a 2-core machine; the report
-# of the branch shows all of them at 50 steps.
+# here, the least that compares a loss after an update, to keep the suite short on a 2-core machine (a VGG16
+# check holds about 8 GB). At 50 steps (batch 1, the check's SGD with momentum, no training code in these
+# files) they do NOT pass yet: AlexNet's losses part at step 22 (PyTorch file) and step 9 (Keras file) while
+# its loss rises (6.8 -> 7.2), VGG16's losses agree to 9e-7 but conv2d_26.bias ends 2.9e-4 apart (tolerance
+# 1.2e-4); the causes are not found (see the report of the branch).
 PAPER = [
     ("pytorch/cnn_rnn_sequential.py", 4, STEPS),
     ("keras/cnn_rnn_functional.py", 4, STEPS),
