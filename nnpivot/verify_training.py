@@ -116,9 +116,13 @@ def _losses_agree(x: float, y: float) -> bool:
 
 
 def ending_of(model) -> str:
-    """How the losses read the pivot model's output (the generators' rule: its only output's kind)."""
-    outputs = list(model.outputs)
-    kind = kind_of(outputs[0]) if len(outputs) == 1 else None
+    """How the losses read the output the check trains: the model's first (``train_steps`` takes the loss on
+    it), so a VAE's sigmoid reconstruction next to its mean and variance is read as probabilities, as the
+    source's loss reads it (a Keras loss from logits would take the logits behind the sigmoid instead)."""
+    node = next(iter(model.outputs), None)
+    while type(node).__name__ == "BlockCall" and node.block is not None and len(node.block.outputs) == 1:
+        node = node.block.outputs[0]  # a block's one output is what its call gives
+    kind = kind_of(node) if node is not None else None
     return vocabulary.ending_of_keyword(kind.keyword if kind else None)
 
 
@@ -133,6 +137,19 @@ def training_labels(entry: vocabulary.LossEntry, output: np.ndarray, rng) -> np.
     if form == vocabulary.ONE_HOT:
         return np.eye(output.shape[-1], dtype=np.float32)[classes]
     return classes.astype(np.int64)
+
+
+def labels_for(entry: vocabulary.LossEntry, labels: np.ndarray, made_for: vocabulary.LossEntry,
+               classes: int) -> np.ndarray:
+    """The labels made for ``made_for``'s format in ``entry``'s: class indices and one-hot rows are the same
+    labels written two ways (one file's train() takes indices, the other's one-hot rows, as the migration of
+    label smoothing writes them); any other pair of formats is passed on unchanged."""
+    given, wanted = vocabulary.label_format(made_for), vocabulary.label_format(entry)
+    if given == vocabulary.CLASS_INDICES and wanted == vocabulary.ONE_HOT:
+        return np.eye(classes, dtype=np.float32)[labels]
+    if given == vocabulary.ONE_HOT and wanted == vocabulary.CLASS_INDICES:
+        return labels.argmax(-1).astype(np.int64)
+    return labels
 
 
 def resolve_settings(configs: tuple, paths: tuple[str, str]):
@@ -215,10 +232,16 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
     b.load_store(store)
     ending = ending_of(model)
     batches = make_batches(model, a, settings[0].loss, steps, batch, seed, size)
+    b_batches = batches
     if settings[0].loss.name != settings[1].loss.name:
+        classes = a.run(batches[0][0])[0].shape[-1]
+        b_batches = [(inputs, labels_for(settings[1].loss, labels, settings[0].loss, classes))
+                     for inputs, labels in batches]
+        formats = [vocabulary.label_format(s.loss) for s in settings]
         notes.append(f"the files train different losses ({settings[0].loss.name} and {settings[1].loss.name}): "
-                     f"the labels follow {paths[0]}'s")
-    losses = (a.train_steps(batches, settings[0], ending), b.train_steps(batches, settings[1], ending))
+                     f"the labels follow {paths[0]}'s" + (f", given to {paths[1]} as {formats[1]}"
+                                                          if b_batches[0][1] is not batches[0][1] else ""))
+    losses = (a.train_steps(batches, settings[0], ending), b.train_steps(b_batches, settings[1], ending))
     result = TrainResult(steps, batch, (a.framework, b.framework), (settings[0].describe(), settings[1].describe()),
                          losses, compare_weights(model, a.current_store(), b.current_store()), notes)
     step = result.first_divergent_step
@@ -268,5 +291,5 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
     return lines
 
 
-__all__ = ["ParameterDifference", "TrainResult", "compare_weights", "ending_of", "make_batches", "resolve_settings",
-           "train_report_lines", "train_runners", "training_labels"]
+__all__ = ["ParameterDifference", "TrainResult", "compare_weights", "ending_of", "labels_for", "make_batches",
+           "resolve_settings", "train_report_lines", "train_runners", "training_labels"]

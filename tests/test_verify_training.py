@@ -14,13 +14,16 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from nnpivot.cli import main
+from nnpivot.kinds import training as vocabulary
 from nnpivot.migrate import import_source, migrate
 from nnpivot.verify import file_input_shapes
+from nnpivot.verify_training import labels_for
 
 ROOT = Path(__file__).resolve().parent.parent / "samples"
 OTHER = {"pytorch": "keras", "keras": "pytorch"}
@@ -30,16 +33,25 @@ pytestmark = [pytest.mark.torch, pytest.mark.tensorflow,
               pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning"),
               pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match:UserWarning")]
 
-# Per paper network, the files migrated PyTorch -> Keras and Keras -> PyTorch with the batch size of the check.
-# Only the pairs run to the end on the 2-core machine shared by eight sessions this was written on are listed;
-# AlexNet and VGG16 (61M and 138M parameters at 224 x 224) are still to be added (see the report of the branch).
+# Per paper network, the files migrated PyTorch -> Keras and Keras -> PyTorch with the batch size and the number
+# of steps of the check. AlexNet and VGG16 (61M and 138M parameters at 224 x 224) train one sample for 2 steps
+# here, the least that compares a loss after an update, to keep the suite short on a 2-core machine (a VGG16
+# check holds about 8 GB). At 50 steps (batch 1, the check's SGD with momentum, no training code in these
+# files) they do NOT pass yet: AlexNet's losses part at step 22 (PyTorch file) and step 9 (Keras file) while
+# its loss rises (6.8 -> 7.2); VGG16's PyTorch file keeps the losses within 9e-7 but conv2d_26.bias ends 2.9e-4
+# apart (tolerance 1.2e-4), its Keras file parts at step 6 (loss 6.9 -> 7.6). The causes are not found (see the
+# report of the branch).
 PAPER = [
-    ("pytorch/cnn_rnn_sequential.py", 4),
-    ("keras/cnn_rnn_functional.py", 4),
-    ("pytorch/tutorial_cnn_subclass.py", 4),
-    ("keras/tutorial_cnn_sequential.py", 4),
-    ("pytorch/text_classifier_sequential.py", 4),
-    ("keras/text_classifier_sequential.py", 4),
+    ("pytorch/cnn_rnn_sequential.py", 4, STEPS),
+    ("keras/cnn_rnn_functional.py", 4, STEPS),
+    ("pytorch/tutorial_cnn_subclass.py", 4, STEPS),
+    ("keras/tutorial_cnn_sequential.py", 4, STEPS),
+    ("pytorch/text_classifier_sequential.py", 4, STEPS),
+    ("keras/text_classifier_sequential.py", 4, STEPS),
+    ("pytorch/alexnet_sequential.py", 1, 2),
+    ("keras/alexnet_functional.py", 1, 2),
+    ("pytorch/vgg16_sequential.py", 1, 2),
+    ("keras/vgg16_sequential.py", 1, 2),
 ]
 _LSTM_BIASES = ("PyTorch's LSTM has two biases (bias_ih, bias_hh) where Keras has one: each receives the whole "
                 "gradient, so their sum moves twice as far per SGD step as the Keras bias (lstm_1.bias_ih_l0 differs "
@@ -55,6 +67,7 @@ CORPUS = [
     ("keras/cnn_training_script.py", "migrated->back"),
     ("keras/mlp_training_script.py", "original->migrated"),
     ("keras/mlp_training_script.py", "migrated->back"),
+    ("pytorch/cnn_training_script.py", "original->migrated"),
     ("pytorch/cnn_training_script.py", "migrated->back"),
     ("pytorch/mlp_log_softmax_mnist.py", "original->migrated"),
     ("pytorch/mlp_log_softmax_mnist.py", "migrated->back"),
@@ -122,17 +135,17 @@ def _param(key: str, *values):
     return pytest.param(*values, id=key, marks=marks)
 
 
-PAPER_CASES = [_param(f"paper/{path}", path, batch) for path, batch in PAPER]
+PAPER_CASES = [_param(f"paper/{path}", path, batch, steps) for path, batch, steps in PAPER]
 
 
-@pytest.mark.parametrize(("path", "batch"), PAPER_CASES)
-def test_paper_network_trains_like_its_migration(path, batch, tmp_path, capsys):
+@pytest.mark.parametrize(("path", "batch", "steps"), PAPER_CASES)
+def test_paper_network_trains_like_its_migration(path, batch, steps, tmp_path, capsys):
     entry = _entries("paper")[path]
     migrated = tmp_path / f"migrated_{Path(path).stem}.py"
     _migrate(ROOT / "paper" / path, entry, OTHER[entry["framework"]], migrated)
-    status, out, err = _verify_train(capsys, ROOT / "paper" / path, migrated, _options(entry), batch)
+    status, out, err = _verify_train(capsys, ROOT / "paper" / path, migrated, _options(entry), batch, steps)
     assert status == 0, out + err
-    assert f"{STEPS} training steps" in out and "training check: PASS" in out
+    assert f"{steps} training steps" in out and "training check: PASS" in out
 
 
 CORPUS_CASES = [_param(f"corpus/{path} {direction}", path, direction) for path, direction in CORPUS]
@@ -144,8 +157,14 @@ def test_corpus_file_trains_like_its_migration(path, direction, tmp_path, capsys
     source = ROOT / "corpus" / path
     migrated = tmp_path / f"migrated_{source.stem}.py"
     _migrate(source, entry, OTHER[entry["framework"]], migrated)
+    _check_direction(capsys, tmp_path, path, direction, migrated, STEPS)
+
+
+def _check_direction(capsys, tmp_path, path: str, direction: str, migrated: Path, steps: int) -> None:
+    entry = _entries("corpus")[path]
+    source = ROOT / "corpus" / path
     if direction == "original->migrated":
-        status, out, err = _verify_train(capsys, source, migrated, _options(entry), 4)
+        status, out, err = _verify_train(capsys, source, migrated, _options(entry), 4, steps)
     else:  # the migrated file is a source in its own right: migrate it back and train both
         model, _ = import_source(source, entry["framework"], entry["model"], entry.get("kwargs") or None,
                                  _shapes(entry), entry.get("set") or None)
@@ -154,11 +173,43 @@ def test_corpus_file_trains_like_its_migration(path, direction, tmp_path, capsys
         result = migrate(migrated, entry["framework"], back, input_shapes=shapes, force=True)
         assert result.failed is None and not result.partial, [str(d) for d in result.diagnostics]
         options = [f"--input-shape={','.join('?' if d < 0 else str(d) for d in shape)}" for shape in shapes]
-        status, out, err = _verify_train(capsys, migrated, back, options, 4)
-    assert status == 0, out + err
+        status, out, err = _verify_train(capsys, migrated, back, options, 4, steps)
+    assert status == 0, f"{direction}: {out}{err}"
     assert "training check: PASS" in out
     # the configuration was read from both files, not made up by the check
     assert "sets no training configuration" not in out and "neither file" not in out
+
+
+# More corpus files with training code, each checked in both directions in one test (one migration) over
+# QUICK_STEPS steps to keep the suite short (the report of the branch shows them at 50 steps). Left out:
+# script_audio_keyword_spotting and script_mobilenet_amp_ema pass 10 steps but not 50 (SGD with a small
+# weight_decay, coupled in PyTorch and decoupled in Keras: the cause of script_cnn_dataclass_config's xfail).
+QUICK_STEPS = 10
+CORPUS_BOTH_WAYS = [
+    "keras/script_resnet_custom_blocks.py",
+    "pytorch/script_distill_student.py",
+    "pytorch/script_denoising_autoencoder.py",
+    "pytorch/script_dcgan_generator.py",
+    "pytorch/script_conv1d_load_forecaster.py",
+    "pytorch/script_tabular_residual_mlp.py",
+    "keras/script_mlp_dataclass_config.py",
+    "keras/script_subclass_residual_mlp.py",
+    "keras/script_hparams_dict_cnn.py",
+]
+_ADAM_RULE = ("Adam/AdamW: Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after it; the weights "
+              "part beyond the tolerance within 10 steps in both directions (both pass when the PyTorch side "
+              "updates with Keras's rule: the only cause)")
+for _path in CORPUS_BOTH_WAYS[1:]:
+    KNOWN_FAILURES[f"corpus/{_path} both ways"] = _ADAM_RULE
+
+
+@pytest.mark.parametrize("path", [_param(f"corpus/{path} both ways", path) for path in CORPUS_BOTH_WAYS])
+def test_corpus_file_trains_like_its_migration_both_ways(path, tmp_path, capsys):
+    entry = _entries("corpus")[path]
+    migrated = tmp_path / f"migrated_{Path(path).stem}.py"
+    _migrate(ROOT / "corpus" / path, entry, OTHER[entry["framework"]], migrated)
+    for direction in ("original->migrated", "migrated->back"):
+        _check_direction(capsys, tmp_path, path, direction, migrated, QUICK_STEPS)
 
 
 # --- a wrong migration fails, naming the step ----------------------------------------------------------
@@ -251,3 +302,105 @@ def test_bad_step_count_is_a_usage_error(user_script, capsys):
     source, migrated = user_script
     status, _, err = _verify_train(capsys, source, migrated, [], 8, steps=0)
     assert status == 2 and "error[bad-argument]" in err
+
+
+# --- each file gets the labels its own training code takes ---------------------------------------------
+
+KERAS_ONE_HOT_SCRIPT = """\
+import numpy as np
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def build_model(features=10, classes=3):
+    inputs = keras.Input(shape=(features,))
+    x = layers.Dense(16, activation="relu")(inputs)
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(x))
+
+
+if __name__ == "__main__":
+    model = build_model()
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.5),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    labels = keras.utils.to_categorical(np.random.randint(0, 3, size=200), 3)
+    model.fit(np.random.rand(200, 10), labels, batch_size=20, epochs=4)
+"""
+
+
+def test_one_hot_labels_reach_a_migration_that_takes_class_indices(tmp_path, capsys):
+    # Keras trains on one-hot rows (categorical_crossentropy); the generated PyTorch train() writes
+    # CrossEntropyLoss, which reads back as class indices: the check gives each file its own format
+    source = tmp_path / "one_hot_classifier.py"
+    source.write_text(KERAS_ONE_HOT_SCRIPT)
+    migrated = tmp_path / "one_hot_classifier_torch.py"
+    assert migrate(source, "pytorch", migrated).failed is None
+    status, out, err = _verify_train(capsys, source, migrated, [], 8, steps=10)
+    assert status == 0, out + err
+    assert "given to one_hot_classifier_torch.py as class indices" in out and "training check: PASS" in out
+
+
+def test_labels_are_rewritten_only_between_class_indices_and_one_hot_rows():
+    indices = np.array([2, 0, 1, 2])
+    one_hot = labels_for(vocabulary.LOSSES["categorical_cross_entropy"], indices, vocabulary.LOSSES["cross_entropy"], 3)
+    assert one_hot.dtype == np.float32 and one_hot.tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    back = labels_for(vocabulary.LOSSES["cross_entropy"], one_hot, vocabulary.LOSSES["categorical_cross_entropy"], 3)
+    assert back.dtype == np.int64 and back.tolist() == indices.tolist()
+    # nll takes class indices as cross_entropy does; binary and regression targets stay as they are
+    assert labels_for(vocabulary.LOSSES["nll"], indices, vocabulary.LOSSES["cross_entropy"], 3) is indices
+    values = np.zeros((4, 3), np.float32)
+    assert labels_for(vocabulary.LOSSES["mae"], values, vocabulary.LOSSES["mse"], 3) is values
+
+
+TWO_OUTPUT_SCRIPT = """\
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Decoder(nn.Module):
+    def __init__(self, code=4, features=12):
+        super().__init__()
+        self.fc = nn.Linear(code, features)
+
+    def forward(self, z):
+        return torch.sigmoid(self.fc(z))
+
+
+class AutoEncoder(nn.Module):
+    def __init__(self, features=12, code=4):
+        super().__init__()
+        self.encoder = nn.Linear(features, code)
+        self.decoder = Decoder(code, features)
+
+    def forward(self, x):
+        code = torch.tanh(self.encoder(x))
+        return self.decoder(code), code
+
+
+def main():
+    model = AutoEncoder()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    data = torch.rand(64, 12)
+    for epoch in range(5):
+        reconstruction, _ = model(data)
+        loss = F.binary_cross_entropy(reconstruction, data)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_the_loss_reads_the_first_output_of_a_model_with_two(tmp_path, capsys):
+    # the loss takes the sigmoid reconstruction (the first output, inside a block) as probabilities in both
+    # files; read as logits, Keras's from_logits loss would take the values behind the sigmoid (step 1 differs)
+    source = tmp_path / "autoencoder.py"
+    source.write_text(TWO_OUTPUT_SCRIPT)
+    migrated = tmp_path / "autoencoder_keras.py"
+    assert migrate(source, "keras", migrated, model_name="AutoEncoder").failed is None
+    status, out, err = _verify_train(capsys, source, migrated, ["--model-name", "AutoEncoder"], 8, steps=10)
+    assert status == 0, out + err
+    assert "loss binary_cross_entropy" in out and "training check: PASS" in out
