@@ -277,7 +277,7 @@ def class_constants(cls: ast.ClassDef, init: ast.FunctionDef | None) -> dict:
 
 def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixes: list | None = None,
                  constants: dict | None = None, source_class: ast.ClassDef | None = None,
-                 choices: dict | None = None):
+                 choices: dict | None = None, matched: dict | None = None):
     """Make one block of all ``blocks`` of a class, if it can be: the fullest one, with parameters.
 
     ``uses`` holds ``(call, args, kwargs)`` for every BlockCall of these blocks (its instance's constructor
@@ -289,7 +289,10 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
 
     ``choices`` (node -> the ``(test, value)`` of each ``if`` and conditional expression of the source that
     ran to make it) lets blocks whose wiring differs become one block with an ``if``/``else`` guard per test
-    (:func:`_merge_choices`) when no ``if`` of ``__init__`` explains their difference.
+    (:func:`_merge_choices`) when no ``if`` of ``__init__`` explains their difference. Blocks whose nodes
+    are the fullest one's with groups left out (named after shifted list positions, so by their role rather
+    than their name) get one guard per group (:func:`_aligned_guards`); ``matched`` then receives, per
+    ``id(block)``, the template's node names -> that block's (where the uses' weights are).
     """
     if any(b.parameters or b.guards for b in blocks):
         return None
@@ -305,7 +308,7 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
         if name in defaults:
             defaults[name] = False if defaults[name] is None else defaults[name]
     parameters, envs, by_source = _parameters(template, names, defaults, per_use)
-    guard, guards, origins, undo = None, [], {}, lambda: None
+    guard, guards, origins, undo, by_role = None, [], {}, lambda: None, False
     expected = {id(b): _rows(b) for b in blocks}   # what each use computes, before the template changes
     if len({_structure(b) for b in blocks}) != 1:
         guard = _guard(template, blocks, init, prefixes[blocks.index(template)] if prefixes else {}, by_source,
@@ -314,12 +317,14 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
             kept = _wiring(blocks[0])
             merged = _merge_choices(blocks, uses, envs, choices, by_source, constants or {},
                                     _derived_attributes(init) if init is not None else {})
-            if merged is None:
+            if merged is not None:
+                template, guards, origins = merged
+                undo = lambda: _rewire(template, kept)   # the merged block back as its use had it
+        if guard is None and not origins and matched is not None:   # only a caller mapping weights per call
+            aligned = _aligned_guards(template, blocks, uses, envs, init, source_class, by_source, constants or {})
+            if aligned is None:
                 return None
-            template, guards, origins = merged
-            undo = lambda: _rewire(template, kept)   # the merged block back as its use had it
-        elif guard is None:
-            return None
+            guards, origins, by_role = *aligned, True
     if guard is not None:
         guards = [guard]
 
@@ -360,7 +365,12 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
             if any(s is None for s in scalars) or feature.name == "padding":
                 undo()
                 return None
-            expression = _expression_for(parameters, [env for env, _ in present], scalars)
+            if by_role and written is None:
+                written = _written_expressions(init, source_class, by_source, constants or {})
+            # nodes matched by role, some guarded: what the class computes (hidden = inp * expand_ratio) before a
+            # constant that fits only the uses where the node is
+            expression = _expression_for(parameters, [env for env, _ in present], scalars,
+                                         written if by_role else ())
             if expression is None:
                 undo()
                 return None
@@ -385,6 +395,8 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
             node.padding = mode
         undo()
         return None
+    if by_role:
+        matched.update({id(b): _renames(origins, b) for b in blocks})
     for (call, _, _), env in zip(uses, envs):
         call.block = template
         call.arguments.clear()
@@ -491,6 +503,98 @@ def _guard(template, blocks: list, init, prefixes: dict, by_source: dict, consta
     guard = eclass("Guard")(condition=condition, result=result, otherwise=otherwise)
     guard.nodes.extend(guarded)
     return guard
+
+
+def _same_role(template_node, node) -> bool:
+    if template_node.eClass is not node.eClass:
+        return False
+    if is_kind(node, "BlockCall"):
+        return template_node.block is node.block
+    return getattr(template_node, "index", None) == getattr(node, "index", None)
+
+
+def _aligned(template, block) -> dict | None:
+    """Template node -> the node of ``block`` in its role: ``block``'s nodes in order as a subsequence of the
+    template's, each the earliest of its class left (the caller checks every use computes what it did)."""
+    found, position, nodes = {}, 0, list(template.nodes)
+    for node in block.nodes:
+        while position < len(nodes) and not _same_role(nodes[position], node):
+            position += 1
+        if position == len(nodes):
+            return None
+        found[nodes[position]] = node
+        position += 1
+    return found
+
+
+def _if_tests(init: ast.FunctionDef, source_class: ast.ClassDef | None) -> list:
+    """The tests of the ``if`` statements and conditional expressions of the class's methods."""
+    methods = [m for m in (source_class.body if source_class is not None else ()) if isinstance(m, ast.FunctionDef)]
+    return [node.test for method in (methods or [init]) for node in ast.walk(method)
+            if isinstance(node, (ast.If, ast.IfExp))]
+
+
+def _aligned_guards(template, blocks: list, uses: list, envs: list, init, source_class, by_source: dict,
+                    constants: dict) -> tuple | None:
+    """``(guards, origins)`` when every block is the template with some groups of nodes left out: nodes are
+    matched by role (:func:`_aligned`), not by name (a node appended under an ``if`` shifts the list position,
+    so the name, of every later one); the nodes present at the same uses form one guard, whose condition is
+    the one ``if`` test of the class over the parameters that holds exactly at those uses. None otherwise."""
+    if init is None:
+        return None
+    origins: dict = {node: {} for node in template.nodes}
+    for block in blocks:
+        found = _aligned(template, block)
+        if found is None:
+            return None
+        for node, origin in found.items():
+            origins[node][id(block)] = origin
+    block_envs = [[env for env, use in zip(envs, uses) if use[0].block is b] for b in blocks]
+    groups: dict = {}
+    for node in template.nodes:
+        presence = tuple(id(b) in origins[node] for b in blocks)
+        if not all(presence):
+            groups.setdefault(presence, []).append(node)
+    derived = _derived_attributes(init)
+    guards = []
+    for presence, members in groups.items():
+        fitting = {}
+        for test in _if_tests(init, source_class):
+            expression = _expression(test, by_source, constants, derived)
+            if expression is None:
+                continue
+            try:
+                values = [{evaluate(expression, env) for env in found} for found in block_envs]
+            except BlockError:
+                continue
+            if values == [{present} for present in presence]:
+                fitting.setdefault(ast.dump(test), expression)
+        if len(fitting) != 1:
+            return None
+        inside = set(members)
+        read = [(reader, i) for reader in template.nodes if reader not in inside
+                for i, dep in enumerate(reader.inputs) if dep in inside]
+        outputs = [i for i, out in enumerate(template.outputs) if out in inside]
+        results = {reader.inputs[i] for reader, i in read} | {template.outputs[i] for i in outputs}
+        if len(results) != 1:
+            return None
+        lacking = blocks[presence.index(False)]
+        back = {id(origin): node for node, by_block in origins.items()
+                if (origin := by_block.get(id(lacking))) is not None}
+        if read:
+            reader, position = read[0]
+            instead = origins[reader].get(id(lacking))
+            read_instead = instead.inputs[position] if instead is not None and position < len(instead.inputs) \
+                else None
+        else:
+            read_instead = lacking.outputs[outputs[0]] if outputs[0] < len(lacking.outputs) else None
+        otherwise = back.get(id(read_instead)) if read_instead is not None else None
+        if otherwise is None or otherwise in inside:
+            return None
+        guard = eclass("Guard")(condition=next(iter(fitting.values())), result=results.pop(), otherwise=otherwise)
+        guard.nodes.extend(members)
+        guards.append(guard)
+    return (guards, origins) if guards else None
 
 
 def _test_making(init: ast.FunctionDef, attributes: set):

@@ -211,7 +211,8 @@ class ImportReport:
     * ``state_dict_prefixes`` (PyTorch): node key -> ``state_dict`` prefix of
       the module that computes it (``features_0`` -> ``features.0``); inside a
       block the key is ``"<Block>:<node>"`` and the prefix is relative to the
-      block's module.
+      block's module; ``"<call key>><Block>:<node>"`` overrides it for one
+      call (a block matched by role, whose list positions shift per call).
     * ``keras_layer_names`` (Keras): model node name -> the name the Keras
       layer has in the build the script trains (its ``name=`` or Keras'
       automatic ``dense_1``, counted as ``python script.py`` runs). A folded stack of recurrent layers maps

@@ -1875,11 +1875,14 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport,
         recorded = records.of_uses(class_name, arguments) if records is not None else None
         if recorded is not None:
             init, cls, arguments = recorded
+        called = [call.block for call, _ in uses]
+        matched: dict = {}
         template = parameterise(blocks, [(call, *given) for (call, _), given in zip(uses, arguments)], init,
                                 prefixes, class_constants(cls, init) if cls is not None else {}, cls,
-                                importer.node_choices)
+                                importer.node_choices, matched)
         if template is None:
             continue
+        _weights_per_call(model, report, uses, called, blocks, prefixes, template, matched)
         old, name = template.name, blocks[0].name
         gone = {block.name for block in blocks if block is not template}
         for block in blocks:
@@ -1897,6 +1900,25 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport,
             if key.startswith(f"{old}:"):
                 state[f"{name}:{key.split(':', 1)[1]}"] = path
         entries[:] = [(signature, block) for signature, block in entries if block is template]
+
+
+def _weights_per_call(model, report: ImportReport, uses: list, called: list, blocks: list, prefixes: list,
+                      template, matched: dict) -> None:
+    """Where a template's node has its weights at a call whose block named it otherwise (matched by role: a
+    list position shifted by an optional layer before it): ``"<call key>><block>:<node>"`` gives that call's
+    own prefix (:func:`nnpivot.migrate.source_key` reads it before the block's)."""
+    if not matched:
+        return
+    own = prefixes[blocks.index(template)]
+    for (call, _), block in zip(uses, called):
+        if block is template:
+            continue
+        graph = call.eContainer()
+        call_key = call.name if graph is model else f"{graph.name}:{call.name}"
+        for node, origin in matched.get(id(block), {}).items():
+            path = prefixes[blocks.index(block)].get(origin)
+            if path is not None and path != own.get(node):
+                report.state_dict_prefixes[f"{call_key}>{blocks[0].name}:{node}"] = path
 
 
 def _signature(graph) -> tuple:

@@ -222,15 +222,19 @@ def source_key(model, report, pivot_key: str) -> str | None:
     """The source ``state_dict`` key of a pivot weight key (``call.inner.param`` inside blocks; a
     parameter name may hold dots itself, ``attn.out_proj.weight``)."""
     parts = pivot_key.split(".")
-    graph, prefix, consumed = model, [], 0
+    graph, prefix, consumed, call_key = model, [], 0, None
     while consumed < len(parts) - 1 and graph is not None:
         name = parts[consumed]
         node = next((n for n in graph.nodes if n.name == name), None)
         if node is None:
             break
-        path = report.state_dict_prefixes.get(name if graph is model else f"{graph.name}:{name}")
+        key = name if graph is model else f"{graph.name}:{name}"
+        # a call whose block named the node otherwise (a shifted list position) holds its own prefix
+        path = report.state_dict_prefixes.get(f"{call_key}>{key}") if call_key is not None else None
+        path = path if path is not None else report.state_dict_prefixes.get(key)
         if path is None:
             return None
+        call_key = key
         prefix.append(path)
         consumed += 1
         graph = getattr(node, "block", None)

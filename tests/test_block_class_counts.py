@@ -182,12 +182,6 @@ def test_one_generated_class_per_source_block_class(entry):
 
 # "path" -> why its generated files still hold another number of block classes (strict xfail).
 KNOWN_SHORT_CONSTRUCTED = {
-    "pytorch/ctor_mobilenet_inverted_residual.py": (
-        "InvertedResidual's uses differ in two independent ways: the expansion ConvBNReLU exists only where "
-        "expand_ratio != 1 and, being appended to the list that becomes self.conv, shifts the nn.Sequential "
-        "index (so the path and node name) of every layer after it; and the residual add exists only where "
-        "stride == 1 and inp == oup. A block template has one guard over one set of nodes with the same names "
-        "at every use, so its six uses stay six classes"),
     "pytorch/ctor_densenet_blocks.py": (
         "_DenseBlock's uses hold 2, 3 and 2 dense layers (num_layers is a loop count, which neither an "
         "attribute expression nor a guard gives), so each use stays a class; _DenseLayer's forward takes the "

@@ -21,7 +21,7 @@ from nnpivot.generators.nn_text import to_text
 from nnpivot.importers.nn_text import parse_text
 from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.metamodel.blocks import argument_values, specialise
-from nnpivot.migrate import migrate
+from nnpivot.migrate import migrate, source_key
 
 CORPUS = ROOT / "samples" / "corpus"
 
@@ -159,6 +159,54 @@ class SmallResNet(nn.Module):
         return self.fc(out.flatten(1))
 '''
 
+MOBILE = '''\
+import torch
+import torch.nn as nn
+
+SETTINGS = [(1, 8, 1), (4, 12, 2), (4, 12, 1), (4, 16, 2)]   # expansion, channels, stride
+
+
+class Inverted(nn.Module):
+    """Expand (only when the ratio is not 1), depthwise, project; the shortcut only where the shape is kept."""
+
+    def __init__(self, inp, oup, stride, ratio):
+        super().__init__()
+        hidden = inp * ratio
+        self.residual = stride == 1 and inp == oup
+        layers = []
+        if ratio != 1:
+            layers += [nn.Conv2d(inp, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6()]
+        layers += [
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(),
+            nn.Conv2d(hidden, oup, 1, bias=False),
+            nn.BatchNorm2d(oup),
+        ]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        if self.residual:
+            return x + self.body(x)
+        return self.body(x)
+
+
+class TinyMobileNet(nn.Module):
+    def __init__(self, num_classes=5):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU6())
+        blocks, width = [], 8
+        for ratio, channels, stride in SETTINGS:
+            blocks.append(Inverted(width, channels, stride, ratio))
+            width = channels
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        return self.head(x.mean((2, 3)))
+'''
+
 # source file, network class, block classes, (channels, two input sizes)
 SOURCES = {
     "unet": (UNET, "SmallUNet", ["DoubleConv"], (3, (16, 24))),
@@ -205,6 +253,25 @@ def test_optional_shortcut_is_a_guard_with_the_source_test(tmp_path):
     assert condition is not None
     calls = [n for n in model.nodes if n.eClass.name == "BlockCall"]
     assert [tuple(v for v in argument_values(c).values()) for c in calls] == [(16, 16, 1), (16, 32, 2), (32, 32, 1)]
+
+
+def test_an_optional_layer_shifting_list_positions_and_an_optional_shortcut_are_two_guards(tmp_path):
+    path = tmp_path / "mobile.py"
+    path.write_text(MOBILE, encoding="utf-8")
+    model, report = import_pytorch(path)
+    [block] = model.blocks
+    by_result = {g.result.name: g for g in block.guards}
+    assert sorted(by_result) == ["add", "body_2"]
+    assert sorted(n.name for n in by_result["body_2"].nodes) == ["body_0", "body_1", "body_2"]
+    assert (by_result["body_2"].otherwise.name, by_result["add"].otherwise.name) == ("x", "body_7")
+    ratio = next(p for p in block.parameters if p.name == "ratio")
+    ratios = [values[ratio] for values in
+              (argument_values(c) for c in model.nodes if c.eClass.name == "BlockCall")]
+    assert ratios == [1, 4, 4, 4]
+    # the first call has no expansion: its depthwise layer is body.0 of its checkpoint, the others' body.3
+    assert source_key(model, report, "blocks_0.body_3.weight") == "blocks.0.body.0.weight"
+    assert source_key(model, report, "blocks_1.body_3.weight") == "blocks.1.body.3.weight"
+    assert source_key(model, report, "blocks_0.body_7.running_var") == "blocks.0.body.4.running_var"
 
 
 def test_resnet_like_bottleneck_binds_an_arithmetic_expression(tmp_path):
@@ -497,3 +564,51 @@ def test_a_padding_that_is_zero_for_one_use_binds_and_migrates_as_one_class(tmp_
         found = np.asarray(keras_model(signals))
         assert found.shape == expected.shape == (2, 4, length - 6)
         assert np.abs(found - expected).max() < 1e-5, (length, np.abs(found - expected).max())
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("target", ["pytorch", "keras"])
+def test_a_block_with_an_optional_expansion_and_shortcut_migrates_as_one_class_with_its_weights(target, tmp_path):
+    import keras
+    import torch
+
+    path = tmp_path / "mobile_source.py"
+    path.write_text(MOBILE, encoding="utf-8")
+    torch.manual_seed(5)
+    original = _module(path, "mobile_source").TinyMobileNet()
+    with torch.no_grad():
+        for module in original.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 1.5)
+                module.weight.uniform_(0.5, 1.5)
+    original.eval()
+    checkpoint = tmp_path / "original.pt"
+    torch.save(original.state_dict(), checkpoint)
+    code = tmp_path / f"mobile_{target}.py"
+    weights = tmp_path / ("migrated.pt" if target == "pytorch" else "migrated.weights.h5")
+    result = migrate(path, target, code, weights=checkpoint, weights_out=weights)
+    assert result.failed is None, [str(d) for d in result.diagnostics]
+    text = code.read_text(encoding="utf-8")
+    assert _classes(text) == ["Inverted", "TinyMobileNet"]
+    assert "if self.ratio != 1:" in text and "if self.stride == 1 and self.inp == self.oup:" in text
+    migrated = _module(code, f"mobile_{target}").TinyMobileNet()
+    if target == "pytorch":
+        migrated.load_state_dict(torch.load(weights))
+        migrated.eval()
+    else:
+        migrated(np.zeros((1, 16, 16, 3), np.float32))
+        migrated.load_weights(weights)
+    rng = np.random.default_rng(2)
+    for size in (16, 21):
+        images = rng.standard_normal((2, 3, size, size)).astype(np.float32)   # channels-first
+        with torch.no_grad():
+            expected = original(torch.from_numpy(images)).numpy()
+            if target == "pytorch":
+                found = migrated(torch.from_numpy(images)).numpy()
+        if target == "keras":
+            found = np.asarray(migrated(np.transpose(images, (0, 2, 3, 1))))     # channels-last
+        assert found.shape == expected.shape
+        assert np.abs(found - expected).max() < 1e-5, (size, np.abs(found - expected).max())
+    del keras
