@@ -821,7 +821,7 @@ def _two_bias_warnings(model, diagnostics) -> None:
     learning rate would; Adam: as the same update taken twice), which Keras's one bias cannot follow."""
     for graph in (model, *model.blocks):
         for node in graph.nodes:
-            if node.eClass.name in _TWO_BIASES and node.bias:
+            if node.eClass.name in _TWO_BIASES and node.bias and not getattr(node, "oneBias", False):
                 diagnostics.append(warning(
                     "approximate-translation", f"training of {node.name}: the model's {node.eClass.name} has "
                     "PyTorch's two biases (bias_ih, bias_hh), Keras's one is their sum; where both train (a PyTorch "

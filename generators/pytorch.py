@@ -282,6 +282,7 @@ class _Generation:
         elif mapping.module_class(site) and site.node.weightsOf is None:  # a sharing node reuses its owner's
             written = [s for a in mapping.args if (s := a.source(site)) is not None]
             init.append(wrap_call(f"{site.module} = {mapping.module_class(site)}(", written, indent))
+            init.extend(indent + line for line in (mapping.after_init(site) if mapping.after_init else ()))
         if mapping.statements:
             return [indent + line for line in mapping.statements(site)]
         targets = _tuple_results(site) if mapping.results == "tuple" else site.outputs[0]

@@ -1601,6 +1601,8 @@ def layer_recurrent(self, layer, x, given, names, loc, bidirectional=False):
     attrs.pop("activation", None)
     if bidirectional:
         attrs["bidirectional"] = True
+    if keyword in ("simple_rnn", "lstm") and attrs.get("bias", True):
+        attrs["oneBias"] = True   # Keras trains one bias where PyTorch's layers have two (a GRU's two are Keras's)
     name = self.builder.name(*names)
     x = self.builder.permuted(x, L.identity(x.rank), (f"{name}_in",), loc)
     states = initial_states(self, keyword, 2 if bidirectional else 1, name, loc)

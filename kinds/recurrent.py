@@ -119,6 +119,20 @@ def _recurrent_parameters(gates: int):
 
 
 _bias = Arg("bias", "bias", True)
+
+
+def _one_bias(site) -> list[str]:
+    """A layer that trains one bias (a Keras source's): Keras's one bias is PyTorch's bias_ih + bias_hh, and two
+    trained biases would each receive the whole gradient (the sum moving twice as far per step), so bias_hh stays
+    at zero and frozen. The parameters stay, so the state_dict keeps its keys and loads strictly."""
+    if not (site.node.oneBias and site.node.bias):
+        return []
+    return ["# Keras trains one bias per recurrent layer: bias_hh stays zero and frozen so training moves as Keras's",
+            f"for name, parameter in {site.module}.named_parameters():",
+            "    if name.startswith(\"bias_hh\"):",
+            "        nn.init.zeros_(parameter)",
+            "        parameter.requires_grad_(False)"]
+
 for keyword, cls, gates in (("simple_rnn", "nn.RNN", 1), ("lstm", "nn.LSTM", 4), ("gru", "nn.GRU", 3)):
     extra = (Arg("nonlinearity", "nonlinearity", "tanh"),) if keyword == "simple_rnn" else ()
     pytorch(keyword, TorchMapping(
@@ -127,7 +141,7 @@ for keyword, cls, gates in (("simple_rnn", "nn.RNN", 1), ("lstm", "nn.LSTM", 4),
          Arg("hidden_size", "hiddenSize", positional=True), Arg("num_layers", "numLayers", 1), *extra, _bias,
          Arg("batch_first", "batchFirst", False), Arg("dropout", "dropout", 0.0),
          Arg("bidirectional", "bidirectional", False)),
-        statements=_recurrent_statements, parameters=_recurrent_parameters(gates),
+        statements=_recurrent_statements, parameters=_recurrent_parameters(gates), after_init=_one_bias,
         unsupported=(lambda site: None if site.attr("resetAfter") else "GRU with reset_after=false (PyTorch "
                      "applies the reset gate after the recurrent product)") if keyword == "gru" else None))
 

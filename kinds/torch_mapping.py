@@ -172,6 +172,9 @@ class TorchMapping:
     # the kind when the source holds exactly that code, with the constructor arguments it implies.
     generated: str | None = None
     implied: dict[str, Any] = field(default_factory=dict)
+    # Statements ``__init__`` runs after constructing the module (``{module}`` is its attribute): settings torch's
+    # constructor has no argument for (a parameter kept frozen).
+    after_init: Callable[[Site], list[str]] | None = None
 
     def module_class(self, site: Site) -> str | None:
         return self.module(site) if callable(self.module) else self.module

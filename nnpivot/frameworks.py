@@ -213,13 +213,14 @@ def random_inputs(model, count: int, seed: int = 0, size: int = DYNAMIC_SIZE) ->
 
 # --- weights -------------------------------------------------------------------------------------
 
-def enliven(store: WeightStore, seed: int = 0) -> WeightStore:
+def enliven(store: WeightStore, seed: int = 0, kept: frozenset[str] = frozenset()) -> WeightStore:
     """A copy of ``store`` where constant arrays (fresh BatchNorm statistics, zero biases, unit
-    scales) become random, so a comparison exercises them too. Variances stay positive."""
+    scales) become random, so a comparison exercises them too. Variances stay positive. The ``kept`` keys stay
+    as they are (parameters a model keeps at zero)."""
     rng = np.random.default_rng(seed)
     result = WeightStore()
     for key, array in store.items():
-        if array.size > 1 and np.issubdtype(array.dtype, np.floating) and np.all(array == array.flat[0]):
+        if key not in kept and array.size > 1 and np.issubdtype(array.dtype, np.floating) and np.all(array == array.flat[0]):
             if key.endswith(("running_var", "moving_variance")):
                 array = rng.uniform(0.5, 1.5, array.shape)
             else:

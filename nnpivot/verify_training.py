@@ -216,6 +216,14 @@ def _node_location(model, key: str) -> Location | None:
     return None
 
 
+def zero_kept_keys(model) -> frozenset[str]:
+    """Pivot keys of the parameters ``model`` keeps at zero and untrained: bias_hh of a recurrent layer that trains
+    one bias (a Keras source's; its generated PyTorch code freezes bias_hh), which the check must not make random."""
+    return frozenset(slot.pivot_key for slot in parameter_slots(model)
+                     if getattr(slot.node, "oneBias", False) and slot.node.bias
+                     and slot.pivot_key.rsplit(".", 1)[-1].startswith("bias_hh"))
+
+
 def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size: int, batch: int = DEFAULT_BATCH,
                   seed: int = 0, store: WeightStore | None = None, locations: tuple = (None, None)) -> TrainResult:
     """Train ``a`` and ``b`` for ``steps`` steps from the same weights on the same batches and compare.
@@ -227,7 +235,7 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
     paths = (a.path.name, b.path.name)
     settings, notes = resolve_settings(configs, paths)
     if store is None:
-        store = enliven(a.native_store(), seed)
+        store = enliven(a.native_store(), seed, zero_kept_keys(a.model) | zero_kept_keys(b.model))
     a.load_store(store)
     b.load_store(store)
     ending = ending_of(model)
@@ -292,4 +300,4 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
 
 
 __all__ = ["ParameterDifference", "TrainResult", "compare_weights", "ending_of", "labels_for", "make_batches",
-           "resolve_settings", "train_report_lines", "train_runners", "training_labels"]
+           "resolve_settings", "train_report_lines", "train_runners", "training_labels", "zero_kept_keys"]

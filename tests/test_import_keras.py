@@ -398,7 +398,9 @@ def test_stacked_recurrent_node_round_trips_through_keras(call, inputs, tmp_path
                        "  output y\n}\n", "net.nn")
     (tmp_path / "net.py").write_text(generate(model, "net.nn"))
     again, report = import_keras(tmp_path / "net.py", input_shapes=[list(n.shape) for n in model.nodes[:1]])
-    assert report.ok and differences(model, again) == []
+    # Keras's SimpleRNN and LSTM train one bias where the pivot's (PyTorch's) two did: the import says so
+    one_bias = model.nodes[1].eClass.name != "GRU" and model.nodes[1].bias
+    assert report.ok and differences(model, again) == (["node y: oneBias false != true"] if one_bias else [])
     layers = model.nodes[1].numLayers
     assert list(report.folded) == ["y"] and f"num_layers={layers}" in report.folded["y"]
     assert [report.keras_layer_names[f"y_l{i}"] for i in range(layers)] == [f"y_l{i}" for i in range(layers)]
@@ -414,7 +416,8 @@ def test_stacked_states_round_trip_through_keras(tmp_path):
                        "  h = y[1]\n  c = y[2]\n  output y, h, c\n}\n", "net.nn")
     (tmp_path / "net.py").write_text(generate(model, "net.nn"))
     again, report = import_keras(tmp_path / "net.py", input_shapes=[[7, 3]])
-    assert report.ok and differences(model, again) == []
+    # Keras's LSTM trains one bias where the pivot's (PyTorch's) two did: the import says so
+    assert report.ok and differences(model, again) == ["node y: oneBias false != true"]
 
 
 HAND_WRITTEN_STACK = (
