@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import runpy
-import types
 
 import numpy as np
 import pytest
@@ -24,6 +23,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from conftest import ROOT
+from generated_module import load_generated
 
 from nnpivot.compare import differences
 from nnpivot.diagnostics import NNPivotError
@@ -105,18 +105,12 @@ def test_generated_class_declares_shared_modules_once():
     assert "            post_norm1 = self.norm1(post_sum)" in keras_code
 
 
-def _load(code: str, module_name: str):
-    module = types.ModuleType(module_name)
-    exec(compile(code, f"<{module_name}>", "exec"), module.__dict__)  # noqa: S102 - the code under test
-    return module
-
-
 @pytest.mark.torch
 @pytest.mark.tensorflow
 def test_generated_models_agree_called_directly(model, tmp_path):
     import torch
 
-    torch_module = _load(pytorch_generator.generate(model, "encoder.nn"), "encoder_torch")
+    torch_module = load_generated(pytorch_generator.generate(model, "encoder.nn"), "encoder_torch")
     net = torch_module.PrePostEncoder().eval()
     keys = set(net.state_dict())
     assert {"pre.norm1.weight", "post.norm1.weight", "post.self_attn.in_proj_weight", "post.norm2.bias"} <= keys
@@ -125,7 +119,7 @@ def test_generated_models_agree_called_directly(model, tmp_path):
     store = enliven(store, seed=7)
     net.load_state_dict(pytorch_generator.state_dict_from_store(model, store))   # strict: every key maps
 
-    keras_module = _load(keras_generator.generate(model, "encoder.nn"), "encoder_keras")
+    keras_module = load_generated(keras_generator.generate(model, "encoder.nn"), "encoder_keras")
     layer = keras_module.PrePostEncoder()
     layer(np.zeros((1, LENGTHS[0], 16), np.float32))
     assert keras_generator.assign_store(layer, model, store) == []
@@ -197,12 +191,12 @@ def test_pre_and_post_norm_torch_layers_migrate_to_one_class_equal_with_the_sour
                                                            "SentenceEncoder"]
     assert "if self.norm_first:" in torch_code.read_text() and "if self.norm_first:" in keras_code.read_text()
 
-    net = _load(torch_code.read_text(), "classifier_torch").SentenceEncoder().eval()
+    net = load_generated(torch_code.read_text(), "classifier_torch").SentenceEncoder().eval()
     net.load_state_dict(torch.load(torch_weights))   # strict: the source's keys, one norm1 per layer
     refine = {k for k in net.state_dict() if k.startswith("refine.")}   # the pre-norm layer: the source's keys
     assert refine == {k for k in original.state_dict() if k.startswith("refine.")}
     assert len(net.state_dict()) == len(original.state_dict())   # the encoder's layers are layers_<i> here
-    keras_model = _load(keras_code.read_text(), "classifier_keras").SentenceEncoder()
+    keras_model = load_generated(keras_code.read_text(), "classifier_keras").SentenceEncoder()
     keras_model(np.ones((1, 12), np.int64))
     keras_model.load_weights(keras_weights)
 

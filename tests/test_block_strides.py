@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import runpy
-import types
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from conftest import ROOT
+from generated_module import load_generated
 
 from nnpivot.frameworks import enliven
 from nnpivot.generators import keras as keras_generator
@@ -50,12 +50,6 @@ STRIDED = """model Strided {
     }
 }
 """
-
-
-def _load(code: str, module_name: str):
-    module = types.ModuleType(module_name)
-    exec(compile(code, f"<{module_name}>", "exec"), module.__dict__)  # noqa: S102 - the code under test
-    return module
 
 
 def _classes(code: str) -> list[str]:
@@ -95,12 +89,12 @@ def test_the_strided_block_agrees_with_keras_at_odd_and_even_sizes():
     import torch
 
     model = parse_text(STRIDED, "strided.nn")
-    net = _load(pytorch_generator.generate(model, "strided.nn"), "strided_torch").Strided().eval()
+    net = load_generated(pytorch_generator.generate(model, "strided.nn"), "strided_torch").Strided().eval()
     store, problems = pytorch_generator.store_from_state_dict(model, net.state_dict())
     assert problems == []
     store = enliven(store, seed=2)
     net.load_state_dict(pytorch_generator.state_dict_from_store(model, store))   # strict: every key maps
-    layer = _load(keras_generator.generate(model, "strided.nn"), "strided_keras").Strided()
+    layer = load_generated(keras_generator.generate(model, "strided.nn"), "strided_keras").Strided()
     layer(np.zeros((1, 16, 16, 3), np.float32))
     assert keras_generator.assign_store(layer, model, store) == []
 

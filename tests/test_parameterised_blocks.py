@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import types
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from conftest import ROOT
+from generated_module import load_generated
 from pivot_models import CAUSAL_TCN, causal_tcn
 
 from nnpivot.compare import differences
@@ -94,12 +94,6 @@ def test_resnet_block_code_reads_like_hand_written_code():
     assert '"stride": self.stride,' in keras_code
 
 
-def _load(code: str, module_name: str):
-    module = types.ModuleType(module_name)
-    exec(compile(code, f"<{module_name}>", "exec"), module.__dict__)  # noqa: S102 - the code under test
-    return module
-
-
 @pytest.mark.torch
 @pytest.mark.tensorflow
 def test_generated_models_agree_called_directly(sample, tmp_path):
@@ -108,14 +102,14 @@ def test_generated_models_agree_called_directly(sample, tmp_path):
 
     name, model = sample
     model_class, _ = SAMPLES[name]
-    torch_module = _load(pytorch_generator.generate(model, f"{name}.nn"), f"{name}_torch")
+    torch_module = load_generated(pytorch_generator.generate(model, f"{name}.nn"), f"{name}_torch")
     net = getattr(torch_module, model_class)().eval()
     store, problems = pytorch_generator.store_from_state_dict(model, net.state_dict())
     assert problems == []
     store = enliven(store, seed=4)   # running statistics too, so the comparison exercises them
     net.load_state_dict(pytorch_generator.state_dict_from_store(model, store))   # strict: every key maps
 
-    keras_module = _load(keras_generator.generate(model, f"{name}.nn"), f"{name}_keras")
+    keras_module = load_generated(keras_generator.generate(model, f"{name}.nn"), f"{name}_keras")
     layer = getattr(keras_module, model_class)()
     layer(np.zeros((1, SIZES[0], SIZES[0], 3), np.float32))
     assert keras_generator.assign_store(layer, model, store) == []
@@ -255,7 +249,7 @@ def test_calls_that_cannot_share_a_class_get_one_class_per_argument_set():
     assert validate(model) == []
     code = pytorch_generator.generate(model, "heads.nn")
     assert re.findall(r"^class (\w+)\(", code, re.MULTILINE) == ["Head", "Head2", "M"]
-    net = _load(code, "heads_torch").M().eval()
+    net = load_generated(code, "heads_torch").M().eval()
     assert net.a.d.bias is not None and net.b.d.bias is None
     store, _ = pytorch_generator.store_from_state_dict(model, net.state_dict())
     net.load_state_dict(pytorch_generator.state_dict_from_store(model, store))
@@ -380,13 +374,13 @@ def _agree_at_lengths(model, name: str, model_class: str, lengths=(20, 33)):
     import torch
 
     torch_code = pytorch_generator.generate(model, f"{name}.nn")
-    net = getattr(_load(torch_code, f"{name}_torch"), model_class)().eval()
+    net = getattr(load_generated(torch_code, f"{name}_torch"), model_class)().eval()
     store, problems = pytorch_generator.store_from_state_dict(model, net.state_dict())
     assert problems == []
     store = enliven(store, seed=7)
     net.load_state_dict(pytorch_generator.state_dict_from_store(model, store))   # strict: every key maps
     keras_code = keras_generator.generate(model, f"{name}.nn")
-    layer = getattr(_load(keras_code, f"{name}_keras"), model_class)()
+    layer = getattr(load_generated(keras_code, f"{name}_keras"), model_class)()
     layer(np.zeros((1, 3, lengths[0]), np.float32))
     assert keras_generator.assign_store(layer, model, store) == []
     rng = np.random.default_rng(1)
