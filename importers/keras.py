@@ -1336,10 +1336,9 @@ class Interpreter(KerasImporter, SourceInterpreter):
         """``x + weight``: the add_learned node; the weight's Keras axes follow ``x``'s layout."""
         rank, shape = x.rank, weight.shape
         if not L.is_identity(x.perm):
-            # a checkpoint's variable could not be matched to the pivot's axes without the layout of the code
-            self.error("unsupported-construct", f"a weight added to a tensor laid out {x.perm} in Keras (not the "
-                       "pivot's axis order) is not read", loc)
-            return Unknown("sum with a weight", loc)
+            # the weight's axes are the Keras tensor's: the sum is made on the tensor in that order (a pivot
+            # permute), so the checkpoint's variable keeps its axes
+            x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'sum'}_in",), loc)
         if len(shape) == rank and shape[0] == 1:
             batch_axis = True
         elif len(shape) < rank:
