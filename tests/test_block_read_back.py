@@ -24,6 +24,7 @@ from test_importer_round_trip import read_back_keras, read_back_pytorch
 
 from nnpivot.frameworks import load_source_module
 from nnpivot.importers.keras import import_keras
+from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.migrate import import_source, migrate
 
 READ_BACK = {"pytorch": read_back_pytorch, "keras": read_back_keras}
@@ -73,6 +74,56 @@ def test_generated_code_reads_back_with_one_block_per_source_class(entry, target
     assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
     assert [(b.name, len(b.guards)) for b in again.blocks] == [(b.name, len(b.guards)) for b in model.blocks]
     assert len(again.blocks) == len(wanted), ([b.name for b in again.blocks], wanted)
+
+
+# --- the same test in __init__ and forward ------------------------------------------------------------------
+
+PROJECTED = textwrap.dedent('''\
+    import torch.nn as nn
+
+
+    class Step(nn.Module):
+        """A step whose input is projected first when the widths differ (the test written in both methods, over
+        the argument and over the attribute keeping it), with the residual sum where asked for."""
+
+        def __init__(self, inp, oup, residual):
+            super().__init__()
+            self.inp = inp
+            self.oup = oup
+            self.residual = residual
+            if inp != oup:
+                self.project = nn.Linear(inp, oup)
+            self.body = nn.Sequential(nn.LayerNorm(oup), nn.Linear(oup, oup))
+            self.act = nn.ReLU()
+
+        def forward(self, x):
+            if self.inp != self.oup:
+                x = self.project(x)
+            y = self.act(self.body(x))
+            if self.residual:
+                y = x + y
+            return y
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.steps = nn.Sequential(Step(6, 8, True), Step(8, 8, True), Step(8, 4, False), Step(4, 4, False))
+
+        def forward(self, x):
+            return self.steps(x)
+    ''')
+
+
+def test_a_guard_tested_in_init_and_again_in_forward_is_one_test(tmp_path):
+    """Two guards (the projection, the sum) so the nodes are matched by role: each guard's condition is the one
+    test that holds exactly where its nodes are, and ``inp != oup`` written twice is one test, not two."""
+    path = tmp_path / "projected.py"
+    path.write_text(PROJECTED)
+    model, _ = import_pytorch(path, "Net", None, [[6]])
+    [block] = model.blocks
+    assert [[n.name for n in guard.nodes] for guard in block.guards] == [["project"], ["y"]]
+    assert all(call.block is block for call in model.nodes if call.eClass.name == "BlockCall")
 
 
 # --- Keras custom layers with guards -------------------------------------------------------------------------
