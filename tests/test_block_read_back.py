@@ -19,11 +19,13 @@ import textwrap
 import numpy as np
 import pytest
 import test_block_class_counts as measure
+from conftest import SAMPLES
 from markers import FRAMEWORK_MARKS
 from test_importer_round_trip import read_back_keras, read_back_pytorch
 
 from nnpivot.frameworks import load_source_module
 from nnpivot.importers.keras import import_keras
+from nnpivot.importers.nn_text import parse_text
 from nnpivot.importers.pytorch import import_pytorch
 from nnpivot.migrate import import_source, migrate
 
@@ -74,6 +76,25 @@ def test_generated_code_reads_back_with_one_block_per_source_class(entry, target
     assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
     assert [(b.name, len(b.guards)) for b in again.blocks] == [(b.name, len(b.guards)) for b in model.blocks]
     assert len(again.blocks) == len(wanted), ([b.name for b in again.blocks], wanted)
+
+
+SAMPLES_WITH_BLOCKS = [path for path in SAMPLES if "block " in path.read_text()]
+
+
+def test_the_samples_with_blocks_are_read_back():
+    assert {"prepost_encoder_blocks", "resnet18_blocks", "unet_blocks"} <= {p.stem for p in SAMPLES_WITH_BLOCKS}
+
+
+@pytest.mark.parametrize("target", READ_BACK)
+@pytest.mark.parametrize("sample", SAMPLES_WITH_BLOCKS, ids=[p.stem for p in SAMPLES_WITH_BLOCKS])
+def test_generated_code_of_a_sample_reads_back_with_its_blocks(sample, target, tmp_path):
+    """The .nn samples' blocks (guards, an else branch) come back from each framework's generated code: the
+    pre/post-norm encoder layer block read back from Keras was two blocks without guards before."""
+    model = parse_text(sample.read_text(), str(sample))
+    again, report = READ_BACK[target](model, tmp_path)
+    assert not [d for d in report.diagnostics if d.is_error], [str(d) for d in report.diagnostics]
+    assert [(b.name, len(b.guards), [len(g.alternative) for g in b.guards]) for b in again.blocks] == \
+        [(b.name, len(b.guards), [len(g.alternative) for g in b.guards]) for b in model.blocks]
 
 
 # --- the same test in __init__ and forward ------------------------------------------------------------------
