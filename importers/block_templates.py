@@ -568,7 +568,8 @@ def _aligned_guards(template, blocks: list, uses: list, envs: list, init, source
             except BlockError:
                 continue
             if values == [{present} for present in presence]:
-                fitting.setdefault(ast.dump(test), expression)
+                # the same test written in __init__ and in forward (self.<parameter> kept as it is) is one
+                fitting.setdefault(_expression_key(expression), expression)
         if len(fitting) != 1:
             return None
         inside = set(members)
@@ -595,6 +596,20 @@ def _aligned_guards(template, blocks: list, uses: list, envs: list, init, source
         guard.nodes.extend(members)
         guards.append(guard)
     return (guards, origins) if guards else None
+
+
+def _expression_key(expression) -> tuple:
+    """What an expression says, comparable between two trees: its classes, operators, literals and the
+    parameters it references."""
+    parts = [expression.eClass.name]
+    for feature in expression.eClass.eAllStructuralFeatures():
+        value = expression.eGet(feature)
+        values = list(value) if feature.many else [value]
+        if isinstance(feature, EReference):
+            parts.append(tuple(_expression_key(v) if feature.containment else id(v) for v in values))
+        else:
+            parts.append(tuple(str(v) for v in values))
+    return tuple(parts)
 
 
 def _test_making(init: ast.FunctionDef, attributes: set):

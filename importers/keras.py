@@ -297,6 +297,7 @@ class GraphBuilder:
         self.nodes: list = []
         self.names: set[str] = set()
         self.next_number: dict[str, int] = {}
+        self.choice_base = len(importer.choices)   # the choices of the code around the graph are not its own
 
     def name(self, *candidates: str | None) -> str:
         for candidate in candidates:
@@ -326,6 +327,7 @@ class GraphBuilder:
                         **attrs)
         set_location(node, loc)
         self.nodes.append(node)
+        self.importer.node_choices[node] = tuple(self.importer.choices[self.choice_base:])
         return node
 
     def shape_of(self, node, index: int = 0) -> tuple:
@@ -395,6 +397,7 @@ class KerasImporter:
         self.block_builder: dict = {}               # Block -> the Instance whose call built its nodes
         self.nested_outputs: dict = {}              # Block of a functional model called as a layer -> outputs
         self.nested_first_call: dict = {}           # id of that functional model -> its first BlockCall
+        self.node_choices: dict = {}                # node of a graph -> the (test, value) choices it was made under
 
     # --- diagnostics and report --------------------------------------------------
     def loc(self, node) -> Location | None:
@@ -1336,10 +1339,9 @@ class Interpreter(KerasImporter, SourceInterpreter):
         """``x + weight``: the add_learned node; the weight's Keras axes follow ``x``'s layout."""
         rank, shape = x.rank, weight.shape
         if not L.is_identity(x.perm):
-            # a checkpoint's variable could not be matched to the pivot's axes without the layout of the code
-            self.error("unsupported-construct", f"a weight added to a tensor laid out {x.perm} in Keras (not the "
-                       "pivot's axis order) is not read", loc)
-            return Unknown("sum with a weight", loc)
+            # the weight's axes are the Keras tensor's: the sum is made on the tensor in that order (a pivot
+            # permute), so the checkpoint's variable keeps its axes
+            x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'sum'}_in",), loc)
         if len(shape) == rank and shape[0] == 1:
             batch_axis = True
         elif len(shape) < rank:
@@ -3672,10 +3674,14 @@ def parameterise_blocks(self, model) -> None:
             continue
         init = self.method_of(uses[0][1].cls, "__init__")
         prefixes = [attribute_paths(self, block) for block in blocks]
+        matched: dict = {}
+        called = [call.block for call, _ in uses]
         template = parameterise(blocks, [(call, *instance.arguments) for call, instance in uses], init, prefixes,
-                                class_constants(uses[0][1].cls.node, init), uses[0][1].cls.node)
+                                class_constants(uses[0][1].cls.node, init), uses[0][1].cls.node, self.node_choices,
+                                matched)
         if template is None:
             continue
+        layers_per_call(self.report, [call for call, _ in uses], called, matched)
         old, name = template.name, blocks[0].name
         gone = {block.name for block in blocks if block is not template}
         for block in blocks:
@@ -3686,6 +3692,18 @@ def parameterise_blocks(self, model) -> None:
         for entry in kept:
             entry.graph = name if entry.graph == old else entry.graph
         self.report.entries[:] = kept
+
+
+def layers_per_call(report, calls: list, called: list, matched: dict) -> None:
+    """The layers of each call (``report.keras_block_layers``) under the names of the template its block became,
+    where :func:`parameterise` matched the nodes by role (``matched``: id of the block a call had -> template
+    node name -> that block's node name)."""
+    for call, block in zip(calls, called):
+        inner = report.keras_block_layers.get(call.name)
+        renamed = matched.get(id(block))
+        if inner is not None and renamed is not None:
+            report.keras_block_layers[call.name] = {node: inner[origin] for node, origin in renamed.items()
+                                                    if origin in inner}
 
 
 def attribute_paths(self, block) -> dict[str, str]:
