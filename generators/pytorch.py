@@ -367,7 +367,12 @@ def _into_module_list(site: Site, init: list[str], at: int, indent: str) -> None
     listed = site.module[:site.module.rindex("[")]
     declaration = init[at]
     start = declaration.index(head)
-    init[at] = declaration[:start] + f"{listed}.append(" + declaration[start + len(head):] + ")"
+    if "\n" not in declaration:
+        init[at] = declaration[:start] + f"{listed}.append(" + declaration[start + len(head):] + ")"
+    else:   # a call laid out over lines goes one level in, as ruff format writes it
+        first, *rest = declaration.split("\n")
+        init[at] = "\n".join([f"{indent}{listed}.append(", indent + INDENT + first[start + len(head):],
+                               *(INDENT + line for line in rest), f"{indent})"])
     if iteration[1] == 0:
         init.insert(at, f"{indent}{listed} = nn.ModuleList()")
 
