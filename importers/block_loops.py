@@ -132,10 +132,8 @@ def _pattern(first: list, second: list) -> tuple | None:
 
 def _follows(group: list, pattern: tuple, carried) -> bool:
     """True when ``group`` reads as ``pattern`` says, with ``carried`` its carried value."""
-    reads, _, _ = pattern
     inside = {n: j for j, n in enumerate(group)}
-    model_group = reads
-    for node, row in zip(group, model_group):
+    for node, row in zip(group, pattern[0]):
         if len(node.inputs) != len(row) or node.weightsOf is not None:
             return False
         for dep, read in zip(node.inputs, row):
@@ -153,7 +151,7 @@ def _segments(nodes: list) -> tuple | None:
     no inputs), at least MIN_REPEATS of them; None when there is none."""
     best = None
     for period in range(1, len(nodes) // MIN_REPEATS + 1):
-        for start in range(0, len(nodes) - MIN_REPEATS * period + 1):
+        for start in range(len(nodes) - MIN_REPEATS * period + 1):
             first, second = nodes[start:start + period], nodes[start + period:start + 2 * period]
             if [n.eClass for n in first] != [n.eClass for n in second]:
                 continue
@@ -181,7 +179,7 @@ def _groups(block, start: int, period: int, suffix: int, pattern: tuple) -> tupl
     if length < period or length % period:
         return None
     groups = [nodes[start + k * period:start + (k + 1) * period] for k in range(length // period)]
-    reads, result, initial = pattern
+    _, result, initial = pattern
     prefix = nodes[:start]
     before = [n for n in block.nodes if is_kind(n, "Input")] + prefix
     carried = next((n for n in before if n.name == initial.name), None)
@@ -251,7 +249,7 @@ def looped_uses(blocks: list, template, init: ast.FunctionDef | None, expected: 
     index_name, source_count = source_loop(init)
     groups, _, _ = per_block[id(template)]
     body = groups[0]
-    reads, result, initial = pattern
+    _, result, initial = pattern
     taken = {n.name for n in template.nodes if n not in {m for g in groups for m in g}}
     for position, node in enumerate(body):
         name = _loop_name([g[position].name for g in groups])
