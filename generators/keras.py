@@ -146,6 +146,7 @@ class GraphCode:
     # a loop's node -> the loop index's identifier, in a template written once for every iteration: its layers
     # are ``self.conv[i]``, its variables the node's names, and iteration 0 reads the carried variable
     loop_indexes: dict = field(default_factory=dict)
+    _in_loop: bool = False                        # emitting a loop's node in such a template
 
     def fresh(self, base: str) -> str:
         name = identifier(base, Taken(RESERVED, self._names))
@@ -159,7 +160,12 @@ class GraphCode:
         return name
 
     def line(self, text: str) -> None:
-        self.body.append(_wrap_statement(text, "        "))
+        self.body.append(_wrap_statement(text, self.indent))
+
+    @property
+    def indent(self) -> str:
+        """Where a statement of ``call`` starts: one level in for the node of a loop written once."""
+        return "            " if self._in_loop else "        "
 
     def build(self):
         graph, shapes = self.graph, self.shapes
@@ -200,11 +206,14 @@ class GraphCode:
                             for dep, t in zip(node.inputs, operands)]
             out_vars = names.outputs(node)
             start = (len(self.init), len(self.body))
+            self._in_loop = iteration is not None and iteration[0] in self.loop_indexes
             try:
                 produced = self._emit_node(node, operands, out_vars, consumers)
             except ShapeError as exc:
                 self.diagnostics.append(error("unsupported-for-target", f"'{node.name}': {exc}", location_of(node)))
                 continue
+            finally:
+                self._in_loop = False
             self.spans[node.name] = (start[0], len(self.init), start[1], len(self.body))
             if produced:
                 self.perms[node.name] = tuple(produced[0][1])
@@ -480,10 +489,10 @@ class ParameterisedCode:
                     return None
             head = [f"        for {index} in range({plan.count(loop)}):"] if loop_init else []
             carried, initial = names.of(loop.result), names.of(loop.initial)
-            return ([*lists, *head, *(_indented(line) for line in loop_init)],
+            inside = [line if line.startswith("            ") else _indented(line) for line in loop_body]
+            return ([*lists, *head, *loop_init],
                     [*([f"        {carried} = {initial}"] if carried != initial else []),
-                     f"        for {index} in range({plan.count(loop, 'self.')}):",
-                     *(_indented(line) for line in loop_body)])
+                     f"        for {index} in range({plan.count(loop, 'self.')}):", *inside])
 
         for unit in plan.units:
             if unit.eClass.name == "Loop":

@@ -28,7 +28,16 @@ from nnpivot.diagnostics import (
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.kinds import training as vocabulary
-from nnpivot.kinds.pysyntax import INDENT, LINE_WIDTH, docstring, fstring_text, identifier, literal, wrap_call
+from nnpivot.kinds.pysyntax import (
+    INDENT,
+    LINE_WIDTH,
+    docstring,
+    fstring_text,
+    identifier,
+    literal,
+    wrap_append,
+    wrap_call,
+)
 from nnpivot.kinds.torch_mapping import HELPERS, RESERVED, Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.blocks import is_parameterised, iteration_of
@@ -148,8 +157,7 @@ class _Generation:
             else:
                 sizes = [site.in_shapes[index][axis] for index, axis in self.size_parameters.get(call.block, ())]
                 args = call_arguments(call, names, RESERVED_PARAMETERS, sizes)
-                init.append(wrap_call(f"{site.module} = {self.class_names[call.block]}(", args, indent))
-            _into_module_list(site, init, len(init) - 1, indent)
+                _declare(site, init, f"{self.class_names[call.block]}(", args, indent)
         return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(site.inputs)})"]
 
     # -- parameterised blocks ---------------------------------------------------------------------
@@ -348,8 +356,7 @@ class _Generation:
             init.append(f"{indent}{site.module} = {mapping.declaration(site)}")
         elif mapping.module_class(site) and site.node.weightsOf is None:  # a sharing node reuses its owner's
             written = [s for a in mapping.args if (s := a.source(site)) is not None]
-            init.append(wrap_call(f"{site.module} = {mapping.module_class(site)}(", written, indent))
-            _into_module_list(site, init, len(init) - 1, indent)
+            _declare(site, init, f"{mapping.module_class(site)}(", written, indent)
             init.extend(indent + line for line in (mapping.after_init(site) if mapping.after_init else ()))
         if mapping.statements:
             return [indent + line for line in mapping.statements(site)]
@@ -357,24 +364,17 @@ class _Generation:
         return [f"{indent}{targets} = {mapping.expression(site)}"]
 
 
-def _into_module_list(site: Site, init: list[str], at: int, indent: str) -> None:
-    """A loop's node declares its module for one iteration: ``self.conv[2] = nn.Conv2d(...)`` is written
-    ``self.conv.append(nn.Conv2d(...))``, after ``self.conv = nn.ModuleList()`` at iteration 0."""
+def _declare(site: Site, init: list[str], head: str, args: list[str], indent: str) -> None:
+    """``self.conv = nn.Conv2d(...)``; a loop's node declares its module for one iteration, appended to the
+    ``nn.ModuleList`` the loop fills (``self.conv = nn.ModuleList()`` written at iteration 0)."""
     iteration = iteration_of(site.node)
     if iteration is None:
+        init.append(wrap_call(f"{site.module} = {head}", args, indent))
         return
-    head = f"{site.module} = "
     listed = site.module[:site.module.rindex("[")]
-    declaration = init[at]
-    start = declaration.index(head)
-    if "\n" not in declaration:
-        init[at] = declaration[:start] + f"{listed}.append(" + declaration[start + len(head):] + ")"
-    else:   # a call laid out over lines goes one level in, as ruff format writes it
-        first, *rest = declaration.split("\n")
-        init[at] = "\n".join([f"{indent}{listed}.append(", indent + INDENT + first[start + len(head):],
-                               *(INDENT + line for line in rest), f"{indent})"])
     if iteration[1] == 0:
-        init.insert(at, f"{indent}{listed} = nn.ModuleList()")
+        init.append(f"{indent}{listed} = nn.ModuleList()")
+    init.append(wrap_append(listed, head, args, indent))
 
 
 def _callees_first(blocks) -> list:

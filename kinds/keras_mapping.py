@@ -21,7 +21,7 @@ from nnpivot.diagnostics import error, location_of, warning
 from nnpivot.metamodel.blocks import iteration_of
 
 from . import layout as L
-from .pysyntax import CODE_BUILTINS, comment, fstring_text, is_symbolic, literal, same_value, wrap_call
+from .pysyntax import CODE_BUILTINS, comment, fstring_text, is_symbolic, literal, same_value, wrap_append, wrap_call
 from .spec import kind_of
 
 TARGET = "keras"
@@ -227,7 +227,8 @@ class NodeContext:
         name = f'f"{fstring_text(base)}_{{{index}}}"' if index is not None else literal(f"{base}_{number}")
         if number == 0:
             self.graph.init.append(f"        self.{attr} = []")
-        self.graph.init.append(wrap_call(f"self.{attr}.append({cls}(", [*args, f"name={name}"], "        ", "))"))
+        inside = "            " if index is not None else "        "   # in the for of __init__, or unrolled
+        self.graph.init.append(wrap_append(f"self.{attr}", f"{cls}(", [*args, f"name={name}"], inside))
         self.graph.layer_names[self.node.name + suffix] = f"{attr}[{number}]"
         return f"self.{attr}[{index if index is not None else number}]"
 

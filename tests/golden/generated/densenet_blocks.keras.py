@@ -19,24 +19,35 @@ class DenseBlock(keras.layers.Layer):
         self.relu2 = []
         self.conv2 = []
         for i in range(num_layers):
-            self.norm1.append(layers.BatchNormalization(
-                momentum=0.9, epsilon=1e-05, name=f"norm1_{i}"
-            ))
+            self.norm1.append(
+                layers.BatchNormalization(
+                    momentum=0.9, epsilon=1e-05, name=f"norm1_{i}"
+                )
+            )
             self.relu1.append(layers.ReLU(name=f"relu1_{i}"))
-            self.conv1.append(layers.Conv2D(
-                bn_size * growth_rate, kernel_size=1, use_bias=False, name=f"conv1_{i}"
-            ))
-            self.norm2.append(layers.BatchNormalization(
-                momentum=0.9, epsilon=1e-05, name=f"norm2_{i}"
-            ))
+            self.conv1.append(
+                layers.Conv2D(
+                    bn_size * growth_rate,
+                    kernel_size=1,
+                    use_bias=False,
+                    name=f"conv1_{i}",
+                )
+            )
+            self.norm2.append(
+                layers.BatchNormalization(
+                    momentum=0.9, epsilon=1e-05, name=f"norm2_{i}"
+                )
+            )
             self.relu2.append(layers.ReLU(name=f"relu2_{i}"))
-            self.conv2.append(layers.Conv2D(
-                growth_rate,
-                kernel_size=3,
-                padding="same",
-                use_bias=False,
-                name=f"conv2_{i}",
-            ))
+            self.conv2.append(
+                layers.Conv2D(
+                    growth_rate,
+                    kernel_size=3,
+                    padding="same",
+                    use_bias=False,
+                    name=f"conv2_{i}",
+                )
+            )
 
     def get_config(self):
         return {

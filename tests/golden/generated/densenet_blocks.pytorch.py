@@ -28,7 +28,11 @@ class DenseBlock(nn.Module):
             self.relu2.append(nn.ReLU())
             self.conv2.append(
                 nn.Conv2d(
-                    bn_size * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False
+                    bn_size * growth_rate,
+                    growth_rate,
+                    kernel_size=3,
+                    padding=1,
+                    bias=False,
                 )
             )
 
