@@ -116,9 +116,15 @@ class _Builder:
         guards = [e for e in elements if e.__class__.__name__ == "GuardDecl"]
         loops = [e for e in elements if e.__class__.__name__ == "LoopDecl"]
         indexes = {}   # node statement -> the BlockParameter of its loop's index
+        statements = {n.name for e in elements for n in (e.nodes if e.__class__.__name__ == "LoopDecl" else
+                      [*e.nodes, *e.alternative] if e.__class__.__name__ == "GuardDecl" else [e])
+                      if hasattr(n, "name")}
         for decl in loops:
-            if decl.index in self.parameters:
-                self.fail("duplicate-name", f"loop index '{decl.index}' is already a parameter of {graph.name}", decl)
+            decl.index_parameter = None
+            if decl.index in self.parameters or decl.index in statements:
+                what = "parameter" if decl.index in self.parameters else "node"
+                self.fail("duplicate-name", f"loop index '{decl.index}' is already a {what} of {graph.name}", decl)
+                continue
             index = eclass("BlockParameter")(name=decl.index, type=eenum("ParameterType").getEEnumLiteral("int"))
             set_location(index, self.loc(decl))
             indexes.update({id(n): index for n in decl.nodes})
@@ -233,9 +239,8 @@ class _Builder:
 
     def loop(self, graph, decl, scope) -> None:
         """``for i in range(count) { ...  x = y }``: a Loop of the statements, carrying x into y."""
-        if decl.index in scope:
-            self.fail("duplicate-name", f"loop index '{decl.index}' is already a node of {graph.name}", decl)
-            return
+        if decl.index_parameter is None:
+            return   # its index is reported
         count = self.expression(decl.count)
         if count is None:
             return
@@ -264,6 +269,11 @@ class _Builder:
                 self.fail("bad-loop", f"'{node.name}' reads '{read[0].name}' of loop '{decl.index}': after the "
                                       f"loop only its result '{result.name}' is read", node)
                 return
+        read = [o for o in graph.outputs if o in inside and o is not result]
+        if read:
+            self.fail("bad-loop", f"block {graph.name} outputs '{read[0].name}' of loop '{decl.index}', whose value "
+                                  f"outside the loop is only its result '{result.name}'", decl)
+            return
         graph.loops.append(loop)
 
     def is_expression(self, tx_value) -> bool:
