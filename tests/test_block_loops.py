@@ -140,9 +140,21 @@ def test_generated_models_agree_called_directly(model, tmp_path):
     assert np.abs(np.asarray(reloaded(probe)) - np.asarray(layer(probe))).max() < 1e-6
 
 
-def test_a_loop_whose_sizes_are_not_written_is_still_exact_in_pytorch():
+def test_the_generated_pytorch_reads_back_as_one_looped_block(model, tmp_path):
+    code = tmp_path / "densenet_torch.py"
+    code.write_text(pytorch_generator.generate(model, "densenet_blocks.nn"))
+    again, report = import_source(code, "pytorch", "DenseNetBlocks", input_shapes=[[3, 32, 32]])
+    assert [d for d in report.diagnostics if d.is_error] == []
+    assert [b.name for b in again.blocks] == ["DenseBlock", "Transition"]
+    loop = again.blocks[0].loops[0]
+    assert (loop.count.eClass.name, loop.count.parameter.name) == ("ParameterRef", "num_layers")
+    assert [n.name for n in loop.nodes] == ["norm1", "relu1", "conv1", "norm2", "relu2", "conv2", "grown"]
+    assert "            norm1 = batch_norm2d(features, num_features=in_channels + i * growth_rate)\n" in to_text(again)
+
+
+def test_a_loop_whose_sizes_are_not_written_gets_one_pytorch_class_per_argument_set():
     """Without in_channels written as an expression PyTorch cannot write one class for every iteration: one
-    class per argument set, each with its iterations unrolled over the same ModuleLists (same weights)."""
+    class per argument set, each with its iterations unrolled over ModuleLists, whose keys are the weights'."""
     text = SAMPLE.read_text().replace(", in_channels=in_channels + i * growth_rate", "").replace(
         ", num_features=in_channels + i * growth_rate", "")
     model = parse_text(text, "unwritten.nn")
@@ -152,8 +164,9 @@ def test_a_loop_whose_sizes_are_not_written_is_still_exact_in_pytorch():
     assert "        self.norm1.append(nn.BatchNorm2d(24))\n" in code
     assert "        norm1_1 = self.norm1[1](grown_0)\n" in code
     module = load_generated(code, "unwritten_torch")
-    keys = set(module.DenseNetBlocks().state_dict())
-    assert {s.torch_key for s in pytorch_generator.parameter_slots(model)} <= keys
+    keys = {k for k in module.DenseNetBlocks().state_dict() if not k.endswith("num_batches_tracked")}
+    assert {s.torch_key for s in pytorch_generator.parameter_slots(model)} == keys
+    assert "block2.conv1.2.weight" in keys
 
 
 # --- mistakes, located ----------------------------------------------------------------------------
