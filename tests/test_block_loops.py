@@ -152,6 +152,7 @@ def test_the_generated_pytorch_reads_back_as_one_looped_block(model, tmp_path):
     assert "            norm1 = batch_norm2d(features, num_features=in_channels + i * growth_rate)\n" in to_text(again)
 
 
+@pytest.mark.torch
 def test_a_loop_whose_sizes_are_not_written_gets_one_pytorch_class_per_argument_set():
     """Without in_channels written as an expression PyTorch cannot write one class for every iteration: one
     class per argument set, each with its iterations unrolled over ModuleLists, whose keys are the weights'."""
