@@ -44,7 +44,7 @@ from nnpivot.kinds.keras_mapping import RESERVED, TARGET, NodeContext, Tensor
 from nnpivot.kinds.pysyntax import LINE_WIDTH, comment, docstring, identifier, literal, python_name, wrap_call
 from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.blocks import is_parameterised
+from nnpivot.metamodel.blocks import is_parameterised, iteration_of, loop_of
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, called_block, infer_shapes, run_time_sizes
 from nnpivot.weights import WeightStore
@@ -142,6 +142,11 @@ class GraphCode:
     spans: dict = field(default_factory=dict)     # node name -> (init start, init end, body start, body end)
     perms: dict = field(default_factory=dict)     # node name -> layout of its output 0
     tail: int = 0                                 # where the body's output conversions start
+    loop_attributes: dict = field(default_factory=dict)   # a loop's node (+ suffix) -> the list of its layers
+    # a loop's node -> the loop index's identifier, in a template written once for every iteration: its layers
+    # are ``self.conv[i]``, its variables the node's names, and iteration 0 reads the carried variable
+    loop_indexes: dict = field(default_factory=dict)
+    _in_loop: bool = False                        # emitting a loop's node in such a template
 
     def fresh(self, base: str) -> str:
         name = identifier(base, Taken(RESERVED, self._names))
@@ -155,11 +160,24 @@ class GraphCode:
         return name
 
     def line(self, text: str) -> None:
-        self.body.append(_wrap_statement(text, "        "))
+        self.body.append(_wrap_statement(text, self.indent))
+
+    @property
+    def indent(self) -> str:
+        """Where a statement of ``call`` starts: one level in for the node of a loop written once."""
+        return "            " if self._in_loop else "        "
 
     def build(self):
         graph, shapes = self.graph, self.shapes
         names = OutputNames(graph, rename=lambda n: python_name(n, RESERVED))
+        carried = {}   # in a template written for every iteration: a loop's initial value -> its result's variable
+        for node in graph.nodes:
+            iteration = iteration_of(node)
+            if iteration is not None and iteration[0] in self.loop_indexes:
+                member = iteration[0]
+                names.outputs(node)[0] = python_name(member.name, RESERVED)
+                loop = loop_of(member.eContainer())[member]
+                carried[loop.initial.name] = python_name(loop.result.name, RESERVED)
         self._names.update(v for node in graph.nodes for v in names.outputs(node))
         self.params = [names.of(n) for n in graph_inputs(graph)]
         tensors: dict = {}
@@ -181,13 +199,21 @@ class GraphCode:
             operands = [tensors.get((dep, 0)) for dep in node.inputs]
             if any(t is None for t in operands):
                 continue
+            iteration = iteration_of(node)
+            if iteration is not None and iteration[1] == 0 and iteration[0] in self.loop_indexes:
+                operands = [Tensor(carried[dep.name], t.perm, t.shape, t.flat)
+                            if iteration_of(dep) is None and dep.name in carried else t
+                            for dep, t in zip(node.inputs, operands)]
             out_vars = names.outputs(node)
             start = (len(self.init), len(self.body))
+            self._in_loop = iteration is not None and iteration[0] in self.loop_indexes
             try:
                 produced = self._emit_node(node, operands, out_vars, consumers)
             except ShapeError as exc:
                 self.diagnostics.append(error("unsupported-for-target", f"'{node.name}': {exc}", location_of(node)))
                 continue
+            finally:
+                self._in_loop = False
             self.spans[node.name] = (start[0], len(self.init), start[1], len(self.body))
             if produced:
                 self.perms[node.name] = tuple(produced[0][1])
@@ -386,7 +412,9 @@ class ParameterisedCode:
         for call in plan.calls:
             scratch: list[Diagnostic] = []
             code = GraphCode(call.template, call.shapes, self.input_perms, blocks, scratch,
-                             class_names=self.class_names, sources=plan.sources).build()
+                             class_names=self.class_names, sources=plan.sources,
+                             loop_indexes={member: plan.indexes[loop.index] for loop in self.block.loops
+                                           for member in loop.nodes}).build()
             if has_errors(scratch):
                 return None
             codes.append(code)
@@ -430,7 +458,50 @@ class ParameterisedCode:
             return unit_init, unit_body
 
         names = OutputNames(self.block, rename=lambda n: python_name(n, RESERVED))
+
+        def looped(loop):
+            """(init lines, call lines) of a loop: its layers in lists a ``for`` in ``__init__`` fills, its
+            statements in a ``for`` of ``call``; None when an iteration of a call renders otherwise."""
+            index, lists, loop_init, loop_body = plan.indexes[loop.index], [], [], []
+            for node in members(loop, order):
+                if is_kind(node, "Select"):
+                    continue
+                texts = set()
+                for call, init_code, body_code in zip(plan.calls, inits, bodies):
+                    for number in range(call.iterations(loop)):
+                        name = f"{node.name}.{number}"
+                        if name not in init_code.spans or name not in body_code.spans:
+                            return None
+                        i0, i1, _, _ = init_code.spans[name]
+                        _, _, b0, b1 = body_code.spans[name]
+                        node_init = init_code.init[i0:i1]
+                        lists += [line for line in node_init if line.endswith(" = []") and line not in lists]
+                        texts.add((tuple(line for line in node_init if not line.endswith(" = []")),
+                                   tuple(body_code.body[b0:b1])))
+                if len(texts) != 1:
+                    return None
+                ((node_init, node_body),) = texts
+                loop_init.extend(node_init)
+                loop_body.extend(node_body)
+            for code, call in zip(bodies, plan.calls):   # the carried variable keeps one layout
+                last = call.iterations(loop) - 1
+                if last >= 0 and code.perms.get(f"{loop.result.name}.{last}") != code.perms.get(loop.initial.name):
+                    return None
+            head = [f"        for {index} in range({plan.count(loop)}):"] if loop_init else []
+            carried, initial = names.of(loop.result), names.of(loop.initial)
+            inside = [line if line.startswith("            ") else _indented(line) for line in loop_body]
+            return ([*lists, *head, *loop_init],
+                    [*([f"        {carried} = {initial}"] if carried != initial else []),
+                     f"        for {index} in range({plan.count(loop, 'self.')}):", *inside])
+
         for unit in plan.units:
+            if unit.eClass.name == "Loop":
+                written = looped(unit)
+                if written is None:
+                    return None
+                init += written[0]
+                body += written[1]
+                continue
             branches = [rendered(members(unit, order)), rendered(members(unit, order, True))]
             if None in branches:
                 return None
@@ -893,7 +964,9 @@ def _weighted_nodes(program: KerasProgram):
 
 def _keras_layer(owner, code: GraphCode, name: str):
     """The Keras layer generated for ``name``: by attribute, else by layer name (hand-written models)."""
-    layer = getattr(owner, code.layer_names.get(name, name), None)
+    attribute = code.layer_names.get(name, name)
+    listed = re.fullmatch(r"(\w+)\[(\d+)\]", attribute)   # a loop's layer: item <iteration> of its list
+    layer = getattr(owner, attribute, None) if listed is None else getattr(owner, listed[1])[int(listed[2])]
     if layer is None and hasattr(owner, "get_layer"):
         try:
             layer = owner.get_layer(name)

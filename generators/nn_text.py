@@ -13,7 +13,7 @@ from nnpivot.graph import topological_order
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, is_enum, kind_of, snake
 from nnpivot.kinds.training import CLIPPING_SETTINGS, LOSS_SETTINGS, OPTIMIZERS, RULE_PYTORCH
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.blocks import guard_of, parameters_used
+from nnpivot.metamodel.blocks import guard_of, loop_of, parameters_used
 
 INDENT = "    "
 
@@ -228,10 +228,17 @@ def _graph_lines(graph, indent: str) -> list[str]:
     except ValueError:
         order = list(graph.nodes)  # a cyclic model is still printed, in definition order
     guards = guard_of(graph) if is_kind(graph, "Block") else {}
+    loops = loop_of(graph)
     lines = []
     for node in order:
         guard = guards.get(node)
-        if guard is None:
+        loop = loops.get(node)
+        if loop is not None:
+            if node is next(n for n in order if loops.get(n) is loop):   # a loop is written at its first node
+                lines.append(f"{indent}for {loop.index.name} in range({expression_text(loop.count)}) {{")
+                lines += [indent + INDENT + _node_line(n) for n in order if loops.get(n) is loop]
+                lines += [f"{indent}{INDENT}{loop.initial.name} = {loop.result.name}", f"{indent}}}"]
+        elif guard is None:
             lines.append(indent + _node_line(node))
         elif node is next(n for n in order if guards.get(n) is guard):   # a guard is written at its first node
             lines.append(f"{indent}if {expression_text(guard.condition)} {{")

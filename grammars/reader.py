@@ -27,7 +27,8 @@ _SPECIAL_FLOAT = re.compile(r"[+-]?(nan|inf)\b", re.MULTILINE)
 _SKIP_STARTS = frozenset(" \t\n\r/#")
 _TEXT = re.compile(r'"(\\.|[^"\\])*"', re.MULTILINE)
 _KEYWORDS = {word: re.compile(rf"{word}\b", re.MULTILINE)
-             for word in ("model", "block", "input", "output", "training", "true", "false", "if", "else", "not")}
+             for word in ("model", "block", "input", "output", "training", "true", "false", "if", "else", "not", "for",
+                          "in", "range")}
 # BinOp of nn.tx in grammar order: textX's autokwd makes the word operators match whole words only.
 _BINARY_OPERATORS = tuple((op, re.compile(rf"{op}\b", re.MULTILINE) if op.isalpha() else None)
                           for op in ("or", "and", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "div", "%"))
@@ -60,6 +61,7 @@ ModelDecl = _rule("ModelDecl", name="", description=None, elements=list)
 BlockDecl = _rule("BlockDecl", name="", params=list, elements=list)
 ParamDecl = _rule("ParamDecl", name="", type="", default=None)
 GuardDecl = _rule("GuardDecl", condition=None, nodes=list, alternative=list, result=None, otherwise=None)
+LoopDecl = _rule("LoopDecl", index="", count=None, nodes=list, initial=None, result=None)
 InputDecl = _rule("InputDecl", name="", dtype="", dims=list)
 Dim = _rule("Dim", size=0, unknown=False)
 OutputDecl = _rule("OutputDecl", refs=list)
@@ -255,6 +257,22 @@ class Reader:
         _, pos = self.token(pos, "=")
         otherwise, pos = self.ref(pos)
         return {"result": result, "otherwise": otherwise}, pos
+
+    def loop_decl(self, pos):
+        # 'for' index=ID 'in' 'range' '(' count=Value ')' '{' nodes*=NodeDecl initial=Ref '=' result=Ref '}'
+        start, pos = self.keyword(pos, "for")
+        index, _, pos = self.regex(pos, _ID)
+        _, pos = self.keyword(pos, "in")
+        _, pos = self.keyword(pos, "range")
+        _, pos = self.token(pos, "(")
+        count, pos = self.value(pos)
+        _, pos = self.token(pos, ")")
+        _, pos = self.token(pos, "{")
+        nodes, pos = self.many(pos, self.node_decl)
+        carried, pos = self.result_line(pos)
+        _, pos = self.token(pos, "}")
+        return LoopDecl(start, pos, index=index, count=count, nodes=nodes, initial=carried["result"],
+                        result=carried["otherwise"]), pos
 
     def block_element(self, pos):
         return self.first_of(pos, *self.keyword_rules(pos, KEYWORD_BLOCK_ELEMENTS), self.node_decl)
@@ -477,7 +495,7 @@ class Reader:
 _NUMBER_STARTS = frozenset("+-.0123456789")
 KEYWORD_ELEMENTS = {"input": "input_decl", "output": "output_decl", "block": "block_decl",
                     "training": "training_decl"}
-KEYWORD_BLOCK_ELEMENTS = {"input": "input_decl", "output": "output_decl", "if": "guard_decl"}
+KEYWORD_BLOCK_ELEMENTS = {"input": "input_decl", "output": "output_decl", "if": "guard_decl", "for": "loop_decl"}
 
 
 class LineColumns:

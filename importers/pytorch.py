@@ -1900,6 +1900,10 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport,
             if key.startswith(f"{old}:"):
                 state[f"{name}:{key.split(':', 1)[1]}"] = path
         entries[:] = [(signature, block) for signature, block in entries if block is template]
+        own = prefixes[blocks.index(template)]
+        for node, origin in matched.get(id(template), {}).items():
+            if "#" in node and origin in own:   # a loop's node at one iteration: where the template's use has it
+                state[f"{name}:{node}"] = own[origin]
 
 
 def _weights_per_call(model, report: ImportReport, uses: list, called: list, blocks: list, prefixes: list,
