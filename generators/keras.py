@@ -44,7 +44,7 @@ from nnpivot.kinds.keras_mapping import RESERVED, TARGET, NodeContext, Tensor
 from nnpivot.kinds.pysyntax import LINE_WIDTH, comment, docstring, identifier, literal, python_name, wrap_call
 from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.blocks import is_parameterised
+from nnpivot.metamodel.blocks import BlockError, argument_groups, is_parameterised
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, called_block, infer_shapes, run_time_sizes
 from nnpivot.weights import WeightStore
@@ -142,6 +142,8 @@ class GraphCode:
     spans: dict = field(default_factory=dict)     # node name -> (init start, init end, body start, body end)
     perms: dict = field(default_factory=dict)     # node name -> layout of its output 0
     tail: int = 0                                 # where the body's output conversions start
+    signature: str = ""                           # the parameter of ``call`` after self
+    unpacking: str | None = None                  # the statement unpacking it into the inputs, if needed
 
     def fresh(self, base: str) -> str:
         name = identifier(base, Taken(RESERVED, self._names))
@@ -162,6 +164,11 @@ class GraphCode:
         names = OutputNames(graph, rename=lambda n: python_name(n, RESERVED))
         self._names.update(v for node in graph.nodes for v in names.outputs(node))
         self.params = [names.of(n) for n in graph_inputs(graph)]
+        try:
+            self.signature, self.unpacking = _call_signature(graph, names)
+        except BlockError as exc:
+            self.diagnostics.append(error(exc.code, str(exc), location_of(exc.element)))
+            self.signature, self.unpacking = "inputs", None
         tensors: dict = {}
         for node, perm in zip(graph_inputs(graph), self.input_perms):
             tensors[(node, 0)] = Tensor(names.of(node), perm, shapes.of(node))
@@ -277,9 +284,8 @@ class GraphCode:
             self.init.append(f"        self.{attr} = {self.class_names[node.block]}(name={literal(node.name)})")
             self.layer_names[node.name] = attr
             self.calls[node.name] = code
-        args = operands[0].expr if len(operands) == 1 else "[" + ", ".join(t.expr for t in operands) + "]"
         targets = out_vars if len(out_vars) > 1 else out_vars[:1]
-        self.line(f"{', '.join(targets)} = self.{attr}({args})")
+        self.line(f"{', '.join(targets)} = self.{attr}({_call_argument(node.block, operands)})")
         return list(zip(out_vars, code.output_perms))
 
     def _emit_parameterised_call(self, node, operands, out_vars):
@@ -306,9 +312,8 @@ class GraphCode:
                                        [*args, f"name={literal(node.name)}"], "        "))
             self.layer_names[node.name] = attr
             self.calls[node.name] = spec_code
-        args = operands[0].expr if len(operands) == 1 else "[" + ", ".join(t.expr for t in operands) + "]"
         targets = out_vars if len(out_vars) > 1 else out_vars[:1]
-        self.line(f"{', '.join(targets)} = self.{attr}({args})")
+        self.line(f"{', '.join(targets)} = self.{attr}({_call_argument(node.block, operands)})")
         return list(zip(out_vars, spec_code.output_perms))
 
     def _convert(self, tensor: Tensor, wanted: L.Perm, why: str, variable: str | None = None) -> Tensor:
@@ -650,12 +655,35 @@ def generate_file(model, path, source_name: str, force: bool = False) -> list[Di
     return [d for d in program.diagnostics if not d.is_error]
 
 
+def _call_signature(graph, names: OutputNames) -> tuple[str, str | None]:
+    """``call``'s one parameter and the statement unpacking it: an input alone, else ``inputs`` holding one item
+    per argument (a packed argument's items nested: ``x, (output, _) = inputs``; an item nobody reads is ``_``)."""
+    read = {dep for node in graph.nodes for dep in node.inputs} | set(graph.outputs)
+    groups = argument_groups(graph)
+    items = [names.of(group[0]) if pack is None else
+             ", ".join(names.of(i) if i in read else "_" for i in group) for pack, group in groups]
+    if len(groups) == 1 and groups[0][0] is None:
+        return items[0], None
+    if len(groups) == 1:
+        return python_name(groups[0][0].name, RESERVED), f"{items[0]} = {python_name(groups[0][0].name, RESERVED)}"
+    nested = [text if pack is None else f"({text})" for (pack, _), text in zip(groups, items)]
+    return "inputs", f"{', '.join(nested)} = inputs"
+
+
+def _call_argument(block, operands: list) -> str:
+    """What a call of ``block`` passes: its operand alone, else a list with one item per argument (a packed
+    argument's items as a nested list)."""
+    texts, position = [], 0
+    groups = argument_groups(block)
+    for pack, items in groups:
+        group = [t.expr for t in operands[position:position + len(items)]]
+        position += len(items)
+        texts.append(group[0] if pack is None else "[" + ", ".join(group) + "]")
+    return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+
+
 def _class_view(code: GraphCode, doc: str | None) -> dict:
-    params = code.params
-    if len(params) == 1:
-        signature, unpack = params[0], None
-    else:
-        signature, unpack = "inputs", f"{', '.join(params)} = inputs"
+    signature, unpack = code.signature, code.unpacking
     returns = code.returns[0] if len(code.returns) == 1 else ", ".join(code.returns)
     return {"name": code.class_names[code.graph], "doc": docstring(doc) if doc else None, "init": code.init, "body": code.body, "signature": signature,
             "unpack": unpack, "returns": returns, "base": "keras.Model", "init_params": "", "config": []}

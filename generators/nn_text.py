@@ -228,10 +228,15 @@ def _graph_lines(graph, indent: str) -> list[str]:
     except ValueError:
         order = list(graph.nodes)  # a cyclic model is still printed, in definition order
     guards = guard_of(graph) if is_kind(graph, "Block") else {}
+    packs = {item: pack for pack in getattr(graph, "packs", ()) for item in pack.items}
     lines = []
     for node in order:
         guard = guards.get(node)
-        if guard is None:
+        if node in packs:   # written once, at its first item
+            pack = packs[node]
+            if node is pack.items[0]:
+                lines.append(f"{indent}input {pack.name} = ({', '.join(i.name for i in pack.items)})")
+        elif guard is None:
             lines.append(indent + _node_line(node))
         elif node is next(n for n in order if guards.get(n) is guard):   # a guard is written at its first node
             lines.append(f"{indent}if {expression_text(guard.condition)} {{")

@@ -31,7 +31,7 @@ from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.pysyntax import INDENT, LINE_WIDTH, docstring, fstring_text, identifier, literal, wrap_call
 from nnpivot.kinds.torch_mapping import HELPERS, RESERVED, Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.blocks import is_parameterised
+from nnpivot.metamodel.blocks import BlockError, is_parameterised
 from nnpivot.shapes import ShapeTable, called_block, infer_shapes
 from nnpivot.weights import WeightStore
 
@@ -134,10 +134,20 @@ class _Generation:
                 forward.extend(self.call_code(site, node, init, indent, {}))
                 continue
             forward.extend(self.node_code(site, init, indent))
-        params = [py_name(n.name) for n in graph_inputs(graph)]
+        params, unpacking = self.forward_arguments(graph, names, indent)
         returned = ", ".join(names.of(o) for o in graph.outputs)
         forward.append(f"{indent}return {returned}")
-        return ClassCode(self.class_names[graph], docstring(doc) if doc else "", params, init, forward)
+        return ClassCode(self.class_names[graph], docstring(doc) if doc else "", params, init, unpacking + forward)
+
+    def forward_arguments(self, graph, names: OutputNames, indent: str) -> tuple[list[str], list[str]]:
+        """``forward``'s parameters and the lines unpacking its packed arguments (an error when they do not
+        fit the inputs)."""
+        try:
+            params, unpacking = codegen.forward_arguments(graph, names)
+        except BlockError as exc:
+            self.diagnostics.append(error(exc.code, str(exc), location_of(exc.element)))
+            return [py_name(n.name) for n in graph_inputs(graph)], []
+        return params, [indent + line for line in unpacking]
 
     def call_code(self, site: Site, call, init: list[str], indent: str, names: dict) -> list[str]:
         """A block call: its submodule (with the call's arguments, read through ``names`` in a block) and the
@@ -149,7 +159,8 @@ class _Generation:
                 sizes = [site.in_shapes[index][axis] for index, axis in self.size_parameters.get(call.block, ())]
                 args = call_arguments(call, names, RESERVED_PARAMETERS, sizes)
                 init.append(wrap_call(f"{site.module} = {self.class_names[call.block]}(", args, indent))
-        return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(site.inputs)})"]
+        operands = codegen.call_operands(call.block, site.inputs)
+        return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(operands)})"]
 
     # -- parameterised blocks ---------------------------------------------------------------------
     def parameterised_classes(self, block) -> list[ClassCode]:
@@ -237,8 +248,8 @@ class _Generation:
         self.size_parameters[block] = list(plan.sizes)
         kept = [f"{indent}self.{n} = {n}" for n in [*plan.sizes.values(), *plan.names.values()]
                 if re.search(rf"\bself\.{n}\b", running_code)]
-        return ClassCode(self.class_names[block], "", [py_name(n.name) for n in graph_inputs(block)], kept + init,
-                         forward, plan.signature())
+        params, unpacking = self.forward_arguments(block, names, indent)
+        return ClassCode(self.class_names[block], "", params, kept + init, unpacking + forward, plan.signature())
 
     def template_code(self, call, node, names, indent: str, sources: dict) -> tuple[list[str], list[str]]:
         """(init lines, forward lines) of ``node`` rendered from ``call``'s template."""

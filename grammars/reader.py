@@ -61,6 +61,7 @@ BlockDecl = _rule("BlockDecl", name="", params=list, elements=list)
 ParamDecl = _rule("ParamDecl", name="", type="", default=None)
 GuardDecl = _rule("GuardDecl", condition=None, nodes=list, alternative=list, result=None, otherwise=None)
 InputDecl = _rule("InputDecl", name="", dtype="", dims=list)
+PackedInputDecl = _rule("PackedInputDecl", name="", items=list)
 Dim = _rule("Dim", size=0, unknown=False)
 OutputDecl = _rule("OutputDecl", refs=list)
 NodeDecl = _rule("NodeDecl", name="", selection=None, call=None)
@@ -258,6 +259,22 @@ class Reader:
 
     def block_element(self, pos):
         return self.first_of(pos, *self.keyword_rules(pos, KEYWORD_BLOCK_ELEMENTS), self.node_decl)
+
+    def block_input_decl(self, pos):
+        return self.first_of(pos, self.packed_input_decl, self.input_decl)
+
+    def packed_input_decl(self, pos):
+        start, pos = self.keyword(pos, "input")
+        name, _, pos = self.regex(pos, _ID)
+        _, pos = self.token(pos, "=")
+        _, pos = self.token(pos, "(")
+        items, pos = self.separated(pos, self.identifier, at_least_one=True)
+        _, pos = self.token(pos, ")")
+        return PackedInputDecl(start, pos, name=name, items=items), pos
+
+    def identifier(self, pos):
+        name, _, end = self.regex(pos, _ID)
+        return name, end
 
     def input_decl(self, pos):
         start, pos = self.keyword(pos, "input")
@@ -477,7 +494,7 @@ class Reader:
 _NUMBER_STARTS = frozenset("+-.0123456789")
 KEYWORD_ELEMENTS = {"input": "input_decl", "output": "output_decl", "block": "block_decl",
                     "training": "training_decl"}
-KEYWORD_BLOCK_ELEMENTS = {"input": "input_decl", "output": "output_decl", "if": "guard_decl"}
+KEYWORD_BLOCK_ELEMENTS = {"input": "block_input_decl", "output": "output_decl", "if": "guard_decl"}
 
 
 class LineColumns:

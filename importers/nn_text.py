@@ -26,6 +26,7 @@ from nnpivot.metamodel import (
     Input,
     Model,
     Optimizer,
+    PackedInput,
     Parameter,
     Select,
     TrainingConfig,
@@ -119,6 +120,9 @@ class _Builder:
         for element in elements:
             kind_name = element.__class__.__name__
             if kind_name == "TrainingDecl" or kind_name == "OutputDecl":
+                continue
+            if kind_name == "PackedInputDecl":
+                self.packed_input(graph, element, scope)
                 continue
             if element.name in scope or element.name in self.parameters:
                 self.fail("duplicate-name", f"'{element.name}' is defined twice in {graph.name}", element)
@@ -391,6 +395,28 @@ class _Builder:
             known = [*scope, *self.parameters]
             self.fail("unknown-reference", f"'{ref.name}' is not defined here{_suggest(ref.name, known)}", ref)
         return target
+
+    def packed_input(self, graph, decl, scope: dict) -> None:
+        """``input inputs = (output, state)``: an input per item, and the argument packing them."""
+        names = [decl.name, *decl.items]
+        clashes = [n for i, n in enumerate(names) if n in scope or n in self.parameters or n in names[:i]]
+        if clashes:
+            self.fail("duplicate-name", f"'{clashes[0]}' is defined twice in {graph.name}", decl)
+            return
+        if len(decl.items) < 2:
+            self.fail("packed-input-single", f"argument '{decl.name}' of {graph.name} packs one input: write "
+                      f"'input {decl.items[0]}'", decl)
+            return
+        items = []
+        for name in decl.items:
+            node = Input(name=name)
+            set_location(node, self.loc(decl))
+            scope[name] = node
+            graph.nodes.append(node)
+            items.append(node)
+        pack = PackedInput(name=decl.name, items=items)
+        set_location(pack, self.loc(decl))
+        graph.packs.append(pack)
 
     def input(self, decl):
         node = Input(name=decl.name)

@@ -56,6 +56,7 @@ from nnpivot.metamodel import (
     BlockCall,
     Model,
     Optimizer,
+    PackedInput,
     Parameter,
     Select,
     TrainingConfig,
@@ -983,22 +984,25 @@ class Importer(Interpreter):
         return self.call_function(forward[0], [instance, *args], kwargs, forward[0], cls=forward[1])
 
     def call_instance(self, instance: Instance, args: list, kwargs: dict, node):
-        """A helper module called in forward: a block call when it has weights and takes tensors, else inlined."""
-        if instance.has_weights() and not kwargs and args and all(isinstance(a, Tensor) for a in args):
+        """A helper module called in forward: a block call when it takes tensors (each alone, or a flat tuple of
+        them: what a recurrent layer returns, handed on whole), else inlined."""
+        if not kwargs and args and all(isinstance(a, Tensor) or _tensor_tuple(a) for a in args) \
+                and (instance.has_weights() or any(isinstance(a, tuple) for a in args)):
             return self.block_call(instance, args, node)
         label = f"{instance.cls.name} ({'no weights' if not instance.has_weights() else 'called with non-tensors'})"
         if label not in self.report.inlined:
             self.report.inlined.append(label)
         return self.run_forward(instance, args, kwargs, instance.cls.name)
 
-    def block_call(self, instance: Instance, args: list[Tensor], node):
+    def block_call(self, instance: Instance, args: list, node):
         outer = self.builder
-        shapes = [outer.shape(a) for a in args]
+        operands = [t for a in args for t in (a if isinstance(a, tuple) else (a,))]
+        shapes = [outer.shape(a) for a in operands]
         if instance.first_call is not None:
             first, first_shapes = instance.first_call
             if first.eContainer() is outer.graph and first_shapes == shapes:
                 # the same module called again on alike inputs: the same block, its weights shared
-                return self.add_call(instance, first.block, args, outer.shapes[first], node, weights_of=first)
+                return self.add_call(instance, first.block, operands, outer.shapes[first], node, weights_of=first)
         self.building += 1
         block = Block(name=f"{instance.cls.name}.building{self.building}")
         inner = GraphBuilder(block, instance, self)
@@ -1013,6 +1017,14 @@ class Importer(Interpreter):
                                                        f"called with {len(args)}", node)
         inputs = []
         for param, arg in zip(params, args):
+            if isinstance(arg, tuple):   # one argument holding several tensors: an input each, packed as given
+                names = _unpacked_names(forward, param, len(arg))
+                items = tuple(inner.add_input(name, None) for name in names)
+                for item, given in zip(items, arg):
+                    inner.shapes[item.node] = [outer.shape(given)]
+                block.packs.append(PackedInput(name=param, items=[item.node for item in items]))
+                inputs.append(items)
+                continue
             value = inner.add_input(param, None)
             inner.shapes[value.node] = [outer.shape(arg)]
             inputs.append(value)
@@ -1027,7 +1039,7 @@ class Importer(Interpreter):
             raise Refused()
         out_shapes = [inner.shapes.get(o, [None])[0] for o in block.outputs]
         block = self.register_block(instance.cls.name, block, shapes, mark)
-        return self.add_call(instance, block, args, out_shapes, node)
+        return self.add_call(instance, block, operands, out_shapes, node)
 
     def add_call(self, instance: Instance, block, args: list[Tensor], out_shapes: list, node, weights_of=None):
         """The BlockCall node of ``instance`` called on ``args`` (sharing the weights of ``weights_of``)."""
@@ -1921,8 +1933,26 @@ def _weights_per_call(model, report: ImportReport, uses: list, called: list, blo
                 report.state_dict_prefixes[f"{call_key}>{blocks[0].name}:{node}"] = path
 
 
+def _tensor_tuple(value) -> bool:
+    """A flat tuple of tensors (an RNN's ``(output, h_n)``), which a block takes as one packed argument."""
+    return isinstance(value, tuple) and len(value) > 1 and all(isinstance(v, Tensor) for v in value)
+
+
+def _unpacked_names(forward: ast.FunctionDef, param: str, count: int) -> list[str]:
+    """Names for the inputs packed in argument ``param``: those of the first ``a, b = param`` of ``forward``
+    (``param_<i>`` for ``_``, a repeated name or another target)."""
+    targets = next((stmt.targets[0].elts for stmt in forward.body if isinstance(stmt, ast.Assign)
+                    and isinstance(stmt.value, ast.Name) and stmt.value.id == param
+                    and isinstance(stmt.targets[0], (ast.Tuple, ast.List))), [])
+    written = [t.id if isinstance(t, ast.Name) else None for t in targets] if len(targets) == count else [None] * count
+    names = []
+    for index, name in enumerate(written):
+        names.append(name if name and name != "_" and name not in names and name != param else f"{param}_{index}")
+    return names
+
+
 def _signature(graph) -> tuple:
-    """A block's structure: every node's class, name, attributes and inputs, and the outputs."""
+    """A block's structure: every node's class, name, attributes and inputs, the outputs and packed inputs."""
     rows = []
     for node in graph.nodes:
         kind = kind_of(node)
@@ -1931,7 +1961,8 @@ def _signature(graph) -> tuple:
         extra = node.block.name if node.eClass.name == "BlockCall" else getattr(node, "index", None)
         rows.append((node.eClass.name, node.name, values, tuple(i.name for i in node.inputs), extra,
                      tuple(getattr(node, "shape", ()) or ()), node.weightsOf.name if node.weightsOf else None))
-    return tuple(rows), tuple(o.name for o in graph.outputs)
+    packs = tuple((p.name, tuple(i.name for i in p.items)) for p in getattr(graph, "packs", ()))
+    return tuple(rows), tuple(o.name for o in graph.outputs), packs
 
 
 # --- operation argument readers (keyed by pivot kind) -----------------------------------------

@@ -73,6 +73,7 @@ BlockCall = eclass("BlockCall")
 TrainingConfig = eclass("TrainingConfig")
 Optimizer = eclass("Optimizer")
 Parameter = eclass("Parameter")
+PackedInput = eclass("PackedInput")
 
 __all__ = [
     "ECORE_PATH",
@@ -83,6 +84,7 @@ __all__ = [
     "Model",
     "Node",
     "Optimizer",
+    "PackedInput",
     "Parameter",
     "Select",
     "TrainingConfig",

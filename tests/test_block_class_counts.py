@@ -46,8 +46,6 @@ OPTIMIZER_NAMESPACES = ("torch.optim.", "keras.optimizers.")
 KNOWN_SHORT = {
     "pytorch/script_lstm_anomaly_autoencoder.py": "Decoder.forward takes a non-tensor argument (steps), so the "
                                                   "importer inlines its layers into the model instead of a block",
-    "pytorch/rnn_sequential_helpers.py": "LastOutput's forward unpacks the RNN's (output, state) tuple, which no "
-                                         "block input holds: the importer inlines its slice into the model",
 }
 
 
