@@ -49,7 +49,15 @@ from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, called_block, infer_shapes, run_time_sizes
 from nnpivot.weights import WeightStore
 
-from .blockcode import call_arguments, declared_outside, members, plan_block
+from .blockcode import (
+    call_arguments,
+    declared_outside,
+    members,
+    per_call_names,
+    per_call_values,
+    plan_block,
+    reads_per_call,
+)
 from .codegen import (
     MODULE_NAMES,
     OutputNames,
@@ -313,7 +321,8 @@ class GraphCode:
             self.layer_names[node.name] = attr
             self.calls[node.name] = spec_code
         targets = out_vars if len(out_vars) > 1 else out_vars[:1]
-        self.line(f"{', '.join(targets)} = self.{attr}({_call_argument(node.block, operands)})")
+        numbers = per_call_values(node, self.sources, PARAMETER_RESERVED) if code.shared else []   # else its class
+        self.line(f"{', '.join(targets)} = self.{attr}({', '.join([_call_argument(node.block, operands), *numbers])})")
         return list(zip(out_vars, spec_code.output_perms))
 
     def _convert(self, tensor: Tensor, wanted: L.Perm, why: str, variable: str | None = None) -> Tensor:
@@ -403,7 +412,7 @@ class ParameterisedCode:
         if inits is None or bodies is None:
             return None
         order = topological_order(self.block)
-        init = [f"        self.{name} = {name}" for name in plan.names.values()]
+        init = [f"        self.{name} = {name}" for p, name in plan.names.items() if not p.perCall]
         body: list[str] = []
         hoisted = declared_outside(self.block)
 
@@ -466,9 +475,12 @@ class ParameterisedCode:
         self.transposes = first.transposes
         self.output_perms = first.output_perms
         self.class_names[first.graph] = self.class_names[self.block]
+        if reads_per_call(self.block, plan.names, init) is not None:
+            return None   # its constructor would read a number only call is given: a class per argument set
         view = _class_view(first, f"Block {self.block.name}.")
-        config = [(literal(name), name) for name in plan.names.values()]
-        return {**view, "name": self.class_names[self.block], "init": init, "body": body,
+        config = [(literal(name), name) for p, name in plan.names.items() if not p.perCall]
+        signature = ", ".join([view["signature"], *per_call_names(self.block, plan.names)])
+        return {**view, "name": self.class_names[self.block], "init": init, "body": body, "signature": signature,
                 "base": "keras.layers.Layer", "init_params": "".join(f", {p}" for p in plan.signature()),
                 "config": config}
 

@@ -139,7 +139,7 @@ def _bound_padding_text(pads) -> str:
 def _block_head(block) -> str:
     params = []
     for parameter in block.parameters:
-        text = f"{parameter.name}: {parameter.type.name}"
+        text = f"{'input ' if parameter.perCall else ''}{parameter.name}: {parameter.type.name}"
         if parameter.default is not None:
             text += f" = {expression_text(parameter.default)}"
         params.append(text)

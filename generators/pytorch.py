@@ -36,7 +36,15 @@ from nnpivot.shapes import ShapeTable, called_block, infer_shapes
 from nnpivot.weights import WeightStore
 
 from . import codegen
-from .blockcode import call_arguments, declared_outside, members, plan_block
+from .blockcode import (
+    call_arguments,
+    declared_outside,
+    members,
+    per_call_names,
+    per_call_values,
+    plan_block,
+    reads_per_call,
+)
 from .codegen import OutputNames
 
 TARGET = "pytorch"
@@ -160,6 +168,8 @@ class _Generation:
                 args = call_arguments(call, names, RESERVED_PARAMETERS, sizes)
                 init.append(wrap_call(f"{site.module} = {self.class_names[call.block]}(", args, indent))
         operands = codegen.call_operands(call.block, site.inputs)
+        if call not in self.call_classes:   # a class per argument set holds its numbers
+            operands += per_call_values(call, names)
         return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(operands)})"]
 
     # -- parameterised blocks ---------------------------------------------------------------------
@@ -248,7 +258,14 @@ class _Generation:
         self.size_parameters[block] = list(plan.sizes)
         kept = [f"{indent}self.{n} = {n}" for n in [*plan.sizes.values(), *plan.names.values()]
                 if re.search(rf"\bself\.{n}\b", running_code)]
+        read = reads_per_call(block, plan.names, kept + init)
+        if read is not None:
+            self.diagnostics.append(warning("per-call-in-constructor", f"block {block.name}: its constructor "
+                                            f"would read '{read}', which forward takes at each call; written as one "
+                                            "class per argument set", location_of(block)))
+            return None
         params, unpacking = self.forward_arguments(block, names, indent)
+        params += per_call_names(block, plan.names)
         return ClassCode(self.class_names[block], "", params, kept + init, unpacking + forward, plan.signature())
 
     def template_code(self, call, node, names, indent: str, sources: dict) -> tuple[list[str], list[str]]:

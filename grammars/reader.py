@@ -58,7 +58,7 @@ def _rule(rule_name: str, /, **defaults) -> type:
 File = _rule("File", model=None)
 ModelDecl = _rule("ModelDecl", name="", description=None, elements=list)
 BlockDecl = _rule("BlockDecl", name="", params=list, elements=list)
-ParamDecl = _rule("ParamDecl", name="", type="", default=None)
+ParamDecl = _rule("ParamDecl", perCall=False, name="", type="", default=None)
 GuardDecl = _rule("GuardDecl", condition=None, nodes=list, alternative=list, result=None, otherwise=None)
 InputDecl = _rule("InputDecl", name="", dtype="", dims=list)
 PackedInputDecl = _rule("PackedInputDecl", name="", items=list)
@@ -210,7 +210,13 @@ class Reader:
         return BlockDecl(start, pos, name=name, params=params, elements=elements), pos
 
     def param_decl(self, pos):
-        name, start, pos = self.regex(pos, _ID)
+        try:  # (perCall?='input')? (PEG: once the word matched, a name must follow)
+            start, pos = self.keyword(pos, "input")
+            per_call = True
+        except _Mismatch:
+            start, per_call = None, False
+        name, name_start, pos = self.regex(pos, _ID)
+        start = name_start if start is None else start
         _, pos = self.token(pos, ":")
         type_name, _, pos = self.regex(pos, _ID)
         default = None
@@ -219,7 +225,7 @@ class Reader:
             default, pos = self.value(after)
         except _Mismatch:
             pass
-        return ParamDecl(start, pos, name=name, type=type_name, default=default), pos
+        return ParamDecl(start, pos, perCall=per_call, name=name, type=type_name, default=default), pos
 
     def guard_decl(self, pos):
         start, pos = self.keyword(pos, "if")

@@ -158,7 +158,7 @@ class _Builder:
                           f"{', '.join(PARAMETER_TYPES)}){_suggest(param.type, PARAMETER_TYPES)}", param)
                 continue
             parameter = eclass("BlockParameter")(name=param.name, type=eenum("ParameterType").getEEnumLiteral(
-                param.type))
+                param.type), perCall=bool(param.perCall))
             set_location(parameter, self.loc(param))
             if param.default is not None:
                 self.defaulted.add(parameter)
