@@ -276,6 +276,12 @@ def per_call_names(block, names: dict) -> list[str]:
     return [names[p] for p in block.parameters if p.perCall]
 
 
+def per_call_signature(block, names: dict) -> list[str]:
+    """forward's parameters after the tensors: ``steps``, ``steps=30`` (defaults kept)."""
+    return [names[p] if p.default is None else f"{names[p]}={literal(evaluate(p.default, {}))}"
+            for p in block.parameters if p.perCall]
+
+
 def per_call_values(call, names: dict, reserved: frozenset | None = None) -> list[str]:
     """A call's per-call arguments in Python, in the parameters' order (a default where it gives none); by
     keyword with ``reserved`` (Keras takes only tensors by position)."""
@@ -294,4 +300,4 @@ def reads_per_call(block, names: dict, lines: list[str]) -> str | None:
 
 
 __all__ = ["BlockPlan", "CallTemplate", "call_arguments", "declared_outside", "members", "parameter_name",
-           "per_call_names", "per_call_values", "plan_block", "python_expression", "reads_per_call"]
+           "per_call_names", "per_call_signature", "per_call_values", "plan_block", "python_expression", "reads_per_call"]

@@ -53,7 +53,7 @@ from .blockcode import (
     call_arguments,
     declared_outside,
     members,
-    per_call_names,
+    per_call_signature,
     per_call_values,
     plan_block,
     reads_per_call,
@@ -384,6 +384,7 @@ class ParameterisedCode:
     fallback: dict = field(default_factory=dict)   # argument set -> GraphCode of its class
     transposes: list[str] = field(default_factory=list)
     _specialised: dict = field(default_factory=dict)
+    read_per_call: str | None = None   # a per-call parameter its constructor would read
 
     @classmethod
     def plan(cls, block, shapes, perms, blocks, diagnostics, class_names) -> ParameterisedCode:
@@ -393,6 +394,10 @@ class ParameterisedCode:
         if plan is not None and running is not None:
             code.view = code._shared_view(plan, running, blocks)
             code.shared = code.view is not None
+        if code.read_per_call is not None:
+            diagnostics.append(warning("per-call-in-constructor", f"block {block.name}: its constructor would read "
+                                       f"'{code.read_per_call}', which call takes each time; written as one class "
+                                       "per argument set", location_of(block)))
         return code
 
     def _template_codes(self, plan, blocks) -> list[GraphCode] | None:
@@ -475,11 +480,12 @@ class ParameterisedCode:
         self.transposes = first.transposes
         self.output_perms = first.output_perms
         self.class_names[first.graph] = self.class_names[self.block]
-        if reads_per_call(self.block, plan.names, init) is not None:
+        self.read_per_call = reads_per_call(self.block, plan.names, init)
+        if self.read_per_call is not None:
             return None   # its constructor would read a number only call is given: a class per argument set
         view = _class_view(first, f"Block {self.block.name}.")
         config = [(literal(name), name) for p, name in plan.names.items() if not p.perCall]
-        signature = ", ".join([view["signature"], *per_call_names(self.block, plan.names)])
+        signature = ", ".join([view["signature"], *per_call_signature(self.block, plan.names)])
         return {**view, "name": self.class_names[self.block], "init": init, "body": body, "signature": signature,
                 "base": "keras.layers.Layer", "init_params": "".join(f", {p}" for p in plan.signature()),
                 "config": config}
@@ -686,7 +692,10 @@ def _call_argument(block, operands: list) -> str:
     """What a call of ``block`` passes: its operand alone, else a list with one item per argument (a packed
     argument's items as a nested list)."""
     texts, position = [], 0
-    groups = argument_groups(block)
+    try:
+        groups = argument_groups(block)
+    except BlockError:   # reported where the block's class is written
+        groups = [(None, [node]) for node in graph_inputs(block)]
     for pack, items in groups:
         group = [t.expr for t in operands[position:position + len(items)]]
         position += len(items)

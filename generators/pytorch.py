@@ -40,7 +40,7 @@ from .blockcode import (
     call_arguments,
     declared_outside,
     members,
-    per_call_names,
+    per_call_signature,
     per_call_values,
     plan_block,
     reads_per_call,
@@ -167,7 +167,10 @@ class _Generation:
                 sizes = [site.in_shapes[index][axis] for index, axis in self.size_parameters.get(call.block, ())]
                 args = call_arguments(call, names, RESERVED_PARAMETERS, sizes)
                 init.append(wrap_call(f"{site.module} = {self.class_names[call.block]}(", args, indent))
-        operands = codegen.call_operands(call.block, site.inputs)
+        try:
+            operands = codegen.call_operands(call.block, site.inputs)
+        except BlockError:   # reported where the block's class is written
+            operands = list(site.inputs)
         if call not in self.call_classes:   # a class per argument set holds its numbers
             operands += per_call_values(call, names)
         return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(operands)})"]
@@ -265,7 +268,7 @@ class _Generation:
                                             "class per argument set", location_of(block)))
             return None
         params, unpacking = self.forward_arguments(block, names, indent)
-        params += per_call_names(block, plan.names)
+        params += per_call_signature(block, plan.names)
         return ClassCode(self.class_names[block], "", params, kept + init, unpacking + forward, plan.signature())
 
     def template_code(self, call, node, names, indent: str, sources: dict) -> tuple[list[str], list[str]]:

@@ -400,12 +400,14 @@ class _Builder:
         """``input inputs = (output, state)``: an input per item, and the argument packing them."""
         names = [decl.name, *decl.items]
         clashes = [n for i, n in enumerate(names) if n in scope or n in self.parameters or n in names[:i]]
-        if clashes:
-            self.fail("duplicate-name", f"'{clashes[0]}' is defined twice in {graph.name}", decl)
-            return
-        if len(decl.items) < 2:
-            self.fail("packed-input-single", f"argument '{decl.name}' of {graph.name} packs one input: write "
-                      f"'input {decl.items[0]}'", decl)
+        if clashes or len(decl.items) < 2:
+            if clashes:
+                self.fail("duplicate-name", f"'{clashes[0]}' is defined twice in {graph.name}", decl)
+            else:
+                self.fail("packed-input-single", f"argument '{decl.name}' of {graph.name} packs one input: write "
+                          f"'input {decl.items[0]}'", decl)
+            for name in decl.items:
+                scope.setdefault(name, None)   # already reported: uses of it stay quiet
             return
         items = []
         for name in decl.items:

@@ -2368,7 +2368,9 @@ def _read_tile(call):
         if not all(_is_int(s) for s in sizes) or sizes[0] != 1:
             raise ValueError("copies of the batch axis, or counts not known statically, have no pivot counterpart")
         repeats = sizes
-    return _Done(tensor) if all(r == 1 for r in repeats) else {"repeats": repeats[1:]}
+    # a per-call count of 1 copies nothing at this call only: the node stays, bound to its parameter
+    copies = any(r != 1 or isinstance(r, CallValue) for r in repeats)
+    return {"repeats": repeats[1:]} if copies else _Done(tensor)
 
 
 _LINEAR_MODES = {"linear", "bilinear", "trilinear"}
