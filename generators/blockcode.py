@@ -14,6 +14,7 @@ without parameters.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from nnpivot.graph import graph_inputs, topological_order
@@ -123,9 +124,11 @@ class BlockPlan:
 
     def signature(self) -> list[str]:
         """``in_channels``, ``in_planes``, ``stride=1``...: the parameters of ``__init__`` (input sizes first,
-        defaults kept)."""
+        defaults kept; the per-call ones are forward's)."""
         params = list(self.sizes.values())
         for parameter, name in self.names.items():
+            if parameter.perCall:
+                continue
             default = parameter.default
             params.append(name if default is None else f"{name}={literal(evaluate(default, {}))}")
         return params
@@ -143,7 +146,7 @@ def plan_block(block, table: ShapeTable, reserved: frozenset, prefix: str = "", 
         return None
     parameters = list(block.parameters)
     names = {p: parameter_name(p, reserved) for p in parameters}
-    placeholders = {p: prefix + names[p] for p in parameters}
+    placeholders = {p: names[p] if p.perCall else prefix + names[p] for p in parameters}   # forward's own
     indexes = {}
     for loop in block.loops:   # a loop's index is a local of __init__ and forward, named apart from the rest
         indexes[loop.index] = python_name(loop.index.name, reserved | set(names.values()) | set(indexes.values())
@@ -184,7 +187,7 @@ def _input_symbols(block, calls, table, operands, placeholders) -> dict:
             sizes = [operands[c][index][axis] if axis < len(operands[c][index]) else None for c in calls]
             if None in sizes:
                 continue
-            fitting = [p for p in placeholders if p.type.name == "int"
+            fitting = [p for p in placeholders if p.type.name == "int" and not p.perCall   # __init__ reads sizes
                        and all(table.arguments[c][p] == s for c, s in zip(calls, sizes))]
             varies = len(set(sizes)) > 1
             if fitting and (varies or (axis == 1 and len(fitting) == 1)):
@@ -279,6 +282,8 @@ def call_arguments(call, names: dict, reserved: frozenset, sizes: list | None = 
     given = {a.parameter: a.value for a in call.arguments}
     args, positional = [literal(size) for size in sizes or ()], True
     for parameter in call.block.parameters:
+        if parameter.perCall:
+            continue
         positional = positional and parameter in given and parameter.default is None
         if parameter in given:
             text = python_expression(given[parameter], names)
@@ -286,5 +291,33 @@ def call_arguments(call, names: dict, reserved: frozenset, sizes: list | None = 
     return args
 
 
-__all__ = ["BlockPlan", "CallTemplate", "call_arguments", "declared_outside", "members", "parameter_name", "plan_block",
-           "python_expression"]
+def per_call_names(block, names: dict) -> list[str]:
+    """The identifiers of the block's per-call parameters (forward's arguments after the tensors)."""
+    return [names[p] for p in block.parameters if p.perCall]
+
+
+def per_call_signature(block, names: dict) -> list[str]:
+    """forward's parameters after the tensors: ``steps``, ``steps=30`` (defaults kept)."""
+    return [names[p] if p.default is None else f"{names[p]}={literal(evaluate(p.default, {}))}"
+            for p in block.parameters if p.perCall]
+
+
+def per_call_values(call, names: dict, reserved: frozenset | None = None) -> list[str]:
+    """A call's per-call arguments in Python, in the parameters' order (a default where it gives none); by
+    keyword with ``reserved`` (Keras takes only tensors by position)."""
+    given = {a.parameter: a.value for a in call.arguments}
+    return [("" if reserved is None else f"{parameter_name(p, reserved)}=")
+            + python_expression(given.get(p, p.default), names)
+            for p in call.block.parameters if p.perCall]
+
+
+def reads_per_call(block, names: dict, lines: list[str]) -> str | None:
+    """The first per-call parameter that ``lines`` (a constructor's) read: it exists only when forward runs."""
+    for name in per_call_names(block, names):
+        if any(re.search(rf"(?<![.\w]){re.escape(name)}\b", line) for line in lines):
+            return name
+    return None
+
+
+__all__ = ["BlockPlan", "CallTemplate", "call_arguments", "declared_outside", "members", "parameter_name",
+           "per_call_names", "per_call_signature", "per_call_values", "plan_block", "python_expression", "reads_per_call"]

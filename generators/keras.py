@@ -44,12 +44,20 @@ from nnpivot.kinds.keras_mapping import RESERVED, TARGET, NodeContext, Tensor
 from nnpivot.kinds.pysyntax import LINE_WIDTH, comment, docstring, identifier, literal, python_name, wrap_call
 from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.blocks import is_parameterised, iteration_of, loop_of
+from nnpivot.metamodel.blocks import BlockError, argument_groups, is_parameterised, iteration_of, loop_of
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, called_block, infer_shapes, run_time_sizes
 from nnpivot.weights import WeightStore
 
-from .blockcode import call_arguments, declared_outside, members, plan_block
+from .blockcode import (
+    call_arguments,
+    declared_outside,
+    members,
+    per_call_signature,
+    per_call_values,
+    plan_block,
+    reads_per_call,
+)
 from .codegen import (
     MODULE_NAMES,
     OutputNames,
@@ -147,6 +155,8 @@ class GraphCode:
     # are ``self.conv[i]``, its variables the node's names, and iteration 0 reads the carried variable
     loop_indexes: dict = field(default_factory=dict)
     _in_loop: bool = False                        # emitting a loop's node in such a template
+    signature: str = ""                           # the parameter of ``call`` after self
+    unpacking: str | None = None                  # the statement unpacking it into the inputs, if needed
 
     def fresh(self, base: str) -> str:
         name = identifier(base, Taken(RESERVED, self._names))
@@ -180,6 +190,11 @@ class GraphCode:
                 carried[loop.initial.name] = python_name(loop.result.name, RESERVED)
         self._names.update(v for node in graph.nodes for v in names.outputs(node))
         self.params = [names.of(n) for n in graph_inputs(graph)]
+        try:
+            self.signature, self.unpacking = _call_signature(graph, names)
+        except BlockError as exc:
+            self.diagnostics.append(error(exc.code, str(exc), location_of(exc.element)))
+            self.signature, self.unpacking = "inputs", None
         tensors: dict = {}
         for node, perm in zip(graph_inputs(graph), self.input_perms):
             tensors[(node, 0)] = Tensor(names.of(node), perm, shapes.of(node))
@@ -303,9 +318,8 @@ class GraphCode:
             self.init.append(f"        self.{attr} = {self.class_names[node.block]}(name={literal(node.name)})")
             self.layer_names[node.name] = attr
             self.calls[node.name] = code
-        args = operands[0].expr if len(operands) == 1 else "[" + ", ".join(t.expr for t in operands) + "]"
         targets = out_vars if len(out_vars) > 1 else out_vars[:1]
-        self.line(f"{', '.join(targets)} = self.{attr}({args})")
+        self.line(f"{', '.join(targets)} = self.{attr}({_call_argument(node.block, operands)})")
         return list(zip(out_vars, code.output_perms))
 
     def _emit_parameterised_call(self, node, operands, out_vars):
@@ -332,9 +346,9 @@ class GraphCode:
                                        [*args, f"name={literal(node.name)}"], "        "))
             self.layer_names[node.name] = attr
             self.calls[node.name] = spec_code
-        args = operands[0].expr if len(operands) == 1 else "[" + ", ".join(t.expr for t in operands) + "]"
         targets = out_vars if len(out_vars) > 1 else out_vars[:1]
-        self.line(f"{', '.join(targets)} = self.{attr}({args})")
+        numbers = per_call_values(node, self.sources, PARAMETER_RESERVED) if code.shared else []   # else its class
+        self.line(f"{', '.join(targets)} = self.{attr}({', '.join([_call_argument(node.block, operands), *numbers])})")
         return list(zip(out_vars, spec_code.output_perms))
 
     def _convert(self, tensor: Tensor, wanted: L.Perm, why: str, variable: str | None = None) -> Tensor:
@@ -396,6 +410,7 @@ class ParameterisedCode:
     fallback: dict = field(default_factory=dict)   # argument set -> GraphCode of its class
     transposes: list[str] = field(default_factory=list)
     _specialised: dict = field(default_factory=dict)
+    read_per_call: str | None = None   # a per-call parameter its constructor would read
 
     @classmethod
     def plan(cls, block, shapes, perms, blocks, diagnostics, class_names) -> ParameterisedCode:
@@ -405,6 +420,10 @@ class ParameterisedCode:
         if plan is not None and running is not None:
             code.view = code._shared_view(plan, running, blocks)
             code.shared = code.view is not None
+        if code.read_per_call is not None:
+            diagnostics.append(warning("per-call-in-constructor", f"block {block.name}: its constructor would read "
+                                       f"'{code.read_per_call}', which call takes each time; written as one class "
+                                       "per argument set", location_of(block)))
         return code
 
     def _template_codes(self, plan, blocks) -> list[GraphCode] | None:
@@ -426,7 +445,7 @@ class ParameterisedCode:
         if inits is None or bodies is None:
             return None
         order = topological_order(self.block)
-        init = [f"        self.{name} = {name}" for name in plan.names.values()]
+        init = [f"        self.{name} = {name}" for p, name in plan.names.items() if not p.perCall]
         body: list[str] = []
         hoisted = declared_outside(self.block)
 
@@ -532,9 +551,13 @@ class ParameterisedCode:
         self.transposes = first.transposes
         self.output_perms = first.output_perms
         self.class_names[first.graph] = self.class_names[self.block]
+        self.read_per_call = reads_per_call(self.block, plan.names, init)
+        if self.read_per_call is not None:
+            return None   # its constructor would read a number only call is given: a class per argument set
         view = _class_view(first, f"Block {self.block.name}.")
-        config = [(literal(name), name) for name in plan.names.values()]
-        return {**view, "name": self.class_names[self.block], "init": init, "body": body,
+        config = [(literal(name), name) for p, name in plan.names.items() if not p.perCall]
+        signature = ", ".join([view["signature"], *per_call_signature(self.block, plan.names)])
+        return {**view, "name": self.class_names[self.block], "init": init, "body": body, "signature": signature,
                 "base": "keras.layers.Layer", "init_params": "".join(f", {p}" for p in plan.signature()),
                 "config": config}
 
@@ -721,12 +744,38 @@ def generate_file(model, path, source_name: str, force: bool = False) -> list[Di
     return [d for d in program.diagnostics if not d.is_error]
 
 
+def _call_signature(graph, names: OutputNames) -> tuple[str, str | None]:
+    """``call``'s one parameter and the statement unpacking it: an input alone, else ``inputs`` holding one item
+    per argument (a packed argument's items nested: ``x, (output, _) = inputs``; an item nobody reads is ``_``)."""
+    read = {dep for node in graph.nodes for dep in node.inputs} | set(graph.outputs)
+    groups = argument_groups(graph)
+    items = [names.of(group[0]) if pack is None else
+             ", ".join(names.of(i) if i in read else "_" for i in group) for pack, group in groups]
+    if len(groups) == 1 and groups[0][0] is None:
+        return items[0], None
+    if len(groups) == 1:
+        return python_name(groups[0][0].name, RESERVED), f"{items[0]} = {python_name(groups[0][0].name, RESERVED)}"
+    nested = [text if pack is None else f"({text})" for (pack, _), text in zip(groups, items)]
+    return "inputs", f"{', '.join(nested)} = inputs"
+
+
+def _call_argument(block, operands: list) -> str:
+    """What a call of ``block`` passes: its operand alone, else a list with one item per argument (a packed
+    argument's items as a nested list)."""
+    texts, position = [], 0
+    try:
+        groups = argument_groups(block)
+    except BlockError:   # reported where the block's class is written
+        groups = [(None, [node]) for node in graph_inputs(block)]
+    for pack, items in groups:
+        group = [t.expr for t in operands[position:position + len(items)]]
+        position += len(items)
+        texts.append(group[0] if pack is None else "[" + ", ".join(group) + "]")
+    return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+
+
 def _class_view(code: GraphCode, doc: str | None) -> dict:
-    params = code.params
-    if len(params) == 1:
-        signature, unpack = params[0], None
-    else:
-        signature, unpack = "inputs", f"{', '.join(params)} = inputs"
+    signature, unpack = code.signature, code.unpacking
     returns = code.returns[0] if len(code.returns) == 1 else ", ".join(code.returns)
     return {"name": code.class_names[code.graph], "doc": docstring(doc) if doc else None, "init": code.init, "body": code.body, "signature": signature,
             "unpack": unpack, "returns": returns, "base": "keras.Model", "init_params": "", "config": []}

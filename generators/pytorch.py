@@ -40,12 +40,20 @@ from nnpivot.kinds.pysyntax import (
 )
 from nnpivot.kinds.torch_mapping import HELPERS, RESERVED, Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.blocks import is_parameterised, iteration_of
+from nnpivot.metamodel.blocks import BlockError, is_parameterised, iteration_of
 from nnpivot.shapes import ShapeTable, called_block, infer_shapes
 from nnpivot.weights import WeightStore
 
 from . import codegen
-from .blockcode import call_arguments, declared_outside, members, plan_block
+from .blockcode import (
+    call_arguments,
+    declared_outside,
+    members,
+    per_call_signature,
+    per_call_values,
+    plan_block,
+    reads_per_call,
+)
 from .codegen import OutputNames
 
 TARGET = "pytorch"
@@ -143,10 +151,20 @@ class _Generation:
                 forward.extend(self.call_code(site, node, init, indent, {}))
                 continue
             forward.extend(self.node_code(site, init, indent))
-        params = [py_name(n.name) for n in graph_inputs(graph)]
+        params, unpacking = self.forward_arguments(graph, names, indent)
         returned = ", ".join(names.of(o) for o in graph.outputs)
         forward.append(f"{indent}return {returned}")
-        return ClassCode(self.class_names[graph], docstring(doc) if doc else "", params, init, forward)
+        return ClassCode(self.class_names[graph], docstring(doc) if doc else "", params, init, unpacking + forward)
+
+    def forward_arguments(self, graph, names: OutputNames, indent: str) -> tuple[list[str], list[str]]:
+        """``forward``'s parameters and the lines unpacking its packed arguments (an error when they do not
+        fit the inputs)."""
+        try:
+            params, unpacking = codegen.forward_arguments(graph, names)
+        except BlockError as exc:
+            self.diagnostics.append(error(exc.code, str(exc), location_of(exc.element)))
+            return [py_name(n.name) for n in graph_inputs(graph)], []
+        return params, [indent + line for line in unpacking]
 
     def call_code(self, site: Site, call, init: list[str], indent: str, names: dict) -> list[str]:
         """A block call: its submodule (with the call's arguments, read through ``names`` in a block) and the
@@ -158,7 +176,13 @@ class _Generation:
                 sizes = [site.in_shapes[index][axis] for index, axis in self.size_parameters.get(call.block, ())]
                 args = call_arguments(call, names, RESERVED_PARAMETERS, sizes)
                 _declare(site, init, f"{self.class_names[call.block]}(", args, indent)
-        return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(site.inputs)})"]
+        try:
+            operands = codegen.call_operands(call.block, site.inputs)
+        except BlockError:   # reported where the block's class is written
+            operands = list(site.inputs)
+        if call not in self.call_classes:   # a class per argument set holds its numbers
+            operands += per_call_values(call, names)
+        return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(operands)})"]
 
     # -- parameterised blocks ---------------------------------------------------------------------
     def parameterised_classes(self, block) -> list[ClassCode]:
@@ -254,8 +278,15 @@ class _Generation:
         self.size_parameters[block] = list(plan.sizes)
         kept = [f"{indent}self.{n} = {n}" for n in [*plan.sizes.values(), *plan.names.values()]
                 if re.search(rf"\bself\.{n}\b", running_code)]
-        return ClassCode(self.class_names[block], "", [py_name(n.name) for n in graph_inputs(block)], kept + init,
-                         forward, plan.signature())
+        read = reads_per_call(block, plan.names, kept + init)
+        if read is not None:
+            self.diagnostics.append(warning("per-call-in-constructor", f"block {block.name}: its constructor "
+                                            f"would read '{read}', which forward takes at each call; written as one "
+                                            "class per argument set", location_of(block)))
+            return None
+        params, unpacking = self.forward_arguments(block, names, indent)
+        params += per_call_signature(block, plan.names)
+        return ClassCode(self.class_names[block], "", params, kept + init, unpacking + forward, plan.signature())
 
     def loop_code(self, plan, running, loop, names, order: list, indent: str) -> tuple[list[str], list[str]] | None:
         """(init lines, forward lines) of a loop: its modules in ``nn.ModuleList``s filled by a ``for`` in

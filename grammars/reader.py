@@ -59,10 +59,11 @@ def _rule(rule_name: str, /, **defaults) -> type:
 File = _rule("File", model=None)
 ModelDecl = _rule("ModelDecl", name="", description=None, elements=list)
 BlockDecl = _rule("BlockDecl", name="", params=list, elements=list)
-ParamDecl = _rule("ParamDecl", name="", type="", default=None)
+ParamDecl = _rule("ParamDecl", perCall=False, name="", type="", default=None)
 GuardDecl = _rule("GuardDecl", condition=None, nodes=list, alternative=list, result=None, otherwise=None)
 LoopDecl = _rule("LoopDecl", index="", count=None, nodes=list, initial=None, result=None)
 InputDecl = _rule("InputDecl", name="", dtype="", dims=list)
+PackedInputDecl = _rule("PackedInputDecl", name="", items=list)
 Dim = _rule("Dim", size=0, unknown=False)
 OutputDecl = _rule("OutputDecl", refs=list)
 NodeDecl = _rule("NodeDecl", name="", selection=None, call=None)
@@ -211,7 +212,13 @@ class Reader:
         return BlockDecl(start, pos, name=name, params=params, elements=elements), pos
 
     def param_decl(self, pos):
-        name, start, pos = self.regex(pos, _ID)
+        try:  # (perCall?='input')? (PEG: once the word matched, a name must follow)
+            start, pos = self.keyword(pos, "input")
+            per_call = True
+        except _Mismatch:
+            start, per_call = None, False
+        name, name_start, pos = self.regex(pos, _ID)
+        start = name_start if start is None else start
         _, pos = self.token(pos, ":")
         type_name, _, pos = self.regex(pos, _ID)
         default = None
@@ -220,7 +227,7 @@ class Reader:
             default, pos = self.value(after)
         except _Mismatch:
             pass
-        return ParamDecl(start, pos, name=name, type=type_name, default=default), pos
+        return ParamDecl(start, pos, perCall=per_call, name=name, type=type_name, default=default), pos
 
     def guard_decl(self, pos):
         start, pos = self.keyword(pos, "if")
@@ -276,6 +283,22 @@ class Reader:
 
     def block_element(self, pos):
         return self.first_of(pos, *self.keyword_rules(pos, KEYWORD_BLOCK_ELEMENTS), self.node_decl)
+
+    def block_input_decl(self, pos):
+        return self.first_of(pos, self.packed_input_decl, self.input_decl)
+
+    def packed_input_decl(self, pos):
+        start, pos = self.keyword(pos, "input")
+        name, _, pos = self.regex(pos, _ID)
+        _, pos = self.token(pos, "=")
+        _, pos = self.token(pos, "(")
+        items, pos = self.separated(pos, self.identifier, at_least_one=True)
+        _, pos = self.token(pos, ")")
+        return PackedInputDecl(start, pos, name=name, items=items), pos
+
+    def identifier(self, pos):
+        name, _, end = self.regex(pos, _ID)
+        return name, end
 
     def input_decl(self, pos):
         start, pos = self.keyword(pos, "input")
@@ -495,7 +518,8 @@ class Reader:
 _NUMBER_STARTS = frozenset("+-.0123456789")
 KEYWORD_ELEMENTS = {"input": "input_decl", "output": "output_decl", "block": "block_decl",
                     "training": "training_decl"}
-KEYWORD_BLOCK_ELEMENTS = {"input": "input_decl", "output": "output_decl", "if": "guard_decl", "for": "loop_decl"}
+KEYWORD_BLOCK_ELEMENTS = {"input": "block_input_decl", "output": "output_decl", "if": "guard_decl",
+                          "for": "loop_decl"}
 
 
 class LineColumns:

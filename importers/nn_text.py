@@ -26,6 +26,7 @@ from nnpivot.metamodel import (
     Input,
     Model,
     Optimizer,
+    PackedInput,
     Parameter,
     Select,
     TrainingConfig,
@@ -136,6 +137,9 @@ class _Builder:
             kind_name = element.__class__.__name__
             if kind_name == "TrainingDecl" or kind_name == "OutputDecl":
                 continue
+            if kind_name == "PackedInputDecl":
+                self.packed_input(graph, element, scope)
+                continue
             if element.name in scope or element.name in self.parameters:
                 self.fail("duplicate-name", f"'{element.name}' is defined twice in {graph.name}", element)
                 continue
@@ -178,7 +182,7 @@ class _Builder:
                           f"{', '.join(PARAMETER_TYPES)}){_suggest(param.type, PARAMETER_TYPES)}", param)
                 continue
             parameter = eclass("BlockParameter")(name=param.name, type=eenum("ParameterType").getEEnumLiteral(
-                param.type))
+                param.type), perCall=bool(param.perCall))
             set_location(parameter, self.loc(param))
             if param.default is not None:
                 self.defaulted.add(parameter)
@@ -454,6 +458,30 @@ class _Builder:
             known = [*scope, *self.parameters]
             self.fail("unknown-reference", f"'{ref.name}' is not defined here{_suggest(ref.name, known)}", ref)
         return target
+
+    def packed_input(self, graph, decl, scope: dict) -> None:
+        """``input inputs = (output, state)``: an input per item, and the argument packing them."""
+        names = [decl.name, *decl.items]
+        clashes = [n for i, n in enumerate(names) if n in scope or n in self.parameters or n in names[:i]]
+        if clashes or len(decl.items) < 2:
+            if clashes:
+                self.fail("duplicate-name", f"'{clashes[0]}' is defined twice in {graph.name}", decl)
+            else:
+                self.fail("packed-input-single", f"argument '{decl.name}' of {graph.name} packs one input: write "
+                          f"'input {decl.items[0]}'", decl)
+            for name in decl.items:
+                scope.setdefault(name, None)   # already reported: uses of it stay quiet
+            return
+        items = []
+        for name in decl.items:
+            node = Input(name=name)
+            set_location(node, self.loc(decl))
+            scope[name] = node
+            graph.nodes.append(node)
+            items.append(node)
+        pack = PackedInput(name=decl.name, items=items)
+        set_location(pack, self.loc(decl))
+        graph.packs.append(pack)
 
     def input(self, decl):
         node = Input(name=decl.name)

@@ -386,6 +386,8 @@ def specialise(block, env: dict, keep_guarded: bool = False, bound=None):
                 new.weightsOf = heirs[node.weightsOf]
         elif node.weightsOf is not None:
             new.weightsOf = present(node.weightsOf)
+    for pack in block.packs:   # inputs are never guarded: every item is copied
+        copy.packs.append(eclass("PackedInput")(name=pack.name, items=[copies[item] for item in pack.items]))
     for out in block.outputs:
         target = present(out)
         if target is None:
@@ -433,11 +435,34 @@ def _copy_node(node, env: dict, bound=None):
     return new
 
 
+def argument_groups(graph) -> list[tuple]:
+    """The arguments a graph's code takes: for each, ``(pack, inputs)``, with ``pack`` the PackedInput holding
+    several inputs as one tuple or None for an input of its own. BlockError when a pack's items are not
+    consecutive inputs of the graph, in order (no argument list says that)."""
+    inputs = [n for n in graph.nodes if is_kind(n, "Input")]
+    packs = {item: pack for pack in getattr(graph, "packs", ()) for item in pack.items}
+    groups, seen = [], set()
+    for position, node in enumerate(inputs):
+        pack = packs.get(node)
+        if pack is None:
+            groups.append((None, [node]))
+        elif pack not in seen:
+            seen.add(pack)
+            items = list(pack.items)
+            if inputs[position:position + len(items)] != items:
+                raise BlockError("packed-inputs-apart", f"the inputs packed in argument '{pack.name}' of "
+                                 f"{graph.name} are not consecutive inputs, in order", pack)
+            groups.append((pack, items))
+    if any(p not in seen for p in getattr(graph, "packs", ())):
+        raise BlockError("packed-inputs-apart", f"an argument of {graph.name} packs no input of it", graph)
+    return groups
+
+
 def guard_of(block) -> dict:
     """node -> the Guard it belongs to, for the nodes of ``block``'s guards."""
     return {node: guard for guard in block.guards for node in [*guard.nodes, *guard.alternative]}
 
 
-__all__ = ["BlockError", "absent_nodes", "argument_values", "attribute_value", "check_loop", "evaluate", "fits",
-           "guard_of", "is_parameterised", "iteration_of", "literal_of", "loop_count", "loop_of", "parameters_used",
-           "specialise", "static_type"]
+__all__ = ["BlockError", "absent_nodes", "argument_groups", "argument_values", "attribute_value", "check_loop",
+           "evaluate", "fits", "guard_of", "is_parameterised", "iteration_of", "literal_of", "loop_count", "loop_of",
+           "parameters_used", "specialise", "static_type"]

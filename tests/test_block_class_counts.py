@@ -43,12 +43,7 @@ GENERATED_BASES = {"pytorch": {"nn.Module"}, "keras": {"keras.layers.Layer", "ke
 OPTIMIZER_NAMESPACES = ("torch.optim.", "keras.optimizers.")
 
 # "path" -> why its generated files still hold another number of block classes (strict xfail).
-KNOWN_SHORT = {
-    "pytorch/script_lstm_anomaly_autoencoder.py": "Decoder.forward takes a non-tensor argument (steps), so the "
-                                                  "importer inlines its layers into the model instead of a block",
-    "pytorch/rnn_sequential_helpers.py": "LastOutput's forward unpacks the RNN's (output, state) tuple, which no "
-                                         "block input holds: the importer inlines its slice into the model",
-}
+KNOWN_SHORT: dict[str, str] = {}
 
 
 def _bases(cls: ast.ClassDef) -> list[str]:
