@@ -725,7 +725,8 @@ class Interpreter(KerasImporter, SourceInterpreter):
             scope[node.name] = ModulePath(f"optimizers.{node.name}")
             return
         base = vocabulary.KERAS_TWO_BIAS_BASES.get(node.name)
-        if base is not None and any(self.qualname(b) in (f"optimizers.{base}", base) for b in node.bases):
+        if base is not None and any(self.qualname(b) == f"optimizers.{base}" or (isinstance(b, ast.Name) and
+                                    scope.get(b.id) == ModulePath(f"optimizers.{base}")) for b in node.bases):
             # generated code's optimizer stepping two-bias layers' bias twice: read as its base (optimizer() reads
             # its two_bias_layers)
             scope[node.name] = ModulePath(f"optimizers.{base}")

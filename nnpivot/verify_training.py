@@ -288,7 +288,7 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
     for runner, setting, path in zip((a, b), settings, paths):
         if runner.framework == "keras" and setting.two_bias_layers:
             notes.append(f"{path}: the one bias of {', '.join(setting.two_bias_layers)} stands for PyTorch's two "
-                         "(bias_ih, bias_hh) and takes twice its optimizer step, as the generated Keras training does")
+                         "(bias_ih, bias_hh) and takes twice its optimizer step, as generated Keras training code does")
     if store is None:
         store = enliven(a.native_store(), seed, zero_kept_keys(a.model) | zero_kept_keys(b.model))
     a.load_store(store)
