@@ -821,14 +821,17 @@ def _class_count(model, shapes) -> int | None:
 
 
 def _two_bias_layers(program: KerasProgram) -> list[tuple[Any, str]]:
-    """The recurrent nodes with PyTorch's two biases (kinds.training ``has_two_biases``) and the path of their
-    Keras layer inside the model (layer names, which are the node names, of the block calls and the layer)."""
+    """The recurrent nodes with PyTorch's two biases (kinds.training ``has_two_biases``) and the path of each of
+    their Keras layers inside the model (layer names, which are the node names, of the block calls and the layer;
+    a stacked node's layers are ``{name}_l{i}``)."""
     def walk(code: GraphCode, names: tuple):
         for node in code.graph.nodes:
             if is_kind(node, "BlockCall") and node.name in code.calls:
                 yield from walk(code.calls[node.name], (*names, node.name))
             elif vocabulary.has_two_biases(node):
-                yield node, "/".join((*names, node.name))
+                stacked = getattr(node, "numLayers", 1)
+                for layer in [node.name] if stacked == 1 else [f"{node.name}_l{i}" for i in range(stacked)]:
+                    yield node, "/".join((*names, layer))
     return list(walk(program.code, ()))
 
 
@@ -836,10 +839,11 @@ def _two_bias_training(program: KerasProgram, config, diagnostics) -> tuple[str,
     """The Keras layer paths whose one bias the training function steps twice: the pivot's recurrent layers hold
     PyTorch's two biases (bias_ih, bias_hh), Keras's one their sum; both receive the whole gradient and, where
     each one's optimizer state follows its own gradients only, take the same step, so the sum moves twice as far
-    (kinds.training ``two_bias_problem``). Where that does not hold, or a layer is not found, a located warning
-    says the training is approximate (inference is exact) and no step is doubled."""
+    (kinds.training ``two_bias_problem``). Where that does not hold, a located warning at each such layer says the
+    training is approximate (inference is exact) and no step is doubled; a layer the walk of the generated code
+    does not reach is warned about alone."""
     found = _two_bias_layers(program) if program is not None else []
-    reached = {node for node, _ in found}
+    reached = list(dict.fromkeys(node for node, _ in found))
     model = program.model if program is not None else None
     missed = [node for graph in ((model, *model.blocks) if model is not None else ()) for node in graph.nodes
               if vocabulary.has_two_biases(node) and node not in reached]
@@ -850,7 +854,7 @@ def _two_bias_training(program: KerasProgram, config, diagnostics) -> tuple[str,
     problem = vocabulary.two_bias_problem(entry, parameters, config.clipNorm) if entry is not None else \
         "the optimizer has no Keras counterpart"
     paths = tuple(dict.fromkeys(path for _, path in found))
-    for node in (*(node for node, _ in found), *missed) if problem else missed:
+    for node in (*reached, *missed) if problem else missed:
         diagnostics.append(warning(
             "approximate-translation", f"training of {node.name}: the model's {node.eClass.name} has PyTorch's two "
             "biases (bias_ih, bias_hh), Keras's one is their sum; each receives the whole gradient, and the Keras "

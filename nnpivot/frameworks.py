@@ -665,7 +665,8 @@ class KerasRunner(Runner):
             raise NNPivotError([error("unsupported-for-target", f"loss {settings.loss.name}: {writing.problem}",
                                       Location(str(self.path)))])
         optimizer_class = keras_optimizer_class(settings)
-        two_bias = {"two_bias_layers": settings.two_bias_layers} if settings.two_bias_layers else {}
+        two_bias = {"two_bias_layers": self._layer_paths(settings.two_bias_layers)} if settings.two_bias_layers \
+            else {}
         optimizer = optimizer_class(learning_rate=settings.learning_rate, **settings.keras_keywords(), **two_bias)
         loss_fn = _vocabulary_code(writing.code, {"keras": keras})
         variables = list(self.obj.trainable_variables)
@@ -687,6 +688,27 @@ class KerasRunner(Runner):
             labels = np.ascontiguousarray(np.transpose(targets, perm) if perm is not None else targets)
             losses.append(float(keras.ops.convert_to_numpy(step(self._feed(inputs), labels))))
         return losses
+
+    def _layer_paths(self, paths) -> tuple[str, ...]:
+        """The paths of Keras layer names of the layers at ``paths`` (names or attributes: a pivot read from a
+        Keras file names a node after the attribute holding its layer, ``summary_`` for the layer ``summary``)."""
+        import keras
+
+        found = []
+        for path in paths:
+            owner, names = self.obj, []
+            for part in path.split("/"):
+                layer = getattr(owner, part, None)
+                if not isinstance(layer, keras.layers.Layer):
+                    layer = next((child for child in owner._flatten_layers(include_self=False, recursive=False)
+                                  if child.name == part), None)
+                if layer is None:
+                    break
+                names.append(layer.name)
+                owner = layer
+            else:
+                found.append("/".join(names))
+        return tuple(found)
 
     def _forward(self, inputs):
         import keras

@@ -154,3 +154,41 @@ def test_weight_decay_keeps_the_located_warning(tmp_path):
     assert "weight decay is added to each bias's gradient" in warning.message and "encoder" in warning.message
     assert warning.location.line == 12 and not warning.is_error
     assert "TwoBias" not in target.read_text()
+
+
+PIVOT = """\
+model Tagger {
+    input x: float32[7, 3]
+    encoded = lstm(x, 5, num_layers=2, bidirectional=true)
+    mixed = gru(encoded, 4)
+    summary = simple_rnn(mixed, 4, return_sequences=false)
+    logits = dense(summary, 3)
+    output logits
+
+    training {
+        optimizer adam(learning_rate=0.01, epsilon=1e-08)
+        loss cross_entropy
+    }
+}
+"""
+
+
+def test_generated_pair_with_stacked_bidirectional_layers_trains_alike(tmp_path, capsys):
+    """A .nn model's stacked bidirectional LSTM and SimpleRNN have PyTorch's two biases, its GRU Keras's two as
+    well (reset_after): the Keras training steps the one bias of each stacked layer twice (both directions), the
+    GRU's once, and the generated pair trains alike under PyTorch's Adam."""
+    model = tmp_path / "tagger.nn"
+    model.write_text(PIVOT)
+    for target, name in (("pytorch", "tagger_torch.py"), ("keras", "tagger_keras.py")):
+        assert main(["convert", str(model), "--to", target, "-o", str(tmp_path / name)]) == 0
+    code = (tmp_path / "tagger_keras.py").read_text()
+    assert "class TwoBiasTorchAdam(TorchAdam):" in code
+    assert 'two_bias_layers=("encoded_l0","encoded_l1","summary")' in "".join(code.split())
+    capsys.readouterr()
+    status = main(["verify", str(tmp_path / "tagger_torch.py"), str(tmp_path / "tagger_keras.py"), "--model",
+                   str(model), "--train", "20"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "the one bias of encoded_l0, encoded_l1, summary_ stands for PyTorch's two" in out  # read from the file
+    assert float(out.split("max relative difference ")[1].split()[0]) <= 1e-5
+    assert float(out.split("max abs difference ")[1].split()[0]) <= 1e-5
