@@ -22,6 +22,7 @@ from nnpivot.graph import output_count
 from nnpivot.kinds import kind_of, snake
 from nnpivot.kinds.pysyntax import attribute_default, attribute_value, identifier, literal
 from nnpivot.kinds.pysyntax import comment as comment_text
+from nnpivot.kinds.training import two_bias_class
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.blocks import argument_groups
 
@@ -234,3 +235,11 @@ def rule_class_code(target: str, entry) -> str:
         kind=entry.name, name=entry.rule_class("torch" if torch_side else "keras"),
         base=entry.torch_class if torch_side else entry.keras_class,
         torch_name=entry.torch_name, keras_name=entry.keras_name)
+
+
+def two_bias_class_code(base: str) -> str:
+    """The code of the Keras optimizer class (kinds.training ``two_bias_class``) that updates as ``base`` (a
+    keras.optimizers class or a rule class) and takes twice its step for the one bias of the recurrent
+    layers that have PyTorch's two. Generated files define it; ``nnpivot verify --train`` runs this same code."""
+    return environment("keras").get_template("two_bias.py.j2").render(
+        name=two_bias_class(base.rsplit(".", 1)[-1]), base=base, short_base=base.rsplit(".", 1)[-1])

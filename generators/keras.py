@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import textwrap
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ from .codegen import (
     environment,
     header,
     rule_class_code,
+    two_bias_class_code,
     write_atomic,
 )
 
@@ -789,7 +791,7 @@ def render(program: KerasProgram, source_name: str) -> str:
         code = program.blocks[block]
         classes += code.views() if isinstance(code, ParameterisedCode) else [_class_view(code, f"Block {block.name}.")]
     classes.append(_class_view(program.code, model.description or None))
-    training = _training_view(model, program.diagnostics, program.shapes)
+    training = _training_view(model, program.diagnostics, program.shapes, program)
     if has_errors(program.diagnostics):
         raise NNPivotError(program.diagnostics)
     text = environment(TARGET).get_template("model.py.j2").render(
@@ -824,14 +826,17 @@ def _ending(model) -> str:
     return vocabulary.ending_of_keyword(kind.keyword if kind else None)
 
 
-def _optimizer_code(opt, diagnostics, config=None) -> str:
+def _optimizer_code(opt, diagnostics, config=None, two_bias_layers: tuple[str, ...] = ()) -> str:
     """The Keras optimizer of the pivot's (the default one when ``opt`` is None), with the configuration's
-    per-step schedule and gradient clipping."""
+    per-step schedule and gradient clipping; with ``two_bias_layers``, its two-bias class taking twice its step
+    for those layers' bias (see _training_view)."""
     extra = _clipping_args(config, diagnostics) if config is not None else []
+    if two_bias_layers:
+        extra.append(f"{vocabulary.TWO_BIAS_KEYWORD}={literal(two_bias_layers)}")
     if opt is None:
         rate = _rate_code(config, literal(vocabulary.DEFAULT_LEARNING_RATE), diagnostics)
-        return f"{vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER].keras_class}(" \
-               f"{', '.join([f'learning_rate={rate}', *extra])})"
+        cls = vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER].keras_class
+        return f"{_two_bias_name(cls) if two_bias_layers else cls}({', '.join([f'learning_rate={rate}', *extra])})"
     entry = vocabulary.OPTIMIZERS.get(opt.kind or "")
     if entry is None:
         diagnostics.append(warning("unsupported-for-target", f"optimizer '{opt.kind}' has no Keras mapping; "
@@ -853,7 +858,11 @@ def _optimizer_code(opt, diagnostics, config=None) -> str:
         args.append(f"{known.keras}={literal(known.keras_value(parameter.value))}")
     # settings written for PyTorch's update rule train with the subclass that updates so (see _training_view)
     cls = vocabulary.rule_class(entry, vocabulary.rule_of(opt), "keras") or entry.keras_class
-    return f"{cls}({', '.join(args + extra)})"
+    return f"{_two_bias_name(cls) if two_bias_layers else cls}({', '.join(args + extra)})"
+
+
+def _two_bias_name(cls: str) -> str:
+    return vocabulary.two_bias_class(cls.rsplit(".", 1)[-1])
 
 
 def _rate_code(config, initial: str, diagnostics) -> str:
@@ -931,31 +940,57 @@ def _class_count(model, shapes) -> int | None:
     return shape[-1] if shape and isinstance(shape[-1], int) and shape[-1] > 1 else None
 
 
-# Recurrent kinds whose pivot (PyTorch) form has two biases where Keras's has one, their sum
-_TWO_BIASES = ("SimpleRNN", "LSTM", "LSTMCell")
+def _two_bias_layers(program: KerasProgram) -> list[tuple[Any, str]]:
+    """The recurrent nodes with PyTorch's two biases (kinds.training ``has_two_biases``) and the path of each of
+    their Keras layers inside the model (layer names, which are the node names, of the block calls and the layer;
+    a stacked node's layers are ``{name}_l{i}``)."""
+    def walk(code: GraphCode, names: tuple):
+        for node in code.graph.nodes:
+            if is_kind(node, "BlockCall") and node.name in code.calls:
+                yield from walk(code.calls[node.name], (*names, node.name))
+            elif vocabulary.has_two_biases(node):
+                stacked = getattr(node, "numLayers", 1)
+                for layer in [node.name] if stacked == 1 else [f"{node.name}_l{i}" for i in range(stacked)]:
+                    yield node, "/".join((*names, layer))
+    return list(walk(program.code, ()))
 
 
-def _two_bias_warnings(model, diagnostics) -> None:
-    """The pivot's recurrent layers hold PyTorch's two biases (bias_ih, bias_hh), Keras's one their sum: both
-    receive the whole gradient, so PyTorch's training moves the sum twice as far per step (SGD: as a doubled
-    learning rate would; Adam: as the same update taken twice), which Keras's one bias cannot follow."""
-    for graph in (model, *model.blocks):
-        for node in graph.nodes:
-            if node.eClass.name in _TWO_BIASES and node.bias and not getattr(node, "oneBias", False):
-                diagnostics.append(warning(
-                    "approximate-translation", f"training of {node.name}: the model's {node.eClass.name} has "
-                    "PyTorch's two biases (bias_ih, bias_hh), Keras's one is their sum; where both train (a PyTorch "
-                    "source), each receives the whole gradient and the sum moves twice as far per step as Keras's "
-                    "bias does (inference is exact)", location_of(node)))
+def _two_bias_training(program: KerasProgram, config, diagnostics) -> tuple[str, ...]:
+    """The Keras layer paths whose one bias the training function steps twice: the pivot's recurrent layers hold
+    PyTorch's two biases (bias_ih, bias_hh), Keras's one their sum; both receive the whole gradient and, where
+    each one's optimizer state follows its own gradients only, take the same step, so the sum moves twice as far
+    (kinds.training ``two_bias_problem``). Where that does not hold, a located warning at each such layer says the
+    training is approximate (inference is exact) and no step is doubled; a layer the walk of the generated code
+    does not reach is warned about alone."""
+    found = _two_bias_layers(program) if program is not None else []
+    reached = list(dict.fromkeys(node for node, _ in found))
+    model = program.model if program is not None else None
+    missed = [node for graph in ((model, *model.blocks) if model is not None else ()) for node in graph.nodes
+              if vocabulary.has_two_biases(node) and node not in reached]
+    opt = config.optimizer
+    entry = vocabulary.OPTIMIZERS.get(opt.kind or "") if opt is not None else \
+        vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER]
+    parameters = {p.key: p.value for p in opt.parameters} if opt is not None else {}
+    problem = vocabulary.two_bias_problem(entry, parameters, config.clipNorm) if entry is not None else \
+        "the optimizer has no Keras counterpart"
+    paths = tuple(dict.fromkeys(path for _, path in found))
+    for node in (*reached, *missed) if problem else missed:
+        diagnostics.append(warning(
+            "approximate-translation", f"training of {node.name}: the model's {node.eClass.name} has PyTorch's two "
+            "biases (bias_ih, bias_hh), Keras's one is their sum; each receives the whole gradient, and the Keras "
+            "training cannot take their two steps for the one bias " +
+            (f"({problem})" if problem else "(the layer is inside a block the training does not reach)") +
+            " (inference is exact)", location_of(node)))
+    return () if problem else paths
 
 
-def _training_view(model, diagnostics, shapes=None) -> dict | None:
+def _training_view(model, diagnostics, shapes=None, program: KerasProgram | None = None) -> dict | None:
     config = model.training
     if config is None:
         return None
-    _two_bias_warnings(model, diagnostics)
+    two_bias = _two_bias_training(program, config, diagnostics)
     # an unset optimizer or loss means the same defaults as in the PyTorch training function
-    compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config)}"]
+    compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config, two_bias)}"]
     loss = config.loss or vocabulary.DEFAULT_LOSS
     entry = vocabulary.LOSSES.get(loss)
     writing = entry.keras(_ending(model)) if entry is not None else None
@@ -988,8 +1023,17 @@ def _training_view(model, diagnostics, shapes=None) -> dict | None:
                                           *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else [])], "    ")
     entry = vocabulary.OPTIMIZERS.get(config.optimizer.kind or "") if config.optimizer is not None else None
     rule_class = entry is not None and vocabulary.rule_class(entry, vocabulary.rule_of(config.optimizer), "keras")
+    classes = [rule_class_code(TARGET, entry)] if rule_class else []
+    if two_bias:
+        optimizer = entry or vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER]
+        base = rule_class or optimizer.keras_class
+        classes.append(two_bias_class_code(base))
+        why = (f"PyTorch's two biases (bias_ih, bias_hh) of {', '.join(two_bias)} are Keras's one bias, their "
+               f"sum: both took the same step, so {_two_bias_name(base)} steps that bias twice")
+        lines = textwrap.wrap(why, LINE_WIDTH - 6, break_long_words=False, break_on_hyphens=False)
+        compile_text = "".join(f"    # {comment(line)}\n" for line in lines) + compile_text
     return {"compile": compile_text, "fit": f"{labels}\n{fit}" if labels else fit,
-            "rule_class": rule_class_code(TARGET, entry) if rule_class else None}
+            "rule_class": "\n\n".join(classes) if classes else None}
 
 
 # =============================================================================

@@ -389,6 +389,7 @@ class KerasImporter:
         self.automatic_names: dict[str, int] = {}   # Keras' per-class counters of unnamed layers
         self.names_at_import: dict[str, int] | None = None   # the counters before the ``__main__`` block ran
         self.layer_of_node: dict = {}               # pivot node -> the LayerObj that made it
+        self.two_bias_layers: tuple = ((), None)    # generated training's two_bias_layers and where it is written
         self.remarks: dict = {}                     # pivot node -> what its report entry says instead of the class
         self.weight_parts: dict = {}                # pivot node -> the part of its layer's weights it holds
         self.learned_of_node: dict = {}             # add_learned node -> the LearnedWeight it adds
@@ -725,6 +726,13 @@ class Interpreter(KerasImporter, SourceInterpreter):
                                           for b in node.bases):
             # generated code's optimizer with PyTorch's update rule: read as that optimizer (optimizer())
             scope[node.name] = ModulePath(f"optimizers.{node.name}")
+            return
+        base = vocabulary.KERAS_TWO_BIAS_BASES.get(node.name)
+        if base is not None and any(self.qualname(b) == f"optimizers.{base}" or (isinstance(b, ast.Name) and
+                                    scope.get(b.id) == ModulePath(f"optimizers.{base}")) for b in node.bases):
+            # generated code's optimizer stepping two-bias layers' bias twice: read as its base (optimizer() reads
+            # its two_bias_layers)
+            scope[node.name] = ModulePath(f"optimizers.{base}")
             return
         role = self.class_role(node, scope)
         if not role and not node.bases:   # a plain class of the script: a config object
@@ -3463,6 +3471,9 @@ def optimizer(self, value, loc, config=None):
             setattr(config, "clipValue" if key == "clipvalue" else "clipNorm", float(item))
         elif key in ("global_clipnorm", "clipnorm", "clipvalue") and item is None:
             continue
+        elif key == vocabulary.TWO_BIAS_KEYWORD and spelling in vocabulary.KERAS_TWO_BIAS_BASES.values() and \
+                isinstance(item, (tuple, list)) and all(isinstance(path, str) for path in item):
+            self.two_bias_layers = (tuple(item), loc)   # marked on their nodes once the model is read
         elif parameter is not None and isinstance(item, (int, float, bool)):
             if entry.name == "adam" and key == "weight_decay" and item and spelling not in vocabulary.KERAS_RULE_CLASSES:
                 # Keras decouples Adam's weight decay, as PyTorch's AdamW does: the same update, exactly
@@ -3641,6 +3652,7 @@ def run(self, wanted: str | None):
     self.output_nodes = list(model.outputs)
     embedding_inputs_hold_ids(model, self.explicit_dtype)
     model.training = training_config(self, candidate)
+    mark_two_biases(self, model, stacks)
     report = self.report
     report.training = describe_training(model.training)
     report.input_layouts = [t.perm for t in inputs]
@@ -3660,6 +3672,30 @@ def run(self, wanted: str | None):
     report.keras_block_layers = block_layers(self, model)
     parameterise_blocks(self, model)
     return model
+
+
+def mark_two_biases(self, model, stacks) -> None:
+    """The layers the training optimizer steps twice (generated code's ``two_bias_layers``, Keras layer paths in
+    the model) train PyTorch's two biases, bias_ih and bias_hh: their one Keras bias is their sum (oneBias false)."""
+    paths, loc = self.two_bias_layers
+    named: dict = {}
+    for node, layer in self.layer_of_node.items():
+        named.setdefault(layer.runtime_name, node)
+    for stack in stacks:
+        for layer in stack.layers:
+            if layer in self.layer_of_node:
+                named[self.layer_of_node[layer].runtime_name] = stack.node
+    for path in paths:
+        graph, node = model, None
+        for part in path.split("/"):
+            node = next((n for n in graph.nodes if n.name == part), None) if graph is not None else None
+            node = node or (named.get(part) if graph is model else None)
+            graph = node.block if node is not None and is_kind(node, "BlockCall") else None
+        if node is not None and node.eClass.name in vocabulary.TWO_BIAS_KINDS and node.bias:
+            node.oneBias = False
+        else:
+            self.warn("unsupported-construct", f"{vocabulary.TWO_BIAS_KEYWORD}: '{path}' names no recurrent layer "
+                      "with a bias in the model; it is left out", loc)
 
 
 def parameterise_blocks(self, model) -> None:
