@@ -88,11 +88,15 @@ def source_block_classes(text: str, framework: str, model: str) -> list[str]:
 
 
 def _generated_block_classes(code: str, framework: str, model_class: str) -> list[str]:
-    found = []
+    found, optimizers = [], set()
     for node in ast.parse(code).body:
         if isinstance(node, ast.ClassDef):
-            if _bases(node) and all(base.startswith(OPTIMIZER_NAMESPACES) for base in _bases(node)):
-                continue   # the optimizer the source's training code uses, written with its update rule: no block
+            if _bases(node) and all(base.startswith(OPTIMIZER_NAMESPACES) or base in optimizers
+                                    for base in _bases(node)):
+                # the optimizer the source's training code uses, written with its update rule (and its subclass
+                # taking twice the step for recurrent layers with two source biases): no block
+                optimizers.add(node.name)
+                continue
             assert set(_bases(node)) <= GENERATED_BASES[framework], (node.name, _bases(node))
             if node.name != model_class:
                 found.append(node.name)
