@@ -14,11 +14,12 @@ without parameters.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds.pysyntax import literal, python_name, symbolic
-from nnpivot.metamodel.blocks import BlockError, absent_nodes, evaluate, guard_of, specialise
+from nnpivot.metamodel.blocks import BlockError, absent_nodes, evaluate, guard_of, loop_count, loop_of, specialise
 from nnpivot.shapes import ShapeTable, block_shapes
 
 # BinaryOperator -> (Python operator, precedence as in Python's grammar).
@@ -92,6 +93,10 @@ class CallTemplate:
         """True when this call has the node and its template's shapes reach it."""
         return name not in self.absent and self.node(name) in self.shapes
 
+    def iterations(self, loop) -> int:
+        """How many times this call runs ``loop`` (its nodes' copies are ``<node>.<iteration>``)."""
+        return loop_count(loop, self.values)
+
 
 @dataclass
 class BlockPlan:
@@ -105,6 +110,7 @@ class BlockPlan:
     # (input, axis) -> identifier of a parameter the generated code adds for an input size that differs between
     # calls and equals no block parameter (the input channels of a Keras layer, which Keras infers at build time)
     sizes: dict = field(default_factory=dict)
+    indexes: dict = field(default_factory=dict)   # a loop's index -> its identifier (a local of both methods)
 
     def present_in(self, name: str) -> list[CallTemplate]:
         return [c for c in self.calls if c.computes(name)]
@@ -112,11 +118,17 @@ class BlockPlan:
     def condition(self, guard, prefix: str = "") -> str:
         return python_expression(guard.condition, {p: prefix + n for p, n in self.names.items()})
 
+    def count(self, loop, prefix: str = "") -> str:
+        """A loop's count in Python (its parameters read as ``prefix`` + their name)."""
+        return python_expression(loop.count, {p: prefix + n for p, n in self.names.items()})
+
     def signature(self) -> list[str]:
         """``in_channels``, ``in_planes``, ``stride=1``...: the parameters of ``__init__`` (input sizes first,
-        defaults kept)."""
+        defaults kept; the per-call ones are forward's)."""
         params = list(self.sizes.values())
         for parameter, name in self.names.items():
+            if parameter.perCall:
+                continue
             default = parameter.default
             params.append(name if default is None else f"{name}={literal(evaluate(default, {}))}")
         return params
@@ -134,9 +146,14 @@ def plan_block(block, table: ShapeTable, reserved: frozenset, prefix: str = "", 
         return None
     parameters = list(block.parameters)
     names = {p: parameter_name(p, reserved) for p in parameters}
-    placeholders = {p: prefix + names[p] for p in parameters}
+    placeholders = {p: names[p] if p.perCall else prefix + names[p] for p in parameters}   # forward's own
+    indexes = {}
+    for loop in block.loops:   # a loop's index is a local of __init__ and forward, named apart from the rest
+        indexes[loop.index] = python_name(loop.index.name, reserved | set(names.values()) | set(indexes.values())
+                                          | {python_name(n.name, reserved) for n in block.nodes})
+    placeholders.update(indexes)
     operands = {c: [table.operand(dep) for dep in c.inputs] for c in calls}
-    symbols = _input_symbols(block, calls, table, operands, placeholders)
+    symbols = _input_symbols(block, calls, table, operands, {p: placeholders[p] for p in parameters})
     taken = set(names.values()) | {python_name(n.name, reserved) for n in block.nodes}   # modules: self.<node>
     sizes = _size_parameters(block, calls, operands, symbols, taken, reserved) if input_sizes else {}
     for (index, axis), name in sizes.items():
@@ -158,7 +175,7 @@ def plan_block(block, table: ShapeTable, reserved: frozenset, prefix: str = "", 
         units = _units(block)
     except ValueError:
         return None
-    return BlockPlan(block, names, placeholders, templates, units, guard_of(block), sizes)
+    return BlockPlan(block, names, placeholders, templates, units, guard_of(block), sizes, indexes)
 
 
 def _input_symbols(block, calls, table, operands, placeholders) -> dict:
@@ -170,7 +187,7 @@ def _input_symbols(block, calls, table, operands, placeholders) -> dict:
             sizes = [operands[c][index][axis] if axis < len(operands[c][index]) else None for c in calls]
             if None in sizes:
                 continue
-            fitting = [p for p in placeholders if p.type.name == "int"
+            fitting = [p for p in placeholders if p.type.name == "int" and not p.perCall   # __init__ reads sizes
                        and all(table.arguments[c][p] == s for c, s in zip(calls, sizes))]
             varies = len(set(sizes)) > 1
             if fitting and (varies or (axis == 1 and len(fitting) == 1)):
@@ -204,7 +221,7 @@ def _size_parameters(block, calls, operands, symbols: dict, taken: set, reserved
 def _units(block) -> list:
     """The block's nodes in dataflow order with each guard's nodes together, as one unit where its first node
     would be (ValueError when a guard cannot be kept together: a node outside it is computed in between)."""
-    guards = guard_of(block)
+    guards = {**guard_of(block), **loop_of(block)}
     order = topological_order(block)
     units, done = [], set()
     for node in order:
@@ -216,20 +233,26 @@ def _units(block) -> list:
             units.append(guard)
     position = {}
     for i, unit in enumerate(units):
-        members = [*unit.nodes, *unit.alternative] if unit.eClass.name == "Guard" else [unit]
-        for member in members:
+        for member in _unit_nodes(unit):
             position[member] = i
     for i, unit in enumerate(units):
-        members = [*unit.nodes, *unit.alternative] if unit.eClass.name == "Guard" else [unit]
-        if any(position.get(dep, -1) > i for m in members for dep in m.inputs):
-            raise ValueError(f"guard of block {block.name} is not contiguous")
+        if any(position.get(dep, -1) > i for m in _unit_nodes(unit) for dep in m.inputs):
+            raise ValueError(f"guard or loop of block {block.name} is not contiguous")
     return units
+
+
+def _unit_nodes(unit) -> list:
+    if unit.eClass.name == "Guard":
+        return [*unit.nodes, *unit.alternative]
+    return list(unit.nodes) if unit.eClass.name == "Loop" else [unit]
 
 
 def members(unit, order: list, alternative: bool = False) -> list:
     """The nodes of a unit in dataflow order (of a guard: its nodes, or with ``alternative`` its else branch)."""
-    if unit.eClass.name != "Guard":
+    if unit.eClass.name not in ("Guard", "Loop"):
         return [] if alternative else [unit]
+    if unit.eClass.name == "Loop" and alternative:
+        return []
     inside = set(unit.alternative if alternative else unit.nodes)
     return [n for n in order if n in inside]
 
@@ -259,6 +282,8 @@ def call_arguments(call, names: dict, reserved: frozenset, sizes: list | None = 
     given = {a.parameter: a.value for a in call.arguments}
     args, positional = [literal(size) for size in sizes or ()], True
     for parameter in call.block.parameters:
+        if parameter.perCall:
+            continue
         positional = positional and parameter in given and parameter.default is None
         if parameter in given:
             text = python_expression(given[parameter], names)
@@ -266,5 +291,33 @@ def call_arguments(call, names: dict, reserved: frozenset, sizes: list | None = 
     return args
 
 
-__all__ = ["BlockPlan", "CallTemplate", "call_arguments", "declared_outside", "members", "parameter_name", "plan_block",
-           "python_expression"]
+def per_call_names(block, names: dict) -> list[str]:
+    """The identifiers of the block's per-call parameters (forward's arguments after the tensors)."""
+    return [names[p] for p in block.parameters if p.perCall]
+
+
+def per_call_signature(block, names: dict) -> list[str]:
+    """forward's parameters after the tensors: ``steps``, ``steps=30`` (defaults kept)."""
+    return [names[p] if p.default is None else f"{names[p]}={literal(evaluate(p.default, {}))}"
+            for p in block.parameters if p.perCall]
+
+
+def per_call_values(call, names: dict, reserved: frozenset | None = None) -> list[str]:
+    """A call's per-call arguments in Python, in the parameters' order (a default where it gives none); by
+    keyword with ``reserved`` (Keras takes only tensors by position)."""
+    given = {a.parameter: a.value for a in call.arguments}
+    return [("" if reserved is None else f"{parameter_name(p, reserved)}=")
+            + python_expression(given.get(p, p.default), names)
+            for p in call.block.parameters if p.perCall]
+
+
+def reads_per_call(block, names: dict, lines: list[str]) -> str | None:
+    """The first per-call parameter that ``lines`` (a constructor's) read: it exists only when forward runs."""
+    for name in per_call_names(block, names):
+        if any(re.search(rf"(?<![.\w]){re.escape(name)}\b", line) for line in lines):
+            return name
+    return None
+
+
+__all__ = ["BlockPlan", "CallTemplate", "call_arguments", "declared_outside", "members", "parameter_name",
+           "per_call_names", "per_call_signature", "per_call_values", "plan_block", "python_expression", "reads_per_call"]

@@ -22,7 +22,9 @@ from nnpivot.graph import output_count
 from nnpivot.kinds import kind_of, snake
 from nnpivot.kinds.pysyntax import attribute_default, attribute_value, identifier, literal
 from nnpivot.kinds.pysyntax import comment as comment_text
+from nnpivot.kinds.training import two_bias_class
 from nnpivot.metamodel import is_kind
+from nnpivot.metamodel.blocks import argument_groups
 
 TEMPLATES = Path(__file__).with_name("templates")
 # Compiled templates are kept where Python keeps this package's compiled modules.
@@ -132,6 +134,10 @@ class OutputNames:
     def outputs(self, node) -> list[str]:
         return self._outputs[node]
 
+    def rename(self, name: str) -> str:
+        """A name of the graph (a packed argument's) as the code spells it."""
+        return self._rename(name)
+
     def of(self, node) -> str:
         """The variable a consumer reads when it references ``node`` (output 0, or a Select)."""
         if is_kind(node, "Select"):
@@ -140,6 +146,33 @@ class OutputNames:
 
     def used(self, node, index: int) -> bool:
         return self._outputs[node][index] != "_"
+
+
+# --- packed arguments ----------------------------------------------------------------
+
+def forward_arguments(graph, names: OutputNames) -> tuple[list[str], list[str]]:
+    """The parameters of a graph's ``forward``/``call`` and the statements unpacking its packed arguments
+    (``output, _ = inputs``: an item nobody reads is ``_``); BlockError when the packs do not fit its inputs."""
+    read = {dep for node in graph.nodes for dep in node.inputs} | set(graph.outputs)
+    params, unpacking = [], []
+    for pack, items in argument_groups(graph):
+        if pack is None:
+            params.append(names.of(items[0]))
+            continue
+        params.append(names.rename(pack.name))
+        unpacking.append(f"{', '.join(names.of(i) if i in read else '_' for i in items)} = {params[-1]}")
+    return params, unpacking
+
+
+def call_operands(block, operands: list[str]) -> list[str]:
+    """The arguments of a call of ``block`` from the text of each of its operands: a packed argument's items
+    together, as the tuple its code unpacks."""
+    texts, position = [], 0
+    for pack, items in argument_groups(block):
+        group = operands[position:position + len(items)]
+        position += len(items)
+        texts.append(group[0] if pack is None else f"({', '.join(group)})")
+    return texts
 
 
 # --- templates ------------------------------------------------------------------------
@@ -202,3 +235,11 @@ def rule_class_code(target: str, entry) -> str:
         kind=entry.name, name=entry.rule_class("torch" if torch_side else "keras"),
         base=entry.torch_class if torch_side else entry.keras_class,
         torch_name=entry.torch_name, keras_name=entry.keras_name)
+
+
+def two_bias_class_code(base: str) -> str:
+    """The code of the Keras optimizer class (kinds.training ``two_bias_class``) that updates as ``base`` (a
+    keras.optimizers class or a rule class) and takes twice its step for the one bias of the recurrent
+    layers that have PyTorch's two. Generated files define it; ``nnpivot verify --train`` runs this same code."""
+    return environment("keras").get_template("two_bias.py.j2").render(
+        name=two_bias_class(base.rsplit(".", 1)[-1]), base=base, short_base=base.rsplit(".", 1)[-1])

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import textwrap
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,12 +45,20 @@ from nnpivot.kinds.keras_mapping import RESERVED, TARGET, NodeContext, Tensor
 from nnpivot.kinds.pysyntax import LINE_WIDTH, comment, docstring, identifier, literal, python_name, wrap_call
 from nnpivot.lazy import lazy_module
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.blocks import is_parameterised
+from nnpivot.metamodel.blocks import BlockError, argument_groups, is_parameterised, iteration_of, loop_of
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.shapes import RUN_TIME_CANDIDATES, ShapeTable, called_block, infer_shapes, run_time_sizes
 from nnpivot.weights import WeightStore
 
-from .blockcode import call_arguments, declared_outside, members, plan_block
+from .blockcode import (
+    call_arguments,
+    declared_outside,
+    members,
+    per_call_signature,
+    per_call_values,
+    plan_block,
+    reads_per_call,
+)
 from .codegen import (
     MODULE_NAMES,
     OutputNames,
@@ -59,6 +68,7 @@ from .codegen import (
     environment,
     header,
     rule_class_code,
+    two_bias_class_code,
     write_atomic,
 )
 
@@ -142,6 +152,13 @@ class GraphCode:
     spans: dict = field(default_factory=dict)     # node name -> (init start, init end, body start, body end)
     perms: dict = field(default_factory=dict)     # node name -> layout of its output 0
     tail: int = 0                                 # where the body's output conversions start
+    loop_attributes: dict = field(default_factory=dict)   # a loop's node (+ suffix) -> the list of its layers
+    # a loop's node -> the loop index's identifier, in a template written once for every iteration: its layers
+    # are ``self.conv[i]``, its variables the node's names, and iteration 0 reads the carried variable
+    loop_indexes: dict = field(default_factory=dict)
+    _in_loop: bool = False                        # emitting a loop's node in such a template
+    signature: str = ""                           # the parameter of ``call`` after self
+    unpacking: str | None = None                  # the statement unpacking it into the inputs, if needed
 
     def fresh(self, base: str) -> str:
         name = identifier(base, Taken(RESERVED, self._names))
@@ -155,13 +172,31 @@ class GraphCode:
         return name
 
     def line(self, text: str) -> None:
-        self.body.append(_wrap_statement(text, "        "))
+        self.body.append(_wrap_statement(text, self.indent))
+
+    @property
+    def indent(self) -> str:
+        """Where a statement of ``call`` starts: one level in for the node of a loop written once."""
+        return "            " if self._in_loop else "        "
 
     def build(self):
         graph, shapes = self.graph, self.shapes
         names = OutputNames(graph, rename=lambda n: python_name(n, RESERVED))
+        carried = {}   # in a template written for every iteration: a loop's initial value -> its result's variable
+        for node in graph.nodes:
+            iteration = iteration_of(node)
+            if iteration is not None and iteration[0] in self.loop_indexes:
+                member = iteration[0]
+                names.outputs(node)[0] = python_name(member.name, RESERVED)
+                loop = loop_of(member.eContainer())[member]
+                carried[loop.initial.name] = python_name(loop.result.name, RESERVED)
         self._names.update(v for node in graph.nodes for v in names.outputs(node))
         self.params = [names.of(n) for n in graph_inputs(graph)]
+        try:
+            self.signature, self.unpacking = _call_signature(graph, names)
+        except BlockError as exc:
+            self.diagnostics.append(error(exc.code, str(exc), location_of(exc.element)))
+            self.signature, self.unpacking = "inputs", None
         tensors: dict = {}
         for node, perm in zip(graph_inputs(graph), self.input_perms):
             tensors[(node, 0)] = Tensor(names.of(node), perm, shapes.of(node))
@@ -181,13 +216,21 @@ class GraphCode:
             operands = [tensors.get((dep, 0)) for dep in node.inputs]
             if any(t is None for t in operands):
                 continue
+            iteration = iteration_of(node)
+            if iteration is not None and iteration[1] == 0 and iteration[0] in self.loop_indexes:
+                operands = [Tensor(carried[dep.name], t.perm, t.shape, t.flat)
+                            if iteration_of(dep) is None and dep.name in carried else t
+                            for dep, t in zip(node.inputs, operands)]
             out_vars = names.outputs(node)
             start = (len(self.init), len(self.body))
+            self._in_loop = iteration is not None and iteration[0] in self.loop_indexes
             try:
                 produced = self._emit_node(node, operands, out_vars, consumers)
             except ShapeError as exc:
                 self.diagnostics.append(error("unsupported-for-target", f"'{node.name}': {exc}", location_of(node)))
                 continue
+            finally:
+                self._in_loop = False
             self.spans[node.name] = (start[0], len(self.init), start[1], len(self.body))
             if produced:
                 self.perms[node.name] = tuple(produced[0][1])
@@ -277,9 +320,8 @@ class GraphCode:
             self.init.append(f"        self.{attr} = {self.class_names[node.block]}(name={literal(node.name)})")
             self.layer_names[node.name] = attr
             self.calls[node.name] = code
-        args = operands[0].expr if len(operands) == 1 else "[" + ", ".join(t.expr for t in operands) + "]"
         targets = out_vars if len(out_vars) > 1 else out_vars[:1]
-        self.line(f"{', '.join(targets)} = self.{attr}({args})")
+        self.line(f"{', '.join(targets)} = self.{attr}({_call_argument(node.block, operands)})")
         return list(zip(out_vars, code.output_perms))
 
     def _emit_parameterised_call(self, node, operands, out_vars):
@@ -306,9 +348,9 @@ class GraphCode:
                                        [*args, f"name={literal(node.name)}"], "        "))
             self.layer_names[node.name] = attr
             self.calls[node.name] = spec_code
-        args = operands[0].expr if len(operands) == 1 else "[" + ", ".join(t.expr for t in operands) + "]"
         targets = out_vars if len(out_vars) > 1 else out_vars[:1]
-        self.line(f"{', '.join(targets)} = self.{attr}({args})")
+        numbers = per_call_values(node, self.sources, PARAMETER_RESERVED) if code.shared else []   # else its class
+        self.line(f"{', '.join(targets)} = self.{attr}({', '.join([_call_argument(node.block, operands), *numbers])})")
         return list(zip(out_vars, spec_code.output_perms))
 
     def _convert(self, tensor: Tensor, wanted: L.Perm, why: str, variable: str | None = None) -> Tensor:
@@ -370,6 +412,7 @@ class ParameterisedCode:
     fallback: dict = field(default_factory=dict)   # argument set -> GraphCode of its class
     transposes: list[str] = field(default_factory=list)
     _specialised: dict = field(default_factory=dict)
+    read_per_call: str | None = None   # a per-call parameter its constructor would read
 
     @classmethod
     def plan(cls, block, shapes, perms, blocks, diagnostics, class_names) -> ParameterisedCode:
@@ -379,6 +422,10 @@ class ParameterisedCode:
         if plan is not None and running is not None:
             code.view = code._shared_view(plan, running, blocks)
             code.shared = code.view is not None
+        if code.read_per_call is not None:
+            diagnostics.append(warning("per-call-in-constructor", f"block {block.name}: its constructor would read "
+                                       f"'{code.read_per_call}', which call takes each time; written as one class "
+                                       "per argument set", location_of(block)))
         return code
 
     def _template_codes(self, plan, blocks) -> list[GraphCode] | None:
@@ -386,7 +433,9 @@ class ParameterisedCode:
         for call in plan.calls:
             scratch: list[Diagnostic] = []
             code = GraphCode(call.template, call.shapes, self.input_perms, blocks, scratch,
-                             class_names=self.class_names, sources=plan.sources).build()
+                             class_names=self.class_names, sources=plan.sources,
+                             loop_indexes={member: plan.indexes[loop.index] for loop in self.block.loops
+                                           for member in loop.nodes}).build()
             if has_errors(scratch):
                 return None
             codes.append(code)
@@ -398,7 +447,7 @@ class ParameterisedCode:
         if inits is None or bodies is None:
             return None
         order = topological_order(self.block)
-        init = [f"        self.{name} = {name}" for name in plan.names.values()]
+        init = [f"        self.{name} = {name}" for p, name in plan.names.items() if not p.perCall]
         body: list[str] = []
         hoisted = declared_outside(self.block)
 
@@ -430,7 +479,50 @@ class ParameterisedCode:
             return unit_init, unit_body
 
         names = OutputNames(self.block, rename=lambda n: python_name(n, RESERVED))
+
+        def looped(loop):
+            """(init lines, call lines) of a loop: its layers in lists a ``for`` in ``__init__`` fills, its
+            statements in a ``for`` of ``call``; None when an iteration of a call renders otherwise."""
+            index, lists, loop_init, loop_body = plan.indexes[loop.index], [], [], []
+            for node in members(loop, order):
+                if is_kind(node, "Select"):
+                    continue
+                texts = set()
+                for call, init_code, body_code in zip(plan.calls, inits, bodies):
+                    for number in range(call.iterations(loop)):
+                        name = f"{node.name}.{number}"
+                        if name not in init_code.spans or name not in body_code.spans:
+                            return None
+                        i0, i1, _, _ = init_code.spans[name]
+                        _, _, b0, b1 = body_code.spans[name]
+                        node_init = init_code.init[i0:i1]
+                        lists += [line for line in node_init if line.endswith(" = []") and line not in lists]
+                        texts.add((tuple(line for line in node_init if not line.endswith(" = []")),
+                                   tuple(body_code.body[b0:b1])))
+                if len(texts) != 1:
+                    return None
+                ((node_init, node_body),) = texts
+                loop_init.extend(node_init)
+                loop_body.extend(node_body)
+            for code, call in zip(bodies, plan.calls):   # the carried variable keeps one layout
+                last = call.iterations(loop) - 1
+                if last >= 0 and code.perms.get(f"{loop.result.name}.{last}") != code.perms.get(loop.initial.name):
+                    return None
+            head = [f"        for {index} in range({plan.count(loop)}):"] if loop_init else []
+            carried, initial = names.of(loop.result), names.of(loop.initial)
+            inside = [line if line.startswith("            ") else _indented(line) for line in loop_body]
+            return ([*lists, *head, *loop_init],
+                    [*([f"        {carried} = {initial}"] if carried != initial else []),
+                     f"        for {index} in range({plan.count(loop, 'self.')}):", *inside])
+
         for unit in plan.units:
+            if unit.eClass.name == "Loop":
+                written = looped(unit)
+                if written is None:
+                    return None
+                init += written[0]
+                body += written[1]
+                continue
             branches = [rendered(members(unit, order)), rendered(members(unit, order, True))]
             if None in branches:
                 return None
@@ -461,9 +553,13 @@ class ParameterisedCode:
         self.transposes = first.transposes
         self.output_perms = first.output_perms
         self.class_names[first.graph] = self.class_names[self.block]
+        self.read_per_call = reads_per_call(self.block, plan.names, init)
+        if self.read_per_call is not None:
+            return None   # its constructor would read a number only call is given: a class per argument set
         view = _class_view(first, f"Block {self.block.name}.")
-        config = [(literal(name), name) for name in plan.names.values()]
-        return {**view, "name": self.class_names[self.block], "init": init, "body": body,
+        config = [(literal(name), name) for p, name in plan.names.items() if not p.perCall]
+        signature = ", ".join([view["signature"], *per_call_signature(self.block, plan.names)])
+        return {**view, "name": self.class_names[self.block], "init": init, "body": body, "signature": signature,
                 "base": "keras.layers.Layer", "init_params": "".join(f", {p}" for p in plan.signature()),
                 "config": config}
 
@@ -650,12 +746,38 @@ def generate_file(model, path, source_name: str, force: bool = False) -> list[Di
     return [d for d in program.diagnostics if not d.is_error]
 
 
+def _call_signature(graph, names: OutputNames) -> tuple[str, str | None]:
+    """``call``'s one parameter and the statement unpacking it: an input alone, else ``inputs`` holding one item
+    per argument (a packed argument's items nested: ``x, (output, _) = inputs``; an item nobody reads is ``_``)."""
+    read = {dep for node in graph.nodes for dep in node.inputs} | set(graph.outputs)
+    groups = argument_groups(graph)
+    items = [names.of(group[0]) if pack is None else
+             ", ".join(names.of(i) if i in read else "_" for i in group) for pack, group in groups]
+    if len(groups) == 1 and groups[0][0] is None:
+        return items[0], None
+    if len(groups) == 1:
+        return python_name(groups[0][0].name, RESERVED), f"{items[0]} = {python_name(groups[0][0].name, RESERVED)}"
+    nested = [text if pack is None else f"({text})" for (pack, _), text in zip(groups, items)]
+    return "inputs", f"{', '.join(nested)} = inputs"
+
+
+def _call_argument(block, operands: list) -> str:
+    """What a call of ``block`` passes: its operand alone, else a list with one item per argument (a packed
+    argument's items as a nested list)."""
+    texts, position = [], 0
+    try:
+        groups = argument_groups(block)
+    except BlockError:   # reported where the block's class is written
+        groups = [(None, [node]) for node in graph_inputs(block)]
+    for pack, items in groups:
+        group = [t.expr for t in operands[position:position + len(items)]]
+        position += len(items)
+        texts.append(group[0] if pack is None else "[" + ", ".join(group) + "]")
+    return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+
+
 def _class_view(code: GraphCode, doc: str | None) -> dict:
-    params = code.params
-    if len(params) == 1:
-        signature, unpack = params[0], None
-    else:
-        signature, unpack = "inputs", f"{', '.join(params)} = inputs"
+    signature, unpack = code.signature, code.unpacking
     returns = code.returns[0] if len(code.returns) == 1 else ", ".join(code.returns)
     return {"name": code.class_names[code.graph], "doc": docstring(doc) if doc else None, "init": code.init, "body": code.body, "signature": signature,
             "unpack": unpack, "returns": returns, "base": "keras.Model", "init_params": "", "config": []}
@@ -669,7 +791,7 @@ def render(program: KerasProgram, source_name: str) -> str:
         code = program.blocks[block]
         classes += code.views() if isinstance(code, ParameterisedCode) else [_class_view(code, f"Block {block.name}.")]
     classes.append(_class_view(program.code, model.description or None))
-    training = _training_view(model, program.diagnostics, program.shapes)
+    training = _training_view(model, program.diagnostics, program.shapes, program)
     if has_errors(program.diagnostics):
         raise NNPivotError(program.diagnostics)
     text = environment(TARGET).get_template("model.py.j2").render(
@@ -704,14 +826,17 @@ def _ending(model) -> str:
     return vocabulary.ending_of_keyword(kind.keyword if kind else None)
 
 
-def _optimizer_code(opt, diagnostics, config=None) -> str:
+def _optimizer_code(opt, diagnostics, config=None, two_bias_layers: tuple[str, ...] = ()) -> str:
     """The Keras optimizer of the pivot's (the default one when ``opt`` is None), with the configuration's
-    per-step schedule and gradient clipping."""
+    per-step schedule and gradient clipping; with ``two_bias_layers``, its two-bias class taking twice its step
+    for those layers' bias (see _training_view)."""
     extra = _clipping_args(config, diagnostics) if config is not None else []
+    if two_bias_layers:
+        extra.append(f"{vocabulary.TWO_BIAS_KEYWORD}={literal(two_bias_layers)}")
     if opt is None:
         rate = _rate_code(config, literal(vocabulary.DEFAULT_LEARNING_RATE), diagnostics)
-        return f"{vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER].keras_class}(" \
-               f"{', '.join([f'learning_rate={rate}', *extra])})"
+        cls = vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER].keras_class
+        return f"{_two_bias_name(cls) if two_bias_layers else cls}({', '.join([f'learning_rate={rate}', *extra])})"
     entry = vocabulary.OPTIMIZERS.get(opt.kind or "")
     if entry is None:
         diagnostics.append(warning("unsupported-for-target", f"optimizer '{opt.kind}' has no Keras mapping; "
@@ -733,7 +858,11 @@ def _optimizer_code(opt, diagnostics, config=None) -> str:
         args.append(f"{known.keras}={literal(known.keras_value(parameter.value))}")
     # settings written for PyTorch's update rule train with the subclass that updates so (see _training_view)
     cls = vocabulary.rule_class(entry, vocabulary.rule_of(opt), "keras") or entry.keras_class
-    return f"{cls}({', '.join(args + extra)})"
+    return f"{_two_bias_name(cls) if two_bias_layers else cls}({', '.join(args + extra)})"
+
+
+def _two_bias_name(cls: str) -> str:
+    return vocabulary.two_bias_class(cls.rsplit(".", 1)[-1])
 
 
 def _rate_code(config, initial: str, diagnostics) -> str:
@@ -811,31 +940,57 @@ def _class_count(model, shapes) -> int | None:
     return shape[-1] if shape and isinstance(shape[-1], int) and shape[-1] > 1 else None
 
 
-# Recurrent kinds whose pivot (PyTorch) form has two biases where Keras's has one, their sum
-_TWO_BIASES = ("SimpleRNN", "LSTM", "LSTMCell")
+def _two_bias_layers(program: KerasProgram) -> list[tuple[Any, str]]:
+    """The recurrent nodes with PyTorch's two biases (kinds.training ``has_two_biases``) and the path of each of
+    their Keras layers inside the model (layer names, which are the node names, of the block calls and the layer;
+    a stacked node's layers are ``{name}_l{i}``)."""
+    def walk(code: GraphCode, names: tuple):
+        for node in code.graph.nodes:
+            if is_kind(node, "BlockCall") and node.name in code.calls:
+                yield from walk(code.calls[node.name], (*names, node.name))
+            elif vocabulary.has_two_biases(node):
+                stacked = getattr(node, "numLayers", 1)
+                for layer in [node.name] if stacked == 1 else [f"{node.name}_l{i}" for i in range(stacked)]:
+                    yield node, "/".join((*names, layer))
+    return list(walk(program.code, ()))
 
 
-def _two_bias_warnings(model, diagnostics) -> None:
-    """The pivot's recurrent layers hold PyTorch's two biases (bias_ih, bias_hh), Keras's one their sum: both
-    receive the whole gradient, so PyTorch's training moves the sum twice as far per step (SGD: as a doubled
-    learning rate would; Adam: as the same update taken twice), which Keras's one bias cannot follow."""
-    for graph in (model, *model.blocks):
-        for node in graph.nodes:
-            if node.eClass.name in _TWO_BIASES and node.bias and not getattr(node, "oneBias", False):
-                diagnostics.append(warning(
-                    "approximate-translation", f"training of {node.name}: the model's {node.eClass.name} has "
-                    "PyTorch's two biases (bias_ih, bias_hh), Keras's one is their sum; where both train (a PyTorch "
-                    "source), each receives the whole gradient and the sum moves twice as far per step as Keras's "
-                    "bias does (inference is exact)", location_of(node)))
+def _two_bias_training(program: KerasProgram, config, diagnostics) -> tuple[str, ...]:
+    """The Keras layer paths whose one bias the training function steps twice: the pivot's recurrent layers hold
+    PyTorch's two biases (bias_ih, bias_hh), Keras's one their sum; both receive the whole gradient and, where
+    each one's optimizer state follows its own gradients only, take the same step, so the sum moves twice as far
+    (kinds.training ``two_bias_problem``). Where that does not hold, a located warning at each such layer says the
+    training is approximate (inference is exact) and no step is doubled; a layer the walk of the generated code
+    does not reach is warned about alone."""
+    found = _two_bias_layers(program) if program is not None else []
+    reached = list(dict.fromkeys(node for node, _ in found))
+    model = program.model if program is not None else None
+    missed = [node for graph in ((model, *model.blocks) if model is not None else ()) for node in graph.nodes
+              if vocabulary.has_two_biases(node) and node not in reached]
+    opt = config.optimizer
+    entry = vocabulary.OPTIMIZERS.get(opt.kind or "") if opt is not None else \
+        vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER]
+    parameters = {p.key: p.value for p in opt.parameters} if opt is not None else {}
+    problem = vocabulary.two_bias_problem(entry, parameters, config.clipNorm) if entry is not None else \
+        "the optimizer has no Keras counterpart"
+    paths = tuple(dict.fromkeys(path for _, path in found))
+    for node in (*reached, *missed) if problem else missed:
+        diagnostics.append(warning(
+            "approximate-translation", f"training of {node.name}: the model's {node.eClass.name} has PyTorch's two "
+            "biases (bias_ih, bias_hh), Keras's one is their sum; each receives the whole gradient, and the Keras "
+            "training cannot take their two steps for the one bias " +
+            (f"({problem})" if problem else "(the layer is inside a block the training does not reach)") +
+            " (inference is exact)", location_of(node)))
+    return () if problem else paths
 
 
-def _training_view(model, diagnostics, shapes=None) -> dict | None:
+def _training_view(model, diagnostics, shapes=None, program: KerasProgram | None = None) -> dict | None:
     config = model.training
     if config is None:
         return None
-    _two_bias_warnings(model, diagnostics)
+    two_bias = _two_bias_training(program, config, diagnostics)
     # an unset optimizer or loss means the same defaults as in the PyTorch training function
-    compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config)}"]
+    compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config, two_bias)}"]
     loss = config.loss or vocabulary.DEFAULT_LOSS
     entry = vocabulary.LOSSES.get(loss)
     writing = entry.keras(_ending(model)) if entry is not None else None
@@ -868,8 +1023,17 @@ def _training_view(model, diagnostics, shapes=None) -> dict | None:
                                           *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else [])], "    ")
     entry = vocabulary.OPTIMIZERS.get(config.optimizer.kind or "") if config.optimizer is not None else None
     rule_class = entry is not None and vocabulary.rule_class(entry, vocabulary.rule_of(config.optimizer), "keras")
+    classes = [rule_class_code(TARGET, entry)] if rule_class else []
+    if two_bias:
+        optimizer = entry or vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER]
+        base = rule_class or optimizer.keras_class
+        classes.append(two_bias_class_code(base))
+        why = (f"PyTorch's two biases (bias_ih, bias_hh) of {', '.join(two_bias)} are Keras's one bias, their "
+               f"sum: both took the same step, so {_two_bias_name(base)} steps that bias twice")
+        lines = textwrap.wrap(why, LINE_WIDTH - 6, break_long_words=False, break_on_hyphens=False)
+        compile_text = "".join(f"    # {comment(line)}\n" for line in lines) + compile_text
     return {"compile": compile_text, "fit": f"{labels}\n{fit}" if labels else fit,
-            "rule_class": rule_class_code(TARGET, entry) if rule_class else None}
+            "rule_class": "\n\n".join(classes) if classes else None}
 
 
 # =============================================================================
@@ -893,7 +1057,9 @@ def _weighted_nodes(program: KerasProgram):
 
 def _keras_layer(owner, code: GraphCode, name: str):
     """The Keras layer generated for ``name``: by attribute, else by layer name (hand-written models)."""
-    layer = getattr(owner, code.layer_names.get(name, name), None)
+    attribute = code.layer_names.get(name, name)
+    listed = re.fullmatch(r"(\w+)\[(\d+)\]", attribute)   # a loop's layer: item <iteration> of its list
+    layer = getattr(owner, attribute, None) if listed is None else getattr(owner, listed[1])[int(listed[2])]
     if layer is None and hasattr(owner, "get_layer"):
         try:
             layer = owner.get_layer(name)

@@ -13,7 +13,7 @@ from nnpivot.graph import topological_order
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, is_enum, kind_of, snake
 from nnpivot.kinds.training import CLIPPING_SETTINGS, LOSS_SETTINGS, OPTIMIZERS, RULE_PYTORCH
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.blocks import guard_of, parameters_used
+from nnpivot.metamodel.blocks import guard_of, loop_of, parameters_used
 
 INDENT = "    "
 
@@ -139,7 +139,7 @@ def _bound_padding_text(pads) -> str:
 def _block_head(block) -> str:
     params = []
     for parameter in block.parameters:
-        text = f"{parameter.name}: {parameter.type.name}"
+        text = f"{'input ' if parameter.perCall else ''}{parameter.name}: {parameter.type.name}"
         if parameter.default is not None:
             text += f" = {expression_text(parameter.default)}"
         params.append(text)
@@ -228,10 +228,22 @@ def _graph_lines(graph, indent: str) -> list[str]:
     except ValueError:
         order = list(graph.nodes)  # a cyclic model is still printed, in definition order
     guards = guard_of(graph) if is_kind(graph, "Block") else {}
+    loops = loop_of(graph)
+    packs = {item: pack for pack in getattr(graph, "packs", ()) for item in pack.items}
     lines = []
     for node in order:
         guard = guards.get(node)
-        if guard is None:
+        loop = loops.get(node)
+        if node in packs:   # written once, at its first item
+            pack = packs[node]
+            if node is pack.items[0]:
+                lines.append(f"{indent}input {pack.name} = ({', '.join(i.name for i in pack.items)})")
+        elif loop is not None:
+            if node is next(n for n in order if loops.get(n) is loop):   # a loop is written at its first node
+                lines.append(f"{indent}for {loop.index.name} in range({expression_text(loop.count)}) {{")
+                lines += [indent + INDENT + _node_line(n) for n in order if loops.get(n) is loop]
+                lines += [f"{indent}{INDENT}{loop.initial.name} = {loop.result.name}", f"{indent}}}"]
+        elif guard is None:
             lines.append(indent + _node_line(node))
         elif node is next(n for n in order if guards.get(n) is guard):   # a guard is written at its first node
             lines.append(f"{indent}if {expression_text(guard.condition)} {{")

@@ -28,15 +28,32 @@ from nnpivot.diagnostics import (
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds import kind_of
 from nnpivot.kinds import training as vocabulary
-from nnpivot.kinds.pysyntax import INDENT, LINE_WIDTH, docstring, fstring_text, identifier, literal, wrap_call
+from nnpivot.kinds.pysyntax import (
+    INDENT,
+    LINE_WIDTH,
+    docstring,
+    fstring_text,
+    identifier,
+    literal,
+    wrap_append,
+    wrap_call,
+)
 from nnpivot.kinds.torch_mapping import HELPERS, RESERVED, Site, TorchMapping, py_name
 from nnpivot.metamodel import is_kind
-from nnpivot.metamodel.blocks import is_parameterised
+from nnpivot.metamodel.blocks import BlockError, is_parameterised, iteration_of
 from nnpivot.shapes import ShapeTable, called_block, infer_shapes
 from nnpivot.weights import WeightStore
 
 from . import codegen
-from .blockcode import call_arguments, declared_outside, members, plan_block
+from .blockcode import (
+    call_arguments,
+    declared_outside,
+    members,
+    per_call_signature,
+    per_call_values,
+    plan_block,
+    reads_per_call,
+)
 from .codegen import OutputNames
 
 TARGET = "pytorch"
@@ -134,10 +151,20 @@ class _Generation:
                 forward.extend(self.call_code(site, node, init, indent, {}))
                 continue
             forward.extend(self.node_code(site, init, indent))
-        params = [py_name(n.name) for n in graph_inputs(graph)]
+        params, unpacking = self.forward_arguments(graph, names, indent)
         returned = ", ".join(names.of(o) for o in graph.outputs)
         forward.append(f"{indent}return {returned}")
-        return ClassCode(self.class_names[graph], docstring(doc) if doc else "", params, init, forward)
+        return ClassCode(self.class_names[graph], docstring(doc) if doc else "", params, init, unpacking + forward)
+
+    def forward_arguments(self, graph, names: OutputNames, indent: str) -> tuple[list[str], list[str]]:
+        """``forward``'s parameters and the lines unpacking its packed arguments (an error when they do not
+        fit the inputs)."""
+        try:
+            params, unpacking = codegen.forward_arguments(graph, names)
+        except BlockError as exc:
+            self.diagnostics.append(error(exc.code, str(exc), location_of(exc.element)))
+            return [py_name(n.name) for n in graph_inputs(graph)], []
+        return params, [indent + line for line in unpacking]
 
     def call_code(self, site: Site, call, init: list[str], indent: str, names: dict) -> list[str]:
         """A block call: its submodule (with the call's arguments, read through ``names`` in a block) and the
@@ -148,8 +175,14 @@ class _Generation:
             else:
                 sizes = [site.in_shapes[index][axis] for index, axis in self.size_parameters.get(call.block, ())]
                 args = call_arguments(call, names, RESERVED_PARAMETERS, sizes)
-                init.append(wrap_call(f"{site.module} = {self.class_names[call.block]}(", args, indent))
-        return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(site.inputs)})"]
+                _declare(site, init, f"{self.class_names[call.block]}(", args, indent)
+        try:
+            operands = codegen.call_operands(call.block, site.inputs)
+        except BlockError:   # reported where the block's class is written
+            operands = list(site.inputs)
+        if call not in self.call_classes:   # a class per argument set holds its numbers
+            operands += per_call_values(call, names)
+        return [f"{indent}{', '.join(site.outputs)} = {site.module}({', '.join(operands)})"]
 
     # -- parameterised blocks ---------------------------------------------------------------------
     def parameterised_classes(self, block) -> list[ClassCode]:
@@ -203,6 +236,14 @@ class _Generation:
             return unit_init, unit_forward
 
         for unit in plan.units:
+            if unit.eClass.name == "Loop":
+                written = self.loop_code(plan, running, unit, names, order, indent)
+                if written is None:
+                    del self.diagnostics[errors_before:]   # the classes per argument set report their own
+                    return None
+                init += written[0]
+                forward += written[1]
+                continue
             guarded = unit.eClass.name == "Guard"
             inner = indent + INDENT if guarded else indent
             branches = [rendered(members(unit, order), inner), rendered(members(unit, order, True), inner)]
@@ -237,8 +278,68 @@ class _Generation:
         self.size_parameters[block] = list(plan.sizes)
         kept = [f"{indent}self.{n} = {n}" for n in [*plan.sizes.values(), *plan.names.values()]
                 if re.search(rf"\bself\.{n}\b", running_code)]
-        return ClassCode(self.class_names[block], "", [py_name(n.name) for n in graph_inputs(block)], kept + init,
-                         forward, plan.signature())
+        read = reads_per_call(block, plan.names, kept + init)
+        if read is not None:
+            self.diagnostics.append(warning("per-call-in-constructor", f"block {block.name}: its constructor "
+                                            f"would read '{read}', which forward takes at each call; written as one "
+                                            "class per argument set", location_of(block)))
+            return None
+        params, unpacking = self.forward_arguments(block, names, indent)
+        params += per_call_signature(block, plan.names)
+        return ClassCode(self.class_names[block], "", params, kept + init, unpacking + forward, plan.signature())
+
+    def loop_code(self, plan, running, loop, names, order: list, indent: str) -> tuple[list[str], list[str]] | None:
+        """(init lines, forward lines) of a loop: its modules in ``nn.ModuleList``s filled by a ``for`` in
+        ``__init__``, its statements in a ``for`` of ``forward`` carrying the result's variable; None when some
+        iteration of some call renders otherwise (a size the code derives from shapes that vary)."""
+        index = plan.indexes[loop.index]
+        inner = indent + INDENT
+        carried = names.of(loop.result)
+        lists: list[str] = []
+        loop_init: list[str] = []
+        loop_forward: list[str] = []
+        for node in members(loop, order):
+            if is_kind(node, "Select"):
+                continue
+            texts = set()
+            for call, run in zip(plan.calls, running.calls):
+                for number in range(call.iterations(loop)):
+                    node_init, _ = self.iteration_code(call, node, loop, number, names, inner, plan.sources)
+                    _, lines = self.iteration_code(run, node, loop, number, names, inner, running.sources)
+                    if node_init is None or lines is None:
+                        return None
+                    declared = [line.strip().split(" = ")[0] for line in node_init if line.endswith("nn.ModuleList()")]
+                    lists += [d for d in declared if d not in lists]
+                    node_init = [line for line in node_init if not line.endswith("nn.ModuleList()")]
+                    module, symbolic = f"self.{py_name(node.name)}[{number}]", f"self.{py_name(node.name)}[{index}]"
+                    texts.add((tuple(line.replace(module, symbolic) for line in node_init),
+                               tuple(line.replace(module, symbolic) for line in lines)))
+            if len(texts) != 1:
+                return None
+            ((node_init, lines),) = texts
+            loop_init += node_init
+            loop_forward += lines
+        init = [f"{indent}{listed} = nn.ModuleList()" for listed in lists]
+        if loop_init:
+            init += [f"{indent}for {index} in range({plan.count(loop)}):", *loop_init]
+        forward = [] if carried == names.of(loop.initial) else [f"{indent}{carried} = {names.of(loop.initial)}"]
+        forward += [f"{indent}for {index} in range({plan.count(loop, 'self.')}):", *loop_forward]
+        return init, forward
+
+    def iteration_code(self, call, node, loop, number: int, names, indent: str, sources: dict) -> tuple:
+        """(init lines, forward lines) of iteration ``number`` of a loop's ``node`` from ``call``'s template,
+        reading the carried variable where it reads the loop's initial value; (None, None) when the call's
+        shapes do not reach it."""
+        template = call.node(f"{node.name}.{number}")
+        if template not in call.shapes:
+            return None, None
+        carried = names.of(loop.result)
+        site = Site(template, [call.shapes.operand(dep) for dep in template.inputs], call.shapes[template],
+                    [carried if dep is loop.initial else names.of(dep) for dep in node.inputs], names.outputs(node))
+        init: list[str] = []
+        if is_kind(node, "BlockCall"):
+            return init, self.call_code(site, template, init, indent, sources)
+        return init, self.node_code(site, init, indent)
 
     def template_code(self, call, node, names, indent: str, sources: dict) -> tuple[list[str], list[str]]:
         """(init lines, forward lines) of ``node`` rendered from ``call``'s template."""
@@ -278,15 +379,33 @@ class _Generation:
                                           f" {reason}", location_of(site.node)))
             return []
         if mapping.declaration and site.node.weightsOf is None:
+            if iteration_of(site.node) is not None:
+                self.diagnostics.append(error("unsupported-in-pytorch", f"'{site.node.name}': a loop's node cannot "
+                                              "be a bare parameter (no nn.ModuleList holds it)",
+                                              location_of(site.node)))
+                return []
             init.append(f"{indent}{site.module} = {mapping.declaration(site)}")
         elif mapping.module_class(site) and site.node.weightsOf is None:  # a sharing node reuses its owner's
             written = [s for a in mapping.args if (s := a.source(site)) is not None]
-            init.append(wrap_call(f"{site.module} = {mapping.module_class(site)}(", written, indent))
+            _declare(site, init, f"{mapping.module_class(site)}(", written, indent)
             init.extend(indent + line for line in (mapping.after_init(site) if mapping.after_init else ()))
         if mapping.statements:
             return [indent + line for line in mapping.statements(site)]
         targets = _tuple_results(site) if mapping.results == "tuple" else site.outputs[0]
         return [f"{indent}{targets} = {mapping.expression(site)}"]
+
+
+def _declare(site: Site, init: list[str], head: str, args: list[str], indent: str) -> None:
+    """``self.conv = nn.Conv2d(...)``; a loop's node declares its module for one iteration, appended to the
+    ``nn.ModuleList`` the loop fills (``self.conv = nn.ModuleList()`` written at iteration 0)."""
+    iteration = iteration_of(site.node)
+    if iteration is None:
+        init.append(wrap_call(f"{site.module} = {head}", args, indent))
+        return
+    listed = site.module[:site.module.rindex("[")]
+    if iteration[1] == 0:
+        init.append(f"{indent}{listed} = nn.ModuleList()")
+    init.append(wrap_append(listed, head, args, indent))
 
 
 def _callees_first(blocks) -> list:
@@ -514,7 +633,7 @@ def parameter_slots(model, table: ShapeTable | None = None) -> list[ParameterSlo
             if node.weightsOf is not None:
                 continue  # computes with its owner's parameters: no keys of its own
             if is_kind(node, "BlockCall"):
-                visit(called_block(node, table), f"{pivot_prefix}{node.name}.", f"{torch_prefix}{py_name(node.name)}.")
+                visit(called_block(node, table), f"{pivot_prefix}{node.name}.", f"{torch_prefix}{_torch_path(node)}.")
                 continue
             kind = kind_of(node)
             if kind is None or node not in table:
@@ -524,13 +643,19 @@ def parameter_slots(model, table: ShapeTable | None = None) -> list[ParameterSlo
                 continue
             site = Site(node, [table.operand(dep) for dep in node.inputs], table[node])
             for name, shape in mapping.parameters(site).items():
-                attribute = f"{torch_prefix}{py_name(node.name)}"  # a bare nn.Parameter is its own key
+                attribute = f"{torch_prefix}{_torch_path(node)}"  # a bare nn.Parameter is its own key
                 slots.append(ParameterSlot(f"{pivot_prefix}{node.name}.{name}",
                                            attribute if mapping.declaration else f"{attribute}.{name}",
                                            tuple(shape), node))
 
     visit(model, "", "")
     return slots
+
+
+def _torch_path(node) -> str:
+    """The state_dict path of a node's module: ``conv``, ``conv.2`` for iteration 2 of a loop's node."""
+    iteration = iteration_of(node)
+    return py_name(node.name) if iteration is None else f"{py_name(iteration[0].name)}.{iteration[1]}"
 
 
 def _tracked_batch_norms(model, slots) -> list[str]:

@@ -27,7 +27,8 @@ _SPECIAL_FLOAT = re.compile(r"[+-]?(nan|inf)\b", re.MULTILINE)
 _SKIP_STARTS = frozenset(" \t\n\r/#")
 _TEXT = re.compile(r'"(\\.|[^"\\])*"', re.MULTILINE)
 _KEYWORDS = {word: re.compile(rf"{word}\b", re.MULTILINE)
-             for word in ("model", "block", "input", "output", "training", "true", "false", "if", "else", "not")}
+             for word in ("model", "block", "input", "output", "training", "true", "false", "if", "else", "not", "for",
+                          "in", "range")}
 # BinOp of nn.tx in grammar order: textX's autokwd makes the word operators match whole words only.
 _BINARY_OPERATORS = tuple((op, re.compile(rf"{op}\b", re.MULTILINE) if op.isalpha() else None)
                           for op in ("or", "and", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "div", "%"))
@@ -58,9 +59,11 @@ def _rule(rule_name: str, /, **defaults) -> type:
 File = _rule("File", model=None)
 ModelDecl = _rule("ModelDecl", name="", description=None, elements=list)
 BlockDecl = _rule("BlockDecl", name="", params=list, elements=list)
-ParamDecl = _rule("ParamDecl", name="", type="", default=None)
+ParamDecl = _rule("ParamDecl", perCall=False, name="", type="", default=None)
 GuardDecl = _rule("GuardDecl", condition=None, nodes=list, alternative=list, result=None, otherwise=None)
+LoopDecl = _rule("LoopDecl", index="", count=None, nodes=list, initial=None, result=None)
 InputDecl = _rule("InputDecl", name="", dtype="", dims=list)
+PackedInputDecl = _rule("PackedInputDecl", name="", items=list)
 Dim = _rule("Dim", size=0, unknown=False)
 OutputDecl = _rule("OutputDecl", refs=list)
 NodeDecl = _rule("NodeDecl", name="", selection=None, call=None)
@@ -209,7 +212,13 @@ class Reader:
         return BlockDecl(start, pos, name=name, params=params, elements=elements), pos
 
     def param_decl(self, pos):
-        name, start, pos = self.regex(pos, _ID)
+        try:  # (perCall?='input')? (PEG: once the word matched, a name must follow)
+            start, pos = self.keyword(pos, "input")
+            per_call = True
+        except _Mismatch:
+            start, per_call = None, False
+        name, name_start, pos = self.regex(pos, _ID)
+        start = name_start if start is None else start
         _, pos = self.token(pos, ":")
         type_name, _, pos = self.regex(pos, _ID)
         default = None
@@ -218,7 +227,7 @@ class Reader:
             default, pos = self.value(after)
         except _Mismatch:
             pass
-        return ParamDecl(start, pos, name=name, type=type_name, default=default), pos
+        return ParamDecl(start, pos, perCall=per_call, name=name, type=type_name, default=default), pos
 
     def guard_decl(self, pos):
         start, pos = self.keyword(pos, "if")
@@ -256,8 +265,40 @@ class Reader:
         otherwise, pos = self.ref(pos)
         return {"result": result, "otherwise": otherwise}, pos
 
+    def loop_decl(self, pos):
+        # 'for' index=ID 'in' 'range' '(' count=Value ')' '{' nodes*=NodeDecl initial=Ref '=' result=Ref '}'
+        start, pos = self.keyword(pos, "for")
+        index, _, pos = self.regex(pos, _ID)
+        _, pos = self.keyword(pos, "in")
+        _, pos = self.keyword(pos, "range")
+        _, pos = self.token(pos, "(")
+        count, pos = self.value(pos)
+        _, pos = self.token(pos, ")")
+        _, pos = self.token(pos, "{")
+        nodes, pos = self.many(pos, self.node_decl)
+        carried, pos = self.result_line(pos)
+        _, pos = self.token(pos, "}")
+        return LoopDecl(start, pos, index=index, count=count, nodes=nodes, initial=carried["result"],
+                        result=carried["otherwise"]), pos
+
     def block_element(self, pos):
         return self.first_of(pos, *self.keyword_rules(pos, KEYWORD_BLOCK_ELEMENTS), self.node_decl)
+
+    def block_input_decl(self, pos):
+        return self.first_of(pos, self.packed_input_decl, self.input_decl)
+
+    def packed_input_decl(self, pos):
+        start, pos = self.keyword(pos, "input")
+        name, _, pos = self.regex(pos, _ID)
+        _, pos = self.token(pos, "=")
+        _, pos = self.token(pos, "(")
+        items, pos = self.separated(pos, self.identifier, at_least_one=True)
+        _, pos = self.token(pos, ")")
+        return PackedInputDecl(start, pos, name=name, items=items), pos
+
+    def identifier(self, pos):
+        name, _, end = self.regex(pos, _ID)
+        return name, end
 
     def input_decl(self, pos):
         start, pos = self.keyword(pos, "input")
@@ -477,7 +518,8 @@ class Reader:
 _NUMBER_STARTS = frozenset("+-.0123456789")
 KEYWORD_ELEMENTS = {"input": "input_decl", "output": "output_decl", "block": "block_decl",
                     "training": "training_decl"}
-KEYWORD_BLOCK_ELEMENTS = {"input": "input_decl", "output": "output_decl", "if": "guard_decl"}
+KEYWORD_BLOCK_ELEMENTS = {"input": "block_input_decl", "output": "output_decl", "if": "guard_decl",
+                          "for": "loop_decl"}
 
 
 class LineColumns:

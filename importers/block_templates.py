@@ -24,6 +24,8 @@ from nnpivot.kinds import kind_of
 from nnpivot.metamodel import eclass, eenum, is_kind
 from nnpivot.metamodel.blocks import BlockError, evaluate, literal_of, specialise, type_name
 
+from .block_loops import looped_uses
+
 # The keyword a class written in constructor mode takes to name its instance in ConstructorRecords.arguments.
 INSTANCE_ARGUMENT = "constructed_instance"
 
@@ -308,7 +310,7 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
         if name in defaults:
             defaults[name] = False if defaults[name] is None else defaults[name]
     parameters, envs, by_source = _parameters(template, names, defaults, per_use)
-    guard, guards, origins, undo, by_role = None, [], {}, lambda: None, False
+    guard, guards, origins, undo, by_role, looped = None, [], {}, lambda: None, False, None
     expected = {id(b): _rows(b) for b in blocks}   # what each use computes, before the template changes
     if len({_structure(b) for b in blocks}) != 1:
         guard = _guard(template, blocks, init, prefixes[blocks.index(template)] if prefixes else {}, by_source,
@@ -323,22 +325,57 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
         if guard is None and not origins and matched is not None:   # only a caller mapping weights per call
             aligned = _aligned_guards(template, blocks, uses, envs, init, source_class, by_source, constants or {})
             if aligned is None:
-                return None
-            guards, origins, by_role = *aligned, True
+                looped = looped_uses(blocks, template, init, expected, _rows)   # uses differing in repeats
+                if looped is None:
+                    return None
+                undo = looped.undo
+            else:
+                guards, origins, by_role = *aligned, True
     if guard is not None:
         guards = [guard]
 
     def origin(node, block):
         """The node of a use's block that ``node`` of the template stands for (None: that block lacks it)."""
+        if looped is not None:
+            return looped.others[id(block)].get(node)
         return origins[node].get(id(block)) if origins else _node_named(block, node.name)
 
+    looping, index = set(), None
+    if looped is not None:
+        index = looped.loop.index
+        while index.name in {p.name for p in parameters}:
+            index.name += "_"
+        looping = set(looped.loop.nodes)
+        if looped.source_index is not None and looped.source_index in by_source:
+            looped.source_index = None   # the source's loop variable hides a parameter: not read as the index
+        if looped.source_index is not None:
+            by_source = {**by_source, looped.source_index: index}
+
+    def present_at(node) -> list:
+        """(values, node of a use's block) for each use where ``node`` is: a loop's node at every iteration."""
+        if node in looping:
+            return [({**env, index: number}, made[node]) for env, use in zip(envs, uses)
+                    for number, made in enumerate(looped.iterations[id(use[0].block)])]
+        return [(env, origin(node, use[0].block)) for env, use in zip(envs, uses)
+                if origin(node, use[0].block) is not None]
+
     bindings, written, explicit = [], None, []
+    if looped is not None:
+        written = _written_expressions(init, source_class, by_source, constants or {})
+        counts = [looped.counts[id(use[0].block)] for use in uses]
+        stated = [e for e in [_expression(looped.source_count, by_source, constants or {})] if e is not None] \
+            if looped.source_count is not None else []
+        count = _expression_for(parameters, envs, counts, stated + written) if len(set(counts)) > 1 else None
+        if count is None:
+            undo()
+            return None
+        looped.loop.count = count
     guard_flags = {ref.parameter for g in guards for ref in [g.condition, *g.condition.eAllContents()]
                    if is_kind(ref, "ParameterRef") and ref.parameter.type.name == "bool"}
     for node in template.nodes:
-        present = [(env, use[0].block) for env, use in zip(envs, uses) if origin(node, use[0].block) is not None]
+        present = present_at(node)
         for feature in _features(node):
-            wanted = [_attribute_value(origin(node, block), feature) for _, block in present]
+            wanted = [_attribute_value(block, feature) for _, block in present]
             if feature.name == "padding" and len(set(wanted)) > 1 and set(wanted) <= BOUND_PADDING_MODES:
                 explicit.append(node)   # the pads say how much: bound below, or the uses keep their blocks
                 continue
@@ -368,9 +405,11 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
             if by_role and written is None:
                 written = _written_expressions(init, source_class, by_source, constants or {})
             # nodes matched by role, some guarded: what the class computes (hidden = inp * expand_ratio) before a
-            # constant that fits only the uses where the node is
-            expression = _expression_for(parameters, [env for env, _ in present], scalars,
-                                         written if by_role else ())
+            # constant that fits only the uses where the node is; a loop's node: what the class computes from
+            # the loop's variable (in_channels + i * growth_rate)
+            expression = _expression_for(parameters + ([index] if node in looping else []),
+                                         [env for env, _ in present], scalars,
+                                         written if by_role or node in looping else ())
             if expression is None:
                 undo()
                 return None
@@ -385,7 +424,9 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
     for node, feature, expression in bindings:
         node.bindings.append(eclass("AttributeBinding")(feature=feature, value=expression))
     template.guards.extend(guards)
-    if not all(_rows(_specialised(template, env), _renames(origins, call.block)) == expected[id(call.block)]
+    renames = (lambda block: looped.renames(block)) if looped is not None else \
+        (lambda block: _renames(origins, block))
+    if not all(_rows(_specialised(template, env), renames(call.block)) == expected[id(call.block)]
                for (call, _, _), env in zip(uses, envs)):
         template.parameters.clear()   # some use would compute something else: one block per use, as before
         template.guards.clear()
@@ -397,6 +438,10 @@ def parameterise(blocks: list, uses: list, init: ast.FunctionDef | None, prefixe
         return None
     if by_role:
         matched.update({id(b): _renames(origins, b) for b in blocks})
+    if looped is not None:   # where each iteration of a loop's node has its weights: "<node>#<iteration>"
+        matched.update({id(b): {f"{node.name}#{number}": looped.read_as(made[node])
+                                for number, made in enumerate(looped.iterations[id(b)]) for node in made}
+                        for b in blocks})
     for (call, _, _), env in zip(uses, envs):
         call.block = template
         call.arguments.clear()
@@ -568,7 +613,8 @@ def _aligned_guards(template, blocks: list, uses: list, envs: list, init, source
             except BlockError:
                 continue
             if values == [{present} for present in presence]:
-                fitting.setdefault(ast.dump(test), expression)
+                # the same test written in __init__ and in forward (self.<parameter> kept as it is) is one
+                fitting.setdefault(_expression_key(expression), expression)
         if len(fitting) != 1:
             return None
         inside = set(members)
@@ -595,6 +641,20 @@ def _aligned_guards(template, blocks: list, uses: list, envs: list, init, source
         guard.nodes.extend(members)
         guards.append(guard)
     return (guards, origins) if guards else None
+
+
+def _expression_key(expression) -> tuple:
+    """What an expression says, comparable between two trees: its classes, operators, literals and the
+    parameters it references."""
+    parts = [expression.eClass.name]
+    for feature in expression.eClass.eAllStructuralFeatures():
+        value = expression.eGet(feature)
+        values = list(value) if feature.many else [value]
+        if isinstance(feature, EReference):
+            parts.append(tuple(_expression_key(v) if feature.containment else id(v) for v in values))
+        else:
+            parts.append(tuple(str(v) for v in values))
+    return tuple(parts)
 
 
 def _test_making(init: ast.FunctionDef, attributes: set):

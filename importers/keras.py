@@ -297,6 +297,7 @@ class GraphBuilder:
         self.nodes: list = []
         self.names: set[str] = set()
         self.next_number: dict[str, int] = {}
+        self.choice_base = len(importer.choices)   # the choices of the code around the graph are not its own
 
     def name(self, *candidates: str | None) -> str:
         for candidate in candidates:
@@ -326,6 +327,7 @@ class GraphBuilder:
                         **attrs)
         set_location(node, loc)
         self.nodes.append(node)
+        self.importer.node_choices[node] = tuple(self.importer.choices[self.choice_base:])
         return node
 
     def shape_of(self, node, index: int = 0) -> tuple:
@@ -387,6 +389,7 @@ class KerasImporter:
         self.automatic_names: dict[str, int] = {}   # Keras' per-class counters of unnamed layers
         self.names_at_import: dict[str, int] | None = None   # the counters before the ``__main__`` block ran
         self.layer_of_node: dict = {}               # pivot node -> the LayerObj that made it
+        self.two_bias_layers: tuple = ((), None)    # generated training's two_bias_layers and where it is written
         self.remarks: dict = {}                     # pivot node -> what its report entry says instead of the class
         self.weight_parts: dict = {}                # pivot node -> the part of its layer's weights it holds
         self.learned_of_node: dict = {}             # add_learned node -> the LearnedWeight it adds
@@ -395,6 +398,7 @@ class KerasImporter:
         self.block_builder: dict = {}               # Block -> the Instance whose call built its nodes
         self.nested_outputs: dict = {}              # Block of a functional model called as a layer -> outputs
         self.nested_first_call: dict = {}           # id of that functional model -> its first BlockCall
+        self.node_choices: dict = {}                # node of a graph -> the (test, value) choices it was made under
 
     # --- diagnostics and report --------------------------------------------------
     def loc(self, node) -> Location | None:
@@ -722,6 +726,13 @@ class Interpreter(KerasImporter, SourceInterpreter):
                                           for b in node.bases):
             # generated code's optimizer with PyTorch's update rule: read as that optimizer (optimizer())
             scope[node.name] = ModulePath(f"optimizers.{node.name}")
+            return
+        base = vocabulary.KERAS_TWO_BIAS_BASES.get(node.name)
+        if base is not None and any(self.qualname(b) == f"optimizers.{base}" or (isinstance(b, ast.Name) and
+                                    scope.get(b.id) == ModulePath(f"optimizers.{base}")) for b in node.bases):
+            # generated code's optimizer stepping two-bias layers' bias twice: read as its base (optimizer() reads
+            # its two_bias_layers)
+            scope[node.name] = ModulePath(f"optimizers.{base}")
             return
         role = self.class_role(node, scope)
         if not role and not node.bases:   # a plain class of the script: a config object
@@ -1336,10 +1347,9 @@ class Interpreter(KerasImporter, SourceInterpreter):
         """``x + weight``: the add_learned node; the weight's Keras axes follow ``x``'s layout."""
         rank, shape = x.rank, weight.shape
         if not L.is_identity(x.perm):
-            # a checkpoint's variable could not be matched to the pivot's axes without the layout of the code
-            self.error("unsupported-construct", f"a weight added to a tensor laid out {x.perm} in Keras (not the "
-                       "pivot's axis order) is not read", loc)
-            return Unknown("sum with a weight", loc)
+            # the weight's axes are the Keras tensor's: the sum is made on the tensor in that order (a pivot
+            # permute), so the checkpoint's variable keeps its axes
+            x = self.builder.permuted(x, L.identity(x.rank), (f"{hint or 'sum'}_in",), loc)
         if len(shape) == rank and shape[0] == 1:
             batch_axis = True
         elif len(shape) < rank:
@@ -3461,6 +3471,9 @@ def optimizer(self, value, loc, config=None):
             setattr(config, "clipValue" if key == "clipvalue" else "clipNorm", float(item))
         elif key in ("global_clipnorm", "clipnorm", "clipvalue") and item is None:
             continue
+        elif key == vocabulary.TWO_BIAS_KEYWORD and spelling in vocabulary.KERAS_TWO_BIAS_BASES.values() and \
+                isinstance(item, (tuple, list)) and all(isinstance(path, str) for path in item):
+            self.two_bias_layers = (tuple(item), loc)   # marked on their nodes once the model is read
         elif parameter is not None and isinstance(item, (int, float, bool)):
             if entry.name == "adam" and key == "weight_decay" and item and spelling not in vocabulary.KERAS_RULE_CLASSES:
                 # Keras decouples Adam's weight decay, as PyTorch's AdamW does: the same update, exactly
@@ -3639,6 +3652,7 @@ def run(self, wanted: str | None):
     self.output_nodes = list(model.outputs)
     embedding_inputs_hold_ids(model, self.explicit_dtype)
     model.training = training_config(self, candidate)
+    mark_two_biases(self, model, stacks)
     report = self.report
     report.training = describe_training(model.training)
     report.input_layouts = [t.perm for t in inputs]
@@ -3660,6 +3674,30 @@ def run(self, wanted: str | None):
     return model
 
 
+def mark_two_biases(self, model, stacks) -> None:
+    """The layers the training optimizer steps twice (generated code's ``two_bias_layers``, Keras layer paths in
+    the model) train PyTorch's two biases, bias_ih and bias_hh: their one Keras bias is their sum (oneBias false)."""
+    paths, loc = self.two_bias_layers
+    named: dict = {}
+    for node, layer in self.layer_of_node.items():
+        named.setdefault(layer.runtime_name, node)
+    for stack in stacks:
+        for layer in stack.layers:
+            if layer in self.layer_of_node:
+                named[self.layer_of_node[layer].runtime_name] = stack.node
+    for path in paths:
+        graph, node = model, None
+        for part in path.split("/"):
+            node = next((n for n in graph.nodes if n.name == part), None) if graph is not None else None
+            node = node or (named.get(part) if graph is model else None)
+            graph = node.block if node is not None and is_kind(node, "BlockCall") else None
+        if node is not None and node.eClass.name in vocabulary.TWO_BIAS_KINDS and node.bias:
+            node.oneBias = False
+        else:
+            self.warn("unsupported-construct", f"{vocabulary.TWO_BIAS_KEYWORD}: '{path}' names no recurrent layer "
+                      "with a bias in the model; it is left out", loc)
+
+
 def parameterise_blocks(self, model) -> None:
     """One parameterised block per custom layer class whose blocks differ only in constructor arguments."""
     calls_of: dict[str, list] = {}
@@ -3672,10 +3710,14 @@ def parameterise_blocks(self, model) -> None:
             continue
         init = self.method_of(uses[0][1].cls, "__init__")
         prefixes = [attribute_paths(self, block) for block in blocks]
+        matched: dict = {}
+        called = [call.block for call, _ in uses]
         template = parameterise(blocks, [(call, *instance.arguments) for call, instance in uses], init, prefixes,
-                                class_constants(uses[0][1].cls.node, init), uses[0][1].cls.node)
+                                class_constants(uses[0][1].cls.node, init), uses[0][1].cls.node, self.node_choices,
+                                matched)
         if template is None:
             continue
+        layers_per_call(self.report, [call for call, _ in uses], called, matched)
         old, name = template.name, blocks[0].name
         gone = {block.name for block in blocks if block is not template}
         for block in blocks:
@@ -3686,6 +3728,18 @@ def parameterise_blocks(self, model) -> None:
         for entry in kept:
             entry.graph = name if entry.graph == old else entry.graph
         self.report.entries[:] = kept
+
+
+def layers_per_call(report, calls: list, called: list, matched: dict) -> None:
+    """The layers of each call (``report.keras_block_layers``) under the names of the template its block became,
+    where :func:`parameterise` matched the nodes by role (``matched``: id of the block a call had -> template
+    node name -> that block's node name)."""
+    for call, block in zip(calls, called):
+        inner = report.keras_block_layers.get(call.name)
+        renamed = matched.get(id(block))
+        if inner is not None and renamed is not None:
+            report.keras_block_layers[call.name] = {node: inner[origin] for node, origin in renamed.items()
+                                                    if origin in inner}
 
 
 def attribute_paths(self, block) -> dict[str, str]:

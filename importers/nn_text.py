@@ -26,6 +26,7 @@ from nnpivot.metamodel import (
     Input,
     Model,
     Optimizer,
+    PackedInput,
     Parameter,
     Select,
     TrainingConfig,
@@ -114,11 +115,30 @@ class _Builder:
         scope: dict[str, object] = {}
         pending = []  # (node, tx call or selection) resolved once every name is known
         guards = [e for e in elements if e.__class__.__name__ == "GuardDecl"]
+        loops = [e for e in elements if e.__class__.__name__ == "LoopDecl"]
+        indexes = {}   # node statement -> the BlockParameter of its loop's index
+        statements = {n.name for e in elements for n in (e.nodes if e.__class__.__name__ == "LoopDecl" else
+                      [*e.nodes, *e.alternative] if e.__class__.__name__ == "GuardDecl" else [e])
+                      if hasattr(n, "name")}
+        for decl in loops:
+            decl.index_parameter = None
+            if decl.index in self.parameters or decl.index in statements:
+                what = "parameter" if decl.index in self.parameters else "node"
+                self.fail("duplicate-name", f"loop index '{decl.index}' is already a {what} of {graph.name}", decl)
+                continue
+            index = eclass("BlockParameter")(name=decl.index, type=eenum("ParameterType").getEEnumLiteral("int"))
+            set_location(index, self.loc(decl))
+            indexes.update({id(n): index for n in decl.nodes})
+            decl.index_parameter = index
         elements = [n for e in elements
-                    for n in ([*e.nodes, *e.alternative] if e.__class__.__name__ == "GuardDecl" else [e])]
+                    for n in ([*e.nodes, *e.alternative] if e.__class__.__name__ == "GuardDecl" else
+                              e.nodes if e.__class__.__name__ == "LoopDecl" else [e])]
         for element in elements:
             kind_name = element.__class__.__name__
             if kind_name == "TrainingDecl" or kind_name == "OutputDecl":
+                continue
+            if kind_name == "PackedInputDecl":
+                self.packed_input(graph, element, scope)
                 continue
             if element.name in scope or element.name in self.parameters:
                 self.fail("duplicate-name", f"'{element.name}' is defined twice in {graph.name}", element)
@@ -133,7 +153,13 @@ class _Builder:
             if kind_name == "NodeDecl":
                 pending.append((node, element))
         for node, element in pending:
+            index = indexes.get(id(element))
+            if index is None:
+                self.node_body(node, element, scope)
+                continue
+            outer, self.parameters = self.parameters, {**self.parameters, index.name: index}
             self.node_body(node, element, scope)
+            self.parameters = outer
         outputs = [e for e in elements if e.__class__.__name__ == "OutputDecl"]
         for decl in outputs:
             for ref in decl.refs:
@@ -142,6 +168,8 @@ class _Builder:
                     graph.outputs.append(target)
         for decl in guards:
             self.guard(graph, decl, scope)
+        for decl in loops:
+            self.loop(graph, decl, scope)
 
     # -- parameterised blocks -------------------------------------------------
     def block_parameters(self, block, decl) -> None:
@@ -154,7 +182,7 @@ class _Builder:
                           f"{', '.join(PARAMETER_TYPES)}){_suggest(param.type, PARAMETER_TYPES)}", param)
                 continue
             parameter = eclass("BlockParameter")(name=param.name, type=eenum("ParameterType").getEEnumLiteral(
-                param.type))
+                param.type), perCall=bool(param.perCall))
             set_location(parameter, self.loc(param))
             if param.default is not None:
                 self.defaulted.add(parameter)
@@ -212,6 +240,45 @@ class _Builder:
             else:
                 guard.result, guard.otherwise = result, otherwise
         graph.guards.append(guard)
+
+    def loop(self, graph, decl, scope) -> None:
+        """``for i in range(count) { ...  x = y }``: a Loop of the statements, carrying x into y."""
+        if decl.index_parameter is None:
+            return   # its index is reported
+        count = self.expression(decl.count)
+        if count is None:
+            return
+        if static_type(count) not in ("int", None):
+            self.fail("expression-type", f"the count of loop '{decl.index}' must be an int, not "
+                                         f"{static_type(count)}", decl.count)
+            return
+        members = [scope.get(n.name) for n in decl.nodes]
+        initial, result = self.resolve(decl.initial, scope), self.resolve(decl.result, scope)
+        if initial is None or result is None or None in members:
+            return
+        if initial in members:
+            self.fail("bad-loop", f"'{decl.initial.name} = ...' must name a value from before the loop, not one of "
+                                  "its statements", decl.initial)
+            return
+        if result not in members:
+            self.fail("bad-loop", f"'... = {decl.result.name}' must name a statement of the loop", decl.result)
+            return
+        loop = eclass("Loop")(index=decl.index_parameter, count=count, initial=initial, result=result)
+        set_location(loop, self.loc(decl))
+        loop.nodes.extend(members)
+        inside = set(members)
+        for node in graph.nodes:
+            read = [dep for dep in node.inputs if dep in inside and dep is not result]
+            if node not in inside and read:
+                self.fail("bad-loop", f"'{node.name}' reads '{read[0].name}' of loop '{decl.index}': after the "
+                                      f"loop only its result '{result.name}' is read", node)
+                return
+        read = [o for o in graph.outputs if o in inside and o is not result]
+        if read:
+            self.fail("bad-loop", f"block {graph.name} outputs '{read[0].name}' of loop '{decl.index}', whose value "
+                                  f"outside the loop is only its result '{result.name}'", decl)
+            return
+        graph.loops.append(loop)
 
     def is_expression(self, tx_value) -> bool:
         """True when a value must become an expression: operators, parentheses or a parameter's name."""
@@ -391,6 +458,30 @@ class _Builder:
             known = [*scope, *self.parameters]
             self.fail("unknown-reference", f"'{ref.name}' is not defined here{_suggest(ref.name, known)}", ref)
         return target
+
+    def packed_input(self, graph, decl, scope: dict) -> None:
+        """``input inputs = (output, state)``: an input per item, and the argument packing them."""
+        names = [decl.name, *decl.items]
+        clashes = [n for i, n in enumerate(names) if n in scope or n in self.parameters or n in names[:i]]
+        if clashes or len(decl.items) < 2:
+            if clashes:
+                self.fail("duplicate-name", f"'{clashes[0]}' is defined twice in {graph.name}", decl)
+            else:
+                self.fail("packed-input-single", f"argument '{decl.name}' of {graph.name} packs one input: write "
+                          f"'input {decl.items[0]}'", decl)
+            for name in decl.items:
+                scope.setdefault(name, None)   # already reported: uses of it stay quiet
+            return
+        items = []
+        for name in decl.items:
+            node = Input(name=name)
+            set_location(node, self.loc(decl))
+            scope[name] = node
+            graph.nodes.append(node)
+            items.append(node)
+        pack = PackedInput(name=decl.name, items=items)
+        set_location(pack, self.loc(decl))
+        graph.packs.append(pack)
 
     def input(self, decl):
         node = Input(name=decl.name)

@@ -15,10 +15,11 @@ evaluated by the interpreter the importers share (``importers/interpreter.py``);
 
 Structure:
 
-* helper ``nn.Module`` classes that hold layers with weights and are called on
+* helper ``nn.Module`` classes called on
   tensors become pivot blocks (one block per distinct structure and input
   shape, named after the class: ``BasicBlock``, ``BasicBlock2``...) and
-  ``BlockCall`` nodes; weight-less helpers and helpers fed tuples are inlined;
+  ``BlockCall`` nodes (with or without weights; an argument may be a flat tuple of tensors, which the
+  block unpacks); helpers fed other values are inlined;
 * ``nn.Sequential``/``ModuleList``/``ModuleDict`` are unrolled; their layers are
   named after their state_dict path (``features.0`` -> ``features_0``);
 * a recurrent layer whose last step is taken (``out[:, -1, :]`` or ``h_n[-1]``,
@@ -52,17 +53,24 @@ from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.tensor_ops import PAD_CLASSES
 from nnpivot.kinds.torch_mapping import HELPERS, REQUIRED, SAME_PADDED, SAME_PADDED_CODE
 from nnpivot.metamodel import (
+    Argument,
+    AttributeBinding,
     Block,
     BlockCall,
+    BlockParameter,
+    ListExpression,
     Model,
     Optimizer,
+    PackedInput,
     Parameter,
+    ParameterRef,
     Select,
     TrainingConfig,
     eclass,
     eenum,
     is_kind,
 )
+from nnpivot.metamodel.blocks import literal_of
 from nnpivot.metamodel.shapes import ShapeError
 from nnpivot.passes import FOLD_LAST_STEPS, run_pass
 from nnpivot.shapes import infer_shapes
@@ -223,6 +231,16 @@ class Tensor:
     hint: str | None = None
 
 
+class CallValue(int):
+    """A number a block's forward takes beside its tensors (``steps``), as given at this call: read into an
+    attribute, the attribute is bound to ``parameter`` (a per-call BlockParameter) instead of the number."""
+
+    def __new__(cls, value: int, parameter):
+        number = super().__new__(cls, value)
+        number.parameter = parameter
+        return number
+
+
 class BatchSize:
     """``x.size(0)``: the batch size, known only at run time."""
 
@@ -349,24 +367,12 @@ class Instance(Module):
     def __init__(self, cls: ClassInfo, args_text: str):
         self.cls, self.attrs, self.args_text = cls, {}, args_text
         self.first_call = None  # (BlockCall, input shapes) of its first call; alike later calls share it
+        self.first_numbers: list = []   # the per-call numbers of that call (a later call must give the same)
         self.constructor: tuple = ([], {})  # the arguments __init__ was called with
 
     @property
     def label(self) -> str:
         return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", self.cls.name).lower()
-
-    def has_weights(self) -> bool:
-        return any(_has_weights(value) for value in self.attrs.values())
-
-
-def _has_weights(value) -> bool:
-    if isinstance(value, Layer):
-        return value.kind.mappings[SOURCE].parameters is not None
-    if isinstance(value, Container):
-        return any(_has_weights(m) for m in value.modules())
-    if isinstance(value, Instance):
-        return value.has_weights()
-    return False
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -435,6 +441,11 @@ class GraphBuilder:
     def add(self, kind: Kind, name: str, inputs: list[Tensor], attrs: dict, where: Location,
             notes: list[str] = (), source_path: str | None = None, weights_of=None):
         node = new_node(kind.eclass_name, name)
+        for key, value in list(attrs.items()):   # a per-call number read into an attribute: bound to its parameter
+            if isinstance(value, CallValue) or isinstance(value, (list, tuple)) and \
+                    any(isinstance(v, CallValue) for v in value):
+                node.bindings.append(AttributeBinding(feature=key, value=_expression_of(value)))
+                attrs = {**attrs, key: [int(v) for v in value] if isinstance(value, (list, tuple)) else int(value)}
         for key, value in attrs.items():
             try:
                 _set_attribute(node, key, value)
@@ -983,22 +994,28 @@ class Importer(Interpreter):
         return self.call_function(forward[0], [instance, *args], kwargs, forward[0], cls=forward[1])
 
     def call_instance(self, instance: Instance, args: list, kwargs: dict, node):
-        """A helper module called in forward: a block call when it has weights and takes tensors, else inlined."""
-        if instance.has_weights() and not kwargs and args and all(isinstance(a, Tensor) for a in args):
+        """A helper module called in forward: a block call when it takes tensors (each alone, or a flat tuple of
+        them: what a recurrent layer returns, handed on whole), with weights or not, so the source's class stays
+        a class; else inlined."""
+        tensors = [a for a in args if isinstance(a, Tensor) or _tensor_tuple(a)]
+        if not kwargs and tensors and (len(tensors) == len(args) or _per_call_numbers(instance, args)):
             return self.block_call(instance, args, node)
-        label = f"{instance.cls.name} ({'no weights' if not instance.has_weights() else 'called with non-tensors'})"
+        label = f"{instance.cls.name} (called with non-tensors)"
         if label not in self.report.inlined:
             self.report.inlined.append(label)
         return self.run_forward(instance, args, kwargs, instance.cls.name)
 
-    def block_call(self, instance: Instance, args: list[Tensor], node):
+    def block_call(self, instance: Instance, args: list, node):
         outer = self.builder
-        shapes = [outer.shape(a) for a in args]
+        operands = [t for a in args for t in (a if isinstance(a, tuple) else (a,) if isinstance(a, Tensor) else ())]
+        numbers = [a for a in args if not isinstance(a, (Tensor, tuple))]
+        shapes = [outer.shape(a) for a in operands]
         if instance.first_call is not None:
             first, first_shapes = instance.first_call
-            if first.eContainer() is outer.graph and first_shapes == shapes:
+            if first.eContainer() is outer.graph and first_shapes == shapes and instance.first_numbers == numbers:
                 # the same module called again on alike inputs: the same block, its weights shared
-                return self.add_call(instance, first.block, args, outer.shapes[first], node, weights_of=first)
+                return self.add_call(instance, first.block, operands, outer.shapes[first], node, weights_of=first,
+                                     numbers=numbers)
         self.building += 1
         block = Block(name=f"{instance.cls.name}.building{self.building}")
         inner = GraphBuilder(block, instance, self)
@@ -1013,6 +1030,20 @@ class Importer(Interpreter):
                                                        f"called with {len(args)}", node)
         inputs = []
         for param, arg in zip(params, args):
+            if isinstance(arg, tuple):   # one argument holding several tensors: an input each, packed as given
+                names = _unpacked_names(forward, param, len(arg))
+                items = tuple(inner.add_input(name, None) for name in names)
+                for item, given in zip(items, arg):
+                    inner.shapes[item.node] = [outer.shape(given)]
+                block.packs.append(PackedInput(name=param, items=[item.node for item in items]))
+                inputs.append(items)
+                continue
+            if not isinstance(arg, Tensor):   # a number forward takes beside the tensors (_per_call_numbers)
+                parameter = BlockParameter(name=param, type=eenum("ParameterType").getEEnumLiteral("int"),
+                                           perCall=True)
+                block.parameters.append(parameter)
+                inputs.append(CallValue(arg, parameter))
+                continue
             value = inner.add_input(param, None)
             inner.shapes[value.node] = [outer.shape(arg)]
             inputs.append(value)
@@ -1027,20 +1058,25 @@ class Importer(Interpreter):
             raise Refused()
         out_shapes = [inner.shapes.get(o, [None])[0] for o in block.outputs]
         block = self.register_block(instance.cls.name, block, shapes, mark)
-        return self.add_call(instance, block, args, out_shapes, node)
+        return self.add_call(instance, block, operands, out_shapes, node, numbers=numbers)
 
-    def add_call(self, instance: Instance, block, args: list[Tensor], out_shapes: list, node, weights_of=None):
-        """The BlockCall node of ``instance`` called on ``args`` (sharing the weights of ``weights_of``)."""
+    def add_call(self, instance: Instance, block, args: list[Tensor], out_shapes: list, node, weights_of=None,
+                 numbers: list = ()):
+        """The BlockCall node of ``instance`` called on ``args`` (sharing the weights of ``weights_of``), giving
+        its per-call parameters ``numbers``."""
         outer = self.builder
         name = self.layer_name(instance, outer) or outer.unique(instance.label)
         call = BlockCall(name=name, block=block, weightsOf=weights_of)
         call.inputs.extend([outer.operand(a) for a in args])
+        for parameter, number in zip(block.parameters, numbers):
+            call.arguments.append(Argument(parameter=parameter, value=_expression_of(number)))
         set_location(call, self.where(node))
         outer.graph.nodes.append(call)
         self.node_choices[call] = tuple(self.choices[outer.choice_base:])
         outer.shapes[call] = out_shapes
         if instance.first_call is None:
             instance.first_call = (call, [outer.shape(a) for a in args])
+            instance.first_numbers = list(numbers)
         self.block_uses.append((call, instance))
         self.record(outer, call, f"block {block.name}", self.where(node), [], self.source_path(instance, outer))
         if len(block.outputs) == 1:
@@ -1860,8 +1896,8 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport,
     graphs = {model, *model.blocks}
     for class_name, entries in importer.blocks.items():
         blocks = [block for _, block in entries]
-        if len(blocks) < 2:
-            continue
+        if len(blocks) < 2 or any(len(block.parameters) for block in blocks):
+            continue   # one block already, or blocks taking per-call numbers (the templates know no such thing)
         uses = [(call, instance) for call, instance in importer.block_uses
                 if call.block in blocks and call.eContainer() in graphs]
         prefixes = [{k.split(":", 1)[1]: v for k, v in report.state_dict_prefixes.items()
@@ -1900,6 +1936,10 @@ def parameterise_blocks(importer: Importer, model, report: ImportReport,
             if key.startswith(f"{old}:"):
                 state[f"{name}:{key.split(':', 1)[1]}"] = path
         entries[:] = [(signature, block) for signature, block in entries if block is template]
+        own = prefixes[blocks.index(template)]
+        for node, origin in matched.get(id(template), {}).items():
+            if "#" in node and origin in own:   # a loop's node at one iteration: where the template's use has it
+                state[f"{name}:{node}"] = own[origin]
 
 
 def _weights_per_call(model, report: ImportReport, uses: list, called: list, blocks: list, prefixes: list,
@@ -1921,17 +1961,82 @@ def _weights_per_call(model, report: ImportReport, uses: list, called: list, blo
                 report.state_dict_prefixes[f"{call_key}>{blocks[0].name}:{node}"] = path
 
 
+def _expression_of(value):
+    """The expression a block attribute or argument holds for ``value``: a per-call number is its parameter."""
+    if isinstance(value, (list, tuple)):
+        return ListExpression(items=[_expression_of(v) for v in value])
+    if isinstance(value, CallValue):
+        return ParameterRef(parameter=value.parameter)
+    return literal_of(int(value) if _is_int(value) and not isinstance(value, bool) else value)
+
+
+def _per_call_numbers(instance: Instance, args: list) -> bool:
+    """True when the arguments after a module's tensors are ints its forward only reads as copy counts
+    (``x.repeat(1, steps, 1)``, ``torch.tile(x, (1, steps, 1))``) and never assigns: each becomes a per-call
+    parameter, bound where the count is read. Any other use (arithmetic, a test, another call) could bake the
+    number into the block, so the module is inlined instead."""
+    first_number = next(i for i, a in enumerate(args) if not isinstance(a, Tensor) and not _tensor_tuple(a))
+    numbers = args[first_number:]
+    if not all(_is_int(n) and not isinstance(n, bool) for n in numbers):
+        return False
+    found = instance.cls.method("forward")
+    if found is None:
+        return False
+    forward = found[0]
+    params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
+    if forward.args.vararg is not None or len(params) < len(args):
+        return False
+    names = set(params[first_number:len(args)])
+    counts = set()
+    for call in ast.walk(forward):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in ("repeat", "tile"):
+            for arg in call.args:
+                counts.update(id(item) for item in (arg.elts if isinstance(arg, (ast.Tuple, ast.List)) else [arg]))
+    return all(id(name) in counts for name in ast.walk(forward) if isinstance(name, ast.Name) and name.id in names)
+
+
+def _tensor_tuple(value) -> bool:
+    """A flat tuple of tensors (an RNN's ``(output, h_n)``), which a block takes as one packed argument."""
+    return isinstance(value, tuple) and len(value) > 1 and all(isinstance(v, Tensor) for v in value)
+
+
+def _unpacked_names(forward: ast.FunctionDef, param: str, count: int) -> list[str]:
+    """Names for the inputs packed in argument ``param``: those of the first ``a, b = param`` of ``forward``
+    (``param_<i>`` for ``_``, a repeated name or another target)."""
+    targets = next((stmt.targets[0].elts for stmt in forward.body if isinstance(stmt, ast.Assign)
+                    and isinstance(stmt.value, ast.Name) and stmt.value.id == param
+                    and isinstance(stmt.targets[0], (ast.Tuple, ast.List))), [])
+    written = [t.id if isinstance(t, ast.Name) else None for t in targets] if len(targets) == count else [None] * count
+    names = []
+    for index, name in enumerate(written):
+        names.append(name if name and name != "_" and name not in names and name != param else f"{param}_{index}")
+    return names
+
+
 def _signature(graph) -> tuple:
-    """A block's structure: every node's class, name, attributes and inputs, and the outputs."""
+    """A block's structure: every node's class, name, attributes and inputs, the outputs and packed inputs."""
     rows = []
     for node in graph.nodes:
         kind = kind_of(node)
-        values = tuple((a.name, str(node.eGet(a)) if not a.many else tuple(node.eGet(a)))
-                       for a in (kind.attributes() if kind else []))
-        extra = node.block.name if node.eClass.name == "BlockCall" else getattr(node, "index", None)
+        bound = {b.feature: _expression_key(b.value) for b in node.bindings}   # a per-call number's: any value
+        values = tuple((a.name, bound[a.name] if a.name in bound else str(node.eGet(a)) if not a.many
+                        else tuple(node.eGet(a))) for a in (kind.attributes() if kind else []))
+        extra = (node.block.name, tuple((a.parameter.name, _expression_key(a.value)) for a in node.arguments)) \
+            if node.eClass.name == "BlockCall" else getattr(node, "index", None)
         rows.append((node.eClass.name, node.name, values, tuple(i.name for i in node.inputs), extra,
                      tuple(getattr(node, "shape", ()) or ()), node.weightsOf.name if node.weightsOf else None))
-    return tuple(rows), tuple(o.name for o in graph.outputs)
+    packs = tuple((p.name, tuple(i.name for i in p.items)) for p in getattr(graph, "packs", ()))
+    parameters = tuple((p.name, p.perCall) for p in getattr(graph, "parameters", ()))
+    return tuple(rows), tuple(o.name for o in graph.outputs), packs, parameters
+
+
+def _expression_key(expression) -> tuple:
+    """An expression as comparable data (its classes, values and parameter names)."""
+    if expression.eClass.name == "ListExpression":
+        return ("list", *(_expression_key(i) for i in expression.items))
+    if expression.eClass.name == "ParameterRef":
+        return ("parameter", expression.parameter.name)
+    return (expression.eClass.name, repr(getattr(expression, "value", None)))
 
 
 # --- operation argument readers (keyed by pivot kind) -----------------------------------------
@@ -2267,7 +2372,9 @@ def _read_tile(call):
         if not all(_is_int(s) for s in sizes) or sizes[0] != 1:
             raise ValueError("copies of the batch axis, or counts not known statically, have no pivot counterpart")
         repeats = sizes
-    return _Done(tensor) if all(r == 1 for r in repeats) else {"repeats": repeats[1:]}
+    # a per-call count of 1 copies nothing at this call only: the node stays, bound to its parameter
+    copies = any(r != 1 or isinstance(r, CallValue) for r in repeats)
+    return {"repeats": repeats[1:]} if copies else _Done(tensor)
 
 
 _LINEAR_MODES = {"linear", "bilinear", "trilinear"}

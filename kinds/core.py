@@ -8,7 +8,7 @@ from .keras_mapping import Arg as KerasArg
 from .keras_mapping import KerasClass, KerasMapping, Weights, emit_layer
 from .pysyntax import literal
 from .spec import SEQ, SIGNAL, VEC, ex, keras, kind, pytorch
-from .torch_mapping import Arg, TorchMapping
+from .torch_mapping import Arg, TorchMapping, declared_size
 
 kind("dense", "Dense", S.dense, "Fully connected layer on the last axis.",
      [ex("dense(x, 5)", VEC), ex("dense(x, 4, bias=false)", SEQ)], positional=("units",), required=("units",))
@@ -35,7 +35,7 @@ def _dropout_class(site):
 _bias = Arg("bias", "bias", True)
 pytorch("dense", TorchMapping(
     "nn.Linear",
-    (Arg("in_features", derive=lambda site: site.shape[-1], positional=True),
+    (Arg("in_features", derive=lambda site: declared_size(site, site.shape[-1]), positional=True),
      Arg("out_features", "units", positional=True), _bias),
     parameters=lambda site: {"weight": (site.node.units, site.shape[-1])} | (
         {"bias": (site.node.units,)} if site.node.bias else {}),

@@ -18,9 +18,10 @@ from typing import Any
 from pyecore.ecore import EEnumLiteral
 
 from nnpivot.diagnostics import error, location_of, warning
+from nnpivot.metamodel.blocks import iteration_of
 
 from . import layout as L
-from .pysyntax import CODE_BUILTINS, comment, is_symbolic, literal, same_value, wrap_call
+from .pysyntax import CODE_BUILTINS, comment, fstring_text, is_symbolic, literal, same_value, wrap_append, wrap_call
 from .spec import kind_of
 
 TARGET = "keras"
@@ -203,12 +204,33 @@ class NodeContext:
                 self.fail(f"shares the weights of '{owner.name}', whose Keras layer is declared "
                           f"{shared[1][0] + '(' + ', '.join(shared[1][1]) + ')' if shared else 'differently'}, "
                           f"but this call needs {cls}({', '.join(args)})")
+        iteration = iteration_of(self.node)
+        if iteration is not None:
+            return self.loop_layer(cls, args, suffix, iteration)
         attr = self.attr_name(suffix)
         name = layer_name or (self.node.name + suffix)
         self.graph.init.append(wrap_call(f"self.{attr} = {cls}(", [*args, f"name={literal(name)}"], "        "))
         self.graph.layer_names[name] = attr
         self.graph.declarations[name] = (attr, declaration)
         return f"self.{attr}"
+
+    def loop_layer(self, cls: str, args: list[str], suffix: str, iteration: tuple) -> str:
+        """A loop's node: its layer for one iteration appended to the list the loop fills (``self.conv = []``
+        at iteration 0), named ``conv_<iteration>``; returns ``self.conv[<iteration>]``. A class written for
+        every iteration (``GraphCode.loop_indexes``) reads the iteration as the loop's index variable."""
+        member, number = iteration
+        base = member.name + suffix
+        attr = self.graph.loop_attributes.get(base)
+        if attr is None:
+            attr = self.graph.loop_attributes[base] = self.graph.attribute(base)
+        index = self.graph.loop_indexes.get(member)
+        name = f'f"{fstring_text(base)}_{{{index}}}"' if index is not None else literal(f"{base}_{number}")
+        if number == 0:
+            self.graph.init.append(f"        self.{attr} = []")
+        inside = "            " if index is not None else "        "   # in the for of __init__, or unrolled
+        self.graph.init.append(wrap_append(f"self.{attr}", f"{cls}(", [*args, f"name={name}"], inside))
+        self.graph.layer_names[self.node.name + suffix] = f"{attr}[{number}]"
+        return f"self.{attr}[{index if index is not None else number}]"
 
     def kwargs(self, **computed) -> list[str]:
         """The mapping's arguments as source: computed values win over converted pivot attributes."""

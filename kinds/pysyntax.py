@@ -232,6 +232,15 @@ def same_value(a, b) -> bool:
     return type(a) is type(b) and a == b or isinstance(a, (int, float)) and isinstance(b, (int, float)) and a == b
 
 
+def wrap_append(listed: str, head: str, args: list[str], indent: str = "") -> str:
+    """``listed.append(head args...))`` laid out as ``ruff format`` does: one line when it fits, else the call
+    on its own lines one level in (``head`` ends with the call's opening bracket)."""
+    one_line = f"{indent}{listed}.append({head}{', '.join(args)}))"
+    if len(one_line) <= LINE_WIDTH:
+        return one_line
+    return f"{indent}{listed}.append(\n{wrap_call(head, args, indent + INDENT)}\n{indent})"
+
+
 def wrap_call(head: str, args: list[str], indent: str = "", tail: str = ")", width: int = LINE_WIDTH) -> str:
     """``head`` + arguments + ``tail`` laid out as ``ruff format`` does.
 

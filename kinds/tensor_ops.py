@@ -259,7 +259,7 @@ PAD_CLASSES = {f"nn.{prefix}Pad{d}d": mode for d in (1, 2, 3) for prefix, mode i
     ("Zero", "constant"), ("Constant", "constant"), ("Reflection", "reflect"), ("Replication", "replicate"),
     ("Circular", "circular"))}
 pytorch("pad", TorchMapping(forward=_pad, classes=tuple(PAD_CLASSES), functions=("F.pad",), reader="pad"))
-pytorch("tile", TorchMapping(forward=lambda site: f"{site.x}.repeat(1, {', '.join(map(str, site.attr('repeats')))})",
+pytorch("tile", TorchMapping(forward=lambda site: f"{site.x}.repeat(1, {', '.join(map(literal, site.attr('repeats')))})",
                              functions=("Tensor.repeat", "torch.tile", "Tensor.tile", "Tensor.expand"), reader="tile"))
 pytorch("upsample", TorchMapping(forward=_upsample, classes=("nn.Upsample",), functions=("F.interpolate",),
                                  reader="upsample"))

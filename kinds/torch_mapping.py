@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnpivot.metamodel import weights_owner
+from nnpivot.metamodel.blocks import iteration_of
 from nnpivot.metamodel.shapes import per_axis, spatial_geometry
 
 from .pysyntax import CODE_BUILTINS, attribute_value, is_symbolic, literal, python_name, same_value
@@ -100,7 +101,7 @@ class Site:
     @property
     def module(self) -> str:
         """The submodule computing the node: its own, or that of the node whose weights it shares."""
-        return f"self.{py_name(weights_owner(self.node).name)}"
+        return f"self.{module_path(weights_owner(self.node))}"
 
     def attr(self, name: str):
         return attribute_value(self.node, self.node.eClass.findEStructuralFeature(name))
@@ -114,6 +115,15 @@ class Site:
                   for a in kind_of(self.node).attributes()}
         return values | {"module": self.module, "inputs": ", ".join(self.inputs),
                          "x": self.inputs[0] if self.inputs else "", "y": self.inputs[1] if len(self.inputs) > 1 else ""}
+
+
+def module_path(node) -> str:
+    """The attribute of ``node``'s module: ``conv``, or ``conv[2]`` for iteration 2 of a loop's node (its
+    module is item 2 of the ``nn.ModuleList`` the loop fills)."""
+    iteration = iteration_of(node)
+    if iteration is None:
+        return py_name(node.name)
+    return f"{py_name(iteration[0].name)}[{iteration[1]}]"
 
 
 @dataclass(frozen=True)
@@ -278,8 +288,24 @@ def keywords(site, pairs) -> str:
     return "".join(f", {key}={literal(value)}" for key, value, default in pairs if not same_value(value, default))
 
 
+# The attributes that declare a node's input size (0: inferred from the input's shape).
+DECLARED_INPUT_SIZES = ("inChannels", "numFeatures", "inFeatures")
+
+
+def declared_size(site, size):
+    """``size`` of the input, written as the node's declared input size where that is a block's expression
+    for it (a symbolic number equal to it): in a parameterised block or a loop, the code then computes the
+    size from the parameters (``in_channels + i * growth_rate``) rather than fixing one call's."""
+    for name in DECLARED_INPUT_SIZES:
+        if site.node.eClass.findEStructuralFeature(name) is not None:
+            declared = getattr(site.node, name)
+            if is_symbolic(declared) and declared == size:
+                return declared
+    return size
+
+
 def channels_of(site):
-    return site.shape[1]
+    return declared_size(site, site.shape[1])
 
 
 def affine(flag: str, size: Callable[[Site], tuple], extra: Callable[[Site], dict] = lambda site: {}):

@@ -232,6 +232,50 @@ def rule_class(entry: OptimizerEntry, rule: str, target: str) -> str:
     native = RULE_PYTORCH if target == "torch" else RULE_KERAS
     return "" if rule in ("", native) else entry.rule_class(target)
 
+# --- recurrent layers with PyTorch's two biases ------------------------------------------------------
+
+# Recurrent kinds whose PyTorch form has two biases (bias_ih, bias_hh) where Keras's has one, their sum (a GRU's
+# two are Keras's two: reset_after keeps them apart)
+TWO_BIAS_KINDS = ("SimpleRNN", "LSTM", "LSTMCell")
+# The Keras optimizer subclass generated code trains such a model with, named after its base: "TwoBiasAdam" steps
+# as keras.optimizers.Adam, "TwoBiasTorchAdam" as the rule class TorchAdam, and each takes twice its step for
+# those layers' one bias
+TWO_BIAS_PREFIX = "TwoBias"
+TWO_BIAS_KEYWORD = "two_bias_layers"   # its keyword: the Keras layer paths (inside the model) of those layers
+
+
+def has_two_biases(node) -> bool:
+    """Whether ``node`` trains PyTorch's two recurrent biases (a PyTorch source's, a .nn model's LSTM)."""
+    return node.eClass.name in TWO_BIAS_KINDS and bool(node.bias) and not getattr(node, "oneBias", False)
+
+
+def two_bias_class(base: str) -> str:
+    """The name of the two-bias class of a Keras optimizer class or rule class (``base``: "Adam", "TorchAdam")."""
+    return f"{TWO_BIAS_PREFIX}{base}"
+
+
+# two-bias class name -> the name of its base ("TwoBiasTorchAdam" -> "TorchAdam"), for the importer
+KERAS_TWO_BIAS_BASES: dict[str, str] = {
+    two_bias_class(base): base for e in OPTIMIZERS.values() for base in (e.keras_name, e.keras_rule_class) if base}
+
+
+def two_bias_problem(entry: OptimizerEntry, parameters: dict[str, float], clip_norm: float = 0.0) -> str:
+    """Why Keras's one bias cannot follow PyTorch's two exactly with these settings ("" when it can).
+
+    Both PyTorch biases receive the same gradient; where each one's optimizer state depends only on its own
+    gradients, both take the same step and their sum moves twice that step, which the Keras optimizer takes for
+    the one bias (its step is linear in the learning rate). Weight decay added to the gradient (L2) depends on
+    each bias's own value, so the two steps differ; decoupled decay (AdamW) shrinks each bias, so the sum, in
+    proportion, as Keras's shrinks its one bias. Clipping by the norm of all gradients counts the gradient twice
+    in PyTorch, once in Keras."""
+    if parameters.get("weight_decay") and entry.name != "adamw":
+        return (f"{entry.name}'s weight decay is added to each bias's gradient and depends on its own value, so "
+                "the two biases take different steps")
+    if clip_norm:
+        return "clipping by the norm of all gradients counts the two biases' gradient twice, Keras's one bias once"
+    return ""
+
+
 # Keywords a Keras optimizer accepts that are not hyper-parameters of the update rule.
 KERAS_OPTIMIZER_IGNORED = frozenset({"name"})
 # Older spellings of Keras optimizer keywords -> today's keyword
@@ -596,6 +640,8 @@ class TrainingSettings:
     loss: LossEntry
     batch_size: int
     rule: str = ""                  # whose update rule, where it matters (rule_of): the runners pick the class
+    # pivot paths of the recurrent layers whose one Keras bias takes twice its step (PyTorch's two biases)
+    two_bias_layers: tuple[str, ...] = ()
 
     def torch_keywords(self) -> dict:
         """The torch.optim keywords of the set parameters (a tuple keyword such as betas completed with the

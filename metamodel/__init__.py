@@ -73,17 +73,29 @@ BlockCall = eclass("BlockCall")
 TrainingConfig = eclass("TrainingConfig")
 Optimizer = eclass("Optimizer")
 Parameter = eclass("Parameter")
+PackedInput = eclass("PackedInput")
+BlockParameter = eclass("BlockParameter")
+Argument = eclass("Argument")
+AttributeBinding = eclass("AttributeBinding")
+ParameterRef = eclass("ParameterRef")
+ListExpression = eclass("ListExpression")
 
 __all__ = [
     "ECORE_PATH",
     "NS_URI",
+    "Argument",
+    "AttributeBinding",
     "Block",
     "BlockCall",
+    "BlockParameter",
     "Input",
+    "ListExpression",
     "Model",
     "Node",
     "Optimizer",
+    "PackedInput",
     "Parameter",
+    "ParameterRef",
     "Select",
     "TrainingConfig",
     "concrete_node_classes",

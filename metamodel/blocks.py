@@ -32,8 +32,66 @@ class BlockError(ValueError):
 
 
 def is_parameterised(block) -> bool:
-    """True for a block that has parameters or guards: each call is specialised on its own."""
-    return is_kind(block, "Block") and (len(block.parameters) > 0 or len(block.guards) > 0)
+    """True for a block that has parameters, guards or loops: each call is specialised on its own."""
+    return is_kind(block, "Block") and (len(block.parameters) > 0 or len(block.guards) > 0 or len(block.loops) > 0)
+
+
+# The attribute of a node that specialise made as one iteration of a loop: (the loop's node, iteration number).
+_ITERATION_ATTR = "_nnpivot_iteration"
+
+
+def iteration_of(node) -> tuple | None:
+    """``(loop node, iteration)`` of a node :func:`specialise` made as one iteration of a loop's node, else None.
+    Its name is ``<node>.<iteration>``, so weight keys read ``call.node.0.weight``."""
+    return getattr(node, _ITERATION_ATTR, None)
+
+
+def loop_of(block) -> dict:
+    """node -> the Loop it belongs to, for the nodes of ``block``'s loops."""
+    return {node: loop for loop in (block.loops if is_kind(block, "Block") else ()) for node in loop.nodes}
+
+
+def loop_count(loop, env: dict) -> int:
+    """How many iterations ``loop`` runs with ``env``; BlockError when its count is no int of 0 or more."""
+    count = evaluate(loop.count, env)
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise BlockError("expression-type", f"the count of loop '{loop.index.name}' must be an int, got "
+                                            f"{type_name(count)} {count!r}", loop.count)
+    if count < 0:
+        raise BlockError("expression-error", f"the count of loop '{loop.index.name}' is {count}, below 0",
+                         loop.count)
+    return count
+
+
+def check_loop(block, loop) -> None:
+    """BlockError when ``loop`` is not a well-formed group of ``block``: its initial outside it and its result
+    inside, its nodes in no guard or other loop, nothing outside reading one of them but its result."""
+    inside = set(loop.nodes)
+    where = loop.index.name if loop.index is not None else "?"
+    if loop.index is None or loop.count is None or loop.initial is None or loop.result is None:
+        raise BlockError("bad-loop", f"loop '{where}' of block {block.name} needs an index, a count, an initial "
+                                     "value and a result", loop)
+    if loop.initial in inside or loop.result not in inside:
+        raise BlockError("bad-loop", f"loop '{where}' of block {block.name} carries '{loop.initial.name}' (which "
+                                     f"must be outside it) into '{loop.result.name}' (which must be inside it)", loop)
+    guarded = guard_of(block)
+    others = {n for other in block.loops if other is not loop for n in other.nodes}
+    for node in loop.nodes:
+        if node in guarded or node in others or is_kind(node, "Input"):
+            raise BlockError("bad-loop", f"'{node.name}' of loop '{where}' is also in a guard, another loop or an "
+                                         "input", node)
+    for node in block.nodes:
+        if node in inside:
+            continue
+        read = [dep for dep in node.inputs if dep in inside and dep is not loop.result]
+        if read or (node.weightsOf in inside):
+            name = read[0].name if read else node.weightsOf.name
+            raise BlockError("bad-loop", f"'{node.name}' reads '{name}' of loop '{where}', whose value outside "
+                                         f"the loop is only its result '{loop.result.name}'", node)
+    for out in block.outputs:
+        if out in inside and out is not loop.result:
+            raise BlockError("bad-loop", f"block {block.name} outputs '{out.name}' of loop '{where}', whose value "
+                                         f"outside the loop is only its result '{loop.result.name}'", block)
 
 
 def type_name(value) -> str:
@@ -265,8 +323,23 @@ def specialise(block, env: dict, keep_guarded: bool = False, bound=None):
     copy = eclass("Block")(name=block.name)
     set_location(copy, location_of(block))
     copies = {}
+    looped = loop_of(block)
+    iterations = {}   # loop -> [{loop node: its copy}] per iteration
+    for loop in block.loops:
+        check_loop(block, loop)
+        iterations[loop] = [{} for _ in range(loop_count(loop, env))]
     for node in block.nodes:
-        if node not in absent:
+        loop = looped.get(node)
+        if loop is not None:
+            if node is loop.nodes[0]:   # every iteration where the loop's first node is
+                for number, made in enumerate(iterations[loop]):
+                    inner = {**env, loop.index: number}
+                    for member in (n for n in block.nodes if looped.get(n) is loop):
+                        made[member] = _copy_node(member, inner, bound)
+                        made[member].name = f"{member.name}.{number}"
+                        object.__setattr__(made[member], _ITERATION_ATTR, (member, number))
+                        copy.nodes.append(made[member])
+        elif node not in absent:
             copies[node] = _copy_node(node, env, bound)
             copy.nodes.append(copies[node])
 
@@ -277,7 +350,25 @@ def specialise(block, env: dict, keep_guarded: bool = False, bound=None):
             node = absent[node]
         if node is None or node in absent:
             return None
+        loop = looped.get(node)
+        if loop is not None:   # read after the loop: its last iteration's result (its initial value after none)
+            return iterations[loop][-1][loop.result] if iterations[loop] else present(loop.initial)
         return copies.get(node, node)
+
+    for loop, made_per_iteration in iterations.items():
+        for number, made in enumerate(made_per_iteration):
+            for member, new in made.items():
+                for dep in member.inputs:
+                    if dep is loop.initial and number > 0:
+                        target = made_per_iteration[number - 1][loop.result]
+                    else:
+                        target = made[dep] if dep in made else present(dep)
+                    if target is None:
+                        raise BlockError("guarded-read", f"'{member.name}' reads '{dep.name}', which this call "
+                                                         "leaves out", member)
+                    new.inputs.append(target)
+                if member.weightsOf is not None:
+                    new.weightsOf = made.get(member.weightsOf) or present(member.weightsOf)
 
     heirs = {}   # a left-out owner -> the first node of the other branch computing with its weights
     for node, new in copies.items():
@@ -295,6 +386,8 @@ def specialise(block, env: dict, keep_guarded: bool = False, bound=None):
                 new.weightsOf = heirs[node.weightsOf]
         elif node.weightsOf is not None:
             new.weightsOf = present(node.weightsOf)
+    for pack in block.packs:   # inputs are never guarded: every item is copied
+        copy.packs.append(eclass("PackedInput")(name=pack.name, items=[copies[item] for item in pack.items]))
     for out in block.outputs:
         target = present(out)
         if target is None:
@@ -342,10 +435,34 @@ def _copy_node(node, env: dict, bound=None):
     return new
 
 
+def argument_groups(graph) -> list[tuple]:
+    """The arguments a graph's code takes: for each, ``(pack, inputs)``, with ``pack`` the PackedInput holding
+    several inputs as one tuple or None for an input of its own. BlockError when a pack's items are not
+    consecutive inputs of the graph, in order (no argument list says that)."""
+    inputs = [n for n in graph.nodes if is_kind(n, "Input")]
+    packs = {item: pack for pack in getattr(graph, "packs", ()) for item in pack.items}
+    groups, seen = [], set()
+    for position, node in enumerate(inputs):
+        pack = packs.get(node)
+        if pack is None:
+            groups.append((None, [node]))
+        elif pack not in seen:
+            seen.add(pack)
+            items = list(pack.items)
+            if inputs[position:position + len(items)] != items:
+                raise BlockError("packed-inputs-apart", f"the inputs packed in argument '{pack.name}' of "
+                                 f"{graph.name} are not consecutive inputs, in order", pack)
+            groups.append((pack, items))
+    if any(p not in seen for p in getattr(graph, "packs", ())):
+        raise BlockError("packed-inputs-apart", f"an argument of {graph.name} packs no input of it", graph)
+    return groups
+
+
 def guard_of(block) -> dict:
     """node -> the Guard it belongs to, for the nodes of ``block``'s guards."""
     return {node: guard for guard in block.guards for node in [*guard.nodes, *guard.alternative]}
 
 
-__all__ = ["BlockError", "absent_nodes", "argument_values", "attribute_value", "evaluate", "fits", "guard_of",
-           "is_parameterised", "literal_of", "parameters_used", "specialise", "static_type"]
+__all__ = ["BlockError", "absent_nodes", "argument_groups", "argument_values", "attribute_value", "check_loop",
+           "evaluate", "fits", "guard_of", "is_parameterised", "iteration_of", "literal_of", "loop_count", "loop_of",
+           "parameters_used", "specialise", "static_type"]

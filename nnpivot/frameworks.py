@@ -36,13 +36,13 @@ import numpy as np
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import check_readable
-from nnpivot.generators.codegen import rule_class_code
+from nnpivot.generators.codegen import rule_class_code, two_bias_class_code
 from nnpivot.generators.keras import assign_store, build_keras_model, keras_layouts, store_from_keras
 from nnpivot.generators.pytorch import parameter_slots, state_dict_from_store, store_from_state_dict
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.importers.pysource import SAME_VALUE_OPERATIONS, detect_framework
 from nnpivot.kinds.layout import channels_last, identity
-from nnpivot.kinds.training import rule_class
+from nnpivot.kinds.training import rule_class, two_bias_class
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import called_block, infer_shapes
 from nnpivot.weights import WeightStore
@@ -261,13 +261,25 @@ def torch_optimizer_class(settings):
 
 
 def keras_optimizer_class(settings):
-    """The Keras optimizer class that trains with ``settings``, its rule's."""
+    """The Keras optimizer class that trains with ``settings``, its rule's; with ``settings.two_bias_layers``,
+    its two-bias class (generators/templates/keras/two_bias.py.j2), which takes ``two_bias_layers=``."""
     import keras
     from keras import ops
 
     if rule_class(settings.optimizer, settings.rule, "keras"):
-        return rule_optimizer_class("keras", settings.optimizer, {"keras": keras, "ops": ops})
-    return getattr(keras.optimizers, settings.optimizer.keras_name)
+        base = rule_optimizer_class("keras", settings.optimizer, {"keras": keras, "ops": ops})
+    else:
+        base = getattr(keras.optimizers, settings.optimizer.keras_name)
+    if not settings.two_bias_layers:
+        return base
+    key = ("keras two biases", base.__name__)
+    if key not in _RULE_CLASSES:
+        scope = {"keras": keras, "ops": ops, base.__name__: base}
+        code = two_bias_class_code(base.__name__ if base.__name__ != settings.optimizer.keras_name
+                                   else settings.optimizer.keras_class)
+        exec(compile(code, "<keras two-bias class>", "exec"), scope)  # noqa: S102
+        _RULE_CLASSES[key] = scope[two_bias_class(base.__name__)]
+    return _RULE_CLASSES[key]
 
 
 @dataclass(frozen=True)
@@ -653,7 +665,9 @@ class KerasRunner(Runner):
             raise NNPivotError([error("unsupported-for-target", f"loss {settings.loss.name}: {writing.problem}",
                                       Location(str(self.path)))])
         optimizer_class = keras_optimizer_class(settings)
-        optimizer = optimizer_class(learning_rate=settings.learning_rate, **settings.keras_keywords())
+        two_bias = {"two_bias_layers": self._layer_paths(settings.two_bias_layers)} if settings.two_bias_layers \
+            else {}
+        optimizer = optimizer_class(learning_rate=settings.learning_rate, **settings.keras_keywords(), **two_bias)
         loss_fn = _vocabulary_code(writing.code, {"keras": keras})
         variables = list(self.obj.trainable_variables)
         optimizer.build(variables)
@@ -674,6 +688,27 @@ class KerasRunner(Runner):
             labels = np.ascontiguousarray(np.transpose(targets, perm) if perm is not None else targets)
             losses.append(float(keras.ops.convert_to_numpy(step(self._feed(inputs), labels))))
         return losses
+
+    def _layer_paths(self, paths) -> tuple[str, ...]:
+        """The paths of Keras layer names of the layers at ``paths`` (names or attributes: a pivot read from a
+        Keras file names a node after the attribute holding its layer, ``summary_`` for the layer ``summary``)."""
+        import keras
+
+        found = []
+        for path in paths:
+            owner, names = self.obj, []
+            for part in path.split("/"):
+                layer = getattr(owner, part, None)
+                if not isinstance(layer, keras.layers.Layer):
+                    layer = next((child for child in owner._flatten_layers(include_self=False, recursive=False)
+                                  if child.name == part), None)
+                if layer is None:
+                    break
+                names.append(layer.name)
+                owner = layer
+            else:
+                found.append("/".join(names))
+        return tuple(found)
 
     def _forward(self, inputs):
         import keras

@@ -36,6 +36,7 @@ from nnpivot.diagnostics import NOTE, Diagnostic, Location, error, has_errors
 from nnpivot.formats import FRAMEWORKS, TARGETS, UsageError, format_named
 from nnpivot.importers.pysource import ImportReport, detect_framework
 from nnpivot.kinds import kind_of
+from nnpivot.metamodel.blocks import loop_of
 from nnpivot.pipeline import Conversion, load_as
 from nnpivot.shapes import run_time_size
 
@@ -229,6 +230,9 @@ def source_key(model, report, pivot_key: str) -> str | None:
         if node is None:
             break
         key = name if graph is model else f"{graph.name}:{name}"
+        step = 1
+        if graph is not model and node in loop_of(graph) and consumed + 2 < len(parts) and parts[consumed + 1].isdigit():
+            key, step = f"{key}#{parts[consumed + 1]}", 2   # a loop's node at one iteration: its own prefix
         # a call whose block named the node otherwise (a shifted list position) holds its own prefix
         path = report.state_dict_prefixes.get(f"{call_key}>{key}") if call_key is not None else None
         path = path if path is not None else report.state_dict_prefixes.get(key)
@@ -236,7 +240,7 @@ def source_key(model, report, pivot_key: str) -> str | None:
             return None
         call_key = key
         prefix.append(path)
-        consumed += 1
+        consumed += step
         graph = getattr(node, "block", None)
     if not consumed:
         return None

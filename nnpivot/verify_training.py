@@ -30,7 +30,8 @@ diagnostics.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -152,8 +153,40 @@ def labels_for(entry: vocabulary.LossEntry, labels: np.ndarray, made_for: vocabu
     return labels
 
 
-def resolve_settings(configs: tuple, paths: tuple[str, str]):
-    """Each file's TrainingSettings from its (possibly None) pivot TrainingConfig, with notes on what stood in."""
+def two_bias_nodes(model) -> frozenset[str]:
+    """Pivot paths of ``model``'s recurrent nodes that train PyTorch's two biases (kinds.training has_two_biases)."""
+    try:
+        slots = parameter_slots(model)
+    except NNPivotError:
+        return frozenset()
+    return frozenset(slot.pivot_key.rsplit(".", 1)[0] for slot in slots if vocabulary.has_two_biases(slot.node))
+
+
+def two_bias_layers(model, settings: vocabulary.TrainingSettings) -> tuple[str, ...]:
+    """The Keras layer paths (names of the block calls and the layer, joined by '/'; a stacked layer's with its
+    ``_l{i}``) of ``model``'s recurrent layers with PyTorch's two biases, whose one Keras bias takes twice its
+    step, as the generated Keras training does where it is exact with ``settings`` (kinds.training
+    ``two_bias_problem``); () elsewhere."""
+    if model is None or vocabulary.two_bias_problem(settings.optimizer, settings.parameters):
+        return ()
+    try:
+        slots = parameter_slots(model)
+    except NNPivotError:
+        return ()
+    paths = []
+    for slot in slots:
+        node_path, name = slot.pivot_key.rsplit(".", 1)
+        layer = re.fullmatch(r"bias_ih_l(\d+)(_reverse)?", name)
+        if layer is None or not vocabulary.has_two_biases(slot.node):
+            continue
+        stacked = f"_l{layer.group(1)}" if getattr(slot.node, "numLayers", 1) > 1 else ""
+        paths.append(node_path.replace(".", "/") + stacked)
+    return tuple(dict.fromkeys(paths))
+
+
+def resolve_settings(configs: tuple, paths: tuple[str, str], model=None):
+    """Each file's TrainingSettings from its (possibly None) pivot TrainingConfig, with notes on what stood in;
+    each with the two-bias layers of the model its configuration belongs to (``model`` for the check's own)."""
     notes = []
     settings = []
     for config, path in zip(configs, paths):
@@ -161,9 +194,12 @@ def resolve_settings(configs: tuple, paths: tuple[str, str]):
         if config is not None and resolved is None:
             raise NNPivotError([error("unknown-training", f"{path}: its optimizer or loss is not in the training "
                                       "vocabulary", location_of(config) or Location(str(path)))])
+        if resolved is not None:
+            resolved = replace(resolved, two_bias_layers=two_bias_layers(config.eContainer(), resolved))
         settings.append(resolved)
     if settings[0] is None and settings[1] is None:
         shared = vocabulary.training_settings(None)
+        shared = replace(shared, two_bias_layers=two_bias_layers(model, shared))
         notes.append(f"neither file sets a training configuration: both train with {shared.describe()}, an update "
                      "rule both frameworks share")
         return (shared, shared), notes
@@ -188,17 +224,32 @@ def make_batches(model, reference: Runner, loss: vocabulary.LossEntry, steps: in
     return batches
 
 
-def compare_weights(model, a_store: WeightStore, b_store: WeightStore) -> list[ParameterDifference]:
-    """Every pivot parameter of both stores, in pivot key order."""
+def compare_weights(model, a_store: WeightStore, b_store: WeightStore,
+                    summed: frozenset[str] = frozenset()) -> list[ParameterDifference]:
+    """Every pivot parameter of both stores, in pivot key order; the recurrent biases of the nodes in ``summed``
+    (pivot paths) as one sum per layer and direction, ``bias_ih_l0+bias_hh_l0``: a Keras model holds only it."""
     try:
         order = [slot.pivot_key for slot in parameter_slots(model)]
     except NNPivotError:
         order = []
     keys = [k for k in order if k in a_store and k in b_store]
     keys += [k for k in a_store if k in b_store and k not in keys]
+    pairs = {}
+    for key in keys:
+        node_path, name = key.rsplit(".", 1) if "." in key else ("", key)
+        partner = f"{node_path}.{name.replace('bias_ih', 'bias_hh', 1)}"
+        if node_path in summed and name.startswith("bias_ih") and partner in a_store and partner in b_store:
+            pairs[key] = partner
+    folded = set(pairs.values())
     found = []
     for key in keys:
+        if key in folded:
+            continue
         x, y = np.asarray(a_store[key], np.float64), np.asarray(b_store[key], np.float64)
+        if key in pairs:
+            partner = pairs[key]
+            x, y = x + np.asarray(a_store[partner], np.float64), y + np.asarray(b_store[partner], np.float64)
+            key = f"{key}+{partner.rsplit('.', 1)[1]}"
         if x.shape != y.shape:
             found.append(ParameterDifference(key, float("inf"), 0.0, 0.0))
             continue
@@ -233,7 +284,11 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
     initialization, made lively.
     """
     paths = (a.path.name, b.path.name)
-    settings, notes = resolve_settings(configs, paths)
+    settings, notes = resolve_settings(configs, paths, model)
+    for runner, setting, path in zip((a, b), settings, paths):
+        if runner.framework == "keras" and setting.two_bias_layers:
+            notes.append(f"{path}: the one bias of {', '.join(setting.two_bias_layers)} stands for PyTorch's two "
+                         "(bias_ih, bias_hh) and takes twice its optimizer step, as generated Keras training code does")
     if store is None:
         store = enliven(a.native_store(), seed, zero_kept_keys(a.model) | zero_kept_keys(b.model))
     a.load_store(store)
@@ -250,8 +305,10 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
                      f"the labels follow {paths[0]}'s" + (f", given to {paths[1]} as {formats[1]}"
                                                           if b_batches[0][1] is not batches[0][1] else ""))
     losses = (a.train_steps(batches, settings[0], ending), b.train_steps(b_batches, settings[1], ending))
+    # a Keras model holds one bias, PyTorch's bias_ih + bias_hh: with two trained, only their sums compare
+    summed = two_bias_nodes(model) if "keras" in (a.framework, b.framework) else frozenset()
     result = TrainResult(steps, batch, (a.framework, b.framework), (settings[0].describe(), settings[1].describe()),
-                         losses, compare_weights(model, a.current_store(), b.current_store()), notes)
+                         losses, compare_weights(model, a.current_store(), b.current_store(), summed), notes)
     step = result.first_divergent_step
     if step is not None:
         x, y = losses[0][step - 1], losses[1][step - 1]
@@ -300,4 +357,5 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
 
 
 __all__ = ["ParameterDifference", "TrainResult", "compare_weights", "ending_of", "labels_for", "make_batches",
-           "resolve_settings", "train_report_lines", "train_runners", "training_labels", "zero_kept_keys"]
+           "resolve_settings", "train_report_lines", "train_runners", "training_labels", "two_bias_layers",
+           "zero_kept_keys"]

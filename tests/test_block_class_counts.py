@@ -43,12 +43,7 @@ GENERATED_BASES = {"pytorch": {"nn.Module"}, "keras": {"keras.layers.Layer", "ke
 OPTIMIZER_NAMESPACES = ("torch.optim.", "keras.optimizers.")
 
 # "path" -> why its generated files still hold another number of block classes (strict xfail).
-KNOWN_SHORT = {
-    "pytorch/script_lstm_anomaly_autoencoder.py": "Decoder.forward takes a non-tensor argument (steps), so the "
-                                                  "importer inlines its layers into the model instead of a block",
-    "pytorch/rnn_sequential_helpers.py": "LastOutput's forward unpacks the RNN's (output, state) tuple, which no "
-                                         "block input holds: the importer inlines its slice into the model",
-}
+KNOWN_SHORT: dict[str, str] = {}
 
 
 def _bases(cls: ast.ClassDef) -> list[str]:
@@ -181,12 +176,7 @@ def test_one_generated_class_per_source_block_class(entry):
 # --- constructor mode ---------------------------------------------------------------------------------------
 
 # "path" -> why its generated files still hold another number of block classes (strict xfail).
-KNOWN_SHORT_CONSTRUCTED = {
-    "pytorch/ctor_densenet_blocks.py": (
-        "_DenseBlock's uses hold 2, 3 and 2 dense layers (num_layers is a loop count, which neither an "
-        "attribute expression nor a guard gives), so each use stays a class; _DenseLayer's forward takes the "
-        "list of earlier maps, which no block input holds, so its layers are inlined into _DenseBlock"),
-}
+KNOWN_SHORT_CONSTRUCTED: dict[str, str] = {}
 
 
 def built_class(text: str, model: str) -> str:

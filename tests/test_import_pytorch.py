@@ -191,22 +191,7 @@ APPROXIMATE_TRAINING = {
 }
 
 
-# Generated code the static importer reads back with another block structure: corpus path -> why (strict xfail).
-ROUND_TRIP_BLOCKS = {
-    "pytorch/ctor_mobilenet_inverted_residual.py": (
-        "the generated InvertedResidual has two guards (expand_ratio != 1; stride == 1 and inp == oup), and the "
-        "static importer reads the generated file's six uses back as six blocks (the same function, another "
-        "structure): the role matching that makes the source's uses one block does not find the generated "
-        "class's guards (why not is not analysed yet)"),
-}
-ROUND_TRIP_PARAMS = [
-    pytest.param(*p.values, id=p.id, marks=[*p.marks, *(
-        [pytest.mark.xfail(strict=True, reason=ROUND_TRIP_BLOCKS[p.values[2]["path"]])]
-        if p.values[2]["path"] in ROUND_TRIP_BLOCKS else [])])
-    for p in PARAMS]
-
-
-@pytest.mark.parametrize(("collection", "path", "entry"), ROUND_TRIP_PARAMS)
+@pytest.mark.parametrize(("collection", "path", "entry"), PARAMS)
 def test_round_trip_through_generated_pytorch(collection, path, entry, imported, tmp_path):
     model, _ = imported(path, entry)
     generated_file = tmp_path / "generated.py"

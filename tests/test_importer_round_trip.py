@@ -109,8 +109,10 @@ KNOWN_DIFFERENCES = {
                                  "split of the batch axis only where the per-sample size changes, see "
                                  "test_import_keras.py)"), "node result: Unflatten != Reshape") for i in (0, 1, 2)},
     **{f"keras:{keyword}-{i}": (("Keras's SimpleRNN and LSTM have one bias, the pivot's (PyTorch's) two trained "
-                                 "ones: the Keras code trains one bias (the generator warns), and reads back as a "
-                                 "layer that does (one_bias); at inference both compute the same"),
+                                 "ones: Keras code without a training function says nothing of them and reads back "
+                                 "as a layer that trains one bias (one_bias); a training function steps that bias "
+                                 "twice and reads back as two (test_training_rules.py); at inference both compute "
+                                 "the same"),
                                 "node result: oneBias false != true")
        for keyword, count in (("simple_rnn", 3), ("lstm", 3)) for i in range(count)},
 }

@@ -162,3 +162,64 @@ def test_a_computed_buffer_stays_a_located_refusal(tmp_path):
     assert result.failed == "import" and not (tmp_path / "out.py").exists()
     assert any(d.location is not None and d.location.line in (8, 9) for d in _errors(result)), \
         [str(d) for d in result.diagnostics]
+
+
+KERAS_CONV_TABLE_SOURCE = textwrap.dedent('''\
+    """Forecasts from patches of a signal: a strided Conv1D cuts the patches, a learned table gives each patch
+    position its offset (added to the channels-last patches), a dense head reads them all."""
+    import keras
+    from keras import layers
+
+    STEPS, PATCH, WIDTH = 24, 4, 8
+
+
+    class PatchPositions(layers.Layer):
+        def __init__(self, patches, width, **kwargs):
+            super().__init__(**kwargs)
+            self.table = self.add_weight(shape=(1, patches, width), initializer="zeros", name="table")
+
+        def call(self, patches):
+            return patches + self.table
+
+
+    class Forecaster(keras.Model):
+        def __init__(self, horizon=3, **kwargs):
+            super().__init__(**kwargs)
+            self.patchify = layers.Conv1D(WIDTH, PATCH, strides=PATCH)
+            self.positions = PatchPositions(STEPS // PATCH, WIDTH, name="positions")
+            self.flatten = layers.Flatten()
+            self.head = layers.Dense(horizon)
+
+        def call(self, signal):
+            return self.head(self.flatten(self.positions(self.patchify(signal))))
+    ''')
+
+
+@pytest.mark.torch
+@pytest.mark.tensorflow
+def test_a_keras_table_added_to_conv1d_patches_migrates_to_pytorch_with_its_checkpoint(tmp_path):
+    """The table's axes are the channels-last patches' (steps, channels), not the pivot's: the sum is read on
+    the patches in Keras order, so the variable keeps its axes (it was refused before)."""
+    import keras
+    import torch
+
+    source = tmp_path / "forecaster.py"
+    source.write_text(KERAS_CONV_TABLE_SOURCE)
+    keras.utils.set_random_seed(2)
+    original = load_source_module(source).Forecaster()
+    original(np.zeros((1, 24, 2), "float32"))
+    original.positions.table.assign(np.random.default_rng(3).standard_normal((1, 6, 8)).astype("float32"))
+    original.save_weights(tmp_path / "forecaster.weights.h5")
+    result = migrate(source, "pytorch", tmp_path / "forecaster_torch.py", input_shapes=[[24, 2]],
+                     weights=tmp_path / "forecaster.weights.h5", weights_out=tmp_path / "forecaster.pt")
+    assert result.ok and not _errors(result), [str(d) for d in result.diagnostics]
+    migrated = load_source_module(tmp_path / "forecaster_torch.py").Forecaster().eval()
+    migrated.load_state_dict(torch.load(tmp_path / "forecaster.pt"))
+    rng = np.random.default_rng(4)
+    for batch in (2, 5):
+        signal = rng.standard_normal((batch, 24, 2)).astype("float32")   # (N, T, F) in both frameworks
+        expected = np.asarray(original(signal))
+        with torch.no_grad():
+            got = migrated(torch.from_numpy(signal)).numpy()
+        assert got.shape == expected.shape == (batch, 3)
+        assert np.abs(expected - got).max() < 1e-5, batch

@@ -142,6 +142,20 @@ def parameterised_call(units=None, guarded: bool = False, argument=None, binds: 
     return model
 
 
+def looped_call(carried_out: bool = False):
+    """Model M calling block B(n: int) { input z; for i in range(n) { d = dense(z, units=4) z = d } } with
+    n = 2, as an importer could build it; ``carried_out``: the loop carries z into z, which is no node of it."""
+    model = parameterised_call(argument=lambda n: int_literal(2))
+    block = model.blocks[0]
+    z, dense = block.nodes
+    dense.units = 4
+    loop = eclass("Loop")(index=eclass("BlockParameter")(name="i"), count=ref(block.parameters[0]), initial=z,
+                          result=z if carried_out else dense)
+    loop.nodes.append(dense)
+    block.loops.append(loop)
+    return model
+
+
 def ref(parameter):
     return eclass("ParameterRef")(parameter=parameter)
 
@@ -177,6 +191,8 @@ CASES = [
          "3:3", "'d' has no attribute 'filters'"),
     Case("guarded-read", lambda: parameterised_call(units=ref, argument=lambda n: int_literal(3), guarded=True),
          "3:3", "block B outputs 'd', which this call leaves out"),
+    Case("bad-loop", lambda: looped_call(carried_out=True), "3:3",
+         "loop 'i' of block B carries 'z' (which must be outside it) into 'z' (which must be inside it)"),
     Case("shared-weights-mismatch", model_text("  a = dense(x, 3)\n  b = dense(x, 4, shares=a)\n  output a, b\n"),
          "4:3", "dense 'b' shares the weights of 'a' but differs in units (4 here, 3 there)"),
     Case("shared-weights-mismatch", model_text("  a = dense(x, 3)\n  b = relu(x, shares=a)\n  output a, b\n"),

@@ -53,6 +53,8 @@ CODES: dict[str, str] = {
     "unknown-attribute": "a node of a block binds an expression to an attribute its kind does not have",
     "guarded-read": "a node or output reads a node that a call's guard leaves out, and the guard gives nothing "
                     "in its place",
+    "bad-loop": "a block's loop is no group: it carries a value from inside it or into one outside it, its nodes "
+                "are also in a guard or another loop, or something after it reads one of its nodes but its result",
 }
 
 

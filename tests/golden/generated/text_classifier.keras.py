@@ -33,10 +33,45 @@ class TextClassifier(keras.Model):
         return probs
 
 
+# registered so that a model saved with this optimizer compiled in loads again
+@keras.saving.register_keras_serializable(package="migrated")
+class TwoBiasAdam(keras.optimizers.Adam):
+    """``Adam`` stepping the bias of each layer in ``two_bias_layers`` twice.
+
+    PyTorch trains two biases (bias_ih, bias_hh) in these recurrent layers, Keras
+    one, their sum. Both receive the whole gradient and take the same step (each
+    keeps its own optimizer state, of the same gradients), so their sum moves twice
+    this optimizer's step, which is linear in the learning rate."""
+
+    def __init__(self, *args, two_bias_layers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.two_bias_layers = tuple(two_bias_layers)
+
+    def get_config(self):
+        return {**super().get_config(), "two_bias_layers": self.two_bias_layers}
+
+    def build(self, variables):
+        super().build(variables)
+        # a variable's path: the model's name, then its layer's path in the model
+        layers = tuple(f"{layer}/" for layer in self.two_bias_layers)
+        self._twice = frozenset(
+            self._var_key(v)
+            for v in variables
+            if v.name == "bias" and v.path.partition("/")[2].startswith(layers)
+        )
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self._var_key(variable) in self._twice:
+            learning_rate = learning_rate * 2
+        super().update_step(gradient, variable, learning_rate)
+
+
 def train(model, x, y):
     """Compile and fit ``model`` with the source model's training configuration."""
+    # PyTorch's two biases (bias_ih, bias_hh) of bilstm, last are Keras's one bias,
+    # their sum: both took the same step, so TwoBiasAdam steps that bias twice
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=0.001),
+        optimizer=TwoBiasAdam(learning_rate=0.001, two_bias_layers=("bilstm", "last")),
         loss=keras.losses.CategoricalCrossentropy(),
         metrics=["accuracy"],
     )
