@@ -49,7 +49,7 @@ channel widths and an input size a CPU trains in about a minute (``SMALL_SOURCES
 parameter networks at 224x224 take hours on two cores); and corpus files with training code.
 
 Training: SGD with momentum 0.9 (the update rule both frameworks implement alike), learning rate and epochs
-per model (``MODELS``: a rate whose losses fall without spikes, as a user tuning the model would pick; the deep
+per model (``MODELS``: a rate at which the epoch losses fall, as a user tuning the model would pick; the deep
 AlexNet and VGG16 at 0.005 for 10 and 12 epochs: at 0.01 their losses spiked, 1.56 -> 2.89), batch 32; the loss the model's
 output calls for (cross-entropy on class indices, binary cross-entropy for a single output). PyTorch runs on one
 thread (two OpenMP threads spin against each other on a loaded machine).
@@ -57,6 +57,7 @@ thread (two OpenMP threads spin against each other on a loaded machine).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -84,7 +85,7 @@ from nnpivot.kinds import training as vocabulary
 from nnpivot.metamodel import eclass
 from nnpivot.migrate import migrate
 from nnpivot.source_runs import source_model, source_runner
-from nnpivot.verify_training import ending_of
+from nnpivot.verify_training import ending_of, two_bias_layers
 from nnpivot.weights import WeightStore
 
 # one thread: PyTorch's two OpenMP threads spin against each other on a loaded two-core machine (a small AlexNet's
@@ -559,6 +560,8 @@ def run_case(case: Case, folder: Path, epochs: int | None, noise_floor: bool = T
         else "cross_entropy"
     learning_rate = learning_rate or case.learning_rate
     settings = vocabulary.training_settings(training_config(loss, learning_rate))
+    # a PyTorch LSTM's two biases: the Keras one takes twice the step, as the generated Keras training does
+    settings = dataclasses.replace(settings, two_bias_layers=two_bias_layers(model, settings))
     batches = epoch_batches(train_x, train_y, epochs or case.epochs, output_shape, loss)
     dropout = SharedDropout((original, target), [train_x[:256]], len(batches))
     started = time.perf_counter()
