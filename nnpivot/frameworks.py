@@ -29,6 +29,7 @@ import math
 import re
 import sys
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,8 @@ from nnpivot.weights import WeightStore
 PYTORCH, KERAS = "pytorch", "keras"
 DYNAMIC_SIZE = 8       # what a dynamic (-1) input axis becomes in random inputs
 INTEGER_RANGE = 10     # integer inputs that feed no embedding draw from [0, 10)
+FLOAT32, FLOAT64 = "float32", "float64"
+PRECISIONS = (FLOAT32, FLOAT64)  # what models can train in (verify --train-precision)
 _module_counter = itertools.count()
 
 
@@ -270,6 +273,26 @@ def keras_optimizer_class(settings):
     return getattr(keras.optimizers, settings.optimizer.keras_name)
 
 
+@contextmanager
+def keras_precision(precision: str):
+    """Keras models built (and losses made) inside keep their weights and compute in ``precision``: the global
+    floatx and dtype policy are set, and restored on exit. A layer whose code names its own dtype keeps it."""
+    import keras
+
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx(precision)
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(policy)
+        keras.config.set_floatx(floatx)
+
+
+def _precision_of(dtypes: set[str]) -> str:
+    return " and ".join(sorted(dtypes)) or FLOAT32
+
+
 @dataclass(frozen=True)
 class NodeSite:
     """A pivot node as the runners see it: its path (block calls prefixed), node and output shape."""
@@ -357,6 +380,12 @@ class Runner:
         return store
 
     # training
+    def to_precision(self, precision: str) -> str:
+        """Train in ``precision`` ("float32"/"float64") where the model can be converted (a PyTorch module);
+        a Keras model keeps the precision it was built in (see :func:`keras_precision`). The floating dtypes
+        its trainable weights hold afterwards, as text."""
+        raise NotImplementedError
+
     def train_steps(self, batches: list[tuple[list[np.ndarray], np.ndarray]], settings, ending: str,
                     training: bool = False) -> list[float]:
         """One optimizer step per (pivot-layout inputs, pivot-layout targets) batch with ``settings`` (a
@@ -484,6 +513,13 @@ class TorchRunner(Runner):
             return [error("weight-missing", f"{self.path.name}: the pivot weights give no value for "
                                             f"{', '.join(missing)}", Location(str(self.path)))]
         return []
+
+    def to_precision(self, precision):
+        import torch
+
+        self.obj.to(getattr(torch, precision))
+        return _precision_of({str(p.dtype).removeprefix("torch.") for p in self.obj.parameters()
+                              if p.is_floating_point()})
 
     def _train_steps(self, batches, settings, ending, training):
         import torch
@@ -644,6 +680,9 @@ class KerasRunner(Runner):
                      f"Keras model of {self.model.name}, so pivot weights cannot be placed ({exc})",
                      Location(str(self.path)))
 
+    def to_precision(self, precision):
+        return _precision_of({str(v.dtype) for v in self.obj.trainable_variables})
+
     def _train_steps(self, batches, settings, ending, training):
         import keras
         import tensorflow as tf
@@ -755,6 +794,6 @@ def runner_for_code(code: str, path, model, framework: str) -> Runner:
     return open_model_file(path, model, framework)
 
 
-__all__ = ["KERAS", "PYTORCH", "KerasRunner", "NodeSite", "Runner", "TorchRunner", "detect_framework", "enliven",
-           "instantiate", "load_source_module", "node_sites", "open_model_file", "random_inputs", "runner_for_code",
-           "shape_fits"]
+__all__ = ["FLOAT32", "FLOAT64", "KERAS", "PRECISIONS", "PYTORCH", "KerasRunner", "NodeSite", "Runner",
+           "TorchRunner", "detect_framework", "enliven", "instantiate", "keras_precision", "load_source_module",
+           "node_sites", "open_model_file", "random_inputs", "runner_for_code", "shape_fits"]

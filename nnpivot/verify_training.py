@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, warning
-from nnpivot.frameworks import Runner, enliven, random_inputs
+from nnpivot.frameworks import FLOAT32, FLOAT64, Runner, enliven, random_inputs
 from nnpivot.generators.pytorch import parameter_slots
 from nnpivot.kinds import kind_of
 from nnpivot.kinds import training as vocabulary
@@ -51,6 +51,7 @@ LOSS_ATOL = 1e-6     # losses near zero are compared absolutely
 WEIGHT_ATOL = 1e-4
 WEIGHT_RTOL = 1e-3
 DEFAULT_BATCH = 4
+DEFAULT_PRECISION = FLOAT64
 
 
 @dataclass
@@ -71,6 +72,7 @@ class TrainResult:
     batch: int
     frameworks: tuple[str, str]
     settings: tuple[str, str]                 # each file's training settings, described
+    precisions: tuple[str, str]               # the floating dtype each model trained in
     losses: tuple[list[float], list[float]]
     parameters: list[ParameterDifference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -175,16 +177,22 @@ def resolve_settings(configs: tuple, paths: tuple[str, str]):
     return tuple(settings), notes
 
 
+def _in_precision(array: np.ndarray, precision: str) -> np.ndarray:
+    return array.astype(precision, copy=False) if np.issubdtype(array.dtype, np.floating) else array
+
+
 def make_batches(model, reference: Runner, loss: vocabulary.LossEntry, steps: int, batch: int, seed: int,
-                 size: int) -> list[tuple[list[np.ndarray], np.ndarray]]:
-    """STEPS batches of seeded inputs and labels (pivot layout); the labels' shape from ``reference``'s output."""
+                 size: int, precision: str = FLOAT32) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """STEPS batches of seeded inputs and labels (pivot layout); the labels' shape from ``reference``'s output.
+    Floating inputs and labels are drawn as float32 values and given in ``precision`` (the same numbers in
+    either precision)."""
     rng = np.random.default_rng(seed + 1)
     batches = []
     for step in range(steps):
-        inputs = random_inputs(model, batch, seed + 1 + step, size)
+        inputs = [_in_precision(a, precision) for a in random_inputs(model, batch, seed + 1 + step, size)]
         if step == 0:
             output = reference.run(inputs)[0]
-        batches.append((inputs, training_labels(loss, output, rng)))
+        batches.append((inputs, _in_precision(training_labels(loss, output, rng), precision)))
     return batches
 
 
@@ -225,33 +233,39 @@ def zero_kept_keys(model) -> frozenset[str]:
 
 
 def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size: int, batch: int = DEFAULT_BATCH,
-                  seed: int = 0, store: WeightStore | None = None, locations: tuple = (None, None)) -> TrainResult:
+                  seed: int = 0, store: WeightStore | None = None, locations: tuple = (None, None),
+                  precision: str = DEFAULT_PRECISION) -> TrainResult:
     """Train ``a`` and ``b`` for ``steps`` steps from the same weights on the same batches and compare.
 
     ``configs`` are the files' pivot TrainingConfigs (either may be None); ``size`` what the ``?`` input axes
-    are; ``locations`` where each file's configuration is written (for the diagnostics). Without ``store`` the weights are ``a``'s own
-    initialization, made lively.
+    are; ``locations`` where each file's configuration is written (for the diagnostics). Without ``store`` the
+    weights are ``a``'s own initialization, made lively. Both train in ``precision`` ("float64" or "float32"): a
+    PyTorch model is converted; a Keras model must have been built in it (frameworks.keras_precision), and a
+    note says so when it was not.
     """
     paths = (a.path.name, b.path.name)
     settings, notes = resolve_settings(configs, paths)
     if store is None:
         store = enliven(a.native_store(), seed, zero_kept_keys(a.model) | zero_kept_keys(b.model))
+    precisions = (a.to_precision(precision), b.to_precision(precision))
+    notes += [f"{path} trains in {found}, not {precision} (its code fixes the dtype of its layers)"
+              for path, found in zip(paths, precisions) if found != precision]
     a.load_store(store)
     b.load_store(store)
     ending = ending_of(model)
-    batches = make_batches(model, a, settings[0].loss, steps, batch, seed, size)
+    batches = make_batches(model, a, settings[0].loss, steps, batch, seed, size, precision)
     b_batches = batches
     if settings[0].loss.name != settings[1].loss.name:
         classes = a.run(batches[0][0])[0].shape[-1]
-        b_batches = [(inputs, labels_for(settings[1].loss, labels, settings[0].loss, classes))
-                     for inputs, labels in batches]
+        b_batches = [(inputs, _in_precision(labels_for(settings[1].loss, labels, settings[0].loss, classes),
+                                            precision)) for inputs, labels in batches]
         formats = [vocabulary.label_format(s.loss) for s in settings]
         notes.append(f"the files train different losses ({settings[0].loss.name} and {settings[1].loss.name}): "
                      f"the labels follow {paths[0]}'s" + (f", given to {paths[1]} as {formats[1]}"
                                                           if b_batches[0][1] is not batches[0][1] else ""))
     losses = (a.train_steps(batches, settings[0], ending), b.train_steps(b_batches, settings[1], ending))
     result = TrainResult(steps, batch, (a.framework, b.framework), (settings[0].describe(), settings[1].describe()),
-                         losses, compare_weights(model, a.current_store(), b.current_store()), notes)
+                         precisions, losses, compare_weights(model, a.current_store(), b.current_store()), notes)
     step = result.first_divergent_step
     if step is not None:
         x, y = losses[0][step - 1], losses[1][step - 1]
@@ -277,8 +291,8 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
     differences = result.loss_differences
     worst = max(differences, default=0.0)
     lines = [(f"{a_name} ({result.frameworks[0]}) vs {b_name} ({result.frameworks[1]}): {result.steps} training "
-             f"steps on seeded batches of {result.batch}, weights {weights}; both in inference mode (dropout off, "
-             "batch normalization on its fixed running statistics)"),
+             f"steps on seeded batches of {result.batch} in {' and '.join(dict.fromkeys(result.precisions))}, weights "
+             f"{weights}; both in inference mode (dropout off, batch normalization on its fixed running statistics)"),
              f"training: {a_name} {result.settings[0]}; {b_name} {result.settings[1]}"]
     lines += [f"note: {text}" for text in result.notes]
     if result.losses[0]:
