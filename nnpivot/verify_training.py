@@ -30,7 +30,7 @@ diagnostics.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -154,8 +154,17 @@ def labels_for(entry: vocabulary.LossEntry, labels: np.ndarray, made_for: vocabu
     return labels
 
 
-def resolve_settings(configs: tuple, paths: tuple[str, str]):
-    """Each file's TrainingSettings from its (possibly None) pivot TrainingConfig, with notes on what stood in."""
+def check_settings(width: int | None = None) -> vocabulary.TrainingSettings:
+    """What two files that set no training configuration train with: SGD with momentum and cross-entropy, or
+    binary cross-entropy for a model with one output unit (cross-entropy over one class is 0 whatever the
+    weights, so nothing would train and the check would pass on no evidence)."""
+    shared = vocabulary.training_settings(None)
+    return replace(shared, loss=vocabulary.LOSSES["binary_cross_entropy"]) if width == 1 else shared
+
+
+def resolve_settings(configs: tuple, paths: tuple[str, str], width: int | None = None):
+    """Each file's TrainingSettings from its (possibly None) pivot TrainingConfig, with notes on what stood in;
+    ``width`` is the model's number of output units (the check's own loss depends on it)."""
     notes = []
     settings = []
     for config, path in zip(configs, paths):
@@ -165,7 +174,7 @@ def resolve_settings(configs: tuple, paths: tuple[str, str]):
                                       "vocabulary", location_of(config) or Location(str(path)))])
         settings.append(resolved)
     if settings[0] is None and settings[1] is None:
-        shared = vocabulary.training_settings(None)
+        shared = check_settings(width)
         notes.append(f"neither file sets a training configuration: both train with {shared.describe()}, an update "
                      "rule both frameworks share")
         return (shared, shared), notes
@@ -244,28 +253,33 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
     note says so when it was not.
     """
     paths = (a.path.name, b.path.name)
-    settings, notes = resolve_settings(configs, paths)
     if store is None:
         store = enliven(a.native_store(), seed, zero_kept_keys(a.model) | zero_kept_keys(b.model))
     precisions = (a.to_precision(precision), b.to_precision(precision))
-    notes += [f"{path} trains in {found}, not {precision} (its code fixes the dtype of its layers)"
-              for path, found in zip(paths, precisions) if found != precision]
     a.load_store(store)
     b.load_store(store)
+    width = a.run([_in_precision(x, precision) for x in random_inputs(model, 1, seed, size)])[0].shape[-1]
+    settings, notes = resolve_settings(configs, paths, width)
+    notes += [f"{path} trains in {found}, not {precision} (its code fixes the dtype of its layers)"
+              for path, found in zip(paths, precisions) if found != precision]
     ending = ending_of(model)
     batches = make_batches(model, a, settings[0].loss, steps, batch, seed, size, precision)
     b_batches = batches
     if settings[0].loss.name != settings[1].loss.name:
-        classes = a.run(batches[0][0])[0].shape[-1]
-        b_batches = [(inputs, _in_precision(labels_for(settings[1].loss, labels, settings[0].loss, classes),
+        b_batches = [(inputs, _in_precision(labels_for(settings[1].loss, labels, settings[0].loss, width),
                                             precision)) for inputs, labels in batches]
         formats = [vocabulary.label_format(s.loss) for s in settings]
         notes.append(f"the files train different losses ({settings[0].loss.name} and {settings[1].loss.name}): "
                      f"the labels follow {paths[0]}'s" + (f", given to {paths[1]} as {formats[1]}"
                                                           if b_batches[0][1] is not batches[0][1] else ""))
     losses = (a.train_steps(batches, settings[0], ending), b.train_steps(b_batches, settings[1], ending))
+    trained = a.current_store()
     result = TrainResult(steps, batch, (a.framework, b.framework), (settings[0].describe(), settings[1].describe()),
-                         precisions, losses, compare_weights(model, a.current_store(), b.current_store()), notes)
+                         precisions, losses, compare_weights(model, trained, b.current_store()), notes)
+    if all(p.max_abs_diff == 0 for p in compare_weights(model, store, trained)):
+        result.diagnostics.append(warning(
+            "training-inert", f"no parameter of {paths[0]} changed in {steps} steps (its loss gives no gradient): "
+            "the check compared no training", locations[0] or Location(str(a.path))))
     step = result.first_divergent_step
     if step is not None:
         x, y = losses[0][step - 1], losses[1][step - 1]
@@ -313,5 +327,5 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
     return lines
 
 
-__all__ = ["ParameterDifference", "TrainResult", "compare_weights", "ending_of", "labels_for", "make_batches",
+__all__ = ["ParameterDifference", "TrainResult", "check_settings", "compare_weights", "ending_of", "labels_for", "make_batches",
            "resolve_settings", "train_report_lines", "train_runners", "training_labels", "zero_kept_keys"]
