@@ -162,6 +162,15 @@ def check_settings(width: int | None = None) -> vocabulary.TrainingSettings:
     return replace(shared, loss=vocabulary.LOSSES["binary_cross_entropy"]) if width == 1 else shared
 
 
+def float32_values(settings: vocabulary.TrainingSettings) -> vocabulary.TrainingSettings:
+    """``settings`` with the learning rate and every hyper-parameter rounded to float32. Keras's optimizers read
+    a Python float through float32 even in a float64 model (ops.cast: SGD's momentum, Adam's betas, weight
+    decay), PyTorch's take it as given: a float64 check gives both the float32 values, which both take exactly
+    (and which float32 training computes with)."""
+    return replace(settings, learning_rate=float(np.float32(settings.learning_rate)),
+                   parameters={key: float(np.float32(value)) for key, value in settings.parameters.items()})
+
+
 def resolve_settings(configs: tuple, paths: tuple[str, str], width: int | None = None):
     """Each file's TrainingSettings from its (possibly None) pivot TrainingConfig, with notes on what stood in;
     ``width`` is the model's number of output units (the check's own loss depends on it)."""
@@ -260,6 +269,8 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
     b.load_store(store)
     width = a.run([_in_precision(x, precision) for x in random_inputs(model, 1, seed, size)])[0].shape[-1]
     settings, notes = resolve_settings(configs, paths, width)
+    if precision == FLOAT64:
+        settings = tuple(float32_values(s) for s in settings)
     notes += [f"{path} trains in {found}, not {precision} (its code fixes the dtype of its layers)"
               for path, found in zip(paths, precisions) if found != precision]
     ending = ending_of(model)
@@ -327,5 +338,5 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
     return lines
 
 
-__all__ = ["ParameterDifference", "TrainResult", "check_settings", "compare_weights", "ending_of", "labels_for", "make_batches",
+__all__ = ["ParameterDifference", "TrainResult", "check_settings", "compare_weights", "float32_values", "ending_of", "labels_for", "make_batches",
            "resolve_settings", "train_report_lines", "train_runners", "training_labels", "zero_kept_keys"]
