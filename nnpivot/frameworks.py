@@ -463,6 +463,14 @@ class TorchRunner(Runner):
         super().__init__(path, model, obj)
         obj.eval()
         self._key_map: dict[str, str] | None = None  # file's state_dict key -> generated key
+        self._dtype = None  # the floating dtype to_precision converted the module to
+
+    def _tensor(self, array: np.ndarray):
+        """A batch as a tensor; floating values in the dtype the module was converted to."""
+        import torch
+
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        return tensor.to(self._dtype) if self._dtype is not None and tensor.is_floating_point() else tensor
 
     def _state_keys(self, state) -> dict[str, str]:
         """How the file's state_dict keys map onto the generated model's, for hand-written files.
@@ -517,7 +525,8 @@ class TorchRunner(Runner):
     def to_precision(self, precision):
         import torch
 
-        self.obj.to(getattr(torch, precision))
+        self._dtype = getattr(torch, precision)
+        self.obj.to(self._dtype)
         return _precision_of({str(p.dtype).removeprefix("torch.") for p in self.obj.parameters()
                               if p.is_floating_point()})
 
@@ -536,7 +545,7 @@ class TorchRunner(Runner):
         losses = []
         for inputs, targets in batches:
             optimizer.zero_grad()
-            result = self.obj(*(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs))
+            result = self.obj(*(self._tensor(a) for a in inputs))
             outputs = result[0] if isinstance(result, (tuple, list)) else result
             names = {"torch": torch, "outputs": outputs, "targets": torch.from_numpy(np.ascontiguousarray(targets))}
             shaped = _vocabulary_code(settings.loss.torch_targets, names)
@@ -550,7 +559,7 @@ class TorchRunner(Runner):
     def _forward(self, inputs):
         import torch
 
-        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in inputs]
+        tensors = [self._tensor(a) for a in inputs]
         try:
             with torch.no_grad():
                 result = self.obj(*tensors)
