@@ -117,6 +117,12 @@ def _verify_arguments(parser):
                              "and the weights at the end; names the first step and parameter that diverge")
     parser.add_argument("--train-batch", type=int, default=4, metavar="N",
                         help="samples per training step with --train (default 4)")
+    parser.add_argument("--train-precision", choices=("float64", "float32"), default="float64",
+                        help="the floating dtype both models train in with --train (default float64: in float32 the "
+                             "frameworks' different summation orders in convolutions and matrix products leave "
+                             "differences of about 1e-7 that grow along the training of a deep network until the "
+                             "losses part with no translation error; in float64 a faithful pair agrees to about "
+                             "1e-15, so the check measures the translation. float32 trains as the files do)")
 
 
 def _weights_arguments(parser):

@@ -29,6 +29,7 @@ import math
 import re
 import sys
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,8 @@ from nnpivot.weights import WeightStore
 PYTORCH, KERAS = "pytorch", "keras"
 DYNAMIC_SIZE = 8       # what a dynamic (-1) input axis becomes in random inputs
 INTEGER_RANGE = 10     # integer inputs that feed no embedding draw from [0, 10)
+FLOAT32, FLOAT64 = "float32", "float64"
+PRECISIONS = (FLOAT32, FLOAT64)  # what models can train in (verify --train-precision)
 _module_counter = itertools.count()
 
 
@@ -282,6 +285,26 @@ def keras_optimizer_class(settings):
     return _RULE_CLASSES[key]
 
 
+@contextmanager
+def keras_precision(precision: str):
+    """Keras models built (and losses made) inside keep their weights and compute in ``precision``: the global
+    floatx and dtype policy are set, and restored on exit. A layer whose code names its own dtype keeps it."""
+    import keras
+
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx(precision)
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(policy)
+        keras.config.set_floatx(floatx)
+
+
+def _precision_of(dtypes: set[str]) -> str:
+    return " and ".join(sorted(dtypes)) or FLOAT32
+
+
 @dataclass(frozen=True)
 class NodeSite:
     """A pivot node as the runners see it: its path (block calls prefixed), node and output shape."""
@@ -369,6 +392,12 @@ class Runner:
         return store
 
     # training
+    def to_precision(self, precision: str) -> str:
+        """Train in ``precision`` ("float32"/"float64") where the model can be converted (a PyTorch module);
+        a Keras model keeps the precision it was built in (see :func:`keras_precision`). The floating dtypes
+        its trainable weights hold afterwards, as text."""
+        raise NotImplementedError
+
     def train_steps(self, batches: list[tuple[list[np.ndarray], np.ndarray]], settings, ending: str,
                     training: bool = False) -> list[float]:
         """One optimizer step per (pivot-layout inputs, pivot-layout targets) batch with ``settings`` (a
@@ -446,6 +475,14 @@ class TorchRunner(Runner):
         super().__init__(path, model, obj)
         obj.eval()
         self._key_map: dict[str, str] | None = None  # file's state_dict key -> generated key
+        self._dtype = None  # the floating dtype to_precision converted the module to
+
+    def _tensor(self, array: np.ndarray):
+        """A batch as a tensor; floating values in the dtype the module was converted to."""
+        import torch
+
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        return tensor.to(self._dtype) if self._dtype is not None and tensor.is_floating_point() else tensor
 
     def _state_keys(self, state) -> dict[str, str]:
         """How the file's state_dict keys map onto the generated model's, for hand-written files.
@@ -497,6 +534,14 @@ class TorchRunner(Runner):
                                             f"{', '.join(missing)}", Location(str(self.path)))]
         return []
 
+    def to_precision(self, precision):
+        import torch
+
+        self._dtype = getattr(torch, precision)
+        self.obj.to(self._dtype)
+        return _precision_of({str(p.dtype).removeprefix("torch.") for p in self.obj.parameters()
+                              if p.is_floating_point()})
+
     def _train_steps(self, batches, settings, ending, training):
         import torch
         from torch import nn
@@ -512,7 +557,7 @@ class TorchRunner(Runner):
         losses = []
         for inputs, targets in batches:
             optimizer.zero_grad()
-            result = self.obj(*(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs))
+            result = self.obj(*(self._tensor(a) for a in inputs))
             outputs = result[0] if isinstance(result, (tuple, list)) else result
             names = {"torch": torch, "outputs": outputs, "targets": torch.from_numpy(np.ascontiguousarray(targets))}
             shaped = _vocabulary_code(settings.loss.torch_targets, names)
@@ -526,7 +571,7 @@ class TorchRunner(Runner):
     def _forward(self, inputs):
         import torch
 
-        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in inputs]
+        tensors = [self._tensor(a) for a in inputs]
         try:
             with torch.no_grad():
                 result = self.obj(*tensors)
@@ -655,6 +700,9 @@ class KerasRunner(Runner):
         return error("weight-layout-unknown", f"{self.path.name}: its layers are not laid out like the generated "
                      f"Keras model of {self.model.name}, so pivot weights cannot be placed ({exc})",
                      Location(str(self.path)))
+
+    def to_precision(self, precision):
+        return _precision_of({str(v.dtype) for v in self.obj.trainable_variables})
 
     def _train_steps(self, batches, settings, ending, training):
         import keras
@@ -790,6 +838,6 @@ def runner_for_code(code: str, path, model, framework: str) -> Runner:
     return open_model_file(path, model, framework)
 
 
-__all__ = ["KERAS", "PYTORCH", "KerasRunner", "NodeSite", "Runner", "TorchRunner", "detect_framework", "enliven",
-           "instantiate", "load_source_module", "node_sites", "open_model_file", "random_inputs", "runner_for_code",
-           "shape_fits"]
+__all__ = ["FLOAT32", "FLOAT64", "KERAS", "PRECISIONS", "PYTORCH", "KerasRunner", "NodeSite", "Runner",
+           "TorchRunner", "detect_framework", "enliven", "instantiate", "keras_precision", "load_source_module",
+           "node_sites", "open_model_file", "random_inputs", "runner_for_code", "shape_fits"]

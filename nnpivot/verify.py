@@ -34,6 +34,7 @@ from nnpivot.frameworks import (
     Runner,
     detect_framework,
     enliven,
+    keras_precision,
     node_sites,
     open_model_file,
     random_inputs,
@@ -300,7 +301,7 @@ def report_lines(result: VerifyResult, a_name: str, b_name: str) -> list[str]:
 def run_verify(args) -> int:
     """The ``nnpivot verify`` subcommand."""
     framework_a = detect_framework(args.a)
-    detect_framework(args.b)
+    framework_b = detect_framework(args.b)
     source_report = None
     model_args, settings = parse_model_args(args.model_args), parse_settings(args.settings)
     if args.model:
@@ -317,7 +318,10 @@ def run_verify(args) -> int:
         if has_errors(diagnostics):
             raise NNPivotError(diagnostics)
     if args.train is not None:
-        return _run_training(args, model, source_report, store, framework_a, model_args, settings)
+        if KERAS not in (framework_a, framework_b):
+            return _run_training(args, model, source_report, store, framework_a, model_args, settings)
+        with keras_precision(args.train_precision):  # Keras models are built (and trained) in it
+            return _run_training(args, model, source_report, store, framework_a, model_args, settings)
     if source_report is not None:  # run A (its definitions only) through the importer's maps of its layers
         a = source_runner(args.a, framework_a, model, source_report, model_args, settings)
         result = verify_runners(a, open_model_file(args.b, model), model, store, inputs=args.inputs, atol=args.atol,
@@ -385,7 +389,7 @@ def _run_training(args, model, source_report, store, framework_a, model_args, se
     config_b = _training_config(b, model)
     result = train_runners(a, b, model, (config_a, config_b), args.train, sizes_to_check(model)[0],
                            args.train_batch, args.seed, store,
-                           locations=(location_of(config_a), location_of(config_b)))
+                           locations=(location_of(config_a), location_of(config_b)), precision=args.train_precision)
     weights = f"from {args.weights}" if args.weights else f"random ({a.framework} initialization of {a.path.name})"
     for diagnostic in result.diagnostics:  # gcc-style on stderr, as the command line prints every diagnostic
         print(diagnostic, file=sys.stderr)

@@ -23,6 +23,21 @@ updates the running variance with the unbiased batch variance and Keras with
 the biased one: a framework convention no migration can change, which would
 hide every other difference in the final weights.)
 
+Both train in float64 by default (``--train-precision float32`` trains as the
+files do): a PyTorch module is converted (``model.double()``), Keras models are
+built and trained under a float64 dtype policy (``frameworks.keras_precision``),
+inputs and float labels are the same float32-drawn values given in float64, and
+both optimizers get their hyper-parameters rounded to float32, the values Keras
+computes with even in float64 (ops.cast of a Python float goes through float32:
+SGD's momentum, Adam's betas). Why: in float32 the two frameworks sum
+convolutions and matrix products in different orders, and the ~1e-7 relative
+differences of the first step grow along the training of a deep network (Adam
+normalizing tiny gradients, max-pool ties, ReLU boundaries, a loss that rises)
+until the losses part with no translation error; in float64 a faithful pair
+agrees within ~1e-15 over 50 steps, so what the check measures is the
+translation. A wrong setting still fails in float64 (tests/test_verify_training.py;
+measurements in benchmarks/results/verify_train_paper.md).
+
 The loss of every step (taken before its update) is compared relatively, and
 every pivot parameter after the last step; the first step and the first
 parameter (pivot key order) beyond the tolerances are named in located
@@ -36,7 +51,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, location_of, warning
-from nnpivot.frameworks import Runner, enliven, random_inputs
+from nnpivot.frameworks import FLOAT32, FLOAT64, Runner, enliven, random_inputs
 from nnpivot.generators.pytorch import parameter_slots
 from nnpivot.kinds import kind_of
 from nnpivot.kinds import training as vocabulary
@@ -52,6 +67,7 @@ LOSS_ATOL = 1e-6     # losses near zero are compared absolutely
 WEIGHT_ATOL = 1e-4
 WEIGHT_RTOL = 1e-3
 DEFAULT_BATCH = 4
+DEFAULT_PRECISION = FLOAT64
 
 
 @dataclass
@@ -72,6 +88,7 @@ class TrainResult:
     batch: int
     frameworks: tuple[str, str]
     settings: tuple[str, str]                 # each file's training settings, described
+    precisions: tuple[str, str]               # the floating dtype each model trained in
     losses: tuple[list[float], list[float]]
     parameters: list[ParameterDifference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -184,9 +201,27 @@ def two_bias_layers(model, settings: vocabulary.TrainingSettings) -> tuple[str, 
     return tuple(dict.fromkeys(paths))
 
 
-def resolve_settings(configs: tuple, paths: tuple[str, str], model=None):
+def check_settings(width: int | None = None) -> vocabulary.TrainingSettings:
+    """What two files that set no training configuration train with: SGD with momentum and cross-entropy, or
+    binary cross-entropy for a model with one output unit (cross-entropy over one class is 0 whatever the
+    weights, so nothing would train and the check would pass on no evidence)."""
+    shared = vocabulary.training_settings(None)
+    return replace(shared, loss=vocabulary.LOSSES["binary_cross_entropy"]) if width == 1 else shared
+
+
+def float32_values(settings: vocabulary.TrainingSettings) -> vocabulary.TrainingSettings:
+    """``settings`` with the learning rate and every hyper-parameter rounded to float32. Keras's optimizers read
+    a Python float through float32 even in a float64 model (ops.cast: SGD's momentum, Adam's betas, weight
+    decay), PyTorch's take it as given: a float64 check gives both the float32 values, which both take exactly
+    (and which float32 training computes with)."""
+    return replace(settings, learning_rate=float(np.float32(settings.learning_rate)),
+                   parameters={key: float(np.float32(value)) for key, value in settings.parameters.items()})
+
+
+def resolve_settings(configs: tuple, paths: tuple[str, str], width: int | None = None, model=None):
     """Each file's TrainingSettings from its (possibly None) pivot TrainingConfig, with notes on what stood in;
-    each with the two-bias layers of the model its configuration belongs to (``model`` for the check's own)."""
+    each with the two-bias layers of the model its configuration belongs to (``model`` for the check's own);
+    ``width`` is the model's number of output units (the check's own loss depends on it)."""
     notes = []
     settings = []
     for config, path in zip(configs, paths):
@@ -198,7 +233,7 @@ def resolve_settings(configs: tuple, paths: tuple[str, str], model=None):
             resolved = replace(resolved, two_bias_layers=two_bias_layers(config.eContainer(), resolved))
         settings.append(resolved)
     if settings[0] is None and settings[1] is None:
-        shared = vocabulary.training_settings(None)
+        shared = check_settings(width)
         shared = replace(shared, two_bias_layers=two_bias_layers(model, shared))
         notes.append(f"neither file sets a training configuration: both train with {shared.describe()}, an update "
                      "rule both frameworks share")
@@ -211,16 +246,22 @@ def resolve_settings(configs: tuple, paths: tuple[str, str], model=None):
     return tuple(settings), notes
 
 
+def _in_precision(array: np.ndarray, precision: str) -> np.ndarray:
+    return array.astype(precision, copy=False) if np.issubdtype(array.dtype, np.floating) else array
+
+
 def make_batches(model, reference: Runner, loss: vocabulary.LossEntry, steps: int, batch: int, seed: int,
-                 size: int) -> list[tuple[list[np.ndarray], np.ndarray]]:
-    """STEPS batches of seeded inputs and labels (pivot layout); the labels' shape from ``reference``'s output."""
+                 size: int, precision: str = FLOAT32) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """STEPS batches of seeded inputs and labels (pivot layout); the labels' shape from ``reference``'s output.
+    Floating inputs and labels are drawn as float32 values and given in ``precision`` (the same numbers in
+    either precision)."""
     rng = np.random.default_rng(seed + 1)
     batches = []
     for step in range(steps):
-        inputs = random_inputs(model, batch, seed + 1 + step, size)
+        inputs = [_in_precision(a, precision) for a in random_inputs(model, batch, seed + 1 + step, size)]
         if step == 0:
             output = reference.run(inputs)[0]
-        batches.append((inputs, training_labels(loss, output, rng)))
+        batches.append((inputs, _in_precision(training_labels(loss, output, rng), precision)))
     return batches
 
 
@@ -276,39 +317,60 @@ def zero_kept_keys(model) -> frozenset[str]:
 
 
 def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size: int, batch: int = DEFAULT_BATCH,
-                  seed: int = 0, store: WeightStore | None = None, locations: tuple = (None, None)) -> TrainResult:
+                  seed: int = 0, store: WeightStore | None = None, locations: tuple = (None, None),
+                  precision: str = DEFAULT_PRECISION) -> TrainResult:
     """Train ``a`` and ``b`` for ``steps`` steps from the same weights on the same batches and compare.
 
     ``configs`` are the files' pivot TrainingConfigs (either may be None); ``size`` what the ``?`` input axes
-    are; ``locations`` where each file's configuration is written (for the diagnostics). Without ``store`` the weights are ``a``'s own
-    initialization, made lively.
+    are; ``locations`` where each file's configuration is written (for the diagnostics). Without ``store`` the
+    weights are ``a``'s own initialization, made lively. Both train in ``precision`` ("float64" or "float32"): a
+    PyTorch model is converted; a Keras model must have been built in it (frameworks.keras_precision), and a
+    note says so when it was not.
     """
     paths = (a.path.name, b.path.name)
-    settings, notes = resolve_settings(configs, paths, model)
+    if store is None:
+        store = enliven(a.native_store(), seed, zero_kept_keys(a.model) | zero_kept_keys(b.model))
+    precisions = [a.to_precision(precision), b.to_precision(precision)]
+    a.load_store(store)
+    b.load_store(store)
+    sample = [_in_precision(x, precision) for x in random_inputs(model, 1, seed, size)]
+    for index, runner in enumerate((a, b)):
+        try:
+            width = runner.run(sample)[0].shape[-1]
+        except NNPivotError:  # a forward that fixes float32 (x.float()) trains as it is written
+            if precision == FLOAT32:
+                raise
+            precisions[index] = runner.to_precision(FLOAT32)
+            width = runner.run(sample)[0].shape[-1]
+    settings, notes = resolve_settings(configs, paths, width, model)
+    if precision == FLOAT64:
+        settings = tuple(float32_values(s) for s in settings)
     for runner, setting, path in zip((a, b), settings, paths):
         if runner.framework == "keras" and setting.two_bias_layers:
             notes.append(f"{path}: the one bias of {', '.join(setting.two_bias_layers)} stands for PyTorch's two "
                          "(bias_ih, bias_hh) and takes twice its optimizer step, as generated Keras training code does")
-    if store is None:
-        store = enliven(a.native_store(), seed, zero_kept_keys(a.model) | zero_kept_keys(b.model))
-    a.load_store(store)
-    b.load_store(store)
+    notes += [f"{path} trains in {found}, not {precision} (its code fixes the dtype)"
+              for path, found in zip(paths, precisions) if found != precision]
     ending = ending_of(model)
-    batches = make_batches(model, a, settings[0].loss, steps, batch, seed, size)
+    batches = make_batches(model, a, settings[0].loss, steps, batch, seed, size, precision)
     b_batches = batches
     if settings[0].loss.name != settings[1].loss.name:
-        classes = a.run(batches[0][0])[0].shape[-1]
-        b_batches = [(inputs, labels_for(settings[1].loss, labels, settings[0].loss, classes))
-                     for inputs, labels in batches]
+        b_batches = [(inputs, _in_precision(labels_for(settings[1].loss, labels, settings[0].loss, width),
+                                            precision)) for inputs, labels in batches]
         formats = [vocabulary.label_format(s.loss) for s in settings]
         notes.append(f"the files train different losses ({settings[0].loss.name} and {settings[1].loss.name}): "
                      f"the labels follow {paths[0]}'s" + (f", given to {paths[1]} as {formats[1]}"
                                                           if b_batches[0][1] is not batches[0][1] else ""))
     losses = (a.train_steps(batches, settings[0], ending), b.train_steps(b_batches, settings[1], ending))
+    trained = a.current_store()
     # a Keras model holds one bias, PyTorch's bias_ih + bias_hh: with two trained, only their sums compare
     summed = two_bias_nodes(model) if "keras" in (a.framework, b.framework) else frozenset()
     result = TrainResult(steps, batch, (a.framework, b.framework), (settings[0].describe(), settings[1].describe()),
-                         losses, compare_weights(model, a.current_store(), b.current_store(), summed), notes)
+                         tuple(precisions), losses, compare_weights(model, trained, b.current_store(), summed), notes)
+    if all(p.max_abs_diff == 0 for p in compare_weights(model, store, trained)):
+        result.diagnostics.append(warning(
+            "training-inert", f"no parameter of {paths[0]} changed in {steps} steps (its loss gives no gradient): "
+            "the check compared no training", locations[0] or Location(str(a.path))))
     step = result.first_divergent_step
     if step is not None:
         x, y = losses[0][step - 1], losses[1][step - 1]
@@ -334,8 +396,8 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
     differences = result.loss_differences
     worst = max(differences, default=0.0)
     lines = [(f"{a_name} ({result.frameworks[0]}) vs {b_name} ({result.frameworks[1]}): {result.steps} training "
-             f"steps on seeded batches of {result.batch}, weights {weights}; both in inference mode (dropout off, "
-             "batch normalization on its fixed running statistics)"),
+             f"steps on seeded batches of {result.batch} in {' and '.join(dict.fromkeys(result.precisions))}, weights "
+             f"{weights}; both in inference mode (dropout off, batch normalization on its fixed running statistics)"),
              f"training: {a_name} {result.settings[0]}; {b_name} {result.settings[1]}"]
     lines += [f"note: {text}" for text in result.notes]
     if result.losses[0]:
@@ -356,6 +418,6 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
     return lines
 
 
-__all__ = ["ParameterDifference", "TrainResult", "compare_weights", "ending_of", "labels_for", "make_batches",
-           "resolve_settings", "train_report_lines", "train_runners", "training_labels", "two_bias_layers",
-           "zero_kept_keys"]
+__all__ = ["ParameterDifference", "TrainResult", "check_settings", "compare_weights", "ending_of", "float32_values",
+           "labels_for", "make_batches", "resolve_settings", "train_report_lines", "train_runners", "training_labels",
+           "two_bias_layers", "zero_kept_keys"]

@@ -25,7 +25,7 @@ import torch
 from keras import ops
 
 from nnpivot.diagnostics import NNPivotError
-from nnpivot.frameworks import keras_optimizer_class, rule_optimizer_class
+from nnpivot.frameworks import keras_optimizer_class, keras_precision, rule_optimizer_class
 from nnpivot.generators import keras as K
 from nnpivot.generators import pytorch as P
 from nnpivot.generators.nn_text import to_text as print_nn
@@ -122,6 +122,55 @@ def test_pytorch_adam_in_keras_updates_as_pytorch(name, torch_options, keras_opt
     assert _largest_difference(native, expected) > 100 * TOLERANCE
     assert _largest_difference(_keras_trajectory(_keras_class(name), weights, gradients, traced, **keras_options),
                                expected) <= TOLERANCE
+
+
+# In float64 (nnpivot verify --train's default) the rule classes take the other framework's steps up to float64
+# rounding. Keras raises beta_1 and beta_2 rounded to float32 in its bias corrections and rounds its weight decay
+# so (ops.cast of a Python float goes through float32), PyTorch takes them as given: a 6e-6 relative difference
+# of every Adam step (6e-8 here) until the rule classes carried it over, which made the Keras tutorial CNN's
+# check part at step 40 in float64.
+FLOAT64_TOLERANCE = 1e-12
+
+
+@pytest.mark.parametrize(("name", "torch_options", "keras_options", "scale"), ADAM_CASES)
+def test_adam_rule_classes_take_the_other_frameworks_steps_in_float64(name, torch_options, keras_options, scale):
+    weights, gradients = _weights_and_gradients(scale)
+    weights = [w.astype(np.float64) for w in weights]
+    gradients = [[g.astype(np.float64) for g in step] for step in gradients]
+    entry = vocabulary.OPTIMIZERS[name]
+    with keras_precision("float64"):  # the learning rate variable too
+        keras_own = _keras_trajectory(getattr(keras.optimizers, entry.keras_name), weights, gradients, False,
+                                      **keras_options)
+        keras_rule = _keras_trajectory(_keras_class(name), weights, gradients, True, **keras_options)
+    torch_own = _torch_trajectory(getattr(torch.optim, entry.torch_name), weights, gradients, **torch_options)
+    torch_rule = _torch_trajectory(_torch_class(name), weights, gradients, **torch_options)
+    assert keras_own[-1][0].dtype == torch_own[-1][0].dtype == np.float64
+    assert _largest_difference(torch_rule, keras_own) <= FLOAT64_TOLERANCE
+    assert _largest_difference(keras_rule, torch_own) <= FLOAT64_TOLERANCE
+
+
+def test_keras_adam_rounds_its_betas_to_float32_in_float64():
+    """What the float64 rule classes carry over: Keras's own Adam against Adam written out with the betas rounded
+    to float32 in the bias corrections (and as given in the averages) agrees; with the betas as given it does not."""
+    weights, gradients = _weights_and_gradients(1e-2)
+    weights = [w.astype(np.float64) for w in weights]
+    gradients = [[g.astype(np.float64) for g in step] for step in gradients]
+    with keras_precision("float64"):
+        found = _keras_trajectory(keras.optimizers.Adam, weights, gradients, False, learning_rate=0.01)
+
+    def written_out(beta_of_corrections):
+        params, m, v, trajectory = [w.copy() for w in weights], [0.0] * len(weights), [0.0] * len(weights), []
+        for t, step in enumerate(gradients, start=1):
+            for i, g in enumerate(step):
+                m[i] = m[i] + (g - m[i]) * (1 - 0.9)
+                v[i] = v[i] + (g * g - v[i]) * (1 - 0.999)
+                alpha = 0.01 * math.sqrt(1 - beta_of_corrections(0.999) ** t) / (1 - beta_of_corrections(0.9) ** t)
+                params[i] = params[i] - m[i] * alpha / (np.sqrt(v[i]) + 1e-7)
+            trajectory.append([p.copy() for p in params])
+        return trajectory
+
+    assert _largest_difference(found, written_out(lambda beta: float(np.float32(beta)))) <= FLOAT64_TOLERANCE
+    assert _largest_difference(found, written_out(lambda beta: beta)) > 100 * FLOAT64_TOLERANCE
 
 
 def test_pytorch_adam_weight_decay_in_keras_is_added_to_the_gradient():
