@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.kinds.pysyntax import literal, python_name, symbolic
+from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.blocks import BlockError, absent_nodes, evaluate, guard_of, loop_count, loop_of, specialise
 from nnpivot.shapes import ShapeTable, block_shapes
 
@@ -268,6 +269,32 @@ def declared_outside(block) -> set:
 
     return {node.weightsOf for node in block.nodes
             if node.weightsOf in guards and group(node) != group(node.weightsOf)}
+
+
+def rendered_alike(nodes: list, hoisted: set, renderings) -> tuple[list, list, list] | None:
+    """(declarations, init lines, call lines) of ``nodes`` when every call computing a node renders it alike,
+    else None. ``renderings(node)`` yields per call the node's declaration lines where it is in ``hoisted``
+    (declared outside its guard; None where that call has none) and its (init lines, call lines) where the call
+    computes it (else None). A hoisted node's declaration goes to the declarations, not to its unit's init."""
+    declared, unit_init, unit_body = [], [], []
+    for node in nodes:
+        if is_kind(node, "Input") or is_kind(node, "Select"):
+            continue
+        texts, declarations = set(), set()
+        for declaration, text in renderings(node):
+            if declaration is not None:
+                declarations.add(declaration)
+            if text is not None:
+                texts.add(text)
+        if len(texts) > 1 or (not texts and node not in hoisted) or len(declarations) > 1:
+            return None
+        if node in hoisted:
+            declared.extend(declarations.pop() if declarations else ())
+        if texts:
+            ((node_init, node_body),) = texts
+            unit_init += [] if node in hoisted else node_init
+            unit_body += node_body
+    return declared, unit_init, unit_body
 
 
 def parameter_name(parameter, reserved: frozenset) -> str:

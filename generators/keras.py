@@ -58,6 +58,7 @@ from .blockcode import (
     per_call_values,
     plan_block,
     reads_per_call,
+    rendered_alike,
 )
 from .codegen import (
     MODULE_NAMES,
@@ -451,32 +452,22 @@ class ParameterisedCode:
         body: list[str] = []
         hoisted = declared_outside(self.block)
 
-        def rendered(nodes: list):
-            """(init lines, call lines) of ``nodes``, alike in every call computing them, else None; a layer
-            declared outside its guard goes to ``init`` from any call's template."""
-            unit_init, unit_body = [], []
-            for node in nodes:
-                if is_kind(node, "Input") or is_kind(node, "Select"):
+        def renderings(node):
+            """Per call: the node's declaration where it is hoisted, its (init, call) lines where it computes."""
+            for call, init_code, body_code in zip(plan.calls, inits, bodies):
+                if node.name not in init_code.spans:
+                    yield None, None
                     continue
-                texts, declarations = set(), set()
-                for call, init_code, body_code in zip(plan.calls, inits, bodies):
-                    if node in hoisted and node.name in init_code.spans:   # the template holds every node
-                        i0, i1, _, _ = init_code.spans[node.name]
-                        declarations.add(tuple(init_code.init[i0:i1]))
-                    if not call.computes(node.name) or node.name not in init_code.spans:
-                        continue
-                    i0, i1, _, _ = init_code.spans[node.name]
-                    _, _, b0, b1 = body_code.spans[node.name]
-                    texts.add((tuple(init_code.init[i0:i1]), tuple(body_code.body[b0:b1])))
-                if len(texts) > 1 or (not texts and node not in hoisted) or len(declarations) > 1:
-                    return None
-                if node in hoisted:
-                    init.extend(declarations.pop() if declarations else ())
-                if texts:
-                    ((node_init, node_body),) = texts
-                    unit_init += [] if node in hoisted else node_init
-                    unit_body += node_body
-            return unit_init, unit_body
+                i0, i1, _, _ = init_code.spans[node.name]
+                declaration = tuple(init_code.init[i0:i1]) if node in hoisted else None
+                if not call.computes(node.name):
+                    yield declaration, None
+                    continue
+                _, _, b0, b1 = body_code.spans[node.name]
+                yield declaration, (tuple(init_code.init[i0:i1]), tuple(body_code.body[b0:b1]))
+
+        def rendered(nodes: list):
+            return rendered_alike(nodes, hoisted, renderings)
 
         names = OutputNames(self.block, rename=lambda n: python_name(n, RESERVED))
 
@@ -526,7 +517,8 @@ class ParameterisedCode:
             branches = [rendered(members(unit, order)), rendered(members(unit, order, True))]
             if None in branches:
                 return None
-            (unit_init, unit_body), (else_init, else_body) = branches
+            (declared, unit_init, unit_body), (else_declared, else_init, else_body) = branches
+            init += declared + else_declared   # modules a node outside their group uses exist whichever runs
             if unit.eClass.name != "Guard":
                 init += unit_init
                 body += unit_body

@@ -53,6 +53,7 @@ from .blockcode import (
     per_call_values,
     plan_block,
     reads_per_call,
+    rendered_alike,
 )
 from .codegen import OutputNames
 
@@ -208,32 +209,20 @@ class _Generation:
         errors_before = len(self.diagnostics)
         hoisted = declared_outside(block)
 
-        def rendered(nodes: list, inner: str):
-            """(init lines, forward lines) of ``nodes`` rendered alike by every call computing them, else None;
-            a module declared outside its guard is declared at ``indent`` from any call's template."""
-            unit_init: list[str] = []
-            unit_forward: list[str] = []
-            for node in nodes:
-                if is_kind(node, "Input") or is_kind(node, "Select"):
+        def renderings(node, inner: str):
+            """Per call: the node's declaration (at ``indent``) where it is hoisted, its (init, forward) lines
+            (at ``inner``) where it computes."""
+            for call, run in zip(plan.calls, running.calls):
+                declaration = tuple(self.template_code(call, node, names, indent, plan.sources)[0]) \
+                    if node in hoisted and call.node(node.name) in call.shapes else None
+                if not (call.computes(node.name) and run.computes(node.name)):
+                    yield declaration, None
                     continue
-                texts, declarations = set(), set()
-                for call, run in zip(plan.calls, running.calls):
-                    if node in hoisted and call.node(node.name) in call.shapes:
-                        declarations.add(tuple(self.template_code(call, node, names, indent, plan.sources)[0]))
-                    if not (call.computes(node.name) and run.computes(node.name)):
-                        continue
-                    node_init = self.template_code(call, node, names, inner, plan.sources)[0]
-                    lines = self.template_code(run, node, names, inner, running.sources)[1]
-                    texts.add((tuple(node_init), tuple(lines)))
-                if len(texts) > 1 or (not texts and node not in hoisted) or len(declarations) > 1:
-                    return None
-                if node in hoisted:
-                    init.extend(declarations.pop() if declarations else ())
-                if texts:
-                    ((node_init, lines),) = texts
-                    unit_init += [] if node in hoisted else node_init
-                    unit_forward += lines
-            return unit_init, unit_forward
+                yield declaration, (tuple(self.template_code(call, node, names, inner, plan.sources)[0]),
+                                    tuple(self.template_code(run, node, names, inner, running.sources)[1]))
+
+        def rendered(nodes: list, inner: str):
+            return rendered_alike(nodes, hoisted, lambda node: renderings(node, inner))
 
         for unit in plan.units:
             if unit.eClass.name == "Loop":
@@ -250,7 +239,8 @@ class _Generation:
             if None in branches:
                 del self.diagnostics[errors_before:]   # the classes per argument set report their own
                 return None
-            (unit_init, unit_forward), (else_init, else_forward) = branches
+            (declared, unit_init, unit_forward), (else_declared, else_init, else_forward) = branches
+            init += declared + else_declared   # modules a node outside their group uses exist whichever runs
             if guarded:
                 if unit_init:
                     init.append(f"{indent}if {plan.condition(unit)}:")
