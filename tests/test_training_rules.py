@@ -62,7 +62,12 @@ def _torch_trajectory(optimizer_class, weights, gradients, **options) -> list[li
 
 
 def _keras_trajectory(optimizer_class, weights, gradients, traced: bool, **options) -> list[list[np.ndarray]]:
-    variables = [keras.Variable(w.copy()) for w in weights]
+    return _variables_trajectory(optimizer_class, [keras.Variable(w.copy()) for w in weights], gradients, traced,
+                                 **options)
+
+
+def _variables_trajectory(optimizer_class, variables, gradients, traced: bool, **options) -> list[list[np.ndarray]]:
+    """The Keras variables after each step of ``optimizer_class`` on the fixed gradients (eager or jit-compiled)."""
     optimizer = optimizer_class(**options)
     optimizer.build(variables)
 
@@ -367,20 +372,9 @@ def _two_bias_model():
 
 
 def _two_bias_keras_trajectory(optimizer_class, gradients, traced, **options):
-    model = _two_bias_model()
-    variables = list(model.trainable_variables)
-    optimizer = optimizer_class(**options)
-    optimizer.build(variables)
-
-    def apply(step):
-        optimizer.apply_gradients(zip(step, variables))
-
-    run = tf.function(apply, jit_compile=True) if traced else apply
-    trajectory = []
-    for step in gradients:
-        run([tf.constant(g) for g in step])
-        trajectory.append([ops.convert_to_numpy(v).copy() for v in variables])
-    return trajectory
+    # the model's own variables: the two-bias optimizer finds the LSTM bias by its path
+    return _variables_trajectory(optimizer_class, list(_two_bias_model().trainable_variables), gradients, traced,
+                                 **options)
 
 
 def _two_bias_torch_trajectory(optimizer_class, gradients, **options):
