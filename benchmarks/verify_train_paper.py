@@ -11,8 +11,8 @@ steps on the same seeded batches, each with the training configuration its impor
 and precision it prints the verdict, the first diverging step, the largest relative loss difference over the
 steps, the largest weight difference after them, the peak memory (ru_maxrss) and the time.
 
-The default batch is the test suite's (4) except for AlexNet and VGG16 (1): one check of VGG16 at 224 x 224
-holds about 8 GB, so those run apart from the suite, one file per process (``--only``).
+The default batch is the test suite's (4) except for AlexNet and VGG16 (1): one float64 check of VGG16 at 224 x 224
+holds about 10 GB, so those run apart from the suite, one file per process (``--only``).
 """
 from __future__ import annotations
 
