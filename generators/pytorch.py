@@ -569,13 +569,8 @@ def _loss_code(code: str, config, loss: str, diagnostics: list[Diagnostic]) -> s
 
 
 def _clipping(config) -> list[str]:
-    """Gradient clipping between backward() and step(): by global norm, then by value (as written)."""
-    lines = []
-    if config.clipNorm:
-        lines.append(f"torch.nn.utils.clip_grad_norm_(model.parameters(), {literal(config.clipNorm)})")
-    if config.clipValue:
-        lines.append(f"torch.nn.utils.clip_grad_value_(model.parameters(), {literal(config.clipValue)})")
-    return lines
+    """Gradient clipping between backward() and step(), in the vocabulary's order (kinds.training CLIPPINGS)."""
+    return [line for clipping, limit in vocabulary.clippings_of(config) for line in clipping.torch_lines(limit)]
 
 
 def _scheduler(config, diagnostics: list[Diagnostic]) -> tuple[str | None, str | None]:

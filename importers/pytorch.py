@@ -2708,7 +2708,7 @@ class _TrainingReader:
                         if keyword.arg == "batch_size":
                             batch = self.literal(keyword.value, values)
         optimizer = self.pick_optimizer(optimizers, mine, others)
-        clips = [c for c in clips if self.parameters_owner(c[1]) not in others]
+        clips = [c for c in clips if self.parameters_owner(self.parameter_loop(c[1]) or c[1]) not in others]
         if optimizer is None and loss is None and epochs is None and batch is None and not clips:
             return None
         config = TrainingConfig()
@@ -2763,9 +2763,10 @@ class _TrainingReader:
             for node in ast.walk(body))
 
     @staticmethod
-    def parameters_owner(call: ast.Call) -> str | None:
-        """``model`` of ``Adam(model.parameters())`` / ``clip_grad_norm_(self.net.parameters(), 1.0)``."""
-        first = call.args[0] if call.args else next(
+    def parameters_owner(call: ast.Call | ast.For) -> str | None:
+        """``model`` of ``Adam(model.parameters())`` / ``clip_grad_norm_(self.net.parameters(), 1.0)`` / ``for p
+        in model.parameters():``."""
+        first = call.iter if isinstance(call, ast.For) else call.args[0] if call.args else next(
             (k.value for k in call.keywords if k.arg in ("params", "parameters")), None)
         for node in ast.walk(first) if first is not None else ():
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
@@ -2941,6 +2942,20 @@ class _TrainingReader:
             parent = self.parents.get(parent)
         return parent if isinstance(parent, (ast.For, ast.While)) else None
 
+    def parameter_loop(self, call: ast.Call) -> ast.For | None:
+        """The loop ``for p in model.parameters():`` when ``call`` clips its one parameter ``p`` (each parameter
+        clipped by its own norm), else None."""
+        first = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "parameters"), None)
+        loop = self.loop_of(call)
+        if not isinstance(first, ast.Name) or not isinstance(loop, ast.For) or \
+                not isinstance(loop.target, ast.Name) or loop.target.id != first.id:
+            return None
+        iterated = loop.iter
+        if isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Attribute) and \
+                iterated.func.attr == "parameters":
+            return loop
+        return None
+
     def clipping(self, config, clip: str, call: ast.Call, values) -> None:
         where = self.importer.where(call)
         limit = self.literal(call.args[1], values) if len(call.args) > 1 else self.literal(next(
@@ -2958,8 +2973,9 @@ class _TrainingReader:
             config.clipValue = float(limit)
             set_location(config, where, feature="clipValue")
         else:
-            config.clipNorm = float(limit)
-            set_location(config, where, feature="clipNorm")
+            feature = "clipNormPerVariable" if self.parameter_loop(call) is not None else "clipNorm"
+            setattr(config, feature, float(limit))
+            set_location(config, where, feature=feature)
 
     def loss_arguments(self, call: ast.Call, spelling: str, values) -> None:
         """Read the loss's reduction and label smoothing; warn about the arguments the pivot does not hold."""

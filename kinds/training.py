@@ -291,8 +291,54 @@ SCHEDULE_CLASSES = ("StepDecay", "ExponentialDecay", "CosineDecay", "PiecewiseCo
 # DSL keywords of a ``loss name(...)`` call -> TrainingConfig features (the label format is the loss's own:
 # cross_entropy takes class indices, categorical_cross_entropy one-hot rows, binary_cross_entropy 0/1)
 LOSS_SETTINGS = {"reduction": "lossReduction", "label_smoothing": "labelSmoothing"}
+
+
+@dataclass(frozen=True)
+class Clipping:
+    """One way of clipping gradients between backward() and the optimizer step: its TrainingConfig feature (a
+    limit, 0 for none), its DSL setting, the statements generated PyTorch code writes (``{limit}``; ``model``
+    is the trained module) and the Keras optimizer keyword."""
+
+    feature: str
+    setting: str
+    torch: tuple[str, ...]
+    keras: str
+
+    def torch_lines(self, limit: float) -> list[str]:
+        return [line.format(limit=literal(limit)) for line in self.torch]
+
+
+# In the order PyTorch code applies them. PyTorch's clip_grad_norm_ scales by limit / (norm + 1e-6), Keras's
+# global_clipnorm and clipnorm by limit / norm: the frameworks' clipped gradients differ by about 1e-6 / norm
+# relatively, nothing else. Keras takes one of the three keywords only.
+CLIPPINGS = (
+    # the L2 norm of all gradients together
+    Clipping("clipNorm", "clip_norm", ("torch.nn.utils.clip_grad_norm_(model.parameters(), {limit})",),
+             "global_clipnorm"),
+    # each variable's gradient by its own L2 norm
+    Clipping("clipNormPerVariable", "clip_norm_per_variable",
+             ("for parameter in model.parameters():", "    torch.nn.utils.clip_grad_norm_(parameter, {limit})"),
+             "clipnorm"),
+    # each gradient element to [-limit, limit]
+    Clipping("clipValue", "clip_value", ("torch.nn.utils.clip_grad_value_(model.parameters(), {limit})",),
+             "clipvalue"),
+)
+CLIPPINGS_BY_FEATURE = {c.feature: c for c in CLIPPINGS}
+CLIPPINGS_BY_KERAS = {c.keras: c for c in CLIPPINGS}
 # DSL training settings that are one number -> TrainingConfig features
-CLIPPING_SETTINGS = {"clip_norm": "clipNorm", "clip_value": "clipValue"}
+CLIPPING_SETTINGS = {c.setting: c.feature for c in CLIPPINGS}
+
+
+def clippings_of(config) -> tuple[tuple[Clipping, float], ...]:
+    """The clippings a TrainingConfig sets, with their limits, in the order PyTorch applies them."""
+    return tuple((c, float(getattr(config, c.feature))) for c in CLIPPINGS if getattr(config, c.feature))
+
+
+def keras_clipping(clippings) -> tuple[tuple[Clipping, float] | None, list[Clipping]]:
+    """The one clipping a Keras optimizer takes of ``clippings`` (the first, as PyTorch applies them), and the
+    ones it leaves out."""
+    clippings = list(clippings)
+    return (clippings[0] if clippings else None), [c for c, _ in clippings[1:]]
 # Schedules that advance only once per epoch whatever the source writes
 PER_EPOCH_ONLY = frozenset({"ReduceOnPlateau"})
 PER_STEP_ONLY = frozenset({"OneCycle"})
@@ -642,6 +688,21 @@ class TrainingSettings:
     rule: str = ""                  # whose update rule, where it matters (rule_of): the runners pick the class
     # pivot paths of the recurrent layers whose one Keras bias takes twice its step (PyTorch's two biases)
     two_bias_layers: tuple[str, ...] = ()
+    clippings: tuple[tuple[Clipping, float], ...] = ()   # clippings_of the configuration
+
+    @property
+    def clip_norm(self) -> float:
+        """The limit of the norm of all gradients together (0: not clipped so)."""
+        return next((limit for c, limit in self.clippings if c.feature == "clipNorm"), 0.0)
+
+    def torch_clipping(self) -> list[str]:
+        """The statements PyTorch code clips the gradients of ``model`` with, as generated code writes them."""
+        return [line for clipping, limit in self.clippings for line in clipping.torch_lines(limit)]
+
+    def keras_clipping(self) -> dict:
+        """The keras.optimizers clipping keyword (Keras takes one: the first of ``clippings``)."""
+        kept = keras_clipping(self.clippings)[0]
+        return {kept[0].keras: kept[1]} if kept else {}
 
     def torch_keywords(self) -> dict:
         """The torch.optim keywords of the set parameters (a tuple keyword such as betas completed with the
@@ -671,7 +732,8 @@ class TrainingSettings:
         values = [f"learning_rate={self.learning_rate:g}", *(f"{k}={v:g}" for k, v in self.parameters.items())]
         if self.rule:
             values.append(f"rule={self.rule}")
-        return f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}"
+        clipped = "".join(f", {c.setting} {limit:g}" for c, limit in self.clippings)
+        return f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}{clipped}"
 
 
 # How a loss wants its labels, for data made up to train with it (``label_format``).
@@ -707,7 +769,8 @@ def training_settings(config) -> TrainingSettings | None:
     learning_rate = optimizer.learningRate if optimizer is not None else DEFAULT_LEARNING_RATE
     parameters = {p.key: p.value for p in optimizer.parameters} if optimizer is not None else {}
     rule = rule_of(optimizer) if optimizer is not None else ""
-    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule)
+    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule,
+                            clippings=clippings_of(config))
 
 
 # --- documentation ---------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ rows, 0/1 values or real values of the output's shape). Each file trains with
 its OWN training configuration, read by its importer into the pivot (a source
 file's ``compile``/``torch.optim`` code, a generated file's ``train``) and
 resolved through :func:`nnpivot.kinds.training.training_settings`: a migration
-that changed the learning rate or an epsilon trains differently and fails. A
+that changed the learning rate, an epsilon or the gradient clipping (by the norm of
+all gradients, each variable's norm or value: kinds.training CLIPPINGS, applied
+as each framework's code applies it) trains differently and fails. A
 file whose configuration cannot be read trains with the other's; with none on
 either side both use SGD with momentum 0.9 (learning rate 0.01) and
 cross-entropy, an update rule the frameworks share exactly
@@ -184,7 +186,7 @@ def two_bias_layers(model, settings: vocabulary.TrainingSettings) -> tuple[str, 
     ``_l{i}``) of ``model``'s recurrent layers with PyTorch's two biases, whose one Keras bias takes twice its
     step, as the generated Keras training does where it is exact with ``settings`` (kinds.training
     ``two_bias_problem``); () elsewhere."""
-    if model is None or vocabulary.two_bias_problem(settings.optimizer, settings.parameters):
+    if model is None or vocabulary.two_bias_problem(settings.optimizer, settings.parameters, settings.clip_norm):
         return ()
     try:
         slots = parameter_slots(model)
@@ -215,7 +217,8 @@ def float32_values(settings: vocabulary.TrainingSettings) -> vocabulary.Training
     decay), PyTorch's take it as given: a float64 check gives both the float32 values, which both take exactly
     (and which float32 training computes with)."""
     return replace(settings, learning_rate=float(np.float32(settings.learning_rate)),
-                   parameters={key: float(np.float32(value)) for key, value in settings.parameters.items()})
+                   parameters={key: float(np.float32(value)) for key, value in settings.parameters.items()},
+                   clippings=tuple((c, float(np.float32(limit))) for c, limit in settings.clippings))
 
 
 def resolve_settings(configs: tuple, paths: tuple[str, str], width: int | None = None, model=None):
