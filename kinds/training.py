@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nnpivot.kinds.layout import keras_boundary
 from nnpivot.kinds.pysyntax import literal
 from nnpivot.kinds.spec import snake
 
@@ -491,6 +492,13 @@ class Spelling:
 VALUES = "values"
 
 
+def class_axis(rank: int) -> int:
+    """The axis of a model output (pivot layout, ``rank`` axes with the batch) holding a class loss's classes:
+    the one the output's Keras form has last (kinds.layout keras_boundary), where Keras's losses read them: a
+    vector's or an (N, T, C) sequence's last axis, a feature map's channels."""
+    return keras_boundary(rank)[-1]
+
+
 # Keras squeezes or expands labels to the outputs' rank; PyTorch's losses need the shapes they document.
 _SAME_SHAPE = "targets.reshape(outputs.shape).to(outputs.dtype)"  # (N,) labels of an (N, 1) output
 _CLASS_INDICES = "targets.reshape(outputs.shape[:-1]).long()"    # (N, 1) class indices -> (N,)
@@ -516,6 +524,22 @@ class LossEntry:
 
     def keras(self, ending: str) -> Writing:
         return self.keras_writings.get(ending) or self.keras_writings[LOGITS]
+
+    def torch_operands(self, ending: str, rank: int) -> tuple[str, str]:
+        """How generated PyTorch code gives the loss a model output of ``rank`` axes (batch included) and its
+        labels: a format of the output (``{}``) and code of ``targets`` and ``outputs``. A class loss reads
+        the classes on the output's ``class_axis``, PyTorch's on dim 1: a sequence's (N, T, C) output goes in
+        as (N, C, T), its one-hot labels too; a feature map's classes are already on dim 1, its class indices
+        are the map without that axis."""
+        given, targets = self.torch(ending).input, self.torch_targets
+        if self.output in (VALUES, BINARY_PROBABILITIES) or rank <= 2:
+            return given, targets
+        axis = class_axis(rank)
+        if axis == rank - 1:
+            return f"{given}.movedim(-1, 1)", targets + (".movedim(-1, 1)" if targets == _SOFT_TARGETS else "")
+        if targets == _CLASS_INDICES:
+            targets = f"targets.reshape(outputs.shape[:{axis}] + outputs.shape[{axis + 1}:]).long()"
+        return given, targets
 
     def reads(self, ending: str) -> str:
         """How this pivot loss reads the output of a model with ``ending``."""

@@ -562,8 +562,8 @@ class TorchRunner(Runner):
             result = self.obj(*(self._tensor(a) for a in inputs))
             outputs = result[0] if isinstance(result, (tuple, list)) else result
             names = {"torch": torch, "outputs": outputs, "targets": torch.from_numpy(np.ascontiguousarray(targets))}
-            shaped = _vocabulary_code(settings.loss.torch_targets, names)
-            loss = loss_fn(_vocabulary_code(writing.input.format("outputs"), names), shaped)
+            given, labels = settings.loss.torch_operands(ending, outputs.dim())
+            loss = loss_fn(_vocabulary_code(given.format("outputs"), names), _vocabulary_code(labels, names))
             loss.backward()
             exec(clipping, {"torch": torch, "model": self.obj})  # noqa: S102
             optimizer.step()

@@ -153,9 +153,10 @@ def training_labels(entry: vocabulary.LossEntry, output: np.ndarray, rng) -> np.
         return rng.standard_normal(output.shape).astype(np.float32)
     if form == vocabulary.BINARY:
         return (rng.random(output.shape) < 0.5).astype(np.float32)
-    classes = rng.integers(0, output.shape[-1], size=output.shape[:-1])
+    axis = vocabulary.class_axis(output.ndim)   # an (N, T, C) sequence's last, a feature map's channels
+    classes = rng.integers(0, output.shape[axis], size=np.delete(output.shape, axis))
     if form == vocabulary.ONE_HOT:
-        return np.eye(output.shape[-1], dtype=np.float32)[classes]
+        return np.moveaxis(np.eye(output.shape[axis], dtype=np.float32)[classes], -1, axis)
     return classes.astype(np.int64)
 
 
