@@ -254,6 +254,14 @@ def _in_precision(array: np.ndarray, precision: str) -> np.ndarray:
     return array.astype(precision, copy=False) if np.issubdtype(array.dtype, np.floating) else array
 
 
+def store_in_precision(store: WeightStore, precision: str) -> WeightStore:
+    """A copy of ``store`` with its floating arrays in ``precision`` (the same numbers)."""
+    result = WeightStore()
+    for key, array in store.items():
+        result[key] = _in_precision(np.asarray(array), precision)
+    return result
+
+
 def make_batches(model, reference: Runner, loss: vocabulary.LossEntry, steps: int, batch: int, seed: int,
                  size: int, precision: str = FLOAT32) -> list[tuple[list[np.ndarray], np.ndarray]]:
     """STEPS batches of seeded inputs and labels (pivot layout); the labels' shape from ``reference``'s output.
@@ -335,6 +343,9 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
     if store is None:
         store = enliven(a.native_store(), seed, zero_kept_keys(a.model) | zero_kept_keys(b.model))
     precisions = [a.to_precision(precision), b.to_precision(precision)]
+    # the store in the check's precision before either model reads it: a float32 store would round the sum of a
+    # recurrent layer's two PyTorch biases, Keras's one bias, to float32 (~1e-10 relative in the losses)
+    store = store_in_precision(store, precision)
     a.load_store(store)
     b.load_store(store)
     sample = [_in_precision(x, precision) for x in random_inputs(model, 1, seed, size)]
@@ -423,5 +434,5 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
 
 
 __all__ = ["ParameterDifference", "TrainResult", "check_settings", "compare_weights", "ending_of", "float32_values",
-           "labels_for", "make_batches", "resolve_settings", "train_report_lines", "train_runners", "training_labels",
+           "labels_for", "make_batches", "resolve_settings", "store_in_precision", "train_report_lines", "train_runners", "training_labels",
            "two_bias_layers", "zero_kept_keys"]
