@@ -515,7 +515,8 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
     binary = len(outputs) == 1 and shape is not None and shape[-1] == 1
     for metric in config.metrics:
         metric_entry = vocabulary.METRICS.get(metric)
-        increment = (vocabulary.torch_accuracy(loss, ending, binary) if metric == "accuracy" else
+        increment = (vocabulary.torch_accuracy(loss, ending, binary, len(shape) if shape is not None else 2)
+                     if metric == "accuracy" else
                      metric_entry.torch if metric_entry is not None else None)
         if increment is None:
             diagnostics.append(warning("unknown-metric", f"metric '{metric}' is left out of the PyTorch training"

@@ -689,8 +689,16 @@ def keras_metric(spelling: str) -> MetricEntry | None:
     return METRICS_BY_KERAS_SPELLING.get(spelling.lower().replace("_", ""))
 
 
-def torch_accuracy(loss: str, ending: str, binary_output: bool) -> str:
-    """The accuracy increment that fits the loss's targets and the model's output."""
+def torch_accuracy(loss: str, ending: str, binary_output: bool, rank: int = 2) -> str:
+    """The accuracy increment that fits the loss's targets and the model's output (of ``rank`` axes with the
+    batch). Of an output with more than one value per sample and class (an (N, T, C) sequence), the share of
+    right values per sample, as Keras's accuracy averages over them: classes read on the output's class_axis,
+    one-hot targets on dim 1 (torch_operands puts them there)."""
+    if rank > 2 and loss != "binary_cross_entropy" and not binary_output:
+        axis = class_axis(rank)
+        given = f"outputs.argmax(dim={-1 if axis == rank - 1 else axis})"
+        wanted = "targets.argmax(dim=1)" if loss == "categorical_cross_entropy" else "targets"
+        return f"({given} == {wanted}).float().flatten(1).mean(1).sum().item()"
     if loss == "binary_cross_entropy" or binary_output:
         return TORCH_ACCURACY["binary" if ending == BINARY_PROBABILITIES or loss != "binary_cross_entropy"
                               else "binary_logits"]

@@ -10,7 +10,10 @@ losses compared.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 
 import numpy as np
 import pytest
@@ -19,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import torch
-from test_training_code import STEP_TOLERANCE, load_module, printed_losses
+from test_training_code import STEP_TOLERANCE, load_module
 
 from nnpivot.cli import main
 from nnpivot.generators import keras as K
@@ -153,6 +156,7 @@ model SequenceTagger {
         loss LOSS
         epochs 8
         batch_size BATCH
+        metrics accuracy
     }
 }
 """
@@ -187,12 +191,18 @@ def test_generated_trainings_of_a_per_step_classifier_agree_step_by_step(loss, s
 
     features, tags = _tagging_data(size, steps)
     labels = tags if loss == "cross_entropy" else np.eye(4, dtype="float32")[tags]   # (N, T) or (N, T, 4)
-    keras_losses = keras_module.train(keras_net, features, labels).history["loss"]
-    torch_losses = printed_losses(torch_module.train, net, torch.utils.data.TensorDataset(
-        torch.from_numpy(features), torch.from_numpy(labels)))
-    assert len(torch_losses) == len(keras_losses) == 8
-    np.testing.assert_allclose(torch_losses, keras_losses, atol=STEP_TOLERANCE)
+    history = keras_module.train(keras_net, features, labels).history
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        torch_module.train(net, torch.utils.data.TensorDataset(torch.from_numpy(features), torch.from_numpy(labels)))
+    torch_losses = [float(v) for v in re.findall(r"loss (\d\.\d+)", printed.getvalue())]
+    accuracies = [float(v) for v in re.findall(r"accuracy (\d\.\d+)", printed.getvalue())]
+    assert len(torch_losses) == len(history["loss"]) == 8
+    np.testing.assert_allclose(torch_losses, history["loss"], atol=STEP_TOLERANCE)
     assert torch_losses[-1] < torch_losses[0] - 0.1
+    # the share of right tags, as Keras's accuracy counts them (one tag in 24 x 5 is 8e-3)
+    np.testing.assert_allclose(accuracies, history["accuracy"], atol=STEP_TOLERANCE)
+    assert 0 < min(accuracies) and max(accuracies) < 1
 
 
 CHANNELS_FIRST_TAGGER = """\
