@@ -4,9 +4,9 @@ PyTorch's ``clip_grad_norm_(model.parameters(), c)`` clips the norm of all gradi
 ``global_clipnorm``); Keras's ``clipnorm`` clips each variable's gradient by its own norm (PyTorch's
 ``clip_grad_norm_`` of each parameter); ``clip_grad_value_`` / ``clipvalue`` clip each element. The pivot keeps
 the three apart (clipNorm, clipNormPerVariable, clipValue) and the check trains each file with the clipping its
-own code sets. The limits are small and the learning rates large enough that every step is clipped: the same
-pair without the clip fails at step 2, the loss of the first step after a clipped update (each step's loss is
-taken before its update). PyTorch divides by norm + 1e-6, Keras by the norm: a faithful pair agrees to about
+own code sets. The limits are small and the learning rates large enough that the first update is clipped: the
+same pair without the clip, or clipping otherwise, fails at step 2, the loss of the first step after a clipped
+update (each step's loss is taken before its update). PyTorch divides by norm + 1e-6, Keras by the norm: a faithful pair agrees to about
 1e-6 / norm relatively, not to float64 rounding.
 """
 from __future__ import annotations
@@ -111,8 +111,7 @@ def _worst(out: str) -> float:
 
 
 def _pair(tmp_path, script: str, clip: str, target: str):
-    suffix = "py"
-    source = tmp_path / f"net.{suffix}"
+    source = tmp_path / "net.py"
     source.write_text(script.replace("CLIP", clip))
     migrated = tmp_path / f"net_{target}.py"
     result = migrate(source, target, migrated)
