@@ -254,3 +254,18 @@ def test_generated_trainings_of_both_frameworks_clip_alike_step_by_step(clip, si
     np.testing.assert_allclose(torch_losses, keras_losses, atol=STEP_TOLERANCE)
     unclipped, _ = _trained_losses(tmp_path / "unclipped", "", size)
     assert max(abs(a - b) for a, b in zip(torch_losses, unclipped)) > 10 * STEP_TOLERANCE  # the clip bites
+
+
+def test_the_three_clippings_print_read_and_round_trip_through_xmi(tmp_path):
+    from nnpivot.generators.nn_text import to_text
+    from nnpivot.generators.xmi import save_xmi
+    from nnpivot.importers.xmi import load_xmi
+
+    text = NET.replace("BATCH", "48").replace("CLIP", "clip_norm 1.0\n        clip_norm_per_variable 0.5\n"
+                                                        "        clip_value 0.1")
+    printed = to_text(parse_text(text, "clipped.nn"))
+    assert "clip_norm 1.0\n        clip_norm_per_variable 0.5\n        clip_value 0.1\n" in printed
+    save_xmi(parse_text(printed, "again.nn"), tmp_path / "clipped.xmi")
+    training = load_xmi(tmp_path / "clipped.xmi").training
+    assert (training.clipNorm, training.clipNormPerVariable, training.clipValue) == (1.0, 0.5, 0.1)
+    assert to_text(load_xmi(tmp_path / "clipped.xmi")) == printed
