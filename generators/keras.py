@@ -873,15 +873,14 @@ def _rate_code(config, initial: str, diagnostics) -> str:
 
 
 def _clipping_args(config, diagnostics) -> list[str]:
-    if config.clipNorm and config.clipValue:
-        diagnostics.append(warning("unsupported-for-target", "Keras clips gradients either by norm or by value, "
-                                   f"not both: clip_value={config.clipValue:g} is left out",
-                                   location_of(config, "clipValue") or location_of(config)))
-    if config.clipNorm:
-        return [f"global_clipnorm={literal(config.clipNorm)}"]
-    if config.clipValue:
-        return [f"clipvalue={literal(config.clipValue)}"]
-    return []
+    """The optimizer's clipping keyword; Keras takes one of them, the others are warned about where they are set."""
+    kept, dropped = vocabulary.keras_clipping(vocabulary.clippings_of(config))
+    for clipping in dropped:
+        diagnostics.append(warning("unsupported-for-target", f"a Keras optimizer clips gradients one way only: "
+                                   f"{kept[0].setting} {kept[1]:g} is kept, {clipping.setting} "
+                                   f"{getattr(config, clipping.feature):g} is left out",
+                                   location_of(config, clipping.feature) or location_of(config)))
+    return [f"{kept[0].keras}={literal(kept[1])}"] if kept else []
 
 
 def _callbacks(config, diagnostics) -> list[str]:

@@ -510,10 +510,13 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
         return None
     metrics = []
     outputs = list(model.outputs)
-    binary = len(outputs) == 1 and (shape := table.operand(outputs[0])) is not None and shape[-1] == 1
+    shape = table.operand(outputs[0]) if outputs else None
+    given, targets = vocabulary.LOSSES[loss].torch_operands(ending, len(shape) if shape is not None else 2)
+    binary = len(outputs) == 1 and shape is not None and shape[-1] == 1
     for metric in config.metrics:
         metric_entry = vocabulary.METRICS.get(metric)
-        increment = (vocabulary.torch_accuracy(loss, ending, binary) if metric == "accuracy" else
+        increment = (vocabulary.torch_accuracy(loss, ending, binary, len(shape) if shape is not None else 2)
+                     if metric == "accuracy" else
                      metric_entry.torch if metric_entry is not None else None)
         if increment is None:
             diagnostics.append(warning("unknown-metric", f"metric '{metric}' is left out of the PyTorch training"
@@ -531,8 +534,8 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
         "optimizer": wrap_call(f"optimizer = {rule_class or entry.torch_class}(", ["model.parameters()", *options],
                                INDENT),
         "rule_class": codegen.rule_class_code(TARGET, entry) if rule_class else None,
-        "loss_input": writing.input.format("outputs"), "probabilities": writing.input != "{}",
-        "loss": _loss_code(writing.code, config, loss, diagnostics), "targets": _targets(config, loss),
+        "loss_input": given.format("outputs"), "probabilities": writing.input != "{}",
+        "loss": _loss_code(writing.code, config, loss, diagnostics), "targets": _targets(config, loss, targets),
         "scheduler": scheduler, "scheduler_step": scheduler_step, "clipping": _clipping(config),
         "mean": config.lossReduction.name == "mean",
         "doc": docstring(_TRAIN_DOC.format(optimizer=kind, loss=loss)),
@@ -541,9 +544,9 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
     }
 
 
-def _targets(config, loss: str) -> str:
-    """The labels as the loss takes them; binary label smoothing as Keras does it (PyTorch's BCE has none)."""
-    targets = vocabulary.LOSSES[loss].torch_targets
+def _targets(config, loss: str, targets: str) -> str:
+    """The labels as the loss takes them (``targets``); binary label smoothing as Keras does it (PyTorch's BCE
+    has none)."""
     if config.labelSmoothing and loss in vocabulary.TORCH_TARGET_SMOOTHING:
         smoothing = literal(config.labelSmoothing)
         return f"{targets} * (1 - {smoothing}) + 0.5 * {smoothing}"
@@ -569,13 +572,8 @@ def _loss_code(code: str, config, loss: str, diagnostics: list[Diagnostic]) -> s
 
 
 def _clipping(config) -> list[str]:
-    """Gradient clipping between backward() and step(): by global norm, then by value (as written)."""
-    lines = []
-    if config.clipNorm:
-        lines.append(f"torch.nn.utils.clip_grad_norm_(model.parameters(), {literal(config.clipNorm)})")
-    if config.clipValue:
-        lines.append(f"torch.nn.utils.clip_grad_value_(model.parameters(), {literal(config.clipValue)})")
-    return lines
+    """Gradient clipping between backward() and step(), in the vocabulary's order (kinds.training CLIPPINGS)."""
+    return [line for clipping, limit in vocabulary.clippings_of(config) for line in clipping.torch_lines(limit)]
 
 
 def _scheduler(config, diagnostics: list[Diagnostic]) -> tuple[str | None, str | None]:

@@ -3463,13 +3463,10 @@ def optimizer(self, value, loc, config=None):
             initial = keras_schedule(self, item, config)
             if initial is not None:
                 result.learningRate = float(initial)
-        elif key in ("global_clipnorm", "clipnorm", "clipvalue") and isinstance(item, (int, float)) and \
+        elif key in vocabulary.CLIPPINGS_BY_KERAS and isinstance(item, (int, float)) and \
                 not isinstance(item, bool) and item > 0 and config is not None:
-            if key == "clipnorm":
-                self.warn("approximate-translation", f"clipnorm={item!r} clips each variable's gradient by its own "
-                          "norm; the pivot (PyTorch clip_grad_norm_) clips the norm of all gradients together", loc)
-            setattr(config, "clipValue" if key == "clipvalue" else "clipNorm", float(item))
-        elif key in ("global_clipnorm", "clipnorm", "clipvalue") and item is None:
+            setattr(config, vocabulary.CLIPPINGS_BY_KERAS[key].feature, float(item))
+        elif key in vocabulary.CLIPPINGS_BY_KERAS and item is None:
             continue
         elif key == vocabulary.TWO_BIAS_KEYWORD and spelling in vocabulary.KERAS_TWO_BIAS_BASES.values() and \
                 isinstance(item, (tuple, list)) and all(isinstance(path, str) for path in item):

@@ -338,7 +338,9 @@ def describe_training(config) -> str:
         parts.append(f"metrics {', '.join(config.metrics)}")
     if config.schedule is not None:
         parts.append(f"schedule {config.schedule.eClass.name} per {config.schedule.interval.name}")
-    for feature, label in (("clipNorm", "gradient norm clipped to"), ("clipValue", "gradients clipped to")):
+    for feature, label in (("clipNorm", "gradient norm clipped to"),
+                           ("clipNormPerVariable", "each variable's gradient norm clipped to"),
+                           ("clipValue", "gradients clipped to")):
         if getattr(config, feature):
             parts.append(f"{label} {getattr(config, feature):g}")
     return ", ".join(parts)

@@ -2695,6 +2695,8 @@ class _TrainingReader:
                     entry, written = vocabulary.LOSSES_BY_TORCH_SPELLING[spelling]
                     loss = entry.name
                     self.loss_arguments(node, spelling, values)
+                    if model is not None:
+                        self.class_axis_read(entry, node, model, functional=spelling.startswith("F."))
                     if model is not None and (problem := vocabulary.mismatch(entry, written, self.ending(model))):
                         self.importer.problem("approximate-translation", problem, self.importer.where(node), warning)
                 elif loss is None and (spelling.startswith("nn.") and spelling.endswith("Loss") or
@@ -2708,7 +2710,7 @@ class _TrainingReader:
                         if keyword.arg == "batch_size":
                             batch = self.literal(keyword.value, values)
         optimizer = self.pick_optimizer(optimizers, mine, others)
-        clips = [c for c in clips if self.parameters_owner(c[1]) not in others]
+        clips = [c for c in clips if self.parameters_owner(self.parameter_loop(c[1]) or c[1]) not in others]
         if optimizer is None and loss is None and epochs is None and batch is None and not clips:
             return None
         config = TrainingConfig()
@@ -2763,9 +2765,10 @@ class _TrainingReader:
             for node in ast.walk(body))
 
     @staticmethod
-    def parameters_owner(call: ast.Call) -> str | None:
-        """``model`` of ``Adam(model.parameters())`` / ``clip_grad_norm_(self.net.parameters(), 1.0)``."""
-        first = call.args[0] if call.args else next(
+    def parameters_owner(call: ast.Call | ast.For) -> str | None:
+        """``model`` of ``Adam(model.parameters())`` / ``clip_grad_norm_(self.net.parameters(), 1.0)`` / ``for p
+        in model.parameters():``."""
+        first = call.iter if isinstance(call, ast.For) else call.args[0] if call.args else next(
             (k.value for k in call.keywords if k.arg in ("params", "parameters")), None)
         for node in ast.walk(first) if first is not None else ():
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
@@ -2941,6 +2944,20 @@ class _TrainingReader:
             parent = self.parents.get(parent)
         return parent if isinstance(parent, (ast.For, ast.While)) else None
 
+    def parameter_loop(self, call: ast.Call) -> ast.For | None:
+        """The loop ``for p in model.parameters():`` when ``call`` clips its one parameter ``p`` (each parameter
+        clipped by its own norm), else None."""
+        first = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "parameters"), None)
+        loop = self.loop_of(call)
+        if not isinstance(first, ast.Name) or not isinstance(loop, ast.For) or \
+                not isinstance(loop.target, ast.Name) or loop.target.id != first.id:
+            return None
+        iterated = loop.iter
+        if isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Attribute) and \
+                iterated.func.attr == "parameters":
+            return loop
+        return None
+
     def clipping(self, config, clip: str, call: ast.Call, values) -> None:
         where = self.importer.where(call)
         limit = self.literal(call.args[1], values) if len(call.args) > 1 else self.literal(next(
@@ -2958,8 +2975,64 @@ class _TrainingReader:
             config.clipValue = float(limit)
             set_location(config, where, feature="clipValue")
         else:
-            config.clipNorm = float(limit)
-            set_location(config, where, feature="clipNorm")
+            feature = "clipNormPerVariable" if self.parameter_loop(call) is not None else "clipNorm"
+            setattr(config, feature, float(limit))
+            set_location(config, where, feature=feature)
+
+    # tensor methods that rearrange a model's output before its loss: the classes are where the code puts them
+    REARRANGING = frozenset({"permute", "transpose", "movedim", "moveaxis", "swapaxes", "view", "reshape", "flatten"})
+
+    def class_axis_read(self, entry, made: ast.Call, model, functional: bool) -> None:
+        """Warn where a class loss takes a model output of rank 3 as it is: PyTorch then reads the classes on dim 1
+        of it, (N, C, T), where the pivot's class loss reads them on the axis Keras has last (kinds.training
+        class_axis: T of a sequence). An output rearranged before the loss (``logits.permute(0, 2, 1)``,
+        ``logits.reshape(-1, C)``) is read as the pivot reads it."""
+        if vocabulary.label_format(entry) not in (vocabulary.CLASS_INDICES, vocabulary.ONE_HOT):
+            return
+        try:
+            table, _ = infer_shapes(model)
+            shape = table.operand(next(iter(model.outputs)))
+        except (NNPivotError, StopIteration):
+            return
+        if shape is None or len(shape) != 3:
+            return
+        for call in [made] if functional else self.loss_calls(made):
+            given = call.args[0] if call.args else None
+            if given is not None and not self.rearranged(given, call):
+                self.importer.problem(
+                    "approximate-translation", f"the loss takes the model's (N, C, T) output as it is and reads the "
+                    f"classes on dim 1 ({shape[1]} of them); the pivot's {entry.name} reads them on the last axis, as "
+                    "Keras does: the migrated training reads the last axis as the classes (permute the output to "
+                    "(N, T, C) in the model, and to (N, C, T) before the loss)", self.importer.where(call), warning)
+                return
+
+    def loss_calls(self, made: ast.Call) -> list[ast.Call]:
+        """The calls of the loss object ``made`` builds: of the name it is bound to (``criterion =
+        nn.CrossEntropyLoss()``, then ``criterion(logits, tags)``), or the call of it (``nn.CrossEntropyLoss()(...)``)."""
+        bound = self.parents.get(made)
+        if isinstance(bound, ast.Call) and bound.func is made:
+            return [bound]
+        if not isinstance(bound, ast.Assign):
+            return []
+        names = {_attribute_name(t) for t in bound.targets} - {None}
+        return [n for n in ast.walk(self.tree) if isinstance(n, ast.Call) and _attribute_name(n.func) in names]
+
+    def rearranged(self, given: ast.AST, call: ast.Call) -> bool:
+        """Whether ``given`` (the loss's first argument) is a rearranged tensor: a rearranging method call, or a
+        name last assigned one before ``call`` in its function."""
+        if isinstance(given, ast.Call) and isinstance(given.func, ast.Attribute):
+            return given.func.attr in self.REARRANGING or self.rearranged(given.func.value, call)
+        if isinstance(given, ast.Attribute):
+            return given.attr == "mT"
+        if isinstance(given, ast.Name):
+            scope = self.parents.get(call)
+            while scope is not None and not isinstance(scope, ast.FunctionDef):
+                scope = self.parents.get(scope)
+            assigned = [n.value for n in ast.walk(scope or self.tree) if isinstance(n, ast.Assign)
+                        and any(isinstance(t, ast.Name) and t.id == given.id for t in n.targets)
+                        and n.lineno < call.lineno]
+            return bool(assigned) and self.rearranged(assigned[-1], call)
+        return False
 
     def loss_arguments(self, call: ast.Call, spelling: str, values) -> None:
         """Read the loss's reduction and label smoothing; warn about the arguments the pivot does not hold."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nnpivot.kinds.layout import keras_boundary
 from nnpivot.kinds.pysyntax import literal
 from nnpivot.kinds.spec import snake
 
@@ -291,8 +292,54 @@ SCHEDULE_CLASSES = ("StepDecay", "ExponentialDecay", "CosineDecay", "PiecewiseCo
 # DSL keywords of a ``loss name(...)`` call -> TrainingConfig features (the label format is the loss's own:
 # cross_entropy takes class indices, categorical_cross_entropy one-hot rows, binary_cross_entropy 0/1)
 LOSS_SETTINGS = {"reduction": "lossReduction", "label_smoothing": "labelSmoothing"}
+
+
+@dataclass(frozen=True)
+class Clipping:
+    """One way of clipping gradients between backward() and the optimizer step: its TrainingConfig feature (a
+    limit, 0 for none), its DSL setting, the statements generated PyTorch code writes (``{limit}``; ``model``
+    is the trained module) and the Keras optimizer keyword."""
+
+    feature: str
+    setting: str
+    torch: tuple[str, ...]
+    keras: str
+
+    def torch_lines(self, limit: float) -> list[str]:
+        return [line.format(limit=literal(limit)) for line in self.torch]
+
+
+# In the order PyTorch code applies them. PyTorch's clip_grad_norm_ scales by limit / (norm + 1e-6), Keras's
+# global_clipnorm and clipnorm by limit / norm: the frameworks' clipped gradients differ by about 1e-6 / norm
+# relatively, nothing else. Keras takes one of the three keywords only.
+CLIPPINGS = (
+    # the L2 norm of all gradients together
+    Clipping("clipNorm", "clip_norm", ("torch.nn.utils.clip_grad_norm_(model.parameters(), {limit})",),
+             "global_clipnorm"),
+    # each variable's gradient by its own L2 norm
+    Clipping("clipNormPerVariable", "clip_norm_per_variable",
+             ("for parameter in model.parameters():", "    torch.nn.utils.clip_grad_norm_(parameter, {limit})"),
+             "clipnorm"),
+    # each gradient element to [-limit, limit]
+    Clipping("clipValue", "clip_value", ("torch.nn.utils.clip_grad_value_(model.parameters(), {limit})",),
+             "clipvalue"),
+)
+CLIPPINGS_BY_FEATURE = {c.feature: c for c in CLIPPINGS}
+CLIPPINGS_BY_KERAS = {c.keras: c for c in CLIPPINGS}
 # DSL training settings that are one number -> TrainingConfig features
-CLIPPING_SETTINGS = {"clip_norm": "clipNorm", "clip_value": "clipValue"}
+CLIPPING_SETTINGS = {c.setting: c.feature for c in CLIPPINGS}
+
+
+def clippings_of(config) -> tuple[tuple[Clipping, float], ...]:
+    """The clippings a TrainingConfig sets, with their limits, in the order PyTorch applies them."""
+    return tuple((c, float(getattr(config, c.feature))) for c in CLIPPINGS if getattr(config, c.feature))
+
+
+def keras_clipping(clippings) -> tuple[tuple[Clipping, float] | None, list[Clipping]]:
+    """The one clipping a Keras optimizer takes of ``clippings`` (the first, as PyTorch applies them), and the
+    ones it leaves out."""
+    clippings = list(clippings)
+    return (clippings[0] if clippings else None), [c for c, _ in clippings[1:]]
 # Schedules that advance only once per epoch whatever the source writes
 PER_EPOCH_ONLY = frozenset({"ReduceOnPlateau"})
 PER_STEP_ONLY = frozenset({"OneCycle"})
@@ -445,6 +492,13 @@ class Spelling:
 VALUES = "values"
 
 
+def class_axis(rank: int) -> int:
+    """The axis of a model output (pivot layout, ``rank`` axes with the batch) holding a class loss's classes:
+    the one the output's Keras form has last (kinds.layout keras_boundary), where Keras's losses read them: a
+    vector's or an (N, T, C) sequence's last axis, a feature map's channels."""
+    return keras_boundary(rank)[-1]
+
+
 # Keras squeezes or expands labels to the outputs' rank; PyTorch's losses need the shapes they document.
 _SAME_SHAPE = "targets.reshape(outputs.shape).to(outputs.dtype)"  # (N,) labels of an (N, 1) output
 _CLASS_INDICES = "targets.reshape(outputs.shape[:-1]).long()"    # (N, 1) class indices -> (N,)
@@ -470,6 +524,22 @@ class LossEntry:
 
     def keras(self, ending: str) -> Writing:
         return self.keras_writings.get(ending) or self.keras_writings[LOGITS]
+
+    def torch_operands(self, ending: str, rank: int) -> tuple[str, str]:
+        """How generated PyTorch code gives the loss a model output of ``rank`` axes (batch included) and its
+        labels: a format of the output (``{}``) and code of ``targets`` and ``outputs``. A class loss reads
+        the classes on the output's ``class_axis``, PyTorch's on dim 1: a sequence's (N, T, C) output goes in
+        as (N, C, T), its one-hot labels too; a feature map's classes are already on dim 1, its class indices
+        are the map without that axis."""
+        given, targets = self.torch(ending).input, self.torch_targets
+        if self.output in (VALUES, BINARY_PROBABILITIES) or rank <= 2:
+            return given, targets
+        axis = class_axis(rank)
+        if axis == rank - 1:
+            return f"{given}.movedim(-1, 1)", targets + (".movedim(-1, 1)" if targets == _SOFT_TARGETS else "")
+        if targets == _CLASS_INDICES:
+            targets = f"targets.reshape(outputs.shape[:{axis}] + outputs.shape[{axis + 1}:]).long()"
+        return given, targets
 
     def reads(self, ending: str) -> str:
         """How this pivot loss reads the output of a model with ``ending``."""
@@ -619,8 +689,16 @@ def keras_metric(spelling: str) -> MetricEntry | None:
     return METRICS_BY_KERAS_SPELLING.get(spelling.lower().replace("_", ""))
 
 
-def torch_accuracy(loss: str, ending: str, binary_output: bool) -> str:
-    """The accuracy increment that fits the loss's targets and the model's output."""
+def torch_accuracy(loss: str, ending: str, binary_output: bool, rank: int = 2) -> str:
+    """The accuracy increment that fits the loss's targets and the model's output (of ``rank`` axes with the
+    batch). Of an output with more than one value per sample and class (an (N, T, C) sequence), the share of
+    right values per sample, as Keras's accuracy averages over them: classes read on the output's class_axis,
+    one-hot targets on dim 1 (torch_operands puts them there)."""
+    if rank > 2 and loss != "binary_cross_entropy" and not binary_output:
+        axis = class_axis(rank)
+        given = f"outputs.argmax(dim={-1 if axis == rank - 1 else axis})"
+        wanted = "targets.argmax(dim=1)" if loss == "categorical_cross_entropy" else "targets"
+        return f"({given} == {wanted}).float().flatten(1).mean(1).sum().item()"
     if loss == "binary_cross_entropy" or binary_output:
         return TORCH_ACCURACY["binary" if ending == BINARY_PROBABILITIES or loss != "binary_cross_entropy"
                               else "binary_logits"]
@@ -642,6 +720,21 @@ class TrainingSettings:
     rule: str = ""                  # whose update rule, where it matters (rule_of): the runners pick the class
     # pivot paths of the recurrent layers whose one Keras bias takes twice its step (PyTorch's two biases)
     two_bias_layers: tuple[str, ...] = ()
+    clippings: tuple[tuple[Clipping, float], ...] = ()   # clippings_of the configuration
+
+    @property
+    def clip_norm(self) -> float:
+        """The limit of the norm of all gradients together (0: not clipped so)."""
+        return next((limit for c, limit in self.clippings if c.feature == "clipNorm"), 0.0)
+
+    def torch_clipping(self) -> list[str]:
+        """The statements PyTorch code clips the gradients of ``model`` with, as generated code writes them."""
+        return [line for clipping, limit in self.clippings for line in clipping.torch_lines(limit)]
+
+    def keras_clipping(self) -> dict:
+        """The keras.optimizers clipping keyword (Keras takes one: the first of ``clippings``)."""
+        kept = keras_clipping(self.clippings)[0]
+        return {kept[0].keras: kept[1]} if kept else {}
 
     def torch_keywords(self) -> dict:
         """The torch.optim keywords of the set parameters (a tuple keyword such as betas completed with the
@@ -671,7 +764,8 @@ class TrainingSettings:
         values = [f"learning_rate={self.learning_rate:g}", *(f"{k}={v:g}" for k, v in self.parameters.items())]
         if self.rule:
             values.append(f"rule={self.rule}")
-        return f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}"
+        clipped = "".join(f", {c.setting} {limit:g}" for c, limit in self.clippings)
+        return f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}{clipped}"
 
 
 # How a loss wants its labels, for data made up to train with it (``label_format``).
@@ -707,7 +801,8 @@ def training_settings(config) -> TrainingSettings | None:
     learning_rate = optimizer.learningRate if optimizer is not None else DEFAULT_LEARNING_RATE
     parameters = {p.key: p.value for p in optimizer.parameters} if optimizer is not None else {}
     rule = rule_of(optimizer) if optimizer is not None else ""
-    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule)
+    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule,
+                            clippings=clippings_of(config))
 
 
 # --- documentation ---------------------------------------------------------------------------------

@@ -554,15 +554,18 @@ class TorchRunner(Runner):
         optimizer_class = torch_optimizer_class(settings)
         optimizer = optimizer_class(self.obj.parameters(), lr=settings.learning_rate, **settings.torch_keywords())
         loss_fn = _vocabulary_code(writing.code, {"nn": nn, "torch": torch})
+        # the clipping statements generated code writes (kinds.training CLIPPINGS), never user code
+        clipping = compile("\n".join(settings.torch_clipping()), "<training vocabulary>", "exec")
         losses = []
         for inputs, targets in batches:
             optimizer.zero_grad()
             result = self.obj(*(self._tensor(a) for a in inputs))
             outputs = result[0] if isinstance(result, (tuple, list)) else result
             names = {"torch": torch, "outputs": outputs, "targets": torch.from_numpy(np.ascontiguousarray(targets))}
-            shaped = _vocabulary_code(settings.loss.torch_targets, names)
-            loss = loss_fn(_vocabulary_code(writing.input.format("outputs"), names), shaped)
+            given, labels = settings.loss.torch_operands(ending, outputs.dim())
+            loss = loss_fn(_vocabulary_code(given.format("outputs"), names), _vocabulary_code(labels, names))
             loss.backward()
+            exec(clipping, {"torch": torch, "model": self.obj})  # noqa: S102
             optimizer.step()
             losses.append(float(loss.detach()))
         self.obj.eval()
@@ -715,7 +718,8 @@ class KerasRunner(Runner):
         optimizer_class = keras_optimizer_class(settings)
         two_bias = {"two_bias_layers": self._layer_paths(settings.two_bias_layers)} if settings.two_bias_layers \
             else {}
-        optimizer = optimizer_class(learning_rate=settings.learning_rate, **settings.keras_keywords(), **two_bias)
+        optimizer = optimizer_class(learning_rate=settings.learning_rate, **settings.keras_keywords(),
+                                    **settings.keras_clipping(), **two_bias)
         loss_fn = _vocabulary_code(writing.code, {"keras": keras})
         variables = list(self.obj.trainable_variables)
         optimizer.build(variables)

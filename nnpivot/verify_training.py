@@ -9,7 +9,9 @@ rows, 0/1 values or real values of the output's shape). Each file trains with
 its OWN training configuration, read by its importer into the pivot (a source
 file's ``compile``/``torch.optim`` code, a generated file's ``train``) and
 resolved through :func:`nnpivot.kinds.training.training_settings`: a migration
-that changed the learning rate or an epsilon trains differently and fails. A
+that changed the learning rate, an epsilon or the gradient clipping (by the norm of
+all gradients, each variable's norm or value: kinds.training CLIPPINGS, applied
+as each framework's code applies it) trains differently and fails. A
 file whose configuration cannot be read trains with the other's; with none on
 either side both use SGD with momentum 0.9 (learning rate 0.01) and
 cross-entropy, an update rule the frameworks share exactly
@@ -151,9 +153,10 @@ def training_labels(entry: vocabulary.LossEntry, output: np.ndarray, rng) -> np.
         return rng.standard_normal(output.shape).astype(np.float32)
     if form == vocabulary.BINARY:
         return (rng.random(output.shape) < 0.5).astype(np.float32)
-    classes = rng.integers(0, output.shape[-1], size=output.shape[:-1])
+    axis = vocabulary.class_axis(output.ndim)   # an (N, T, C) sequence's last, a feature map's channels
+    classes = rng.integers(0, output.shape[axis], size=np.delete(output.shape, axis))
     if form == vocabulary.ONE_HOT:
-        return np.eye(output.shape[-1], dtype=np.float32)[classes]
+        return np.moveaxis(np.eye(output.shape[axis], dtype=np.float32)[classes], -1, axis)
     return classes.astype(np.int64)
 
 
@@ -184,7 +187,7 @@ def two_bias_layers(model, settings: vocabulary.TrainingSettings) -> tuple[str, 
     ``_l{i}``) of ``model``'s recurrent layers with PyTorch's two biases, whose one Keras bias takes twice its
     step, as the generated Keras training does where it is exact with ``settings`` (kinds.training
     ``two_bias_problem``); () elsewhere."""
-    if model is None or vocabulary.two_bias_problem(settings.optimizer, settings.parameters):
+    if model is None or vocabulary.two_bias_problem(settings.optimizer, settings.parameters, settings.clip_norm):
         return ()
     try:
         slots = parameter_slots(model)
@@ -215,7 +218,8 @@ def float32_values(settings: vocabulary.TrainingSettings) -> vocabulary.Training
     decay), PyTorch's take it as given: a float64 check gives both the float32 values, which both take exactly
     (and which float32 training computes with)."""
     return replace(settings, learning_rate=float(np.float32(settings.learning_rate)),
-                   parameters={key: float(np.float32(value)) for key, value in settings.parameters.items()})
+                   parameters={key: float(np.float32(value)) for key, value in settings.parameters.items()},
+                   clippings=tuple((c, float(np.float32(limit))) for c, limit in settings.clippings))
 
 
 def resolve_settings(configs: tuple, paths: tuple[str, str], width: int | None = None, model=None):
@@ -248,6 +252,14 @@ def resolve_settings(configs: tuple, paths: tuple[str, str], width: int | None =
 
 def _in_precision(array: np.ndarray, precision: str) -> np.ndarray:
     return array.astype(precision, copy=False) if np.issubdtype(array.dtype, np.floating) else array
+
+
+def store_in_precision(store: WeightStore, precision: str) -> WeightStore:
+    """A copy of ``store`` with its floating arrays in ``precision`` (the same numbers)."""
+    result = WeightStore()
+    for key, array in store.items():
+        result[key] = _in_precision(np.asarray(array), precision)
+    return result
 
 
 def make_batches(model, reference: Runner, loss: vocabulary.LossEntry, steps: int, batch: int, seed: int,
@@ -331,6 +343,9 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
     if store is None:
         store = enliven(a.native_store(), seed, zero_kept_keys(a.model) | zero_kept_keys(b.model))
     precisions = [a.to_precision(precision), b.to_precision(precision)]
+    # the store in the check's precision before either model reads it: a float32 store would round the sum of a
+    # recurrent layer's two PyTorch biases, Keras's one bias, to float32 (~1e-10 relative in the losses)
+    store = store_in_precision(store, precision)
     a.load_store(store)
     b.load_store(store)
     sample = [_in_precision(x, precision) for x in random_inputs(model, 1, seed, size)]
@@ -419,5 +434,5 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
 
 
 __all__ = ["ParameterDifference", "TrainResult", "check_settings", "compare_weights", "ending_of", "float32_values",
-           "labels_for", "make_batches", "resolve_settings", "train_report_lines", "train_runners", "training_labels",
+           "labels_for", "make_batches", "resolve_settings", "store_in_precision", "train_report_lines", "train_runners", "training_labels",
            "two_bias_layers", "zero_kept_keys"]

@@ -5,7 +5,7 @@ from difflib import get_close_matches
 
 from nnpivot.diagnostics import Diagnostic, error, location_of, warning
 from nnpivot.kinds import snake
-from nnpivot.kinds.training import DEFAULT_OPTIMIZER, LOSSES, METRICS, OPTIMIZERS
+from nnpivot.kinds.training import CLIPPING_SETTINGS, DEFAULT_OPTIMIZER, LOSSES, METRICS, OPTIMIZERS
 
 
 def _suggest(name: str, known) -> str:
@@ -73,7 +73,7 @@ def check_training(model) -> list[Diagnostic]:
 
 def _check_settings(config) -> list[Diagnostic]:
     found = []
-    for feature, spelled in (("clipNorm", "clip_norm"), ("clipValue", "clip_value")):
+    for spelled, feature in CLIPPING_SETTINGS.items():
         if getattr(config, feature) < 0:
             found.append(error("out-of-range", f"training: {spelled} must be positive (0: no clipping), got "
                                f"{getattr(config, feature):g}", location_of(config, feature) or location_of(config)))
