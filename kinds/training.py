@@ -683,6 +683,7 @@ class TrainingSettings:
     loss: LossEntry
     batch_size: int
     rule: str = ""                  # whose update rule, where it matters (rule_of): the runners pick the class
+    schedule: object = None         # the pivot LearningRateSchedule when it changes the rate per step, else None
     # pivot paths of the recurrent layers whose one Keras bias takes twice its step (PyTorch's two biases)
     two_bias_layers: tuple[str, ...] = ()
 
@@ -714,7 +715,28 @@ class TrainingSettings:
         values = [f"learning_rate={self.learning_rate:g}", *(f"{k}={v:g}" for k, v in self.parameters.items())]
         if self.rule:
             values.append(f"rule={self.rule}")
-        return f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}"
+        described = f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}"
+        return described + (f", schedule {describe_schedule(self.schedule)}" if self.schedule is not None else "")
+
+
+def describe_schedule(schedule) -> str:
+    """``one_cycle(max_learning_rate=0.1, total_steps=20, ...)``: the schedule and all its features."""
+    values = []
+    for feature in schedule.eClass.eAllStructuralFeatures():
+        if feature.name == "interval" and schedule.eClass.name in PER_STEP_ONLY:
+            continue
+        value = getattr(schedule, feature.name)
+        value = value.name if hasattr(value, "eEnum") else list(value) if feature.many else value
+        values.append(f"{snake(feature.name)}={value}")
+    return f"{snake(schedule.eClass.name)}({', '.join(values)})"
+
+
+def per_step_schedule(schedule):
+    """``schedule`` when it changes the learning rate at optimizer steps (the rest change it per epoch or on a
+    plateau), else None."""
+    if schedule is None or schedule.eClass.name in PER_EPOCH_ONLY:
+        return None
+    return schedule if schedule.eClass.name in PER_STEP_ONLY or schedule.interval.name == "step" else None
 
 
 # How a loss wants its labels, for data made up to train with it (``label_format``).
@@ -750,7 +772,11 @@ def training_settings(config) -> TrainingSettings | None:
     learning_rate = optimizer.learningRate if optimizer is not None else DEFAULT_LEARNING_RATE
     parameters = {p.key: p.value for p in optimizer.parameters} if optimizer is not None else {}
     rule = rule_of(optimizer) if optimizer is not None else ""
-    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule)
+    schedule = per_step_schedule(config.schedule)
+    if schedule is not None and schedule.eClass.name == "OneCycle":
+        # OneCycleLR sets every step's rate, the optimizer's own is never used: the first step's stands for it
+        learning_rate = schedule.maxLearningRate / schedule.divFactor
+    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule, schedule)
 
 
 # --- documentation ---------------------------------------------------------------------------------
