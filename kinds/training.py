@@ -258,7 +258,7 @@ def two_bias_class(base: str) -> str:
 # OneCycleLR does, through a subclass taking it from the schedule at each step (generators/templates/keras/
 # one_cycle.py.j2), named after its base: "OneCycleSGD" updates as keras.optimizers.SGD's own class or rule
 # class would, "OneCycleTorchAdam" as TorchAdam
-CYCLED_MOMENTUM = {"sgd": "momentum", "adam": "beta_1", "adamw": "beta_1"}
+CYCLED_MOMENTUM = ("sgd", "adam", "adamw")
 ONE_CYCLE_PREFIX = "OneCycle"
 ONE_CYCLE_SCHEDULE = "TorchOneCycle"   # the keras LearningRateSchedule giving OneCycleLR's rate and momentum
 
