@@ -47,8 +47,8 @@ from nnpivot.generators.keras import assign_store, build_keras_model, keras_layo
 from nnpivot.generators.pytorch import parameter_slots, state_dict_from_store, store_from_state_dict
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.importers.pysource import SAME_VALUE_OPERATIONS, detect_framework
-from nnpivot.kinds.layout import channels_last, identity
 from nnpivot.kinds import training as vocabulary
+from nnpivot.kinds.layout import channels_last, identity
 from nnpivot.kinds.pysyntax import literal
 from nnpivot.kinds.training import rule_class, two_bias_class
 from nnpivot.metamodel import is_kind
@@ -327,8 +327,8 @@ def keras_optimizer_class(settings):
             scope = {"keras": keras, "ops": ops, base.__name__: base}
             written = base.__name__ if base.__name__ != settings.optimizer.keras_name \
                 else settings.optimizer.keras_class
-            exec(compile(one_cycle_optimizer_code(settings.optimizer, written), "<keras one-cycle class>", "exec"),
-                 scope)  # noqa: S102
+            code = one_cycle_optimizer_code(settings.optimizer, written)
+            exec(compile(code, "<keras one-cycle class>", "exec"), scope)  # noqa: S102
             _RULE_CLASSES[key] = scope[vocabulary.one_cycle_class(base.__name__)]
         base = _RULE_CLASSES[key]
     if not settings.two_bias_layers:

@@ -513,8 +513,8 @@ def test_an_unknown_optimizer_is_a_warning_naming_it(tmp_path):
 ONE_CYCLES = ["one_cycle(max_learning_rate=0.1, total_steps=12)",
               "one_cycle(max_learning_rate=0.1, total_steps=12, three_phase=true)",
               "one_cycle(max_learning_rate=0.2, total_steps=12, annealing=linear, pct_start=0.25, div_factor=10.0)",
-              "one_cycle(max_learning_rate=0.2, total_steps=12, annealing=linear, three_phase=true, "
-              "base_momentum=0.8, max_momentum=0.9, final_div_factor=100.0)"]
+              ("one_cycle(max_learning_rate=0.2, total_steps=12, annealing=linear, three_phase=true, "
+               "base_momentum=0.8, max_momentum=0.9, final_div_factor=100.0)")]
 
 
 class StepRecorder(keras.callbacks.Callback):
