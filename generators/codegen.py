@@ -22,7 +22,7 @@ from nnpivot.graph import output_count
 from nnpivot.kinds import kind_of, snake
 from nnpivot.kinds.pysyntax import attribute_default, attribute_value, identifier, literal
 from nnpivot.kinds.pysyntax import comment as comment_text
-from nnpivot.kinds.training import two_bias_class
+from nnpivot.kinds.training import ONE_CYCLE_SCHEDULE, one_cycle_class, two_bias_class
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.blocks import argument_groups
 
@@ -243,3 +243,21 @@ def two_bias_class_code(base: str) -> str:
     layers that have PyTorch's two. Generated files define it; ``nnpivot verify --train`` runs this same code."""
     return environment("keras").get_template("two_bias.py.j2").render(
         name=two_bias_class(base.rsplit(".", 1)[-1]), base=base, short_base=base.rsplit(".", 1)[-1])
+
+
+def one_cycle_schedule_code() -> str:
+    """The code of the Keras LearningRateSchedule giving PyTorch's OneCycleLR rate and momentum at each step
+    (kinds.training ``ONE_CYCLE_SCHEDULE``). Generated files define it; ``nnpivot verify --train`` runs this same
+    code."""
+    return environment("keras").get_template("one_cycle.py.j2").render(name=ONE_CYCLE_SCHEDULE)
+
+
+def one_cycle_optimizer_code(entry, base: str) -> str:
+    """The code of the Keras optimizer class (kinds.training ``one_cycle_class``) that updates as ``base`` (a
+    keras.optimizers class or a rule class of ``entry``) with the momentum (beta_1) of its ONE_CYCLE_SCHEDULE
+    learning rate at each step, and (SGD) with PyTorch's momentum buffer. Generated files define it;
+    ``nnpivot verify --train`` runs this same code."""
+    short = base.rsplit(".", 1)[-1]
+    return environment("keras").get_template("one_cycle_optimizer.py.j2").render(
+        kind=entry.name, name=one_cycle_class(short), base=base, short_base=short, schedule=ONE_CYCLE_SCHEDULE,
+        decay_in_gradient=short == entry.keras_rule_class)

@@ -68,6 +68,8 @@ from .codegen import (
     class_names,
     environment,
     header,
+    one_cycle_optimizer_code,
+    one_cycle_schedule_code,
     rule_class_code,
     two_bias_class_code,
     write_atomic,
@@ -827,7 +829,7 @@ def _optimizer_code(opt, diagnostics, config=None, two_bias_layers: tuple[str, .
         extra.append(f"{vocabulary.TWO_BIAS_KEYWORD}={literal(two_bias_layers)}")
     if opt is None:
         rate = _rate_code(config, literal(vocabulary.DEFAULT_LEARNING_RATE), diagnostics)
-        cls = vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER].keras_class
+        cls = _keras_classes(config, vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER], {}, "")[-1]
         return f"{_two_bias_name(cls) if two_bias_layers else cls}({', '.join([f'learning_rate={rate}', *extra])})"
     entry = vocabulary.OPTIMIZERS.get(opt.kind or "")
     if entry is None:
@@ -848,9 +850,37 @@ def _optimizer_code(opt, diagnostics, config=None, two_bias_layers: tuple[str, .
                                        f"carried over approximately ({known.keras_differs})",
                                        location_of(parameter) or location_of(opt)))
         args.append(f"{known.keras}={literal(known.keras_value(parameter.value))}")
-    # settings written for PyTorch's update rule train with the subclass that updates so (see _training_view)
-    cls = vocabulary.rule_class(entry, vocabulary.rule_of(opt), "keras") or entry.keras_class
+    # settings written for PyTorch's update rule train with the subclass that updates so, a OneCycle schedule's
+    # momentum with the subclass that cycles it (see _training_view)
+    cls = _keras_classes(config, entry, {p.key: p.value for p in parameters}, vocabulary.rule_of(opt))[-1]
     return f"{_two_bias_name(cls) if two_bias_layers else cls}({', '.join(args + extra)})"
+
+
+def _keras_classes(config, entry, parameters: dict[str, float], rule: str) -> list[str]:
+    """The optimizer classes generated code trains ``entry`` with, each subclassing the one before: the Keras
+    class, the rule class where the model's rule is PyTorch's, the one-cycle class where a OneCycle schedule
+    cycles the momentum (kinds.training ``one_cycle_optimizer``)."""
+    classes = [entry.keras_class]
+    if vocabulary.rule_class(entry, rule, "keras"):
+        classes.append(entry.keras_rule_class)
+    schedule = config.schedule if config is not None else None
+    if vocabulary.one_cycle_optimizer(schedule, entry, parameters):
+        classes.append(vocabulary.one_cycle_class(classes[-1].rsplit(".", 1)[-1]))
+    return classes
+
+
+def _one_cycle_momentum_problem(config, entry, diagnostics) -> None:
+    """A located warning where Keras cannot cycle the optimizer's momentum as OneCycleLR does."""
+    schedule = config.schedule
+    if schedule is None or schedule.eClass.name != "OneCycle" or not schedule.cycleMomentum or \
+            entry.name in vocabulary.CYCLED_MOMENTUM:
+        return
+    held = "momentum" if entry.parameter("momentum") else "beta_1"
+    diagnostics.append(warning("unsupported-for-target", f"schedule one_cycle cycles the {held} of optimizer "
+                               f"{entry.name} between {schedule.maxMomentum:g} and {schedule.baseMomentum:g}; the "
+                               f"Keras training keeps it constant (only "
+                               f"{', '.join(vocabulary.CYCLED_MOMENTUM)} cycle it in Keras)",
+                               location_of(schedule) or location_of(config)))
 
 
 def _two_bias_name(cls: str) -> str:
@@ -1012,12 +1042,20 @@ def _training_view(model, diagnostics, shapes=None, program: KerasProgram | None
     callbacks = _callbacks(config, diagnostics)
     fit = wrap_call("return model.fit(", ["x", "y", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
                                           *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else [])], "    ")
-    entry = vocabulary.OPTIMIZERS.get(config.optimizer.kind or "") if config.optimizer is not None else None
-    rule_class = entry is not None and vocabulary.rule_class(entry, vocabulary.rule_of(config.optimizer), "keras")
-    classes = [rule_class_code(TARGET, entry)] if rule_class else []
+    opt = config.optimizer
+    entry = vocabulary.OPTIMIZERS.get(opt.kind or "") if opt is not None else \
+        vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER]
+    chain = _keras_classes(config, entry, {p.key: p.value for p in opt.parameters} if opt is not None else {},
+                           vocabulary.rule_of(opt) if opt is not None else "") if entry is not None else []
+    classes = [rule_class_code(TARGET, entry)] if entry is not None and entry.keras_rule_class in chain else []
+    if config.schedule is not None and config.schedule.eClass.name == "OneCycle":
+        classes.append(one_cycle_schedule_code())
+        if entry is not None:
+            _one_cycle_momentum_problem(config, entry, diagnostics)
+    if entry is not None and chain[-1].startswith(vocabulary.ONE_CYCLE_PREFIX):
+        classes.append(one_cycle_optimizer_code(entry, chain[-2]))
     if two_bias:
-        optimizer = entry or vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER]
-        base = rule_class or optimizer.keras_class
+        base = chain[-1] if chain else vocabulary.OPTIMIZERS[vocabulary.DEFAULT_OPTIMIZER].keras_class
         classes.append(two_bias_class_code(base))
         why = (f"PyTorch's two biases (bias_ih, bias_hh) of {', '.join(two_bias)} are Keras's one bias, their "
                f"sum: both took the same step, so {_two_bias_name(base)} steps that bias twice")

@@ -728,11 +728,18 @@ class Interpreter(KerasImporter, SourceInterpreter):
             scope[node.name] = ModulePath(f"optimizers.{node.name}")
             return
         base = vocabulary.KERAS_TWO_BIAS_BASES.get(node.name)
-        if base is not None and any(self.qualname(b) == f"optimizers.{base}" or (isinstance(b, ast.Name) and
-                                    scope.get(b.id) == ModulePath(f"optimizers.{base}")) for b in node.bases):
+        if base is not None and self.subclasses(node, f"optimizers.{base}", scope):
             # generated code's optimizer stepping two-bias layers' bias twice: read as its base (optimizer() reads
             # its two_bias_layers)
             scope[node.name] = ModulePath(f"optimizers.{base}")
+            return
+        base = vocabulary.KERAS_ONE_CYCLE_BASES.get(node.name)
+        if base is not None and self.subclasses(node, f"optimizers.{base}", scope) or \
+                node.name == vocabulary.ONE_CYCLE_SCHEDULE and \
+                self.subclasses(node, "optimizers.schedules.LearningRateSchedule", scope):
+            # generated code's OneCycleLR schedule and its optimizers cycling the momentum: read by optimizer()
+            prefix = "optimizers.schedules" if node.name == vocabulary.ONE_CYCLE_SCHEDULE else "optimizers"
+            scope[node.name] = ModulePath(f"{prefix}.{node.name}")
             return
         role = self.class_role(node, scope)
         if not role and not node.bases:   # a plain class of the script: a config object
@@ -741,6 +748,11 @@ class Interpreter(KerasImporter, SourceInterpreter):
             bases = [self.lookup(b.id, scope, b) if isinstance(b, ast.Name) else ast.unparse(b) for b in node.bases]
             bases = [b if isinstance(b, ClassDef) else ast.unparse(n) for b, n in zip(bases, node.bases)]
             scope[node.name] = ClassDef(node.name, node, bases, role)
+
+    def subclasses(self, node: ast.ClassDef, path: str, scope) -> bool:
+        """Whether the class ``node`` names ``path`` (``optimizers.SGD``) or a class read as it among its bases."""
+        return any(self.qualname(b) == path or isinstance(b, ast.Name) and scope.get(b.id) == ModulePath(path)
+                   for b in node.bases)
 
     def class_role(self, node: ast.ClassDef, env) -> str | None:
         for base in node.bases:
@@ -3447,6 +3459,8 @@ def optimizer(self, value, loc, config=None):
     else:
         self.warn("dynamic-value", "the optimizer is not known statically; it is left out", loc)
         return None
+    # generated code's optimizer cycling a OneCycle schedule's momentum updates as its base otherwise
+    cycled, spelling = spelling, vocabulary.KERAS_ONE_CYCLE_BASES.get(spelling, spelling)
     entry = _OPTIMIZERS_BY_KERAS_NAME.get(spelling.lower()) or vocabulary.KERAS_RULE_CLASSES.get(spelling)
     if entry is None:
         self.warn("unsupported-construct", f"optimizer '{spelling.lower()}' is not in the pivot's vocabulary; "
@@ -3463,12 +3477,16 @@ def optimizer(self, value, loc, config=None):
             initial = keras_schedule(self, item, config)
             if initial is not None:
                 result.learningRate = float(initial)
+            if initial is not None and config.schedule.eClass.name == "OneCycle" and \
+                    cycled not in vocabulary.KERAS_ONE_CYCLE_BASES:
+                # only generated code's one-cycle classes take their momentum from the schedule
+                config.schedule.cycleMomentum = False
         elif key in vocabulary.CLIPPINGS_BY_KERAS and isinstance(item, (int, float)) and \
                 not isinstance(item, bool) and item > 0 and config is not None:
             setattr(config, vocabulary.CLIPPINGS_BY_KERAS[key].feature, float(item))
         elif key in vocabulary.CLIPPINGS_BY_KERAS and item is None:
             continue
-        elif key == vocabulary.TWO_BIAS_KEYWORD and spelling in vocabulary.KERAS_TWO_BIAS_BASES.values() and \
+        elif key == vocabulary.TWO_BIAS_KEYWORD and cycled in vocabulary.KERAS_TWO_BIAS_BASES.values() and \
                 isinstance(item, (tuple, list)) and all(isinstance(path, str) for path in item):
             self.two_bias_layers = (tuple(item), loc)   # marked on their nodes once the model is read
         elif parameter is not None and isinstance(item, (int, float, bool)):
@@ -3514,7 +3532,8 @@ def keras_schedule(self, value: ConfigObj, config):
             continue
         spec = next((a for a in arguments if a[0] == keyword), None)
         plain = isinstance(item, (int, float, bool)) or isinstance(item, (list, tuple)) and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in item)
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in item) or \
+            isinstance(item, str) and spec is not None and _enum_literal(pivot_class, spec[1], item) is not None
         if spec is None or not plain or spec[1] is None and spec[0] not in (
                 "initial_learning_rate", "alpha", "boundaries") and item != spec[2]:
             self.warn("unsupported-construct", f"{name} argument {keyword}={item!r} has no pivot counterpart; the "
@@ -3522,7 +3541,8 @@ def keras_schedule(self, value: ConfigObj, config):
             return None
     schedule = eclass(pivot_class)()
     set_location(schedule, where)
-    schedule.interval = eenum("ScheduleInterval").getEEnumLiteral("step")
+    if pivot_class not in vocabulary.PER_STEP_ONLY:
+        schedule.interval = eenum("ScheduleInterval").getEEnumLiteral("step")
     for keyword, feature, default in arguments:
         item = given.get(keyword, default)
         if feature is None:
@@ -3531,10 +3551,13 @@ def keras_schedule(self, value: ConfigObj, config):
             self.warn("unsupported-construct", f"{name}: {keyword} is not given; the migrated training keeps the "
                       "learning rate constant", where)
             return None
+        feature_type = schedule.eClass.findEStructuralFeature(feature).eType
         if isinstance(item, (list, tuple)):
             getattr(schedule, feature).extend([float(v) for v in item])
+        elif isinstance(item, str):
+            setattr(schedule, feature, _enum_literal(pivot_class, feature, item))
         else:
-            setattr(schedule, feature, float(item) if feature == "decayRate" else item)
+            setattr(schedule, feature, float(item) if feature_type.name == "EDouble" else item)
     if pivot_class == "PiecewiseConstantDecay":
         boundaries = given.get("boundaries")
         if not isinstance(boundaries, (list, tuple)) or not all(isinstance(b, int) for b in boundaries) or \
@@ -3544,6 +3567,8 @@ def keras_schedule(self, value: ConfigObj, config):
             return None
         schedule.boundaries.extend(b + 1 for b in boundaries)   # Keras switches after a boundary, the pivot at it
         initial = schedule.values[0]
+    elif pivot_class == "OneCycle":   # the rate of the first step
+        initial = schedule.maxLearningRate / schedule.divFactor
     else:
         initial = given.get("initial_learning_rate")
     if not isinstance(initial, (int, float)):
@@ -3554,6 +3579,13 @@ def keras_schedule(self, value: ConfigObj, config):
         schedule.minimum = float(given.get("alpha", 0.0)) * initial
     config.schedule = schedule
     return initial
+
+
+def _enum_literal(pivot_class: str, feature: str | None, name: str):
+    """The literal ``name`` of the enum feature ``feature`` of ``pivot_class`` (None when there is none)."""
+    found = eclass(pivot_class).findEStructuralFeature(feature) if feature else None
+    literals = getattr(found.eType, "eLiterals", None) if found is not None else None
+    return found.eType.getEEnumLiteral(name) if literals and name in [x.name for x in literals] else None
 
 
 KERAS_REDUCTIONS = {"sum_over_batch_size": "mean", "sum": "sum"}

@@ -2878,15 +2878,17 @@ class _TrainingReader:
             if feature is None:
                 if keyword in ("milestones", "epochs", "steps_per_epoch") or value == default:
                     continue
-                problem = f"{keyword}={value!r}"
+                problem = f"{keyword}={value!r} has no pivot counterpart"
                 break
+            if value is None and (cls, keyword) == ("OneCycleLR", "total_steps"):
+                continue   # epochs * steps_per_epoch, below
             if value is None:
                 problem = f"{keyword} is not given"
                 break
             if keyword == "threshold_mode":
                 value = vocabulary.THRESHOLD_MODES.get(value)
             if value is None or isinstance(value, (list, tuple)):
-                problem = f"{keyword}={read.get(keyword)!r}"
+                problem = f"{keyword}={read.get(keyword)!r} has no pivot counterpart"
                 break
             feature_type = schedule.eClass.findEStructuralFeature(feature).eType
             setattr(schedule, feature, feature_type.getEEnumLiteral(value) if hasattr(feature_type, "eLiterals")
@@ -2908,9 +2910,9 @@ class _TrainingReader:
             if _is_int(epochs) and _is_int(steps):
                 schedule.totalSteps = epochs * steps
             else:
-                problem = "total_steps (or epochs and steps_per_epoch) is not known statically"
+                problem = "total_steps (or epochs and steps_per_epoch) is not given"
         if problem is not None:
-            self.importer.problem("unsupported-construct", f"{cls}: {problem} has no pivot counterpart; the migrated "
+            self.importer.problem("unsupported-construct", f"{cls}: {problem}; the migrated "
                                   "training keeps the learning rate constant", where, warning)
             return None
         self.schedule_interval(schedule, cls, call)

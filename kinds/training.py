@@ -255,9 +255,37 @@ def two_bias_class(base: str) -> str:
     return f"{TWO_BIAS_PREFIX}{base}"
 
 
+# The Keras optimizers whose momentum (SGD) or beta_1 (Adam, AdamW) generated code cycles exactly as PyTorch's
+# OneCycleLR does, through a subclass taking it from the schedule at each step (generators/templates/keras/
+# one_cycle.py.j2), named after its base: "OneCycleSGD" updates as keras.optimizers.SGD's own class or rule
+# class would, "OneCycleTorchAdam" as TorchAdam
+CYCLED_MOMENTUM = ("sgd", "adam", "adamw")
+ONE_CYCLE_PREFIX = "OneCycle"
+ONE_CYCLE_SCHEDULE = "TorchOneCycle"   # the keras LearningRateSchedule giving OneCycleLR's rate and momentum
+
+
+def one_cycle_class(base: str) -> str:
+    """The name of the momentum-cycling class of a Keras optimizer class or rule class ("SGD", "TorchAdam")."""
+    return f"{ONE_CYCLE_PREFIX}{base}"
+
+
+def one_cycle_optimizer(schedule, entry: OptimizerEntry, parameters: dict[str, float]) -> bool:
+    """Whether generated Keras code trains ``entry`` under ``schedule`` with its one-cycle class: OneCycleLR cycles
+    its momentum, or (SGD) it keeps a constant momentum while the rate changes every step (Keras's SGD keeps the
+    learning rate inside its momentum buffer, PyTorch's multiplies the buffer by this step's rate)."""
+    if schedule is None or schedule.eClass.name != "OneCycle" or entry.name not in CYCLED_MOMENTUM:
+        return False
+    return bool(schedule.cycleMomentum) or (entry.name == "sgd" and bool(parameters.get("momentum")))
+
+
+# one-cycle class name -> the name of its base ("OneCycleTorchAdam" -> "TorchAdam"), for the importer
+KERAS_ONE_CYCLE_BASES: dict[str, str] = {
+    one_cycle_class(base): base for e in OPTIMIZERS.values() if e.name in CYCLED_MOMENTUM
+    for base in (e.keras_name, e.keras_rule_class) if base}
 # two-bias class name -> the name of its base ("TwoBiasTorchAdam" -> "TorchAdam"), for the importer
 KERAS_TWO_BIAS_BASES: dict[str, str] = {
-    two_bias_class(base): base for e in OPTIMIZERS.values() for base in (e.keras_name, e.keras_rule_class) if base}
+    two_bias_class(base): base for base in (
+        *(b for e in OPTIMIZERS.values() for b in (e.keras_name, e.keras_rule_class) if b), *KERAS_ONE_CYCLE_BASES)}
 
 
 def two_bias_problem(entry: OptimizerEntry, parameters: dict[str, float], clip_norm: float = 0.0) -> str:
@@ -405,18 +433,31 @@ def torch_scheduler(schedule, initial: float | None = None) -> tuple[str, list[s
             f"threshold={literal(schedule.threshold)}", f"threshold_mode={literal(mode)}",
             f"cooldown={literal(schedule.cooldown)}", f"min_lr={literal(schedule.minimum)}"]
     if name == "OneCycle":
-        return f"{scheduler}OneCycleLR", [
-            f"max_lr={literal(schedule.maxLearningRate)}", f"total_steps={literal(schedule.totalSteps)}",
-            f"pct_start={literal(schedule.pctStart)}", f"anneal_strategy={literal(schedule.annealing.name)}",
-            f"div_factor={literal(schedule.divFactor)}", f"final_div_factor={literal(schedule.finalDivFactor)}",
-            f"cycle_momentum={literal(bool(schedule.cycleMomentum))}"]
+        return f"{scheduler}OneCycleLR", one_cycle_arguments(schedule)
     # the closed form, as a factor of the initial rate (LambdaLR multiplies the optimizer's rate by it)
     return f"{scheduler}LambdaLR", [f"lambda step: ({schedule_rate(schedule, 'step', 'learning_rate')}) / learning_rate"]
 
 
+def one_cycle_arguments(schedule) -> list[str]:
+    """The keyword arguments of a OneCycle schedule, in PyTorch's OneCycleLR's names: OneCycleLR's and the Keras
+    schedule TorchOneCycle's (ONE_CYCLE_SCHEDULE) alike."""
+    _, arguments = TORCH_SCHEDULERS["OneCycleLR"]
+    written = []
+    for keyword, feature, _ in arguments:
+        if feature is None:
+            continue
+        value = getattr(schedule, feature)
+        value = value.name if hasattr(value, "eEnum") else value   # an enum literal (annealing) by its name
+        written.append(f"{keyword}={literal(value)}")
+    return written
+
+
 def keras_schedule(schedule, initial: str) -> str | None:
-    """The keras.optimizers.schedules object of a per-step pivot schedule (None: Keras has none)."""
+    """The keras.optimizers.schedules object of a per-step pivot schedule (None: Keras has none); a OneCycle
+    schedule is generated code's own ONE_CYCLE_SCHEDULE class."""
     name, schedules = schedule.eClass.name, "keras.optimizers.schedules."
+    if name == "OneCycle":
+        return f"{ONE_CYCLE_SCHEDULE}({', '.join(one_cycle_arguments(schedule))})"
     if name == "StepDecay":
         return (f"{schedules}ExponentialDecay({initial}, decay_steps={literal(schedule.stepSize)}, "
                 f"decay_rate={literal(schedule.gamma)}, staircase=True)")
@@ -448,9 +489,9 @@ TORCH_SCHEDULERS = {
     "OneCycleLR": ("OneCycle", (
         ("max_lr", "maxLearningRate", None), ("total_steps", "totalSteps", None), ("epochs", None, None),
         ("steps_per_epoch", None, None), ("pct_start", "pctStart", 0.3), ("anneal_strategy", "annealing", "cos"),
-        ("cycle_momentum", "cycleMomentum", True), ("base_momentum", None, 0.85), ("max_momentum", None, 0.95),
-        ("div_factor", "divFactor", 25.0), ("final_div_factor", "finalDivFactor", 1e4),
-        ("three_phase", None, False))),
+        ("cycle_momentum", "cycleMomentum", True), ("base_momentum", "baseMomentum", 0.85),
+        ("max_momentum", "maxMomentum", 0.95), ("div_factor", "divFactor", 25.0),
+        ("final_div_factor", "finalDivFactor", 1e4), ("three_phase", "threePhase", False))),
 }
 THRESHOLD_MODES = {"rel": "relative", "abs": "absolute"}
 # keras.optimizers.schedules classes the Keras importer reads (as the optimizer's learning rate, per step)
@@ -461,6 +502,8 @@ KERAS_SCHEDULES = {
                                     ("alpha", None, 0.0), ("name", None, None), ("warmup_target", None, None),
                                     ("warmup_steps", None, 0))),
     "PiecewiseConstantDecay": ("PiecewiseConstantDecay", (("boundaries", None, None), ("values", "values", None))),
+    # generated code's OneCycleLR: the same keywords
+    ONE_CYCLE_SCHEDULE: ("OneCycle", tuple(a for a in TORCH_SCHEDULERS["OneCycleLR"][1] if a[1] is not None)),
 }
 
 
@@ -718,6 +761,7 @@ class TrainingSettings:
     loss: LossEntry
     batch_size: int
     rule: str = ""                  # whose update rule, where it matters (rule_of): the runners pick the class
+    schedule: object = None         # the pivot LearningRateSchedule when it changes the rate per step, else None
     # pivot paths of the recurrent layers whose one Keras bias takes twice its step (PyTorch's two biases)
     two_bias_layers: tuple[str, ...] = ()
     clippings: tuple[tuple[Clipping, float], ...] = ()   # clippings_of the configuration
@@ -765,7 +809,28 @@ class TrainingSettings:
         if self.rule:
             values.append(f"rule={self.rule}")
         clipped = "".join(f", {c.setting} {limit:g}" for c, limit in self.clippings)
-        return f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}{clipped}"
+        described = f"{self.optimizer.name}({', '.join(values)}), loss {self.loss.name}{clipped}"
+        return described + (f", schedule {describe_schedule(self.schedule)}" if self.schedule is not None else "")
+
+
+def describe_schedule(schedule) -> str:
+    """``one_cycle(max_learning_rate=0.1, total_steps=20, ...)``: the schedule and all its features."""
+    values = []
+    for feature in schedule.eClass.eAllStructuralFeatures():
+        if feature.name == "interval" and schedule.eClass.name in PER_STEP_ONLY:
+            continue
+        value = getattr(schedule, feature.name)
+        value = value.name if hasattr(value, "eEnum") else list(value) if feature.many else value
+        values.append(f"{snake(feature.name)}={value}")
+    return f"{snake(schedule.eClass.name)}({', '.join(values)})"
+
+
+def per_step_schedule(schedule):
+    """``schedule`` when it changes the learning rate at optimizer steps (the rest change it per epoch or on a
+    plateau), else None."""
+    if schedule is None or schedule.eClass.name in PER_EPOCH_ONLY:
+        return None
+    return schedule if schedule.eClass.name in PER_STEP_ONLY or schedule.interval.name == "step" else None
 
 
 # How a loss wants its labels, for data made up to train with it (``label_format``).
@@ -801,7 +866,11 @@ def training_settings(config) -> TrainingSettings | None:
     learning_rate = optimizer.learningRate if optimizer is not None else DEFAULT_LEARNING_RATE
     parameters = {p.key: p.value for p in optimizer.parameters} if optimizer is not None else {}
     rule = rule_of(optimizer) if optimizer is not None else ""
-    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule,
+    schedule = per_step_schedule(config.schedule)
+    if schedule is not None and schedule.eClass.name == "OneCycle":
+        # OneCycleLR sets every step's rate, the optimizer's own is never used: the first step's stands for it
+        learning_rate = schedule.maxLearningRate / schedule.divFactor
+    return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule, schedule,
                             clippings=clippings_of(config))
 
 
@@ -853,7 +922,9 @@ def markdown_table() -> str:
                    "PiecewiseConstantDecay": "`PiecewiseConstantDecay` (boundaries - 1) per step, "
                                              "`LearningRateScheduler` per epoch",
                    "ReduceOnPlateau": "`callbacks.ReduceLROnPlateau` (patience + 1; min_delta is absolute)",
-                   "OneCycle": "none (warning)"}
+                   "OneCycle": f"`{ONE_CYCLE_SCHEDULE}` (generated LearningRateSchedule); SGD, Adam and AdamW as "
+                               f"`{ONE_CYCLE_PREFIX}SGD`... cycling the momentum / beta_1 (other optimizers: "
+                               "warning)"}
     for name in SCHEDULE_CLASSES:
         torch_names = ", ".join(f"`{t}`" for t, (pivot, _) in TORCH_SCHEDULERS.items() if pivot == name)
         lines.append(f"| `{snake(name)}` | {torch_names} | {torch_written[name]} | {keras_forms[name]} |")

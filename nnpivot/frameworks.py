@@ -37,12 +37,19 @@ import numpy as np
 
 from nnpivot.diagnostics import Diagnostic, Location, NNPivotError, error, has_errors
 from nnpivot.fileio import check_readable
-from nnpivot.generators.codegen import rule_class_code, two_bias_class_code
+from nnpivot.generators.codegen import (
+    one_cycle_optimizer_code,
+    one_cycle_schedule_code,
+    rule_class_code,
+    two_bias_class_code,
+)
 from nnpivot.generators.keras import assign_store, build_keras_model, keras_layouts, store_from_keras
 from nnpivot.generators.pytorch import parameter_slots, state_dict_from_store, store_from_state_dict
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.importers.pysource import SAME_VALUE_OPERATIONS, detect_framework
+from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.layout import channels_last, identity
+from nnpivot.kinds.pysyntax import literal
 from nnpivot.kinds.training import rule_class, two_bias_class
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import called_block, infer_shapes
@@ -263,9 +270,50 @@ def torch_optimizer_class(settings):
     return getattr(torch.optim, settings.optimizer.torch_name)
 
 
+def torch_scheduler(settings, optimizer):
+    """The torch.optim.lr_scheduler object of ``settings.schedule`` (a per-step pivot schedule) on ``optimizer``,
+    built from the very text generated training code holds; None without a schedule."""
+    import torch
+
+    if settings.schedule is None:
+        return None
+    callee, arguments = vocabulary.torch_scheduler(settings.schedule, settings.learning_rate)
+    return _vocabulary_code(f"{callee}(optimizer, {', '.join(arguments)})", {
+        "torch": torch, "math": math, "optimizer": optimizer, "learning_rate": settings.learning_rate})
+
+
+def one_cycle_schedule_class() -> type:
+    """The Keras schedule class generated code defines for a OneCycle schedule (generators/templates/keras/
+    one_cycle.py.j2), run once per process."""
+    import keras
+    from keras import ops
+
+    key = ("keras", vocabulary.ONE_CYCLE_SCHEDULE)
+    if key not in _RULE_CLASSES:
+        scope = {"keras": keras, "ops": ops, "math": math}
+        exec(compile(one_cycle_schedule_code(), "<keras one-cycle schedule>", "exec"), scope)  # noqa: S102
+        _RULE_CLASSES[key] = scope[vocabulary.ONE_CYCLE_SCHEDULE]
+    return _RULE_CLASSES[key]
+
+
+def keras_learning_rate(settings):
+    """The Keras optimizer's learning rate with ``settings``: the keras.optimizers.schedules object of its
+    per-step schedule, written as generated training code writes it, else the constant rate."""
+    import keras
+
+    code = vocabulary.keras_schedule(settings.schedule, literal(settings.learning_rate)) \
+        if settings.schedule is not None else None
+    if code is None:
+        return settings.learning_rate
+    return _vocabulary_code(code, {"keras": keras, "math": math,
+                                   vocabulary.ONE_CYCLE_SCHEDULE: one_cycle_schedule_class()})
+
+
 def keras_optimizer_class(settings):
-    """The Keras optimizer class that trains with ``settings``, its rule's; with ``settings.two_bias_layers``,
-    its two-bias class (generators/templates/keras/two_bias.py.j2), which takes ``two_bias_layers=``."""
+    """The Keras optimizer class that trains with ``settings``, its rule's; under a OneCycle schedule that cycles
+    its momentum, its one-cycle class (generators/templates/keras/one_cycle_optimizer.py.j2); with
+    ``settings.two_bias_layers``, its two-bias class (generators/templates/keras/two_bias.py.j2), which takes
+    ``two_bias_layers=``."""
     import keras
     from keras import ops
 
@@ -273,6 +321,16 @@ def keras_optimizer_class(settings):
         base = rule_optimizer_class("keras", settings.optimizer, {"keras": keras, "ops": ops})
     else:
         base = getattr(keras.optimizers, settings.optimizer.keras_name)
+    if vocabulary.one_cycle_optimizer(settings.schedule, settings.optimizer, settings.parameters):
+        key = ("keras one cycle", base.__name__)
+        if key not in _RULE_CLASSES:
+            scope = {"keras": keras, "ops": ops, base.__name__: base}
+            written = base.__name__ if base.__name__ != settings.optimizer.keras_name \
+                else settings.optimizer.keras_class
+            code = one_cycle_optimizer_code(settings.optimizer, written)
+            exec(compile(code, "<keras one-cycle class>", "exec"), scope)  # noqa: S102
+            _RULE_CLASSES[key] = scope[vocabulary.one_cycle_class(base.__name__)]
+        base = _RULE_CLASSES[key]
     if not settings.two_bias_layers:
         return base
     key = ("keras two biases", base.__name__)
@@ -553,6 +611,7 @@ class TorchRunner(Runner):
         self.obj.train(training)
         optimizer_class = torch_optimizer_class(settings)
         optimizer = optimizer_class(self.obj.parameters(), lr=settings.learning_rate, **settings.torch_keywords())
+        scheduler = torch_scheduler(settings, optimizer)
         loss_fn = _vocabulary_code(writing.code, {"nn": nn, "torch": torch})
         # the clipping statements generated code writes (kinds.training CLIPPINGS), never user code
         clipping = compile("\n".join(settings.torch_clipping()), "<training vocabulary>", "exec")
@@ -567,6 +626,8 @@ class TorchRunner(Runner):
             loss.backward()
             exec(clipping, {"torch": torch, "model": self.obj})  # noqa: S102
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             losses.append(float(loss.detach()))
         self.obj.eval()
         return losses
@@ -718,7 +779,7 @@ class KerasRunner(Runner):
         optimizer_class = keras_optimizer_class(settings)
         two_bias = {"two_bias_layers": self._layer_paths(settings.two_bias_layers)} if settings.two_bias_layers \
             else {}
-        optimizer = optimizer_class(learning_rate=settings.learning_rate, **settings.keras_keywords(),
+        optimizer = optimizer_class(learning_rate=keras_learning_rate(settings), **settings.keras_keywords(),
                                     **settings.keras_clipping(), **two_bias)
         loss_fn = _vocabulary_code(writing.code, {"keras": keras})
         variables = list(self.obj.trainable_variables)

@@ -358,6 +358,10 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
             precisions[index] = runner.to_precision(FLOAT32)
             width = runner.run(sample)[0].shape[-1]
     settings, notes = resolve_settings(configs, paths, width, model)
+    notes += [f"{path}: its schedule {config.schedule.eClass.name} changes the learning rate per epoch or on a "
+              "plateau; the check's steps are all in the first epoch, at the initial rate"
+              for config, path in zip(configs, paths) if config is not None and config.schedule is not None
+              and vocabulary.per_step_schedule(config.schedule) is None]
     if precision == FLOAT64:
         settings = tuple(float32_values(s) for s in settings)
     for runner, setting, path in zip((a, b), settings, paths):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from test_training_code import STEP_TOLERANCE, load_module, printed_losses
-from torch.optim.optimizer import register_optimizer_step_pre_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import keras as K
@@ -510,22 +510,204 @@ def test_an_unknown_optimizer_is_a_warning_naming_it(tmp_path):
     assert "torch.optim.LBFGS" in warned.message and (warned.location.line, warned.location.col) == (20, 21)
 
 
-def test_a_one_cycle_schedule_is_a_warning_for_keras(tmp_path, torch_rates):
-    pivot = parse_text(SCHEDULED_MODEL.format(schedule="one_cycle(max_learning_rate=0.1, total_steps=12)"), "net.nn")
-    torch_file = tmp_path / "net.py"
-    torch_file.write_text(P.generate(pivot, "net.nn"))
-    module = load_module(torch_file)
-    features, labels = classes_data(12, seed=6)
-    printed_losses(module.train, module.Net(), torch.utils.data.TensorDataset(torch.from_numpy(features),
-                                                                              torch.from_numpy(labels)))
-    # 4 epochs of 3 steps: warm up from 0.1 / 25 to 0.1 over 30% of the 12 steps, then anneal
-    assert len(torch_rates) == 12 and torch_rates[0] == pytest.approx(0.004)
-    assert 0.09 < max(torch_rates) <= 0.1 and torch_rates[-1] < torch_rates[0]
+ONE_CYCLES = ["one_cycle(max_learning_rate=0.1, total_steps=12)",
+              "one_cycle(max_learning_rate=0.1, total_steps=12, three_phase=true)",
+              "one_cycle(max_learning_rate=0.2, total_steps=12, annealing=linear, pct_start=0.25, div_factor=10.0)",
+              ("one_cycle(max_learning_rate=0.2, total_steps=12, annealing=linear, three_phase=true, "
+               "base_momentum=0.8, max_momentum=0.9, final_div_factor=100.0)")]
+
+
+class StepRecorder(keras.callbacks.Callback):
+    """The learning rate and momentum (beta_1) each Keras optimizer step takes: what the optimizer reads."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        optimizer = self.model.optimizer
+        rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        cycled = optimizer._learning_rate.momentum(optimizer.iterations)
+        self.steps.append((rate, float(keras.ops.convert_to_numpy(cycled))))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd(learning_rate=0.1, momentum=0.9)",
+                                       "sgd(learning_rate=0.1, momentum=0.9, nesterov=true, weight_decay=0.01)",
+                                       "adam(learning_rate=0.1, epsilon=1e-06)",
+                                       "adam(learning_rate=0.1, epsilon=1e-07, rule=keras)",
+                                       "adamw(learning_rate=0.1, epsilon=1e-08, weight_decay=0.01)"])
+@pytest.mark.parametrize("schedule", ONE_CYCLES, ids=["cos", "cos_three_phase", "linear", "linear_three_phase"])
+def test_one_cycle_cycles_rate_and_momentum_alike_in_both_generated_trainings(optimizer, schedule, tmp_path,
+                                                                              monkeypatch):
+    """12 epochs of one batch from the same weights: every step's rate and momentum (beta_1) as PyTorch's
+    OneCycleLR sets them, and the same weights after the 12 steps."""
+    text = SCHEDULED_MODEL.format(schedule=schedule).replace("sgd(learning_rate=0.1)", optimizer).replace(
+        "epochs 4", "epochs 12").replace("batch_size 4", "batch_size 16")
+    pivot = parse_text(text, "net.nn")
     program = K.plan(pivot)
-    K.render(program, "net.nn")
+    keras_file, torch_file = tmp_path / "keras_net.py", tmp_path / "torch_net.py"
+    keras_file.write_text(K.render(program, "net.nn"))
+    torch_file.write_text(P.generate(pivot, "net.nn"))
+    assert program.diagnostics == []
+    torch_module, keras_module = load_module(torch_file), load_module(keras_file)
+    features, labels = classes_data(16, seed=8)
+    torch.manual_seed(0)
+    torch_net, keras_net = torch_module.Net(), keras_module.Net()
+    keras_net(features[:1])
+    keras_net.h.set_weights([torch_net.h.weight.detach().numpy().T, torch_net.h.bias.detach().numpy()])
+
+    torch_steps, depth = [], []
+
+    def before(opt, args, kwargs):   # a rule class's step calls its base's: the outer one is the step
+        group = opt.param_groups[0]
+        if not depth:
+            torch_steps.append((group["lr"], group["betas"][0] if "betas" in group else group["momentum"]))
+        depth.append(opt)
+    handles = [register_optimizer_step_pre_hook(before),
+               register_optimizer_step_post_hook(lambda opt, args, kwargs: depth.pop())]
+    try:
+        printed_losses(torch_module.train, torch_net, torch.utils.data.TensorDataset(torch.from_numpy(features),
+                                                                                     torch.from_numpy(labels)))
+    finally:
+        for handle in handles:
+            handle.remove()
+    recorder, fit = StepRecorder(), keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", lambda model, *args, **kwargs: fit(
+        model, *args, **{**kwargs, "callbacks": [recorder], "verbose": 0}))
+    keras_module.train(keras_net, features, labels)
+
+    assert len(torch_steps) == len(recorder.steps) == 12
+    np.testing.assert_allclose(np.array(recorder.steps), np.array(torch_steps), rtol=1e-7, atol=0)
+    rates, momenta = zip(*torch_steps)
+    assert len(set(rates)) == 12 and len(set(momenta)) > 4   # both cycle
+    # float32 rounding in two orders: up to 5.7e-6 measured (Keras's Adam rule); a constant momentum (beta_1)
+    # lands 1e-4 and more away
+    kernel, bias = keras_net.h.get_weights()
+    np.testing.assert_allclose(kernel, torch_net.h.weight.detach().numpy().T, atol=2e-5)
+    np.testing.assert_allclose(bias, torch_net.h.bias.detach().numpy(), atol=2e-5)
+
+
+def test_one_cycle_without_cycled_momentum_keeps_keras_own_adam_and_pytorchs_sgd_buffer(tmp_path):
+    """cycle_momentum=false: Adam is Keras's own class with the schedule; SGD with momentum still trains with the
+    one-cycle class, whose buffer takes the rate at each step as PyTorch's does (Keras's SGD keeps it inside)."""
+    schedule = "one_cycle(max_learning_rate=0.1, total_steps=12, cycle_momentum=false)"
+    adam = K.generate(parse_text(SCHEDULED_MODEL.format(schedule=schedule).replace(
+        "sgd(learning_rate=0.1)", "adam(learning_rate=0.1)"), "net.nn"), "net.nn")
+    assert "optimizer=keras.optimizers.Adam(" in adam and "class OneCycle" not in adam
+    sgd = K.generate(parse_text(SCHEDULED_MODEL.format(schedule=schedule).replace(
+        "sgd(learning_rate=0.1)", "sgd(learning_rate=0.1, momentum=0.9)"), "net.nn"), "net.nn")
+    assert "optimizer=OneCycleSGD(" in sgd and "cycle_momentum=False" in sgd
+
+
+def test_momentum_cycling_keras_cannot_do_is_a_located_warning():
+    text = SCHEDULED_MODEL.format(schedule="one_cycle(max_learning_rate=0.1, total_steps=12)").replace(
+        "sgd(learning_rate=0.1)", "rmsprop(learning_rate=0.1, momentum=0.5)")
+    program = K.plan(parse_text(text, "net.nn"))
+    code = K.render(program, "net.nn")
     [warned] = program.diagnostics
-    assert warned.code == "unsupported-for-target" and "OneCycle" in warned.message
+    assert warned.code == "unsupported-for-target" and "cycles the momentum of optimizer rmsprop" in warned.message
     assert (warned.location.line, warned.location.col) == (9, 9)
+    assert "learning_rate=TorchOneCycle(" in code   # the rate itself still cycles exactly
+
+
+def test_one_cycle_round_trips_through_keras_and_saves_with_the_model(tmp_path):
+    """Keras -> pivot -> PyTorch gives OneCycleLR again; the compiled schedule and class save and load."""
+    text = SCHEDULED_MODEL.format(schedule=ONE_CYCLES[3]).replace(
+        "sgd(learning_rate=0.1)", "adam(learning_rate=0.1, epsilon=1e-08)")
+    pivot = parse_text(text, "net.nn")
+    keras_file = tmp_path / "keras_net.py"
+    keras_file.write_text(K.generate(pivot, "net.nn"))
+    assert "optimizer=OneCycleTorchAdam(" in keras_file.read_text()
+    back, report = import_keras(keras_file, input_shapes=[[6]])
+    assert report.diagnostics == []
+    printed = print_nn(back)
+    assert ("schedule one_cycle(max_learning_rate=0.2, total_steps=12, final_div_factor=100.0, annealing=linear, "
+            "base_momentum=0.8, max_momentum=0.9, three_phase=true)") in printed
+    assert "optimizer adam(learning_rate=0.008, epsilon=1e-08)" in printed   # the first step's rate, 0.2 / 25
+    torch_code = re.sub(r"\s", "", P.generate(back, "net.nn"))
+    assert ("torch.optim.lr_scheduler.OneCycleLR(optimizer,max_lr=0.2,total_steps=12,pct_start=0.3,"
+            "anneal_strategy=\"linear\",cycle_momentum=True,base_momentum=0.8,max_momentum=0.9,div_factor=25.0,"
+            "final_div_factor=100.0,three_phase=True") in torch_code
+
+    module = load_module(keras_file)
+    net = module.Net()
+    features, labels = classes_data(8, seed=3)
+    net(features[:1])
+    module.train(net, features, labels)
+    net.save(tmp_path / "net.keras")
+    loaded = keras.models.load_model(tmp_path / "net.keras", custom_objects={"Net": module.Net})
+    assert type(loaded.optimizer).__name__ == "OneCycleTorchAdam"
+    assert loaded.optimizer._learning_rate.get_config() == net.optimizer._learning_rate.get_config()
+    for step in (0, 5, 11):
+        assert float(loaded.optimizer._learning_rate(step)) == float(net.optimizer._learning_rate(step))
+
+
+def test_keras_sgd_with_the_one_cycle_schedule_reads_as_not_cycling_its_momentum(tmp_path):
+    """Only the one-cycle classes take their momentum from the schedule: Keras's own SGD keeps its own."""
+    code = K.generate(parse_text(SCHEDULED_MODEL.format(schedule=ONE_CYCLES[0]).replace(
+        "sgd(learning_rate=0.1)", "sgd(learning_rate=0.1, momentum=0.9)"), "net.nn"), "net.nn")
+    keras_file = tmp_path / "keras_net.py"
+    keras_file.write_text(code.replace("optimizer=OneCycleSGD(", "optimizer=keras.optimizers.SGD("))
+    back, _ = import_keras(keras_file, input_shapes=[[6]])
+    assert back.training.schedule.cycleMomentum is False
+
+
+@pytest.mark.parametrize("steps,named,where", [
+    ("epochs=args.epochs, steps_per_epoch=len(loader)", "steps_per_epoch=len(loader)", (26, 72)),
+    ("epochs=args.epochs", "total_steps (or epochs and steps_per_epoch) is not given", (25, 17))])
+def test_one_cycle_total_steps_not_known_statically_is_a_located_warning(steps, named, where, tmp_path):
+    script = tmp_path / "net.py"
+    script.write_text(ONE_CYCLE_SCRIPT.replace("epochs=args.epochs, steps_per_epoch=5", steps))
+    model, report = import_pytorch(script, input_shapes=[[6]])
+    assert model.training.schedule is None
+    [warned] = report.diagnostics
+    assert warned.code == "unsupported-construct" and named in warned.message
+    assert (warned.location.line, warned.location.col) == where
+
+
+ONE_CYCLE_SCRIPT = """\
+import argparse
+
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def main(data, argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=0.3)
+    args = parser.parse_args(argv)
+    model = Net()
+    loader = torch.utils.data.DataLoader(data, batch_size=8, shuffle=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=5, three_phase=True)
+    for epoch in range(args.epochs):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+            scheduler.step()
+    return model
+"""
+
+
+def test_pytorch_one_cycle_with_epochs_and_steps_per_epoch_reads_its_total_steps(tmp_path):
+    script = tmp_path / "net.py"
+    script.write_text(ONE_CYCLE_SCRIPT)
+    model, report = import_pytorch(script, input_shapes=[[6]])
+    assert report.ok and report.diagnostics == []
+    assert "schedule one_cycle(max_learning_rate=0.3, total_steps=20, three_phase=true)" in print_nn(model)
 
 
 WARNED_SCRIPT = """\

@@ -81,7 +81,14 @@ CORPUS = [
 ]
 
 # "folder/path direction" -> why it fails today (strict xfail: a fix shows up)
-KNOWN_FAILURES: dict[str, str] = {}
+KNOWN_FAILURES: dict[str, str] = {
+    # the check applies each file's per-step schedule: the Keras source's ExponentialDecay(decay_steps=1000) is
+    # written in PyTorch as a LambdaLR, which the PyTorch importer does not read back, so the migrated file trains
+    # at the constant rate in the check (its own train() applies the schedule); 0.9 ** (step / 1000) apart, the
+    # Dense weight ends 1.1x beyond the tolerance after 10 steps
+    "corpus/keras/script_hparams_dict_cnn.py both ways": "the generated LambdaLR is not read back by the PyTorch "
+                                                         "importer: the check trains the migration unscheduled",
+}
 
 
 def _entries(folder: str) -> dict[str, dict]:
@@ -479,3 +486,71 @@ def test_the_loss_reads_the_first_output_of_a_model_with_two(tmp_path, capsys):
     status, out, err = _verify_train(capsys, source, migrated, ["--model-name", "AutoEncoder"], 8, steps=10)
     assert status == 0, out + err
     assert "loss binary_cross_entropy" in out and "training check: PASS" in out
+
+
+# --- learning-rate schedules: the check applies a per-step schedule in both runners --------------------------
+
+ONE_CYCLE_SCRIPT = """\
+import argparse
+
+import torch
+import torch.nn as nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, features=12, hidden=32, classes=4):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lr", type=float, default=0.5)
+    parser.add_argument("--epochs", type=int, default=4)
+    args = parser.parse_args(argv)
+    model = Classifier()
+    optimizer = {optimizer}
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
+                                                    steps_per_epoch=5, {options})
+    loss_fn = nn.CrossEntropyLoss()
+    data = torch.utils.data.TensorDataset(torch.randn(160, 12), torch.randint(0, 4, (160,)))
+    for epoch in range(args.epochs):
+        for x, y in torch.utils.data.DataLoader(data, batch_size=32, shuffle=True):
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+            scheduler.step()
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize(("optimizer", "options", "written", "changed", "step"), [
+    ("torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True)",
+     'anneal_strategy="linear", three_phase=True', "three_phase=True", "three_phase=False", 8),
+    ("torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-3)", "pct_start=0.25, base_momentum=0.8",
+     "optimizer=OneCycleTorchAdam(", "optimizer=TorchAdam(", 3)],
+    ids=["sgd_linear_three_phase", "adam_cos"])
+def test_a_one_cycle_script_trains_like_its_keras_migration(optimizer, options, written, changed, step, tmp_path,
+                                                            capsys):
+    """20 steps: OneCycleLR's total (4 epochs of 5); a changed phase or a beta_1 that does not cycle fails (Adam's first
+    update does not depend on beta_1: its loss shows at step 3)."""
+    source = tmp_path / "classifier.py"
+    source.write_text(ONE_CYCLE_SCRIPT.format(optimizer=optimizer, options=options))
+    migrated = tmp_path / "classifier_keras.py"
+    result = migrate(source, "keras", migrated)
+    assert result.failed is None and result.diagnostics == [], [str(d) for d in result.diagnostics]
+    status, out, err = _verify_train(capsys, source, migrated, [], 4, steps=20)
+    assert status == 0, out + err
+    assert "schedule one_cycle(max_learning_rate=0.5, total_steps=20" in out
+    assert float(out.split("max relative difference ")[1].split()[0]) <= 1e-12
+    code = migrated.read_text()
+    assert written in code
+    migrated.write_text(code.replace(written, changed))
+    status, out, err = _verify_train(capsys, source, migrated, [], 4, steps=20)
+    assert status == 1 and f"error[training-diverges]: step {step} of 20" in err, out + err

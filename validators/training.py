@@ -86,7 +86,7 @@ def _check_settings(config) -> list[Diagnostic]:
 # Schedule features that must be positive (> 0), and those that must not be negative
 _POSITIVE = ("stepSize", "gamma", "decaySteps", "decayRate", "factor", "maxLearningRate", "totalSteps", "divFactor",
              "finalDivFactor")
-_NOT_NEGATIVE = ("minimum", "patience", "threshold", "cooldown")
+_NOT_NEGATIVE = ("minimum", "patience", "threshold", "cooldown", "baseMomentum", "maxMomentum")
 
 
 def _check_schedule(schedule) -> list[Diagnostic]:
