@@ -390,20 +390,42 @@ def dropout_calls(runner, inputs: list[np.ndarray]) -> list[tuple[object, float,
     return seen
 
 
+def layout_orders(size: int) -> list[np.ndarray]:
+    """The element orders two frameworks' layouts of ``size`` features can differ by: none (identity), and the
+    channels moved last for every channel count C dividing ``size`` (a channels-first tensor or flatten of C
+    channels of size/C positions against a channels-last one: position s of channel c is element c * S + s in
+    one, s * C + c in the other)."""
+    index = np.arange(size)
+    return [index] + [(index % channels) * (size // channels) + index // channels
+                      for channels in range(2, size) if size % channels == 0]
+
+
 def element_order(torch_input: np.ndarray, keras_input: np.ndarray) -> np.ndarray:
     """``order`` with keras_input.reshape(N, -1)[:, j] == torch_input.reshape(N, -1)[:, order[j]]: where each
     framework's dropout layer sees each element. Read from the values both layers get on the same inputs, since
     the layouts differ in ways only the migration knows (channels-last tensors; a PyTorch flatten migrated to a
-    Keras flatten of channels-last features, the next Dense layer's rows permuted to match)."""
+    Keras flatten of channels-last features, the next Dense layer's rows permuted to match).
+
+    The layouts' orders (:func:`layout_orders`) are tried first: a unit off for every probe sample (a ReLU's
+    zeros) holds the same values as other such units, so values alone cannot tell where it is, but it comes on
+    as the model trains and its mask must be the same unit's in both. One layout order must fit the values; if
+    none does, the values themselves give the order, which needs every column told apart; otherwise the
+    randomness cannot be shared."""
     count = len(torch_input)
     a, b = torch_input.reshape(count, -1).astype(np.float64), keras_input.reshape(count, -1).astype(np.float64)
     tolerance = 1e-4 * max(1.0, float(np.abs(a).max()))
     if a.shape != b.shape:
         raise UnsharedRandomness(f"dropout input {torch_input.shape[1:]} in PyTorch, {keras_input.shape[1:]} in Keras")
-    if np.abs(a - b).max() <= tolerance:
-        return np.arange(a.shape[1])
-    # one seeded projection per column, matched in sorted order; equal columns (units off for every probe
-    # sample) are interchangeable
+    fitting = {tuple(order): order for order in layout_orders(a.shape[1]) if np.abs(a[:, order] - b).max() <= tolerance}
+    if len(fitting) == 1:
+        return next(iter(fitting.values()))
+    told_apart = len(np.unique(np.round(a / tolerance).T, axis=0)) == a.shape[1]
+    if fitting or not told_apart:
+        raise UnsharedRandomness(f"the dropout input's elements {torch_input.shape[1:]} in PyTorch, "
+                                 f"{keras_input.shape[1:]} in Keras: "
+                                 + (f"{len(fitting)} layouts fit the probe's values" if fitting else
+                                    "no layout fits the probe's values, and some elements hold the same values"))
+    # one seeded projection per column, matched in sorted order
     projection = np.random.default_rng(SEED).standard_normal(count)
     by_a, by_b = np.argsort(projection @ a, kind="stable"), np.argsort(projection @ b, kind="stable")
     order = np.empty(a.shape[1], np.int64)
@@ -671,7 +693,7 @@ def tables(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", help="model names to run (default: all)")
+    parser.add_argument("--only", nargs="*", help="model names or source paths to run (default: all)")
     parser.add_argument("--epochs", type=int, help="epochs for every model (default: per model)")
     parser.add_argument("--out", type=Path, help="also write the table (markdown) to this file")
     parser.add_argument("--learning-rate", type=float, help="learning rate for every model (default: per model)")
@@ -694,7 +716,7 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for case in MODELS:
-            if args.only and case.name not in args.only:
+            if args.only and case.name not in args.only and case.path not in args.only:
                 continue
             try:
                 row = run_case(case, Path(folder), args.epochs, not args.no_noise_floor, args.learning_rate,

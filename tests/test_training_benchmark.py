@@ -132,3 +132,33 @@ def test_a_model_left_in_float32_stops_the_float64_run(tmp_path, monkeypatch):
     monkeypatch.setattr(training, "keras_precision", lambda precision: nullcontext())
     with pytest.raises(RuntimeError, match="the migrated model in float32, not float64"):
         _row(tmp_path, "pytorch", "float64")
+
+
+def test_dropout_masks_follow_units_that_are_off_for_every_probe_sample():
+    """A channels-first map flattened against its channels-last twin: units a ReLU keeps at 0 for the whole probe
+    hold equal values, so values cannot place them, but they come on in training and must get the same unit's
+    mask in both frameworks (AlexNet PyTorch -> Keras: 24 of 288 such units took other units' masks, and its
+    float64 curves parted at step 4)."""
+    rng = np.random.default_rng(3)
+    first = np.maximum(rng.standard_normal((16, 6, 3, 2)), 0.0)   # N, C, H, W
+    first[:, 2] = 0.0                                              # a channel off everywhere
+    first[:, :, 1, 0] = 0.0                                        # a position off in every channel
+    last = np.ascontiguousarray(first.transpose(0, 2, 3, 1))       # N, H, W, C
+    order = training.element_order(first, last)
+    channels, positions = np.meshgrid(np.arange(6), np.arange(6), indexing="xy")
+    np.testing.assert_array_equal(order, (channels * 6 + positions).reshape(-1))  # keras j = s*C + c <- c*S + s
+    np.testing.assert_array_equal(first.reshape(16, -1)[:, order], last.reshape(16, -1))
+    # the same layouts: the identity, even where a column is all zeros
+    np.testing.assert_array_equal(training.element_order(first, first), np.arange(36))
+
+
+def test_dropout_inputs_no_layout_can_place_stop_the_run():
+    zeros = np.zeros((8, 4, 2, 2))
+    with pytest.raises(training.UnsharedRandomness, match="layouts fit"):
+        training.element_order(zeros, zeros.transpose(0, 2, 3, 1))
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((8, 12))
+    values[:, [3, 7]] = 0.0
+    shuffled = values[:, rng.permutation(12)]
+    with pytest.raises(training.UnsharedRandomness, match="same values"):
+        training.element_order(values, shuffled)
