@@ -1,7 +1,8 @@
 """The paper's accuracy experiment (issue 11): original and migrated models trained on the same data.
 
-    .venv/bin/python benchmarks/training.py [--only NAME ...] [--epochs N] [--learning-rate LR]
-        [--no-noise-floor] [--out results/training.md]
+    .venv/bin/python benchmarks/training.py [--precision float64|float32] [--only NAME ...] [--epochs N]
+        [--learning-rate LR] [--no-noise-floor] [--rows FILE.json] [--out results/training.md]
+    .venv/bin/python benchmarks/training.py --merge FILE.json ... [--out results/training.md]
 
 Needs scikit-learn (``pip install -e .[bench]``) for its bundled digits data set; nothing is downloaded.
 
@@ -26,15 +27,22 @@ For every model, in both directions (a PyTorch source migrated to Keras, a Keras
    accuracy difference (target: <= 0.005; the paper measured up to 0.022), and the largest rise of a step's loss
    over the previous step's (a spike: SGD overshooting);
 5. the NOISE FLOOR: the original is trained a second time, in its own framework, from its initial weights
-   each moved by 1 ulp (the next float32 above it), with the same batches and masks. The accuracy difference
-   of these two runs is what rounding alone does to that training: a migrated model's difference within it is
-   not the migration's.
+   each moved by 1 ulp (the next number above it in the precision of the run), with the same batches and
+   masks. The accuracy difference of these two runs is what rounding alone does to that training: a migrated
+   model's difference within it is not the migration's.
 
-Float32 arithmetic differs in its last bits between the frameworks (summation order): a max pooling whose two
-largest inputs differ by less than that routes its gradient through another element, a ReLU whose input is that
-close to 0 is on in one and off in the other, and SGD at a learning rate that trains within a few epochs
-amplifies the jump step by step. The column of agreeing steps shows where that starts; ``nnpivot verify
---train`` is the exact step-for-step check of the translation.
+Precision (``--precision``, default float64). Float32 arithmetic differs in its last bits between the frameworks
+(summation order): a max pooling whose two largest inputs differ by less than that routes its gradient through
+another element, a ReLU whose input is that close to 0 is on in one and off in the other, and SGD at a learning
+rate that trains within a few epochs amplifies the jump step by step, until the two curves part with no
+translation error. FLOAT64 (the default: it measures the translation, the question of this benchmark) takes
+that rounding out as a cause, as ``nnpivot verify --train`` does and with its machinery: both models train in
+float64 (the PyTorch module converted, ``Runner.to_precision``; Keras models built and trained under the float64
+dtype policy, ``frameworks.keras_precision``; a model that stays in float32 stops the run), from the original's
+seeded float32 initialization given exactly in float64, on the same float32 data given in float64, and both
+optimizers get the learning rate and momentum rounded to float32 (``verify_training.float32_values``: Keras reads
+them through float32 even in float64), so both take the same numbers. FLOAT32 trains as users do, rounding
+included; its noise floor says how much of a difference rounding alone makes.
 
 Data: images are scikit-learn's digits (1797 8x8 grey images, 10 classes), scaled to the model's input size
 (nearest neighbour; 32x32 for most) and repeated over its channels with a little seeded noise (1% of the
@@ -79,13 +87,13 @@ from sklearn.datasets import load_digits  # the bench extra (setup.cfg): only th
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nnpivot.frameworks import open_model_file
+from nnpivot.frameworks import FLOAT32, FLOAT64, PRECISIONS, keras_precision, open_model_file
 from nnpivot.graph import graph_inputs
 from nnpivot.kinds import training as vocabulary
 from nnpivot.metamodel import eclass
 from nnpivot.migrate import migrate
 from nnpivot.source_runs import source_model, source_runner
-from nnpivot.verify_training import ending_of, two_bias_layers
+from nnpivot.verify_training import ending_of, float32_values, in_precision, two_bias_layers
 from nnpivot.weights import WeightStore
 
 # one thread: PyTorch's two OpenMP threads spin against each other on a loaded two-core machine (a small AlexNet's
@@ -100,6 +108,7 @@ SAME_LOSS = 1e-4          # relative difference of two steps' losses still count
 SEED = 0
 BATCH = 32
 SEQUENCE_LENGTH = 100     # the paper's text models read 100 tokens
+DEFAULT_PRECISION = FLOAT64   # the translation's own difference; float32 (--precision) adds the frameworks' rounding
 
 # AlexNet and VGG16 with the paper files' layer sequence at a CPU's size (32x32x3 inputs, narrow channels).
 SMALL_SOURCES = {
@@ -299,20 +308,21 @@ def sequence_data(vocabulary_size: int, length: int, count: int = 1200):
     return tokens[:split], labels[:split], tokens[split:], labels[split:]
 
 
-def labels_for(output_shape, labels: np.ndarray, loss: str) -> np.ndarray:
+def labels_for(output_shape, labels: np.ndarray, loss: str, precision: str = FLOAT32) -> np.ndarray:
     if loss == "binary_cross_entropy":
-        return labels.astype(np.float32).reshape(len(labels), *output_shape[1:])
+        return labels.astype(precision).reshape(len(labels), *output_shape[1:])
     return labels
 
 
-def epoch_batches(train_x, train_y, epochs: int, output_shape, loss: str) -> list:
+def epoch_batches(train_x, train_y, epochs: int, output_shape, loss: str, precision: str = FLOAT32) -> list:
     """Full batches of BATCH in a seeded order per epoch (the rest of an epoch is left out: the shared dropout
     masks have one shape per layer)."""
     rng = np.random.default_rng(SEED + 1)
     batches = []
     for _ in range(epochs):
         order = rng.permutation(len(train_x))
-        batches += [([train_x[order[i:i + BATCH]]], labels_for(output_shape, train_y[order[i:i + BATCH]], loss))
+        batches += [([train_x[order[i:i + BATCH]]], labels_for(output_shape, train_y[order[i:i + BATCH]], loss,
+                                                                    precision))
                     for i in range(0, len(order) - BATCH + 1, BATCH)]
     return batches
 
@@ -380,20 +390,42 @@ def dropout_calls(runner, inputs: list[np.ndarray]) -> list[tuple[object, float,
     return seen
 
 
+def layout_orders(size: int) -> list[np.ndarray]:
+    """The element orders two frameworks' layouts of ``size`` features can differ by: none (identity), and the
+    channels moved last for every channel count C dividing ``size`` (a channels-first tensor or flatten of C
+    channels of size/C positions against a channels-last one: position s of channel c is element c * S + s in
+    one, s * C + c in the other)."""
+    index = np.arange(size)
+    return [index] + [(index % channels) * (size // channels) + index // channels
+                      for channels in range(2, size) if size % channels == 0]
+
+
 def element_order(torch_input: np.ndarray, keras_input: np.ndarray) -> np.ndarray:
     """``order`` with keras_input.reshape(N, -1)[:, j] == torch_input.reshape(N, -1)[:, order[j]]: where each
     framework's dropout layer sees each element. Read from the values both layers get on the same inputs, since
     the layouts differ in ways only the migration knows (channels-last tensors; a PyTorch flatten migrated to a
-    Keras flatten of channels-last features, the next Dense layer's rows permuted to match)."""
+    Keras flatten of channels-last features, the next Dense layer's rows permuted to match).
+
+    The layouts' orders (:func:`layout_orders`) are tried first: a unit off for every probe sample (a ReLU's
+    zeros) holds the same values as other such units, so values alone cannot tell where it is, but it comes on
+    as the model trains and its mask must be the same unit's in both. One layout order must fit the values; if
+    none does, the values themselves give the order, which needs every column told apart; otherwise the
+    randomness cannot be shared."""
     count = len(torch_input)
     a, b = torch_input.reshape(count, -1).astype(np.float64), keras_input.reshape(count, -1).astype(np.float64)
     tolerance = 1e-4 * max(1.0, float(np.abs(a).max()))
     if a.shape != b.shape:
         raise UnsharedRandomness(f"dropout input {torch_input.shape[1:]} in PyTorch, {keras_input.shape[1:]} in Keras")
-    if np.abs(a - b).max() <= tolerance:
-        return np.arange(a.shape[1])
-    # one seeded projection per column, matched in sorted order; equal columns (units off for every probe
-    # sample) are interchangeable
+    fitting = {tuple(order): order for order in layout_orders(a.shape[1]) if np.abs(a[:, order] - b).max() <= tolerance}
+    if len(fitting) == 1:
+        return next(iter(fitting.values()))
+    told_apart = len(np.unique(np.round(a / tolerance).T, axis=0)) == a.shape[1]
+    if fitting or not told_apart:
+        raise UnsharedRandomness(f"the dropout input's elements {torch_input.shape[1:]} in PyTorch, "
+                                 f"{keras_input.shape[1:]} in Keras: "
+                                 + (f"{len(fitting)} layouts fit the probe's values" if fitting else
+                                    "no layout fits the probe's values, and some elements hold the same values"))
+    # one seeded projection per column, matched in sorted order
     projection = np.random.default_rng(SEED).standard_normal(count)
     by_a, by_b = np.argsort(projection @ a, kind="stable"), np.argsort(projection @ b, kind="stable")
     order = np.empty(a.shape[1], np.int64)
@@ -482,7 +514,7 @@ class SharedDropout:
                     return x
                 if index == 0:
                     step.assign_add(1)
-                return x * (tf.cast(tf.gather(masks[index], step), x.dtype) * self.scales[index])
+                return x * (tf.cast(tf.gather(masks[index], step), x.dtype) * float(self.scales[index]))
             object.__setattr__(layer, "call", call)
 
         def used():
@@ -524,8 +556,13 @@ def largest_jump(losses: list[float]) -> float:
     return float(np.max(np.diff(values), initial=0.0))
 
 
+def stored_in(store: WeightStore, precision: str) -> WeightStore:
+    """``store`` with its floating-point weights given in ``precision`` (float32 values are exact in float64)."""
+    return WeightStore({key: in_precision(store[key], precision) for key in store})
+
+
 def run_case(case: Case, folder: Path, epochs: int | None, noise_floor: bool = True,
-             learning_rate: float | None = None) -> dict:
+             learning_rate: float | None = None, precision: str = DEFAULT_PRECISION) -> dict:
     path = ROOT / case.path if case.path.startswith("samples/") else folder / case.path
     if not path.exists():
         path.write_text(SMALL_SOURCES[case.path])
@@ -540,12 +577,28 @@ def run_case(case: Case, folder: Path, epochs: int | None, noise_floor: bool = T
                      input_shapes=case.input_shapes or None, settings=case.settings or None, force=True)
     if result.failed is not None or result.partial:
         raise RuntimeError(f"{case.path}: migration failed: {[str(d) for d in result.diagnostics]}")
+    # built as the user builds it (float32): its seeded initialization is where the runs of either precision start
     original = source_runner(path, framework, model, report, case.model_args or None, case.settings or None)
-    target = open_model_file(migrated, model)
-    store = original.native_store()
-    target.load_store(store)
-    original.load_store(store)
+    store = stored_in(original.native_store(), precision)
+    with keras_precision(precision):     # Keras models built, and their losses made, in it; PyTorch's converted
+        if framework == "keras" and precision != FLOAT32:
+            keras.backend.clear_session()
+            original = source_runner(path, framework, model, report, case.model_args or None, case.settings or None)
+        target = open_model_file(migrated, model)
+        trained_in = (original.to_precision(precision), target.to_precision(precision))
+        if trained_in != (precision, precision):  # a model whose code fixes its dtype: not the comparison asked for
+            raise RuntimeError(f"the original trains in {trained_in[0]}, the migrated model in {trained_in[1]}, "
+                               f"not {precision}")
+        target.load_store(store)
+        original.load_store(store)
+        return train_pair(case, model, original, target, store, framework, epochs, noise_floor, learning_rate,
+                          precision) | {"trained_in": trained_in}
 
+
+def train_pair(case: Case, model, original, target, store: WeightStore, framework: str, epochs: int | None,
+               noise_floor: bool, learning_rate: float | None, precision: str) -> dict:
+    """Train ``original`` and ``target`` (both holding ``store``) alike on the case's data in ``precision``; the
+    benchmark's row."""
     shape = tuple(graph_inputs(model)[0].shape)
     if case.data == "digits":
         train_x, train_y, test_x, test_y = digits_data(shape)
@@ -554,6 +607,7 @@ def run_case(case: Case, folder: Path, epochs: int | None, noise_floor: bool = T
                               if e.eClass.name == "Embedding")
         length = shape[0] if shape[0] > 0 else SEQUENCE_LENGTH   # a length the PyTorch code leaves to run time
         train_x, train_y, test_x, test_y = sequence_data(vocabulary_size, length)
+    train_x, test_x = in_precision(train_x, precision), in_precision(test_x, precision)
     output_shape = original.run([train_x[:2]])[0].shape
     ending = ending_of(model)
     loss = "binary_cross_entropy" if ending == vocabulary.BINARY_PROBABILITIES or output_shape[-1] == 1 \
@@ -562,7 +616,9 @@ def run_case(case: Case, folder: Path, epochs: int | None, noise_floor: bool = T
     settings = vocabulary.training_settings(training_config(loss, learning_rate))
     # a PyTorch LSTM's two biases: the Keras one takes twice the step, as the generated Keras training does
     settings = dataclasses.replace(settings, two_bias_layers=two_bias_layers(model, settings))
-    batches = epoch_batches(train_x, train_y, epochs or case.epochs, output_shape, loss)
+    if precision == FLOAT64:  # Keras reads hyper-parameters through float32 (ops.cast): PyTorch gets the same numbers
+        settings = float32_values(settings)
+    batches = epoch_batches(train_x, train_y, epochs or case.epochs, output_shape, loss, precision)
     dropout = SharedDropout((original, target), [train_x[:256]], len(batches))
     started = time.perf_counter()
     with dropout.installed(original):
@@ -582,10 +638,11 @@ def run_case(case: Case, folder: Path, epochs: int | None, noise_floor: bool = T
             perturbed_losses = original.train_steps(batches, settings, ending, training=True)
         floor = {"accuracy": accuracy(original, test_x, test_y), "loss_last": perturbed_losses[-1]}
         floor["difference"] = abs(floor["accuracy"] - accuracies[0])
+        floor["curve_max"] = float(np.abs(np.asarray(original_losses) - np.asarray(perturbed_losses)).max())
     return {"name": case.name, "direction": f"{framework} -> {OTHER[framework]}", "source": case.path,
-            "steps": len(batches), "dropouts": dropout.count,
+            "precision": precision, "steps": len(batches), "dropouts": dropout.count,
             "first_apart": int(apart[0]) + 1 if len(apart) else None, "loss_first": original_losses[0],
-            "loss_last": (original_losses[-1], migrated_losses[-1]),
+            "loss_last": (original_losses[-1], migrated_losses[-1]), "losses": (original_losses, migrated_losses),
             "curve_max": float(curve.max()), "curve_mean": float(curve.mean()), "accuracy": accuracies,
             "difference": abs(accuracies[0] - accuracies[1]), "seconds": (middle - started, ended - middle),
             "learning_rate": learning_rate, "loss": loss, "noise_floor": floor,
@@ -593,7 +650,10 @@ def run_case(case: Case, folder: Path, epochs: int | None, noise_floor: bool = T
 
 
 def floor_cell(floor: dict | None) -> str:
-    return "not run" if floor is None else f"{floor['accuracy']:.4f} ({floor['difference']:.4f})"
+    if floor is None:
+        return "not run"
+    curves = f"; loss curves max diff {floor['curve_max']:.3g}" if "curve_max" in floor else ""
+    return f"{floor['accuracy']:.4f} ({floor['difference']:.4f}{curves})"
 
 
 def table(rows: list[dict]) -> str:
@@ -615,43 +675,56 @@ def table(rows: list[dict]) -> str:
                      f"{r['jump'][0]:.2f} / {r['jump'][1]:.2f} | {r['seconds'][0]:.0f} / {r['seconds'][1]:.0f} |")
     finished = [r for r in rows if "error" not in r]
     worst = max((r["difference"] for r in finished), default=0.0)
-    lines += ["", (f"largest accuracy difference: {worst:.4f} (target <= {TARGET_DIFFERENCE}; the paper: up to "
+    precisions = " and ".join(sorted({r.get("precision", FLOAT32) for r in rows}))
+    lines += ["", (f"{precisions}: largest accuracy difference: {worst:.4f} (target <= {TARGET_DIFFERENCE}; the paper: up to "
               f"{PAPER_DIFFERENCE}); {sum(r['difference'] <= TARGET_DIFFERENCE for r in finished)} of {len(rows)} "
               "runs within the target")]
     return "\n".join(lines) + "\n"
 
 
+def tables(rows: list[dict]) -> str:
+    """One table per precision the rows trained in."""
+    precisions = sorted({row.get("precision", FLOAT32) for row in rows})
+    if len(precisions) == 1:
+        return table(rows)
+    return "\n".join(f"### {precision}\n\n" + table([row for row in rows if row.get("precision", FLOAT32) == precision])
+                     for precision in precisions)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", help="model names to run (default: all)")
+    parser.add_argument("--only", nargs="*", help="model names or source paths to run (default: all)")
     parser.add_argument("--epochs", type=int, help="epochs for every model (default: per model)")
     parser.add_argument("--out", type=Path, help="also write the table (markdown) to this file")
     parser.add_argument("--learning-rate", type=float, help="learning rate for every model (default: per model)")
     parser.add_argument("--rows", type=Path, help="also save the rows (JSON) to this file, for --merge")
     parser.add_argument("--merge", type=Path, nargs="+",
                         help="train nothing: the table of the rows saved by runs with --rows (several processes)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                        help=f"what both models train in (default: {DEFAULT_PRECISION}; see the module's doc)")
     parser.add_argument("--no-noise-floor", action="store_true",
                         help="skip the third training (the original again from weights 1 ulp away)")
     args = parser.parse_args(argv)
     if args.merge:
         saved = [row for path in args.merge for row in json.loads(path.read_text())]
         order = [(case.name, case.path) for case in MODELS]
-        rows = sorted(saved, key=lambda row: order.index((row["name"], row["source"])))
+        rows = sorted(saved, key=lambda row: (row.get("precision", FLOAT32), order.index((row["name"], row["source"]))))
         if args.out:
             write_results(args.out, rows, argv if argv is not None else sys.argv[1:])
-        print(table(rows))
+        print(tables(rows))
         return 0
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for case in MODELS:
-            if args.only and case.name not in args.only:
+            if args.only and case.name not in args.only and case.path not in args.only:
                 continue
             try:
-                row = run_case(case, Path(folder), args.epochs, not args.no_noise_floor, args.learning_rate)
+                row = run_case(case, Path(folder), args.epochs, not args.no_noise_floor, args.learning_rate,
+                               args.precision)
             except Exception as exc:  # noqa: BLE001 - a failed run is a row of the table, the others still run
                 framework = "pytorch" if "/pytorch/" in case.path or "torch" in case.path else "keras"
                 row = {"name": case.name, "direction": f"{framework} -> {OTHER[framework]}", "source": case.path,
-                       "error": f"{type(exc).__name__}: {exc}".replace("|", "/").replace("\n", " ")[:300]}
+                       "precision": args.precision, "error": f"{type(exc).__name__}: {exc}".replace("|", "/").replace("\n", " ")[:300]}
                 print(f"{case.name} ({row['direction']}): {row['error']}", flush=True)
             else:
                 print(f"{row['name']} ({row['direction']}): accuracy {row['accuracy'][0]:.4f} / "
@@ -670,7 +743,7 @@ def main(argv=None) -> int:
 def write_results(path: Path, rows: list[dict], argv: list[str]) -> None:
     command = " ".join(["benchmarks/training.py", *argv])
     path.write_text(f"# Training benchmark\n\n`{command}`\n\n" + __doc__.split("\n\n", 2)[2] + "\n"
-                    + table(rows))
+                    + tables(rows))
 
 
 if __name__ == "__main__":

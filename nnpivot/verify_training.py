@@ -250,7 +250,9 @@ def resolve_settings(configs: tuple, paths: tuple[str, str], width: int | None =
     return tuple(settings), notes
 
 
-def _in_precision(array: np.ndarray, precision: str) -> np.ndarray:
+def in_precision(array: np.ndarray, precision: str) -> np.ndarray:
+    """A floating ``array`` in ``precision`` (the same values, float32 ones given exactly in float64); others as
+    they are (class indices, token ids)."""
     return array.astype(precision, copy=False) if np.issubdtype(array.dtype, np.floating) else array
 
 
@@ -258,7 +260,7 @@ def store_in_precision(store: WeightStore, precision: str) -> WeightStore:
     """A copy of ``store`` with its floating arrays in ``precision`` (the same numbers)."""
     result = WeightStore()
     for key, array in store.items():
-        result[key] = _in_precision(np.asarray(array), precision)
+        result[key] = in_precision(np.asarray(array), precision)
     return result
 
 
@@ -270,10 +272,10 @@ def make_batches(model, reference: Runner, loss: vocabulary.LossEntry, steps: in
     rng = np.random.default_rng(seed + 1)
     batches = []
     for step in range(steps):
-        inputs = [_in_precision(a, precision) for a in random_inputs(model, batch, seed + 1 + step, size)]
+        inputs = [in_precision(a, precision) for a in random_inputs(model, batch, seed + 1 + step, size)]
         if step == 0:
             output = reference.run(inputs)[0]
-        batches.append((inputs, _in_precision(training_labels(loss, output, rng), precision)))
+        batches.append((inputs, in_precision(training_labels(loss, output, rng), precision)))
     return batches
 
 
@@ -348,7 +350,7 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
     store = store_in_precision(store, precision)
     a.load_store(store)
     b.load_store(store)
-    sample = [_in_precision(x, precision) for x in random_inputs(model, 1, seed, size)]
+    sample = [in_precision(x, precision) for x in random_inputs(model, 1, seed, size)]
     for index, runner in enumerate((a, b)):
         try:
             width = runner.run(sample)[0].shape[-1]
@@ -374,7 +376,7 @@ def train_runners(a: Runner, b: Runner, model, configs: tuple, steps: int, size:
     batches = make_batches(model, a, settings[0].loss, steps, batch, seed, size, precision)
     b_batches = batches
     if settings[0].loss.name != settings[1].loss.name:
-        b_batches = [(inputs, _in_precision(labels_for(settings[1].loss, labels, settings[0].loss, width),
+        b_batches = [(inputs, in_precision(labels_for(settings[1].loss, labels, settings[0].loss, width),
                                             precision)) for inputs, labels in batches]
         formats = [vocabulary.label_format(s.loss) for s in settings]
         notes.append(f"the files train different losses ({settings[0].loss.name} and {settings[1].loss.name}): "
@@ -438,5 +440,6 @@ def train_report_lines(result: TrainResult, a_name: str, b_name: str, weights: s
 
 
 __all__ = ["ParameterDifference", "TrainResult", "check_settings", "compare_weights", "ending_of", "float32_values",
-           "labels_for", "make_batches", "resolve_settings", "store_in_precision", "train_report_lines", "train_runners", "training_labels",
+           "in_precision", "labels_for", "make_batches", "resolve_settings", "store_in_precision", "train_report_lines",
+           "train_runners", "training_labels",
            "two_bias_layers", "zero_kept_keys"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmark_module import load_benchmark
 from nnpivot import api
 from nnpivot.cli import main
 from nnpivot.diagnostics import NNPivotError, error
@@ -29,16 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LENET = ROOT / "samples" / "lenet5.nn"
 
 
-def _benchmark(name: str):
-    """A module of benchmarks/ (not a package), loaded from its file."""
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _benchmark("fuzz")  # the seeded slice of the fuzz benchmark runs here
+fuzz = load_benchmark("fuzz")  # the seeded slice of the fuzz benchmark runs here
 
 INTERNAL = 70
 

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import gc
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import h5py
 import numpy as np
 import pytest
 
+from benchmark_module import load_benchmark
 from nnpivot import fileio
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import codegen
@@ -33,16 +33,9 @@ from nnpivot.weights import WeightStore
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _benchmark_module():
-    """benchmarks/scaling.py, whose model builders the benchmark times (loaded by path: not a package)."""
-    spec = importlib.util.spec_from_file_location("nnpivot_scaling_benchmark", ROOT / "benchmarks" / "scaling.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-chain_text = _benchmark_module().chain_text
-residual_text = _benchmark_module().residual_text
+scaling = load_benchmark("scaling")  # the model builders the benchmark times
+chain_text = scaling.chain_text
+residual_text = scaling.residual_text
 
 
 def test_a_30000_node_chain_goes_through_every_stage():
