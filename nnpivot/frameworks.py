@@ -43,7 +43,7 @@ from nnpivot.generators.pytorch import parameter_slots, state_dict_from_store, s
 from nnpivot.graph import graph_inputs, topological_order
 from nnpivot.importers.pysource import SAME_VALUE_OPERATIONS, detect_framework
 from nnpivot.kinds.layout import channels_last, identity
-from nnpivot.kinds.training import rule_class, two_bias_class
+from nnpivot.kinds.training import KERAS_CLIP_NORM_CODE, rule_class, two_bias_class
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import called_block, infer_shapes
 from nnpivot.weights import WeightStore
@@ -556,6 +556,8 @@ class TorchRunner(Runner):
         loss_fn = _vocabulary_code(writing.code, {"nn": nn, "torch": torch})
         # the clipping statements generated code writes (kinds.training CLIPPINGS), never user code
         clipping = compile("\n".join(settings.torch_clipping()), "<training vocabulary>", "exec")
+        clipping_names = {"torch": torch, "model": self.obj}
+        exec(compile(KERAS_CLIP_NORM_CODE, "<training vocabulary>", "exec"), clipping_names)  # noqa: S102
         losses = []
         for inputs, targets in batches:
             optimizer.zero_grad()
@@ -565,7 +567,7 @@ class TorchRunner(Runner):
             given, labels = settings.loss.torch_operands(ending, outputs.dim())
             loss = loss_fn(_vocabulary_code(given.format("outputs"), names), _vocabulary_code(labels, names))
             loss.backward()
-            exec(clipping, {"torch": torch, "model": self.obj})  # noqa: S102
+            exec(clipping, clipping_names)  # noqa: S102
             optimizer.step()
             losses.append(float(loss.detach()))
         self.obj.eval()

@@ -157,8 +157,8 @@ def test_a_migration_that_clips_otherwise_fails_at_the_first_clipped_step(writte
 
 
 @pytest.mark.parametrize(("clip", "feature", "written"), [
-    ("clipnorm=0.1", "clipNormPerVariable", "torch.nn.utils.clip_grad_norm_(parameter, 0.1)"),
-    ("global_clipnorm=0.1", "clipNorm", "torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)"),
+    ("clipnorm=0.1", "clipNormPerVariable", "keras_clip_grad_norm_(parameter, 0.1)"),
+    ("global_clipnorm=0.1", "clipNorm", "keras_clip_grad_norm_(model.parameters(), 0.1)"),
     ("clipvalue=0.01", "clipValue", "torch.nn.utils.clip_grad_value_(model.parameters(), 0.01)")])
 def test_keras_clipping_reads_as_its_kind_and_its_pytorch_migration_trains_alike(clip, feature, written, tmp_path,
                                                                                   capsys):
@@ -170,10 +170,13 @@ def test_keras_clipping_reads_as_its_kind_and_its_pytorch_migration_trains_alike
     assert written in code
     status, out, err = _verify_train(capsys, source, migrated)
     assert status == 0, out + err
-    assert _worst(out) < (1e-5 if feature != "clipValue" else 1e-12)
-    # read back, the generated PyTorch code clips as the Keras source
+    # the generated code scales a norm as Keras does (limit / max(norm, limit), no 1e-6): float64-exact
+    assert _worst(out) < 1e-12
+    # read back, the generated PyTorch code clips as the Keras source, with Keras's scaling
     again, _ = import_source(migrated, "pytorch")
     assert [c.feature for c, _ in vocabulary.clippings_of(again.training)] == [feature]
+    assert vocabulary.clipping_rule(again.training) == \
+        (vocabulary.RULE_KERAS if feature != "clipValue" else vocabulary.RULE_PYTORCH)
     if feature == "clipNormPerVariable":   # each parameter by its own norm is not all of them by theirs
         migrated.write_text(re.sub(r"for parameter in model\.parameters\(\):\n\s+(.*)\(parameter, ",
                                    r"\1(model.parameters(), ", code))
