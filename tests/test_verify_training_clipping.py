@@ -6,8 +6,10 @@ PyTorch's ``clip_grad_norm_(model.parameters(), c)`` clips the norm of all gradi
 the three apart (clipNorm, clipNormPerVariable, clipValue) and the check trains each file with the clipping its
 own code sets. The limits are small and the learning rates large enough that the first update is clipped: the
 same pair without the clip, or clipping otherwise, fails at step 2, the loss of the first step after a clipped
-update (each step's loss is taken before its update). PyTorch divides by norm + 1e-6, Keras by the norm: a faithful pair agrees to about
-1e-6 / norm relatively, not to float64 rounding.
+update (each step's loss is taken before its update). PyTorch scales a norm by min(1, limit / (norm + 1e-6)), Keras
+by limit / max(norm, limit): generated PyTorch code of a Keras source clips with Keras's scaling
+(kinds.training KERAS_CLIP_NORM) and agrees to float64 rounding; generated Keras code of a PyTorch source still
+clips with Keras's, about 1e-6 / norm relatively apart.
 """
 from __future__ import annotations
 
