@@ -534,6 +534,9 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
         "optimizer": wrap_call(f"optimizer = {rule_class or entry.torch_class}(", ["model.parameters()", *options],
                                INDENT),
         "rule_class": codegen.rule_class_code(TARGET, entry) if rule_class else None,
+        # the function clipping a norm as Keras does, where the clipping calls it
+        "clip_norm_code": vocabulary.KERAS_CLIP_NORM_CODE if any(
+            vocabulary.KERAS_CLIP_NORM in line for line in _clipping(config)) else None,
         "loss_input": given.format("outputs"), "probabilities": writing.input != "{}",
         "loss": _loss_code(writing.code, config, loss, diagnostics), "targets": _targets(config, loss, targets),
         "scheduler": scheduler, "scheduler_step": scheduler_step, "clipping": _clipping(config),
@@ -573,7 +576,8 @@ def _loss_code(code: str, config, loss: str, diagnostics: list[Diagnostic]) -> s
 
 def _clipping(config) -> list[str]:
     """Gradient clipping between backward() and step(), in the vocabulary's order (kinds.training CLIPPINGS)."""
-    return [line for clipping, limit in vocabulary.clippings_of(config) for line in clipping.torch_lines(limit)]
+    rule = vocabulary.clipping_rule(config)
+    return [line for clipping, limit in vocabulary.clippings_of(config) for line in clipping.torch_lines(limit, rule)]
 
 
 def _scheduler(config, diagnostics: list[Diagnostic]) -> tuple[str | None, str | None]:

@@ -3505,8 +3505,9 @@ def optimizer(self, value, loc, config=None):
     result.parameters.extend(eclass("Parameter")(key=p.name, value=float(default))
                              for p, default in vocabulary.source_defaults(entry, "keras") if p.name not in given)
     # Keras's update rule, where it makes a difference; a rule class of generated code has PyTorch's (the default)
+    clips_norm = config is not None and any(getattr(config, f) for f in vocabulary.NORM_CLIPPINGS)
     if spelling not in vocabulary.KERAS_RULE_CLASSES and \
-            vocabulary.rule_matters(entry, {p.key: p.value for p in result.parameters}):
+            (vocabulary.rule_matters(entry, {p.key: p.value for p in result.parameters}) or clips_norm):
         result.rule = eenum("UpdateRule").getEEnumLiteral(vocabulary.RULE_KERAS)
     return result
 

@@ -2682,6 +2682,9 @@ class _TrainingReader:
                         name = "torch.utils.data.DataLoader"
                     elif isinstance(node.func, ast.Name) and node.func.id in self.rule_classes():
                         name = f"torch.optim.{node.func.id}"   # generated code's optimizer with Keras's rule
+                    elif isinstance(node.func, ast.Name) and node.func.id == vocabulary.KERAS_CLIP_NORM and \
+                            self.defines_keras_clip_norm():
+                        name = node.func.id   # generated code's norm clipping with Keras's scaling
                     else:
                         continue
                 spelling = _canonical(name)
@@ -2689,7 +2692,8 @@ class _TrainingReader:
                     optimizers.append((name.split(".")[-1], node, values))
                 elif name.startswith("torch.optim.lr_scheduler."):
                     schedulers.append((name.split(".")[-1], node, values))
-                elif spelling.split(".")[-1] in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm"):
+                elif spelling.split(".")[-1] in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm",
+                                                 vocabulary.KERAS_CLIP_NORM):
                     clips.append((spelling.split(".")[-1], node, values))
                 elif loss is None and spelling in vocabulary.LOSSES_BY_TORCH_SPELLING:
                     entry, written = vocabulary.LOSSES_BY_TORCH_SPELLING[spelling]
@@ -2795,6 +2799,12 @@ class _TrainingReader:
             if entry is not None and any(self.importer.imports.qualified(b) == entry.torch_class for b in stmt.bases):
                 found.add(stmt.name)
         return found
+
+    def defines_keras_clip_norm(self) -> bool:
+        """Whether this file defines the vocabulary's KERAS_CLIP_NORM function, as generated code does (the very
+        statements: a function of that name doing anything else is the user's)."""
+        wanted = ast.dump(ast.parse(vocabulary.KERAS_CLIP_NORM_CODE).body[0])
+        return any(isinstance(stmt, ast.FunctionDef) and ast.dump(stmt) == wanted for stmt in self.tree.body)
 
     def optimizer(self, cls: str, call: ast.Call, values) -> Optimizer:
         entry = vocabulary.OPTIMIZERS_BY_TORCH_NAME.get(cls) or vocabulary.TORCH_RULE_CLASSES[cls]
@@ -2980,6 +2990,8 @@ class _TrainingReader:
             feature = "clipNormPerVariable" if self.parameter_loop(call) is not None else "clipNorm"
             setattr(config, feature, float(limit))
             set_location(config, where, feature=feature)
+            if clip == vocabulary.KERAS_CLIP_NORM and config.optimizer is not None:   # Keras's scaling
+                config.optimizer.rule = eenum("UpdateRule").getEEnumLiteral(vocabulary.RULE_KERAS)
 
     # tensor methods that rearrange a model's output before its loss: the classes are where the code puts them
     REARRANGING = frozenset({"permute", "transpose", "movedim", "moveaxis", "swapaxes", "view", "reshape", "flatten"})

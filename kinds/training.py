@@ -326,32 +326,60 @@ LOSS_SETTINGS = {"reduction": "lossReduction", "label_smoothing": "labelSmoothin
 class Clipping:
     """One way of clipping gradients between backward() and the optimizer step: its TrainingConfig feature (a
     limit, 0 for none), its DSL setting, the statements generated PyTorch code writes (``{limit}``; ``model``
-    is the trained module) and the Keras optimizer keyword."""
+    is the trained module; ``{clip_norm}`` the function clipping a norm, ``clip_norm_function``) and the Keras
+    optimizer keyword."""
 
     feature: str
     setting: str
     torch: tuple[str, ...]
     keras: str
 
-    def torch_lines(self, limit: float) -> list[str]:
-        return [line.format(limit=literal(limit)) for line in self.torch]
+    def torch_lines(self, limit: float, rule: str = "pytorch") -> list[str]:
+        return [line.format(limit=literal(limit), clip_norm=clip_norm_function(rule)) for line in self.torch]
 
 
-# In the order PyTorch code applies them. PyTorch's clip_grad_norm_ scales by limit / (norm + 1e-6), Keras's
-# global_clipnorm and clipnorm by limit / norm: the frameworks' clipped gradients differ by about 1e-6 / norm
-# relatively, nothing else. Keras takes one of the three keywords only.
+# In the order PyTorch code applies them. PyTorch's clip_grad_norm_ scales by min(1, limit / (norm + 1e-6)),
+# Keras's global_clipnorm and clipnorm by limit / max(norm, limit): the optimizer's rule (UpdateRule) says whose
+# a norm clipping is. Generated PyTorch code clips with Keras's scaling through KERAS_CLIP_NORM; generated Keras
+# code still clips with Keras's (a PyTorch source's clipped gradients differ by about 1e-6 / norm relatively).
+# Keras takes one of the three keywords only.
 CLIPPINGS = (
     # the L2 norm of all gradients together
-    Clipping("clipNorm", "clip_norm", ("torch.nn.utils.clip_grad_norm_(model.parameters(), {limit})",),
-             "global_clipnorm"),
+    Clipping("clipNorm", "clip_norm", ("{clip_norm}(model.parameters(), {limit})",), "global_clipnorm"),
     # each variable's gradient by its own L2 norm
     Clipping("clipNormPerVariable", "clip_norm_per_variable",
-             ("for parameter in model.parameters():", "    torch.nn.utils.clip_grad_norm_(parameter, {limit})"),
-             "clipnorm"),
+             ("for parameter in model.parameters():", "    {clip_norm}(parameter, {limit})"), "clipnorm"),
     # each gradient element to [-limit, limit]
     Clipping("clipValue", "clip_value", ("torch.nn.utils.clip_grad_value_(model.parameters(), {limit})",),
              "clipvalue"),
 )
+NORM_CLIPPINGS = ("clipNorm", "clipNormPerVariable")
+TORCH_CLIP_NORM = "torch.nn.utils.clip_grad_norm_"
+# The function generated PyTorch code defines to clip a norm as Keras does (the check runs this same code)
+KERAS_CLIP_NORM = "keras_clip_grad_norm_"
+KERAS_CLIP_NORM_CODE = f'''def {KERAS_CLIP_NORM}(parameters, max_norm):
+    """Scales the gradients of ``parameters`` by max_norm / max(norm, max_norm), norm the L2 norm of them all,
+    as Keras\'s global_clipnorm and clipnorm do (torch.nn.utils.clip_grad_norm_ divides by norm + 1e-6)."""
+    parameters = [parameters] if isinstance(parameters, torch.Tensor) else parameters
+    gradients = [parameter.grad for parameter in parameters if parameter.grad is not None]
+    if gradients:
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in gradients]))
+        scale = max_norm / torch.clamp(norm, min=max_norm)
+        for gradient in gradients:
+            gradient.mul_(scale)
+'''
+
+
+def clip_norm_function(rule: str) -> str:
+    """The function generated PyTorch code clips a norm with, for an optimizer of ``rule`` (its UpdateRule)."""
+    return KERAS_CLIP_NORM if rule == RULE_KERAS else TORCH_CLIP_NORM
+
+
+def clipping_rule(config) -> str:
+    """Whose scaling the configuration's norm clipping has: its optimizer's rule (PyTorch's without one)."""
+    return config.optimizer.rule.name if config.optimizer is not None else RULE_PYTORCH
+
+
 CLIPPINGS_BY_FEATURE = {c.feature: c for c in CLIPPINGS}
 CLIPPINGS_BY_KERAS = {c.keras: c for c in CLIPPINGS}
 # DSL training settings that are one number -> TrainingConfig features
@@ -762,6 +790,7 @@ class TrainingSettings:
     batch_size: int
     rule: str = ""                  # whose update rule, where it matters (rule_of): the runners pick the class
     schedule: object = None         # the pivot LearningRateSchedule when it changes the rate per step, else None
+    clipping_rule: str = RULE_PYTORCH   # whose norm clipping (clipping_rule)
     # pivot paths of the recurrent layers whose one Keras bias takes twice its step (PyTorch's two biases)
     two_bias_layers: tuple[str, ...] = ()
     clippings: tuple[tuple[Clipping, float], ...] = ()   # clippings_of the configuration
@@ -773,7 +802,7 @@ class TrainingSettings:
 
     def torch_clipping(self) -> list[str]:
         """The statements PyTorch code clips the gradients of ``model`` with, as generated code writes them."""
-        return [line for clipping, limit in self.clippings for line in clipping.torch_lines(limit)]
+        return [line for clipping, limit in self.clippings for line in clipping.torch_lines(limit, self.clipping_rule)]
 
     def keras_clipping(self) -> dict:
         """The keras.optimizers clipping keyword (Keras takes one: the first of ``clippings``)."""
@@ -871,7 +900,7 @@ def training_settings(config) -> TrainingSettings | None:
         # OneCycleLR sets every step's rate, the optimizer's own is never used: the first step's stands for it
         learning_rate = schedule.maxLearningRate / schedule.divFactor
     return TrainingSettings(entry, learning_rate, parameters, loss, config.batchSize, rule, schedule,
-                            clippings=clippings_of(config))
+                            clipping_rule=clipping_rule(config), clippings=clippings_of(config))
 
 
 # --- documentation ---------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from nnpivot.importers.pysource import SAME_VALUE_OPERATIONS, detect_framework
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.layout import channels_last, identity
 from nnpivot.kinds.pysyntax import literal
-from nnpivot.kinds.training import rule_class, two_bias_class
+from nnpivot.kinds.training import KERAS_CLIP_NORM_CODE, rule_class, two_bias_class
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import called_block, infer_shapes
 from nnpivot.weights import WeightStore
@@ -615,6 +615,8 @@ class TorchRunner(Runner):
         loss_fn = _vocabulary_code(writing.code, {"nn": nn, "torch": torch})
         # the clipping statements generated code writes (kinds.training CLIPPINGS), never user code
         clipping = compile("\n".join(settings.torch_clipping()), "<training vocabulary>", "exec")
+        clipping_names = {"torch": torch, "model": self.obj}
+        exec(compile(KERAS_CLIP_NORM_CODE, "<training vocabulary>", "exec"), clipping_names)  # noqa: S102
         losses = []
         for inputs, targets in batches:
             optimizer.zero_grad()
@@ -624,7 +626,7 @@ class TorchRunner(Runner):
             given, labels = settings.loss.torch_operands(ending, outputs.dim())
             loss = loss_fn(_vocabulary_code(given.format("outputs"), names), _vocabulary_code(labels, names))
             loss.backward()
-            exec(clipping, {"torch": torch, "model": self.obj})  # noqa: S102
+            exec(clipping, clipping_names)  # noqa: S102
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()

@@ -6,8 +6,10 @@ PyTorch's ``clip_grad_norm_(model.parameters(), c)`` clips the norm of all gradi
 the three apart (clipNorm, clipNormPerVariable, clipValue) and the check trains each file with the clipping its
 own code sets. The limits are small and the learning rates large enough that the first update is clipped: the
 same pair without the clip, or clipping otherwise, fails at step 2, the loss of the first step after a clipped
-update (each step's loss is taken before its update). PyTorch divides by norm + 1e-6, Keras by the norm: a faithful pair agrees to about
-1e-6 / norm relatively, not to float64 rounding.
+update (each step's loss is taken before its update). PyTorch scales a norm by min(1, limit / (norm + 1e-6)), Keras
+by limit / max(norm, limit): generated PyTorch code of a Keras source clips with Keras's scaling
+(kinds.training KERAS_CLIP_NORM) and agrees to float64 rounding; generated Keras code of a PyTorch source still
+clips with Keras's, about 1e-6 / norm relatively apart.
 """
 from __future__ import annotations
 
@@ -157,8 +159,8 @@ def test_a_migration_that_clips_otherwise_fails_at_the_first_clipped_step(writte
 
 
 @pytest.mark.parametrize(("clip", "feature", "written"), [
-    ("clipnorm=0.1", "clipNormPerVariable", "torch.nn.utils.clip_grad_norm_(parameter, 0.1)"),
-    ("global_clipnorm=0.1", "clipNorm", "torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)"),
+    ("clipnorm=0.1", "clipNormPerVariable", "keras_clip_grad_norm_(parameter, 0.1)"),
+    ("global_clipnorm=0.1", "clipNorm", "keras_clip_grad_norm_(model.parameters(), 0.1)"),
     ("clipvalue=0.01", "clipValue", "torch.nn.utils.clip_grad_value_(model.parameters(), 0.01)")])
 def test_keras_clipping_reads_as_its_kind_and_its_pytorch_migration_trains_alike(clip, feature, written, tmp_path,
                                                                                   capsys):
@@ -170,10 +172,13 @@ def test_keras_clipping_reads_as_its_kind_and_its_pytorch_migration_trains_alike
     assert written in code
     status, out, err = _verify_train(capsys, source, migrated)
     assert status == 0, out + err
-    assert _worst(out) < (1e-5 if feature != "clipValue" else 1e-12)
-    # read back, the generated PyTorch code clips as the Keras source
+    # the generated code scales a norm as Keras does (limit / max(norm, limit), no 1e-6): float64-exact
+    assert _worst(out) < 1e-12
+    # read back, the generated PyTorch code clips as the Keras source, with Keras's scaling
     again, _ = import_source(migrated, "pytorch")
     assert [c.feature for c, _ in vocabulary.clippings_of(again.training)] == [feature]
+    assert vocabulary.clipping_rule(again.training) == \
+        (vocabulary.RULE_KERAS if feature != "clipValue" else vocabulary.RULE_PYTORCH)
     if feature == "clipNormPerVariable":   # each parameter by its own norm is not all of them by theirs
         migrated.write_text(re.sub(r"for parameter in model\.parameters\(\):\n\s+(.*)\(parameter, ",
                                    r"\1(model.parameters(), ", code))
