@@ -67,6 +67,7 @@ from .codegen import (
     class_name,
     class_names,
     environment,
+    gather_warnings,
     header,
     rule_class_code,
     two_bias_class_code,
@@ -1014,6 +1015,8 @@ def _training_view(model, diagnostics, shapes=None, program: KerasProgram | None
     fit = wrap_call("return model.fit(", ["x", "y", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
                                           *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else [])], "    ")
     entry = vocabulary.OPTIMIZERS.get(config.optimizer.kind or "") if config.optimizer is not None else None
+    if entry is not None:
+        diagnostics.extend(gather_warnings(model, entry))
     rule_class = entry is not None and vocabulary.rule_class(entry, vocabulary.rule_of(config.optimizer), "keras")
     classes = [rule_class_code(TARGET, entry)] if rule_class else []
     if two_bias:

@@ -3489,9 +3489,10 @@ def optimizer(self, value, loc, config=None):
     given = {p.key for p in result.parameters}
     result.parameters.extend(eclass("Parameter")(key=p.name, value=float(default))
                              for p, default in vocabulary.source_defaults(entry, "keras") if p.name not in given)
-    # Keras's update rule, where it makes a difference; a rule class of generated code has PyTorch's (the default)
-    if spelling not in vocabulary.KERAS_RULE_CLASSES and \
-            vocabulary.rule_matters(entry, {p.key: p.value for p in result.parameters}):
+    # Keras's update rule, where it can make a difference (the model is read apart: whether it has an Embedding is
+    # rule_of's to tell); a rule class of generated code has PyTorch's (the default)
+    if spelling not in vocabulary.KERAS_RULE_CLASSES and vocabulary.rule_matters(
+            entry, {p.key: p.value for p in result.parameters}, vocabulary.squares_gradient(entry)):
         result.rule = eenum("UpdateRule").getEEnumLiteral(vocabulary.RULE_KERAS)
     return result
 

@@ -157,7 +157,7 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
     OptimizerEntry("rmsprop", "torch.optim.RMSprop", "keras.optimizers.RMSprop", ("rmsprop",), 1e-2, 1e-3, (
         OptimizerParameter("rho", "alpha", "rho", 0.99, 0.9),
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
-        _epsilon(1e-8, differs=_EPSILON_INSIDE), _decay("RMSprop"), _flag("centered"))),
+        _epsilon(1e-8, differs=""), _decay("RMSprop", exact=True), _flag("centered")), "KerasRMSprop", "TorchRMSprop"),
     OptimizerEntry("adagrad", "torch.optim.Adagrad", "keras.optimizers.Adagrad", ("adagrad",), 1e-2, 1e-3, (
         _epsilon(1e-10, differs=_EPSILON_INSIDE), _decay("Adagrad"),
         OptimizerParameter("initial_accumulator_value", "initial_accumulator_value", "initial_accumulator_value",
@@ -170,23 +170,60 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
         *_betas(), _epsilon(1e-8), _decay("NAdam"))),
 )}
 
-def rule_matters(entry: OptimizerEntry, parameters: dict[str, float]) -> bool:
+def rule_matters(entry: OptimizerEntry, parameters: dict[str, float], gathers: bool = False) -> bool:
     """Whether PyTorch's and Keras's update rules differ for these settings (pivot names -> values), so the
-    model records whose rule they are written for: the Adam family's epsilon (unless 0 or unset: an unset one
-    is each target's own default, in its own rule), SGD's weight decay under momentum (without momentum,
-    decoupled and L2 decay are the same update). Only the optimizers with rule classes are told apart; the
-    others carry their values over approximately (with a warning)."""
+    model records whose rule they are written for: the epsilon of the Adam family and RMSprop (unless 0 or
+    unset: an unset one is each target's own default, in its own rule), weight decay (L2 or decoupled) except
+    SGD's without momentum (there they are the same update), and any setting of a model that ``gathers``
+    (has an Embedding) under an optimizer that squares the gradient (``squares_gradient``). Only the optimizers
+    with rule classes are told apart; the others carry their values over approximately (with a warning)."""
     if not entry.torch_rule_class:
         return False
     if entry.name == "sgd":
         return bool(parameters.get("weight_decay") and parameters.get("momentum"))
-    return bool(parameters.get("epsilon")) or (entry.name == "adam" and bool(parameters.get("weight_decay")))
+    return bool(parameters.get("epsilon")) or (entry.name != "adamw" and bool(parameters.get("weight_decay"))) \
+        or gathers
+
+
+def squares_gradient(entry: OptimizerEntry) -> bool:
+    """Whether the optimizer's update squares the gradient (all but SGD): Keras's gradient of an Embedding is one
+    slice per occurrence of a row and its update squares each apart, PyTorch's the row's sum, so the updates of a
+    row looked up twice in a batch differ."""
+    return entry.name != "sgd"
+
+
+# Why the update of an Embedding differs, for the warnings where no rule class makes it exact
+GATHER_PROBLEM = ("Keras squares the gradient of each occurrence of an Embedding's row apart and sums the squares, "
+                  "PyTorch squares the row's summed gradient: the updates of rows looked up more than once in a "
+                  "batch differ")
+# The keyword of a torch rule class (generators/templates/pytorch/optimizer.py.j2) that takes the model whose
+# nn.Embedding layers train as Keras's do
+RULE_MODEL_KEYWORD = "model"
+
+
+def embeddings(model) -> list:
+    """The Embedding nodes of ``model`` (a pivot Model, its blocks included), whose rows its input looks up."""
+    graphs = (model, *getattr(model, "blocks", ())) if model is not None else ()
+    return [node for graph in graphs for node in graph.nodes if node.eClass.name == "Embedding"]
+
+
+def gathers(model) -> bool:
+    return bool(embeddings(model))
+
+
+def gather_problem(entry: OptimizerEntry) -> str:
+    """Why training an Embedding with ``entry`` is approximate in the other framework ("" where it is exact: SGD's
+    update is linear in the gradient; the rule classes sum the gradient or square its occurrences as the model's
+    rule does, and rule_matters picks them for every model with an Embedding)."""
+    return GATHER_PROBLEM if squares_gradient(entry) and not entry.torch_rule_class else ""
 
 
 def rule_of(optimizer) -> str:
     """The pivot optimizer's rule where it matters, else "" (both frameworks' optimizers update alike)."""
     entry = OPTIMIZERS.get(optimizer.kind or "")
-    if entry is None or not rule_matters(entry, {p.key: p.value for p in optimizer.parameters}):
+    config = optimizer.eContainer()
+    model = config.eContainer() if config is not None else None
+    if entry is None or not rule_matters(entry, {p.key: p.value for p in optimizer.parameters}, gathers(model)):
         return ""
     return optimizer.rule.name
 

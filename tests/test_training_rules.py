@@ -101,6 +101,11 @@ ADAM_CASES = [
      {"learning_rate": 0.003, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-3, "amsgrad": True}, 1e-2),
     ("adamw", {"lr": 0.01, "eps": 1e-7, "weight_decay": 0.05},
      {"learning_rate": 0.01, "epsilon": 1e-7, "weight_decay": 0.05}, 1e-6),
+    # RMSprop: Keras adds epsilon inside the square root, decouples weight decay, keeps lr in its momentum buffer
+    ("rmsprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-7}, {"learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-7}, 1e-6),
+    ("rmsprop", {"lr": 0.003, "alpha": 0.95, "eps": 1e-4, "momentum": 0.5, "centered": True, "weight_decay": 0.05},
+     {"learning_rate": 0.003, "rho": 0.95, "epsilon": 1e-4, "momentum": 0.5, "centered": True,
+      "weight_decay": 0.05}, 1e-2),
 ]
 
 
@@ -229,7 +234,91 @@ def test_the_rule_matters_only_where_the_updates_differ():
     assert not vocabulary.rule_matters(sgd, {"weight_decay": 1e-4})  # without momentum: the same update
     assert vocabulary.rule_matters(adam, {"epsilon": 1e-7})
     assert not vocabulary.rule_matters(adam, {"epsilon": 0.0}) and not vocabulary.rule_matters(adam, {})
-    assert not vocabulary.rule_matters(vocabulary.OPTIMIZERS["rmsprop"], {"epsilon": 1e-7})  # no rule class
+    rmsprop = vocabulary.OPTIMIZERS["rmsprop"]
+    assert vocabulary.rule_matters(rmsprop, {"epsilon": 1e-7}) and vocabulary.rule_matters(rmsprop, {"weight_decay": 1})
+    assert not vocabulary.rule_matters(rmsprop, {"rho": 0.9, "momentum": 0.5})
+    # a model with an Embedding: Keras squares each occurrence's gradient apart (not SGD: its update is linear)
+    assert vocabulary.rule_matters(adam, {}, gathers=True) and vocabulary.rule_matters(rmsprop, {}, gathers=True)
+    assert not vocabulary.rule_matters(sgd, {"momentum": 0.9}, gathers=True)
+    assert not vocabulary.rule_matters(vocabulary.OPTIMIZERS["adagrad"], {"epsilon": 1e-7})  # no rule class
+
+
+# --- an Embedding: Keras's gradient is one slice per occurrence of a row --------------------------------------
+
+IDS = np.array([[1, 1, 4, 1], [4, 0, 1, 1]])  # rows 1 and 4 looked up several times in a batch
+TABLE_SHAPE = (6, 3)
+# (pivot optimizer, torch keywords, Keras keywords)
+EMBEDDING_CASES = [
+    ("adam", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7}),
+    ("adam", {"lr": 0.01, "eps": 1e-7, "amsgrad": True}, {"learning_rate": 0.01, "epsilon": 1e-7, "amsgrad": True}),
+    ("adamw", {"lr": 0.01, "eps": 1e-7, "weight_decay": 0.05},
+     {"learning_rate": 0.01, "epsilon": 1e-7, "weight_decay": 0.05}),
+    ("rmsprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-7}, {"learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-7}),
+    # (Keras 3.15's centered RMSprop fails on a gradient with repeated rows: its sparse subtraction gathers out of
+    # range, so there is no Keras behaviour to match there)
+    ("rmsprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-7, "momentum": 0.5},
+     {"learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-7, "momentum": 0.5}),
+]
+
+
+def _table_and_readout():
+    rng = np.random.default_rng(3)
+    return rng.standard_normal(TABLE_SHAPE), rng.standard_normal(TABLE_SHAPE[1])
+
+
+def _torch_embedding_trajectory(optimizer_class, watch: bool = False, **options):
+    """An nn.Embedding trained on a loss of its lookups (autograd sums each row's gradient), float64; ``watch``
+    gives the optimizer the model (a rule class's ``model=``, as generated code does)."""
+    table, readout = _table_and_readout()
+    model = torch.nn.Embedding(*TABLE_SHAPE).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.from_numpy(table))
+    optimizer = optimizer_class(model.parameters(), **options, **({vocabulary.RULE_MODEL_KEYWORD: model} if watch else {}))
+    trajectory = []
+    for _ in range(STEPS):
+        optimizer.zero_grad()
+        (model(torch.from_numpy(IDS)) @ torch.from_numpy(readout)).square().sum().backward()
+        optimizer.step()
+        trajectory.append([model.weight.detach().numpy().copy()])
+    return trajectory
+
+
+def _keras_embedding_trajectory(optimizer_class, **options):
+    """A Keras Embedding trained on the same loss: its gradient is tf.IndexedSlices, one slice per lookup."""
+    table, readout = _table_and_readout()
+    with keras_precision("float64"):
+        layer = keras.layers.Embedding(*TABLE_SHAPE)
+        layer.build((None, IDS.shape[1]))
+        layer.embeddings.assign(table)
+        optimizer = optimizer_class(**options)
+        optimizer.build(layer.trainable_variables)
+    trajectory = []
+    for _ in range(STEPS):
+        with tf.GradientTape() as tape:
+            loss = ops.sum(ops.square(ops.matmul(layer(IDS), readout)))
+        [gradient] = tape.gradient(loss, [layer.embeddings])
+        assert isinstance(gradient, tf.IndexedSlices)
+        optimizer.apply_gradients([(gradient, layer.embeddings)])
+        trajectory.append([ops.convert_to_numpy(layer.embeddings).copy()])
+    return trajectory
+
+
+@pytest.mark.parametrize(("name", "torch_options", "keras_options"), EMBEDDING_CASES)
+def test_embedding_trains_with_the_other_frameworks_squares(name, torch_options, keras_options):
+    """The rule classes take an Embedding's steps as the other framework does: Keras's squares each lookup's
+    gradient apart and sums the squares (KerasAdam, KerasRMSprop watch the model's nn.Embedding layers),
+    PyTorch's squares the row's sum (TorchAdam, TorchRMSprop sum the slices first), within 1e-12 in float64;
+    the stock optimizers of one framework differ from the other's by more than 1e-6 (0.1 in Adam's case)."""
+    entry = vocabulary.OPTIMIZERS[name]
+    keras_own = _keras_embedding_trajectory(getattr(keras.optimizers, entry.keras_name), **keras_options)
+    torch_own = _torch_embedding_trajectory(getattr(torch.optim, entry.torch_name), **torch_options)
+    assert _largest_difference(keras_own, torch_own) > 1e-6
+    found = _torch_embedding_trajectory(_torch_class(name), watch=True, **torch_options)
+    assert _largest_difference(found, keras_own) <= FLOAT64_TOLERANCE
+    unwatched = _torch_embedding_trajectory(_torch_class(name), **torch_options)  # without model=: sums, as PyTorch
+    assert _largest_difference(unwatched, keras_own) > 1e-6
+    assert _largest_difference(_keras_embedding_trajectory(_keras_class(name), **keras_options),
+                               torch_own) <= FLOAT64_TOLERANCE
 
 
 # --- the rule travels: .nn text, generated code read back ---------------------------------------------------

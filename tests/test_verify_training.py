@@ -77,10 +77,22 @@ CORPUS = [
     ("pytorch/mlp_tensor_methods_device.py", "original->migrated"),
     ("pytorch/script_resnet_image_folder.py", "migrated->back"),
     ("pytorch/mlp_tensor_methods_device.py", "migrated->back"),
+    # an Embedding under RMSprop: Keras squares each occurrence's gradient of a row apart, PyTorch the row's sum
+    ("keras/lstm_training_script.py", "original->migrated"),
+    ("keras/lstm_training_script.py", "migrated->back"),
+    ("pytorch/lstm_training_script.py", "original->migrated"),
+    ("pytorch/lstm_training_script.py", "migrated->back"),
 ]
 
 # "folder/path direction" -> why it fails today (strict xfail: a fix shows up)
-KNOWN_FAILURES: dict[str, str] = {}
+KNOWN_FAILURES: dict[str, str] = {
+    "corpus/keras/lstm_training_script.py migrated->back":
+        "the PyTorch importer does not read the migrated file's frozen bias_hh back as one bias: the Keras file "
+        "migrated back steps the LSTM bias twice (two-bias class) where the migrated file trains bias_ih alone",
+    "corpus/pytorch/lstm_training_script.py original->migrated":
+        "padding_idx=0: PyTorch gives the padding row no gradient, the Keras Embedding trains it (without "
+        "padding_idx the pair passes 50 steps in float64, losses within 2.8e-9)",
+}
 
 
 def _entries(folder: str) -> dict[str, dict]:
