@@ -159,9 +159,9 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
         _epsilon(1e-8, differs=""), _decay("RMSprop", exact=True), _flag("centered")), "KerasRMSprop", "TorchRMSprop"),
     OptimizerEntry("adagrad", "torch.optim.Adagrad", "keras.optimizers.Adagrad", ("adagrad",), 1e-2, 1e-3, (
-        _epsilon(1e-10, differs=_EPSILON_INSIDE), _decay("Adagrad"),
+        _epsilon(1e-10, differs=""), _decay("Adagrad", exact=True),
         OptimizerParameter("initial_accumulator_value", "initial_accumulator_value", "initial_accumulator_value",
-                           0.0, 0.1))),
+                           0.0, 0.1)), "KerasAdagrad", "TorchAdagrad"),
     OptimizerEntry("adadelta", "torch.optim.Adadelta", "keras.optimizers.Adadelta", ("adadelta",), 1.0, 1e-3, (
         OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6, differs=""), _decay("Adadelta"))),
     OptimizerEntry("adamax", "torch.optim.Adamax", "keras.optimizers.Adamax", ("adamax",), 2e-3, 1e-3, (

@@ -106,6 +106,11 @@ ADAM_CASES = [
     ("rmsprop", {"lr": 0.003, "alpha": 0.95, "eps": 1e-4, "momentum": 0.5, "centered": True, "weight_decay": 0.05},
      {"learning_rate": 0.003, "rho": 0.95, "epsilon": 1e-4, "momentum": 0.5, "centered": True,
       "weight_decay": 0.05}, 1e-2),
+    # Adagrad: Keras adds epsilon inside the square root, decouples weight decay, starts at a float32 accumulator
+    ("adagrad", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7, "initial_accumulator_value": 0.0},
+     1e-6),
+    ("adagrad", {"lr": 0.05, "eps": 1e-3, "initial_accumulator_value": 0.1, "weight_decay": 0.05},
+     {"learning_rate": 0.05, "epsilon": 1e-3, "initial_accumulator_value": 0.1, "weight_decay": 0.05}, 1e-1),
 ]
 
 
@@ -240,7 +245,8 @@ def test_the_rule_matters_only_where_the_updates_differ():
     # a model with an Embedding: Keras squares each occurrence's gradient apart (not SGD: its update is linear)
     assert vocabulary.rule_matters(adam, {}, gathers=True) and vocabulary.rule_matters(rmsprop, {}, gathers=True)
     assert not vocabulary.rule_matters(sgd, {"momentum": 0.9}, gathers=True)
-    assert not vocabulary.rule_matters(vocabulary.OPTIMIZERS["adagrad"], {"epsilon": 1e-7})  # no rule class
+    assert vocabulary.rule_matters(vocabulary.OPTIMIZERS["adagrad"], {"epsilon": 1e-7})
+    assert not vocabulary.rule_matters(vocabulary.OPTIMIZERS["adamax"], {"epsilon": 1e-7})  # no rule class
 
 
 # --- an Embedding: Keras's gradient is one slice per occurrence of a row --------------------------------------
@@ -258,6 +264,8 @@ EMBEDDING_CASES = [
     # range, so there is no Keras behaviour to match there)
     ("rmsprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-7, "momentum": 0.5},
      {"learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-7, "momentum": 0.5}),
+    ("adagrad", {"lr": 0.01, "eps": 1e-7, "initial_accumulator_value": 0.1},
+     {"learning_rate": 0.01, "epsilon": 1e-7, "initial_accumulator_value": 0.1}),
 ]
 
 
@@ -363,6 +371,10 @@ def test_an_unknown_rule_is_a_located_error():
     ("adamw(learning_rate=0.01, epsilon=1e-07, weight_decay=0.004, rule=keras)", "keras"),
     ("sgd(learning_rate=0.1, momentum=0.9, weight_decay=0.0005)", "pytorch"),
     ("sgd(learning_rate=0.1, momentum=0.9, weight_decay=0.0005, rule=keras)", "keras"),
+    ("rmsprop(learning_rate=0.01, rho=0.9, epsilon=1e-07, rule=keras)", "keras"),
+    ("rmsprop(learning_rate=0.01, rho=0.99, epsilon=1e-08, momentum=0.5, centered=1, weight_decay=0.01)", "pytorch"),
+    ("adagrad(learning_rate=0.01, epsilon=1e-07, initial_accumulator_value=0.1, rule=keras)", "keras"),
+    ("adagrad(learning_rate=0.01, epsilon=1e-10, initial_accumulator_value=0, weight_decay=0.01)", "pytorch"),
 ])
 def test_generated_code_reads_back_with_its_rule(optimizer, rule, tmp_path):
     """Each target writes the rule class where its own optimizer updates otherwise; its importer reads the class
@@ -380,6 +392,56 @@ def test_generated_code_reads_back_with_its_rule(optimizer, rule, tmp_path):
         optimizer_again = again.training.optimizer
         assert ({p.key: p.value for p in optimizer_again.parameters}, optimizer_again.kind) == expected
         assert vocabulary.rule_of(optimizer_again) == rule, target
+
+
+TAGGER = """\
+model Tagger {{
+  input tokens: int64[12]
+  embed = embedding(tokens, 50, 8)
+  pooled = global_avg_pool(embed)
+  logits = dense(pooled, 2)
+  output logits
+  training {{
+    optimizer {optimizer}
+    loss cross_entropy
+  }}
+}}
+"""
+
+
+@pytest.mark.parametrize(("optimizer", "rule"), [
+    ("adam(learning_rate=0.01, epsilon=1e-07, rule=keras)", "keras"),
+    ("rmsprop(learning_rate=0.01, rho=0.9, rule=keras)", "keras"),  # no epsilon: the Embedding alone matters
+    ("rmsprop(learning_rate=0.01, rho=0.99)", "pytorch"),
+])
+def test_a_model_with_an_embedding_trains_with_its_rule_class(optimizer, rule, tmp_path):
+    """With an Embedding, the rule matters whatever the settings: the PyTorch training of a Keras rule gives the
+    rule class the model (model=model: it watches the nn.Embedding layers), the Keras training of a PyTorch rule
+    uses the class that sums the slices; both read back with the rule and no diagnostic."""
+    model = parse_text(TAGGER.format(optimizer=optimizer), "tagger.nn")
+    entry = vocabulary.OPTIMIZERS[model.training.optimizer.kind]
+    assert vocabulary.rule_of(model.training.optimizer) == rule
+    for generate, read, target in ((P.generate, import_pytorch, "torch"), (K.generate, import_keras, "keras")):
+        path = tmp_path / f"{target}_tagger.py"
+        path.write_text(generate(model, "tagger.nn"))
+        code = path.read_text()
+        rule_class = vocabulary.rule_class(entry, rule, target)
+        assert (f"class {rule_class}(" in code) == bool(rule_class)
+        assert ("model=model" in code) == (target == "torch" and bool(rule_class))
+        again, report = read(path, input_shapes=[[12]])
+        assert report.ok and not report.diagnostics, [str(d) for d in report.diagnostics]
+        assert vocabulary.rule_of(again.training.optimizer) == rule, target
+
+
+@pytest.mark.parametrize("optimizer", ["adadelta(learning_rate=0.01, epsilon=1e-07)", "nadam(learning_rate=0.01)"])
+def test_an_embedding_under_an_optimizer_without_rule_class_is_a_located_warning(optimizer):
+    model = parse_text(TAGGER.format(optimizer=optimizer), "tagger.nn")
+    for generator in (K, P):
+        code, diagnostics = generator.generate_code(model, "tagger.nn")
+        assert code is not None
+        [problem] = [d for d in diagnostics if "Embedding" in d.message]
+        assert problem.code == "approximate-translation" and not problem.is_error
+        assert "training of embed with" in problem.message and problem.location.line == 3
 
 
 # --- recurrent biases: PyTorch trains two where Keras has one ---------------------------------------------
