@@ -165,7 +165,7 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
     OptimizerEntry("adadelta", "torch.optim.Adadelta", "keras.optimizers.Adadelta", ("adadelta",), 1.0, 1e-3, (
         OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6, differs=""), _decay("Adadelta"))),
     OptimizerEntry("adamax", "torch.optim.Adamax", "keras.optimizers.Adamax", ("adamax",), 2e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8), _decay("Adamax"))),
+        *_betas(), _epsilon(1e-8, differs=""), _decay("Adamax", exact=True)), "KerasAdamax", "TorchAdamax"),
     OptimizerEntry("nadam", "torch.optim.NAdam", "keras.optimizers.Nadam", ("nadam",), 2e-3, 1e-3, (
         *_betas(), _epsilon(1e-8), _decay("NAdam"))),
 )}
@@ -186,9 +186,9 @@ def rule_matters(entry: OptimizerEntry, parameters: dict[str, float], gathers: b
 
 
 def squares_gradient(entry: OptimizerEntry) -> bool:
-    """Whether the optimizer's update squares the gradient (all but SGD): Keras's gradient of an Embedding is one
-    slice per occurrence of a row and its update squares each apart, PyTorch's the row's sum, so the updates of a
-    row looked up twice in a batch differ."""
+    """Whether the optimizer's update squares the gradient (all but SGD; Adamax takes its absolute value): Keras's
+    gradient of an Embedding is one slice per occurrence of a row and its update squares each apart, PyTorch's
+    the row's sum, so the updates of a row looked up twice in a batch differ."""
     return entry.name != "sgd"
 
 

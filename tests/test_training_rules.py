@@ -111,6 +111,11 @@ ADAM_CASES = [
      1e-6),
     ("adagrad", {"lr": 0.05, "eps": 1e-3, "initial_accumulator_value": 0.1, "weight_decay": 0.05},
      {"learning_rate": 0.05, "epsilon": 1e-3, "initial_accumulator_value": 0.1, "weight_decay": 0.05}, 1e-1),
+    # Adamax: Keras adds epsilon to the infinity norm, PyTorch inside its maximum; Keras decouples weight decay
+    ("adamax", {"lr": 0.01, "betas": (0.9, 0.5), "eps": 1e-6}, {"learning_rate": 0.01, "beta_2": 0.5, "epsilon": 1e-6},
+     1e-6),
+    ("adamax", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.05},
+     {"learning_rate": 0.02, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-3, "weight_decay": 0.05}, 1e-2),
 ]
 
 
@@ -246,7 +251,7 @@ def test_the_rule_matters_only_where_the_updates_differ():
     assert vocabulary.rule_matters(adam, {}, gathers=True) and vocabulary.rule_matters(rmsprop, {}, gathers=True)
     assert not vocabulary.rule_matters(sgd, {"momentum": 0.9}, gathers=True)
     assert vocabulary.rule_matters(vocabulary.OPTIMIZERS["adagrad"], {"epsilon": 1e-7})
-    assert not vocabulary.rule_matters(vocabulary.OPTIMIZERS["adamax"], {"epsilon": 1e-7})  # no rule class
+    assert not vocabulary.rule_matters(vocabulary.OPTIMIZERS["adadelta"], {"epsilon": 1e-7})  # no rule class
 
 
 # --- an Embedding: Keras's gradient is one slice per occurrence of a row --------------------------------------
@@ -266,18 +271,22 @@ EMBEDDING_CASES = [
      {"learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-7, "momentum": 0.5}),
     ("adagrad", {"lr": 0.01, "eps": 1e-7, "initial_accumulator_value": 0.1},
      {"learning_rate": 0.01, "epsilon": 1e-7, "initial_accumulator_value": 0.1}),
+    ("adamax", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7}),  # sums |g| per occurrence
 ]
 
 
 def _table_and_readout():
+    """The table's start, a readout vector, and a weight of each looked-up value (of mixed signs, so that the
+    occurrences of a row get gradients of different signs)."""
     rng = np.random.default_rng(3)
-    return rng.standard_normal(TABLE_SHAPE), rng.standard_normal(TABLE_SHAPE[1])
+    return (rng.standard_normal(TABLE_SHAPE), rng.standard_normal(TABLE_SHAPE[1]),
+            rng.standard_normal((*IDS.shape, TABLE_SHAPE[1])))
 
 
 def _torch_embedding_trajectory(optimizer_class, watch: bool = False, **options):
     """An nn.Embedding trained on a loss of its lookups (autograd sums each row's gradient), float64; ``watch``
     gives the optimizer the model (a rule class's ``model=``, as generated code does)."""
-    table, readout = _table_and_readout()
+    table, readout, mixing = _table_and_readout()
     model = torch.nn.Embedding(*TABLE_SHAPE).double()
     with torch.no_grad():
         model.weight.copy_(torch.from_numpy(table))
@@ -285,7 +294,8 @@ def _torch_embedding_trajectory(optimizer_class, watch: bool = False, **options)
     trajectory = []
     for _ in range(STEPS):
         optimizer.zero_grad()
-        (model(torch.from_numpy(IDS)) @ torch.from_numpy(readout)).square().sum().backward()
+        looked_up = model(torch.from_numpy(IDS))
+        ((looked_up @ torch.from_numpy(readout)).square().sum() + (looked_up * torch.from_numpy(mixing)).sum()).backward()
         optimizer.step()
         trajectory.append([model.weight.detach().numpy().copy()])
     return trajectory
@@ -293,7 +303,7 @@ def _torch_embedding_trajectory(optimizer_class, watch: bool = False, **options)
 
 def _keras_embedding_trajectory(optimizer_class, **options):
     """A Keras Embedding trained on the same loss: its gradient is tf.IndexedSlices, one slice per lookup."""
-    table, readout = _table_and_readout()
+    table, readout, mixing = _table_and_readout()
     with keras_precision("float64"):
         layer = keras.layers.Embedding(*TABLE_SHAPE)
         layer.build((None, IDS.shape[1]))
@@ -303,7 +313,8 @@ def _keras_embedding_trajectory(optimizer_class, **options):
     trajectory = []
     for _ in range(STEPS):
         with tf.GradientTape() as tape:
-            loss = ops.sum(ops.square(ops.matmul(layer(IDS), readout)))
+            looked_up = layer(IDS)
+            loss = ops.sum(ops.square(ops.matmul(looked_up, readout))) + ops.sum(looked_up * mixing)
         [gradient] = tape.gradient(loss, [layer.embeddings])
         assert isinstance(gradient, tf.IndexedSlices)
         optimizer.apply_gradients([(gradient, layer.embeddings)])
@@ -375,6 +386,8 @@ def test_an_unknown_rule_is_a_located_error():
     ("rmsprop(learning_rate=0.01, rho=0.99, epsilon=1e-08, momentum=0.5, centered=1, weight_decay=0.01)", "pytorch"),
     ("adagrad(learning_rate=0.01, epsilon=1e-07, initial_accumulator_value=0.1, rule=keras)", "keras"),
     ("adagrad(learning_rate=0.01, epsilon=1e-10, initial_accumulator_value=0, weight_decay=0.01)", "pytorch"),
+    ("adamax(learning_rate=0.01, epsilon=1e-07, rule=keras)", "keras"),
+    ("adamax(learning_rate=0.01, epsilon=1e-08, weight_decay=0.01)", "pytorch"),
 ])
 def test_generated_code_reads_back_with_its_rule(optimizer, rule, tmp_path):
     """Each target writes the rule class where its own optimizer updates otherwise; its importer reads the class
