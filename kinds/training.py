@@ -121,21 +121,19 @@ def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerPa
             OptimizerParameter("beta_2", "betas", "beta_2", beta_2_torch, 0.999, torch_index=1))
 
 
-# Not quite one quantity: Keras's Adam family adds epsilon before the bias correction of sqrt(v) ("epsilon
-# hat"), its RMSprop and Adagrad inside the square root; PyTorch adds it to the (bias-corrected) sqrt(v). The
-# updates agree where sqrt(v) is well above epsilon, i.e. except for near-zero gradients or a large epsilon.
-# Adadelta adds it inside the square root in both. Adam and AdamW carry it over exactly through their rule
-# classes (the optimizer's rule says whose epsilon it is); the others approximately, with a warning.
+# Not quite one quantity: Keras's Adam and AdamW add epsilon before the bias correction of sqrt(v) ("epsilon
+# hat"), its RMSprop and Adagrad inside the square root, its Adamax to the infinity norm (PyTorch's inside the
+# maximum); PyTorch adds it to the (bias-corrected) sqrt(v). Adadelta adds it inside the square root in both.
+# The optimizers with rule classes carry it over exactly (the optimizer's rule says whose epsilon it is); NAdam
+# approximately, with a warning.
 _EPSILON_HAT = ("Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after it: the same value is a "
                 "larger epsilon in Keras in the first steps")
-_EPSILON_INSIDE = ("Keras adds epsilon inside the square root, PyTorch outside it: the updates differ where the "
-                   "squared-gradient average is near epsilon")
 
 
 def _epsilon(torch_default: float, keras_default: float = 1e-7, differs: str = _EPSILON_HAT) -> OptimizerParameter:
     """The epsilon of the optimizer's rule. No constant converts one framework's into the other's (Adam's
-    differs by sqrt(1 - beta_2 ** t) at step t): Adam and AdamW train with a rule class where the target's rule
-    differs (``differs=""``), the others' other form is approximate (a warning)."""
+    differs by sqrt(1 - beta_2 ** t) at step t): the optimizers with rule classes train with one where the
+    target's rule differs (``differs=""``), the others' other form is approximate (a warning)."""
     return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default, keras_differs=differs)
 
 
