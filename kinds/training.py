@@ -121,20 +121,18 @@ def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerPa
             OptimizerParameter("beta_2", "betas", "beta_2", beta_2_torch, 0.999, torch_index=1))
 
 
-# Not quite one quantity: Keras's Adam and AdamW add epsilon before the bias correction of sqrt(v) ("epsilon
-# hat"), its RMSprop and Adagrad inside the square root, its Adamax to the infinity norm (PyTorch's inside the
-# maximum); PyTorch adds it to the (bias-corrected) sqrt(v). Adadelta adds it inside the square root in both.
-# The optimizers with rule classes carry it over exactly (the optimizer's rule says whose epsilon it is); NAdam
-# approximately, with a warning.
-_EPSILON_HAT = ("Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after it: the same value is a "
-                "larger epsilon in Keras in the first steps")
+# Not quite one quantity: Keras's Adam and AdamW add epsilon before the bias correction of sqrt(v), its RMSprop
+# and Adagrad inside the square root, its Adamax to the infinity norm (PyTorch's inside the maximum); PyTorch
+# adds it to the (bias-corrected) sqrt(v). Adadelta adds it inside the square root in both, NAdam to the
+# bias-corrected sqrt(v) in both. The optimizers with rule classes carry it over exactly (the optimizer's rule
+# says whose epsilon it is).
 
 
-def _epsilon(torch_default: float, keras_default: float = 1e-7, differs: str = _EPSILON_HAT) -> OptimizerParameter:
+def _epsilon(torch_default: float, keras_default: float = 1e-7) -> OptimizerParameter:
     """The epsilon of the optimizer's rule. No constant converts one framework's into the other's (Adam's
-    differs by sqrt(1 - beta_2 ** t) at step t): the optimizers with rule classes train with one where the
-    target's rule differs (``differs=""``), the others' other form is approximate (a warning)."""
-    return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default, keras_differs=differs)
+    differs by sqrt(1 - beta_2 ** t) at step t): generated code trains with a rule class where the target's
+    rule differs."""
+    return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default)
 
 
 def _flag(name: str) -> OptimizerParameter:
@@ -148,24 +146,25 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
         # exact through the rule classes (without momentum, decoupled and L2 decay give the same update)
         _decay("SGD", exact=True)), "KerasSGD", "TorchSGD"),
     OptimizerEntry("adam", "torch.optim.Adam", "keras.optimizers.Adam", ("adam",), 1e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8, differs=""), _decay("Adam", exact=True), _flag("amsgrad")), "KerasAdam", "TorchAdam"),
+        *_betas(), _epsilon(1e-8), _decay("Adam", exact=True), _flag("amsgrad")), "KerasAdam", "TorchAdam"),
     OptimizerEntry("adamw", "torch.optim.AdamW", "keras.optimizers.AdamW", ("adamw",), 1e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8, differs=""), _decay("AdamW", 0.01, 0.004, exact=True), _flag("amsgrad")),
+        *_betas(), _epsilon(1e-8), _decay("AdamW", 0.01, 0.004, exact=True), _flag("amsgrad")),
         "KerasAdamW", "TorchAdamW"),
     OptimizerEntry("rmsprop", "torch.optim.RMSprop", "keras.optimizers.RMSprop", ("rmsprop",), 1e-2, 1e-3, (
         OptimizerParameter("rho", "alpha", "rho", 0.99, 0.9),
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
-        _epsilon(1e-8, differs=""), _decay("RMSprop", exact=True), _flag("centered")), "KerasRMSprop", "TorchRMSprop"),
+        _epsilon(1e-8), _decay("RMSprop", exact=True), _flag("centered")), "KerasRMSprop", "TorchRMSprop"),
     OptimizerEntry("adagrad", "torch.optim.Adagrad", "keras.optimizers.Adagrad", ("adagrad",), 1e-2, 1e-3, (
-        _epsilon(1e-10, differs=""), _decay("Adagrad", exact=True),
+        _epsilon(1e-10), _decay("Adagrad", exact=True),
         OptimizerParameter("initial_accumulator_value", "initial_accumulator_value", "initial_accumulator_value",
                            0.0, 0.1)), "KerasAdagrad", "TorchAdagrad"),
     OptimizerEntry("adadelta", "torch.optim.Adadelta", "keras.optimizers.Adadelta", ("adadelta",), 1.0, 1e-3, (
-        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6, differs=""), _decay("Adadelta"))),
+        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6), _decay("Adadelta"))),
     OptimizerEntry("adamax", "torch.optim.Adamax", "keras.optimizers.Adamax", ("adamax",), 2e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8, differs=""), _decay("Adamax", exact=True)), "KerasAdamax", "TorchAdamax"),
+        *_betas(), _epsilon(1e-8), _decay("Adamax", exact=True)), "KerasAdamax", "TorchAdamax"),
+    # NAdam's rule always matters: PyTorch's momentum schedule decays with momentum_decay 0.004, Keras's with 1
     OptimizerEntry("nadam", "torch.optim.NAdam", "keras.optimizers.Nadam", ("nadam",), 2e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8), _decay("NAdam"))),
+        *_betas(), _epsilon(1e-8), _decay("NAdam", exact=True)), "KerasNAdam", "TorchNAdam"),
 )}
 
 def rule_matters(entry: OptimizerEntry, parameters: dict[str, float], gathers: bool = False) -> bool:
@@ -179,6 +178,8 @@ def rule_matters(entry: OptimizerEntry, parameters: dict[str, float], gathers: b
         return False
     if entry.name == "sgd":
         return bool(parameters.get("weight_decay") and parameters.get("momentum"))
+    if entry.name == "nadam":
+        return True  # the momentum schedules differ
     return bool(parameters.get("epsilon")) or (entry.name != "adamw" and bool(parameters.get("weight_decay"))) \
         or gathers
 
