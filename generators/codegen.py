@@ -22,8 +22,6 @@ from nnpivot.graph import output_count
 from nnpivot.kinds import kind_of, snake
 from nnpivot.kinds.pysyntax import attribute_default, attribute_value, identifier, literal
 from nnpivot.kinds.pysyntax import comment as comment_text
-from nnpivot.diagnostics import Diagnostic, location_of, warning
-from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.training import two_bias_class
 from nnpivot.metamodel import is_kind
 from nnpivot.metamodel.blocks import argument_groups
@@ -237,14 +235,6 @@ def rule_class_code(target: str, entry) -> str:
         kind=entry.name, name=entry.rule_class("torch" if torch_side else "keras"),
         base=entry.torch_class if torch_side else entry.keras_class,
         torch_name=entry.torch_name, keras_name=entry.keras_name)
-
-
-def gather_warnings(model, entry) -> list[Diagnostic]:
-    """A warning at each Embedding of ``model`` whose training with ``entry`` (a kinds.training.OptimizerEntry) is
-    approximate in the other framework (kinds.training ``gather_problem``)."""
-    problem = vocabulary.gather_problem(entry)
-    return [warning("approximate-translation", f"training of {node.name} with {entry.name}: {problem}",
-                    location_of(node)) for node in (vocabulary.embeddings(model) if problem else ())]
 
 
 def two_bias_class_code(base: str) -> str:

@@ -67,7 +67,6 @@ from .codegen import (
     class_name,
     class_names,
     environment,
-    gather_warnings,
     header,
     rule_class_code,
     two_bias_class_code,
@@ -844,10 +843,6 @@ def _optimizer_code(opt, diagnostics, config=None, two_bias_layers: tuple[str, .
             diagnostics.append(warning("unsupported-for-target", f"optimizer {entry.name}: '{parameter.key}' has no "
                                        "Keras counterpart and is left out", location_of(parameter) or location_of(opt)))
             continue
-        if known.keras_differs:
-            diagnostics.append(warning("approximate-translation", f"optimizer {entry.name}: {parameter.key} is "
-                                       f"carried over approximately ({known.keras_differs})",
-                                       location_of(parameter) or location_of(opt)))
         args.append(f"{known.keras}={literal(known.keras_value(parameter.value))}")
     # settings written for PyTorch's update rule train with the subclass that updates so (see _training_view)
     cls = vocabulary.rule_class(entry, vocabulary.rule_of(opt), "keras") or entry.keras_class
@@ -982,6 +977,11 @@ def _training_view(model, diagnostics, shapes=None, program: KerasProgram | None
     if config is None:
         return None
     two_bias = _two_bias_training(program, config, diagnostics)
+    for node in vocabulary.embeddings(model):
+        if node.eIsSet("paddingIdx"):  # a Keras Embedding has no row it leaves untrained
+            diagnostics.append(warning(
+                "approximate-translation", f"training of {node.name}: PyTorch gives row padding_idx="
+                f"{node.paddingIdx} no gradient, the Keras Embedding trains it (inference is exact)", location_of(node)))
     # an unset optimizer or loss means the same defaults as in the PyTorch training function
     compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config, two_bias)}"]
     loss = config.loss or vocabulary.DEFAULT_LOSS
@@ -1015,8 +1015,6 @@ def _training_view(model, diagnostics, shapes=None, program: KerasProgram | None
     fit = wrap_call("return model.fit(", ["x", "y", f"epochs={config.epochs}", f"batch_size={config.batchSize}",
                                           *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else [])], "    ")
     entry = vocabulary.OPTIMIZERS.get(config.optimizer.kind or "") if config.optimizer is not None else None
-    if entry is not None:
-        diagnostics.extend(gather_warnings(model, entry))
     rule_class = entry is not None and vocabulary.rule_class(entry, vocabulary.rule_of(config.optimizer), "keras")
     classes = [rule_class_code(TARGET, entry)] if rule_class else []
     if two_bias:

@@ -528,7 +528,6 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
     rule_class = vocabulary.rule_class(entry, vocabulary.rule_of(optimizer), "torch") if optimizer is not None else ""
     if rule_class and vocabulary.squares_gradient(entry) and vocabulary.gathers(model):
         options.append(f"{vocabulary.RULE_MODEL_KEYWORD}=model")  # its Embedding layers train as Keras's do
-    diagnostics.extend(codegen.gather_warnings(model, entry))
     return {
         "signature": wrap_call("def train(", parameters, "", "):"),
         "optimizer": wrap_call(f"optimizer = {rule_class or entry.torch_class}(", ["model.parameters()", *options],

@@ -3479,9 +3479,6 @@ def optimizer(self, value, loc, config=None):
                 # Keras decouples Adam's weight decay, as PyTorch's AdamW does: the same update, exactly
                 entry = vocabulary.OPTIMIZERS["adamw"]
                 result.kind = entry.name
-            elif parameter.keras_differs:
-                self.warn("approximate-translation", f"optimizer {entry.name} argument {key}={item!r} is carried "
-                          f"over approximately ({parameter.keras_differs})", loc)
             result.parameters.append(eclass("Parameter")(key=parameter.name, value=float(item)))
         elif key not in vocabulary.KERAS_OPTIMIZER_IGNORED:
             self.warn("unsupported-construct", f"optimizer {entry.name} argument {key}={item!r} is left out", loc)

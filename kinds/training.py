@@ -57,7 +57,6 @@ class OptimizerParameter:
     keras_default: float | bool | None
     boolean: bool = False           # stored as 0/1 in the pivot, written True/False
     torch_index: int | None = None  # the position inside a torch tuple keyword (betas=(beta_1, beta_2))
-    keras_differs: str = ""         # why the Keras keyword does not mean exactly the pivot's value ("" = exact)
     requires: str = ""              # a parameter that must be positive when this flag is set (torch refuses otherwise)
 
     def torch_value(self, value: float):
@@ -106,14 +105,13 @@ class OptimizerEntry:
         return next((p for p in self.parameters if p.keras == keyword), None)
 
 
-_COUPLED_DECAY = "Keras decouples weight decay from the gradient, PyTorch's {} adds it to the gradient (L2)"
 RULE_PYTORCH, RULE_KERAS = "pytorch", "keras"   # the metamodel's UpdateRule literals
 
 
-def _decay(optimizer: str, torch_default: float = 0.0, keras_default: float | None = None,
-           exact: bool = False) -> OptimizerParameter:
-    return OptimizerParameter("weight_decay", "weight_decay", "weight_decay", torch_default, keras_default,
-                              keras_differs="" if exact else _COUPLED_DECAY.format(optimizer))
+def _decay(torch_default: float = 0.0, keras_default: float | None = None) -> OptimizerParameter:
+    """Weight decay: L2 (added to the gradient) in PyTorch's rule, decoupled (subtracted from the weights) in
+    Keras's; AdamW decouples it in both."""
+    return OptimizerParameter("weight_decay", "weight_decay", "weight_decay", torch_default, keras_default)
 
 
 def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerParameter]:
@@ -144,44 +142,43 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
         OptimizerParameter("nesterov", "nesterov", "nesterov", False, False, boolean=True, requires="momentum"),
         # exact through the rule classes (without momentum, decoupled and L2 decay give the same update)
-        _decay("SGD", exact=True)), "KerasSGD", "TorchSGD"),
+        _decay()), "KerasSGD", "TorchSGD"),
     OptimizerEntry("adam", "torch.optim.Adam", "keras.optimizers.Adam", ("adam",), 1e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8), _decay("Adam", exact=True), _flag("amsgrad")), "KerasAdam", "TorchAdam"),
+        *_betas(), _epsilon(1e-8), _decay(), _flag("amsgrad")), "KerasAdam", "TorchAdam"),
     OptimizerEntry("adamw", "torch.optim.AdamW", "keras.optimizers.AdamW", ("adamw",), 1e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8), _decay("AdamW", 0.01, 0.004, exact=True), _flag("amsgrad")),
+        *_betas(), _epsilon(1e-8), _decay(0.01, 0.004), _flag("amsgrad")),
         "KerasAdamW", "TorchAdamW"),
     OptimizerEntry("rmsprop", "torch.optim.RMSprop", "keras.optimizers.RMSprop", ("rmsprop",), 1e-2, 1e-3, (
         OptimizerParameter("rho", "alpha", "rho", 0.99, 0.9),
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
-        _epsilon(1e-8), _decay("RMSprop", exact=True), _flag("centered")), "KerasRMSprop", "TorchRMSprop"),
+        _epsilon(1e-8), _decay(), _flag("centered")), "KerasRMSprop", "TorchRMSprop"),
     OptimizerEntry("adagrad", "torch.optim.Adagrad", "keras.optimizers.Adagrad", ("adagrad",), 1e-2, 1e-3, (
-        _epsilon(1e-10), _decay("Adagrad", exact=True),
+        _epsilon(1e-10), _decay(),
         OptimizerParameter("initial_accumulator_value", "initial_accumulator_value", "initial_accumulator_value",
                            0.0, 0.1)), "KerasAdagrad", "TorchAdagrad"),
     OptimizerEntry("adadelta", "torch.optim.Adadelta", "keras.optimizers.Adadelta", ("adadelta",), 1.0, 1e-3, (
-        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6), _decay("Adadelta"))),
+        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6), _decay()),
+        "KerasAdadelta", "TorchAdadelta"),
     OptimizerEntry("adamax", "torch.optim.Adamax", "keras.optimizers.Adamax", ("adamax",), 2e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8), _decay("Adamax", exact=True)), "KerasAdamax", "TorchAdamax"),
+        *_betas(), _epsilon(1e-8), _decay()), "KerasAdamax", "TorchAdamax"),
     # NAdam's rule always matters: PyTorch's momentum schedule decays with momentum_decay 0.004, Keras's with 1
     OptimizerEntry("nadam", "torch.optim.NAdam", "keras.optimizers.Nadam", ("nadam",), 2e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8), _decay("NAdam", exact=True)), "KerasNAdam", "TorchNAdam"),
+        *_betas(), _epsilon(1e-8), _decay()), "KerasNAdam", "TorchNAdam"),
 )}
 
 def rule_matters(entry: OptimizerEntry, parameters: dict[str, float], gathers: bool = False) -> bool:
     """Whether PyTorch's and Keras's update rules differ for these settings (pivot names -> values), so the
-    model records whose rule they are written for: the epsilon of the Adam family and RMSprop (unless 0 or
-    unset: an unset one is each target's own default, in its own rule), weight decay (L2 or decoupled) except
-    SGD's without momentum (there they are the same update), and any setting of a model that ``gathers``
-    (has an Embedding) under an optimizer that squares the gradient (``squares_gradient``). Only the optimizers
-    with rule classes are told apart; the others carry their values over approximately (with a warning)."""
-    if not entry.torch_rule_class:
-        return False
+    model records whose rule they are written for: epsilon (unless 0 or unset: an unset one is each target's
+    own default, in its own rule; Adadelta's means the same in both), weight decay (L2 or decoupled; AdamW's
+    is decoupled in both) except SGD's without momentum (there they are the same update), any setting of a
+    model that ``gathers`` (has an Embedding) under an optimizer that squares the gradient
+    (``squares_gradient``), and NAdam's always (its momentum schedules differ)."""
     if entry.name == "sgd":
         return bool(parameters.get("weight_decay") and parameters.get("momentum"))
     if entry.name == "nadam":
         return True  # the momentum schedules differ
-    return bool(parameters.get("epsilon")) or (entry.name != "adamw" and bool(parameters.get("weight_decay"))) \
-        or gathers
+    epsilon = bool(parameters.get("epsilon")) and entry.name != "adadelta"  # inside the square root in both
+    return epsilon or (entry.name != "adamw" and bool(parameters.get("weight_decay"))) or gathers
 
 
 def squares_gradient(entry: OptimizerEntry) -> bool:
@@ -191,10 +188,6 @@ def squares_gradient(entry: OptimizerEntry) -> bool:
     return entry.name != "sgd"
 
 
-# Why the update of an Embedding differs, for the warnings where no rule class makes it exact
-GATHER_PROBLEM = ("Keras squares the gradient of each occurrence of an Embedding's row apart and sums the squares, "
-                  "PyTorch squares the row's summed gradient: the updates of rows looked up more than once in a "
-                  "batch differ")
 # The keyword of a torch rule class (generators/templates/pytorch/optimizer.py.j2) that takes the model whose
 # nn.Embedding layers train as Keras's do
 RULE_MODEL_KEYWORD = "model"
@@ -208,13 +201,6 @@ def embeddings(model) -> list:
 
 def gathers(model) -> bool:
     return bool(embeddings(model))
-
-
-def gather_problem(entry: OptimizerEntry) -> str:
-    """Why training an Embedding with ``entry`` is approximate in the other framework ("" where it is exact: SGD's
-    update is linear in the gradient; the rule classes sum the gradient or square its occurrences as the model's
-    rule does, and rule_matters picks them for every model with an Embedding)."""
-    return GATHER_PROBLEM if squares_gradient(entry) and not entry.torch_rule_class else ""
 
 
 def rule_of(optimizer) -> str:
@@ -769,8 +755,7 @@ def markdown_table() -> str:
         parameters = [f"`learning_rate` ({rates})"]
         for p in entry.parameters:
             torch_name = f"{p.torch}[{p.torch_index}]" if p.torch_index is not None else p.torch
-            note = " approximate in Keras" if p.keras_differs else ""
-            parameters.append(f"`{p.name}` ({torch_name} {p.torch_default} / {p.keras} {p.keras_default}{note})")
+            parameters.append(f"`{p.name}` ({torch_name} {p.torch_default} / {p.keras} {p.keras_default})")
         lines.append(f"| `{entry.name}` | `{entry.torch_class}` | `{entry.keras_class}` | {'; '.join(parameters)} |")
     lines += ["", "| loss | meaning | PyTorch (read) | Keras (read) | written, by what the model outputs |",
               "|---|---|---|---|---|"]

@@ -117,6 +117,9 @@ ADAM_CASES = [
     ("adamax", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.05},
      {"learning_rate": 0.02, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-3, "weight_decay": 0.05}, 1e-2),
     # NAdam: PyTorch's momentum schedule decays 250 times slower than Keras's; Keras decouples weight decay
+    # Adadelta: Keras decouples weight decay (the rest of the rule is PyTorch's)
+    ("adadelta", {"lr": 0.5, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.05},
+     {"learning_rate": 0.5, "rho": 0.9, "epsilon": 1e-6, "weight_decay": 0.05}, 1e-1),
     ("nadam", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7}, 1e-2),
     ("nadam", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.05},
      {"learning_rate": 0.02, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-3, "weight_decay": 0.05}, 1e-2),
@@ -256,7 +259,9 @@ def test_the_rule_matters_only_where_the_updates_differ():
     assert not vocabulary.rule_matters(sgd, {"momentum": 0.9}, gathers=True)
     assert vocabulary.rule_matters(vocabulary.OPTIMIZERS["adagrad"], {"epsilon": 1e-7})
     assert vocabulary.rule_matters(vocabulary.OPTIMIZERS["nadam"], {})  # the momentum schedules differ
-    assert not vocabulary.rule_matters(vocabulary.OPTIMIZERS["adadelta"], {"epsilon": 1e-7})  # no rule class
+    adadelta = vocabulary.OPTIMIZERS["adadelta"]
+    assert not vocabulary.rule_matters(adadelta, {"epsilon": 1e-7})  # inside the square root in both
+    assert vocabulary.rule_matters(adadelta, {"epsilon": 1e-7, "weight_decay": 0.01})
 
 
 # --- an Embedding: Keras's gradient is one slice per occurrence of a row --------------------------------------
@@ -278,6 +283,7 @@ EMBEDDING_CASES = [
      {"learning_rate": 0.01, "epsilon": 1e-7, "initial_accumulator_value": 0.1}),
     ("adamax", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7}),  # sums |g| per occurrence
     ("nadam", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7}),
+    ("adadelta", {"lr": 1.0, "rho": 0.9, "eps": 1e-6}, {"learning_rate": 1.0, "rho": 0.9, "epsilon": 1e-6}),
 ]
 
 
@@ -394,6 +400,8 @@ def test_an_unknown_rule_is_a_located_error():
     ("adagrad(learning_rate=0.01, epsilon=1e-10, initial_accumulator_value=0, weight_decay=0.01)", "pytorch"),
     ("adamax(learning_rate=0.01, epsilon=1e-07, rule=keras)", "keras"),
     ("adamax(learning_rate=0.01, epsilon=1e-08, weight_decay=0.01)", "pytorch"),
+    ("adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-07, weight_decay=0.01, rule=keras)", "keras"),
+    ("adadelta(learning_rate=1.0, rho=0.9, epsilon=1e-06, weight_decay=0.01)", "pytorch"),
     ("nadam(learning_rate=0.01, epsilon=1e-07, rule=keras)", "keras"),
     ("nadam(learning_rate=0.01, epsilon=1e-08)", "pytorch"),  # the momentum schedules differ whatever the settings
 ])
@@ -454,15 +462,28 @@ def test_a_model_with_an_embedding_trains_with_its_rule_class(optimizer, rule, t
         assert vocabulary.rule_of(again.training.optimizer) == rule, target
 
 
-@pytest.mark.parametrize("optimizer", ["adadelta(learning_rate=0.01, epsilon=1e-07)", "adadelta(learning_rate=1.0)"])
-def test_an_embedding_under_an_optimizer_without_rule_class_is_a_located_warning(optimizer):
-    model = parse_text(TAGGER.format(optimizer=optimizer), "tagger.nn")
+@pytest.mark.parametrize("name", list(vocabulary.OPTIMIZERS))
+def test_an_embedding_trains_exactly_under_every_optimizer(name):
+    """Every optimizer that squares the gradient has rule classes that take an Embedding's steps as the model's
+    rule does (SGD's update is linear in the gradient): generating either target warns about nothing."""
+    model = parse_text(TAGGER.format(optimizer=f"{name}(learning_rate=0.01)"), "tagger.nn")
+    assert bool(vocabulary.rule_of(model.training.optimizer)) == vocabulary.squares_gradient(vocabulary.OPTIMIZERS[name])
     for generator in (K, P):
         code, diagnostics = generator.generate_code(model, "tagger.nn")
-        assert code is not None
-        [problem] = [d for d in diagnostics if "Embedding" in d.message]
-        assert problem.code == "approximate-translation" and not problem.is_error
-        assert "training of embed with" in problem.message and problem.location.line == 3
+        assert code is not None and not diagnostics, [str(d) for d in diagnostics]
+
+
+def test_a_padding_row_trained_in_keras_is_a_located_warning():
+    """PyTorch's padding_idx row takes no gradient, a Keras Embedding trains every row: the Keras training warns at
+    the Embedding (without training, nothing to warn about)."""
+    text = TAGGER.format(optimizer="sgd(learning_rate=0.1)").replace("embedding(tokens, 50, 8)",
+                                                                      "embedding(tokens, 50, 8, padding_idx=0)")
+    code, diagnostics = K.generate_code(parse_text(text, "tagger.nn"), "tagger.nn")
+    [problem] = diagnostics
+    assert code is not None and problem.code == "approximate-translation" and problem.location.line == 3
+    assert "padding_idx=0 no gradient" in problem.message
+    no_training = text[:text.index("  training")] + "}\n"
+    assert not K.generate_code(parse_text(no_training, "tagger.nn"), "tagger.nn")[1]
 
 
 # --- recurrent biases: PyTorch trains two where Keras has one ---------------------------------------------
