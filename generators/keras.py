@@ -845,10 +845,6 @@ def _optimizer_code(opt, diagnostics, config=None, two_bias_layers: tuple[str, .
             diagnostics.append(warning("unsupported-for-target", f"optimizer {entry.name}: '{parameter.key}' has no "
                                        "Keras counterpart and is left out", location_of(parameter) or location_of(opt)))
             continue
-        if known.keras_differs:
-            diagnostics.append(warning("approximate-translation", f"optimizer {entry.name}: {parameter.key} is "
-                                       f"carried over approximately ({known.keras_differs})",
-                                       location_of(parameter) or location_of(opt)))
         args.append(f"{known.keras}={literal(known.keras_value(parameter.value))}")
     # settings written for PyTorch's update rule train with the subclass that updates so, a OneCycle schedule's
     # momentum with the subclass that cycles it (see _training_view)
@@ -1010,6 +1006,11 @@ def _training_view(model, diagnostics, shapes=None, program: KerasProgram | None
     if config is None:
         return None
     two_bias = _two_bias_training(program, config, diagnostics)
+    for node in vocabulary.embeddings(model):
+        if node.eIsSet("paddingIdx"):  # a Keras Embedding has no row it leaves untrained
+            diagnostics.append(warning(
+                "approximate-translation", f"training of {node.name}: PyTorch gives row padding_idx="
+                f"{node.paddingIdx} no gradient, the Keras Embedding trains it (inference is exact)", location_of(node)))
     # an unset optimizer or loss means the same defaults as in the PyTorch training function
     compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config, two_bias)}"]
     loss = config.loss or vocabulary.DEFAULT_LOSS

@@ -529,6 +529,8 @@ def _training(model, diagnostics: list[Diagnostic], table: ShapeTable) -> dict |
                   f"learning_rate={literal(optimizer.learningRate if optimizer is not None else vocabulary.DEFAULT_LEARNING_RATE)}"]
     # settings written for Keras's update rule train with the subclass that updates so
     rule_class = vocabulary.rule_class(entry, vocabulary.rule_of(optimizer), "torch") if optimizer is not None else ""
+    if rule_class and vocabulary.squares_gradient(entry) and vocabulary.gathers(model):
+        options.append(f"{vocabulary.RULE_MODEL_KEYWORD}=model")  # its Embedding layers train as Keras's do
     return {
         "signature": wrap_call("def train(", parameters, "", "):"),
         "optimizer": wrap_call(f"optimizer = {rule_class or entry.torch_class}(", ["model.parameters()", *options],

@@ -3494,9 +3494,6 @@ def optimizer(self, value, loc, config=None):
                 # Keras decouples Adam's weight decay, as PyTorch's AdamW does: the same update, exactly
                 entry = vocabulary.OPTIMIZERS["adamw"]
                 result.kind = entry.name
-            elif parameter.keras_differs:
-                self.warn("approximate-translation", f"optimizer {entry.name} argument {key}={item!r} is carried "
-                          f"over approximately ({parameter.keras_differs})", loc)
             result.parameters.append(eclass("Parameter")(key=parameter.name, value=float(item)))
         elif key not in vocabulary.KERAS_OPTIMIZER_IGNORED:
             self.warn("unsupported-construct", f"optimizer {entry.name} argument {key}={item!r} is left out", loc)
@@ -3504,10 +3501,11 @@ def optimizer(self, value, loc, config=None):
     given = {p.key for p in result.parameters}
     result.parameters.extend(eclass("Parameter")(key=p.name, value=float(default))
                              for p, default in vocabulary.source_defaults(entry, "keras") if p.name not in given)
-    # Keras's update rule, where it makes a difference; a rule class of generated code has PyTorch's (the default)
+    # Keras's update rule, where it can make a difference (the model is read apart: whether it has an Embedding is
+    # rule_of's to tell) or where a norm clipping scales as Keras's; a rule class of generated code has PyTorch's
     clips_norm = config is not None and any(getattr(config, f) for f in vocabulary.NORM_CLIPPINGS)
-    if spelling not in vocabulary.KERAS_RULE_CLASSES and \
-            (vocabulary.rule_matters(entry, {p.key: p.value for p in result.parameters}) or clips_norm):
+    if spelling not in vocabulary.KERAS_RULE_CLASSES and (vocabulary.rule_matters(
+            entry, {p.key: p.value for p in result.parameters}, vocabulary.squares_gradient(entry)) or clips_norm):
         result.rule = eenum("UpdateRule").getEEnumLiteral(vocabulary.RULE_KERAS)
     return result
 

@@ -2816,6 +2816,8 @@ class _TrainingReader:
             value = self.literal(keyword.value, values)
             parameter = entry.parameter_of_torch(keyword.arg)
             members = entry.torch_tuple(keyword.arg)
+            if keyword.arg == vocabulary.RULE_MODEL_KEYWORD and cls in vocabulary.TORCH_RULE_CLASSES:
+                continue  # the model whose Embedding layers the rule class trains as Keras's do: not a setting
             if keyword.arg == "lr" and _number(value):
                 opt.learningRate = float(value)
             elif keyword.arg == "lr":

@@ -58,7 +58,6 @@ class OptimizerParameter:
     keras_default: float | bool | None
     boolean: bool = False           # stored as 0/1 in the pivot, written True/False
     torch_index: int | None = None  # the position inside a torch tuple keyword (betas=(beta_1, beta_2))
-    keras_differs: str = ""         # why the Keras keyword does not mean exactly the pivot's value ("" = exact)
     requires: str = ""              # a parameter that must be positive when this flag is set (torch refuses otherwise)
 
     def torch_value(self, value: float):
@@ -107,14 +106,13 @@ class OptimizerEntry:
         return next((p for p in self.parameters if p.keras == keyword), None)
 
 
-_COUPLED_DECAY = "Keras decouples weight decay from the gradient, PyTorch's {} adds it to the gradient (L2)"
 RULE_PYTORCH, RULE_KERAS = "pytorch", "keras"   # the metamodel's UpdateRule literals
 
 
-def _decay(optimizer: str, torch_default: float = 0.0, keras_default: float | None = None,
-           exact: bool = False) -> OptimizerParameter:
-    return OptimizerParameter("weight_decay", "weight_decay", "weight_decay", torch_default, keras_default,
-                              keras_differs="" if exact else _COUPLED_DECAY.format(optimizer))
+def _decay(torch_default: float = 0.0, keras_default: float | None = None) -> OptimizerParameter:
+    """Weight decay: L2 (added to the gradient) in PyTorch's rule, decoupled (subtracted from the weights) in
+    Keras's; AdamW decouples it in both."""
+    return OptimizerParameter("weight_decay", "weight_decay", "weight_decay", torch_default, keras_default)
 
 
 def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerParameter]:
@@ -122,22 +120,18 @@ def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerPa
             OptimizerParameter("beta_2", "betas", "beta_2", beta_2_torch, 0.999, torch_index=1))
 
 
-# Not quite one quantity: Keras's Adam family adds epsilon before the bias correction of sqrt(v) ("epsilon
-# hat"), its RMSprop and Adagrad inside the square root; PyTorch adds it to the (bias-corrected) sqrt(v). The
-# updates agree where sqrt(v) is well above epsilon, i.e. except for near-zero gradients or a large epsilon.
-# Adadelta adds it inside the square root in both. Adam and AdamW carry it over exactly through their rule
-# classes (the optimizer's rule says whose epsilon it is); the others approximately, with a warning.
-_EPSILON_HAT = ("Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after it: the same value is a "
-                "larger epsilon in Keras in the first steps")
-_EPSILON_INSIDE = ("Keras adds epsilon inside the square root, PyTorch outside it: the updates differ where the "
-                   "squared-gradient average is near epsilon")
+# Not quite one quantity: Keras's Adam and AdamW add epsilon before the bias correction of sqrt(v), its RMSprop
+# and Adagrad inside the square root, its Adamax to the infinity norm (PyTorch's inside the maximum); PyTorch
+# adds it to the (bias-corrected) sqrt(v). Adadelta adds it inside the square root in both, NAdam to the
+# bias-corrected sqrt(v) in both. The optimizers with rule classes carry it over exactly (the optimizer's rule
+# says whose epsilon it is).
 
 
-def _epsilon(torch_default: float, keras_default: float = 1e-7, differs: str = _EPSILON_HAT) -> OptimizerParameter:
+def _epsilon(torch_default: float, keras_default: float = 1e-7) -> OptimizerParameter:
     """The epsilon of the optimizer's rule. No constant converts one framework's into the other's (Adam's
-    differs by sqrt(1 - beta_2 ** t) at step t): Adam and AdamW train with a rule class where the target's rule
-    differs (``differs=""``), the others' other form is approximate (a warning)."""
-    return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default, keras_differs=differs)
+    differs by sqrt(1 - beta_2 ** t) at step t): generated code trains with a rule class where the target's
+    rule differs."""
+    return OptimizerParameter("epsilon", "eps", "epsilon", torch_default, keras_default)
 
 
 def _flag(name: str) -> OptimizerParameter:
@@ -149,45 +143,73 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
         OptimizerParameter("nesterov", "nesterov", "nesterov", False, False, boolean=True, requires="momentum"),
         # exact through the rule classes (without momentum, decoupled and L2 decay give the same update)
-        _decay("SGD", exact=True)), "KerasSGD", "TorchSGD"),
+        _decay()), "KerasSGD", "TorchSGD"),
     OptimizerEntry("adam", "torch.optim.Adam", "keras.optimizers.Adam", ("adam",), 1e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8, differs=""), _decay("Adam", exact=True), _flag("amsgrad")), "KerasAdam", "TorchAdam"),
+        *_betas(), _epsilon(1e-8), _decay(), _flag("amsgrad")), "KerasAdam", "TorchAdam"),
     OptimizerEntry("adamw", "torch.optim.AdamW", "keras.optimizers.AdamW", ("adamw",), 1e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8, differs=""), _decay("AdamW", 0.01, 0.004, exact=True), _flag("amsgrad")),
+        *_betas(), _epsilon(1e-8), _decay(0.01, 0.004), _flag("amsgrad")),
         "KerasAdamW", "TorchAdamW"),
     OptimizerEntry("rmsprop", "torch.optim.RMSprop", "keras.optimizers.RMSprop", ("rmsprop",), 1e-2, 1e-3, (
         OptimizerParameter("rho", "alpha", "rho", 0.99, 0.9),
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
-        _epsilon(1e-8, differs=_EPSILON_INSIDE), _decay("RMSprop"), _flag("centered"))),
+        _epsilon(1e-8), _decay(), _flag("centered")), "KerasRMSprop", "TorchRMSprop"),
     OptimizerEntry("adagrad", "torch.optim.Adagrad", "keras.optimizers.Adagrad", ("adagrad",), 1e-2, 1e-3, (
-        _epsilon(1e-10, differs=_EPSILON_INSIDE), _decay("Adagrad"),
+        _epsilon(1e-10), _decay(),
         OptimizerParameter("initial_accumulator_value", "initial_accumulator_value", "initial_accumulator_value",
-                           0.0, 0.1))),
+                           0.0, 0.1)), "KerasAdagrad", "TorchAdagrad"),
     OptimizerEntry("adadelta", "torch.optim.Adadelta", "keras.optimizers.Adadelta", ("adadelta",), 1.0, 1e-3, (
-        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6, differs=""), _decay("Adadelta"))),
+        OptimizerParameter("rho", "rho", "rho", 0.9, 0.95), _epsilon(1e-6), _decay()),
+        "KerasAdadelta", "TorchAdadelta"),
     OptimizerEntry("adamax", "torch.optim.Adamax", "keras.optimizers.Adamax", ("adamax",), 2e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8), _decay("Adamax"))),
+        *_betas(), _epsilon(1e-8), _decay()), "KerasAdamax", "TorchAdamax"),
+    # NAdam's rule always matters: PyTorch's momentum schedule decays with momentum_decay 0.004, Keras's with 1
     OptimizerEntry("nadam", "torch.optim.NAdam", "keras.optimizers.Nadam", ("nadam",), 2e-3, 1e-3, (
-        *_betas(), _epsilon(1e-8), _decay("NAdam"))),
+        *_betas(), _epsilon(1e-8), _decay()), "KerasNAdam", "TorchNAdam"),
 )}
 
-def rule_matters(entry: OptimizerEntry, parameters: dict[str, float]) -> bool:
+def rule_matters(entry: OptimizerEntry, parameters: dict[str, float], gathers: bool = False) -> bool:
     """Whether PyTorch's and Keras's update rules differ for these settings (pivot names -> values), so the
-    model records whose rule they are written for: the Adam family's epsilon (unless 0 or unset: an unset one
-    is each target's own default, in its own rule), SGD's weight decay under momentum (without momentum,
-    decoupled and L2 decay are the same update). Only the optimizers with rule classes are told apart; the
-    others carry their values over approximately (with a warning)."""
-    if not entry.torch_rule_class:
-        return False
+    model records whose rule they are written for: epsilon (unless 0 or unset: an unset one is each target's
+    own default, in its own rule; Adadelta's means the same in both), weight decay (L2 or decoupled; AdamW's
+    is decoupled in both) except SGD's without momentum (there they are the same update), any setting of a
+    model that ``gathers`` (has an Embedding) under an optimizer that squares the gradient
+    (``squares_gradient``), and NAdam's always (its momentum schedules differ)."""
     if entry.name == "sgd":
         return bool(parameters.get("weight_decay") and parameters.get("momentum"))
-    return bool(parameters.get("epsilon")) or (entry.name == "adam" and bool(parameters.get("weight_decay")))
+    if entry.name == "nadam":
+        return True  # the momentum schedules differ
+    epsilon = bool(parameters.get("epsilon")) and entry.name != "adadelta"  # inside the square root in both
+    return epsilon or (entry.name != "adamw" and bool(parameters.get("weight_decay"))) or gathers
+
+
+def squares_gradient(entry: OptimizerEntry) -> bool:
+    """Whether the optimizer's update squares the gradient (all but SGD; Adamax takes its absolute value): Keras's
+    gradient of an Embedding is one slice per occurrence of a row and its update squares each apart, PyTorch's
+    the row's sum, so the updates of a row looked up twice in a batch differ."""
+    return entry.name != "sgd"
+
+
+# The keyword of a torch rule class (generators/templates/pytorch/optimizer.py.j2) that takes the model whose
+# nn.Embedding layers train as Keras's do
+RULE_MODEL_KEYWORD = "model"
+
+
+def embeddings(model) -> list:
+    """The Embedding nodes of ``model`` (a pivot Model, its blocks included), whose rows its input looks up."""
+    graphs = (model, *getattr(model, "blocks", ())) if model is not None else ()
+    return [node for graph in graphs for node in graph.nodes if node.eClass.name == "Embedding"]
+
+
+def gathers(model) -> bool:
+    return bool(embeddings(model))
 
 
 def rule_of(optimizer) -> str:
     """The pivot optimizer's rule where it matters, else "" (both frameworks' optimizers update alike)."""
     entry = OPTIMIZERS.get(optimizer.kind or "")
-    if entry is None or not rule_matters(entry, {p.key: p.value for p in optimizer.parameters}):
+    config = optimizer.eContainer()
+    model = config.eContainer() if config is not None else None
+    if entry is None or not rule_matters(entry, {p.key: p.value for p in optimizer.parameters}, gathers(model)):
         return ""
     return optimizer.rule.name
 
@@ -926,8 +948,7 @@ def markdown_table() -> str:
         parameters = [f"`learning_rate` ({rates})"]
         for p in entry.parameters:
             torch_name = f"{p.torch}[{p.torch_index}]" if p.torch_index is not None else p.torch
-            note = " approximate in Keras" if p.keras_differs else ""
-            parameters.append(f"`{p.name}` ({torch_name} {p.torch_default} / {p.keras} {p.keras_default}{note})")
+            parameters.append(f"`{p.name}` ({torch_name} {p.torch_default} / {p.keras} {p.keras_default})")
         lines.append(f"| `{entry.name}` | `{entry.torch_class}` | `{entry.keras_class}` | {'; '.join(parameters)} |")
     lines += ["", "| loss | meaning | PyTorch (read) | Keras (read) | written, by what the model outputs |",
               "|---|---|---|---|---|"]

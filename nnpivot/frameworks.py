@@ -50,7 +50,8 @@ from nnpivot.importers.pysource import SAME_VALUE_OPERATIONS, detect_framework
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.layout import channels_last, identity
 from nnpivot.kinds.pysyntax import literal
-from nnpivot.kinds.training import KERAS_CLIP_NORM_CODE, rule_class, two_bias_class
+from nnpivot.kinds.training import (KERAS_CLIP_NORM_CODE, RULE_MODEL_KEYWORD, rule_class, squares_gradient,
+                                    two_bias_class)
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import called_block, infer_shapes
 from nnpivot.weights import WeightStore
@@ -610,7 +611,10 @@ class TorchRunner(Runner):
                                       Location(str(self.path)))])
         self.obj.train(training)
         optimizer_class = torch_optimizer_class(settings)
-        optimizer = optimizer_class(self.obj.parameters(), lr=settings.learning_rate, **settings.torch_keywords())
+        keywords = settings.torch_keywords()
+        if rule_class(settings.optimizer, settings.rule, "torch") and squares_gradient(settings.optimizer):
+            keywords[RULE_MODEL_KEYWORD] = self.obj  # its nn.Embedding layers train as Keras's do, as generated code
+        optimizer = optimizer_class(self.obj.parameters(), lr=settings.learning_rate, **keywords)
         scheduler = torch_scheduler(settings, optimizer)
         loss_fn = _vocabulary_code(writing.code, {"nn": nn, "torch": torch})
         # the clipping statements generated code writes (kinds.training CLIPPINGS), never user code

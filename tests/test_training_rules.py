@@ -101,6 +101,28 @@ ADAM_CASES = [
      {"learning_rate": 0.003, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-3, "amsgrad": True}, 1e-2),
     ("adamw", {"lr": 0.01, "eps": 1e-7, "weight_decay": 0.05},
      {"learning_rate": 0.01, "epsilon": 1e-7, "weight_decay": 0.05}, 1e-6),
+    # RMSprop: Keras adds epsilon inside the square root, decouples weight decay, keeps lr in its momentum buffer
+    ("rmsprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-7}, {"learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-7}, 1e-6),
+    ("rmsprop", {"lr": 0.003, "alpha": 0.95, "eps": 1e-4, "momentum": 0.5, "centered": True, "weight_decay": 0.05},
+     {"learning_rate": 0.003, "rho": 0.95, "epsilon": 1e-4, "momentum": 0.5, "centered": True,
+      "weight_decay": 0.05}, 1e-2),
+    # Adagrad: Keras adds epsilon inside the square root, decouples weight decay, starts at a float32 accumulator
+    ("adagrad", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7, "initial_accumulator_value": 0.0},
+     1e-6),
+    ("adagrad", {"lr": 0.05, "eps": 1e-3, "initial_accumulator_value": 0.1, "weight_decay": 0.05},
+     {"learning_rate": 0.05, "epsilon": 1e-3, "initial_accumulator_value": 0.1, "weight_decay": 0.05}, 1e-1),
+    # Adamax: Keras adds epsilon to the infinity norm, PyTorch inside its maximum; Keras decouples weight decay
+    ("adamax", {"lr": 0.01, "betas": (0.9, 0.5), "eps": 1e-6}, {"learning_rate": 0.01, "beta_2": 0.5, "epsilon": 1e-6},
+     1e-6),
+    ("adamax", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.05},
+     {"learning_rate": 0.02, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-3, "weight_decay": 0.05}, 1e-2),
+    # NAdam: PyTorch's momentum schedule decays 250 times slower than Keras's; Keras decouples weight decay
+    # Adadelta: Keras decouples weight decay (the rest of the rule is PyTorch's)
+    ("adadelta", {"lr": 0.5, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.05},
+     {"learning_rate": 0.5, "rho": 0.9, "epsilon": 1e-6, "weight_decay": 0.05}, 1e-1),
+    ("nadam", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7}, 1e-2),
+    ("nadam", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.05},
+     {"learning_rate": 0.02, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-3, "weight_decay": 0.05}, 1e-2),
 ]
 
 
@@ -229,7 +251,105 @@ def test_the_rule_matters_only_where_the_updates_differ():
     assert not vocabulary.rule_matters(sgd, {"weight_decay": 1e-4})  # without momentum: the same update
     assert vocabulary.rule_matters(adam, {"epsilon": 1e-7})
     assert not vocabulary.rule_matters(adam, {"epsilon": 0.0}) and not vocabulary.rule_matters(adam, {})
-    assert not vocabulary.rule_matters(vocabulary.OPTIMIZERS["rmsprop"], {"epsilon": 1e-7})  # no rule class
+    rmsprop = vocabulary.OPTIMIZERS["rmsprop"]
+    assert vocabulary.rule_matters(rmsprop, {"epsilon": 1e-7}) and vocabulary.rule_matters(rmsprop, {"weight_decay": 1})
+    assert not vocabulary.rule_matters(rmsprop, {"rho": 0.9, "momentum": 0.5})
+    # a model with an Embedding: Keras squares each occurrence's gradient apart (not SGD: its update is linear)
+    assert vocabulary.rule_matters(adam, {}, gathers=True) and vocabulary.rule_matters(rmsprop, {}, gathers=True)
+    assert not vocabulary.rule_matters(sgd, {"momentum": 0.9}, gathers=True)
+    assert vocabulary.rule_matters(vocabulary.OPTIMIZERS["adagrad"], {"epsilon": 1e-7})
+    assert vocabulary.rule_matters(vocabulary.OPTIMIZERS["nadam"], {})  # the momentum schedules differ
+    adadelta = vocabulary.OPTIMIZERS["adadelta"]
+    assert not vocabulary.rule_matters(adadelta, {"epsilon": 1e-7})  # inside the square root in both
+    assert vocabulary.rule_matters(adadelta, {"epsilon": 1e-7, "weight_decay": 0.01})
+
+
+# --- an Embedding: Keras's gradient is one slice per occurrence of a row --------------------------------------
+
+IDS = np.array([[1, 1, 4, 1], [4, 0, 1, 1]])  # rows 1 and 4 looked up several times in a batch
+TABLE_SHAPE = (6, 3)
+# (pivot optimizer, torch keywords, Keras keywords)
+EMBEDDING_CASES = [
+    ("adam", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7}),
+    ("adam", {"lr": 0.01, "eps": 1e-7, "amsgrad": True}, {"learning_rate": 0.01, "epsilon": 1e-7, "amsgrad": True}),
+    ("adamw", {"lr": 0.01, "eps": 1e-7, "weight_decay": 0.05},
+     {"learning_rate": 0.01, "epsilon": 1e-7, "weight_decay": 0.05}),
+    ("rmsprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-7}, {"learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-7}),
+    # (Keras 3.15's centered RMSprop fails on a gradient with repeated rows: its sparse subtraction gathers out of
+    # range, so there is no Keras behaviour to match there)
+    ("rmsprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-7, "momentum": 0.5},
+     {"learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-7, "momentum": 0.5}),
+    ("adagrad", {"lr": 0.01, "eps": 1e-7, "initial_accumulator_value": 0.1},
+     {"learning_rate": 0.01, "epsilon": 1e-7, "initial_accumulator_value": 0.1}),
+    ("adamax", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7}),  # sums |g| per occurrence
+    ("nadam", {"lr": 0.01, "eps": 1e-7}, {"learning_rate": 0.01, "epsilon": 1e-7}),
+    ("adadelta", {"lr": 1.0, "rho": 0.9, "eps": 1e-6}, {"learning_rate": 1.0, "rho": 0.9, "epsilon": 1e-6}),
+]
+
+
+def _table_and_readout():
+    """The table's start, a readout vector, and a weight of each looked-up value (of mixed signs, so that the
+    occurrences of a row get gradients of different signs)."""
+    rng = np.random.default_rng(3)
+    return (rng.standard_normal(TABLE_SHAPE), rng.standard_normal(TABLE_SHAPE[1]),
+            rng.standard_normal((*IDS.shape, TABLE_SHAPE[1])))
+
+
+def _torch_embedding_trajectory(optimizer_class, watch: bool = False, **options):
+    """An nn.Embedding trained on a loss of its lookups (autograd sums each row's gradient), float64; ``watch``
+    gives the optimizer the model (a rule class's ``model=``, as generated code does)."""
+    table, readout, mixing = _table_and_readout()
+    model = torch.nn.Embedding(*TABLE_SHAPE).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.from_numpy(table))
+    optimizer = optimizer_class(model.parameters(), **options, **({vocabulary.RULE_MODEL_KEYWORD: model} if watch else {}))
+    trajectory = []
+    for _ in range(STEPS):
+        optimizer.zero_grad()
+        looked_up = model(torch.from_numpy(IDS))
+        ((looked_up @ torch.from_numpy(readout)).square().sum() + (looked_up * torch.from_numpy(mixing)).sum()).backward()
+        optimizer.step()
+        trajectory.append([model.weight.detach().numpy().copy()])
+    return trajectory
+
+
+def _keras_embedding_trajectory(optimizer_class, **options):
+    """A Keras Embedding trained on the same loss: its gradient is tf.IndexedSlices, one slice per lookup."""
+    table, readout, mixing = _table_and_readout()
+    with keras_precision("float64"):
+        layer = keras.layers.Embedding(*TABLE_SHAPE)
+        layer.build((None, IDS.shape[1]))
+        layer.embeddings.assign(table)
+        optimizer = optimizer_class(**options)
+        optimizer.build(layer.trainable_variables)
+    trajectory = []
+    for _ in range(STEPS):
+        with tf.GradientTape() as tape:
+            looked_up = layer(IDS)
+            loss = ops.sum(ops.square(ops.matmul(looked_up, readout))) + ops.sum(looked_up * mixing)
+        [gradient] = tape.gradient(loss, [layer.embeddings])
+        assert isinstance(gradient, tf.IndexedSlices)
+        optimizer.apply_gradients([(gradient, layer.embeddings)])
+        trajectory.append([ops.convert_to_numpy(layer.embeddings).copy()])
+    return trajectory
+
+
+@pytest.mark.parametrize(("name", "torch_options", "keras_options"), EMBEDDING_CASES)
+def test_embedding_trains_with_the_other_frameworks_squares(name, torch_options, keras_options):
+    """The rule classes take an Embedding's steps as the other framework does: Keras's squares each lookup's
+    gradient apart and sums the squares (KerasAdam, KerasRMSprop watch the model's nn.Embedding layers),
+    PyTorch's squares the row's sum (TorchAdam, TorchRMSprop sum the slices first), within 1e-12 in float64;
+    the stock optimizers of one framework differ from the other's by more than 1e-6 (0.1 in Adam's case)."""
+    entry = vocabulary.OPTIMIZERS[name]
+    keras_own = _keras_embedding_trajectory(getattr(keras.optimizers, entry.keras_name), **keras_options)
+    torch_own = _torch_embedding_trajectory(getattr(torch.optim, entry.torch_name), **torch_options)
+    assert _largest_difference(keras_own, torch_own) > 1e-6
+    found = _torch_embedding_trajectory(_torch_class(name), watch=True, **torch_options)
+    assert _largest_difference(found, keras_own) <= FLOAT64_TOLERANCE
+    unwatched = _torch_embedding_trajectory(_torch_class(name), **torch_options)  # without model=: sums, as PyTorch
+    assert _largest_difference(unwatched, keras_own) > 1e-6
+    assert _largest_difference(_keras_embedding_trajectory(_keras_class(name), **keras_options),
+                               torch_own) <= FLOAT64_TOLERANCE
 
 
 # --- the rule travels: .nn text, generated code read back ---------------------------------------------------
@@ -274,6 +394,16 @@ def test_an_unknown_rule_is_a_located_error():
     ("adamw(learning_rate=0.01, epsilon=1e-07, weight_decay=0.004, rule=keras)", "keras"),
     ("sgd(learning_rate=0.1, momentum=0.9, weight_decay=0.0005)", "pytorch"),
     ("sgd(learning_rate=0.1, momentum=0.9, weight_decay=0.0005, rule=keras)", "keras"),
+    ("rmsprop(learning_rate=0.01, rho=0.9, epsilon=1e-07, rule=keras)", "keras"),
+    ("rmsprop(learning_rate=0.01, rho=0.99, epsilon=1e-08, momentum=0.5, centered=1, weight_decay=0.01)", "pytorch"),
+    ("adagrad(learning_rate=0.01, epsilon=1e-07, initial_accumulator_value=0.1, rule=keras)", "keras"),
+    ("adagrad(learning_rate=0.01, epsilon=1e-10, initial_accumulator_value=0, weight_decay=0.01)", "pytorch"),
+    ("adamax(learning_rate=0.01, epsilon=1e-07, rule=keras)", "keras"),
+    ("adamax(learning_rate=0.01, epsilon=1e-08, weight_decay=0.01)", "pytorch"),
+    ("adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-07, weight_decay=0.01, rule=keras)", "keras"),
+    ("adadelta(learning_rate=1.0, rho=0.9, epsilon=1e-06, weight_decay=0.01)", "pytorch"),
+    ("nadam(learning_rate=0.01, epsilon=1e-07, rule=keras)", "keras"),
+    ("nadam(learning_rate=0.01, epsilon=1e-08)", "pytorch"),  # the momentum schedules differ whatever the settings
 ])
 def test_generated_code_reads_back_with_its_rule(optimizer, rule, tmp_path):
     """Each target writes the rule class where its own optimizer updates otherwise; its importer reads the class
@@ -291,6 +421,69 @@ def test_generated_code_reads_back_with_its_rule(optimizer, rule, tmp_path):
         optimizer_again = again.training.optimizer
         assert ({p.key: p.value for p in optimizer_again.parameters}, optimizer_again.kind) == expected
         assert vocabulary.rule_of(optimizer_again) == rule, target
+
+
+TAGGER = """\
+model Tagger {{
+  input tokens: int64[12]
+  embed = embedding(tokens, 50, 8)
+  pooled = global_avg_pool(embed)
+  logits = dense(pooled, 2)
+  output logits
+  training {{
+    optimizer {optimizer}
+    loss cross_entropy
+  }}
+}}
+"""
+
+
+@pytest.mark.parametrize(("optimizer", "rule"), [
+    ("adam(learning_rate=0.01, epsilon=1e-07, rule=keras)", "keras"),
+    ("rmsprop(learning_rate=0.01, rho=0.9, rule=keras)", "keras"),  # no epsilon: the Embedding alone matters
+    ("rmsprop(learning_rate=0.01, rho=0.99)", "pytorch"),
+])
+def test_a_model_with_an_embedding_trains_with_its_rule_class(optimizer, rule, tmp_path):
+    """With an Embedding, the rule matters whatever the settings: the PyTorch training of a Keras rule gives the
+    rule class the model (model=model: it watches the nn.Embedding layers), the Keras training of a PyTorch rule
+    uses the class that sums the slices; both read back with the rule and no diagnostic."""
+    model = parse_text(TAGGER.format(optimizer=optimizer), "tagger.nn")
+    entry = vocabulary.OPTIMIZERS[model.training.optimizer.kind]
+    assert vocabulary.rule_of(model.training.optimizer) == rule
+    for generate, read, target in ((P.generate, import_pytorch, "torch"), (K.generate, import_keras, "keras")):
+        path = tmp_path / f"{target}_tagger.py"
+        path.write_text(generate(model, "tagger.nn"))
+        code = path.read_text()
+        rule_class = vocabulary.rule_class(entry, rule, target)
+        assert (f"class {rule_class}(" in code) == bool(rule_class)
+        assert ("model=model" in code) == (target == "torch" and bool(rule_class))
+        again, report = read(path, input_shapes=[[12]])
+        assert report.ok and not report.diagnostics, [str(d) for d in report.diagnostics]
+        assert vocabulary.rule_of(again.training.optimizer) == rule, target
+
+
+@pytest.mark.parametrize("name", list(vocabulary.OPTIMIZERS))
+def test_an_embedding_trains_exactly_under_every_optimizer(name):
+    """Every optimizer that squares the gradient has rule classes that take an Embedding's steps as the model's
+    rule does (SGD's update is linear in the gradient): generating either target warns about nothing."""
+    model = parse_text(TAGGER.format(optimizer=f"{name}(learning_rate=0.01)"), "tagger.nn")
+    assert bool(vocabulary.rule_of(model.training.optimizer)) == vocabulary.squares_gradient(vocabulary.OPTIMIZERS[name])
+    for generator in (K, P):
+        code, diagnostics = generator.generate_code(model, "tagger.nn")
+        assert code is not None and not diagnostics, [str(d) for d in diagnostics]
+
+
+def test_a_padding_row_trained_in_keras_is_a_located_warning():
+    """PyTorch's padding_idx row takes no gradient, a Keras Embedding trains every row: the Keras training warns at
+    the Embedding (without training, nothing to warn about)."""
+    text = TAGGER.format(optimizer="sgd(learning_rate=0.1)").replace("embedding(tokens, 50, 8)",
+                                                                      "embedding(tokens, 50, 8, padding_idx=0)")
+    code, diagnostics = K.generate_code(parse_text(text, "tagger.nn"), "tagger.nn")
+    [problem] = diagnostics
+    assert code is not None and problem.code == "approximate-translation" and problem.location.line == 3
+    assert "padding_idx=0 no gradient" in problem.message
+    no_training = text[:text.index("  training")] + "}\n"
+    assert not K.generate_code(parse_text(no_training, "tagger.nn"), "tagger.nn")[1]
 
 
 # --- recurrent biases: PyTorch trains two where Keras has one ---------------------------------------------

@@ -189,18 +189,15 @@ def test_optimizer_is_generated_for_both_frameworks(case, tmp_path):
         assert getattr(optimizer, parameter.keras) == pytest.approx(parameter.keras_value(parameter_value(parameter)))
 
 
-def test_inexact_keras_weight_decay_is_a_located_warning():
-    # RMSprop has no rule class: Keras decouples its decay, PyTorch's is L2 (Adam's and SGD's are exact: TorchAdam)
-    model = parsed(model_text("rmsprop(learning_rate=0.05, weight_decay=0.01)"))
-    program = K.plan(model)
-    K.render(program, "net.nn")
-    [diagnostic] = [d for d in program.diagnostics if d.code == "approximate-translation"]
-    assert (diagnostic.location.line, diagnostic.location.col) == (6, 43) and "decouples" in diagnostic.message
-    for exact in ("adamw(learning_rate=0.05, weight_decay=0.01)", "adam(learning_rate=0.05, weight_decay=0.01)",
-                  "sgd(learning_rate=0.05, momentum=0.9, weight_decay=0.01)"):
-        program = K.plan(parsed(model_text(exact)))
-        K.render(program, "net.nn")
-        assert not program.diagnostics, exact
+@pytest.mark.parametrize("name", list(vocabulary.OPTIMIZERS))
+def test_keras_weight_decay_and_epsilon_are_exact(name):
+    """Keras decouples weight decay where PyTorch adds it to the gradient, and adds epsilon elsewhere: every
+    optimizer trains with its rule class (tests/test_training_rules.py), so no setting is approximate."""
+    text = model_text(f"{name}(learning_rate=0.05, epsilon=1e-06, weight_decay=0.01)")
+    program = K.plan(parsed(text if name != "sgd" else text.replace("epsilon=1e-06", "momentum=0.9")))
+    code = K.render(program, "net.nn")
+    assert not program.diagnostics, name
+    assert f"class {vocabulary.OPTIMIZERS[name].keras_rule_class}(" in code
 
 
 def test_boolean_parameters_are_flags():
@@ -456,9 +453,7 @@ def test_keras_importer_reads_each_optimizer(case, tmp_path):
         if parameter is not None:
             values = {p.key: p.value for p in optimizer.parameters}
             assert values[parameter.name] == pytest.approx(parameter_value(parameter))
-        expected = ["approximate-translation"] if parameter is not None and parameter.keras_differs and \
-            not decoupled else []
-        assert [d.code for d in report.diagnostics] == expected
+        assert not report.diagnostics  # every setting is exact (the optimizer's rule says whose)
 
 
 @pytest.mark.parametrize("entry", METRICS, ids=[e.name for e in METRICS])

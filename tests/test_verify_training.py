@@ -78,6 +78,11 @@ CORPUS = [
     ("pytorch/mlp_tensor_methods_device.py", "original->migrated"),
     ("pytorch/script_resnet_image_folder.py", "migrated->back"),
     ("pytorch/mlp_tensor_methods_device.py", "migrated->back"),
+    # an Embedding under RMSprop: Keras squares each occurrence's gradient of a row apart, PyTorch the row's sum
+    ("keras/lstm_training_script.py", "original->migrated"),
+    ("keras/lstm_training_script.py", "migrated->back"),
+    ("pytorch/lstm_training_script.py", "original->migrated"),
+    ("pytorch/lstm_training_script.py", "migrated->back"),
 ]
 
 # "folder/path direction" -> why it fails today (strict xfail: a fix shows up)
@@ -88,6 +93,12 @@ KNOWN_FAILURES: dict[str, str] = {
     # Dense weight ends 1.1x beyond the tolerance after 10 steps
     "corpus/keras/script_hparams_dict_cnn.py both ways": "the generated LambdaLR is not read back by the PyTorch "
                                                          "importer: the check trains the migration unscheduled",
+    "corpus/keras/lstm_training_script.py migrated->back":
+        "the PyTorch importer does not read the migrated file's frozen bias_hh back as one bias: the Keras file "
+        "migrated back steps the LSTM bias twice (two-bias class) where the migrated file trains bias_ih alone",
+    "corpus/pytorch/lstm_training_script.py original->migrated":
+        "padding_idx=0: PyTorch gives the padding row no gradient, the Keras Embedding trains it (a located "
+        "warning at the Embedding; without padding_idx the pair passes 50 steps in float64, losses within 2.8e-9)",
 }
 
 
