@@ -976,11 +976,24 @@ def _two_bias_training(program: KerasProgram, config, diagnostics) -> tuple[str,
     return () if problem else paths
 
 
+def _padding_rows_warnings(model, diagnostics) -> None:
+    """PyTorch's Embedding keeps its padding_idx row out of training (its gradient is zero, so the row stays as it
+    was initialised, zeros); Keras's Embedding has no such row and trains it: a located warning per embedding."""
+    for graph in (model, *model.blocks):
+        for node in graph.nodes:
+            if is_kind(node, "Embedding") and node.eIsSet("paddingIdx"):
+                diagnostics.append(warning(
+                    "approximate-translation", f"training of {node.name}: PyTorch's Embedding keeps row "
+                    f"padding_idx={node.paddingIdx} out of training (its gradient is zero), Keras's Embedding "
+                    "trains it whenever the index occurs (inference is exact)", location_of(node)))
+
+
 def _training_view(model, diagnostics, shapes=None, program: KerasProgram | None = None) -> dict | None:
     config = model.training
     if config is None:
         return None
     two_bias = _two_bias_training(program, config, diagnostics)
+    _padding_rows_warnings(model, diagnostics)
     # an unset optimizer or loss means the same defaults as in the PyTorch training function
     compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config, two_bias)}"]
     loss = config.loss or vocabulary.DEFAULT_LOSS
