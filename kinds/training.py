@@ -124,8 +124,8 @@ def _betas(beta_2_torch: float = 0.999) -> tuple[OptimizerParameter, OptimizerPa
 # Not quite one quantity: Keras's Adam family adds epsilon before the bias correction of sqrt(v) ("epsilon
 # hat"), its RMSprop and Adagrad inside the square root; PyTorch adds it to the (bias-corrected) sqrt(v). The
 # updates agree where sqrt(v) is well above epsilon, i.e. except for near-zero gradients or a large epsilon.
-# Adadelta adds it inside the square root in both. Adam, AdamW and RMSprop carry it over exactly through their
-# rule classes (the optimizer's rule says whose epsilon it is); the others approximately, with a warning.
+# Adadelta adds it inside the square root in both. Adam and AdamW carry it over exactly through their rule
+# classes (the optimizer's rule says whose epsilon it is); the others approximately, with a warning.
 _EPSILON_HAT = ("Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after it: the same value is a "
                 "larger epsilon in Keras in the first steps")
 _EPSILON_INSIDE = ("Keras adds epsilon inside the square root, PyTorch outside it: the updates differ where the "
@@ -157,7 +157,7 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
     OptimizerEntry("rmsprop", "torch.optim.RMSprop", "keras.optimizers.RMSprop", ("rmsprop",), 1e-2, 1e-3, (
         OptimizerParameter("rho", "alpha", "rho", 0.99, 0.9),
         OptimizerParameter("momentum", "momentum", "momentum", 0.0, 0.0),
-        _epsilon(1e-8, differs=""), _decay("RMSprop", exact=True), _flag("centered")), "KerasRMSprop", "TorchRMSprop"),
+        _epsilon(1e-8, differs=_EPSILON_INSIDE), _decay("RMSprop"), _flag("centered"))),
     OptimizerEntry("adagrad", "torch.optim.Adagrad", "keras.optimizers.Adagrad", ("adagrad",), 1e-2, 1e-3, (
         _epsilon(1e-10, differs=_EPSILON_INSIDE), _decay("Adagrad"),
         OptimizerParameter("initial_accumulator_value", "initial_accumulator_value", "initial_accumulator_value",
@@ -173,16 +173,14 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
 def rule_matters(entry: OptimizerEntry, parameters: dict[str, float]) -> bool:
     """Whether PyTorch's and Keras's update rules differ for these settings (pivot names -> values), so the
     model records whose rule they are written for: the Adam family's epsilon (unless 0 or unset: an unset one
-    is each target's own default, in its own rule), RMSprop's epsilon (inside or outside the square root), the
-    weight decay of Adam and RMSprop (L2 in PyTorch, decoupled in Keras), SGD's weight decay under momentum
-    (without momentum, decoupled and L2 decay are the same update). Only the optimizers with rule classes are
-    told apart; the others carry their values over approximately (with a warning)."""
+    is each target's own default, in its own rule), SGD's weight decay under momentum (without momentum,
+    decoupled and L2 decay are the same update). Only the optimizers with rule classes are told apart; the
+    others carry their values over approximately (with a warning)."""
     if not entry.torch_rule_class:
         return False
     if entry.name == "sgd":
         return bool(parameters.get("weight_decay") and parameters.get("momentum"))
-    coupled_decay = entry.name in ("adam", "rmsprop") and bool(parameters.get("weight_decay"))
-    return bool(parameters.get("epsilon")) or coupled_decay
+    return bool(parameters.get("epsilon")) or (entry.name == "adam" and bool(parameters.get("weight_decay")))
 
 
 def rule_of(optimizer) -> str:
