@@ -17,67 +17,31 @@ holds about 10 GB, so those run apart from the suite, one file per process (``--
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import json
 import os
-import re
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from nnpivot.cli import main
-from nnpivot.migrate import migrate
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a package
 
-ROOT = Path(__file__).resolve().parent.parent
+from train_checks import OTHER, entries, migrate_entry, verify_options, verify_train
 
-PAPER = ROOT / "samples" / "paper"
-OTHER = {"pytorch": "keras", "keras": "pytorch"}
 LARGE = ("alexnet", "vgg16")  # trained on one sample per step
-
-
-def entries() -> list[dict]:
-    return json.loads((PAPER / "manifest.json").read_text())["entries"]
-
-
-def verify_options(entry: dict) -> list[str]:
-    """The manifest's model, arguments and input shapes as verify options (as tests/test_verify_training.py)."""
-    options = ["--model-name", entry["model"]]
-    for item in entry["inputs"]:
-        options += ["--input-shape", f"{item['name']}={','.join(map(str, item['shape']))}"]
-    if entry.get("kwargs"):
-        options += ["--model-args", json.dumps(entry["kwargs"])]
-    return options
-
-
-def figure(out: str, label: str) -> str:
-    """The number after ``label`` in the verify report (``-`` when the report has none)."""
-    return out.split(label, 1)[1].split()[0] if label in out else "-"
+PAPER = Path(__file__).resolve().parent.parent / "samples" / "paper"
 
 
 def check(entry: dict, steps: int, batch: int, precision: str, folder: Path) -> dict:
     source = PAPER / entry["path"]
     migrated = folder / f"migrated_{source.stem}.py"
-    shapes = {i["name"]: tuple(i["shape"]) for i in entry["inputs"]} if "shape_needed" in entry else None
-    result = migrate(source, OTHER[entry["framework"]], migrated, model_name=entry["model"],
-                     model_args=entry.get("kwargs") or None, input_shapes=shapes, force=True)
+    result = migrate_entry(source, entry, migrated)
     if result.failed is not None:
         return {"verdict": "MIGRATION FAILED", "detail": [str(d) for d in result.diagnostics]}
-    out, err = io.StringIO(), io.StringIO()
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(["verify", str(source), str(migrated), *verify_options(entry), "--train", str(steps),
-                       "--train-batch", str(batch), "--train-precision", precision])
-    text = out.getvalue()
-    return {"verdict": "PASS" if status == 0 else "FAIL", "seconds": time.perf_counter() - start,
-            "first_step": figure(text, "first diverging step: "), "loss_rel": figure(text, "max relative difference "),
-            "weight": figure(text, "max abs difference "), "parameter": (re.findall(r"max abs difference \S+ \((\S+);", text) or ["-"])[0],
-            "report": text + err.getvalue()}
+    found = verify_train(source, migrated, verify_options(entry), steps, batch, precision)
+    return {**found, "report": found["out"] + found["err"]}
 
 
 def main_bench() -> int:
@@ -92,7 +56,7 @@ def main_bench() -> int:
     precisions = args.precision or ["float64", "float32"]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for entry in entries():
+        for entry in entries("paper").values():
             if args.only and not any(part in entry["path"] for part in args.only):
                 continue
             batch = args.batch or (1 if any(name in entry["path"] for name in LARGE) else 4)
