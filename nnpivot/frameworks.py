@@ -50,8 +50,13 @@ from nnpivot.importers.pysource import SAME_VALUE_OPERATIONS, detect_framework
 from nnpivot.kinds import training as vocabulary
 from nnpivot.kinds.layout import channels_last, identity
 from nnpivot.kinds.pysyntax import literal
-from nnpivot.kinds.training import (KERAS_CLIP_NORM_CODE, RULE_MODEL_KEYWORD, rule_class, squares_gradient,
-                                    two_bias_class)
+from nnpivot.kinds.training import (
+    KERAS_CLIP_NORM_CODE,
+    RULE_MODEL_KEYWORD,
+    rule_class,
+    squares_gradient,
+    two_bias_class,
+)
 from nnpivot.metamodel import is_kind
 from nnpivot.shapes import called_block, infer_shapes
 from nnpivot.weights import WeightStore

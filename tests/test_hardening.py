@@ -8,14 +8,13 @@ import json
 import os
 import random
 import stat
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from benchmark_module import load_benchmark
+
 from nnpivot import api
 from nnpivot.cli import main
 from nnpivot.diagnostics import NNPivotError, error

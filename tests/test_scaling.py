@@ -17,8 +17,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from benchmark_module import load_benchmark
+
 from nnpivot import fileio
 from nnpivot.diagnostics import NNPivotError
 from nnpivot.generators import codegen

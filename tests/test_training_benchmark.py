@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from benchmark_module import load_benchmark
 
 pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]

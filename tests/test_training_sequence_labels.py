@@ -125,6 +125,7 @@ def test_pytorch_tagger_imports_to_the_keras_taggers_loss_and_trains_alike(loss,
     source.write_text(TORCH_TAGGER.replace("LOSS", loss))
     shapes = {"tokens": (12,)}
     model, report = import_source(source, "pytorch", input_shapes=shapes)
+    assert not [d for d in report.diagnostics if "loss" in d.message], [str(d) for d in report.diagnostics]
     keras_model, _ = import_source(_keras_tagger(tmp_path), "keras")
     assert (model.training.loss, vocabulary.label_format(vocabulary.LOSSES[model.training.loss])) == \
         (keras_model.training.loss, vocabulary.CLASS_INDICES)
@@ -233,8 +234,8 @@ def train(model, frames, tags):
 
 
 @pytest.mark.parametrize(("loss", "warned"), [("F.cross_entropy(scores, tags)", True),
-                                              ("F.cross_entropy(scores.transpose(1, 2).reshape(-1, 5), "
-                                               "tags.reshape(-1))", False)])
+                                              (("F.cross_entropy(scores.transpose(1, 2).reshape(-1, 5), "
+                                                "tags.reshape(-1))"), False)])
 def test_a_loss_reading_the_classes_on_dim_1_of_a_sequence_output_is_a_located_warning(loss, warned, tmp_path):
     source = tmp_path / "frames.py"
     source.write_text(CHANNELS_FIRST_TAGGER.replace("LOSS", loss))
