@@ -50,6 +50,7 @@ from nnpivot.diagnostics import NOTE, Diagnostic, Location, NNPivotError, error,
 from nnpivot.graph import new_node
 from nnpivot.kinds import KINDS, PER_AXIS, Kind, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import training as vocabulary
+from nnpivot.kinds.recurrent import one_bias_freeze
 from nnpivot.kinds.tensor_ops import PAD_CLASSES
 from nnpivot.kinds.torch_mapping import HELPERS, REQUIRED, SAME_PADDED, SAME_PADDED_CODE
 from nnpivot.metamodel import (
@@ -614,7 +615,16 @@ class Importer(Interpreter):
     def exec(self, stmt: ast.stmt, scope: dict) -> None:
         """Statements that only initialise weights or log, outside forward, are recognised and left out: the
         weights come from the checkpoint (a note says so)."""
+        if self.builder is None and self.reads_one_bias(stmt, scope):
+            return
         if self.builder is None and _initialises_weights(stmt, scope.get("__class__")):
+            if _freezes(stmt):   # not the generated one-bias loop: training would differ, so not a mere note
+                if stmt not in self.left_out:
+                    self.left_out.add(stmt)
+                    self.problem("freeze-ignored", f"'{describe(stmt).splitlines()[0]}' freezes parameters at "
+                                                   "construction; the pivot trains them all (left out)",
+                                 self.where(stmt), warning)
+                return
             if stmt not in self.left_out:   # once, however many instances run it
                 self.left_out.add(stmt)
                 what = describe(stmt).splitlines()[0]
@@ -623,6 +633,19 @@ class Importer(Interpreter):
                              self.where(stmt), _note)
             return
         super().exec(stmt, scope)
+
+    def reads_one_bias(self, stmt: ast.stmt, scope: dict) -> bool:
+        """The loop the PyTorch generator writes after a recurrent layer that trains one bias (Keras's): bias_hh
+        zeroed and frozen. Matched in exactly that form, on a layer that has oneBias; it sets oneBias."""
+        module = _one_bias_module(stmt)
+        if module is None:
+            return False
+        layer = self.eval(module, scope)
+        if not isinstance(layer, Layer) or layer.kind.eclass.findEStructuralFeature("oneBias") is None \
+                or layer.attrs.get("bias") is False:
+            return False
+        layer.attrs["oneBias"] = True
+        return True
 
     def problem(self, code: str, message: str, where: Location | None, severity=error) -> None:
         self.report.diagnostics.append(severity(code, message, where))
@@ -3181,6 +3204,37 @@ def _initialises_weights(stmt: ast.stmt, cls, depth: int = 0, nested: bool = Fal
 
 def _all_initialise(body: list, cls, depth: int, nested: bool) -> bool:
     return all(_initialises_weights(stmt, cls, depth, nested) for stmt in body)
+
+
+_MODULE_PLACEHOLDER = "_nnpivot_module"
+_ONE_BIAS_LOOP = ast.dump(ast.parse("\n".join(one_bias_freeze(_MODULE_PLACEHOLDER))).body[0])
+
+
+def _one_bias_module(stmt: ast.stmt) -> ast.expr | None:
+    """The module of a loop written as kinds/recurrent.py's one_bias_freeze writes it (any spelling of the module),
+    else None."""
+    if not (isinstance(stmt, ast.For) and isinstance(stmt.iter, ast.Call)
+            and isinstance(stmt.iter.func, ast.Attribute)):
+        return None
+    module = stmt.iter.func.value
+    stmt.iter.func.value = ast.Name(_MODULE_PLACEHOLDER, ast.Load())
+    try:
+        same = ast.dump(stmt) == _ONE_BIAS_LOOP
+    finally:
+        stmt.iter.func.value = module
+    return module if same else None
+
+
+def _freezes(stmt: ast.stmt) -> bool:
+    """Whether ``stmt`` turns training off for a parameter: ``p.requires_grad_(False)``, ``p.requires_grad = False``."""
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "requires_grad_" \
+                and not (len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and node.args[0].value is True):
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad"
+                                                for t in node.targets):
+            return True
+    return False
 
 
 # --- public API -------------------------------------------------------------------------------------

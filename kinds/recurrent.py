@@ -128,7 +128,12 @@ def _one_bias(site) -> list[str]:
     if not (site.node.oneBias and site.node.bias):
         return []
     return ["# Keras trains one bias per recurrent layer: bias_hh stays zero and frozen so training moves as Keras's",
-            f"for name, parameter in {site.module}.named_parameters():",
+            *one_bias_freeze(site.module)]
+
+
+def one_bias_freeze(module: str) -> list[str]:
+    """The loop that zeroes and freezes ``module``'s bias_hh; the PyTorch importer reads this form back as oneBias."""
+    return [f"for name, parameter in {module}.named_parameters():",
             "    if name.startswith(\"bias_hh\"):",
             "        nn.init.zeros_(parameter)",
             "        parameter.requires_grad_(False)"]

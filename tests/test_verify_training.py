@@ -103,9 +103,6 @@ KNOWN_FAILURES: dict[str, str] = {
     # Dense weight ends 1.1x beyond the tolerance after 10 steps
     "corpus/keras/script_hparams_dict_cnn.py both ways": "the generated LambdaLR is not read back by the PyTorch "
                                                          "importer: the check trains the migration unscheduled",
-    "corpus/keras/lstm_training_script.py migrated->back":
-        "the PyTorch importer does not read the migrated file's frozen bias_hh back as one bias: the Keras file "
-        "migrated back steps the LSTM bias twice (two-bias class) where the migrated file trains bias_ih alone",
     "corpus/pytorch/lstm_training_script.py original->migrated":
         "padding_idx=0: PyTorch gives the padding row no gradient, the Keras Embedding trains it (a located "
         "warning at the Embedding; without padding_idx the pair passes 50 steps in float64, losses within 2.8e-9)",
