@@ -139,3 +139,106 @@ def test_two_trained_biases_would_not_train_like_keras(tmp_path):
     _torch_steps(torch_model, batches)
     bias_sum = (torch_lstm.bias_ih_l0 + torch_lstm.bias_hh_l0).detach().numpy()
     assert np.abs(bias_sum - lstm.weights[2].numpy()).max() > 1e-3
+
+
+STACKED_SCRIPT = '''\
+import argparse
+
+import keras
+from keras import layers
+
+
+def build_tagger(features, units):
+    inputs = keras.Input(shape=(None, features))
+    states = layers.Bidirectional(layers.LSTM(units, return_sequences=True), name="context")(inputs)
+    states = layers.LSTM(units + 1, name="summary")(states)
+    scores = layers.Dense(3, name="scores")(states)
+    return keras.Model(inputs, scores, name="tagger")
+
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--units", type=int, default=5)
+args = parser.parse_args()
+model = build_tagger(4, args.units)
+model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+'''
+
+
+def _recurrent_one_bias(model) -> dict:
+    return {node.name: node.oneBias for node in model.eAllContents() if node.eClass.name in ("LSTM", "GRU")}
+
+
+def test_generated_freeze_reads_back_as_one_bias(tmp_path):
+    """Keras -> PyTorch -> Keras keeps one bias: the importer reads the generated bias_hh freeze (a Bidirectional
+    LSTM's too), so the Keras file migrated back trains with Keras's own optimizer, not the two-bias class."""
+    from nnpivot.importers.pytorch import import_pytorch
+    source, migrated, back = tmp_path / "tagger.py", tmp_path / "tagger_torch.py", tmp_path / "tagger_back.py"
+    source.write_text(STACKED_SCRIPT)
+    assert migrate(source, "pytorch", migrated, model_name="model").failed is None
+    assert migrated.read_text().count("parameter.requires_grad_(False)") == 2
+
+    model, report = import_pytorch(migrated, input_shapes=[(7, 4)])
+    assert _recurrent_one_bias(model) == {"context": True, "states": True}
+    assert not [d for d in report.diagnostics if d.code == "freeze-ignored"]
+
+    result = migrate(migrated, "keras", back)
+    assert result.failed is None, [str(d) for d in result.diagnostics]
+    code = back.read_text()
+    assert "TwoBias" not in code and "optimizer=keras.optimizers.SGD(" in code
+    text = tmp_path / "tagger.nn"
+    assert migrate(migrated, "nn", text).failed is None
+    assert text.read_text().count("one_bias=true") == 2
+
+
+HAND_FROZEN = '''\
+import argparse
+
+import torch
+from torch import nn
+
+
+class Tagger(nn.Module):
+    def __init__(self, features=4, hidden=6, classes=3):
+        super().__init__()
+        self.encoder = nn.LSTM(features, hidden, batch_first=True, bidirectional=True)
+        # keep the input biases at zero while the recurrent ones learn
+        for name, parameter in self.encoder.named_parameters():
+            if name.startswith("bias_ih"):
+                nn.init.zeros_(parameter)
+                parameter.requires_grad_(False)
+        self.head = nn.Linear(2 * hidden, classes)
+
+    def forward(self, x):
+        states, _ = self.encoder(x)
+        return self.head(states[:, -1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lr", type=float, default=0.05)
+    args = parser.parse_args()
+    model = Tagger()
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+    for step in range(10):
+        x, y = torch.randn(8, 5, 4), torch.randint(0, 3, (8,))
+        loss = nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_a_different_freeze_is_not_read_as_one_bias(tmp_path):
+    """A user's loop freezing bias_ih (not the generated bias_hh form) is no oneBias: a located warning says the
+    freeze is left out."""
+    from nnpivot.importers.pytorch import import_pytorch
+    source = tmp_path / "frozen_input_bias.py"
+    source.write_text(HAND_FROZEN)
+    model, report = import_pytorch(source, model_name="Tagger", input_shapes=[(5, 4)])
+    assert _recurrent_one_bias(model) == {"encoder": False}
+    [freeze] = [d for d in report.diagnostics if d.code == "freeze-ignored"]
+    assert freeze.severity == "warning" and (freeze.location.line, freeze.location.col) == (12, 9)
