@@ -3503,9 +3503,12 @@ def optimizer(self, value, loc, config=None):
                              for p, default in vocabulary.source_defaults(entry, "keras") if p.name not in given)
     # Keras's update rule, where it can make a difference (the model is read apart: whether it has an Embedding is
     # rule_of's to tell) or where a norm clipping scales as Keras's; a rule class of generated code has PyTorch's
+    # (a schedule too: a callback read later may set one); generated code's one-cycle SGD keeps PyTorch's buffer
     clips_norm = config is not None and any(getattr(config, f) for f in vocabulary.NORM_CLIPPINGS)
+    schedulable = not (entry.name == "sgd" and cycled in vocabulary.KERAS_ONE_CYCLE_BASES)
     if spelling not in vocabulary.KERAS_RULE_CLASSES and (vocabulary.rule_matters(
-            entry, {p.key: p.value for p in result.parameters}, vocabulary.squares_gradient(entry)) or clips_norm):
+            entry, {p.key: p.value for p in result.parameters}, vocabulary.squares_gradient(entry),
+            schedulable) or clips_norm):
         result.rule = eenum("UpdateRule").getEEnumLiteral(vocabulary.RULE_KERAS)
     return result
 

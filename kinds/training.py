@@ -167,15 +167,18 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
         *_betas(), _epsilon(1e-8), _decay()), "KerasNAdam", "TorchNAdam"),
 )}
 
-def rule_matters(entry: OptimizerEntry, parameters: dict[str, float], gathers: bool = False) -> bool:
+def rule_matters(entry: OptimizerEntry, parameters: dict[str, float], gathers: bool = False,
+                 changes_rate: bool = False) -> bool:
     """Whether PyTorch's and Keras's update rules differ for these settings (pivot names -> values), so the
     model records whose rule they are written for: epsilon (unless 0 or unset: an unset one is each target's
     own default, in its own rule; Adadelta's means the same in both), weight decay (L2 or decoupled; AdamW's
-    is decoupled in both) except SGD's without momentum (there they are the same update), any setting of a
-    model that ``gathers`` (has an Embedding) under an optimizer that squares the gradient
-    (``squares_gradient``), and NAdam's always (its momentum schedules differ)."""
+    is decoupled in both) except SGD's without momentum (there they are the same update), SGD's momentum under
+    a schedule that ``changes_rate`` (Keras's buffer holds the learning rate of each past step, PyTorch's
+    multiplies its buffer by this step's: the same update only at a constant rate), any setting of a model that
+    ``gathers`` (has an Embedding) under an optimizer that squares the gradient (``squares_gradient``), and
+    NAdam's always (its momentum schedules differ)."""
     if entry.name == "sgd":
-        return bool(parameters.get("weight_decay") and parameters.get("momentum"))
+        return bool(parameters.get("momentum") and (parameters.get("weight_decay") or changes_rate))
     if entry.name == "nadam":
         return True  # the momentum schedules differ
     epsilon = bool(parameters.get("epsilon")) and entry.name != "adadelta"  # inside the square root in both
@@ -209,7 +212,9 @@ def rule_of(optimizer) -> str:
     entry = OPTIMIZERS.get(optimizer.kind or "")
     config = optimizer.eContainer()
     model = config.eContainer() if config is not None else None
-    if entry is None or not rule_matters(entry, {p.key: p.value for p in optimizer.parameters}, gathers(model)):
+    changes_rate = config is not None and config.schedule is not None  # every pivot schedule changes the rate
+    if entry is None or not rule_matters(entry, {p.key: p.value for p in optimizer.parameters}, gathers(model),
+                                         changes_rate):
         return ""
     return optimizer.rule.name
 

@@ -201,7 +201,8 @@ def test_keras_step_schedule_and_fit_loop_train_at_the_same_rates_in_pytorch(tmp
     model, report = import_keras(script)
     assert report.ok
     training = print_nn(model).split("training {")[1]
-    for line in ("optimizer sgd(learning_rate=0.2, momentum=0.9)", "epochs 3", "batch_size 16",
+    # Keras's momentum buffer keeps the rate of each past step: the model records Keras's rule
+    for line in ("optimizer sgd(learning_rate=0.2, momentum=0.9, rule=keras)", "epochs 3", "batch_size 16",
                  "schedule exponential_decay(decay_steps=2, decay_rate=0.5, staircase=true, interval=step)"):
         assert line in training
 
@@ -212,7 +213,7 @@ def test_keras_step_schedule_and_fit_loop_train_at_the_same_rates_in_pytorch(tmp
     out = tmp_path / "torch_net.py"
     assert migrate(script, "pytorch", out, weights=tmp_path / "initial.weights.h5",
                    weights_out=tmp_path / "initial.pt").weights_written
-    assert "StepLR(optimizer, step_size=2, gamma=0.5)" in out.read_text()
+    assert "StepLR(optimizer, step_size=2, gamma=0.5)" in out.read_text() and "= KerasSGD(" in out.read_text()
 
     features, labels = classes_data(48, seed=4)
     keras.backend.clear_session()
@@ -596,7 +597,7 @@ def test_one_cycle_without_cycled_momentum_keeps_keras_own_adam_and_pytorchs_sgd
     assert "optimizer=keras.optimizers.Adam(" in adam and "class OneCycle" not in adam
     sgd = K.generate(parse_text(SCHEDULED_MODEL.format(schedule=schedule).replace(
         "sgd(learning_rate=0.1)", "sgd(learning_rate=0.1, momentum=0.9)"), "net.nn"), "net.nn")
-    assert "optimizer=OneCycleSGD(" in sgd and "cycle_momentum=False" in sgd
+    assert "optimizer=OneCycleTorchSGD(" in sgd and "cycle_momentum=False" in sgd
 
 
 def test_momentum_cycling_keras_cannot_do_is_a_located_warning():
@@ -647,7 +648,8 @@ def test_keras_sgd_with_the_one_cycle_schedule_reads_as_not_cycling_its_momentum
     code = K.generate(parse_text(SCHEDULED_MODEL.format(schedule=ONE_CYCLES[0]).replace(
         "sgd(learning_rate=0.1)", "sgd(learning_rate=0.1, momentum=0.9)"), "net.nn"), "net.nn")
     keras_file = tmp_path / "keras_net.py"
-    keras_file.write_text(code.replace("optimizer=OneCycleSGD(", "optimizer=keras.optimizers.SGD("))
+    assert "optimizer=OneCycleTorchSGD(" in code  # PyTorch's buffer: the rate changes every step
+    keras_file.write_text(code.replace("optimizer=OneCycleTorchSGD(", "optimizer=keras.optimizers.SGD("))
     back, _ = import_keras(keras_file, input_shapes=[[6]])
     assert back.training.schedule.cycleMomentum is False
 

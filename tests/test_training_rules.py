@@ -234,6 +234,71 @@ def test_pytorch_sgd_decay_in_keras_is_added_to_the_gradient(nesterov, traced):
     assert _largest_difference(found, expected) <= TOLERANCE
 
 
+# A learning rate that changes at every step (a StepLR(step_size=1, gamma=0.5) or an ExponentialDecay schedule):
+# Keras's SGD keeps each past step's rate in its momentum buffer, PyTorch's multiplies its buffer by this step's.
+# The rates are float32 values (Keras's learning-rate variable is float32); weight decay too (Keras rounds it).
+SCHEDULED_RATES = [0.5 * 0.5 ** step for step in range(STEPS)]
+
+
+def _torch_scheduled(optimizer_class, weights, gradients, **options):
+    params = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in weights]
+    optimizer = optimizer_class(params, lr=SCHEDULED_RATES[0], **options)
+    trajectory = []
+    for rate, step in zip(SCHEDULED_RATES, gradients):
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+        for param, gradient in zip(params, step):
+            param.grad = torch.from_numpy(gradient.copy())
+        optimizer.step()
+        trajectory.append([p.detach().numpy().copy() for p in params])
+    return trajectory
+
+
+def _keras_scheduled(optimizer_class, weights, gradients, **options):
+    variables = [keras.Variable(w.copy()) for w in weights]
+    optimizer = optimizer_class(learning_rate=SCHEDULED_RATES[0], **options)
+    optimizer.build(variables)
+    trajectory = []
+    for rate, step in zip(SCHEDULED_RATES, gradients):
+        optimizer.learning_rate = rate
+        optimizer.apply_gradients(zip([tf.constant(g) for g in step], variables))
+        trajectory.append([ops.convert_to_numpy(v).copy() for v in variables])
+    return trajectory
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.0625])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_rule_classes_keep_their_momentum_buffer_under_a_changing_rate(nesterov, weight_decay):
+    """In float64, each SGD rule class follows the other framework's SGD within 1e-12 while the rate halves every
+    step; the target's own SGD does not (its buffer keeps the rate the other way)."""
+    weights, gradients = _weights_and_gradients(1e-1)
+    weights = [w.astype(np.float64) for w in weights]
+    gradients = [[g.astype(np.float64) for g in step] for step in gradients]
+    common = {"momentum": 0.9, "nesterov": nesterov, "weight_decay": weight_decay}
+    with keras_precision("float64"):
+        keras_own = _keras_scheduled(keras.optimizers.SGD, weights, gradients, **common)
+        keras_rule = _keras_scheduled(_keras_class("sgd"), weights, gradients, **common)
+    torch_own = _torch_scheduled(torch.optim.SGD, weights, gradients, **common)
+    torch_rule = _torch_scheduled(_torch_class("sgd"), weights, gradients, **common)
+    assert keras_own[-1][0].dtype == torch_own[-1][0].dtype == np.float64
+    assert _largest_difference(torch_rule, keras_own) <= FLOAT64_TOLERANCE
+    assert _largest_difference(keras_rule, torch_own) <= FLOAT64_TOLERANCE
+    assert _largest_difference(torch_own, keras_own) > 1e-4  # what the rule classes carry over
+
+
+def test_sgd_momentum_under_a_schedule_records_its_rule():
+    sgd = vocabulary.OPTIMIZERS["sgd"]
+    assert vocabulary.rule_matters(sgd, {"momentum": 0.9}, changes_rate=True)
+    assert not vocabulary.rule_matters(sgd, {}, changes_rate=True)  # without momentum: the same update
+    model = parse_text(TAGGER.format(optimizer="sgd(learning_rate=0.1, momentum=0.9, rule=keras)"))
+    assert vocabulary.rule_of(model.training.optimizer) == ""
+    scheduled = TAGGER.format(optimizer="sgd(learning_rate=0.1, momentum=0.9, rule=keras)").replace(
+        "    loss", "    schedule step_decay(step_size=1, gamma=0.5, interval=step)\n    loss", 1)
+    model = parse_text(scheduled)
+    assert model.training.schedule is not None
+    assert vocabulary.rule_of(model.training.optimizer) == "keras"
+
+
 def test_a_keras_rule_class_survives_saving(tmp_path):
     """The Keras rule classes are registered: a model compiled with one saves and loads again with its settings."""
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
