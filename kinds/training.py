@@ -986,6 +986,7 @@ def markdown_table() -> str:
                                "warning)"}
     for name in SCHEDULE_CLASSES:
         torch_names = ", ".join(f"`{t}`" for t, (pivot, _) in TORCH_SCHEDULERS.items() if pivot == name)
+        torch_names += ", the generated `LambdaLR`" if name in LAMBDA_SCHEDULES else ""
         lines.append(f"| `{snake(name)}` | {torch_names} | {torch_written[name]} | {keras_forms[name]} |")
     lines += ["", "| metric | Keras (read) | PyTorch training function |", "|---|---|---|"]
     for entry in METRICS.values():
