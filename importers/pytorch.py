@@ -500,6 +500,36 @@ def _set_attribute(node, key: str, value) -> None:
 
 # --- argument conversion -----------------------------------------------------------------------
 
+def _lambda_candidates(numbers: list):
+    """The pivot schedules of vocabulary.LAMBDA_SCHEDULES a closed form with ``numbers`` (its constants in source
+    order) could be written for; the caller keeps the one whose generated form is the very expression."""
+    def built(name, **features):
+        schedule = eclass(name)()
+        for feature, value in features.items():
+            if isinstance(value, list):
+                getattr(schedule, feature).extend(value)
+            else:
+                setattr(schedule, feature, value)
+        return schedule
+
+    def rate(value):
+        return _number(value) and not isinstance(value, bool)
+
+    try:
+        if len(numbers) == 2 and rate(numbers[0]) and _is_int(numbers[1]):   # rate ** (step / steps)
+            for staircase in (False, True):
+                yield built("ExponentialDecay", decayRate=float(numbers[0]), decaySteps=numbers[1],
+                            staircase=staircase)
+        if len(numbers) == 6 and rate(numbers[0]) and _is_int(numbers[3]):   # minimum, ..., steps, ...
+            yield built("CosineDecay", minimum=float(numbers[0]), decaySteps=numbers[3])
+        if len(numbers) % 2 == 1 and len(numbers) >= 3:   # values, then one boundary fewer
+            values, boundaries = numbers[:len(numbers) // 2 + 1], numbers[len(numbers) // 2 + 1:]
+            if all(rate(v) for v in values) and all(_is_int(b) for b in boundaries):
+                yield built("PiecewiseConstantDecay", values=[float(v) for v in values], boundaries=boundaries)
+    except BadValueError:
+        return
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -2883,12 +2913,38 @@ class _TrainingReader:
             if optimizer_name is not None and on is not None and on != optimizer_name:
                 continue
             where = self.importer.where(call)
+            if cls == "LambdaLR" and (schedule := self.lambda_schedule(call, optimizer_call)) is not None:
+                set_location(schedule, where)
+                self.schedule_interval(schedule, cls, call)
+                return schedule
             if cls not in vocabulary.TORCH_SCHEDULERS:
                 self.importer.problem("unsupported-construct", f"the learning-rate scheduler {cls} has no pivot "
                                       "counterpart; the migrated training keeps the learning rate constant", where,
                                       warning)
                 return None
             return self.read_schedule(cls, call, values, config, where)
+        return None
+
+    def lambda_schedule(self, call: ast.Call, optimizer_call: ast.Call):
+        """The pivot schedule of a LambdaLR whose lambda is the very closed form generated code writes for it
+        (vocabulary.lambda_factor) over the optimizer's initial rate, else None: each candidate schedule is
+        built from the lambda's numbers and its expression generated again, to compare the two trees."""
+        function = call.args[1] if len(call.args) > 1 else next(
+            (k.value for k in call.keywords if k.arg == "lr_lambda"), None)
+        if not isinstance(function, ast.Lambda) or len(function.args.args) != 1 or \
+                not isinstance(function.body, ast.BinOp) or not isinstance(function.body.right, ast.Name):
+            return None
+        step, initial = function.args.args[0].arg, function.body.right.id
+        rate = optimizer_call.args[1] if len(optimizer_call.args) > 1 else next(
+            (k.value for k in optimizer_call.keywords if k.arg == "lr"), None)
+        if not isinstance(rate, ast.Name) or rate.id != initial:
+            return None   # the factor is of another rate than the optimizer's
+        numbers = [n.value for n in sorted((n for n in ast.walk(function.body) if isinstance(n, ast.Constant)),
+                                           key=lambda n: (n.lineno, n.col_offset))]
+        written = ast.dump(function.body)
+        for schedule in _lambda_candidates(numbers):
+            if ast.dump(ast.parse(vocabulary.lambda_factor(schedule, step, initial), mode="eval").body) == written:
+                return schedule
         return None
 
     def read_schedule(self, cls: str, call: ast.Call, values, config, where: Location):

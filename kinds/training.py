@@ -489,8 +489,17 @@ def torch_scheduler(schedule, initial: float | None = None) -> tuple[str, list[s
             f"cooldown={literal(schedule.cooldown)}", f"min_lr={literal(schedule.minimum)}"]
     if name == "OneCycle":
         return f"{scheduler}OneCycleLR", one_cycle_arguments(schedule)
-    # the closed form, as a factor of the initial rate (LambdaLR multiplies the optimizer's rate by it)
-    return f"{scheduler}LambdaLR", [f"lambda step: ({schedule_rate(schedule, 'step', 'learning_rate')}) / learning_rate"]
+    return f"{scheduler}LambdaLR", [f"lambda step: {lambda_factor(schedule, 'step', 'learning_rate')}"]
+
+
+# The schedules torch_scheduler may write as a LambdaLR of their closed form (the PyTorch importer reads them back)
+LAMBDA_SCHEDULES = ("ExponentialDecay", "CosineDecay", "PiecewiseConstantDecay")
+
+
+def lambda_factor(schedule, step: str, initial: str) -> str:
+    """The body of the LambdaLR lambda of ``step`` generated code writes for ``schedule``: its closed form as a factor
+    of the initial rate ``initial`` (LambdaLR multiplies the optimizer's rate by it)."""
+    return f"({schedule_rate(schedule, step, initial)}) / {initial}"
 
 
 def one_cycle_arguments(schedule) -> list[str]:
@@ -982,6 +991,7 @@ def markdown_table() -> str:
                                "warning)"}
     for name in SCHEDULE_CLASSES:
         torch_names = ", ".join(f"`{t}`" for t, (pivot, _) in TORCH_SCHEDULERS.items() if pivot == name)
+        torch_names += ", the generated `LambdaLR`" if name in LAMBDA_SCHEDULES else ""
         lines.append(f"| `{snake(name)}` | {torch_names} | {torch_written[name]} | {keras_forms[name]} |")
     lines += ["", "| metric | Keras (read) | PyTorch training function |", "|---|---|---|"]
     for entry in METRICS.values():

@@ -501,6 +501,52 @@ def test_a_schedule_the_pivot_cannot_hold_is_a_located_warning(code, line, col, 
     assert (warned.location.line, warned.location.col) == (line, col)
 
 
+# schedules with no torch.optim.lr_scheduler class: generated PyTorch writes their closed form as a LambdaLR
+LAMBDA_SCHEDULES = ["exponential_decay(decay_steps=1000, decay_rate=0.9, interval=step)",
+                    "exponential_decay(decay_steps=3, decay_rate=0.25)",
+                    "cosine_decay(decay_steps=7, minimum=0.02, interval=step)",
+                    "cosine_decay(decay_steps=3)",
+                    "piecewise_constant_decay(boundaries=[4, 8], values=[0.1, 0.05, 0.01], interval=step)",
+                    "piecewise_constant_decay(boundaries=[1], values=[0.2, 0.03])"]
+
+
+def schedule_features(schedule) -> dict:
+    return {f.name: (list(v) if f.many else v.name if hasattr(v, "eEnum") else v)
+            for f in schedule.eClass.eAllStructuralFeatures() if (v := schedule.eGet(f)) is not None}
+
+
+@pytest.mark.parametrize("schedule", LAMBDA_SCHEDULES)
+def test_the_generated_lambda_lr_reads_back_as_its_pivot_schedule(schedule, tmp_path):
+    pivot = parse_text(SCHEDULED_MODEL.format(schedule=schedule), "net.nn")
+    script = tmp_path / "net.py"
+    script.write_text(P.generate(pivot, "net.nn"))
+    assert "torch.optim.lr_scheduler.LambdaLR(" in script.read_text()
+    model, report = import_pytorch(script, input_shapes=[[6]])
+    assert not [d for d in report.diagnostics if "LambdaLR" in d.message]
+    read = model.training.schedule
+    assert read.eClass.name == pivot.training.schedule.eClass.name
+    assert schedule_features(read) == schedule_features(pivot.training.schedule)
+    assert read.interval.name == ("step" if "interval=step" in schedule else "epoch")
+
+
+@pytest.mark.parametrize("written,replaced", [
+    ("(step / 1000)", "(step / 1000.0)"),                    # another number than the pivot's integer steps
+    ("(step / 1000)) / learning_rate", "(step / 1000)) / 0.1"),   # not a factor of the optimizer's rate
+    ("0.9 ** (step / 1000)", "0.9 ** (step / 1000) + 0.0"),   # more than the closed form
+])
+def test_a_lambda_lr_near_the_generated_form_is_still_a_located_warning(written, replaced, tmp_path):
+    pivot = parse_text(SCHEDULED_MODEL.format(schedule=LAMBDA_SCHEDULES[0]), "net.nn")
+    code = P.generate(pivot, "net.nn")
+    assert written in code
+    script = tmp_path / "net.py"
+    script.write_text(code.replace(written, replaced))
+    model, report = import_pytorch(script, input_shapes=[[6]])
+    assert model.training.schedule is None
+    [warned] = [d for d in report.diagnostics if "LambdaLR" in d.message]
+    line = next(i for i, text in enumerate(script.read_text().splitlines(), 1) if "LambdaLR(" in text)
+    assert warned.code == "unsupported-construct" and warned.location.line == line
+
+
 def test_an_unknown_optimizer_is_a_warning_naming_it(tmp_path):
     script = tmp_path / "net.py"
     script.write_text(WARNED_SCRIPT.format(optimizer="torch.optim.LBFGS(model.parameters(), lr=0.1)",

@@ -97,12 +97,6 @@ CORPUS = [
 
 # "folder/path direction" -> why it fails today (strict xfail: a fix shows up)
 KNOWN_FAILURES: dict[str, str] = {
-    # the check applies each file's per-step schedule: the Keras source's ExponentialDecay(decay_steps=1000) is
-    # written in PyTorch as a LambdaLR, which the PyTorch importer does not read back, so the migrated file trains
-    # at the constant rate in the check (its own train() applies the schedule); 0.9 ** (step / 1000) apart, the
-    # Dense weight ends 1.1x beyond the tolerance after 10 steps
-    "corpus/keras/script_hparams_dict_cnn.py both ways": "the generated LambdaLR is not read back by the PyTorch "
-                                                         "importer: the check trains the migration unscheduled",
     "corpus/pytorch/lstm_training_script.py original->migrated":
         "padding_idx=0: PyTorch gives the padding row no gradient, the Keras Embedding trains it (a located "
         "warning at the Embedding; without padding_idx the pair passes 50 steps in float64, losses within 2.8e-9)",
