@@ -5,7 +5,7 @@ from nnpivot.metamodel import shapes as S
 
 from . import layout as L
 from .keras_mapping import Arg as KerasArg
-from .keras_mapping import KerasClass, KerasMapping, Weights, emit_layer
+from .keras_mapping import UNSET, KerasClass, KerasMapping, Weights, emit_layer
 from .pysyntax import literal
 from .spec import SEQ, SIGNAL, VEC, ex, keras, kind, pytorch
 from .torch_mapping import Arg, TorchMapping, declared_size
@@ -98,7 +98,7 @@ def emit_embedding(ctx):
         ctx.fail("max_norm renormalises rows during the lookup; Keras' Embedding has no equivalent")
     padded = ctx.node.eIsSet("paddingIdx")  # the generated subclass keeps the padding row out of training
     layer = ctx.layer(PADDED_EMBEDDING if padded else ctx.mapping.layer,
-                      ctx.kwargs(**({"padding_idx": ctx.node.paddingIdx % ctx.node.numEmbeddings} if padded else {})))
+                      ctx.kwargs(padding_idx=ctx.node.paddingIdx % ctx.node.numEmbeddings if padded else UNSET))
     ctx.assign(f"{layer}({ctx.x.expr})")
     return [L.identity(len(ctx.out_shapes[0]))]
 
