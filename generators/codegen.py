@@ -20,6 +20,7 @@ import jinja2
 from nnpivot import __version__, fileio
 from nnpivot.graph import output_count
 from nnpivot.kinds import kind_of, snake
+from nnpivot.kinds.core import PADDED_EMBEDDING
 from nnpivot.kinds.pysyntax import attribute_default, attribute_value, identifier, literal
 from nnpivot.kinds.pysyntax import comment as comment_text
 from nnpivot.kinds.training import ONE_CYCLE_SCHEDULE, one_cycle_class, two_bias_class
@@ -243,6 +244,11 @@ def two_bias_class_code(base: str) -> str:
     layers that have PyTorch's two. Generated files define it; ``nnpivot verify --train`` runs this same code."""
     return environment("keras").get_template("two_bias.py.j2").render(
         name=two_bias_class(base.rsplit(".", 1)[-1]), base=base, short_base=base.rsplit(".", 1)[-1])
+
+
+def padded_embedding_class_code() -> str:
+    """The code of the Keras Embedding subclass whose padding row gets no gradient (PyTorch's ``padding_idx``)."""
+    return environment("keras").get_template("padded_embedding.py.j2").render(name=PADDED_EMBEDDING)
 
 
 def one_cycle_schedule_code() -> str:

@@ -70,6 +70,7 @@ from .codegen import (
     header,
     one_cycle_optimizer_code,
     one_cycle_schedule_code,
+    padded_embedding_class_code,
     rule_class_code,
     two_bias_class_code,
     write_atomic,
@@ -788,8 +789,10 @@ def render(program: KerasProgram, source_name: str) -> str:
     training = _training_view(model, program.diagnostics, program.shapes, program)
     if has_errors(program.diagnostics):
         raise NNPivotError(program.diagnostics)
+    helpers = [padded_embedding_class_code()] if any(node.eIsSet("paddingIdx")
+                                                     for node in vocabulary.embeddings(model)) else []
     text = environment(TARGET).get_template("model.py.j2").render(
-        header=header(source_name), classes=classes, training=training, model_name=model.name)
+        header=header(source_name), helpers=helpers, classes=classes, training=training, model_name=model.name)
     imports = [name for name in ("layers", "ops") if re.search(rf"\b{name}\.", text)]
     text = text.replace("@@IMPORTS@@", f"from keras import {', '.join(imports)}\n" if imports else "", 1)  # not in a docstring
     if re.search(r"\bmath\.", text):
@@ -1006,11 +1009,6 @@ def _training_view(model, diagnostics, shapes=None, program: KerasProgram | None
     if config is None:
         return None
     two_bias = _two_bias_training(program, config, diagnostics)
-    for node in vocabulary.embeddings(model):
-        if node.eIsSet("paddingIdx"):  # a Keras Embedding has no row it leaves untrained
-            diagnostics.append(warning(
-                "approximate-translation", f"training of {node.name}: PyTorch gives row padding_idx="
-                f"{node.paddingIdx} no gradient, the Keras Embedding trains it (inference is exact)", location_of(node)))
     # an unset optimizer or loss means the same defaults as in the PyTorch training function
     compile_args = [f"optimizer={_optimizer_code(config.optimizer, diagnostics, config, two_bias)}"]
     loss = config.loss or vocabulary.DEFAULT_LOSS

@@ -63,6 +63,7 @@ from nnpivot.importers.scripts import saved_variables, trained_sites
 from nnpivot.kinds import KINDS, PER_AXIS, camel, canonical_per_axis, kind_of, snake
 from nnpivot.kinds import layout as L
 from nnpivot.kinds import training as vocabulary
+from nnpivot.kinds.core import PADDED_EMBEDDING
 from nnpivot.kinds.keras_mapping import RESERVED, TARGET, UNSET, emit_op
 from nnpivot.kinds.recurrent import FRAMES_LAST
 from nnpivot.metamodel import eclass, eenum, is_kind
@@ -741,6 +742,10 @@ class Interpreter(KerasImporter, SourceInterpreter):
             prefix = "optimizers.schedules" if node.name == vocabulary.ONE_CYCLE_SCHEDULE else "optimizers"
             scope[node.name] = ModulePath(f"{prefix}.{node.name}")
             return
+        if node.name == PADDED_EMBEDDING and self.subclasses(node, "layers.Embedding", scope):
+            # generated code's Embedding keeping its padding row out of training: read as the Embedding it is
+            scope[node.name] = ModulePath(f"layers.{node.name}")
+            return
         role = self.class_role(node, scope)
         if not role and not node.bases:   # a plain class of the script: a config object
             SourceInterpreter.define_class(self, node, scope)
@@ -1155,6 +1160,9 @@ class Interpreter(KerasImporter, SourceInterpreter):
                 continue
             if arg.keras in given and given[arg.keras] is not None:
                 value = given[arg.keras]
+            elif arg.default is None and arg.keras not in given:   # the attribute left unset
+                consumed.add(arg.keras)
+                continue
             elif arg.default is not UNSET and arg.keras not in given:
                 value = arg.default
             elif arg.keras in mapping.defaults and arg.keras not in given:

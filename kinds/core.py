@@ -5,7 +5,7 @@ from nnpivot.metamodel import shapes as S
 
 from . import layout as L
 from .keras_mapping import Arg as KerasArg
-from .keras_mapping import KerasClass, KerasMapping, Weights, emit_layer
+from .keras_mapping import UNSET, KerasClass, KerasMapping, Weights, emit_layer
 from .pysyntax import literal
 from .spec import SEQ, SIGNAL, VEC, ex, keras, kind, pytorch
 from .torch_mapping import Arg, TorchMapping, declared_size
@@ -96,8 +96,15 @@ def emit_dropout(ctx):
 def emit_embedding(ctx):
     if ctx.node.eIsSet("maxNorm"):
         ctx.fail("max_norm renormalises rows during the lookup; Keras' Embedding has no equivalent")
-    emit_layer(ctx)
+    padded = ctx.node.eIsSet("paddingIdx")  # the generated subclass keeps the padding row out of training
+    layer = ctx.layer(PADDED_EMBEDDING if padded else ctx.mapping.layer,
+                      ctx.kwargs(padding_idx=ctx.node.paddingIdx % ctx.node.numEmbeddings if padded else UNSET))
+    ctx.assign(f"{layer}({ctx.x.expr})")
     return [L.identity(len(ctx.out_shapes[0]))]
+
+
+# the Embedding subclass generated Keras code defines when a padding row must get no gradient
+PADDED_EMBEDDING = "PaddedEmbedding"
 
 
 
@@ -128,10 +135,12 @@ keras("dropout", KerasMapping("layers.Dropout", emit_dropout, (KerasArg("rate", 
                               "dropout", note="spatial=true: layers.SpatialDropout{n}D", reader="dropout",
                               reads=tuple(KerasClass(f"SpatialDropout{d}D", ("rate",), "dropout") for d in (1, 2, 3))))
 keras("embedding", KerasMapping("layers.Embedding", emit_embedding, (
-    KerasArg("input_dim", "numEmbeddings", positional=True), KerasArg("output_dim", "embeddingDim", positional=True)),
+    KerasArg("input_dim", "numEmbeddings", positional=True), KerasArg("output_dim", "embeddingDim", positional=True),
+    KerasArg("padding_idx", "paddingIdx", default=None)),
     "pivot", Weights(lambda np, node, params, info: [params["weight"]],
                      lambda np, node, arrays, info: {"weight": arrays[0]}),
-    note="padding_idx only changes training in PyTorch; not a Keras mask",
+    note=f"padding_idx: the generated {PADDED_EMBEDDING} subclass, whose padding row gets no gradient; not a mask",
+    reads=(KerasClass(PADDED_EMBEDDING),),
     defaults={"mask_zero": False, "sparse": False}))
 
 

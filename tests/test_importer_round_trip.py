@@ -100,11 +100,6 @@ def read_back_keras(model, folder):
 READ_BACK = {"pytorch": read_back_pytorch, "keras": read_back_keras}
 
 KNOWN_DIFFERENCES = {
-    "keras:embedding-1": (("Keras cannot state padding_idx, so the generator leaves it out: PyTorch keeps that row "
-                           "out of training, Keras trains a variable whole (a constraint runs after the update and "
-                           "would reset, not keep, the row), and mask_zero masks the layers downstream, which "
-                           "PyTorch does not; at inference both compute the same"),
-                          "node result: paddingIdx 0 != unset"),
     **{f"keras:unflatten-{i}": (("Keras has no unflatten: ops.reshape to the sizes reads back as a reshape (a "
                                  "split of the batch axis only where the per-sample size changes, see "
                                  "test_import_keras.py)"), "node result: Unflatten != Reshape") for i in (0, 1, 2)},

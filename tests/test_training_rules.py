@@ -538,17 +538,19 @@ def test_an_embedding_trains_exactly_under_every_optimizer(name):
         assert code is not None and not diagnostics, [str(d) for d in diagnostics]
 
 
-def test_a_padding_row_trained_in_keras_is_a_located_warning():
-    """PyTorch's padding_idx row takes no gradient, a Keras Embedding trains every row: the Keras training warns at
-    the Embedding (without training, nothing to warn about)."""
+def test_a_padding_row_is_written_as_the_embedding_that_keeps_it_out_of_training():
+    """PyTorch's padding_idx row takes no gradient: the Keras code writes the Embedding as its generated
+    PaddedEmbedding (the row read through stop_gradient), with or without training, and warns of nothing."""
     text = TAGGER.format(optimizer="sgd(learning_rate=0.1)").replace("embedding(tokens, 50, 8)",
-                                                                      "embedding(tokens, 50, 8, padding_idx=0)")
-    code, diagnostics = K.generate_code(parse_text(text, "tagger.nn"), "tagger.nn")
-    [problem] = diagnostics
-    assert code is not None and problem.code == "approximate-translation" and problem.location.line == 3
-    assert "padding_idx=0 no gradient" in problem.message
+                                                                      "embedding(tokens, 50, 8, padding_idx=-1)")
     no_training = text[:text.index("  training")] + "}\n"
-    assert not K.generate_code(parse_text(no_training, "tagger.nn"), "tagger.nn")[1]
+    for source in (text, no_training):
+        code, diagnostics = K.generate_code(parse_text(source, "tagger.nn"), "tagger.nn")
+        assert code is not None and not diagnostics, [str(d) for d in diagnostics]
+        assert "class PaddedEmbedding(layers.Embedding):" in code and "ops.stop_gradient(" in code
+        assert "PaddedEmbedding(50, 8, padding_idx=49, " in code   # PyTorch's negative index, counted from the end
+    plain, _ = K.generate_code(parse_text(text.replace(", padding_idx=-1", ""), "tagger.nn"), "tagger.nn")
+    assert "PaddedEmbedding" not in plain and "layers.Embedding(50, 8, " in plain
 
 
 # --- recurrent biases: PyTorch trains two where Keras has one ---------------------------------------------
