@@ -47,9 +47,10 @@ def test_training_function_uses_compile_and_fit():
     model = parse_file(ROOT / "samples" / "text_classifier.nn")
     code = K.generate(model, "text_classifier.nn")
     assert "def train(model, x, y):" in code
-    # its LSTMs train PyTorch's two biases: the optimizer steps their one Keras bias twice (issue 11)
-    assert "class TwoBiasAdam(keras.optimizers.Adam):" in code
-    assert 'TwoBiasAdam(learning_rate=0.001,two_bias_layers=("bilstm","last"))' in "".join(code.split())
+    # its LSTMs train PyTorch's two biases: the optimizer steps their one Keras bias twice; its Embedding's
+    # gradient is summed over repeated tokens before Adam squares it, as PyTorch's is (TorchAdam; issue 11)
+    assert "class TorchAdam(keras.optimizers.Adam):" in code and "class TwoBiasTorchAdam(TorchAdam):" in code
+    assert 'TwoBiasTorchAdam(learning_rate=0.001,two_bias_layers=("bilstm","last"))' in "".join(code.split())
     assert "keras.losses.CategoricalCrossentropy()" in code and 'metrics=["accuracy"]' in code
     assert "model.fit(x, y, epochs=5, batch_size=64)" in code
 

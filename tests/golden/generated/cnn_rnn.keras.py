@@ -40,10 +40,58 @@ class CnnRnn(keras.Model):
         return prob
 
 
+# registered so that a model saved with this optimizer compiled in loads again
+@keras.saving.register_keras_serializable(package="migrated")
+class TorchAdam(keras.optimizers.Adam):
+    """``keras.optimizers.Adam`` updating as PyTorch's Adam does (the source's rule): ``epsilon`` is added
+    to the bias-corrected sqrt(v), where Keras adds it before the bias correction, and
+    weight decay is added to the gradient (L2), where Keras subtracts it from the weights. The bias
+    corrections (and the weight decay) take beta_1 and beta_2 as given, in float64, as PyTorch does; Keras rounds
+    them to float32. An Embedding's gradient (one slice per occurrence of a row) is summed into the row before
+    it is squared, as in PyTorch."""
+
+    def _apply_weight_decay(self, variables):
+        pass  # added to the gradient in update_step, as torch.optim.Adam does
+
+    def update_step(self, gradient, variable, learning_rate):
+        # a sparse gradient summed into a dense one (Keras would square each occurrence's slice apart)
+        gradient = ops.add(ops.zeros_like(variable), ops.cast(gradient, variable.dtype))
+        if self.weight_decay:
+            decay = ops.convert_to_tensor(
+                self.weight_decay, variable.dtype
+            )  # as given, not rounded to float32
+            gradient = ops.add(gradient, ops.multiply(variable, decay))
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
+        self.assign_add(
+            v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2)
+        )
+        if self.amsgrad:
+            v_hat = self._velocity_hats[self._get_variable_index(variable)]
+            self.assign(v_hat, ops.maximum(v_hat, v))
+            v = v_hat
+        # PyTorch computes the bias corrections in Python floats from beta_1 and beta_2 as given (ops.cast
+        # would read them as float32 first): in float64, rounded once to the variable's dtype
+        local_step = ops.cast(self.iterations + 1, "float64")
+        correction_1 = 1 - ops.power(
+            ops.convert_to_tensor(self.beta_1, "float64"), local_step
+        )
+        correction_2 = 1 - ops.power(
+            ops.convert_to_tensor(self.beta_2, "float64"), local_step
+        )
+        step_size = ops.cast(
+            ops.divide(ops.cast(learning_rate, "float64"), correction_1), variable.dtype
+        )
+        root_2 = ops.cast(ops.sqrt(correction_2), variable.dtype)
+        denominator = ops.add(ops.divide(ops.sqrt(v), root_2), self.epsilon)
+        self.assign_sub(variable, ops.divide(ops.multiply(m, step_size), denominator))
+
+
 def train(model, x, y):
     """Compile and fit ``model`` with the source model's training configuration."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=0.001),
+        optimizer=TorchAdam(learning_rate=0.001),
         loss=keras.losses.BinaryCrossentropy(),
         metrics=["accuracy"],
     )
