@@ -4,8 +4,8 @@ from __future__ import annotations
 from nnpivot.metamodel import shapes as S
 
 from . import layout as L
+from .keras_mapping import UNSET, KerasClass, KerasMapping, Weights
 from .keras_mapping import Arg as KerasArg
-from .keras_mapping import UNSET, KerasClass, KerasMapping, Weights, emit_layer
 from .pysyntax import literal
 from .spec import SEQ, SIGNAL, VEC, ex, keras, kind, pytorch
 from .torch_mapping import Arg, TorchMapping, declared_size
