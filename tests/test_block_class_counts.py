@@ -32,6 +32,7 @@ from nnpivot.generators import pytorch as pytorch_generator
 from nnpivot.generators.codegen import class_name
 from nnpivot.importers.constructed import execute_definitions
 from nnpivot.importers.pytorch import COMPOSITES
+from nnpivot.kinds.core import PADDED_EMBEDDING
 from nnpivot.migrate import import_source, migrate
 
 CORPUS = Path(__file__).resolve().parent.parent / "samples" / "corpus"
@@ -97,6 +98,8 @@ def _generated_block_classes(code: str, framework: str, model_class: str) -> lis
                 # taking twice the step for recurrent layers with two source biases): no block
                 optimizers.add(node.name)
                 continue
+            if node.name == PADDED_EMBEDDING:
+                continue  # a generated layer (a PyTorch padding_idx Embedding), not a block of the source
             assert set(_bases(node)) <= GENERATED_BASES[framework], (node.name, _bases(node))
             if node.name != model_class:
                 found.append(node.name)

@@ -185,9 +185,6 @@ APPROXIMATE_TRAINING = {
     # ReduceLROnPlateau on the validation loss: train() has no validation data and watches the training loss
     # (the generator warns: approximate-translation)
     "pytorch/script_conv1d_load_forecaster.py": ([], ["training, schedule: monitor 'val_loss' != 'loss'"]),
-    # a cosine schedule is written as LambdaLR, exactly (CosineAnnealingLR rises again after T_max, the pivot's
-    # stays flat), which the importer does not read back
-    "pytorch/script_sensor_attention_classifier.py": (["unsupported-construct"], ["training: schedule present != missing"]),
 }
 
 
