@@ -28,6 +28,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from nnpivot.cli import main
+from nnpivot.generators import keras as K
+from nnpivot.generators import pytorch as P
+from nnpivot.importers.nn_text import parse_text
 from nnpivot.migrate import migrate
 
 pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]
@@ -50,6 +54,28 @@ def printed_losses(train, *args) -> list[float]:
     with contextlib.redirect_stdout(out):
         train(*args)
     return [float(v) for v in re.findall(r"loss (\S+?),?(?:\s|$)", out.getvalue())]
+
+
+def generated_pair(nn_file, class_name: str, sample_shape: tuple):
+    """The model of ``nn_file`` generated for both frameworks and built with the same initial weights: PyTorch's
+    seeded initialization, converted by ``nnpivot weights convert`` and read by Keras's own ``load_weights``.
+    Returns (torch module, torch model, keras module, keras model)."""
+    folder, stem = nn_file.parent, nn_file.stem
+    model = parse_text(nn_file.read_text(), str(nn_file))
+    (folder / f"{stem}_torch.py").write_text(P.generate(model, nn_file.name))
+    (folder / f"{stem}_keras.py").write_text(K.generate(model, nn_file.name))
+    torch_module = load_module(folder / f"{stem}_torch.py")
+    keras_module = load_module(folder / f"{stem}_keras.py")
+    torch.manual_seed(0)
+    net = getattr(torch_module, class_name)()
+    torch.save(net.state_dict(), folder / "initial.pt")
+    assert main(["weights", "convert", "--model", str(nn_file), "--from", str(folder / "initial.pt"),
+                 "--to", str(folder / "initial.weights.h5")]) == 0
+    keras.backend.clear_session()
+    keras_net = getattr(keras_module, class_name)()
+    keras_net(np.zeros((1, *sample_shape), "float32"))
+    keras_net.load_weights(folder / "initial.weights.h5")
+    return torch_module, net, keras_module, keras_net
 
 
 # --- the nll case: a PyTorch MNIST-style script to Keras -------------------------------------------

@@ -20,14 +20,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
 import torch
-from test_training_code import STEP_TOLERANCE, load_module
+from test_training_code import STEP_TOLERANCE, generated_pair
 
 from nnpivot.cli import main
-from nnpivot.generators import keras as K
-from nnpivot.generators import pytorch as P
-from nnpivot.importers.nn_text import parse_text
 from nnpivot.kinds import training as vocabulary
 from nnpivot.migrate import import_source, migrate
 
@@ -175,20 +171,7 @@ def _tagging_data(size: int, steps: int):
 def test_generated_trainings_of_a_per_step_classifier_agree_step_by_step(loss, size, steps, tmp_path):
     nn_file = tmp_path / "tagger.nn"
     nn_file.write_text(NET.replace("STEPS", str(steps)).replace("LOSS", loss).replace("BATCH", str(size)))
-    model = parse_text(nn_file.read_text(), str(nn_file))
-    (tmp_path / "tagger_torch.py").write_text(P.generate(model, "tagger.nn"))
-    (tmp_path / "tagger_keras.py").write_text(K.generate(model, "tagger.nn"))
-    torch_module = load_module(tmp_path / "tagger_torch.py")
-    keras_module = load_module(tmp_path / "tagger_keras.py")
-    torch.manual_seed(0)
-    net = torch_module.SequenceTagger()
-    torch.save(net.state_dict(), tmp_path / "initial.pt")
-    assert main(["weights", "convert", "--model", str(nn_file), "--from", str(tmp_path / "initial.pt"),
-                 "--to", str(tmp_path / "initial.weights.h5")]) == 0
-    keras.backend.clear_session()
-    keras_net = keras_module.SequenceTagger()
-    keras_net(np.zeros((1, steps, 8), "float32"))
-    keras_net.load_weights(tmp_path / "initial.weights.h5")
+    torch_module, net, keras_module, keras_net = generated_pair(nn_file, "SequenceTagger", (steps, 8))
 
     features, tags = _tagging_data(size, steps)
     labels = tags if loss == "cross_entropy" else np.eye(4, dtype="float32")[tags]   # (N, T) or (N, T, 4)

@@ -21,9 +21,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
 import torch
-from test_training_code import STEP_TOLERANCE, load_module, printed_losses
+from test_training_code import STEP_TOLERANCE, generated_pair, printed_losses
 from test_training_config import classes_data
 
 from nnpivot.cli import main
@@ -224,21 +223,7 @@ def _generated_trainings(tmp_path, clip: str, batch: int):
     tmp_path.mkdir(exist_ok=True)
     nn_file = tmp_path / "clipnet.nn"
     nn_file.write_text(NET.replace("BATCH", str(batch)).replace("CLIP", clip))
-    model = parse_text(nn_file.read_text(), str(nn_file))
-    (tmp_path / "clipnet_torch.py").write_text(P.generate(model, "clipnet.nn"))
-    (tmp_path / "clipnet_keras.py").write_text(K.generate(model, "clipnet.nn"))
-    torch_module = load_module(tmp_path / "clipnet_torch.py")
-    keras_module = load_module(tmp_path / "clipnet_keras.py")
-    torch.manual_seed(0)
-    net = torch_module.ClipNet()
-    torch.save(net.state_dict(), tmp_path / "initial.pt")
-    assert main(["weights", "convert", "--model", str(nn_file), "--from", str(tmp_path / "initial.pt"),
-                 "--to", str(tmp_path / "initial.weights.h5")]) == 0
-    keras.backend.clear_session()
-    keras_net = keras_module.ClipNet()
-    keras_net(np.zeros((1, 6), "float32"))
-    keras_net.load_weights(tmp_path / "initial.weights.h5")
-    return torch_module, net, keras_module, keras_net
+    return generated_pair(nn_file, "ClipNet", (6,))
 
 
 def _trained_losses(tmp_path, clip: str, size: int):
